@@ -1,0 +1,122 @@
+# parkd — parking-facility controller.
+#
+#   make            build build/parkd
+#   make run        install missing Debian packages, start parkd on conf/parkd.json
+#   make test       install missing packages, run every test (unit, ASan+UBSan, integration)
+#   make bench      micro-benchmarks of the core and a TCP load run
+#   make fuzz       build the libFuzzer targets (FUZZ_SECONDS=600 make fuzz-run to run them)
+#
+# User CFLAGS are respected; warnings are errors unless WERROR=0.
+# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer.
+
+CC       ?= cc
+BUILD    ?= build
+PREFIX   ?= /usr/local
+CFLAGS   ?= -O2 -g
+WERROR   ?= 1
+SAN      ?= 0
+
+PKGS      = libuv hiredis libcjson uuid
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+       -Wmissing-prototypes -Wformat=2 -Wformat-security -Wvla -Wundef \
+       -Wwrite-strings -Wcast-qual -Wnull-dereference -Wimplicit-fallthrough
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifeq ($(SAN),1)
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+ALL_CPPFLAGS = -D_GNU_SOURCE -Ilib -Iproto -Idaemon $(CPPFLAGS)
+ALL_CFLAGS   = -std=c11 $(WARN) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS  = $(SANFLAGS) $(LDFLAGS)
+LIBS_ALL     = $(PKG_LIBS) -lm
+
+LIB_SRC    = $(sort $(wildcard lib/*.c))
+PROTO_SRC  = $(sort $(wildcard proto/*.c))
+DAEMON_SRC = $(sort $(wildcard daemon/*.c))
+UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRC  = $(sort $(wildcard tests/bench/*.c))
+
+LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
+PROTO_OBJ  = $(PROTO_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+CORE_A     = $(BUILD)/libparkcore.a
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all run test unit unit-bins integration check bench fuzz fuzz-run clean install lint deps
+
+all: $(BUILD)/parkd
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(CORE_A): $(LIB_OBJ) $(PROTO_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/parkd: $(DAEMON_OBJ) $(CORE_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(CORE_A) $(LIBS_ALL)
+
+# Unit tests link the pure core (lib/ and proto/) and cmocka, nothing else.
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(CORE_A) $(ALL_LDFLAGS) -lcmocka $(LIBS_ALL)
+
+# Benchmarks link the core, and the loop where they need it.
+$(BUILD)/bench/%: tests/bench/%.c $(CORE_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(CORE_A) $(ALL_LDFLAGS) $(LIBS_ALL) -lpthread
+
+deps:
+	@scripts/deps.sh build
+
+run:
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/parkd -c conf/parkd.json
+
+unit-bins: $(UNIT_BIN)
+
+unit: $(UNIT_BIN)
+	@ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} tests/run-unit.sh $(UNIT_BIN)
+
+test:
+	@scripts/deps.sh test
+	@tests/run-all.sh
+
+bench: $(BENCH_BIN) $(BUILD)/parkd
+	@tests/bench/run.sh $(BUILD)
+
+FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(PROTO_SRC)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Iproto $(PKG_CFLAGS) \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  $< $(LIB_SRC) $(PROTO_SRC) -o $@ $(PKG_LIBS) -lm
+fuzz: $(FUZZ_BIN)
+fuzz-run: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p tests/fuzz/corpus-$$n; \
+	  cp -n tests/fuzz/seeds/$$n/* tests/fuzz/corpus-$$n/ 2>/dev/null || true; \
+	  echo "== $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 tests/fuzz/corpus-$$n || exit 1; done
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --std=c11 --inline-suppr -Ilib -Iproto -Idaemon lib proto daemon
+
+install: $(BUILD)/parkd
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/parkd $(DESTDIR)$(PREFIX)/bin/parkd
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(PROTO_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)

@@ -1,0 +1,67 @@
+/*
+ * conn.h - one client connection: reading and framing lines, answering
+ * them in order, bounded output, and an explicit state machine.
+ *
+ * Lifetime follows libuv: a connection is freed only in its close callback;
+ * anyone who notices a reason to close calls conn_close() or conn_drain(),
+ * which are safe to call more than once.
+ */
+#ifndef PARKD_CONN_H
+#define PARKD_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "frame.h"
+#include "session.h"
+
+struct server;
+
+#define CONN_STATES(X)                                                     \
+	X(OPEN, "open")           /* reading requests, answering them */      \
+	X(DRAINING, "draining")   /* not reading; closes once output is sent */ \
+	X(CLOSING, "closing")     /* uv_close called; freed in its callback */
+
+enum conn_state {
+#define CONN_STATE_ENUM(name, str) CONN_##name,
+	CONN_STATES(CONN_STATE_ENUM)
+#undef CONN_STATE_ENUM
+};
+
+const char *conn_state_name(enum conn_state st);
+
+struct outbuf;
+
+struct conn {
+	struct conn *prev, *next;
+	struct server *srv;
+	uv_tcp_t tcp;
+	uint64_t id;
+	enum conn_state state;
+	framer *fr;
+	struct session sess;
+	char peer[64];
+	int loopback;
+	struct outbuf *out_head, *out_tail;	/* not yet handed to libuv */
+	size_t out_pending;			/* bytes in that list */
+	int writes_in_flight;
+	double tokens;				/* rate-limit bucket */
+	uint64_t refill_ms;
+	uint64_t active_ms;			/* last read, for the idle timeout */
+};
+
+/* Accepts a pending connection from the listener; 0 or -1 (logged). */
+int conn_accept(struct server *srv, uv_stream_t *listener);
+
+/* Queues one response line (without newline); closes on max_output. */
+int conn_send(struct conn *c, const char *line);
+/* Hands queued lines to libuv. */
+void conn_flush(struct conn *c);
+/* Stops reading and closes once everything queued has been written. */
+void conn_drain(struct conn *c);
+/* Closes now; queued output is dropped. */
+void conn_close(struct conn *c);
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * main.c - parkd: command line, configuration, start-up and the loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "garage.h"
+#include "log.h"
+#include "server.h"
+#include "tz.h"
+
+#define CONFIG_MAX_BYTES (64u << 20)
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: parkd -c FILE [--listen HOST:PORT] [--http HOST:PORT|none]\n"
+	    "             [--data-dir DIR] [--redis HOST:PORT|none] [--check-config]\n"
+	    "             [--debug] [--version]\n");
+}
+
+/* Reads a whole file (start-up only: the loop is not running yet). */
+static char *
+read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		size_t r;
+
+		if (n == cap) {
+			char *nb;
+
+			if (cap >= max) {
+				snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+				goto fail;
+			}
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap + 1);
+			if (nb == NULL) {
+				snprintf(err, errlen, "%s: out of memory", path);
+				goto fail;
+			}
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		goto fail;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+/* Loads the named zone from the system's zoneinfo (TZDIR overrides). */
+static tz *
+load_zone(const char *name, char *err, size_t errlen)
+{
+	const char *dir = getenv("TZDIR");
+	char path[512];
+	unsigned char *bytes;
+	size_t len;
+	tz *z;
+
+	if (name == NULL || strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0)
+		return tz_utc();
+	if (name[0] == '/' || strstr(name, "..") != NULL ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") != strlen(name)) {
+		snprintf(err, errlen, "facility.timezone: '%s' is not a time zone name", name);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo", name);
+	bytes = (unsigned char *)read_file(path, 1u << 20, &len, err, errlen);
+	if (bytes == NULL) {
+		snprintf(err, errlen, "facility.timezone: unknown time zone '%s'", name);
+		return NULL;
+	}
+	z = tz_from_tzif(bytes, len);
+	free(bytes);
+	if (z == NULL)
+		snprintf(err, errlen, "facility.timezone: %.200s is not a valid TZif file", name);
+	return z;
+}
+
+struct options {
+	const char *config;
+	const char *listen, *http, *data_dir, *redis;
+	int check, debug;
+};
+
+static int
+parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "redis", required_argument, NULL, 'r' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'H': o->http = optarg; break;
+		case 'd': o->data_dir = optarg; break;
+		case 'r': o->redis = optarg; break;
+		case 'C': o->check = 1; break;
+		case 'D': o->debug = 1; break;
+		case 'V':
+			printf("parkd %s\n", PARKD_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc || o->config == NULL) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Command-line flags override the file. */
+static int
+apply_flags(struct config *cfg, const struct options *o, char *err, size_t errlen)
+{
+	if (o->listen && (config_endpoint(o->listen, &cfg->listen) != 0 ||
+	    !cfg->listen.enabled)) {
+		snprintf(err, errlen, "--listen: must be HOST:PORT");
+		return -1;
+	}
+	if (o->http && config_endpoint(o->http, &cfg->http) != 0) {
+		snprintf(err, errlen, "--http: must be HOST:PORT or none");
+		return -1;
+	}
+	if (o->redis && config_endpoint(o->redis, &cfg->audit.redis) != 0) {
+		snprintf(err, errlen, "--redis: must be HOST:PORT or none");
+		return -1;
+	}
+	if (o->data_dir) {
+		char *d = strdup(o->data_dir);
+
+		if (d == NULL || d[0] == '\0') {
+			free(d);
+			snprintf(err, errlen, "--data-dir: must not be empty");
+			return -1;
+		}
+		free(cfg->data_dir);
+		cfg->data_dir = d;
+	}
+	return 0;
+}
+
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct config *cfg;
+	struct server *srv;
+	char err[512];
+	size_t len;
+	char *text;
+	garage *g;
+	tz *zone;
+	uv_loop_t *loop;
+
+	if (parse_args(argc, argv, &o) != 0)
+		return 2;
+	log_init(o.debug ? LOG_DEBUG : LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+
+	text = read_file(o.config, CONFIG_MAX_BYTES, &len, err, sizeof(err));
+	if (text == NULL) {
+		fprintf(stderr, "parkd: %s\n", err);
+		return 1;
+	}
+	cfg = config_parse(text, len, err, sizeof(err));
+	free(text);
+	if (cfg == NULL || apply_flags(cfg, &o, err, sizeof(err)) != 0) {
+		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
+		config_free(cfg);
+		return 1;
+	}
+	zone = load_zone(facility_timezone(cfg->fac), err, sizeof(err));
+	if (zone == NULL) {
+		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
+		config_free(cfg);
+		return 1;
+	}
+	if (o.check) {
+		printf("%s: ok (%u spots, %d gates)\n", o.config,
+		    facility_spot_count(cfg->fac), facility_gate_count(cfg->fac));
+		tz_free(zone);
+		config_free(cfg);
+		return 0;
+	}
+
+	g = garage_new(cfg->fac, cfg->tariff, zone, cfg->strategy,
+	    (size_t)cfg->limits.closed_tickets);
+	cfg->fac = NULL;
+	cfg->tariff = NULL;
+	srv = calloc(1, sizeof(*srv));
+	if (g == NULL || srv == NULL) {
+		fprintf(stderr, "parkd: out of memory\n");
+		garage_free(g);
+		free(srv);
+		config_free(cfg);
+		return 1;
+	}
+	loop = uv_default_loop();
+	server_init(srv, loop, cfg, g);
+	srv->config_path = o.config;
+	if (server_listen(srv) != 0) {
+		server_shutdown(srv);
+		uv_walk(loop, close_walk, NULL);
+		uv_run(loop, UV_RUN_DEFAULT);
+		uv_loop_close(loop);
+		garage_free(g);
+		free(srv);
+		config_free(cfg);
+		return 1;
+	}
+	log_info("parkd %s started: %s, %u spots", PARKD_VERSION,
+	    facility_name(garage_facility(g)), facility_spot_count(garage_facility(g)));
+
+	uv_run(loop, UV_RUN_DEFAULT);
+
+	uv_walk(loop, close_walk, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+	log_info("stopped");
+	garage_free(g);
+	free(srv);
+	config_free(cfg);
+	return 0;
+}

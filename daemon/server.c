@@ -1,0 +1,254 @@
+/* server.c - listener, signals, timers and the services lent to methods. */
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "conn.h"
+#include "log.h"
+
+int64_t
+server_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+uint64_t
+server_ms(const struct server *s)
+{
+	return uv_now(s->loop);
+}
+
+static void
+random_bytes(struct server *s, unsigned char *out, size_t n)
+{
+	if (s->rnd_used + n > sizeof(s->rnd)) {
+		size_t got = 0;
+
+		/* getrandom never blocks once the pool is initialised (after boot). */
+		while (got < sizeof(s->rnd)) {
+			ssize_t r = getrandom(s->rnd + got, sizeof(s->rnd) - got, 0);
+
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		s->rnd_used = 0;
+	}
+	memcpy(out, s->rnd + s->rnd_used, n);
+	s->rnd_used += n;
+}
+
+static void
+env_new_id(void *ud, char out[UUID_BUFSZ])
+{
+	struct server *s = ud;
+	unsigned char rnd[16], u[16];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	random_bytes(s, rnd, sizeof(rnd));
+	uuid7_next(&s->idgen, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+	    rnd, u);
+	uuid_format(u, out);
+}
+
+/* Compares in time that depends only on the lengths, not on the contents. */
+static int
+ct_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = (unsigned char)(la != lb);
+
+	for (size_t i = 0; i < la; i++)
+		diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+	return diff == 0;
+}
+
+static int
+env_auth(void *ud, const char *token, enum role *role, const char **gate)
+{
+	struct server *s = ud;
+	const struct token *found = NULL;
+
+	/* Look at every token, so the time taken does not tell which matched. */
+	for (size_t i = 0; i < s->cfg->n_tokens; i++) {
+		if (ct_equal(token, s->cfg->tokens[i].token))
+			found = &s->cfg->tokens[i];
+	}
+	if (found == NULL)
+		return -1;
+	*role = found->role;
+	*gate = found->gate;
+	return 0;
+}
+
+static void
+env_health(void *ud, cJSON *r)
+{
+	struct server *s = ud;
+	cJSON *j, *a;
+
+	cJSON_AddStringToObject(r, "status", s->shutting_down ? "degraded" : "ok");
+	cJSON_AddStringToObject(r, "version", PARKD_VERSION);
+	cJSON_AddNumberToObject(r, "uptime_s", (double)(server_now() - s->started_at));
+	cJSON_AddNumberToObject(r, "connections", (double)s->n_conns);
+	j = cJSON_AddObjectToObject(r, "journal");
+	cJSON_AddStringToObject(j, "state", "memory");
+	a = cJSON_AddObjectToObject(r, "audit");
+	cJSON_AddStringToObject(a, "state", "off");
+	cJSON_AddNumberToObject(a, "pending", 0);
+	if (s->shutting_down)
+		cJSON_AddStringToObject(r, "reason", "shutting down");
+}
+
+static void
+on_connection(uv_stream_t *listener, int status)
+{
+	struct server *s = listener->data;
+
+	if (status < 0) {
+		log_warn("listener: %s", uv_strerror(status));
+		return;
+	}
+	/* Always accept: a listener whose connection is not accepted stalls. */
+	conn_accept(s, listener);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	int64_t idle = s->cfg->limits.idle_timeout_s;
+	uint64_t now = server_ms(s);
+	struct conn *c, *next;
+
+	if (idle <= 0)
+		return;
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CONN_OPEN && now - c->active_ms > (uint64_t)idle * 1000) {
+			s->stats.closed_idle++;
+			log_info("conn=%llu %s: idle for %llds, closing",
+			    (unsigned long long)c->id, c->peer, (long long)idle);
+			conn_close(c);
+		}
+	}
+}
+
+static void
+on_stop_timer(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	struct conn *c, *next;
+
+	log_warn("clients did not drain in time; closing %llu",
+	    (unsigned long long)s->n_conns);
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_close(c);
+	}
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	struct server *s = h->data;
+
+	if (signum == SIGHUP) {
+		log_info("SIGHUP: reload is not supported yet; ignoring");
+		return;
+	}
+	log_info("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	server_shutdown(s);
+}
+
+int
+server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->cfg = cfg;
+	s->g = g;
+	s->started_at = server_now();
+	s->rnd_used = sizeof(s->rnd);
+	s->env.ud = s;
+	s->env.new_id = env_new_id;
+	s->env.auth = env_auth;
+	s->env.health = env_health;
+	uv_signal_init(loop, &s->sig_term);
+	uv_signal_init(loop, &s->sig_int);
+	uv_signal_init(loop, &s->sig_hup);
+	s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
+	uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&s->sig_int, on_signal, SIGINT);
+	uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
+	uv_timer_init(loop, &s->tick);
+	s->tick.data = s;
+	uv_timer_start(&s->tick, on_tick, 1000, 1000);
+	return 0;
+}
+
+int
+server_listen(struct server *s)
+{
+	const struct endpoint *ep = &s->cfg->listen;
+	struct sockaddr_storage ss;
+	int rc;
+
+	if (strchr(ep->host, ':') != NULL)
+		rc = uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)&ss);
+	else
+		rc = uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)&ss);
+	if (rc != 0) {
+		log_err("listen %s:%d: not a numeric address", ep->host, ep->port);
+		return -1;
+	}
+	uv_tcp_init(s->loop, &s->listener);
+	s->listener.data = s;
+	rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+	if (rc != 0) {
+		log_err("listen %s:%d: %s", ep->host, ep->port, uv_strerror(rc));
+		uv_close((uv_handle_t *)&s->listener, NULL);
+		return -1;
+	}
+	s->listening = 1;
+	log_info("listening on %s:%d (%s)", ep->host, ep->port,
+	    s->cfg->n_tokens ? "token auth" : "protected mode: loopback only");
+	return 0;
+}
+
+void
+server_shutdown(struct server *s)
+{
+	struct conn *c, *next;
+
+	if (s->shutting_down)
+		return;
+	s->shutting_down = 1;
+	if (s->listening) {
+		uv_close((uv_handle_t *)&s->listener, NULL);
+		s->listening = 0;
+	}
+	uv_close((uv_handle_t *)&s->sig_term, NULL);
+	uv_close((uv_handle_t *)&s->sig_int, NULL);
+	uv_close((uv_handle_t *)&s->sig_hup, NULL);
+	uv_close((uv_handle_t *)&s->tick, NULL);
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_drain(c);
+	}
+	/* A client that never reads must not hold the shutdown forever. */
+	uv_timer_init(s->loop, &s->stop_timer);
+	s->stop_timer.data = s;
+	uv_timer_start(&s->stop_timer, on_stop_timer, 5000, 0);
+	uv_unref((uv_handle_t *)&s->stop_timer);
+}

@@ -1,0 +1,70 @@
+/*
+ * server.h - the daemon's context: the loop, the listener, the clients,
+ * the core, and the services the protocol layer borrows (ids, health,
+ * auth).  One per process, passed explicitly to whatever needs it.
+ */
+#ifndef PARKD_SERVER_H
+#define PARKD_SERVER_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "garage.h"
+#include "methods.h"
+#include "uuid7.h"
+
+#define PARKD_VERSION "0.1.0"
+
+struct conn;
+
+struct server_stats {
+	uint64_t accepted;
+	uint64_t refused;		/* over max_clients or not loopback in protected mode */
+	uint64_t closed_output;		/* closed for passing max_output */
+	uint64_t closed_idle;
+	uint64_t requests;		/* lines handled */
+	uint64_t lines_too_long;
+	uint64_t rate_limited;
+	uint64_t auth_failures;
+	uint64_t internal_errors;
+};
+
+struct server {
+	uv_loop_t *loop;
+	struct config *cfg;
+	const char *config_path;
+	garage *g;
+	uv_tcp_t listener;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t tick;		/* once a second: idle sweep */
+	uv_timer_t stop_timer;		/* bounds the drain at shutdown */
+	struct conn *conns;
+	uint64_t n_conns;
+	uint64_t next_conn_id;
+	struct call_env env;
+	struct uuid7_gen idgen;
+	unsigned char rnd[4096];	/* random pool for ids */
+	size_t rnd_used;
+	int64_t started_at;
+	int shutting_down;
+	int listening;
+	struct server_stats stats;
+	/* Shared read buffer: every read is consumed before the callback returns. */
+	char readbuf[65536];
+};
+
+/* Sets up the server on loop (cfg and g are borrowed).  0 or -1 (logged). */
+int server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g);
+/* Starts listening.  0 or -1 (logged). */
+int server_listen(struct server *s);
+/* Stops accepting, lets clients drain, then lets the loop end. */
+void server_shutdown(struct server *s);
+
+/* Wall-clock time in seconds. */
+int64_t server_now(void);
+/* Milliseconds of the loop's clock. */
+uint64_t server_ms(const struct server *s);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * facility.h - the static model of a parking facility: gates, rows of
+ * spots, spot types, tags, levels and vehicle classes, as loaded from the
+ * "facility" and "vehicles" sections of the configuration (config.md).
+ *
+ * The model is immutable once built and does no I/O.  Spots are numbered
+ * 0 .. facility_spot_count()-1 in spot order (the order of rows, then the
+ * index inside the row); no per-spot memory is kept: a spot's id, position
+ * and attributes are computed from its row.  Coordinates are held as
+ * integer thousandths (llround(v * 1000)) so that distances are exact
+ * int64 values and ties are exact.
+ *
+ * Ownership: every const char * returned points into the facility and
+ * stays valid until facility_free().  Nothing returned must be freed by
+ * the caller.  Functions taking a spot, gate, class, type or level index
+ * require it to be in range (checked by the caller).
+ */
+#ifndef PARKD_FACILITY_H
+#define PARKD_FACILITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+typedef struct facility facility;
+
+enum fac_gate_role {
+	FAC_GATE_ENTRY = 1,
+	FAC_GATE_EXIT = 2,
+	FAC_GATE_BOTH = 3
+};
+
+/* Sanity caps enforced by facility_from_json(). */
+#define FAC_MAX_SPOTS     16777216u	/* spots in one facility */
+#define FAC_MAX_TAGS      64		/* distinct tags: one bit each */
+#define FAC_MAX_NAME      32		/* id, zone, type, tag, class names */
+#define FAC_MAX_GATES     256
+#define FAC_MAX_CLASSES   256
+#define FAC_MAX_CONTIGUOUS 64		/* == ALLOC_MAX_SPOTS */
+
+/*
+ * Builds a facility from the "facility" object and the "vehicles" object
+ * (NULL or a JSON null: the four default classes of config.md, keeping
+ * only the types some row has).  Neither tree is kept or modified.
+ * Returns NULL on error, with one message naming the key path written to
+ * err (always NUL-terminated when errlen > 0), e.g.
+ * "facility.rows[3].count: must be > 0".  The caller owns the result.
+ */
+facility *facility_from_json(const cJSON *fac, const cJSON *vehicles,
+    char *err, size_t errlen);
+/* Frees f; NULL is accepted. */
+void facility_free(facility *f);
+
+const char *facility_name(const facility *f);
+const char *facility_timezone(const facility *f);
+const char *facility_currency(const facility *f);	/* "EUR" */
+int64_t facility_level_distance_milli(const facility *f);
+
+/* Spots. */
+uint32_t facility_spot_count(const facility *f);
+/* 0 and *spot set when id names a spot ("B-07", exactly as generated). */
+int facility_spot_lookup(const facility *f, const char *id, uint32_t *spot);
+/* Writes the id of spot ("A-07") to buf, always NUL-terminated. */
+void facility_spot_name(const facility *f, uint32_t spot, char buf[48]);
+int facility_spot_level(const facility *f, uint32_t spot);
+int facility_spot_level_index(const facility *f, uint32_t spot);
+const char *facility_spot_zone(const facility *f, uint32_t spot);
+const char *facility_spot_type(const facility *f, uint32_t spot);
+int facility_spot_type_index(const facility *f, uint32_t spot);
+uint64_t facility_spot_tags(const facility *f, uint32_t spot);	/* bit mask */
+/* x and y of a spot in thousandths. */
+void facility_spot_xy_milli(const facility *f, uint32_t spot, int64_t *x,
+    int64_t *y);
+
+/* Gates: indices 0 .. facility_gate_count()-1 in configuration order. */
+int facility_gate_count(const facility *f);
+int facility_gate_lookup(const facility *f, const char *id);	/* index or -1 */
+const char *facility_gate_id(const facility *f, int gate);
+enum fac_gate_role facility_gate_role(const facility *f, int gate);
+int facility_gate_level(const facility *f, int gate);
+/* Distance from gate to spot in thousandths, exact. */
+int64_t facility_distance_milli(const facility *f, int gate, uint32_t spot);
+
+/* Vehicle classes: indices in the order of the "vehicles" object. */
+int facility_class_count(const facility *f);
+int facility_class_lookup(const facility *f, const char *name);	/* or -1 */
+const char *facility_class_name(const facility *f, int cls);
+/* The type indices the class fits, in preference order; *n gets the count. */
+const int *facility_class_fits(const facility *f, int cls, int *n);
+/* 0 and *type, *count set when the class has "contiguous", else -1. */
+int facility_class_contiguous(const facility *f, int cls, int *type,
+    int *count);
+
+/* Tags: bit i of a mask is the i-th distinct tag in order of appearance. */
+int facility_tag_count(const facility *f);
+const char *facility_tag_name(const facility *f, int tag);
+/*
+ * Turns a "needs" JSON array of tag names into a mask.  NULL or an empty
+ * array gives 0.  Returns 0, or -1 when needs is not an array or an
+ * element is not a string or names a tag no row has.
+ */
+int facility_tags_mask(const facility *f, const cJSON *needs_array,
+    uint64_t *mask);
+
+/* Spot types: indices in order of first appearance in rows. */
+int facility_type_count(const facility *f);
+const char *facility_type_name(const facility *f, int type);
+int facility_type_lookup(const facility *f, const char *name);	/* or -1 */
+
+/* Distinct levels, ascending. */
+int facility_level_count(const facility *f);
+int facility_level_value(const facility *f, int idx);
+
+/*
+ * Rows, for the allocation engine.  Rows are numbered in configuration
+ * order; the spots of row r are facility_row_start(r) ..
+ * facility_row_start(r) + facility_row_len(r) - 1.
+ */
+uint32_t facility_row_count(const facility *f);
+uint32_t facility_row_of_spot(const facility *f, uint32_t spot);	/* O(log rows) */
+uint32_t facility_row_start(const facility *f, uint32_t row);
+uint32_t facility_row_len(const facility *f, uint32_t row);
+int facility_row_type_index(const facility *f, uint32_t row);
+int facility_row_level_index(const facility *f, uint32_t row);
+uint64_t facility_row_tags(const facility *f, uint32_t row);
+
+/*
+ * The distance from a gate to spot i of a row is
+ *     |x0 + i*dx| + |y0 + i*dy| + lterm
+ * with these values (thousandths, relative to the gate).  A convex
+ * function of i, which is what lets allocation avoid scanning a row.
+ */
+struct fac_line {
+	int64_t x0, y0, dx, dy, lterm;
+};
+void facility_row_line(const facility *f, uint32_t row, int gate,
+    struct fac_line *out);
+
+#endif

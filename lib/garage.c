@@ -1,0 +1,333 @@
+/* garage.c - the ticket lifecycle over the facility, allocation and tariff. */
+#include "garage.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dict.h"
+
+struct garage {
+	facility *fac;
+	alloc *alloc;
+	tariff *tariff;
+	tz *zone;
+	dict *by_id;		/* id -> ticket, inside and kept closed ones */
+	dict *by_plate;		/* plate -> ticket, inside only */
+	size_t keep_closed;
+	size_t n_closed;
+	struct ticket *oldest_closed, *newest_closed;
+};
+
+garage *
+garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
+    size_t keep_closed)
+{
+	garage *g = calloc(1, sizeof(*g));
+
+	if (g == NULL)
+		goto fail;
+	g->fac = f;
+	g->tariff = t;
+	g->zone = z;
+	g->keep_closed = keep_closed;
+	g->alloc = alloc_new(f);
+	g->by_id = dict_new();
+	g->by_plate = dict_new();
+	if (g->alloc == NULL || g->by_id == NULL || g->by_plate == NULL) {
+		garage_free(g);
+		return NULL;
+	}
+	alloc_set_strategy(g->alloc, s);
+	return g;
+fail:
+	facility_free(f);
+	tariff_free(t);
+	tz_free(z);
+	return NULL;
+}
+
+static void
+ticket_free(struct ticket *t)
+{
+	if (t == NULL)
+		return;
+	free(t->payments);
+	free(t);
+}
+
+void
+garage_free(garage *g)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+
+	if (g == NULL)
+		return;
+	if (g->by_id != NULL) {
+		while (dict_next(g->by_id, &pos, &key, &value))
+			ticket_free(value);
+	}
+	dict_free(g->by_id);
+	dict_free(g->by_plate);
+	alloc_free(g->alloc);
+	tariff_free(g->tariff);
+	tz_free(g->zone);
+	facility_free(g->fac);
+	free(g);
+}
+
+const facility *
+garage_facility(const garage *g)
+{
+	return g->fac;
+}
+
+const alloc *
+garage_alloc(const garage *g)
+{
+	return g->alloc;
+}
+
+const tariff *
+garage_tariff(const garage *g)
+{
+	return g->tariff;
+}
+
+void
+garage_set_tariff(garage *g, tariff *t)
+{
+	tariff_free(g->tariff);
+	g->tariff = t;
+}
+
+enum alloc_strategy
+garage_strategy(const garage *g)
+{
+	return alloc_get_strategy(g->alloc);
+}
+
+void
+garage_set_strategy(garage *g, enum alloc_strategy s)
+{
+	alloc_set_strategy(g->alloc, s);
+}
+
+pk_err
+garage_set_spot_service(garage *g, uint32_t spot, int in_service)
+{
+	return alloc_set_in_service(g->alloc, spot, in_service);
+}
+
+struct ticket *
+garage_ticket(const garage *g, const char *id)
+{
+	return dict_get(g->by_id, id);
+}
+
+struct ticket *
+garage_inside(const garage *g, const char *plate)
+{
+	return dict_get(g->by_plate, plate);
+}
+
+size_t
+garage_inside_count(const garage *g)
+{
+	return dict_size(g->by_plate);
+}
+
+pk_err
+garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **out)
+{
+	uint32_t spots[ALLOC_MAX_SPOTS];
+	struct alloc_counts c;
+	struct ticket *t;
+	size_t n = 0;
+	pk_err e;
+
+	if (!(facility_gate_role(g->fac, in->gate) & FAC_GATE_ENTRY))
+		return PK_E_WRONG_GATE;
+	if (dict_get(g->by_plate, in->plate) != NULL)
+		return PK_E_PLATE_INSIDE;
+	e = alloc_choose(g->alloc, in->gate, in->cls, in->needs, spots, &n);
+	if (e != PK_OK)
+		return e;
+
+	t = calloc(1, sizeof(*t) + n * sizeof(t->spots[0]));
+	if (t == NULL)
+		return PK_E_INTERNAL;
+	memcpy(t->id, in->ticket_id, UUID_BUFSZ);
+	t->id[UUID_STRLEN] = '\0';
+	strncpy(t->plate, in->plate, PLATE_MAX);
+	t->state = TICKET_INSIDE;
+	t->cls = in->cls;
+	t->entry_gate = in->gate;
+	t->exit_gate = -1;
+	t->entered_at = in->at;
+	t->needs = in->needs;
+	t->n_spots = n;
+	memcpy(t->spots, spots, n * sizeof(spots[0]));
+
+	/* Surge looks at the occupancy just before this vehicle came in. */
+	alloc_counts(g->alloc, &c);
+	t->surge_milli = tariff_surge_milli(g->tariff, c.occupied, c.total);
+	t->peak_milli = tariff_peak_milli(g->tariff, g->zone, in->at);
+
+	if (dict_set(g->by_id, t->id, t) != 0) {
+		free(t);
+		return PK_E_INTERNAL;
+	}
+	if (dict_set(g->by_plate, t->plate, t) != 0) {
+		dict_del(g->by_id, t->id);
+		free(t);
+		return PK_E_INTERNAL;
+	}
+	alloc_take(g->alloc, t->spots, t->n_spots);
+	*out = t;
+	return PK_OK;
+}
+
+void
+garage_quote(const garage *g, const struct ticket *t, int64_t at,
+    struct garage_quote *q)
+{
+	const tariff *tf = g->tariff;
+	int64_t end = t->state == TICKET_EXITED ? t->exited_at : at;
+	int32_t cm = tariff_class_milli(tf, facility_class_name(g->fac, t->cls));
+	int64_t fee;
+
+	memset(q, 0, sizeof(*q));
+	q->at = end;
+	fee = tariff_fee(tf, t->entered_at, end, cm, t->peak_milli,
+	    t->surge_milli, &q->q);
+	q->duration_s = end > t->entered_at ? end - t->entered_at : 0;
+	if (t->lost && tariff_lost_fee(tf) > fee) {
+		fee = tariff_lost_fee(tf);
+		q->lost_fee_applied = 1;
+	}
+	q->fee = fee;
+	if (t->n_payments > 0)
+		q->exit_by = t->last_paid_at + tariff_grace_s(tf);
+	/* A payment covers the stay until the end of its grace period. */
+	if (t->n_payments > 0 && end <= q->exit_by)
+		q->due = 0;
+	else
+		q->due = fee > t->paid ? fee - t->paid : 0;
+}
+
+static void
+retain_closed(garage *g, struct ticket *t)
+{
+	t->older = g->newest_closed;
+	t->newer = NULL;
+	if (g->newest_closed != NULL)
+		g->newest_closed->newer = t;
+	else
+		g->oldest_closed = t;
+	g->newest_closed = t;
+	g->n_closed++;
+	while (g->n_closed > g->keep_closed && g->oldest_closed != NULL) {
+		struct ticket *old = g->oldest_closed;
+
+		g->oldest_closed = old->newer;
+		if (g->oldest_closed != NULL)
+			g->oldest_closed->older = NULL;
+		else
+			g->newest_closed = NULL;
+		g->n_closed--;
+		dict_del(g->by_id, old->id);
+		ticket_free(old);
+	}
+}
+
+pk_err
+garage_exit(garage *g, struct ticket *t, int gate, int64_t at,
+    struct garage_quote *q)
+{
+	if (!(facility_gate_role(g->fac, gate) & FAC_GATE_EXIT))
+		return PK_E_WRONG_GATE;
+	if (t->state != TICKET_INSIDE)
+		return PK_E_NOT_FOUND;
+	if (at < t->entered_at)
+		at = t->entered_at;
+	garage_quote(g, t, at, q);
+	if (q->due > 0)
+		return PK_E_PAYMENT_REQUIRED;
+
+	alloc_release(g->alloc, t->spots, t->n_spots);
+	dict_del(g->by_plate, t->plate);
+	t->state = TICKET_EXITED;
+	t->exit_gate = gate;
+	t->exited_at = at;
+	t->charged = t->paid;
+	retain_closed(g, t);
+	return PK_OK;
+}
+
+static const struct payment *
+find_reference(const struct ticket *t, const char *reference)
+{
+	for (size_t i = 0; i < t->n_payments; i++) {
+		if (strcmp(t->payments[i].reference, reference) == 0)
+			return &t->payments[i];
+	}
+	return NULL;
+}
+
+pk_err
+garage_pay(garage *g, struct ticket *t, const struct garage_pay_in *in,
+    const struct payment **out, int *replayed, struct garage_quote *q)
+{
+	struct payment *np, *p;
+	const struct payment *prev;
+
+	*replayed = 0;
+	if (in->reference != NULL && in->reference[0] != '\0') {
+		prev = find_reference(t, in->reference);
+		if (prev != NULL) {
+			garage_quote(g, t, in->at, q);
+			*out = prev;
+			*replayed = 1;
+			return PK_OK;
+		}
+	}
+	if (t->state != TICKET_INSIDE)
+		return PK_E_NOT_FOUND;
+	garage_quote(g, t, in->at, q);
+	if (in->amount != q->due || q->due == 0)
+		return PK_E_AMOUNT_MISMATCH;
+
+	np = realloc(t->payments, (t->n_payments + 1) * sizeof(*np));
+	if (np == NULL)
+		return PK_E_INTERNAL;
+	t->payments = np;
+	p = &np[t->n_payments++];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->receipt, in->receipt_id, UUID_STRLEN);
+	if (in->reference != NULL)
+		strncpy(p->reference, in->reference, PAY_REFERENCE_MAX);
+	if (in->method != NULL)
+		strncpy(p->method, in->method, PAY_METHOD_MAX);
+	p->amount = in->amount;
+	p->at = in->at;
+	t->paid += in->amount;
+	t->last_paid_at = in->at;
+	garage_quote(g, t, in->at, q);
+	*out = p;
+	return PK_OK;
+}
+
+pk_err
+garage_lost(garage *g, struct ticket *t, int64_t at, struct garage_quote *q)
+{
+	if (t->state != TICKET_INSIDE)
+		return PK_E_NOT_FOUND;
+	if (!t->lost) {
+		t->lost = 1;
+		t->lost_at = at;
+	}
+	garage_quote(g, t, at, q);
+	return PK_OK;
+}

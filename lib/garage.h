@@ -1,0 +1,153 @@
+/*
+ * garage.h - the ticket lifecycle: entry, quote, payment, lost ticket, exit.
+ *
+ * A garage owns the facility, the allocation state, the tariff in force and
+ * every ticket.  It is the single place where the state of the car park
+ * changes, and it changes only through the functions below, each of which
+ * takes the time of the change as an argument: no clock is read here, so
+ * every rule replays the same way from a journal or a test.
+ *
+ * Ids (tickets, receipts) are made by the caller and passed in, for the
+ * same reason.
+ */
+#ifndef PARKD_GARAGE_H
+#define PARKD_GARAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "facility.h"
+#include "perr.h"
+#include "plate.h"
+#include "tariff.h"
+#include "tz.h"
+#include "uuid7.h"
+
+#define PAY_METHOD_MAX 16
+#define PAY_REFERENCE_MAX 64
+
+struct payment {
+	char receipt[UUID_BUFSZ];
+	char reference[PAY_REFERENCE_MAX + 1];	/* "" when none was given */
+	char method[PAY_METHOD_MAX + 1];
+	int64_t amount;
+	int64_t at;
+};
+
+enum ticket_state { TICKET_INSIDE, TICKET_EXITED };
+
+struct ticket {
+	char id[UUID_BUFSZ];
+	char plate[PLATE_BUFSZ];
+	enum ticket_state state;
+	int cls;
+	int entry_gate;
+	int exit_gate;			/* -1 while inside */
+	int64_t entered_at;
+	int64_t exited_at;		/* 0 while inside */
+	uint64_t needs;
+	int32_t peak_milli;		/* fixed at entry */
+	int32_t surge_milli;		/* fixed at entry */
+	int lost;
+	int64_t lost_at;
+	int64_t paid;			/* sum of payments */
+	int64_t last_paid_at;		/* 0 when nothing was paid */
+	int64_t charged;		/* what the stay cost in the end (at exit) */
+	size_t n_payments;
+	struct payment *payments;
+	struct ticket *older, *newer;	/* closed-ticket retention list */
+	size_t n_spots;
+	uint32_t spots[];
+};
+
+/* What a ticket owes at a moment. */
+struct garage_quote {
+	int64_t at;
+	int64_t duration_s;
+	int64_t fee;			/* the stay's fee so far (lost ticket fee applied) */
+	int64_t due;			/* what must still be paid to leave */
+	int64_t exit_by;		/* end of the grace after the last payment, 0 if none */
+	int lost_fee_applied;		/* fee is the lost-ticket fee */
+	struct tariff_quote q;		/* the tariff's steps */
+};
+
+typedef struct garage garage;
+
+/*
+ * A garage over facility f with tariff t in time zone z.  Takes ownership
+ * of f, t and z in every case (they are freed on failure too).  Closed
+ * tickets are kept for look-up until keep_closed of them are held, oldest
+ * dropped first.  NULL when out of memory.
+ */
+garage *garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
+    size_t keep_closed);
+void garage_free(garage *g);
+
+const facility *garage_facility(const garage *g);
+const alloc *garage_alloc(const garage *g);
+const tariff *garage_tariff(const garage *g);
+/* Replaces the tariff in force (taking ownership of t). */
+void garage_set_tariff(garage *g, tariff *t);
+enum alloc_strategy garage_strategy(const garage *g);
+void garage_set_strategy(garage *g, enum alloc_strategy s);
+/* See alloc_set_in_service(). */
+pk_err garage_set_spot_service(garage *g, uint32_t spot, int in_service);
+
+/* Tickets by id (inside or kept after exit), and by plate (inside only). */
+struct ticket *garage_ticket(const garage *g, const char *id);
+struct ticket *garage_inside(const garage *g, const char *plate);
+size_t garage_inside_count(const garage *g);
+
+struct garage_entry_in {
+	int gate;
+	const char *plate;		/* normalized (plate_normalize) */
+	int cls;
+	uint64_t needs;
+	const char *ticket_id;		/* a fresh UUID from the caller */
+	int64_t at;
+};
+
+/*
+ * Lets a vehicle in: checks the gate may be entered, that the plate is not
+ * inside already, chooses spots by the strategy and issues the ticket,
+ * fixing peak and surge.  Errors: wrong_gate, plate_inside, lot_full,
+ * internal (out of memory; nothing changed).
+ */
+pk_err garage_entry(garage *g, const struct garage_entry_in *in,
+    struct ticket **out);
+
+/* What t owes at time at (t inside).  Pure. */
+void garage_quote(const garage *g, const struct ticket *t, int64_t at,
+    struct garage_quote *q);
+
+/*
+ * Lets t out at gate.  Errors: wrong_gate, not_found (already out),
+ * payment_required (q holds the amount due).  On success the spots are
+ * released and the ticket is kept as closed.
+ */
+pk_err garage_exit(garage *g, struct ticket *t, int gate, int64_t at,
+    struct garage_quote *q);
+
+struct garage_pay_in {
+	int64_t amount;
+	const char *method;		/* NULL or up to PAY_METHOD_MAX chars */
+	const char *reference;		/* NULL or up to PAY_REFERENCE_MAX chars */
+	const char *receipt_id;		/* a fresh UUID from the caller */
+	int64_t at;
+};
+
+/*
+ * Records a payment of exactly the amount due.  The same non-empty
+ * reference again returns the first payment and charges nothing
+ * (*replayed set).  Errors: not_found (ticket out), amount_mismatch (q
+ * holds the amount due), internal (out of memory).
+ */
+pk_err garage_pay(garage *g, struct ticket *t, const struct garage_pay_in *in,
+    const struct payment **out, int *replayed, struct garage_quote *q);
+
+/* Marks t lost at time at; q is what it then owes.  Idempotent. */
+pk_err garage_lost(garage *g, struct ticket *t, int64_t at,
+    struct garage_quote *q);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * jcheck.h - small checked readers for JSON configuration objects.
+ *
+ * Every reader reports a failure as one message that starts with the key
+ * path ("limits.max_line: must be an integer"), which is what an operator
+ * needs to fix a config file.  cJSON accepts duplicate members and
+ * case-insensitive look-ups; these readers refuse the first and never use
+ * the second.
+ */
+#ifndef PARKD_JCHECK_H
+#define PARKD_JCHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+struct jerr {
+	char *buf;
+	size_t len;
+};
+
+/* Formats "path: message" into e (printf-style message); returns -1. */
+int jerr_set(struct jerr *e, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Checks that obj is an object whose members are all named in allowed
+ * (a NULL-terminated list) and that no name appears twice.  0 or -1.
+ */
+int jcheck_object(const cJSON *obj, const char *path,
+    const char *const *allowed, struct jerr *e);
+
+/* path + "." + key into buf (truncating safely). */
+void jpath(char *buf, size_t len, const char *path, const char *key);
+/* path + "[i]" into buf. */
+void jpath_index(char *buf, size_t len, const char *path, size_t i);
+
+/*
+ * Readers of an optional member: when key is absent *out is left alone and
+ * 0 is returned.  Wrong type or range: -1 with the message in e.
+ */
+int jget_int(const cJSON *obj, const char *path, const char *key,
+    int64_t min, int64_t max, int64_t *out, struct jerr *e);
+int jget_number(const cJSON *obj, const char *path, const char *key,
+    double min, double max, double *out, struct jerr *e);
+/* *out points into the tree; null is accepted when allow_null (then NULL). */
+int jget_string(const cJSON *obj, const char *path, const char *key,
+    int allow_null, const char **out, struct jerr *e);
+int jget_bool(const cJSON *obj, const char *path, const char *key, int *out,
+    struct jerr *e);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * jsonrpc.h - JSON-RPC 2.0 over parkd's lines: request parsing and
+ * response building (protocol.md sections 2 and 3).
+ *
+ * Pure: a framed line in, requests out; results in, response lines out.
+ *
+ * Parsing is strict RFC 8259.  cJSON alone is not (it accepts trailing
+ * garbage, invalid UTF-8, leading zeros, duplicate keys, ...; see
+ * LIBRARIES.md), so a hand-written validating scanner checks each line
+ * first and also records the raw text of every request's "id", which is
+ * echoed byte for byte (cJSON would turn 12345678901234567890 into a
+ * double).  Only then does cJSON build the tree, and duplicate member
+ * names anywhere in it are refused.
+ *
+ * Responses are printed by our own printer, not cJSON's: cJSON prints
+ * 1e15 as "1e+15" and 2^53 as "9.00719925474099e+15" (a different
+ * number).  Ours prints every integral number below 1e21 in magnitude as a
+ * plain integer (exact for the integers money and counters use, which stay
+ * below 2^53), other finite numbers with the fewest of 15 or 17 significant
+ * digits that read back exactly, and NaN/infinity as null.  It escapes
+ * control characters and replaces invalid UTF-8 in strings with U+FFFD, so
+ * every line it builds is valid JSON and valid UTF-8.
+ */
+#ifndef PARKD_JSONRPC_H
+#define PARKD_JSONRPC_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#include "perr.h"
+
+/* Deepest nesting of arrays/objects accepted in a line. */
+#define RPC_MAX_DEPTH 64
+/* Most requests in one batch. */
+#define RPC_MAX_BATCH 1000
+/* Deepest tree the printer writes (result trees are built by parkd). */
+#define RPC_MAX_PRINT_DEPTH 256
+/* Size of the errmsg buffers below, NUL included. */
+#define RPC_ERRMSG_LEN 160
+
+/*
+ * One request of a line.
+ *
+ * When err is PK_OK the request is well formed: method is a non-empty
+ * string and params an object or NULL; id NULL means a notification (run
+ * it, send no response).
+ *
+ * When err is not PK_OK the request is invalid and MUST be answered with
+ * an error response (JSON-RPC 2.0 answers invalid requests even when they
+ * carry no id), using id when it is not NULL and null otherwise.  err is
+ * PK_E_INVALID_REQUEST (not an object, bad or missing "jsonrpc"/"method",
+ * an id that is not a string/number/null, params that is neither an object
+ * nor an array, unknown members) or PK_E_INVALID_PARAMS (params given as
+ * an array: well-formed JSON-RPC, but parkd takes parameters by name only).
+ */
+typedef struct rpc_req {
+	char *id;		/* raw JSON text of the id exactly as received
+				 * ("7", "\"a\\u0062\"", "null"), NUL-terminated,
+				 * owned by the rpc_msg; NULL when absent */
+	const char *method;	/* borrowed from the tree; NULL when err set */
+	cJSON *params;		/* borrowed from the tree; NULL when absent
+				 * or err set */
+	pk_err err;		/* PK_OK or why the request is invalid */
+	char errmsg[RPC_ERRMSG_LEN]; /* human message for err, "" if PK_OK */
+} rpc_req;
+
+/*
+ * One parsed line.  Everything in it is owned by it and freed by
+ * rpc_msg_free; method and params of its requests point into root.
+ *
+ * When err is not PK_OK the whole line is bad: answer one error response
+ * with id null; root is NULL, n is 0 and reqs NULL.  err is PK_E_PARSE
+ * (not UTF-8, not RFC 8259 JSON, nested deeper than RPC_MAX_DEPTH,
+ * duplicate member names) or PK_E_INVALID_REQUEST (the value is neither an
+ * object nor an array, an empty batch, a batch of more than RPC_MAX_BATCH).
+ *
+ * Otherwise is_batch says whether the line was an array (answer with one
+ * array of the non-notification responses, see rpc_batch_join, or with
+ * nothing when there are none) and reqs holds n >= 1 requests in order.
+ */
+typedef struct rpc_msg {
+	cJSON *root;		/* the whole tree, owned */
+	int is_batch;		/* 1 when the line was a batch array */
+	size_t n;		/* number of requests in reqs */
+	rpc_req *reqs;		/* n requests, owned */
+	pk_err err;		/* PK_OK or why the whole line is bad */
+	char errmsg[RPC_ERRMSG_LEN]; /* human message for err, "" if PK_OK */
+} rpc_msg;
+
+/*
+ * Parses one framed line (len bytes at line, not necessarily
+ * NUL-terminated; it is not kept).  Returns NULL only on allocation
+ * failure; the caller frees the result with rpc_msg_free.
+ */
+rpc_msg *rpc_parse(const char *line, size_t len);
+
+/* Frees m, its tree and its ids.  Accepts NULL. */
+void rpc_msg_free(rpc_msg *m);
+
+/*
+ * Strictly parses one JSON text with the rules of rpc_parse (UTF-8,
+ * RFC 8259, depth, no duplicate keys, no \u0000) but no JSON-RPC meaning.
+ * Returns a tree the caller frees with cJSON_Delete, or NULL with *err set
+ * to PK_E_PARSE (and errmsg, errlen bytes, describing why) or to
+ * PK_E_INTERNAL on allocation failure.  errmsg may be NULL when errlen is 0.
+ */
+cJSON *rpc_json_parse(const char *s, size_t len, pk_err *err, char *errmsg,
+    size_t errlen);
+
+/*
+ * Prints item as compact JSON with the printer described above.  Raw items
+ * (cJSON_CreateRaw) are copied verbatim: their creator vouches for them.
+ * Returns a malloc'd NUL-terminated string the caller frees, or NULL on
+ * allocation failure or when item nests deeper than RPC_MAX_PRINT_DEPTH.
+ */
+char *rpc_json_print(const cJSON *item);
+
+/*
+ * The builders below return a malloc'd NUL-terminated line WITHOUT the
+ * trailing newline, which the caller frees; NULL on allocation failure (or
+ * a tree deeper than RPC_MAX_PRINT_DEPTH).  No argument is kept.
+ *
+ * id_raw is the raw id text from rpc_req.id, copied verbatim (it must be a
+ * JSON string, number or null, as rpc_parse guarantees); NULL prints null.
+ */
+
+/* {"jsonrpc":"2.0","id":<id>,"result":<result>}; result NULL prints null. */
+char *rpc_result_line(const char *id_raw, const cJSON *result);
+
+/*
+ * {"jsonrpc":"2.0","id":<id>,"error":{"code":<code>,"message":<message>,
+ *  "data":{"reason":<reason>,...}}}
+ * code and reason come from the error table; message NULL means the
+ * table's default message.  extra_data, when an object, has its members
+ * appended to data after "reason" (a member named "reason" is skipped so
+ * the stable reason cannot be overridden); anything else is ignored.
+ * e == PK_OK is a caller bug and is reported as PK_E_INTERNAL.
+ */
+char *rpc_error_line(const char *id_raw, pk_err e, const char *message,
+    const cJSON *extra_data);
+
+/*
+ * {"jsonrpc":"2.0","method":<method>,"params":<params>}; params is left
+ * out when NULL.  Returns NULL also when method is NULL.
+ */
+char *rpc_notification_line(const char *method, const cJSON *params);
+
+/*
+ * Joins n >= 1 response lines into one batch response line "[a,b,c]".
+ * The lines are only read (the caller still owns and frees them).
+ * Returns NULL on allocation failure, when n is 0 (a batch of only
+ * notifications gets no response at all) or when any line is NULL.
+ */
+char *rpc_batch_join(char **lines, size_t n);
+
+#endif

@@ -1,0 +1,871 @@
+/* methods.c - the method table and its handlers (see methods.h). */
+#include "methods.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rfc3339.h"
+
+#define ANY (ROLE_GATE | ROLE_KIOSK | ROLE_OPERATOR)
+
+typedef void (*method_fn)(struct call *c);
+
+struct method {
+	const char *name;
+	unsigned roles;		/* who may call; operator may call everything */
+	int public;		/* callable before auth */
+	const char *const *params;
+	const char *usage;
+	method_fn fn;
+};
+
+/* ---- errors and params ---- */
+
+static __attribute__((format(printf, 3, 4))) void
+fail(struct call *c, pk_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->err = e;
+	if (fmt == NULL) {
+		c->msg[0] = '\0';
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+}
+
+static const cJSON *
+param(const struct call *c, const char *name)
+{
+	return c->params ? cJSON_GetObjectItemCaseSensitive(c->params, name) : NULL;
+}
+
+/* A string param; *out NULL when absent and optional.  0 or -1 (c->err set). */
+static int
+p_string(struct call *c, const char *name, int required, size_t maxlen,
+    const char **out)
+{
+	const cJSON *v = param(c, name);
+
+	*out = NULL;
+	if (v == NULL) {
+		if (!required)
+			return 0;
+		fail(c, PK_E_INVALID_PARAMS, "missing param '%s'", name);
+		return -1;
+	}
+	if (!cJSON_IsString(v) || v->valuestring == NULL) {
+		fail(c, PK_E_INVALID_PARAMS, "param '%s' must be a string", name);
+		return -1;
+	}
+	if (strlen(v->valuestring) > maxlen) {
+		fail(c, PK_E_INVALID_PARAMS, "param '%s' is longer than %zu bytes",
+		    name, maxlen);
+		return -1;
+	}
+	*out = v->valuestring;
+	return 0;
+}
+
+static int
+p_int(struct call *c, const char *name, int required, int64_t min, int64_t max,
+    int64_t *out, int *present)
+{
+	const cJSON *v = param(c, name);
+	double d;
+
+	if (present != NULL)
+		*present = v != NULL;
+	if (v == NULL) {
+		if (!required)
+			return 0;
+		fail(c, PK_E_INVALID_PARAMS, "missing param '%s'", name);
+		return -1;
+	}
+	d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+	if (!(d == floor(d)) || d < (double)min || d > (double)max) {
+		fail(c, PK_E_INVALID_PARAMS,
+		    "param '%s' must be an integer from %lld to %lld", name,
+		    (long long)min, (long long)max);
+		return -1;
+	}
+	*out = (int64_t)d;
+	return 0;
+}
+
+static int
+p_plate(struct call *c, const char *name, int required, char out[PLATE_BUFSZ],
+    int *present)
+{
+	const char *s;
+
+	*present = 0;
+	if (p_string(c, name, required, 64, &s) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (plate_normalize(s, strlen(s), out) != 0) {
+		fail(c, PK_E_INVALID_PARAMS,
+		    "param '%s': a plate is 1 to 16 characters of A-Z 0-9 - and space",
+		    name);
+		return -1;
+	}
+	*present = 1;
+	return 0;
+}
+
+static int
+p_gate(struct call *c, int *gate)
+{
+	const char *s;
+
+	if (p_string(c, "gate", 1, 64, &s) != 0)
+		return -1;
+	*gate = facility_gate_lookup(garage_facility(c->g), s);
+	if (*gate < 0) {
+		fail(c, PK_E_INVALID_PARAMS, "no gate '%s'", s);
+		return -1;
+	}
+	/* A gate token bound to one gate may act only there. */
+	if (c->role == ROLE_GATE && c->bound_gate != NULL &&
+	    strcmp(c->bound_gate, s) != 0) {
+		fail(c, PK_E_FORBIDDEN, "this token is bound to gate '%s'",
+		    c->bound_gate);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The time of the change: "at" when given (operators only, or a future
+ * quote by anyone), else now.
+ */
+static int
+p_at(struct call *c, int future_ok, int64_t *at)
+{
+	const char *s;
+	int64_t t;
+
+	*at = c->now;
+	if (p_string(c, "at", 0, 64, &s) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (rfc3339_parse(s, strlen(s), &t) != 0) {
+		fail(c, PK_E_INVALID_PARAMS,
+		    "param 'at' must be an RFC 3339 time like 2026-11-22T08:00:00Z");
+		return -1;
+	}
+	if (c->role != ROLE_OPERATOR && !(future_ok && t >= c->now)) {
+		fail(c, PK_E_FORBIDDEN, future_ok ?
+		    "only operators may quote at a past time" :
+		    "only operators may give 'at'");
+		return -1;
+	}
+	*at = t;
+	return 0;
+}
+
+/* The ticket named by "ticket", or the one inside for "plate". */
+static struct ticket *
+p_ticket(struct call *c, int allow_plate, int inside_only)
+{
+	const char *id = NULL;
+	char plate[PLATE_BUFSZ];
+	int has_plate = 0;
+	struct ticket *t;
+
+	if (p_string(c, "ticket", 0, 64, &id) != 0)
+		return NULL;
+	if (allow_plate && p_plate(c, "plate", 0, plate, &has_plate) != 0)
+		return NULL;
+	if ((id == NULL) == (has_plate == 0)) {
+		fail(c, PK_E_INVALID_PARAMS, allow_plate ?
+		    "give exactly one of 'ticket' or 'plate'" :
+		    "missing param 'ticket'");
+		return NULL;
+	}
+	if (id != NULL) {
+		t = garage_ticket(c->g, id);
+		if (t == NULL) {
+			fail(c, PK_E_NOT_FOUND, "no ticket %s", id);
+			return NULL;
+		}
+		if (inside_only && t->state != TICKET_INSIDE) {
+			fail(c, PK_E_NOT_FOUND, "ticket %s has already exited", id);
+			return NULL;
+		}
+		return t;
+	}
+	t = garage_inside(c->g, plate);
+	if (t == NULL)
+		fail(c, PK_E_NOT_FOUND, "no vehicle with plate '%s' inside", plate);
+	return t;
+}
+
+/* ---- JSON building ---- */
+
+static void
+add_time(cJSON *o, const char *key, int64_t t)
+{
+	char buf[RFC3339_BUFSZ];
+
+	rfc3339_format(t, buf);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static cJSON *
+spot_json(const facility *f, uint32_t s)
+{
+	cJSON *o = cJSON_CreateObject();
+	char name[48];
+
+	facility_spot_name(f, s, name);
+	cJSON_AddStringToObject(o, "id", name);
+	cJSON_AddNumberToObject(o, "level", facility_spot_level(f, s));
+	cJSON_AddStringToObject(o, "zone", facility_spot_zone(f, s));
+	cJSON_AddStringToObject(o, "type", facility_spot_type(f, s));
+	return o;
+}
+
+static cJSON *
+spots_json(const garage *g, const struct ticket *t)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; i < t->n_spots; i++)
+		cJSON_AddItemToArray(a, spot_json(garage_facility(g), t->spots[i]));
+	return a;
+}
+
+static const char *
+currency(const struct call *c)
+{
+	return facility_currency(garage_facility(c->g));
+}
+
+static void
+amount_data(struct call *c, int64_t due)
+{
+	c->err_data = cJSON_CreateObject();
+	cJSON_AddNumberToObject(c->err_data, "amount_due", (double)due);
+	cJSON_AddStringToObject(c->err_data, "currency", currency(c));
+}
+
+/* ---- methods ---- */
+
+static void m_help(struct call *c);
+
+static void
+m_ping(struct call *c)
+{
+	c->result = cJSON_CreateString("pong");
+}
+
+static void
+m_auth(struct call *c)
+{
+	const char *tok, *gate = NULL;
+	enum role role;
+
+	if (p_string(c, "token", 1, 256, &tok) != 0)
+		return;
+	if (c->env->auth == NULL || c->env->auth(c->env->ud, tok, &role, &gate) != 0) {
+		fail(c, PK_E_FORBIDDEN, "unknown token");
+		return;
+	}
+	c->role = role;
+	c->bound_gate = gate;
+	c->authenticated = 1;
+	c->result = cJSON_CreateObject();
+	cJSON_AddStringToObject(c->result, "role", config_role_name(role));
+	if (gate != NULL)
+		cJSON_AddStringToObject(c->result, "gate", gate);
+}
+
+static void
+m_entry(struct call *c)
+{
+	const facility *f = garage_facility(c->g);
+	char plate[PLATE_BUFSZ], id[UUID_BUFSZ];
+	struct garage_entry_in in;
+	const char *cls, *res;
+	struct ticket *t;
+	const cJSON *needs;
+	int has;
+	pk_err e;
+
+	memset(&in, 0, sizeof(in));
+	if (p_gate(c, &in.gate) || p_plate(c, "plate", 1, plate, &has) ||
+	    p_string(c, "class", 1, 64, &cls) ||
+	    p_string(c, "reservation", 0, 64, &res) || p_at(c, 0, &in.at))
+		return;
+	in.cls = facility_class_lookup(f, cls);
+	if (in.cls < 0) {
+		fail(c, PK_E_INVALID_PARAMS, "no vehicle class '%s'", cls);
+		return;
+	}
+	needs = param(c, "needs");
+	if (needs != NULL && (!cJSON_IsArray(needs) ||
+	    facility_tags_mask(f, needs, &in.needs) != 0)) {
+		fail(c, PK_E_INVALID_PARAMS,
+		    "param 'needs' must be a list of spot tags this facility has");
+		return;
+	}
+	if (res != NULL) {
+		fail(c, PK_E_NOT_FOUND, "no reservation %s", res);
+		return;
+	}
+	c->env->new_id(c->env->ud, id);
+	in.plate = plate;
+	in.ticket_id = id;
+	e = garage_entry(c->g, &in, &t);
+	switch (e) {
+	case PK_OK:
+		break;
+	case PK_E_WRONG_GATE:
+		fail(c, e, "gate '%s' is not an entry gate", facility_gate_id(f, in.gate));
+		return;
+	case PK_E_PLATE_INSIDE:
+		fail(c, e, "plate '%s' is already inside", plate);
+		return;
+	case PK_E_LOT_FULL:
+		fail(c, e, "no free spot for class %s", cls);
+		c->err_data = cJSON_CreateObject();
+		cJSON_AddBoolToObject(c->err_data, "waitlist", 0);
+		return;
+	default:
+		fail(c, e, NULL);
+		return;
+	}
+	c->changed = 1;
+	c->result = cJSON_CreateObject();
+	cJSON_AddStringToObject(c->result, "ticket", t->id);
+	cJSON_AddStringToObject(c->result, "plate", t->plate);
+	cJSON_AddStringToObject(c->result, "class", facility_class_name(f, t->cls));
+	cJSON_AddStringToObject(c->result, "gate", facility_gate_id(f, t->entry_gate));
+	add_time(c->result, "entered_at", t->entered_at);
+	cJSON_AddItemToObject(c->result, "spots", spots_json(c->g, t));
+	{
+		int64_t best = INT64_MAX;
+
+		for (size_t i = 0; i < t->n_spots; i++) {
+			int64_t d = facility_distance_milli(f, t->entry_gate, t->spots[i]);
+
+			if (d < best)
+				best = d;
+		}
+		cJSON_AddNumberToObject(c->result, "distance", (double)best / 1000.0);
+	}
+}
+
+static cJSON *
+quote_json(struct call *c, const struct ticket *t, const struct garage_quote *q)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *bd = tariff_breakdown_json(&q->q);
+
+	cJSON_AddStringToObject(o, "ticket", t->id);
+	cJSON_AddStringToObject(o, "plate", t->plate);
+	add_time(o, "entered_at", t->entered_at);
+	add_time(o, "at", q->at);
+	cJSON_AddNumberToObject(o, "duration_s", (double)q->duration_s);
+	cJSON_AddNumberToObject(o, "amount", (double)q->fee);
+	cJSON_AddNumberToObject(o, "paid", (double)t->paid);
+	cJSON_AddNumberToObject(o, "due", (double)q->due);
+	cJSON_AddStringToObject(o, "currency", currency(c));
+	if (q->exit_by != 0)
+		add_time(o, "exit_by", q->exit_by);
+	if (t->lost)
+		cJSON_AddBoolToObject(o, "lost", 1);
+	if (q->lost_fee_applied && bd != NULL) {
+		cJSON *step = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(step, "step", "lost_ticket");
+		cJSON_AddNumberToObject(step, "amount", (double)q->fee);
+		cJSON_AddItemToArray(bd, step);
+	}
+	cJSON_AddItemToObject(o, "breakdown", bd ? bd : cJSON_CreateArray());
+	return o;
+}
+
+static void
+m_quote(struct call *c)
+{
+	struct garage_quote q;
+	struct ticket *t;
+	int64_t at;
+
+	if (p_at(c, 1, &at) != 0 || (t = p_ticket(c, 1, 1)) == NULL)
+		return;
+	garage_quote(c->g, t, at, &q);
+	c->result = quote_json(c, t, &q);
+}
+
+static void
+m_exit(struct call *c)
+{
+	const facility *f = garage_facility(c->g);
+	struct garage_quote q;
+	struct ticket *t;
+	int64_t at;
+	int gate;
+	pk_err e;
+
+	if (p_gate(c, &gate) || p_at(c, 0, &at) || (t = p_ticket(c, 1, 1)) == NULL)
+		return;
+	e = garage_exit(c->g, t, gate, at, &q);
+	if (e == PK_E_WRONG_GATE) {
+		fail(c, e, "gate '%s' is not an exit gate", facility_gate_id(f, gate));
+		return;
+	}
+	if (e == PK_E_PAYMENT_REQUIRED) {
+		fail(c, e, "%lld %s due", (long long)q.due, currency(c));
+		amount_data(c, q.due);
+		return;
+	}
+	if (e != PK_OK) {
+		fail(c, e, NULL);
+		return;
+	}
+	c->changed = 1;
+	c->result = cJSON_CreateObject();
+	cJSON_AddStringToObject(c->result, "ticket", t->id);
+	cJSON_AddStringToObject(c->result, "plate", t->plate);
+	add_time(c->result, "exited_at", t->exited_at);
+	cJSON_AddNumberToObject(c->result, "duration_s",
+	    (double)(t->exited_at - t->entered_at));
+	cJSON_AddNumberToObject(c->result, "charged", (double)t->charged);
+	cJSON_AddStringToObject(c->result, "currency", currency(c));
+}
+
+static void
+m_pay(struct call *c)
+{
+	struct garage_pay_in in;
+	const struct payment *p;
+	struct garage_quote q;
+	char receipt[UUID_BUFSZ];
+	struct ticket *t;
+	int replayed;
+	pk_err e;
+
+	memset(&in, 0, sizeof(in));
+	if (p_int(c, "amount", 1, 1, 1000000000000LL, &in.amount, NULL) ||
+	    p_string(c, "method", 0, PAY_METHOD_MAX, &in.method) ||
+	    p_string(c, "reference", 0, PAY_REFERENCE_MAX, &in.reference) ||
+	    p_at(c, 0, &in.at) || (t = p_ticket(c, 0, 0)) == NULL)
+		return;
+	c->env->new_id(c->env->ud, receipt);
+	in.receipt_id = receipt;
+	e = garage_pay(c->g, t, &in, &p, &replayed, &q);
+	if (e == PK_E_AMOUNT_MISMATCH) {
+		fail(c, e, "the amount due is %lld %s", (long long)q.due, currency(c));
+		amount_data(c, q.due);
+		return;
+	}
+	if (e == PK_E_NOT_FOUND) {
+		fail(c, e, "ticket %s has already exited", t->id);
+		return;
+	}
+	if (e != PK_OK) {
+		fail(c, e, NULL);
+		return;
+	}
+	c->changed = !replayed;
+	c->result = cJSON_CreateObject();
+	cJSON_AddStringToObject(c->result, "ticket", t->id);
+	cJSON_AddStringToObject(c->result, "receipt", p->receipt);
+	cJSON_AddNumberToObject(c->result, "amount", (double)p->amount);
+	cJSON_AddNumberToObject(c->result, "paid", (double)t->paid);
+	cJSON_AddNumberToObject(c->result, "due", 0);
+	cJSON_AddStringToObject(c->result, "currency", currency(c));
+	add_time(c->result, "exit_by", p->at + tariff_grace_s(garage_tariff(c->g)));
+	if (replayed)
+		cJSON_AddBoolToObject(c->result, "replayed", 1);
+}
+
+static void
+m_lost(struct call *c)
+{
+	struct garage_quote q;
+	struct ticket *t;
+	int64_t at;
+
+	if (p_at(c, 0, &at) != 0)
+		return;
+	if (param(c, "ticket") != NULL) {
+		fail(c, PK_E_INVALID_PARAMS, "lost takes 'plate', not 'ticket'");
+		return;
+	}
+	if ((t = p_ticket(c, 1, 1)) == NULL)
+		return;
+	c->changed = !t->lost;
+	garage_lost(c->g, t, at, &q);
+	c->result = cJSON_CreateObject();
+	cJSON_AddStringToObject(c->result, "ticket", t->id);
+	cJSON_AddNumberToObject(c->result, "due", (double)q.due);
+	cJSON_AddStringToObject(c->result, "currency", currency(c));
+}
+
+static void
+m_locate(struct call *c)
+{
+	struct ticket *t;
+	char plate[PLATE_BUFSZ];
+	int has;
+
+	if (p_plate(c, "plate", 1, plate, &has) != 0)
+		return;
+	t = garage_inside(c->g, plate);
+	if (t == NULL) {
+		fail(c, PK_E_NOT_FOUND, "no vehicle with plate '%s' inside", plate);
+		return;
+	}
+	c->result = cJSON_CreateObject();
+	cJSON_AddStringToObject(c->result, "ticket", t->id);
+	cJSON_AddStringToObject(c->result, "plate", t->plate);
+	cJSON_AddItemToObject(c->result, "spots", spots_json(c->g, t));
+	add_time(c->result, "entered_at", t->entered_at);
+}
+
+static void
+m_ticket(struct call *c)
+{
+	const facility *f = garage_facility(c->g);
+	struct ticket *t = p_ticket(c, 0, 0);
+	cJSON *o, *pays;
+
+	if (t == NULL)
+		return;
+	o = c->result = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "ticket", t->id);
+	cJSON_AddStringToObject(o, "plate", t->plate);
+	cJSON_AddStringToObject(o, "class", facility_class_name(f, t->cls));
+	cJSON_AddStringToObject(o, "state", t->state == TICKET_INSIDE ? "inside" : "exited");
+	cJSON_AddStringToObject(o, "gate", facility_gate_id(f, t->entry_gate));
+	add_time(o, "entered_at", t->entered_at);
+	cJSON_AddItemToObject(o, "spots", spots_json(c->g, t));
+	cJSON_AddNumberToObject(o, "peak_milli", t->peak_milli);
+	cJSON_AddNumberToObject(o, "surge_milli", t->surge_milli);
+	cJSON_AddBoolToObject(o, "lost", t->lost);
+	if (t->lost)
+		add_time(o, "lost_at", t->lost_at);
+	cJSON_AddNumberToObject(o, "paid", (double)t->paid);
+	cJSON_AddStringToObject(o, "currency", currency(c));
+	pays = cJSON_AddArrayToObject(o, "payments");
+	for (size_t i = 0; i < t->n_payments; i++) {
+		const struct payment *p = &t->payments[i];
+		cJSON *po = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(po, "receipt", p->receipt);
+		cJSON_AddNumberToObject(po, "amount", (double)p->amount);
+		if (p->method[0])
+			cJSON_AddStringToObject(po, "method", p->method);
+		if (p->reference[0])
+			cJSON_AddStringToObject(po, "reference", p->reference);
+		add_time(po, "at", p->at);
+		cJSON_AddItemToArray(pays, po);
+	}
+	if (t->state == TICKET_EXITED) {
+		cJSON_AddStringToObject(o, "exit_gate", facility_gate_id(f, t->exit_gate));
+		add_time(o, "exited_at", t->exited_at);
+		cJSON_AddNumberToObject(o, "charged", (double)t->charged);
+	}
+}
+
+static cJSON *
+counts_json(const struct alloc_counts *k, int full)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "total", (double)k->total);
+	cJSON_AddNumberToObject(o, "free", (double)k->free);
+	if (full) {
+		cJSON_AddNumberToObject(o, "occupied", (double)k->occupied);
+		cJSON_AddNumberToObject(o, "out_of_service", (double)k->out_of_service);
+		cJSON_AddNumberToObject(o, "held", (double)k->held);
+	}
+	return o;
+}
+
+static void
+m_status(struct call *c)
+{
+	const facility *f = garage_facility(c->g);
+	const alloc *a = garage_alloc(c->g);
+	struct alloc_counts k;
+	cJSON *o, *bt, *bl;
+	char lv[16];
+
+	o = c->result = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "facility", facility_name(f));
+	cJSON_AddStringToObject(o, "strategy", alloc_strategy_name(garage_strategy(c->g)));
+	alloc_counts(a, &k);
+	cJSON_AddItemToObject(o, "capacity", counts_json(&k, 1));
+	bt = cJSON_AddObjectToObject(o, "by_type");
+	for (int i = 0; i < facility_type_count(f); i++) {
+		alloc_counts_by_type(a, i, &k);
+		cJSON_AddItemToObject(bt, facility_type_name(f, i), counts_json(&k, 0));
+	}
+	bl = cJSON_AddObjectToObject(o, "by_level");
+	for (int i = 0; i < facility_level_count(f); i++) {
+		alloc_counts_by_level(a, i, &k);
+		snprintf(lv, sizeof(lv), "%d", facility_level_value(f, i));
+		cJSON_AddItemToObject(bl, lv, counts_json(&k, 0));
+	}
+	cJSON_AddNumberToObject(o, "vehicles", (double)garage_inside_count(c->g));
+	cJSON_AddNumberToObject(o, "waitlist", 0);
+	cJSON_AddNumberToObject(o, "reservations_active", 0);
+}
+
+static void
+m_health(struct call *c)
+{
+	c->result = cJSON_CreateObject();
+	if (c->env->health != NULL)
+		c->env->health(c->env->ud, c->result);
+}
+
+static void
+m_spot(struct call *c)
+{
+	const facility *f = garage_facility(c->g);
+	const alloc *a = garage_alloc(c->g);
+	static const char *const names[] = { "free", "occupied", "out_of_service", "held" };
+	const char *id, *state;
+	uint32_t s;
+	cJSON *o;
+
+	if (p_string(c, "id", 1, 64, &id) || p_string(c, "state", 0, 32, &state))
+		return;
+	if (facility_spot_lookup(f, id, &s) != 0) {
+		fail(c, PK_E_NOT_FOUND, "no spot '%s'", id);
+		return;
+	}
+	if (state != NULL) {
+		int in;
+
+		if (strcmp(state, "in_service") == 0)
+			in = 1;
+		else if (strcmp(state, "out_of_service") == 0)
+			in = 0;
+		else {
+			fail(c, PK_E_INVALID_PARAMS,
+			    "param 'state' must be in_service or out_of_service");
+			return;
+		}
+		if (garage_set_spot_service(c->g, s, in) != PK_OK) {
+			fail(c, PK_E_INTERNAL, NULL);
+			return;
+		}
+		c->changed = 1;
+	}
+	o = c->result = spot_json(f, s);
+	cJSON_AddStringToObject(o, "state", names[alloc_spot_state(a, s)]);
+	if (alloc_spot_pending_out_of_service(a, s))
+		cJSON_AddBoolToObject(o, "pending_out_of_service", 1);
+}
+
+static void
+m_strategy(struct call *c)
+{
+	enum alloc_strategy s;
+	const char *set;
+
+	if (p_string(c, "set", 0, 32, &set) != 0)
+		return;
+	if (set != NULL) {
+		if (alloc_strategy_parse(set, &s) != 0) {
+			fail(c, PK_E_INVALID_PARAMS,
+			    "strategy must be nearest, farthest, first or fill");
+			return;
+		}
+		c->changed = s != garage_strategy(c->g);
+		garage_set_strategy(c->g, s);
+	}
+	c->result = cJSON_CreateObject();
+	cJSON_AddStringToObject(c->result, "strategy",
+	    alloc_strategy_name(garage_strategy(c->g)));
+}
+
+static void
+m_tariff(struct call *c)
+{
+	const cJSON *set = param(c, "set");
+
+	if (set != NULL) {
+		char err[200];
+		tariff *t = tariff_from_json(set, "set", err, sizeof(err));
+
+		if (t == NULL) {
+			fail(c, PK_E_INVALID_PARAMS, "%s", err);
+			return;
+		}
+		garage_set_tariff(c->g, t);
+		c->changed = 1;
+	}
+	c->result = tariff_to_json(garage_tariff(c->g));
+}
+
+/* ---- the table ---- */
+
+static const char *const P_NONE[] = { NULL };
+static const char *const P_HELP[] = { "method", NULL };
+static const char *const P_AUTH[] = { "token", NULL };
+static const char *const P_ENTRY[] = { "gate", "plate", "class", "needs", "reservation", "at", NULL };
+static const char *const P_EXIT[] = { "gate", "ticket", "plate", "at", NULL };
+static const char *const P_QUOTE[] = { "ticket", "plate", "at", NULL };
+static const char *const P_PAY[] = { "ticket", "amount", "method", "reference", "at", NULL };
+static const char *const P_LOST[] = { "plate", "ticket", "at", NULL };
+static const char *const P_PLATE[] = { "plate", NULL };
+static const char *const P_TICKET[] = { "ticket", NULL };
+static const char *const P_SPOT[] = { "id", "state", NULL };
+static const char *const P_SET[] = { "set", NULL };
+
+static const struct method methods[] = {
+	{ "ping", ANY, 1, P_NONE, "ping — answers \"pong\"", m_ping },
+	{ "help", ANY, 1, P_HELP, "help [method=NAME] — the methods and their usage", m_help },
+	{ "auth", ANY, 1, P_AUTH, "auth token=TOKEN — authenticate this connection", m_auth },
+	{ "health", ANY, 1, P_NONE, "health — daemon status, journal and audit state", m_health },
+	{ "entry", ROLE_GATE, 0, P_ENTRY,
+	  "entry gate=ID plate=PLATE class=CLASS [needs=[\"ev\"]] [at=TIME] — let a vehicle in", m_entry },
+	{ "exit", ROLE_GATE, 0, P_EXIT,
+	  "exit gate=ID ticket=ID|plate=PLATE [at=TIME] — let a vehicle out", m_exit },
+	{ "quote", ROLE_GATE | ROLE_KIOSK, 0, P_QUOTE,
+	  "quote ticket=ID|plate=PLATE [at=TIME] — what is owed now (or at a later time)", m_quote },
+	{ "pay", ROLE_KIOSK, 0, P_PAY,
+	  "pay ticket=ID amount=CENTS [method=card] [reference=REF] — record a payment", m_pay },
+	{ "lost", ROLE_KIOSK, 0, P_LOST,
+	  "lost plate=PLATE [at=TIME] — mark a ticket lost", m_lost },
+	{ "locate", ROLE_KIOSK, 0, P_PLATE,
+	  "locate plate=PLATE — where a vehicle is parked", m_locate },
+	{ "ticket", ROLE_KIOSK, 0, P_TICKET,
+	  "ticket ticket=ID — the whole ticket record", m_ticket },
+	{ "status", ANY, 0, P_NONE, "status — capacity and occupancy", m_status },
+	{ "spot", 0, 0, P_SPOT,
+	  "spot id=ID [state=in_service|out_of_service] — read or change a spot", m_spot },
+	{ "strategy", 0, 0, P_SET,
+	  "strategy [set=nearest|farthest|first|fill] — read or change the strategy", m_strategy },
+	{ "tariff", 0, 0, P_SET,
+	  "tariff [set={...}] — read or replace the tariff", m_tariff },
+};
+
+#define N_METHODS (sizeof(methods) / sizeof(methods[0]))
+
+static void
+m_help(struct call *c)
+{
+	const char *name;
+	cJSON *arr;
+
+	if (p_string(c, "method", 0, 64, &name) != 0)
+		return;
+	if (name != NULL) {
+		const struct method *m = method_find(name);
+
+		if (m == NULL) {
+			fail(c, PK_E_NOT_FOUND, "no method '%s'", name);
+			return;
+		}
+		c->result = cJSON_CreateObject();
+		cJSON_AddStringToObject(c->result, "method", m->name);
+		cJSON_AddStringToObject(c->result, "usage", m->usage);
+		return;
+	}
+	c->result = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(c->result, "methods");
+	for (size_t i = 0; i < N_METHODS; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "method", methods[i].name);
+		cJSON_AddStringToObject(o, "usage", methods[i].usage);
+		cJSON_AddItemToArray(arr, o);
+	}
+}
+
+const struct method *
+method_find(const char *name)
+{
+	for (size_t i = 0; i < N_METHODS; i++) {
+		if (strcmp(methods[i].name, name) == 0)
+			return &methods[i];
+	}
+	return NULL;
+}
+
+const char *
+method_name(const struct method *m)
+{
+	return m->name;
+}
+
+int
+method_public(const struct method *m)
+{
+	return m->public;
+}
+
+static int
+check_params(const struct method *m, struct call *c)
+{
+	const cJSON *p;
+
+	if (c->params == NULL)
+		return 0;
+	if (!cJSON_IsObject(c->params)) {
+		fail(c, PK_E_INVALID_PARAMS, "params must be an object");
+		return -1;
+	}
+	cJSON_ArrayForEach(p, c->params) {
+		int known = 0;
+
+		for (size_t i = 0; !known && m->params[i] != NULL; i++)
+			known = strcmp(m->params[i], p->string) == 0;
+		if (!known) {
+			fail(c, PK_E_INVALID_PARAMS, "unknown param '%s' for %s",
+			    p->string, m->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+method_call(const struct method *m, struct call *c)
+{
+	c->result = NULL;
+	c->err = PK_OK;
+	c->msg[0] = '\0';
+	c->err_data = NULL;
+	c->changed = 0;
+	c->authenticated = 0;
+
+	if (c->role == ROLE_NONE && !m->public) {
+		fail(c, PK_E_AUTH_REQUIRED, "authenticate first: auth token=...");
+		return;
+	}
+	if (c->role != ROLE_OPERATOR && !m->public && !(m->roles & (unsigned)c->role)) {
+		fail(c, PK_E_FORBIDDEN, "role %s may not call %s",
+		    config_role_name(c->role), m->name);
+		return;
+	}
+	if (check_params(m, c) != 0)
+		return;
+	m->fn(c);
+	if (c->err == PK_OK && c->result == NULL)
+		fail(c, PK_E_INTERNAL, "out of memory");
+}
+
+void
+call_clear(struct call *c)
+{
+	cJSON_Delete(c->result);
+	cJSON_Delete(c->err_data);
+	c->result = NULL;
+	c->err_data = NULL;
+}

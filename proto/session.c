@@ -1,0 +1,152 @@
+/* session.c - from a framed line to its response line (see session.h). */
+#include "session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "inline.h"
+#include "jsonrpc.h"
+
+/* Runs one request and returns its response line (NULL for a notification). */
+static char *
+run_one(struct session *s, const char *id, const char *name,
+    const cJSON *params, int notify, int64_t now, struct session_out *out)
+{
+	const struct method *m = method_find(name);
+	struct call c;
+	char *line;
+
+	if (m == NULL) {
+		if (notify)
+			return NULL;
+		return rpc_error_line(id, PK_E_METHOD_NOT_FOUND,
+		    "unknown method; try help", NULL);
+	}
+	memset(&c, 0, sizeof(c));
+	c.g = s->g;
+	c.env = s->env;
+	c.params = params;
+	c.role = s->role;
+	c.bound_gate = s->bound_gate;
+	c.now = now;
+	method_call(m, &c);
+	if (c.changed)
+		out->changed = 1;
+	if (c.authenticated) {
+		s->role = c.role;
+		s->bound_gate = c.bound_gate;
+	}
+	if (c.err == PK_E_FORBIDDEN && strcmp(name, "auth") == 0)
+		out->failed_auth = 1;
+	if (c.err == PK_E_INTERNAL)
+		out->internal = 1;
+	if (notify)
+		line = NULL;
+	else if (c.err == PK_OK)
+		line = rpc_result_line(id, c.result);
+	else
+		line = rpc_error_line(id, c.err, c.msg[0] ? c.msg : NULL, c.err_data);
+	call_clear(&c);
+	return line;
+}
+
+static char *
+run_request(struct session *s, const rpc_req *r, int64_t now,
+    struct session_out *out, int *oom)
+{
+	char *line;
+
+	if (r->err != PK_OK) {
+		line = rpc_error_line(r->id, r->err, r->errmsg[0] ? r->errmsg : NULL, NULL);
+	} else {
+		line = run_one(s, r->id, r->method, r->params, r->id == NULL, now, out);
+		if (line == NULL && r->id == NULL)
+			return NULL;
+	}
+	if (line == NULL)
+		*oom = 1;
+	return line;
+}
+
+static int
+handle_json(struct session *s, const char *line, size_t len, int64_t now,
+    struct session_out *out)
+{
+	rpc_msg *m = rpc_parse(line, len);
+	char **lines;
+	size_t n = 0;
+	int oom = 0;
+
+	if (m == NULL)
+		return -1;
+	if (m->err != PK_OK) {
+		out->line = rpc_error_line(NULL, m->err, m->errmsg[0] ? m->errmsg : NULL, NULL);
+		rpc_msg_free(m);
+		return out->line ? 0 : -1;
+	}
+	if (!m->is_batch) {
+		out->line = run_request(s, &m->reqs[0], now, out, &oom);
+		rpc_msg_free(m);
+		return oom ? -1 : 0;
+	}
+	lines = calloc(m->n, sizeof(*lines));
+	if (lines == NULL) {
+		rpc_msg_free(m);
+		return -1;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		char *l = run_request(s, &m->reqs[i], now, out, &oom);
+
+		if (l != NULL)
+			lines[n++] = l;
+	}
+	/* A batch of notifications only gets no response at all. */
+	if (n > 0 && !oom)
+		out->line = rpc_batch_join(lines, n);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	rpc_msg_free(m);
+	return (oom || (n > 0 && out->line == NULL)) ? -1 : 0;
+}
+
+static int
+handle_inline(struct session *s, const char *line, size_t len, int64_t now,
+    struct session_out *out)
+{
+	char err[160];
+	char *method = NULL;
+	cJSON *params = NULL;
+	pk_err e;
+
+	e = inline_parse(line, len, &method, &params, err, sizeof(err));
+	if (e != PK_OK) {
+		out->line = rpc_error_line(NULL, e, err[0] ? err : NULL, NULL);
+		free(method);
+		cJSON_Delete(params);
+		return out->line ? 0 : -1;
+	}
+	/* Inline replies carry "id":null: people read them, nobody matches ids. */
+	out->line = run_one(s, "null", method, params, 0, now, out);
+	free(method);
+	cJSON_Delete(params);
+	return out->line ? 0 : -1;
+}
+
+int
+session_handle(struct session *s, const char *line, size_t len,
+    int too_long, int64_t now, struct session_out *out)
+{
+	size_t i = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (too_long) {
+		out->line = rpc_error_line(NULL, PK_E_LINE_TOO_LONG, NULL, NULL);
+		return out->line ? 0 : -1;
+	}
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i < len && (line[i] == '{' || line[i] == '['))
+		return handle_json(s, line, len, now, out);
+	return handle_inline(s, line + i, len - i, now, out);
+}

@@ -1,0 +1,39 @@
+/*
+ * session.h - one client's protocol session: a framed line in, the
+ * response line out.
+ *
+ * This is where JSON-RPC and inline commands meet the method table.  It
+ * keeps the per-connection protocol state (the role after auth) and does no
+ * I/O, so a whole conversation can be tested or fuzzed without a socket.
+ */
+#ifndef PARKD_SESSION_H
+#define PARKD_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "methods.h"
+
+struct session {
+	garage *g;
+	const struct call_env *env;
+	enum role role;			/* ROLE_NONE until auth (when auth is on) */
+	const char *bound_gate;
+};
+
+struct session_out {
+	char *line;		/* the response, malloc'd, no newline; NULL = none */
+	int changed;		/* some request changed the state */
+	int failed_auth;	/* an auth call failed */
+	int internal;		/* an internal error was answered */
+};
+
+/*
+ * Handles one line (without its newline).  too_long marks a line that
+ * exceeded the limit (line is then ignored).  now is the wall clock.
+ * Returns 0, or -1 when even the error reply could not be allocated.
+ */
+int session_handle(struct session *s, const char *line, size_t len,
+    int too_long, int64_t now, struct session_out *out);
+
+#endif
