@@ -22,7 +22,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wformat-security -Wvla -Wundef \
-       -Wwrite-strings -Wcast-qual -Wnull-dereference -Wimplicit-fallthrough
+       -Wwrite-strings -Wcast-qual -Wnull-dereference -Wimplicit-fallthrough \
+       -Wno-format-truncation
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif

@@ -23,9 +23,19 @@ conn_state_name(enum conn_state st)
 /* One queued response: the line and its newline. */
 struct outbuf {
 	struct outbuf *next;
+	uint64_t lsn;		/* held until this LSN is durable; 0 = not held */
+	char *fail;		/* sent instead when the change is lost, or NULL */
 	size_t len;
-	char data[];
+	char *data;		/* points to inline or to fail */
+	char inline_data[];
 };
+
+static void
+outbuf_free(struct outbuf *b)
+{
+	free(b->fail);
+	free(b);
+}
 
 /* Most buffers handed to libuv in one uv_write. */
 #define WRITE_BATCH 64
@@ -46,7 +56,7 @@ free_outbufs(struct conn *c)
 
 	for (; b != NULL; b = next) {
 		next = b->next;
-		free(b);
+		outbuf_free(b);
 	}
 	c->out_head = c->out_tail = NULL;
 	c->out_pending = 0;
@@ -114,7 +124,7 @@ on_write(uv_write_t *req, int status)
 	struct conn *c = w->c;
 
 	for (size_t i = 0; i < w->n; i++)
-		free(w->bufs[i]);
+		outbuf_free(w->bufs[i]);
 	free(w);
 	c->writes_in_flight--;
 	if (status < 0 && c->state != CONN_CLOSING) {
@@ -127,10 +137,16 @@ on_write(uv_write_t *req, int status)
 	maybe_finish_drain(c);
 }
 
+static int
+sendable(const struct conn *c)
+{
+	return c->out_head != NULL && c->out_head->lsn <= server_durable(c->srv);
+}
+
 void
 conn_flush(struct conn *c)
 {
-	while (c->out_head != NULL && c->state != CONN_CLOSING) {
+	while (sendable(c) && c->state != CONN_CLOSING) {
 		struct write_req *w = calloc(1, sizeof(*w));
 		uv_buf_t bufs[WRITE_BATCH];
 		int rc;
@@ -141,7 +157,7 @@ conn_flush(struct conn *c)
 			return;
 		}
 		w->c = c;
-		while (c->out_head != NULL && w->n < WRITE_BATCH) {
+		while (sendable(c) && w->n < WRITE_BATCH) {
 			struct outbuf *b = c->out_head;
 
 			c->out_head = b->next;
@@ -154,7 +170,7 @@ conn_flush(struct conn *c)
 		rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, (unsigned int)w->n, on_write);
 		if (rc < 0) {
 			for (size_t i = 0; i < w->n; i++)
-				free(w->bufs[i]);
+				outbuf_free(w->bufs[i]);
 			free(w);
 			log_info("conn=%llu write: %s", (unsigned long long)c->id,
 			    uv_strerror(rc));
@@ -165,8 +181,26 @@ conn_flush(struct conn *c)
 	}
 }
 
+void
+conn_changes_lost(struct conn *c, uint64_t durable)
+{
+	for (struct outbuf *b = c->out_head; b != NULL; b = b->next) {
+		if (b->lsn <= durable)
+			continue;
+		b->lsn = 0;
+		if (b->fail != NULL) {
+			c->out_pending -= b->len;
+			b->data = b->fail;
+			b->len = strlen(b->fail);
+			c->out_pending += b->len;
+		}
+	}
+	conn_flush(c);
+	maybe_finish_drain(c);
+}
+
 int
-conn_send(struct conn *c, const char *line)
+conn_send(struct conn *c, const char *line, uint64_t lsn, const char *fail_line)
 {
 	size_t len = strlen(line);
 	struct outbuf *b;
@@ -174,14 +208,27 @@ conn_send(struct conn *c, const char *line)
 	if (c->state == CONN_CLOSING)
 		return -1;
 	b = malloc(sizeof(*b) + len + 1);
-	if (b == NULL) {
-		log_err("conn=%llu out of memory for a reply", (unsigned long long)c->id);
-		conn_close(c);
-		return -1;
+	if (b == NULL)
+		goto oom;
+	b->fail = NULL;
+	if (lsn != 0 && fail_line != NULL) {
+		size_t fl = strlen(fail_line);
+
+		/* Kept with its newline, so it can stand in for the line as is. */
+		b->fail = malloc(fl + 2);
+		if (b->fail == NULL) {
+			free(b);
+			goto oom;
+		}
+		memcpy(b->fail, fail_line, fl);
+		b->fail[fl] = '\n';
+		b->fail[fl + 1] = '\0';
 	}
+	b->data = b->inline_data;
 	memcpy(b->data, line, len);
 	b->data[len] = '\n';
 	b->len = len + 1;
+	b->lsn = lsn;
 	b->next = NULL;
 	if (c->out_tail != NULL)
 		c->out_tail->next = b;
@@ -199,6 +246,10 @@ conn_send(struct conn *c, const char *line)
 		return -1;
 	}
 	return 0;
+oom:
+	log_err("conn=%llu out of memory for a reply", (unsigned long long)c->id);
+	conn_close(c);
+	return -1;
 }
 
 /* Token bucket: rate_per_s lines a second, bursts of rate_burst. */
@@ -248,10 +299,11 @@ on_line(void *ud, const char *line, size_t len, int too_long)
 			conn_close(c);
 			return 1;
 		}
-		conn_send(c, l);
+		conn_send(c, l, 0, NULL);
 		free(l);
 		return c->state == CONN_OPEN ? 0 : 1;
 	}
+	srv->change_failed = 0;
 	if (session_handle(&c->sess, line, len, too_long, server_now(), &out) != 0) {
 		log_err("conn=%llu out of memory handling a request",
 		    (unsigned long long)c->id);
@@ -268,9 +320,16 @@ on_line(void *ud, const char *line, size_t len, int too_long)
 		    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), line);
 	}
 	if (out.line != NULL) {
-		conn_send(c, out.line);
-		free(out.line);
+		if (out.changed && srv->change_failed) {
+			/* The change is in memory but could not be journaled: it is being undone. */
+			conn_send(c, out.fail_line ? out.fail_line : out.line, 0, NULL);
+		} else {
+			conn_send(c, out.line, out.changed ? srv->change_lsn : 0,
+			    out.fail_line);
+		}
 	}
+	free(out.line);
+	free(out.fail_line);
 	return c->state == CONN_OPEN ? 0 : 1;
 }
 
@@ -349,7 +408,7 @@ refuse(struct conn *c, pk_err e, const char *msg)
 	c->srv->stats.refused++;
 	log_warn("conn=%llu %s: refused: %s", (unsigned long long)c->id, c->peer, msg);
 	if (l != NULL) {
-		conn_send(c, l);
+		conn_send(c, l, 0, NULL);
 		free(l);
 	}
 	conn_drain(c);

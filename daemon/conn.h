@@ -55,10 +55,18 @@ struct conn {
 /* Accepts a pending connection from the listener; 0 or -1 (logged). */
 int conn_accept(struct server *srv, uv_stream_t *listener);
 
-/* Queues one response line (without newline); closes on max_output. */
-int conn_send(struct conn *c, const char *line);
-/* Hands queued lines to libuv. */
+/*
+ * Queues one response line (without newline); closes on max_output.  A
+ * reply to a change carries the change's LSN and is held until the journal
+ * has made that LSN durable; fail_line (may be NULL) is sent instead if the
+ * journal loses it.  Replies never overtake each other.
+ */
+int conn_send(struct conn *c, const char *line, uint64_t lsn,
+    const char *fail_line);
+/* Hands the queued lines whose changes are durable to libuv. */
 void conn_flush(struct conn *c);
+/* The journal lost every change after durable: swap in the fail lines. */
+void conn_changes_lost(struct conn *c, uint64_t durable);
 /* Stops reading and closes once everything queued has been written. */
 void conn_drain(struct conn *c);
 /* Closes now; queued output is dropped. */

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "garage.h"
+#include "journal.h"
 #include "log.h"
 #include "server.h"
 #include "tz.h"
@@ -109,6 +110,39 @@ load_zone(const char *name, char *err, size_t errlen)
 	return z;
 }
 
+/*
+ * What it takes to build a fresh, empty garage again: recovery may need
+ * several (a snapshot that fails to load leaves a half-filled one behind).
+ */
+struct builder {
+	const char *text;
+	size_t len;
+};
+
+static garage *
+make_garage(void *ud)
+{
+	struct builder *b = ud;
+	char err[512];
+	struct config *cfg = config_parse(b->text, b->len, err, sizeof(err));
+	garage *g;
+	tz *zone;
+
+	if (cfg == NULL)
+		return NULL;
+	zone = load_zone(facility_timezone(cfg->fac), err, sizeof(err));
+	if (zone == NULL) {
+		config_free(cfg);
+		return NULL;
+	}
+	g = garage_new(cfg->fac, cfg->tariff, zone, cfg->strategy,
+	    (size_t)cfg->limits.closed_tickets);
+	cfg->fac = NULL;
+	cfg->tariff = NULL;
+	config_free(cfg);
+	return g;
+}
+
 struct options {
 	const char *config;
 	const char *listen, *http, *data_dir, *redis;
@@ -199,18 +233,31 @@ close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* Lets the loop run the close callbacks of whatever is left, then closes it. */
+static void
+finish_loop(uv_loop_t *loop)
+{
+	uv_walk(loop, close_walk, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct options o;
-	struct config *cfg;
-	struct server *srv;
+	struct config *cfg = NULL;
+	struct server *srv = NULL;
+	struct journal_hooks hooks;
+	struct builder builder;
+	struct journal *j;
 	char err[512];
-	size_t len;
 	char *text;
-	garage *g;
-	tz *zone;
+	size_t len;
+	garage *g = NULL;
 	uv_loop_t *loop;
+	tz *zone;
+	int rc = 1;
 
 	if (parse_args(argc, argv, &o) != 0)
 		return 2;
@@ -223,62 +270,69 @@ main(int argc, char **argv)
 		return 1;
 	}
 	cfg = config_parse(text, len, err, sizeof(err));
-	free(text);
 	if (cfg == NULL || apply_flags(cfg, &o, err, sizeof(err)) != 0) {
 		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
-		config_free(cfg);
-		return 1;
+		goto out;
 	}
 	zone = load_zone(facility_timezone(cfg->fac), err, sizeof(err));
 	if (zone == NULL) {
 		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
-		config_free(cfg);
-		return 1;
+		goto out;
 	}
+	tz_free(zone);
 	if (o.check) {
 		printf("%s: ok (%u spots, %d gates)\n", o.config,
 		    facility_spot_count(cfg->fac), facility_gate_count(cfg->fac));
-		tz_free(zone);
-		config_free(cfg);
-		return 0;
+		rc = 0;
+		goto out;
 	}
-
-	g = garage_new(cfg->fac, cfg->tariff, zone, cfg->strategy,
-	    (size_t)cfg->limits.closed_tickets);
-	cfg->fac = NULL;
-	cfg->tariff = NULL;
 	srv = calloc(1, sizeof(*srv));
-	if (g == NULL || srv == NULL) {
+	if (srv == NULL) {
 		fprintf(stderr, "parkd: out of memory\n");
-		garage_free(g);
-		free(srv);
-		config_free(cfg);
-		return 1;
+		goto out;
 	}
+
 	loop = uv_default_loop();
-	server_init(srv, loop, cfg, g);
-	srv->config_path = o.config;
-	if (server_listen(srv) != 0) {
-		server_shutdown(srv);
-		uv_walk(loop, close_walk, NULL);
-		uv_run(loop, UV_RUN_DEFAULT);
-		uv_loop_close(loop);
-		garage_free(g);
-		free(srv);
-		config_free(cfg);
-		return 1;
+	memset(&hooks, 0, sizeof(hooks));
+	hooks.ud = srv;
+	hooks.durable = server_on_durable;
+	hooks.failed = server_on_journal_failed;
+	hooks.rebuilt = server_on_rebuilt;
+	builder.text = text;
+	builder.len = len;
+	hooks.make_garage = make_garage;
+	hooks.make_ud = &builder;
+	j = journal_open(loop, cfg, &hooks, &g, err, sizeof(err));
+	if (j == NULL) {
+		fprintf(stderr, "parkd: %s\n", err);
+		finish_loop(loop);
+		goto out;
 	}
-	log_info("parkd %s started: %s, %u spots", PARKD_VERSION,
-	    facility_name(garage_facility(g)), facility_spot_count(garage_facility(g)));
+	server_init(srv, loop, cfg, g, j);
+	srv->config_path = o.config;
+	if (server_listen(srv) == 0) {
+		log_info("parkd %s started: %s, %u spots, %s durability",
+		    PARKD_VERSION, facility_name(garage_facility(g)),
+		    facility_spot_count(garage_facility(g)),
+		    cfg->durability == DUR_FSYNC ? "fsync" :
+		    cfg->durability == DUR_WRITE ? "write" : "no");
+		rc = 0;
+	} else {
+		server_shutdown(srv);
+	}
 
 	uv_run(loop, UV_RUN_DEFAULT);
 
-	uv_walk(loop, close_walk, NULL);
-	uv_run(loop, UV_RUN_DEFAULT);
-	uv_loop_close(loop);
-	log_info("stopped");
-	garage_free(g);
+	/* Every client is gone: write what is left and a last snapshot. */
+	journal_close(j, srv->g);
+	finish_loop(loop);
+	journal_free(j);
+	garage_free(srv->g);
+	if (rc == 0)
+		log_info("stopped");
+out:
 	free(srv);
 	config_free(cfg);
-	return 0;
+	free(text);
+	return rc;
 }

@@ -7,7 +7,9 @@
 #include <time.h>
 
 #include "conn.h"
+#include "journal.h"
 #include "log.h"
+#include "record.h"
 
 int64_t
 server_now(void)
@@ -88,23 +90,127 @@ env_auth(void *ud, const char *token, enum role *role, const char **gate)
 	return 0;
 }
 
+static int
+env_writable(void *ud, const char **why)
+{
+	struct server *s = ud;
+
+	if (s->journal == NULL || journal_writable(s->journal))
+		return 1;
+	journal_state(s->journal, why);
+	return 0;
+}
+
 static void
 env_health(void *ud, cJSON *r)
 {
 	struct server *s = ud;
+	const char *jstate = "off", *why = "";
+	int ok = !s->shutting_down;
 	cJSON *j, *a;
 
-	cJSON_AddStringToObject(r, "status", s->shutting_down ? "degraded" : "ok");
+	if (s->journal != NULL) {
+		jstate = journal_state(s->journal, &why);
+		ok = ok && journal_writable(s->journal);
+	}
+	cJSON_AddStringToObject(r, "status", ok ? "ok" : "degraded");
 	cJSON_AddStringToObject(r, "version", PARKD_VERSION);
 	cJSON_AddNumberToObject(r, "uptime_s", (double)(server_now() - s->started_at));
 	cJSON_AddNumberToObject(r, "connections", (double)s->n_conns);
 	j = cJSON_AddObjectToObject(r, "journal");
-	cJSON_AddStringToObject(j, "state", "memory");
+	cJSON_AddStringToObject(j, "state", jstate);
+	if (why[0] != '\0')
+		cJSON_AddStringToObject(j, "error", why);
+	if (s->journal != NULL) {
+		const struct journal_stats *st = journal_stats(s->journal);
+
+		cJSON_AddStringToObject(j, "durability", s->cfg->durability == DUR_FSYNC ?
+		    "fsync" : s->cfg->durability == DUR_WRITE ? "write" : "none");
+		cJSON_AddNumberToObject(j, "lsn", (double)journal_last(s->journal));
+		cJSON_AddNumberToObject(j, "durable_lsn", (double)journal_durable(s->journal));
+		cJSON_AddNumberToObject(j, "snapshots", (double)st->snapshots);
+		cJSON_AddNumberToObject(j, "failures", (double)st->failures);
+	}
 	a = cJSON_AddObjectToObject(r, "audit");
 	cJSON_AddStringToObject(a, "state", "off");
 	cJSON_AddNumberToObject(a, "pending", 0);
 	if (s->shutting_down)
 		cJSON_AddStringToObject(r, "reason", "shutting down");
+	else if (!ok)
+		cJSON_AddStringToObject(r, "reason", "journal not writable");
+}
+
+/* Every change the core makes becomes a journal record before it is answered. */
+static void
+on_change(void *ud, const garage *g, const struct garage_change *chg)
+{
+	struct server *s = ud;
+	char id[UUID_BUFSZ];
+	char *rec;
+	uint64_t lsn = 0;
+
+	if (s->journal == NULL)
+		return;
+	env_new_id(s, id);
+	rec = record_encode(g, chg, id, chg->at ? chg->at : server_now());
+	if (rec != NULL)
+		lsn = journal_append(s->journal, rec, strlen(rec));
+	free(rec);
+	if (lsn == 0) {
+		/* Memory now holds a change the disk will not: undo it by a rebuild. */
+		s->change_failed = 1;
+		log_err("could not journal a change; rebuilding the state from disk");
+		journal_force_failure(s->journal, "append: out of memory");
+		return;
+	}
+	s->change_lsn = lsn;
+}
+
+void
+server_on_durable(void *ud, uint64_t durable)
+{
+	struct server *s = ud;
+	struct conn *c, *next;
+
+	(void)durable;
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->out_head != NULL)
+			conn_flush(c);
+	}
+}
+
+void
+server_on_journal_failed(void *ud, uint64_t durable, const char *why)
+{
+	struct server *s = ud;
+	struct conn *c, *next;
+
+	log_err("journal failed (%s): replies to changes after LSN %llu become unavailable",
+	    why, (unsigned long long)durable);
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_changes_lost(c, durable);
+	}
+}
+
+void
+server_on_rebuilt(void *ud, garage *g)
+{
+	struct server *s = ud;
+	garage *old = s->g;
+
+	garage_set_sink(g, on_change, s);
+	s->g = g;
+	for (struct conn *c = s->conns; c != NULL; c = c->next)
+		c->sess.g = g;
+	garage_free(old);
+}
+
+uint64_t
+server_durable(const struct server *s)
+{
+	return s->journal ? journal_durable(s->journal) : UINT64_MAX;
 }
 
 static void
@@ -170,18 +276,22 @@ on_signal(uv_signal_t *h, int signum)
 }
 
 int
-server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g)
+server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
+    struct journal *j)
 {
 	memset(s, 0, sizeof(*s));
 	s->loop = loop;
 	s->cfg = cfg;
 	s->g = g;
+	s->journal = j;
+	garage_set_sink(g, on_change, s);
 	s->started_at = server_now();
 	s->rnd_used = sizeof(s->rnd);
 	s->env.ud = s;
 	s->env.new_id = env_new_id;
 	s->env.auth = env_auth;
 	s->env.health = env_health;
+	s->env.writable = env_writable;
 	uv_signal_init(loop, &s->sig_term);
 	uv_signal_init(loop, &s->sig_int);
 	uv_signal_init(loop, &s->sig_hup);

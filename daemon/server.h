@@ -51,16 +51,31 @@ struct server {
 	int shutting_down;
 	int listening;
 	struct server_stats stats;
+	struct journal *journal;
+	uint64_t change_lsn;		/* LSN of the last change journaled */
+	int change_failed;		/* a change of the current request was not journaled */
 	/* Shared read buffer: every read is consumed before the callback returns. */
 	char readbuf[65536];
 };
 
-/* Sets up the server on loop (cfg and g are borrowed).  0 or -1 (logged). */
-int server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g);
+/*
+ * Sets up the server on loop (cfg, g and j are borrowed; j may be NULL for
+ * tests of the loop alone).  0 or -1 (logged).
+ */
+int server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
+    struct journal *j);
+
+/* Journal hooks (see journal.h): ud is the server. */
+void server_on_durable(void *ud, uint64_t durable);
+void server_on_journal_failed(void *ud, uint64_t durable, const char *why);
+void server_on_rebuilt(void *ud, garage *g);
 /* Starts listening.  0 or -1 (logged). */
 int server_listen(struct server *s);
 /* Stops accepting, lets clients drain, then lets the loop end. */
 void server_shutdown(struct server *s);
+
+/* Replies to changes up to this LSN may be sent. */
+uint64_t server_durable(const struct server *s);
 
 /* Wall-clock time in seconds. */
 int64_t server_now(void);

@@ -5,18 +5,89 @@
 #include <string.h>
 
 /*
- * Phase-1 engine: spot states in one byte each and allocation by a plain
- * scan over all spots.  Correct and simple; O(spots) per choose.
+ * How a choice is found without scanning spots.
+ *
+ * 1. Each row keeps a bitmap of its allocatable spots (free, in service,
+ *    not held) and, over the bitmap's 64-spot words, a segment tree of
+ *    free-run summaries (longest prefix, suffix and inner run).  That
+ *    answers "first run of k free spots starting at or after p" and "last
+ *    run starting at or before p" in O(log row) (k = 1: next/previous free
+ *    spot).
+ *
+ * 2. Along a row the distance from a gate, |x0 + i dx| + |y0 + i dy| + c,
+ *    is convex in i, and so is (up to a flat bottom) the distance of a run,
+ *    the least distance of its spots.  A row's best spot or run for a gate
+ *    is therefore found from the few candidates around the minimum and the
+ *    row ends, plus one binary search to land on the lowest spot order
+ *    among exact ties: O(log row), never a scan.
+ *
+ * 3. Rows with the same type and tag set form a group.  For each group,
+ *    each run length in use for its type (1, and every contiguous count of
+ *    a class on that type: a "channel") and each entry-capable gate, a
+ *    tournament tree over the group's rows holds the best row under the
+ *    current strategy.  An entry looks at one root per matching group; a
+ *    state change refreshes one row's keys and tree paths.  Only the
+ *    current strategy's trees are kept (first needs one gate slot, the
+ *    key does not depend on the gate); switching strategy rebuilds them.
+ *
+ * Cost per entry or exit: O(channels x entry gates x (log row + log rows))
+ * to update, O(groups of the class's types) to choose.  Memory: one byte of
+ * state per spot, one bit of bitmap, and per row a few words plus 24 bytes
+ * per channel and entry gate.
  */
 
 #define ST_MASK    0x03	/* enum alloc_spot_state */
 #define ST_PENDING 0x04	/* out of service requested while occupied/held */
 
+#define NONE UINT32_MAX
+
+/* Free-run summary of a span of spots (a word or a node of words). */
+struct run {
+	uint32_t pre, suf, best;
+};
+
+/* A row's best spot (or run start) for one channel, gate and strategy. */
+struct rkey {
+	int64_t dist;		/* distance of the spot or run, thousandths */
+	uint32_t order;		/* spot order of the spot / first spot; NONE */
+	int32_t level;		/* level index */
+};
+
+struct group {
+	int type;
+	uint64_t tags;
+	uint32_t nrows;		/* rows in the group */
+	uint32_t leaves;	/* power of two >= nrows */
+	uint32_t *rows;		/* global row numbers, slice of alloc.group_rows */
+	uint32_t *tree;		/* [channel][slot][2 * leaves]: winner local row */
+	struct rkey *keys;	/* [channel][slot][nrows] */
+};
+
 struct alloc {
 	const facility *f;
 	enum alloc_strategy strategy;
-	uint32_t nspots;
-	uint8_t *st;
+	uint32_t nspots, nrows;
+
+	uint8_t *st;		/* per spot: state | ST_PENDING */
+
+	uint64_t *words;	/* per row bitmap of allocatable spots */
+	uint32_t *row_word;	/* [nrows + 1]: first word of each row */
+	struct run *runs;	/* per row heap of 2 * leaves run summaries */
+	uint32_t *row_run;	/* first run node of each row */
+	uint32_t *row_group, *row_local;
+
+	struct group *groups;
+	uint32_t ngroups;
+	uint32_t *group_rows;
+	uint32_t **type_groups;	/* per type: its groups */
+	uint32_t *type_ngroups;
+	uint32_t **type_k;	/* per type: the run lengths (channels) in use */
+	uint32_t *type_nk;
+
+	int *slot_gate;		/* entry-capable gates */
+	int *gate_slot;		/* gate -> slot, -1 for exit-only */
+	int nslots;
+
 	struct alloc_counts all;
 	struct alloc_counts *by_type, *by_level;
 };
@@ -47,26 +118,661 @@ alloc_strategy_name(enum alloc_strategy s)
 	return strategy_names[s];
 }
 
+/* ---- bit and run helpers ---- */
+
+static uint32_t
+pow2_at_least(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+static uint32_t
+ones_low(uint64_t w)		/* length of the run of ones from bit 0 */
+{
+	return ~w == 0 ? 64 : (uint32_t)__builtin_ctzll(~w);
+}
+
+static uint32_t
+ones_high(uint64_t w)		/* length of the run of ones from bit 63 */
+{
+	return ~w == 0 ? 64 : (uint32_t)__builtin_clzll(~w);
+}
+
+/* Bit s set iff bits s .. s+k-1 of w are all set (1 <= k <= 64). */
+static uint64_t
+runs_of(uint64_t w, uint32_t k)
+{
+	uint32_t have = 1;
+
+	while (have < k && w != 0) {
+		uint32_t t = have < k - have ? have : k - have;
+		w &= w >> t;
+		have += t;
+	}
+	return w;
+}
+
+static struct run
+run_of_word(uint64_t w)
+{
+	struct run r = { ones_low(w), ones_high(w), 0 };
+	uint64_t x = w;
+
+	/* Each step shortens every run by one: the count is the longest. */
+	while (x != 0) {
+		x &= x << 1;
+		r.best++;
+	}
+	return r;
+}
+
+static struct run
+run_join(struct run l, struct run r, uint32_t half)
+{
+	struct run j;
+
+	j.pre = l.pre == half ? half + r.pre : l.pre;
+	j.suf = r.suf == half ? half + l.suf : r.suf;
+	j.best = l.best > r.best ? l.best : r.best;
+	if (l.suf + r.pre > j.best)
+		j.best = l.suf + r.pre;
+	return j;
+}
+
+static uint32_t
+row_words(const alloc *a, uint32_t r)
+{
+	return a->row_word[r + 1] - a->row_word[r];
+}
+
+/* Rebuilds the run summaries above word j of row r. */
+static void
+row_fix_word(alloc *a, uint32_t r, uint32_t j)
+{
+	uint32_t leaves = pow2_at_least(row_words(a, r));
+	struct run *t = &a->runs[a->row_run[r]];
+	uint32_t v = leaves + j, len = 64;
+
+	t[v] = run_of_word(a->words[a->row_word[r] + j]);
+	for (v >>= 1; v >= 1; v >>= 1, len *= 2)
+		t[v] = run_join(t[2 * v], t[2 * v + 1], len);
+}
+
+/*
+ * First start s >= p of k free spots in a row, or -1.  Node v spans words
+ * lo .. lo+cnt-1; *carry is the free run (at or after p) that ends just
+ * before the node.  Nodes wholly after p are skipped in O(1) unless they
+ * hold the answer, so the walk is O(log words).
+ */
+static int64_t
+succ_walk(const alloc *a, uint32_t r, uint32_t v, uint32_t lo, uint32_t cnt,
+    uint32_t p, uint32_t k, uint32_t *carry)
+{
+	const struct run *nd = &a->runs[a->row_run[r] + v];
+	uint32_t first = lo * 64, len = cnt * 64;
+	int64_t res;
+
+	if (first + len <= p) {
+		*carry = 0;
+		return -1;
+	}
+	if (first >= p) {
+		if (*carry + nd->pre >= k)
+			return (int64_t)first - *carry;
+		if (nd->best < k) {
+			*carry = nd->pre == len ? *carry + len : nd->suf;
+			return -1;
+		}
+	}
+	if (cnt == 1) {
+		uint64_t w = a->words[a->row_word[r] + lo], x;
+		if (p > first)
+			w &= ~0ULL << (p - first);
+		if (*carry + ones_low(w) >= k)
+			return (int64_t)first - *carry;
+		if (k <= 64 && (x = runs_of(w, k)) != 0)
+			return first + (uint32_t)__builtin_ctzll(x);
+		*carry = ~w == 0 ? *carry + 64 : ones_high(w);
+		return -1;
+	}
+	res = succ_walk(a, r, 2 * v, lo, cnt / 2, p, k, carry);
+	if (res >= 0)
+		return res;
+	return succ_walk(a, r, 2 * v + 1, lo + cnt / 2, cnt / 2, p, k, carry);
+}
+
+/*
+ * Last end e <= q of k free spots in a row (as a start, e - k + 1), or -1.
+ * The mirror of succ_walk(): *carry is the free run (at or before q) that
+ * starts just after the node.
+ */
+static int64_t
+pred_walk(const alloc *a, uint32_t r, uint32_t v, uint32_t lo, uint32_t cnt,
+    uint32_t q, uint32_t k, uint32_t *carry)
+{
+	const struct run *nd = &a->runs[a->row_run[r] + v];
+	uint32_t first = lo * 64, len = cnt * 64, last = first + len - 1;
+	int64_t res;
+
+	if (first > q) {
+		*carry = 0;
+		return -1;
+	}
+	if (last <= q) {
+		if (*carry + nd->suf >= k)
+			return (int64_t)last + *carry - k + 1;
+		if (nd->best < k) {
+			*carry = nd->suf == len ? *carry + len : nd->pre;
+			return -1;
+		}
+	}
+	if (cnt == 1) {
+		uint64_t w = a->words[a->row_word[r] + lo], x;
+		if (q < last)
+			w &= (2ULL << (q - first)) - 1;
+		if (*carry + ones_high(w) >= k)
+			return (int64_t)last + *carry - k + 1;
+		if (k <= 64 && (x = runs_of(w, k)) != 0)
+			return first + 63 - (uint32_t)__builtin_clzll(x);
+		*carry = ~w == 0 ? *carry + 64 : ones_low(w);
+		return -1;
+	}
+	res = pred_walk(a, r, 2 * v + 1, lo + cnt / 2, cnt / 2, q, k, carry);
+	if (res >= 0)
+		return res;
+	return pred_walk(a, r, 2 * v, lo, cnt / 2, q, k, carry);
+}
+
+/* Lowest start >= p of a run of k free spots in row r, or -1. */
+static int64_t
+row_succ(const alloc *a, uint32_t r, int64_t p, uint32_t k)
+{
+	uint32_t carry = 0;
+
+	if (p < 0)
+		p = 0;
+	if (p >= facility_row_len(a->f, r))
+		return -1;
+	return succ_walk(a, r, 1, 0, pow2_at_least(row_words(a, r)),
+	    (uint32_t)p, k, &carry);
+}
+
+/* Highest start <= p of a run of k free spots in row r, or -1. */
+static int64_t
+row_pred(const alloc *a, uint32_t r, int64_t p, uint32_t k)
+{
+	uint32_t carry = 0, len = facility_row_len(a->f, r);
+	int64_t q = p + k - 1;
+
+	if (p < 0)
+		return -1;
+	if (q >= len)
+		q = len - 1;
+	return pred_walk(a, r, 1, 0, pow2_at_least(row_words(a, r)),
+	    (uint32_t)q, k, &carry);
+}
+
+/* ---- distances along a row ---- */
+
+static int64_t
+abs64(int64_t v)
+{
+	return v < 0 ? -v : v;
+}
+
+static int64_t
+line_at(const struct fac_line *l, int64_t i)
+{
+	return abs64(l->x0 + i * l->dx) + abs64(l->y0 + i * l->dy) + l->lterm;
+}
+
+static int64_t
+floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	if (a % b != 0 && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+/*
+ * An index in [0, n) where the convex distance is least: the minimum of a
+ * sum of two absolute values of linear terms lies next to a breakpoint or
+ * at an end.
+ */
+static int64_t
+line_argmin(const struct fac_line *l, int64_t n)
+{
+	int64_t cand[6], best = 0, bestv = line_at(l, 0);
+	int nc = 0;
+
+	cand[nc++] = n - 1;
+	if (l->dx != 0) {
+		cand[nc] = floor_div(-l->x0, l->dx);
+		cand[nc + 1] = cand[nc] + 1;
+		nc += 2;
+	}
+	if (l->dy != 0) {
+		cand[nc] = floor_div(-l->y0, l->dy);
+		cand[nc + 1] = cand[nc] + 1;
+		nc += 2;
+	}
+	for (int i = 0; i < nc; i++) {
+		int64_t c = cand[i] < 0 ? 0 : (cand[i] >= n ? n - 1 : cand[i]);
+		int64_t v = line_at(l, c);
+		if (v < bestv || (v == bestv && c < best)) {
+			best = c;
+			bestv = v;
+		}
+	}
+	return best;
+}
+
+/* Distance of the run of k spots starting at s: its spot nearest m. */
+static int64_t
+run_dist(const struct fac_line *l, int64_t m, int64_t s, uint32_t k)
+{
+	int64_t e = s + k - 1;
+
+	return line_at(l, m < s ? s : (m > e ? e : m));
+}
+
+/*
+ * The best spot (k == 1) or run start of row r for a gate under the
+ * current strategy; order NONE when the row has none.
+ */
+static void
+row_key(const alloc *a, uint32_t r, uint32_t k, int gate, struct rkey *key)
+{
+	uint32_t start = facility_row_start(a->f, r);
+	int64_t n = facility_row_len(a->f, r), m, lo, hi, s1, s2, best;
+	int64_t v, v1, v2;
+	struct fac_line l;
+
+	key->order = NONE;
+	key->dist = 0;
+	key->level = facility_row_level_index(a->f, r);
+	if (a->strategy == ALLOC_FIRST) {
+		if ((best = row_succ(a, r, 0, k)) >= 0)
+			key->order = start + (uint32_t)best;
+		return;
+	}
+	facility_row_line(a->f, r, gate, &l);
+	m = line_argmin(&l, n);
+	if (a->strategy == ALLOC_FARTHEST) {
+		/* Run distance falls then rises: the extremes are the candidates. */
+		if ((s1 = row_succ(a, r, 0, k)) < 0)
+			return;
+		s2 = row_pred(a, r, n - k, k);
+		v1 = run_dist(&l, m, s1, k);
+		v2 = run_dist(&l, m, s2, k);
+		/*
+		 * Ties go to the lower order, s1.  When s2 is strictly farther it
+		 * is the only candidate: past its flat bottom a convex function of
+		 * integers rises strictly, so no earlier run after m reaches v2.
+		 */
+		if (v1 >= v2) {
+			best = s1;
+			v = v1;
+		} else {
+			best = s2;
+			v = v2;
+		}
+	} else {
+		/* Nearest and fill: the runs around the minimum. */
+		s1 = row_pred(a, r, m, k);
+		s2 = row_succ(a, r, m - k + 1, k);
+		if (s1 < 0 && s2 < 0)
+			return;
+		v1 = s1 >= 0 ? run_dist(&l, m, s1, k) : INT64_MAX;
+		v2 = s2 >= 0 ? run_dist(&l, m, s2, k) : INT64_MAX;
+		v = v1 < v2 ? v1 : v2;
+		/* Run distance does not rise up to m: lowest start reaching v. */
+		lo = 0;
+		hi = m;
+		while (lo < hi) {
+			int64_t mid = lo + (hi - lo) / 2;
+			if (run_dist(&l, m, mid, k) <= v)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		best = row_succ(a, r, lo, k);
+	}
+	key->order = start + (uint32_t)best;
+	key->dist = v;
+}
+
+/* Whether key x beats key y under strategy s (ties: lower spot order). */
+static int
+key_better(enum alloc_strategy s, const struct rkey *x, const struct rkey *y)
+{
+	if (x->order == NONE)
+		return 0;
+	if (y->order == NONE)
+		return 1;
+	switch (s) {
+	case ALLOC_FILL:
+		if (x->level != y->level)
+			return x->level < y->level;
+		/* FALLTHROUGH */
+	case ALLOC_NEAREST:
+		if (x->dist != y->dist)
+			return x->dist < y->dist;
+		break;
+	case ALLOC_FARTHEST:
+		if (x->dist != y->dist)
+			return x->dist > y->dist;
+		break;
+	case ALLOC_FIRST:
+		break;
+	}
+	return x->order < y->order;
+}
+
+/* ---- groups and their tournament trees ---- */
+
+static int
+active_slots(const alloc *a)
+{
+	/* The key of "first" does not depend on the gate: one slot will do. */
+	return a->strategy == ALLOC_FIRST ? 1 : a->nslots;
+}
+
+static uint32_t *
+group_tree(const alloc *a, const struct group *g, uint32_t ch, int slot)
+{
+	return g->tree + ((size_t)ch * (size_t)a->nslots + (size_t)slot) *
+	    2 * g->leaves;
+}
+
+static struct rkey *
+group_keys(const alloc *a, const struct group *g, uint32_t ch, int slot)
+{
+	return g->keys + ((size_t)ch * (size_t)a->nslots + (size_t)slot) *
+	    g->nrows;
+}
+
+static uint32_t
+tree_pick(const alloc *a, const struct rkey *keys, uint32_t x, uint32_t y)
+{
+	if (x == NONE)
+		return y;
+	if (y == NONE)
+		return x;
+	return key_better(a->strategy, &keys[y], &keys[x]) ? y : x;
+}
+
+/* Refreshes every channel and active slot of row r after a change. */
+static void
+row_refresh(alloc *a, uint32_t r)
+{
+	struct group *g = &a->groups[a->row_group[r]];
+	uint32_t li = a->row_local[r];
+	int nact = active_slots(a);
+
+	for (uint32_t ch = 0; ch < a->type_nk[g->type]; ch++) {
+		uint32_t k = a->type_k[g->type][ch];
+		for (int slot = 0; slot < nact; slot++) {
+			struct rkey *keys = group_keys(a, g, ch, slot);
+			uint32_t *t = group_tree(a, g, ch, slot);
+			uint32_t v = g->leaves + li;
+			row_key(a, r, k, a->slot_gate[slot], &keys[li]);
+			for (v >>= 1; v >= 1; v >>= 1)
+				t[v] = tree_pick(a, keys, t[2 * v], t[2 * v + 1]);
+		}
+	}
+}
+
+/* Recomputes all keys and trees for the current strategy. */
+static void
+rebuild_trees(alloc *a)
+{
+	int nact = active_slots(a);
+
+	for (uint32_t gi = 0; gi < a->ngroups; gi++) {
+		struct group *g = &a->groups[gi];
+		for (uint32_t ch = 0; ch < a->type_nk[g->type]; ch++) {
+			uint32_t k = a->type_k[g->type][ch];
+			for (int slot = 0; slot < nact; slot++) {
+				struct rkey *keys = group_keys(a, g, ch, slot);
+				uint32_t *t = group_tree(a, g, ch, slot);
+				for (uint32_t i = 0; i < g->leaves; i++) {
+					t[g->leaves + i] = i < g->nrows ? i : NONE;
+					if (i < g->nrows)
+						row_key(a, g->rows[i], k,
+						    a->slot_gate[slot], &keys[i]);
+				}
+				for (uint32_t v = g->leaves - 1; v >= 1; v--)
+					t[v] = tree_pick(a, keys, t[2 * v],
+					    t[2 * v + 1]);
+			}
+		}
+	}
+}
+
+/* ---- construction ---- */
+
+struct gkey {
+	int type;
+	uint64_t tags;
+	uint32_t row;
+};
+
+static int
+gkey_cmp(const void *x, const void *y)
+{
+	const struct gkey *p = x, *q = y;
+
+	if (p->type != q->type)
+		return p->type < q->type ? -1 : 1;
+	if (p->tags != q->tags)
+		return p->tags < q->tags ? -1 : 1;
+	return p->row < q->row ? -1 : (p->row > q->row);
+}
+
+static int
+build_rows(alloc *a)
+{
+	const facility *f = a->f;
+	uint64_t nwords = 0, nruns = 0;
+
+	a->row_word = malloc(((size_t)a->nrows + 1) * sizeof(*a->row_word));
+	a->row_run = malloc((size_t)a->nrows * sizeof(*a->row_run));
+	if (a->row_word == NULL || a->row_run == NULL)
+		return -1;
+	for (uint32_t r = 0; r < a->nrows; r++) {
+		uint32_t w = (facility_row_len(f, r) + 63) / 64;
+		a->row_word[r] = (uint32_t)nwords;
+		a->row_run[r] = (uint32_t)nruns;
+		nwords += w;
+		nruns += 2 * (uint64_t)pow2_at_least(w);
+	}
+	a->row_word[a->nrows] = (uint32_t)nwords;
+	a->words = calloc(nwords, sizeof(*a->words));
+	a->runs = calloc(nruns, sizeof(*a->runs));
+	if (a->words == NULL || a->runs == NULL)
+		return -1;
+	for (uint32_t r = 0; r < a->nrows; r++) {
+		uint32_t len = facility_row_len(f, r), w = row_words(a, r);
+		uint32_t leaves = pow2_at_least(w);
+		uint64_t *wd = &a->words[a->row_word[r]];
+		struct run *t = &a->runs[a->row_run[r]];
+		for (uint32_t j = 0; j < w; j++) {
+			uint32_t bits = len - j * 64 >= 64 ? 64 : len - j * 64;
+			wd[j] = bits == 64 ? ~0ULL : (1ULL << bits) - 1;
+			t[leaves + j] = run_of_word(wd[j]);
+		}
+		for (uint32_t v = leaves - 1; v >= 1; v--) {
+			/* Node v at depth log2(v) has children of leaves >> (depth + 1) words. */
+			uint32_t half = 64 * (leaves >> (32 - __builtin_clz(v)));
+			t[v] = run_join(t[2 * v], t[2 * v + 1], half);
+		}
+	}
+	return 0;
+}
+
+/* The run lengths in use per type: 1, and every class's contiguous count. */
+static int
+build_channels(alloc *a)
+{
+	const facility *f = a->f;
+	int nt = facility_type_count(f), nc = facility_class_count(f);
+
+	a->type_k = calloc((size_t)nt, sizeof(*a->type_k));
+	a->type_nk = calloc((size_t)nt, sizeof(*a->type_nk));
+	if (a->type_k == NULL || a->type_nk == NULL)
+		return -1;
+	for (int t = 0; t < nt; t++) {
+		if ((a->type_k[t] = malloc(((size_t)nc + 1) *
+		    sizeof(**a->type_k))) == NULL)
+			return -1;
+		a->type_k[t][a->type_nk[t]++] = 1;
+	}
+	for (int c = 0; c < nc; c++) {
+		int t, k;
+		uint32_t i;
+		if (facility_class_contiguous(f, c, &t, &k) != 0)
+			continue;
+		for (i = 0; i < a->type_nk[t]; i++)
+			if (a->type_k[t][i] == (uint32_t)k)
+				break;
+		if (i == a->type_nk[t])
+			a->type_k[t][a->type_nk[t]++] = (uint32_t)k;
+	}
+	return 0;
+}
+
+static int
+build_groups(alloc *a)
+{
+	const facility *f = a->f;
+	int nt = facility_type_count(f);
+	struct gkey *gk = malloc((size_t)a->nrows * sizeof(*gk));
+	uint32_t *fill;
+	size_t ntree = 0, nkeys = 0;
+
+	a->row_group = malloc((size_t)a->nrows * sizeof(*a->row_group));
+	a->row_local = malloc((size_t)a->nrows * sizeof(*a->row_local));
+	a->group_rows = malloc((size_t)a->nrows * sizeof(*a->group_rows));
+	a->type_groups = calloc((size_t)nt, sizeof(*a->type_groups));
+	a->type_ngroups = calloc((size_t)nt, sizeof(*a->type_ngroups));
+	if (gk == NULL || a->row_group == NULL || a->row_local == NULL ||
+	    a->group_rows == NULL || a->type_groups == NULL ||
+	    a->type_ngroups == NULL) {
+		free(gk);
+		return -1;
+	}
+	for (uint32_t r = 0; r < a->nrows; r++) {
+		gk[r].type = facility_row_type_index(f, r);
+		gk[r].tags = facility_row_tags(f, r);
+		gk[r].row = r;
+	}
+	qsort(gk, a->nrows, sizeof(*gk), gkey_cmp);
+	for (uint32_t i = 0; i < a->nrows; i++)
+		if (i == 0 || gk[i].type != gk[i - 1].type ||
+		    gk[i].tags != gk[i - 1].tags)
+			a->ngroups++;
+	if ((a->groups = calloc(a->ngroups, sizeof(*a->groups))) == NULL) {
+		free(gk);
+		return -1;
+	}
+	for (uint32_t i = 0, gi = 0; i < a->nrows; i++) {
+		struct group *g;
+		if (i > 0 && (gk[i].type != gk[i - 1].type ||
+		    gk[i].tags != gk[i - 1].tags))
+			gi++;
+		g = &a->groups[gi];
+		if (g->nrows == 0) {
+			g->type = gk[i].type;
+			g->tags = gk[i].tags;
+			g->rows = &a->group_rows[i];
+			a->type_ngroups[g->type]++;
+		}
+		a->row_group[gk[i].row] = gi;
+		a->row_local[gk[i].row] = g->nrows;
+		g->rows[g->nrows++] = gk[i].row;
+	}
+	free(gk);
+	for (int t = 0; t < nt; t++)
+		if (a->type_ngroups[t] > 0 && (a->type_groups[t] =
+		    malloc(a->type_ngroups[t] * sizeof(**a->type_groups))) == NULL)
+			return -1;
+	if ((fill = calloc((size_t)nt, sizeof(*fill))) == NULL)
+		return -1;
+	for (uint32_t gi = 0; gi < a->ngroups; gi++) {
+		struct group *g = &a->groups[gi];
+		a->type_groups[g->type][fill[g->type]++] = gi;
+		g->leaves = pow2_at_least(g->nrows);
+		ntree += (size_t)a->type_nk[g->type] * (size_t)a->nslots * 2 *
+		    g->leaves;
+		nkeys += (size_t)a->type_nk[g->type] * (size_t)a->nslots * g->nrows;
+	}
+	free(fill);
+	/* One block each for all trees and all keys: two allocations, not 2G. */
+	a->groups[0].tree = malloc(ntree * sizeof(uint32_t));
+	a->groups[0].keys = malloc(nkeys * sizeof(struct rkey));
+	if (a->groups[0].tree == NULL || a->groups[0].keys == NULL)
+		return -1;
+	for (uint32_t gi = 1; gi < a->ngroups; gi++) {
+		struct group *p = &a->groups[gi - 1], *g = &a->groups[gi];
+		g->tree = p->tree + (size_t)a->type_nk[p->type] *
+		    (size_t)a->nslots * 2 * p->leaves;
+		g->keys = p->keys + (size_t)a->type_nk[p->type] *
+		    (size_t)a->nslots * p->nrows;
+	}
+	return 0;
+}
+
+static int
+build_gates(alloc *a)
+{
+	int ng = facility_gate_count(a->f);
+
+	a->slot_gate = malloc((size_t)ng * sizeof(*a->slot_gate));
+	a->gate_slot = malloc((size_t)ng * sizeof(*a->gate_slot));
+	if (a->slot_gate == NULL || a->gate_slot == NULL)
+		return -1;
+	for (int g = 0; g < ng; g++) {
+		a->gate_slot[g] = -1;
+		if (facility_gate_role(a->f, g) & FAC_GATE_ENTRY) {
+			a->gate_slot[g] = a->nslots;
+			a->slot_gate[a->nslots++] = g;
+		}
+	}
+	return 0;
+}
+
 alloc *
 alloc_new(const facility *f)
 {
-	alloc *a = calloc(1, sizeof(*a));
-	int nt = facility_type_count(f), nl = facility_level_count(f);
+	alloc *a;
+	int nt, nl;
 
-	if (a == NULL)
+	if (f == NULL || (a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
+	nt = facility_type_count(f);
+	nl = facility_level_count(f);
 	a->f = f;
 	a->strategy = ALLOC_NEAREST;
 	a->nspots = facility_spot_count(f);
+	a->nrows = facility_row_count(f);
 	a->st = calloc(a->nspots, 1);
 	a->by_type = calloc((size_t)nt, sizeof(*a->by_type));
 	a->by_level = calloc((size_t)nl, sizeof(*a->by_level));
-	if (a->st == NULL || a->by_type == NULL || a->by_level == NULL) {
+	if (a->st == NULL || a->by_type == NULL || a->by_level == NULL ||
+	    build_gates(a) != 0 || build_rows(a) != 0 ||
+	    build_channels(a) != 0 || build_groups(a) != 0) {
 		alloc_free(a);
 		return NULL;
 	}
 	a->all.total = a->all.free = a->nspots;
-	for (uint32_t r = 0; r < facility_row_count(f); r++) {
+	for (uint32_t r = 0; r < a->nrows; r++) {
 		uint32_t len = facility_row_len(f, r);
 		struct alloc_counts *t = &a->by_type[facility_row_type_index(f, r)];
 		struct alloc_counts *l = &a->by_level[facility_row_level_index(f, r)];
@@ -75,6 +781,7 @@ alloc_new(const facility *f)
 		l->total += len;
 		l->free += len;
 	}
+	rebuild_trees(a);
 	return a;
 }
 
@@ -84,6 +791,31 @@ alloc_free(alloc *a)
 	if (a == NULL)
 		return;
 	free(a->st);
+	free(a->words);
+	free(a->row_word);
+	free(a->runs);
+	free(a->row_run);
+	free(a->row_group);
+	free(a->row_local);
+	if (a->groups != NULL) {
+		free(a->groups[0].tree);
+		free(a->groups[0].keys);
+	}
+	free(a->groups);
+	free(a->group_rows);
+	if (a->type_groups != NULL || a->type_k != NULL)
+		for (int t = 0; t < facility_type_count(a->f); t++) {
+			if (a->type_groups != NULL)
+				free(a->type_groups[t]);
+			if (a->type_k != NULL)
+				free(a->type_k[t]);
+		}
+	free(a->type_groups);
+	free(a->type_ngroups);
+	free(a->type_k);
+	free(a->type_nk);
+	free(a->slot_gate);
+	free(a->gate_slot);
 	free(a->by_type);
 	free(a->by_level);
 	free(a);
@@ -92,7 +824,10 @@ alloc_free(alloc *a)
 void
 alloc_set_strategy(alloc *a, enum alloc_strategy s)
 {
+	if ((unsigned)s > ALLOC_FILL || s == a->strategy)
+		return;
 	a->strategy = s;
+	rebuild_trees(a);
 }
 
 enum alloc_strategy
@@ -100,6 +835,76 @@ alloc_get_strategy(const alloc *a)
 {
 	return a->strategy;
 }
+
+/* ---- choosing ---- */
+
+/* The best row key among groups of type t carrying needs, for run length k. */
+static int
+best_in_type(const alloc *a, int t, uint32_t k, uint64_t needs, int slot,
+    struct rkey *best)
+{
+	uint32_t ch;
+	int found = 0;
+
+	for (ch = 0; ch < a->type_nk[t]; ch++)
+		if (a->type_k[t][ch] == k)
+			break;
+	if (ch == a->type_nk[t])
+		return 0;
+	for (uint32_t i = 0; i < a->type_ngroups[t]; i++) {
+		const struct group *g = &a->groups[a->type_groups[t][i]];
+		uint32_t w;
+		if ((g->tags & needs) != needs)
+			continue;
+		w = group_tree(a, g, ch, slot)[1];
+		if (w == NONE)
+			continue;
+		const struct rkey *key = &group_keys(a, g, ch, slot)[w];
+		if (key->order != NONE &&
+		    (!found || key_better(a->strategy, key, best))) {
+			*best = *key;
+			found = 1;
+		}
+	}
+	return found;
+}
+
+pk_err
+alloc_choose(const alloc *a, int gate, int cls, uint64_t needs,
+    uint32_t out[ALLOC_MAX_SPOTS], size_t *n)
+{
+	const facility *f;
+	const int *fits;
+	int nfits, ctype, ccount, slot;
+	struct rkey best;
+
+	if (n != NULL)
+		*n = 0;
+	if (a == NULL || out == NULL || n == NULL)
+		return PK_E_INVALID_PARAMS;
+	f = a->f;
+	if (gate < 0 || gate >= facility_gate_count(f) || a->gate_slot[gate] < 0 ||
+	    cls < 0 || cls >= facility_class_count(f))
+		return PK_E_INVALID_PARAMS;
+	slot = a->strategy == ALLOC_FIRST ? 0 : a->gate_slot[gate];
+	fits = facility_class_fits(f, cls, &nfits);
+	for (int i = 0; i < nfits; i++)
+		if (best_in_type(a, fits[i], 1, needs, slot, &best)) {
+			out[0] = best.order;
+			*n = 1;
+			return PK_OK;
+		}
+	if (facility_class_contiguous(f, cls, &ctype, &ccount) == 0 &&
+	    best_in_type(a, ctype, (uint32_t)ccount, needs, slot, &best)) {
+		for (int j = 0; j < ccount; j++)
+			out[j] = best.order + (uint32_t)j;
+		*n = (size_t)ccount;
+		return PK_OK;
+	}
+	return PK_E_LOT_FULL;
+}
+
+/* ---- state changes ---- */
 
 static uint64_t *
 count_slot(struct alloc_counts *c, int state)
@@ -116,159 +921,97 @@ count_slot(struct alloc_counts *c, int state)
 	}
 }
 
-/* Moves a spot to a new state (and pending flag), keeping counts. */
-static void
-set_state(alloc *a, uint32_t spot, int state, int pending)
+/*
+ * Moves a spot to a new state and pending flag, keeping counts and the
+ * row bitmap.  Returns whether the row's allocatable set changed, in which
+ * case the caller refreshes the row (once for several spots of a row).
+ */
+static int
+set_state(alloc *a, uint32_t spot, uint32_t row, int state, int pending)
 {
 	int old = a->st[spot] & ST_MASK;
+	uint32_t i, j;
 
-	if (old != state) {
-		uint32_t row = facility_row_of_spot(a->f, spot);
-		struct alloc_counts *t =
-		    &a->by_type[facility_row_type_index(a->f, row)];
-		struct alloc_counts *l =
-		    &a->by_level[facility_row_level_index(a->f, row)];
-		(*count_slot(&a->all, old))--;
-		(*count_slot(t, old))--;
-		(*count_slot(l, old))--;
-		(*count_slot(&a->all, state))++;
-		(*count_slot(t, state))++;
-		(*count_slot(l, state))++;
-	}
 	a->st[spot] = (uint8_t)(state | (pending ? ST_PENDING : 0));
+	if (old == state)
+		return 0;
+	struct alloc_counts *t =
+	    &a->by_type[facility_row_type_index(a->f, row)];
+	struct alloc_counts *l =
+	    &a->by_level[facility_row_level_index(a->f, row)];
+	(*count_slot(&a->all, old))--;
+	(*count_slot(t, old))--;
+	(*count_slot(l, old))--;
+	(*count_slot(&a->all, state))++;
+	(*count_slot(t, state))++;
+	(*count_slot(l, state))++;
+	if ((old == ALLOC_SPOT_FREE) == (state == ALLOC_SPOT_FREE))
+		return 0;
+	i = spot - facility_row_start(a->f, row);
+	j = i / 64;
+	if (state == ALLOC_SPOT_FREE)
+		a->words[a->row_word[row] + j] |= 1ULL << (i % 64);
+	else
+		a->words[a->row_word[row] + j] &= ~(1ULL << (i % 64));
+	row_fix_word(a, row, j);
+	return 1;
 }
 
-static int
-better(enum alloc_strategy s, int lvl, int64_t d, uint32_t order, int blvl,
-    int64_t bd, uint32_t border)
+static void
+change_one(alloc *a, uint32_t spot, int state, int pending)
 {
-	switch (s) {
-	case ALLOC_NEAREST:
-		return d < bd || (d == bd && order < border);
-	case ALLOC_FARTHEST:
-		return d > bd || (d == bd && order < border);
-	case ALLOC_FIRST:
-		return order < border;
-	case ALLOC_FILL:
-		if (lvl != blvl)
-			return lvl < blvl;
-		return d < bd || (d == bd && order < border);
-	}
-	return 0;
+	uint32_t row = facility_row_of_spot(a->f, spot);
+
+	if (set_state(a, spot, row, state, pending))
+		row_refresh(a, row);
 }
 
-pk_err
-alloc_choose(const alloc *a, int gate, int cls, uint64_t needs,
-    uint32_t out[ALLOC_MAX_SPOTS], size_t *n)
+/* Refreshes the pending dirty row when a change moves to another row. */
+static void
+mark_dirty(alloc *a, uint32_t *dirty, uint32_t row)
 {
-	const facility *f;
-	const int *fits;
-	int nfits, ctype, ccount;
-
-	if (n != NULL)
-		*n = 0;
-	if (a == NULL || out == NULL || n == NULL)
-		return PK_E_INVALID_PARAMS;
-	f = a->f;
-	if (gate < 0 || gate >= facility_gate_count(f) ||
-	    !(facility_gate_role(f, gate) & FAC_GATE_ENTRY) ||
-	    cls < 0 || cls >= facility_class_count(f))
-		return PK_E_INVALID_PARAMS;
-	fits = facility_class_fits(f, cls, &nfits);
-	for (int k = 0; k < nfits; k++) {
-		int found = 0, blvl = 0;
-		int64_t bd = 0;
-		uint32_t best = 0;
-		for (uint32_t s = 0; s < a->nspots; s++) {
-			int lvl;
-			int64_t d;
-			if ((a->st[s] & ST_MASK) != ALLOC_SPOT_FREE ||
-			    facility_spot_type_index(f, s) != fits[k] ||
-			    (facility_spot_tags(f, s) & needs) != needs)
-				continue;
-			lvl = facility_spot_level_index(f, s);
-			d = facility_distance_milli(f, gate, s);
-			if (!found || better(a->strategy, lvl, d, s, blvl, bd, best)) {
-				found = 1;
-				blvl = lvl;
-				bd = d;
-				best = s;
-			}
-		}
-		if (found) {
-			out[0] = best;
-			*n = 1;
-			return PK_OK;
-		}
-	}
-	if (facility_class_contiguous(f, cls, &ctype, &ccount) == 0) {
-		int found = 0, blvl = 0;
-		int64_t bd = 0;
-		uint32_t best = 0;
-		for (uint32_t r = 0; r < facility_row_count(f); r++) {
-			uint32_t start = facility_row_start(f, r);
-			uint32_t len = facility_row_len(f, r);
-			int lvl = facility_row_level_index(f, r);
-			if (facility_row_type_index(f, r) != ctype ||
-			    (facility_row_tags(f, r) & needs) != needs ||
-			    len < (uint32_t)ccount)
-				continue;
-			for (uint32_t i = 0; i + (uint32_t)ccount <= len; i++) {
-				int64_t d = INT64_MAX;
-				int ok = 1;
-				for (uint32_t j = i; j < i + (uint32_t)ccount; j++) {
-					int64_t dj;
-					if ((a->st[start + j] & ST_MASK) != ALLOC_SPOT_FREE) {
-						ok = 0;
-						break;
-					}
-					dj = facility_distance_milli(f, gate, start + j);
-					if (dj < d)
-						d = dj;
-				}
-				if (ok && (!found || better(a->strategy, lvl, d,
-				    start + i, blvl, bd, best))) {
-					found = 1;
-					blvl = lvl;
-					bd = d;
-					best = start + i;
-				}
-			}
-		}
-		if (found) {
-			for (int j = 0; j < ccount; j++)
-				out[j] = best + (uint32_t)j;
-			*n = (size_t)ccount;
-			return PK_OK;
-		}
-	}
-	return PK_E_LOT_FULL;
+	if (*dirty != NONE && *dirty != row)
+		row_refresh(a, *dirty);
+	*dirty = row;
 }
 
 void
 alloc_take(alloc *a, const uint32_t *spots, size_t n)
 {
+	uint32_t dirty = NONE;
+
 	for (size_t i = 0; i < n; i++) {
-		uint32_t s = spots[i];
+		uint32_t s = spots[i], row;
 		int st;
 		if (s >= a->nspots)
 			continue;
 		st = a->st[s] & ST_MASK;
-		if (st == ALLOC_SPOT_FREE || st == ALLOC_SPOT_HELD)
-			set_state(a, s, ALLOC_SPOT_OCCUPIED, a->st[s] & ST_PENDING);
+		if (st != ALLOC_SPOT_FREE && st != ALLOC_SPOT_HELD)
+			continue;
+		row = facility_row_of_spot(a->f, s);
+		if (set_state(a, s, row, ALLOC_SPOT_OCCUPIED, a->st[s] & ST_PENDING))
+			mark_dirty(a, &dirty, row);
 	}
+	if (dirty != NONE)
+		row_refresh(a, dirty);
 }
 
 void
 alloc_release(alloc *a, const uint32_t *spots, size_t n)
 {
+	uint32_t dirty = NONE;
+
 	for (size_t i = 0; i < n; i++) {
-		uint32_t s = spots[i];
+		uint32_t s = spots[i], row;
 		if (s >= a->nspots || (a->st[s] & ST_MASK) != ALLOC_SPOT_OCCUPIED)
 			continue;
-		set_state(a, s, (a->st[s] & ST_PENDING) ?
-		    ALLOC_SPOT_OUT_OF_SERVICE : ALLOC_SPOT_FREE, 0);
+		row = facility_row_of_spot(a->f, s);
+		if (set_state(a, s, row, (a->st[s] & ST_PENDING) ?
+		    ALLOC_SPOT_OUT_OF_SERVICE : ALLOC_SPOT_FREE, 0))
+			mark_dirty(a, &dirty, row);
 	}
+	if (dirty != NONE)
+		row_refresh(a, dirty);
 }
 
 pk_err
@@ -282,14 +1025,15 @@ alloc_set_in_service(alloc *a, uint32_t spot, int in_service)
 	switch (st) {
 	case ALLOC_SPOT_FREE:
 		if (!in_service)
-			set_state(a, spot, ALLOC_SPOT_OUT_OF_SERVICE, 0);
+			change_one(a, spot, ALLOC_SPOT_OUT_OF_SERVICE, 0);
 		break;
 	case ALLOC_SPOT_OUT_OF_SERVICE:
 		if (in_service)
-			set_state(a, spot, ALLOC_SPOT_FREE, 0);
+			change_one(a, spot, ALLOC_SPOT_FREE, 0);
 		break;
 	default:
-		set_state(a, spot, st, !in_service);
+		/* Occupied or held: only the pending flag changes. */
+		a->st[spot] = (uint8_t)(st | (in_service ? 0 : ST_PENDING));
 		break;
 	}
 	return PK_OK;
@@ -316,7 +1060,7 @@ alloc_hold(alloc *a, uint32_t spot)
 		return PK_E_INVALID_PARAMS;
 	if ((a->st[spot] & ST_MASK) != ALLOC_SPOT_FREE)
 		return PK_E_RESERVATION_CONFLICT;
-	set_state(a, spot, ALLOC_SPOT_HELD, 0);
+	change_one(a, spot, ALLOC_SPOT_HELD, 0);
 	return PK_OK;
 }
 
@@ -327,10 +1071,12 @@ alloc_unhold(alloc *a, uint32_t spot)
 		return PK_E_INVALID_PARAMS;
 	if ((a->st[spot] & ST_MASK) != ALLOC_SPOT_HELD)
 		return PK_E_NOT_FOUND;
-	set_state(a, spot, (a->st[spot] & ST_PENDING) ?
+	change_one(a, spot, (a->st[spot] & ST_PENDING) ?
 	    ALLOC_SPOT_OUT_OF_SERVICE : ALLOC_SPOT_FREE, 0);
 	return PK_OK;
 }
+
+/* ---- counts ---- */
 
 void
 alloc_counts(const alloc *a, struct alloc_counts *c)

@@ -16,7 +16,32 @@ struct garage {
 	size_t keep_closed;
 	size_t n_closed;
 	struct ticket *oldest_closed, *newest_closed;
+	garage_sink sink;
+	void *sink_ud;
 };
+
+static void
+emit(garage *g, enum garage_change_kind kind, int64_t at,
+    const struct ticket *t, const struct payment *p)
+{
+	struct garage_change chg;
+
+	if (g->sink == NULL)
+		return;
+	memset(&chg, 0, sizeof(chg));
+	chg.kind = kind;
+	chg.at = at;
+	chg.t = t;
+	chg.pay = p;
+	g->sink(g->sink_ud, g, &chg);
+}
+
+void
+garage_set_sink(garage *g, garage_sink fn, void *ud)
+{
+	g->sink = fn;
+	g->sink_ud = ud;
+}
 
 garage *
 garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
@@ -100,6 +125,7 @@ garage_set_tariff(garage *g, tariff *t)
 {
 	tariff_free(g->tariff);
 	g->tariff = t;
+	emit(g, GCH_TARIFF, 0, NULL, NULL);
 }
 
 enum alloc_strategy
@@ -112,12 +138,23 @@ void
 garage_set_strategy(garage *g, enum alloc_strategy s)
 {
 	alloc_set_strategy(g->alloc, s);
+	emit(g, GCH_STRATEGY, 0, NULL, NULL);
 }
 
 pk_err
 garage_set_spot_service(garage *g, uint32_t spot, int in_service)
 {
-	return alloc_set_in_service(g->alloc, spot, in_service);
+	pk_err e = alloc_set_in_service(g->alloc, spot, in_service);
+	struct garage_change chg;
+
+	if (e != PK_OK || g->sink == NULL)
+		return e;
+	memset(&chg, 0, sizeof(chg));
+	chg.kind = GCH_SPOT;
+	chg.spot = spot;
+	chg.in_service = in_service;
+	g->sink(g->sink_ud, g, &chg);
+	return PK_OK;
 }
 
 struct ticket *
@@ -186,6 +223,7 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **out)
 	}
 	alloc_take(g->alloc, t->spots, t->n_spots);
 	*out = t;
+	emit(g, GCH_ENTRY, in->at, t, NULL);
 	return PK_OK;
 }
 
@@ -242,6 +280,18 @@ retain_closed(garage *g, struct ticket *t)
 	}
 }
 
+static void
+close_ticket(garage *g, struct ticket *t, int gate, int64_t at)
+{
+	alloc_release(g->alloc, t->spots, t->n_spots);
+	dict_del(g->by_plate, t->plate);
+	t->state = TICKET_EXITED;
+	t->exit_gate = gate;
+	t->exited_at = at;
+	t->charged = t->paid;
+	retain_closed(g, t);
+}
+
 pk_err
 garage_exit(garage *g, struct ticket *t, int gate, int64_t at,
     struct garage_quote *q)
@@ -256,13 +306,8 @@ garage_exit(garage *g, struct ticket *t, int gate, int64_t at,
 	if (q->due > 0)
 		return PK_E_PAYMENT_REQUIRED;
 
-	alloc_release(g->alloc, t->spots, t->n_spots);
-	dict_del(g->by_plate, t->plate);
-	t->state = TICKET_EXITED;
-	t->exit_gate = gate;
-	t->exited_at = at;
-	t->charged = t->paid;
-	retain_closed(g, t);
+	close_ticket(g, t, gate, at);
+	emit(g, GCH_EXIT, at, t, NULL);
 	return PK_OK;
 }
 
@@ -276,12 +321,27 @@ find_reference(const struct ticket *t, const char *reference)
 	return NULL;
 }
 
+static int
+add_payment(struct ticket *t, const struct payment *p)
+{
+	struct payment *np = realloc(t->payments, (t->n_payments + 1) * sizeof(*np));
+
+	if (np == NULL)
+		return -1;
+	t->payments = np;
+	np[t->n_payments++] = *p;
+	t->paid += p->amount;
+	if (p->at > t->last_paid_at)
+		t->last_paid_at = p->at;
+	return 0;
+}
+
 pk_err
 garage_pay(garage *g, struct ticket *t, const struct garage_pay_in *in,
     const struct payment **out, int *replayed, struct garage_quote *q)
 {
-	struct payment *np, *p;
-	const struct payment *prev;
+	struct payment np;
+	const struct payment *prev, *p;
 
 	*replayed = 0;
 	if (in->reference != NULL && in->reference[0] != '\0') {
@@ -299,23 +359,20 @@ garage_pay(garage *g, struct ticket *t, const struct garage_pay_in *in,
 	if (in->amount != q->due || q->due == 0)
 		return PK_E_AMOUNT_MISMATCH;
 
-	np = realloc(t->payments, (t->n_payments + 1) * sizeof(*np));
-	if (np == NULL)
-		return PK_E_INTERNAL;
-	t->payments = np;
-	p = &np[t->n_payments++];
-	memset(p, 0, sizeof(*p));
-	memcpy(p->receipt, in->receipt_id, UUID_STRLEN);
+	memset(&np, 0, sizeof(np));
+	memcpy(np.receipt, in->receipt_id, UUID_STRLEN);
 	if (in->reference != NULL)
-		strncpy(p->reference, in->reference, PAY_REFERENCE_MAX);
+		strncpy(np.reference, in->reference, PAY_REFERENCE_MAX);
 	if (in->method != NULL)
-		strncpy(p->method, in->method, PAY_METHOD_MAX);
-	p->amount = in->amount;
-	p->at = in->at;
-	t->paid += in->amount;
-	t->last_paid_at = in->at;
+		strncpy(np.method, in->method, PAY_METHOD_MAX);
+	np.amount = in->amount;
+	np.at = in->at;
+	if (add_payment(t, &np) != 0)
+		return PK_E_INTERNAL;
+	p = &t->payments[t->n_payments - 1];
 	garage_quote(g, t, in->at, q);
 	*out = p;
+	emit(g, GCH_PAY, in->at, t, p);
 	return PK_OK;
 }
 
@@ -327,7 +384,117 @@ garage_lost(garage *g, struct ticket *t, int64_t at, struct garage_quote *q)
 	if (!t->lost) {
 		t->lost = 1;
 		t->lost_at = at;
+		emit(g, GCH_LOST, at, t, NULL);
 	}
 	garage_quote(g, t, at, q);
 	return PK_OK;
+}
+
+pk_err
+garage_restore_ticket(garage *g, const struct ticket *img,
+    const uint32_t *spots, const struct payment *pays)
+{
+	uint32_t nspots = facility_spot_count(g->fac);
+	struct ticket *t;
+
+	if (img->n_spots == 0 || img->n_spots > ALLOC_MAX_SPOTS ||
+	    dict_get(g->by_id, img->id) != NULL)
+		return PK_E_INVALID_PARAMS;
+	if (img->state == TICKET_INSIDE) {
+		if (dict_get(g->by_plate, img->plate) != NULL)
+			return PK_E_INVALID_PARAMS;
+		for (size_t i = 0; i < img->n_spots; i++) {
+			if (spots[i] >= nspots ||
+			    alloc_spot_state(g->alloc, spots[i]) == ALLOC_SPOT_OCCUPIED)
+				return PK_E_INVALID_PARAMS;
+		}
+	}
+	t = calloc(1, sizeof(*t) + img->n_spots * sizeof(t->spots[0]));
+	if (t == NULL)
+		return PK_E_INTERNAL;
+	*t = *img;
+	t->payments = NULL;
+	t->n_payments = 0;
+	t->paid = 0;
+	t->last_paid_at = 0;
+	t->older = t->newer = NULL;
+	memcpy(t->spots, spots, img->n_spots * sizeof(spots[0]));
+	for (size_t i = 0; i < img->n_payments; i++) {
+		if (add_payment(t, &pays[i]) != 0) {
+			ticket_free(t);
+			return PK_E_INTERNAL;
+		}
+	}
+	if (dict_set(g->by_id, t->id, t) != 0) {
+		ticket_free(t);
+		return PK_E_INTERNAL;
+	}
+	if (t->state == TICKET_EXITED) {
+		t->charged = img->charged;
+		retain_closed(g, t);
+		return PK_OK;
+	}
+	if (dict_set(g->by_plate, t->plate, t) != 0) {
+		dict_del(g->by_id, t->id);
+		ticket_free(t);
+		return PK_E_INTERNAL;
+	}
+	/* A spot set out of service while free cannot be taken; keep the ticket's word. */
+	for (size_t i = 0; i < t->n_spots; i++) {
+		if (alloc_spot_state(g->alloc, t->spots[i]) == ALLOC_SPOT_OUT_OF_SERVICE) {
+			alloc_set_in_service(g->alloc, t->spots[i], 1);
+			alloc_take(g->alloc, &t->spots[i], 1);
+			alloc_set_in_service(g->alloc, t->spots[i], 0);
+		} else {
+			alloc_take(g->alloc, &t->spots[i], 1);
+		}
+	}
+	return PK_OK;
+}
+
+pk_err
+garage_restore_exit(garage *g, struct ticket *t, int gate, int64_t at)
+{
+	if (t->state != TICKET_INSIDE)
+		return PK_E_INVALID_PARAMS;
+	close_ticket(g, t, gate, at);
+	return PK_OK;
+}
+
+pk_err
+garage_restore_pay(garage *g, struct ticket *t, const struct payment *p)
+{
+	(void)g;
+	return add_payment(t, p) == 0 ? PK_OK : PK_E_INTERNAL;
+}
+
+void
+garage_restore_lost(garage *g, struct ticket *t, int64_t at)
+{
+	(void)g;
+	if (!t->lost) {
+		t->lost = 1;
+		t->lost_at = at;
+	}
+}
+
+void
+garage_replace_tariff(garage *g, tariff *t)
+{
+	tariff_free(g->tariff);
+	g->tariff = t;
+}
+
+void
+garage_each_ticket(const garage *g,
+    void (*fn)(void *ud, const struct ticket *t), void *ud)
+{
+	size_t pos = 0;
+	const char *key;
+	void *value;
+
+	for (const struct ticket *t = g->oldest_closed; t != NULL; t = t->newer)
+		fn(ud, t);
+	while (dict_next(g->by_plate, &pos, &key, &value))
+		fn(ud, value);
 }

@@ -75,6 +75,27 @@ struct garage_quote {
 typedef struct garage garage;
 
 /*
+ * A change of state, reported to the sink after it was made.  The journal
+ * turns it into a record (lib/record.h); the pointers are valid only during
+ * the call.
+ */
+enum garage_change_kind {
+	GCH_ENTRY, GCH_EXIT, GCH_PAY, GCH_LOST, GCH_SPOT, GCH_STRATEGY, GCH_TARIFF
+};
+
+struct garage_change {
+	enum garage_change_kind kind;
+	int64_t at;
+	const struct ticket *t;		/* entry, exit, pay, lost */
+	const struct payment *pay;	/* pay */
+	uint32_t spot;			/* spot */
+	int in_service;			/* spot */
+};
+
+typedef void (*garage_sink)(void *ud, const garage *g,
+    const struct garage_change *chg);
+
+/*
  * A garage over facility f with tariff t in time zone z.  Takes ownership
  * of f, t and z in every case (they are freed on failure too).  Closed
  * tickets are kept for look-up until keep_closed of them are held, oldest
@@ -83,6 +104,9 @@ typedef struct garage garage;
 garage *garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
     size_t keep_closed);
 void garage_free(garage *g);
+
+/* Every change made through the functions below is reported to fn. */
+void garage_set_sink(garage *g, garage_sink fn, void *ud);
 
 const facility *garage_facility(const garage *g);
 const alloc *garage_alloc(const garage *g);
@@ -149,5 +173,31 @@ pk_err garage_pay(garage *g, struct ticket *t, const struct garage_pay_in *in,
 /* Marks t lost at time at; q is what it then owes.  Idempotent. */
 pk_err garage_lost(garage *g, struct ticket *t, int64_t at,
     struct garage_quote *q);
+
+/*
+ * Restoring state from a journal or snapshot.  These apply facts that were
+ * already decided (the spots, the amounts) without deciding anything again,
+ * so a replay gives the same state even if the rules changed meanwhile.
+ * They report nothing to the sink.  Errors mean the data does not fit the
+ * facility (unknown or already taken spot, duplicate ticket): invalid_params
+ * or internal (out of memory).
+ */
+
+/*
+ * Adds a whole ticket: img with its payments (img->payments is ignored and
+ * pays[0..img->n_payments) copied).  An inside ticket takes its spots; an
+ * exited one joins the closed tickets.
+ */
+pk_err garage_restore_ticket(garage *g, const struct ticket *img,
+    const uint32_t *spots, const struct payment *pays);
+pk_err garage_restore_exit(garage *g, struct ticket *t, int gate, int64_t at);
+pk_err garage_restore_pay(garage *g, struct ticket *t, const struct payment *p);
+void garage_restore_lost(garage *g, struct ticket *t, int64_t at);
+/* Replaces the tariff (taking ownership) without reporting a change. */
+void garage_replace_tariff(garage *g, tariff *t);
+
+/* Visits closed tickets (oldest first), then tickets inside (any order). */
+void garage_each_ticket(const garage *g,
+    void (*fn)(void *ud, const struct ticket *t), void *ud);
 
 #endif

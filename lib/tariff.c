@@ -133,6 +133,9 @@ check_object(const cJSON *obj, const char *path, const char *const *allowed,
 	cJSON_ArrayForEach(m, obj) {
 		int ok = allowed == NULL;
 
+		/* Only a tree built by hand can have a nameless member. */
+		if (m->string == NULL)
+			return fail(e, path, "member without a name");
 		if (++n > TARIFF_MAX_ENTRIES)
 			return fail(e, path, "must have at most %d members",
 			    TARIFF_MAX_ENTRIES);
@@ -155,15 +158,16 @@ read_int(const cJSON *item, const char *p, int64_t min, int64_t max,
 {
 	double v;
 
-	if (!cJSON_IsNumber(item))
+	if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
 		return fail(e, p, "must be an integer");
 	v = item->valuedouble;
-	if (!isfinite(v) || v != floor(v))
-		return fail(e, p, "must be an integer");
 	if (v < (double)min)
 		return fail(e, p, "must be at least %lld", (long long)min);
 	if (v > (double)max)
 		return fail(e, p, "must be at most %lld", (long long)max);
+	/* In range, so the conversion is defined; a fraction would be lost. */
+	if ((double)(int64_t)v != v)
+		return fail(e, p, "must be an integer");
 	*out = (int64_t)v;
 	return 0;
 }
@@ -215,11 +219,12 @@ read_fixed(const cJSON *item, const char *p, int decimals, double scale,
 	if (!isfinite(v))
 		return fail(e, p, "must be a finite number");
 	/* Far out of any range: let the caller's range check say so. */
-	if (fabs(v) > 1e9) {
+	if (v > 1e9 || v < -1e9) {
 		*out = v > 0 ? INT64_MAX : INT64_MIN;
 		return 0;
 	}
-	k = round(v * scale);
+	/* Nearest integer (|v * scale| <= 1e15 is exact enough for that). */
+	k = (double)(int64_t)(v * scale + (v < 0 ? -0.5 : 0.5));
 	if (k / scale != v)
 		return fail(e, p, "must have at most %d decimals", decimals);
 	*out = (int64_t)k;

@@ -127,7 +127,8 @@ struct tariff_quote {
  * max_multiplier.  fee = (base * multiplier + 500) / 1000.  When q is not
  * NULL every step is stored there (on a free stay: minutes, days,
  * rest_minutes, day_amount and base are 0; the multipliers are still
- * filled in).  Returns the fee, 0..TARIFF_AMOUNT_MAX.
+ * filled in).  A NULL t makes every stay free.  Returns the fee,
+ * 0..TARIFF_AMOUNT_MAX.
  */
 int64_t tariff_fee(const tariff *t, int64_t entered, int64_t at,
     int32_t class_milli, int32_t peak_milli, int32_t surge_milli,

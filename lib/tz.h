@@ -26,7 +26,8 @@ typedef struct tz tz;
  * Builds a zone from the len bytes of a TZif file.  The bytes are
  * untrusted: every count and index is checked, and malformed input (bad
  * magic, truncated blocks, transition types out of range, times not
- * ascending, offsets beyond +-26 hours, an unparsable footer) gives NULL.
+ * ascending, offsets outside RFC 8536's -89999..93599 s, more than 256
+ * time types, an unparsable or missing v2+ footer) gives NULL.
  * NULL also when out of memory.  The caller keeps buf; the zone copies what
  * it needs.
  */

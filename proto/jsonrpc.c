@@ -3,7 +3,6 @@
 
 #include <math.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -643,8 +642,8 @@ static int
 check_req(const cJSON *item, const char *line, const struct id_span *sp,
     rpc_req *r)
 {
-	const cJSON *c, *jsonrpc = NULL, *method = NULL, *params = NULL;
-	const cJSON *id = NULL, *unknown = NULL;
+	cJSON *c, *params = NULL;
+	const cJSON *jsonrpc = NULL, *method = NULL, *id = NULL, *unknown = NULL;
 	char clipped[RPC_NAME_CLIP + 4];
 
 	if (!cJSON_IsObject(item)) {
@@ -712,7 +711,7 @@ check_req(const cJSON *item, const char *line, const struct id_span *sp,
 		return 0;
 	}
 	r->method = method->valuestring;
-	r->params = (cJSON *)(uintptr_t)params;
+	r->params = params;
 	r->err = PK_OK;
 	r->errmsg[0] = '\0';
 	return 0;
@@ -845,13 +844,25 @@ sb_finish(struct sbuf *b)
 static void
 sb_str(struct sbuf *b, const char *s)
 {
-	size_t n = strlen(s), i = 0;
+	size_t n = strlen(s), i = 0, ok = 0;
 
 	sb_put(b, "\"", 1);
 	while (i < n) {
-		size_t run = i, ok = i + utf8_valid_prefix(s + i, n - i);
+		size_t run = i;
 		char esc[8];
 
+		/*
+		 * [i, ok) is known to be valid UTF-8.  Validate again only
+		 * past it, so a string full of escapes stays linear.
+		 */
+		if (i >= ok) {
+			ok = i + utf8_valid_prefix(s + i, n - i);
+			if (ok == i) {
+				sb_puts(b, "\\ufffd");
+				i++;
+				continue;
+			}
+		}
 		/* Copy the longest run that needs no escaping at once. */
 		while (run < ok && (unsigned char)s[run] >= 0x20 &&
 		    s[run] != '"' && s[run] != '\\')
@@ -860,11 +871,8 @@ sb_str(struct sbuf *b, const char *s)
 		i = run;
 		if (i >= n)
 			break;
-		if (i == ok) {
-			sb_puts(b, "\\ufffd");
-			i++;
+		if (i == ok)
 			continue;
-		}
 		switch (s[i]) {
 		case '"':  sb_puts(b, "\\\""); break;
 		case '\\': sb_puts(b, "\\\\"); break;
@@ -897,8 +905,12 @@ sb_num(struct sbuf *b, double d)
 	if (d > -1e18 && d < 1e18 && (double)(long long)d == d) {
 		/* (long long)-0.0 is 0, so -0 prints as 0. */
 		snprintf(tmp, sizeof tmp, "%lld", (long long)d);
-	} else if (d > -1e21 && d < 1e21 && d == (double)(long long)(d / 2) * 2) {
-		/* Beyond 1e18 every double is an integer; print all digits. */
+	} else if ((d <= -1e18 || d >= 1e18) && d > -1e21 && d < 1e21) {
+		/*
+		 * Beyond 2^53 every double is an integer, so these are; print
+		 * all their digits rather than an exponent (as JavaScript does
+		 * below 1e21).
+		 */
 		snprintf(tmp, sizeof tmp, "%.0f", d);
 	} else {
 		snprintf(tmp, sizeof tmp, "%.15g", d);
@@ -937,7 +949,10 @@ sb_members(struct sbuf *b, const cJSON *o, int depth, const char *skip,
 	return 0;
 }
 
-/* Prints item; -1 when it nests deeper than RPC_MAX_PRINT_DEPTH. */
+/*
+ * Prints item, which is at nesting level depth (1 for the tree handed to a
+ * builder); -1 when the tree has more than RPC_MAX_PRINT_DEPTH levels.
+ */
 static int
 sb_value(struct sbuf *b, const cJSON *item, int depth)
 {
@@ -990,7 +1005,7 @@ rpc_json_print(const cJSON *item)
 
 	if (item == NULL)
 		sb_puts(&b, "null");
-	else if (sb_value(&b, item, 0) != 0)
+	else if (sb_value(&b, item, 1) != 0)
 		b.failed = 1;
 	return sb_finish(&b);
 }
@@ -1036,7 +1051,7 @@ rpc_error_line(const char *id_raw, pk_err e, const char *message,
 	sb_puts(&b, ",\"data\":{\"reason\":");
 	sb_str(&b, pk_err_reason(e));
 	if (extra_data != NULL && cJSON_IsObject(extra_data) &&
-	    sb_members(&b, extra_data, 3, "reason", 0) != 0)
+	    sb_members(&b, extra_data, 1, "reason", 0) != 0)
 		b.failed = 1;
 	sb_puts(&b, "}}}");
 	return sb_finish(&b);

@@ -34,7 +34,11 @@
 #define RPC_MAX_DEPTH 64
 /* Most requests in one batch. */
 #define RPC_MAX_BATCH 1000
-/* Deepest tree the printer writes (result trees are built by parkd). */
+/*
+ * Most levels of nested values the printer writes in one tree ([[1]] has
+ * three); the trees it prints are built by parkd or parsed with at most
+ * RPC_MAX_DEPTH levels, so this only stops a runaway bug.
+ */
 #define RPC_MAX_PRINT_DEPTH 256
 /* Size of the errmsg buffers below, NUL included. */
 #define RPC_ERRMSG_LEN 160

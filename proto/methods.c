@@ -207,6 +207,18 @@ p_ticket(struct call *c, int allow_plate, int inside_only)
 	return t;
 }
 
+/* Changes are refused, before anything changes, while they cannot be kept. */
+static int
+writable(struct call *c)
+{
+	const char *why = "";
+
+	if (c->env->writable == NULL || c->env->writable(c->env->ud, &why))
+		return 1;
+	fail(c, PK_E_UNAVAILABLE, "changes are refused: journal %s", why);
+	return 0;
+}
+
 /* ---- JSON building ---- */
 
 static void
@@ -320,6 +332,8 @@ m_entry(struct call *c)
 		fail(c, PK_E_NOT_FOUND, "no reservation %s", res);
 		return;
 	}
+	if (!writable(c))
+		return;
 	c->env->new_id(c->env->ud, id);
 	in.plate = plate;
 	in.ticket_id = id;
@@ -416,7 +430,8 @@ m_exit(struct call *c)
 	int gate;
 	pk_err e;
 
-	if (p_gate(c, &gate) || p_at(c, 0, &at) || (t = p_ticket(c, 1, 1)) == NULL)
+	if (p_gate(c, &gate) || p_at(c, 0, &at) || (t = p_ticket(c, 1, 1)) == NULL ||
+	    !writable(c))
 		return;
 	e = garage_exit(c->g, t, gate, at, &q);
 	if (e == PK_E_WRONG_GATE) {
@@ -458,7 +473,7 @@ m_pay(struct call *c)
 	if (p_int(c, "amount", 1, 1, 1000000000000LL, &in.amount, NULL) ||
 	    p_string(c, "method", 0, PAY_METHOD_MAX, &in.method) ||
 	    p_string(c, "reference", 0, PAY_REFERENCE_MAX, &in.reference) ||
-	    p_at(c, 0, &in.at) || (t = p_ticket(c, 0, 0)) == NULL)
+	    p_at(c, 0, &in.at) || (t = p_ticket(c, 0, 0)) == NULL || !writable(c))
 		return;
 	c->env->new_id(c->env->ud, receipt);
 	in.receipt_id = receipt;
@@ -502,7 +517,7 @@ m_lost(struct call *c)
 		fail(c, PK_E_INVALID_PARAMS, "lost takes 'plate', not 'ticket'");
 		return;
 	}
-	if ((t = p_ticket(c, 1, 1)) == NULL)
+	if ((t = p_ticket(c, 1, 1)) == NULL || (!t->lost && !writable(c)))
 		return;
 	c->changed = !t->lost;
 	garage_lost(c->g, t, at, &q);
@@ -659,6 +674,8 @@ m_spot(struct call *c)
 			    "param 'state' must be in_service or out_of_service");
 			return;
 		}
+		if (!writable(c))
+			return;
 		if (garage_set_spot_service(c->g, s, in) != PK_OK) {
 			fail(c, PK_E_INTERNAL, NULL);
 			return;
@@ -685,8 +702,12 @@ m_strategy(struct call *c)
 			    "strategy must be nearest, farthest, first or fill");
 			return;
 		}
-		c->changed = s != garage_strategy(c->g);
-		garage_set_strategy(c->g, s);
+		if (s != garage_strategy(c->g)) {
+			if (!writable(c))
+				return;
+			c->changed = 1;
+			garage_set_strategy(c->g, s);
+		}
 	}
 	c->result = cJSON_CreateObject();
 	cJSON_AddStringToObject(c->result, "strategy",
@@ -704,6 +725,10 @@ m_tariff(struct call *c)
 
 		if (t == NULL) {
 			fail(c, PK_E_INVALID_PARAMS, "%s", err);
+			return;
+		}
+		if (!writable(c)) {
+			tariff_free(t);
 			return;
 		}
 		garage_set_tariff(c->g, t);

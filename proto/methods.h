@@ -31,6 +31,11 @@ struct call_env {
 	 */
 	int (*auth)(void *ud, const char *token, enum role *role,
 	    const char **gate);
+	/*
+	 * Whether changes can be made durable now; when not, *why says why.
+	 * NULL means always.
+	 */
+	int (*writable)(void *ud, const char **why);
 };
 
 struct call {

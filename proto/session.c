@@ -68,6 +68,33 @@ run_request(struct session *s, const rpc_req *r, int64_t now,
 	return line;
 }
 
+#define UNDURABLE "the change could not be made durable; it was not made"
+
+/* The reply to send instead when the changes of this line are lost. */
+static char *
+fail_lines(const rpc_msg *m)
+{
+	char **lines;
+	char *out;
+	size_t n = 0;
+
+	if (!m->is_batch)
+		return rpc_error_line(m->reqs[0].id, PK_E_UNAVAILABLE, UNDURABLE, NULL);
+	lines = calloc(m->n, sizeof(*lines));
+	if (lines == NULL)
+		return NULL;
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->reqs[i].id != NULL)
+			lines[n++] = rpc_error_line(m->reqs[i].id, PK_E_UNAVAILABLE,
+			    UNDURABLE, NULL);
+	}
+	out = n ? rpc_batch_join(lines, n) : NULL;
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	return out;
+}
+
 static int
 handle_json(struct session *s, const char *line, size_t len, int64_t now,
     struct session_out *out)
@@ -86,6 +113,8 @@ handle_json(struct session *s, const char *line, size_t len, int64_t now,
 	}
 	if (!m->is_batch) {
 		out->line = run_request(s, &m->reqs[0], now, out, &oom);
+		if (out->changed && out->line != NULL)
+			out->fail_line = fail_lines(m);
 		rpc_msg_free(m);
 		return oom ? -1 : 0;
 	}
@@ -101,8 +130,11 @@ handle_json(struct session *s, const char *line, size_t len, int64_t now,
 			lines[n++] = l;
 	}
 	/* A batch of notifications only gets no response at all. */
-	if (n > 0 && !oom)
+	if (n > 0 && !oom) {
 		out->line = rpc_batch_join(lines, n);
+		if (out->changed)
+			out->fail_line = fail_lines(m);
+	}
 	for (size_t i = 0; i < n; i++)
 		free(lines[i]);
 	free(lines);
@@ -128,6 +160,8 @@ handle_inline(struct session *s, const char *line, size_t len, int64_t now,
 	}
 	/* Inline replies carry "id":null: people read them, nobody matches ids. */
 	out->line = run_one(s, "null", method, params, 0, now, out);
+	if (out->changed && out->line != NULL)
+		out->fail_line = rpc_error_line(NULL, PK_E_UNAVAILABLE, UNDURABLE, NULL);
 	free(method);
 	cJSON_Delete(params);
 	return out->line ? 0 : -1;

@@ -23,6 +23,7 @@ struct session {
 
 struct session_out {
 	char *line;		/* the response, malloc'd, no newline; NULL = none */
+	char *fail_line;	/* when changed: the same ids answered unavailable */
 	int changed;		/* some request changed the state */
 	int failed_auth;	/* an auth call failed */
 	int internal;		/* an internal error was answered */

@@ -14,6 +14,7 @@
  *     gives the same text);
  *   - an id is echoed byte for byte.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,52 @@ fz_check_json(const char *line, int allow_deep)
 	cJSON_Delete(t);
 }
 
+/*
+ * Whether printed (parsed back from our output) is the same value as orig:
+ * numbers must be exactly equal, except non-finite ones, printed as null.
+ */
+static int
+fz_same(const cJSON *orig, const cJSON *printed)
+{
+	const cJSON *a, *b;
+
+	if (cJSON_IsNumber(orig) && (isnan(orig->valuedouble) ||
+	    isinf(orig->valuedouble)))
+		return cJSON_IsNull(printed);
+	if ((orig->type & 0xFF) != (printed->type & 0xFF))
+		return 0;
+	if (cJSON_IsNumber(orig))
+		return orig->valuedouble == printed->valuedouble;
+	if (cJSON_IsString(orig))
+		return strcmp(orig->valuestring, printed->valuestring) == 0;
+	for (a = orig->child, b = printed->child; a != NULL && b != NULL;
+	    a = a->next, b = b->next) {
+		if (cJSON_IsObject(orig) && strcmp(a->string, b->string) != 0)
+			return 0;
+		if (!fz_same(a, b))
+			return 0;
+	}
+	return a == NULL && b == NULL;
+}
+
+/* The result of a result line we built prints back as the same value. */
+static void
+fz_check_result(const char *line, const cJSON *want)
+{
+	pk_err e;
+	cJSON *t = rpc_json_parse(line, strlen(line), &e, NULL, 0);
+	const cJSON *res;
+
+	FZ_CHECK(t != NULL);
+	res = cJSON_GetObjectItemCaseSensitive(t, "result");
+	FZ_CHECK(res != NULL);
+	if (want == NULL)
+		FZ_CHECK(cJSON_IsNull(res));
+	else
+		FZ_CHECK(fz_same(want, res));
+	cJSON_Delete(t);
+}
+
 static void
 fz_json_line(const char *line, size_t len)
 {
@@ -113,6 +160,8 @@ fz_json_line(const char *line, size_t len)
 				continue;
 			/* Echo the params as a result: arbitrary trees printed. */
 			out = rpc_result_line(r->id, r->params);
+			FZ_CHECK(out != NULL);
+			fz_check_result(out, r->params);
 		}
 		FZ_CHECK(out != NULL);
 		if (r->id != NULL) {

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -77,8 +78,16 @@ class Daemon:
         except OSError:
             return ""
 
-    def client(self, timeout=10):
-        return Client(self.port, timeout)
+    def client(self, timeout=10, **kw):
+        return Client(self.port, timeout, **kw)
+
+    def rss_kb(self):
+        """The daemon's resident set size in KiB (Linux)."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         """Stops parkd; returns its exit code (SIGKILL: -9)."""
@@ -116,8 +125,19 @@ class Daemon:
 class Client:
     """A line-oriented TCP client."""
 
-    def __init__(self, port, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=10, host="127.0.0.1", source=None, rcvbuf=None):
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=timeout,
+                                                 source_address=source)
+        else:
+            # SO_RCVBUF must be set before connect to bound the TCP window.
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            if source is not None:
+                self.sock.bind(source)
+            self.sock.connect((host, port))
+        self.timeout = timeout
         self.buf = b""
         self.next_id = 1
 
@@ -126,12 +146,20 @@ class Client:
             data = data.encode()
         self.sock.sendall(data)
 
-    def read_line(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed")
-            self.buf += chunk
+    def read_line(self, timeout=None):
+        """The next line (str, without LF); EOFError when the peer closed,
+        socket.timeout when nothing complete arrives in time."""
+        if timeout is not None:
+            self.sock.settimeout(timeout)
+        try:
+            while b"\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError("connection closed")
+                self.buf += chunk
+        finally:
+            if timeout is not None:
+                self.sock.settimeout(self.timeout)
         line, self.buf = self.buf.split(b"\n", 1)
         return line.decode()
 
@@ -166,5 +194,243 @@ class Client:
         assert resp["error"]["data"]["reason"] == reason, resp
         return resp["error"]
 
+    def request(self, method, params=None, rid=None):
+        """Sends one JSON-RPC request without reading; returns its id."""
+        if rid is None:
+            rid = self.next_id
+            self.next_id += 1
+        req = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params:
+            req["params"] = params
+        self.send_raw(json.dumps(req) + "\n")
+        return rid
+
+    def notify(self, method, **params):
+        """Sends a JSON-RPC notification (no id); nothing is read."""
+        req = {"jsonrpc": "2.0", "method": method}
+        if params:
+            req["params"] = params
+        self.send_raw(json.dumps(req) + "\n")
+
+    def read_until_eof(self, timeout=10):
+        """Reads until the peer closes; returns the complete lines received
+        (a trailing partial line is returned too).  Raises socket.timeout
+        when the connection is still open after timeout seconds."""
+        deadline = time.time() + timeout
+        data = self.buf
+        self.buf = b""
+        try:
+            while True:
+                left = deadline - time.time()
+                if left <= 0:
+                    raise socket.timeout("connection still open after %ss" % timeout)
+                self.sock.settimeout(left)
+                try:
+                    chunk = self.sock.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            self.sock.settimeout(self.timeout)
+        return [l.decode() for l in data.split(b"\n") if l]
+
+    def no_data(self, wait=0.3):
+        """True when nothing arrives within wait seconds (connection open)."""
+        if self.buf:
+            return False
+        self.sock.settimeout(wait)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return True
+        finally:
+            self.sock.settimeout(self.timeout)
+        self.buf += chunk
+        return False
+
     def close(self):
         self.sock.close()
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by the test modules.
+
+def check_config(cfg):
+    """Runs parkd --check-config on cfg (a dict, or raw text); returns
+    (exit code, stdout + stderr)."""
+    tmp = tempfile.mkdtemp(prefix="parkd-check-")
+    try:
+        path = os.path.join(tmp, "parkd.json")
+        with open(path, "w") as f:
+            if isinstance(cfg, str):
+                f.write(cfg)
+            else:
+                json.dump(cfg, f)
+        r = subprocess.run([PARKD, "--check-config", "-c", path],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def small_config(rows, vehicles=None, gates=None, **overrides):
+    """The demo config with its facility replaced by rows on level 0 (gates
+    north: entry, south: exit, both on level 0) and, by default, one vehicle
+    class 'car' that fits every spot type of the rows."""
+    cfg = demo_config(**overrides)
+    types = []
+    for r in rows:
+        if r["type"] not in types:
+            types.append(r["type"])
+    cfg["facility"]["rows"] = rows
+    cfg["facility"]["gates"] = gates or [
+        {"id": "north", "role": "entry", "level": 0, "x": 0, "y": 0},
+        {"id": "south", "role": "exit", "level": 0, "x": 100, "y": 0},
+    ]
+    cfg["vehicles"] = vehicles or {"car": {"fits": types}}
+    return cfg
+
+
+def non_loopback_ipv4():
+    """A local IPv4 address that is not loopback, or None."""
+    cands = []
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.123", 9))  # no packet is sent for UDP connect
+            cands.append(s.getsockname()[0])
+    except OSError:
+        pass
+    try:
+        cands += socket.gethostbyname_ex(socket.gethostname())[2]
+    except OSError:
+        pass
+    for a in cands:
+        if a.startswith("127.") or a == "0.0.0.0":
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind((a, 0))
+            return a
+        except OSError:
+            continue
+    return None
+
+
+class Shared:
+    """Daemons shared by the tests of one module: started on first use and
+    stopped by close_all() (a module's last test calls it, so that a bad exit
+    code or a sanitizer report fails a test).  Left-overs are stopped at
+    interpreter exit."""
+
+    def __init__(self):
+        self.daemons = {}
+        self.lock = threading.Lock()
+        import atexit
+        atexit.register(self._atexit)
+
+    def get(self, name, make_cfg=None, args=()):
+        with self.lock:
+            d = self.daemons.get(name)
+            if d is None or d.proc is None or d.proc.poll() is not None:
+                if d is not None:
+                    # It died: report it through close_all later.
+                    self.daemons[name + "#dead%d" % len(self.daemons)] = d
+                d = Daemon(make_cfg() if make_cfg else None, args=args).start()
+                self.daemons[name] = d
+            return d
+
+    def close_all(self):
+        """Stops every shared daemon; raises when one exited non-zero."""
+        errors = []
+        with self.lock:
+            items = list(self.daemons.items())
+            self.daemons.clear()
+        for name, d in items:
+            try:
+                if d.proc is not None and d.proc.poll() is not None:
+                    rc = d.proc.returncode
+                    d.proc = None
+                    d.logf.close()
+                    errors.append("%s: parkd died with %s:\n%s" % (name, rc, d.logtext()[-4000:]))
+                    shutil.rmtree(d.tmp, ignore_errors=True)
+                else:
+                    d.close()
+            except AssertionError as e:
+                errors.append("%s: %s" % (name, e))
+        if errors:
+            raise AssertionError("\n".join(errors))
+
+    def _atexit(self):
+        for d in self.daemons.values():
+            try:
+                if d.proc is not None:
+                    d.proc.kill()
+                    d.proc.wait()
+                shutil.rmtree(d.tmp, ignore_errors=True)
+            except Exception:
+                pass
+
+
+# ---------------------------------------------------------------------------
+# Assertion helpers.
+
+import datetime
+import re
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+UUID7_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+# Error codes of protocol.md section 3, by reason.
+CODES = {
+    "parse_error": -32700, "invalid_request": -32600, "line_too_long": -32600,
+    "method_not_found": -32601, "invalid_params": -32602, "internal_error": -32603,
+    "auth_required": 4010, "forbidden": 4030, "not_found": 4040,
+    "plate_inside": 4090, "lot_full": 4091, "payment_required": 4092,
+    "amount_mismatch": 4093, "reservation_conflict": 4094, "queue_full": 4095,
+    "wrong_gate": 4096, "rate_limited": 4290, "unavailable": 5030,
+}
+
+
+def assert_error(resp, reason, rid="any"):
+    """resp is a JSON-RPC error response with this reason and the code the
+    contract gives it (and id rid unless rid is "any"); returns error."""
+    assert isinstance(resp, dict), resp
+    assert resp.get("jsonrpc") == "2.0", resp
+    assert "error" in resp and "result" not in resp, resp
+    e = resp["error"]
+    assert isinstance(e.get("message"), str) and e["message"], resp
+    assert isinstance(e.get("data"), dict), resp
+    assert e["data"].get("reason") == reason, "want %s, got %r" % (reason, resp)
+    assert e.get("code") == CODES[reason], "want code %s, got %r" % (CODES[reason], resp)
+    if rid != "any":
+        assert "id" in resp and resp["id"] == rid and type(resp["id"]) is type(rid), \
+            "want id %r, got %r" % (rid, resp)
+    return e
+
+
+def assert_result(resp, rid="any"):
+    assert isinstance(resp, dict), resp
+    assert resp.get("jsonrpc") == "2.0", resp
+    assert "result" in resp and "error" not in resp, resp
+    if rid != "any":
+        assert "id" in resp and resp["id"] == rid and type(resp["id"]) is type(rid), \
+            "want id %r, got %r" % (rid, resp)
+    return resp["result"]
+
+
+def parse_time(s):
+    assert TIME_RE.match(s), s
+    return int(datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ")
+               .replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def fmt_time(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def at(base, seconds=0, minutes=0, hours=0, days=0):
+    """base (an RFC 3339 string) plus an offset, as an RFC 3339 string."""
+    return fmt_time(parse_time(base) + seconds + 60 * minutes + 3600 * hours + 86400 * days)

@@ -1,0 +1,51 @@
+/*
+ * record.h - journal records: what changed, as JSON, and how to apply it.
+ *
+ * A journal record has the shape of an audit event (protocol section 8):
+ *
+ *   {"id":"<uuid>","ts":"...","type":"vehicle.entered",
+ *    "subjects":["vehicle:B-XY 123","ticket:...","spot:B-01","gate:north"],
+ *    "data":{...}}
+ *
+ * so the journal is at once the durable history and the source the audit
+ * shipper reads.  data carries the facts needed to replay the change
+ * exactly (the spots chosen, the multipliers fixed at entry), never a
+ * decision to be taken again.
+ *
+ * Snapshot files hold records of the "snapshot.*" types, which rebuild the
+ * whole state; they are applied by the same function.
+ */
+#ifndef PARKD_RECORD_H
+#define PARKD_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "garage.h"
+
+/*
+ * The record for chg, with audit event id and time stamp ts.  A malloc'd
+ * NUL-terminated string, or NULL when out of memory.
+ */
+char *record_encode(const garage *g, const struct garage_change *chg,
+    const char *event_id, int64_t ts);
+
+/*
+ * Applies one record (journal or snapshot) to g, which must have no sink
+ * yet (replayed changes are not new changes).  Returns PK_OK, or an
+ * error with a message in err: the record does not parse, or does not fit
+ * the state (unknown spot, ticket, gate...).
+ */
+pk_err record_apply(garage *g, const char *json, size_t len, char *err,
+    size_t errlen);
+
+/*
+ * Emits the snapshot records that rebuild g, in an order record_apply can
+ * take them: strategy, tariff, closed tickets oldest first, tickets inside,
+ * spots out of service.  fn returns 0 to go on; its first non-zero return
+ * (or -1 when out of memory) is returned.
+ */
+int record_snapshot(const garage *g,
+    int (*fn)(void *ud, const char *json, size_t len), void *ud);
+
+#endif

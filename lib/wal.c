@@ -1,0 +1,99 @@
+/* wal.c - record framing and CRC-32C (see wal.h). */
+#include "wal.h"
+
+#include <string.h>
+
+static uint32_t crc_table[256];
+static int crc_ready;
+
+static void
+crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc_table[i] = c;
+	}
+	crc_ready = 1;
+}
+
+uint32_t
+wal_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	if (!crc_ready)
+		crc_init();
+	crc = ~crc;
+	while (len--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+void
+wal_header(unsigned char hdr[WAL_HEADER], uint64_t lsn, const void *payload,
+    size_t len)
+{
+	uint32_t crc;
+
+	put32(hdr, (uint32_t)len);
+	put64(hdr + 8, lsn);
+	crc = wal_crc32c(0, hdr + 8, 8);
+	crc = wal_crc32c(crc, payload, len);
+	put32(hdr + 4, crc);
+}
+
+enum wal_status
+wal_next(const unsigned char *buf, size_t size, size_t *off, struct wal_rec *rec)
+{
+	size_t o = *off;
+	uint32_t len, crc;
+
+	if (o >= size)
+		return WAL_END;
+	if (size - o < WAL_HEADER)
+		return WAL_TORN;
+	len = get32(buf + o);
+	if (len > WAL_MAX_PAYLOAD)
+		return WAL_CORRUPT;
+	if (size - o - WAL_HEADER < len)
+		return WAL_TORN;
+	crc = wal_crc32c(0, buf + o + 8, 8);
+	crc = wal_crc32c(crc, buf + o + WAL_HEADER, len);
+	if (crc != get32(buf + o + 4))
+		return WAL_CORRUPT;
+	rec->lsn = get64(buf + o + 8);
+	rec->payload = (const char *)buf + o + WAL_HEADER;
+	rec->len = len;
+	*off = o + WAL_HEADER + len;
+	return WAL_OK;
+}

@@ -1,0 +1,53 @@
+/*
+ * wal.h - the on-disk framing of journal and snapshot records.
+ *
+ * A record is a 16-byte header and a payload:
+ *
+ *     u32 payload length   (little endian)
+ *     u32 CRC-32C          of the next 8 bytes and the payload
+ *     u64 LSN              the record's sequence number
+ *     payload              JSON text
+ *
+ * The checksum covers the LSN so that a record copied to the wrong place
+ * is caught as surely as a torn one.  Decoding never trusts a length before
+ * checking that the bytes are there, and stops at the first record that is
+ * incomplete or fails its checksum: everything after it is the torn tail.
+ * Pure code: buffers in, results out.
+ */
+#ifndef PARKD_WAL_H
+#define PARKD_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WAL_HEADER 16
+/* No single record may be larger than this (a whole tariff fits easily). */
+#define WAL_MAX_PAYLOAD (16u << 20)
+
+uint32_t wal_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* Writes the header for payload[0..len) with sequence number lsn into hdr. */
+void wal_header(unsigned char hdr[WAL_HEADER], uint64_t lsn,
+    const void *payload, size_t len);
+
+enum wal_status {
+	WAL_OK,		/* a whole, valid record */
+	WAL_END,	/* no bytes left */
+	WAL_TORN,	/* bytes left, but not a whole record */
+	WAL_CORRUPT	/* a whole record whose checksum or length is wrong */
+};
+
+struct wal_rec {
+	uint64_t lsn;
+	const char *payload;	/* points into the buffer */
+	size_t len;
+};
+
+/*
+ * Decodes the record at buf[*off..size).  On WAL_OK fills rec and advances
+ * *off past the record; otherwise *off is left at the bad record.
+ */
+enum wal_status wal_next(const unsigned char *buf, size_t size, size_t *off,
+    struct wal_rec *rec);
+
+#endif

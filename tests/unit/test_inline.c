@@ -1,0 +1,223 @@
+/* test_inline.c - inline commands: METHOD [name=value ...]. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "inline.h"
+#include "jsonrpc.h"
+
+/*
+ * Parses s (its strlen) and checks the method and the params printed
+ * compactly by rpc_json_print, byte for byte.
+ */
+static void
+ok(const char *s, const char *method, const char *params_json)
+{
+	char msg[160] = "untouched", *m = NULL, *printed;
+	cJSON *p = NULL;
+	pk_err e = inline_parse(s, strlen(s), &m, &p, msg, sizeof msg);
+
+	if (e != PK_OK)
+		fail_msg("%s: refused (%d): %s", s, e, msg);
+	assert_string_equal(msg, "");
+	assert_string_equal(m, method);
+	assert_true(cJSON_IsObject(p));
+	printed = rpc_json_print(p);
+	assert_non_null(printed);
+	if (strcmp(printed, params_json) != 0)
+		fail_msg("%s: params %s, want %s", s, printed, params_json);
+	free(printed);
+	free(m);
+	cJSON_Delete(p);
+}
+
+/* Parses len bytes at s; it must fail with e and a message containing sub. */
+static void
+bad_len(const char *s, size_t len, pk_err e, const char *sub)
+{
+	char msg[160] = "", *m = msg;	/* any non-NULL: must come back NULL */
+	cJSON *p = (cJSON *)(void *)msg;
+	pk_err got = inline_parse(s, len, &m, &p, msg, sizeof msg);
+
+	if (got != e)
+		fail_msg("%.*s: got %d (%s), want %d", (int)len, s, got, msg, e);
+	assert_null(m);
+	assert_null(p);
+	if (strstr(msg, sub) == NULL)
+		fail_msg("%.*s: message \"%s\" lacks \"%s\"", (int)len, s, msg, sub);
+}
+#define BAD(lit, e, sub) bad_len(lit, sizeof(lit) - 1, e, sub)
+
+static void
+test_examples(void **state)
+{
+	(void)state;
+	ok("entry gate=north plate=B-XY123 class=car", "entry",
+	    "{\"gate\":\"north\",\"plate\":\"B-XY123\",\"class\":\"car\"}");
+	ok("entry gate=north plate=\"B-XY 123\" class=car needs=[\"ev\"]", "entry",
+	    "{\"gate\":\"north\",\"plate\":\"B-XY 123\",\"class\":\"car\",\"needs\":[\"ev\"]}");
+	ok("quote plate=B-XY123 at=2026-11-22T10:00:00Z", "quote",
+	    "{\"plate\":\"B-XY123\",\"at\":\"2026-11-22T10:00:00Z\"}");
+	ok("help", "help", "{}");
+	ok("help method=entry", "help", "{\"method\":\"entry\"}");
+	ok("waitlist_status waitlist_id=abc", "waitlist_status", "{\"waitlist_id\":\"abc\"}");
+	ok("a.b_c9", "a.b_c9", "{}");
+}
+
+static void
+test_json_literals(void **state)
+{
+	(void)state;
+	ok("pay ticket=t amount=1500 ok=true no=false nil=null neg=-2.5e3",
+	    "pay", "{\"ticket\":\"t\",\"amount\":1500,\"ok\":true,\"no\":false,"
+	    "\"nil\":null,\"neg\":-2500}");
+	/* Not JSON, so bare strings: leading zero, words, signs, dates. */
+	ok("x a=007 b=True c=nul d=+1 e=1. f=- g=1e h=nullx i=0x1f",
+	    "x", "{\"a\":\"007\",\"b\":\"True\",\"c\":\"nul\",\"d\":\"+1\","
+	    "\"e\":\"1.\",\"f\":\"-\",\"g\":\"1e\",\"h\":\"nullx\",\"i\":\"0x1f\"}");
+	/* A quoted number stays a string. */
+	ok("x plate=\"123\"", "x", "{\"plate\":\"123\"}");
+	/* A number, so a double: the nearest one, printed in full. */
+	ok("x big=12345678901234567890", "x", "{\"big\":12345678901234567168}");
+}
+
+static void
+test_quotes_and_brackets(void **state)
+{
+	(void)state;
+	ok("x s=\"a b\\\"c\\\\ \\u00e9 \\t\"", "x",
+	    "{\"s\":\"a b\\\"c\\\\ \xc3\xa9 \\t\"}");
+	ok("x l=[1, \"a ]b\", {\"k\": [2, 3]}]  o={\"a b\": {\"c\": \"}\"}}", "x",
+	    "{\"l\":[1,\"a ]b\",{\"k\":[2,3]}],\"o\":{\"a b\":{\"c\":\"}\"}}}");
+	ok("x e=[] o={} s=\"\"", "x", "{\"e\":[],\"o\":{},\"s\":\"\"}");
+	/* name= gives the empty string. */
+	ok("x a= b=1", "x", "{\"a\":\"\",\"b\":1}");
+	ok("x a=", "x", "{\"a\":\"\"}");
+	/* A bare value may contain '=' and quotes after its first byte. */
+	ok("x a=b=c d=e\"f", "x", "{\"a\":\"b=c\",\"d\":\"e\\\"f\"}");
+}
+
+static void
+test_whitespace(void **state)
+{
+	(void)state;
+	ok("  \t help \t ", "help", "{}");
+	ok("entry\tgate=north\t\tclass=car  ", "entry",
+	    "{\"gate\":\"north\",\"class\":\"car\"}");
+	ok("x u=caf\xc3\xa9", "x", "{\"u\":\"caf\xc3\xa9\"}");
+}
+
+static void
+test_errors_tokens(void **state)
+{
+	(void)state;
+	BAD("entry gate north", PK_E_INVALID_PARAMS, "\"gate\" is not name=value");
+	BAD("entry gate = north", PK_E_INVALID_PARAMS, "\"gate\" is not name=value");
+	BAD("entry =north", PK_E_INVALID_PARAMS, "empty parameter name");
+	BAD("entry gate=a gate=b", PK_E_INVALID_PARAMS, "duplicate parameter \"gate\"");
+	BAD("entry g\"a=b", PK_E_INVALID_PARAMS, "invalid parameter name");
+	BAD("entry g\xc3\xa4te=b", PK_E_INVALID_PARAMS, "invalid parameter name \"g\xc3\xa4te\"");
+}
+
+static void
+test_errors_values(void **state)
+{
+	(void)state;
+	BAD("entry plate=\"B-XY 123", PK_E_INVALID_PARAMS, "unterminated quote in the value of \"plate\"");
+	BAD("entry plate=\"B-XY\\\"", PK_E_INVALID_PARAMS, "unterminated quote");
+	BAD("entry needs=[\"ev\"", PK_E_INVALID_PARAMS, "unterminated bracket in the value of \"needs\"");
+	BAD("entry needs=[[1]", PK_E_INVALID_PARAMS, "unterminated bracket");
+	BAD("entry o={\"a\":\"}", PK_E_INVALID_PARAMS, "unterminated quote");
+	BAD("entry needs=[1,]", PK_E_INVALID_PARAMS, "invalid JSON in the value of \"needs\"");
+	BAD("entry needs=[1}", PK_E_INVALID_PARAMS, "invalid JSON");
+	BAD("entry o={\"a\":1,\"a\":2}", PK_E_INVALID_PARAMS, "duplicate key \"a\"");
+	BAD("entry s=\"a\\u0000b\"", PK_E_INVALID_PARAMS, "\\u0000");
+	BAD("entry s=\"\\ud800\"", PK_E_INVALID_PARAMS, "surrogate");
+	BAD("entry s=\"\\q\"", PK_E_INVALID_PARAMS, "invalid escape");
+	BAD("entry s=\"a\"b", PK_E_INVALID_PARAMS, "unexpected \"b\" after the value of \"s\"");
+	BAD("entry l=[1]x y=1", PK_E_INVALID_PARAMS, "unexpected \"x\"");
+	BAD("entry l=[01]", PK_E_INVALID_PARAMS, "leading zero");
+}
+
+static void
+test_errors_line(void **state)
+{
+	char line[INLINE_MAX_PARAMS * 8 + 16];
+	size_t off;
+	int i;
+
+	(void)state;
+	BAD("", PK_E_INVALID_REQUEST, "empty command");
+	BAD("  \t ", PK_E_INVALID_REQUEST, "empty command");
+	BAD("entry plate=\xff", PK_E_PARSE, "invalid UTF-8 at byte 12");
+	BAD("entry plate=\xc0\xaf", PK_E_PARSE, "UTF-8");
+	BAD("entry plate=\xed\xa0\x80", PK_E_PARSE, "UTF-8");
+	BAD("entry plate=a\0b", PK_E_INVALID_PARAMS, "control character 0x00 at byte 13");
+	BAD("help\r", PK_E_INVALID_PARAMS, "control character 0x0d");
+	BAD("help\x7f", PK_E_INVALID_PARAMS, "control character 0x7f");
+	BAD("hello!", PK_E_METHOD_NOT_FOUND, "no method \"hello!\"");
+	BAD("{\"method\":\"x\"}", PK_E_METHOD_NOT_FOUND, "no method");
+	BAD("entry,gate=north", PK_E_METHOD_NOT_FOUND, "no method");
+	/* Long words are clipped in messages. */
+	BAD("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx!",
+	    PK_E_METHOD_NOT_FOUND, "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\"");
+
+	/* INLINE_MAX_PARAMS parameters are fine, one more is not. */
+	off = (size_t)sprintf(line, "x");
+	for (i = 0; i < INLINE_MAX_PARAMS; i++)
+		off += (size_t)sprintf(line + off, " p%d=%d", i, i);
+	{
+		char *m = NULL;
+		cJSON *p = NULL;
+
+		assert_int_equal(inline_parse(line, off, &m, &p, NULL, 0), PK_OK);
+		assert_int_equal(cJSON_GetArraySize(p), INLINE_MAX_PARAMS);
+		free(m);
+		cJSON_Delete(p);
+	}
+	off += (size_t)sprintf(line + off, " q=1");
+	bad_len(line, off, PK_E_INVALID_PARAMS, "more than 64 parameters");
+}
+
+/* The length is respected: the line need not be NUL-terminated. */
+static void
+test_length_respected(void **state)
+{
+	const char buf[] = "help method=entryXYZ";
+	char *m = NULL;
+	cJSON *p = NULL;
+	char *s;
+
+	(void)state;
+	assert_int_equal(inline_parse(buf, 17, &m, &p, NULL, 0), PK_OK);
+	s = rpc_json_print(p);
+	assert_string_equal(s, "{\"method\":\"entry\"}");
+	free(s);
+	free(m);
+	cJSON_Delete(p);
+	/* The line ends in the middle of a quoted value. */
+	bad_len("x a=\"bc\"", 7, PK_E_INVALID_PARAMS, "unterminated quote");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_examples),
+		cmocka_unit_test(test_json_literals),
+		cmocka_unit_test(test_quotes_and_brackets),
+		cmocka_unit_test(test_whitespace),
+		cmocka_unit_test(test_errors_tokens),
+		cmocka_unit_test(test_errors_values),
+		cmocka_unit_test(test_errors_line),
+		cmocka_unit_test(test_length_respected),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

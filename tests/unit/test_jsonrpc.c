@@ -1,0 +1,869 @@
+/* test_jsonrpc.c - JSON-RPC parsing (strict RFC 8259) and response lines. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jsonrpc.h"
+
+/* Parses a C string literal (its length, so embedded NULs count). */
+#define PARSE(lit) rpc_parse(lit, sizeof(lit) - 1)
+
+/* The whole line must be refused with err e, and a message containing sub. */
+static void
+line_err(const char *s, size_t len, pk_err e, const char *sub)
+{
+	rpc_msg *m = rpc_parse(s, len);
+
+	assert_non_null(m);
+	if (m->err != e)
+		fail_msg("%.*s: err %d (%s), want %d", (int)len, s, m->err,
+		    m->errmsg, e);
+	assert_int_equal(m->n, 0);
+	assert_null(m->reqs);
+	assert_null(m->root);
+	if (strstr(m->errmsg, sub) == NULL)
+		fail_msg("%.*s: message \"%s\" lacks \"%s\"", (int)len, s,
+		    m->errmsg, sub);
+	rpc_msg_free(m);
+}
+#define LINE_ERR(lit, e, sub) line_err(lit, sizeof(lit) - 1, e, sub)
+#define PARSE_ERR(lit) line_err(lit, sizeof(lit) - 1, PK_E_PARSE, "")
+
+/* A single request that must fail with e, id (NULL: none), message sub. */
+static void
+req_err(const char *s, pk_err e, const char *id, const char *sub)
+{
+	rpc_msg *m = rpc_parse(s, strlen(s));
+
+	assert_non_null(m);
+	if (m->err != PK_OK)
+		fail_msg("%s: whole line refused: %s", s, m->errmsg);
+	assert_int_equal(m->n, 1);
+	assert_int_equal(m->is_batch, 0);
+	if (m->reqs[0].err != e)
+		fail_msg("%s: err %d (%s), want %d", s, m->reqs[0].err,
+		    m->reqs[0].errmsg, e);
+	assert_null(m->reqs[0].method);
+	assert_null(m->reqs[0].params);
+	if (id == NULL)
+		assert_null(m->reqs[0].id);
+	else
+		assert_string_equal(m->reqs[0].id, id);
+	if (strstr(m->reqs[0].errmsg, sub) == NULL)
+		fail_msg("%s: message \"%s\" lacks \"%s\"", s,
+		    m->reqs[0].errmsg, sub);
+	rpc_msg_free(m);
+}
+
+/* A single request that must be fine; returns it for more checks. */
+static rpc_msg *
+req_ok(const char *s, size_t len)
+{
+	rpc_msg *m = rpc_parse(s, len);
+
+	assert_non_null(m);
+	if (m->err != PK_OK)
+		fail_msg("%.*s: refused: %s", (int)len, s, m->errmsg);
+	assert_int_equal(m->n, 1);
+	if (m->reqs[0].err != PK_OK)
+		fail_msg("%.*s: request refused: %s", (int)len, s,
+		    m->reqs[0].errmsg);
+	return m;
+}
+#define REQ_OK(lit) req_ok(lit, sizeof(lit) - 1)
+
+/* ---------------------------------------------------------------- */
+
+static void
+test_valid_request(void **state)
+{
+	rpc_msg *m = REQ_OK("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"entry\","
+	    "\"params\":{\"gate\":\"north\",\"plate\":\"B-XY 123\",\"class\":\"car\"}}");
+	const cJSON *p;
+
+	(void)state;
+	assert_int_equal(m->is_batch, 0);
+	assert_string_equal(m->reqs[0].id, "7");
+	assert_string_equal(m->reqs[0].method, "entry");
+	p = m->reqs[0].params;
+	assert_true(cJSON_IsObject(p));
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(p, "plate")->valuestring,
+	    "B-XY 123");
+	assert_string_equal(m->reqs[0].errmsg, "");
+	rpc_msg_free(m);
+	rpc_msg_free(NULL);
+}
+
+static void
+test_notification_and_null_id(void **state)
+{
+	rpc_msg *m = REQ_OK("{\"method\":\"ping\"}");
+
+	(void)state;
+	assert_null(m->reqs[0].id);
+	assert_null(m->reqs[0].params);
+	rpc_msg_free(m);
+	/* "id":null is an id (answered with null), not a notification. */
+	m = REQ_OK("{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":null}");
+	assert_string_equal(m->reqs[0].id, "null");
+	rpc_msg_free(m);
+	m = REQ_OK("{\"method\":\"ping\",\"params\":{}}");
+	assert_true(cJSON_IsObject(m->reqs[0].params));
+	assert_null(m->reqs[0].params->child);
+	rpc_msg_free(m);
+}
+
+/* Ids come back byte for byte, whatever cJSON would make of them. */
+static void
+test_id_raw_exact(void **state)
+{
+	static const struct { const char *line, *id; } cases[] = {
+		{ "{\"id\":12345678901234567890,\"method\":\"m\"}", "12345678901234567890" },
+		{ "{\"id\":-98765432109876543210987654321,\"method\":\"m\"}",
+		  "-98765432109876543210987654321" },
+		{ "{\"id\":1.50E+3,\"method\":\"m\"}", "1.50E+3" },
+		{ "{\"id\":-0,\"method\":\"m\"}", "-0" },
+		{ "{\"id\":1e400,\"method\":\"m\"}", "1e400" },
+		{ "{\"id\" :\t 7 \r\n,\"method\":\"m\"}", "7" },
+		{ "{\"id\":\"a\\u0062\\n\\\"\\/\",\"method\":\"m\"}", "\"a\\u0062\\n\\\"\\/\"" },
+		{ "{\"id\":\"\xc3\xa9\\ud83d\\ude00\",\"method\":\"m\"}", "\"\xc3\xa9\\ud83d\\ude00\"" },
+		{ "{\"id\":\"\",\"method\":\"m\"}", "\"\"" },
+		/* The member name may itself be spelled with escapes. */
+		{ "{\"\\u0069d\":5,\"method\":\"m\"}", "5" },
+		{ "{\"i\\u0064\":\"x\",\"method\":\"m\"}", "\"x\"" },
+		{ "{\"method\":\"m\",\"params\":{\"id\":9},\"id\":3}", "3" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		rpc_msg *m = req_ok(cases[i].line, strlen(cases[i].line));
+		char *line, want[256];
+
+		assert_string_equal(m->reqs[0].id, cases[i].id);
+		line = rpc_result_line(m->reqs[0].id, NULL);
+		snprintf(want, sizeof want,
+		    "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":null}", cases[i].id);
+		assert_string_equal(line, want);
+		free(line);
+		rpc_msg_free(m);
+	}
+}
+
+static void
+test_bad_id_types(void **state)
+{
+	(void)state;
+	req_err("{\"id\":true,\"method\":\"m\"}", PK_E_INVALID_REQUEST, NULL, "\"id\"");
+	req_err("{\"id\":{},\"method\":\"m\"}", PK_E_INVALID_REQUEST, NULL, "\"id\"");
+	req_err("{\"id\":[1],\"method\":\"m\"}", PK_E_INVALID_REQUEST, NULL, "\"id\"");
+	/* Member names are case-sensitive (cJSON's plain getter is not). */
+	req_err("{\"ID\":1,\"method\":\"m\"}", PK_E_INVALID_REQUEST, NULL,
+	    "unknown member \"ID\"");
+}
+
+static void
+test_jsonrpc_member(void **state)
+{
+	rpc_msg *m = REQ_OK("{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"id\":1}");
+
+	(void)state;
+	rpc_msg_free(m);
+	/* The id is kept so that the error can echo it. */
+	req_err("{\"jsonrpc\":\"1.0\",\"method\":\"m\",\"id\":4}",
+	    PK_E_INVALID_REQUEST, "4", "\"jsonrpc\" must be \"2.0\"");
+	req_err("{\"jsonrpc\":2.0,\"method\":\"m\",\"id\":4}",
+	    PK_E_INVALID_REQUEST, "4", "jsonrpc");
+	req_err("{\"jsonrpc\":\"2.0 \",\"method\":\"m\"}",
+	    PK_E_INVALID_REQUEST, NULL, "jsonrpc");
+	req_err("{\"jsonrpc\":null,\"method\":\"m\"}",
+	    PK_E_INVALID_REQUEST, NULL, "jsonrpc");
+	req_err("{\"JSONRPC\":\"2.0\",\"method\":\"m\"}",
+	    PK_E_INVALID_REQUEST, NULL, "unknown member \"JSONRPC\"");
+}
+
+static void
+test_method_member(void **state)
+{
+	(void)state;
+	req_err("{\"id\":\"q\"}", PK_E_INVALID_REQUEST, "\"q\"", "\"method\" is missing");
+	req_err("{\"id\":1,\"method\":\"\"}", PK_E_INVALID_REQUEST, "1", "non-empty string");
+	req_err("{\"id\":1,\"method\":5}", PK_E_INVALID_REQUEST, "1", "non-empty string");
+	req_err("{\"id\":1,\"method\":null}", PK_E_INVALID_REQUEST, "1", "non-empty string");
+	req_err("{\"id\":1,\"Method\":\"m\"}", PK_E_INVALID_REQUEST, "1", "unknown member");
+}
+
+static void
+test_params_member(void **state)
+{
+	(void)state;
+	req_err("{\"id\":1,\"method\":\"m\",\"params\":[1,2]}",
+	    PK_E_INVALID_PARAMS, "1", "not an array");
+	req_err("{\"id\":1,\"method\":\"m\",\"params\":[]}",
+	    PK_E_INVALID_PARAMS, "1", "not an array");
+	req_err("{\"id\":1,\"method\":\"m\",\"params\":\"x\"}",
+	    PK_E_INVALID_REQUEST, "1", "\"params\" must be an object");
+	req_err("{\"id\":1,\"method\":\"m\",\"params\":null}",
+	    PK_E_INVALID_REQUEST, "1", "\"params\" must be an object");
+	req_err("{\"id\":1,\"method\":\"m\",\"params\":3}",
+	    PK_E_INVALID_REQUEST, "1", "\"params\" must be an object");
+	/* A request error wins over a params error. */
+	req_err("{\"id\":1,\"params\":[1]}", PK_E_INVALID_REQUEST, "1", "method");
+}
+
+static void
+test_unknown_member(void **state)
+{
+	char line[256];
+	rpc_msg *m;
+
+	(void)state;
+	req_err("{\"id\":1,\"method\":\"m\",\"extra\":true}",
+	    PK_E_INVALID_REQUEST, "1", "unknown member \"extra\"");
+	/* The id echoed is the "id" member's, not another short member's. */
+	req_err("{\"id\":1,\"zz\":2,\"method\":\"m\"}",
+	    PK_E_INVALID_REQUEST, "1", "unknown member \"zz\"");
+	req_err("{\"id\":1,\"\\u0069x\":2,\"method\":\"m\"}",
+	    PK_E_INVALID_REQUEST, "1", "unknown member \"ix\"");
+	req_err("{\"id\":1,\"idx\":2,\"method\":\"m\"}",
+	    PK_E_INVALID_REQUEST, "1", "unknown member \"idx\"");
+	/* Long names are clipped in the message, on a character boundary. */
+	snprintf(line, sizeof line, "{\"id\":1,\"method\":\"m\",\"%s\xc3\xa9xyz\":0}",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");	/* 39 a's + 2-byte char */
+	m = rpc_parse(line, strlen(line));
+	assert_non_null(m);
+	assert_int_equal(m->reqs[0].err, PK_E_INVALID_REQUEST);
+	assert_non_null(strstr(m->reqs[0].errmsg,
+	    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\""));
+	rpc_msg_free(m);
+}
+
+static void
+test_top_level_kinds(void **state)
+{
+	(void)state;
+	LINE_ERR("42", PK_E_INVALID_REQUEST, "object");
+	LINE_ERR("\"ping\"", PK_E_INVALID_REQUEST, "object");
+	LINE_ERR(" null ", PK_E_INVALID_REQUEST, "object");
+	LINE_ERR("[]", PK_E_INVALID_REQUEST, "empty batch");
+	LINE_ERR(" [ \t ] ", PK_E_INVALID_REQUEST, "empty batch");
+	LINE_ERR("", PK_E_PARSE, "end of input");
+	LINE_ERR("   ", PK_E_PARSE, "end of input");
+}
+
+static void
+test_not_utf8(void **state)
+{
+	(void)state;
+	LINE_ERR("{\"id\":\"\xff\",\"method\":\"m\"}", PK_E_PARSE, "UTF-8");
+	LINE_ERR("{\"id\":\"\xc0\xaf\",\"method\":\"m\"}", PK_E_PARSE, "UTF-8 at byte 7");
+	LINE_ERR("{\"id\":\"\xed\xa0\x80\",\"method\":\"m\"}", PK_E_PARSE, "UTF-8");
+	LINE_ERR("{\"id\":\"\xf4\x90\x80\x80\",\"method\":\"m\"}", PK_E_PARSE, "UTF-8");
+	LINE_ERR("{\"id\":\"\xe2\x82\",\"method\":\"m\"}", PK_E_PARSE, "UTF-8");
+}
+
+/* What cJSON alone would let through. */
+static void
+test_rfc8259_strictness(void **state)
+{
+	(void)state;
+	LINE_ERR("{\"method\":\"m\"} x", PK_E_PARSE, "trailing characters");
+	LINE_ERR("{\"method\":\"m\"}{}", PK_E_PARSE, "trailing characters");
+	LINE_ERR("{\"method\":\"m\"},", PK_E_PARSE, "trailing characters");
+	LINE_ERR("{\"id\":01,\"method\":\"m\"}", PK_E_PARSE, "leading zero");
+	LINE_ERR("{\"id\":-01,\"method\":\"m\"}", PK_E_PARSE, "leading zero");
+	LINE_ERR("{\"id\":00,\"method\":\"m\"}", PK_E_PARSE, "leading zero");
+	LINE_ERR("{\"id\":+1,\"method\":\"m\"}", PK_E_PARSE, "unexpected character");
+	LINE_ERR("{\"id\":.5,\"method\":\"m\"}", PK_E_PARSE, "");
+	LINE_ERR("{\"id\":1.,\"method\":\"m\"}", PK_E_PARSE, "after '.'");
+	LINE_ERR("{\"id\":1e,\"method\":\"m\"}", PK_E_PARSE, "exponent");
+	LINE_ERR("{\"id\":1e+,\"method\":\"m\"}", PK_E_PARSE, "exponent");
+	LINE_ERR("{\"id\":-,\"method\":\"m\"}", PK_E_PARSE, "invalid number");
+	LINE_ERR("{\"id\":0x10,\"method\":\"m\"}", PK_E_PARSE, "");
+	LINE_ERR("{\"id\":NaN,\"method\":\"m\"}", PK_E_PARSE, "");
+	LINE_ERR("{\"id\":Infinity,\"method\":\"m\"}", PK_E_PARSE, "");
+	LINE_ERR("{\"id\":1,\"method\":\"m\",}", PK_E_PARSE, "member name expected");
+	LINE_ERR("[{\"method\":\"m\"},]", PK_E_PARSE, "unexpected character");
+	LINE_ERR("{\"method\":\"m\" /* c */}", PK_E_PARSE, "");
+	LINE_ERR("{'method':'m'}", PK_E_PARSE, "member name expected");
+	LINE_ERR("{method:\"m\"}", PK_E_PARSE, "member name expected");
+	LINE_ERR("{\"method\" \"m\"}", PK_E_PARSE, "':' expected");
+	LINE_ERR("{\"method\":\"m\"", PK_E_PARSE, "',' or '}' expected");
+	LINE_ERR("[{\"method\":\"m\"}", PK_E_PARSE, "',' or ']' expected");
+	LINE_ERR("{\"id\":tru,\"method\":\"m\"}", PK_E_PARSE, "invalid literal");
+	LINE_ERR("{\"id\":True,\"method\":\"m\"}", PK_E_PARSE, "");
+	/* Only space, tab, CR and LF are whitespace. */
+	LINE_ERR("{\f\"method\":\"m\"}", PK_E_PARSE, "member name expected");
+	LINE_ERR("{\"method\":\"m\"}\v", PK_E_PARSE, "trailing");
+	LINE_ERR("\xc2\xa0{\"method\":\"m\"}", PK_E_PARSE, "");
+	/* A byte order mark is not JSON text (cJSON would skip it). */
+	LINE_ERR("\xef\xbb\xbf{\"method\":\"m\"}", PK_E_PARSE, "byte 0");
+	/* Positions are reported. */
+	LINE_ERR("{\"method\":\"m\"} x", PK_E_PARSE, "at byte 15");
+}
+
+static void
+test_strings(void **state)
+{
+	rpc_msg *m;
+
+	(void)state;
+	LINE_ERR("{\"method\":\"a\tb\"}", PK_E_PARSE, "control character");
+	LINE_ERR("{\"method\":\"a\nb\"}", PK_E_PARSE, "control character");
+	LINE_ERR("{\"method\":\"a\x1f" "b\"}", PK_E_PARSE, "control character");
+	LINE_ERR("{\"method\":\"a\0b\"}", PK_E_PARSE, "control character");
+	LINE_ERR("{\"method\":\"m\"}\0", PK_E_PARSE, "trailing");
+	LINE_ERR("{\"method\":\"a\\u0000b\"}", PK_E_PARSE, "\\u0000");
+	LINE_ERR("{\"method\":\"a\\ud800\"}", PK_E_PARSE, "surrogate");
+	LINE_ERR("{\"method\":\"a\\ud800\\u0041\"}", PK_E_PARSE, "surrogate");
+	LINE_ERR("{\"method\":\"a\\ud800\\ud800\"}", PK_E_PARSE, "surrogate");
+	LINE_ERR("{\"method\":\"a\\udc00\"}", PK_E_PARSE, "low surrogate");
+	LINE_ERR("{\"method\":\"\\ude00\\ud83d\"}", PK_E_PARSE, "low surrogate");
+	LINE_ERR("{\"method\":\"a\\ud800\"", PK_E_PARSE, "surrogate");
+	LINE_ERR("{\"method\":\"\\x41\"}", PK_E_PARSE, "invalid escape");
+	LINE_ERR("{\"method\":\"\\U0041\"}", PK_E_PARSE, "invalid escape");
+	LINE_ERR("{\"method\":\"\\u12G4\"}", PK_E_PARSE, "\\u escape");
+	LINE_ERR("{\"method\":\"\\u12\"}", PK_E_PARSE, "\\u escape");
+	LINE_ERR("{\"method\":\"abc", PK_E_PARSE, "unterminated string");
+	LINE_ERR("{\"method\":\"abc\\", PK_E_PARSE, "unterminated string");
+	/* Valid escapes, a surrogate pair and raw UTF-8 all decode. */
+	m = REQ_OK("{\"method\":\"\\u00e9\\ud83d\\ude00\xc3\xa9\\\"\\\\\\/\\b\\f\\n\\r\\t\"}");
+	assert_string_equal(m->reqs[0].method,
+	    "\xc3\xa9\xf0\x9f\x98\x80\xc3\xa9\"\\/\b\f\n\r\t");
+	rpc_msg_free(m);
+}
+
+static void
+test_duplicate_keys(void **state)
+{
+	char *big;
+	size_t i, off;
+
+	(void)state;
+	LINE_ERR("{\"id\":1,\"method\":\"m\",\"id\":2}", PK_E_PARSE, "duplicate key \"id\"");
+	LINE_ERR("{\"method\":\"m\",\"method\":\"n\"}", PK_E_PARSE, "duplicate key \"method\"");
+	LINE_ERR("{\"method\":\"m\",\"params\":{\"a\":1,\"b\":2,\"a\":3}}",
+	    PK_E_PARSE, "duplicate key \"a\"");
+	LINE_ERR("{\"method\":\"m\",\"params\":{\"x\":[{\"k\":1,\"k\":1}]}}",
+	    PK_E_PARSE, "duplicate key \"k\"");
+	LINE_ERR("[{\"method\":\"m\"},{\"method\":\"m\",\"id\":1,\"id\":1}]",
+	    PK_E_PARSE, "duplicate key");
+	/* Escapes are decoded before comparing. */
+	LINE_ERR("{\"method\":\"m\",\"params\":{\"a\":1,\"\\u0061\":2}}",
+	    PK_E_PARSE, "duplicate key \"a\"");
+	/* Names differing in case only are different names. */
+	{
+		rpc_msg *m = REQ_OK("{\"method\":\"m\",\"params\":{\"a\":1,\"A\":2}}");
+
+		rpc_msg_free(m);
+	}
+	/* Many members, the duplicate far apart: sorting finds it. */
+	big = malloc(200000);
+	assert_non_null(big);
+	off = (size_t)sprintf(big, "{\"method\":\"m\",\"params\":{");
+	for (i = 0; i < 10000; i++)
+		off += (size_t)sprintf(big + off, "\"k%zu\":%zu,", i, i);
+	off += (size_t)sprintf(big + off, "\"k0\":0}}");
+	line_err(big, off, PK_E_PARSE, "duplicate key \"k0\"");
+	free(big);
+}
+
+/* Builds depth nested arrays inside params: {"method":"m","params":{"a":[[...]]}}. */
+static char *
+nested(int arrays)
+{
+	char *s = malloc((size_t)arrays * 2 + 64);
+	size_t off;
+	int i;
+
+	assert_non_null(s);
+	off = (size_t)sprintf(s, "{\"method\":\"m\",\"params\":{\"a\":");
+	for (i = 0; i < arrays; i++)
+		s[off++] = '[';
+	for (i = 0; i < arrays; i++)
+		s[off++] = ']';
+	strcpy(s + off, "}}");
+	return s;
+}
+
+/* The same with objects: {"method":"m","params":{"a":{"a":...{}}}}. */
+static char *
+nested_objects(int objects)
+{
+	char *s = malloc((size_t)objects * 6 + 64);
+	size_t off;
+	int i;
+
+	assert_non_null(s);
+	off = (size_t)sprintf(s, "{\"method\":\"m\",\"params\":");
+	for (i = 0; i < objects; i++)
+		off += (size_t)sprintf(s + off, "{\"a\":");
+	s[off++] = '{';
+	for (i = 0; i <= objects; i++)
+		s[off++] = '}';
+	strcpy(s + off, "}");
+	return s;
+}
+
+static void
+test_depth(void **state)
+{
+	char *s;
+	rpc_msg *m;
+
+	(void)state;
+	/* Object (1) + params (2) + 62 arrays = 64 levels: the limit. */
+	s = nested(RPC_MAX_DEPTH - 2);
+	m = rpc_parse(s, strlen(s));
+	assert_non_null(m);
+	assert_int_equal(m->err, PK_OK);
+	assert_int_equal(m->reqs[0].err, PK_OK);
+	rpc_msg_free(m);
+	free(s);
+	s = nested(RPC_MAX_DEPTH - 1);
+	line_err(s, strlen(s), PK_E_PARSE, "too deep");
+	free(s);
+	/* Far too deep: refused by the scanner long before cJSON's limit. */
+	s = nested(1000000);
+	line_err(s, strlen(s), PK_E_PARSE, "too deep");
+	free(s);
+	/* Objects count as much as arrays. */
+	s = nested_objects(RPC_MAX_DEPTH - 2);
+	m = rpc_parse(s, strlen(s));
+	assert_non_null(m);
+	assert_int_equal(m->err, PK_OK);
+	assert_int_equal(m->reqs[0].err, PK_OK);
+	rpc_msg_free(m);
+	free(s);
+	s = nested_objects(RPC_MAX_DEPTH - 1);
+	line_err(s, strlen(s), PK_E_PARSE, "nested too deep (more than 64 levels)");
+	free(s);
+	/* A batch is a level too: [ {params: 61 arrays} ] is 64. */
+	s = nested(RPC_MAX_DEPTH - 3);
+	{
+		size_t l = strlen(s);
+		char *b = malloc(l + 3);
+
+		assert_non_null(b);
+		b[0] = '[';
+		memcpy(b + 1, s, l);
+		b[l + 1] = ']';
+		b[l + 2] = '\0';
+		m = rpc_parse(b, l + 2);
+		assert_non_null(m);
+		assert_int_equal(m->err, PK_OK);
+		assert_int_equal(m->is_batch, 1);
+		rpc_msg_free(m);
+		free(b);
+	}
+	free(s);
+	s = nested(RPC_MAX_DEPTH - 2);
+	{
+		size_t l = strlen(s);
+		char *b = malloc(l + 3);
+
+		assert_non_null(b);
+		b[0] = '[';
+		memcpy(b + 1, s, l);
+		b[l + 1] = ']';
+		b[l + 2] = '\0';
+		line_err(b, l + 2, PK_E_PARSE, "too deep");
+		free(b);
+	}
+	free(s);
+}
+
+static void
+test_batch(void **state)
+{
+	rpc_msg *m = PARSE("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"},"
+	    "{\"method\":\"notify\"}, 7, {\"id\":\"x\",\"method\":\"b\",\"params\":[]},"
+	    "{\"id\":12345678901234567890123,\"method\":\"c\"}, [], \"s\"]");
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(m->err, PK_OK);
+	assert_int_equal(m->is_batch, 1);
+	assert_int_equal(m->n, 7);
+	assert_int_equal(m->reqs[0].err, PK_OK);
+	assert_string_equal(m->reqs[0].id, "1");
+	assert_string_equal(m->reqs[0].method, "a");
+	assert_int_equal(m->reqs[1].err, PK_OK);
+	assert_null(m->reqs[1].id);
+	assert_string_equal(m->reqs[1].method, "notify");
+	assert_int_equal(m->reqs[2].err, PK_E_INVALID_REQUEST);
+	assert_null(m->reqs[2].id);
+	assert_int_equal(m->reqs[3].err, PK_E_INVALID_PARAMS);
+	assert_string_equal(m->reqs[3].id, "\"x\"");
+	assert_int_equal(m->reqs[4].err, PK_OK);
+	assert_string_equal(m->reqs[4].id, "12345678901234567890123");
+	assert_int_equal(m->reqs[5].err, PK_E_INVALID_REQUEST);
+	assert_int_equal(m->reqs[6].err, PK_E_INVALID_REQUEST);
+	rpc_msg_free(m);
+
+	/* A batch of non-objects: one invalid_request each, no ids. */
+	m = PARSE("[1,2,3]");
+	assert_non_null(m);
+	assert_int_equal(m->n, 3);
+	assert_int_equal(m->reqs[2].err, PK_E_INVALID_REQUEST);
+	assert_null(m->reqs[2].id);
+	rpc_msg_free(m);
+
+	/* A nested array element is not a batch and records no id. */
+	m = PARSE("[[{\"id\":1,\"method\":\"m\"}]]");
+	assert_non_null(m);
+	assert_int_equal(m->n, 1);
+	assert_int_equal(m->reqs[0].err, PK_E_INVALID_REQUEST);
+	assert_null(m->reqs[0].id);
+	rpc_msg_free(m);
+}
+
+static char *
+batch_of(size_t n)
+{
+	char *s = malloc(n * 40 + 8);
+	size_t off = 0, i;
+
+	assert_non_null(s);
+	s[off++] = '[';
+	for (i = 0; i < n; i++)
+		off += (size_t)sprintf(s + off, "%s{\"id\":%zu,\"method\":\"m\"}",
+		    i ? "," : "", i);
+	s[off++] = ']';
+	s[off] = '\0';
+	return s;
+}
+
+static void
+test_batch_limit(void **state)
+{
+	char *s = batch_of(RPC_MAX_BATCH);
+	rpc_msg *m = rpc_parse(s, strlen(s));
+	char want[16];
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(m->err, PK_OK);
+	assert_int_equal(m->n, RPC_MAX_BATCH);
+	/* Every element's id lands in its own request. */
+	snprintf(want, sizeof want, "%d", RPC_MAX_BATCH - 1);
+	assert_string_equal(m->reqs[RPC_MAX_BATCH - 1].id, want);
+	assert_string_equal(m->reqs[500].id, "500");
+	rpc_msg_free(m);
+	free(s);
+	s = batch_of(RPC_MAX_BATCH + 1);
+	line_err(s, strlen(s), PK_E_INVALID_REQUEST, "at most 1000");
+	free(s);
+}
+
+/* The length is respected: bytes after it are never read as JSON. */
+static void
+test_length_respected(void **state)
+{
+	const char buf[] = "{\"id\":1,\"method\":\"m\"}GARBAGE";
+	rpc_msg *m = rpc_parse(buf, 21);
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(m->err, PK_OK);
+	assert_string_equal(m->reqs[0].id, "1");
+	rpc_msg_free(m);
+	line_err(buf, 20, PK_E_PARSE, "',' or '}' expected");
+	line_err(buf, 22, PK_E_PARSE, "trailing characters after the JSON value");
+}
+
+static void
+test_json_parse(void **state)
+{
+	char msg[RPC_ERRMSG_LEN];
+	pk_err e = PK_E_INTERNAL;
+	cJSON *t;
+	const char *text = " [1, \"a\", {\"b\": null}] ";
+
+	(void)state;
+	t = rpc_json_parse(text, strlen(text), &e, msg, sizeof msg);
+	assert_non_null(t);
+	assert_int_equal(e, PK_OK);
+	assert_int_equal(cJSON_GetArraySize(t), 3);
+	cJSON_Delete(t);
+	/* Any value may be at the top here. */
+	t = rpc_json_parse("12", 2, &e, msg, sizeof msg);
+	assert_non_null(t);
+	assert_true(cJSON_IsNumber(t));
+	cJSON_Delete(t);
+	t = rpc_json_parse("[1,]", 4, &e, msg, sizeof msg);
+	assert_null(t);
+	assert_int_equal(e, PK_E_PARSE);
+	assert_non_null(strstr(msg, "invalid JSON at byte 3"));
+	t = rpc_json_parse("{\"a\":1,\"a\":1}", 13, &e, NULL, 0);
+	assert_null(t);
+	assert_int_equal(e, PK_E_PARSE);
+}
+
+/* ---------------------------------------------------------------- */
+/* Response lines, byte for byte                                     */
+
+static void
+test_result_line(void **state)
+{
+	cJSON *r = cJSON_CreateObject();
+	cJSON *spots = cJSON_AddArrayToObject(r, "spots");
+	cJSON *sp = cJSON_CreateObject();
+	char *line;
+
+	(void)state;
+	cJSON_AddStringToObject(r, "ticket", "0193abcd");
+	cJSON_AddNumberToObject(sp, "level", 0);
+	cJSON_AddStringToObject(sp, "id", "A-07");
+	cJSON_AddItemToArray(spots, sp);
+	cJSON_AddBoolToObject(r, "ok", 1);
+	cJSON_AddNullToObject(r, "none");
+	line = rpc_result_line("7", r);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":"
+	    "{\"spots\":[{\"level\":0,\"id\":\"A-07\"}],\"ticket\":\"0193abcd\","
+	    "\"ok\":true,\"none\":null}}");
+	free(line);
+	line = rpc_result_line(NULL, NULL);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":null}");
+	free(line);
+	cJSON_Delete(r);
+	r = cJSON_CreateString("pong");
+	line = rpc_result_line("\"a\\u0062\"", r);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":\"a\\u0062\",\"result\":\"pong\"}");
+	free(line);
+	cJSON_Delete(r);
+	r = cJSON_CreateArray();
+	line = rpc_result_line("1", r);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[]}");
+	free(line);
+	cJSON_Delete(r);
+}
+
+static void
+test_error_line(void **state)
+{
+	cJSON *extra = cJSON_CreateObject();
+	char *line;
+
+	(void)state;
+	line = rpc_error_line(NULL, PK_E_LINE_TOO_LONG, NULL, NULL);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{"
+	    "\"code\":-32600,\"message\":\"line too long\",\"data\":{\"reason\":\"line_too_long\"}}}");
+	free(line);
+	line = rpc_error_line("8", PK_E_LOT_FULL, "no free spot for class car", NULL);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":8,\"error\":{"
+	    "\"code\":4091,\"message\":\"no free spot for class car\",\"data\":{\"reason\":\"lot_full\"}}}");
+	free(line);
+	cJSON_AddNumberToObject(extra, "amount_due", 1500);
+	cJSON_AddStringToObject(extra, "reason", "override attempt");
+	cJSON_AddStringToObject(extra, "currency", "EUR");
+	line = rpc_error_line("\"t\"", PK_E_PAYMENT_REQUIRED, "pay first", extra);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":\"t\",\"error\":{"
+	    "\"code\":4092,\"message\":\"pay first\",\"data\":{\"reason\":\"payment_required\","
+	    "\"amount_due\":1500,\"currency\":\"EUR\"}}}");
+	free(line);
+	cJSON_Delete(extra);
+	/* Messages are escaped; a non-object extra_data is ignored. */
+	extra = cJSON_CreateNumber(3);
+	line = rpc_error_line("1", PK_E_PARSE, "bad \"x\"\n\\", extra);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{"
+	    "\"code\":-32700,\"message\":\"bad \\\"x\\\"\\n\\\\\",\"data\":{\"reason\":\"parse_error\"}}}");
+	free(line);
+	cJSON_Delete(extra);
+	/* PK_OK is no error: reported as internal_error. */
+	line = rpc_error_line(NULL, PK_OK, NULL, NULL);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{"
+	    "\"code\":-32603,\"message\":\"internal error\",\"data\":{\"reason\":\"internal_error\"}}}");
+	free(line);
+}
+
+static void
+test_notification_line(void **state)
+{
+	cJSON *p = cJSON_CreateObject();
+	char *line;
+
+	(void)state;
+	cJSON_AddStringToObject(p, "topic", "occupancy");
+	cJSON_AddNumberToObject(p, "free", 41);
+	line = rpc_notification_line("event", p);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"method\":\"event\","
+	    "\"params\":{\"topic\":\"occupancy\",\"free\":41}}");
+	free(line);
+	line = rpc_notification_line("tick", NULL);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"method\":\"tick\"}");
+	free(line);
+	assert_null(rpc_notification_line(NULL, p));
+	cJSON_Delete(p);
+}
+
+static void
+test_batch_join(void **state)
+{
+	char a[] = "{\"a\":1}", b[] = "{\"b\":2}", c[] = "{}";
+	char *lines[] = { a, b, c }, *nul[] = { a, NULL };
+	char *out;
+
+	(void)state;
+	out = rpc_batch_join(lines, 3);
+	assert_string_equal(out, "[{\"a\":1},{\"b\":2},{}]");
+	free(out);
+	out = rpc_batch_join(lines, 1);
+	assert_string_equal(out, "[{\"a\":1}]");
+	free(out);
+	assert_null(rpc_batch_join(lines, 0));
+	assert_null(rpc_batch_join(nul, 2));
+}
+
+static void
+expect_number(double d, const char *want)
+{
+	cJSON *n = cJSON_CreateNumber(d);
+	char *s = rpc_json_print(n);
+
+	assert_non_null(s);
+	if (strcmp(s, want) != 0)
+		fail_msg("%.17g printed as %s, want %s", d, s, want);
+	free(s);
+	cJSON_Delete(n);
+}
+
+/* Integers print as plain integers where cJSON would use exponents. */
+static void
+test_numbers(void **state)
+{
+	(void)state;
+	expect_number(0, "0");
+	expect_number(-0.0, "0");
+	expect_number(42, "42");
+	expect_number(-42, "-42");
+	expect_number(2147483647.0, "2147483647");
+	expect_number(3000000000.0, "3000000000");		/* > INT_MAX */
+	expect_number(-3000000000.0, "-3000000000");
+	expect_number(1e15, "1000000000000000");		/* cJSON: 1e+15 */
+	expect_number(9007199254740992.0, "9007199254740992");	/* 2^53 */
+	expect_number(9007199254740993.0, "9007199254740992");	/* not a double */
+	expect_number(-9007199254740991.0, "-9007199254740991");
+	expect_number(1e18, "1000000000000000000");
+	expect_number(1e20, "100000000000000000000");
+	expect_number(1e21, "1e+21");
+	expect_number(0.1, "0.1");
+	expect_number(1.5, "1.5");
+	expect_number(-123.456, "-123.456");
+	expect_number(0.1 + 0.2, "0.30000000000000004");
+	/* The shorter %.15g form whenever it reads back exactly. */
+	expect_number(1e300, "1e+300");
+	expect_number(1e-7, "1e-07");
+	expect_number(5e-324, "4.94065645841247e-324");
+	expect_number(__builtin_nan(""), "null");
+	expect_number(__builtin_inf(), "null");
+	expect_number(-__builtin_inf(), "null");
+}
+
+static void
+test_strings_printed(void **state)
+{
+	cJSON *a = cJSON_CreateArray();
+	char *s;
+
+	(void)state;
+	cJSON_AddItemToArray(a, cJSON_CreateString("q\"b\\s/\b\f\n\r\t\x01\x1f\x7f"));
+	cJSON_AddItemToArray(a, cJSON_CreateString("caf\xc3\xa9 \xf0\x9f\x98\x80"));
+	/* Invalid UTF-8 becomes U+FFFD, one per bad byte. */
+	cJSON_AddItemToArray(a, cJSON_CreateString("a\xff" "b\xc0\xaf" "c\xe2\x82"));
+	cJSON_AddItemToArray(a, cJSON_CreateRaw("12345678901234567890"));
+	s = rpc_json_print(a);
+	assert_string_equal(s, "[\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\","
+	    "\"caf\xc3\xa9 \xf0\x9f\x98\x80\","
+	    "\"a\\ufffdb\\ufffd\\ufffdc\\ufffd\\ufffd\","
+	    "12345678901234567890]");
+	free(s);
+	cJSON_Delete(a);
+	s = rpc_json_print(NULL);
+	assert_string_equal(s, "null");
+	free(s);
+}
+
+static void
+test_print_depth(void **state)
+{
+	cJSON *root = cJSON_CreateArray(), *cur = root, *parent = NULL;
+	char *s;
+	int i;
+
+	(void)state;
+	/* root and RPC_MAX_PRINT_DEPTH more levels: one too many. */
+	for (i = 0; i < RPC_MAX_PRINT_DEPTH; i++) {
+		cJSON *n = cJSON_CreateArray();
+
+		cJSON_AddItemToArray(cur, n);
+		parent = cur;
+		cur = n;
+	}
+	assert_null(rpc_json_print(root));
+	assert_null(rpc_result_line("1", root));
+	/* Without the innermost array: exactly the limit, printed. */
+	cJSON_Delete(cJSON_DetachItemFromArray(parent, 0));
+	s = rpc_json_print(root);
+	assert_non_null(s);
+	assert_int_equal(strlen(s), 2 * RPC_MAX_PRINT_DEPTH);
+	free(s);
+	cJSON_Delete(root);
+}
+
+/* A parsed request's params printed back match the original text. */
+static void
+test_round_trip(void **state)
+{
+	const char in[] = "{\"id\":99,\"method\":\"pay\",\"params\":{\"ticket\":\"t\","
+	    "\"amount\":1500,\"list\":[1,-2,3.25,true,false,null,\"\\u00e9\"],\"o\":{}}}";
+	rpc_msg *m = REQ_OK(in);
+	char *line = rpc_result_line(m->reqs[0].id, m->reqs[0].params);
+
+	(void)state;
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":{\"ticket\":\"t\","
+	    "\"amount\":1500,\"list\":[1,-2,3.25,true,false,null,\"\xc3\xa9\"],\"o\":{}}}");
+	free(line);
+	rpc_msg_free(m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_request),
+		cmocka_unit_test(test_notification_and_null_id),
+		cmocka_unit_test(test_id_raw_exact),
+		cmocka_unit_test(test_bad_id_types),
+		cmocka_unit_test(test_jsonrpc_member),
+		cmocka_unit_test(test_method_member),
+		cmocka_unit_test(test_params_member),
+		cmocka_unit_test(test_unknown_member),
+		cmocka_unit_test(test_top_level_kinds),
+		cmocka_unit_test(test_not_utf8),
+		cmocka_unit_test(test_rfc8259_strictness),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_duplicate_keys),
+		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_batch_limit),
+		cmocka_unit_test(test_length_respected),
+		cmocka_unit_test(test_json_parse),
+		cmocka_unit_test(test_result_line),
+		cmocka_unit_test(test_error_line),
+		cmocka_unit_test(test_notification_line),
+		cmocka_unit_test(test_batch_join),
+		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_strings_printed),
+		cmocka_unit_test(test_print_depth),
+		cmocka_unit_test(test_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
