@@ -20,6 +20,8 @@ PKGS      = libuv hiredis libcjson uuid
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# -Wno-format-truncation: messages are built with snprintf into fixed
+# buffers on purpose; cutting a long path short is the intended behaviour.
 WARN = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wformat-security -Wvla -Wundef \
        -Wwrite-strings -Wcast-qual -Wnull-dereference -Wimplicit-fallthrough \

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "journal.h"
 #include "log.h"
+#include "notify.h"
 #include "record.h"
 
 int64_t
@@ -247,6 +248,14 @@ on_tick(uv_timer_t *t)
 	}
 }
 
+/* Pets systemd's watchdog from the loop: a stuck loop stops petting it. */
+static void
+on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	notify_send("WATCHDOG=1");
+}
+
 static void
 on_stop_timer(uv_timer_t *t)
 {
@@ -331,6 +340,13 @@ server_listen(struct server *s)
 		return -1;
 	}
 	s->listening = 1;
+	notify_send("READY=1");
+	if (notify_watchdog_ms() > 0) {
+		uv_timer_init(s->loop, &s->watchdog);
+		s->watchdog.data = s;
+		uv_timer_start(&s->watchdog, on_watchdog, 0, notify_watchdog_ms() / 2);
+		s->watchdog_on = 1;
+	}
 	log_info("listening on %s:%d (%s)", ep->host, ep->port,
 	    s->cfg->n_tokens ? "token auth" : "protected mode: loopback only");
 	return 0;
@@ -344,6 +360,11 @@ server_shutdown(struct server *s)
 	if (s->shutting_down)
 		return;
 	s->shutting_down = 1;
+	notify_send("STOPPING=1");
+	if (s->watchdog_on) {
+		uv_close((uv_handle_t *)&s->watchdog, NULL);
+		s->watchdog_on = 0;
+	}
 	if (s->listening) {
 		uv_close((uv_handle_t *)&s->listener, NULL);
 		s->listening = 0;

@@ -344,7 +344,11 @@ conn_flush(struct worker *w, struct conn *c)
 		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			break;
 		} else {
-			conn_fail(w, c, n < 0 ? "send failed" : "send returned 0");
+			char why[80];
+
+			snprintf(why, sizeof(why), "send: %s",
+			    n < 0 ? strerror(errno) : "returned 0");
+			conn_fail(w, c, why);
 			return;
 		}
 	}
@@ -446,6 +450,7 @@ conn_read(struct worker *w, struct conn *c)
 		size_t scan, start;
 		ssize_t n;
 		uint64_t now;
+		int more;
 
 		if (c->dead)
 			return;
@@ -473,11 +478,18 @@ conn_read(struct worker *w, struct conn *c)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				conn_fail(w, c, "recv failed");
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				char why[80];
+
+				snprintf(why, sizeof(why), "recv: %s", strerror(errno));
+				conn_fail(w, c, why);
+			}
 			return;
 		}
 		now = now_ns();
+		/* A short read drained the socket: epoll (level-triggered) says
+		 * when there is more, which saves a recv() per reply. */
+		more = (size_t)n == c->rcap - c->rlen;
 		scan = c->rlen;
 		c->rlen += (size_t)n;
 		start = 0;
@@ -495,6 +507,8 @@ conn_read(struct worker *w, struct conn *c)
 			memmove(c->rbuf, c->rbuf + start, c->rlen - start);
 			c->rlen -= start;
 		}
+		if (!more)
+			return;
 	}
 }
 
