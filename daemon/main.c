@@ -225,6 +225,67 @@ apply_flags(struct config *cfg, const struct options *o, char *err, size_t errle
 	return 0;
 }
 
+static const char *reload_path;
+static const struct options *reload_opts;
+
+static int
+tariff_equal(const tariff *a, const tariff *b)
+{
+	cJSON *ja = tariff_to_json(a), *jb = tariff_to_json(b);
+	int eq = ja != NULL && jb != NULL && cJSON_Compare(ja, jb, 1);
+
+	cJSON_Delete(ja);
+	cJSON_Delete(jb);
+	return eq;
+}
+
+/*
+ * SIGHUP: what can change without a restart.  Tokens and limits take
+ * effect for new requests (connections keep the role they have); a new
+ * tariff is a change of state like `tariff set=` and is journaled.
+ */
+static int
+reload_config(struct server *s)
+{
+	char err[512];
+	size_t len;
+	char *text = read_file(reload_path, CONFIG_MAX_BYTES, &len, err, sizeof(err));
+	struct config *nc, *cfg = s->cfg;
+	struct token *tokens;
+	size_t n_tokens;
+
+	if (text == NULL) {
+		log_err("reload: %s", err);
+		return -1;
+	}
+	nc = config_parse(text, len, err, sizeof(err));
+	free(text);
+	if (nc == NULL || apply_flags(nc, reload_opts, err, sizeof(err)) != 0) {
+		log_err("reload: %s: %s", reload_path, err);
+		config_free(nc);
+		return -1;
+	}
+	if (!tariff_equal(nc->tariff, garage_tariff(s->g))) {
+		if (!s->env.writable(s, &(const char *){ "" })) {
+			log_err("reload: the journal is not writable; tariff not changed");
+		} else {
+			garage_set_tariff(s->g, nc->tariff);
+			nc->tariff = NULL;
+			log_info("reload: new tariff in force");
+		}
+	}
+	tokens = cfg->tokens;
+	n_tokens = cfg->n_tokens;
+	cfg->tokens = nc->tokens;
+	cfg->n_tokens = nc->n_tokens;
+	nc->tokens = tokens;
+	nc->n_tokens = n_tokens;
+	cfg->limits = nc->limits;
+	config_free(nc);
+	log_info("reload: %zu tokens, limits updated", cfg->n_tokens);
+	return 0;
+}
+
 static void
 close_walk(uv_handle_t *h, void *arg)
 {
@@ -310,6 +371,9 @@ main(int argc, char **argv)
 	}
 	server_init(srv, loop, cfg, g, j);
 	srv->config_path = o.config;
+	reload_path = o.config;
+	reload_opts = &o;
+	srv->reload = reload_config;
 	if (server_listen(srv) == 0) {
 		log_info("parkd %s started: %s, %u spots, %s durability",
 		    PARKD_VERSION, facility_name(garage_facility(g)),

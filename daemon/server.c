@@ -277,7 +277,9 @@ on_signal(uv_signal_t *h, int signum)
 	struct server *s = h->data;
 
 	if (signum == SIGHUP) {
-		log_info("SIGHUP: reload is not supported yet; ignoring");
+		log_info("SIGHUP: reloading tariff, tokens and limits");
+		if (s->reload == NULL || s->reload(s) != 0)
+			log_warn("SIGHUP: reload failed; the running configuration stays");
 		return;
 	}
 	log_info("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -54,6 +54,8 @@ struct server {
 	int listening;
 	struct server_stats stats;
 	struct journal *journal;
+	/* Re-reads the configuration (SIGHUP); set by main.  0 or -1 (logged). */
+	int (*reload)(struct server *s);
 	uint64_t change_lsn;		/* LSN of the last change journaled */
 	int change_failed;		/* a change of the current request was not journaled */
 	/* Shared read buffer: every read is consumed before the callback returns. */

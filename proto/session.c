@@ -1,6 +1,7 @@
 /* session.c - from a framed line to its response line (see session.h). */
 #include "session.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +35,11 @@ run_one(struct session *s, const char *id, const char *name,
 		out->changed = 1;
 	if (c.authenticated) {
 		s->role = c.role;
-		s->bound_gate = c.bound_gate;
+		s->bound_gate = NULL;
+		if (c.bound_gate != NULL) {
+			snprintf(s->gate_buf, sizeof(s->gate_buf), "%s", c.bound_gate);
+			s->bound_gate = s->gate_buf;
+		}
 	}
 	if (c.err == PK_E_FORBIDDEN && strcmp(name, "auth") == 0)
 		out->failed_auth = 1;

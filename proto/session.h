@@ -18,7 +18,8 @@ struct session {
 	garage *g;
 	const struct call_env *env;
 	enum role role;			/* ROLE_NONE until auth (when auth is on) */
-	const char *bound_gate;
+	const char *bound_gate;		/* NULL, or gate_buf */
+	char gate_buf[65];		/* a copy: tokens may be reloaded meanwhile */
 };
 
 struct session_out {

@@ -157,6 +157,8 @@ JOURNAL=$(ask health | sed -n 's/.*"journal":\({[^}]*}\).*/\1/p')
 echo "parkd load benchmark: $CHECK"
 echo "  $PARKD pid $PID on 127.0.0.1:$PORT, durability $DURABILITY" \
     "(data dir on $FS; health journal ${JOURNAL:-?}), $NCPU CPUs online"
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+echo "  load average before the runs: ${LOAD:-?} (anything else running skews the numbers)"
 echo "  loadgen: ${SECONDS_EACH} s measured after ${WARMUP} s warm-up per run," \
     "pipeline $PIPELINE, connections: $CONNS ${LOADGEN_ARGS:+(args: $LOADGEN_ARGS)}"
 echo
@@ -225,13 +227,18 @@ if [ "$nwarn" -gt 0 ]; then
 fi
 
 # --- the other benchmarks ---------------------------------------------------
+others=0
 for b in "$BUILD"/bench/*; do
 	name=${b##*/}
 	[ -f "$b" ] && [ -x "$b" ] || continue
 	case $name in loadgen|*.d|*.o|*.txt|*.log) continue ;; esac
+	others=$((others + 1))
 	echo
 	echo "== $name"
-	"$b" || { echo "bench: $name failed (exit $?)" >&2; status=1; }
+	"$b"
+	rc=$?
+	[ $rc -eq 0 ] || { echo "bench: $name failed (exit $rc)" >&2; status=1; }
 done
+[ $others -eq 0 ] && echo "(no other benchmark programs in $BUILD/bench)"
 
 exit $status
