@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "server.h"
@@ -23,6 +24,7 @@ conn_state_name(enum conn_state st)
 /* One queued response: the line and its newline. */
 struct outbuf {
 	struct outbuf *next;
+	int waiting;		/* a reserved place whose answer has not come */
 	uint64_t lsn;		/* held until this LSN is durable; 0 = not held */
 	char *fail;		/* sent instead when the change is lost, or NULL */
 	size_t len;
@@ -80,6 +82,10 @@ conn_on_close(uv_handle_t *h)
 {
 	struct conn *c = h->data;
 	struct server *srv = c->srv;
+
+	c->closed = 1;
+	if (c->refs > 0)
+		return;		/* a deferred answer still points here */
 
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -140,7 +146,8 @@ on_write(uv_write_t *req, int status)
 static int
 sendable(const struct conn *c)
 {
-	return c->out_head != NULL && c->out_head->lsn <= server_durable(c->srv);
+	return c->out_head != NULL && !c->out_head->waiting &&
+	    c->out_head->lsn <= server_durable(c->srv);
 }
 
 void
@@ -178,6 +185,68 @@ conn_flush(struct conn *c)
 			return;
 		}
 		c->writes_in_flight++;
+	}
+}
+
+static struct outbuf *
+append_outbuf(struct conn *c, struct outbuf *b)
+{
+	b->next = NULL;
+	if (c->out_tail != NULL)
+		c->out_tail->next = b;
+	else
+		c->out_head = b;
+	c->out_tail = b;
+	c->out_pending += b->len;
+	return b;
+}
+
+struct outbuf *
+conn_reserve(struct conn *c)
+{
+	struct outbuf *b;
+
+	if (c->state == CONN_CLOSING)
+		return NULL;
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	b->waiting = 1;
+	b->data = b->inline_data;
+	c->refs++;
+	return append_outbuf(c, b);
+}
+
+void
+conn_fill(struct conn *c, struct outbuf *slot, const char *line)
+{
+	c->refs--;
+	if (c->closed) {
+		/* The client left before its answer came: nothing to write to. */
+		if (c->refs == 0)
+			conn_on_close((uv_handle_t *)&c->tcp);
+		return;
+	}
+	if (c->state != CONN_CLOSING && slot != NULL) {
+		size_t len = strlen(line);
+		char *copy = malloc(len + 2);
+
+		if (copy == NULL) {
+			conn_close(c);
+			return;
+		}
+		memcpy(copy, line, len);
+		copy[len] = '\n';
+		copy[len + 1] = '\0';
+		/* The copy lives where a fail line would, and is freed with it. */
+		free(slot->fail);
+		slot->fail = copy;
+		slot->data = copy;
+		slot->len = len + 1;
+		c->out_pending += slot->len;
+		slot->waiting = 0;
+		conn_flush(c);
+		maybe_finish_drain(c);
 	}
 }
 
@@ -229,13 +298,8 @@ conn_send(struct conn *c, const char *line, uint64_t lsn, const char *fail_line)
 	b->data[len] = '\n';
 	b->len = len + 1;
 	b->lsn = lsn;
-	b->next = NULL;
-	if (c->out_tail != NULL)
-		c->out_tail->next = b;
-	else
-		c->out_head = b;
-	c->out_tail = b;
-	c->out_pending += b->len;
+	b->waiting = 0;
+	append_outbuf(c, b);
 	/* A client that does not read cannot make us hold more than max_output. */
 	if (queued_bytes(c) > (size_t)c->srv->cfg->limits.max_output) {
 		c->srv->stats.closed_output++;
@@ -272,6 +336,57 @@ rate_take(struct conn *c, uint64_t *retry_ms)
 	}
 	*retry_ms = (uint64_t)((1.0 - c->tokens) * 1000.0 / rate) + 1;
 	return -1;
+}
+
+struct deferred {
+	struct conn *c;
+	struct outbuf *slot;
+	char *id;
+	char subject[160];
+};
+
+static void
+on_history(void *ud, cJSON *events, const char *why)
+{
+	struct deferred *d = ud;
+	char *line;
+
+	if (events != NULL) {
+		cJSON *r = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(r, "subject", d->subject);
+		cJSON_AddItemToObject(r, "events", events);
+		line = rpc_result_line(d->id, r);
+		cJSON_Delete(r);
+	} else {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "audit history unavailable: %s", why);
+		line = rpc_error_line(d->id, PK_E_UNAVAILABLE, msg, NULL);
+	}
+	conn_fill(d->c, d->slot, line ? line : "");
+	free(line);
+	free(d->id);
+	free(d);
+}
+
+/* Starts a look-up whose answer takes its place in the reply order. */
+static void
+start_deferred(struct conn *c, struct session_out *out)
+{
+	struct deferred *d = calloc(1, sizeof(*d));
+
+	if (d == NULL || (d->slot = conn_reserve(c)) == NULL) {
+		free(d);
+		conn_close(c);
+		return;
+	}
+	d->c = c;
+	d->id = out->defer_id;
+	out->defer_id = NULL;
+	memcpy(d->subject, out->defer_subject, sizeof(d->subject));
+	if (audit_history(c->srv->audit, d->subject, out->defer_limit, on_history, d) != 0)
+		on_history(d, NULL, "Redis is not connected");
 }
 
 static int
@@ -319,6 +434,9 @@ on_line(void *ud, const char *line, size_t len, int too_long)
 		log_err("conn=%llu internal error answering: %.*s",
 		    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), line);
 	}
+	if (out.deferred)
+		start_deferred(c, &out);
+	free(out.defer_id);
 	if (out.line != NULL) {
 		if (out.changed && srv->change_failed) {
 			/* The change is in memory but could not be journaled: it is being undone. */

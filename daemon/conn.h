@@ -50,6 +50,8 @@ struct conn {
 	double tokens;				/* rate-limit bucket */
 	uint64_t refill_ms;
 	uint64_t active_ms;			/* last read, for the idle timeout */
+	int refs;				/* deferred answers still on their way */
+	int closed;				/* uv_close done; freed when refs is 0 */
 };
 
 /* Accepts a pending connection from the listener; 0 or -1 (logged). */
@@ -65,6 +67,15 @@ int conn_send(struct conn *c, const char *line, uint64_t lsn,
     const char *fail_line);
 /* Hands the queued lines whose changes are durable to libuv. */
 void conn_flush(struct conn *c);
+/*
+ * A place in the reply order for an answer that comes later (history).
+ * The connection stays allocated until conn_fill() is called for it, even
+ * if the client goes away meanwhile.
+ */
+struct outbuf *conn_reserve(struct conn *c);
+/* Puts the late answer in its place (dropped if the client is gone). */
+void conn_fill(struct conn *c, struct outbuf *slot, const char *line);
+
 /* The journal lost every change after durable: swap in the fail lines. */
 void conn_changes_lost(struct conn *c, uint64_t durable);
 /* Stops reading and closes once everything queued has been written. */

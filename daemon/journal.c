@@ -1123,35 +1123,197 @@ journal_free(struct journal *j)
 	free(j);
 }
 
-int
-journal_read_from(const char *dir, uint64_t after,
-    int (*fn)(void *ud, uint64_t lsn, const char *payload, size_t len), void *ud)
+const char *
+journal_dir(const struct journal *j)
+{
+	return j->dir;
+}
+
+void
+journal_batch_free(struct journal_batch *b)
+{
+	free(b->lsn);
+	free(b->off);
+	free(b->len);
+	free(b->buf);
+	memset(b, 0, sizeof(*b));
+}
+
+static int
+batch_add(struct journal_batch *b, size_t *cap, size_t *bcap, const struct wal_rec *rec)
+{
+	size_t used = b->n ? b->off[b->n - 1] + b->len[b->n - 1] : 0;
+
+	if (b->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		uint64_t *nl = realloc(b->lsn, nc * sizeof(*nl));
+		size_t *no, *nn;
+
+		if (nl == NULL)
+			return -1;
+		b->lsn = nl;
+		if ((no = realloc(b->off, nc * sizeof(*no))) == NULL)
+			return -1;
+		b->off = no;
+		if ((nn = realloc(b->len, nc * sizeof(*nn))) == NULL)
+			return -1;
+		b->len = nn;
+		*cap = nc;
+	}
+	if (used + rec->len > *bcap) {
+		size_t nc = *bcap ? *bcap : 65536;
+		char *nb;
+
+		while (nc < used + rec->len)
+			nc *= 2;
+		if ((nb = realloc(b->buf, nc)) == NULL)
+			return -1;
+		b->buf = nb;
+		*bcap = nc;
+	}
+	memcpy(b->buf + used, rec->payload, rec->len);
+	b->lsn[b->n] = rec->lsn;
+	b->off[b->n] = used;
+	b->len[b->n] = rec->len;
+	b->n++;
+	return 0;
+}
+
+/* Finds the segment holding cur->next_lsn (or the first one after it). */
+static int
+cursor_position(const char *dir, struct journal_cursor *cur, struct journal_batch *out)
 {
 	struct listing l;
 	char err[256];
-	int stop = 0;
+	size_t i;
 
 	if (scan_dir(dir, &l, err, sizeof(err)) != 0)
 		return -1;
-	for (size_t i = 0; i < l.nseg && !stop; i++) {
-		char path[4200];
-		unsigned char *buf;
-		size_t len, off = 0;
-		struct wal_rec rec;
-
-		if (i + 1 < l.nseg && l.segs[i + 1] <= after + 1)
-			continue;
-		path_of(path, sizeof(path), dir, "journal", l.segs[i], ".log");
-		if (read_all(path, &buf, &len) != 0) {
-			listing_free(&l);
-			return -1;
-		}
-		while (!stop && wal_next(buf, len, &off, &rec) == WAL_OK) {
-			if (rec.lsn > after)
-				stop = fn(ud, rec.lsn, rec.payload, rec.len);
-		}
-		free(buf);
+	if (l.nseg == 0) {
+		listing_free(&l);
+		return 1;
 	}
+	for (i = l.nseg; i-- > 1;) {
+		if (l.segs[i] <= cur->next_lsn)
+			break;
+	}
+	if (l.segs[i] > cur->next_lsn) {
+		/* Pruned before anyone read them (the backlog limit). */
+		out->skipped += l.segs[i] - cur->next_lsn;
+		cur->next_lsn = l.segs[i];
+	}
+	cur->seg_start = l.segs[i];
+	cur->offset = 0;
+	cur->positioned = 1;
 	listing_free(&l);
 	return 0;
+}
+
+/* The segment after cur's, if it exists; 0 when there is none. */
+static uint64_t
+next_segment(const char *dir, uint64_t after)
+{
+	struct listing l;
+	char err[256];
+	uint64_t next = 0;
+
+	if (scan_dir(dir, &l, err, sizeof(err)) != 0)
+		return 0;
+	for (size_t i = 0; i < l.nseg; i++) {
+		if (l.segs[i] > after) {
+			next = l.segs[i];
+			break;
+		}
+	}
+	listing_free(&l);
+	return next;
+}
+
+int
+journal_cursor_read(const char *dir, struct journal_cursor *cur,
+    uint64_t upto, size_t max_records, size_t max_bytes,
+    struct journal_batch *out)
+{
+	size_t cap = 0, bcap = 0, want = 1u << 20;
+	unsigned char *chunk = NULL;
+
+	memset(out, 0, sizeof(*out));
+	while (out->n < max_records && cur->next_lsn <= upto) {
+		char path[4200];
+		size_t got, off = 0;
+		struct wal_rec rec;
+		enum wal_status st;
+		ssize_t r;
+		int fd;
+
+		if (!cur->positioned) {
+			int rc = cursor_position(dir, cur, out);
+
+			if (rc != 0)
+				break;
+		}
+		path_of(path, sizeof(path), dir, "journal", cur->seg_start, ".log");
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			/* Pruned under us: find the position again. */
+			cur->positioned = 0;
+			if (errno == ENOENT)
+				continue;
+			goto fail;
+		}
+		if (chunk == NULL && (chunk = malloc(want)) == NULL) {
+			close(fd);
+			goto fail;
+		}
+		r = pread(fd, chunk, want, (off_t)cur->offset);
+		close(fd);
+		if (r < 0)
+			goto fail;
+		got = (size_t)r;
+		while (out->n < max_records && cur->next_lsn <= upto &&
+		    (st = wal_next(chunk, got, &off, &rec)) == WAL_OK) {
+			if (rec.lsn >= cur->next_lsn) {
+				if (batch_add(out, &cap, &bcap, &rec) != 0)
+					goto fail;
+				cur->next_lsn = rec.lsn + 1;
+			}
+			cur->offset += WAL_HEADER + rec.len;
+			if (off >= max_bytes)
+				goto done;
+		}
+		if (out->n >= max_records || cur->next_lsn > upto)
+			break;
+		if (off == 0 && got == want) {
+			/* One record larger than the chunk: read more at once. */
+			unsigned char *nc = realloc(chunk, want * 2);
+
+			if (nc == NULL || want >= 2 * WAL_MAX_PAYLOAD)
+				goto fail;
+			chunk = nc;
+			want *= 2;
+			continue;
+		}
+		if (off > 0 && got == want)
+			continue;	/* more of this segment to read */
+		/* The end of this segment's data: on to the next one, if any. */
+		{
+			uint64_t next = next_segment(dir, cur->seg_start);
+
+			if (next == 0 || next < cur->next_lsn)
+				break;
+			if (next > cur->next_lsn) {
+				out->skipped += next - cur->next_lsn;
+				cur->next_lsn = next;
+			}
+			cur->seg_start = next;
+			cur->offset = 0;
+		}
+	}
+done:
+	free(chunk);
+	return 0;
+fail:
+	free(chunk);
+	journal_batch_free(out);
+	return -1;
 }

@@ -96,10 +96,35 @@ void journal_close(struct journal *j, garage *g);
 /* Frees the journal after the loop has run the close callbacks. */
 void journal_free(struct journal *j);
 
-/* The data directory's files, for the audit reader: calls fn for every
- * record with LSN > after, in order, until fn returns non-zero.  Blocking
- * (run it on the thread pool).  Returns 0, or -1 on an I/O error. */
-int journal_read_from(const char *dir, uint64_t after,
-    int (*fn)(void *ud, uint64_t lsn, const char *payload, size_t len), void *ud);
+/*
+ * Reading the journal from a remembered position (the audit shipper).
+ * Blocking: run it on the thread pool.  The cursor is the caller's; it
+ * starts at next_lsn with positioned == 0 and is moved past what was read.
+ */
+struct journal_cursor {
+	uint64_t next_lsn;
+	uint64_t seg_start;
+	uint64_t offset;
+	int positioned;
+};
+
+struct journal_batch {
+	size_t n;
+	uint64_t *lsn;
+	size_t *off, *len;	/* payload i is buf[off[i] .. off[i]+len[i]) */
+	char *buf;
+	uint64_t skipped;	/* LSNs that were pruned before they were read */
+};
+
+/*
+ * Reads the records from cur->next_lsn up to upto (inclusive), at most
+ * max_records of them and about max_bytes, into out.  Returns 0 (out->n may
+ * be 0 when nothing is there yet) or -1 on an I/O error or out of memory.
+ */
+int journal_cursor_read(const char *dir, struct journal_cursor *cur,
+    uint64_t upto, size_t max_records, size_t max_bytes,
+    struct journal_batch *out);
+void journal_batch_free(struct journal_batch *b);
+const char *journal_dir(const struct journal *j);
 
 #endif

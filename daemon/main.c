@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "audit.h"
 #include "garage.h"
 #include "journal.h"
 #include "log.h"
@@ -370,11 +371,19 @@ main(int argc, char **argv)
 		goto out;
 	}
 	server_init(srv, loop, cfg, g, j);
+	srv->audit = audit_new(loop, cfg, j, err, sizeof(err));
+	if (srv->audit == NULL) {
+		fprintf(stderr, "parkd: audit: %s\n", err);
+		server_shutdown(srv);
+		rc = 1;
+	}
 	srv->config_path = o.config;
 	reload_path = o.config;
 	reload_opts = &o;
 	srv->reload = reload_config;
-	if (server_listen(srv) == 0) {
+	if (srv->audit == NULL) {
+		/* nothing to serve */
+	} else if (server_listen(srv) == 0) {
 		log_info("parkd %s started: %s, %u spots, %s durability",
 		    PARKD_VERSION, facility_name(garage_facility(g)),
 		    facility_spot_count(garage_facility(g)),
@@ -388,9 +397,11 @@ main(int argc, char **argv)
 	uv_run(loop, UV_RUN_DEFAULT);
 
 	/* Every client is gone: write what is left and a last snapshot. */
+	audit_close(srv->audit);
 	journal_close(j, srv->g);
 	finish_loop(loop);
 	journal_free(j);
+	audit_free(srv->audit);
 	garage_free(srv->g);
 	if (rc == 0)
 		log_info("stopped");

@@ -171,10 +171,12 @@ record_encode(const garage *g, const struct garage_change *chg,
 		break;
 	case GCH_STRATEGY:
 		o = event("strategy.changed", event_id, ts, &s, &d);
+		add_subject(s, "facility", facility_name(f));
 		cJSON_AddStringToObject(d, "strategy", alloc_strategy_name(garage_strategy(g)));
 		break;
 	case GCH_TARIFF:
 		o = event("tariff.changed", event_id, ts, &s, &d);
+		add_subject(s, "facility", facility_name(f));
 		cJSON_AddItemToObject(d, "tariff", tariff_to_json(garage_tariff(g)));
 		break;
 	}

@@ -737,6 +737,43 @@ m_tariff(struct call *c)
 	c->result = tariff_to_json(garage_tariff(c->g));
 }
 
+static void
+m_history(struct call *c)
+{
+	static const char *const kinds[] = { "vehicle", "spot", "ticket", "gate",
+	    "reservation", "facility", NULL };
+	const char *subject, *colon;
+	int64_t limit = 100;
+	size_t kl;
+	int ok = 0;
+
+	if (p_string(c, "subject", 1, 128, &subject) ||
+	    p_int(c, "limit", 0, 1, 1000, &limit, NULL))
+		return;
+	colon = strchr(subject, ':');
+	kl = colon ? (size_t)(colon - subject) : 0;
+	for (int i = 0; colon != NULL && kinds[i] != NULL; i++)
+		ok |= strlen(kinds[i]) == kl && strncmp(kinds[i], subject, kl) == 0;
+	if (!ok || colon[1] == '\0') {
+		fail(c, PK_E_INVALID_PARAMS, "subject must be vehicle:PLATE, spot:ID, "
+		    "ticket:ID, gate:ID, reservation:ID or facility:NAME");
+		return;
+	}
+	if (kl == 7 && strncmp(subject, "vehicle", 7) == 0) {
+		char plate[PLATE_BUFSZ];
+
+		if (plate_normalize(colon + 1, strlen(colon + 1), plate) != 0) {
+			fail(c, PK_E_INVALID_PARAMS, "bad plate in subject");
+			return;
+		}
+		snprintf(c->defer_subject, sizeof(c->defer_subject), "vehicle:%s", plate);
+	} else {
+		snprintf(c->defer_subject, sizeof(c->defer_subject), "%s", subject);
+	}
+	c->defer_limit = (int)limit;
+	c->deferred = 1;
+}
+
 /* ---- the table ---- */
 
 static const char *const P_NONE[] = { NULL };
@@ -751,6 +788,7 @@ static const char *const P_PLATE[] = { "plate", NULL };
 static const char *const P_TICKET[] = { "ticket", NULL };
 static const char *const P_SPOT[] = { "id", "state", NULL };
 static const char *const P_SET[] = { "set", NULL };
+static const char *const P_HISTORY[] = { "subject", "limit", NULL };
 
 static const struct method methods[] = {
 	{ "ping", ANY, 1, P_NONE, "ping — answers \"pong\"", m_ping },
@@ -778,6 +816,9 @@ static const struct method methods[] = {
 	  "strategy [set=nearest|farthest|first|fill] — read or change the strategy", m_strategy },
 	{ "tariff", 0, 0, P_SET,
 	  "tariff [set={...}] — read or replace the tariff", m_tariff },
+	{ "history", 0, 0, P_HISTORY,
+	  "history subject=vehicle:PLATE|spot:ID|ticket:ID|gate:ID [limit=100] — audit events, newest last",
+	  m_history },
 };
 
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
@@ -869,6 +910,7 @@ method_call(const struct method *m, struct call *c)
 	c->err_data = NULL;
 	c->changed = 0;
 	c->authenticated = 0;
+	c->deferred = 0;
 
 	if (c->role == ROLE_NONE && !m->public) {
 		fail(c, PK_E_AUTH_REQUIRED, "authenticate first: auth token=...");
@@ -882,7 +924,7 @@ method_call(const struct method *m, struct call *c)
 	if (check_params(m, c) != 0)
 		return;
 	m->fn(c);
-	if (c->err == PK_OK && c->result == NULL)
+	if (c->err == PK_OK && c->result == NULL && !c->deferred)
 		fail(c, PK_E_INTERNAL, "out of memory");
 }
 

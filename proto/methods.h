@@ -53,6 +53,13 @@ struct call {
 	cJSON *err_data;		/* extra error.data members, or NULL */
 	int changed;			/* the state changed: make it durable first */
 	int authenticated;		/* auth succeeded: role/bound_gate updated */
+	/*
+	 * The answer comes later (history waits on Redis): the daemon looks up
+	 * defer_subject and answers in order with the connection's replies.
+	 */
+	int deferred;
+	char defer_subject[160];
+	int defer_limit;
 };
 
 struct method;

@@ -11,7 +11,8 @@
 /* Runs one request and returns its response line (NULL for a notification). */
 static char *
 run_one(struct session *s, const char *id, const char *name,
-    const cJSON *params, int notify, int64_t now, struct session_out *out)
+    const cJSON *params, int notify, int in_batch, int64_t now,
+    struct session_out *out)
 {
 	const struct method *m = method_find(name);
 	struct call c;
@@ -45,6 +46,21 @@ run_one(struct session *s, const char *id, const char *name,
 		out->failed_auth = 1;
 	if (c.err == PK_E_INTERNAL)
 		out->internal = 1;
+	if (c.deferred) {
+		call_clear(&c);
+		if (notify)
+			return NULL;
+		if (in_batch)
+			return rpc_error_line(id, PK_E_INVALID_PARAMS,
+			    "history cannot be part of a batch", NULL);
+		out->defer_id = strdup(id ? id : "null");
+		if (out->defer_id == NULL)
+			return NULL;
+		out->deferred = 1;
+		memcpy(out->defer_subject, c.defer_subject, sizeof(out->defer_subject));
+		out->defer_limit = c.defer_limit;
+		return NULL;
+	}
 	if (notify)
 		line = NULL;
 	else if (c.err == PK_OK)
@@ -56,7 +72,7 @@ run_one(struct session *s, const char *id, const char *name,
 }
 
 static char *
-run_request(struct session *s, const rpc_req *r, int64_t now,
+run_request(struct session *s, const rpc_req *r, int in_batch, int64_t now,
     struct session_out *out, int *oom)
 {
 	char *line;
@@ -64,8 +80,9 @@ run_request(struct session *s, const rpc_req *r, int64_t now,
 	if (r->err != PK_OK) {
 		line = rpc_error_line(r->id, r->err, r->errmsg[0] ? r->errmsg : NULL, NULL);
 	} else {
-		line = run_one(s, r->id, r->method, r->params, r->id == NULL, now, out);
-		if (line == NULL && r->id == NULL)
+		line = run_one(s, r->id, r->method, r->params, r->id == NULL,
+		    in_batch, now, out);
+		if (line == NULL && (r->id == NULL || out->deferred))
 			return NULL;
 	}
 	if (line == NULL)
@@ -117,7 +134,11 @@ handle_json(struct session *s, const char *line, size_t len, int64_t now,
 		return out->line ? 0 : -1;
 	}
 	if (!m->is_batch) {
-		out->line = run_request(s, &m->reqs[0], now, out, &oom);
+		out->line = run_request(s, &m->reqs[0], 0, now, out, &oom);
+		if (out->deferred) {
+			rpc_msg_free(m);
+			return 0;
+		}
 		if (out->changed && out->line != NULL)
 			out->fail_line = fail_lines(m);
 		rpc_msg_free(m);
@@ -129,7 +150,7 @@ handle_json(struct session *s, const char *line, size_t len, int64_t now,
 		return -1;
 	}
 	for (size_t i = 0; i < m->n; i++) {
-		char *l = run_request(s, &m->reqs[i], now, out, &oom);
+		char *l = run_request(s, &m->reqs[i], 1, now, out, &oom);
 
 		if (l != NULL)
 			lines[n++] = l;
@@ -164,7 +185,12 @@ handle_inline(struct session *s, const char *line, size_t len, int64_t now,
 		return out->line ? 0 : -1;
 	}
 	/* Inline replies carry "id":null: people read them, nobody matches ids. */
-	out->line = run_one(s, "null", method, params, 0, now, out);
+	out->line = run_one(s, "null", method, params, 0, 0, now, out);
+	if (out->deferred) {
+		free(method);
+		cJSON_Delete(params);
+		return 0;
+	}
 	if (out->changed && out->line != NULL)
 		out->fail_line = rpc_error_line(NULL, PK_E_UNAVAILABLE, UNDURABLE, NULL);
 	free(method);

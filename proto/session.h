@@ -28,6 +28,11 @@ struct session_out {
 	int changed;		/* some request changed the state */
 	int failed_auth;	/* an auth call failed */
 	int internal;		/* an internal error was answered */
+	/* A deferred answer (history): the id to answer, the look-up to make. */
+	int deferred;
+	char *defer_id;		/* malloc'd raw id text */
+	char defer_subject[160];
+	int defer_limit;
 };
 
 /*

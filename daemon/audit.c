@@ -1,0 +1,752 @@
+/* audit.c - the Redis audit shipper (see audit.h). */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/adapters/libuv.h>
+
+#include "log.h"
+#include "uuid7.h"
+
+#define BATCH_RECORDS 500
+#define BATCH_BYTES (512u << 10)
+#define CONNECT_TIMEOUT_MS 2000
+#define BATCH_TIMEOUT_MS 5000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+#define AUDIT_STATES(X)                                              \
+	X(OFF, "off")                 /* audit.redis is null */        \
+	X(DOWN, "disconnected")       /* waiting to reconnect */       \
+	X(CONNECTING, "connecting")   /* connect or AUTH in flight */ \
+	X(READY, "connected")         /* shipping */
+
+enum audit_state {
+#define AUDIT_STATE_ENUM(name, str) A_##name,
+	AUDIT_STATES(AUDIT_STATE_ENUM)
+#undef AUDIT_STATE_ENUM
+};
+
+static const char *const audit_state_names[] = {
+#define AUDIT_STATE_NAME(name, str) str,
+	AUDIT_STATES(AUDIT_STATE_NAME)
+#undef AUDIT_STATE_NAME
+};
+
+/*
+ * Stores each event once.  ARGV: prefix, epoch, subject_maxlen,
+ * stream_maxlen, then (lsn, event JSON) pairs in LSN order.  Events at or
+ * below the epoch's shipped LSN were stored before: skipped.
+ */
+static const char store_script[] =
+"local p, epoch = ARGV[1], ARGV[2]\n"
+"local smax, xmax = tonumber(ARGV[3]), ARGV[4]\n"
+"local shipped = tonumber(redis.call('HGET', p .. 'audit:shipped', epoch) or '0')\n"
+"local stored = 0\n"
+"for i = 5, #ARGV, 2 do\n"
+"  local lsn = tonumber(ARGV[i])\n"
+"  if lsn > shipped then\n"
+"    local json = ARGV[i + 1]\n"
+"    local ev = cjson.decode(json)\n"
+"    local id = ev.id\n"
+"    local subjects = ev.subjects or {}\n"
+"    redis.call('SET', p .. 'audit:' .. id, json)\n"
+"    redis.call('SET', p .. 'audit:' .. id .. ':ref', #subjects)\n"
+"    for _, s in ipairs(subjects) do\n"
+"      redis.call('SADD', p .. 'subjects', s)\n"
+"      local key = p .. 'subject:' .. s\n"
+"      local n = redis.call('RPUSH', key, id)\n"
+"      while n > smax do\n"
+"        local old = redis.call('LPOP', key)\n"
+"        n = n - 1\n"
+"        if redis.call('DECR', p .. 'audit:' .. old .. ':ref') <= 0 then\n"
+"          redis.call('DEL', p .. 'audit:' .. old, p .. 'audit:' .. old .. ':ref')\n"
+"        end\n"
+"      end\n"
+"    end\n"
+"    if #subjects == 0 then\n"
+"      redis.call('DEL', p .. 'audit:' .. id, p .. 'audit:' .. id .. ':ref')\n"
+"    end\n"
+"    redis.call('XADD', p .. 'events', 'MAXLEN', '~', xmax, '*', 'event', json)\n"
+"    shipped = lsn\n"
+"    stored = stored + 1\n"
+"  end\n"
+"end\n"
+"redis.call('HSET', p .. 'audit:shipped', epoch, shipped)\n"
+"return stored\n";
+
+/* ARGV: prefix, subject, limit.  The newest events of a subject, oldest first. */
+static const char history_script[] =
+"local p = ARGV[1]\n"
+"local ids = redis.call('LRANGE', p .. 'subject:' .. ARGV[2], -tonumber(ARGV[3]), -1)\n"
+"local out = {}\n"
+"for i, id in ipairs(ids) do\n"
+"  out[#out + 1] = redis.call('GET', p .. 'audit:' .. id)\n"
+"end\n"
+"return out\n";
+
+struct audit {
+	uv_loop_t *loop;
+	const struct config *cfg;
+	struct journal *j;
+	enum audit_state state;
+	redisAsyncContext *ac;
+	uv_timer_t retry_timer;		/* reconnect after a backoff */
+	uv_timer_t deadline;		/* connect watchdog, then batch deadline */
+	uv_timer_t persist_timer;	/* writes audit.pos now and then */
+	uint64_t backoff_ms;
+	char epoch[UUID_BUFSZ];
+	char pos_path[4200];
+
+	uint64_t acked;			/* Redis holds every event up to here */
+	uint64_t persisted;		/* acked as last written to audit.pos */
+	int persisting;
+	struct journal_cursor cur;
+	int reading;			/* a journal read is on the thread pool */
+	int sending;			/* a batch is at Redis */
+	uint64_t batch_last;
+
+	uint64_t shipped, batches, failures, reconnects, dropped;
+	char last_error[160];
+	int closing;
+};
+
+static void connect_redis(struct audit *a);
+static void pump(struct audit *a);
+
+/* ---- the position file ---- */
+
+static int
+write_pos(const char *path, const char *epoch, uint64_t lsn)
+{
+	char tmp[4300], line[96], dir[4200], *slash;
+	int fd, n, rc = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	n = snprintf(line, sizeof(line), "%s %" PRIu64 "\n", epoch, lsn);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (write(fd, line, (size_t)n) == n && fdatasync(fd) == 0)
+		rc = 0;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -1;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (rc == 0 && slash != NULL) {
+		*slash = '\0';
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+	}
+	return rc;
+}
+
+static int
+load_pos(struct audit *a, char *err, size_t errlen)
+{
+	FILE *f = fopen(a->pos_path, "r");
+	char epoch[64];
+	unsigned long long lsn;
+
+	if (f != NULL) {
+		int ok = fscanf(f, "%63s %llu", epoch, &lsn) == 2 && strlen(epoch) == UUID_STRLEN;
+
+		fclose(f);
+		if (ok) {
+			memcpy(a->epoch, epoch, UUID_BUFSZ);
+			a->acked = a->persisted = lsn;
+			return 0;
+		}
+		log_warn("%s is damaged; shipping again from the start of the journal "
+		    "(Redis skips what it already has only for the same epoch)", a->pos_path);
+	}
+	{
+		unsigned char rnd[16], u[16];
+		struct uuid7_gen gen = { 0, 0 };
+
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			memset(rnd, 0x5a, sizeof(rnd));
+		uuid7_next(&gen, (uint64_t)time(NULL) * 1000, rnd, u);
+		uuid_format(u, a->epoch);
+	}
+	a->acked = a->persisted = 0;
+	if (write_pos(a->pos_path, a->epoch, 0) != 0) {
+		snprintf(err, errlen, "%s: %s", a->pos_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct pos_work {
+	uv_work_t req;
+	struct audit *a;
+	char path[4200];
+	char epoch[UUID_BUFSZ];
+	uint64_t lsn;
+	int rc;
+};
+
+static void
+work_pos(uv_work_t *req)
+{
+	struct pos_work *w = (struct pos_work *)req;
+
+	w->rc = write_pos(w->path, w->epoch, w->lsn);
+}
+
+static void
+after_pos(uv_work_t *req, int status)
+{
+	struct pos_work *w = (struct pos_work *)req;
+
+	(void)status;
+	w->a->persisting = 0;
+	if (w->rc == 0)
+		w->a->persisted = w->lsn;
+	else
+		log_warn("%s: could not write the audit position", w->path);
+	free(w);
+}
+
+static void
+on_persist(uv_timer_t *t)
+{
+	struct audit *a = t->data;
+	struct pos_work *w;
+
+	if (a->persisting || a->acked == a->persisted)
+		return;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return;
+	w->a = a;
+	snprintf(w->path, sizeof(w->path), "%s", a->pos_path);
+	memcpy(w->epoch, a->epoch, UUID_BUFSZ);
+	w->lsn = a->acked;
+	a->persisting = 1;
+	if (uv_queue_work(a->loop, &w->req, work_pos, after_pos) != 0) {
+		a->persisting = 0;
+		free(w);
+	}
+}
+
+/* ---- the connection ---- */
+
+static __attribute__((format(printf, 2, 3))) void
+set_error(struct audit *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(a->last_error, sizeof(a->last_error), fmt, ap);
+	va_end(ap);
+}
+
+static void
+on_retry(uv_timer_t *t)
+{
+	connect_redis(t->data);
+}
+
+/* Waits a growing, jittered while before the next attempt. */
+static void
+schedule_reconnect(struct audit *a)
+{
+	uint32_t jitter = 0;
+	uint64_t ms;
+
+	a->state = A_DOWN;
+	uv_timer_stop(&a->deadline);
+	if (a->closing)
+		return;
+	a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (a->backoff_ms > BACKOFF_MAX_MS)
+		a->backoff_ms = BACKOFF_MAX_MS;
+	(void)getrandom(&jitter, sizeof(jitter), GRND_NONBLOCK);
+	ms = a->backoff_ms / 2 + jitter % (a->backoff_ms / 2 + 1);
+	uv_timer_start(&a->retry_timer, on_retry, ms, 0);
+}
+
+/*
+ * Drops the context from outside any hiredis callback: pending callbacks
+ * run with NULL replies (the batch is read again later), then the context
+ * is gone.
+ */
+static void
+drop_context(struct audit *a)
+{
+	redisAsyncContext *ac = a->ac;
+
+	a->ac = NULL;
+	if (ac != NULL)
+		redisAsyncFree(ac);
+}
+
+static void
+on_deadline(uv_timer_t *t)
+{
+	struct audit *a = t->data;
+
+	a->failures++;
+	set_error(a, "%s", a->state == A_CONNECTING ? "connect timed out" :
+	    "Redis did not answer in time");
+	log_warn("audit: %s; reconnecting", a->last_error);
+	drop_context(a);
+	schedule_reconnect(a);
+}
+
+static void
+rewind_cursor(struct audit *a)
+{
+	a->sending = 0;
+	a->cur.next_lsn = a->acked + 1;
+	a->cur.positioned = 0;
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct audit *a = ac->data;
+
+	/* The context dies when this returns: forget it, reconnect from a timer. */
+	if (a == NULL || a->ac != ac)
+		return;
+	a->ac = NULL;
+	rewind_cursor(a);
+	if (status != REDIS_OK) {
+		a->failures++;
+		set_error(a, "disconnected: %s", ac->errstr);
+		log_warn("audit: %s", a->last_error);
+	}
+	schedule_reconnect(a);
+}
+
+static void
+become_ready(struct audit *a)
+{
+	a->state = A_READY;
+	a->backoff_ms = 0;
+	uv_timer_stop(&a->deadline);
+	log_info("audit: connected to Redis %s:%d; shipping from LSN %" PRIu64,
+	    a->cfg->audit.redis.host, a->cfg->audit.redis.port, a->acked + 1);
+	rewind_cursor(a);
+	pump(a);
+}
+
+static void
+on_auth(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct audit *a = privdata;
+	redisReply *reply = r;
+
+	(void)ac;
+	if (reply == NULL || a->ac == NULL)
+		return;		/* the context is going away */
+	if (reply->type == REDIS_REPLY_ERROR) {
+		a->failures++;
+		set_error(a, "AUTH refused: %s", reply->str);
+		log_err("audit: %s", a->last_error);
+		/* Not from inside the callback: let the deadline drop it. */
+		uv_timer_start(&a->deadline, on_deadline, 0, 0);
+		return;
+	}
+	become_ready(a);
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+	struct audit *a = ac->data;
+
+	if (a == NULL || a->ac != ac)
+		return;
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this returns; err may be 0. */
+		a->ac = NULL;
+		a->failures++;
+		set_error(a, "connect failed: %s", ac->errstr[0] ? ac->errstr : "unknown error");
+		schedule_reconnect(a);
+		return;
+	}
+	if (a->cfg->audit.password != NULL) {
+		const char *argv[2] = { "AUTH", a->cfg->audit.password };
+
+		if (redisAsyncCommandArgv(a->ac, on_auth, a, 2, argv, NULL) != REDIS_OK)
+			uv_timer_start(&a->deadline, on_deadline, 0, 0);
+		return;
+	}
+	become_ready(a);
+}
+
+static void
+connect_redis(struct audit *a)
+{
+	redisAsyncContext *ac;
+
+	if (a->closing || a->ac != NULL)
+		return;
+	a->reconnects++;
+	a->state = A_CONNECTING;
+	/* Numeric addresses only: name resolution would block the loop. */
+	ac = redisAsyncConnect(a->cfg->audit.redis.host, a->cfg->audit.redis.port);
+	if (ac == NULL || ac->err) {
+		set_error(a, "connect: %s", ac ? ac->errstr : "out of memory");
+		if (ac != NULL)
+			redisAsyncFree(ac);
+		a->failures++;
+		schedule_reconnect(a);
+		return;
+	}
+	ac->data = a;
+	if (redisLibuvAttach(ac, a->loop) != REDIS_OK) {
+		redisAsyncFree(ac);
+		set_error(a, "%s", "libuv attach failed");
+		schedule_reconnect(a);
+		return;
+	}
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	a->ac = ac;
+	/* The adapter may never report a failed connect: our own watchdog. */
+	uv_timer_start(&a->deadline, on_deadline, CONNECT_TIMEOUT_MS, 0);
+}
+
+/* ---- shipping ---- */
+
+struct read_work {
+	uv_work_t req;
+	struct audit *a;
+	char dir[4200];
+	struct journal_cursor cur;
+	uint64_t upto;
+	struct journal_batch batch;
+	int rc;
+};
+
+static void
+work_read(uv_work_t *req)
+{
+	struct read_work *w = (struct read_work *)req;
+
+	w->rc = journal_cursor_read(w->dir, &w->cur, w->upto, BATCH_RECORDS,
+	    BATCH_BYTES, &w->batch);
+}
+
+static void
+on_stored(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct audit *a = privdata;
+	redisReply *reply = r;
+
+	(void)ac;
+	if (reply == NULL) {
+		/* Not delivered: the batch is read and sent again later. */
+		rewind_cursor(a);
+		return;
+	}
+	uv_timer_stop(&a->deadline);
+	a->sending = 0;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		a->failures++;
+		set_error(a, "store script: %s", reply->str);
+		log_err("audit: %s", a->last_error);
+		rewind_cursor(a);
+		uv_timer_start(&a->deadline, on_deadline, 0, 0);
+		return;
+	}
+	a->shipped += a->batch_last - a->acked;
+	a->acked = a->batch_last;
+	a->batches++;
+	journal_retain_from(a->j, a->acked);
+	pump(a);
+}
+
+static void
+send_batch(struct audit *a, const struct journal_batch *b)
+{
+	size_t argc = 7 + 2 * b->n;
+	const char **argv = calloc(argc, sizeof(*argv));
+	size_t *lens = calloc(argc, sizeof(*lens));
+	char (*lsn)[24] = calloc(b->n, sizeof(*lsn));
+	char smax[24], xmax[24];
+	int rc;
+
+	if (argv == NULL || lens == NULL || lsn == NULL) {
+		free(argv);
+		free(lens);
+		free(lsn);
+		rewind_cursor(a);
+		return;
+	}
+	snprintf(smax, sizeof(smax), "%" PRId64, a->cfg->audit.subject_maxlen);
+	snprintf(xmax, sizeof(xmax), "%" PRId64, a->cfg->audit.stream_maxlen);
+	argv[0] = "EVAL";
+	argv[1] = store_script;
+	argv[2] = "0";
+	argv[3] = a->cfg->audit.prefix;
+	argv[4] = a->epoch;
+	argv[5] = smax;
+	argv[6] = xmax;
+	for (size_t i = 0; i < 7; i++)
+		lens[i] = strlen(argv[i]);
+	for (size_t i = 0; i < b->n; i++) {
+		snprintf(lsn[i], sizeof(lsn[i]), "%" PRIu64, b->lsn[i]);
+		argv[7 + 2 * i] = lsn[i];
+		lens[7 + 2 * i] = strlen(lsn[i]);
+		argv[8 + 2 * i] = b->buf + b->off[i];
+		lens[8 + 2 * i] = b->len[i];
+	}
+	/* hiredis copies the arguments into its output buffer right here. */
+	rc = redisAsyncCommandArgv(a->ac, on_stored, a, (int)argc, argv, lens);
+	free(argv);
+	free(lens);
+	free(lsn);
+	if (rc != REDIS_OK) {
+		rewind_cursor(a);
+		return;
+	}
+	a->sending = 1;
+	a->batch_last = b->lsn[b->n - 1];
+	uv_timer_start(&a->deadline, on_deadline, BATCH_TIMEOUT_MS, 0);
+}
+
+static void
+after_read(uv_work_t *req, int status)
+{
+	struct read_work *w = (struct read_work *)req;
+	struct audit *a = w->a;
+
+	(void)status;
+	a->reading = 0;
+	if (a->closing) {
+		journal_batch_free(&w->batch);
+		free(w);
+		return;
+	}
+	if (w->rc != 0) {
+		set_error(a, "%s", "reading the journal failed");
+		log_warn("audit: %s", a->last_error);
+	} else {
+		if (w->batch.skipped > 0) {
+			a->dropped += w->batch.skipped;
+			log_err("audit: %" PRIu64 " events were pruned from the journal "
+			    "before Redis took them (audit.max_backlog)", w->batch.skipped);
+		}
+		a->cur = w->cur;
+		if (w->batch.n > 0 && a->state == A_READY && a->ac != NULL && !a->sending)
+			send_batch(a, &w->batch);
+		else if (w->batch.n == 0 && w->batch.skipped > 0)
+			a->acked = w->cur.next_lsn - 1;
+	}
+	journal_batch_free(&w->batch);
+	free(w);
+	if (!a->sending)
+		pump(a);
+}
+
+/* Starts the next read when connected, idle and behind. */
+static void
+pump(struct audit *a)
+{
+	uint64_t durable = journal_durable(a->j);
+	uint64_t limit = (uint64_t)a->cfg->audit.max_backlog;
+	struct read_work *w;
+
+	/* Past the backlog limit the journal may prune what Redis has not taken. */
+	journal_retain_from(a->j, durable > a->acked + limit ? durable - limit : a->acked);
+	if (a->state != A_READY || a->reading || a->sending || a->closing ||
+	    durable <= a->acked || a->cur.next_lsn > durable)
+		return;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return;
+	w->a = a;
+	snprintf(w->dir, sizeof(w->dir), "%s", journal_dir(a->j));
+	w->cur = a->cur;
+	w->upto = durable;
+	a->reading = 1;
+	if (uv_queue_work(a->loop, &w->req, work_read, after_read) != 0) {
+		a->reading = 0;
+		free(w);
+	}
+}
+
+void
+audit_kick(struct audit *a)
+{
+	if (a != NULL && a->state != A_OFF)
+		pump(a);
+}
+
+/* ---- history ---- */
+
+struct hist {
+	audit_history_cb cb;
+	void *ud;
+};
+
+static void
+on_history(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct hist *h = privdata;
+	redisReply *reply = r;
+	cJSON *arr;
+
+	(void)ac;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		h->cb(h->ud, NULL, reply == NULL ? "Redis went away" :
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+		free(h);
+		return;
+	}
+	arr = cJSON_CreateArray();
+	for (size_t i = 0; arr != NULL && i < reply->elements; i++) {
+		const redisReply *e = reply->element[i];
+		cJSON *ev;
+
+		if (e->type != REDIS_REPLY_STRING)
+			continue;	/* trimmed away meanwhile */
+		ev = cJSON_ParseWithLength(e->str, e->len);
+		if (ev != NULL)
+			cJSON_AddItemToArray(arr, ev);
+	}
+	if (arr == NULL)
+		h->cb(h->ud, NULL, "out of memory");
+	else
+		h->cb(h->ud, arr, NULL);
+	free(h);
+}
+
+int
+audit_history(struct audit *a, const char *subject, int limit,
+    audit_history_cb cb, void *ud)
+{
+	struct hist *h;
+	char lim[16];
+	const char *argv[6];
+
+	if (a == NULL || a->state != A_READY || a->ac == NULL)
+		return -1;
+	h = malloc(sizeof(*h));
+	if (h == NULL)
+		return -1;
+	h->cb = cb;
+	h->ud = ud;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	argv[0] = "EVAL";
+	argv[1] = history_script;
+	argv[2] = "0";
+	argv[3] = a->cfg->audit.prefix;
+	argv[4] = subject;
+	argv[5] = lim;
+	if (redisAsyncCommandArgv(a->ac, on_history, h, 6, argv, NULL) != REDIS_OK) {
+		free(h);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- life cycle ---- */
+
+struct audit *
+audit_new(uv_loop_t *loop, const struct config *cfg, struct journal *j,
+    char *err, size_t errlen)
+{
+	struct audit *a = calloc(1, sizeof(*a));
+
+	if (a == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->loop = loop;
+	a->cfg = cfg;
+	a->j = j;
+	a->state = A_OFF;
+	if (cfg->audit.redis.enabled) {
+		snprintf(a->pos_path, sizeof(a->pos_path), "%s/audit.pos", cfg->data_dir);
+		if (load_pos(a, err, errlen) != 0) {
+			free(a);
+			return NULL;
+		}
+	}
+	uv_timer_init(loop, &a->retry_timer);
+	uv_timer_init(loop, &a->deadline);
+	uv_timer_init(loop, &a->persist_timer);
+	a->retry_timer.data = a->deadline.data = a->persist_timer.data = a;
+	uv_unref((uv_handle_t *)&a->retry_timer);
+	uv_unref((uv_handle_t *)&a->deadline);
+	uv_unref((uv_handle_t *)&a->persist_timer);
+	if (!cfg->audit.redis.enabled)
+		return a;
+	a->cur.next_lsn = a->acked + 1;
+	journal_retain_from(j, a->acked);
+	uv_timer_start(&a->persist_timer, on_persist, 1000, 1000);
+	connect_redis(a);
+	return a;
+}
+
+int
+audit_ok(const struct audit *a)
+{
+	return a == NULL || a->state == A_OFF || a->state == A_READY;
+}
+
+void
+audit_health(const struct audit *a, cJSON *o)
+{
+	uint64_t pending = 0;
+
+	if (a == NULL) {
+		cJSON_AddStringToObject(o, "state", "off");
+		cJSON_AddNumberToObject(o, "pending", 0);
+		return;
+	}
+	if (a->state != A_OFF && journal_durable(a->j) > a->acked)
+		pending = journal_durable(a->j) - a->acked;
+	cJSON_AddStringToObject(o, "state", audit_state_names[a->state]);
+	cJSON_AddNumberToObject(o, "pending", (double)pending);
+	if (a->state == A_OFF)
+		return;
+	cJSON_AddNumberToObject(o, "shipped_lsn", (double)a->acked);
+	cJSON_AddNumberToObject(o, "shipped", (double)a->shipped);
+	cJSON_AddNumberToObject(o, "failures", (double)a->failures);
+	if (a->dropped > 0)
+		cJSON_AddNumberToObject(o, "dropped", (double)a->dropped);
+	if (a->last_error[0] != '\0')
+		cJSON_AddStringToObject(o, "last_error", a->last_error);
+}
+
+void
+audit_close(struct audit *a)
+{
+	if (a == NULL || a->closing)
+		return;
+	a->closing = 1;
+	drop_context(a);
+	if (a->state != A_OFF && a->acked != a->persisted &&
+	    write_pos(a->pos_path, a->epoch, a->acked) == 0)
+		a->persisted = a->acked;
+	uv_close((uv_handle_t *)&a->retry_timer, NULL);
+	uv_close((uv_handle_t *)&a->deadline, NULL);
+	uv_close((uv_handle_t *)&a->persist_timer, NULL);
+}
+
+void
+audit_free(struct audit *a)
+{
+	free(a);
+}
