@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "conn.h"
+#include "http.h"
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
@@ -346,6 +347,13 @@ server_listen(struct server *s)
 		return -1;
 	}
 	s->listening = 1;
+	{
+		int failed;
+
+		s->http = http_start(s, &failed);
+		if (failed)
+			return -1;
+	}
 	notify_send("READY=1");
 	if (notify_watchdog_ms() > 0) {
 		uv_timer_init(s->loop, &s->watchdog);
@@ -379,6 +387,8 @@ server_shutdown(struct server *s)
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
 	uv_close((uv_handle_t *)&s->tick, NULL);
+	http_stop(s->http);
+	s->http = NULL;
 	/* Redis would keep the loop alive; history still waiting is answered unavailable. */
 	audit_close(s->audit);
 	for (c = s->conns; c != NULL; c = next) {

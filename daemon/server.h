@@ -55,6 +55,7 @@ struct server {
 	struct server_stats stats;
 	struct journal *journal;
 	struct audit *audit;
+	struct http *http;
 	/* Re-reads the configuration (SIGHUP); set by main.  0 or -1 (logged). */
 	int (*reload)(struct server *s);
 	uint64_t change_lsn;		/* LSN of the last change journaled */

@@ -491,7 +491,11 @@ m_pay(struct call *c)
 		fail(c, e, NULL);
 		return;
 	}
-	c->changed = !replayed;
+	/*
+	 * A replayed reference acknowledges the first payment: like a change,
+	 * its reply waits until that payment is durable.
+	 */
+	c->changed = 1;
 	c->result = cJSON_CreateObject();
 	cJSON_AddStringToObject(c->result, "ticket", t->id);
 	cJSON_AddStringToObject(c->result, "receipt", p->receipt);

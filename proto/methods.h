@@ -51,7 +51,7 @@ struct call {
 	pk_err err;
 	char msg[200];			/* error message; "" = the default */
 	cJSON *err_data;		/* extra error.data members, or NULL */
-	int changed;			/* the state changed: make it durable first */
+	int changed;			/* the reply acknowledges a change: send it once durable */
 	int authenticated;		/* auth succeeded: role/bound_gate updated */
 	/*
 	 * The answer comes later (history waits on Redis): the daemon looks up

@@ -25,7 +25,7 @@ struct session {
 struct session_out {
 	char *line;		/* the response, malloc'd, no newline; NULL = none */
 	char *fail_line;	/* when changed: the same ids answered unavailable */
-	int changed;		/* some request changed the state */
+	int changed;		/* the reply acknowledges a change: hold it until durable */
 	int failed_auth;	/* an auth call failed */
 	int internal;		/* an internal error was answered */
 	/* A deferred answer (history): the id to answer, the look-up to make. */
