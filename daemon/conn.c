@@ -427,7 +427,9 @@ on_line(void *ud, const char *line, size_t len, int too_long)
 	}
 	if (out.failed_auth) {
 		srv->stats.auth_failures++;
-		log_warn("conn=%llu %s: failed auth", (unsigned long long)c->id, c->peer);
+		c->auth_failures++;
+		log_warn("conn=%llu %s: failed auth (%d)", (unsigned long long)c->id,
+		    c->peer, c->auth_failures);
 	}
 	if (out.internal) {
 		srv->stats.internal_errors++;
@@ -448,6 +450,17 @@ on_line(void *ud, const char *line, size_t len, int too_long)
 	}
 	free(out.line);
 	free(out.fail_line);
+	/* Guessing tokens costs a connection every few tries. */
+	if (c->auth_failures >= CONN_MAX_AUTH_FAILURES && c->state == CONN_OPEN) {
+		char *l = rpc_error_line(NULL, PK_E_RATE_LIMITED,
+		    "too many failed auth attempts; closing", NULL);
+
+		if (l != NULL)
+			conn_send(c, l, 0, NULL);
+		free(l);
+		conn_drain(c);
+		return 1;
+	}
 	return c->state == CONN_OPEN ? 0 : 1;
 }
 

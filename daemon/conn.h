@@ -19,6 +19,9 @@
 
 struct server;
 
+/* Failed auth calls after which a connection is closed. */
+#define CONN_MAX_AUTH_FAILURES 5
+
 #define CONN_STATES(X)                                                     \
 	X(OPEN, "open")           /* reading requests, answering them */      \
 	X(DRAINING, "draining")   /* not reading; closes once output is sent */ \
@@ -50,6 +53,7 @@ struct conn {
 	double tokens;				/* rate-limit bucket */
 	uint64_t refill_ms;
 	uint64_t active_ms;			/* last read, for the idle timeout */
+	int auth_failures;
 	int refs;				/* deferred answers still on their way */
 	int closed;				/* uv_close done; freed when refs is 0 */
 };

@@ -57,9 +57,14 @@ struct group {
 	int type;
 	uint64_t tags;
 	uint32_t nrows;		/* rows in the group */
-	uint32_t leaves;	/* power of two >= nrows */
 	uint32_t *rows;		/* global row numbers, slice of alloc.group_rows */
-	uint32_t *tree;		/* [channel][slot][2 * leaves]: winner local row */
+	/*
+	 * [channel][slot][2 * nrows]: a bottom-up tournament tree, leaf i at
+	 * nrows + i, node v the better of 2v and 2v + 1, the winner at 1.
+	 * Picking the better key is commutative (ties fall to spot order),
+	 * so no padding to a power of two is needed.
+	 */
+	uint32_t *tree;
 	struct rkey *keys;	/* [channel][slot][nrows] */
 };
 
@@ -72,7 +77,7 @@ struct alloc {
 
 	uint64_t *words;	/* per row bitmap of allocatable spots */
 	uint32_t *row_word;	/* [nrows + 1]: first word of each row */
-	struct run *runs;	/* per row heap of 2 * leaves run summaries */
+	struct run *runs;	/* per row heap of 2 * leaves - 1 run summaries */
 	uint32_t *row_run;	/* first run node of each row */
 	uint32_t *row_group, *row_local;
 
@@ -189,17 +194,24 @@ row_words(const alloc *a, uint32_t r)
 	return a->row_word[r + 1] - a->row_word[r];
 }
 
+/* Node v (1 = root, leaves from pow2_at_least(words)) of row r's run heap. */
+static struct run *
+run_node(const alloc *a, uint32_t r, uint32_t v)
+{
+	return &a->runs[a->row_run[r] + v - 1];
+}
+
 /* Rebuilds the run summaries above word j of row r. */
 static void
 row_fix_word(alloc *a, uint32_t r, uint32_t j)
 {
 	uint32_t leaves = pow2_at_least(row_words(a, r));
-	struct run *t = &a->runs[a->row_run[r]];
 	uint32_t v = leaves + j, len = 64;
 
-	t[v] = run_of_word(a->words[a->row_word[r] + j]);
+	*run_node(a, r, v) = run_of_word(a->words[a->row_word[r] + j]);
 	for (v >>= 1; v >= 1; v >>= 1, len *= 2)
-		t[v] = run_join(t[2 * v], t[2 * v + 1], len);
+		*run_node(a, r, v) = run_join(*run_node(a, r, 2 * v),
+		    *run_node(a, r, 2 * v + 1), len);
 }
 
 /*
@@ -212,7 +224,7 @@ static int64_t
 succ_walk(const alloc *a, uint32_t r, uint32_t v, uint32_t lo, uint32_t cnt,
     uint32_t p, uint32_t k, uint32_t *carry)
 {
-	const struct run *nd = &a->runs[a->row_run[r] + v];
+	const struct run *nd = run_node(a, r, v);
 	uint32_t first = lo * 64, len = cnt * 64;
 	int64_t res;
 
@@ -254,7 +266,7 @@ static int64_t
 pred_walk(const alloc *a, uint32_t r, uint32_t v, uint32_t lo, uint32_t cnt,
     uint32_t q, uint32_t k, uint32_t *carry)
 {
-	const struct run *nd = &a->runs[a->row_run[r] + v];
+	const struct run *nd = run_node(a, r, v);
 	uint32_t first = lo * 64, len = cnt * 64, last = first + len - 1;
 	int64_t res;
 
@@ -456,11 +468,10 @@ key_better(enum alloc_strategy s, const struct rkey *x, const struct rkey *y)
 		return 0;
 	if (y->order == NONE)
 		return 1;
+	if (s == ALLOC_FILL && x->level != y->level)
+		return x->level < y->level;
 	switch (s) {
 	case ALLOC_FILL:
-		if (x->level != y->level)
-			return x->level < y->level;
-		/* FALLTHROUGH */
 	case ALLOC_NEAREST:
 		if (x->dist != y->dist)
 			return x->dist < y->dist;
@@ -488,7 +499,7 @@ static uint32_t *
 group_tree(const alloc *a, const struct group *g, uint32_t ch, int slot)
 {
 	return g->tree + ((size_t)ch * (size_t)a->nslots + (size_t)slot) *
-	    2 * g->leaves;
+	    2 * g->nrows;
 }
 
 static struct rkey *
@@ -521,7 +532,7 @@ row_refresh(alloc *a, uint32_t r)
 		for (int slot = 0; slot < nact; slot++) {
 			struct rkey *keys = group_keys(a, g, ch, slot);
 			uint32_t *t = group_tree(a, g, ch, slot);
-			uint32_t v = g->leaves + li;
+			uint32_t v = g->nrows + li;
 			row_key(a, r, k, a->slot_gate[slot], &keys[li]);
 			for (v >>= 1; v >= 1; v >>= 1)
 				t[v] = tree_pick(a, keys, t[2 * v], t[2 * v + 1]);
@@ -542,13 +553,12 @@ rebuild_trees(alloc *a)
 			for (int slot = 0; slot < nact; slot++) {
 				struct rkey *keys = group_keys(a, g, ch, slot);
 				uint32_t *t = group_tree(a, g, ch, slot);
-				for (uint32_t i = 0; i < g->leaves; i++) {
-					t[g->leaves + i] = i < g->nrows ? i : NONE;
-					if (i < g->nrows)
-						row_key(a, g->rows[i], k,
-						    a->slot_gate[slot], &keys[i]);
+				for (uint32_t i = 0; i < g->nrows; i++) {
+					t[g->nrows + i] = i;
+					row_key(a, g->rows[i], k, a->slot_gate[slot],
+					    &keys[i]);
 				}
-				for (uint32_t v = g->leaves - 1; v >= 1; v--)
+				for (uint32_t v = g->nrows - 1; v >= 1; v--)
 					t[v] = tree_pick(a, keys, t[2 * v],
 					    t[2 * v + 1]);
 			}
@@ -591,7 +601,7 @@ build_rows(alloc *a)
 		a->row_word[r] = (uint32_t)nwords;
 		a->row_run[r] = (uint32_t)nruns;
 		nwords += w;
-		nruns += 2 * (uint64_t)pow2_at_least(w);
+		nruns += 2 * (uint64_t)pow2_at_least(w) - 1;
 	}
 	a->row_word[a->nrows] = (uint32_t)nwords;
 	a->words = calloc(nwords, sizeof(*a->words));
@@ -602,16 +612,16 @@ build_rows(alloc *a)
 		uint32_t len = facility_row_len(f, r), w = row_words(a, r);
 		uint32_t leaves = pow2_at_least(w);
 		uint64_t *wd = &a->words[a->row_word[r]];
-		struct run *t = &a->runs[a->row_run[r]];
 		for (uint32_t j = 0; j < w; j++) {
 			uint32_t bits = len - j * 64 >= 64 ? 64 : len - j * 64;
 			wd[j] = bits == 64 ? ~0ULL : (1ULL << bits) - 1;
-			t[leaves + j] = run_of_word(wd[j]);
+			*run_node(a, r, leaves + j) = run_of_word(wd[j]);
 		}
 		for (uint32_t v = leaves - 1; v >= 1; v--) {
 			/* Node v at depth log2(v) has children of leaves >> (depth + 1) words. */
 			uint32_t half = 64 * (leaves >> (32 - __builtin_clz(v)));
-			t[v] = run_join(t[2 * v], t[2 * v + 1], half);
+			*run_node(a, r, v) = run_join(*run_node(a, r, 2 * v),
+			    *run_node(a, r, 2 * v + 1), half);
 		}
 	}
 	return 0;
@@ -708,9 +718,8 @@ build_groups(alloc *a)
 	for (uint32_t gi = 0; gi < a->ngroups; gi++) {
 		struct group *g = &a->groups[gi];
 		a->type_groups[g->type][fill[g->type]++] = gi;
-		g->leaves = pow2_at_least(g->nrows);
 		ntree += (size_t)a->type_nk[g->type] * (size_t)a->nslots * 2 *
-		    g->leaves;
+		    g->nrows;
 		nkeys += (size_t)a->type_nk[g->type] * (size_t)a->nslots * g->nrows;
 	}
 	free(fill);
@@ -722,7 +731,7 @@ build_groups(alloc *a)
 	for (uint32_t gi = 1; gi < a->ngroups; gi++) {
 		struct group *p = &a->groups[gi - 1], *g = &a->groups[gi];
 		g->tree = p->tree + (size_t)a->type_nk[p->type] *
-		    (size_t)a->nslots * 2 * p->leaves;
+		    (size_t)a->nslots * 2 * p->nrows;
 		g->keys = p->keys + (size_t)a->type_nk[p->type] *
 		    (size_t)a->nslots * p->nrows;
 	}

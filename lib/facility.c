@@ -23,7 +23,21 @@ struct strtab {
 	uint32_t n, cap;
 	uint32_t *slots;	/* index + 1, 0 = empty */
 	uint32_t nslots;	/* power of two, kept at least twice n */
+	/*
+	 * The names themselves live in chunks, not one malloc each: a
+	 * facility of a million one-spot zones would otherwise spend more on
+	 * allocator headers than on the names.
+	 */
+	struct st_chunk *chunks;	/* newest first */
+	size_t used, size;		/* of the newest chunk */
 };
+
+struct st_chunk {
+	struct st_chunk *next;
+	char data[];
+};
+
+#define ST_CHUNK 65536
 
 struct fac_gate {
 	char *id;
@@ -39,9 +53,9 @@ struct fac_row {
 	uint32_t count;
 	uint32_t first;		/* number in the id of spot 0 */
 	uint32_t zone;
-	int32_t level;
-	int32_t level_idx;
 	int32_t type;
+	int16_t level;		/* |level| <= FAC_MAX_LEVEL: 64 bytes a row */
+	int16_t level_idx;
 };
 
 struct fac_class {
@@ -90,8 +104,11 @@ st_hash(const char *s)
 static void
 st_free(struct strtab *t)
 {
-	for (uint32_t i = 0; i < t->n; i++)
-		free(t->names[i]);
+	while (t->chunks != NULL) {
+		struct st_chunk *c = t->chunks;
+		t->chunks = c->next;
+		free(c);
+	}
 	free(t->names);
 	free(t->slots);
 	memset(t, 0, sizeof(*t));
@@ -136,6 +153,7 @@ st_add(struct strtab *t, const char *s)
 {
 	int found = st_find(t, s);
 	uint32_t i;
+	size_t len;
 	char *copy;
 
 	if (found >= 0)
@@ -151,8 +169,20 @@ st_add(struct strtab *t, const char *s)
 	if ((t->n + 1) * 2 > t->nslots &&
 	    st_rehash(t, t->nslots ? t->nslots * 2 : 16) != 0)
 		return -1;
-	if ((copy = strdup(s)) == NULL)
-		return -1;
+	len = strlen(s) + 1;
+	if (t->chunks == NULL || len > t->size - t->used) {
+		size_t size = len > ST_CHUNK ? len : ST_CHUNK;
+		struct st_chunk *c = malloc(sizeof(*c) + size);
+		if (c == NULL)
+			return -1;
+		c->next = t->chunks;
+		t->chunks = c;
+		t->used = 0;
+		t->size = size;
+	}
+	copy = t->chunks->data + t->used;
+	t->used += len;
+	memcpy(copy, s, len);
 	t->names[t->n] = copy;
 	for (i = st_hash(s) & (t->nslots - 1); t->slots[i] != 0;
 	    i = (i + 1) & (t->nslots - 1))
@@ -427,7 +457,7 @@ load_row(struct ld *ld, facility *f, const cJSON *row, uint32_t idx,
 	if ((k = st_add(&f->types, type)) < 0)
 		return ld_oom(ld);
 	r->type = k;
-	r->level = (int32_t)level;
+	r->level = (int16_t)level;
 	r->count = (uint32_t)count;
 	r->first = (uint32_t)first;
 	r->start = (uint32_t)*total;
@@ -584,7 +614,7 @@ index_levels(struct ld *ld, facility *f)
 	f->levels = tmp;	/* over-sized but small: at most 2001 levels used */
 	f->nlevels = n;
 	for (i = 0; i < f->nrows; i++)
-		f->rows[i].level_idx = level_index(f, f->rows[i].level);
+		f->rows[i].level_idx = (int16_t)level_index(f, f->rows[i].level);
 	return 0;
 }
 

@@ -266,7 +266,7 @@ retain_closed(garage *g, struct ticket *t)
 		g->oldest_closed = t;
 	g->newest_closed = t;
 	g->n_closed++;
-	while (g->n_closed > g->keep_closed && g->oldest_closed != NULL) {
+	while (g->n_closed > g->keep_closed && g->oldest_closed != t) {
 		struct ticket *old = g->oldest_closed;
 
 		g->oldest_closed = old->newer;

@@ -523,6 +523,17 @@ worker_live(const struct worker *w)
 	return 0;
 }
 
+/* The window is over: no new pairs, only the exits of started ones. */
+static void
+worker_stop(struct worker *w)
+{
+	w->stopping = 1;
+	for (int i = 0; i < w->n; i++) {
+		conn_fill(w, w->c[i]);
+		conn_flush(w, w->c[i]);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -537,11 +548,8 @@ worker_main(void *arg)
 		uint64_t now = now_ns(), until;
 		int n, ms;
 
-		if (!w->stopping && now >= t_end) {
-			w->stopping = 1;
-			for (int i = 0; i < w->n; i++)
-				conn_fill(w, w->c[i]);
-		}
+		if (!w->stopping && now >= t_end)
+			worker_stop(w);
 		if (!worker_live(w))
 			break;
 		if (w->stopping && now >= t_end + DRAIN_NS) {
@@ -564,7 +572,7 @@ worker_main(void *arg)
 			break;
 		}
 		if (!w->stopping && now_ns() >= t_end)
-			w->stopping = 1;
+			worker_stop(w);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = ev[i].data.ptr;
 
@@ -873,11 +881,12 @@ main(int argc, char **argv)
 		printf("  errors            %" PRIu64 " (whole run, warm-up and drain included)\n",
 		    err.total);
 		for (int i = 0; i < err.n; i++)
-			printf("    %-40s %" PRIu64 "\n", err.r[i].key, err.r[i].count);
+			printf("    %-44s %" PRIu64 "\n", err.r[i].key, err.r[i].count);
 		status = 1;
 	}
 	if (dead != 0 || undrained != 0) {
-		printf("  connections lost  %" PRIu64 ", not drained in %llu s: %" PRIu64 "\n",
+		printf("  connections lost  %" PRIu64 ", not drained in %llu s: %" PRIu64
+		    " (the rates above assume all of them ran the whole window)\n",
 		    dead, DRAIN_NS / 1000000000ull, undrained);
 		status = 1;
 	}

@@ -37,6 +37,14 @@ def ok(c, method, **params):
     return assert_result(c.call(method, **params))
 
 
+def rpc(c, method, params):
+    """A call whose params may include a param named 'method'."""
+    rid = c.request(method, params)
+    r = c.read_json()
+    assert r.get("id") == rid, r
+    return r
+
+
 def enter(c, plate, when, cls="car", gate="north", **kw):
     r = ok(c, "entry", gate=gate, plate=plate, **{"class": cls}, at=when, **kw)
     assert r["entered_at"] == when, r
@@ -149,6 +157,25 @@ def test_strategies():
         assert ok(c, "strategy") == {"strategy": "nearest"}
 
 
+def test_allocation_ties_go_to_lower_spot_order():
+    # Spots at x = 0, 10, 20; the entry gate at x = 10: distances 10, 0, 10.
+    cfg = small_config([{"level": 0, "zone": "R", "type": "regular", "count": 3,
+                         "x": 0, "y": 0, "dx": 10, "dy": 0}],
+                       gates=[{"id": "north", "role": "entry", "level": 0, "x": 10, "y": 0},
+                              {"id": "south", "role": "exit", "level": 0, "x": 100, "y": 0}])
+    with Daemon(cfg) as d:
+        c = d.client()
+        got = [ok(c, "entry", gate="north", plate="T%d" % i, **{"class": "car"})["spots"][0]["id"]
+               for i in range(3)]
+        assert got == ["R-02", "R-01", "R-03"], got
+        for i in range(3):
+            ok(c, "exit", gate="south", plate="T%d" % i)
+        ok(c, "strategy", set="farthest")
+        got = [ok(c, "entry", gate="north", plate="F%d" % i, **{"class": "car"})["spots"][0]["id"]
+               for i in range(3)]
+        assert got == ["R-01", "R-03", "R-02"], got
+
+
 def test_spot_out_of_service():
     with Daemon() as d:
         c = d.client()
@@ -242,7 +269,8 @@ def test_pricing_tiers_days_and_quote_fields():
 def test_pricing_class_multipliers():
     c = pricing().client()
     for plate, cls, want in [("CM 1", "motorcycle", 400), ("CM 2", "van", 1200),
-                             ("CM 3", "bus", 3200), ("CM 4", "car", 800)]:
+                             ("CM 3", "bus", 2400),    # 4 capped at max_multiplier 3
+                             ("CM 4", "car", 800)]:
         enter(c, plate, SUN, cls=cls)
         assert amount_at(c, plate, at(SUN, minutes=61)) == want, (plate, cls)
     # 15 min free for every class.
@@ -321,7 +349,7 @@ def test_payment_required_and_amount_mismatch():
         err = assert_error(c.call("pay", ticket=e["ticket"], amount=wrong, at=t61), "amount_mismatch")
         assert err["data"]["amount_due"] == 800, err
     assert ok(c, "quote", plate="PAY 1", at=t61)["paid"] == 0
-    p = ok(c, "pay", ticket=e["ticket"], amount=800, method="card", at=t61)
+    p = assert_result(rpc(c, "pay", {"ticket": e["ticket"], "amount": 800, "method": "card", "at": t61}))
     assert p["ticket"] == e["ticket"] and UUID_RE.match(p["receipt"]), p
     assert p["paid"] == 800 and p["due"] == 0, p
     assert p["exit_by"] == at(t61, minutes=15), p
@@ -333,8 +361,10 @@ def test_pay_is_idempotent_on_reference():
     c = pricing().client()
     e = enter(c, "REF 1", SUN)
     t = at(SUN, minutes=61)
-    p1 = ok(c, "pay", ticket=e["ticket"], amount=800, method="card", reference="ref-0001", at=t)
-    p2 = ok(c, "pay", ticket=e["ticket"], amount=800, method="card", reference="ref-0001", at=t)
+    args = {"ticket": e["ticket"], "amount": 800, "method": "card", "reference": "ref-0001", "at": t}
+    p1 = assert_result(rpc(c, "pay", args))
+    assert UUID_RE.match(p1["receipt"]) and p1["paid"] == 800 and p1["due"] == 0, p1
+    p2 = assert_result(rpc(c, "pay", args))
     assert p2["receipt"] == p1["receipt"] and p2["paid"] == 800 and p2["due"] == 0, (p1, p2)
     # A retry a little later (the reply was lost) still charges nothing more.
     p3 = ok(c, "pay", ticket=e["ticket"], amount=800, reference="ref-0001", at=at(t, minutes=2))
@@ -522,6 +552,125 @@ def test_sigterm_and_sigint_exit_zero():
             d.close()
 
 
+def test_sigterm_with_a_client_that_never_reads():
+    """A client that never reads must not hold the shutdown forever."""
+    d = Daemon(demo_config(limits={"max_output": 64 << 20, "rate_per_s": 0})).start()
+    try:
+        s = d.client(rcvbuf=4096)
+        s.send_raw("help\n" * 10000)              # ~20 MB of replies, never read
+        o = d.client()
+        assert assert_result(o.line("ping")) == "pong"
+        time.sleep(0.3)
+        t = time.time()
+        rc = d.stop(signal.SIGTERM, timeout=15)
+        assert rc == 0, "exit %s:\n%s" % (rc, d.logtext()[-4000:])
+        assert time.time() - t < 12, "shutdown took %.1fs" % (time.time() - t)
+        assert o.read_until_eof(5) == []
+    finally:
+        d.close()
+
+
+test_sigterm_with_a_client_that_never_reads.timeout = 30
+
+
+def test_state_survives_sigkill_and_restart():
+    """durability fsync: what was answered is on disk, even after SIGKILL."""
+    d = Daemon().start()
+    try:
+        c = d.client()
+        a = enter(c, "DUR A", SUN)
+        b = enter(c, "DUR B", SUN)
+        cc = enter(c, "DUR C", SUN)
+        assert [x["spots"][0]["id"] for x in (a, b, cc)] == ["B-01", "B-02", "B-03"]
+        pay = {"ticket": b["ticket"], "amount": 800, "reference": "r-dur", "at": at(SUN, minutes=61)}
+        p = assert_result(rpc(c, "pay", pay))
+        ok(c, "lost", plate="DUR C", at=at(SUN, minutes=61))
+        ok(c, "exit", gate="south", plate="DUR A", at=at(SUN, minutes=10))
+        assert d.stop(signal.SIGKILL) == -9
+    finally:
+        if d.proc is not None:
+            d.close()
+    d2 = Daemon(d.cfg, data_dir=d.data_dir).start()
+    try:
+        c = d2.client()
+        st = ok(c, "status")
+        assert st["capacity"]["occupied"] == 2 and st["by_type"]["regular"]["free"] == 68, st
+        assert_error(c.call("locate", plate="DUR A"), "not_found")
+        assert ok(c, "locate", plate="DUR B")["ticket"] == b["ticket"]
+        t = ok(c, "ticket", ticket=b["ticket"])
+        assert t["paid"] == 800 and [x["receipt"] for x in t["payments"]] == [p["receipt"]], t
+        # The payment reference is remembered across the restart.
+        p2 = assert_result(rpc(c, "pay", pay))
+        assert p2["receipt"] == p["receipt"] and p2["paid"] == 800, p2
+        q = ok(c, "quote", plate="DUR C", at=at(SUN, minutes=61))
+        assert q["amount"] == 5000 and q["due"] == 5000, q
+        assert ok(c, "ticket", ticket=a["ticket"])["ticket"] == a["ticket"]
+        # The freed spot is free again, the others are not handed out twice.
+        e = ok(c, "entry", gate="north", plate="DUR D", **{"class": "car"})
+        assert e["spots"][0]["id"] == "B-01", e
+        assert e["ticket"] > cc["ticket"], e
+    finally:
+        d2.close()
+    # A clean restart (after SIGTERM) keeps everything too.
+    d3 = Daemon(d.cfg, data_dir=d.data_dir).start()
+    try:
+        c = d3.client()
+        st = ok(c, "status")
+        assert st["capacity"]["occupied"] == 3, st
+        assert ok(c, "locate", plate="DUR D")["ticket"] == e["ticket"]
+        assert ok(c, "quote", plate="DUR C", at=at(SUN, minutes=61))["due"] == 5000
+    finally:
+        d3.close()
+
+
+def test_sighup_reloads_tokens_and_tariff():
+    tokens = [{"token": "gate-north-secret", "role": "gate", "gate": "north"},
+              {"token": "kiosk-secret-1", "role": "kiosk"}]
+    with Daemon(demo_config(auth={"tokens": tokens})) as d:
+        g = d.client()
+        assert assert_result(g.line("auth token=gate-north-secret"))["gate"] == "north"
+        k = d.client()
+        assert assert_result(k.line("auth token=kiosk-secret-1"))["role"] == "kiosk"
+        cfg = json.loads(open(d.path).read())
+        cfg["auth"]["tokens"] = [{"token": "gate-ramp-secret", "role": "gate", "gate": "ramp"},
+                                 {"token": "kiosk-secret-2", "role": "kiosk"},
+                                 {"token": "ops-secret-123", "role": "operator"}]
+        cfg["tariff"]["lost_ticket"] = 7000
+        with open(d.path, "w") as f:
+            json.dump(cfg, f)
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while True:
+            o = d.client()
+            r = o.line("auth token=ops-secret-123")
+            if "result" in r:
+                break
+            o.close()
+            assert time.time() < deadline, "SIGHUP did not load the new tokens"
+            time.sleep(0.05)
+        assert assert_result(o.line("tariff"))["lost_ticket"] == 7000
+        # Authenticated connections keep their role and gate binding.
+        assert assert_result(g.line("entry gate=north plate=HUP1 class=car"))["gate"] == "north"
+        assert_error(g.line("entry gate=ramp plate=HUP2 class=car"), "forbidden", None)
+        assert assert_result(k.line("locate plate=HUP1"))["plate"] == "HUP1"
+        # New connections see the new tokens only.
+        n = d.client()
+        assert_error(n.line("auth token=kiosk-secret-1"), "forbidden", None)
+        assert_error(n.line("auth token=gate-north-secret"), "forbidden", None)
+        assert assert_result(n.line("auth token=gate-ramp-secret"))["gate"] == "ramp"
+        assert assert_result(n.line("entry gate=ramp plate=HUP3 class=car"))["gate"] == "ramp"
+        # A broken file on SIGHUP: the running configuration stays.
+        with open(d.path, "w") as f:
+            f.write('{"listen": ')
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert d.proc.poll() is None, d.logtext()
+        m = d.client()
+        assert assert_result(m.line("auth token=kiosk-secret-2"))["role"] == "kiosk"
+        assert assert_result(o.line("tariff"))["lost_ticket"] == 7000
+        assert ok(o, "lost", plate="HUP1")["due"] == 7000
+
+
 def test_check_config_good():
     rc, out = check_config(demo_config())
     assert rc == 0, out
@@ -611,6 +760,37 @@ def test_protected_mode_refuses_non_loopback():
         lo.close()
     finally:
         d.close()
+    # Dual-stack: IPv4-mapped and IPv6 addresses are told apart the same way.
+    d = Daemon()
+    d.args = ["--listen", "[::]:%d" % d.port]
+    try:
+        d.start()
+    except RuntimeError:
+        d.close()
+        print("    (skipped the IPv6 part: cannot listen on [::])")
+        return
+    try:
+        assert assert_result(d.client().line("ping")) == "pong"           # ::ffff:127.0.0.1
+        lines = d.client(host=addr).read_until_eof(5)                      # ::ffff:<addr>
+        assert len(lines) == 1 and "error" in json.loads(lines[0]), lines
+        for host, served in (("::1", True), (non_loopback_ipv6(), False)):
+            if host is None:
+                continue
+            s = socket.create_connection((host, d.port), timeout=5)
+            s.sendall(b"ping\n")
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+                if served and b"\n" in data:
+                    break
+            s.close()
+            r = json.loads(data.split(b"\n")[0])
+            assert ("result" in r) == served, (host, r)
+    finally:
+        d.close()
     # With tokens configured, a non-loopback client is served (after auth).
     d = Daemon(demo_config(auth={"tokens": [{"token": "kiosk-secret-1", "role": "kiosk"}]}))
     d.args = ["--listen", "0.0.0.0:%d" % d.port]
@@ -624,6 +804,18 @@ def test_protected_mode_refuses_non_loopback():
         c.close()
     finally:
         d.close()
+
+
+def non_loopback_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.connect(("2001:db8::1", 9))
+            a = s.getsockname()[0]
+        if a != "::1" and not a.startswith("fe80"):
+            return a
+    except OSError:
+        pass
+    return None
 
 
 def test_zz_shared_daemons_exit_cleanly():

@@ -402,6 +402,17 @@ def test_inline_commands():
     assert_error(c.line("locate plate=null"), "invalid_params", None)
     # ... and a quoted number stays a string.
     assert_error(c.line('locate plate="123"'), "not_found", None)
+    # Text that is not a JSON literal is a bare string, even when it starts
+    # like one.
+    for bare in ("1ABC", "12-AB", "truex", "nullx", "-X", "FALSE"):
+        assert_error(c.line("locate plate=%s" % bare), "not_found", None)
+    r = assert_result(c.line("entry gate=north plate=1ABC class=car"))
+    assert r["plate"] == "1ABC", r
+    assert_error(c.line("locate plate=2e5"), "invalid_params", None)
+    assert_error(c.line("locate plate=-5"), "invalid_params", None)
+    # JSON arrays and objects may contain spaces.
+    r = assert_result(c.line('entry gate=north plate="IN 3" class=motorcycle needs=[ "ev" ]'))
+    assert r["spots"][0]["zone"] == "B", r
     # An escaped quote inside a quoted value belongs to the value.
     assert_error(c.line(r'locate plate="A\"B"'), "invalid_params", None)
     # pay amount="300" is a string, amount=300 a number.
@@ -501,6 +512,10 @@ def test_deep_nesting():
 
 
 def test_pipelined_requests_answered_in_order():
+    """600 requests in one send, mixing answers that are immediate (ping,
+    status, help) with state changes that are answered only once durable
+    (entry): the replies come in request order, and each request sees the
+    changes of the ones before it."""
     c = demo().client()
     reqs = []
     for i in range(600):
@@ -510,25 +525,28 @@ def test_pipelined_requests_answered_in_order():
         elif k == 1:
             reqs.append('{"jsonrpc":"2.0","id":%d,"method":"status"}' % i)
         elif k == 2:
-            reqs.append('{"jsonrpc":"2.0","id":"s%d","method":"locate","params":{"plate":"PIPE %d"}}' % (i, i))
+            reqs.append('{"jsonrpc":"2.0","id":"e%d","method":"entry","params":'
+                        '{"gate":"north","plate":"PIPE %d","class":"motorcycle"}}' % (i, i))
         elif k == 3:
-            reqs.append('{"jsonrpc":"2.0","id":%d,"method":"help","params":{"method":"ping"}}' % i)
+            reqs.append('{"jsonrpc":"2.0","id":%d,"method":"locate","params":{"plate":"PIPE %d"}}' % (i, i - 1))
         else:
-            reqs.append("ping")
+            reqs.append("exit gate=south plate=\"PIPE %d\"" % (i - 2))
     c.send_raw("\n".join(reqs) + "\n")          # one send
+    tickets = {}
     for i in range(600):
         r = c.read_json()
         k = i % 5
         if k == 0:
             assert assert_result(r, i) == "pong"
         elif k == 1:
-            assert "capacity" in assert_result(r, i)
+            assert assert_result(r, i)["capacity"]["total"] == 106
         elif k == 2:
-            assert_error(r, "not_found", "s%d" % i)
+            tickets[i] = assert_result(r, "e%d" % i)["ticket"]
         elif k == 3:
-            assert "usage" in assert_result(r, i)
+            assert assert_result(r, i)["ticket"] == tickets[i - 1]
         else:
-            assert assert_result(r, None) == "pong"
+            x = assert_result(r, None)
+            assert x["ticket"] == tickets[i - 2] and x["charged"] == 0, x
     c.close()
 
 
@@ -656,6 +674,31 @@ def test_auth_operator_role():
     assert assert_result(jline(c, {"id": 4, "method": "strategy"}), 4)["strategy"] == "nearest"
     assert assert_result(jline(c, {"id": 5, "method": "spot", "params": {"id": "A-01"}}), 5)["id"] == "A-01"
     assert assert_result(jline(c, {"id": 6, "method": "tariff"}), 6)["lost_ticket"] == 5000
+    c.close()
+
+
+def test_DAEMON_BUG_repeated_auth_failures_are_rate_limited():
+    """DAEMON BUG (protocol.md section 7: "a failed auth is logged and
+    counted, and repeated failures are rate limited").  50 wrong tokens in a
+    row on one connection are all answered forbidden; none is rate limited
+    and the connection stays open, so tokens can be guessed at full speed
+    (2000 a second with the default limits)."""
+    c = authd().client()
+    c.send_raw('{"jsonrpc":"2.0","id":0,"method":"auth","params":{"token":"guess-000000"}}\n')
+    assert_error(c.read_json(), "forbidden", 0)
+    n = 50
+    c.send_raw("".join('{"jsonrpc":"2.0","id":%d,"method":"auth","params":{"token":"guess-%06d"}}\n'
+                       % (i, i) for i in range(1, n + 1)))
+    reasons = []
+    try:
+        for _ in range(n):
+            r = c.read_json()
+            assert "error" in r, r
+            reasons.append(r["error"]["data"]["reason"])
+    except EOFError:
+        reasons.append("closed")
+    assert "rate_limited" in reasons or "closed" in reasons, \
+        "%d failed auths in a row, none rate limited: %s" % (n, sorted(set(reasons)))
     c.close()
 
 
