@@ -44,7 +44,10 @@ alloc *alloc_new(const facility *f);
 /* Frees a; NULL is accepted. */
 void alloc_free(alloc *a);
 
-/* Switching is O(rows x entry gates); entries and exits stay O(log n). */
+/*
+ * Switching rebuilds the per-row keys, O(rows x entry gates x log n);
+ * entries and exits stay logarithmic.  Out-of-range values are ignored.
+ */
 void alloc_set_strategy(alloc *a, enum alloc_strategy s);
 enum alloc_strategy alloc_get_strategy(const alloc *a);
 

@@ -171,9 +171,13 @@ st_add(struct strtab *t, const char *s)
 		return -1;
 	len = strlen(s) + 1;
 	if (t->chunks == NULL || len > t->size - t->used) {
-		size_t size = len > ST_CHUNK ? len : ST_CHUNK;
-		struct st_chunk *c = malloc(sizeof(*c) + size);
-		if (c == NULL)
+		/* Chunks double from 256 bytes to 64 KiB: small tables stay small. */
+		size_t size = t->size * 2 < 256 ? 256 :
+		    (t->size * 2 > ST_CHUNK ? ST_CHUNK : t->size * 2);
+		struct st_chunk *c;
+		if (size < len)
+			size = len;
+		if ((c = malloc(sizeof(*c) + size)) == NULL)
 			return -1;
 		c->next = t->chunks;
 		t->chunks = c;
