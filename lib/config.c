@@ -54,7 +54,8 @@ config_endpoint(const char *s, struct endpoint *ep)
 	if (strcmp(ep->host, "localhost") == 0)
 		strcpy(ep->host, "127.0.0.1");
 	port = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535)
+	/* Digits only: strtol alone would take " 80" and "+80". */
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port > 65535)
 		return -1;
 	ep->port = (int)port;
 	ep->enabled = 1;

@@ -141,12 +141,24 @@ garage_set_strategy(garage *g, enum alloc_strategy s)
 	emit(g, GCH_STRATEGY, 0, NULL, NULL);
 }
 
+int
+garage_spot_service_is(const garage *g, uint32_t spot, int in_service)
+{
+	int out = alloc_spot_state(g->alloc, spot) == ALLOC_SPOT_OUT_OF_SERVICE ||
+	    alloc_spot_pending_out_of_service(g->alloc, spot);
+
+	return in_service ? !out : out;
+}
+
 pk_err
 garage_set_spot_service(garage *g, uint32_t spot, int in_service)
 {
-	pk_err e = alloc_set_in_service(g->alloc, spot, in_service);
 	struct garage_change chg;
+	pk_err e;
 
+	if (garage_spot_service_is(g, spot, in_service))
+		return PK_OK;
+	e = alloc_set_in_service(g->alloc, spot, in_service);
 	if (e != PK_OK || g->sink == NULL)
 		return e;
 	memset(&chg, 0, sizeof(chg));

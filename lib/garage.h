@@ -115,8 +115,13 @@ const tariff *garage_tariff(const garage *g);
 void garage_set_tariff(garage *g, tariff *t);
 enum alloc_strategy garage_strategy(const garage *g);
 void garage_set_strategy(garage *g, enum alloc_strategy s);
-/* See alloc_set_in_service(). */
+/*
+ * See alloc_set_in_service().  A request that changes nothing (the spot is
+ * already, or already about to be, in that state) reports no change.
+ */
 pk_err garage_set_spot_service(garage *g, uint32_t spot, int in_service);
+/* Whether spot is (or, once released, will be) in service as asked. */
+int garage_spot_service_is(const garage *g, uint32_t spot, int in_service);
 
 /* Tickets by id (inside or kept after exit), and by plate (inside only). */
 struct ticket *garage_ticket(const garage *g, const char *id);

@@ -131,8 +131,8 @@ framer_feed(framer *f, const char *buf, size_t len, framer_line_cb cb,
 				rc = cb(ud, NULL, 0, 1);
 			} else {
 				if (reserve(f, f->len + seg) != 0) {
+					/* The line is lost; its LF is here. */
 					f->len = 0;
-					f->discarding = 1;
 					return FRAMER_ENOMEM;
 				}
 				memcpy(f->buf + f->len, buf, seg);
@@ -151,6 +151,7 @@ framer_feed(framer *f, const char *buf, size_t len, framer_line_cb cb,
 				return cb(ud, NULL, 0, 1);
 			}
 			if (reserve(f, f->len + seg) != 0) {
+				/* The line is lost: skip the rest of it. */
 				f->len = 0;
 				f->discarding = 1;
 				return FRAMER_ENOMEM;

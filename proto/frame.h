@@ -53,8 +53,9 @@ typedef int (*framer_line_cb)(void *ud, const char *line, size_t len,
  * complete line, in order.  Returns 0 when all bytes were consumed, the
  * callback's non-zero value when it stopped the feed (the remaining bytes
  * of buf are then dropped: the caller is closing), or FRAMER_ENOMEM when
- * the buffer could not grow (the partial line is then discarded up to the
- * next LF; the caller should close the connection).
+ * the buffer could not grow (the line being assembled is lost and the rest
+ * of buf dropped; the framer stays usable, but the caller should close the
+ * connection).
  */
 int framer_feed(framer *f, const char *buf, size_t len, framer_line_cb cb,
     void *ud);

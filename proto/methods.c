@@ -678,13 +678,15 @@ m_spot(struct call *c)
 			    "param 'state' must be in_service or out_of_service");
 			return;
 		}
-		if (!writable(c))
-			return;
-		if (garage_set_spot_service(c->g, s, in) != PK_OK) {
-			fail(c, PK_E_INTERNAL, NULL);
-			return;
+		if (!garage_spot_service_is(c->g, s, in)) {
+			if (!writable(c))
+				return;
+			if (garage_set_spot_service(c->g, s, in) != PK_OK) {
+				fail(c, PK_E_INTERNAL, NULL);
+				return;
+			}
+			c->changed = 1;
 		}
-		c->changed = 1;
 	}
 	o = c->result = spot_json(f, s);
 	cJSON_AddStringToObject(o, "state", names[alloc_spot_state(a, s)]);

@@ -27,7 +27,10 @@
  * Output: a human-readable report, then one machine-readable line
  *   RESULT conns=.. threads=.. pipeline=.. seconds=.. pairs=.. pairs_per_s=..
  *          requests=.. req_per_s=.. p50_us=.. p90_us=.. p99_us=.. p999_us=..
- *          max_us=.. errors=.. cpu_pct=..
+ *          max_us=.. errors=.. lost=.. cpu_pct=..
+ * (errors: error replies and protocol failures; lost: connections that
+ * failed or did not finish draining; cpu_pct: loadgen's own CPU time over
+ * the whole run, in % of one core.)
  * Exit status: 0 clean, 1 when any error or failed connection was seen,
  * 2 on bad usage or when the daemon cannot be reached.
  */
@@ -378,7 +381,7 @@ static int
 conn_reply(struct worker *w, struct conn *c, const char *line, size_t len,
     uint64_t now)
 {
-	const cJSON *id, *result, *error;
+	const cJSON *id, *result, *error, *ver;
 	uint64_t op;
 	cJSON *j;
 
@@ -417,6 +420,10 @@ conn_reply(struct worker *w, struct conn *c, const char *line, size_t len,
 		conn_fail(w, c, "sent a reply with neither or both of result and error");
 		return -1;
 	}
+	ver = cJSON_GetObjectItemCaseSensitive(j, "jsonrpc");
+	if (!cJSON_IsString(ver) || ver->valuestring == NULL ||
+	    strcmp(ver->valuestring, "2.0") != 0)
+		tally_add(&w->err, "reply without \"jsonrpc\":\"2.0\"", 1);
 	c->acked++;
 	if (now >= t_warm_end && now < t_end) {
 		uint64_t sent = c->sent_ns[op % (uint64_t)O.pipeline];

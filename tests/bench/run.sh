@@ -136,8 +136,9 @@ start_daemon() {
 	die "no free port found"
 }
 
-# "ticks" of CPU time the daemon has used so far.
-daemon_ticks() { sed 's/.*) //' "/proc/$PID/stat" 2>/dev/null | awk '{print $12 + $13}'; }
+# Clock ticks of CPU the daemon has used so far: its threads, and its
+# children that it has reaped (snapshot writers).
+daemon_ticks() { sed 's/.*) //' "/proc/$PID/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}'; }
 
 # One inline command over /dev/tcp; prints the reply line.
 ask() {

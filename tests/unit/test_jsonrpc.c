@@ -323,6 +323,8 @@ test_strings(void **state)
 	LINE_ERR("{\"method\":\"a\\ud800\"}", PK_E_PARSE, "surrogate");
 	LINE_ERR("{\"method\":\"a\\ud800\\u0041\"}", PK_E_PARSE, "surrogate");
 	LINE_ERR("{\"method\":\"a\\ud800\\ud800\"}", PK_E_PARSE, "surrogate");
+	LINE_ERR("{\"method\":\"a\\ud800\\ue000\"}", PK_E_PARSE, "surrogate");
+	LINE_ERR("{\"method\":\"a\\udbff\\udbff\"}", PK_E_PARSE, "surrogate");
 	LINE_ERR("{\"method\":\"a\\udc00\"}", PK_E_PARSE, "low surrogate");
 	LINE_ERR("{\"method\":\"\\ude00\\ud83d\"}", PK_E_PARSE, "low surrogate");
 	LINE_ERR("{\"method\":\"a\\ud800\"", PK_E_PARSE, "surrogate");
@@ -790,6 +792,32 @@ test_strings_printed(void **state)
 	free(s);
 }
 
+/*
+ * A string that is all escapes prints in linear time (a quadratic printer
+ * would take minutes here and trip the test runner's timeout).
+ */
+static void
+test_escapes_linear(void **state)
+{
+	size_t n = (size_t)1 << 20, i;
+	char *big = malloc(n + 1), *s;
+	cJSON *str;
+
+	(void)state;
+	assert_non_null(big);
+	for (i = 0; i < n; i++)
+		big[i] = (i % 3 == 0) ? '"' : (i % 3 == 1) ? '\xff' : '\n';
+	big[n] = '\0';
+	str = cJSON_CreateString(big);
+	assert_non_null(str);
+	s = rpc_json_print(str);
+	assert_non_null(s);
+	assert_memory_equal(s, "\"\\\"\\ufffd\\n\\\"", 13);
+	free(s);
+	cJSON_Delete(str);
+	free(big);
+}
+
 static void
 test_print_depth(void **state)
 {
@@ -833,6 +861,55 @@ test_round_trip(void **state)
 	rpc_msg_free(m);
 }
 
+/* cJSON allocations fail once this many have succeeded (-1: never). */
+static long oom_budget = -1;
+
+static void *
+oom_malloc(size_t n)
+{
+	if (oom_budget == 0)
+		return NULL;
+	if (oom_budget > 0)
+		oom_budget--;
+	return malloc(n);
+}
+
+/*
+ * When cJSON runs out of memory at any point, rpc_parse returns NULL and
+ * leaks nothing (ASan counts leaks), or succeeds once there is enough.
+ */
+static void
+test_oom(void **state)
+{
+	const char line[] = "[{\"id\":1,\"method\":\"a\",\"params\":{\"x\":[1,2,{\"y\":\"z\"}]}},"
+	    "{\"id\":\"b\",\"method\":\"b\"}]";
+	cJSON_Hooks hooks = { oom_malloc, free };
+	rpc_msg *m = NULL;
+	long budget;
+	int failed = 0;
+
+	(void)state;
+	cJSON_InitHooks(&hooks);
+	for (budget = 0; budget < 1000; budget++) {
+		oom_budget = budget;
+		m = rpc_parse(line, sizeof line - 1);
+		if (m != NULL)
+			break;
+		failed++;
+	}
+	oom_budget = -1;
+	cJSON_InitHooks(NULL);
+	assert_true(failed > 5);
+	if (m == NULL) {
+		fail_msg("rpc_parse never succeeded");
+		return;
+	}
+	assert_int_equal(m->err, PK_OK);
+	assert_int_equal(m->n, 2);
+	assert_string_equal(m->reqs[1].id, "\"b\"");
+	rpc_msg_free(m);
+}
+
 int
 main(void)
 {
@@ -861,8 +938,10 @@ main(void)
 		cmocka_unit_test(test_batch_join),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_strings_printed),
+		cmocka_unit_test(test_escapes_linear),
 		cmocka_unit_test(test_print_depth),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_oom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,467 @@
+/* test_config.c - unit tests of configuration parsing and validation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "testutil.h"
+
+/* The smallest valid config: a facility and a (free) tariff. */
+#define MINI_FAC \
+    "'facility': { 'gates': [ { 'id': 'north', 'role': 'both', 'level': 0, 'x': 0, 'y': 0 }," \
+    "  { 'id': 'south', 'role': 'exit', 'level': 0, 'x': 9, 'y': 0 } ]," \
+    "  'rows': [ { 'level': 0, 'zone': 'A', 'type': 'regular', 'count': 2, 'x': 1, 'y': 1, 'dx': 1, 'dy': 0 } ] }"
+#define MINI "{ " MINI_FAC ", 'tariff': {} }"
+
+/* A config of MINI plus the given members (text with ' for "). */
+static char *
+with(const char *members)
+{
+	size_t n = strlen(MINI) + strlen(members) + 8;
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	snprintf(s, n, "{ %s, %s, 'tariff': {} }", members, MINI_FAC);
+	return s;
+}
+
+static struct config *
+parse_text(const char *text, char *err, size_t errlen)
+{
+	char *s = tu_quote(text);
+	struct config *c = config_parse(s, strlen(s), err, errlen);
+
+	free(s);
+	return c;
+}
+
+static struct config *
+parse_ok(const char *text)
+{
+	char err[256] = "";
+	struct config *c = parse_text(text, err, sizeof(err));
+
+	if (c == NULL)
+		fail_msg("refused: %s", err);
+	assert_string_equal(err, "");
+	return c;
+}
+
+static void
+expect_error(const char *text, const char *msg)
+{
+	char err[256];
+	struct config *c;
+
+	memset(err, 'x', sizeof(err));
+	c = parse_text(text, err, sizeof(err));
+	if (c != NULL) {
+		config_free(c);
+		fail_msg("accepted: %s", text);
+	}
+	if (strcmp(err, msg) != 0)
+		fail_msg("message '%s', want '%s'", err, msg);
+}
+
+/* expect_error on MINI plus members. */
+static void
+expect_member_error(const char *members, const char *msg)
+{
+	char *s = with(members);
+
+	expect_error(s, msg);
+	free(s);
+}
+
+/* The error message starts with prefix. */
+static void
+expect_error_prefix(const char *text, const char *prefix)
+{
+	char err[256] = "";
+	struct config *c = parse_text(text, err, sizeof(err));
+
+	if (c != NULL) {
+		config_free(c);
+		fail_msg("accepted: %s", text);
+	}
+	if (strncmp(err, prefix, strlen(prefix)) != 0)
+		fail_msg("message '%s' does not start with '%s'", err, prefix);
+}
+
+static void
+test_demo_config(void **state)
+{
+	FILE *fp = fopen("conf/parkd.json", "rb");
+	char *text, err[256] = "";
+	struct config *c;
+	long n;
+
+	(void)state;
+	if (fp == NULL)
+		fail_msg("conf/parkd.json: run the tests from the repository root");
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	text = malloc((size_t)n);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	c = config_parse(text, (size_t)n, err, sizeof(err));
+	free(text);
+	if (c == NULL)
+		fail_msg("demo config refused: %s", err);
+	assert_int_equal(c->listen.enabled, 1);
+	assert_string_equal(c->listen.host, "127.0.0.1");
+	assert_int_equal(c->listen.port, 7070);
+	assert_int_equal(c->http.enabled, 1);
+	assert_int_equal(c->http.port, 9464);
+	assert_string_equal(c->data_dir, "var");
+	assert_int_equal(c->durability, DUR_FSYNC);
+	assert_int_equal(c->strategy, ALLOC_NEAREST);
+	assert_non_null(c->fac);
+	assert_non_null(c->tariff);
+	assert_string_equal(facility_name(c->fac), "Demo Garage");
+	assert_string_equal(facility_timezone(c->fac), "Europe/Berlin");
+	assert_int_equal(facility_spot_count(c->fac), 10 + 20 + 40 + 6 + 30);
+	assert_int_equal(facility_gate_count(c->fac), 3);
+	assert_int_equal(facility_class_count(c->fac), 4);
+	assert_int_equal(tariff_lost_fee(c->tariff), 5000);
+	assert_int_equal(tariff_grace_s(c->tariff), 15 * 60);
+	assert_int_equal(c->waitlist.max_depth, 200);
+	assert_int_equal(c->waitlist.max_timeout_s, 1800);
+	assert_int_equal(c->audit.redis.enabled, 0);	/* "redis": null */
+	assert_null(c->audit.password);
+	assert_string_equal(c->audit.prefix, "parkd:");
+	assert_int_equal(c->limits.max_line, 65536);
+	assert_int_equal(c->limits.max_output, 8388608);
+	assert_int_equal(c->n_tokens, 0);
+	config_free(c);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config *c = parse_ok(MINI);
+
+	(void)state;
+	assert_int_equal(c->listen.enabled, 1);
+	assert_string_equal(c->listen.host, "127.0.0.1");
+	assert_int_equal(c->listen.port, 7070);
+	assert_int_equal(c->http.enabled, 1);
+	assert_string_equal(c->http.host, "127.0.0.1");
+	assert_int_equal(c->http.port, 9464);
+	assert_string_equal(c->data_dir, "var");
+	assert_int_equal(c->durability, DUR_FSYNC);
+	assert_int_equal(c->strategy, ALLOC_NEAREST);
+	assert_int_equal(c->waitlist.max_depth, 200);
+	assert_int_equal(c->waitlist.max_timeout_s, 1800);
+	assert_true(c->reservations.max_fraction == 0.25);
+	assert_int_equal(c->reservations.hold_before_s, 900);
+	assert_int_equal(c->reservations.no_show_after_s, 1800);
+	assert_int_equal(c->registry.retention_hours, 24);
+	assert_int_equal(c->audit.redis.enabled, 1);
+	assert_string_equal(c->audit.redis.host, "127.0.0.1");
+	assert_int_equal(c->audit.redis.port, 6379);
+	assert_null(c->audit.password);
+	assert_string_equal(c->audit.prefix, "parkd:");
+	assert_int_equal(c->audit.subject_maxlen, 10000);
+	assert_int_equal(c->audit.stream_maxlen, 1000000);
+	assert_int_equal(c->audit.max_backlog, 10000000);
+	assert_int_equal(c->limits.max_line, 65536);
+	assert_int_equal(c->limits.max_output, 8388608);
+	assert_int_equal(c->limits.max_clients, 10000);
+	assert_int_equal(c->limits.rate_per_s, 2000);
+	assert_int_equal(c->limits.rate_burst, 4000);
+	assert_int_equal(c->limits.idle_timeout_s, 0);
+	assert_int_equal(c->limits.closed_tickets, 100000);
+	assert_int_equal(c->journal.snapshot_every, 100000);
+	assert_int_equal(c->journal.group_commit_us, 0);
+	assert_int_equal(c->n_tokens, 0);
+	assert_int_equal(facility_spot_count(c->fac), 2);
+	config_free(c);
+	config_free(NULL);
+}
+
+static void
+test_values_taken(void **state)
+{
+	char *s = with("'listen': '[::1]:7171', 'http_listen': null, 'data_dir': '/tmp/x',"
+	    "'durability': 'write', 'strategy': 'fill',"
+	    "'limits': { 'max_line': 64, 'closed_tickets': 0 },"
+	    "'journal': { 'snapshot_every': 5, 'group_commit_us': 250 },"
+	    "'audit': { 'redis': 'localhost:6380', 'password': 'pw', 'prefix': 'p:' },"
+	    "'auth': { 'tokens': [ { 'token': 'gate-north-1', 'role': 'gate', 'gate': 'north' },"
+	    "  { 'token': 'kiosk-token', 'role': 'kiosk', 'gate': null },"
+	    "  { 'token': 'operator-token', 'role': 'operator' } ] }");
+	struct config *c = parse_ok(s);
+
+	(void)state;
+	free(s);
+	assert_string_equal(c->listen.host, "::1");
+	assert_int_equal(c->listen.port, 7171);
+	assert_int_equal(c->http.enabled, 0);
+	assert_string_equal(c->data_dir, "/tmp/x");
+	assert_int_equal(c->durability, DUR_WRITE);
+	assert_int_equal(c->strategy, ALLOC_FILL);
+	assert_int_equal(c->limits.max_line, 64);
+	assert_int_equal(c->limits.closed_tickets, 0);
+	assert_int_equal(c->limits.max_output, 8388608);	/* others stay default */
+	assert_int_equal(c->journal.snapshot_every, 5);
+	assert_int_equal(c->journal.group_commit_us, 250);
+	assert_string_equal(c->audit.redis.host, "127.0.0.1");
+	assert_int_equal(c->audit.redis.port, 6380);
+	assert_string_equal(c->audit.password, "pw");
+	assert_string_equal(c->audit.prefix, "p:");
+	assert_int_equal(c->n_tokens, 3);
+	assert_string_equal(c->tokens[0].token, "gate-north-1");
+	assert_int_equal(c->tokens[0].role, ROLE_GATE);
+	assert_string_equal(c->tokens[0].gate, "north");
+	assert_int_equal(c->tokens[1].role, ROLE_KIOSK);
+	assert_null(c->tokens[1].gate);
+	assert_int_equal(c->tokens[2].role, ROLE_OPERATOR);
+	assert_null(c->tokens[2].gate);
+	config_free(c);
+
+	s = with("'durability': 'none'");
+	c = parse_ok(s);
+	assert_int_equal(c->durability, DUR_NONE);
+	config_free(c);
+	free(s);
+}
+
+static void
+test_errors_top_level(void **state)
+{
+	(void)state;
+	expect_member_error("'lisen': '127.0.0.1:7070'", "lisen: unknown key");
+	expect_member_error("'Listen': '127.0.0.1:7070'", "Listen: unknown key");
+	expect_member_error("'listen': 'localhost'", "listen: must be HOST:PORT");
+	expect_member_error("'listen': '127.0.0.1:70000'", "listen: must be HOST:PORT");
+	expect_member_error("'listen': null", "listen: must be HOST:PORT");
+	expect_member_error("'listen': 'none'", "listen: must be HOST:PORT");
+	expect_member_error("'listen': 7070", "listen: must be a string or null");
+	expect_member_error("'http_listen': 'x'", "http_listen: must be HOST:PORT");
+	expect_member_error("'durability': 'sometimes'",
+	    "durability: must be fsync, write or none");
+	expect_member_error("'durability': 1", "durability: must be a string");
+	expect_member_error("'strategy': 'random'",
+	    "strategy: must be nearest, farthest, first or fill");
+	expect_member_error("'data_dir': ''", "data_dir: must not be empty");
+	expect_error("{ 'tariff': {} }", "facility: is required");
+	expect_error("{ " MINI_FAC " }", "tariff: is required");
+	expect_error("[]", "config: must be an object");
+	expect_error("42", "config: must be an object");
+}
+
+static void
+test_errors_sections(void **state)
+{
+	(void)state;
+	expect_member_error("'limits': { 'max_line': 'big' }",
+	    "limits.max_line: must be an integer");
+	expect_member_error("'limits': { 'max_line': 1.5 }",
+	    "limits.max_line: must be an integer");
+	expect_member_error("'limits': { 'max_line': 63 }",
+	    "limits.max_line: must be between 64 and 67108864");
+	expect_member_error("'limits': { 'max_line': 67108865 }",
+	    "limits.max_line: must be between 64 and 67108864");
+	expect_member_error("'limits': { 'max_lines': 100 }",
+	    "limits.max_lines: unknown key");
+	expect_member_error("'limits': []", "limits: must be an object");
+	expect_member_error("'waitlist': { 'max_timeout_s': 0 }",
+	    "waitlist.max_timeout_s: must be between 1 and 604800");
+	expect_member_error("'reservations': { 'max_fraction': 1.5 }",
+	    "reservations.max_fraction: must be between 0 and 1");
+	expect_member_error("'journal': { 'snapshot_every': 0 }",
+	    "journal.snapshot_every: must be between 1 and 1000000000");
+	expect_member_error("'audit': { 'redis': 'nowhere' }",
+	    "audit.redis: must be HOST:PORT");
+	expect_member_error("'audit': { 'prefix': null }", "audit.prefix: must be a string");
+	expect_member_error("'audit': { 'prefix': "
+	    "'12345678901234567890123456789012345678901234567890123456789012345' }",
+	    "audit.prefix: must be at most 64 characters");
+	expect_member_error("'audit': { 'colour': 'red' }", "audit.colour: unknown key");
+	/* Errors inside the facility and the tariff name their paths too. */
+	expect_error_prefix("{ 'facility': { 'gates': [], 'rows': [ { 'level': 0, "
+	    "'zone': 'A', 'type': 'regular', 'count': 0, 'x': 1, 'y': 1, 'dx': 1, 'dy': 0 } ] },"
+	    " 'tariff': {} }", "facility.");
+	expect_error_prefix("{ " MINI_FAC ", 'tariff': { 'lost_ticket': -1 } }",
+	    "tariff.lost_ticket: ");
+}
+
+static void
+test_errors_tokens(void **state)
+{
+	(void)state;
+	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'admin' } ] }",
+	    "auth.tokens[0].role: must be gate, kiosk or operator");
+	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh' } ] }",
+	    "auth.tokens[0].role: must be gate, kiosk or operator");
+	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'gate',"
+	    " 'gate': 'west' } ] }", "auth.tokens[0].gate: no such gate 'west'");
+	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'kiosk',"
+	    " 'gate': 'north' } ] }",
+	    "auth.tokens[0].gate: only gate tokens are bound to a gate");
+	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'gate' },"
+	    " { 'token': 'abcdefgh', 'role': 'kiosk' } ] }",
+	    "auth.tokens[1].token: duplicate token");
+	expect_member_error("'auth': { 'tokens': [ { 'token': 'short', 'role': 'gate' } ] }",
+	    "auth.tokens[0].token: must be a string of 8 to 256 characters");
+	expect_member_error("'auth': { 'tokens': [ { 'role': 'gate' } ] }",
+	    "auth.tokens[0].token: must be a string of 8 to 256 characters");
+	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'gate',"
+	    " 'level': 1 } ] }", "auth.tokens[0].level: unknown key");
+	expect_member_error("'auth': { 'tokens': [ 'abcdefgh' ] }",
+	    "auth.tokens[0]: must be an object");
+	expect_member_error("'auth': { 'tokens': {} }", "auth.tokens: must be an array");
+	expect_member_error("'auth': { 'users': [] }", "auth.users: unknown key");
+}
+
+static void
+test_errors_text(void **state)
+{
+	char err[256], msg[128];
+	struct config *c;
+	char *s;
+
+	(void)state;
+	/* Duplicate keys, at the top and in a section. */
+	expect_error("{ 'listen': '127.0.0.1:1', 'listen': '127.0.0.1:2', " MINI_FAC
+	    ", 'tariff': {} }", "listen: duplicate key");
+	expect_member_error("'limits': { 'max_line': 100, 'max_line': 200 }",
+	    "limits.max_line: duplicate key");
+	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'gate',"
+	    " 'role': 'kiosk' } ] }", "auth.tokens[0].role: duplicate key");
+	/* Trailing garbage after the value; trailing white space is fine. */
+	snprintf(msg, sizeof(msg),
+	    "config: trailing data after the JSON value (byte %zu)", strlen(MINI) + 1);
+	expect_error(MINI " x", msg);
+	snprintf(msg, sizeof(msg),
+	    "config: trailing data after the JSON value (byte %zu)", strlen(MINI));
+	expect_error(MINI "{}", msg);
+	c = parse_ok(MINI " \n\t\r\n");
+	config_free(c);
+	/* Not JSON at all. */
+	expect_error_prefix("{ 'listen': ", "config: not valid JSON (near byte ");
+	expect_error_prefix("", "config: not valid JSON");
+	/* A NUL byte anywhere, even after the value. */
+	s = tu_quote(MINI);
+	memset(err, 'x', sizeof(err));
+	assert_null(config_parse(s, strlen(s) + 1, err, sizeof(err)));
+	assert_string_equal(err, "config: contains a NUL byte");
+	s[5] = '\0';
+	assert_null(config_parse(s, strlen(s + 6) + 6, err, sizeof(err)));
+	assert_string_equal(err, "config: contains a NUL byte");
+	free(s);
+	/* Without an error buffer nothing is written and nothing breaks. */
+	assert_null(config_parse("{", 1, NULL, 0));
+}
+
+static void
+test_endpoint(void **state)
+{
+	struct endpoint ep;
+
+	(void)state;
+	assert_int_equal(config_endpoint("10.1.2.3:80", &ep), 0);
+	assert_int_equal(ep.enabled, 1);
+	assert_string_equal(ep.host, "10.1.2.3");
+	assert_int_equal(ep.port, 80);
+	assert_int_equal(config_endpoint("[::1]:7070", &ep), 0);
+	assert_int_equal(ep.enabled, 1);
+	assert_string_equal(ep.host, "::1");
+	assert_int_equal(ep.port, 7070);
+	assert_int_equal(config_endpoint("[fe80::1%eth0]:65535", &ep), 0);
+	assert_string_equal(ep.host, "fe80::1%eth0");
+	assert_int_equal(ep.port, 65535);
+	assert_int_equal(config_endpoint("localhost:6379", &ep), 0);
+	assert_string_equal(ep.host, "127.0.0.1");
+	assert_int_equal(ep.port, 6379);
+	assert_int_equal(config_endpoint("redis.example:1", &ep), 0);
+	assert_string_equal(ep.host, "redis.example");
+	assert_int_equal(config_endpoint("0.0.0.0:0", &ep), 0);	/* any free port */
+	assert_int_equal(ep.port, 0);
+	assert_int_equal(ep.enabled, 1);
+	/* Disabled. */
+	ep.enabled = 1;
+	assert_int_equal(config_endpoint("none", &ep), 0);
+	assert_int_equal(ep.enabled, 0);
+	ep.enabled = 1;
+	assert_int_equal(config_endpoint(NULL, &ep), 0);
+	assert_int_equal(ep.enabled, 0);
+}
+
+static void
+test_endpoint_bad(void **state)
+{
+	static const char *const bad[] = {
+		"", "localhost", "127.0.0.1", "127.0.0.1:", ":7070", "127.0.0.1:65536",
+		"127.0.0.1:-1", "127.0.0.1:80x", "127.0.0.1:0x50", "127.0.0.1:99999999999999999999",
+		"::1:7070", "[::1]7070", "[::1]", "[::1]:", "[]:7070", "[::1:7070",
+		"127.0.0.1: 80", "127.0.0.1:+80", "127.0.0.1:\t80", "NONE",
+	};
+	struct endpoint ep;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (config_endpoint(bad[i], &ep) != -1)
+			fail_msg("accepted '%s' (port %d)", bad[i], ep.port);
+	}
+	/* A host name longer than CONFIG_HOST_MAX. */
+	{
+		char s[CONFIG_HOST_MAX + 16];
+
+		memset(s, 'h', CONFIG_HOST_MAX + 1);
+		strcpy(s + CONFIG_HOST_MAX + 1, ":80");
+		assert_int_equal(config_endpoint(s, &ep), -1);
+		strcpy(s + CONFIG_HOST_MAX, ":80");
+		assert_int_equal(config_endpoint(s, &ep), 0);
+		assert_int_equal(strlen(ep.host), CONFIG_HOST_MAX);
+	}
+}
+
+static void
+test_roles(void **state)
+{
+	enum role r = ROLE_NONE;
+
+	(void)state;
+	assert_int_equal(config_role_parse("gate", &r), 0);
+	assert_int_equal(r, ROLE_GATE);
+	assert_int_equal(config_role_parse("kiosk", &r), 0);
+	assert_int_equal(r, ROLE_KIOSK);
+	assert_int_equal(config_role_parse("operator", &r), 0);
+	assert_int_equal(r, ROLE_OPERATOR);
+	assert_int_equal(config_role_parse("Operator", &r), -1);
+	assert_int_equal(config_role_parse("", &r), -1);
+	assert_int_equal(config_role_parse("none", &r), -1);
+	assert_string_equal(config_role_name(ROLE_GATE), "gate");
+	assert_string_equal(config_role_name(ROLE_KIOSK), "kiosk");
+	assert_string_equal(config_role_name(ROLE_OPERATOR), "operator");
+	assert_string_equal(config_role_name(ROLE_NONE), "none");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_demo_config),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values_taken),
+		cmocka_unit_test(test_errors_top_level),
+		cmocka_unit_test(test_errors_sections),
+		cmocka_unit_test(test_errors_tokens),
+		cmocka_unit_test(test_errors_text),
+		cmocka_unit_test(test_endpoint),
+		cmocka_unit_test(test_endpoint_bad),
+		cmocka_unit_test(test_roles),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
