@@ -156,6 +156,8 @@ garage_set_spot_service(garage *g, uint32_t spot, int in_service)
 	struct garage_change chg;
 	pk_err e;
 
+	if (spot >= facility_spot_count(g->fac))
+		return PK_E_INVALID_PARAMS;
 	if (garage_spot_service_is(g, spot, in_service))
 		return PK_OK;
 	e = alloc_set_in_service(g->alloc, spot, in_service);

@@ -119,11 +119,19 @@ EOF
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
+# pick_port VAR: sets VAR to a free port (not in a subshell: $RANDOM would
+# repeat itself there).
+LASTPORT=0
+pick_port() {
 	local p
 	for _ in $(seq 50); do
 		p=$((20000 + RANDOM % 40000))
-		port_busy "$p" || { echo "$p"; return 0; }
+		[ "$p" = "$LASTPORT" ] && continue
+		if ! port_busy "$p"; then
+			LASTPORT=$p
+			printf -v "$1" '%s' "$p"
+			return 0
+		fi
 	done
 	die "no free port found"
 }
@@ -154,7 +162,7 @@ metric() {
 start_daemon() {
 	local cfg=$1 t0 r
 	LOG=$2
-	PORT=$(free_port)
+	pick_port PORT
 	t0=$(now_ns)
 	"$PARKD" -c "$cfg" --listen "127.0.0.1:$PORT" >>"$LOG" 2>&1 &
 	PID=$!
@@ -213,7 +221,7 @@ if [ -n "$MODES" ] && [ -n "$CONNS" ]; then
 	for mode in $MODES; do
 		case $mode in fsync|write|none) ;; *) die "unknown durability mode $mode" ;; esac
 		rm -rf "$TMP/d"; mkdir -p "$TMP/d"
-		HPORT=$(free_port)
+		pick_port HPORT
 		gen_config "$TMP/load.json" "$TMP/d" "$mode" 0 "$HPORT"
 		start_daemon "$TMP/load.json" "$TMP/load-$mode.log"
 		for c in $CONNS; do
@@ -271,7 +279,7 @@ if [ "$CHANGES" -gt 0 ]; then
 
 	# a) no snapshot: the whole journal is replayed.
 	rm -rf "$TMP/d"; mkdir -p "$TMP/d"
-	HPORT=$(free_port)
+	pick_port HPORT
 	gen_config "$TMP/r1.json" "$TMP/d" none 1000000000 "$HPORT"
 	: > "$TMP/r1.log"
 	start_daemon "$TMP/r1.json" "$TMP/r1.log"
@@ -290,7 +298,7 @@ if [ "$CHANGES" -gt 0 ]; then
 
 	# b) default snapshot_every.
 	mkdir -p "$TMP/d"
-	HPORT=$(free_port)
+	pick_port HPORT
 	gen_config "$TMP/r2.json" "$TMP/d" none 0 "$HPORT"
 	: > "$TMP/r2.log"
 	start_daemon "$TMP/r2.json" "$TMP/r2.log"

@@ -1,8 +1,10 @@
 """Integration-test harness: starts the real parkd (and redis-server when a
 test needs one) on free ports in a temporary directory, and talks to it over
 TCP.  Standard library only."""
+import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -375,9 +377,6 @@ class Shared:
 
 # ---------------------------------------------------------------------------
 # Assertion helpers.
-
-import datetime
-import re
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 UUID7_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
