@@ -116,6 +116,7 @@ struct audit {
 	int sending;			/* a batch is at Redis */
 	uint64_t batch_last;
 
+	int drop_asked;			/* a callback asked the deadline to drop the context */
 	uint64_t shipped, batches, failures, reconnects, dropped;
 	char last_error[160];
 	int closing;
@@ -301,9 +302,13 @@ on_deadline(uv_timer_t *t)
 {
 	struct audit *a = t->data;
 
-	a->failures++;
-	set_error(a, "%s", a->state == A_CONNECTING ? "connect timed out" :
-	    "Redis did not answer in time");
+	/* A callback that asked for the drop has said why already. */
+	if (!a->drop_asked) {
+		a->failures++;
+		set_error(a, "%s", a->state == A_CONNECTING ? "connect timed out" :
+		    "Redis did not answer in time");
+	}
+	a->drop_asked = 0;
 	log_warn("audit: %s; reconnecting", a->last_error);
 	drop_context(a);
 	schedule_reconnect(a);
@@ -361,6 +366,7 @@ on_auth(redisAsyncContext *ac, void *r, void *privdata)
 		set_error(a, "AUTH refused: %s", reply->str);
 		log_err("audit: %s", a->last_error);
 		/* Not from inside the callback: let the deadline drop it. */
+		a->drop_asked = 1;
 		uv_timer_start(&a->deadline, on_deadline, 0, 0);
 		return;
 	}
@@ -385,8 +391,12 @@ on_connect(const redisAsyncContext *ac, int status)
 	if (a->cfg->audit.password != NULL) {
 		const char *argv[2] = { "AUTH", a->cfg->audit.password };
 
-		if (redisAsyncCommandArgv(a->ac, on_auth, a, 2, argv, NULL) != REDIS_OK)
+		if (redisAsyncCommandArgv(a->ac, on_auth, a, 2, argv, NULL) != REDIS_OK) {
+			set_error(a, "%s", "could not send AUTH");
+			a->drop_asked = 1;
+			a->failures++;
 			uv_timer_start(&a->deadline, on_deadline, 0, 0);
+		}
 		return;
 	}
 	become_ready(a);
@@ -465,6 +475,7 @@ on_stored(redisAsyncContext *ac, void *r, void *privdata)
 		set_error(a, "store script: %s", reply->str);
 		log_err("audit: %s", a->last_error);
 		rewind_cursor(a);
+		a->drop_asked = 1;
 		uv_timer_start(&a->deadline, on_deadline, 0, 0);
 		return;
 	}

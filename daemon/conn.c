@@ -528,6 +528,7 @@ peer_name(struct conn *c)
 		    ((const unsigned char *)&in6->sin6_addr)[12] == 127);
 	}
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+	snprintf(c->sess.peer, sizeof(c->sess.peer), "%s", host);
 }
 
 /* Sends one error line and closes once it is written. */

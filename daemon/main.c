@@ -370,7 +370,11 @@ main(int argc, char **argv)
 		finish_loop(loop);
 		goto out;
 	}
-	server_init(srv, loop, cfg, g, j);
+	if (server_init(srv, loop, cfg, g, j) != 0) {
+		/* Out of memory before serving anything: nothing is lost by leaving. */
+		fprintf(stderr, "parkd: out of memory\n");
+		exit(1);
+	}
 	srv->audit = audit_new(loop, cfg, j, err, sizeof(err));
 	if (srv->audit == NULL) {
 		fprintf(stderr, "parkd: audit: %s\n", err);
@@ -406,7 +410,7 @@ main(int argc, char **argv)
 	if (rc == 0)
 		log_info("stopped");
 out:
-	free(srv);
+	server_free(srv);
 	config_free(cfg);
 	free(text);
 	return rc;

@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "conn.h"
+#include "dict.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
@@ -75,22 +76,96 @@ ct_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
+/* Failed auth calls per address before it must wait, and how waits grow. */
+#define AUTH_FREE_FAILURES 5
+#define AUTH_MAX_WAIT_MS 60000
+#define AUTH_FORGET_MS (10 * 60 * 1000)
+#define AUTH_MAX_PEERS 10000
+
+struct auth_peer {
+	uint32_t failures;
+	uint64_t last_ms, until_ms;
+	char key[];
+};
+
+/* Forgets addresses that have been quiet for a while (all, when forced). */
+static void
+auth_prune(struct server *s, int all)
+{
+	uint64_t now = server_ms(s);
+	size_t pos = 0;
+	const char *key;
+	void *v;
+
+	for (;;) {
+		int removed = 0;
+
+		pos = 0;
+		while (dict_next(s->auth_peers, &pos, &key, &v)) {
+			struct auth_peer *p = v;
+
+			if (all || now - p->last_ms > AUTH_FORGET_MS) {
+				dict_del(s->auth_peers, key);
+				free(p);
+				removed = 1;
+				break;	/* the table changed: iterate again */
+			}
+		}
+		if (!removed)
+			return;
+	}
+}
+
 static int
-env_auth(void *ud, const char *token, enum role *role, const char **gate)
+env_auth(void *ud, const char *peer, const char *token, enum role *role,
+    const char **gate, uint64_t *retry_ms)
 {
 	struct server *s = ud;
 	const struct token *found = NULL;
+	uint64_t now = server_ms(s);
+	struct auth_peer *p = s->auth_peers ? dict_get(s->auth_peers, peer) : NULL;
 
+	if (p != NULL && now - p->last_ms > AUTH_FORGET_MS)
+		p->failures = 0, p->until_ms = 0;
+	if (p != NULL && p->until_ms > now) {
+		*retry_ms = p->until_ms - now;
+		return -2;
+	}
 	/* Look at every token, so the time taken does not tell which matched. */
 	for (size_t i = 0; i < s->cfg->n_tokens; i++) {
 		if (ct_equal(token, s->cfg->tokens[i].token))
 			found = &s->cfg->tokens[i];
 	}
-	if (found == NULL)
-		return -1;
-	*role = found->role;
-	*gate = found->gate;
-	return 0;
+	if (found != NULL) {
+		*role = found->role;
+		*gate = found->gate;
+		return 0;
+	}
+	if (p == NULL && s->auth_peers != NULL) {
+		if (dict_size(s->auth_peers) >= AUTH_MAX_PEERS)
+			auth_prune(s, 0);
+		if (dict_size(s->auth_peers) < AUTH_MAX_PEERS &&
+		    (p = calloc(1, sizeof(*p) + strlen(peer) + 1)) != NULL) {
+			strcpy(p->key, peer);
+			if (dict_set(s->auth_peers, p->key, p) != 0) {
+				free(p);
+				p = NULL;
+			}
+		}
+	}
+	if (p != NULL) {
+		p->failures++;
+		p->last_ms = now;
+		if (p->failures >= AUTH_FREE_FAILURES) {
+			uint32_t shift = p->failures - AUTH_FREE_FAILURES;
+			uint64_t wait = 1000ull << (shift > 6 ? 6 : shift);
+
+			p->until_ms = now + (wait > AUTH_MAX_WAIT_MS ? AUTH_MAX_WAIT_MS : wait);
+			log_warn("auth: %u failures from %s; not listening for %llums",
+			    p->failures, peer, (unsigned long long)(p->until_ms - now));
+		}
+	}
+	return -1;
 }
 
 static int
@@ -306,6 +381,9 @@ server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
 	s->env.ud = s;
 	s->env.new_id = env_new_id;
 	s->env.auth = env_auth;
+	s->auth_peers = dict_new();
+	if (s->auth_peers == NULL)
+		return -1;
 	s->env.health = env_health;
 	s->env.writable = env_writable;
 	uv_signal_init(loop, &s->sig_term);
@@ -364,6 +442,18 @@ server_listen(struct server *s)
 	log_info("listening on %s:%d (%s)", ep->host, ep->port,
 	    s->cfg->n_tokens ? "token auth" : "protected mode: loopback only");
 	return 0;
+}
+
+void
+server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->auth_peers != NULL) {
+		auth_prune(s, 1);
+		dict_free(s->auth_peers);
+	}
+	free(s);
 }
 
 void

@@ -56,6 +56,7 @@ struct server {
 	struct journal *journal;
 	struct audit *audit;
 	struct http *http;
+	struct dict *auth_peers;	/* address -> recent auth failures */
 	/* Re-reads the configuration (SIGHUP); set by main.  0 or -1 (logged). */
 	int (*reload)(struct server *s);
 	uint64_t change_lsn;		/* LSN of the last change journaled */
@@ -77,6 +78,8 @@ void server_on_journal_failed(void *ud, uint64_t durable, const char *why);
 void server_on_rebuilt(void *ud, garage *g);
 /* Starts listening.  0 or -1 (logged). */
 int server_listen(struct server *s);
+/* Frees what server_init allocated, and s itself (after the loop ended). */
+void server_free(struct server *s);
 /* Stops accepting, lets clients drain, then lets the loop end. */
 void server_shutdown(struct server *s);
 

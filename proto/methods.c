@@ -282,11 +282,22 @@ static void
 m_auth(struct call *c)
 {
 	const char *tok, *gate = NULL;
+	uint64_t retry = 0;
 	enum role role;
+	int rc;
 
 	if (p_string(c, "token", 1, 256, &tok) != 0)
 		return;
-	if (c->env->auth == NULL || c->env->auth(c->env->ud, tok, &role, &gate) != 0) {
+	rc = c->env->auth ? c->env->auth(c->env->ud, c->peer ? c->peer : "",
+	    tok, &role, &gate, &retry) : -1;
+	if (rc == -2) {
+		fail(c, PK_E_RATE_LIMITED,
+		    "too many failed auth attempts from this address; try later");
+		c->err_data = cJSON_CreateObject();
+		cJSON_AddNumberToObject(c->err_data, "retry_after_ms", (double)retry);
+		return;
+	}
+	if (rc != 0) {
 		fail(c, PK_E_FORBIDDEN, "unknown token");
 		return;
 	}

@@ -26,11 +26,13 @@ struct call_env {
 	/* Adds status, version, uptime_s, journal and audit to result. */
 	void (*health)(void *ud, cJSON *result);
 	/*
-	 * Checks a token; on success sets *role and *gate (NULL or a gate
-	 * id owned by the daemon) and returns 0; -1 when it is unknown.
+	 * Checks a token from client address peer; on success sets *role and
+	 * *gate (NULL or a gate id owned by the daemon) and returns 0; -1 when
+	 * the token is unknown; -2 when peer failed too often lately and is not
+	 * being listened to (*retry_ms says for how long).
 	 */
-	int (*auth)(void *ud, const char *token, enum role *role,
-	    const char **gate);
+	int (*auth)(void *ud, const char *peer, const char *token,
+	    enum role *role, const char **gate, uint64_t *retry_ms);
 	/*
 	 * Whether changes can be made durable now; when not, *why says why.
 	 * NULL means always.
@@ -45,6 +47,7 @@ struct call {
 	const cJSON *params;		/* an object, or NULL */
 	enum role role;			/* ROLE_NONE: not authenticated */
 	const char *bound_gate;		/* gate a gate token is bound to, or NULL */
+	const char *peer;		/* the client's address, for auth limits */
 	int64_t now;
 	/* out */
 	cJSON *result;			/* on success (owned by the caller) */

@@ -30,6 +30,7 @@ run_one(struct session *s, const char *id, const char *name,
 	c.params = params;
 	c.role = s->role;
 	c.bound_gate = s->bound_gate;
+	c.peer = s->peer;
 	c.now = now;
 	method_call(m, &c);
 	if (c.changed)
@@ -42,7 +43,8 @@ run_one(struct session *s, const char *id, const char *name,
 			s->bound_gate = s->gate_buf;
 		}
 	}
-	if (c.err == PK_E_FORBIDDEN && strcmp(name, "auth") == 0)
+	if ((c.err == PK_E_FORBIDDEN || c.err == PK_E_RATE_LIMITED) &&
+	    strcmp(name, "auth") == 0)
 		out->failed_auth = 1;
 	if (c.err == PK_E_INTERNAL)
 		out->internal = 1;

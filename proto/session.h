@@ -20,6 +20,7 @@ struct session {
 	enum role role;			/* ROLE_NONE until auth (when auth is on) */
 	const char *bound_gate;		/* NULL, or gate_buf */
 	char gate_buf[65];		/* a copy: tokens may be reloaded meanwhile */
+	char peer[64];			/* the client's address (no port) */
 };
 
 struct session_out {

@@ -42,10 +42,16 @@ fake_health(void *ud, cJSON *result)
 }
 
 static int
-fake_auth(void *ud, const char *token, enum role *role, const char **gate)
+fake_auth(void *ud, const char *peer, const char *token, enum role *role,
+    const char **gate, uint64_t *retry_ms)
 {
 	(void)ud;
+	(void)peer;
 	*gate = NULL;
+	if (strcmp(token, "blocked-token") == 0) {
+		*retry_ms = 1500;
+		return -2;
+	}
 	if (strcmp(token, "gate-token") == 0)
 		*role = ROLE_GATE;
 	else if (strcmp(token, "north-token") == 0) {
@@ -941,6 +947,14 @@ test_auth(void **state)
 	out_free(&out);
 	err_only(f, "auth", "invalid_params", -32602);
 	err_only(f, "status", "auth_required", 4010);
+
+	/* An address that failed too often is told to wait, not checked. */
+	r = rpc_out(f, "auth token=blocked-token", &out);
+	assert_string_equal(gstr(r, "error.data.reason"), "rate_limited");
+	assert_int_equal((int)get(r, "error.data.retry_after_ms")->valuedouble, 1500);
+	assert_int_equal(f->s.role, ROLE_NONE);
+	cJSON_Delete(r);
+	out_free(&out);
 
 	r = rpc_out(f, "auth token=north-token", &out);
 	assert_string_equal(gstr(r, "result.role"), "gate");
