@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -60,6 +62,10 @@ struct journal {
 	uv_timer_t snap_timer;		/* polls the snapshot child */
 	uv_timer_t retry_timer;		/* recovery attempts after a failure */
 	uint64_t retain_lsn;
+	uint64_t gen;			/* bumped by every failure */
+	int ahead;			/* memory holds changes the disk lost */
+	uint64_t snap_child_lsn;	/* LSN the running child writes */
+	uint64_t snap_child_gen;	/* gen when it was forked */
 
 	struct journal_stats stats;
 };
@@ -324,6 +330,34 @@ truncate_file(const char *path, size_t len)
 	return rc;
 }
 
+/*
+ * Whether a valid record with an LSN after last lies anywhere past the
+ * damaged one at off.  A crash can only tear the end of the last batch;
+ * damage with acknowledged records behind it is not a torn tail.  Only
+ * offsets whose LSN field is plausible are checksummed, so this stays
+ * cheap even over a large segment.
+ */
+static int
+later_valid_record(const unsigned char *buf, size_t len, size_t off,
+    uint64_t last)
+{
+	uint64_t max_lsn = last + 1 + len / WAL_HEADER;
+
+	for (size_t o = off + 1; o + WAL_HEADER <= len; o++) {
+		uint64_t lsn = 0;
+		struct wal_rec rec;
+		size_t p = o;
+
+		for (int k = 7; k >= 0; k--)
+			lsn = lsn << 8 | buf[o + 8 + (size_t)k];
+		if (lsn <= last || lsn > max_lsn)
+			continue;
+		if (wal_next(buf, len, &p, &rec) == WAL_OK)
+			return 1;
+	}
+	return 0;
+}
+
 struct replay {
 	uint64_t last;		/* last LSN applied (or covered by the snapshot) */
 	uint64_t seg_start;	/* the segment to append to, 0 = none yet */
@@ -361,18 +395,26 @@ replay(const char *dir, const struct listing *l, garage *g, struct replay *r,
 				continue;
 			if (rec.lsn != r->last + 1) {
 				snprintf(err, errlen, "%s: LSN %" PRIu64 " follows %" PRIu64
-				    ": records are missing", path, rec.lsn, r->last);
+				    ": records are missing; refusing to start (nothing was deleted)",
+				    path, rec.lsn, r->last);
 				free(buf);
 				return -1;
 			}
 			if (record_apply(g, rec.payload, rec.len, aerr, sizeof(aerr)) != PK_OK) {
-				snprintf(err, errlen, "%s: LSN %" PRIu64 ": %s", path,
-				    rec.lsn, aerr);
+				snprintf(err, errlen, "%s: LSN %" PRIu64 ": %s; refusing to "
+				    "start (nothing was deleted)", path, rec.lsn, aerr);
 				free(buf);
 				return -1;
 			}
 			r->last = rec.lsn;
 			r->applied++;
+		}
+		if (st == WAL_CORRUPT && later_valid_record(buf, len, off, r->last)) {
+			snprintf(err, errlen, "%s: damaged record at byte %zu is followed by "
+			    "valid later records; refusing to start (nothing was deleted)",
+			    path, off);
+			free(buf);
+			return -1;
 		}
 		if (st != WAL_END) {
 			if (i + 1 < l->nseg) {
@@ -706,6 +748,7 @@ after_recover(uv_work_t *req, int status)
 	j->offset = w->good;
 	j->g = g;
 	j->state = J_OK;
+	j->ahead = 0;
 	j->why[0] = '\0';
 	uv_timer_stop(&j->retry_timer);
 	log_info("journal recovered: state rebuilt from disk at LSN %" PRIu64, j->last_lsn);
@@ -739,15 +782,18 @@ static void
 fail_why(struct journal *j)
 {
 	j->state = J_FAILED;
+	j->gen++;
 	j->stats.failures++;
 	log_err("journal %s; changes are refused until the disk recovers", j->why);
 	free(j->pending.data);
 	memset(&j->pending, 0, sizeof(j->pending));
 	/* A pending snapshot may include changes that will now never be. */
 	j->snap_pending = 0;
+	j->ahead = 1;
 	if (j->hooks.failed)
 		j->hooks.failed(j->hooks.ud, j->durable_lsn, j->why);
-	uv_timer_start(&j->retry_timer, on_retry, 1000, 1000);
+	/* Memory is ahead of the disk until the rebuild: start it at once. */
+	uv_timer_start(&j->retry_timer, on_retry, 0, 1000);
 }
 
 static void
@@ -918,8 +964,6 @@ try_commit_snapshot(struct journal *j)
 	}
 }
 
-static uint64_t snap_child_lsn;
-
 static void
 on_snap_timer(uv_timer_t *t)
 {
@@ -936,12 +980,22 @@ on_snap_timer(uv_timer_t *t)
 	j->snap_pid = 0;
 	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_warn("snapshot at LSN %" PRIu64 " failed (the child exited %d)",
-		    snap_child_lsn, r < 0 ? -1 : status);
+		    j->snap_child_lsn, r < 0 ? -1 : status);
 		return;
 	}
-	if (j->state != J_OK || snap_child_lsn > j->last_lsn)
+	/*
+	 * A failure since the fork means the image may hold changes that were
+	 * never made durable (and whose LSNs are being reused): throw it away.
+	 */
+	if (j->state != J_OK || j->snap_child_gen != j->gen ||
+	    j->snap_child_lsn > j->last_lsn) {
+		char tmp[4200];
+
+		path_of(tmp, sizeof(tmp), j->dir, "snapshot", j->snap_child_lsn, ".tmp");
+		unlink(tmp);
 		return;
-	j->snap_pending = snap_child_lsn;
+	}
+	j->snap_pending = j->snap_child_lsn;
 	try_commit_snapshot(j);
 }
 
@@ -961,10 +1015,22 @@ maybe_snapshot(struct journal *j)
 		log_warn("snapshot: fork: %s", strerror(errno));
 		return;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		/*
+		 * The child needs none of the daemon's descriptors: holding the
+		 * listener or client sockets would keep them alive after the
+		 * daemon dies.  And it must not outlive the daemon, whose commit
+		 * step alone makes its work count.
+		 */
+		close_range(3, ~0U, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
 		_exit(write_snapshot(j->g, path, j->last_lsn) == 0 ? 0 : 1);
+	}
 	j->snap_pid = pid;
-	snap_child_lsn = j->last_lsn;
+	j->snap_child_lsn = j->last_lsn;
+	j->snap_child_gen = j->gen;
 	j->since_snap = 0;
 	uv_timer_start(&j->snap_timer, on_snap_timer, 20, 20);
 }
@@ -1037,6 +1103,12 @@ int
 journal_writable(const struct journal *j)
 {
 	return j->state == J_OK;
+}
+
+int
+journal_consistent(const struct journal *j)
+{
+	return !j->ahead;
 }
 
 uint64_t

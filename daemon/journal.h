@@ -74,6 +74,12 @@ uint64_t journal_append(struct journal *j, const char *payload, size_t len);
 
 int journal_writable(const struct journal *j);
 /*
+ * Whether memory matches what the disk holds: false from a failure until
+ * the state has been rebuilt, when reads would show changes that were
+ * answered unavailable.
+ */
+int journal_consistent(const struct journal *j);
+/*
  * Declares the journal failed (the caller could not journal a change it
  * made in memory): the state is rebuilt from disk as after a write error.
  */

@@ -179,6 +179,14 @@ env_writable(void *ud, const char **why)
 	return 0;
 }
 
+static int
+env_consistent(void *ud)
+{
+	struct server *s = ud;
+
+	return s->journal == NULL || journal_consistent(s->journal);
+}
+
 static void
 env_health(void *ud, cJSON *r)
 {
@@ -348,7 +356,22 @@ on_stop_timer(uv_timer_t *t)
 		next = c->next;
 		conn_close(c);
 	}
+}
+
+/*
+ * Keeps the loop running while clients still wait for replies (a client
+ * that stopped reading and has nothing in flight does not keep libuv's
+ * loop alive by itself), and lets it end once they are all gone.
+ */
+static void
+on_drain_timer(uv_timer_t *t)
+{
+	struct server *s = t->data;
+
+	if (s->n_conns > 0)
+		return;
 	uv_close((uv_handle_t *)t, NULL);
+	uv_close((uv_handle_t *)&s->stop_timer, NULL);
 }
 
 static void
@@ -386,6 +409,7 @@ server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
 		return -1;
 	s->env.health = env_health;
 	s->env.writable = env_writable;
+	s->env.consistent = env_consistent;
 	uv_signal_init(loop, &s->sig_term);
 	uv_signal_init(loop, &s->sig_int);
 	uv_signal_init(loop, &s->sig_hup);
@@ -489,5 +513,7 @@ server_shutdown(struct server *s)
 	uv_timer_init(s->loop, &s->stop_timer);
 	s->stop_timer.data = s;
 	uv_timer_start(&s->stop_timer, on_stop_timer, 5000, 0);
-	uv_unref((uv_handle_t *)&s->stop_timer);
+	uv_timer_init(s->loop, &s->drain_timer);
+	s->drain_timer.data = s;
+	uv_timer_start(&s->drain_timer, on_drain_timer, 0, 10);
 }

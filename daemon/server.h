@@ -40,6 +40,7 @@ struct server {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t tick;		/* once a second: idle sweep */
 	uv_timer_t stop_timer;		/* bounds the drain at shutdown */
+	uv_timer_t drain_timer;		/* ends the loop once clients are gone */
 	uv_timer_t watchdog;		/* systemd watchdog, when asked for */
 	int watchdog_on;
 	struct conn *conns;

@@ -221,11 +221,26 @@ get_num(struct rd *r, const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	if (!cJSON_IsNumber(v)) {
-		rd_fail(r, "missing number '%s'", key);
+	/* Written by us as integers well inside 2^53; anything else is damage. */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9007199254740992.0 &&
+	    v->valuedouble <= 9007199254740992.0)) {
+		rd_fail(r, "missing or out-of-range number '%s'", key);
 		return 0;
 	}
 	return (int64_t)v->valuedouble;
+}
+
+/* A multiplier in thousandths, as the tariff makes them (at most 100x). */
+static int32_t
+get_milli(struct rd *r, const cJSON *o, const char *key)
+{
+	int64_t v = get_num(r, o, key);
+
+	if (v < 0 || v > 100000) {
+		rd_fail(r, "multiplier '%s' out of range", key);
+		return 1000;
+	}
+	return (int32_t)v;
 }
 
 static int64_t
@@ -305,8 +320,8 @@ apply_ticket(struct rd *r, garage *g, const cJSON *d, int whole)
 	img.entry_gate = get_gate(r, d, "gate");
 	img.exit_gate = -1;
 	img.entered_at = get_time(r, d, "entered_at");
-	img.peak_milli = (int32_t)get_num(r, d, "peak_milli");
-	img.surge_milli = (int32_t)get_num(r, d, "surge_milli");
+	img.peak_milli = get_milli(r, d, "peak_milli");
+	img.surge_milli = get_milli(r, d, "surge_milli");
 	img.needs = (uint64_t)get_num(r, d, "needs_mask");
 	if (!cJSON_IsArray(spots))
 		rd_fail(r, "missing spots");

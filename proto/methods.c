@@ -940,6 +940,11 @@ method_call(const struct method *m, struct call *c)
 	}
 	if (check_params(m, c) != 0)
 		return;
+	if (!m->public && c->env->consistent != NULL && !c->env->consistent(c->env->ud)) {
+		fail(c, PK_E_UNAVAILABLE,
+		    "the state is being rebuilt from disk after a journal failure; try again");
+		return;
+	}
 	m->fn(c);
 	if (c->err == PK_OK && c->result == NULL && !c->deferred)
 		fail(c, PK_E_INTERNAL, "out of memory");

@@ -38,6 +38,11 @@ struct call_env {
 	 * NULL means always.
 	 */
 	int (*writable)(void *ud, const char **why);
+	/*
+	 * Whether the state in memory can be shown: false while it is being
+	 * rebuilt after the journal lost changes.  NULL means always.
+	 */
+	int (*consistent)(void *ud);
 };
 
 struct call {

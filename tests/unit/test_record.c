@@ -917,7 +917,7 @@ test_bad_records(void **state)
 	    "{'type':'vehicle.entered','data':{'ticket':'" TID2 "','plate':'N',"
 	    "'class':'car','gate':'north','entered_at':'2026-11-23T10:00:00Z',"
 	    "'spots':['B-03'],'surge_milli':1000,'needs_mask':0}}",
-	    PK_E_INVALID_PARAMS, "missing number 'peak_milli'");
+	    PK_E_INVALID_PARAMS, "out-of-range number 'peak_milli'");
 	expect_refused(g,
 	    "{'type':'spot.status.changed','data':{'spot':'Q-1','state':'out_of_service'}}",
 	    PK_E_INVALID_PARAMS, "unknown spot Q-1");
