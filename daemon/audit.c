@@ -13,7 +13,6 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/adapters/libuv.h>
 
 #include "log.h"
 #include "uuid7.h"
@@ -95,6 +94,95 @@ static const char history_script[] =
 "end\n"
 "return out\n";
 
+/*
+ * The libuv glue for hiredis's async context.  It follows the shape of
+ * hiredis's adapters/libuv.h, with one difference that matters: Debian 12's
+ * adapter (0.14.1) returns early on a poll error, so a refused connect or a
+ * reset connection is never reported.  Here a poll error is handed to
+ * hiredis as an event, and hiredis's read or connect path finds the error
+ * on the socket and reports it through the usual callbacks.
+ */
+struct uvglue {
+	redisAsyncContext *ac;
+	uv_poll_t poll;
+	int events;
+};
+
+static void
+glue_poll(uv_poll_t *h, int status, int events)
+{
+	struct uvglue *g = h->data;
+
+	if (g->ac == NULL)
+		return;
+	if (status < 0) {
+		/* libuv has stopped the handle; let hiredis find the error. */
+		g->events = 0;
+		if (!(g->ac->c.flags & REDIS_CONNECTED))
+			redisAsyncHandleWrite(g->ac);
+		else
+			redisAsyncHandleRead(g->ac);
+		return;
+	}
+	if (g->ac != NULL && (events & UV_READABLE))
+		redisAsyncHandleRead(g->ac);
+	if (g->ac != NULL && (events & UV_WRITABLE))
+		redisAsyncHandleWrite(g->ac);
+}
+
+static void
+glue_update(struct uvglue *g, int add, int del)
+{
+	g->events = (g->events | add) & ~del;
+	if (g->events)
+		uv_poll_start(&g->poll, g->events, glue_poll);
+	else
+		uv_poll_stop(&g->poll);
+}
+
+static void glue_add_read(void *p) { glue_update(p, UV_READABLE, 0); }
+static void glue_del_read(void *p) { glue_update(p, 0, UV_READABLE); }
+static void glue_add_write(void *p) { glue_update(p, UV_WRITABLE, 0); }
+static void glue_del_write(void *p) { glue_update(p, 0, UV_WRITABLE); }
+
+static void
+glue_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+glue_cleanup(void *p)
+{
+	struct uvglue *g = p;
+
+	/* The context is going away; the handle is freed when it has closed. */
+	g->ac = NULL;
+	uv_close((uv_handle_t *)&g->poll, glue_closed);
+}
+
+static int
+glue_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+	struct uvglue *g;
+
+	if (ac->ev.data != NULL || (g = calloc(1, sizeof(*g))) == NULL)
+		return -1;
+	if (uv_poll_init(loop, &g->poll, ac->c.fd) != 0) {
+		free(g);
+		return -1;
+	}
+	g->ac = ac;
+	g->poll.data = g;
+	ac->ev.data = g;
+	ac->ev.addRead = glue_add_read;
+	ac->ev.delRead = glue_del_read;
+	ac->ev.addWrite = glue_add_write;
+	ac->ev.delWrite = glue_del_write;
+	ac->ev.cleanup = glue_cleanup;
+	return 0;
+}
+
 struct audit {
 	uv_loop_t *loop;
 	const struct config *cfg;
@@ -117,6 +205,7 @@ struct audit {
 	uint64_t batch_last;
 
 	int drop_asked;			/* a callback asked the deadline to drop the context */
+	int outstanding;		/* commands at Redis awaiting their reply */
 	uint64_t shipped, batches, failures, reconnects, dropped;
 	char last_error[160];
 	int closing;
@@ -124,6 +213,31 @@ struct audit {
 
 static void connect_redis(struct audit *a);
 static void pump(struct audit *a);
+static void on_deadline(uv_timer_t *t);
+
+/*
+ * One deadline covers every command at Redis (batches, AUTH, history):
+ * it runs while any is outstanding and restarts whenever a reply comes,
+ * so a Redis that stops answering is noticed within BATCH_TIMEOUT_MS even
+ * when nothing is being shipped.
+ */
+static void
+expect_reply(struct audit *a)
+{
+	if (a->outstanding++ == 0)
+		uv_timer_start(&a->deadline, on_deadline, BATCH_TIMEOUT_MS, 0);
+}
+
+static void
+got_reply(struct audit *a)
+{
+	if (a->outstanding > 0)
+		a->outstanding--;
+	if (a->outstanding > 0)
+		uv_timer_start(&a->deadline, on_deadline, BATCH_TIMEOUT_MS, 0);
+	else
+		uv_timer_stop(&a->deadline);
+}
 
 /* ---- the position file ---- */
 
@@ -293,6 +407,7 @@ drop_context(struct audit *a)
 	redisAsyncContext *ac = a->ac;
 
 	a->ac = NULL;
+	a->outstanding = 0;
 	if (ac != NULL)
 		redisAsyncFree(ac);
 }
@@ -331,6 +446,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
 	if (a == NULL || a->ac != ac)
 		return;
 	a->ac = NULL;
+	a->outstanding = 0;
 	rewind_cursor(a);
 	if (status != REDIS_OK) {
 		a->failures++;
@@ -344,7 +460,6 @@ static void
 become_ready(struct audit *a)
 {
 	a->state = A_READY;
-	a->backoff_ms = 0;
 	uv_timer_stop(&a->deadline);
 	log_info("audit: connected to Redis %s:%d; shipping from LSN %" PRIu64,
 	    a->cfg->audit.redis.host, a->cfg->audit.redis.port, a->acked + 1);
@@ -361,6 +476,7 @@ on_auth(redisAsyncContext *ac, void *r, void *privdata)
 	(void)ac;
 	if (reply == NULL || a->ac == NULL)
 		return;		/* the context is going away */
+	got_reply(a);
 	if (reply->type == REDIS_REPLY_ERROR) {
 		a->failures++;
 		set_error(a, "AUTH refused: %s", reply->str);
@@ -391,12 +507,15 @@ on_connect(const redisAsyncContext *ac, int status)
 	if (a->cfg->audit.password != NULL) {
 		const char *argv[2] = { "AUTH", a->cfg->audit.password };
 
+		uv_timer_stop(&a->deadline);
 		if (redisAsyncCommandArgv(a->ac, on_auth, a, 2, argv, NULL) != REDIS_OK) {
 			set_error(a, "%s", "could not send AUTH");
 			a->drop_asked = 1;
 			a->failures++;
 			uv_timer_start(&a->deadline, on_deadline, 0, 0);
+			return;
 		}
+		expect_reply(a);
 		return;
 	}
 	become_ready(a);
@@ -422,7 +541,7 @@ connect_redis(struct audit *a)
 		return;
 	}
 	ac->data = a;
-	if (redisLibuvAttach(ac, a->loop) != REDIS_OK) {
+	if (glue_attach(ac, a->loop) != 0) {
 		redisAsyncFree(ac);
 		set_error(a, "%s", "libuv attach failed");
 		schedule_reconnect(a);
@@ -468,7 +587,7 @@ on_stored(redisAsyncContext *ac, void *r, void *privdata)
 		rewind_cursor(a);
 		return;
 	}
-	uv_timer_stop(&a->deadline);
+	got_reply(a);
 	a->sending = 0;
 	if (reply->type == REDIS_REPLY_ERROR) {
 		a->failures++;
@@ -482,6 +601,8 @@ on_stored(redisAsyncContext *ac, void *r, void *privdata)
 	a->shipped += a->batch_last - a->acked;
 	a->acked = a->batch_last;
 	a->batches++;
+	/* Only a stored batch proves Redis works: a connect alone does not. */
+	a->backoff_ms = 0;
 	journal_retain_from(a->j, a->acked);
 	pump(a);
 }
@@ -532,7 +653,7 @@ send_batch(struct audit *a, const struct journal_batch *b)
 	}
 	a->sending = 1;
 	a->batch_last = b->lsn[b->n - 1];
-	uv_timer_start(&a->deadline, on_deadline, BATCH_TIMEOUT_MS, 0);
+	expect_reply(a);
 }
 
 static void
@@ -606,6 +727,7 @@ audit_kick(struct audit *a)
 /* ---- history ---- */
 
 struct hist {
+	struct audit *a;
 	audit_history_cb cb;
 	void *ud;
 };
@@ -618,6 +740,8 @@ on_history(redisAsyncContext *ac, void *r, void *privdata)
 	cJSON *arr;
 
 	(void)ac;
+	if (reply != NULL)
+		got_reply(h->a);
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
 		h->cb(h->ud, NULL, reply == NULL ? "Redis went away" :
 		    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
@@ -655,6 +779,7 @@ audit_history(struct audit *a, const char *subject, int limit,
 	h = malloc(sizeof(*h));
 	if (h == NULL)
 		return -1;
+	h->a = a;
 	h->cb = cb;
 	h->ud = ud;
 	snprintf(lim, sizeof(lim), "%d", limit);
@@ -668,6 +793,7 @@ audit_history(struct audit *a, const char *subject, int limit,
 		free(h);
 		return -1;
 	}
+	expect_reply(a);
 	return 0;
 }
 

@@ -23,8 +23,17 @@
 #define SEGMENT_MAX (64u << 20)
 #define SNAP_END_TYPE "snapshot.end"
 
-enum jstate { J_OK, J_FAILED, J_RECOVERING, J_CLOSED };
-static const char *const jstate_names[] = { "ok", "failed", "recovering", "closed" };
+/*
+ * ok: changes are taken.  failed: a write failed; memory is ahead of the
+ * disk until recovering has rebuilt it.  degraded: rebuilt and consistent,
+ * changes refused until a probe write to the data directory succeeds.
+ */
+enum jstate { J_OK, J_FAILED, J_RECOVERING, J_DEGRADED, J_CLOSED };
+static const char *const jstate_names[] = { "ok", "failed", "recovering",
+    "degraded", "closed" };
+
+/* Bytes a probe writes and syncs before changes are taken again. */
+#define PROBE_BYTES (256u << 10)
 
 struct jbuf {
 	unsigned char *data;
@@ -747,14 +756,77 @@ after_recover(uv_work_t *req, int status)
 	j->last_lsn = j->durable_lsn = r.last;
 	j->offset = w->good;
 	j->g = g;
-	j->state = J_OK;
+	j->state = J_DEGRADED;
 	j->ahead = 0;
-	j->why[0] = '\0';
-	uv_timer_stop(&j->retry_timer);
-	log_info("journal recovered: state rebuilt from disk at LSN %" PRIu64, j->last_lsn);
+	log_info("journal: state rebuilt from disk at LSN %" PRIu64
+	    "; changes wait for the disk to take writes again", j->last_lsn);
 	if (j->hooks.rebuilt)
 		j->hooks.rebuilt(j->hooks.ud, g);
 	free(w);
+}
+
+struct jprobe {
+	uv_work_t req;
+	struct journal *j;
+	char path[4200];
+	int err;
+};
+
+/* Can the data directory take a write and an fsync again? (pool thread) */
+static void
+work_probe(uv_work_t *req)
+{
+	struct jprobe *w = (struct jprobe *)req;
+	unsigned char *zeros = calloc(1, PROBE_BYTES);
+	int fd;
+
+	if (zeros == NULL) {
+		w->err = ENOMEM;
+		return;
+	}
+	fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, zeros, PROBE_BYTES, 0) != 0 || fdatasync(fd) != 0)
+		w->err = errno ? errno : EIO;
+	if (fd >= 0)
+		close(fd);
+	unlink(w->path);
+	free(zeros);
+}
+
+static void
+after_probe(uv_work_t *req, int status)
+{
+	struct jprobe *w = (struct jprobe *)req;
+	struct journal *j = w->j;
+
+	(void)status;
+	if (j->state == J_RECOVERING)
+		j->state = J_DEGRADED;
+	if (j->state == J_DEGRADED && w->err == 0) {
+		j->state = J_OK;
+		j->why[0] = '\0';
+		uv_timer_stop(&j->retry_timer);
+		log_info("journal: the disk takes writes again; changes are accepted");
+	} else if (w->err != 0 && j->state == J_DEGRADED) {
+		snprintf(j->why, sizeof(j->why), "disk still failing: %s", strerror(w->err));
+	}
+	free(w);
+}
+
+static void
+probe(struct journal *j)
+{
+	struct jprobe *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return;
+	w->j = j;
+	snprintf(w->path, sizeof(w->path), "%s/probe.tmp", j->dir);
+	j->state = J_RECOVERING;
+	if (uv_queue_work(j->loop, &w->req, work_probe, after_probe) != 0) {
+		j->state = J_DEGRADED;
+		free(w);
+	}
 }
 
 static void
@@ -763,6 +835,10 @@ on_retry(uv_timer_t *t)
 	struct journal *j = t->data;
 	struct jrecover *w;
 
+	if (j->state == J_DEGRADED && !j->in_flight) {
+		probe(j);
+		return;
+	}
 	if (j->state != J_FAILED || j->in_flight || j->snap_committing)
 		return;
 	w = calloc(1, sizeof(*w));

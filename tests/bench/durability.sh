@@ -191,7 +191,7 @@ stop_daemon() {
 	kids=$(children)
 	t0=$(now_ns)
 	kill "-$sig" "$PID"
-	wait "$PID"; rc=$?
+	{ wait "$PID"; } 2>/dev/null; rc=$?
 	STOP_MS=$(ms_since "$t0")
 	PID=
 	for k in $kids; do
