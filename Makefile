@@ -113,7 +113,9 @@ fuzz-run: $(FUZZ_BIN)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --std=c11 --inline-suppr -Ilib -Iproto -Idaemon lib proto daemon
+	  --std=c11 --inline-suppr -Ilib -Iproto -Idaemon \
+	  --library=scripts/cjson.cfg \
+	  --suppress=missingIncludeSystem lib proto daemon
 
 install: $(BUILD)/parkd
 	install -d $(DESTDIR)$(PREFIX)/bin
