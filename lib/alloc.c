@@ -534,8 +534,17 @@ row_refresh(alloc *a, uint32_t r)
 			uint32_t *t = group_tree(a, g, ch, slot);
 			uint32_t v = g->nrows + li;
 			row_key(a, r, k, a->slot_gate[slot], &keys[li]);
-			for (v >>= 1; v >= 1; v >>= 1)
+			for (v >>= 1; v >= 1; v >>= 1) {
+				uint32_t old = t[v];
+
 				t[v] = tree_pick(a, keys, t[2 * v], t[2 * v + 1]);
+				/*
+				 * Another row still wins here with an unchanged key:
+				 * nothing above can change either.
+				 */
+				if (t[v] == old && old != li)
+					break;
+			}
 		}
 	}
 }

@@ -87,7 +87,16 @@ struct facility {
 	struct fac_class *classes;
 	int nclasses;
 	int classes_cap;	/* entries allocated; a failed load may leave fits in one past nclasses */
+
+	/*
+	 * block_row[b] is the row of spot b << ROW_BLOCK_SHIFT, so that finding
+	 * a spot's row searches a few rows, not all of them (4 bytes per 256
+	 * spots; the rows array itself is too big to binary-search cheaply).
+	 */
+	uint32_t *block_row;
 };
+
+#define ROW_BLOCK_SHIFT 8
 
 /* ---- interned names ---- */
 
@@ -860,6 +869,27 @@ load_classes(struct ld *ld, facility *f, const cJSON *vehicles)
 	return 0;
 }
 
+static int
+index_rows(struct ld *ld, facility *f)
+{
+	uint32_t nblocks = (f->nspots >> ROW_BLOCK_SHIFT) + 2;
+	uint32_t r = 0;
+
+	f->block_row = malloc(nblocks * sizeof(*f->block_row));
+	if (f->block_row == NULL) {
+		ld_oom(ld);
+		return -1;
+	}
+	for (uint32_t b = 0; b < nblocks; b++) {
+		uint32_t spot = b << ROW_BLOCK_SHIFT;
+
+		while (r + 1 < f->nrows && f->rows[r + 1].start <= spot)
+			r++;
+		f->block_row[b] = r;
+	}
+	return 0;
+}
+
 facility *
 facility_from_json(const cJSON *fac, const cJSON *vehicles, char *err,
     size_t errlen)
@@ -881,7 +911,7 @@ facility_from_json(const cJSON *fac, const cJSON *vehicles, char *err,
 	    load_header(&ld, f, fac) != 0 ||
 	    load_rows(&ld, f, fac) != 0 ||
 	    load_gates(&ld, f, fac) != 0 ||
-	    load_classes(&ld, f, vehicles) != 0) {
+	    load_classes(&ld, f, vehicles) != 0 || index_rows(&ld, f) != 0) {
 		facility_free(f);
 		return NULL;
 	}
@@ -904,6 +934,7 @@ facility_free(facility *f)
 	st_free(&f->class_names);
 	free(f->zone_rows);
 	free(f->zone_off);
+	free(f->block_row);
 	free(f->levels);
 	for (int i = 0; i < f->classes_cap; i++)
 		free(f->classes[i].fits);
@@ -952,7 +983,8 @@ facility_row_count(const facility *f)
 uint32_t
 facility_row_of_spot(const facility *f, uint32_t spot)
 {
-	uint32_t lo = 0, hi = f->nrows - 1;
+	uint32_t b = spot >> ROW_BLOCK_SHIFT;
+	uint32_t lo = f->block_row[b], hi = f->block_row[b + 1];
 
 	/* The last row whose start is <= spot; starts strictly increase. */
 	while (lo < hi) {
