@@ -14,7 +14,9 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "alloc.h"
 #include "log.h"
+#include "record.h"
 #include "uuid7.h"
 
 #define BATCH_RECORDS 500
@@ -44,27 +46,28 @@ static const char *const audit_state_names[] = {
 
 /*
  * Stores each event once.  ARGV: prefix, epoch, subject_maxlen,
- * stream_maxlen, then (lsn, event JSON) pairs in LSN order.  Events at or
- * below the epoch's shipped LSN were stored before: skipped.
+ * stream_maxlen, then per event in LSN order: lsn, id, event JSON, the
+ * number of subjects, the subjects.  Events at or below the epoch's shipped
+ * LSN were stored before: skipped.  A subject joins the `subjects` set when
+ * its list is created.  (parkd reads ids and subjects out of its own
+ * records, so Redis decodes no JSON.)
  */
 static const char store_script[] =
 "local p, epoch = ARGV[1], ARGV[2]\n"
 "local smax, xmax = tonumber(ARGV[3]), ARGV[4]\n"
 "local shipped = tonumber(redis.call('HGET', p .. 'audit:shipped', epoch) or '0')\n"
-"local stored = 0\n"
-"for i = 5, #ARGV, 2 do\n"
-"  local lsn = tonumber(ARGV[i])\n"
+"local i, stored = 5, 0\n"
+"while i <= #ARGV do\n"
+"  local lsn, id, json = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2]\n"
+"  local ns = tonumber(ARGV[i + 3])\n"
 "  if lsn > shipped then\n"
-"    local json = ARGV[i + 1]\n"
-"    local ev = cjson.decode(json)\n"
-"    local id = ev.id\n"
-"    local subjects = ev.subjects or {}\n"
 "    redis.call('SET', p .. 'audit:' .. id, json)\n"
-"    redis.call('SET', p .. 'audit:' .. id .. ':ref', #subjects)\n"
-"    for _, s in ipairs(subjects) do\n"
-"      redis.call('SADD', p .. 'subjects', s)\n"
+"    redis.call('SET', p .. 'audit:' .. id .. ':ref', ns)\n"
+"    for k = 1, ns do\n"
+"      local s = ARGV[i + 3 + k]\n"
 "      local key = p .. 'subject:' .. s\n"
 "      local n = redis.call('RPUSH', key, id)\n"
+"      if n == 1 then redis.call('SADD', p .. 'subjects', s) end\n"
 "      while n > smax do\n"
 "        local old = redis.call('LPOP', key)\n"
 "        n = n - 1\n"
@@ -73,13 +76,14 @@ static const char store_script[] =
 "        end\n"
 "      end\n"
 "    end\n"
-"    if #subjects == 0 then\n"
+"    if ns == 0 then\n"
 "      redis.call('DEL', p .. 'audit:' .. id, p .. 'audit:' .. id .. ':ref')\n"
 "    end\n"
 "    redis.call('XADD', p .. 'events', 'MAXLEN', '~', xmax, '*', 'event', json)\n"
 "    shipped = lsn\n"
 "    stored = stored + 1\n"
 "  end\n"
+"  i = i + 4 + ns\n"
 "end\n"
 "redis.call('HSET', p .. 'audit:shipped', epoch, shipped)\n"
 "return stored\n";
@@ -556,6 +560,8 @@ connect_redis(struct audit *a)
 
 /* ---- shipping ---- */
 
+#define MAX_SUBJECTS (ALLOC_MAX_SPOTS + 8)
+
 struct read_work {
 	uv_work_t req;
 	struct audit *a;
@@ -564,8 +570,89 @@ struct read_work {
 	uint64_t upto;
 	struct journal_batch batch;
 	int rc;
+	/* The EVAL command, built on the pool thread. */
+	const char **argv;
+	size_t *lens;
+	size_t argc;
+	char *strings;		/* numbers and unescaped ids and subjects */
+	size_t unreadable;	/* records not in record_encode's shape */
+	char smax[24], xmax[24];
 };
 
+static void
+free_command(struct read_work *w)
+{
+	free(w->argv);
+	free(w->lens);
+	free(w->strings);
+	w->argv = NULL;
+	w->lens = NULL;
+	w->strings = NULL;
+}
+
+/* Builds the store command for the batch; 0 or -1 (out of memory). */
+static int
+build_command(struct read_work *w)
+{
+	const struct journal_batch *b = &w->batch;
+	size_t cap = 7 + b->n * (4 + MAX_SUBJECTS), slen = 0;
+	char *o;
+
+	for (size_t i = 0; i < b->n; i++)
+		slen += b->len[i] + 64;
+	w->argv = calloc(cap, sizeof(*w->argv));
+	w->lens = calloc(cap, sizeof(*w->lens));
+	w->strings = malloc(slen);
+	if (w->argv == NULL || w->lens == NULL || w->strings == NULL)
+		return -1;
+	snprintf(w->smax, sizeof(w->smax), "%" PRId64, w->a->cfg->audit.subject_maxlen);
+	snprintf(w->xmax, sizeof(w->xmax), "%" PRId64, w->a->cfg->audit.stream_maxlen);
+	w->argv[0] = "EVAL";
+	w->argv[1] = store_script;
+	w->argv[2] = "0";
+	w->argv[3] = w->a->cfg->audit.prefix;
+	w->argv[4] = w->a->epoch;
+	w->argv[5] = w->smax;
+	w->argv[6] = w->xmax;
+	w->argc = 7;
+	o = w->strings;
+	for (size_t i = 0; i < b->n; i++) {
+		const char *payload = b->buf + b->off[i], *id, *subj[MAX_SUBJECTS];
+		char *lsn = o, *count;
+		size_t used = 0;
+		int ns;
+
+		o += sprintf(o, "%" PRIu64, b->lsn[i]) + 1;
+		count = o;
+		o += 8;
+		ns = record_peek(payload, b->len[i], o, (size_t)(w->strings + slen - o),
+		    &used, &id, subj, MAX_SUBJECTS);
+		if (ns < 0) {
+			/* Not ours to read: keep it in the stream, under a made-up id. */
+			w->unreadable++;
+			id = o;
+			o += sprintf(o, "unreadable-%" PRIu64, b->lsn[i]) + 1;
+			ns = 0;
+		} else {
+			o += used;
+		}
+		snprintf(count, 8, "%d", ns);
+		w->argv[w->argc++] = lsn;
+		w->argv[w->argc++] = id;
+		w->argv[w->argc] = payload;
+		w->lens[w->argc++] = b->len[i];
+		w->argv[w->argc++] = count;
+		for (int k = 0; k < ns; k++)
+			w->argv[w->argc++] = subj[k];
+	}
+	for (size_t i = 0; i < w->argc; i++) {
+		if (w->lens[i] == 0)
+			w->lens[i] = strlen(w->argv[i]);
+	}
+	return 0;
+}
+
+/* Pool thread: reads the next batch and turns it into one command. */
 static void
 work_read(uv_work_t *req)
 {
@@ -573,6 +660,11 @@ work_read(uv_work_t *req)
 
 	w->rc = journal_cursor_read(w->dir, &w->cur, w->upto, BATCH_RECORDS,
 	    BATCH_BYTES, &w->batch);
+	if (w->rc == 0 && w->batch.n > 0 && build_command(w) != 0) {
+		free_command(w);
+		journal_batch_free(&w->batch);
+		w->rc = -1;
+	}
 }
 
 static void
@@ -608,51 +700,18 @@ on_stored(redisAsyncContext *ac, void *r, void *privdata)
 }
 
 static void
-send_batch(struct audit *a, const struct journal_batch *b)
+send_batch(struct audit *a, struct read_work *w)
 {
-	size_t argc = 7 + 2 * b->n;
-	const char **argv = calloc(argc, sizeof(*argv));
-	size_t *lens = calloc(argc, sizeof(*lens));
-	char (*lsn)[24] = calloc(b->n, sizeof(*lsn));
-	char smax[24], xmax[24];
 	int rc;
 
-	if (argv == NULL || lens == NULL || lsn == NULL) {
-		free(argv);
-		free(lens);
-		free(lsn);
-		rewind_cursor(a);
-		return;
-	}
-	snprintf(smax, sizeof(smax), "%" PRId64, a->cfg->audit.subject_maxlen);
-	snprintf(xmax, sizeof(xmax), "%" PRId64, a->cfg->audit.stream_maxlen);
-	argv[0] = "EVAL";
-	argv[1] = store_script;
-	argv[2] = "0";
-	argv[3] = a->cfg->audit.prefix;
-	argv[4] = a->epoch;
-	argv[5] = smax;
-	argv[6] = xmax;
-	for (size_t i = 0; i < 7; i++)
-		lens[i] = strlen(argv[i]);
-	for (size_t i = 0; i < b->n; i++) {
-		snprintf(lsn[i], sizeof(lsn[i]), "%" PRIu64, b->lsn[i]);
-		argv[7 + 2 * i] = lsn[i];
-		lens[7 + 2 * i] = strlen(lsn[i]);
-		argv[8 + 2 * i] = b->buf + b->off[i];
-		lens[8 + 2 * i] = b->len[i];
-	}
 	/* hiredis copies the arguments into its output buffer right here. */
-	rc = redisAsyncCommandArgv(a->ac, on_stored, a, (int)argc, argv, lens);
-	free(argv);
-	free(lens);
-	free(lsn);
+	rc = redisAsyncCommandArgv(a->ac, on_stored, a, (int)w->argc, w->argv, w->lens);
 	if (rc != REDIS_OK) {
 		rewind_cursor(a);
 		return;
 	}
 	a->sending = 1;
-	a->batch_last = b->lsn[b->n - 1];
+	a->batch_last = w->batch.lsn[w->batch.n - 1];
 	expect_reply(a);
 }
 
@@ -665,6 +724,7 @@ after_read(uv_work_t *req, int status)
 	(void)status;
 	a->reading = 0;
 	if (a->closing) {
+		free_command(w);
 		journal_batch_free(&w->batch);
 		free(w);
 		return;
@@ -679,11 +739,15 @@ after_read(uv_work_t *req, int status)
 			    "before Redis took them (audit.max_backlog)", w->batch.skipped);
 		}
 		a->cur = w->cur;
+		if (w->unreadable > 0)
+			log_err("audit: %zu journal records could not be read for their "
+			    "subjects; stored without", w->unreadable);
 		if (w->batch.n > 0 && a->state == A_READY && a->ac != NULL && !a->sending)
-			send_batch(a, &w->batch);
+			send_batch(a, w);
 		else if (w->batch.n == 0 && w->batch.skipped > 0)
 			a->acked = w->cur.next_lsn - 1;
 	}
+	free_command(w);
 	journal_batch_free(&w->batch);
 	free(w);
 	if (!a->sending)

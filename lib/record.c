@@ -559,3 +559,162 @@ record_snapshot(const garage *g,
 	}
 	return s.rc;
 }
+
+/* ---- peeking for the shipper ---- */
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Appends code point cp as UTF-8. */
+static int
+put_utf8(char **o, const char *end, unsigned cp)
+{
+	char *p = *o;
+
+	if (cp < 0x80 && p + 1 <= end) {
+		*p++ = (char)cp;
+	} else if (cp < 0x800 && p + 2 <= end) {
+		*p++ = (char)(0xc0 | cp >> 6);
+		*p++ = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000 && p + 3 <= end) {
+		*p++ = (char)(0xe0 | cp >> 12);
+		*p++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+		*p++ = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x110000 && p + 4 <= end) {
+		*p++ = (char)(0xf0 | cp >> 18);
+		*p++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+		*p++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+		*p++ = (char)(0x80 | (cp & 0x3f));
+	} else {
+		return -1;
+	}
+	*o = p;
+	return 0;
+}
+
+/*
+ * Reads the JSON string starting at *s (on its opening quote) into *o,
+ * NUL-terminated; leaves *s after the closing quote.
+ */
+static int
+peek_string(const char **s, const char *end, char **o, const char *oend)
+{
+	const char *p = *s;
+
+	if (p >= end || *p++ != '"')
+		return -1;
+	while (p < end && *p != '"') {
+		unsigned cp;
+
+		if ((unsigned char)*p < 0x20)
+			return -1;
+		if (*p != '\\') {
+			if (*o >= oend)
+				return -1;
+			*(*o)++ = *p++;
+			continue;
+		}
+		if (++p >= end)
+			return -1;
+		switch (*p++) {
+		case '"': cp = '"'; break;
+		case '\\': cp = '\\'; break;
+		case '/': cp = '/'; break;
+		case 'b': cp = '\b'; break;
+		case 'f': cp = '\f'; break;
+		case 'n': cp = '\n'; break;
+		case 'r': cp = '\r'; break;
+		case 't': cp = '\t'; break;
+		case 'u':
+			cp = 0;
+			for (int i = 0; i < 4; i++) {
+				int h = p < end ? hexval(*p++) : -1;
+
+				if (h < 0)
+					return -1;
+				cp = cp << 4 | (unsigned)h;
+			}
+			/* A surrogate pair is two escapes. */
+			if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 6 &&
+			    p[0] == '\\' && p[1] == 'u') {
+				unsigned lo = 0;
+
+				for (int i = 2; i < 6; i++) {
+					int h = hexval(p[i]);
+
+					if (h < 0)
+						return -1;
+					lo = lo << 4 | (unsigned)h;
+				}
+				if (lo < 0xdc00 || lo > 0xdfff)
+					return -1;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				p += 6;
+			} else if (cp >= 0xd800 && cp < 0xe000) {
+				return -1;
+			}
+			break;
+		default:
+			return -1;
+		}
+		if (cp == 0 || put_utf8(o, oend, cp) != 0)
+			return -1;
+	}
+	if (p >= end || *o >= oend)
+		return -1;
+	*(*o)++ = '\0';
+	*s = p + 1;
+	return 0;
+}
+
+static const char *
+find_key(const char *s, const char *end, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (; s + kl <= end; s++) {
+		if (memcmp(s, key, kl) == 0)
+			return s + kl;
+	}
+	return NULL;
+}
+
+int
+record_peek(const char *json, size_t len, char *buf, size_t buflen,
+    size_t *used, const char **id, const char **subj, int max_subj)
+{
+	const char *end = json + len, *p;
+	char *o = buf, *oend = buf + buflen;
+	int n = 0;
+
+	/* record_encode writes the id first and the subjects before the data. */
+	if (len < 8 || memcmp(json, "{\"id\":", 6) != 0)
+		return -1;
+	p = json + 6;
+	*id = o;
+	if (peek_string(&p, end, &o, oend) != 0)
+		return -1;
+	p = find_key(p, end, "\"subjects\":[");
+	if (p == NULL)
+		return -1;
+	while (p < end && *p != ']') {
+		if (n == max_subj)
+			return -1;
+		subj[n++] = o;
+		if (peek_string(&p, end, &o, oend) != 0)
+			return -1;
+		if (p < end && *p == ',')
+			p++;
+	}
+	*used = (size_t)(o - buf);
+	return p < end ? n : -1;
+}

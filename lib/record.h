@@ -48,4 +48,15 @@ pk_err record_apply(garage *g, const char *json, size_t len, char *err,
 int record_snapshot(const garage *g,
     int (*fn)(void *ud, const char *json, size_t len), void *ud);
 
+/*
+ * The audit shipper's view of a journal record: its event id and subjects,
+ * read without a JSON library (it runs on the thread pool, where cJSON's
+ * global error state must not be touched).  Strings are unescaped into buf
+ * (NUL-separated, *used bytes of it); id and subj[i] point into it.
+ * Returns the number of subjects (at most max_subj), or -1 when the record
+ * is not in the shape record_encode() writes or buf is too small.
+ */
+int record_peek(const char *json, size_t len, char *buf, size_t buflen,
+    size_t *used, const char **id, const char **subj, int max_subj);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * fuzz_record.c - libFuzzer target for what recovery reads from disk: the
  * WAL framing over the whole input, and every framed (or, failing that,
- * the whole) payload applied as a journal record to a small garage.
+ * the whole) payload applied as a journal record to a small garage; and
+ * the audit shipper's record_peek over the input.
  * Oracles: the sanitizers, and the allocation counts stay coherent.
  */
 #include <stdint.h>
@@ -44,6 +45,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (wal_next(data, size, &off, &rec) == WAL_OK) {
 		framed = 1;
 		record_apply(g, rec.payload, rec.len, err, sizeof(err));
+	}
+	{
+		/* The shipper's reader of the same bytes. */
+		const char *id, *subj[8];
+		char buf[512];
+		size_t used = 0;
+
+		if (record_peek((const char *)data, size, buf, sizeof(buf), &used,
+		    &id, subj, 8) >= 0 && used > sizeof(buf))
+			abort();
 	}
 	if (!framed) {
 		/* Most inputs are not framed: apply lines as records directly. */

@@ -961,6 +961,40 @@ test_bad_records(void **state)
 	garage_free(g);
 }
 
+
+/* record_peek reads what record_encode wrote, escapes included. */
+static void
+test_peek(void **state)
+{
+	const char *id, *subj[8];
+	char buf[256];
+	size_t used;
+	int n;
+	static const char rec[] =
+	    "{\"id\":\"01a2\",\"ts\":\"2026-11-22T08:00:00Z\",\"type\":\"vehicle.entered\","
+	    "\"subjects\":[\"vehicle:B-XY 123\",\"facility:Q\\\"x\\\\y\\u00e9\\ud83d\\ude97\"],"
+	    "\"data\":{\"subjects\":[\"nope\"]}}";
+
+	(void)state;
+	n = record_peek(rec, strlen(rec), buf, sizeof(buf), &used, &id, subj, 8);
+	assert_int_equal(n, 2);
+	assert_string_equal(id, "01a2");
+	assert_string_equal(subj[0], "vehicle:B-XY 123");
+	assert_string_equal(subj[1], "facility:Q\"x\\y\xc3\xa9\xf0\x9f\x9a\x97");
+	assert_true(used <= sizeof(buf));
+	/* No subjects at all. */
+	n = record_peek("{\"id\":\"a\",\"subjects\":[]}", 26, buf, sizeof(buf), &used,
+	    &id, subj, 8);
+	assert_int_equal(n, 0);
+	/* Not the shape: no id first, unterminated, too many, lone surrogate, NUL escape, small buffer. */
+	assert_int_equal(record_peek("{\"ts\":\"a\"}", 10, buf, sizeof(buf), &used, &id, subj, 8), -1);
+	assert_int_equal(record_peek("{\"id\":\"a\",\"subjects\":[\"x\"", 24, buf, sizeof(buf), &used, &id, subj, 8), -1);
+	assert_int_equal(record_peek("{\"id\":\"a\",\"subjects\":[\"x\",\"y\"]}", 31, buf, sizeof(buf), &used, &id, subj, 1), -1);
+	assert_int_equal(record_peek("{\"id\":\"\\ud800\",\"subjects\":[]}", 31, buf, sizeof(buf), &used, &id, subj, 8), -1);
+	assert_int_equal(record_peek("{\"id\":\"\\u0000\",\"subjects\":[]}", 31, buf, sizeof(buf), &used, &id, subj, 8), -1);
+	assert_int_equal(record_peek(rec, strlen(rec), buf, 8, &used, &id, subj, 8), -1);
+}
+
 int
 main(void)
 {
@@ -973,6 +1007,7 @@ main(void)
 		cmocka_unit_test(test_snapshot_then_journal),
 		cmocka_unit_test(test_snapshot_callback_stops),
 		cmocka_unit_test(test_bad_records),
+		cmocka_unit_test(test_peek),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
