@@ -19,8 +19,50 @@ crc_init(void)
 	crc_ready = 1;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/*
+ * SSE4.2 has CRC-32C in hardware (the Castagnoli polynomial is the reason
+ * to use it over CRC-32): eight bytes a cycle or so, against one byte per
+ * table look-up.  Chosen at run time, since Debian's baseline is plain
+ * x86-64.
+ */
+__attribute__((target("sse4.2"))) static uint32_t
+crc_hw(uint32_t crc, const unsigned char *p, size_t len)
+{
+	uint64_t c = crc;
+
+	while (len >= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+		p += 8;
+		len -= 8;
+	}
+	crc = (uint32_t)c;
+	while (len--)
+		crc = __builtin_ia32_crc32qi(crc, *p++);
+	return crc;
+}
+#define HAVE_CRC_HW 1
+#endif
+
 uint32_t
 wal_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+#ifdef HAVE_CRC_HW
+	const unsigned char *p = buf;
+#endif
+
+#ifdef HAVE_CRC_HW
+	if (__builtin_cpu_supports("sse4.2"))
+		return ~crc_hw(~crc, p, len);
+#endif
+	return wal_crc32c_portable(crc, buf, len);
+}
+
+uint32_t
+wal_crc32c_portable(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 

@@ -24,7 +24,10 @@
 /* No single record may be larger than this (a whole tariff fits easily). */
 #define WAL_MAX_PAYLOAD (16u << 20)
 
+/* CRC-32C; in hardware where the CPU has it. */
 uint32_t wal_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The same by table look-up (what CPUs without SSE4.2 use; tests compare). */
+uint32_t wal_crc32c_portable(uint32_t crc, const void *buf, size_t len);
 
 /* Writes the header for payload[0..len) with sequence number lsn into hdr. */
 void wal_header(unsigned char hdr[WAL_HEADER], uint64_t lsn,

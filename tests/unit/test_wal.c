@@ -278,6 +278,27 @@ test_offset_start(void **state)
 	assert_int_equal(off, n + 5);
 }
 
+
+/* The hardware and the table version agree, chained and at every length. */
+static void
+test_crc_paths_agree(void **state)
+{
+	unsigned char buf[300];
+	uint32_t seed = 12345;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(seed >> 16);
+	}
+	assert_int_equal(wal_crc32c_portable(0, "123456789", 9), 0xE3069283u);
+	for (size_t len = 0; len <= sizeof(buf); len++) {
+		assert_int_equal(wal_crc32c(0, buf, len), wal_crc32c_portable(0, buf, len));
+		assert_int_equal(wal_crc32c(wal_crc32c(0, buf, len / 3), buf + len / 3, len - len / 3),
+		    wal_crc32c_portable(0, buf, len));
+	}
+}
+
 int
 main(void)
 {
@@ -291,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_oversized_length),
 		cmocka_unit_test(test_max_payload),
 		cmocka_unit_test(test_offset_start),
+		cmocka_unit_test(test_crc_paths_agree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
