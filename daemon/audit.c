@@ -196,6 +196,7 @@ struct audit {
 	uv_timer_t retry_timer;		/* reconnect after a backoff */
 	uv_timer_t deadline;		/* connect watchdog, then batch deadline */
 	uv_timer_t persist_timer;	/* writes audit.pos now and then */
+	uv_timer_t read_timer;		/* the next journal read after a failed one */
 	uint64_t backoff_ms;
 	char epoch[UUID_BUFSZ];
 	char pos_path[4200];
@@ -210,6 +211,7 @@ struct audit {
 
 	int drop_asked;			/* a callback asked the deadline to drop the context */
 	int outstanding;		/* commands at Redis awaiting their reply */
+	int read_backoff;		/* a journal read failed: wait before the next */
 	uint64_t shipped, batches, failures, reconnects, dropped;
 	char last_error[160];
 	int closing;
@@ -217,6 +219,7 @@ struct audit {
 
 static void connect_redis(struct audit *a);
 static void pump(struct audit *a);
+static void on_read_retry(uv_timer_t *t);
 static void on_deadline(uv_timer_t *t);
 
 /*
@@ -274,6 +277,25 @@ write_pos(const char *path, const char *epoch, uint64_t lsn)
 	return rc;
 }
 
+/* A fresh epoch: Redis holds nothing of it yet, so shipping starts at 0. */
+static int
+new_epoch(struct audit *a, char *err, size_t errlen)
+{
+	unsigned char rnd[16], u[16];
+	struct uuid7_gen gen = { 0, 0 };
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0x5a, sizeof(rnd));
+	uuid7_next(&gen, (uint64_t)time(NULL) * 1000, rnd, u);
+	uuid_format(u, a->epoch);
+	a->acked = a->persisted = 0;
+	if (write_pos(a->pos_path, a->epoch, 0) != 0) {
+		snprintf(err, errlen, "%s: %s", a->pos_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 load_pos(struct audit *a, char *err, size_t errlen)
 {
@@ -293,21 +315,7 @@ load_pos(struct audit *a, char *err, size_t errlen)
 		log_warn("%s is damaged; shipping again from the start of the journal "
 		    "(Redis skips what it already has only for the same epoch)", a->pos_path);
 	}
-	{
-		unsigned char rnd[16], u[16];
-		struct uuid7_gen gen = { 0, 0 };
-
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-			memset(rnd, 0x5a, sizeof(rnd));
-		uuid7_next(&gen, (uint64_t)time(NULL) * 1000, rnd, u);
-		uuid_format(u, a->epoch);
-	}
-	a->acked = a->persisted = 0;
-	if (write_pos(a->pos_path, a->epoch, 0) != 0) {
-		snprintf(err, errlen, "%s: %s", a->pos_path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return new_epoch(a, err, errlen);
 }
 
 struct pos_work {
@@ -731,7 +739,11 @@ after_read(uv_work_t *req, int status)
 	}
 	if (w->rc != 0) {
 		set_error(a, "%s", "reading the journal failed");
-		log_warn("audit: %s", a->last_error);
+		log_warn("audit: %s; trying again in a second", a->last_error);
+		a->failures++;
+		/* Not at once: a lasting error would spin a pool thread. */
+		a->read_backoff = 1;
+		uv_timer_start(&a->read_timer, on_read_retry, 1000, 0);
 	} else {
 		if (w->batch.skipped > 0) {
 			a->dropped += w->batch.skipped;
@@ -750,21 +762,32 @@ after_read(uv_work_t *req, int status)
 	free_command(w);
 	journal_batch_free(&w->batch);
 	free(w);
-	if (!a->sending)
+	if (!a->sending && !a->read_backoff)
 		pump(a);
+}
+
+static void
+on_read_retry(uv_timer_t *t)
+{
+	struct audit *a = t->data;
+
+	a->read_backoff = 0;
+	pump(a);
 }
 
 /* Starts the next read when connected, idle and behind. */
 static void
 pump(struct audit *a)
 {
-	uint64_t durable = journal_durable(a->j);
+	/* Only what is durable and in the file: "none" mode answers earlier. */
+	uint64_t durable = journal_written(a->j);
 	uint64_t limit = (uint64_t)a->cfg->audit.max_backlog;
 	struct read_work *w;
 
 	/* Past the backlog limit the journal may prune what Redis has not taken. */
 	journal_retain_from(a->j, durable > a->acked + limit ? durable - limit : a->acked);
 	if (a->state != A_READY || a->reading || a->sending || a->closing ||
+	    a->read_backoff ||
 	    durable <= a->acked || a->cur.next_lsn > durable)
 		return;
 	w = calloc(1, sizeof(*w));
@@ -883,11 +906,28 @@ audit_new(uv_loop_t *loop, const struct config *cfg, struct journal *j,
 			free(a);
 			return NULL;
 		}
+		/*
+		 * Redis acknowledged more than this journal holds: the data
+		 * directory was replaced or lost its tail.  Its LSNs will be
+		 * reused, so a new epoch keeps Redis from skipping them.
+		 */
+		if (a->acked > journal_durable(j)) {
+			log_warn("audit: %s is at LSN %" PRIu64 " but the journal ends at %"
+			    PRIu64 "; starting a new epoch", a->pos_path, a->acked,
+			    journal_durable(j));
+			if (new_epoch(a, err, errlen) != 0) {
+				free(a);
+				return NULL;
+			}
+		}
 	}
 	uv_timer_init(loop, &a->retry_timer);
 	uv_timer_init(loop, &a->deadline);
 	uv_timer_init(loop, &a->persist_timer);
+	uv_timer_init(loop, &a->read_timer);
 	a->retry_timer.data = a->deadline.data = a->persist_timer.data = a;
+	a->read_timer.data = a;
+	uv_unref((uv_handle_t *)&a->read_timer);
 	uv_unref((uv_handle_t *)&a->retry_timer);
 	uv_unref((uv_handle_t *)&a->deadline);
 	uv_unref((uv_handle_t *)&a->persist_timer);
@@ -944,6 +984,7 @@ audit_close(struct audit *a)
 	uv_close((uv_handle_t *)&a->retry_timer, NULL);
 	uv_close((uv_handle_t *)&a->deadline, NULL);
 	uv_close((uv_handle_t *)&a->persist_timer, NULL);
+	uv_close((uv_handle_t *)&a->read_timer, NULL);
 }
 
 void

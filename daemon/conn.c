@@ -133,6 +133,8 @@ on_write(uv_write_t *req, int status)
 		outbuf_free(w->bufs[i]);
 	free(w);
 	c->writes_in_flight--;
+	if (status == 0)
+		c->active_ms = server_ms(c->srv);	/* the client reads: not idle */
 	if (status < 0 && c->state != CONN_CLOSING) {
 		log_info("conn=%llu write failed: %s", (unsigned long long)c->id,
 		    uv_strerror(status));
@@ -245,6 +247,14 @@ conn_fill(struct conn *c, struct outbuf *slot, const char *line)
 		slot->len = len + 1;
 		c->out_pending += slot->len;
 		slot->waiting = 0;
+		if (queued_bytes(c) > (size_t)c->srv->cfg->limits.max_output) {
+			c->srv->stats.closed_output++;
+			log_warn("conn=%llu %s: more than %lld bytes of output queued, closing",
+			    (unsigned long long)c->id, c->peer,
+			    (long long)c->srv->cfg->limits.max_output);
+			conn_close(c);
+			return;
+		}
 		conn_flush(c);
 		maybe_finish_drain(c);
 	}
@@ -354,17 +364,33 @@ on_history(void *ud, cJSON *events, const char *why)
 	if (events != NULL) {
 		cJSON *r = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(r, "subject", d->subject);
-		cJSON_AddItemToObject(r, "events", events);
-		line = rpc_result_line(d->id, r);
-		cJSON_Delete(r);
+		if (r == NULL) {
+			cJSON_Delete(events);
+			line = NULL;
+		} else {
+			cJSON_AddStringToObject(r, "subject", d->subject);
+			cJSON_AddItemToObject(r, "events", events);
+			line = rpc_result_line(d->id, r);
+			cJSON_Delete(r);
+		}
 	} else {
 		char msg[200];
 
 		snprintf(msg, sizeof(msg), "audit history unavailable: %s", why);
 		line = rpc_error_line(d->id, PK_E_UNAVAILABLE, msg, NULL);
 	}
-	conn_fill(d->c, d->slot, line ? line : "");
+	if (line == NULL) {
+		/* No answer can be made: the client must not wait for one. */
+		d->c->refs--;
+		if (d->c->closed) {
+			if (d->c->refs == 0)
+				conn_on_close((uv_handle_t *)&d->c->tcp);
+		} else {
+			conn_close(d->c);
+		}
+	} else {
+		conn_fill(d->c, d->slot, line);
+	}
 	free(line);
 	free(d->id);
 	free(d);
@@ -374,8 +400,22 @@ on_history(void *ud, cJSON *events, const char *why)
 static void
 start_deferred(struct conn *c, struct session_out *out)
 {
-	struct deferred *d = calloc(1, sizeof(*d));
+	struct deferred *d;
 
+	/* Each look-up holds a place and, later, its answer: keep them few. */
+	if (c->refs >= CONN_MAX_DEFERRED) {
+		char *l = rpc_error_line(out->defer_id, PK_E_UNAVAILABLE,
+		    "too many history look-ups in flight on this connection", NULL);
+
+		if (l == NULL) {
+			conn_close(c);
+			return;
+		}
+		conn_send(c, l, 0, NULL);
+		free(l);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
 	if (d == NULL || (d->slot = conn_reserve(c)) == NULL) {
 		free(d);
 		conn_close(c);
@@ -426,8 +466,8 @@ on_line(void *ud, const char *line, size_t len, int too_long)
 		return 1;
 	}
 	if (out.failed_auth) {
-		srv->stats.auth_failures++;
-		c->auth_failures++;
+		srv->stats.auth_failures += (uint64_t)out.failed_auth;
+		c->auth_failures += out.failed_auth;
 		log_warn("conn=%llu %s: failed auth (%d)", (unsigned long long)c->id,
 		    c->peer, c->auth_failures);
 	}
@@ -439,6 +479,13 @@ on_line(void *ud, const char *line, size_t len, int too_long)
 	if (out.deferred)
 		start_deferred(c, &out);
 	free(out.defer_id);
+	if (out.line != NULL && out.changed && out.fail_line == NULL) {
+		/* Out of memory: a change must not be acknowledged without a way back. */
+		log_err("conn=%llu out of memory for a reply to a change", (unsigned long long)c->id);
+		free(out.line);
+		conn_close(c);
+		return 1;
+	}
 	if (out.line != NULL) {
 		if (out.changed && srv->change_failed) {
 			/* The change is in memory but could not be journaled: it is being undone. */
@@ -481,7 +528,11 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread > 0) {
 		c->active_ms = server_ms(c->srv);
-		framer_feed(c->fr, buf->base, (size_t)nread, on_line, c);
+		if (framer_feed(c->fr, buf->base, (size_t)nread, on_line, c) < 0) {
+			log_err("conn=%llu out of memory framing a line", (unsigned long long)c->id);
+			conn_close(c);
+			return;
+		}
 		conn_flush(c);
 		return;
 	}
@@ -489,8 +540,11 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread == UV_EOF) {
 		/* Half-closed: answer what was sent, including a last unterminated line. */
-		if (framer_buffered(c->fr) > 0)
-			framer_feed(c->fr, "\n", 1, on_line, c);
+		if (framer_buffered(c->fr) > 0 &&
+		    framer_feed(c->fr, "\n", 1, on_line, c) < 0) {
+			conn_close(c);
+			return;
+		}
 		conn_flush(c);
 		conn_drain(c);
 		return;
@@ -529,6 +583,14 @@ peer_name(struct conn *c)
 	}
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
 	snprintf(c->sess.peer, sizeof(c->sess.peer), "%s", host);
+	if (ss.ss_family == AF_INET6 && strchr(host, '.') == NULL) {
+		const unsigned char *a = ((const struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+
+		/* One IPv6 host has a /64 to choose from: limit auth by the /64. */
+		snprintf(c->sess.peer, sizeof(c->sess.peer),
+		    "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", a[0], a[1], a[2],
+		    a[3], a[4], a[5], a[6], a[7]);
+	}
 }
 
 /* Sends one error line and closes once it is written. */

@@ -21,6 +21,8 @@ struct server;
 
 /* Failed auth calls after which a connection is closed. */
 #define CONN_MAX_AUTH_FAILURES 5
+/* History look-ups one connection may have waiting on Redis. */
+#define CONN_MAX_DEFERRED 16
 
 #define CONN_STATES(X)                                                     \
 	X(OPEN, "open")           /* reading requests, answering them */      \

@@ -15,12 +15,17 @@
 
 #define HTTP_MAX_REQUEST 8192
 #define HTTP_TIMEOUT_MS 5000
+#define HTTP_MAX_CONNS 64
 
 struct http {
 	struct server *srv;
 	uv_tcp_t listener;
+	uv_tcp_t spare;		/* accepts and drops when no request can be made */
+	int spare_busy;
 	struct hreq *reqs;
+	int nreqs;
 	int stopping;
+	int open_handles;	/* listener and spare: h is freed when both closed */
 };
 
 struct hreq {
@@ -157,20 +162,31 @@ metrics(struct server *s, struct sbuf *b)
 }
 
 static void
+maybe_free_http(struct http *h)
+{
+	/* Freed only when the listener, the spare and every request are closed. */
+	if (h->stopping && h->open_handles == 0 && h->reqs == NULL)
+		free(h);
+}
+
+static void
 on_req_close(uv_handle_t *hd)
 {
 	struct hreq *r = hd->data;
+	struct http *h = r->h;
 
 	if (--r->handles > 0)
 		return;
 	if (r->prev)
 		r->prev->next = r->next;
 	else
-		r->h->reqs = r->next;
+		h->reqs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
+	h->nreqs--;
 	free(r->out);
 	free(r);
+	maybe_free_http(h);
 }
 
 static void
@@ -292,6 +308,34 @@ on_timeout(uv_timer_t *t)
 }
 
 static void
+on_spare_close(uv_handle_t *hd)
+{
+	struct http *h = hd->data;
+
+	h->spare_busy = 0;
+	if (h->stopping) {
+		h->open_handles--;
+		maybe_free_http(h);
+	} else {
+		uv_tcp_init(h->listener.loop, &h->spare);
+	}
+}
+
+/* Accepts a connection only to close it (over the cap, out of memory). */
+static void
+drop_conn(struct http *h)
+{
+	if (h->spare_busy)
+		return;		/* libuv offers it again once accepting resumes */
+	h->spare_busy = 1;
+	if (uv_accept((uv_stream_t *)&h->listener, (uv_stream_t *)&h->spare) != 0) {
+		h->spare_busy = 0;
+		return;
+	}
+	uv_close((uv_handle_t *)&h->spare, on_spare_close);
+}
+
+static void
 on_conn(uv_stream_t *l, int status)
 {
 	struct http *h = l->data;
@@ -299,16 +343,13 @@ on_conn(uv_stream_t *l, int status)
 
 	if (status < 0)
 		return;
-	r = calloc(1, sizeof(*r));
+	/* A scrape endpoint needs few connections; slow ones cannot pile up. */
+	r = h->nreqs < HTTP_MAX_CONNS ? calloc(1, sizeof(*r)) : NULL;
 	if (r == NULL) {
-		/* Accept and drop, so the listener does not stall. */
-		uv_tcp_t tmp;
-
-		uv_tcp_init(l->loop, &tmp);
-		if (uv_accept(l, (uv_stream_t *)&tmp) == 0)
-			uv_close((uv_handle_t *)&tmp, NULL);
+		drop_conn(h);
 		return;
 	}
+	h->nreqs++;
 	r->h = h;
 	r->handles = 2;
 	uv_tcp_init(l->loop, &r->tcp);
@@ -327,9 +368,12 @@ on_conn(uv_stream_t *l, int status)
 }
 
 static void
-free_http(uv_handle_t *hd)
+on_listener_close(uv_handle_t *hd)
 {
-	free(hd->data);
+	struct http *h = hd->data;
+
+	h->open_handles--;
+	maybe_free_http(h);
 }
 
 struct http *
@@ -354,7 +398,9 @@ http_start(struct server *srv, int *failed)
 	else
 		rc = uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)&ss);
 	uv_tcp_init(srv->loop, &h->listener);
-	h->listener.data = h;
+	uv_tcp_init(srv->loop, &h->spare);
+	h->listener.data = h->spare.data = h;
+	h->open_handles = 2;
 	if (rc == 0)
 		rc = uv_tcp_bind(&h->listener, (const struct sockaddr *)&ss, 0);
 	if (rc == 0)
@@ -362,7 +408,8 @@ http_start(struct server *srv, int *failed)
 	if (rc != 0) {
 		log_err("http_listen %s:%d: %s", ep->host, ep->port, uv_strerror(rc));
 		h->stopping = 1;
-		uv_close((uv_handle_t *)&h->listener, free_http);
+		uv_close((uv_handle_t *)&h->listener, on_listener_close);
+		uv_close((uv_handle_t *)&h->spare, on_spare_close);
 		*failed = 1;
 		return NULL;
 	}
@@ -378,5 +425,7 @@ http_stop(struct http *h)
 	h->stopping = 1;
 	for (struct hreq *r = h->reqs; r != NULL; r = r->next)
 		req_close(r);
-	uv_close((uv_handle_t *)&h->listener, free_http);
+	uv_close((uv_handle_t *)&h->listener, on_listener_close);
+	if (!h->spare_busy)
+		uv_close((uv_handle_t *)&h->spare, on_spare_close);
 }

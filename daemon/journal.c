@@ -73,6 +73,7 @@ struct journal {
 	uint64_t retain_lsn;
 	uint64_t gen;			/* bumped by every failure */
 	int ahead;			/* memory holds changes the disk lost */
+	uint64_t written_lsn;		/* last LSN handed to write(2) and done */
 	uint64_t snap_child_lsn;	/* LSN the running child writes */
 	uint64_t snap_child_gen;	/* gen when it was forked */
 
@@ -134,9 +135,14 @@ push_u64(uint64_t **arr, size_t *n, uint64_t v)
 	return 0;
 }
 
-/* Lists snapshots and segments, ascending; removes stray temporary files. */
+/*
+ * Lists snapshots and segments, ascending.  At start-up (clean_tmp) it also
+ * removes temporary snapshot files, which were never committed; later a
+ * snapshot child may be writing one, so they are left alone.
+ */
 static int
-scan_dir(const char *dir, struct listing *l, char *err, size_t errlen)
+scan_dir(const char *dir, struct listing *l, int clean_tmp, char *err,
+    size_t errlen)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -157,7 +163,8 @@ scan_dir(const char *dir, struct listing *l, char *err, size_t errlen)
 		else if (sscanf(e->d_name, "journal-%16llx%15s", &v, tail) == 2 &&
 		    strlen(e->d_name) == 8 + 16 + 4 && strcmp(tail, ".log") == 0)
 			rc = push_u64(&l->segs, &l->nseg, v);
-		else if (sscanf(e->d_name, "snapshot-%16llx%15s", &v, tail) == 2 &&
+		else if (clean_tmp &&
+		    sscanf(e->d_name, "snapshot-%16llx%15s", &v, tail) == 2 &&
 		    strcmp(tail, ".tmp") == 0) {
 			char p[4200];
 
@@ -211,6 +218,7 @@ read_all(const char *path, unsigned char **buf, size_t *len)
 		got += (size_t)r;
 	}
 	close(fd);
+	(*buf)[got] = '\0';	/* sscanf in is_snap_end must find an end */
 	*len = got;
 	return 0;
 }
@@ -464,7 +472,7 @@ recover(const char *dir, const struct journal_hooks *h, int truncate,
 
 	memset(r, 0, sizeof(*r));
 	*snap = *prev_snap = 0;
-	if (scan_dir(dir, &l, err, errlen) != 0)
+	if (scan_dir(dir, &l, truncate, err, errlen) != 0)
 		return NULL;
 	for (i = l.nsnap; i-- > 0;) {
 		uint64_t n;
@@ -580,10 +588,11 @@ work_write(uv_work_t *req)
 		if (fsync_dir(w->dir) != 0) {
 			w->err = errno;
 			w->what = "fsync dir";
-			return;
 		}
 	}
-	if (write_all(fd, w->data, w->len, w->offset) != 0) {
+	if (w->err != 0) {
+		/* handled below */
+	} else if (write_all(fd, w->data, w->len, w->offset) != 0) {
 		w->err = errno;
 		w->what = "write";
 	} else if (w->sync && fdatasync(fd) != 0) {
@@ -628,11 +637,12 @@ after_write(uv_work_t *req, int status)
 			j->stats.fsyncs++;
 		if (w->last - w->first + 1 > j->stats.max_batch)
 			j->stats.max_batch = w->last - w->first + 1;
-		if (j->mode != DUR_NONE) {
+		if (j->mode != DUR_NONE)
 			j->durable_lsn = w->last;
-			if (j->hooks.durable)
-				j->hooks.durable(j->hooks.ud, j->durable_lsn);
-		}
+		j->written_lsn = w->last;
+		/* In "none" mode too: the audit shipper waits for written records. */
+		if (j->hooks.durable)
+			j->hooks.durable(j->hooks.ud, j->durable_lsn);
 		try_commit_snapshot(j);
 		maybe_snapshot(j);
 		/* Everything that arrived meanwhile goes in the next group. */
@@ -753,9 +763,13 @@ after_recover(uv_work_t *req, int status)
 		free(w);
 		return;
 	}
-	j->last_lsn = j->durable_lsn = r.last;
+	j->last_lsn = j->durable_lsn = j->written_lsn = r.last;
 	j->offset = w->good;
 	j->g = g;
+	/* Recovery may have fallen back to an older snapshot: prune by what it used. */
+	j->snap_lsn = snap;
+	j->prev_snap_lsn = prev;
+	j->since_snap = 0;
 	j->state = J_DEGRADED;
 	j->ahead = 0;
 	log_info("journal: state rebuilt from disk at LSN %" PRIu64
@@ -955,7 +969,7 @@ prune(const char *dir, uint64_t keep_from, uint64_t retain)
 	char err[256], path[4200];
 	uint64_t covered = keep_from < retain ? keep_from : retain;
 
-	if (scan_dir(dir, &l, err, sizeof(err)) != 0)
+	if (scan_dir(dir, &l, 0, err, sizeof(err)) != 0)
 		return;
 	for (size_t i = 0; i < l.nsnap; i++) {
 		if (l.snaps[i] < keep_from) {
@@ -1079,12 +1093,13 @@ static void
 maybe_snapshot(struct journal *j)
 {
 	char path[4200];
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (j->state != J_OK || j->snap_pid > 0 || j->snap_pending ||
 	    j->snap_committing || j->since_snap < j->snap_every || j->g == NULL)
 		return;
 	path_of(path, sizeof(path), j->dir, "snapshot", j->last_lsn, ".tmp");
+	parent = getpid();
 	/* A forked child writes the copy-on-write image; the loop keeps serving. */
 	pid = fork();
 	if (pid < 0) {
@@ -1100,8 +1115,8 @@ maybe_snapshot(struct journal *j)
 		 */
 		close_range(3, ~0U, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(1);
+		if (getppid() != parent)
+			_exit(1);	/* the parent died before the signal was set */
 		_exit(write_snapshot(j->g, path, j->last_lsn) == 0 ? 0 : 1);
 	}
 	j->snap_pid = pid;
@@ -1147,7 +1162,7 @@ journal_open(uv_loop_t *loop, const struct config *cfg,
 	j->stats.last_recovery_s = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	j->stats.recovered_records = r.applied;
-	j->last_lsn = j->durable_lsn = r.last;
+	j->last_lsn = j->durable_lsn = j->written_lsn = r.last;
 	j->since_snap = r.last - j->snap_lsn;
 	if (r.seg_start != 0 ? open_segment(j, r.seg_start, r.seg_len, 0, err, errlen) :
 	    open_segment(j, r.last + 1, 0, 1, err, errlen)) {
@@ -1197,6 +1212,12 @@ uint64_t
 journal_durable(const struct journal *j)
 {
 	return j->durable_lsn;
+}
+
+uint64_t
+journal_written(const struct journal *j)
+{
+	return j->written_lsn < j->durable_lsn ? j->written_lsn : j->durable_lsn;
 }
 
 const char *
@@ -1335,7 +1356,7 @@ cursor_position(const char *dir, struct journal_cursor *cur, struct journal_batc
 	char err[256];
 	size_t i;
 
-	if (scan_dir(dir, &l, err, sizeof(err)) != 0)
+	if (scan_dir(dir, &l, 0, err, sizeof(err)) != 0)
 		return -1;
 	if (l.nseg == 0) {
 		listing_free(&l);
@@ -1365,7 +1386,7 @@ next_segment(const char *dir, uint64_t after)
 	char err[256];
 	uint64_t next = 0;
 
-	if (scan_dir(dir, &l, err, sizeof(err)) != 0)
+	if (scan_dir(dir, &l, 0, err, sizeof(err)) != 0)
 		return 0;
 	for (size_t i = 0; i < l.nseg; i++) {
 		if (l.segs[i] > after) {
@@ -1390,7 +1411,7 @@ journal_cursor_read(const char *dir, struct journal_cursor *cur,
 		char path[4200];
 		size_t got, off = 0;
 		struct wal_rec rec;
-		enum wal_status st;
+		enum wal_status st = WAL_OK;
 		ssize_t r;
 		int fd;
 
@@ -1431,11 +1452,18 @@ journal_cursor_read(const char *dir, struct journal_cursor *cur,
 		}
 		if (out->n >= max_records || cur->next_lsn > upto)
 			break;
+		if (st == WAL_CORRUPT) {
+			/* Damage below the durable LSN: never skip it silently. */
+			goto fail;
+		}
 		if (off == 0 && got == want) {
 			/* One record larger than the chunk: read more at once. */
-			unsigned char *nc = realloc(chunk, want * 2);
+			unsigned char *nc;
 
-			if (nc == NULL || want >= 2 * WAL_MAX_PAYLOAD)
+			if (want >= 2 * WAL_MAX_PAYLOAD)
+				goto fail;
+			nc = realloc(chunk, want * 2);
+			if (nc == NULL)
 				goto fail;
 			chunk = nc;
 			want *= 2;

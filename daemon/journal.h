@@ -86,6 +86,8 @@ int journal_consistent(const struct journal *j);
 void journal_force_failure(struct journal *j, const char *why);
 uint64_t journal_last(const struct journal *j);
 uint64_t journal_durable(const struct journal *j);
+/* Durable and also written to the file (differs from durable in "none"). */
+uint64_t journal_written(const struct journal *j);
 /* "ok", "failed", "recovering", "closed"; why is "" or the reason. */
 const char *journal_state(const struct journal *j, const char **why);
 const struct journal_stats *journal_stats(const struct journal *j);

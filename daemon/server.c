@@ -81,6 +81,7 @@ ct_equal(const char *a, const char *b)
 #define AUTH_MAX_WAIT_MS 60000
 #define AUTH_FORGET_MS (10 * 60 * 1000)
 #define AUTH_MAX_PEERS 10000
+#define AUTH_OVERFLOW "*"	/* no address looks like this */
 
 struct auth_peer {
 	uint32_t failures;
@@ -93,27 +94,58 @@ static void
 auth_prune(struct server *s, int all)
 {
 	uint64_t now = server_ms(s);
-	size_t pos = 0;
+	struct auth_peer **gone;
+	size_t pos = 0, n = 0;
 	const char *key;
 	void *v;
 
-	for (;;) {
-		int removed = 0;
+	/* Collect first: the table must not change while it is walked. */
+	gone = malloc(dict_size(s->auth_peers) * sizeof(*gone) + 1);
+	if (gone == NULL)
+		return;
+	while (dict_next(s->auth_peers, &pos, &key, &v)) {
+		struct auth_peer *p = v;
 
-		pos = 0;
-		while (dict_next(s->auth_peers, &pos, &key, &v)) {
-			struct auth_peer *p = v;
-
-			if (all || now - p->last_ms > AUTH_FORGET_MS) {
-				dict_del(s->auth_peers, key);
-				free(p);
-				removed = 1;
-				break;	/* the table changed: iterate again */
-			}
-		}
-		if (!removed)
-			return;
+		if (all || now - p->last_ms > AUTH_FORGET_MS)
+			gone[n++] = p;
 	}
+	for (size_t i = 0; i < n; i++) {
+		dict_del(s->auth_peers, gone[i]->key);
+		free(gone[i]);
+	}
+	free(gone);
+}
+
+/*
+ * The entry that counts failures for peer.  When the table is full of
+ * recent failures (many addresses guessing at once), the newcomers share
+ * one entry: they are limited together rather than not at all.
+ */
+static struct auth_peer *
+auth_entry(struct server *s, const char *peer, int create)
+{
+	struct auth_peer *p = dict_get(s->auth_peers, peer);
+
+	if (p != NULL)
+		return p;
+	if (!create)
+		return dict_size(s->auth_peers) >= AUTH_MAX_PEERS ?
+		    dict_get(s->auth_peers, AUTH_OVERFLOW) : NULL;
+	if (dict_size(s->auth_peers) >= AUTH_MAX_PEERS)
+		auth_prune(s, 0);
+	if (dict_size(s->auth_peers) >= AUTH_MAX_PEERS)
+		peer = AUTH_OVERFLOW;
+	if ((p = dict_get(s->auth_peers, peer)) != NULL)
+		return p;
+	p = calloc(1, sizeof(*p) + strlen(peer) + 1);
+	if (p == NULL)
+		return NULL;
+	strcpy(p->key, peer);
+	if (dict_set(s->auth_peers, p->key, p) != 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
 }
 
 static int
@@ -123,7 +155,7 @@ env_auth(void *ud, const char *peer, const char *token, enum role *role,
 	struct server *s = ud;
 	const struct token *found = NULL;
 	uint64_t now = server_ms(s);
-	struct auth_peer *p = s->auth_peers ? dict_get(s->auth_peers, peer) : NULL;
+	struct auth_peer *p = auth_entry(s, peer, 0);
 
 	if (p != NULL && now - p->last_ms > AUTH_FORGET_MS)
 		p->failures = 0, p->until_ms = 0;
@@ -139,20 +171,15 @@ env_auth(void *ud, const char *peer, const char *token, enum role *role,
 	if (found != NULL) {
 		*role = found->role;
 		*gate = found->gate;
+		/* A client that knows a token is no longer guessing. */
+		if (p != NULL && strcmp(p->key, AUTH_OVERFLOW) != 0) {
+			dict_del(s->auth_peers, p->key);
+			free(p);
+		}
 		return 0;
 	}
-	if (p == NULL && s->auth_peers != NULL) {
-		if (dict_size(s->auth_peers) >= AUTH_MAX_PEERS)
-			auth_prune(s, 0);
-		if (dict_size(s->auth_peers) < AUTH_MAX_PEERS &&
-		    (p = calloc(1, sizeof(*p) + strlen(peer) + 1)) != NULL) {
-			strcpy(p->key, peer);
-			if (dict_set(s->auth_peers, p->key, p) != 0) {
-				free(p);
-				p = NULL;
-			}
-		}
-	}
+	if (p == NULL)
+		p = auth_entry(s, peer, 1);
 	if (p != NULL) {
 		p->failures++;
 		p->last_ms = now;
@@ -327,7 +354,7 @@ on_tick(uv_timer_t *t)
 		return;
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CONN_OPEN && now - c->active_ms > (uint64_t)idle * 1000) {
+		if (c->state != CONN_CLOSING && now - c->active_ms > (uint64_t)idle * 1000) {
 			s->stats.closed_idle++;
 			log_info("conn=%llu %s: idle for %llds, closing",
 			    (unsigned long long)c->id, c->peer, (long long)idle);
@@ -460,7 +487,9 @@ server_listen(struct server *s)
 	if (notify_watchdog_ms() > 0) {
 		uv_timer_init(s->loop, &s->watchdog);
 		s->watchdog.data = s;
-		uv_timer_start(&s->watchdog, on_watchdog, 0, notify_watchdog_ms() / 2);
+		uint64_t every = notify_watchdog_ms() / 2;
+
+		uv_timer_start(&s->watchdog, on_watchdog, 0, every ? every : 1);
 		s->watchdog_on = 1;
 	}
 	log_info("listening on %s:%d (%s)", ep->host, ep->port,

@@ -62,6 +62,39 @@ config_endpoint(const char *s, struct endpoint *ep)
 	return 0;
 }
 
+int
+config_check_tariff(const facility *f, const tariff *t, const char *path,
+    char *err, size_t errlen)
+{
+	struct jerr e = { err, errlen };
+	cJSON *j = tariff_to_json(t);
+	const cJSON *cm, *m;
+	char p[256];
+	int rc = 0;
+
+	if (j == NULL)
+		return jerr_set(&e, path, "out of memory");
+	cm = cJSON_GetObjectItemCaseSensitive(j, "class_multiplier");
+	cJSON_ArrayForEach(m, cm) {
+		/*
+		 * The contract's four classes are always known names: one tariff
+		 * may serve garages that do not take every one of them.
+		 */
+		static const char *const std[] = { "motorcycle", "car", "van", "bus" };
+		int known = facility_class_lookup(f, m->string) >= 0;
+
+		for (size_t i = 0; !known && i < sizeof(std) / sizeof(std[0]); i++)
+			known = strcmp(std[i], m->string) == 0;
+		if (!known) {
+			snprintf(p, sizeof(p), "%s.class_multiplier.%s", path, m->string);
+			rc = jerr_set(&e, p, "no such vehicle class");
+			break;
+		}
+	}
+	cJSON_Delete(j);
+	return rc;
+}
+
 static const char *const role_names[] = { "gate", "kiosk", "operator" };
 
 const char *
@@ -325,7 +358,8 @@ parse_root(struct config *c, const cJSON *root, struct jerr *e)
 	if (tar == NULL)
 		return jerr_set(e, "tariff", "is required");
 	c->tariff = tariff_from_json(tar, "tariff", e->buf, e->len);
-	if (c->tariff == NULL)
+	if (c->tariff == NULL ||
+	    config_check_tariff(c->fac, c->tariff, "tariff", e->buf, e->len) != 0)
 		return -1;
 	if (parse_sections(c, root, e) || parse_audit(c, root, e) ||
 	    parse_tokens(c, root, e))

@@ -86,6 +86,14 @@ void config_free(struct config *c);
  */
 int config_endpoint(const char *s, struct endpoint *ep);
 
+/*
+ * Checks what a tariff says about the facility: every class in
+ * class_multiplier must be a vehicle class of the facility or one of the
+ * contract's four (a typo would silently charge that class 1x).  path prefixes the key path in the message.  0 or -1.
+ */
+int config_check_tariff(const facility *f, const tariff *t, const char *path,
+    char *err, size_t errlen);
+
 const char *config_role_name(enum role r);
 int config_role_parse(const char *s, enum role *r);
 

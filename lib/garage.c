@@ -260,13 +260,19 @@ garage_quote(const garage *g, const struct ticket *t, int64_t at,
 		q->lost_fee_applied = 1;
 	}
 	q->fee = fee;
-	if (t->n_payments > 0)
+	q->due = fee > t->paid ? fee - t->paid : 0;
+	if (t->n_payments > 0) {
 		q->exit_by = t->last_paid_at + tariff_grace_s(tf);
-	/* A payment covers the stay until the end of its grace period. */
-	if (t->n_payments > 0 && end <= q->exit_by)
-		q->due = 0;
-	else
-		q->due = fee > t->paid ? fee - t->paid : 0;
+		/*
+		 * A payment covers the stay until the end of its grace period.
+		 * A ticket lost meanwhile still owes the lost-ticket fee.
+		 */
+		if (end <= q->exit_by) {
+			int64_t lost = t->lost ? tariff_lost_fee(tf) : 0;
+
+			q->due = lost > t->paid ? lost - t->paid : 0;
+		}
+	}
 }
 
 static void
@@ -315,7 +321,7 @@ garage_exit(garage *g, struct ticket *t, int gate, int64_t at,
 	if (t->state != TICKET_INSIDE)
 		return PK_E_NOT_FOUND;
 	if (at < t->entered_at)
-		at = t->entered_at;
+		return PK_E_INVALID_PARAMS;
 	garage_quote(g, t, at, q);
 	if (q->due > 0)
 		return PK_E_PAYMENT_REQUIRED;

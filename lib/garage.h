@@ -152,6 +152,7 @@ void garage_quote(const garage *g, const struct ticket *t, int64_t at,
 
 /*
  * Lets t out at gate.  Errors: wrong_gate, not_found (already out),
+ * invalid_params (at is before the entry),
  * payment_required (q holds the amount due).  On success the spots are
  * released and the ticket is kept as closed.
  */

@@ -219,6 +219,19 @@ writable(struct call *c)
 	return 0;
 }
 
+/* An `at` earlier than the ticket's entry names no moment of its stay. */
+static int
+at_in_stay(struct call *c, const struct ticket *t, int64_t at)
+{
+	char buf[RFC3339_BUFSZ];
+
+	if (at >= t->entered_at)
+		return 1;
+	rfc3339_format(t->entered_at, buf);
+	fail(c, PK_E_INVALID_PARAMS, "param 'at' is before the ticket's entry at %s", buf);
+	return 0;
+}
+
 /* ---- JSON building ---- */
 
 static void
@@ -425,7 +438,8 @@ m_quote(struct call *c)
 	struct ticket *t;
 	int64_t at;
 
-	if (p_at(c, 1, &at) != 0 || (t = p_ticket(c, 1, 1)) == NULL)
+	if (p_at(c, 1, &at) != 0 || (t = p_ticket(c, 1, 1)) == NULL ||
+	    !at_in_stay(c, t, at))
 		return;
 	garage_quote(c->g, t, at, &q);
 	c->result = quote_json(c, t, &q);
@@ -442,7 +456,7 @@ m_exit(struct call *c)
 	pk_err e;
 
 	if (p_gate(c, &gate) || p_at(c, 0, &at) || (t = p_ticket(c, 1, 1)) == NULL ||
-	    !writable(c))
+	    !at_in_stay(c, t, at) || !writable(c))
 		return;
 	e = garage_exit(c->g, t, gate, at, &q);
 	if (e == PK_E_WRONG_GATE) {
@@ -481,10 +495,11 @@ m_pay(struct call *c)
 	pk_err e;
 
 	memset(&in, 0, sizeof(in));
-	if (p_int(c, "amount", 1, 1, 1000000000000LL, &in.amount, NULL) ||
+	if (p_int(c, "amount", 1, 1, TARIFF_AMOUNT_MAX, &in.amount, NULL) ||
 	    p_string(c, "method", 0, PAY_METHOD_MAX, &in.method) ||
 	    p_string(c, "reference", 0, PAY_REFERENCE_MAX, &in.reference) ||
-	    p_at(c, 0, &in.at) || (t = p_ticket(c, 0, 0)) == NULL || !writable(c))
+	    p_at(c, 0, &in.at) || (t = p_ticket(c, 0, 0)) == NULL ||
+	    (t->state == TICKET_INSIDE && !at_in_stay(c, t, in.at)) || !writable(c))
 		return;
 	c->env->new_id(c->env->ud, receipt);
 	in.receipt_id = receipt;
@@ -532,7 +547,8 @@ m_lost(struct call *c)
 		fail(c, PK_E_INVALID_PARAMS, "lost takes 'plate', not 'ticket'");
 		return;
 	}
-	if ((t = p_ticket(c, 1, 1)) == NULL || (!t->lost && !writable(c)))
+	if ((t = p_ticket(c, 1, 1)) == NULL || !at_in_stay(c, t, at) ||
+	    (!t->lost && !writable(c)))
 		return;
 	c->changed = !t->lost;
 	garage_lost(c->g, t, at, &q);
@@ -740,7 +756,9 @@ m_tariff(struct call *c)
 		char err[200];
 		tariff *t = tariff_from_json(set, "set", err, sizeof(err));
 
-		if (t == NULL) {
+		if (t == NULL || config_check_tariff(garage_facility(c->g), t, "set",
+		    err, sizeof(err)) != 0) {
+			tariff_free(t);
 			fail(c, PK_E_INVALID_PARAMS, "%s", err);
 			return;
 		}

@@ -45,7 +45,7 @@ run_one(struct session *s, const char *id, const char *name,
 	}
 	if ((c.err == PK_E_FORBIDDEN || c.err == PK_E_RATE_LIMITED) &&
 	    strcmp(name, "auth") == 0)
-		out->failed_auth = 1;
+		out->failed_auth++;
 	if (c.err == PK_E_INTERNAL)
 		out->internal = 1;
 	if (c.deferred) {

@@ -27,7 +27,7 @@ struct session_out {
 	char *line;		/* the response, malloc'd, no newline; NULL = none */
 	char *fail_line;	/* when changed: the same ids answered unavailable */
 	int changed;		/* the reply acknowledges a change: hold it until durable */
-	int failed_auth;	/* an auth call failed */
+	int failed_auth;	/* how many auth calls failed (a batch may hold many) */
 	int internal;		/* an internal error was answered */
 	/* A deferred answer (history): the id to answer, the look-up to make. */
 	int deferred;

@@ -293,6 +293,9 @@ test_errors_sections(void **state)
 	    " 'tariff': {} }", "facility.");
 	expect_error_prefix("{ " MINI_FAC ", 'tariff': { 'lost_ticket': -1 } }",
 	    "tariff.lost_ticket: ");
+	/* A multiplier for a class that does not exist is a typo, not a no-op. */
+	expect_error("{ " MINI_FAC ", 'tariff': { 'class_multiplier': { 'car': 1, 'cars': 2 } } }",
+	    "tariff.class_multiplier.cars: no such vehicle class");
 }
 
 static void

@@ -840,14 +840,18 @@ test_exit(void **state)
 
 /* An exit time before the entry counts as the entry time. */
 static void
-test_exit_time_clamped(void **state)
+test_exit_before_entry_refused(void **state)
 {
 	garage *g = tu_garage(ALLOC_NEAREST, 10);
 	struct ticket *t = enter_ok(g, "X1", "car", TU_T0);
 	struct garage_quote q;
 
 	(void)state;
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 - 100, &q), PK_OK);
+	/* An exit before the entry is refused, not moved. */
+	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 - 100, &q),
+	    PK_E_INVALID_PARAMS);
+	assert_int_equal(t->state, TICKET_INSIDE);
+	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0, &q), PK_OK);
 	assert_int_equal(t->exited_at, TU_T0);
 	/* A closed ticket's quote ends at its exit. */
 	garage_quote(g, t, TU_T0 + 10 * HOUR, &q);
@@ -1211,6 +1215,30 @@ test_restore_onto_out_of_service_spot(void **state)
 	garage_free(g);
 }
 
+
+/* Lost within the grace after a payment still owes the lost-ticket fee. */
+static void
+test_lost_within_grace(void **state)
+{
+	garage *g = tu_garage(ALLOC_NEAREST, 10);
+	struct ticket *t = enter_ok(g, "LG1", "car", TU_T0);
+	const struct payment *p = NULL;
+	struct garage_quote q;
+	int rep = -1;
+
+	(void)state;
+	garage_quote(g, t, TU_T0 + 61 * MIN, &q);
+	assert_int_equal(q.due, 800);
+	assert_int_equal(pay(g, t, 800, NULL, TU_T0 + 61 * MIN, &p, &rep, &q), PK_OK);
+	assert_int_equal(garage_lost(g, t, TU_T0 + 65 * MIN, &q), PK_OK);
+	assert_int_equal(q.fee, tariff_lost_fee(garage_tariff(g)));
+	assert_int_equal(q.due, tariff_lost_fee(garage_tariff(g)) - 800);
+	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 70 * MIN, &q),
+	    PK_E_PAYMENT_REQUIRED);
+	assert_int_equal(q.due, tariff_lost_fee(garage_tariff(g)) - 800);
+	garage_free(g);
+}
+
 int
 main(void)
 {
@@ -1233,7 +1261,7 @@ main(void)
 		cmocka_unit_test(test_pay_idempotent_reference),
 		cmocka_unit_test(test_pay_without_reference),
 		cmocka_unit_test(test_exit),
-		cmocka_unit_test(test_exit_time_clamped),
+		cmocka_unit_test(test_exit_before_entry_refused),
 		cmocka_unit_test(test_exit_releases_pending_out_of_service),
 		cmocka_unit_test(test_retention_limit),
 		cmocka_unit_test(test_retention_zero),
@@ -1241,6 +1269,7 @@ main(void)
 		cmocka_unit_test(test_restore_ticket),
 		cmocka_unit_test(test_restore_exit_pay_lost_tariff),
 		cmocka_unit_test(test_restore_onto_out_of_service_spot),
+		cmocka_unit_test(test_lost_within_grace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
