@@ -104,6 +104,23 @@ queued_bytes(const struct conn *c)
 	return c->out_pending + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
+/*
+ * A client that does not read cannot make us hold more than max_output:
+ * past it the connection is closed (and counted).  Returns 1 then.
+ */
+static int
+over_output_limit(struct conn *c)
+{
+	if (queued_bytes(c) <= (size_t)c->srv->cfg->limits.max_output)
+		return 0;
+	c->srv->stats.closed_output++;
+	log_warn("conn=%llu %s: more than %lld bytes of output queued, closing",
+	    (unsigned long long)c->id, c->peer,
+	    (long long)c->srv->cfg->limits.max_output);
+	conn_close(c);
+	return 1;
+}
+
 static void
 maybe_finish_drain(struct conn *c)
 {
@@ -247,14 +264,8 @@ conn_fill(struct conn *c, struct outbuf *slot, const char *line)
 		slot->len = len + 1;
 		c->out_pending += slot->len;
 		slot->waiting = 0;
-		if (queued_bytes(c) > (size_t)c->srv->cfg->limits.max_output) {
-			c->srv->stats.closed_output++;
-			log_warn("conn=%llu %s: more than %lld bytes of output queued, closing",
-			    (unsigned long long)c->id, c->peer,
-			    (long long)c->srv->cfg->limits.max_output);
-			conn_close(c);
+		if (over_output_limit(c))
 			return;
-		}
 		conn_flush(c);
 		maybe_finish_drain(c);
 	}
@@ -310,16 +321,7 @@ conn_send(struct conn *c, const char *line, uint64_t lsn, const char *fail_line)
 	b->lsn = lsn;
 	b->waiting = 0;
 	append_outbuf(c, b);
-	/* A client that does not read cannot make us hold more than max_output. */
-	if (queued_bytes(c) > (size_t)c->srv->cfg->limits.max_output) {
-		c->srv->stats.closed_output++;
-		log_warn("conn=%llu %s: more than %lld bytes of output queued, closing",
-		    (unsigned long long)c->id, c->peer,
-		    (long long)c->srv->cfg->limits.max_output);
-		conn_close(c);
-		return -1;
-	}
-	return 0;
+	return over_output_limit(c) ? -1 : 0;
 oom:
 	log_err("conn=%llu out of memory for a reply", (unsigned long long)c->id);
 	conn_close(c);

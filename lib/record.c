@@ -1,5 +1,6 @@
 /* record.c - journal records as JSON (see record.h). */
 #include "record.h"
+#include "hex.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -562,18 +563,6 @@ record_snapshot(const garage *g,
 
 /* ---- peeking for the shipper ---- */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Appends code point cp as UTF-8. */
 static int
 put_utf8(char **o, const char *end, unsigned cp)
@@ -637,7 +626,7 @@ peek_string(const char **s, const char *end, char **o, const char *oend)
 		case 'u':
 			cp = 0;
 			for (int i = 0; i < 4; i++) {
-				int h = p < end ? hexval(*p++) : -1;
+				int h = p < end ? hex_digit(*p++) : -1;
 
 				if (h < 0)
 					return -1;
@@ -649,7 +638,7 @@ peek_string(const char **s, const char *end, char **o, const char *oend)
 				unsigned lo = 0;
 
 				for (int i = 2; i < 6; i++) {
-					int h = hexval(p[i]);
+					int h = hex_digit(p[i]);
 
 					if (h < 0)
 						return -1;

@@ -1,5 +1,6 @@
 /* uuid7.c - UUIDv7 layout and text conversion. */
 #include "uuid7.h"
+#include "hex.h"
 
 #include <string.h>
 
@@ -46,18 +47,6 @@ uuid_format(const unsigned char u[16], char out[UUID_BUFSZ])
 	out[o] = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 uuid_parse(const char *s, unsigned char out[16])
 {
@@ -70,10 +59,10 @@ uuid_parse(const char *s, unsigned char out[16])
 			if (s[p++] != '-')
 				return -1;
 		}
-		hi = hexval(s[p]);
+		hi = hex_digit(s[p]);
 		if (hi < 0)
 			return -1;
-		lo = hexval(s[p + 1]);
+		lo = hex_digit(s[p + 1]);
 		if (lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);

@@ -1,5 +1,6 @@
 /* jsonrpc.c - JSON-RPC 2.0 request parsing and response building (see jsonrpc.h). */
 #include "jsonrpc.h"
+#include "hex.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -63,18 +64,6 @@ skip_ws(struct scan *sc)
 	}
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads the 4 hex digits at p (bounds checked by the caller); -1 if bad. */
 static long
 hex4(const char *p)
@@ -83,7 +72,7 @@ hex4(const char *p)
 	int i;
 
 	for (i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
+		int h = hex_digit(p[i]);
 
 		if (h < 0)
 			return -1;
