@@ -65,11 +65,14 @@ struct journal {
 	uint64_t prev_snap_lsn;		/* the one kept before it */
 	uint64_t since_snap;
 	uint64_t snap_every;
+	uint64_t snap_interval_ms;	/* 0: by size only */
+	uint64_t last_snap_ms;		/* loop time of the last snapshot started */
 	pid_t snap_pid;
 	uint64_t snap_pending;		/* LSN of a written, uncommitted snapshot */
 	int snap_committing;
 	uv_timer_t snap_timer;		/* polls the snapshot child */
 	uv_timer_t retry_timer;		/* recovery attempts after a failure */
+	uv_timer_t interval_timer;	/* snapshots by time on a quiet journal */
 	uint64_t retain_lsn;
 	uint64_t gen;			/* bumped by every failure */
 	int ahead;			/* memory holds changes the disk lost */
@@ -1096,7 +1099,12 @@ maybe_snapshot(struct journal *j)
 	pid_t pid, parent;
 
 	if (j->state != J_OK || j->snap_pid > 0 || j->snap_pending ||
-	    j->snap_committing || j->since_snap < j->snap_every || j->g == NULL)
+	    j->snap_committing || j->since_snap == 0 || j->g == NULL)
+		return;
+	/* By size, or by time when anything changed since the last one. */
+	if (j->since_snap < j->snap_every &&
+	    (j->snap_interval_ms == 0 ||
+	    uv_now(j->loop) - j->last_snap_ms < j->snap_interval_ms))
 		return;
 	path_of(path, sizeof(path), j->dir, "snapshot", j->last_lsn, ".tmp");
 	parent = getpid();
@@ -1120,10 +1128,17 @@ maybe_snapshot(struct journal *j)
 		_exit(write_snapshot(j->g, path, j->last_lsn) == 0 ? 0 : 1);
 	}
 	j->snap_pid = pid;
+	j->last_snap_ms = uv_now(j->loop);
 	j->snap_child_lsn = j->last_lsn;
 	j->snap_child_gen = j->gen;
 	j->since_snap = 0;
 	uv_timer_start(&j->snap_timer, on_snap_timer, 20, 20);
+}
+
+static void
+on_interval(uv_timer_t *t)
+{
+	maybe_snapshot(t->data);
 }
 
 /* ---- open, state, close ---- */
@@ -1148,6 +1163,7 @@ journal_open(uv_loop_t *loop, const struct config *cfg,
 	j->hooks = *hooks;
 	j->mode = cfg->durability;
 	j->snap_every = (uint64_t)cfg->journal.snapshot_every;
+	j->snap_interval_ms = (uint64_t)cfg->journal.snapshot_interval_s * 1000;
 	j->retain_lsn = UINT64_MAX;
 	j->fd = -1;
 	if (mkdir(j->dir, 0700) != 0 && errno != EEXIST) {
@@ -1182,6 +1198,12 @@ journal_open(uv_loop_t *loop, const struct config *cfg,
 	uv_timer_init(loop, &j->retry_timer);
 	j->retry_timer.data = j;
 	uv_unref((uv_handle_t *)&j->retry_timer);
+	j->last_snap_ms = uv_now(loop);
+	uv_timer_init(loop, &j->interval_timer);
+	j->interval_timer.data = j;
+	if (j->snap_interval_ms > 0)
+		uv_timer_start(&j->interval_timer, on_interval, 1000, 1000);
+	uv_unref((uv_handle_t *)&j->interval_timer);
 	*gout = g;
 	return j;
 fail:
@@ -1280,6 +1302,7 @@ journal_close(struct journal *j, garage *g)
 	uv_close((uv_handle_t *)&j->prepare, NULL);
 	uv_close((uv_handle_t *)&j->snap_timer, NULL);
 	uv_close((uv_handle_t *)&j->retry_timer, NULL);
+	uv_close((uv_handle_t *)&j->interval_timer, NULL);
 }
 
 void

@@ -167,7 +167,7 @@ parse_sections(struct config *c, const cJSON *root, struct jerr *e)
 	static const char *const rs[] = { "max_fraction", "hold_before_s",
 	    "no_show_after_s", NULL };
 	static const char *const rg[] = { "retention_hours", NULL };
-	static const char *const jn[] = { "snapshot_every", "group_commit_us", NULL };
+	static const char *const jn[] = { "snapshot_every", "snapshot_interval_s", NULL };
 	const cJSON *o;
 
 	if ((o = cJSON_GetObjectItemCaseSensitive(root, "waitlist")) != NULL &&
@@ -188,7 +188,7 @@ parse_sections(struct config *c, const cJSON *root, struct jerr *e)
 	if ((o = cJSON_GetObjectItemCaseSensitive(root, "journal")) != NULL &&
 	    (jcheck_object(o, "journal", jn, e) ||
 	    jget_int(o, "journal", "snapshot_every", 1, 1000000000, &c->journal.snapshot_every, e) ||
-	    jget_int(o, "journal", "group_commit_us", 0, 1000000, &c->journal.group_commit_us, e)))
+	    jget_int(o, "journal", "snapshot_interval_s", 0, 86400 * 7, &c->journal.snapshot_interval_s, e)))
 		return -1;
 	return parse_limits(c, cJSON_GetObjectItemCaseSensitive(root, "limits"), e);
 }
@@ -310,7 +310,7 @@ set_defaults(struct config *c)
 	c->limits.idle_timeout_s = 0;
 	c->limits.closed_tickets = 100000;
 	c->journal.snapshot_every = 100000;
-	c->journal.group_commit_us = 0;
+	c->journal.snapshot_interval_s = 3600;
 }
 
 static int

@@ -68,7 +68,7 @@ struct config {
 	} limits;
 	struct {
 		int64_t snapshot_every;		/* journal records between snapshots */
-		int64_t group_commit_us;	/* extra wait to batch fsyncs, 0 = none */
+		int64_t snapshot_interval_s;	/* and at least this often when anything changed; 0 = off */
 	} journal;
 };
 

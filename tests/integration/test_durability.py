@@ -1279,3 +1279,31 @@ def test_payment_reference_survives_a_crash():
             c.close()
     finally:
         d.close()
+
+
+def test_snapshot_by_time_on_a_quiet_journal():
+    """journal.snapshot_interval_s: a snapshot is taken when anything changed
+    and the interval has passed, even far below snapshot_every; nothing is
+    taken while nothing changes."""
+    cfg = dur_config()
+    cfg["journal"]["snapshot_interval_s"] = 1
+    d = Daemon(cfg)
+    try:
+        d.start()
+        c = d.client()
+
+        def snaps():
+            return sorted(f for f in os.listdir(d.data_dir) if f.endswith(".snap"))
+
+        time.sleep(2.2)
+        assert snaps() == [], "a snapshot of an unchanged state: %s" % snaps()
+        c.ok("entry", gate="north", plate="TIME-1", **CAR)
+        deadline = time.time() + 5
+        while not snaps() and time.time() < deadline:
+            time.sleep(0.1)
+        assert snaps() == ["snapshot-%016x.snap" % 1], snaps()
+        time.sleep(2.2)
+        assert len(snaps()) == 1, "another snapshot without a change: %s" % snaps()
+        c.close()
+    finally:
+        d.close()

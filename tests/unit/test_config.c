@@ -181,7 +181,7 @@ test_defaults(void **state)
 	assert_int_equal(c->limits.idle_timeout_s, 0);
 	assert_int_equal(c->limits.closed_tickets, 100000);
 	assert_int_equal(c->journal.snapshot_every, 100000);
-	assert_int_equal(c->journal.group_commit_us, 0);
+	assert_int_equal(c->journal.snapshot_interval_s, 3600);
 	assert_int_equal(c->n_tokens, 0);
 	assert_int_equal(facility_spot_count(c->fac), 2);
 	config_free(c);
@@ -194,7 +194,7 @@ test_values_taken(void **state)
 	char *s = with("'listen': '[::1]:7171', 'http_listen': null, 'data_dir': '/tmp/x',"
 	    "'durability': 'write', 'strategy': 'fill',"
 	    "'limits': { 'max_line': 64, 'closed_tickets': 0 },"
-	    "'journal': { 'snapshot_every': 5, 'group_commit_us': 250 },"
+	    "'journal': { 'snapshot_every': 5, 'snapshot_interval_s': 250 },"
 	    "'audit': { 'redis': 'localhost:6380', 'password': 'pw', 'prefix': 'p:' },"
 	    "'auth': { 'tokens': [ { 'token': 'gate-north-1', 'role': 'gate', 'gate': 'north' },"
 	    "  { 'token': 'kiosk-token', 'role': 'kiosk', 'gate': null },"
@@ -213,7 +213,7 @@ test_values_taken(void **state)
 	assert_int_equal(c->limits.closed_tickets, 0);
 	assert_int_equal(c->limits.max_output, 8388608);	/* others stay default */
 	assert_int_equal(c->journal.snapshot_every, 5);
-	assert_int_equal(c->journal.group_commit_us, 250);
+	assert_int_equal(c->journal.snapshot_interval_s, 250);
 	assert_string_equal(c->audit.redis.host, "127.0.0.1");
 	assert_int_equal(c->audit.redis.port, 6380);
 	assert_string_equal(c->audit.password, "pw");
