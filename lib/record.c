@@ -57,6 +57,25 @@ payment_json(const struct payment *p)
 	return o;
 }
 
+/*
+ * What entry decided, as replay needs it: the same members in an entry
+ * record and a snapshot's ticket (subjects, when given, get the spots).
+ */
+static void
+add_entry_facts(cJSON *d, const facility *f, const struct ticket *t,
+    cJSON *subjects)
+{
+	cJSON_AddStringToObject(d, "ticket", t->id);
+	cJSON_AddStringToObject(d, "plate", t->plate);
+	cJSON_AddStringToObject(d, "class", facility_class_name(f, t->cls));
+	cJSON_AddStringToObject(d, "gate", facility_gate_id(f, t->entry_gate));
+	add_time(d, "entered_at", t->entered_at);
+	cJSON_AddItemToObject(d, "spots", spot_names(f, t, subjects));
+	cJSON_AddNumberToObject(d, "peak_milli", t->peak_milli);
+	cJSON_AddNumberToObject(d, "surge_milli", t->surge_milli);
+	cJSON_AddNumberToObject(d, "needs_mask", (double)t->needs);
+}
+
 /* The whole ticket, for snapshots. */
 static cJSON *
 ticket_json(const facility *f, const struct ticket *t)
@@ -64,15 +83,7 @@ ticket_json(const facility *f, const struct ticket *t)
 	cJSON *d = cJSON_CreateObject();
 	cJSON *pays;
 
-	cJSON_AddStringToObject(d, "ticket", t->id);
-	cJSON_AddStringToObject(d, "plate", t->plate);
-	cJSON_AddStringToObject(d, "class", facility_class_name(f, t->cls));
-	cJSON_AddStringToObject(d, "gate", facility_gate_id(f, t->entry_gate));
-	add_time(d, "entered_at", t->entered_at);
-	cJSON_AddItemToObject(d, "spots", spot_names(f, t, NULL));
-	cJSON_AddNumberToObject(d, "peak_milli", t->peak_milli);
-	cJSON_AddNumberToObject(d, "surge_milli", t->surge_milli);
-	cJSON_AddNumberToObject(d, "needs_mask", (double)t->needs);
+	add_entry_facts(d, f, t, NULL);
 	if (t->lost)
 		add_time(d, "lost_at", t->lost_at);
 	pays = cJSON_AddArrayToObject(d, "payments");
@@ -123,15 +134,7 @@ record_encode(const garage *g, const struct garage_change *chg,
 		o = event("vehicle.entered", event_id, ts, &s, &d);
 		add_subject(s, "vehicle", t->plate);
 		add_subject(s, "ticket", t->id);
-		cJSON_AddStringToObject(d, "ticket", t->id);
-		cJSON_AddStringToObject(d, "plate", t->plate);
-		cJSON_AddStringToObject(d, "class", facility_class_name(f, t->cls));
-		cJSON_AddStringToObject(d, "gate", facility_gate_id(f, t->entry_gate));
-		add_time(d, "entered_at", t->entered_at);
-		cJSON_AddItemToObject(d, "spots", spot_names(f, t, s));
-		cJSON_AddNumberToObject(d, "peak_milli", t->peak_milli);
-		cJSON_AddNumberToObject(d, "surge_milli", t->surge_milli);
-		cJSON_AddNumberToObject(d, "needs_mask", (double)t->needs);
+		add_entry_facts(d, f, t, s);
 		add_subject(s, "gate", facility_gate_id(f, t->entry_gate));
 		break;
 	case GCH_EXIT:
