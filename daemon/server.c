@@ -3,8 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
+
+#include <uuid/uuid.h>
 
 #include "audit.h"
 #include "conn.h"
@@ -31,34 +32,16 @@ server_ms(const struct server *s)
 }
 
 static void
-random_bytes(struct server *s, unsigned char *out, size_t n)
-{
-	if (s->rnd_used + n > sizeof(s->rnd)) {
-		size_t got = 0;
-
-		/* getrandom never blocks once the pool is initialised (after boot). */
-		while (got < sizeof(s->rnd)) {
-			ssize_t r = getrandom(s->rnd + got, sizeof(s->rnd) - got, 0);
-
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-		}
-		s->rnd_used = 0;
-	}
-	memcpy(out, s->rnd + s->rnd_used, n);
-	s->rnd_used += n;
-}
-
-static void
 env_new_id(void *ud, char out[UUID_BUFSZ])
 {
 	struct server *s = ud;
-	unsigned char rnd[16], u[16];
+	unsigned char u[16];
+	uuid_t rnd;
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	random_bytes(s, rnd, sizeof(rnd));
+	/* libuuid's random UUID supplies the random bits of our v7 layout. */
+	uuid_generate_random(rnd);
 	uuid7_next(&s->idgen, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
 	    rnd, u);
 	uuid_format(u, out);
@@ -427,7 +410,6 @@ server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
 	s->journal = j;
 	garage_set_sink(g, on_change, s);
 	s->started_at = server_now();
-	s->rnd_used = sizeof(s->rnd);
 	s->env.ud = s;
 	s->env.new_id = env_new_id;
 	s->env.auth = env_auth;

@@ -48,8 +48,6 @@ struct server {
 	uint64_t next_conn_id;
 	struct call_env env;
 	struct uuid7_gen idgen;
-	unsigned char rnd[4096];	/* random pool for ids */
-	size_t rnd_used;
 	int64_t started_at;
 	int shutting_down;
 	int listening;
