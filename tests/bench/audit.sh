@@ -97,32 +97,13 @@ free_port() {
 
 # --- helpers in Python: config, health, load ------------------------------
 cat > "$TMP/tool.py" <<'EOF'
-"""audit.sh's helper: config writer, health query, load generators."""
+"""audit.sh's helper: health query, load generators."""
 import json
 import selectors
 import socket
 import sys
 import threading
 import time
-
-
-def config(src, dst, data, durability, spots, redis):
-    with open(src) as f:
-        cfg = json.load(f)
-    cfg["listen"] = "127.0.0.1:7070"          # overridden by --listen
-    cfg["http_listen"] = None
-    cfg["data_dir"] = data
-    cfg["durability"] = durability
-    cfg["audit"] = {"redis": None if redis == "-" else redis, "prefix": "parkd:",
-                    "password": None, "subject_maxlen": 10000, "stream_maxlen": 1000000}
-    cfg.setdefault("limits", {})["rate_per_s"] = 0
-    rows = cfg["facility"]["rows"]
-    if int(spots) > 0:
-        rows.append({"level": max(r["level"] for r in rows) + 1, "zone": "BENCH",
-                     "type": "regular", "count": int(spots),
-                     "x": 5, "y": 80, "dx": 3, "dy": 0})
-    with open(dst, "w") as f:
-        json.dump(cfg, f, indent=1)
 
 
 def ask(port, method):
@@ -286,7 +267,7 @@ def pipelined(port, pairs, conns=8, chunk=250):
 
 
 if __name__ == "__main__":
-    {"config": config, "health": health, "drain_watch": lambda p, t, *a: drain_watch(p, float(t), *a),
+    {"health": health, "drain_watch": lambda p, t, *a: drain_watch(p, float(t), *a),
      "closed_loop": closed_loop, "pipelined": pipelined}[sys.argv[1]](*sys.argv[2:])
 EOF
 TOOL() { python3 "$TMP/tool.py" "$@"; }
@@ -385,14 +366,14 @@ echo
 declare -A RATE
 for mode in off on; do
 	rm -rf "$TMP/data"; mkdir -p "$TMP/data"
-	redis=-
+	redis=()
 	if [ $mode = on ]; then
 		RPORT=$(free_port)
 		start_redis "$RPORT"
-		redis=127.0.0.1:$RPORT
+		redis=(--redis "127.0.0.1:$RPORT")
 	fi
-	TOOL config "$CONF" "$TMP/parkd.json" "$TMP/data" "$DURABILITY" "$SPOTS" "$redis" ||
-	    die "cannot write the config"
+	python3 "$ROOT/tests/bench/benchconfig.py" "$CONF" "$TMP/parkd.json" "$TMP/data" \
+	    "$DURABILITY" "$SPOTS" "${redis[@]}" || die "cannot write the config"
 	start_parkd "$TMP/parkd.json"
 	for c in $CONNS; do
 		r=$(load_run "$c")
@@ -425,7 +406,8 @@ echo
 # --- 2. drain rate -----------------------------------------------------------
 rm -rf "$TMP/data"; mkdir -p "$TMP/data"
 RPORT=$(free_port)
-TOOL config "$CONF" "$TMP/parkd.json" "$TMP/data" none "$SPOTS" "127.0.0.1:$RPORT" ||
+python3 "$ROOT/tests/bench/benchconfig.py" "$CONF" "$TMP/parkd.json" "$TMP/data" \
+    none "$SPOTS" --redis "127.0.0.1:$RPORT" ||
     die "cannot write the config"
 start_parkd "$TMP/parkd.json"
 read -r n secs errs <<<"$(TOOL pipelined "$PORT" "$DRAIN_PAIRS")"

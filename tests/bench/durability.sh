@@ -93,27 +93,10 @@ trap 'exit 143' TERM HUP
 
 # gen_config OUT DATA_DIR DURABILITY SNAPSHOT_EVERY(0 = default) HTTP_PORT
 gen_config() {
-	python3 - "$CONF" "$@" "$SPOTS" <<'EOF' || die "cannot write the config"
-import json, sys
-src, dst, data, durability, snap, http, spots = sys.argv[1:]
-with open(src) as f:
-    cfg = json.load(f)
-cfg["listen"] = "127.0.0.1:7070"          # overridden by --listen
-cfg["http_listen"] = "127.0.0.1:%s" % http
-cfg["data_dir"] = data
-cfg["durability"] = durability
-if int(snap) > 0:
-    cfg["journal"] = {"snapshot_every": int(snap)}
-cfg.setdefault("audit", {})["redis"] = None
-cfg.setdefault("limits", {})["rate_per_s"] = 0
-rows = cfg["facility"]["rows"]
-if int(spots) > 0:
-    rows.append({"level": max(r["level"] for r in rows) + 1, "zone": "BENCH",
-                 "type": "regular", "count": int(spots),
-                 "x": 5, "y": 80, "dx": 3, "dy": 0})
-with open(dst, "w") as f:
-    json.dump(cfg, f, indent=1)
-EOF
+	local snap=()
+	[ "$4" -gt 0 ] && snap=(--snapshot-every "$4")
+	python3 "$ROOT/tests/bench/benchconfig.py" "$CONF" "$1" "$2" "$3" "$SPOTS" \
+	    --http "$5" "${snap[@]}" || die "cannot write the config"
 	local check
 	check=$("$PARKD" -c "$1" --check-config 2>&1) || die "generated config rejected: $check"
 }

@@ -75,36 +75,8 @@ trap 'exit 143' TERM HUP
 # --- the configuration --------------------------------------------------
 CFG=$TMP/parkd.json
 mkdir -p "$TMP/data"
-if command -v python3 >/dev/null 2>&1; then
-	python3 - "$CONF" "$CFG" "$TMP/data" "$DURABILITY" "$SPOTS" <<'EOF' || die "cannot write the config"
-import json, sys
-src, dst, data, durability, spots = sys.argv[1:]
-with open(src) as f:
-    cfg = json.load(f)
-cfg["listen"] = "127.0.0.1:7070"          # overridden by --listen
-cfg["http_listen"] = None
-cfg["data_dir"] = data
-cfg["durability"] = durability
-cfg.setdefault("audit", {})["redis"] = None
-cfg.setdefault("limits", {})["rate_per_s"] = 0
-rows = cfg["facility"]["rows"]
-if int(spots) > 0:
-    rows.append({"level": max(r["level"] for r in rows) + 1, "zone": "BENCH",
-                 "type": "regular", "count": int(spots),
-                 "x": 5, "y": 80, "dx": 3, "dy": 0})
-with open(dst, "w") as f:
-    json.dump(cfg, f, indent=1)
-EOF
-elif command -v jq >/dev/null 2>&1; then
-	jq --arg data "$TMP/data" --arg dur "$DURABILITY" --argjson spots "$SPOTS" '
-	  .listen = "127.0.0.1:7070" | .http_listen = null | .data_dir = $data
-	  | .durability = $dur | .audit.redis = null | .limits.rate_per_s = 0
-	  | if $spots > 0 then .facility.rows += [{level: ([.facility.rows[].level] | max + 1),
-	      zone: "BENCH", type: "regular", count: $spots, x: 5, y: 80, dx: 3, dy: 0}]
-	    else . end' "$CONF" > "$CFG" || die "cannot write the config"
-else
-	die "python3 or jq is needed to write the benchmark config"
-fi
+python3 "$ROOT/tests/bench/benchconfig.py" "$CONF" "$CFG" "$TMP/data" "$DURABILITY" "$SPOTS" ||
+	die "cannot write the config (python3 is needed)"
 CHECK=$("$PARKD" -c "$CFG" --check-config 2>&1) || die "generated config rejected: $CHECK"
 
 # --- the daemon -----------------------------------------------------------
