@@ -860,3 +860,45 @@ def test_restart_does_not_ship_twice():
 
 
 test_restart_does_not_ship_twice.timeout = 90
+
+
+def test_durability_none_still_ships():
+    """With durability none the replies do not wait for the disk, but the
+    shipper still hears of every written record: nothing stays pending."""
+    with RedisServer() as rs:
+        cfg = audit_cfg(rs)
+        cfg["durability"] = "none"
+        with Daemon(cfg) as d:
+            c = d.client()
+            tr = Tracker()
+            tr.pairs(c, 20, "NONE")
+            h = wait_shipped(c)
+            assert h["audit"]["shipped_lsn"] == h["journal"]["lsn"] == 40, h
+            check_store(dump_of(rs), len(tr.expected))
+
+
+def test_history_lookups_in_flight_are_bounded():
+    """At most 16 history look-ups wait on Redis per connection; more are
+    answered unavailable at once (in their place in the reply order), so a
+    client cannot park unbounded work on a hung Redis."""
+    with RedisServer() as rs, Daemon(audit_cfg(rs)) as d:
+        c = d.client()
+        tr = Tracker()
+        tr.pair(c, "HB 1")
+        wait_shipped(c)
+        rs.pause()
+        try:
+            ids = send_lines(c, [("history", {"subject": "vehicle:HB 1"})] * 20 + [("ping", None)])
+            reps = read_replies(c, ids, timeout=20)
+            assert assert_result(reps[20]) == "pong"
+            too_many = [r for r in reps[:20] if "error" in r and "too many" in r["error"]["message"]]
+            assert len(too_many) == 4, reps[:20]
+            for r in reps[16:20]:
+                assert_error(r, "unavailable")
+                assert "too many" in r["error"]["message"], r
+        finally:
+            rs.resume()
+        c.close()
+
+
+test_history_lookups_in_flight_are_bounded.timeout = 45
