@@ -963,6 +963,8 @@ audit_health(const struct audit *a, cJSON *o)
 		return;
 	cJSON_AddNumberToObject(o, "shipped_lsn", (double)a->acked);
 	cJSON_AddNumberToObject(o, "shipped", (double)a->shipped);
+	cJSON_AddNumberToObject(o, "batches", (double)a->batches);
+	cJSON_AddNumberToObject(o, "connects", (double)a->reconnects);
 	cJSON_AddNumberToObject(o, "failures", (double)a->failures);
 	if (a->dropped > 0)
 		cJSON_AddNumberToObject(o, "dropped", (double)a->dropped);

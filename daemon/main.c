@@ -381,7 +381,6 @@ main(int argc, char **argv)
 		server_shutdown(srv);
 		rc = 1;
 	}
-	srv->config_path = o.config;
 	reload_path = o.config;
 	reload_opts = &o;
 	srv->reload = reload_config;

@@ -34,7 +34,6 @@ struct server_stats {
 struct server {
 	uv_loop_t *loop;
 	struct config *cfg;
-	const char *config_path;
 	garage *g;
 	uv_tcp_t listener;
 	uv_signal_t sig_term, sig_int, sig_hup;
