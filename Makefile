@@ -101,7 +101,7 @@ FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(PROTO_SRC)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Iproto $(PKG_CFLAGS) \
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Iproto $(PKG_CFLAGS) $(filter-out -Wno-format-truncation,$(WARN)) \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  $< $(LIB_SRC) $(PROTO_SRC) -o $@ $(PKG_LIBS) -lm
 fuzz: $(FUZZ_BIN)

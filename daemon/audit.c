@@ -1,6 +1,7 @@
 /* audit.c - the Redis audit shipper (see audit.h). */
 #include "audit.h"
 
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,6 +16,7 @@
 #include <hiredis/hiredis.h>
 
 #include "alloc.h"
+#include "jsonrpc.h"
 #include "log.h"
 #include "record.h"
 #include "uuid7.h"
@@ -818,37 +820,52 @@ struct hist {
 	void *ud;
 };
 
+/* Whether Redis handed back one of our events: valid JSON, nothing else. */
+static int
+event_valid(const char *s, size_t len)
+{
+	pk_err e;
+	cJSON *j = rpc_json_parse(s, len, &e, NULL, 0);
+
+	cJSON_Delete(j);
+	return j != NULL;
+}
+
 static void
 on_history(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct hist *h = privdata;
 	redisReply *reply = r;
-	cJSON *arr;
+	struct jw w;
+	char *events;
+	size_t len;
 
 	(void)ac;
 	if (reply != NULL)
 		got_reply(h->a);
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-		h->cb(h->ud, NULL, reply == NULL ? "Redis went away" :
+		h->cb(h->ud, NULL, 0, reply == NULL ? "Redis went away" :
 		    reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
 		free(h);
 		return;
 	}
-	arr = cJSON_CreateArray();
-	for (size_t i = 0; arr != NULL && i < reply->elements; i++) {
+	/* Spliced into a reply as they are: whatever Redis holds is checked first. */
+	jw_init(&w);
+	jw_arr(&w);
+	for (size_t i = 0; i < reply->elements; i++) {
 		const redisReply *e = reply->element[i];
-		cJSON *ev;
 
-		if (e->type != REDIS_REPLY_STRING)
-			continue;	/* trimmed away meanwhile */
-		ev = cJSON_ParseWithLength(e->str, e->len);
-		if (ev != NULL)
-			cJSON_AddItemToArray(arr, ev);
+		/* Trimmed away meanwhile (nil), or not an event of ours. */
+		if (e->type == REDIS_REPLY_STRING && event_valid(e->str, e->len))
+			jw_raw(&w, e->str, e->len);
 	}
-	if (arr == NULL)
-		h->cb(h->ud, NULL, "out of memory");
+	jw_arr_end(&w);
+	events = jw_take(&w, &len);
+	if (events == NULL)
+		h->cb(h->ud, NULL, 0, "out of memory");
 	else
-		h->cb(h->ud, arr, NULL);
+		h->cb(h->ud, events, len, NULL);
+	free(events);
 	free(h);
 }
 
@@ -945,31 +962,42 @@ audit_ok(const struct audit *a)
 	return a == NULL || a->state == A_OFF || a->state == A_READY;
 }
 
-void
-audit_health(const struct audit *a, cJSON *o)
+const char *
+audit_state(const struct audit *a)
 {
-	uint64_t pending = 0;
+	return a == NULL ? "off" : audit_state_names[a->state];
+}
 
-	if (a == NULL) {
-		cJSON_AddStringToObject(o, "state", "off");
-		cJSON_AddNumberToObject(o, "pending", 0);
+uint64_t
+audit_pending(const struct audit *a)
+{
+	if (a == NULL || a->state == A_OFF || journal_durable(a->j) <= a->acked)
+		return 0;
+	return journal_durable(a->j) - a->acked;
+}
+
+uint64_t
+audit_shipped(const struct audit *a)
+{
+	return a == NULL ? 0 : a->shipped;
+}
+
+void
+audit_health(const struct audit *a, struct jw *w)
+{
+	jw_kstr(w, "state", audit_state(a));
+	jw_kuint(w, "pending", audit_pending(a));
+	if (a == NULL || a->state == A_OFF)
 		return;
-	}
-	if (a->state != A_OFF && journal_durable(a->j) > a->acked)
-		pending = journal_durable(a->j) - a->acked;
-	cJSON_AddStringToObject(o, "state", audit_state_names[a->state]);
-	cJSON_AddNumberToObject(o, "pending", (double)pending);
-	if (a->state == A_OFF)
-		return;
-	cJSON_AddNumberToObject(o, "shipped_lsn", (double)a->acked);
-	cJSON_AddNumberToObject(o, "shipped", (double)a->shipped);
-	cJSON_AddNumberToObject(o, "batches", (double)a->batches);
-	cJSON_AddNumberToObject(o, "connects", (double)a->reconnects);
-	cJSON_AddNumberToObject(o, "failures", (double)a->failures);
+	jw_kuint(w, "shipped_lsn", a->acked);
+	jw_kuint(w, "shipped", a->shipped);
+	jw_kuint(w, "batches", a->batches);
+	jw_kuint(w, "connects", a->reconnects);
+	jw_kuint(w, "failures", a->failures);
 	if (a->dropped > 0)
-		cJSON_AddNumberToObject(o, "dropped", (double)a->dropped);
+		jw_kuint(w, "dropped", a->dropped);
 	if (a->last_error[0] != '\0')
-		cJSON_AddStringToObject(o, "last_error", a->last_error);
+		jw_kstr(w, "last_error", a->last_error);
 }
 
 void

@@ -18,11 +18,11 @@
 
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
 #include <uv.h>
 
 #include "config.h"
 #include "journal.h"
+#include "jsonw.h"
 
 struct audit;
 
@@ -37,17 +37,23 @@ struct audit *audit_new(uv_loop_t *loop, const struct config *cfg,
 /* The journal made more records durable: ship them when idle. */
 void audit_kick(struct audit *a);
 
-/* Adds {state, pending, shipped, ...} to obj. */
-void audit_health(const struct audit *a, cJSON *obj);
+/* Writes the members state, pending, shipped, ... of an open object. */
+void audit_health(const struct audit *a, struct jw *w);
+/* "off", "connecting", "connected", ...; events durable but not stored; stored. */
+const char *audit_state(const struct audit *a);
+uint64_t audit_pending(const struct audit *a);
+uint64_t audit_shipped(const struct audit *a);
 /* Whether events are being stored (for health's status). */
 int audit_ok(const struct audit *a);
 
 /*
- * Reads a subject's newest `limit` events, oldest first.  cb gets a JSON
- * array (owned by cb), or NULL and a reason.  Returns -1 without calling cb
- * when Redis is not connected (the caller answers unavailable at once).
+ * Reads a subject's newest `limit` events, oldest first.  cb gets the text
+ * of a JSON array of them (valid only during the call), or NULL and a
+ * reason.  Returns -1 without calling cb when Redis is not connected (the
+ * caller answers unavailable at once).
  */
-typedef void (*audit_history_cb)(void *ud, cJSON *events, const char *why);
+typedef void (*audit_history_cb)(void *ud, const char *events, size_t len,
+    const char *why);
 int audit_history(struct audit *a, const char *subject, int limit,
     audit_history_cb cb, void *ud);
 

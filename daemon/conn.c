@@ -95,6 +95,7 @@ conn_on_close(uv_handle_t *h)
 		c->next->prev = c->prev;
 	srv->n_conns--;
 	framer_free(c->fr);
+	session_release(&c->sess);
 	free(c);
 }
 
@@ -358,29 +359,28 @@ struct deferred {
 };
 
 static void
-on_history(void *ud, cJSON *events, const char *why)
+on_history(void *ud, const char *events, size_t len, const char *why)
 {
 	struct deferred *d = ud;
+	struct jw w;
 	char *line;
 
+	jw_init(&w);
 	if (events != NULL) {
-		cJSON *r = cJSON_CreateObject();
-
-		if (r == NULL) {
-			cJSON_Delete(events);
-			line = NULL;
-		} else {
-			cJSON_AddStringToObject(r, "subject", d->subject);
-			cJSON_AddItemToObject(r, "events", events);
-			line = rpc_result_line(d->id, r);
-			cJSON_Delete(r);
-		}
+		rpc_result_begin(&w, d->id);
+		jw_obj(&w);
+		jw_kstr(&w, "subject", d->subject);
+		jw_key(&w, "events");
+		jw_raw(&w, events, len);
+		jw_obj_end(&w);
+		jw_obj_end(&w);
 	} else {
 		char msg[200];
 
 		snprintf(msg, sizeof(msg), "audit history unavailable: %s", why);
-		line = rpc_error_line(d->id, PK_E_UNAVAILABLE, msg, NULL);
+		rpc_error(&w, d->id, PK_E_UNAVAILABLE, msg, NULL);
 	}
+	line = jw_take(&w, NULL);
 	if (line == NULL) {
 		/* No answer can be made: the client must not wait for one. */
 		d->c->refs--;
@@ -428,7 +428,7 @@ start_deferred(struct conn *c, struct session_out *out)
 	out->defer_id = NULL;
 	memcpy(d->subject, out->defer_subject, sizeof(d->subject));
 	if (audit_history(c->srv->audit, d->subject, out->defer_limit, on_history, d) != 0)
-		on_history(d, NULL, "Redis is not connected");
+		on_history(d, NULL, 0, "Redis is not connected");
 }
 
 static int
@@ -445,13 +445,15 @@ on_line(void *ud, const char *line, size_t len, int too_long)
 	if (too_long)
 		srv->stats.lines_too_long++;
 	if (rate_take(c, &retry) != 0) {
-		cJSON *d = cJSON_CreateObject();
+		struct jw d;
 		char *l;
 
 		srv->stats.rate_limited++;
-		cJSON_AddNumberToObject(d, "retry_after_ms", (double)retry);
-		l = rpc_error_line(NULL, PK_E_RATE_LIMITED, NULL, d);
-		cJSON_Delete(d);
+		jw_init(&d);
+		jw_members(&d);
+		jw_kuint(&d, "retry_after_ms", retry);
+		l = rpc_error_line(NULL, PK_E_RATE_LIMITED, NULL, &d);
+		jw_release(&d);
 		if (l == NULL) {
 			conn_close(c);
 			return 1;
@@ -460,7 +462,6 @@ on_line(void *ud, const char *line, size_t len, int too_long)
 		free(l);
 		return c->state == CONN_OPEN ? 0 : 1;
 	}
-	srv->change_failed = 0;
 	if (session_handle(&c->sess, line, len, too_long, server_now(), &out) != 0) {
 		log_err("conn=%llu out of memory handling a request",
 		    (unsigned long long)c->id);
@@ -481,22 +482,8 @@ on_line(void *ud, const char *line, size_t len, int too_long)
 	if (out.deferred)
 		start_deferred(c, &out);
 	free(out.defer_id);
-	if (out.line != NULL && out.changed && out.fail_line == NULL) {
-		/* Out of memory: a change must not be acknowledged without a way back. */
-		log_err("conn=%llu out of memory for a reply to a change", (unsigned long long)c->id);
-		free(out.line);
-		conn_close(c);
-		return 1;
-	}
-	if (out.line != NULL) {
-		if (out.changed && srv->change_failed) {
-			/* The change is in memory but could not be journaled: it is being undone. */
-			conn_send(c, out.fail_line ? out.fail_line : out.line, 0, NULL);
-		} else {
-			conn_send(c, out.line, out.changed ? srv->change_lsn : 0,
-			    out.fail_line);
-		}
-	}
+	if (out.line != NULL)
+		conn_send(c, out.line, out.hold, out.fail_line);
 	free(out.line);
 	free(out.fail_line);
 	/* Guessing tokens costs a connection every few tries. */

@@ -100,7 +100,6 @@ metrics(struct server *s, struct sbuf *b)
 	const facility *f = garage_facility(s->g);
 	const alloc *a = garage_alloc(s->g);
 	struct alloc_counts k;
-	cJSON *au;
 
 	metric(b, "parkd_up", "gauge", "1 while parkd runs.", 1);
 	metric(b, "parkd_connections", "gauge", "Open protocol connections.", (double)s->n_conns);
@@ -143,22 +142,12 @@ metrics(struct server *s, struct sbuf *b)
 		metric(b, "parkd_journal_snapshots_total", "counter", "Snapshots committed.", (double)js->snapshots);
 		metric(b, "parkd_journal_recovery_seconds", "gauge", "Time the last start-up recovery took.", js->last_recovery_s);
 	}
-	au = cJSON_CreateObject();
-	if (au != NULL) {
-		const cJSON *v;
-
-		audit_health(s->audit, au);
-		v = cJSON_GetObjectItemCaseSensitive(au, "state");
-		metric(b, "parkd_audit_connected", "gauge", "1 while events reach Redis.",
-		    cJSON_IsString(v) && strcmp(v->valuestring, "connected") == 0);
-		v = cJSON_GetObjectItemCaseSensitive(au, "pending");
-		metric(b, "parkd_audit_pending", "gauge", "Durable events not yet in Redis.",
-		    cJSON_IsNumber(v) ? v->valuedouble : 0);
-		v = cJSON_GetObjectItemCaseSensitive(au, "shipped");
-		metric(b, "parkd_audit_shipped_total", "counter", "Events stored in Redis.",
-		    cJSON_IsNumber(v) ? v->valuedouble : 0);
-		cJSON_Delete(au);
-	}
+	metric(b, "parkd_audit_connected", "gauge", "1 while events reach Redis.",
+	    strcmp(audit_state(s->audit), "connected") == 0);
+	metric(b, "parkd_audit_pending", "gauge", "Durable events not yet in Redis.",
+	    (double)audit_pending(s->audit));
+	metric(b, "parkd_audit_shipped_total", "counter", "Events stored in Redis.",
+	    (double)audit_shipped(s->audit));
 }
 
 static void
@@ -255,18 +244,21 @@ handle(struct hreq *r)
 		return;
 	}
 	if (strncmp(r->buf + 4, "/healthz ", 9) == 0) {
-		cJSON *o = cJSON_CreateObject();
+		struct jw w;
+		size_t len;
 		char *txt;
 
-		s->env.health(s, o);
-		txt = cJSON_PrintUnformatted(o);
-		cJSON_Delete(o);
+		jw_init(&w);
+		jw_obj(&w);
+		s->env.health(s, &w);
+		jw_obj_end(&w);
+		txt = jw_take(&w, &len);
 		if (txt == NULL) {
 			respond(r, 503, "text/plain", "out of memory\n", 14);
 			return;
 		}
 		respond(r, strstr(txt, "\"status\":\"ok\"") ? 200 : 503,
-		    "application/json", txt, strlen(txt));
+		    "application/json", txt, len);
 		free(txt);
 		return;
 	}

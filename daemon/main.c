@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "audit.h"
+#include "commit.h"
 #include "garage.h"
 #include "journal.h"
 #include "log.h"
@@ -229,15 +230,39 @@ apply_flags(struct config *cfg, const struct options *o, char *err, size_t errle
 static const char *reload_path;
 static const struct options *reload_opts;
 
+/* Equal tariffs write the same text (tariff_write writes every key). */
 static int
 tariff_equal(const tariff *a, const tariff *b)
 {
-	cJSON *ja = tariff_to_json(a), *jb = tariff_to_json(b);
-	int eq = ja != NULL && jb != NULL && cJSON_Compare(ja, jb, 1);
+	struct jw ja, jb;
+	int eq;
 
-	cJSON_Delete(ja);
-	cJSON_Delete(jb);
+	jw_init(&ja);
+	jw_init(&jb);
+	tariff_write(a, &ja);
+	tariff_write(b, &jb);
+	eq = !jw_failed(&ja) && !jw_failed(&jb) && ja.len == jb.len &&
+	    memcmp(ja.buf, jb.buf, ja.len) == 0;
+	jw_release(&ja);
+	jw_release(&jb);
 	return eq;
+}
+
+/* A tariff from the configuration file: a change like `tariff set=`. */
+static void
+reload_tariff(struct server *s, tariff *t)
+{
+	struct changes ch;
+	uint64_t hold;
+
+	changes_init(&ch);
+	if (garage_set_tariff(s->g, t, server_now(), &ch) != PK_OK)
+		log_err("reload: out of memory; tariff not changed");
+	else if (commit_changes(s, s->g, &ch, 0, &hold) != 0)
+		log_err("reload: the new tariff could not be journaled; it is undone");
+	else
+		log_info("reload: new tariff in force");
+	changes_release(&ch);
 }
 
 /*
@@ -270,9 +295,8 @@ reload_config(struct server *s)
 		if (!s->env.writable(s, &(const char *){ "" })) {
 			log_err("reload: the journal is not writable; tariff not changed");
 		} else {
-			garage_set_tariff(s->g, nc->tariff);
+			reload_tariff(s, nc->tariff);
 			nc->tariff = NULL;
-			log_info("reload: new tariff in force");
 		}
 	}
 	tokens = cfg->tokens;

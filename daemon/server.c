@@ -8,13 +8,13 @@
 #include <uuid/uuid.h>
 
 #include "audit.h"
+#include "commit.h"
 #include "conn.h"
 #include "dict.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
-#include "record.h"
 
 int64_t
 server_now(void)
@@ -31,10 +31,9 @@ server_ms(const struct server *s)
 	return uv_now(s->loop);
 }
 
-static void
-env_new_id(void *ud, char out[UUID_BUFSZ])
+void
+server_new_id(struct server *s, char out[UUID_BUFSZ])
 {
-	struct server *s = ud;
 	unsigned char u[16];
 	uuid_t rnd;
 	struct timespec ts;
@@ -45,6 +44,19 @@ env_new_id(void *ud, char out[UUID_BUFSZ])
 	uuid7_next(&s->idgen, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
 	    rnd, u);
 	uuid_format(u, out);
+}
+
+static void
+env_new_id(void *ud, char out[UUID_BUFSZ])
+{
+	server_new_id(ud, out);
+}
+
+static int
+env_commit(void *ud, const garage *g, const struct changes *ch, int acks_earlier,
+    uint64_t *hold)
+{
+	return commit_changes(ud, g, ch, acks_earlier, hold);
 }
 
 /* Compares in time that depends only on the lengths, not on the contents. */
@@ -197,71 +209,58 @@ env_consistent(void *ud)
 	return s->journal == NULL || journal_consistent(s->journal);
 }
 
-static void
-env_health(void *ud, cJSON *r)
+static const char *
+durability_name(enum durability d)
 {
-	struct server *s = ud;
-	const char *jstate = "off", *why = "";
-	int ok = !s->shutting_down;
-	cJSON *j, *a;
+	return d == DUR_FSYNC ? "fsync" : d == DUR_WRITE ? "write" : "none";
+}
 
-	if (s->journal != NULL) {
+static void
+journal_health(const struct server *s, struct jw *w)
+{
+	const char *jstate = "off", *why = "";
+
+	if (s->journal != NULL)
 		jstate = journal_state(s->journal, &why);
-		ok = ok && journal_writable(s->journal);
-	}
-	ok = ok && audit_ok(s->audit);
-	cJSON_AddStringToObject(r, "status", ok ? "ok" : "degraded");
-	cJSON_AddStringToObject(r, "version", PARKD_VERSION);
-	cJSON_AddNumberToObject(r, "uptime_s", (double)(server_now() - s->started_at));
-	cJSON_AddNumberToObject(r, "connections", (double)s->n_conns);
-	j = cJSON_AddObjectToObject(r, "journal");
-	cJSON_AddStringToObject(j, "state", jstate);
+	jw_key(w, "journal");
+	jw_obj(w);
+	jw_kstr(w, "state", jstate);
 	if (why[0] != '\0')
-		cJSON_AddStringToObject(j, "error", why);
+		jw_kstr(w, "error", why);
 	if (s->journal != NULL) {
 		const struct journal_stats *st = journal_stats(s->journal);
 
-		cJSON_AddStringToObject(j, "durability", s->cfg->durability == DUR_FSYNC ?
-		    "fsync" : s->cfg->durability == DUR_WRITE ? "write" : "none");
-		cJSON_AddNumberToObject(j, "lsn", (double)journal_last(s->journal));
-		cJSON_AddNumberToObject(j, "durable_lsn", (double)journal_durable(s->journal));
-		cJSON_AddNumberToObject(j, "snapshots", (double)st->snapshots);
-		cJSON_AddNumberToObject(j, "failures", (double)st->failures);
+		jw_kstr(w, "durability", durability_name(s->cfg->durability));
+		jw_kuint(w, "lsn", journal_last(s->journal));
+		jw_kuint(w, "durable_lsn", journal_durable(s->journal));
+		jw_kuint(w, "snapshots", st->snapshots);
+		jw_kuint(w, "failures", st->failures);
 	}
-	a = cJSON_AddObjectToObject(r, "audit");
-	audit_health(s->audit, a);
-	if (s->shutting_down)
-		cJSON_AddStringToObject(r, "reason", "shutting down");
-	else if (s->journal != NULL && !journal_writable(s->journal))
-		cJSON_AddStringToObject(r, "reason", "journal not writable");
-	else if (!ok)
-		cJSON_AddStringToObject(r, "reason", "audit events are not reaching Redis");
+	jw_obj_end(w);
 }
 
-/* Every change the core makes becomes a journal record before it is answered. */
 static void
-on_change(void *ud, const garage *g, const struct garage_change *chg)
+env_health(void *ud, struct jw *w)
 {
 	struct server *s = ud;
-	char id[UUID_BUFSZ];
-	char *rec;
-	uint64_t lsn = 0;
+	int writable = s->journal == NULL || journal_writable(s->journal);
+	int ok = !s->shutting_down && writable && audit_ok(s->audit);
 
-	if (s->journal == NULL)
-		return;
-	env_new_id(s, id);
-	rec = record_encode(g, chg, id, chg->at ? chg->at : server_now());
-	if (rec != NULL)
-		lsn = journal_append(s->journal, rec, strlen(rec));
-	free(rec);
-	if (lsn == 0) {
-		/* Memory now holds a change the disk will not: undo it by a rebuild. */
-		s->change_failed = 1;
-		log_err("could not journal a change; rebuilding the state from disk");
-		journal_force_failure(s->journal, "append: out of memory");
-		return;
-	}
-	s->change_lsn = lsn;
+	jw_kstr(w, "status", ok ? "ok" : "degraded");
+	jw_kstr(w, "version", PARKD_VERSION);
+	jw_kint(w, "uptime_s", server_now() - s->started_at);
+	jw_kuint(w, "connections", s->n_conns);
+	journal_health(s, w);
+	jw_key(w, "audit");
+	jw_obj(w);
+	audit_health(s->audit, w);
+	jw_obj_end(w);
+	if (s->shutting_down)
+		jw_kstr(w, "reason", "shutting down");
+	else if (!writable)
+		jw_kstr(w, "reason", "journal not writable");
+	else if (!ok)
+		jw_kstr(w, "reason", "audit events are not reaching Redis");
 }
 
 void
@@ -299,7 +298,6 @@ server_on_rebuilt(void *ud, garage *g)
 	struct server *s = ud;
 	garage *old = s->g;
 
-	garage_set_sink(g, on_change, s);
 	s->g = g;
 	for (struct conn *c = s->conns; c != NULL; c = c->next)
 		c->sess.g = g;
@@ -408,7 +406,6 @@ server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
 	s->cfg = cfg;
 	s->g = g;
 	s->journal = j;
-	garage_set_sink(g, on_change, s);
 	s->started_at = server_now();
 	s->env.ud = s;
 	s->env.new_id = env_new_id;
@@ -419,6 +416,7 @@ server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
 	s->env.health = env_health;
 	s->env.writable = env_writable;
 	s->env.consistent = env_consistent;
+	s->env.commit = env_commit;
 	uv_signal_init(loop, &s->sig_term);
 	uv_signal_init(loop, &s->sig_int);
 	uv_signal_init(loop, &s->sig_hup);
@@ -488,6 +486,7 @@ server_free(struct server *s)
 		auth_prune(s, 1);
 		dict_free(s->auth_peers);
 	}
+	jw_release(&s->recw);
 	free(s);
 }
 

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "garage.h"
+#include "jsonw.h"
 #include "methods.h"
 #include "uuid7.h"
 
@@ -57,8 +58,7 @@ struct server {
 	struct dict *auth_peers;	/* address -> recent auth failures */
 	/* Re-reads the configuration (SIGHUP); set by main.  0 or -1 (logged). */
 	int (*reload)(struct server *s);
-	uint64_t change_lsn;		/* LSN of the last change journaled */
-	int change_failed;		/* a change of the current request was not journaled */
+	struct jw recw;			/* the commit step's record writer, reused */
 	/* Shared read buffer: every read is consumed before the callback returns. */
 	char readbuf[65536];
 };
@@ -83,6 +83,9 @@ void server_shutdown(struct server *s);
 
 /* Replies to changes up to this LSN may be sent. */
 uint64_t server_durable(const struct server *s);
+
+/* A fresh time-ordered id (tickets, receipts, audit events). */
+void server_new_id(struct server *s, char out[UUID_BUFSZ]);
 
 /* Wall-clock time in seconds. */
 int64_t server_now(void);

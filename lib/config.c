@@ -67,32 +67,25 @@ config_check_tariff(const facility *f, const tariff *t, const char *path,
     char *err, size_t errlen)
 {
 	struct jerr e = { err, errlen };
-	cJSON *j = tariff_to_json(t);
-	const cJSON *cm, *m;
 	char p[256];
-	int rc = 0;
 
-	if (j == NULL)
-		return jerr_set(&e, path, "out of memory");
-	cm = cJSON_GetObjectItemCaseSensitive(j, "class_multiplier");
-	cJSON_ArrayForEach(m, cm) {
+	for (size_t c = 0; c < tariff_class_count(t); c++) {
 		/*
 		 * The contract's four classes are always known names: one tariff
 		 * may serve garages that do not take every one of them.
 		 */
 		static const char *const std[] = { "motorcycle", "car", "van", "bus" };
-		int known = facility_class_lookup(f, m->string) >= 0;
+		const char *name = tariff_class_name(t, c);
+		int known = facility_class_lookup(f, name) >= 0;
 
 		for (size_t i = 0; !known && i < sizeof(std) / sizeof(std[0]); i++)
-			known = strcmp(std[i], m->string) == 0;
+			known = strcmp(std[i], name) == 0;
 		if (!known) {
-			snprintf(p, sizeof(p), "%s.class_multiplier.%s", path, m->string);
-			rc = jerr_set(&e, p, "no such vehicle class");
-			break;
+			snprintf(p, sizeof(p), "%s.class_multiplier.%s", path, name);
+			return jerr_set(&e, p, "no such vehicle class");
 		}
 	}
-	cJSON_Delete(j);
-	return rc;
+	return 0;
 }
 
 static const char *const role_names[] = { "gate", "kiosk", "operator" };

@@ -16,31 +16,20 @@ struct garage {
 	size_t keep_closed;
 	size_t n_closed;
 	struct ticket *oldest_closed, *newest_closed;
-	garage_sink sink;
-	void *sink_ud;
 };
 
+/* Appends one change; the caller reserved room before changing anything. */
 static void
-emit(garage *g, enum garage_change_kind kind, int64_t at,
-    const struct ticket *t, const struct payment *p)
+record(struct changes *out, enum change_kind kind, int64_t at,
+    const struct ticket *t)
 {
-	struct garage_change chg;
+	struct change c;
 
-	if (g->sink == NULL)
-		return;
-	memset(&chg, 0, sizeof(chg));
-	chg.kind = kind;
-	chg.at = at;
-	chg.t = t;
-	chg.pay = p;
-	g->sink(g->sink_ud, g, &chg);
-}
-
-void
-garage_set_sink(garage *g, garage_sink fn, void *ud)
-{
-	g->sink = fn;
-	g->sink_ud = ud;
+	memset(&c, 0, sizeof(c));
+	c.kind = kind;
+	c.at = at;
+	c.t = t;
+	changes_add(out, &c);
 }
 
 garage *
@@ -120,12 +109,16 @@ garage_tariff(const garage *g)
 	return g->tariff;
 }
 
-void
-garage_set_tariff(garage *g, tariff *t)
+pk_err
+garage_set_tariff(garage *g, tariff *t, int64_t at, struct changes *out)
 {
-	tariff_free(g->tariff);
-	g->tariff = t;
-	emit(g, GCH_TARIFF, 0, NULL, NULL);
+	if (changes_reserve(out, 1) != 0) {
+		tariff_free(t);
+		return PK_E_INTERNAL;
+	}
+	garage_restore_tariff(g, t);
+	record(out, CHG_TARIFF, at, NULL);
+	return PK_OK;
 }
 
 enum alloc_strategy
@@ -134,11 +127,17 @@ garage_strategy(const garage *g)
 	return alloc_get_strategy(g->alloc);
 }
 
-void
-garage_set_strategy(garage *g, enum alloc_strategy s)
+pk_err
+garage_set_strategy(garage *g, enum alloc_strategy s, int64_t at,
+    struct changes *out)
 {
+	if (s == alloc_get_strategy(g->alloc))
+		return PK_OK;
+	if (changes_reserve(out, 1) != 0)
+		return PK_E_INTERNAL;
 	alloc_set_strategy(g->alloc, s);
-	emit(g, GCH_STRATEGY, 0, NULL, NULL);
+	record(out, CHG_STRATEGY, at, NULL);
+	return PK_OK;
 }
 
 int
@@ -151,24 +150,42 @@ garage_spot_service_is(const garage *g, uint32_t spot, int in_service)
 }
 
 pk_err
-garage_set_spot_service(garage *g, uint32_t spot, int in_service)
+garage_set_spot_service(garage *g, uint32_t spot, int in_service, int64_t at,
+    struct changes *out)
 {
-	struct garage_change chg;
+	struct change c;
 	pk_err e;
 
 	if (spot >= facility_spot_count(g->fac))
 		return PK_E_INVALID_PARAMS;
 	if (garage_spot_service_is(g, spot, in_service))
 		return PK_OK;
+	if (changes_reserve(out, 1) != 0)
+		return PK_E_INTERNAL;
 	e = alloc_set_in_service(g->alloc, spot, in_service);
-	if (e != PK_OK || g->sink == NULL)
+	if (e != PK_OK)
 		return e;
-	memset(&chg, 0, sizeof(chg));
-	chg.kind = GCH_SPOT;
-	chg.spot = spot;
-	chg.in_service = in_service;
-	g->sink(g->sink_ud, g, &chg);
+	memset(&c, 0, sizeof(c));
+	c.kind = CHG_SPOT;
+	c.at = at;
+	c.spot = spot;
+	c.in_service = in_service;
+	changes_add(out, &c);
 	return PK_OK;
+}
+
+pk_err
+garage_restore_spot_service(garage *g, uint32_t spot, int in_service)
+{
+	if (spot >= facility_spot_count(g->fac))
+		return PK_E_INVALID_PARAMS;
+	return alloc_set_in_service(g->alloc, spot, in_service);
+}
+
+void
+garage_restore_strategy(garage *g, enum alloc_strategy s)
+{
+	alloc_set_strategy(g->alloc, s);
 }
 
 struct ticket *
@@ -190,7 +207,8 @@ garage_inside_count(const garage *g)
 }
 
 pk_err
-garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **out)
+garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
+    struct changes *out)
 {
 	uint32_t spots[ALLOC_MAX_SPOTS];
 	struct alloc_counts c;
@@ -205,6 +223,8 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **out)
 	e = alloc_choose(g->alloc, in->gate, in->cls, in->needs, spots, &n);
 	if (e != PK_OK)
 		return e;
+	if (changes_reserve(out, 1) != 0)
+		return PK_E_INTERNAL;
 
 	t = calloc(1, sizeof(*t) + n * sizeof(t->spots[0]));
 	if (t == NULL)
@@ -236,8 +256,8 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **out)
 		return PK_E_INTERNAL;
 	}
 	alloc_take(g->alloc, t->spots, t->n_spots);
-	*out = t;
-	emit(g, GCH_ENTRY, in->at, t, NULL);
+	*tp = t;
+	record(out, CHG_ENTRY, in->at, t);
 	return PK_OK;
 }
 
@@ -314,7 +334,7 @@ close_ticket(garage *g, struct ticket *t, int gate, int64_t at)
 
 pk_err
 garage_exit(garage *g, struct ticket *t, int gate, int64_t at,
-    struct garage_quote *q)
+    struct garage_quote *q, struct changes *out)
 {
 	if (!(facility_gate_role(g->fac, gate) & FAC_GATE_EXIT))
 		return PK_E_WRONG_GATE;
@@ -325,9 +345,10 @@ garage_exit(garage *g, struct ticket *t, int gate, int64_t at,
 	garage_quote(g, t, at, q);
 	if (q->due > 0)
 		return PK_E_PAYMENT_REQUIRED;
-
+	if (changes_reserve(out, 1) != 0)
+		return PK_E_INTERNAL;
 	close_ticket(g, t, gate, at);
-	emit(g, GCH_EXIT, at, t, NULL);
+	record(out, CHG_EXIT, at, t);
 	return PK_OK;
 }
 
@@ -358,8 +379,10 @@ add_payment(struct ticket *t, const struct payment *p)
 
 pk_err
 garage_pay(garage *g, struct ticket *t, const struct garage_pay_in *in,
-    const struct payment **out, int *replayed, struct garage_quote *q)
+    const struct payment **pp, int *replayed, struct garage_quote *q,
+    struct changes *out)
 {
+	struct change c;
 	struct payment np;
 	const struct payment *prev, *p;
 
@@ -368,7 +391,7 @@ garage_pay(garage *g, struct ticket *t, const struct garage_pay_in *in,
 		prev = find_reference(t, in->reference);
 		if (prev != NULL) {
 			garage_quote(g, t, in->at, q);
-			*out = prev;
+			*pp = prev;
 			*replayed = 1;
 			return PK_OK;
 		}
@@ -387,24 +410,32 @@ garage_pay(garage *g, struct ticket *t, const struct garage_pay_in *in,
 		strncpy(np.method, in->method, PAY_METHOD_MAX);
 	np.amount = in->amount;
 	np.at = in->at;
-	if (add_payment(t, &np) != 0)
+	if (changes_reserve(out, 1) != 0 || add_payment(t, &np) != 0)
 		return PK_E_INTERNAL;
 	p = &t->payments[t->n_payments - 1];
 	garage_quote(g, t, in->at, q);
-	*out = p;
-	emit(g, GCH_PAY, in->at, t, p);
+	*pp = p;
+	memset(&c, 0, sizeof(c));
+	c.kind = CHG_PAY;
+	c.at = in->at;
+	c.t = t;
+	c.pay = t->n_payments - 1;
+	changes_add(out, &c);
 	return PK_OK;
 }
 
 pk_err
-garage_lost(garage *g, struct ticket *t, int64_t at, struct garage_quote *q)
+garage_lost(garage *g, struct ticket *t, int64_t at, struct garage_quote *q,
+    struct changes *out)
 {
 	if (t->state != TICKET_INSIDE)
 		return PK_E_NOT_FOUND;
 	if (!t->lost) {
+		if (changes_reserve(out, 1) != 0)
+			return PK_E_INTERNAL;
 		t->lost = 1;
 		t->lost_at = at;
-		emit(g, GCH_LOST, at, t, NULL);
+		record(out, CHG_LOST, at, t);
 	}
 	garage_quote(g, t, at, q);
 	return PK_OK;
@@ -499,7 +530,7 @@ garage_restore_lost(garage *g, struct ticket *t, int64_t at)
 }
 
 void
-garage_replace_tariff(garage *g, tariff *t)
+garage_restore_tariff(garage *g, tariff *t)
 {
 	tariff_free(g->tariff);
 	g->tariff = t;

@@ -9,6 +9,11 @@
  *
  * Ids (tickets, receipts) are made by the caller and passed in, for the
  * same reason.
+ *
+ * Every function that changes state takes the caller's change list (see
+ * change.h) and appends what it changed, including the changes it caused;
+ * on an error nothing is changed and nothing appended.  The restore
+ * functions at the end, used by replay, append nothing.
  */
 #ifndef PARKD_GARAGE_H
 #define PARKD_GARAGE_H
@@ -17,6 +22,7 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "change.h"
 #include "facility.h"
 #include "perr.h"
 #include "plate.h"
@@ -75,27 +81,6 @@ struct garage_quote {
 typedef struct garage garage;
 
 /*
- * A change of state, reported to the sink after it was made.  The journal
- * turns it into a record (lib/record.h); the pointers are valid only during
- * the call.
- */
-enum garage_change_kind {
-	GCH_ENTRY, GCH_EXIT, GCH_PAY, GCH_LOST, GCH_SPOT, GCH_STRATEGY, GCH_TARIFF
-};
-
-struct garage_change {
-	enum garage_change_kind kind;
-	int64_t at;
-	const struct ticket *t;		/* entry, exit, pay, lost */
-	const struct payment *pay;	/* pay */
-	uint32_t spot;			/* spot */
-	int in_service;			/* spot */
-};
-
-typedef void (*garage_sink)(void *ud, const garage *g,
-    const struct garage_change *chg);
-
-/*
  * A garage over facility f with tariff t in time zone z.  Takes ownership
  * of f, t and z in every case (they are freed on failure too).  Closed
  * tickets are kept for look-up until keep_closed of them are held, oldest
@@ -105,21 +90,24 @@ garage *garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
     size_t keep_closed);
 void garage_free(garage *g);
 
-/* Every change made through the functions below is reported to fn. */
-void garage_set_sink(garage *g, garage_sink fn, void *ud);
-
 const facility *garage_facility(const garage *g);
 const alloc *garage_alloc(const garage *g);
 const tariff *garage_tariff(const garage *g);
-/* Replaces the tariff in force (taking ownership of t). */
-void garage_set_tariff(garage *g, tariff *t);
+/*
+ * Replaces the tariff in force at time at (taking ownership of t in every
+ * case).  PK_E_INTERNAL when out of memory (t is freed, nothing changed).
+ */
+pk_err garage_set_tariff(garage *g, tariff *t, int64_t at, struct changes *out);
 enum alloc_strategy garage_strategy(const garage *g);
-void garage_set_strategy(garage *g, enum alloc_strategy s);
+/* Switching to the strategy in force changes nothing. */
+pk_err garage_set_strategy(garage *g, enum alloc_strategy s, int64_t at,
+    struct changes *out);
 /*
  * See alloc_set_in_service().  A request that changes nothing (the spot is
  * already, or already about to be, in that state) reports no change.
  */
-pk_err garage_set_spot_service(garage *g, uint32_t spot, int in_service);
+pk_err garage_set_spot_service(garage *g, uint32_t spot, int in_service,
+    int64_t at, struct changes *out);
 /* Whether spot is (or, once released, will be) in service as asked. */
 int garage_spot_service_is(const garage *g, uint32_t spot, int in_service);
 
@@ -144,7 +132,7 @@ struct garage_entry_in {
  * internal (out of memory; nothing changed).
  */
 pk_err garage_entry(garage *g, const struct garage_entry_in *in,
-    struct ticket **out);
+    struct ticket **t, struct changes *out);
 
 /* What t owes at time at (t inside).  Pure. */
 void garage_quote(const garage *g, const struct ticket *t, int64_t at,
@@ -157,7 +145,7 @@ void garage_quote(const garage *g, const struct ticket *t, int64_t at,
  * released and the ticket is kept as closed.
  */
 pk_err garage_exit(garage *g, struct ticket *t, int gate, int64_t at,
-    struct garage_quote *q);
+    struct garage_quote *q, struct changes *out);
 
 struct garage_pay_in {
 	int64_t amount;
@@ -174,17 +162,18 @@ struct garage_pay_in {
  * holds the amount due), internal (out of memory).
  */
 pk_err garage_pay(garage *g, struct ticket *t, const struct garage_pay_in *in,
-    const struct payment **out, int *replayed, struct garage_quote *q);
+    const struct payment **p, int *replayed, struct garage_quote *q,
+    struct changes *out);
 
 /* Marks t lost at time at; q is what it then owes.  Idempotent. */
 pk_err garage_lost(garage *g, struct ticket *t, int64_t at,
-    struct garage_quote *q);
+    struct garage_quote *q, struct changes *out);
 
 /*
  * Restoring state from a journal or snapshot.  These apply facts that were
  * already decided (the spots, the amounts) without deciding anything again,
  * so a replay gives the same state even if the rules changed meanwhile.
- * They report nothing to the sink.  Errors mean the data does not fit the
+ * They append no change.  Errors mean the data does not fit the
  * facility (unknown or already taken spot, duplicate ticket): invalid_params
  * or internal (out of memory).
  */
@@ -199,8 +188,9 @@ pk_err garage_restore_ticket(garage *g, const struct ticket *img,
 pk_err garage_restore_exit(garage *g, struct ticket *t, int gate, int64_t at);
 pk_err garage_restore_pay(garage *g, struct ticket *t, const struct payment *p);
 void garage_restore_lost(garage *g, struct ticket *t, int64_t at);
-/* Replaces the tariff (taking ownership) without reporting a change. */
-void garage_replace_tariff(garage *g, tariff *t);
+void garage_restore_tariff(garage *g, tariff *t);	/* takes ownership */
+void garage_restore_strategy(garage *g, enum alloc_strategy s);
+pk_err garage_restore_spot_service(garage *g, uint32_t spot, int in_service);
 
 /* Visits closed tickets (oldest first), then tickets inside (any order). */
 void garage_each_ticket(const garage *g,

@@ -9,182 +9,201 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonw.h"
 #include "rfc3339.h"
 
 static void
-add_time(cJSON *o, const char *key, int64_t t)
+subject(struct jw *w, const char *kind, const char *name)
 {
-	char buf[RFC3339_BUFSZ];
+	char buf[128];
+	size_t kl = strlen(kind), nl = strlen(name);
 
-	rfc3339_format(t, buf);
-	cJSON_AddStringToObject(o, key, buf);
+	if (kl + 1 + nl >= sizeof(buf))
+		nl = sizeof(buf) - kl - 2;
+	memcpy(buf, kind, kl);
+	buf[kl] = ':';
+	memcpy(buf + kl + 1, name, nl);
+	jw_strn(w, buf, kl + 1 + nl);
 }
 
 static void
-add_subject(cJSON *subjects, const char *kind, const char *name)
+spot_subjects(struct jw *w, const facility *f, const struct ticket *t)
 {
-	char buf[128];
-
-	snprintf(buf, sizeof(buf), "%s:%s", kind, name);
-	cJSON_AddItemToArray(subjects, cJSON_CreateString(buf));
-}
-
-static cJSON *
-spot_names(const facility *f, const struct ticket *t, cJSON *subjects)
-{
-	cJSON *a = cJSON_CreateArray();
 	char name[48];
 
 	for (size_t i = 0; i < t->n_spots; i++) {
 		facility_spot_name(f, t->spots[i], name);
-		cJSON_AddItemToArray(a, cJSON_CreateString(name));
-		if (subjects != NULL)
-			add_subject(subjects, "spot", name);
+		subject(w, "spot", name);
 	}
-	return a;
 }
 
-static cJSON *
-payment_json(const struct payment *p)
+static void
+spot_names(struct jw *w, const facility *f, const struct ticket *t)
 {
-	cJSON *o = cJSON_CreateObject();
+	char name[48];
 
-	cJSON_AddStringToObject(o, "receipt", p->receipt);
-	cJSON_AddNumberToObject(o, "amount", (double)p->amount);
-	cJSON_AddStringToObject(o, "method", p->method);
-	cJSON_AddStringToObject(o, "reference", p->reference);
-	add_time(o, "at", p->at);
-	return o;
+	jw_key(w, "spots");
+	jw_arr(w);
+	for (size_t i = 0; i < t->n_spots; i++) {
+		facility_spot_name(f, t->spots[i], name);
+		jw_str(w, name);
+	}
+	jw_arr_end(w);
+}
+
+static void
+payment(struct jw *w, const struct payment *p)
+{
+	jw_obj(w);
+	jw_kstr(w, "receipt", p->receipt);
+	jw_kint(w, "amount", p->amount);
+	jw_kstr(w, "method", p->method);
+	jw_kstr(w, "reference", p->reference);
+	jw_ktime(w, "at", p->at);
+	jw_obj_end(w);
 }
 
 /*
  * What entry decided, as replay needs it: the same members in an entry
- * record and a snapshot's ticket (subjects, when given, get the spots).
+ * record and a snapshot's ticket.
  */
 static void
-add_entry_facts(cJSON *d, const facility *f, const struct ticket *t,
-    cJSON *subjects)
+entry_facts(struct jw *w, const facility *f, const struct ticket *t)
 {
-	cJSON_AddStringToObject(d, "ticket", t->id);
-	cJSON_AddStringToObject(d, "plate", t->plate);
-	cJSON_AddStringToObject(d, "class", facility_class_name(f, t->cls));
-	cJSON_AddStringToObject(d, "gate", facility_gate_id(f, t->entry_gate));
-	add_time(d, "entered_at", t->entered_at);
-	cJSON_AddItemToObject(d, "spots", spot_names(f, t, subjects));
-	cJSON_AddNumberToObject(d, "peak_milli", t->peak_milli);
-	cJSON_AddNumberToObject(d, "surge_milli", t->surge_milli);
-	cJSON_AddNumberToObject(d, "needs_mask", (double)t->needs);
+	jw_kstr(w, "ticket", t->id);
+	jw_kstr(w, "plate", t->plate);
+	jw_kstr(w, "class", facility_class_name(f, t->cls));
+	jw_kstr(w, "gate", facility_gate_id(f, t->entry_gate));
+	jw_ktime(w, "entered_at", t->entered_at);
+	spot_names(w, f, t);
+	jw_kint(w, "peak_milli", t->peak_milli);
+	jw_kint(w, "surge_milli", t->surge_milli);
+	jw_kuint(w, "needs_mask", t->needs);
 }
 
 /* The whole ticket, for snapshots. */
-static cJSON *
-ticket_json(const facility *f, const struct ticket *t)
+static void
+ticket_facts(struct jw *w, const facility *f, const struct ticket *t)
 {
-	cJSON *d = cJSON_CreateObject();
-	cJSON *pays;
-
-	add_entry_facts(d, f, t, NULL);
+	entry_facts(w, f, t);
 	if (t->lost)
-		add_time(d, "lost_at", t->lost_at);
-	pays = cJSON_AddArrayToObject(d, "payments");
+		jw_ktime(w, "lost_at", t->lost_at);
+	jw_key(w, "payments");
+	jw_arr(w);
 	for (size_t i = 0; i < t->n_payments; i++)
-		cJSON_AddItemToArray(pays, payment_json(&t->payments[i]));
+		payment(w, &t->payments[i]);
+	jw_arr_end(w);
 	if (t->state == TICKET_EXITED) {
-		cJSON_AddStringToObject(d, "exit_gate", facility_gate_id(f, t->exit_gate));
-		add_time(d, "exited_at", t->exited_at);
-		cJSON_AddNumberToObject(d, "charged", (double)t->charged);
+		jw_kstr(w, "exit_gate", facility_gate_id(f, t->exit_gate));
+		jw_ktime(w, "exited_at", t->exited_at);
+		jw_kint(w, "charged", t->charged);
 	}
-	return d;
 }
 
-static char *
-finish(cJSON *o)
+/* The envelope up to the subjects array, which is left open. */
+static void
+head(struct jw *w, const char *type, const char *event_id, int64_t ts)
 {
-	char *s = cJSON_PrintUnformatted(o);
-
-	cJSON_Delete(o);
-	return s;
+	jw_obj(w);
+	jw_kstr(w, "id", event_id ? event_id : "");
+	jw_ktime(w, "ts", ts);
+	jw_kstr(w, "type", type);
+	jw_key(w, "subjects");
+	jw_arr(w);
 }
 
-static cJSON *
-event(const char *type, const char *event_id, int64_t ts, cJSON **subjects,
-    cJSON **data)
+/* Closes the subjects and opens data. */
+static void
+data(struct jw *w)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "id", event_id ? event_id : "");
-	add_time(o, "ts", ts);
-	cJSON_AddStringToObject(o, "type", type);
-	*subjects = cJSON_AddArrayToObject(o, "subjects");
-	*data = cJSON_AddObjectToObject(o, "data");
-	return o;
+	jw_arr_end(w);
+	jw_key(w, "data");
+	jw_obj(w);
 }
 
-char *
-record_encode(const garage *g, const struct garage_change *chg,
-    const char *event_id, int64_t ts)
+/* The subjects every ticket event has. */
+static void
+ticket_subjects(struct jw *w, const struct ticket *t)
+{
+	subject(w, "vehicle", t->plate);
+	subject(w, "ticket", t->id);
+}
+
+static void
+ticket_ref(struct jw *w, const struct ticket *t)
+{
+	jw_kstr(w, "ticket", t->id);
+	jw_kstr(w, "plate", t->plate);
+}
+
+void
+record_write(const garage *g, const struct change *c, const char *event_id,
+    struct jw *w)
 {
 	const facility *f = garage_facility(g);
-	const struct ticket *t = chg->t;
-	cJSON *o = NULL, *s, *d;
+	const struct ticket *t = c->t;
 	char name[48];
 
-	switch (chg->kind) {
-	case GCH_ENTRY:
-		o = event("vehicle.entered", event_id, ts, &s, &d);
-		add_subject(s, "vehicle", t->plate);
-		add_subject(s, "ticket", t->id);
-		add_entry_facts(d, f, t, s);
-		add_subject(s, "gate", facility_gate_id(f, t->entry_gate));
+	switch (c->kind) {
+	case CHG_ENTRY:
+		head(w, "vehicle.entered", event_id, c->at);
+		ticket_subjects(w, t);
+		spot_subjects(w, f, t);
+		subject(w, "gate", facility_gate_id(f, t->entry_gate));
+		data(w);
+		entry_facts(w, f, t);
 		break;
-	case GCH_EXIT:
-		o = event("vehicle.exited", event_id, ts, &s, &d);
-		add_subject(s, "vehicle", t->plate);
-		add_subject(s, "ticket", t->id);
-		cJSON_Delete(spot_names(f, t, s));
-		add_subject(s, "gate", facility_gate_id(f, t->exit_gate));
-		cJSON_AddStringToObject(d, "ticket", t->id);
-		cJSON_AddStringToObject(d, "plate", t->plate);
-		cJSON_AddStringToObject(d, "gate", facility_gate_id(f, t->exit_gate));
-		add_time(d, "exited_at", t->exited_at);
-		cJSON_AddNumberToObject(d, "duration_s", (double)(t->exited_at - t->entered_at));
-		cJSON_AddNumberToObject(d, "charged", (double)t->charged);
+	case CHG_EXIT:
+		head(w, "vehicle.exited", event_id, c->at);
+		ticket_subjects(w, t);
+		spot_subjects(w, f, t);
+		subject(w, "gate", facility_gate_id(f, t->exit_gate));
+		data(w);
+		ticket_ref(w, t);
+		jw_kstr(w, "gate", facility_gate_id(f, t->exit_gate));
+		jw_ktime(w, "exited_at", t->exited_at);
+		jw_kint(w, "duration_s", t->exited_at - t->entered_at);
+		jw_kint(w, "charged", t->charged);
 		break;
-	case GCH_PAY:
-		o = event("payment.recorded", event_id, ts, &s, &d);
-		add_subject(s, "vehicle", t->plate);
-		add_subject(s, "ticket", t->id);
-		cJSON_AddStringToObject(d, "ticket", t->id);
-		cJSON_AddStringToObject(d, "plate", t->plate);
-		cJSON_AddItemToObject(d, "payment", payment_json(chg->pay));
+	case CHG_PAY:
+		head(w, "payment.recorded", event_id, c->at);
+		ticket_subjects(w, t);
+		data(w);
+		ticket_ref(w, t);
+		jw_key(w, "payment");
+		payment(w, &t->payments[c->pay]);
 		break;
-	case GCH_LOST:
-		o = event("ticket.lost", event_id, ts, &s, &d);
-		add_subject(s, "vehicle", t->plate);
-		add_subject(s, "ticket", t->id);
-		cJSON_AddStringToObject(d, "ticket", t->id);
-		cJSON_AddStringToObject(d, "plate", t->plate);
-		add_time(d, "lost_at", t->lost_at);
+	case CHG_LOST:
+		head(w, "ticket.lost", event_id, c->at);
+		ticket_subjects(w, t);
+		data(w);
+		ticket_ref(w, t);
+		jw_ktime(w, "lost_at", t->lost_at);
 		break;
-	case GCH_SPOT:
-		o = event("spot.status.changed", event_id, ts, &s, &d);
-		facility_spot_name(f, chg->spot, name);
-		add_subject(s, "spot", name);
-		cJSON_AddStringToObject(d, "spot", name);
-		cJSON_AddStringToObject(d, "state", chg->in_service ? "in_service" : "out_of_service");
+	case CHG_SPOT:
+		head(w, "spot.status.changed", event_id, c->at);
+		facility_spot_name(f, c->spot, name);
+		subject(w, "spot", name);
+		data(w);
+		jw_kstr(w, "spot", name);
+		jw_kstr(w, "state", c->in_service ? "in_service" : "out_of_service");
 		break;
-	case GCH_STRATEGY:
-		o = event("strategy.changed", event_id, ts, &s, &d);
-		add_subject(s, "facility", facility_name(f));
-		cJSON_AddStringToObject(d, "strategy", alloc_strategy_name(garage_strategy(g)));
+	case CHG_STRATEGY:
+		head(w, "strategy.changed", event_id, c->at);
+		subject(w, "facility", facility_name(f));
+		data(w);
+		jw_kstr(w, "strategy", alloc_strategy_name(garage_strategy(g)));
 		break;
-	case GCH_TARIFF:
-		o = event("tariff.changed", event_id, ts, &s, &d);
-		add_subject(s, "facility", facility_name(f));
-		cJSON_AddItemToObject(d, "tariff", tariff_to_json(garage_tariff(g)));
+	case CHG_TARIFF:
+		head(w, "tariff.changed", event_id, c->at);
+		subject(w, "facility", facility_name(f));
+		data(w);
+		jw_key(w, "tariff");
+		tariff_write(garage_tariff(g), w);
 		break;
 	}
-	return o ? finish(o) : NULL;
+	jw_obj_end(w);		/* data */
+	jw_obj_end(w);		/* the record */
 }
 
 /* ---- applying ---- */
@@ -383,7 +402,7 @@ apply_spot(struct rd *r, garage *g, const cJSON *d)
 		rd_fail(r, "unknown spot %s", name);
 		return PK_E_INVALID_PARAMS;
 	}
-	return garage_set_spot_service(g, s, strcmp(state, "out_of_service") != 0);
+	return garage_restore_spot_service(g, s, strcmp(state, "out_of_service") != 0);
 }
 
 static pk_err
@@ -396,7 +415,7 @@ apply_strategy(struct rd *r, garage *g, const cJSON *d)
 		rd_fail(r, "bad strategy");
 		return PK_E_INVALID_PARAMS;
 	}
-	garage_set_strategy(g, s);
+	garage_restore_strategy(g, s);
 	return PK_OK;
 }
 
@@ -412,7 +431,7 @@ apply_tariff(struct rd *r, garage *g, const cJSON *d)
 		return PK_E_INVALID_PARAMS;
 	}
 	/* Replacing without reporting: the change is already in the journal. */
-	garage_replace_tariff(g, t);
+	garage_restore_tariff(g, t);
 	return PK_OK;
 }
 
@@ -501,28 +520,32 @@ struct snap {
 	const garage *g;
 	int (*fn)(void *ud, const char *json, size_t len);
 	void *ud;
+	struct jw w;
 	int rc;
 };
 
-static int
-snap_emit(struct snap *s, const char *type, cJSON *data)
+/* Starts a snapshot record of type (a snapshot record has no id or subjects). */
+static struct jw *
+snap_begin(struct snap *s, const char *type)
 {
-	cJSON *o, *subj, *d;
-	char *txt;
+	jw_reset(&s->w);
+	head(&s->w, type, "", 0);
+	data(&s->w);
+	return &s->w;
+}
 
-	if (s->rc != 0) {
-		cJSON_Delete(data);
-		return s->rc;
+static void
+snap_end(struct snap *s)
+{
+	jw_obj_end(&s->w);
+	jw_obj_end(&s->w);
+	if (s->rc != 0)
+		return;
+	if (jw_failed(&s->w)) {
+		s->rc = -1;
+		return;
 	}
-	o = event(type, "", 0, &subj, &d);
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "data");
-	cJSON_AddItemToObject(o, "data", data);
-	txt = finish(o);
-	if (txt == NULL)
-		return s->rc = -1;
-	s->rc = s->fn(s->ud, txt, strlen(txt));
-	free(txt);
-	return s->rc;
+	s->rc = s->fn(s->ud, s->w.buf, s->w.len);
 }
 
 static void
@@ -530,7 +553,10 @@ snap_ticket(void *ud, const struct ticket *t)
 {
 	struct snap *s = ud;
 
-	snap_emit(s, "snapshot.ticket", ticket_json(garage_facility(s->g), t));
+	if (s->rc != 0)
+		return;
+	ticket_facts(snap_begin(s, "snapshot.ticket"), garage_facility(s->g), t);
+	snap_end(s);
 }
 
 int
@@ -539,28 +565,28 @@ record_snapshot(const garage *g,
 {
 	const facility *f = garage_facility(g);
 	const alloc *a = garage_alloc(g);
-	struct snap s = { g, fn, ud, 0 };
+	struct snap s = { .g = g, .fn = fn, .ud = ud, .rc = 0 };
 	uint32_t n = facility_spot_count(f);
-	cJSON *d;
 	char name[48];
 
-	d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "strategy", alloc_strategy_name(garage_strategy(g)));
-	snap_emit(&s, "snapshot.strategy", d);
-	d = cJSON_CreateObject();
-	cJSON_AddItemToObject(d, "tariff", tariff_to_json(garage_tariff(g)));
-	snap_emit(&s, "snapshot.tariff", d);
+	jw_init(&s.w);
+	jw_kstr(snap_begin(&s, "snapshot.strategy"), "strategy",
+	    alloc_strategy_name(garage_strategy(g)));
+	snap_end(&s);
+	jw_key(snap_begin(&s, "snapshot.tariff"), "tariff");
+	tariff_write(garage_tariff(g), &s.w);
+	snap_end(&s);
 	garage_each_ticket(g, snap_ticket, &s);
 	for (uint32_t i = 0; i < n && s.rc == 0; i++) {
 		if (alloc_spot_state(a, i) != ALLOC_SPOT_OUT_OF_SERVICE &&
 		    !alloc_spot_pending_out_of_service(a, i))
 			continue;
-		d = cJSON_CreateObject();
 		facility_spot_name(f, i, name);
-		cJSON_AddStringToObject(d, "spot", name);
-		cJSON_AddStringToObject(d, "state", "out_of_service");
-		snap_emit(&s, "snapshot.spot", d);
+		jw_kstr(snap_begin(&s, "snapshot.spot"), "spot", name);
+		jw_kstr(&s.w, "state", "out_of_service");
+		snap_end(&s);
 	}
+	jw_release(&s.w);
 	return s.rc;
 }
 

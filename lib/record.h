@@ -22,17 +22,20 @@
 #include <stdint.h>
 
 #include "garage.h"
+#include "jsonw.h"
 
 /*
- * The record for chg, with audit event id and time stamp ts.  A malloc'd
- * NUL-terminated string, or NULL when out of memory.
+ * Writes the record of change c (just made in g, see change.h) with audit
+ * event id event_id and time stamp c->at.  This text is at once the
+ * journal record, the audit event and what subscribers receive.  Out of
+ * memory shows as jw_failed(w).
  */
-char *record_encode(const garage *g, const struct garage_change *chg,
-    const char *event_id, int64_t ts);
+void record_write(const garage *g, const struct change *c,
+    const char *event_id, struct jw *w);
 
 /*
- * Applies one record (journal or snapshot) to g, which must have no sink
- * yet (replayed changes are not new changes).  Returns PK_OK, or an
+ * Applies one record (journal or snapshot) to g with the garage's restore
+ * functions: replayed changes are facts, not new changes.  Returns PK_OK, or an
  * error with a message in err: the record does not parse, or does not fit
  * the state (unknown spot, ticket, gate...).
  */
@@ -54,7 +57,7 @@ int record_snapshot(const garage *g,
  * global error state must not be touched).  Strings are unescaped into buf
  * (NUL-separated, *used bytes of it); id and subj[i] point into it.
  * Returns the number of subjects (at most max_subj), or -1 when the record
- * is not in the shape record_encode() writes or buf is too small.
+ * is not in the shape record_write() writes or buf is too small.
  */
 int record_peek(const char *json, size_t len, char *buf, size_t buflen,
     size_t *used, const char **id, const char **subj, int max_subj);

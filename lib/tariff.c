@@ -574,158 +574,97 @@ tariff_free(tariff *t)
 
 /* ---- back to JSON ---- */
 
-static int
-add_num(cJSON *obj, const char *key, double v)
+static void
+write_hhmm(struct jw *w, const char *key, int minutes)
 {
-	return cJSON_AddNumberToObject(obj, key, v) == NULL ? -1 : 0;
+	char buf[5] = { (char)('0' + minutes / 600 % 10), (char)('0' + minutes / 60 % 10),
+	    ':', (char)('0' + minutes % 60 / 10), (char)('0' + minutes % 10) };
+
+	jw_key(w, key);
+	jw_strn(w, buf, sizeof(buf));
 }
 
-/* Thousandths print back as the shortest decimal cJSON finds (1.5, 0.125). */
-static int
-add_milli(cJSON *obj, const char *key, int32_t milli)
+static void
+write_peak(struct jw *w, const struct tariff_peak *pk)
 {
-	return add_num(obj, key, milli / 1000.0);
-}
-
-static int
-add_hhmm(cJSON *obj, const char *key, int minutes)
-{
-	char buf[8];
-
-	snprintf(buf, sizeof(buf), "%02d:%02d", minutes / 60 % 100,
-	    minutes % 60);
-	return cJSON_AddStringToObject(obj, key, buf) == NULL ? -1 : 0;
-}
-
-/* A new object appended to arr, or NULL. */
-static cJSON *
-push_object(cJSON *arr)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (o == NULL)
-		return NULL;
-	if (!cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return NULL;
+	jw_obj(w);
+	jw_key(w, "days");
+	jw_arr(w);
+	for (size_t k = 0; k < 7; k++) {
+		if (pk->days & (1u << day_names[k].wday))
+			jw_str(w, day_names[k].name);
 	}
-	return o;
+	jw_arr_end(w);
+	write_hhmm(w, "from", pk->from_min);
+	write_hhmm(w, "to", pk->to_min);
+	jw_kmilli(w, "multiplier", pk->milli);
+	jw_obj_end(w);
 }
 
-static int
-tiers_to_json(const tariff *t, cJSON *root)
+void
+tariff_write(const tariff *t, struct jw *w)
 {
-	cJSON *arr = cJSON_AddArrayToObject(root, "tiers"), *o;
 	size_t i;
 
-	if (arr == NULL)
-		return -1;
+	jw_obj(w);
+	jw_kint(w, "free_minutes", t->free_minutes);
+	jw_kint(w, "increment_minutes", t->increment_minutes);
+	jw_key(w, "tiers");
+	jw_arr(w);
 	for (i = 0; i < t->ntiers; i++) {
-		if ((o = push_object(arr)) == NULL ||
-		    add_num(o, "upto_minutes",
-		    (double)t->tiers[i].upto_minutes) != 0 ||
-		    add_num(o, "amount", (double)t->tiers[i].amount) != 0)
-			return -1;
+		jw_obj(w);
+		jw_kint(w, "upto_minutes", t->tiers[i].upto_minutes);
+		jw_kint(w, "amount", t->tiers[i].amount);
+		jw_obj_end(w);
 	}
-	return 0;
-}
-
-static int
-classes_to_json(const tariff *t, cJSON *root)
-{
-	cJSON *obj = cJSON_AddObjectToObject(root, "class_multiplier");
-	size_t i;
-
-	if (obj == NULL)
-		return -1;
+	jw_arr_end(w);
+	jw_kint(w, "overage_per_hour", t->overage_per_hour);
+	if (t->daily_max < 0)
+		jw_knull(w, "daily_max");
+	else
+		jw_kint(w, "daily_max", t->daily_max);
+	jw_key(w, "class_multiplier");
+	jw_obj(w);
 	for (i = 0; i < t->nclasses; i++)
-		if (add_milli(obj, t->classes[i].name, t->classes[i].milli) != 0)
-			return -1;
-	return 0;
-}
-
-static int
-peaks_to_json(const tariff *t, cJSON *root)
-{
-	cJSON *arr = cJSON_AddArrayToObject(root, "peak"), *o, *days, *s;
-	size_t i, k;
-
-	if (arr == NULL)
-		return -1;
-	for (i = 0; i < t->npeaks; i++) {
-		const struct tariff_peak *pk = &t->peaks[i];
-
-		if ((o = push_object(arr)) == NULL ||
-		    (days = cJSON_AddArrayToObject(o, "days")) == NULL)
-			return -1;
-		for (k = 0; k < 7; k++) {
-			if (!(pk->days & (1u << day_names[k].wday)))
-				continue;
-			s = cJSON_CreateString(day_names[k].name);
-			if (s == NULL)
-				return -1;
-			if (!cJSON_AddItemToArray(days, s)) {
-				cJSON_Delete(s);
-				return -1;
-			}
-		}
-		if (add_hhmm(o, "from", pk->from_min) != 0 ||
-		    add_hhmm(o, "to", pk->to_min) != 0 ||
-		    add_milli(o, "multiplier", pk->milli) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-surges_to_json(const tariff *t, cJSON *root)
-{
-	cJSON *arr = cJSON_AddArrayToObject(root, "surge"), *o;
-	size_t i;
-
-	if (arr == NULL)
-		return -1;
+		jw_kmilli(w, t->classes[i].name, t->classes[i].milli);
+	jw_obj_end(w);
+	jw_key(w, "peak");
+	jw_arr(w);
+	for (i = 0; i < t->npeaks; i++)
+		write_peak(w, &t->peaks[i]);
+	jw_arr_end(w);
+	jw_key(w, "surge");
+	jw_arr(w);
 	for (i = 0; i < t->nsurges; i++) {
-		if ((o = push_object(arr)) == NULL ||
-		    add_num(o, "occupancy_at_least",
-		    t->surges[i].at_ppm / (double)PPM) != 0 ||
-		    add_milli(o, "multiplier", t->surges[i].milli) != 0)
-			return -1;
+		jw_obj(w);
+		jw_key(w, "occupancy_at_least");
+		jw_fixed(w, t->surges[i].at_ppm, 6);
+		jw_kmilli(w, "multiplier", t->surges[i].milli);
+		jw_obj_end(w);
 	}
-	return 0;
-}
-
-cJSON *
-tariff_to_json(const tariff *t)
-{
-	cJSON *root;
-
-	if (t == NULL || (root = cJSON_CreateObject()) == NULL)
-		return NULL;
-	if (add_num(root, "free_minutes", (double)t->free_minutes) != 0 ||
-	    add_num(root, "increment_minutes",
-	    (double)t->increment_minutes) != 0 ||
-	    tiers_to_json(t, root) != 0 ||
-	    add_num(root, "overage_per_hour",
-	    (double)t->overage_per_hour) != 0 ||
-	    (t->daily_max < 0 ?
-	    cJSON_AddNullToObject(root, "daily_max") == NULL :
-	    add_num(root, "daily_max", (double)t->daily_max) != 0) ||
-	    classes_to_json(t, root) != 0 ||
-	    peaks_to_json(t, root) != 0 ||
-	    surges_to_json(t, root) != 0 ||
-	    (t->max_milli == 0 ?
-	    cJSON_AddNullToObject(root, "max_multiplier") == NULL :
-	    add_milli(root, "max_multiplier", t->max_milli) != 0) ||
-	    add_num(root, "lost_ticket", (double)t->lost_ticket) != 0 ||
-	    add_num(root, "grace_minutes", (double)t->grace_minutes) != 0) {
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
+	jw_arr_end(w);
+	if (t->max_milli == 0)
+		jw_knull(w, "max_multiplier");
+	else
+		jw_kmilli(w, "max_multiplier", t->max_milli);
+	jw_kint(w, "lost_ticket", t->lost_ticket);
+	jw_kint(w, "grace_minutes", t->grace_minutes);
+	jw_obj_end(w);
 }
 
 /* ---- multipliers ---- */
+
+size_t
+tariff_class_count(const tariff *t)
+{
+	return t == NULL ? 0 : t->nclasses;
+}
+
+const char *
+tariff_class_name(const tariff *t, size_t i)
+{
+	return t->classes[i].name;
+}
 
 int32_t
 tariff_class_milli(const tariff *t, const char *vehicle_class)
@@ -885,55 +824,48 @@ tariff_fee(const tariff *t, int64_t entered, int64_t at, int32_t class_milli,
 
 /* ---- breakdown ---- */
 
-/* Appends {"step": name} to arr; NULL when out of memory. */
-static cJSON *
-push_step(cJSON *arr, const char *name)
+/* One step of a breakdown: {"step":name, ...members written by the caller}. */
+static void
+step(struct jw *w, const char *name)
 {
-	cJSON *o = push_object(arr);
-
-	if (o == NULL || cJSON_AddStringToObject(o, "step", name) == NULL)
-		return NULL;
-	return o;
+	jw_obj(w);
+	jw_kstr(w, "step", name);
 }
 
-cJSON *
-tariff_breakdown_json(const struct tariff_quote *q)
+void
+tariff_breakdown_steps(const struct tariff_quote *q, struct jw *w)
 {
-	cJSON *arr, *o;
-
-	if (q == NULL || (arr = cJSON_CreateArray()) == NULL)
-		return NULL;
-	if ((o = push_step(arr, "duration")) == NULL ||
-	    add_num(o, "seconds", (double)q->duration_s) != 0 ||
-	    (o = push_step(arr, "free_minutes")) == NULL ||
-	    cJSON_AddBoolToObject(o, "free", q->free != 0) == NULL)
-		goto fail;
+	step(w, "duration");
+	jw_kint(w, "seconds", q->duration_s);
+	jw_obj_end(w);
+	step(w, "free_minutes");
+	jw_kbool(w, "free", q->free != 0);
+	jw_obj_end(w);
 	if (!q->free) {
-		if ((o = push_step(arr, "rounded_minutes")) == NULL ||
-		    add_num(o, "minutes", (double)q->minutes) != 0 ||
-		    (o = push_step(arr, "days")) == NULL ||
-		    add_num(o, "count", (double)q->days) != 0 ||
-		    add_num(o, "amount",
-		    (double)(q->base - q->day_amount)) != 0 ||
-		    (o = push_step(arr, "day")) == NULL ||
-		    add_num(o, "minutes", (double)q->rest_minutes) != 0 ||
-		    add_num(o, "amount", (double)q->day_amount) != 0 ||
-		    (o = push_step(arr, "base")) == NULL ||
-		    add_num(o, "amount", (double)q->base) != 0 ||
-		    (o = push_step(arr, "multiplier")) == NULL ||
-		    add_num(o, "class_milli", q->class_milli) != 0 ||
-		    add_num(o, "peak_milli", q->peak_milli) != 0 ||
-		    add_num(o, "surge_milli", q->surge_milli) != 0 ||
-		    add_num(o, "total_milli", q->multiplier_milli) != 0)
-			goto fail;
+		step(w, "rounded_minutes");
+		jw_kint(w, "minutes", q->minutes);
+		jw_obj_end(w);
+		step(w, "days");
+		jw_kint(w, "count", q->days);
+		jw_kint(w, "amount", q->base - q->day_amount);
+		jw_obj_end(w);
+		step(w, "day");
+		jw_kint(w, "minutes", q->rest_minutes);
+		jw_kint(w, "amount", q->day_amount);
+		jw_obj_end(w);
+		step(w, "base");
+		jw_kint(w, "amount", q->base);
+		jw_obj_end(w);
+		step(w, "multiplier");
+		jw_kint(w, "class_milli", q->class_milli);
+		jw_kint(w, "peak_milli", q->peak_milli);
+		jw_kint(w, "surge_milli", q->surge_milli);
+		jw_kint(w, "total_milli", q->multiplier_milli);
+		jw_obj_end(w);
 	}
-	if ((o = push_step(arr, "fee")) == NULL ||
-	    add_num(o, "amount", (double)q->fee) != 0)
-		goto fail;
-	return arr;
-fail:
-	cJSON_Delete(arr);
-	return NULL;
+	step(w, "fee");
+	jw_kint(w, "amount", q->fee);
+	jw_obj_end(w);
 }
 
 int64_t

@@ -52,6 +52,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonw.h"
 #include "tz.h"
 
 typedef struct tariff tariff;
@@ -75,16 +76,18 @@ tariff *tariff_from_json(const cJSON *obj, const char *path, char *err,
     size_t errlen);
 
 /*
- * The tariff in force as a new JSON object of the config's shape, with
- * every key present (defaults written out; daily_max and max_multiplier
- * null when none), so that tariff_from_json of it gives an equal tariff.
- * The caller owns the result (cJSON_Delete).  NULL when out of memory.
+ * Writes t as one JSON object of the config's shape, with every key
+ * present (defaults written out; daily_max and max_multiplier null when
+ * none), so that tariff_from_json of it gives an equal tariff.
  */
-cJSON *tariff_to_json(const tariff *t);
+void tariff_write(const tariff *t, struct jw *w);
 
 /* Frees t.  Accepts NULL. */
 void tariff_free(tariff *t);
 
+/* The classes class_multiplier names, in the order given. */
+size_t tariff_class_count(const tariff *t);
+const char *tariff_class_name(const tariff *t, size_t i);
 /* class_multiplier[vehicle_class] in thousandths; 1000 when not listed. */
 int32_t tariff_class_milli(const tariff *t, const char *vehicle_class);
 
@@ -135,8 +138,8 @@ int64_t tariff_fee(const tariff *t, int64_t entered, int64_t at,
     struct tariff_quote *q);
 
 /*
- * The steps of q as a new JSON array (caller owns it; NULL when out of
- * memory), in order:
+ * Writes the steps of q as elements of a JSON array the caller has opened
+ * (and closes, after any steps of its own), in order:
  *   {"step":"duration","seconds":d}
  *   {"step":"free_minutes","free":true|false}
  * and then, for a free stay, only {"step":"fee","amount":0}; otherwise
@@ -148,7 +151,7 @@ int64_t tariff_fee(const tariff *t, int64_t entered, int64_t at,
  *    "total_milli":m}
  *   {"step":"fee","amount":fee}
  */
-cJSON *tariff_breakdown_json(const struct tariff_quote *q);
+void tariff_breakdown_steps(const struct tariff_quote *q, struct jw *w);
 
 /* lost_ticket: the least a lost ticket pays. */
 int64_t tariff_lost_fee(const tariff *t);

@@ -769,333 +769,58 @@ fail:
 }
 
 /* ------------------------------------------------------------------ */
-/* The printer                                                         */
+/* Responses                                                           */
 /* ------------------------------------------------------------------ */
 
-/* A growing output buffer; after a failed allocation it only counts. */
-struct sbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-	int failed;
-};
-
-static void
-sb_put(struct sbuf *b, const char *s, size_t n)
+void
+rpc_response_begin(struct jw *w, const char *id_raw)
 {
-	if (b->failed)
-		return;
-	if (n >= b->cap - b->len || b->p == NULL) {
-		size_t cap = b->cap ? b->cap : 128;
-		char *np;
+	const char *id = id_raw ? id_raw : "null";
 
-		while (cap - b->len <= n) {
-			if (cap > ((size_t)-1) / 2) {
-				b->failed = 1;
-				return;
-			}
-			cap *= 2;
-		}
-		np = realloc(b->p, cap);
-		if (np == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
+	jw_obj(w);
+	jw_kstr(w, "jsonrpc", "2.0");
+	jw_key(w, "id");
+	jw_raw(w, id, strlen(id));
+}
+
+void
+rpc_result_begin(struct jw *w, const char *id_raw)
+{
+	rpc_response_begin(w, id_raw);
+	jw_key(w, "result");
+}
+
+void
+rpc_error(struct jw *w, const char *id_raw, pk_err e, const char *message,
+    const struct jw *edata)
+{
+	if (e == PK_OK || (unsigned)e >= PK_E__COUNT)
+		e = PK_E_INTERNAL;
+	rpc_response_begin(w, id_raw);
+	jw_key(w, "error");
+	jw_obj(w);
+	jw_kint(w, "code", pk_err_code(e));
+	jw_kstr(w, "message", message ? message : pk_err_message(e));
+	jw_key(w, "data");
+	jw_obj(w);
+	jw_kstr(w, "reason", pk_err_reason(e));
+	/* Extra members were written with jw_members: splice them in. */
+	if (edata != NULL && !jw_failed(edata) && edata->len > 0) {
+		jw_splice(w, ",", 1);
+		jw_splice(w, edata->buf, edata->len);
 	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_puts(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-/* Returns the finished string, or NULL (freeing it) if anything failed. */
-static char *
-sb_finish(struct sbuf *b)
-{
-	if (b->failed || b->p == NULL) {
-		free(b->p);
-		return NULL;
-	}
-	return b->p;
-}
-
-/*
- * A JSON string.  Bytes that are not valid UTF-8 become U+FFFD one at a
- * time, so a stray byte from anywhere cannot make an invalid line.
- */
-static void
-sb_str(struct sbuf *b, const char *s)
-{
-	size_t n = strlen(s), i = 0, ok = 0;
-
-	sb_put(b, "\"", 1);
-	while (i < n) {
-		size_t run = i;
-		char esc[8];
-
-		/*
-		 * [i, ok) is known to be valid UTF-8.  Validate again only
-		 * past it, so a string full of escapes stays linear.
-		 */
-		if (i >= ok) {
-			ok = i + utf8_valid_prefix(s + i, n - i);
-			if (ok == i) {
-				sb_puts(b, "\\ufffd");
-				i++;
-				continue;
-			}
-		}
-		/* Copy the longest run that needs no escaping at once. */
-		while (run < ok && (unsigned char)s[run] >= 0x20 &&
-		    s[run] != '"' && s[run] != '\\')
-			run++;
-		sb_put(b, s + i, run - i);
-		i = run;
-		if (i >= n)
-			break;
-		if (i == ok)
-			continue;
-		switch (s[i]) {
-		case '"':  sb_puts(b, "\\\""); break;
-		case '\\': sb_puts(b, "\\\\"); break;
-		case '\b': sb_puts(b, "\\b"); break;
-		case '\f': sb_puts(b, "\\f"); break;
-		case '\n': sb_puts(b, "\\n"); break;
-		case '\r': sb_puts(b, "\\r"); break;
-		case '\t': sb_puts(b, "\\t"); break;
-		default:
-			snprintf(esc, sizeof esc, "\\u%04x", (unsigned char)s[i]);
-			sb_puts(b, esc);
-			break;
-		}
-		i++;
-	}
-	sb_put(b, "\"", 1);
-}
-
-/* A number as described in jsonrpc.h. */
-static void
-sb_num(struct sbuf *b, double d)
-{
-	char tmp[64];
-	size_t i;
-
-	if (isnan(d) || isinf(d)) {
-		sb_puts(b, "null");
-		return;
-	}
-	if (d > -1e18 && d < 1e18 && (double)(long long)d == d) {
-		/* (long long)-0.0 is 0, so -0 prints as 0. */
-		snprintf(tmp, sizeof tmp, "%lld", (long long)d);
-	} else if ((d <= -1e18 || d >= 1e18) && d > -1e21 && d < 1e21) {
-		/*
-		 * Beyond 2^53 every double is an integer, so these are; print
-		 * all their digits rather than an exponent (as JavaScript does
-		 * below 1e21).
-		 */
-		snprintf(tmp, sizeof tmp, "%.0f", d);
-	} else {
-		snprintf(tmp, sizeof tmp, "%.15g", d);
-		if (strtod(tmp, NULL) != d)
-			snprintf(tmp, sizeof tmp, "%.17g", d);
-		/* Undo a locale's decimal comma: JSON wants a point. */
-		for (i = 0; tmp[i] != '\0'; i++)
-			if (tmp[i] == ',')
-				tmp[i] = '.';
-	}
-	sb_puts(b, tmp);
-}
-
-static int sb_value(struct sbuf *b, const cJSON *item, int depth);
-
-/* The members of object o, comma-separated, skipping a member named skip. */
-static int
-sb_members(struct sbuf *b, const cJSON *o, int depth, const char *skip,
-    int first)
-{
-	const cJSON *c;
-
-	for (c = o->child; c != NULL; c = c->next) {
-		const char *k = c->string ? c->string : "";
-
-		if (skip != NULL && strcmp(k, skip) == 0)
-			continue;
-		if (!first)
-			sb_put(b, ",", 1);
-		first = 0;
-		sb_str(b, k);
-		sb_put(b, ":", 1);
-		if (sb_value(b, c, depth + 1) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * Prints item, which is at nesting level depth (1 for the tree handed to a
- * builder); -1 when the tree has more than RPC_MAX_PRINT_DEPTH levels.
- */
-static int
-sb_value(struct sbuf *b, const cJSON *item, int depth)
-{
-	const cJSON *c;
-
-	if (depth > RPC_MAX_PRINT_DEPTH)
-		return -1;
-	switch (item->type & 0xFF) {
-	case cJSON_False:
-		sb_puts(b, "false");
-		return 0;
-	case cJSON_True:
-		sb_puts(b, "true");
-		return 0;
-	case cJSON_Number:
-		sb_num(b, item->valuedouble);
-		return 0;
-	case cJSON_String:
-		sb_str(b, item->valuestring ? item->valuestring : "");
-		return 0;
-	case cJSON_Raw:
-		sb_puts(b, item->valuestring ? item->valuestring : "null");
-		return 0;
-	case cJSON_Array:
-		sb_put(b, "[", 1);
-		for (c = item->child; c != NULL; c = c->next) {
-			if (c != item->child)
-				sb_put(b, ",", 1);
-			if (sb_value(b, c, depth + 1) != 0)
-				return -1;
-		}
-		sb_put(b, "]", 1);
-		return 0;
-	case cJSON_Object:
-		sb_put(b, "{", 1);
-		if (sb_members(b, item, depth, NULL, 1) != 0)
-			return -1;
-		sb_put(b, "}", 1);
-		return 0;
-	default:		/* cJSON_NULL and cJSON_Invalid */
-		sb_puts(b, "null");
-		return 0;
-	}
-}
-
-char *
-rpc_json_print(const cJSON *item)
-{
-	struct sbuf b = { NULL, 0, 0, 0 };
-
-	if (item == NULL)
-		sb_puts(&b, "null");
-	else if (sb_value(&b, item, 1) != 0)
-		b.failed = 1;
-	return sb_finish(&b);
-}
-
-/* The common head {"jsonrpc":"2.0","id":<id> of a response. */
-static void
-sb_head(struct sbuf *b, const char *id_raw)
-{
-	sb_puts(b, "{\"jsonrpc\":\"2.0\",\"id\":");
-	sb_puts(b, id_raw ? id_raw : "null");
-}
-
-char *
-rpc_result_line(const char *id_raw, const cJSON *result)
-{
-	struct sbuf b = { NULL, 0, 0, 0 };
-
-	sb_head(&b, id_raw);
-	sb_puts(&b, ",\"result\":");
-	if (result == NULL)
-		sb_puts(&b, "null");
-	else if (sb_value(&b, result, 1) != 0)
-		b.failed = 1;
-	sb_put(&b, "}", 1);
-	return sb_finish(&b);
+	jw_obj_end(w);
+	jw_obj_end(w);
+	jw_obj_end(w);
 }
 
 char *
 rpc_error_line(const char *id_raw, pk_err e, const char *message,
-    const cJSON *extra_data)
+    const struct jw *edata)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
-	char code[16];
+	struct jw w;
 
-	if (e == PK_OK || (unsigned)e >= PK_E__COUNT)
-		e = PK_E_INTERNAL;
-	snprintf(code, sizeof code, "%d", pk_err_code(e));
-	sb_head(&b, id_raw);
-	sb_puts(&b, ",\"error\":{\"code\":");
-	sb_puts(&b, code);
-	sb_puts(&b, ",\"message\":");
-	sb_str(&b, message ? message : pk_err_message(e));
-	sb_puts(&b, ",\"data\":{\"reason\":");
-	sb_str(&b, pk_err_reason(e));
-	if (extra_data != NULL && cJSON_IsObject(extra_data) &&
-	    sb_members(&b, extra_data, 1, "reason", 0) != 0)
-		b.failed = 1;
-	sb_puts(&b, "}}}");
-	return sb_finish(&b);
-}
-
-char *
-rpc_notification_line(const char *method, const cJSON *params)
-{
-	struct sbuf b = { NULL, 0, 0, 0 };
-
-	if (method == NULL)
-		return NULL;
-	sb_puts(&b, "{\"jsonrpc\":\"2.0\",\"method\":");
-	sb_str(&b, method);
-	if (params != NULL) {
-		sb_puts(&b, ",\"params\":");
-		if (sb_value(&b, params, 1) != 0)
-			b.failed = 1;
-	}
-	sb_put(&b, "}", 1);
-	return sb_finish(&b);
-}
-
-char *
-rpc_batch_join(char **lines, size_t n)
-{
-	size_t total = 2, i, off;
-	char *out;
-
-	if (lines == NULL || n == 0)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		size_t l;
-
-		if (lines[i] == NULL)
-			return NULL;
-		l = strlen(lines[i]);
-		if (l > (size_t)-1 - total - 1)
-			return NULL;
-		total += l + 1;	/* the line and its comma (or the NUL) */
-	}
-	out = malloc(total);
-	if (out == NULL)
-		return NULL;
-	out[0] = '[';
-	off = 1;
-	for (i = 0; i < n; i++) {
-		size_t l = strlen(lines[i]);
-
-		if (i > 0)
-			out[off++] = ',';
-		memcpy(out + off, lines[i], l);
-		off += l;
-	}
-	out[off++] = ']';
-	out[off] = '\0';
-	return out;
+	jw_init(&w);
+	rpc_error(&w, id_raw, e, message, edata);
+	return jw_take(&w, NULL);
 }

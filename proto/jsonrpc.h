@@ -12,14 +12,8 @@
  * double).  Only then does cJSON build the tree, and duplicate member
  * names anywhere in it are refused.
  *
- * Responses are printed by our own printer, not cJSON's: cJSON prints
- * 1e15 as "1e+15" and 2^53 as "9.00719925474099e+15" (a different
- * number).  Ours prints every integral number below 1e21 in magnitude as a
- * plain integer (exact for the integers money and counters use, which stay
- * below 2^53), other finite numbers with the fewest of 15 or 17 significant
- * digits that read back exactly, and NaN/infinity as null.  It escapes
- * control characters and replaces invalid UTF-8 in strings with U+FFFD, so
- * every line it builds is valid JSON and valid UTF-8.
+ * Responses are written with lib/jsonw.h, never with cJSON's printer
+ * (which prints 2^53 - 1 as a different number).
  */
 #ifndef PARKD_JSONRPC_H
 #define PARKD_JSONRPC_H
@@ -28,18 +22,13 @@
 
 #include <cJSON.h>
 
+#include "jsonw.h"
 #include "perr.h"
 
 /* Deepest nesting of arrays/objects accepted in a line. */
 #define RPC_MAX_DEPTH 64
 /* Most requests in one batch. */
 #define RPC_MAX_BATCH 1000
-/*
- * Most levels of nested values the printer writes in one tree ([[1]] has
- * three); the trees it prints are built by parkd or parsed with at most
- * RPC_MAX_DEPTH levels, so this only stops a runaway bug.
- */
-#define RPC_MAX_PRINT_DEPTH 256
 /* Size of the errmsg buffers below, NUL included. */
 #define RPC_ERRMSG_LEN 160
 
@@ -113,49 +102,32 @@ cJSON *rpc_json_parse(const char *s, size_t len, pk_err *err, char *errmsg,
     size_t errlen);
 
 /*
- * Prints item as compact JSON with the printer described above.  Raw items
- * (cJSON_CreateRaw) are copied verbatim: their creator vouches for them.
- * Returns a malloc'd NUL-terminated string the caller frees, or NULL on
- * allocation failure or when item nests deeper than RPC_MAX_PRINT_DEPTH.
- */
-char *rpc_json_print(const cJSON *item);
-
-/*
- * The builders below return a malloc'd NUL-terminated line WITHOUT the
- * trailing newline, which the caller frees; NULL on allocation failure (or
- * a tree deeper than RPC_MAX_PRINT_DEPTH).  No argument is kept.
- *
- * id_raw is the raw id text from rpc_req.id, copied verbatim (it must be a
- * JSON string, number or null, as rpc_parse guarantees); NULL prints null.
+ * Responses are written with the one JSON writer (lib/jsonw.h).  id_raw is
+ * the raw id text from rpc_req.id, copied verbatim (it must be a JSON
+ * string, number or null, as rpc_parse guarantees); NULL writes null.
  */
 
-/* {"jsonrpc":"2.0","id":<id>,"result":<result>}; result NULL prints null. */
-char *rpc_result_line(const char *id_raw, const cJSON *result);
+/* {"jsonrpc":"2.0","id":<id> -- the object is left open. */
+void rpc_response_begin(struct jw *w, const char *id_raw);
+/*
+ * {"jsonrpc":"2.0","id":<id>,"result": -- the caller writes the result
+ * value and closes the object (jw_obj_end).
+ */
+void rpc_result_begin(struct jw *w, const char *id_raw);
 
 /*
+ * A whole error response as one value:
  * {"jsonrpc":"2.0","id":<id>,"error":{"code":<code>,"message":<message>,
  *  "data":{"reason":<reason>,...}}}
  * code and reason come from the error table; message NULL means the
- * table's default message.  extra_data, when an object, has its members
- * appended to data after "reason" (a member named "reason" is skipped so
- * the stable reason cannot be overridden); anything else is ignored.
- * e == PK_OK is a caller bug and is reported as PK_E_INTERNAL.
+ * table's default message.  edata (may be NULL) holds extra members of
+ * data written after jw_members(); they follow "reason".  e == PK_OK is a
+ * caller bug and is reported as PK_E_INTERNAL.
  */
+void rpc_error(struct jw *w, const char *id_raw, pk_err e, const char *message,
+    const struct jw *edata);
+/* The same as a malloc'd line without newline; NULL when out of memory. */
 char *rpc_error_line(const char *id_raw, pk_err e, const char *message,
-    const cJSON *extra_data);
-
-/*
- * {"jsonrpc":"2.0","method":<method>,"params":<params>}; params is left
- * out when NULL.  Returns NULL also when method is NULL.
- */
-char *rpc_notification_line(const char *method, const cJSON *params);
-
-/*
- * Joins n >= 1 response lines into one batch response line "[a,b,c]".
- * The lines are only read (the caller still owns and frees them).
- * Returns NULL on allocation failure, when n is 0 (a batch of only
- * notifications gets no response at all) or when any line is NULL.
- */
-char *rpc_batch_join(char **lines, size_t n);
+    const struct jw *edata);
 
 #endif

@@ -235,36 +235,28 @@ at_in_stay(struct call *c, const struct ticket *t, int64_t at)
 /* ---- JSON building ---- */
 
 static void
-add_time(cJSON *o, const char *key, int64_t t)
+spot_json(struct jw *w, const facility *f, uint32_t s)
 {
-	char buf[RFC3339_BUFSZ];
-
-	rfc3339_format(t, buf);
-	cJSON_AddStringToObject(o, key, buf);
-}
-
-static cJSON *
-spot_json(const facility *f, uint32_t s)
-{
-	cJSON *o = cJSON_CreateObject();
 	char name[48];
 
 	facility_spot_name(f, s, name);
-	cJSON_AddStringToObject(o, "id", name);
-	cJSON_AddNumberToObject(o, "level", facility_spot_level(f, s));
-	cJSON_AddStringToObject(o, "zone", facility_spot_zone(f, s));
-	cJSON_AddStringToObject(o, "type", facility_spot_type(f, s));
-	return o;
+	jw_obj(w);
+	jw_kstr(w, "id", name);
+	jw_kint(w, "level", facility_spot_level(f, s));
+	jw_kstr(w, "zone", facility_spot_zone(f, s));
+	jw_kstr(w, "type", facility_spot_type(f, s));
 }
 
-static cJSON *
-spots_json(const garage *g, const struct ticket *t)
+static void
+spots_json(struct jw *w, const garage *g, const struct ticket *t)
 {
-	cJSON *a = cJSON_CreateArray();
-
-	for (size_t i = 0; i < t->n_spots; i++)
-		cJSON_AddItemToArray(a, spot_json(garage_facility(g), t->spots[i]));
-	return a;
+	jw_key(w, "spots");
+	jw_arr(w);
+	for (size_t i = 0; i < t->n_spots; i++) {
+		spot_json(w, garage_facility(g), t->spots[i]);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
 }
 
 static const char *
@@ -276,9 +268,17 @@ currency(const struct call *c)
 static void
 amount_data(struct call *c, int64_t due)
 {
-	c->err_data = cJSON_CreateObject();
-	cJSON_AddNumberToObject(c->err_data, "amount_due", (double)due);
-	cJSON_AddStringToObject(c->err_data, "currency", currency(c));
+	jw_kint(&c->edata, "amount_due", due);
+	jw_kstr(&c->edata, "currency", currency(c));
+}
+
+/* The members every answer about one ticket starts with. */
+static void
+ticket_head(struct jw *w, const struct ticket *t)
+{
+	jw_obj(w);
+	jw_kstr(w, "ticket", t->id);
+	jw_kstr(w, "plate", t->plate);
 }
 
 /* ---- methods ---- */
@@ -288,7 +288,7 @@ static void m_help(struct call *c);
 static void
 m_ping(struct call *c)
 {
-	c->result = cJSON_CreateString("pong");
+	jw_str(c->out, "pong");
 }
 
 static void
@@ -306,8 +306,7 @@ m_auth(struct call *c)
 	if (rc == -2) {
 		fail(c, PK_E_RATE_LIMITED,
 		    "too many failed auth attempts from this address; try later");
-		c->err_data = cJSON_CreateObject();
-		cJSON_AddNumberToObject(c->err_data, "retry_after_ms", (double)retry);
+		jw_kuint(&c->edata, "retry_after_ms", retry);
 		return;
 	}
 	if (rc != 0) {
@@ -317,10 +316,26 @@ m_auth(struct call *c)
 	c->role = role;
 	c->bound_gate = gate;
 	c->authenticated = 1;
-	c->result = cJSON_CreateObject();
-	cJSON_AddStringToObject(c->result, "role", config_role_name(role));
+	jw_obj(c->out);
+	jw_kstr(c->out, "role", config_role_name(role));
 	if (gate != NULL)
-		cJSON_AddStringToObject(c->result, "gate", gate);
+		jw_kstr(c->out, "gate", gate);
+	jw_obj_end(c->out);
+}
+
+/* The least distance from the entry gate to the ticket's spots. */
+static int64_t
+entry_distance_milli(const facility *f, const struct ticket *t)
+{
+	int64_t best = INT64_MAX;
+
+	for (size_t i = 0; i < t->n_spots; i++) {
+		int64_t d = facility_distance_milli(f, t->entry_gate, t->spots[i]);
+
+		if (d < best)
+			best = d;
+	}
+	return best;
 }
 
 static void
@@ -332,6 +347,7 @@ m_entry(struct call *c)
 	const char *cls, *res;
 	struct ticket *t;
 	const cJSON *needs;
+	struct jw *w = c->out;
 	int has;
 	pk_err e;
 
@@ -361,7 +377,7 @@ m_entry(struct call *c)
 	c->env->new_id(c->env->ud, id);
 	in.plate = plate;
 	in.ticket_id = id;
-	e = garage_entry(c->g, &in, &t);
+	e = garage_entry(c->g, &in, &t, c->changes);
 	switch (e) {
 	case PK_OK:
 		break;
@@ -373,62 +389,49 @@ m_entry(struct call *c)
 		return;
 	case PK_E_LOT_FULL:
 		fail(c, e, "no free spot for class %s", cls);
-		c->err_data = cJSON_CreateObject();
-		cJSON_AddBoolToObject(c->err_data, "waitlist", 0);
+		jw_kbool(&c->edata, "waitlist", 0);
 		return;
 	default:
 		fail(c, e, NULL);
 		return;
 	}
-	c->changed = 1;
-	c->result = cJSON_CreateObject();
-	cJSON_AddStringToObject(c->result, "ticket", t->id);
-	cJSON_AddStringToObject(c->result, "plate", t->plate);
-	cJSON_AddStringToObject(c->result, "class", facility_class_name(f, t->cls));
-	cJSON_AddStringToObject(c->result, "gate", facility_gate_id(f, t->entry_gate));
-	add_time(c->result, "entered_at", t->entered_at);
-	cJSON_AddItemToObject(c->result, "spots", spots_json(c->g, t));
-	{
-		int64_t best = INT64_MAX;
-
-		for (size_t i = 0; i < t->n_spots; i++) {
-			int64_t d = facility_distance_milli(f, t->entry_gate, t->spots[i]);
-
-			if (d < best)
-				best = d;
-		}
-		cJSON_AddNumberToObject(c->result, "distance", (double)best / 1000.0);
-	}
+	ticket_head(w, t);
+	jw_kstr(w, "class", facility_class_name(f, t->cls));
+	jw_kstr(w, "gate", facility_gate_id(f, t->entry_gate));
+	jw_ktime(w, "entered_at", t->entered_at);
+	spots_json(w, c->g, t);
+	jw_kmilli(w, "distance", entry_distance_milli(f, t));
+	jw_obj_end(w);
 }
 
-static cJSON *
+static void
 quote_json(struct call *c, const struct ticket *t, const struct garage_quote *q)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON *bd = tariff_breakdown_json(&q->q);
+	struct jw *w = c->out;
 
-	cJSON_AddStringToObject(o, "ticket", t->id);
-	cJSON_AddStringToObject(o, "plate", t->plate);
-	add_time(o, "entered_at", t->entered_at);
-	add_time(o, "at", q->at);
-	cJSON_AddNumberToObject(o, "duration_s", (double)q->duration_s);
-	cJSON_AddNumberToObject(o, "amount", (double)q->fee);
-	cJSON_AddNumberToObject(o, "paid", (double)t->paid);
-	cJSON_AddNumberToObject(o, "due", (double)q->due);
-	cJSON_AddStringToObject(o, "currency", currency(c));
+	ticket_head(w, t);
+	jw_ktime(w, "entered_at", t->entered_at);
+	jw_ktime(w, "at", q->at);
+	jw_kint(w, "duration_s", q->duration_s);
+	jw_kint(w, "amount", q->fee);
+	jw_kint(w, "paid", t->paid);
+	jw_kint(w, "due", q->due);
+	jw_kstr(w, "currency", currency(c));
 	if (q->exit_by != 0)
-		add_time(o, "exit_by", q->exit_by);
+		jw_ktime(w, "exit_by", q->exit_by);
 	if (t->lost)
-		cJSON_AddBoolToObject(o, "lost", 1);
-	if (q->lost_fee_applied && bd != NULL) {
-		cJSON *step = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(step, "step", "lost_ticket");
-		cJSON_AddNumberToObject(step, "amount", (double)q->fee);
-		cJSON_AddItemToArray(bd, step);
+		jw_kbool(w, "lost", 1);
+	jw_key(w, "breakdown");
+	jw_arr(w);
+	tariff_breakdown_steps(&q->q, w);
+	if (q->lost_fee_applied) {
+		jw_obj(w);
+		jw_kstr(w, "step", "lost_ticket");
+		jw_kint(w, "amount", q->fee);
+		jw_obj_end(w);
 	}
-	cJSON_AddItemToObject(o, "breakdown", bd ? bd : cJSON_CreateArray());
-	return o;
+	jw_arr_end(w);
+	jw_obj_end(w);
 }
 
 static void
@@ -442,7 +445,7 @@ m_quote(struct call *c)
 	    !at_in_stay(c, t, at))
 		return;
 	garage_quote(c->g, t, at, &q);
-	c->result = quote_json(c, t, &q);
+	quote_json(c, t, &q);
 }
 
 static void
@@ -451,6 +454,7 @@ m_exit(struct call *c)
 	const facility *f = garage_facility(c->g);
 	struct garage_quote q;
 	struct ticket *t;
+	struct jw *w = c->out;
 	int64_t at;
 	int gate;
 	pk_err e;
@@ -458,7 +462,7 @@ m_exit(struct call *c)
 	if (p_gate(c, &gate) || p_at(c, 0, &at) || (t = p_ticket(c, 1, 1)) == NULL ||
 	    !at_in_stay(c, t, at) || !writable(c))
 		return;
-	e = garage_exit(c->g, t, gate, at, &q);
+	e = garage_exit(c->g, t, gate, at, &q, c->changes);
 	if (e == PK_E_WRONG_GATE) {
 		fail(c, e, "gate '%s' is not an exit gate", facility_gate_id(f, gate));
 		return;
@@ -472,15 +476,12 @@ m_exit(struct call *c)
 		fail(c, e, NULL);
 		return;
 	}
-	c->changed = 1;
-	c->result = cJSON_CreateObject();
-	cJSON_AddStringToObject(c->result, "ticket", t->id);
-	cJSON_AddStringToObject(c->result, "plate", t->plate);
-	add_time(c->result, "exited_at", t->exited_at);
-	cJSON_AddNumberToObject(c->result, "duration_s",
-	    (double)(t->exited_at - t->entered_at));
-	cJSON_AddNumberToObject(c->result, "charged", (double)t->charged);
-	cJSON_AddStringToObject(c->result, "currency", currency(c));
+	ticket_head(w, t);
+	jw_ktime(w, "exited_at", t->exited_at);
+	jw_kint(w, "duration_s", t->exited_at - t->entered_at);
+	jw_kint(w, "charged", t->charged);
+	jw_kstr(w, "currency", currency(c));
+	jw_obj_end(w);
 }
 
 static void
@@ -491,6 +492,7 @@ m_pay(struct call *c)
 	struct garage_quote q;
 	char receipt[UUID_BUFSZ];
 	struct ticket *t;
+	struct jw *w = c->out;
 	int replayed;
 	pk_err e;
 
@@ -503,7 +505,7 @@ m_pay(struct call *c)
 		return;
 	c->env->new_id(c->env->ud, receipt);
 	in.receipt_id = receipt;
-	e = garage_pay(c->g, t, &in, &p, &replayed, &q);
+	e = garage_pay(c->g, t, &in, &p, &replayed, &q, c->changes);
 	if (e == PK_E_AMOUNT_MISMATCH) {
 		fail(c, e, "the amount due is %lld %s", (long long)q.due, currency(c));
 		amount_data(c, q.due);
@@ -517,21 +519,18 @@ m_pay(struct call *c)
 		fail(c, e, NULL);
 		return;
 	}
-	/*
-	 * A replayed reference acknowledges the first payment: like a change,
-	 * its reply waits until that payment is durable.
-	 */
-	c->changed = 1;
-	c->result = cJSON_CreateObject();
-	cJSON_AddStringToObject(c->result, "ticket", t->id);
-	cJSON_AddStringToObject(c->result, "receipt", p->receipt);
-	cJSON_AddNumberToObject(c->result, "amount", (double)p->amount);
-	cJSON_AddNumberToObject(c->result, "paid", (double)t->paid);
-	cJSON_AddNumberToObject(c->result, "due", 0);
-	cJSON_AddStringToObject(c->result, "currency", currency(c));
-	add_time(c->result, "exit_by", p->at + tariff_grace_s(garage_tariff(c->g)));
+	/* A replayed reference acknowledges the first payment, maybe not yet durable. */
+	c->acks_earlier = replayed;
+	ticket_head(w, t);
+	jw_kstr(w, "receipt", p->receipt);
+	jw_kint(w, "amount", p->amount);
+	jw_kint(w, "paid", t->paid);
+	jw_kint(w, "due", 0);
+	jw_kstr(w, "currency", currency(c));
+	jw_ktime(w, "exit_by", p->at + tariff_grace_s(garage_tariff(c->g)));
 	if (replayed)
-		cJSON_AddBoolToObject(c->result, "replayed", 1);
+		jw_kbool(w, "replayed", 1);
+	jw_obj_end(w);
 }
 
 static void
@@ -539,7 +538,9 @@ m_lost(struct call *c)
 {
 	struct garage_quote q;
 	struct ticket *t;
+	struct jw *w = c->out;
 	int64_t at;
+	pk_err e;
 
 	if (p_at(c, 0, &at) != 0)
 		return;
@@ -550,12 +551,15 @@ m_lost(struct call *c)
 	if ((t = p_ticket(c, 1, 1)) == NULL || !at_in_stay(c, t, at) ||
 	    (!t->lost && !writable(c)))
 		return;
-	c->changed = !t->lost;
-	garage_lost(c->g, t, at, &q);
-	c->result = cJSON_CreateObject();
-	cJSON_AddStringToObject(c->result, "ticket", t->id);
-	cJSON_AddNumberToObject(c->result, "due", (double)q.due);
-	cJSON_AddStringToObject(c->result, "currency", currency(c));
+	if ((e = garage_lost(c->g, t, at, &q, c->changes)) != PK_OK) {
+		fail(c, e, NULL);
+		return;
+	}
+	jw_obj(w);
+	jw_kstr(w, "ticket", t->id);
+	jw_kint(w, "due", q.due);
+	jw_kstr(w, "currency", currency(c));
+	jw_obj_end(w);
 }
 
 static void
@@ -563,6 +567,7 @@ m_locate(struct call *c)
 {
 	struct ticket *t;
 	char plate[PLATE_BUFSZ];
+	struct jw *w = c->out;
 	int has;
 
 	if (p_plate(c, "plate", 1, plate, &has) != 0)
@@ -572,11 +577,31 @@ m_locate(struct call *c)
 		fail(c, PK_E_NOT_FOUND, "no vehicle with plate '%s' inside", plate);
 		return;
 	}
-	c->result = cJSON_CreateObject();
-	cJSON_AddStringToObject(c->result, "ticket", t->id);
-	cJSON_AddStringToObject(c->result, "plate", t->plate);
-	cJSON_AddItemToObject(c->result, "spots", spots_json(c->g, t));
-	add_time(c->result, "entered_at", t->entered_at);
+	ticket_head(w, t);
+	spots_json(w, c->g, t);
+	jw_ktime(w, "entered_at", t->entered_at);
+	jw_obj_end(w);
+}
+
+static void
+payments_json(struct jw *w, const struct ticket *t)
+{
+	jw_key(w, "payments");
+	jw_arr(w);
+	for (size_t i = 0; i < t->n_payments; i++) {
+		const struct payment *p = &t->payments[i];
+
+		jw_obj(w);
+		jw_kstr(w, "receipt", p->receipt);
+		jw_kint(w, "amount", p->amount);
+		if (p->method[0])
+			jw_kstr(w, "method", p->method);
+		if (p->reference[0])
+			jw_kstr(w, "reference", p->reference);
+		jw_ktime(w, "at", p->at);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
 }
 
 static void
@@ -584,59 +609,45 @@ m_ticket(struct call *c)
 {
 	const facility *f = garage_facility(c->g);
 	struct ticket *t = p_ticket(c, 0, 0);
-	cJSON *o, *pays;
+	struct jw *w = c->out;
 
 	if (t == NULL)
 		return;
-	o = c->result = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "ticket", t->id);
-	cJSON_AddStringToObject(o, "plate", t->plate);
-	cJSON_AddStringToObject(o, "class", facility_class_name(f, t->cls));
-	cJSON_AddStringToObject(o, "state", t->state == TICKET_INSIDE ? "inside" : "exited");
-	cJSON_AddStringToObject(o, "gate", facility_gate_id(f, t->entry_gate));
-	add_time(o, "entered_at", t->entered_at);
-	cJSON_AddItemToObject(o, "spots", spots_json(c->g, t));
-	cJSON_AddNumberToObject(o, "peak_milli", t->peak_milli);
-	cJSON_AddNumberToObject(o, "surge_milli", t->surge_milli);
-	cJSON_AddBoolToObject(o, "lost", t->lost);
+	ticket_head(w, t);
+	jw_kstr(w, "class", facility_class_name(f, t->cls));
+	jw_kstr(w, "state", t->state == TICKET_INSIDE ? "inside" : "exited");
+	jw_kstr(w, "gate", facility_gate_id(f, t->entry_gate));
+	jw_ktime(w, "entered_at", t->entered_at);
+	spots_json(w, c->g, t);
+	jw_kint(w, "peak_milli", t->peak_milli);
+	jw_kint(w, "surge_milli", t->surge_milli);
+	jw_kbool(w, "lost", t->lost);
 	if (t->lost)
-		add_time(o, "lost_at", t->lost_at);
-	cJSON_AddNumberToObject(o, "paid", (double)t->paid);
-	cJSON_AddStringToObject(o, "currency", currency(c));
-	pays = cJSON_AddArrayToObject(o, "payments");
-	for (size_t i = 0; i < t->n_payments; i++) {
-		const struct payment *p = &t->payments[i];
-		cJSON *po = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(po, "receipt", p->receipt);
-		cJSON_AddNumberToObject(po, "amount", (double)p->amount);
-		if (p->method[0])
-			cJSON_AddStringToObject(po, "method", p->method);
-		if (p->reference[0])
-			cJSON_AddStringToObject(po, "reference", p->reference);
-		add_time(po, "at", p->at);
-		cJSON_AddItemToArray(pays, po);
-	}
+		jw_ktime(w, "lost_at", t->lost_at);
+	jw_kint(w, "paid", t->paid);
+	jw_kstr(w, "currency", currency(c));
+	payments_json(w, t);
 	if (t->state == TICKET_EXITED) {
-		cJSON_AddStringToObject(o, "exit_gate", facility_gate_id(f, t->exit_gate));
-		add_time(o, "exited_at", t->exited_at);
-		cJSON_AddNumberToObject(o, "charged", (double)t->charged);
+		jw_kstr(w, "exit_gate", facility_gate_id(f, t->exit_gate));
+		jw_ktime(w, "exited_at", t->exited_at);
+		jw_kint(w, "charged", t->charged);
 	}
+	jw_obj_end(w);
 }
 
-static cJSON *
-counts_json(const struct alloc_counts *k, int full)
+static void
+counts_json(struct jw *w, const char *key, const struct alloc_counts *k, int full)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddNumberToObject(o, "total", (double)k->total);
-	cJSON_AddNumberToObject(o, "free", (double)k->free);
+	jw_key(w, key);
+	jw_obj(w);
+	jw_kuint(w, "total", k->total);
+	jw_kuint(w, "free", k->free);
 	if (full) {
-		cJSON_AddNumberToObject(o, "occupied", (double)k->occupied);
-		cJSON_AddNumberToObject(o, "out_of_service", (double)k->out_of_service);
-		cJSON_AddNumberToObject(o, "held", (double)k->held);
+		jw_kuint(w, "occupied", k->occupied);
+		jw_kuint(w, "out_of_service", k->out_of_service);
+		jw_kuint(w, "held", k->held);
 	}
-	return o;
+	jw_obj_end(w);
 }
 
 static void
@@ -645,36 +656,42 @@ m_status(struct call *c)
 	const facility *f = garage_facility(c->g);
 	const alloc *a = garage_alloc(c->g);
 	struct alloc_counts k;
-	cJSON *o, *bt, *bl;
+	struct jw *w = c->out;
 	char lv[16];
 
-	o = c->result = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "facility", facility_name(f));
-	cJSON_AddStringToObject(o, "strategy", alloc_strategy_name(garage_strategy(c->g)));
+	jw_obj(w);
+	jw_kstr(w, "facility", facility_name(f));
+	jw_kstr(w, "strategy", alloc_strategy_name(garage_strategy(c->g)));
 	alloc_counts(a, &k);
-	cJSON_AddItemToObject(o, "capacity", counts_json(&k, 1));
-	bt = cJSON_AddObjectToObject(o, "by_type");
+	counts_json(w, "capacity", &k, 1);
+	jw_key(w, "by_type");
+	jw_obj(w);
 	for (int i = 0; i < facility_type_count(f); i++) {
 		alloc_counts_by_type(a, i, &k);
-		cJSON_AddItemToObject(bt, facility_type_name(f, i), counts_json(&k, 0));
+		counts_json(w, facility_type_name(f, i), &k, 0);
 	}
-	bl = cJSON_AddObjectToObject(o, "by_level");
+	jw_obj_end(w);
+	jw_key(w, "by_level");
+	jw_obj(w);
 	for (int i = 0; i < facility_level_count(f); i++) {
 		alloc_counts_by_level(a, i, &k);
 		snprintf(lv, sizeof(lv), "%d", facility_level_value(f, i));
-		cJSON_AddItemToObject(bl, lv, counts_json(&k, 0));
+		counts_json(w, lv, &k, 0);
 	}
-	cJSON_AddNumberToObject(o, "vehicles", (double)garage_inside_count(c->g));
-	cJSON_AddNumberToObject(o, "waitlist", 0);
-	cJSON_AddNumberToObject(o, "reservations_active", 0);
+	jw_obj_end(w);
+	jw_kuint(w, "vehicles", garage_inside_count(c->g));
+	jw_kint(w, "waitlist", 0);
+	jw_kint(w, "reservations_active", 0);
+	jw_obj_end(w);
 }
 
 static void
 m_health(struct call *c)
 {
-	c->result = cJSON_CreateObject();
+	jw_obj(c->out);
 	if (c->env->health != NULL)
-		c->env->health(c->env->ud, c->result);
+		c->env->health(c->env->ud, c->out);
+	jw_obj_end(c->out);
 }
 
 static void
@@ -684,8 +701,9 @@ m_spot(struct call *c)
 	const alloc *a = garage_alloc(c->g);
 	static const char *const names[] = { "free", "occupied", "out_of_service", "held" };
 	const char *id, *state;
+	struct jw *w = c->out;
 	uint32_t s;
-	cJSON *o;
+	pk_err e;
 
 	if (p_string(c, "id", 1, 64, &id) || p_string(c, "state", 0, 32, &state))
 		return;
@@ -708,17 +726,18 @@ m_spot(struct call *c)
 		if (!garage_spot_service_is(c->g, s, in)) {
 			if (!writable(c))
 				return;
-			if (garage_set_spot_service(c->g, s, in) != PK_OK) {
-				fail(c, PK_E_INTERNAL, NULL);
+			e = garage_set_spot_service(c->g, s, in, c->now, c->changes);
+			if (e != PK_OK) {
+				fail(c, e, NULL);
 				return;
 			}
-			c->changed = 1;
 		}
 	}
-	o = c->result = spot_json(f, s);
-	cJSON_AddStringToObject(o, "state", names[alloc_spot_state(a, s)]);
+	spot_json(w, f, s);
+	jw_kstr(w, "state", names[alloc_spot_state(a, s)]);
 	if (alloc_spot_pending_out_of_service(a, s))
-		cJSON_AddBoolToObject(o, "pending_out_of_service", 1);
+		jw_kbool(w, "pending_out_of_service", 1);
+	jw_obj_end(w);
 }
 
 static void
@@ -726,6 +745,7 @@ m_strategy(struct call *c)
 {
 	enum alloc_strategy s;
 	const char *set;
+	pk_err e;
 
 	if (p_string(c, "set", 0, 32, &set) != 0)
 		return;
@@ -738,19 +758,23 @@ m_strategy(struct call *c)
 		if (s != garage_strategy(c->g)) {
 			if (!writable(c))
 				return;
-			c->changed = 1;
-			garage_set_strategy(c->g, s);
+			e = garage_set_strategy(c->g, s, c->now, c->changes);
+			if (e != PK_OK) {
+				fail(c, e, NULL);
+				return;
+			}
 		}
 	}
-	c->result = cJSON_CreateObject();
-	cJSON_AddStringToObject(c->result, "strategy",
-	    alloc_strategy_name(garage_strategy(c->g)));
+	jw_obj(c->out);
+	jw_kstr(c->out, "strategy", alloc_strategy_name(garage_strategy(c->g)));
+	jw_obj_end(c->out);
 }
 
 static void
 m_tariff(struct call *c)
 {
 	const cJSON *set = param(c, "set");
+	pk_err e;
 
 	if (set != NULL) {
 		char err[200];
@@ -766,10 +790,12 @@ m_tariff(struct call *c)
 			tariff_free(t);
 			return;
 		}
-		garage_set_tariff(c->g, t);
-		c->changed = 1;
+		if ((e = garage_set_tariff(c->g, t, c->now, c->changes)) != PK_OK) {
+			fail(c, e, NULL);
+			return;
+		}
 	}
-	c->result = tariff_to_json(garage_tariff(c->g));
+	tariff_write(garage_tariff(c->g), c->out);
 }
 
 static void
@@ -859,10 +885,18 @@ static const struct method methods[] = {
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
 
 static void
+usage_json(struct jw *w, const struct method *m)
+{
+	jw_obj(w);
+	jw_kstr(w, "method", m->name);
+	jw_kstr(w, "usage", m->usage);
+	jw_obj_end(w);
+}
+
+static void
 m_help(struct call *c)
 {
 	const char *name;
-	cJSON *arr;
 
 	if (p_string(c, "method", 0, 64, &name) != 0)
 		return;
@@ -873,20 +907,16 @@ m_help(struct call *c)
 			fail(c, PK_E_NOT_FOUND, "no method '%s'", name);
 			return;
 		}
-		c->result = cJSON_CreateObject();
-		cJSON_AddStringToObject(c->result, "method", m->name);
-		cJSON_AddStringToObject(c->result, "usage", m->usage);
+		usage_json(c->out, m);
 		return;
 	}
-	c->result = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(c->result, "methods");
-	for (size_t i = 0; i < N_METHODS; i++) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "method", methods[i].name);
-		cJSON_AddStringToObject(o, "usage", methods[i].usage);
-		cJSON_AddItemToArray(arr, o);
-	}
+	jw_obj(c->out);
+	jw_key(c->out, "methods");
+	jw_arr(c->out);
+	for (size_t i = 0; i < N_METHODS; i++)
+		usage_json(c->out, &methods[i]);
+	jw_arr_end(c->out);
+	jw_obj_end(c->out);
 }
 
 const struct method *
@@ -939,11 +969,13 @@ check_params(const struct method *m, struct call *c)
 void
 method_call(const struct method *m, struct call *c)
 {
-	c->result = NULL;
+	size_t start = c->out->len;
+
 	c->err = PK_OK;
 	c->msg[0] = '\0';
-	c->err_data = NULL;
-	c->changed = 0;
+	jw_init(&c->edata);
+	jw_members(&c->edata);
+	c->acks_earlier = 0;
 	c->authenticated = 0;
 	c->deferred = 0;
 
@@ -964,15 +996,13 @@ method_call(const struct method *m, struct call *c)
 		return;
 	}
 	m->fn(c);
-	if (c->err == PK_OK && c->result == NULL && !c->deferred)
+	if (c->err == PK_OK && !c->deferred &&
+	    (jw_failed(c->out) || c->out->len == start))
 		fail(c, PK_E_INTERNAL, "out of memory");
 }
 
 void
 call_clear(struct call *c)
 {
-	cJSON_Delete(c->result);
-	cJSON_Delete(c->err_data);
-	c->result = NULL;
-	c->err_data = NULL;
+	jw_release(&c->edata);
 }

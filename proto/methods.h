@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "garage.h"
+#include "jsonw.h"
 #include "perr.h"
 #include "uuid7.h"
 
@@ -23,8 +24,8 @@ struct call_env {
 	void *ud;
 	/* A fresh time-ordered id. */
 	void (*new_id)(void *ud, char out[UUID_BUFSZ]);
-	/* Adds status, version, uptime_s, journal and audit to result. */
-	void (*health)(void *ud, cJSON *result);
+	/* Writes the members status, version, uptime_s, journal, audit... */
+	void (*health)(void *ud, struct jw *w);
 	/*
 	 * Checks a token from client address peer; on success sets *role and
 	 * *gate (NULL or a gate id owned by the daemon) and returns 0; -1 when
@@ -43,6 +44,17 @@ struct call_env {
 	 * rebuilt after the journal lost changes.  NULL means always.
 	 */
 	int (*consistent)(void *ud);
+	/*
+	 * The one commit step: journals the changes one request made in g
+	 * (in order), hands them to every receiver, and sets *hold to the LSN
+	 * its reply must wait for (0: none).  acks_earlier asks to wait for
+	 * everything journaled so far even without changes (see struct
+	 * call).  Returns 0, or -1 when the changes could not be journaled:
+	 * they are being undone and the reply must say so.  NULL: changes
+	 * are not kept (tests of the protocol alone).
+	 */
+	int (*commit)(void *ud, const garage *g, const struct changes *ch,
+	    int acks_earlier, uint64_t *hold);
 };
 
 struct call {
@@ -54,12 +66,18 @@ struct call {
 	const char *bound_gate;		/* gate a gate token is bound to, or NULL */
 	const char *peer;		/* the client's address, for auth limits */
 	int64_t now;
+	struct changes *changes;	/* the core appends what it changed here */
+	struct jw *out;			/* the result is written here, one value */
 	/* out */
-	cJSON *result;			/* on success (owned by the caller) */
-	pk_err err;
+	pk_err err;			/* on an error whatever was written to out is void */
 	char msg[200];			/* error message; "" = the default */
-	cJSON *err_data;		/* extra error.data members, or NULL */
-	int changed;			/* the reply acknowledges a change: send it once durable */
+	struct jw edata;		/* extra error.data members (jw_members), or empty */
+	/*
+	 * The reply acknowledges a change made earlier (a payment sent again
+	 * with its reference): it waits until everything journaled so far
+	 * is durable, like a reply to a change.
+	 */
+	int acks_earlier;
 	int authenticated;		/* auth succeeded: role/bound_gate updated */
 	/*
 	 * The answer comes later (history waits on Redis): the daemon looks up
@@ -80,12 +98,14 @@ int method_public(const struct method *m);
 
 /*
  * Runs the method: checks the role, the params (unknown, missing or
- * ill-typed ones are invalid_params) and calls the core.  Fills c->result,
- * or c->err with c->msg and c->err_data.
+ * ill-typed ones are invalid_params) and calls the core, which appends its
+ * changes to c->changes.  Writes the result to c->out, or sets c->err with
+ * c->msg and c->edata (then what c->out holds past its state at the call
+ * is to be discarded).
  */
 void method_call(const struct method *m, struct call *c);
 
-/* Frees what a call returned (result and err_data). */
+/* Frees what a call kept (the error data). */
 void call_clear(struct call *c);
 
 #endif

@@ -8,21 +8,81 @@
 #include "inline.h"
 #include "jsonrpc.h"
 
-/* Runs one request and returns its response line (NULL for a notification). */
-static char *
+#define UNDURABLE "the change could not be made durable; it was not made"
+
+/* Hands the request's changes to the daemon's commit step. */
+static void
+commit(struct session *s, struct call *c, struct session_out *out)
+{
+	uint64_t hold = 0;
+
+	if (s->env->commit == NULL) {
+		changes_clear(c->changes);
+		return;
+	}
+	if (c->changes->n == 0 && !c->acks_earlier)
+		return;
+	if (s->env->commit(s->env->ud, s->g, c->changes, c->acks_earlier, &hold) != 0) {
+		c->err = PK_E_UNAVAILABLE;
+		snprintf(c->msg, sizeof(c->msg), "%s", UNDURABLE);
+		hold = 0;
+	}
+	changes_clear(c->changes);
+	if (hold > out->hold)
+		out->hold = hold;
+}
+
+static void
+take_auth(struct session *s, const struct call *c)
+{
+	s->role = c->role;
+	s->bound_gate = NULL;
+	if (c->bound_gate != NULL) {
+		snprintf(s->gate_buf, sizeof(s->gate_buf), "%s", c->bound_gate);
+		s->bound_gate = s->gate_buf;
+	}
+}
+
+/* A history look-up: answered later by the daemon, in order. */
+static void
+defer(const struct call *c, const char *id, int notify, int in_batch,
+    struct jw *w, struct session_out *out)
+{
+	if (notify)
+		return;
+	if (in_batch) {
+		rpc_error(w, id, PK_E_INVALID_PARAMS,
+		    "history cannot be part of a batch", NULL);
+		return;
+	}
+	out->defer_id = strdup(id ? id : "null");
+	if (out->defer_id == NULL)
+		return;
+	out->deferred = 1;
+	memcpy(out->defer_subject, c->defer_subject, sizeof(out->defer_subject));
+	out->defer_limit = c->defer_limit;
+}
+
+/*
+ * Runs one request and writes its response to w (nothing for a
+ * notification or a deferred answer).
+ */
+static void
 run_one(struct session *s, const char *id, const char *name,
     const cJSON *params, int notify, int in_batch, int64_t now,
     struct session_out *out)
 {
 	const struct method *m = method_find(name);
+	struct jw *w = &s->w;
+	struct jw_mark mk;
 	struct call c;
-	char *line;
 
+	out->requests++;
 	if (m == NULL) {
-		if (notify)
-			return NULL;
-		return rpc_error_line(id, PK_E_METHOD_NOT_FOUND,
-		    "unknown method; try help", NULL);
+		if (!notify)
+			rpc_error(w, id, PK_E_METHOD_NOT_FOUND,
+			    "unknown method; try help", NULL);
+		return;
 	}
 	memset(&c, 0, sizeof(c));
 	c.g = s->g;
@@ -32,91 +92,72 @@ run_one(struct session *s, const char *id, const char *name,
 	c.bound_gate = s->bound_gate;
 	c.peer = s->peer;
 	c.now = now;
+	c.changes = &s->changes;
+	c.out = w;
+	jw_mark(w, &mk);
+	rpc_result_begin(w, id);
 	method_call(m, &c);
-	if (c.changed)
-		out->changed = 1;
-	if (c.authenticated) {
-		s->role = c.role;
-		s->bound_gate = NULL;
-		if (c.bound_gate != NULL) {
-			snprintf(s->gate_buf, sizeof(s->gate_buf), "%s", c.bound_gate);
-			s->bound_gate = s->gate_buf;
-		}
-	}
+	commit(s, &c, out);
+	if (c.authenticated)
+		take_auth(s, &c);
 	if ((c.err == PK_E_FORBIDDEN || c.err == PK_E_RATE_LIMITED) &&
 	    strcmp(name, "auth") == 0)
 		out->failed_auth++;
 	if (c.err == PK_E_INTERNAL)
 		out->internal = 1;
-	if (c.deferred) {
-		call_clear(&c);
-		if (notify)
-			return NULL;
-		if (in_batch)
-			return rpc_error_line(id, PK_E_INVALID_PARAMS,
-			    "history cannot be part of a batch", NULL);
-		out->defer_id = strdup(id ? id : "null");
-		if (out->defer_id == NULL)
-			return NULL;
-		out->deferred = 1;
-		memcpy(out->defer_subject, c.defer_subject, sizeof(out->defer_subject));
-		out->defer_limit = c.defer_limit;
-		return NULL;
-	}
-	if (notify)
-		line = NULL;
-	else if (c.err == PK_OK)
-		line = rpc_result_line(id, c.result);
-	else
-		line = rpc_error_line(id, c.err, c.msg[0] ? c.msg : NULL, c.err_data);
+	if (notify || c.deferred || c.err != PK_OK)
+		jw_rewind(w, &mk);
+	if (c.deferred)
+		defer(&c, id, notify, in_batch, w, out);
+	else if (!notify && c.err != PK_OK)
+		rpc_error(w, id, c.err, c.msg[0] ? c.msg : NULL, &c.edata);
+	else if (!notify)
+		jw_obj_end(w);
 	call_clear(&c);
-	return line;
 }
 
-static char *
+static void
 run_request(struct session *s, const rpc_req *r, int in_batch, int64_t now,
-    struct session_out *out, int *oom)
+    struct session_out *out)
 {
-	char *line;
-
 	if (r->err != PK_OK) {
-		line = rpc_error_line(r->id, r->err, r->errmsg[0] ? r->errmsg : NULL, NULL);
-	} else {
-		line = run_one(s, r->id, r->method, r->params, r->id == NULL,
-		    in_batch, now, out);
-		if (line == NULL && (r->id == NULL || out->deferred))
-			return NULL;
+		out->requests++;
+		rpc_error(&s->w, r->id, r->err, r->errmsg[0] ? r->errmsg : NULL, NULL);
+		return;
 	}
-	if (line == NULL)
-		*oom = 1;
-	return line;
+	run_one(s, r->id, r->method, r->params, r->id == NULL, in_batch, now, out);
 }
-
-#define UNDURABLE "the change could not be made durable; it was not made"
 
 /* The reply to send instead when the changes of this line are lost. */
 static char *
 fail_lines(const rpc_msg *m)
 {
-	char **lines;
-	char *out;
-	size_t n = 0;
+	struct jw w;
 
-	if (!m->is_batch)
-		return rpc_error_line(m->reqs[0].id, PK_E_UNAVAILABLE, UNDURABLE, NULL);
-	lines = calloc(m->n, sizeof(*lines));
-	if (lines == NULL)
-		return NULL;
+	jw_init(&w);
+	if (!m->is_batch) {
+		rpc_error(&w, m->reqs[0].id, PK_E_UNAVAILABLE, UNDURABLE, NULL);
+		return jw_take(&w, NULL);
+	}
+	jw_arr(&w);
 	for (size_t i = 0; i < m->n; i++) {
 		if (m->reqs[i].id != NULL)
-			lines[n++] = rpc_error_line(m->reqs[i].id, PK_E_UNAVAILABLE,
-			    UNDURABLE, NULL);
+			rpc_error(&w, m->reqs[i].id, PK_E_UNAVAILABLE, UNDURABLE, NULL);
 	}
-	out = n ? rpc_batch_join(lines, n) : NULL;
-	for (size_t i = 0; i < n; i++)
-		free(lines[i]);
-	free(lines);
-	return out;
+	jw_arr_end(&w);
+	return jw_take(&w, NULL);
+}
+
+/* Hands over the line written (none when nothing was); -1 when out of memory. */
+static int
+finish(struct session *s, struct session_out *out)
+{
+	int failed = jw_failed(&s->w);
+
+	if (s->w.len > 0 && !failed)
+		out->line = jw_take(&s->w, NULL);
+	jw_reset(&s->w);
+	return failed ? -1 : 0;
 }
 
 static int
@@ -124,50 +165,31 @@ handle_json(struct session *s, const char *line, size_t len, int64_t now,
     struct session_out *out)
 {
 	rpc_msg *m = rpc_parse(line, len);
-	char **lines;
-	size_t n = 0;
-	int oom = 0;
+	int rc;
 
 	if (m == NULL)
 		return -1;
 	if (m->err != PK_OK) {
-		out->line = rpc_error_line(NULL, m->err, m->errmsg[0] ? m->errmsg : NULL, NULL);
-		rpc_msg_free(m);
-		return out->line ? 0 : -1;
+		out->requests++;
+		rpc_error(&s->w, NULL, m->err, m->errmsg[0] ? m->errmsg : NULL, NULL);
+	} else if (!m->is_batch) {
+		run_request(s, &m->reqs[0], 0, now, out);
+	} else {
+		jw_arr(&s->w);
+		for (size_t i = 0; i < m->n; i++)
+			run_request(s, &m->reqs[i], 1, now, out);
+		/* A batch of notifications only gets no response at all. */
+		if (s->w.len == 1 && !jw_failed(&s->w))
+			jw_reset(&s->w);
+		else
+			jw_arr_end(&s->w);
 	}
-	if (!m->is_batch) {
-		out->line = run_request(s, &m->reqs[0], 0, now, out, &oom);
-		if (out->deferred) {
-			rpc_msg_free(m);
-			return 0;
-		}
-		if (out->changed && out->line != NULL)
-			out->fail_line = fail_lines(m);
-		rpc_msg_free(m);
-		return oom ? -1 : 0;
-	}
-	lines = calloc(m->n, sizeof(*lines));
-	if (lines == NULL) {
-		rpc_msg_free(m);
-		return -1;
-	}
-	for (size_t i = 0; i < m->n; i++) {
-		char *l = run_request(s, &m->reqs[i], 1, now, out, &oom);
-
-		if (l != NULL)
-			lines[n++] = l;
-	}
-	/* A batch of notifications only gets no response at all. */
-	if (n > 0 && !oom) {
-		out->line = rpc_batch_join(lines, n);
-		if (out->changed)
-			out->fail_line = fail_lines(m);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(lines[i]);
-	free(lines);
+	rc = finish(s, out);
+	if (rc == 0 && out->hold != 0 && out->line != NULL &&
+	    (out->fail_line = fail_lines(m)) == NULL)
+		rc = -1;
 	rpc_msg_free(m);
-	return (oom || (n > 0 && out->line == NULL)) ? -1 : 0;
+	return rc;
 }
 
 static int
@@ -181,23 +203,22 @@ handle_inline(struct session *s, const char *line, size_t len, int64_t now,
 
 	e = inline_parse(line, len, &method, &params, err, sizeof(err));
 	if (e != PK_OK) {
-		out->line = rpc_error_line(NULL, e, err[0] ? err : NULL, NULL);
-		free(method);
-		cJSON_Delete(params);
-		return out->line ? 0 : -1;
+		out->requests++;
+		rpc_error(&s->w, NULL, e, err[0] ? err : NULL, NULL);
+	} else {
+		/* Inline replies carry "id":null: people read them, nobody matches ids. */
+		run_one(s, "null", method, params, 0, 0, now, out);
 	}
-	/* Inline replies carry "id":null: people read them, nobody matches ids. */
-	out->line = run_one(s, "null", method, params, 0, 0, now, out);
-	if (out->deferred) {
-		free(method);
-		cJSON_Delete(params);
-		return 0;
-	}
-	if (out->changed && out->line != NULL)
-		out->fail_line = rpc_error_line(NULL, PK_E_UNAVAILABLE, UNDURABLE, NULL);
 	free(method);
 	cJSON_Delete(params);
-	return out->line ? 0 : -1;
+	if (finish(s, out) != 0)
+		return -1;
+	if (out->hold != 0 && out->line != NULL) {
+		out->fail_line = rpc_error_line(NULL, PK_E_UNAVAILABLE, UNDURABLE, NULL);
+		if (out->fail_line == NULL)
+			return -1;
+	}
+	return 0;
 }
 
 int
@@ -207,13 +228,22 @@ session_handle(struct session *s, const char *line, size_t len,
 	size_t i = 0;
 
 	memset(out, 0, sizeof(*out));
+	jw_reset(&s->w);
 	if (too_long) {
-		out->line = rpc_error_line(NULL, PK_E_LINE_TOO_LONG, NULL, NULL);
-		return out->line ? 0 : -1;
+		out->requests = 1;
+		rpc_error(&s->w, NULL, PK_E_LINE_TOO_LONG, NULL, NULL);
+		return finish(s, out);
 	}
 	while (i < len && (line[i] == ' ' || line[i] == '\t'))
 		i++;
 	if (i < len && (line[i] == '{' || line[i] == '['))
 		return handle_json(s, line, len, now, out);
 	return handle_inline(s, line + i, len - i, now, out);
+}
+
+void
+session_release(struct session *s)
+{
+	changes_release(&s->changes);
+	jw_release(&s->w);
 }

@@ -2,9 +2,11 @@
  * session.h - one client's protocol session: a framed line in, the
  * response line out.
  *
- * This is where JSON-RPC and inline commands meet the method table.  It
- * keeps the per-connection protocol state (the role after auth) and does no
- * I/O, so a whole conversation can be tested or fuzzed without a socket.
+ * This is where JSON-RPC and inline commands meet the method table, and
+ * where each request's changes are handed to the daemon's commit step
+ * (call_env.commit) before its answer is written.  It keeps the
+ * per-connection protocol state (the role after auth) and does no I/O, so
+ * a whole conversation can be tested or fuzzed without a socket.
  */
 #ifndef PARKD_SESSION_H
 #define PARKD_SESSION_H
@@ -12,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "change.h"
+#include "jsonw.h"
 #include "methods.h"
 
 struct session {
@@ -21,12 +25,15 @@ struct session {
 	const char *bound_gate;		/* NULL, or gate_buf */
 	char gate_buf[65];		/* a copy: tokens may be reloaded meanwhile */
 	char peer[64];			/* the client's address (no port) */
+	struct changes changes;		/* reused for every request */
+	struct jw w;			/* reused for every line */
 };
 
 struct session_out {
 	char *line;		/* the response, malloc'd, no newline; NULL = none */
-	char *fail_line;	/* when changed: the same ids answered unavailable */
-	int changed;		/* the reply acknowledges a change: hold it until durable */
+	char *fail_line;	/* when hold: the same ids answered unavailable */
+	uint64_t hold;		/* send line once this LSN is durable; 0 = at once */
+	unsigned requests;	/* requests the line held (a batch holds many) */
 	int failed_auth;	/* how many auth calls failed (a batch may hold many) */
 	int internal;		/* an internal error was answered */
 	/* A deferred answer (history): the id to answer, the look-up to make. */
@@ -43,5 +50,8 @@ struct session_out {
  */
 int session_handle(struct session *s, const char *line, size_t len,
     int too_long, int64_t now, struct session_out *out);
+
+/* Frees what the session keeps between lines (not the garage). */
+void session_release(struct session *s);
 
 #endif

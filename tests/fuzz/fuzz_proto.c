@@ -23,6 +23,7 @@
 #include "frame.h"
 #include "inline.h"
 #include "jsonrpc.h"
+#include "../common/jtree.h"
 #include "perr.h"
 #include "utf8.h"
 
@@ -50,6 +51,33 @@ fz_mix(uint64_t h, const char *s, size_t n, uint64_t tag)
 	return h ^ (n * 0x2545F4914F6CDD1DULL);
 }
 
+/* A tree written back through the one writer; NULL when too deep for it. */
+static char *
+fz_print(const cJSON *t)
+{
+	struct jw w;
+
+	jw_init(&w);
+	jt_write(&w, t);
+	return jw_take(&w, NULL);
+}
+
+/* A result line with the tree as the result, built like a reply. */
+static char *
+fz_result_line(const char *id, const cJSON *t)
+{
+	struct jw w;
+
+	jw_init(&w);
+	rpc_result_begin(&w, id);
+	if (t == NULL)
+		jw_null(&w);
+	else
+		jt_write(&w, t);
+	jw_obj_end(&w);
+	return jw_take(&w, NULL);
+}
+
 /* A line our strict parser accepts (deep inline values may exceed depth). */
 static void
 fz_check_json(const char *line, int allow_deep)
@@ -68,12 +96,12 @@ fz_check_json(const char *line, int allow_deep)
 		abort();
 	}
 	/* Printing what we printed changes nothing. */
-	again = rpc_json_print(t);
+	again = fz_print(t);
 	FZ_CHECK(again != NULL);
 	cJSON_Delete(t);
 	t = rpc_json_parse(again, strlen(again), &e, msg, sizeof msg);
 	FZ_CHECK(t != NULL);
-	third = rpc_json_print(t);
+	third = fz_print(t);
 	FZ_CHECK(third != NULL && strcmp(again, third) == 0);
 	free(third);
 	free(again);
@@ -152,14 +180,14 @@ fz_json_line(const char *line, size_t len)
 
 		if (r->err != PK_OK) {
 			FZ_CHECK(r->method == NULL && r->errmsg[0] != '\0');
-			out = rpc_error_line(r->id, r->err, r->errmsg, r->params);
+			out = rpc_error_line(r->id, r->err, r->errmsg, NULL);
 		} else {
 			FZ_CHECK(r->method != NULL && r->method[0] != '\0');
 			FZ_CHECK(r->params == NULL || cJSON_IsObject(r->params));
 			if (r->id == NULL)
 				continue;
 			/* Echo the params as a result: arbitrary trees printed. */
-			out = rpc_result_line(r->id, r->params);
+			out = fz_result_line(r->id, r->params);
 			FZ_CHECK(out != NULL);
 			fz_check_result(out, r->params);
 		}
@@ -175,7 +203,14 @@ fz_json_line(const char *line, size_t len)
 		lines[n++] = out;
 	}
 	if (n > 0) {
-		out = rpc_batch_join(lines, n);
+		struct jw w;
+
+		jw_init(&w);
+		jw_arr(&w);
+		for (i = 0; i < n; i++)
+			jw_raw(&w, lines[i], strlen(lines[i]));
+		jw_arr_end(&w);
+		out = jw_take(&w, NULL);
 		fz_check_json(out, 0);
 		free(out);
 	}
@@ -203,8 +238,10 @@ fz_inline_line(const char *line, size_t len)
 		return;
 	}
 	FZ_CHECK(method != NULL && method[0] != '\0' && cJSON_IsObject(params));
-	out = rpc_notification_line(method, params);
-	fz_check_json(out, 1);
+	out = fz_print(params);
+	/* Params nested deeper than the writer takes are refused, not written. */
+	if (out != NULL)
+		fz_check_json(out, 1);
 	free(out);
 	free(method);
 	cJSON_Delete(params);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "garage.h"
 #include "jsonrpc.h"
+#include "record.h"
 #include "session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,10 +41,37 @@ fake_id(void *ud, char out[UUID_BUFSZ])
 }
 
 static void
-fake_health(void *ud, cJSON *r)
+fake_health(void *ud, struct jw *w)
 {
 	(void)ud;
-	cJSON_AddStringToObject(r, "status", "ok");
+	jw_kstr(w, "status", "ok");
+}
+
+/* Every change is encoded as the daemon would, and must read back. */
+static int
+fake_commit(void *ud, const garage *g, const struct changes *ch,
+    int acks_earlier, uint64_t *hold)
+{
+	struct jw w;
+	pk_err e;
+
+	(void)ud;
+	jw_init(&w);
+	for (size_t i = 0; i < ch->n; i++) {
+		cJSON *j;
+
+		jw_reset(&w);
+		record_write(g, &ch->v[i], "00000000-0000-7000-8000-000000000000", &w);
+		if (jw_failed(&w))
+			abort();
+		j = rpc_json_parse(w.buf, w.len, &e, NULL, 0);
+		if (j == NULL)
+			abort();
+		cJSON_Delete(j);
+	}
+	jw_release(&w);
+	*hold = ch->n > 0 || acks_earlier;
+	return 0;
 }
 
 int
@@ -51,7 +79,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
 	struct config *cfg = config_parse(demo, sizeof(demo) - 1, err, sizeof(err));
-	struct call_env env = { NULL, fake_id, fake_health, NULL, NULL };
+	struct call_env env = { .new_id = fake_id, .health = fake_health,
+	    .commit = fake_commit };
 	struct session s;
 	garage *g;
 	size_t start = 0;
@@ -93,6 +122,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		start = i + 1;
 	}
+	session_release(&s);
 	garage_free(g);
 	return 0;
 }

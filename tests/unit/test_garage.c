@@ -15,14 +15,14 @@
 #define MIN 60
 #define HOUR 3600
 
-/* ---- a sink that records what it is told ---- */
+/* ---- a log of the changes the calls return ---- */
 
 #define LOG_MAX 64
 
 struct sink_log {
-	int n[GCH_TARIFF + 1];
+	int n[CHG_TARIFF + 1];
 	int total;
-	enum garage_change_kind kind[LOG_MAX];
+	enum change_kind kind[LOG_MAX];
 	char id[LOG_MAX][UUID_BUFSZ];
 	int64_t at[LOG_MAX];
 	const struct ticket *t[LOG_MAX];
@@ -33,29 +33,102 @@ struct sink_log {
 	int in_service[LOG_MAX];
 };
 
-static void
-sink(void *ud, const garage *g, const struct garage_change *chg)
-{
-	struct sink_log *l = ud;
-	int i = l->total;
+static struct changes tch;		/* what the last call returned */
+static struct sink_log *watching;	/* where returned changes are logged */
 
-	assert_non_null(g);
-	assert_true(i < LOG_MAX);
-	l->n[chg->kind]++;
-	l->total++;
-	l->kind[i] = chg->kind;
-	l->at[i] = chg->at;
-	l->t[i] = chg->t;
-	l->pay[i] = chg->pay;
-	l->spot[i] = chg->spot;
-	l->in_service[i] = chg->in_service;
-	/* Read the ticket during the call: it must be alive and up to date. */
-	if (chg->t != NULL) {
-		memcpy(l->id[i], chg->t->id, UUID_BUFSZ);
-		l->exited_at[i] = chg->t->exited_at;
+static void
+watch(struct sink_log *l)
+{
+	watching = l;
+}
+
+/* Logs the changes of the call just made (read at once: tickets are alive). */
+static void
+collect(void)
+{
+	for (size_t k = 0; k < tch.n; k++) {
+		const struct change *c = &tch.v[k];
+		struct sink_log *l = watching;
+		int i;
+
+		if (l == NULL)
+			continue;
+		i = l->total;
+		assert_true(i < LOG_MAX);
+		l->n[c->kind]++;
+		l->total++;
+		l->kind[i] = c->kind;
+		l->at[i] = c->at;
+		l->t[i] = c->t;
+		l->pay[i] = c->kind == CHG_PAY ? &c->t->payments[c->pay] : NULL;
+		l->spot[i] = c->spot;
+		l->in_service[i] = c->in_service;
+		if (c->t != NULL) {
+			memcpy(l->id[i], c->t->id, UUID_BUFSZ);
+			l->exited_at[i] = c->t->exited_at;
+		}
+		if (l->pay[i] != NULL)
+			l->pay_amount[i] = l->pay[i]->amount;
 	}
-	if (chg->pay != NULL)
-		l->pay_amount[i] = chg->pay->amount;
+	changes_clear(&tch);
+}
+
+/* A log lives as long as the garage it watches. */
+static void
+x_free(garage *g)
+{
+	watching = NULL;
+	garage_free(g);
+}
+
+static pk_err
+x_entry(garage *g, const struct garage_entry_in *in, struct ticket **t)
+{
+	pk_err e = garage_entry(g, in, t, &tch);
+
+	collect();
+	return e;
+}
+
+static pk_err
+x_exit(garage *g, struct ticket *t, int gate, int64_t at, struct garage_quote *q)
+{
+	pk_err e = garage_exit(g, t, gate, at, q, &tch);
+
+	collect();
+	return e;
+}
+
+static pk_err
+x_lost(garage *g, struct ticket *t, int64_t at, struct garage_quote *q)
+{
+	pk_err e = garage_lost(g, t, at, q, &tch);
+
+	collect();
+	return e;
+}
+
+static pk_err
+x_set_spot_service(garage *g, uint32_t spot, int in_service)
+{
+	pk_err e = garage_set_spot_service(g, spot, in_service, TU_T0, &tch);
+
+	collect();
+	return e;
+}
+
+static void
+x_set_strategy(garage *g, enum alloc_strategy s)
+{
+	assert_int_equal(garage_set_strategy(g, s, TU_T0, &tch), PK_OK);
+	collect();
+}
+
+static void
+x_set_tariff(garage *g, tariff *t)
+{
+	assert_int_equal(garage_set_tariff(g, t, TU_T0, &tch), PK_OK);
+	collect();
 }
 
 /* ---- helpers ---- */
@@ -82,7 +155,7 @@ enter_at(garage *g, const char *gate, const char *plate, const char *cls,
 	in.needs = needs;
 	in.ticket_id = id;
 	in.at = at;
-	return garage_entry(g, &in, out ? out : &dummy);
+	return x_entry(g, &in, out ? out : &dummy);
 }
 
 static struct ticket *
@@ -124,7 +197,12 @@ pay(garage *g, struct ticket *t, int64_t amount, const char *ref, int64_t at,
 	in.reference = ref;
 	in.receipt_id = rid;
 	in.at = at;
-	return garage_pay(g, t, &in, p, replayed, q);
+	{
+		pk_err e = garage_pay(g, t, &in, p, replayed, q, &tch);
+
+		collect();
+		return e;
+	}
 }
 
 static enum alloc_spot_state
@@ -146,7 +224,7 @@ test_entry_issues_ticket(void **state)
 
 	(void)state;
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	next_id = 41;
 	tu_id(41, id);
 	assert_int_equal(enter_at(g, "north", "b-xy 1", "car", 0, TU_T0, &t), PK_OK);
@@ -176,11 +254,11 @@ test_entry_issues_ticket(void **state)
 	assert_int_equal(c.free, 8);
 
 	assert_int_equal(log.total, 1);
-	assert_int_equal(log.kind[0], GCH_ENTRY);
+	assert_int_equal(log.kind[0], CHG_ENTRY);
 	assert_ptr_equal(log.t[0], t);
 	assert_int_equal(log.at[0], TU_T0);
 	assert_null(log.pay[0]);
-	garage_free(g);
+	x_free(g);
 }
 
 static void
@@ -192,7 +270,7 @@ test_entry_wrong_gate(void **state)
 
 	(void)state;
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	assert_int_equal(enter_at(g, "south", "A1", "car", 0, TU_T0, &t),
 	    PK_E_WRONG_GATE);
 	assert_null(t);
@@ -207,7 +285,7 @@ test_entry_wrong_gate(void **state)
 	/* A van (oversized only) from ramp: C-02 at 80. */
 	assert_int_equal(enter_at(g, "ramp", "V1", "van", 0, TU_T0, &t), PK_OK);
 	assert_string_equal(spot0(g, t), "C-02");
-	garage_free(g);
+	x_free(g);
 }
 
 static void
@@ -220,7 +298,7 @@ test_entry_plate_inside(void **state)
 	(void)state;
 	t1 = enter_ok(g, "A1", "car", TU_T0);
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	assert_int_equal(enter_at(g, "north", "a1", "car", 0, TU_T0 + 5, &t2),
 	    PK_E_PLATE_INSIDE);
 	assert_null(t2);
@@ -228,7 +306,7 @@ test_entry_plate_inside(void **state)
 	assert_ptr_equal(garage_inside(g, "A1"), t1);
 	assert_int_equal(spot_state(g, "B-02"), ALLOC_SPOT_FREE);
 	assert_int_equal(log.total, 0);
-	garage_free(g);
+	x_free(g);
 }
 
 static void
@@ -257,7 +335,7 @@ test_entry_best_fit_order_and_lot_full(void **state)
 		assert_string_equal(spot0(g, t), want_car[i]);
 	}
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	t = NULL;
 	assert_int_equal(enter_at(g, "north", "C9", "car", 0, TU_T0, &t), PK_E_LOT_FULL);
 	assert_int_equal(enter_at(g, "north", "M9", "motorcycle", 0, TU_T0, &t),
@@ -268,7 +346,7 @@ test_entry_best_fit_order_and_lot_full(void **state)
 	alloc_counts(garage_alloc(g), &c);
 	assert_int_equal(c.occupied, 9);
 	assert_int_equal(c.free, 0);
-	garage_free(g);
+	x_free(g);
 }
 
 static void
@@ -296,7 +374,7 @@ test_entry_needs_and_vans(void **state)
 	/* A car needing ev gets the next ev spot. */
 	assert_int_equal(enter_at(g, "north", "E1", "car", ev, TU_T0, &t), PK_OK);
 	assert_string_equal(spot0(g, t), "B-02");
-	garage_free(g);
+	x_free(g);
 }
 
 static void
@@ -318,7 +396,7 @@ test_entry_bus_contiguous(void **state)
 	assert_int_equal(spot_state(g, "B-04"), ALLOC_SPOT_FREE);
 	assert_int_equal(enter_at(g, "north", "BUS2", "bus", 0, TU_T0, NULL),
 	    PK_E_LOT_FULL);
-	garage_free(g);
+	x_free(g);
 }
 
 static void
@@ -344,18 +422,18 @@ test_entry_strategies(void **state)
 		assert_string_equal(spot0(g, t), cases[i].first);
 		t = enter_ok(g, "M2", "motorcycle", TU_T0);
 		assert_string_equal(spot0(g, t), cases[i].second);
-		garage_free(g);
+		x_free(g);
 	}
 	/* Changing the strategy at run time changes the next choice. */
 	{
 		garage *g = tu_garage(ALLOC_NEAREST, 10);
 		struct ticket *t;
 
-		garage_set_strategy(g, ALLOC_FARTHEST);
+		x_set_strategy(g, ALLOC_FARTHEST);
 		assert_int_equal(garage_strategy(g), ALLOC_FARTHEST);
 		t = enter_ok(g, "C1", "car", TU_T0);
 		assert_string_equal(spot0(g, t), "B-04");
-		garage_free(g);
+		x_free(g);
 	}
 }
 
@@ -380,7 +458,7 @@ test_entry_surge_fixed(void **state)
 		assert_int_equal(t[i]->surge_milli, want);
 	}
 	/* Occupancy drops, the ticket keeps its surge; the fee uses it. */
-	assert_int_equal(garage_exit(g, t[0], gate(g, "south"), TU_T0 + 60, &q), PK_OK);
+	assert_int_equal(x_exit(g, t[0], gate(g, "south"), TU_T0 + 60, &q), PK_OK);
 	assert_int_equal(t[8]->surge_milli, 2000);
 	garage_quote(g, t[8], TU_T0 + 2 * HOUR, &q);
 	assert_int_equal(q.q.surge_milli, 2000);
@@ -393,11 +471,11 @@ test_entry_surge_fixed(void **state)
 	t[0] = enter_ok(g, "NEW", "motorcycle", TU_T0 + 100);
 	assert_int_equal(t[0]->surge_milli, 2000);
 	/* Two leave: the next one sees 7 of 9 (5/9 <= 7/9 < 8/9). */
-	assert_int_equal(garage_exit(g, t[0], gate(g, "south"), TU_T0 + 200, &q), PK_OK);
-	assert_int_equal(garage_exit(g, t[2], gate(g, "south"), TU_T0 + 200, &q), PK_OK);
+	assert_int_equal(x_exit(g, t[0], gate(g, "south"), TU_T0 + 200, &q), PK_OK);
+	assert_int_equal(x_exit(g, t[2], gate(g, "south"), TU_T0 + 200, &q), PK_OK);
 	t[0] = enter_ok(g, "NEW2", "motorcycle", TU_T0 + 300);
 	assert_int_equal(t[0]->surge_milli, 1250);
-	garage_free(g);
+	x_free(g);
 }
 
 /* Peak is the window containing the entry time, fixed at entry. */
@@ -434,9 +512,9 @@ test_entry_peak_fixed(void **state)
 		assert_int_equal(q.q.peak_milli, cases[i].peak);
 		/* 800 x 0.5 x peak */
 		assert_int_equal(q.fee, cases[i].peak == 1500 ? 600 : 400);
-		garage_exit(g, t, gate(g, "south"), cases[i].at, &q);
+		x_exit(g, t, gate(g, "south"), cases[i].at, &q);
 	}
-	garage_free(g);
+	x_free(g);
 }
 
 /* Peak in Europe/Berlin: the window is local time, read from a real TZif. */
@@ -471,7 +549,7 @@ test_entry_peak_local_time(void **state)
 	/* 06:30 UTC is 07:30 local: the window opens. */
 	t = enter_ok(g, "P3", "car", TU_MON_0000 + 6 * HOUR + 30 * MIN);
 	assert_int_equal(t->peak_milli, 1500);
-	garage_free(g);
+	x_free(g);
 }
 
 /* ---- quote ---- */
@@ -520,7 +598,7 @@ test_quote_amounts(void **state)
 	garage_quote(g, t, TU_T0 - HOUR, &q);
 	assert_int_equal(q.duration_s, 0);
 	assert_int_equal(q.fee, 0);
-	garage_free(g);
+	x_free(g);
 }
 
 static void
@@ -543,7 +621,7 @@ test_quote_class_multiplier_and_cap(void **state)
 	assert_int_equal(q.q.class_milli, 4000);
 	assert_int_equal(q.q.multiplier_milli, 3000);
 	assert_int_equal(q.fee, 2400);
-	garage_free(g);
+	x_free(g);
 }
 
 static void
@@ -557,9 +635,9 @@ test_quote_lost(void **state)
 
 	(void)state;
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	/* max(lost 5000, fee 300) = 5000. */
-	assert_int_equal(garage_lost(g, t, TU_T0 + 30 * MIN, &q), PK_OK);
+	assert_int_equal(x_lost(g, t, TU_T0 + 30 * MIN, &q), PK_OK);
 	assert_int_equal(t->lost, 1);
 	assert_int_equal(t->lost_at, TU_T0 + 30 * MIN);
 	assert_int_equal(q.fee, 5000);
@@ -574,11 +652,11 @@ test_quote_lost(void **state)
 	assert_int_equal(q.fee, 5800);
 	assert_int_equal(q.lost_fee_applied, 0);
 	/* Lost again: idempotent, the first time stays, no second change. */
-	assert_int_equal(garage_lost(g, t, TU_T0 + 40 * MIN, &q), PK_OK);
+	assert_int_equal(x_lost(g, t, TU_T0 + 40 * MIN, &q), PK_OK);
 	assert_int_equal(t->lost_at, TU_T0 + 30 * MIN);
 	assert_int_equal(q.fee, 5000);
 	assert_int_equal(q.at, TU_T0 + 40 * MIN);
-	assert_int_equal(log.n[GCH_LOST], 1);
+	assert_int_equal(log.n[CHG_LOST], 1);
 	assert_int_equal(log.total, 1);
 	assert_ptr_equal(log.t[0], t);
 	assert_int_equal(log.at[0], TU_T0 + 30 * MIN);
@@ -591,13 +669,13 @@ test_quote_lost(void **state)
 		int rep;
 
 		assert_int_equal(pay(g, t, 5000, NULL, TU_T0 + 45 * MIN, &p, &rep, &q), PK_OK);
-		assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 50 * MIN, &q),
+		assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 50 * MIN, &q),
 		    PK_OK);
 		assert_int_equal(t->charged, 5000);
-		assert_int_equal(garage_lost(g, t, TU_T0 + HOUR, &q), PK_E_NOT_FOUND);
-		assert_int_equal(log.n[GCH_LOST], 1);
+		assert_int_equal(x_lost(g, t, TU_T0 + HOUR, &q), PK_E_NOT_FOUND);
+		assert_int_equal(log.n[CHG_LOST], 1);
 	}
-	garage_free(g);
+	x_free(g);
 }
 
 /* A payment covers the stay for the grace period; after it the rest is due. */
@@ -629,7 +707,7 @@ test_quote_grace_after_payment(void **state)
 	assert_int_equal(q.fee, 800);
 	assert_int_equal(q.due, 500);
 	/* Exit after grace needs the rest; pay it, then leave. */
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 66 * MIN, &q),
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 66 * MIN, &q),
 	    PK_E_PAYMENT_REQUIRED);
 	assert_int_equal(q.due, 500);
 	assert_int_equal(t->state, TICKET_INSIDE);
@@ -637,9 +715,9 @@ test_quote_grace_after_payment(void **state)
 	assert_int_equal(t->paid, 800);
 	assert_int_equal(t->n_payments, 2);
 	assert_int_equal(q.exit_by, TU_T0 + 81 * MIN);
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 70 * MIN, &q), PK_OK);
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 70 * MIN, &q), PK_OK);
 	assert_int_equal(t->charged, 800);
-	garage_free(g);
+	x_free(g);
 }
 
 /* ---- pay ---- */
@@ -656,7 +734,7 @@ test_pay_amount_mismatch(void **state)
 
 	(void)state;
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	assert_int_equal(pay(g, t, 299, "r1", TU_T0 + HOUR, &p, &rep, &q),
 	    PK_E_AMOUNT_MISMATCH);
 	assert_int_equal(q.due, 300);
@@ -681,8 +759,8 @@ test_pay_amount_mismatch(void **state)
 	assert_int_equal(pay(g, t, 300, "r1", TU_T0 + HOUR, &p, &rep, &q), PK_OK);
 	assert_int_equal(rep, 0);
 	assert_int_equal(t->paid, 300);
-	assert_int_equal(log.n[GCH_PAY], 1);
-	garage_free(g);
+	assert_int_equal(log.n[CHG_PAY], 1);
+	x_free(g);
 }
 
 static void
@@ -698,7 +776,7 @@ test_pay_idempotent_reference(void **state)
 
 	(void)state;
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	assert_int_equal(pay(g, t, 300, "ref-1", TU_T0 + HOUR, &p1, &rep, &q), PK_OK);
 	assert_int_equal(rep, 0);
 	assert_non_null(p1);
@@ -708,7 +786,7 @@ test_pay_idempotent_reference(void **state)
 	assert_string_equal(p1->method, "card");
 	assert_int_equal(p1->amount, 300);
 	assert_int_equal(p1->at, TU_T0 + HOUR);
-	assert_int_equal(log.n[GCH_PAY], 1);
+	assert_int_equal(log.n[CHG_PAY], 1);
 	assert_ptr_equal(log.pay[0], p1);
 	assert_int_equal(log.pay_amount[0], 300);
 	assert_ptr_equal(log.t[0], t);
@@ -721,7 +799,7 @@ test_pay_idempotent_reference(void **state)
 	assert_int_equal(p2->amount, 300);
 	assert_int_equal(t->paid, 300);
 	assert_int_equal(t->n_payments, 1);
-	assert_int_equal(log.n[GCH_PAY], 1);
+	assert_int_equal(log.n[CHG_PAY], 1);
 	assert_int_equal(log.total, 1);
 	/* q is the quote at that time: after grace, the rest is due. */
 	assert_int_equal(q.fee, 800);
@@ -732,10 +810,10 @@ test_pay_idempotent_reference(void **state)
 	assert_int_equal(rep, 0);
 	assert_string_not_equal(p2->receipt, receipt);
 	assert_int_equal(t->paid, 800);
-	assert_int_equal(log.n[GCH_PAY], 2);
+	assert_int_equal(log.n[CHG_PAY], 2);
 
 	/* After exit: the old reference still answers, a new payment is refused. */
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 3 * HOUR + 60, &q),
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 3 * HOUR + 60, &q),
 	    PK_OK);
 	assert_int_equal(pay(g, t, 300, "ref-1", TU_T0 + 4 * HOUR, &p2, &rep, &q), PK_OK);
 	assert_int_equal(rep, 1);
@@ -746,8 +824,8 @@ test_pay_idempotent_reference(void **state)
 	    PK_E_NOT_FOUND);
 	assert_int_equal(t->paid, 800);
 	assert_int_equal(t->n_payments, 2);
-	assert_int_equal(log.n[GCH_PAY], 2);
-	garage_free(g);
+	assert_int_equal(log.n[CHG_PAY], 2);
+	x_free(g);
 }
 
 /* No reference (or an empty one) never replays. */
@@ -767,7 +845,7 @@ test_pay_without_reference(void **state)
 	assert_int_equal(rep, 0);
 	assert_int_equal(t->n_payments, 2);
 	assert_int_equal(t->paid, 800);
-	garage_free(g);
+	x_free(g);
 }
 
 /* ---- exit ---- */
@@ -787,13 +865,13 @@ test_exit(void **state)
 	(void)state;
 	memcpy(id, t->id, UUID_BUFSZ);
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	/* Not at an exit gate. */
-	assert_int_equal(garage_exit(g, t, gate(g, "north"), TU_T0 + HOUR, &q),
+	assert_int_equal(x_exit(g, t, gate(g, "north"), TU_T0 + HOUR, &q),
 	    PK_E_WRONG_GATE);
 	/* Money due. */
 	memset(&q, 0, sizeof(q));
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + HOUR, &q),
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + HOUR, &q),
 	    PK_E_PAYMENT_REQUIRED);
 	assert_int_equal(q.due, 300);
 	assert_int_equal(t->state, TICKET_INSIDE);
@@ -801,7 +879,7 @@ test_exit(void **state)
 	assert_int_equal(log.total, 0);
 
 	assert_int_equal(pay(g, t, 300, NULL, TU_T0 + HOUR, &p, &rep, &q), PK_OK);
-	assert_int_equal(garage_exit(g, t, gate(g, "ramp"), TU_T0 + HOUR + 5 * MIN, &q),
+	assert_int_equal(x_exit(g, t, gate(g, "ramp"), TU_T0 + HOUR + 5 * MIN, &q),
 	    PK_OK);
 	assert_int_equal(q.due, 0);
 	assert_int_equal(t->state, TICKET_EXITED);
@@ -816,26 +894,26 @@ test_exit(void **state)
 	/* Found by id (closed), not by plate. */
 	assert_ptr_equal(garage_ticket(g, id), t);
 	assert_null(garage_inside(g, "X1"));
-	assert_int_equal(log.n[GCH_EXIT], 1);
+	assert_int_equal(log.n[CHG_EXIT], 1);
 	assert_int_equal(log.at[log.total - 1], TU_T0 + HOUR + 5 * MIN);
 	assert_string_equal(log.id[log.total - 1], id);
 	assert_int_equal(log.exited_at[log.total - 1], TU_T0 + HOUR + 5 * MIN);
 
 	/* Out already: not_found, nothing changes. */
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 2 * HOUR, &q),
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 2 * HOUR, &q),
 	    PK_E_NOT_FOUND);
 	assert_int_equal(t->exited_at, TU_T0 + HOUR + 5 * MIN);
-	assert_int_equal(log.n[GCH_EXIT], 1);
+	assert_int_equal(log.n[CHG_EXIT], 1);
 
 	/* The plate may come in again with a new ticket on the freed spot. */
 	t = enter_ok(g, "X1", "car", TU_T0 + 3 * HOUR);
 	assert_string_not_equal(t->id, id);
 	assert_string_equal(spot0(g, t), "B-01");
 	/* Free minutes: leaves without paying, charged 0. */
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 3 * HOUR + 15 * MIN,
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 3 * HOUR + 15 * MIN,
 	    &q), PK_OK);
 	assert_int_equal(t->charged, 0);
-	garage_free(g);
+	x_free(g);
 }
 
 /* An exit time before the entry counts as the entry time. */
@@ -848,16 +926,16 @@ test_exit_before_entry_refused(void **state)
 
 	(void)state;
 	/* An exit before the entry is refused, not moved. */
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 - 100, &q),
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 - 100, &q),
 	    PK_E_INVALID_PARAMS);
 	assert_int_equal(t->state, TICKET_INSIDE);
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0, &q), PK_OK);
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0, &q), PK_OK);
 	assert_int_equal(t->exited_at, TU_T0);
 	/* A closed ticket's quote ends at its exit. */
 	garage_quote(g, t, TU_T0 + 10 * HOUR, &q);
 	assert_int_equal(q.at, TU_T0);
 	assert_int_equal(q.fee, 0);
-	garage_free(g);
+	x_free(g);
 }
 
 static void
@@ -869,15 +947,15 @@ test_exit_releases_pending_out_of_service(void **state)
 	struct garage_quote q;
 
 	(void)state;
-	assert_int_equal(garage_set_spot_service(g, b1, 0), PK_OK);
+	assert_int_equal(x_set_spot_service(g, b1, 0), PK_OK);
 	assert_int_equal(spot_state(g, "B-01"), ALLOC_SPOT_OCCUPIED);
 	assert_int_equal(alloc_spot_pending_out_of_service(garage_alloc(g), b1), 1);
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 60, &q), PK_OK);
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 60, &q), PK_OK);
 	assert_int_equal(spot_state(g, "B-01"), ALLOC_SPOT_OUT_OF_SERVICE);
 	t = enter_ok(g, "X2", "car", TU_T0 + 120);
 	assert_string_equal(spot0(g, t), "B-02");
-	assert_int_equal(garage_set_spot_service(g, 9999, 0), PK_E_INVALID_PARAMS);
-	garage_free(g);
+	assert_int_equal(x_set_spot_service(g, 9999, 0), PK_E_INVALID_PARAMS);
+	x_free(g);
 }
 
 /* ---- closed-ticket retention ---- */
@@ -912,11 +990,11 @@ test_retention_limit(void **state)
 		memcpy(ids[i], t[i]->id, UUID_BUFSZ);
 	}
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(garage_exit(g, t[i], gate(g, "south"), TU_T0 + 60, &q), PK_OK);
+		assert_int_equal(x_exit(g, t[i], gate(g, "south"), TU_T0 + 60, &q), PK_OK);
 	assert_ptr_equal(garage_ticket(g, ids[0]), t[0]);
 	assert_ptr_equal(garage_ticket(g, ids[1]), t[1]);
 	/* The third closed ticket drops the oldest. */
-	assert_int_equal(garage_exit(g, t[2], gate(g, "south"), TU_T0 + 60, &q), PK_OK);
+	assert_int_equal(x_exit(g, t[2], gate(g, "south"), TU_T0 + 60, &q), PK_OK);
 	assert_null(garage_ticket(g, ids[0]));
 	assert_ptr_equal(garage_ticket(g, ids[1]), t[1]);
 	assert_ptr_equal(garage_ticket(g, ids[2]), t[2]);
@@ -928,14 +1006,14 @@ test_retention_limit(void **state)
 	assert_ptr_equal(v.t[0], t[1]);
 	assert_ptr_equal(v.t[1], t[2]);
 	assert_ptr_equal(v.t[2], t[3]);
-	assert_int_equal(garage_exit(g, t[3], gate(g, "south"), TU_T0 + 60, &q), PK_OK);
+	assert_int_equal(x_exit(g, t[3], gate(g, "south"), TU_T0 + 60, &q), PK_OK);
 	assert_null(garage_ticket(g, ids[1]));
 	memset(&v, 0, sizeof(v));
 	garage_each_ticket(g, visit, &v);
 	assert_int_equal(v.n, 2);
 	assert_string_equal(v.t[0]->id, ids[2]);
 	assert_string_equal(v.t[1]->id, ids[3]);
-	garage_free(g);
+	x_free(g);
 }
 
 /*
@@ -954,9 +1032,9 @@ test_retention_zero(void **state)
 	(void)state;
 	memcpy(id, t->id, UUID_BUFSZ);
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 60, &q), PK_OK);
-	assert_int_equal(log.n[GCH_EXIT], 1);
+	watch(&log);
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 60, &q), PK_OK);
+	assert_int_equal(log.n[CHG_EXIT], 1);
 	assert_string_equal(log.id[0], id);
 	assert_int_equal(log.exited_at[0], TU_T0 + 60);
 	/* The caller reads the ticket after a successful exit (proto/methods.c). */
@@ -965,11 +1043,11 @@ test_retention_zero(void **state)
 	assert_int_equal(garage_inside_count(g), 0);
 	/* Still bounded: the next exit drops the earlier ticket. */
 	t = enter_ok(g, "Z2", "car", TU_T0 + 120);
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 180, &q), PK_OK);
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 180, &q), PK_OK);
 	assert_null(garage_ticket(g, id));
-	assert_int_equal(log.n[GCH_EXIT], 2);
+	assert_int_equal(log.n[CHG_EXIT], 2);
 	assert_string_equal(log.id[2], t->id);
-	garage_free(g);
+	x_free(g);
 }
 
 /* ---- the sink ---- */
@@ -986,53 +1064,53 @@ test_sink_each_kind_once(void **state)
 
 	(void)state;
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	t = enter_ok(g, "S1", "car", TU_T0);
 	t2 = enter_ok(g, "S2", "car", TU_T0);
-	assert_int_equal(garage_lost(g, t2, TU_T0 + 60, &q), PK_OK);
+	assert_int_equal(x_lost(g, t2, TU_T0 + 60, &q), PK_OK);
 	assert_int_equal(pay(g, t, 300, "x", TU_T0 + HOUR, &p, &rep, &q), PK_OK);
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + HOUR, &q), PK_OK);
-	assert_int_equal(garage_set_spot_service(g, tu_spot(g, "C-02"), 0), PK_OK);
-	garage_set_strategy(g, ALLOC_FIRST);
-	garage_set_tariff(g, tu_tariff("{ 'lost_ticket': 7 }"));
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + HOUR, &q), PK_OK);
+	assert_int_equal(x_set_spot_service(g, tu_spot(g, "C-02"), 0), PK_OK);
+	x_set_strategy(g, ALLOC_FIRST);
+	x_set_tariff(g, tu_tariff("{ 'lost_ticket': 7 }"));
 
 	assert_int_equal(log.total, 8);
-	assert_int_equal(log.n[GCH_ENTRY], 2);
-	assert_int_equal(log.n[GCH_LOST], 1);
-	assert_int_equal(log.n[GCH_PAY], 1);
-	assert_int_equal(log.n[GCH_EXIT], 1);
-	assert_int_equal(log.n[GCH_SPOT], 1);
-	assert_int_equal(log.n[GCH_STRATEGY], 1);
-	assert_int_equal(log.n[GCH_TARIFF], 1);
+	assert_int_equal(log.n[CHG_ENTRY], 2);
+	assert_int_equal(log.n[CHG_LOST], 1);
+	assert_int_equal(log.n[CHG_PAY], 1);
+	assert_int_equal(log.n[CHG_EXIT], 1);
+	assert_int_equal(log.n[CHG_SPOT], 1);
+	assert_int_equal(log.n[CHG_STRATEGY], 1);
+	assert_int_equal(log.n[CHG_TARIFF], 1);
 	/* In order, with their details. */
-	assert_int_equal(log.kind[2], GCH_LOST);
+	assert_int_equal(log.kind[2], CHG_LOST);
 	assert_ptr_equal(log.t[2], t2);
 	assert_int_equal(log.at[2], TU_T0 + 60);
-	assert_int_equal(log.kind[3], GCH_PAY);
+	assert_int_equal(log.kind[3], CHG_PAY);
 	assert_ptr_equal(log.pay[3], &t->payments[0]);
 	assert_int_equal(log.at[3], TU_T0 + HOUR);
-	assert_int_equal(log.kind[4], GCH_EXIT);
+	assert_int_equal(log.kind[4], CHG_EXIT);
 	assert_ptr_equal(log.t[4], t);
-	assert_int_equal(log.kind[5], GCH_SPOT);
+	assert_int_equal(log.kind[5], CHG_SPOT);
 	assert_int_equal(log.spot[5], tu_spot(g, "C-02"));
 	assert_int_equal(log.in_service[5], 0);
 	assert_null(log.t[5]);
-	assert_int_equal(log.kind[6], GCH_STRATEGY);
-	assert_int_equal(log.kind[7], GCH_TARIFF);
+	assert_int_equal(log.kind[6], CHG_STRATEGY);
+	assert_int_equal(log.kind[7], CHG_TARIFF);
 	assert_int_equal(garage_strategy(g), ALLOC_FIRST);
 	assert_int_equal(tariff_lost_fee(garage_tariff(g)), 7);
 	/* Back in service reports in_service 1. */
-	assert_int_equal(garage_set_spot_service(g, tu_spot(g, "C-02"), 1), PK_OK);
+	assert_int_equal(x_set_spot_service(g, tu_spot(g, "C-02"), 1), PK_OK);
 	assert_int_equal(log.in_service[8], 1);
 	/* Failures report nothing. */
-	assert_int_equal(garage_set_spot_service(g, 1000, 0), PK_E_INVALID_PARAMS);
+	assert_int_equal(x_set_spot_service(g, 1000, 0), PK_E_INVALID_PARAMS);
 	assert_int_equal(enter_at(g, "south", "S3", "car", 0, TU_T0, NULL), PK_E_WRONG_GATE);
 	assert_int_equal(log.total, 9);
 	/* Without a sink nothing is called (and nothing breaks). */
-	garage_set_sink(g, NULL, NULL);
+	watch(NULL);
 	enter_ok(g, "S4", "car", TU_T0);
 	assert_int_equal(log.total, 9);
-	garage_free(g);
+	x_free(g);
 }
 
 /* ---- restore ---- */
@@ -1069,7 +1147,7 @@ test_restore_ticket(void **state)
 
 	(void)state;
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	memset(pays, 0, sizeof(pays));
 	tu_id(900, pays[0].receipt);
 	pays[0].amount = 100;
@@ -1135,7 +1213,7 @@ test_restore_ticket(void **state)
 	assert_ptr_not_equal(garage_inside(g, "R1"), t);
 	assert_int_equal(garage_inside_count(g), 1);
 	assert_int_equal(log.total, 0);
-	garage_free(g);
+	x_free(g);
 }
 
 static void
@@ -1150,7 +1228,7 @@ test_restore_exit_pay_lost_tariff(void **state)
 
 	(void)state;
 	memset(&log, 0, sizeof(log));
-	garage_set_sink(g, sink, &log);
+	watch(&log);
 	assert_int_equal(garage_restore_ticket(g, &img, &spot, NULL), PK_OK);
 	tu_id(600, id);
 	t = garage_ticket(g, id);
@@ -1186,10 +1264,10 @@ test_restore_exit_pay_lost_tariff(void **state)
 	assert_int_equal(garage_restore_exit(g, t, gate(g, "south"), TU_T0 + 50),
 	    PK_E_INVALID_PARAMS);
 
-	garage_replace_tariff(g, tu_tariff("{ 'grace_minutes': 1 }"));
+	garage_restore_tariff(g, tu_tariff("{ 'grace_minutes': 1 }"));
 	assert_int_equal(tariff_grace_s(garage_tariff(g)), 60);
 	assert_int_equal(log.total, 0);
-	garage_free(g);
+	x_free(g);
 }
 
 /* A ticket restored onto a spot that is out of service keeps both facts. */
@@ -1203,16 +1281,16 @@ test_restore_onto_out_of_service_spot(void **state)
 	char id[UUID_BUFSZ];
 
 	(void)state;
-	assert_int_equal(garage_set_spot_service(g, spot, 0), PK_OK);
+	assert_int_equal(x_set_spot_service(g, spot, 0), PK_OK);
 	assert_int_equal(spot_state(g, "B-02"), ALLOC_SPOT_OUT_OF_SERVICE);
 	assert_int_equal(garage_restore_ticket(g, &img, &spot, NULL), PK_OK);
 	assert_int_equal(spot_state(g, "B-02"), ALLOC_SPOT_OCCUPIED);
 	assert_int_equal(alloc_spot_pending_out_of_service(garage_alloc(g), spot), 1);
 	tu_id(800, id);
 	t = garage_ticket(g, id);
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 60, &q), PK_OK);
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 60, &q), PK_OK);
 	assert_int_equal(spot_state(g, "B-02"), ALLOC_SPOT_OUT_OF_SERVICE);
-	garage_free(g);
+	x_free(g);
 }
 
 
@@ -1230,13 +1308,13 @@ test_lost_within_grace(void **state)
 	garage_quote(g, t, TU_T0 + 61 * MIN, &q);
 	assert_int_equal(q.due, 800);
 	assert_int_equal(pay(g, t, 800, NULL, TU_T0 + 61 * MIN, &p, &rep, &q), PK_OK);
-	assert_int_equal(garage_lost(g, t, TU_T0 + 65 * MIN, &q), PK_OK);
+	assert_int_equal(x_lost(g, t, TU_T0 + 65 * MIN, &q), PK_OK);
 	assert_int_equal(q.fee, tariff_lost_fee(garage_tariff(g)));
 	assert_int_equal(q.due, tariff_lost_fee(garage_tariff(g)) - 800);
-	assert_int_equal(garage_exit(g, t, gate(g, "south"), TU_T0 + 70 * MIN, &q),
+	assert_int_equal(x_exit(g, t, gate(g, "south"), TU_T0 + 70 * MIN, &q),
 	    PK_E_PAYMENT_REQUIRED);
 	assert_int_equal(q.due, tariff_lost_fee(garage_tariff(g)) - 800);
-	garage_free(g);
+	x_free(g);
 }
 
 int

@@ -11,6 +11,7 @@
 
 #include "inline.h"
 #include "jsonrpc.h"
+#include "testutil.h"
 
 /*
  * Parses s (its strlen) and checks the method and the params printed
@@ -28,7 +29,7 @@ ok(const char *s, const char *method, const char *params_json)
 	assert_string_equal(msg, "");
 	assert_string_equal(m, method);
 	assert_true(cJSON_IsObject(p));
-	printed = rpc_json_print(p);
+	printed = tu_print(p);
 	assert_non_null(printed);
 	if (strcmp(printed, params_json) != 0)
 		fail_msg("%s: params %s, want %s", s, printed, params_json);
@@ -196,7 +197,7 @@ test_length_respected(void **state)
 
 	(void)state;
 	assert_int_equal(inline_parse(buf, 17, &m, &p, NULL, 0), PK_OK);
-	s = rpc_json_print(p);
+	s = tu_print(p);
 	assert_string_equal(s, "{\"method\":\"entry\"}");
 	free(s);
 	free(m);

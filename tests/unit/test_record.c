@@ -47,26 +47,55 @@ lines_free(struct lines *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* ---- a journal: the sink encodes every change ---- */
+/* ---- where the changes of the driving helpers go ---- */
 
 struct journal {
 	struct lines recs;
 	unsigned next_event;
-	int64_t ts;
 };
 
-static void
-journal_sink(void *ud, const garage *g, const struct garage_change *chg)
-{
-	struct journal *j = ud;
-	char id[UUID_BUFSZ];
-	char *s;
+struct one {
+	char *rec;
+	int n;
+};
 
-	tu_id(0xe0000 + j->next_event++, id);
-	s = record_encode(g, chg, id, j->ts);
-	assert_non_null(s);
-	lines_add(&j->recs, s, strlen(s));
-	free(s);
+static struct changes tch;		/* what the last core call returned */
+static struct journal *to_journal;	/* every record, with fresh event ids */
+static struct one *to_one;		/* only the last record, a fixed id */
+
+/* Encodes the changes of the call just made, as the daemon's commit does. */
+static void
+flush(const garage *g)
+{
+	struct jw w;
+
+	jw_init(&w);
+	for (size_t i = 0; i < tch.n; i++) {
+		char id[UUID_BUFSZ] = "0193aaaa-bbbb-7ccc-8ddd-eeeeffff0000";
+
+		if (to_journal != NULL)
+			tu_id(0xe0000 + to_journal->next_event++, id);
+		jw_reset(&w);
+		record_write(g, &tch.v[i], id, &w);
+		assert_false(jw_failed(&w));
+		if (to_journal != NULL)
+			lines_add(&to_journal->recs, w.buf, w.len);
+		if (to_one != NULL) {
+			free(to_one->rec);
+			to_one->rec = strdup(w.buf);
+			to_one->n++;
+		}
+	}
+	jw_release(&w);
+	changes_clear(&tch);
+}
+
+static void
+record_to(struct journal *j, struct one *o)
+{
+	changes_release(&tch);
+	to_journal = j;
+	to_one = o;
 }
 
 static int
@@ -164,13 +193,14 @@ dump(const garage *g)
 	struct alloc_counts c;
 	struct collect col;
 	struct buf b = { NULL, 0, 0 };
-	cJSON *tj = tariff_to_json(garage_tariff(g));
-	char *ts = cJSON_PrintUnformatted(tj);
+	struct jw tw;
 
+	jw_init(&tw);
+	tariff_write(garage_tariff(g), &tw);
+	assert_false(jw_failed(&tw));
 	bprintf(&b, "strategy %s\n", alloc_strategy_name(garage_strategy(g)));
-	bprintf(&b, "tariff %s\n", ts);
-	free(ts);
-	cJSON_Delete(tj);
+	bprintf(&b, "tariff %s\n", tw.buf);
+	jw_release(&tw);
 	alloc_counts(a, &c);
 	bprintf(&b, "counts total=%llu free=%llu occupied=%llu oos=%llu held=%llu\n",
 	    (unsigned long long)c.total, (unsigned long long)c.free,
@@ -224,7 +254,8 @@ enter(garage *g, const char *gate, const char *plate, const char *cls,
 	}
 	in.ticket_id = id;
 	in.at = at;
-	e = garage_entry(g, &in, &t);
+	e = garage_entry(g, &in, &t, &tch);
+	flush(g);
 	if (e != PK_OK)
 		fail_msg("entry %s: %s", plate, pk_err_reason(e));
 	return t;
@@ -247,7 +278,8 @@ pay_due(garage *g, struct ticket *t, const char *ref, int64_t at, int want_repla
 	in.reference = ref;
 	in.receipt_id = rid;
 	in.at = at;
-	assert_int_equal(garage_pay(g, t, &in, &p, &rep, &q), PK_OK);
+	assert_int_equal(garage_pay(g, t, &in, &p, &rep, &q, &tch), PK_OK);
+	flush(g);
 	assert_int_equal(rep, want_replay);
 	return p;
 }
@@ -257,8 +289,9 @@ leave(garage *g, struct ticket *t, const char *gate, int64_t at)
 {
 	struct garage_quote q;
 	pk_err e = garage_exit(g, t,
-	    facility_gate_lookup(garage_facility(g), gate), at, &q);
+	    facility_gate_lookup(garage_facility(g), gate), at, &q, &tch);
 
+	flush(g);
 	if (e != PK_OK)
 		fail_msg("exit %s: %s (due %lld)", t->plate, pk_err_reason(e),
 		    (long long)q.due);
@@ -269,13 +302,36 @@ lose(garage *g, struct ticket *t, int64_t at)
 {
 	struct garage_quote q;
 
-	assert_int_equal(garage_lost(g, t, at, &q), PK_OK);
+	assert_int_equal(garage_lost(g, t, at, &q, &tch), PK_OK);
+	flush(g);
+}
+
+static void
+oos_at(garage *g, const char *spot, int in_service, int64_t at)
+{
+	assert_int_equal(garage_set_spot_service(g, tu_spot(g, spot), in_service,
+	    at, &tch), PK_OK);
+	flush(g);
 }
 
 static void
 oos(garage *g, const char *spot, int in_service)
 {
-	assert_int_equal(garage_set_spot_service(g, tu_spot(g, spot), in_service), PK_OK);
+	oos_at(g, spot, in_service, TU_T0 + 7);
+}
+
+static void
+strategy(garage *g, enum alloc_strategy st, int64_t at)
+{
+	assert_int_equal(garage_set_strategy(g, st, at, &tch), PK_OK);
+	flush(g);
+}
+
+static void
+new_tariff(garage *g, tariff *t, int64_t at)
+{
+	assert_int_equal(garage_set_tariff(g, t, at, &tch), PK_OK);
+	flush(g);
 }
 
 #define NEW_TARIFF \
@@ -284,11 +340,10 @@ oos(garage *g, const char *spot, int in_service)
 
 /* First half of the scripted session. */
 static void
-script_part1(garage *g, struct journal *j)
+script_part1(garage *g)
 {
 	struct ticket *a1, *m1;
 
-	j->ts = TU_T0;
 	a1 = enter(g, "north", "A1", "car", NULL, TU_T0);		/* B-01 */
 	m1 = enter(g, "north", "M1", "motorcycle", NULL, TU_T0 + 60);	/* */
 	enter(g, "north", "V1", "van", NULL, TU_MON_0000 + 8 * HOUR);	/* C-01, peak */
@@ -304,21 +359,20 @@ script_part1(garage *g, struct journal *j)
 }
 
 static void
-script_part2(garage *g, struct journal *j)
+script_part2(garage *g)
 {
 	struct ticket *v1 = garage_inside(g, "V1");
 	struct ticket *bus = garage_inside(g, "BUS1");
 	struct ticket *e1 = garage_inside(g, "E1");
 	struct ticket *a2;
 
-	j->ts = TU_T0 + 2 * HOUR;
 	assert_non_null(v1);
 	assert_non_null(bus);
 	assert_non_null(e1);
-	garage_set_strategy(g, ALLOC_FARTHEST);
+	strategy(g, ALLOC_FARTHEST, TU_T0 + 2 * HOUR);
 	a2 = enter(g, "north", "A2", "car", NULL, TU_T0 + 2 * HOUR);	/* B-04 */
 	assert_string_equal(tu_spot_name(g, a2->spots[0]), "B-04");
-	garage_set_tariff(g, tu_tariff(NEW_TARIFF));
+	new_tariff(g, tu_tariff(NEW_TARIFF), TU_T0 + 2 * HOUR);
 	pay_due(g, v1, NULL, TU_T0 + 3 * HOUR, 0);
 	leave(g, v1, "ramp", TU_T0 + 3 * HOUR + 60);
 	lose(g, bus, TU_T0 + 4 * HOUR);
@@ -348,9 +402,11 @@ apply_all(garage *g, const struct lines *l)
 	}
 }
 
+/* A new garage whose changes go nowhere until record_to says where. */
 static garage *
 fresh(void)
 {
+	record_to(NULL, NULL);
 	return tu_garage(ALLOC_NEAREST, 10);
 }
 
@@ -445,23 +501,6 @@ envelope(cJSON *o, const char *type, const char *id, const char *ts)
 	return d;
 }
 
-struct one {
-	char *rec;
-	int n;
-};
-
-static void
-one_sink(void *ud, const garage *g, const struct garage_change *chg)
-{
-	struct one *o = ud;
-
-	free(o->rec);
-	o->rec = record_encode(g, chg, "0193aaaa-bbbb-7ccc-8ddd-eeeeffff0000",
-	    TU_T0 + 7);
-	assert_non_null(o->rec);
-	o->n++;
-}
-
 static void
 test_encode_each_kind(void **state)
 {
@@ -475,14 +514,14 @@ test_encode_each_kind(void **state)
 	char tsub[64];
 
 	(void)state;
-	garage_set_sink(g, one_sink, &one);
+	record_to(NULL, &one);
 	next_id = 0x77;
 
 	/* vehicle.entered */
 	t = enter(g, "north", "B-XY 1", "car", "['ev']", TU_T0);
 	snprintf(tsub, sizeof(tsub), "ticket:%s", t->id);
 	o = parse_rec(one.rec);
-	d = envelope(o, "vehicle.entered", id, ts);
+	d = envelope(o, "vehicle.entered", id, "2026-11-23T10:00:00Z");
 	{
 		const char *const subj[] = { "vehicle:B-XY 1", tsub, "spot:B-01",
 		    "gate:north", NULL };
@@ -509,7 +548,7 @@ test_encode_each_kind(void **state)
 	/* ticket.lost */
 	lose(g, t, TU_T0 + HOUR + 1);
 	o = parse_rec(one.rec);
-	d = envelope(o, "ticket.lost", id, ts);
+	d = envelope(o, "ticket.lost", id, "2026-11-23T11:00:01Z");
 	{
 		const char *const subj[] = { "vehicle:B-XY 1", tsub, NULL };
 		const char *const keys[] = { "ticket", "plate", "lost_at", NULL };
@@ -525,7 +564,7 @@ test_encode_each_kind(void **state)
 	/* payment.recorded */
 	p = pay_due(g, t, "ref-9", TU_T0 + HOUR + 2, 0);
 	o = parse_rec(one.rec);
-	d = envelope(o, "payment.recorded", id, ts);
+	d = envelope(o, "payment.recorded", id, "2026-11-23T11:00:02Z");
 	{
 		const char *const subj[] = { "vehicle:B-XY 1", tsub, NULL };
 		const char *const keys[] = { "ticket", "plate", "payment", NULL };
@@ -548,7 +587,7 @@ test_encode_each_kind(void **state)
 	/* vehicle.exited: charged the lost fee */
 	leave(g, t, "south", TU_T0 + HOUR + 10);
 	o = parse_rec(one.rec);
-	d = envelope(o, "vehicle.exited", id, ts);
+	d = envelope(o, "vehicle.exited", id, "2026-11-23T11:00:10Z");
 	{
 		const char *const subj[] = { "vehicle:B-XY 1", tsub, "spot:B-01",
 		    "gate:south", NULL };
@@ -587,7 +626,7 @@ test_encode_each_kind(void **state)
 	cJSON_Delete(o);
 
 	/* strategy.changed */
-	garage_set_strategy(g, ALLOC_FILL);
+	strategy(g, ALLOC_FILL, TU_T0 + 7);
 	o = parse_rec(one.rec);
 	d = envelope(o, "strategy.changed", id, ts);
 	{
@@ -600,20 +639,24 @@ test_encode_each_kind(void **state)
 	}
 	cJSON_Delete(o);
 
-	/* tariff.changed: the whole tariff as tariff_to_json writes it */
-	garage_set_tariff(g, tu_tariff(NEW_TARIFF));
+	/* tariff.changed: the whole tariff as tariff_write writes it */
+	new_tariff(g, tu_tariff(NEW_TARIFF), TU_T0 + 7);
 	o = parse_rec(one.rec);
 	d = envelope(o, "tariff.changed", id, ts);
 	{
 		const char *const subj[] = { "facility:Test Garage", NULL };
 		const char *const keys[] = { "tariff", NULL };
-		cJSON *want = tariff_to_json(garage_tariff(g));
+		struct jw want;
+		char *got;
 
 		check_subjects(o, subj);
 		check_keys(d, keys);
-		assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(d, "tariff"),
-		    want, 1));
-		cJSON_Delete(want);
+		jw_init(&want);
+		tariff_write(garage_tariff(g), &want);
+		got = tu_print(cJSON_GetObjectItemCaseSensitive(d, "tariff"));
+		assert_string_equal(got, want.buf);
+		free(got);
+		jw_release(&want);
 	}
 	cJSON_Delete(o);
 
@@ -635,7 +678,7 @@ test_encode_multi_spot(void **state)
 	(void)state;
 	enter(g, "north", "V1", "van", NULL, TU_T0);
 	enter(g, "north", "V2", "van", NULL, TU_T0);
-	garage_set_sink(g, one_sink, &one);
+	record_to(NULL, &one);
 	t = enter(g, "north", "BUS", "bus", NULL, TU_T0);
 	snprintf(tsub, sizeof(tsub), "ticket:%s", t->id);
 	o = parse_rec(one.rec);
@@ -665,10 +708,10 @@ test_replay_journal(void **state)
 
 	(void)state;
 	memset(&j, 0, sizeof(j));
-	garage_set_sink(g, journal_sink, &j);
+	record_to(&j, NULL);
 	next_id = 1;
-	script_part1(g, &j);
-	script_part2(g, &j);
+	script_part1(g);
+	script_part2(g);
 	/* 8 entries, 4 payments, 2 lost, 3 exits, 4 spots... each change once. */
 	assert_int_equal(j.recs.n, 8 + 4 + 2 + 3 + 4 + 1 + 1);
 	apply_all(r, &j.recs);
@@ -708,7 +751,7 @@ test_replay_keeps_recorded_facts(void **state)
 
 	(void)state;
 	memset(&j, 0, sizeof(j));
-	garage_set_sink(g, journal_sink, &j);
+	record_to(&j, NULL);
 	next_id = 300;
 	t = enter(g, "north", "S1", "car", NULL, TU_MON_0000 + 8 * HOUR);
 	assert_int_equal(t->peak_milli, 1500);
@@ -733,6 +776,51 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * The largest amount parkd accepts, 2^53 - 1, survives the journal and a
+ * snapshot exactly (a printer of doubles would write 9.00719925474099e+15).
+ */
+static void
+test_largest_amount_exact(void **state)
+{
+	garage *g, *r = fresh(), *r2 = fresh();
+	struct journal j;
+	struct lines snap;
+	struct ticket *t;
+	const struct payment *p;
+	char *want, *got;
+	int64_t at = TU_T0 + (int64_t)1000 * 366 * 86400;	/* a thousand years */
+
+	(void)state;
+	g = tu_garage_from(TU_FACILITY, TU_VEHICLES,
+	    "{ 'tiers': [ { 'upto_minutes': 1440, 'amount': 1000000000 } ],"
+	    "  'daily_max': 1000000000, 'class_multiplier': { 'car': 100 } }",
+	    ALLOC_NEAREST, 10);
+	memset(&j, 0, sizeof(j));
+	memset(&snap, 0, sizeof(snap));
+	record_to(&j, NULL);
+	t = enter(g, "north", "RICH", "car", NULL, TU_T0);
+	p = pay_due(g, t, "max", at, 0);
+	assert_int_equal(p->amount, TARIFF_AMOUNT_MAX);
+	assert_non_null(strstr(j.recs.v[1], "\"amount\":9007199254740991,"));
+	apply_all(r, &j.recs);
+	assert_int_equal(garage_ticket(r, t->id)->payments[0].amount, TARIFF_AMOUNT_MAX);
+	assert_int_equal(garage_ticket(r, t->id)->paid, TARIFF_AMOUNT_MAX);
+	assert_int_equal(record_snapshot(g, snap_collect, &snap), 0);
+	apply_all(r2, &snap);
+	want = dump(g);
+	got = dump(r2);
+	assert_string_equal(got, want);
+	assert_int_equal(garage_ticket(r2, t->id)->paid, TARIFF_AMOUNT_MAX);
+	free(want);
+	free(got);
+	lines_free(&snap);
+	lines_free(&j.recs);
+	garage_free(g);
+	garage_free(r);
+	garage_free(r2);
+}
+
 static void
 test_snapshot_round_trip(void **state)
 {
@@ -746,10 +834,10 @@ test_snapshot_round_trip(void **state)
 	memset(&j, 0, sizeof(j));
 	memset(&snap, 0, sizeof(snap));
 	memset(&snap2, 0, sizeof(snap2));
-	garage_set_sink(g, journal_sink, &j);
+	record_to(&j, NULL);
 	next_id = 1;
-	script_part1(g, &j);
-	script_part2(g, &j);
+	script_part1(g);
+	script_part2(g);
 	assert_int_equal(record_snapshot(g, snap_collect, &snap), 0);
 	/* strategy, tariff, then tickets, then spots, in that order. */
 	assert_non_null(strstr(snap.v[0], "\"snapshot.strategy\""));
@@ -798,10 +886,10 @@ test_snapshot_then_journal(void **state)
 	memset(&j, 0, sizeof(j));
 	memset(&snap, 0, sizeof(snap));
 	next_id = 1;
-	script_part1(g, &j);
+	script_part1(g);
 	assert_int_equal(record_snapshot(g, snap_collect, &snap), 0);
-	garage_set_sink(g, journal_sink, &j);
-	script_part2(g, &j);
+	record_to(&j, NULL);
+	script_part2(g);
 	apply_all(r, &snap);
 	apply_all(r, &j.recs);
 	want = dump(g);
@@ -833,7 +921,8 @@ test_snapshot_callback_stops(void **state)
 
 	(void)state;
 	next_id = 1;
-	script_part1(g, &(struct journal){ 0 });
+	record_to(NULL, NULL);
+	script_part1(g);
 	assert_int_equal(record_snapshot(g, snap_stop, &calls), 42);
 	assert_int_equal(calls, 3);
 	garage_free(g);
@@ -1003,6 +1092,7 @@ main(void)
 		cmocka_unit_test(test_encode_multi_spot),
 		cmocka_unit_test(test_replay_journal),
 		cmocka_unit_test(test_replay_keeps_recorded_facts),
+		cmocka_unit_test(test_largest_amount_exact),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_snapshot_then_journal),
 		cmocka_unit_test(test_snapshot_callback_stops),

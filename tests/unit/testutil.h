@@ -18,6 +18,8 @@
 
 #include "facility.h"
 #include "garage.h"
+#include "jsonw.h"
+#include "../common/jtree.h"
 #include "tariff.h"
 #include "tz.h"
 
@@ -165,5 +167,16 @@ tu_spot_name(const garage *g, uint32_t s)
 /* Seconds: 2026-11-23 is a Monday; T0 is 10:00 UTC that day (not peak). */
 #define TU_MON_0000 ((int64_t)1795392000)
 #define TU_T0 (TU_MON_0000 + 10 * 3600)
+
+/* A parsed tree as compact JSON text (NULL when out of memory). */
+static inline char *
+tu_print(const cJSON *j)
+{
+	struct jw w;
+
+	jw_init(&w);
+	jt_write(&w, j);
+	return jw_take(&w, NULL);
+}
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * utf8.h - strict UTF-8 validation for the protocol layer.
+ * utf8.h - strict UTF-8 validation (protocol input, JSON output, names).
  *
  * parkd accepts only well-formed UTF-8 (RFC 3629, Unicode Table 3-7): no
  * overlong forms, no UTF-16 surrogates (U+D800..U+DFFF), nothing above

@@ -1,0 +1,37 @@
+/* commit.c - the one commit step (see commit.h). */
+#include "commit.h"
+
+#include "journal.h"
+#include "log.h"
+#include "record.h"
+#include "server.h"
+
+int
+commit_changes(struct server *s, const garage *g, const struct changes *ch,
+    int acks_earlier, uint64_t *hold)
+{
+	char id[UUID_BUFSZ];
+	uint64_t lsn = 0;
+
+	*hold = 0;
+	if (s->journal == NULL)
+		return 0;
+	for (size_t i = 0; i < ch->n; i++) {
+		server_new_id(s, id);
+		jw_reset(&s->recw);
+		record_write(g, &ch->v[i], id, &s->recw);
+		lsn = jw_failed(&s->recw) ? 0 :
+		    journal_append(s->journal, s->recw.buf, s->recw.len);
+		if (lsn == 0) {
+			/* Memory now holds a change the disk will not: undo it by a rebuild. */
+			log_err("commit: could not journal a change; rebuilding the state from disk");
+			journal_force_failure(s->journal, "append: out of memory");
+			return -1;
+		}
+		*hold = lsn;
+	}
+	/* An answer about an earlier change waits for whatever is not yet durable. */
+	if (acks_earlier && journal_last(s->journal) > *hold)
+		*hold = journal_last(s->journal);
+	return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * change.h - the changes a core operation made, returned as values.
+ *
+ * Every function of the core that changes state (a request's entry, a
+ * timer's expiry, and every change one of them causes, such as a waiting
+ * vehicle assigned after an exit) appends what it did to a list the caller
+ * owns, in the order it happened.  The daemon's one commit step then
+ * encodes each change once (lib/record.h), journals it, holds the reply
+ * until it is durable and hands the same bytes to every receiver.  Nothing
+ * leaves the core any other way.
+ *
+ * A change names what it is about by pointer (the ticket) or by number
+ * (the spot).  Pointers stay valid until the next call that changes the
+ * same core state: commit a list before making the next change.
+ *
+ * The core reserves room in the list before it changes anything, so an
+ * allocation failure leaves both the state and the list as they were.
+ */
+#ifndef PARKD_CHANGE_H
+#define PARKD_CHANGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ticket;
+
+enum change_kind {
+	CHG_ENTRY,		/* a ticket issued: t */
+	CHG_EXIT,		/* t left */
+	CHG_PAY,		/* t->payments[pay] recorded */
+	CHG_LOST,		/* t marked lost */
+	CHG_SPOT,		/* spot put in_service or out of service */
+	CHG_STRATEGY,		/* the allocation strategy in force changed */
+	CHG_TARIFF		/* the tariff in force changed */
+};
+
+struct change {
+	enum change_kind kind;
+	int64_t at;			/* when it happened (Unix seconds) */
+	const struct ticket *t;		/* entry, exit, pay, lost */
+	size_t pay;			/* pay: index into t->payments */
+	uint32_t spot;			/* spot */
+	int in_service;			/* spot */
+};
+
+struct changes {
+	struct change *v;
+	size_t n, cap;
+};
+
+/* An empty list (no allocation until the first reserve). */
+void changes_init(struct changes *l);
+/* Forgets the changes, keeping the memory for the next operation. */
+void changes_clear(struct changes *l);
+void changes_release(struct changes *l);
+/* Room for k more changes; 0, or -1 when out of memory (list unchanged). */
+int changes_reserve(struct changes *l, size_t k);
+/* Appends c; the caller reserved room for it first (see above). */
+void changes_add(struct changes *l, const struct change *c);
+
+#endif

@@ -1,0 +1,451 @@
+/* jsonw.c - the JSON writer (see jsonw.h). */
+#include "jsonw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rfc3339.h"
+#include "utf8.h"
+
+void
+jw_init(struct jw *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+void
+jw_reset(struct jw *w)
+{
+	w->len = 0;
+	w->failed = 0;
+	w->depth = 0;
+	memset(w->filled, 0, sizeof(w->filled));
+	w->after_key = 0;
+	if (w->buf != NULL)
+		w->buf[0] = '\0';
+}
+
+void
+jw_release(struct jw *w)
+{
+	free(w->buf);
+	jw_init(w);
+}
+
+char *
+jw_take(struct jw *w, size_t *len)
+{
+	char *s = w->buf;
+
+	if (w->failed || s == NULL) {
+		jw_release(w);
+		return NULL;
+	}
+	if (len != NULL)
+		*len = w->len;
+	jw_init(w);
+	return s;
+}
+
+int
+jw_failed(const struct jw *w)
+{
+	return w->failed;
+}
+
+void
+jw_mark(const struct jw *w, struct jw_mark *m)
+{
+	m->len = w->len;
+	m->depth = w->depth;
+	memcpy(m->filled, w->filled, sizeof(m->filled));
+	m->after_key = w->after_key;
+	m->failed = w->failed;
+}
+
+void
+jw_rewind(struct jw *w, const struct jw_mark *m)
+{
+	w->len = m->len;
+	w->depth = m->depth;
+	memcpy(w->filled, m->filled, sizeof(w->filled));
+	w->after_key = m->after_key;
+	w->failed = m->failed;
+	if (w->buf != NULL)
+		w->buf[w->len] = '\0';
+}
+
+/* Makes room for n more bytes and the NUL; 0, or -1 (failed set). */
+static int
+grow(struct jw *w, size_t n)
+{
+	size_t cap;
+	char *nb;
+
+	if (w->failed)
+		return -1;
+	if (n < w->cap - w->len && w->buf != NULL)
+		return 0;
+	cap = w->cap ? w->cap : 256;
+	while (cap - w->len <= n) {
+		if (cap > ((size_t)-1) / 2) {
+			w->failed = 1;
+			return -1;
+		}
+		cap *= 2;
+	}
+	nb = realloc(w->buf, cap);
+	if (nb == NULL) {
+		w->failed = 1;
+		return -1;
+	}
+	w->buf = nb;
+	w->cap = cap;
+	return 0;
+}
+
+static void
+put(struct jw *w, const char *s, size_t n)
+{
+	if (grow(w, n) != 0)
+		return;
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+static void
+putc1(struct jw *w, char c)
+{
+	if (grow(w, 1) != 0)
+		return;
+	w->buf[w->len++] = c;
+	w->buf[w->len] = '\0';
+}
+
+/* The comma before a value or key, when its container already has one. */
+static void
+sep(struct jw *w)
+{
+	unsigned d;
+	uint64_t bit;
+
+	if (w->after_key) {
+		w->after_key = 0;
+		return;
+	}
+	if (w->depth == 0)
+		return;
+	d = w->depth - 1;
+	bit = (uint64_t)1 << (d % 64);
+	if (w->filled[d / 64] & bit)
+		putc1(w, ',');
+	w->filled[d / 64] |= bit;
+}
+
+/* A container opens at the current depth with no element yet. */
+static void
+enter(struct jw *w)
+{
+	unsigned d = w->depth++;
+
+	w->filled[d / 64] &= ~((uint64_t)1 << (d % 64));
+}
+
+static void
+open_container(struct jw *w, char c)
+{
+	sep(w);
+	if (w->depth >= JW_MAX_DEPTH) {
+		w->failed = 1;
+		return;
+	}
+	putc1(w, c);
+	enter(w);
+}
+
+static void
+close_container(struct jw *w, char c)
+{
+	if (w->depth == 0) {
+		w->failed = 1;
+		return;
+	}
+	w->depth--;
+	putc1(w, c);
+}
+
+void
+jw_obj(struct jw *w)
+{
+	open_container(w, '{');
+}
+
+void
+jw_obj_end(struct jw *w)
+{
+	close_container(w, '}');
+}
+
+void
+jw_arr(struct jw *w)
+{
+	open_container(w, '[');
+}
+
+void
+jw_arr_end(struct jw *w)
+{
+	close_container(w, ']');
+}
+
+void
+jw_members(struct jw *w)
+{
+	if (w->depth >= JW_MAX_DEPTH) {
+		w->failed = 1;
+		return;
+	}
+	enter(w);
+}
+
+/*
+ * The escaped body of a string (no quotes).  [i, ok) is known to be valid
+ * UTF-8 and is validated only once, so a string full of escapes stays
+ * linear; a byte that starts no valid sequence becomes U+FFFD.
+ */
+static void
+put_escaped(struct jw *w, const char *s, size_t n)
+{
+	static const char hexd[] = "0123456789abcdef";
+	size_t i = 0, ok = 0;
+
+	while (i < n) {
+		size_t run = i;
+		char esc[6];
+
+		if (i >= ok) {
+			ok = i + utf8_valid_prefix(s + i, n - i);
+			if (ok == i) {
+				put(w, "\\ufffd", 6);
+				i++;
+				continue;
+			}
+		}
+		while (run < ok && (unsigned char)s[run] >= 0x20 &&
+		    s[run] != '"' && s[run] != '\\')
+			run++;
+		put(w, s + i, run - i);
+		i = run;
+		if (i >= n || i == ok)
+			continue;
+		switch (s[i]) {
+		case '"':  put(w, "\\\"", 2); break;
+		case '\\': put(w, "\\\\", 2); break;
+		case '\b': put(w, "\\b", 2); break;
+		case '\f': put(w, "\\f", 2); break;
+		case '\n': put(w, "\\n", 2); break;
+		case '\r': put(w, "\\r", 2); break;
+		case '\t': put(w, "\\t", 2); break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hexd[((unsigned char)s[i] >> 4) & 0xf];
+			esc[5] = hexd[(unsigned char)s[i] & 0xf];
+			put(w, esc, 6);
+			break;
+		}
+		i++;
+	}
+}
+
+void
+jw_key(struct jw *w, const char *key)
+{
+	sep(w);
+	putc1(w, '"');
+	put_escaped(w, key, strlen(key));
+	put(w, "\":", 2);
+	w->after_key = 1;
+}
+
+void
+jw_strn(struct jw *w, const char *s, size_t n)
+{
+	sep(w);
+	putc1(w, '"');
+	put_escaped(w, s, n);
+	putc1(w, '"');
+}
+
+void
+jw_str(struct jw *w, const char *s)
+{
+	jw_strn(w, s, strlen(s));
+}
+
+/* Digits of v, right-aligned in buf (24 bytes); returns where they start. */
+static char *
+u64_digits(uint64_t v, char *end)
+{
+	char *p = end;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return p;
+}
+
+void
+jw_uint(struct jw *w, uint64_t v)
+{
+	char buf[24], *p = u64_digits(v, buf + sizeof(buf));
+
+	sep(w);
+	put(w, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void
+jw_int(struct jw *w, int64_t v)
+{
+	char buf[24], *p;
+	/* Negate in unsigned arithmetic: -INT64_MIN does not fit int64_t. */
+	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	p = u64_digits(mag, buf + sizeof(buf));
+	if (v < 0)
+		*--p = '-';
+	sep(w);
+	put(w, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void
+jw_bool(struct jw *w, int v)
+{
+	sep(w);
+	if (v)
+		put(w, "true", 4);
+	else
+		put(w, "false", 5);
+}
+
+void
+jw_null(struct jw *w)
+{
+	sep(w);
+	put(w, "null", 4);
+}
+
+void
+jw_time(struct jw *w, int64_t t)
+{
+	char buf[RFC3339_BUFSZ + 2];
+
+	buf[0] = '"';
+	rfc3339_format(t, buf + 1);
+	buf[RFC3339_BUFSZ] = '"';
+	sep(w);
+	put(w, buf, RFC3339_BUFSZ + 1);
+}
+
+void
+jw_fixed(struct jw *w, int64_t v, int decimals)
+{
+	char buf[48], *end = buf + sizeof(buf), *p = end;
+	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	uint64_t scale = 1;
+	int n, d;
+
+	if (decimals < 0)
+		decimals = 0;
+	if (decimals > 18)
+		decimals = 18;
+	for (d = 0; d < decimals; d++)
+		scale *= 10;
+	/* The fraction without trailing zeros, then the point, then the units. */
+	n = decimals;
+	for (uint64_t f = mag % scale; n > 0 && f % 10 == 0; f /= 10)
+		n--;
+	if (n > 0) {
+		uint64_t f = mag % scale;
+
+		for (d = decimals; d > n; d--)
+			f /= 10;
+		for (d = 0; d < n; d++, f /= 10)
+			*--p = (char)('0' + f % 10);
+		*--p = '.';
+	}
+	p = u64_digits(mag / scale, p);
+	if (v < 0)
+		*--p = '-';
+	sep(w);
+	put(w, p, (size_t)(end - p));
+}
+
+void
+jw_milli(struct jw *w, int64_t v)
+{
+	jw_fixed(w, v, 3);
+}
+
+void
+jw_raw(struct jw *w, const char *json, size_t n)
+{
+	sep(w);
+	put(w, json, n);
+}
+
+void
+jw_splice(struct jw *w, const char *s, size_t n)
+{
+	put(w, s, n);
+}
+
+void
+jw_kstr(struct jw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	jw_str(w, s);
+}
+
+void
+jw_kint(struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	jw_int(w, v);
+}
+
+void
+jw_kuint(struct jw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key);
+	jw_uint(w, v);
+}
+
+void
+jw_kbool(struct jw *w, const char *key, int v)
+{
+	jw_key(w, key);
+	jw_bool(w, v);
+}
+
+void
+jw_knull(struct jw *w, const char *key)
+{
+	jw_key(w, key);
+	jw_null(w);
+}
+
+void
+jw_ktime(struct jw *w, const char *key, int64_t t)
+{
+	jw_key(w, key);
+	jw_time(w, t);
+}
+
+void
+jw_kmilli(struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	jw_milli(w, v);
+}

@@ -1,0 +1,122 @@
+/*
+ * jsonw.h - the one JSON writer of parkd.
+ *
+ * Replies, journal records, snapshots, health and metrics bodies are all
+ * written through this, never through cJSON's printer, for two reasons:
+ *
+ *   - exactness: integers are written from int64_t/uint64_t digit by
+ *     digit, so every amount parkd accepts (up to 2^53 - 1 and below zero)
+ *     reads back as the same number; cJSON prints 9007199254740991 as
+ *     9.00719925474099e+15, which is a different number;
+ *   - cost: no tree is built and no printf runs on the hot path; a writer
+ *     appends to one growing buffer that can be reused between lines.
+ *
+ * The writer keeps track of commas itself: callers open and close
+ * containers, write keys and values, and never write punctuation.  Strings
+ * are escaped (control characters, quote, backslash) and bytes that are
+ * not valid UTF-8 become U+FFFD, so whatever a caller passes, the output is
+ * valid JSON in valid UTF-8.
+ *
+ * Errors are sticky: after an allocation failure (or nesting deeper than
+ * JW_MAX_DEPTH) every further call does nothing and jw_failed() is true;
+ * check once at the end.  Raw text (jw_raw) is copied as is: its writer
+ * vouches for it.
+ */
+#ifndef PARKD_JSONW_H
+#define PARKD_JSONW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Deepest nesting the writer accepts: parkd writes fewer than ten levels;
+ * parsed requests (RPC_MAX_DEPTH) written back, as tests do, fit too.
+ */
+#define JW_MAX_DEPTH 256
+
+struct jw {
+	char *buf;		/* NUL-terminated output; NULL until written */
+	size_t len, cap;
+	int failed;
+	unsigned depth;		/* open containers */
+	uint64_t filled[JW_MAX_DEPTH / 64];	/* bit d: container d has an element */
+	int after_key;		/* a key was written; its value comes next */
+};
+
+/* A position to return to (see jw_mark / jw_rewind). */
+struct jw_mark {
+	size_t len;
+	unsigned depth;
+	uint64_t filled[JW_MAX_DEPTH / 64];
+	int after_key;
+	int failed;
+};
+
+/* An empty writer (no allocation until something is written). */
+void jw_init(struct jw *w);
+/* Empties w, keeping its buffer for reuse. */
+void jw_reset(struct jw *w);
+/* Frees the buffer.  w may be reused after jw_init. */
+void jw_release(struct jw *w);
+/*
+ * Hands over the NUL-terminated text (the caller frees it) and leaves w
+ * empty; *len (may be NULL) gets its length.  NULL when anything failed
+ * (the buffer is then freed) or nothing was written.
+ */
+char *jw_take(struct jw *w, size_t *len);
+/* True after an allocation failure or a nesting overflow. */
+int jw_failed(const struct jw *w);
+
+void jw_mark(const struct jw *w, struct jw_mark *m);
+/* Cuts the output back to m (a value written since is forgotten). */
+void jw_rewind(struct jw *w, const struct jw_mark *m);
+
+/* Containers. */
+void jw_obj(struct jw *w);
+void jw_obj_end(struct jw *w);
+void jw_arr(struct jw *w);
+void jw_arr_end(struct jw *w);
+/*
+ * Starts writing the members of an object whose '{' is written by someone
+ * else (error data that a reply's writer embeds): keys and values follow,
+ * with commas between them, and no closing brace is expected.
+ */
+void jw_members(struct jw *w);
+
+/* A member name; the value written next belongs to it. */
+void jw_key(struct jw *w, const char *key);
+
+/* Values. */
+void jw_str(struct jw *w, const char *s);
+void jw_strn(struct jw *w, const char *s, size_t n);
+void jw_int(struct jw *w, int64_t v);
+void jw_uint(struct jw *w, uint64_t v);
+void jw_bool(struct jw *w, int v);
+void jw_null(struct jw *w);
+/* An RFC 3339 UTC time string ("2026-11-22T08:00:00Z"). */
+void jw_time(struct jw *w, int64_t t);
+/*
+ * A decimal number given as an integer count of 10^-decimals (0..18),
+ * written without trailing zeros: jw_fixed(w, 900000, 6) is 0.9.
+ */
+void jw_fixed(struct jw *w, int64_t v, int decimals);
+/* A number given in thousandths: 1500 -> 1.5, 250 -> 0.25, 3000 -> 3. */
+void jw_milli(struct jw *w, int64_t v);
+/* n bytes of JSON text, written as one value. */
+void jw_raw(struct jw *w, const char *json, size_t n);
+/*
+ * Bytes appended with no comma or quoting: for the few places that splice
+ * finished JSON (joining members of an embedded object, a line's end).
+ */
+void jw_splice(struct jw *w, const char *s, size_t n);
+
+/* key + value in one call. */
+void jw_kstr(struct jw *w, const char *key, const char *s);
+void jw_kint(struct jw *w, const char *key, int64_t v);
+void jw_kuint(struct jw *w, const char *key, uint64_t v);
+void jw_kbool(struct jw *w, const char *key, int v);
+void jw_knull(struct jw *w, const char *key);
+void jw_ktime(struct jw *w, const char *key, int64_t t);
+void jw_kmilli(struct jw *w, const char *key, int64_t v);
+
+#endif

@@ -1,0 +1,272 @@
+/* test_jsonw.c - unit tests of the one JSON writer (lib/jsonw.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jsonw.h"
+
+/* Takes the writer's text and compares it with want. */
+static void
+expect(struct jw *w, const char *want)
+{
+	char *s = jw_take(w, NULL);
+
+	assert_non_null(s);
+	if (strcmp(s, want) != 0)
+		fail_msg("wrote %s, want %s", s, want);
+	free(s);
+}
+
+static void
+expect_int(int64_t v, const char *want)
+{
+	struct jw w;
+
+	jw_init(&w);
+	jw_int(&w, v);
+	expect(&w, want);
+}
+
+/* Every integer is written exactly, at the bounds too. */
+static void
+test_integers(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	expect_int(0, "0");
+	expect_int(7, "7");
+	expect_int(-1, "-1");
+	expect_int(9007199254740991LL, "9007199254740991");	/* 2^53 - 1 */
+	expect_int(-9007199254740991LL, "-9007199254740991");
+	expect_int(9007199254740993LL, "9007199254740993");	/* no double can */
+	expect_int(INT64_MAX, "9223372036854775807");
+	expect_int(INT64_MIN, "-9223372036854775808");
+	jw_init(&w);
+	jw_uint(&w, UINT64_MAX);
+	expect(&w, "18446744073709551615");
+}
+
+static void
+expect_fixed(int64_t v, int dec, const char *want)
+{
+	struct jw w;
+
+	jw_init(&w);
+	jw_fixed(&w, v, dec);
+	expect(&w, want);
+}
+
+static void
+test_fixed(void **state)
+{
+	(void)state;
+	expect_fixed(1500, 3, "1.5");
+	expect_fixed(1000, 3, "1");
+	expect_fixed(250, 3, "0.25");
+	expect_fixed(1, 3, "0.001");
+	expect_fixed(-500, 3, "-0.5");
+	expect_fixed(-3000, 3, "-3");
+	expect_fixed(0, 3, "0");
+	expect_fixed(900000, 6, "0.9");
+	expect_fixed(970000, 6, "0.97");
+	expect_fixed(123456, 6, "0.123456");
+	expect_fixed(1000000, 6, "1");
+	expect_fixed(42, 0, "42");
+}
+
+/* Commas and nesting come from the writer, not the caller. */
+static void
+test_structure(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_obj(&w);
+	jw_kstr(&w, "a", "x");
+	jw_key(&w, "b");
+	jw_arr(&w);
+	jw_int(&w, 1);
+	jw_obj(&w);
+	jw_obj_end(&w);
+	jw_arr(&w);
+	jw_arr_end(&w);
+	jw_null(&w);
+	jw_bool(&w, 0);
+	jw_arr_end(&w);
+	jw_kbool(&w, "c", 1);
+	jw_ktime(&w, "t", 1795428000);
+	jw_kmilli(&w, "m", 12500);
+	jw_key(&w, "r");
+	jw_raw(&w, "[1,2]", 5);
+	jw_obj_end(&w);
+	expect(&w, "{\"a\":\"x\",\"b\":[1,{},[],null,false],\"c\":true,"
+	    "\"t\":\"2026-11-23T10:00:00Z\",\"m\":12.5,\"r\":[1,2]}");
+	/* An unbalanced close is a failure, not a crash. */
+	jw_init(&w);
+	jw_obj_end(&w);
+	assert_true(jw_failed(&w));
+	assert_null(jw_take(&w, NULL));
+}
+
+/* Members written for someone else's object, spliced in later. */
+static void
+test_members(void **state)
+{
+	struct jw m, w;
+
+	(void)state;
+	jw_init(&m);
+	jw_members(&m);
+	jw_kint(&m, "amount_due", 800);
+	jw_kstr(&m, "currency", "EUR");
+	jw_init(&w);
+	jw_obj(&w);
+	jw_kstr(&w, "reason", "payment_required");
+	jw_splice(&w, ",", 1);
+	jw_splice(&w, m.buf, m.len);
+	jw_obj_end(&w);
+	expect(&w, "{\"reason\":\"payment_required\",\"amount_due\":800,\"currency\":\"EUR\"}");
+	jw_release(&m);
+}
+
+static void
+test_mark_rewind(void **state)
+{
+	struct jw w;
+	struct jw_mark mk;
+
+	(void)state;
+	jw_init(&w);
+	jw_arr(&w);
+	jw_int(&w, 1);
+	jw_mark(&w, &mk);
+	jw_obj(&w);
+	jw_kstr(&w, "gone", "yes");
+	jw_rewind(&w, &mk);
+	jw_int(&w, 2);
+	jw_arr_end(&w);
+	expect(&w, "[1,2]");
+}
+
+static void
+test_strings(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_arr(&w);
+	jw_str(&w, "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f");
+	jw_str(&w, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+	/* Invalid UTF-8 becomes U+FFFD, one per bad byte. */
+	jw_str(&w, "a\xff" "b\xc0\xaf" "c\xe2\x82");
+	jw_strn(&w, "ab\0cd", 5);
+	jw_arr_end(&w);
+	expect(&w, "[\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\","
+	    "\"caf\xc3\xa9 \xf0\x9f\x98\x80\","
+	    "\"a\\ufffdb\\ufffd\\ufffdc\\ufffd\\ufffd\","
+	    "\"ab\\u0000cd\"]");
+	/* Keys are escaped the same way. */
+	jw_init(&w);
+	jw_obj(&w);
+	jw_kint(&w, "k\"\n", 1);
+	jw_obj_end(&w);
+	expect(&w, "{\"k\\\"\\n\":1}");
+}
+
+/*
+ * A string that is all escapes is written in linear time (a quadratic
+ * writer would take minutes here and trip the test runner's timeout).
+ */
+static void
+test_escapes_linear(void **state)
+{
+	size_t n = (size_t)1 << 20, i;
+	char *big = malloc(n + 1), *s;
+	struct jw w;
+
+	(void)state;
+	assert_non_null(big);
+	for (i = 0; i < n; i++)
+		big[i] = (i % 3 == 0) ? '"' : (i % 3 == 1) ? '\xff' : '\n';
+	big[n] = '\0';
+	jw_init(&w);
+	jw_str(&w, big);
+	s = jw_take(&w, NULL);
+	assert_non_null(s);
+	assert_memory_equal(s, "\"\\\"\\ufffd\\n\\\"", 13);
+	free(s);
+	free(big);
+}
+
+static void
+test_depth(void **state)
+{
+	struct jw w;
+	char *s;
+
+	(void)state;
+	jw_init(&w);
+	for (int i = 0; i < JW_MAX_DEPTH; i++)
+		jw_arr(&w);
+	for (int i = 0; i < JW_MAX_DEPTH; i++)
+		jw_arr_end(&w);
+	s = jw_take(&w, NULL);
+	assert_non_null(s);
+	assert_int_equal(strlen(s), 2 * JW_MAX_DEPTH);
+	free(s);
+	jw_init(&w);
+	for (int i = 0; i <= JW_MAX_DEPTH; i++)
+		jw_arr(&w);
+	assert_true(jw_failed(&w));
+	jw_release(&w);
+}
+
+/* A reset writer reuses its buffer; take hands it over. */
+static void
+test_reuse(void **state)
+{
+	struct jw w;
+	size_t len = 0;
+	char *s;
+
+	(void)state;
+	jw_init(&w);
+	jw_str(&w, "first");
+	jw_reset(&w);
+	assert_int_equal(w.len, 0);
+	jw_int(&w, 5);
+	s = jw_take(&w, &len);
+	assert_string_equal(s, "5");
+	assert_int_equal(len, 1);
+	assert_null(w.buf);
+	free(s);
+	/* Nothing written: nothing to take. */
+	assert_null(jw_take(&w, NULL));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_integers),
+		cmocka_unit_test(test_fixed),
+		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_members),
+		cmocka_unit_test(test_mark_rewind),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_escapes_linear),
+		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_reuse),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
