@@ -4,7 +4,7 @@ Every test runs the real daemon over TCP in its own temporary data
 directory, crashes it or damages its files, starts it again on the same
 directory and compares what the daemon knows with what it acknowledged.
 
-Files in the data directory (daemon/journal.h): journal-<first LSN>.log
+Files in the data directory (daemon/datadir.h): journal-<first LSN>.log
 segments and snapshot-<LSN>.snap snapshots, both made of records framed as
 lib/wal.h says: u32 payload length, u32 CRC-32C (of the LSN and the
 payload), u64 LSN, payload; all little endian.
