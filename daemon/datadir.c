@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,4 +182,88 @@ datadir_write_at(int fd, const void *p, size_t len, uint64_t off)
 		off += (uint64_t)w;
 	}
 	return 0;
+}
+
+/*
+ * Why flock(2): a POSIX (fcntl) lock belongs to the process and is dropped
+ * as soon as the process closes any descriptor of the file, an easy way to
+ * lose it unnoticed.  An flock lock belongs to the open file description
+ * and lasts while any descriptor of that description is open.  The
+ * snapshot child (snapshot.c) is forked with a copy of the descriptor and
+ * closes it first thing (close_range): that releases nothing, since the
+ * daemon's own descriptor stays open, and the child never calls flock, so
+ * it cannot unlock the description it shares.  From then on the child
+ * holds nothing of the lock: when the daemon dies the lock goes with it
+ * even while the child still runs (and its death signal ends it anyway).
+ * Only in the instant between fork and close_range does the child share
+ * the description, and then it lives no longer than its copy.  An OFD
+ * lock (F_OFD_SETLK) would behave the same; flock is the simpler call.
+ */
+
+/* The pid the holder wrote into LOCK, or 0 when it has not written it yet. */
+static long
+lock_holder(int fd)
+{
+	char buf[32];
+	ssize_t n;
+	long pid;
+	char *end;
+
+	/* The holder truncates and writes right after locking: wait a moment. */
+	for (int tries = 0; tries < 10; tries++) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			pid = strtol(buf, &end, 10);
+			if (end != buf && (*end == '\n' || *end == '\0') && pid > 0)
+				return pid;
+		}
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* Records our pid in the locked file (advisory: no fsync). */
+static int
+write_pid(int fd)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) != 0)
+		return -1;
+	return datadir_write_at(fd, buf, (size_t)n, 0);
+}
+
+int
+datadir_lock(const char *dir, char *err, size_t errlen)
+{
+	char path[DATADIR_PATH_MAX];
+	int fd;
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/LOCK", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK)
+			snprintf(err, errlen, "%s: flock: %s", path, strerror(errno));
+		else if ((pid = lock_holder(fd)) > 0)
+			snprintf(err, errlen, "data_dir %s is in use by another parkd "
+			    "(pid %ld, see %s); one daemon per data directory", dir, pid, path);
+		else
+			snprintf(err, errlen, "data_dir %s is in use by another process "
+			    "(%s names no pid yet); one daemon per data directory", dir, path);
+		close(fd);
+		return -1;
+	}
+	if (write_pid(fd) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

@@ -1,6 +1,6 @@
 /*
  * datadir.h - the data directory: its file names, listing them, whole-file
- * reads and positioned writes.
+ * reads and positioned writes, and the lock that keeps it to one daemon.
  *
  * Files (an LSN is written as 16 lowercase hex digits):
  *   journal-<first LSN>.log   a journal segment (journal.h)
@@ -8,6 +8,7 @@
  *   snapshot-<LSN>.tmp        a snapshot being written, never committed
  *   audit.pos                 the audit shipper's position (audit.h)
  *   probe.tmp                 a degraded journal's test write
+ *   LOCK                      the pid of the daemon holding the directory
  *
  * Every call here blocks on the file system.  Callers use them at start-up,
  * on the thread pool, in the snapshot child, at shutdown, and on the loop
@@ -62,5 +63,16 @@ int datadir_read_file(const char *path, unsigned char **buf, size_t *len);
  * off and appends, so no descriptor in the data directory is opened so.
  */
 int datadir_write_at(int fd, const void *p, size_t len, uint64_t off);
+
+/*
+ * Takes the data directory for this process: opens dir/LOCK (created
+ * 0600, close-on-exec), locks it with flock(LOCK_EX | LOCK_NB) and writes
+ * the pid into it.  Returns the descriptor, which holds the lock until it
+ * is closed or the process ends: keep it open for the daemon's whole life.
+ * When another process holds the lock, returns -1 having written nothing,
+ * with a message in err that names that process's pid as its LOCK says;
+ * other failures are -1 with the reason in err.
+ */
+int datadir_lock(const char *dir, char *err, size_t errlen);
 
 #endif

@@ -53,6 +53,7 @@ struct journal {
 	uv_prepare_t prepare;
 	uv_timer_t retry_timer;		/* recovery attempts after a failure */
 	int ahead;			/* memory holds changes the disk lost */
+	int lock_fd;			/* holds data_dir/LOCK until journal_free */
 
 	garage *g;			/* the state snapshots are taken of */
 	struct snapshots *snaps;
@@ -487,7 +488,10 @@ snap_committed(void *ud)
 	j->stats.snapshots++;
 }
 
-/* Creates the data directory (0700) when it is missing. */
+/*
+ * Creates the data directory (0700) when it is missing and locks it, before
+ * recovery reads or cuts anything: a second daemon stops here.
+ */
 static int
 take_dir(struct journal *j, char *err, size_t errlen)
 {
@@ -495,7 +499,8 @@ take_dir(struct journal *j, char *err, size_t errlen)
 		snprintf(err, errlen, "data_dir %s: %s", j->dir, strerror(errno));
 		return -1;
 	}
-	return 0;
+	j->lock_fd = datadir_lock(j->dir, err, errlen);
+	return j->lock_fd < 0 ? -1 : 0;
 }
 
 /* Rebuilds the state from disk at start-up, timing it; NULL with err. */
@@ -550,6 +555,7 @@ journal_open(uv_loop_t *loop, const struct config *cfg,
 	j->hooks = *hooks;
 	j->mode = cfg->durability;
 	j->fd = -1;
+	j->lock_fd = -1;
 	if (take_dir(j, err, errlen) != 0 ||
 	    (g = recover_at_start(j, &r, err, errlen)) == NULL ||
 	    open_segment(j, &r, err, errlen) != 0)
@@ -567,6 +573,8 @@ fail:
 	garage_free(g);
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->lock_fd >= 0)
+		close(j->lock_fd);
 	free(j->dir);
 	free(j);
 	return NULL;
@@ -655,6 +663,9 @@ journal_free(struct journal *j)
 		return;
 	snapshot_free(j->snaps);
 	wal_buf_free(&j->pending);
+	/* Last: the data directory is ours until everything above is done. */
+	if (j->lock_fd >= 0)
+		close(j->lock_fd);
 	free(j->dir);
 	free(j);
 }

@@ -58,11 +58,14 @@ struct journal_stats {
 };
 
 /*
- * Opens the journal in cfg->data_dir (created 0700 when missing), loads the
- * newest valid snapshot and replays the journal into a garage built by
- * hooks->make_garage, which is returned in *g.  Runs before the loop does:
- * start-up may block.  Returns NULL with a message in err when the data
- * cannot be trusted (nothing is deleted then).
+ * Opens the journal in cfg->data_dir (created 0700 when missing): takes the
+ * directory's lock (datadir_lock) before anything else, loads the newest
+ * valid snapshot and replays the journal into a garage built by
+ * hooks->make_garage, which is returned in *g.  The lock is held until
+ * journal_free.  Runs before the loop does: start-up may block.  Returns
+ * NULL with a message in err when another daemon holds the directory (its
+ * pid is named; no file was touched) or the data cannot be trusted
+ * (nothing is deleted then).
  */
 struct journal *journal_open(uv_loop_t *loop, const struct config *cfg,
     const struct journal_hooks *hooks, garage **g, char *err, size_t errlen);

@@ -338,8 +338,10 @@ child_main(const garage *g, const char *path, uint64_t lsn, pid_t parent)
 	/*
 	 * The child needs none of the daemon's descriptors: holding the
 	 * listener or client sockets would keep them alive after the daemon
-	 * dies.  And it must not outlive the daemon, whose commit step alone
-	 * makes its work count.
+	 * dies.  Closing its copy of data_dir/LOCK releases nothing and keeps
+	 * the lock from outliving the daemon (datadir.c says why).  And it
+	 * must not outlive the daemon, whose commit step alone makes its work
+	 * count.
 	 */
 	close_range(3, ~0U, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);

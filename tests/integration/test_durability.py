@@ -111,9 +111,12 @@ def write(path, data):
 
 
 def listing(data_dir):
-    """{name: (size, sha256)} of every file in data_dir."""
+    """{name: (size, sha256)} of every file in data_dir but LOCK (which
+    every daemon that takes the directory rewrites with its pid)."""
     out = {}
     for name in sorted(os.listdir(data_dir)):
+        if name == "LOCK":
+            continue
         data = read(os.path.join(data_dir, name))
         out[name] = (len(data), hashlib.sha256(data).hexdigest())
     return out
