@@ -16,6 +16,8 @@
 #include <hiredis/hiredis.h>
 
 #include "alloc.h"
+#include "datadir.h"
+#include "jcursor.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "record.h"
@@ -205,7 +207,7 @@ struct audit {
 	uint64_t acked;			/* Redis holds every event up to here */
 	uint64_t persisted;		/* acked as last written to audit.pos */
 	int persisting;
-	struct journal_cursor cur;
+	struct jcursor cur;
 	int reading;			/* a journal read is on the thread pool */
 	int sending;			/* a batch is at Redis */
 	uint64_t batch_last;
@@ -269,11 +271,7 @@ write_pos(const char *path, const char *epoch, uint64_t lsn)
 	slash = strrchr(dir, '/');
 	if (rc == 0 && slash != NULL) {
 		*slash = '\0';
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			fsync(fd);
-			close(fd);
-		}
+		(void)datadir_fsync(dir);
 	}
 	return rc;
 }
@@ -575,9 +573,9 @@ struct read_work {
 	uv_work_t req;
 	struct audit *a;
 	char dir[4200];
-	struct journal_cursor cur;
+	struct jcursor cur;
 	uint64_t upto;
-	struct journal_batch batch;
+	struct jcursor_batch batch;
 	int rc;
 	/* The EVAL command, built on the pool thread. */
 	const char **argv;
@@ -603,7 +601,7 @@ free_command(struct read_work *w)
 static int
 build_command(struct read_work *w)
 {
-	const struct journal_batch *b = &w->batch;
+	const struct jcursor_batch *b = &w->batch;
 	size_t cap = 7 + b->n * (4 + MAX_SUBJECTS), slen = 0;
 	char *o;
 
@@ -667,11 +665,11 @@ work_read(uv_work_t *req)
 {
 	struct read_work *w = (struct read_work *)req;
 
-	w->rc = journal_cursor_read(w->dir, &w->cur, w->upto, BATCH_RECORDS,
+	w->rc = jcursor_read(w->dir, &w->cur, w->upto, BATCH_RECORDS,
 	    BATCH_BYTES, &w->batch);
 	if (w->rc == 0 && w->batch.n > 0 && build_command(w) != 0) {
 		free_command(w);
-		journal_batch_free(&w->batch);
+		jcursor_batch_free(&w->batch);
 		w->rc = -1;
 	}
 }
@@ -734,7 +732,7 @@ after_read(uv_work_t *req, int status)
 	a->reading = 0;
 	if (a->closing) {
 		free_command(w);
-		journal_batch_free(&w->batch);
+		jcursor_batch_free(&w->batch);
 		free(w);
 		return;
 	}
@@ -761,7 +759,7 @@ after_read(uv_work_t *req, int status)
 			a->acked = w->cur.next_lsn - 1;
 	}
 	free_command(w);
-	journal_batch_free(&w->batch);
+	jcursor_batch_free(&w->batch);
 	free(w);
 	if (!a->sending && !a->read_backoff)
 		pump(a);

@@ -1,25 +1,26 @@
 /*
- * journal.h - durability: the write-ahead journal, snapshots and recovery.
+ * journal.h - the write-ahead journal: appends, group commit, and what
+ * happens when the disk fails.
  *
  * Every change of state is appended as a record (lib/record.h framed by
  * lib/wal.h) before its reply is sent.  Appends collect in memory; at the
  * end of each loop iteration the whole batch is written, and in "fsync"
  * mode fdatasync'ed, on the libuv thread pool (group commit: one fsync
  * serves every change that waited for it).  Replies wait for the LSN of
- * their change to become durable.
+ * their change to become durable (the durable hook).  Segments are named
+ * by their first LSN (datadir.h) and a new one is begun past 64 MiB.
  *
- * Files in the data directory:
- *   journal-<first LSN, 16 hex>.log   segments, appended in order
- *   snapshot-<LSN, 16 hex>.snap       the whole state as of LSN
- * A snapshot is written by a forked child (copy-on-write: the loop keeps
- * serving), fsynced, and renamed into place only once its LSN is durable in
- * the journal.  The newest two snapshots are kept, with every segment the
- * older of them needs, so that a corrupt newest snapshot can fall back.
+ * The journal opens the data directory (recovery.h builds the state from
+ * it), owns the snapshotter (snapshot.h), and is what the audit shipper
+ * follows (its records are read back with jcursor.h).
  *
  * A failed write or fsync is never retried in place (the kernel may have
- * dropped the pages): the journal stops acknowledging, answers unavailable,
- * truncates back to the last durable byte and rebuilds the state from disk,
- * then resumes.
+ * dropped the pages).  States: "ok" takes changes; "failed": the replies
+ * waiting are answered unavailable (the failed hook), the journal is cut
+ * back to the last durable byte and the state is rebuilt from disk at once
+ * ("recovering", then the rebuilt hook); "degraded": memory matches the
+ * disk again but changes are refused until a probe write to the data
+ * directory succeeds, tried every second.
  */
 #ifndef PARKD_JOURNAL_H
 #define PARKD_JOURNAL_H
@@ -57,11 +58,14 @@ struct journal_stats {
 };
 
 /*
- * Opens the journal in cfg->data_dir (created 0700 when missing), loads the
- * newest valid snapshot and replays the journal into a garage built by
- * hooks->make_garage, which is returned in *g.  Runs before the loop does:
- * start-up may block.  Returns NULL with a message in err when the data
- * cannot be trusted (nothing is deleted then).
+ * Opens the journal in cfg->data_dir (created 0700 when missing): takes the
+ * directory's lock (datadir_lock) before anything else, loads the newest
+ * valid snapshot and replays the journal into a garage built by
+ * hooks->make_garage, which is returned in *g.  The lock is held until
+ * journal_free.  Runs before the loop does: start-up may block.  Returns
+ * NULL with a message in err when another daemon holds the directory (its
+ * pid is named; no file was touched) or the data cannot be trusted
+ * (nothing is deleted then).
  */
 struct journal *journal_open(uv_loop_t *loop, const struct config *cfg,
     const struct journal_hooks *hooks, garage **g, char *err, size_t errlen);
@@ -72,6 +76,7 @@ struct journal *journal_open(uv_loop_t *loop, const struct config *cfg,
  */
 uint64_t journal_append(struct journal *j, const char *payload, size_t len);
 
+/* Whether changes are taken (state "ok"). */
 int journal_writable(const struct journal *j);
 /*
  * Whether memory matches what the disk holds: false from a failure until
@@ -88,7 +93,8 @@ uint64_t journal_last(const struct journal *j);
 uint64_t journal_durable(const struct journal *j);
 /* Durable and also written to the file (differs from durable in "none"). */
 uint64_t journal_written(const struct journal *j);
-/* "ok", "failed", "recovering", "closed"; why is "" or the reason. */
+/* "ok", "failed", "recovering", "degraded", "closed"; *why is "" or the
+ * reason (the journal's own buffer). */
 const char *journal_state(const struct journal *j, const char **why);
 const struct journal_stats *journal_stats(const struct journal *j);
 
@@ -96,43 +102,16 @@ const struct journal_stats *journal_stats(const struct journal *j);
 void journal_retain_from(struct journal *j, uint64_t lsn);
 
 /*
- * Clean shutdown: waits for writes in flight, writes a last snapshot of g,
- * closes the files and handles.  Blocking; call when the loop has no more
- * requests to serve.  cb runs once the handles are closed.
+ * Clean shutdown: writes what is still pending, waits for a running
+ * snapshot child, writes a last snapshot of g, closes the files and
+ * handles.  Blocking; call once the loop has returned (nothing is in
+ * flight on the thread pool then).
  */
 void journal_close(struct journal *j, garage *g);
-/* Frees the journal after the loop has run the close callbacks. */
+/* Frees the journal (NULL is fine) after the loop has run the close callbacks. */
 void journal_free(struct journal *j);
 
-/*
- * Reading the journal from a remembered position (the audit shipper).
- * Blocking: run it on the thread pool.  The cursor is the caller's; it
- * starts at next_lsn with positioned == 0 and is moved past what was read.
- */
-struct journal_cursor {
-	uint64_t next_lsn;
-	uint64_t seg_start;
-	uint64_t offset;
-	int positioned;
-};
-
-struct journal_batch {
-	size_t n;
-	uint64_t *lsn;
-	size_t *off, *len;	/* payload i is buf[off[i] .. off[i]+len[i]) */
-	char *buf;
-	uint64_t skipped;	/* LSNs that were pruned before they were read */
-};
-
-/*
- * Reads the records from cur->next_lsn up to upto (inclusive), at most
- * max_records of them and about max_bytes, into out.  Returns 0 (out->n may
- * be 0 when nothing is there yet) or -1 on an I/O error or out of memory.
- */
-int journal_cursor_read(const char *dir, struct journal_cursor *cur,
-    uint64_t upto, size_t max_records, size_t max_bytes,
-    struct journal_batch *out);
-void journal_batch_free(struct journal_batch *b);
+/* The data directory (for readers of the journal's files). */
 const char *journal_dir(const struct journal *j);
 
 #endif

@@ -1,6 +1,7 @@
 /* wal.c - record framing and CRC-32C (see wal.h). */
 #include "wal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static uint32_t crc_table[256];
@@ -138,4 +139,36 @@ wal_next(const unsigned char *buf, size_t size, size_t *off, struct wal_rec *rec
 	rec->len = len;
 	*off = o + WAL_HEADER + len;
 	return WAL_OK;
+}
+
+int
+wal_buf_add(struct wal_buf *b, uint64_t lsn, const void *payload, size_t len)
+{
+	size_t need = b->len + WAL_HEADER + len;
+
+	if (len > WAL_MAX_PAYLOAD)
+		return -1;
+	if (need > b->cap) {
+		size_t ncap = b->cap ? b->cap : 4096;
+		unsigned char *nd;
+
+		while (ncap < need)
+			ncap *= 2;
+		nd = realloc(b->data, ncap);
+		if (nd == NULL)
+			return -1;
+		b->data = nd;
+		b->cap = ncap;
+	}
+	wal_header(b->data + b->len, lsn, payload, len);
+	memcpy(b->data + b->len + WAL_HEADER, payload, len);
+	b->len = need;
+	return 0;
+}
+
+void
+wal_buf_free(struct wal_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
 }

@@ -53,4 +53,23 @@ struct wal_rec {
 enum wal_status wal_next(const unsigned char *buf, size_t size, size_t *off,
     struct wal_rec *rec);
 
+/*
+ * A growing buffer of framed records: a batch of the journal, a chunk of a
+ * snapshot.  Start it zeroed; the caller owns data and frees it with
+ * wal_buf_free.
+ */
+struct wal_buf {
+	unsigned char *data;
+	size_t len, cap;
+};
+
+/*
+ * Appends payload[0..len) framed with sequence number lsn.  Returns 0, or
+ * -1 when len is over WAL_MAX_PAYLOAD or memory runs out (b is unchanged).
+ */
+int wal_buf_add(struct wal_buf *b, uint64_t lsn, const void *payload,
+    size_t len);
+/* Frees the bytes and leaves b empty, ready for use again. */
+void wal_buf_free(struct wal_buf *b);
+
 #endif

@@ -4,7 +4,7 @@ Every test runs the real daemon over TCP in its own temporary data
 directory, crashes it or damages its files, starts it again on the same
 directory and compares what the daemon knows with what it acknowledged.
 
-Files in the data directory (daemon/journal.h): journal-<first LSN>.log
+Files in the data directory (daemon/datadir.h): journal-<first LSN>.log
 segments and snapshot-<LSN>.snap snapshots, both made of records framed as
 lib/wal.h says: u32 payload length, u32 CRC-32C (of the LSN and the
 payload), u64 LSN, payload; all little endian.
@@ -111,9 +111,12 @@ def write(path, data):
 
 
 def listing(data_dir):
-    """{name: (size, sha256)} of every file in data_dir."""
+    """{name: (size, sha256)} of every file in data_dir but LOCK (which
+    every daemon that takes the directory rewrites with its pid)."""
     out = {}
     for name in sorted(os.listdir(data_dir)):
+        if name == "LOCK":
+            continue
         data = read(os.path.join(data_dir, name))
         out[name] = (len(data), hashlib.sha256(data).hexdigest())
     return out

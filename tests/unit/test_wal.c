@@ -299,6 +299,53 @@ test_crc_paths_agree(void **state)
 	}
 }
 
+/*
+ * A buffer filled record by record decodes to the same records, across the
+ * growth steps, and a refused record leaves it as it was.
+ */
+static void
+test_buf_round_trip(void **state)
+{
+	struct wal_buf b;
+	struct wal_rec r;
+	char payload[64];
+	size_t off = 0, len_before;
+	int n = 0;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	for (int i = 0; i < 2000; i++) {
+		snprintf(payload, sizeof(payload), "{\"n\":%d}", i);
+		assert_int_equal(wal_buf_add(&b, 7 + (uint64_t)i, payload,
+		    strlen(payload)), 0);
+	}
+	assert_true(b.cap >= b.len);
+	len_before = b.len;
+	assert_int_equal(wal_buf_add(&b, 1, payload, WAL_MAX_PAYLOAD + 1), -1);
+	assert_int_equal(b.len, len_before);
+	while (wal_next(b.data, b.len, &off, &r) == WAL_OK) {
+		snprintf(payload, sizeof(payload), "{\"n\":%d}", n);
+		assert_int_equal(r.lsn, 7 + (uint64_t)n);
+		assert_int_equal(r.len, strlen(payload));
+		assert_memory_equal(r.payload, payload, r.len);
+		n++;
+	}
+	assert_int_equal(n, 2000);
+	assert_int_equal(off, b.len);
+	wal_buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, 0);
+	/* Empty payloads frame too, and the freed buffer is usable again. */
+	assert_int_equal(wal_buf_add(&b, 3, "", 0), 0);
+	assert_int_equal(b.len, WAL_HEADER);
+	off = 0;
+	assert_int_equal(wal_next(b.data, b.len, &off, &r), WAL_OK);
+	assert_int_equal(r.lsn, 3);
+	assert_int_equal(r.len, 0);
+	wal_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -313,6 +360,7 @@ main(void)
 		cmocka_unit_test(test_max_payload),
 		cmocka_unit_test(test_offset_start),
 		cmocka_unit_test(test_crc_paths_agree),
+		cmocka_unit_test(test_buf_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
