@@ -99,17 +99,21 @@ static const char history_script[] =
 
 /*
  * The libuv glue for hiredis's async context.  It follows the shape of
- * hiredis's adapters/libuv.h, with one difference that matters: Debian 12's
+ * hiredis's adapters/libuv.h, with two differences that matter: Debian 12's
  * adapter (0.14.1) returns early on a poll error, so a refused connect or a
  * reset connection is never reported.  Here a poll error is handed to
  * hiredis as an event, and hiredis's read or connect path finds the error
- * on the socket and reports it through the usual callbacks.
+ * on the socket and reports it through the usual callbacks.  And after
+ * every read the reader's unparsed input is checked against the bounds
+ * (check_input), as hiredis would keep buffering it without end.
  */
 struct uvglue {
 	redisAsyncContext *ac;
 	uv_poll_t poll;
 	int events;
 };
+
+static void check_input(redisAsyncContext *ac);
 
 static void
 glue_poll(uv_poll_t *h, int status, int events)
@@ -127,8 +131,12 @@ glue_poll(uv_poll_t *h, int status, int events)
 			redisAsyncHandleRead(g->ac);
 		return;
 	}
-	if (g->ac != NULL && (events & UV_READABLE))
+	if (g->ac != NULL && (events & UV_READABLE)) {
 		redisAsyncHandleRead(g->ac);
+		/* The context is gone (g->ac NULL) when the read ended it. */
+		if (g->ac != NULL)
+			check_input(g->ac);
+	}
 	if (g->ac != NULL && (events & UV_WRITABLE))
 		redisAsyncHandleWrite(g->ac);
 }
@@ -214,6 +222,11 @@ struct audit {
 	uint64_t shipped, batches, failures, reconnects, dropped;
 	char last_error[160];
 	int closing;
+
+	/* Bounds on replies (see audit.h and the reply functions below). */
+	redisReplyObjectFunctions *hiredis_fns;	/* hiredis's own: build redisReply */
+	size_t reply_bytes;		/* string bytes of the reply being read */
+	char refused[112];		/* why a reply was refused, until reported */
 };
 
 static void connect_redis(struct audit *a);
@@ -461,9 +474,14 @@ on_disconnect(const redisAsyncContext *ac, int status)
 	rewind_cursor(a);
 	if (status != REDIS_OK) {
 		a->failures++;
-		set_error(a, "disconnected: %s", ac->errstr);
-		log_warn("audit: %s", a->last_error);
+		/* A refused reply shows as "Out of memory" in errstr. */
+		if (a->refused[0] != '\0')
+			set_error(a, "refused a reply from Redis: %s", a->refused);
+		else
+			set_error(a, "disconnected: %s", ac->errstr);
+		log_warn("audit: %s; reconnecting", a->last_error);
 	}
+	a->refused[0] = '\0';
 	schedule_reconnect(a);
 }
 
@@ -532,6 +550,169 @@ on_connect(const redisAsyncContext *ac, int status)
 	become_ready(a);
 }
 
+/* ---- what parkd accepts from Redis (see audit.h) ---- */
+
+/*
+ * The reader's reply functions, in front of hiredis's own.  Each refuses
+ * what parkd never asks for before anything is allocated: it notes why and
+ * returns NULL, which the reader reports as an error, and hiredis drops the
+ * connection (on_disconnect then reports the reason noted here).  The
+ * reader hands every task its privdata: the audit.
+ */
+static __attribute__((format(printf, 2, 3))) void *
+refuse_reply(struct audit *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->refused[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(a->refused, sizeof(a->refused), fmt, ap);
+		va_end(ap);
+	}
+	return NULL;
+}
+
+/*
+ * Whether a new object may be made.  A reply's first object starts the
+ * count of its bytes, and must answer a command: hiredis 0.14.1 aborts the
+ * process on any reply nobody asked for except an error (which it reports
+ * by dropping the connection).
+ */
+static int
+reply_wanted(struct audit *a, const redisReadTask *t)
+{
+	if (t->parent != NULL)
+		return 1;
+	a->reply_bytes = 0;
+	return a->outstanding > 0 || t->type == REDIS_REPLY_ERROR;
+}
+
+static void *
+bounded_string(const redisReadTask *t, char *str, size_t len)
+{
+	struct audit *a = t->privdata;
+
+	if (!reply_wanted(a, t))
+		return refuse_reply(a, "%s", "a reply nobody asked for");
+	if (len > AUDIT_REPLY_MAX_BYTES - a->reply_bytes)
+		return refuse_reply(a, "a reply of more than %u bytes",
+		    AUDIT_REPLY_MAX_BYTES);
+	a->reply_bytes += len;
+	return a->hiredis_fns->createString(t, str, len);
+}
+
+static void *
+bounded_array(const redisReadTask *t, int elements)
+{
+	struct audit *a = t->privdata;
+
+	/* hiredis allocates the element pointers right away: check first. */
+	if (t->parent != NULL)
+		return refuse_reply(a, "%s", "a nested array");
+	if (!reply_wanted(a, t))
+		return refuse_reply(a, "%s", "a reply nobody asked for");
+	if (elements > AUDIT_REPLY_MAX_ELEMENTS)
+		return refuse_reply(a, "an array of %d elements (at most %d)",
+		    elements, AUDIT_REPLY_MAX_ELEMENTS);
+	return a->hiredis_fns->createArray(t, elements);
+}
+
+static void *
+bounded_integer(const redisReadTask *t, long long v)
+{
+	struct audit *a = t->privdata;
+
+	if (!reply_wanted(a, t))
+		return refuse_reply(a, "%s", "a reply nobody asked for");
+	return a->hiredis_fns->createInteger(t, v);
+}
+
+static void *
+bounded_nil(const redisReadTask *t)
+{
+	struct audit *a = t->privdata;
+
+	if (!reply_wanted(a, t))
+		return refuse_reply(a, "%s", "a reply nobody asked for");
+	return a->hiredis_fns->createNil(t);
+}
+
+/*
+ * The objects are hiredis's redisReply: freed as such.  (Not const: the
+ * reader's pointer to it is not; nothing writes it.)
+ */
+static redisReplyObjectFunctions bounded_fns = {
+	bounded_string, bounded_array, bounded_integer, bounded_nil,
+	freeReplyObject
+};
+
+/*
+ * The reader keeps an unfinished item in its buffer until all of it has
+ * come.  Only a bulk string may be long, and no longer than its header
+ * says: a header announcing more than AUDIT_REPLY_MAX_BYTES is refused as
+ * soon as it is in, as is a line still without its end after
+ * AUDIT_REPLY_MAX_LINE bytes; AUDIT_READER_MAX_BUF bounds the rest.  The
+ * reader is read as hiredis 0.14.1's read.h declares it: rstack[ridx] is
+ * the item being read, and once a bulk string's type byte is taken, pos
+ * is at its length.  Returns 1 (and why) when the input is refused.
+ */
+static int
+input_too_long(const redisReader *r, char *why, size_t whylen)
+{
+	size_t left = r->len > r->pos ? r->len - r->pos : 0;
+	const char *p, *end;
+	char num[24];
+	size_t n;
+
+	if (left > AUDIT_READER_MAX_BUF) {
+		snprintf(why, whylen, "more than %u bytes of one reply item",
+		    AUDIT_READER_MAX_BUF);
+		return 1;
+	}
+	if (r->buf == NULL || r->ridx < 0 || left == 0)
+		return 0;
+	p = r->buf + r->pos;
+	end = memmem(p, left < AUDIT_REPLY_MAX_LINE ? left : AUDIT_REPLY_MAX_LINE,
+	    "\r\n", 2);
+	if (end == NULL) {
+		if (left < AUDIT_REPLY_MAX_LINE)
+			return 0;
+		snprintf(why, whylen, "a line of more than %u bytes",
+		    AUDIT_REPLY_MAX_LINE);
+		return 1;
+	}
+	if (r->rstack[r->ridx].type != REDIS_REPLY_STRING)
+		return 0;
+	/* A malformed length is the reader's to refuse. */
+	n = (size_t)(end - p);
+	if (n == 0 || n >= sizeof(num))
+		return 0;
+	memcpy(num, p, n);
+	num[n] = '\0';
+	if (strtoll(num, NULL, 10) <= (long long)AUDIT_REPLY_MAX_BYTES)
+		return 0;
+	snprintf(why, whylen, "a string of %s bytes (at most %u)", num,
+	    AUDIT_REPLY_MAX_BYTES);
+	return 1;
+}
+
+/* After a read: input past the bounds drops the connection at once. */
+static void
+check_input(redisAsyncContext *ac)
+{
+	struct audit *a = ac->data;
+	char why[96];
+
+	if (a == NULL || a->ac != ac || !input_too_long(ac->c.reader, why, sizeof(why)))
+		return;
+	a->failures++;
+	set_error(a, "refused a reply from Redis: %s", why);
+	log_warn("audit: %s; reconnecting", a->last_error);
+	/* Called from the poll callback, not from hiredis: free it now. */
+	drop_context(a);
+	schedule_reconnect(a);
+}
+
 static void
 connect_redis(struct audit *a)
 {
@@ -552,6 +733,10 @@ connect_redis(struct audit *a)
 		return;
 	}
 	ac->data = a;
+	a->hiredis_fns = ac->c.reader->fn;
+	ac->c.reader->fn = &bounded_fns;
+	ac->c.reader->privdata = a;
+	a->refused[0] = '\0';
 	if (glue_attach(ac, a->loop) != 0) {
 		redisAsyncFree(ac);
 		set_error(a, "%s", "libuv attach failed");
@@ -688,9 +873,11 @@ on_stored(redisAsyncContext *ac, void *r, void *privdata)
 	}
 	got_reply(a);
 	a->sending = 0;
-	if (reply->type == REDIS_REPLY_ERROR) {
+	/* The script answers how many it stored: anything else stored nothing. */
+	if (reply->type != REDIS_REPLY_INTEGER) {
 		a->failures++;
-		set_error(a, "store script: %s", reply->str);
+		set_error(a, "store script: %s", reply->type == REDIS_REPLY_ERROR ?
+		    reply->str : "not a count");
 		log_err("audit: %s", a->last_error);
 		rewind_cursor(a);
 		a->drop_asked = 1;
@@ -862,6 +1049,9 @@ audit_history(struct audit *a, const char *subject, int limit,
 
 	if (a == NULL || a->state != A_READY || a->ac == NULL)
 		return -1;
+	/* A longer answer would be refused as out of bounds. */
+	if (limit > AUDIT_REPLY_MAX_ELEMENTS)
+		limit = AUDIT_REPLY_MAX_ELEMENTS;
 	h = malloc(sizeof(*h));
 	if (h == NULL)
 		return -1;
