@@ -194,6 +194,22 @@ glue_attach(redisAsyncContext *ac, uv_loop_t *loop)
 	return 0;
 }
 
+/*
+ * When records became durable, for the age of the oldest one Redis does not
+ * hold yet.  An entry (lsn, ms) says that the LSNs after the entry before it
+ * up to lsn were durable at loop time ms.  Within a second the last entry
+ * grows instead of a new one starting; when the table is full, neighbours
+ * are merged in pairs, each pair keeping the earlier time, so an age is
+ * never understated, and overstated by at most the span of one pair.
+ * Entries Redis has acknowledged are dropped from the front.
+ */
+#define AGE_SLOTS 256
+
+struct durable_at {
+	uint64_t lsn;
+	uint64_t ms;
+};
+
 struct audit {
 	uv_loop_t *loop;
 	const struct config *cfg;
@@ -223,6 +239,11 @@ struct audit {
 	char last_error[160];
 	int closing;
 
+	/* A command passed its deadline; until a batch is stored (health). */
+	int stalled;
+	struct durable_at ages[AGE_SLOTS];
+	size_t age_first, age_end;	/* entries in use: [age_first, age_end) */
+
 	/* Bounds on replies (see audit.h and the reply functions below). */
 	redisReplyObjectFunctions *hiredis_fns;	/* hiredis's own: build redisReply */
 	size_t reply_bytes;		/* string bytes of the reply being read */
@@ -250,12 +271,78 @@ expect_reply(struct audit *a)
 static void
 got_reply(struct audit *a)
 {
+	/* Redis answers and has everything: it is not stalled. */
+	if (journal_durable(a->j) <= a->acked)
+		a->stalled = 0;
 	if (a->outstanding > 0)
 		a->outstanding--;
 	if (a->outstanding > 0)
 		uv_timer_start(&a->deadline, on_deadline, BATCH_TIMEOUT_MS, 0);
 	else
 		uv_timer_stop(&a->deadline);
+}
+
+/* Drops the entries of records Redis holds. */
+static void
+ages_forget(struct audit *a)
+{
+	while (a->age_first < a->age_end && a->ages[a->age_first].lsn <= a->acked)
+		a->age_first++;
+	if (a->age_first == a->age_end)
+		a->age_first = a->age_end = 0;
+}
+
+/* Records up to durable are durable now. */
+static void
+ages_note(struct audit *a, uint64_t durable)
+{
+	uint64_t now = uv_now(a->loop);
+	struct durable_at *last;
+	size_t n;
+
+	ages_forget(a);
+	if (durable <= a->acked)
+		return;
+	if (a->age_end > a->age_first) {
+		last = &a->ages[a->age_end - 1];
+		if (durable <= last->lsn)
+			return;
+		if (now - last->ms < 1000) {
+			last->lsn = durable;
+			return;
+		}
+	}
+	if (a->age_end == AGE_SLOTS && a->age_first > 0) {
+		n = a->age_end - a->age_first;
+		memmove(a->ages, a->ages + a->age_first, n * sizeof(a->ages[0]));
+		a->age_first = 0;
+		a->age_end = n;
+	} else if (a->age_end == AGE_SLOTS) {
+		for (n = 0; 2 * n < AGE_SLOTS; n++) {
+			a->ages[n].ms = a->ages[2 * n].ms;
+			a->ages[n].lsn = a->ages[2 * n + 1 < AGE_SLOTS ? 2 * n + 1 : 2 * n].lsn;
+		}
+		a->age_end = n;
+	}
+	a->ages[a->age_end].lsn = durable;
+	a->ages[a->age_end].ms = now;
+	a->age_end++;
+}
+
+/* Seconds since the oldest durable record Redis lacks became durable; 0 if none. */
+static uint64_t
+oldest_unshipped_age_s(const struct audit *a)
+{
+	uint64_t now = uv_now(a->loop);
+
+	if (journal_durable(a->j) <= a->acked)
+		return 0;
+	for (size_t i = a->age_first; i < a->age_end; i++) {
+		if (a->ages[i].lsn > a->acked)
+			return now > a->ages[i].ms ? (now - a->ages[i].ms) / 1000 : 0;
+	}
+	/* Durable after the last note: just now. */
+	return 0;
 }
 
 /* ---- the position file ---- */
@@ -443,6 +530,9 @@ on_deadline(uv_timer_t *t)
 
 	/* A callback that asked for the drop has said why already. */
 	if (!a->drop_asked) {
+		/* A command went unanswered: stalled until a batch is stored. */
+		if (a->outstanding > 0)
+			a->stalled = 1;
 		a->failures++;
 		set_error(a, "%s", a->state == A_CONNECTING ? "connect timed out" :
 		    "Redis did not answer in time");
@@ -490,6 +580,9 @@ become_ready(struct audit *a)
 {
 	a->state = A_READY;
 	uv_timer_stop(&a->deadline);
+	/* Nothing waits to be shipped: nothing is stalled. */
+	if (journal_durable(a->j) <= a->acked)
+		a->stalled = 0;
 	log_info("audit: connected to Redis %s:%d; shipping from LSN %" PRIu64,
 	    a->cfg->audit.redis.host, a->cfg->audit.redis.port, a->acked + 1);
 	rewind_cursor(a);
@@ -887,6 +980,8 @@ on_stored(redisAsyncContext *ac, void *r, void *privdata)
 	a->shipped += a->batch_last - a->acked;
 	a->acked = a->batch_last;
 	a->batches++;
+	a->stalled = 0;
+	ages_forget(a);
 	/* Only a stored batch proves Redis works: a connect alone does not. */
 	a->backoff_ms = 0;
 	journal_retain_from(a->j, a->acked);
@@ -993,8 +1088,10 @@ pump(struct audit *a)
 void
 audit_kick(struct audit *a)
 {
-	if (a != NULL && a->state != A_OFF)
+	if (a != NULL && a->state != A_OFF) {
+		ages_note(a, journal_durable(a->j));
 		pump(a);
+	}
 }
 
 /* ---- history ---- */
@@ -1124,6 +1221,8 @@ audit_new(uv_loop_t *loop, const struct config *cfg, struct journal *j,
 		return a;
 	a->cur.next_lsn = a->acked + 1;
 	journal_retain_from(j, a->acked);
+	/* A backlog from before the start is counted from the start. */
+	ages_note(a, journal_durable(j));
 	uv_timer_start(&a->persist_timer, on_persist, 1000, 1000);
 	connect_redis(a);
 	return a;
@@ -1132,7 +1231,7 @@ audit_new(uv_loop_t *loop, const struct config *cfg, struct journal *j,
 int
 audit_ok(const struct audit *a)
 {
-	return a == NULL || a->state == A_OFF || a->state == A_READY;
+	return a == NULL || a->state == A_OFF || (a->state == A_READY && !a->stalled);
 }
 
 void
@@ -1147,10 +1246,13 @@ audit_health(const struct audit *a, cJSON *o)
 	}
 	if (a->state != A_OFF && journal_durable(a->j) > a->acked)
 		pending = journal_durable(a->j) - a->acked;
-	cJSON_AddStringToObject(o, "state", audit_state_names[a->state]);
+	cJSON_AddStringToObject(o, "state", a->state != A_OFF && a->stalled ?
+	    "stalled" : audit_state_names[a->state]);
 	cJSON_AddNumberToObject(o, "pending", (double)pending);
 	if (a->state == A_OFF)
 		return;
+	cJSON_AddNumberToObject(o, "oldest_unshipped_age_s",
+	    (double)oldest_unshipped_age_s(a));
 	cJSON_AddNumberToObject(o, "shipped_lsn", (double)a->acked);
 	cJSON_AddNumberToObject(o, "shipped", (double)a->shipped);
 	cJSON_AddNumberToObject(o, "batches", (double)a->batches);

@@ -61,9 +61,18 @@ struct audit *audit_new(uv_loop_t *loop, const struct config *cfg,
 /* The journal made more records durable: ship them when idle. */
 void audit_kick(struct audit *a);
 
-/* Adds {state, pending, shipped, ...} to obj. */
+/*
+ * Adds {state, pending, oldest_unshipped_age_s, shipped, ...} to obj.
+ * state is "off", "disconnected", "connecting", "connected", or "stalled"
+ * from the moment a command at Redis passes its deadline until a batch is
+ * stored, through the reconnects in between (or until nothing is left to
+ * ship and Redis answers or is connected again).  oldest_unshipped_age_s
+ * is how long ago the oldest durable record Redis does not hold yet became
+ * durable (0 when none; a backlog from before the start counts from the
+ * start).
+ */
 void audit_health(const struct audit *a, cJSON *obj);
-/* Whether events are being stored (for health's status). */
+/* Whether events are being stored: connected and not stalled (health's status). */
 int audit_ok(const struct audit *a);
 
 /*

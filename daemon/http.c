@@ -151,8 +151,15 @@ metrics(struct server *s, struct sbuf *b)
 		v = cJSON_GetObjectItemCaseSensitive(au, "state");
 		metric(b, "parkd_audit_connected", "gauge", "1 while events reach Redis.",
 		    cJSON_IsString(v) && strcmp(v->valuestring, "connected") == 0);
+		metric(b, "parkd_audit_stalled", "gauge",
+		    "1 from a command at Redis passing its deadline until a batch is stored.",
+		    cJSON_IsString(v) && strcmp(v->valuestring, "stalled") == 0);
 		v = cJSON_GetObjectItemCaseSensitive(au, "pending");
 		metric(b, "parkd_audit_pending", "gauge", "Durable events not yet in Redis.",
+		    cJSON_IsNumber(v) ? v->valuedouble : 0);
+		v = cJSON_GetObjectItemCaseSensitive(au, "oldest_unshipped_age_s");
+		metric(b, "parkd_audit_oldest_unshipped_age_seconds", "gauge",
+		    "Since the oldest durable event not yet in Redis became durable (0: none).",
 		    cJSON_IsNumber(v) ? v->valuedouble : 0);
 		v = cJSON_GetObjectItemCaseSensitive(au, "shipped");
 		metric(b, "parkd_audit_shipped_total", "counter", "Events stored in Redis.",

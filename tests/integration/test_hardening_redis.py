@@ -208,3 +208,67 @@ def test_hostile_replies_dropped_gates_prompt_memory_bounded():
 
 
 test_hostile_replies_dropped_gates_prompt_memory_bounded.timeout = 150
+
+
+# ---------------------------------------------------------------------------
+# Item 9: a Redis that accepts and never answers.
+
+def test_silent_redis_reported_stalled_with_backlog_age():
+    fake = FakeRedis("silent")
+    http_port = free_port()
+    rs = None
+    try:
+        d = Daemon(audit_cfg(fake), args=["--http", "127.0.0.1:%d" % http_port])
+        with d:
+            c = d.client()
+            tr = Tracker()
+            tr.pairs(c, 5, "ST")
+            t_first = time.time()
+            # Connected, a batch sent, no answer: once its deadline (5 s)
+            # has passed, health must not say ok.
+            try:
+                h = wait_state(c, lambda a: a["state"] == "stalled", 10)
+            except AssertionError as e:
+                raise AssertionError("Redis never answers a batch: %s" % e)
+            assert h["status"] == "degraded", h
+            assert h["audit"]["pending"] == 10, h
+            # Stalled it stays, through the reconnects (the fake accepts
+            # every one), and the backlog's age grows with the clock.
+            ages = []
+            t_end = time.time() + 7
+            while time.time() < t_end:
+                h = health(c)
+                assert h["audit"]["state"] == "stalled", h
+                assert h["status"] == "degraded", h
+                ages.append(h["audit"]["oldest_unshipped_age_s"])
+                time.sleep(0.2)
+            assert ages == sorted(ages), ages
+            assert ages[-1] >= int(time.time() - t_first) - 2, (ages, time.time() - t_first)
+            assert fake.accepted >= 2, "parkd did not reconnect: %d" % fake.accepted
+            m = metrics(http_port)
+            assert m["parkd_audit_stalled"] == 1, m
+            assert m["parkd_audit_connected"] == 0, m
+            assert m["parkd_audit_pending"] == 10, m
+            assert m["parkd_audit_oldest_unshipped_age_seconds"] >= ages[-1], m
+            code, body = http_get(http_port, "/healthz")
+            assert json.loads(body)["audit"]["state"] == "stalled", body
+
+            # A real Redis on the same port: shipped, and the state says so.
+            fake.close()
+            rs = RedisServer(port=fake.port).start()
+            h = wait_shipped(c)
+            assert h["status"] == "ok", h
+            assert h["audit"]["oldest_unshipped_age_s"] == 0, h
+            m = metrics(http_port)
+            assert m["parkd_audit_stalled"] == 0 and m["parkd_audit_connected"] == 1, m
+            assert m["parkd_audit_oldest_unshipped_age_seconds"] == 0, m
+            evs = check_store(dump_of(rs), len(tr.expected))
+            check_order(evs, tr.expected)
+            c.close()
+    finally:
+        fake.close()
+        if rs is not None:
+            rs.close()
+
+
+test_silent_redis_reported_stalled_with_backlog_age.timeout = 90
