@@ -103,17 +103,21 @@ static const char history_script[] =
 
 /*
  * The libuv glue for hiredis's async context.  It follows the shape of
- * hiredis's adapters/libuv.h, with one difference that matters: Debian 12's
+ * hiredis's adapters/libuv.h, with two differences that matter: Debian 12's
  * adapter (0.14.1) returns early on a poll error, so a refused connect or a
  * reset connection is never reported.  Here a poll error is handed to
  * hiredis as an event, and hiredis's read or connect path finds the error
- * on the socket and reports it through the usual callbacks.
+ * on the socket and reports it through the usual callbacks.  And after
+ * every read the reader's unparsed input is checked against the bounds
+ * (check_input), as hiredis would keep buffering it without end.
  */
 struct uvglue {
 	redisAsyncContext *ac;
 	uv_poll_t poll;
 	int events;
 };
+
+static void check_input(redisAsyncContext *ac);
 
 static void
 glue_poll(uv_poll_t *h, int status, int events)
@@ -131,8 +135,12 @@ glue_poll(uv_poll_t *h, int status, int events)
 			redisAsyncHandleRead(g->ac);
 		return;
 	}
-	if (g->ac != NULL && (events & UV_READABLE))
+	if (g->ac != NULL && (events & UV_READABLE)) {
 		redisAsyncHandleRead(g->ac);
+		/* The context is gone (g->ac NULL) when the read ended it. */
+		if (g->ac != NULL)
+			check_input(g->ac);
+	}
 	if (g->ac != NULL && (events & UV_WRITABLE))
 		redisAsyncHandleWrite(g->ac);
 }
@@ -190,6 +198,22 @@ glue_attach(redisAsyncContext *ac, uv_loop_t *loop)
 	return 0;
 }
 
+/*
+ * When records became durable, for the age of the oldest one Redis does not
+ * hold yet.  An entry (lsn, ms) says that the LSNs after the entry before it
+ * up to lsn were durable at loop time ms.  Within a second the last entry
+ * grows instead of a new one starting; when the table is full, neighbours
+ * are merged in pairs, each pair keeping the earlier time, so an age is
+ * never understated, and overstated by at most the span of one pair.
+ * Entries Redis has acknowledged are dropped from the front.
+ */
+#define AGE_SLOTS 256
+
+struct durable_at {
+	uint64_t lsn;
+	uint64_t ms;
+};
+
 struct audit {
 	uv_loop_t *loop;
 	const struct config *cfg;
@@ -218,6 +242,16 @@ struct audit {
 	uint64_t shipped, batches, failures, reconnects, dropped;
 	char last_error[160];
 	int closing;
+
+	/* A command passed its deadline; until a batch is stored (health). */
+	int stalled;
+	struct durable_at ages[AGE_SLOTS];
+	size_t age_first, age_end;	/* entries in use: [age_first, age_end) */
+
+	/* Bounds on replies (see audit.h and the reply functions below). */
+	redisReplyObjectFunctions *hiredis_fns;	/* hiredis's own: build redisReply */
+	size_t reply_bytes;		/* string bytes of the reply being read */
+	char refused[112];		/* why a reply was refused, until reported */
 };
 
 static void connect_redis(struct audit *a);
@@ -241,12 +275,81 @@ expect_reply(struct audit *a)
 static void
 got_reply(struct audit *a)
 {
+	/* Redis answers and has everything: it is not stalled. */
+	if (journal_durable(a->j) <= a->acked)
+		a->stalled = 0;
 	if (a->outstanding > 0)
 		a->outstanding--;
 	if (a->outstanding > 0)
 		uv_timer_start(&a->deadline, on_deadline, BATCH_TIMEOUT_MS, 0);
 	else
 		uv_timer_stop(&a->deadline);
+}
+
+/* Drops the entries of records Redis holds. */
+static void
+ages_forget(struct audit *a)
+{
+	while (a->age_first < a->age_end && a->ages[a->age_first].lsn <= a->acked)
+		a->age_first++;
+	if (a->age_first == a->age_end)
+		a->age_first = a->age_end = 0;
+}
+
+/* Records up to durable are durable now. */
+static void
+ages_note(struct audit *a, uint64_t durable)
+{
+	uint64_t now = uv_now(a->loop);
+	struct durable_at *last;
+	size_t n;
+
+	ages_forget(a);
+	if (durable <= a->acked)
+		return;
+	if (a->age_end > a->age_first) {
+		last = &a->ages[a->age_end - 1];
+		if (durable <= last->lsn)
+			return;
+		if (now - last->ms < 1000) {
+			last->lsn = durable;
+			return;
+		}
+	}
+	if (a->age_end == AGE_SLOTS && a->age_first > 0) {
+		n = a->age_end - a->age_first;
+		memmove(a->ages, a->ages + a->age_first, n * sizeof(a->ages[0]));
+		a->age_first = 0;
+		a->age_end = n;
+	} else if (a->age_end == AGE_SLOTS) {
+		for (n = 0; 2 * n < AGE_SLOTS; n++) {
+			a->ages[n].ms = a->ages[2 * n].ms;
+			a->ages[n].lsn = a->ages[2 * n + 1 < AGE_SLOTS ? 2 * n + 1 : 2 * n].lsn;
+		}
+		a->age_end = n;
+	}
+	a->ages[a->age_end].lsn = durable;
+	a->ages[a->age_end].ms = now;
+	a->age_end++;
+}
+
+uint64_t
+audit_oldest_unshipped_age_s(const struct audit *a)
+{
+	uint64_t now;
+
+	if (a == NULL || a->state == A_OFF)
+		return 0;
+	now = uv_now(a->loop);
+
+	if (journal_durable(a->j) <= a->acked)
+		return 0;
+	for (size_t i = a->age_first; i < a->age_end; i++) {
+		if (a->ages[i].lsn > a->acked)
+			return now > a->ages[i].ms ? (now - a->ages[i].ms) / 1000 : 0;
+	}
+	/* Durable after the last note: just now. */
+	return 0;
 }
 
 /* ---- the position file ---- */
@@ -430,6 +533,9 @@ on_deadline(uv_timer_t *t)
 
 	/* A callback that asked for the drop has said why already. */
 	if (!a->drop_asked) {
+		/* A command went unanswered: stalled until a batch is stored. */
+		if (a->outstanding > 0)
+			a->stalled = 1;
 		a->failures++;
 		set_error(a, "%s", a->state == A_CONNECTING ? "connect timed out" :
 		    "Redis did not answer in time");
@@ -461,9 +567,14 @@ on_disconnect(const redisAsyncContext *ac, int status)
 	rewind_cursor(a);
 	if (status != REDIS_OK) {
 		a->failures++;
-		set_error(a, "disconnected: %s", ac->errstr);
-		log_warn("audit: %s", a->last_error);
+		/* A refused reply shows as "Out of memory" in errstr. */
+		if (a->refused[0] != '\0')
+			set_error(a, "refused a reply from Redis: %s", a->refused);
+		else
+			set_error(a, "disconnected: %s", ac->errstr);
+		log_warn("audit: %s; reconnecting", a->last_error);
 	}
+	a->refused[0] = '\0';
 	schedule_reconnect(a);
 }
 
@@ -472,6 +583,9 @@ become_ready(struct audit *a)
 {
 	a->state = A_READY;
 	uv_timer_stop(&a->deadline);
+	/* Nothing waits to be shipped: nothing is stalled. */
+	if (journal_durable(a->j) <= a->acked)
+		a->stalled = 0;
 	log_info("audit: connected to Redis %s:%d; shipping from LSN %" PRIu64,
 	    a->cfg->audit.redis.host, a->cfg->audit.redis.port, a->acked + 1);
 	rewind_cursor(a);
@@ -532,6 +646,169 @@ on_connect(const redisAsyncContext *ac, int status)
 	become_ready(a);
 }
 
+/* ---- what parkd accepts from Redis (see audit.h) ---- */
+
+/*
+ * The reader's reply functions, in front of hiredis's own.  Each refuses
+ * what parkd never asks for before anything is allocated: it notes why and
+ * returns NULL, which the reader reports as an error, and hiredis drops the
+ * connection (on_disconnect then reports the reason noted here).  The
+ * reader hands every task its privdata: the audit.
+ */
+static __attribute__((format(printf, 2, 3))) void *
+refuse_reply(struct audit *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->refused[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(a->refused, sizeof(a->refused), fmt, ap);
+		va_end(ap);
+	}
+	return NULL;
+}
+
+/*
+ * Whether a new object may be made.  A reply's first object starts the
+ * count of its bytes, and must answer a command: hiredis 0.14.1 aborts the
+ * process on any reply nobody asked for except an error (which it reports
+ * by dropping the connection).
+ */
+static int
+reply_wanted(struct audit *a, const redisReadTask *t)
+{
+	if (t->parent != NULL)
+		return 1;
+	a->reply_bytes = 0;
+	return a->outstanding > 0 || t->type == REDIS_REPLY_ERROR;
+}
+
+static void *
+bounded_string(const redisReadTask *t, char *str, size_t len)
+{
+	struct audit *a = t->privdata;
+
+	if (!reply_wanted(a, t))
+		return refuse_reply(a, "%s", "a reply nobody asked for");
+	if (len > AUDIT_REPLY_MAX_BYTES - a->reply_bytes)
+		return refuse_reply(a, "a reply of more than %u bytes",
+		    AUDIT_REPLY_MAX_BYTES);
+	a->reply_bytes += len;
+	return a->hiredis_fns->createString(t, str, len);
+}
+
+static void *
+bounded_array(const redisReadTask *t, int elements)
+{
+	struct audit *a = t->privdata;
+
+	/* hiredis allocates the element pointers right away: check first. */
+	if (t->parent != NULL)
+		return refuse_reply(a, "%s", "a nested array");
+	if (!reply_wanted(a, t))
+		return refuse_reply(a, "%s", "a reply nobody asked for");
+	if (elements > AUDIT_REPLY_MAX_ELEMENTS)
+		return refuse_reply(a, "an array of %d elements (at most %d)",
+		    elements, AUDIT_REPLY_MAX_ELEMENTS);
+	return a->hiredis_fns->createArray(t, elements);
+}
+
+static void *
+bounded_integer(const redisReadTask *t, long long v)
+{
+	struct audit *a = t->privdata;
+
+	if (!reply_wanted(a, t))
+		return refuse_reply(a, "%s", "a reply nobody asked for");
+	return a->hiredis_fns->createInteger(t, v);
+}
+
+static void *
+bounded_nil(const redisReadTask *t)
+{
+	struct audit *a = t->privdata;
+
+	if (!reply_wanted(a, t))
+		return refuse_reply(a, "%s", "a reply nobody asked for");
+	return a->hiredis_fns->createNil(t);
+}
+
+/*
+ * The objects are hiredis's redisReply: freed as such.  (Not const: the
+ * reader's pointer to it is not; nothing writes it.)
+ */
+static redisReplyObjectFunctions bounded_fns = {
+	bounded_string, bounded_array, bounded_integer, bounded_nil,
+	freeReplyObject
+};
+
+/*
+ * The reader keeps an unfinished item in its buffer until all of it has
+ * come.  Only a bulk string may be long, and no longer than its header
+ * says: a header announcing more than AUDIT_REPLY_MAX_BYTES is refused as
+ * soon as it is in, as is a line still without its end after
+ * AUDIT_REPLY_MAX_LINE bytes; AUDIT_READER_MAX_BUF bounds the rest.  The
+ * reader is read as hiredis 0.14.1's read.h declares it: rstack[ridx] is
+ * the item being read, and once a bulk string's type byte is taken, pos
+ * is at its length.  Returns 1 (and why) when the input is refused.
+ */
+static int
+input_too_long(const redisReader *r, char *why, size_t whylen)
+{
+	size_t left = r->len > r->pos ? r->len - r->pos : 0;
+	const char *p, *end;
+	char num[24];
+	size_t n;
+
+	if (left > AUDIT_READER_MAX_BUF) {
+		snprintf(why, whylen, "more than %u bytes of one reply item",
+		    AUDIT_READER_MAX_BUF);
+		return 1;
+	}
+	if (r->buf == NULL || r->ridx < 0 || left == 0)
+		return 0;
+	p = r->buf + r->pos;
+	end = memmem(p, left < AUDIT_REPLY_MAX_LINE ? left : AUDIT_REPLY_MAX_LINE,
+	    "\r\n", 2);
+	if (end == NULL) {
+		if (left < AUDIT_REPLY_MAX_LINE)
+			return 0;
+		snprintf(why, whylen, "a line of more than %u bytes",
+		    AUDIT_REPLY_MAX_LINE);
+		return 1;
+	}
+	if (r->rstack[r->ridx].type != REDIS_REPLY_STRING)
+		return 0;
+	/* A malformed length is the reader's to refuse. */
+	n = (size_t)(end - p);
+	if (n == 0 || n >= sizeof(num))
+		return 0;
+	memcpy(num, p, n);
+	num[n] = '\0';
+	if (strtoll(num, NULL, 10) <= (long long)AUDIT_REPLY_MAX_BYTES)
+		return 0;
+	snprintf(why, whylen, "a string of %s bytes (at most %u)", num,
+	    AUDIT_REPLY_MAX_BYTES);
+	return 1;
+}
+
+/* After a read: input past the bounds drops the connection at once. */
+static void
+check_input(redisAsyncContext *ac)
+{
+	struct audit *a = ac->data;
+	char why[96];
+
+	if (a == NULL || a->ac != ac || !input_too_long(ac->c.reader, why, sizeof(why)))
+		return;
+	a->failures++;
+	set_error(a, "refused a reply from Redis: %s", why);
+	log_warn("audit: %s; reconnecting", a->last_error);
+	/* Called from the poll callback, not from hiredis: free it now. */
+	drop_context(a);
+	schedule_reconnect(a);
+}
+
 static void
 connect_redis(struct audit *a)
 {
@@ -552,6 +829,10 @@ connect_redis(struct audit *a)
 		return;
 	}
 	ac->data = a;
+	a->hiredis_fns = ac->c.reader->fn;
+	ac->c.reader->fn = &bounded_fns;
+	ac->c.reader->privdata = a;
+	a->refused[0] = '\0';
 	if (glue_attach(ac, a->loop) != 0) {
 		redisAsyncFree(ac);
 		set_error(a, "%s", "libuv attach failed");
@@ -688,9 +969,11 @@ on_stored(redisAsyncContext *ac, void *r, void *privdata)
 	}
 	got_reply(a);
 	a->sending = 0;
-	if (reply->type == REDIS_REPLY_ERROR) {
+	/* The script answers how many it stored: anything else stored nothing. */
+	if (reply->type != REDIS_REPLY_INTEGER) {
 		a->failures++;
-		set_error(a, "store script: %s", reply->str);
+		set_error(a, "store script: %s", reply->type == REDIS_REPLY_ERROR ?
+		    reply->str : "not a count");
 		log_err("audit: %s", a->last_error);
 		rewind_cursor(a);
 		a->drop_asked = 1;
@@ -700,6 +983,8 @@ on_stored(redisAsyncContext *ac, void *r, void *privdata)
 	a->shipped += a->batch_last - a->acked;
 	a->acked = a->batch_last;
 	a->batches++;
+	a->stalled = 0;
+	ages_forget(a);
 	/* Only a stored batch proves Redis works: a connect alone does not. */
 	a->backoff_ms = 0;
 	journal_retain_from(a->j, a->acked);
@@ -806,8 +1091,10 @@ pump(struct audit *a)
 void
 audit_kick(struct audit *a)
 {
-	if (a != NULL && a->state != A_OFF)
+	if (a != NULL && a->state != A_OFF) {
+		ages_note(a, journal_durable(a->j));
 		pump(a);
+	}
 }
 
 /* ---- history ---- */
@@ -877,6 +1164,9 @@ audit_history(struct audit *a, const char *subject, int limit,
 
 	if (a == NULL || a->state != A_READY || a->ac == NULL)
 		return -1;
+	/* A longer answer would be refused as out of bounds. */
+	if (limit > AUDIT_REPLY_MAX_ELEMENTS)
+		limit = AUDIT_REPLY_MAX_ELEMENTS;
 	h = malloc(sizeof(*h));
 	if (h == NULL)
 		return -1;
@@ -949,6 +1239,8 @@ audit_new(uv_loop_t *loop, const struct config *cfg, struct journal *j,
 		return a;
 	a->cur.next_lsn = a->acked + 1;
 	journal_retain_from(j, a->acked);
+	/* A backlog from before the start is counted from the start. */
+	ages_note(a, journal_durable(j));
 	uv_timer_start(&a->persist_timer, on_persist, 1000, 1000);
 	connect_redis(a);
 	return a;
@@ -957,13 +1249,15 @@ audit_new(uv_loop_t *loop, const struct config *cfg, struct journal *j,
 int
 audit_ok(const struct audit *a)
 {
-	return a == NULL || a->state == A_OFF || a->state == A_READY;
+	return a == NULL || a->state == A_OFF || (a->state == A_READY && !a->stalled);
 }
 
 const char *
 audit_state(const struct audit *a)
 {
-	return a == NULL ? "off" : audit_state_names[a->state];
+	if (a == NULL)
+		return "off";
+	return a->state != A_OFF && a->stalled ? "stalled" : audit_state_names[a->state];
 }
 
 uint64_t
@@ -987,6 +1281,7 @@ audit_health(const struct audit *a, struct jw *w)
 	jw_kuint(w, "pending", audit_pending(a));
 	if (a == NULL || a->state == A_OFF)
 		return;
+	jw_kuint(w, "oldest_unshipped_age_s", audit_oldest_unshipped_age_s(a));
 	jw_kuint(w, "shipped_lsn", a->acked);
 	jw_kuint(w, "shipped", a->shipped);
 	jw_kuint(w, "batches", a->batches);

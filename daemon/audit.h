@@ -12,6 +12,17 @@
  * against a deadline on our own timer; on expiry the context is freed from
  * the timer (never from a hiredis callback) and a new one is made after a
  * backoff with jitter.  Nothing here ever waits on Redis in a request path.
+ *
+ * Redis may also be hostile or broken, and hiredis 0.14.1's reader has no
+ * limits: it buffers a bulk string as long as its header announces and
+ * allocates an array of as many elements as announced, and it aborts the
+ * process on a reply nobody asked for.  parkd installs its own reply
+ * functions and checks the reader's buffer after every read; a reply past
+ * the bounds below drops the connection at once, with a log line and
+ * health's last_error naming why, and parkd reconnects after the usual
+ * backoff.  The bounds come from the replies parkd asks for: the store
+ * script's count (an integer), AUTH's status, and a history look-up (an
+ * array of at most AUDIT_REPLY_MAX_ELEMENTS events, each one journal record).
  */
 #ifndef PARKD_AUDIT_H
 #define PARKD_AUDIT_H
@@ -23,6 +34,19 @@
 #include "config.h"
 #include "journal.h"
 #include "jsonw.h"
+#include "wal.h"
+
+/* The most elements of an array reply: history's largest limit. */
+#define AUDIT_REPLY_MAX_ELEMENTS 1000
+/*
+ * The most bytes of all the strings of one reply together, and so of any
+ * one of them: an event is a journal record, at most WAL_MAX_PAYLOAD.
+ */
+#define AUDIT_REPLY_MAX_BYTES WAL_MAX_PAYLOAD
+/* The longest line: status, error and integer replies, length headers. */
+#define AUDIT_REPLY_MAX_LINE (64u << 10)
+/* Unparsed input held at once: one unfinished item (a line or a string). */
+#define AUDIT_READER_MAX_BUF (AUDIT_REPLY_MAX_BYTES + AUDIT_REPLY_MAX_LINE)
 
 struct audit;
 
@@ -37,20 +61,30 @@ struct audit *audit_new(uv_loop_t *loop, const struct config *cfg,
 /* The journal made more records durable: ship them when idle. */
 void audit_kick(struct audit *a);
 
-/* Writes the members state, pending, shipped, ... of an open object. */
+/*
+ * Writes the members state, pending, oldest_unshipped_age_s, shipped, ...
+ * of an open object.  state is "off", "disconnected", "connecting",
+ * "connected", or "stalled" from the moment a command at Redis passes its
+ * deadline until a batch is stored, through the reconnects in between (or
+ * until nothing is left to ship and Redis answers or is connected again).
+ * oldest_unshipped_age_s is how long ago the oldest durable record Redis
+ * does not hold yet became durable (0 when none; a backlog from before the
+ * start counts from the start).
+ */
 void audit_health(const struct audit *a, struct jw *w);
-/* "off", "connecting", "connected", ...; events durable but not stored; stored. */
+/* The state as audit_health names it; durable events not yet stored; stored. */
 const char *audit_state(const struct audit *a);
 uint64_t audit_pending(const struct audit *a);
 uint64_t audit_shipped(const struct audit *a);
-/* Whether events are being stored (for health's status). */
+uint64_t audit_oldest_unshipped_age_s(const struct audit *a);
+/* Whether events are being stored: connected and not stalled (health's status). */
 int audit_ok(const struct audit *a);
 
 /*
- * Reads a subject's newest `limit` events, oldest first.  cb gets the text
- * of a JSON array of them (valid only during the call), or NULL and a
- * reason.  Returns -1 without calling cb when Redis is not connected (the
- * caller answers unavailable at once).
+ * Reads a subject's newest `limit` events (at most AUDIT_REPLY_MAX_ELEMENTS),
+ * oldest first.  cb gets the text of a JSON array of them (valid only
+ * during the call), or NULL and a reason.  Returns -1 without calling cb
+ * when Redis is not connected (the caller answers unavailable at once).
  */
 typedef void (*audit_history_cb)(void *ud, const char *events, size_t len,
     const char *why);

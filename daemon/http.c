@@ -15,7 +15,6 @@
 
 #define HTTP_MAX_REQUEST 8192
 #define HTTP_TIMEOUT_MS 5000
-#define HTTP_MAX_CONNS 64
 
 struct http {
 	struct server *srv;
@@ -105,6 +104,7 @@ metrics(struct server *s, struct sbuf *b)
 	metric(b, "parkd_connections", "gauge", "Open protocol connections.", (double)s->n_conns);
 	metric(b, "parkd_connections_accepted_total", "counter", "Connections accepted.", (double)st->accepted);
 	metric(b, "parkd_connections_refused_total", "counter", "Connections refused (client limit, protected mode).", (double)st->refused);
+	metric(b, "parkd_accept_errors_total", "counter", "Accepts that failed (out of descriptors, ...).", (double)st->accept_errors);
 	metric(b, "parkd_connections_closed_output_total", "counter", "Connections closed for passing limits.max_output.", (double)st->closed_output);
 	metric(b, "parkd_connections_closed_idle_total", "counter", "Connections closed for idleness.", (double)st->closed_idle);
 	metric(b, "parkd_requests_total", "counter", "Request lines handled.", (double)st->requests);
@@ -144,8 +144,14 @@ metrics(struct server *s, struct sbuf *b)
 	}
 	metric(b, "parkd_audit_connected", "gauge", "1 while events reach Redis.",
 	    strcmp(audit_state(s->audit), "connected") == 0);
+	metric(b, "parkd_audit_stalled", "gauge",
+	    "1 from a command at Redis passing its deadline until a batch is stored.",
+	    strcmp(audit_state(s->audit), "stalled") == 0);
 	metric(b, "parkd_audit_pending", "gauge", "Durable events not yet in Redis.",
 	    (double)audit_pending(s->audit));
+	metric(b, "parkd_audit_oldest_unshipped_age_seconds", "gauge",
+	    "Since the oldest durable event not yet in Redis became durable (0: none).",
+	    (double)audit_oldest_unshipped_age_s(s->audit));
 	metric(b, "parkd_audit_shipped_total", "counter", "Events stored in Redis.",
 	    (double)audit_shipped(s->audit));
 }
@@ -333,8 +339,10 @@ on_conn(uv_stream_t *l, int status)
 	struct http *h = l->data;
 	struct hreq *r;
 
-	if (status < 0)
+	if (status < 0) {
+		server_accept_error(h->srv, status);
 		return;
+	}
 	/* A scrape endpoint needs few connections; slow ones cannot pile up. */
 	r = h->nreqs < HTTP_MAX_CONNS ? calloc(1, sizeof(*r)) : NULL;
 	if (r == NULL) {

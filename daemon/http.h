@@ -9,6 +9,9 @@
 struct server;
 struct http;
 
+/* Requests served at once (each holds a descriptor; more are dropped). */
+#define HTTP_MAX_CONNS 64
+
 /* Listens on cfg->http when enabled; NULL when off or on error (logged). */
 struct http *http_start(struct server *srv, int *failed);
 /* Stops listening and closes open requests; frees in the close callbacks. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,12 +18,21 @@
 #include "audit.h"
 #include "commit.h"
 #include "garage.h"
+#include "http.h"
 #include "journal.h"
 #include "log.h"
 #include "server.h"
 #include "tz.h"
 
 #define CONFIG_MAX_BYTES (64u << 20)
+
+/*
+ * Descriptors parkd needs besides its clients: stdio, the loop's own
+ * (epoll, signal pipe, async), the listener and libuv's spare, the journal
+ * (segment, directory, snapshot), the shipper's reads and audit.pos, Redis,
+ * and room for refusals in flight.  The HTTP endpoint needs its own.
+ */
+#define OWN_FDS 32
 
 static void
 usage(FILE *f)
@@ -229,6 +239,51 @@ apply_flags(struct config *cfg, const struct options *o, char *err, size_t errle
 
 static const char *reload_path;
 static const struct options *reload_opts;
+static uint64_t nofile;		/* the open-file limit in force; 0: unknown */
+
+/* Start-up: raises the soft open-file limit to the hard one. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl, want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		want.rlim_cur = want.rlim_max = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl.rlim_cur = rl.rlim_max;
+		else
+			log_warn("could not raise the open-file limit from %llu to %llu: %s",
+			    (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)rl.rlim_max, strerror(errno));
+	}
+	nofile = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+/*
+ * Clients past what the open-file limit leaves would be accepted and closed
+ * by libuv without a word and counted nowhere (see on_connection in
+ * server.c).  limits.max_clients is lowered to fit, so that they get the
+ * "too many clients" line instead and are counted as refused.
+ */
+static void
+fit_clients(struct config *cfg)
+{
+	uint64_t own = OWN_FDS + (cfg->http.enabled ? HTTP_MAX_CONNS + 2 : 0);
+	uint64_t want = (uint64_t)cfg->limits.max_clients;
+	uint64_t fit;
+
+	if (nofile == 0 || nofile >= want + own)
+		return;
+	fit = nofile > own + 1 ? nofile - own : 1;
+	log_warn("the open-file limit %llu is below limits.max_clients %llu + %llu "
+	    "descriptors parkd needs itself: serving at most %llu clients "
+	    "(raise LimitNOFILE= or ulimit -n)", (unsigned long long)nofile,
+	    (unsigned long long)want, (unsigned long long)own,
+	    (unsigned long long)fit);
+	cfg->limits.max_clients = (int64_t)fit;
+}
 
 /* Equal tariffs write the same text (tariff_write writes every key). */
 static int
@@ -306,6 +361,7 @@ reload_config(struct server *s)
 	nc->tokens = tokens;
 	nc->n_tokens = n_tokens;
 	cfg->limits = nc->limits;
+	fit_clients(cfg);
 	config_free(nc);
 	log_info("reload: %zu tokens, limits updated", cfg->n_tokens);
 	return 0;
@@ -372,6 +428,8 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	raise_nofile();
+	fit_clients(cfg);
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL) {
 		fprintf(stderr, "parkd: out of memory\n");

@@ -250,6 +250,8 @@ env_health(void *ud, struct jw *w)
 	jw_kstr(w, "version", PARKD_VERSION);
 	jw_kint(w, "uptime_s", server_now() - s->started_at);
 	jw_kuint(w, "connections", s->n_conns);
+	jw_kuint(w, "connections_refused", s->stats.refused);
+	jw_kuint(w, "accept_errors", s->stats.accept_errors);
 	journal_health(s, w);
 	jw_key(w, "audit");
 	jw_obj(w);
@@ -311,12 +313,45 @@ server_durable(const struct server *s)
 }
 
 static void
+log_accept_errors(struct server *s, uint64_t now)
+{
+	log_warn("accept: %s (%llu failed accepts since the last line, %llu in all)",
+	    uv_strerror(s->accept_err_status),
+	    (unsigned long long)s->accept_err_unlogged,
+	    (unsigned long long)s->stats.accept_errors);
+	s->accept_err_unlogged = 0;
+	s->accept_err_logged_ms = now;
+}
+
+void
+server_accept_error(struct server *s, int status)
+{
+	uint64_t now = server_ms(s);
+
+	s->stats.accept_errors++;
+	s->accept_err_unlogged++;
+	s->accept_err_status = status;
+	/* on_tick writes what a busy second held back. */
+	if (s->accept_err_logged_ms != 0 && now - s->accept_err_logged_ms < 1000)
+		return;
+	log_accept_errors(s, now);
+}
+
+/*
+ * Out of descriptors, libuv 1.44 closes a spare descriptor, accepts and
+ * closes every pending connection, and reopens the spare: those clients are
+ * not reported to us at all (main.c keeps max_clients below the open-file
+ * limit so that they are refused with a line instead).  Only when the spare
+ * cannot be had does the error reach this callback, and then once for each
+ * retry libuv makes at once: hence a count and a log line a second.
+ */
+static void
 on_connection(uv_stream_t *listener, int status)
 {
 	struct server *s = listener->data;
 
 	if (status < 0) {
-		log_warn("listener: %s", uv_strerror(status));
+		server_accept_error(s, status);
 		return;
 	}
 	/* Always accept: a listener whose connection is not accepted stalls. */
@@ -331,6 +366,8 @@ on_tick(uv_timer_t *t)
 	uint64_t now = server_ms(s);
 	struct conn *c, *next;
 
+	if (s->accept_err_unlogged > 0 && now - s->accept_err_logged_ms >= 1000)
+		log_accept_errors(s, now);
 	if (idle <= 0)
 		return;
 	for (c = s->conns; c != NULL; c = next) {

@@ -23,6 +23,7 @@ struct conn;
 struct server_stats {
 	uint64_t accepted;
 	uint64_t refused;		/* over max_clients or not loopback in protected mode */
+	uint64_t accept_errors;		/* accepts that failed (out of descriptors, ...) */
 	uint64_t closed_output;		/* closed for passing max_output */
 	uint64_t closed_idle;
 	uint64_t requests;		/* lines handled */
@@ -52,6 +53,9 @@ struct server {
 	int shutting_down;
 	int listening;
 	struct server_stats stats;
+	uint64_t accept_err_unlogged;	/* accept errors since the last log line */
+	uint64_t accept_err_logged_ms;	/* when that line was written */
+	int accept_err_status;		/* the last one */
 	struct journal *journal;
 	struct audit *audit;
 	struct http *http;
@@ -80,6 +84,12 @@ int server_listen(struct server *s);
 void server_free(struct server *s);
 /* Stops accepting, lets clients drain, then lets the loop end. */
 void server_shutdown(struct server *s);
+
+/*
+ * A listener's connection callback got an error (status < 0): counts it and
+ * logs at most one line a second, with how many there were.
+ */
+void server_accept_error(struct server *s, int status);
 
 /* Replies to changes up to this LSN may be sent. */
 uint64_t server_durable(const struct server *s);

@@ -38,7 +38,7 @@ def demo_config(**overrides):
 class Daemon:
     """A parkd process on a free port with its own data directory."""
 
-    def __init__(self, cfg=None, args=(), data_dir=None):
+    def __init__(self, cfg=None, args=(), data_dir=None, preexec_fn=None):
         self.cfg = cfg if cfg is not None else demo_config()
         self.tmp = tempfile.mkdtemp(prefix="parkd-test-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
@@ -53,13 +53,15 @@ class Daemon:
         with open(self.path, "w") as f:
             json.dump(self.cfg, f)
         self.args = list(args)
+        self.preexec_fn = preexec_fn  # run in the child before exec (e.g. rlimits)
         self.proc = None
         self.log = os.path.join(self.tmp, "parkd.log")
 
     def start(self, wait=True):
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([PARKD, "-c", self.path] + self.args,
-                                     stdout=self.logf, stderr=self.logf)
+                                     stdout=self.logf, stderr=self.logf,
+                                     preexec_fn=self.preexec_fn)
         if wait:
             deadline = time.time() + 15
             while time.time() < deadline:
