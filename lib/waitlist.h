@@ -24,12 +24,15 @@
  * and waitlist_restore() for whole entries.
  *
  * Costs (n waiting entries, Q distinct (class, needs) queues among them,
- * m kept outcomes): add, restore O(Q + log n) amortized; match O(Q) calls
- * of the callback; position O(log n); assign, cancel, expire O(Q + log n +
- * log m); each entry expired or forgotten O(log n + log m).
+ * m kept outcomes; dict operations counted as O(1)): add and restore
+ * O(log n + log m) amortized; match O(Q) calls of the callback, whatever
+ * the queues' lengths; position O(log n); assign, cancel, expire O(Q +
+ * log n + log m); each entry expired or forgotten O(Q + log n + log m).
  *
- * Memory: one record per waiting entry and per kept outcome, plus arrays
- * sized by their peak number; nothing else grows.
+ * Memory: one record per waiting entry and per kept outcome (about 350
+ * bytes with its share of the indexes), plus arrays sized by their peak
+ * number; nothing else grows.  Only add and restore allocate: assign,
+ * cancel, expire and prune never fail.
  *
  * Pointers: a `const struct waitlist_entry *` handed out is valid until the
  * next call that changes the waitlist (any non-const function); copy what
@@ -153,6 +156,10 @@ typedef int (*waitlist_fits_fn)(void *ud, int cls, uint64_t needs, int gate);
  * chosen, not whether there is one).  Then when a queue's head does not
  * fit, nobody behind it in that queue does either; entries in other queues
  * are still asked, so a bus that does not fit blocks no car.
+ *
+ * The same call answers `wait`'s question "could anybody waiting take a
+ * free spot?": while it returns an entry, that entry is served (and the
+ * question asked again) before the newcomer is considered.
  */
 const struct waitlist_entry *waitlist_match(const waitlist *wl,
     waitlist_fits_fn fits, void *ud);
@@ -259,7 +266,8 @@ void waitlist_restore_seq(waitlist *wl, uint64_t seq);
  * max_timeout_s are not applied.  Waiting entries must come in arrival
  * order: img->seq must be greater than that of every entry waiting
  * already.  An outcome past its keep time is restored all the same (the
- * next prune forgets it).  Errors (nothing changed): PK_E_INVALID_PARAMS
+ * next prune forgets it), and so is a waiting entry past its expires_at
+ * (the next waitlist_expire_due() expires it, dated back to expires_at).  Errors (nothing changed): PK_E_INVALID_PARAMS
  * for a malformed image, a duplicate id, a plate already waiting or a
  * waiting seq out of order; PK_E_INTERNAL when out of memory.
  */
