@@ -433,6 +433,10 @@ test_spot_overlap(void **state)
 	in = req(2, T + H, T + 3 * H);
 	in.spot = 5;
 	conflict(rb, &in, T + 2 * H - HB);
+	/* By a single second at its end. */
+	in = req(2, T + H, T + 2 * H - HB + 1);
+	in.spot = 5;
+	conflict(rb, &in, T + 2 * H - HB);
 	/* Overlapping from inside: the new footprint's start. */
 	in = req(2, T + 3 * H, T + 5 * H);
 	in.spot = 5;
