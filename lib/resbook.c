@@ -10,14 +10,18 @@
 /*
  * How the book is laid out.
  *
- * Every index is a treap whose nodes live inside the record, so booking
- * allocates the record and nothing else (the two timer heaps aside), and
- * moving a record between indexes never fails.  A node's priority is a
- * hash of its address: no field, and no key an outsider chooses can shape
- * the tree.  Keys are unique (ties broken by id or by a serial number), so
- * a node is found again by its own key.
+ * Records are found by id in a hash table (open addressing, linear
+ * probing, backward-shift deletion; at most half full).  Every other index
+ * is a treap whose nodes live inside the record, so booking allocates the
+ * record and nothing else (the id table and the two timer heaps grow ahead
+ * of need), and moving a record between indexes never fails.  A node's
+ * priority is a hash of its address: no field, and no key an outsider
+ * chooses can shape the tree.  Keys are unique (ties broken by id or by a
+ * serial number), so a node is found again by its own key.  Each node
+ * carries a copy of its primary key, so that a descent reads one cache
+ * line per level and the record only on ties: with 100 000 reservations
+ * the book is tens of megabytes and a descent is bound by cache misses.
  *
- * - by_id: every record, by id (look-ups, snapshots in id order).
  * - by_state[s]: the records in state s, by (from, id): listing.  Without a
  *   state filter a page merges the six trees.
  * - cap[type]: the capacity book.  Each active reservation puts two nodes
@@ -58,13 +62,41 @@ struct cn {
 	int32_t delta;			/* +units (cap[0]) or -units (cap[1]) */
 };
 
+/* A node with its time key inline. */
+struct kn {
+	struct tn t;
+	int64_t k;
+};
+
+/* by_spot: (spot, hold_at, serial). */
+struct sn {
+	struct tn t;
+	int64_t hold_at;
+	uint32_t spot;
+};
+
+/* by_plate: (plate, hold_at, id), with the plate's first 8 bytes inline. */
+struct pn {
+	struct tn t;
+	uint64_t prefix;
+	int64_t hold_at;
+};
+
 struct rec {
 	struct resv pub;		/* first: a struct resv * is a struct rec * */
 	uint64_t serial;
 	uint32_t hi[2];			/* index in each timer heap, NOT_IN_HEAP */
 	struct cn cap[2];		/* start, end */
-	struct tn by_id, by_state, by_spot, by_plate, q;
+	struct kn by_state;		/* k = from */
+	struct kn q;			/* k = hold_at (owed), changed_at (finished) */
+	struct sn by_spot;
+	struct pn by_plate;
 	uint32_t held[];		/* pub.held points here */
+};
+
+struct idslot {
+	uint64_t h;			/* hash of the id */
+	struct rec *r;			/* NULL: empty */
 };
 
 #define REC_OF(p, m) ((struct rec *)(void *)((char *)(p) - offsetof(struct rec, m)))
@@ -81,7 +113,8 @@ struct heap {
 struct resbook {
 	struct resbook_config c;
 	uint64_t next_serial;
-	struct tn *by_id;
+	struct idslot *ids;		/* [ids_cap], a power of two, or NULL */
+	size_t ids_cap, ids_n;
 	struct tn *by_state[RESV__NSTATES];
 	struct tn **cap;		/* [ntypes] */
 	struct tn *by_spot;
@@ -245,13 +278,7 @@ cmp_u64(uint64_t a, uint64_t b)
 
 /* ---- the keys of each index ---- */
 
-static int
-cmp_id(const struct tn *a, const struct tn *b)
-{
-	return strcmp(CREC_OF(a, by_id)->pub.id, CREC_OF(b, by_id)->pub.id);
-}
-
-/* (from, id) against a key. */
+/* (from, id) of a record against a key. */
 static int
 key_from_id(const struct rec *r, int64_t from, const char *id)
 {
@@ -260,52 +287,76 @@ key_from_id(const struct rec *r, int64_t from, const char *id)
 	return c != 0 ? c : strcmp(r->pub.id, id);
 }
 
+/* (from, id) of a by_state node against a key. */
+static int
+state_key(const struct tn *t, int64_t from, const char *id)
+{
+	int c = cmp_i64(((const struct kn *)t)->k, from);
+
+	return c != 0 ? c : strcmp(CREC_OF(t, by_state)->pub.id, id);
+}
+
 static int
 cmp_state(const struct tn *a, const struct tn *b)
 {
-	const struct rec *y = CREC_OF(b, by_state);
-
-	return key_from_id(CREC_OF(a, by_state), y->pub.from, y->pub.id);
+	return state_key(a, ((const struct kn *)b)->k,
+	    CREC_OF(b, by_state)->pub.id);
 }
 
 static int
 cmp_spot(const struct tn *a, const struct tn *b)
 {
-	const struct rec *x = CREC_OF(a, by_spot), *y = CREC_OF(b, by_spot);
-	int c = cmp_u64(x->pub.spot, y->pub.spot);
+	const struct sn *x = (const struct sn *)a, *y = (const struct sn *)b;
+	int c = cmp_u64(x->spot, y->spot);
 
 	if (c == 0)
-		c = cmp_i64(x->pub.hold_at, y->pub.hold_at);
-	return c != 0 ? c : cmp_u64(x->serial, y->serial);
+		c = cmp_i64(x->hold_at, y->hold_at);
+	return c != 0 ? c : cmp_u64(CREC_OF(a, by_spot)->serial,
+	    CREC_OF(b, by_spot)->serial);
+}
+
+/* The first 8 bytes of a plate, big-endian: they order as strcmp does. */
+static uint64_t
+plate_prefix(const char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++) {
+		v <<= 8;
+		if (*p != '\0')
+			v |= (unsigned char)*p++;
+	}
+	return v;
+}
+
+/* The plate of a by_plate node against a plate and its prefix. */
+static int
+plate_key(const struct tn *t, uint64_t prefix, const char *plate)
+{
+	int c = cmp_u64(((const struct pn *)t)->prefix, prefix);
+
+	return c != 0 ? c : strcmp(CREC_OF(t, by_plate)->pub.plate, plate);
 }
 
 static int
 cmp_plate(const struct tn *a, const struct tn *b)
 {
-	const struct rec *x = CREC_OF(a, by_plate), *y = CREC_OF(b, by_plate);
-	int c = strcmp(x->pub.plate, y->pub.plate);
+	const struct rec *y = CREC_OF(b, by_plate);
+	int c = plate_key(a, ((const struct pn *)b)->prefix, y->pub.plate);
 
 	if (c == 0)
-		c = cmp_i64(x->pub.hold_at, y->pub.hold_at);
-	return c != 0 ? c : strcmp(x->pub.id, y->pub.id);
+		c = cmp_i64(((const struct pn *)a)->hold_at,
+		    ((const struct pn *)b)->hold_at);
+	return c != 0 ? c : strcmp(CREC_OF(a, by_plate)->pub.id, y->pub.id);
 }
 
+/* The owed queue and the finished list: (k, id). */
 static int
-cmp_owed(const struct tn *a, const struct tn *b)
+cmp_q(const struct tn *a, const struct tn *b)
 {
-	const struct rec *x = CREC_OF(a, q), *y = CREC_OF(b, q);
-	int c = cmp_i64(x->pub.hold_at, y->pub.hold_at);
+	int c = cmp_i64(((const struct kn *)a)->k, ((const struct kn *)b)->k);
 
-	return c != 0 ? c : strcmp(x->pub.id, y->pub.id);
-}
-
-static int
-cmp_finished(const struct tn *a, const struct tn *b)
-{
-	const struct rec *x = CREC_OF(a, q), *y = CREC_OF(b, q);
-	int c = cmp_i64(x->pub.changed_at, y->pub.changed_at);
-
-	return c != 0 ? c : strcmp(x->pub.id, y->pub.id);
+	return c != 0 ? c : strcmp(CREC_OF(a, q)->pub.id, CREC_OF(b, q)->pub.id);
 }
 
 /* The record a capacity node belongs to: cap[0] adds, cap[1] removes. */
@@ -341,12 +392,10 @@ upd_cap(struct tn *t)
 		n->maxpref = before + n->delta + r->maxpref;
 }
 
-static const struct tops ops_id = { cmp_id, NULL };
 static const struct tops ops_state = { cmp_state, NULL };
 static const struct tops ops_spot = { cmp_spot, NULL };
 static const struct tops ops_plate = { cmp_plate, NULL };
-static const struct tops ops_owed = { cmp_owed, NULL };
-static const struct tops ops_finished = { cmp_finished, NULL };
+static const struct tops ops_q = { cmp_q, NULL };
 static const struct tops ops_cap = { cmp_cap, upd_cap };
 
 /* ---- the capacity book ---- */
@@ -563,15 +612,15 @@ spot_overlap(const struct tn *t, uint32_t spot, int64_t s, int64_t e,
 	const struct rec *pred = NULL, *succ = NULL;
 
 	while (t != NULL) {
-		const struct rec *r = CREC_OF(t, by_spot);
-		int c = cmp_u64(r->pub.spot, spot);
+		const struct sn *n = (const struct sn *)t;
+		int c = cmp_u64(n->spot, spot);
 		if (c == 0)
-			c = cmp_i64(r->pub.hold_at, s);
+			c = cmp_i64(n->hold_at, s);
 		if (c <= 0) {
-			pred = r;
+			pred = CREC_OF(t, by_spot);
 			t = t->r;
 		} else {
-			succ = r;
+			succ = CREC_OF(t, by_spot);
 			t = t->l;
 		}
 	}
@@ -694,6 +743,102 @@ heap_remove(resbook *rb, int h, struct rec *r)
 		heap_down(hp, h, i);
 }
 
+/* ---- the id table ---- */
+
+static uint64_t
+id_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a, then mixed */
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	return h;
+}
+
+static struct rec *
+ids_get(const resbook *rb, const char *id)
+{
+	uint64_t h;
+	size_t mask, i;
+
+	if (rb->ids_cap == 0)
+		return NULL;
+	h = id_hash(id);
+	mask = rb->ids_cap - 1;
+	for (i = (size_t)h & mask; rb->ids[i].r != NULL; i = (i + 1) & mask)
+		if (rb->ids[i].h == h && strcmp(rb->ids[i].r->pub.id, id) == 0)
+			return rb->ids[i].r;
+	return NULL;
+}
+
+/* Stores r (there is room: the table is kept at most half full). */
+static void
+ids_put(resbook *rb, struct rec *r)
+{
+	uint64_t h = id_hash(r->pub.id);
+	size_t mask = rb->ids_cap - 1, i;
+
+	for (i = (size_t)h & mask; rb->ids[i].r != NULL; i = (i + 1) & mask)
+		;
+	rb->ids[i].h = h;
+	rb->ids[i].r = r;
+	rb->ids_n++;
+}
+
+/* Room for one more; -1 (table unchanged) when out of memory. */
+static int
+ids_reserve(resbook *rb)
+{
+	struct idslot *old = rb->ids, *na;
+	size_t ocap = rb->ids_cap, ncap;
+
+	if ((rb->ids_n + 1) * 2 <= ocap)
+		return 0;
+	if (ocap > SIZE_MAX / 4 / sizeof(*na))
+		return -1;
+	ncap = ocap == 0 ? 64 : ocap * 2;
+	if ((na = rb->c.mem_malloc(ncap * sizeof(*na))) == NULL)
+		return -1;
+	memset(na, 0, ncap * sizeof(*na));
+	rb->ids = na;
+	rb->ids_cap = ncap;
+	rb->ids_n = 0;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].r != NULL)
+			ids_put(rb, old[i].r);
+	rb->c.mem_free(old);
+	return 0;
+}
+
+/* Removes r, shifting back the entries that probed past its slot. */
+static void
+ids_del(resbook *rb, const struct rec *r)
+{
+	size_t mask = rb->ids_cap - 1, i, j;
+
+	for (i = (size_t)id_hash(r->pub.id) & mask; rb->ids[i].r != r;
+	    i = (i + 1) & mask)
+		if (rb->ids[i].r == NULL)	/* not there: cannot happen */
+			return;
+	for (j = i;;) {
+		size_t home;
+		j = (j + 1) & mask;
+		if (rb->ids[j].r == NULL)
+			break;
+		home = (size_t)rb->ids[j].h & mask;
+		/* Move j to the hole at i unless its home lies in (i, j]. */
+		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			rb->ids[i] = rb->ids[j];
+			i = j;
+		}
+	}
+	rb->ids[i].r = NULL;
+	rb->ids_n--;
+}
+
 /* ---- the book ---- */
 
 resbook *
@@ -731,22 +876,14 @@ resbook_new(const struct resbook_config *c)
 	return rb;
 }
 
-static void
-free_tree(resbook *rb, struct tn *t)
-{
-	if (t == NULL)
-		return;
-	free_tree(rb, t->l);
-	free_tree(rb, t->r);
-	rb->c.mem_free(REC_OF(t, by_id));
-}
-
 void
 resbook_free(resbook *rb)
 {
 	if (rb == NULL)
 		return;
-	free_tree(rb, rb->by_id);
+	for (size_t i = 0; i < rb->ids_cap; i++)
+		rb->c.mem_free(rb->ids[i].r);
+	rb->c.mem_free(rb->ids);
 	rb->c.mem_free(rb->heap[0].a);
 	rb->c.mem_free(rb->heap[1].a);
 	rb->c.mem_free(rb->cap);
@@ -756,15 +893,9 @@ resbook_free(resbook *rb)
 struct resv *
 resbook_get(const resbook *rb, const char *id)
 {
-	struct tn *t = rb != NULL && id != NULL ? rb->by_id : NULL;
+	struct rec *r = rb != NULL && id != NULL ? ids_get(rb, id) : NULL;
 
-	while (t != NULL) {
-		int c = strcmp(id, CREC_OF(t, by_id)->pub.id);
-		if (c == 0)
-			return &REC_OF(t, by_id)->pub;
-		t = c < 0 ? t->l : t->r;
-	}
-	return NULL;
+	return r != NULL ? &r->pub : NULL;
 }
 
 /* r is a record of this book (not a stale or foreign pointer). */
@@ -790,9 +921,14 @@ activate(resbook *rb, struct rec *r)
 	r->cap[1].delta = -(int32_t)r->pub.units;
 	*cap = t_insert(*cap, &r->cap[0].t, &ops_cap);
 	*cap = t_insert(*cap, &r->cap[1].t, &ops_cap);
-	if (r->pub.spot != RESV_NO_SPOT)
-		rb->by_spot = t_insert(rb->by_spot, &r->by_spot, &ops_spot);
-	rb->by_plate = t_insert(rb->by_plate, &r->by_plate, &ops_plate);
+	if (r->pub.spot != RESV_NO_SPOT) {
+		r->by_spot.spot = r->pub.spot;
+		r->by_spot.hold_at = r->pub.hold_at;
+		rb->by_spot = t_insert(rb->by_spot, &r->by_spot.t, &ops_spot);
+	}
+	r->by_plate.prefix = plate_prefix(r->pub.plate);
+	r->by_plate.hold_at = r->pub.hold_at;
+	rb->by_plate = t_insert(rb->by_plate, &r->by_plate.t, &ops_plate);
 }
 
 static void
@@ -803,10 +939,23 @@ deactivate(resbook *rb, struct rec *r)
 	*cap = t_remove(*cap, &r->cap[0].t, &ops_cap);
 	*cap = t_remove(*cap, &r->cap[1].t, &ops_cap);
 	if (r->pub.spot != RESV_NO_SPOT)
-		rb->by_spot = t_remove(rb->by_spot, &r->by_spot, &ops_spot);
-	rb->by_plate = t_remove(rb->by_plate, &r->by_plate, &ops_plate);
+		rb->by_spot = t_remove(rb->by_spot, &r->by_spot.t, &ops_spot);
+	rb->by_plate = t_remove(rb->by_plate, &r->by_plate.t, &ops_plate);
 	heap_remove(rb, H_HOLD, r);
 	heap_remove(rb, H_NO_SHOW, r);
+}
+
+/* Enters the owed queue (key: hold start) or the finished list (last change). */
+static void
+q_insert(resbook *rb, struct rec *r)
+{
+	if (r->pub.state == RESV_OWED) {
+		r->q.k = r->pub.hold_at;
+		rb->owed = t_insert(rb->owed, &r->q.t, &ops_q);
+	} else if (!resv_state_active(r->pub.state)) {
+		r->q.k = r->pub.changed_at;
+		rb->finished = t_insert(rb->finished, &r->q.t, &ops_q);
+	}
 }
 
 /* Moves r to state s at time at (the listing tree and the counts). */
@@ -814,30 +963,28 @@ static void
 set_state(resbook *rb, struct rec *r, enum resv_state s, int64_t at)
 {
 	rb->by_state[r->pub.state] = t_remove(rb->by_state[r->pub.state],
-	    &r->by_state, &ops_state);
+	    &r->by_state.t, &ops_state);
 	rb->count[r->pub.state]--;
 	if (r->pub.state == RESV_OWED)
-		rb->owed = t_remove(rb->owed, &r->q, &ops_owed);
+		rb->owed = t_remove(rb->owed, &r->q.t, &ops_q);
 	r->pub.state = s;
 	r->pub.changed_at = at;
-	rb->by_state[s] = t_insert(rb->by_state[s], &r->by_state, &ops_state);
+	rb->by_state[s] = t_insert(rb->by_state[s], &r->by_state.t, &ops_state);
 	rb->count[s]++;
-	if (s == RESV_OWED)
-		rb->owed = t_insert(rb->owed, &r->q, &ops_owed);
-	else if (!resv_state_active(s))
-		rb->finished = t_insert(rb->finished, &r->q, &ops_finished);
+	q_insert(rb, r);
 }
 
 /*
  * Allocates a record with room for max_spots held spots and makes room in
- * the heaps; NULL (nothing changed that matters) when out of memory.
+ * the id table and the heaps; NULL (nothing changed that matters: only
+ * spare room was added) when out of memory.
  */
 static struct rec *
 rec_alloc(resbook *rb, uint32_t max_spots)
 {
 	struct rec *r;
 
-	if (heap_reserve(rb, &rb->heap[H_HOLD]) != 0 ||
+	if (ids_reserve(rb) != 0 || heap_reserve(rb, &rb->heap[H_HOLD]) != 0 ||
 	    heap_reserve(rb, &rb->heap[H_NO_SHOW]) != 0)
 		return NULL;
 	r = rb->c.mem_malloc(sizeof(*r) + (size_t)max_spots * sizeof(r->held[0]));
@@ -858,18 +1005,17 @@ link_rec(resbook *rb, struct rec *r)
 {
 	enum resv_state s = r->pub.state;
 
-	rb->by_id = t_insert(rb->by_id, &r->by_id, &ops_id);
-	rb->by_state[s] = t_insert(rb->by_state[s], &r->by_state, &ops_state);
+	ids_put(rb, r);
+	r->by_state.k = r->pub.from;
+	rb->by_state[s] = t_insert(rb->by_state[s], &r->by_state.t, &ops_state);
 	rb->count[s]++;
 	if (resv_state_active(s)) {
 		activate(rb, r);
 		heap_push(rb, H_NO_SHOW, r);
 		if (s == RESV_BOOKED)
 			heap_push(rb, H_HOLD, r);
-		if (s == RESV_OWED)
-			rb->owed = t_insert(rb->owed, &r->q, &ops_owed);
-	} else
-		rb->finished = t_insert(rb->finished, &r->q, &ops_finished);
+	}
+	q_insert(rb, r);
 }
 
 /* ---- booking ---- */
@@ -1015,10 +1161,12 @@ resbook_restore(resbook *rb, const struct resv *img, struct resv **out)
 	    p->max_spots < p->units || p->max_spots > ALLOC_MAX_SPOTS ||
 	    p->n_held > p->max_spots || (p->n_held > 0 && p->held == NULL) ||
 	    memchr(p->ticket, '\0', sizeof(p->ticket)) == NULL ||
-	    !time_ok(p->from) || !time_ok(p->to) || !time_ok(p->hold_at) ||
-	    !time_ok(p->no_show_at) || !time_ok(p->created_at) ||
-	    !time_ok(p->changed_at) || p->hold_at > p->from ||
-	    p->from >= p->to || p->no_show_at < p->from)
+	    !time_ok(p->from) || !time_ok(p->to) || !time_ok(p->created_at) ||
+	    !time_ok(p->changed_at) || p->from >= p->to ||
+	    /* Near the ends of time these two lie outside it. */
+	    p->hold_at > p->from || p->from - p->hold_at > RESBOOK_SPAN_MAX_S ||
+	    p->no_show_at < p->from ||
+	    p->no_show_at - p->from > RESBOOK_SPAN_MAX_S)
 		return PK_E_INVALID_PARAMS;
 	if (resbook_get(rb, p->id) != NULL)
 		return PK_E_INVALID_PARAMS;
@@ -1057,12 +1205,12 @@ resbook_arrival(const resbook *rb, const char *plate, int64_t now,
 {
 	struct tn *t = rb != NULL && plate != NULL ? rb->by_plate : NULL;
 	struct rec *first = NULL;
+	uint64_t prefix = plate != NULL ? plate_prefix(plate) : 0;
 
 	/* The leftmost node of the plate: its earliest hold. */
 	while (t != NULL) {
-		struct rec *r = REC_OF(t, by_plate);
-		if (strcmp(r->pub.plate, plate) >= 0) {
-			first = r;
+		if (plate_key(t, prefix, plate) >= 0) {
+			first = REC_OF(t, by_plate);
 			t = t->l;
 		} else
 			t = t->r;
@@ -1071,7 +1219,9 @@ resbook_arrival(const resbook *rb, const char *plate, int64_t now,
 		return NULL;
 	if (lead_s < 0)
 		lead_s = 0;
-	if (first->pub.hold_at > now && first->pub.hold_at - now > lead_s)
+	/* hold_at - now > lead_s, in unsigned arithmetic: now may be anything. */
+	if (first->pub.hold_at > now &&
+	    (uint64_t)first->pub.hold_at - (uint64_t)now > (uint64_t)lead_s)
 		return NULL;
 	return &first->pub;
 }
@@ -1129,7 +1279,7 @@ resbook_mark_held(resbook *rb, struct resv *pr, const uint32_t *spots,
 
 	if (r == NULL)
 		return PK_E_NOT_FOUND;
-	if ((r->pub.state != RESV_BOOKED &&
+	if (!time_ok(at) || (r->pub.state != RESV_BOOKED &&
 	    r->pub.state != RESV_OWED) || spots == NULL || n < 1 ||
 	    n > r->pub.max_spots)
 		return PK_E_INVALID_PARAMS;
@@ -1147,7 +1297,7 @@ resbook_mark_owed(resbook *rb, struct resv *pr, int64_t at)
 
 	if (r == NULL)
 		return PK_E_NOT_FOUND;
-	if (r->pub.state != RESV_BOOKED)
+	if (!time_ok(at) || r->pub.state != RESV_BOOKED)
 		return PK_E_INVALID_PARAMS;
 	heap_remove(rb, H_HOLD, r);
 	set_state(rb, r, RESV_OWED, at);
@@ -1160,7 +1310,7 @@ finish(resbook *rb, struct rec *r, enum resv_state s, int64_t at)
 {
 	if (r == NULL)
 		return PK_E_NOT_FOUND;
-	if (!resv_state_active(r->pub.state))
+	if (!time_ok(at) || !resv_state_active(r->pub.state))
 		return PK_E_INVALID_PARAMS;
 	deactivate(rb, r);
 	set_state(rb, r, s, at);
@@ -1197,6 +1347,8 @@ resbook_cancel(resbook *rb, struct resv *pr, int64_t at, int *changed)
 		return PK_E_NOT_FOUND;
 	if (!resv_state_active(r->pub.state))
 		return PK_OK;
+	if (!time_ok(at))
+		return PK_E_INVALID_PARAMS;
 	if (changed != NULL)
 		*changed = 1;
 	return finish(rb, r, RESV_CANCELLED, at);
@@ -1222,12 +1374,11 @@ resbook_owed_next(const resbook *rb, const struct resv *r)
 		return NULL;
 	t = rb->owed;
 	while (t != NULL) {
-		struct rec *x = REC_OF(t, q);
-		int c = cmp_i64(x->pub.hold_at, r->hold_at);
+		int c = cmp_i64(((struct kn *)t)->k, r->hold_at);
 		if (c == 0)
-			c = strcmp(x->pub.id, r->id);
+			c = strcmp(REC_OF(t, q)->pub.id, r->id);
 		if (c > 0) {
-			next = x;
+			next = REC_OF(t, q);
 			t = t->l;
 		} else
 			t = t->r;
@@ -1244,10 +1395,9 @@ state_lower(struct tn *t, int64_t from, const char *id, int strict)
 	struct rec *best = NULL;
 
 	while (t != NULL) {
-		struct rec *r = REC_OF(t, by_state);
-		int c = key_from_id(r, from, id);
+		int c = state_key(t, from, id);
 		if (c > 0 || (c == 0 && !strict)) {
-			best = r;
+			best = REC_OF(t, by_state);
 			t = t->l;
 		} else
 			t = t->r;
@@ -1391,11 +1541,11 @@ resbook_forget(resbook *rb, int64_t now, int64_t keep_s, size_t max)
 		/* changed_at + keep_s <= now, without overflow. */
 		if (r->pub.changed_at > now || now - r->pub.changed_at < keep_s)
 			break;
-		rb->finished = t_remove(rb->finished, t, &ops_finished);
+		rb->finished = t_remove(rb->finished, t, &ops_q);
 		rb->by_state[r->pub.state] = t_remove(rb->by_state[r->pub.state],
-		    &r->by_state, &ops_state);
+		    &r->by_state.t, &ops_state);
 		rb->count[r->pub.state]--;
-		rb->by_id = t_remove(rb->by_id, &r->by_id, &ops_id);
+		ids_del(rb, r);
 		rb->c.mem_free(r);
 		done++;
 	}
@@ -1407,7 +1557,7 @@ each_tree(const struct tn *t, void (*fn)(void *, const struct resv *), void *ud)
 {
 	while (t != NULL) {
 		each_tree(t->l, fn, ud);
-		fn(ud, &CREC_OF(t, by_id)->pub);
+		fn(ud, &CREC_OF(t, by_state)->pub);
 		t = t->r;
 	}
 }
@@ -1416,6 +1566,8 @@ void
 resbook_each(const resbook *rb, void (*fn)(void *ud, const struct resv *r),
     void *ud)
 {
-	if (rb != NULL && fn != NULL)
-		each_tree(rb->by_id, fn, ud);
+	if (rb == NULL || fn == NULL)
+		return;
+	for (int s = 0; s < RESV__NSTATES; s++)
+		each_tree(rb->by_state[s], fn, ud);
 }

@@ -28,13 +28,15 @@
  * booked again for a window that overlaps the stay; if the vehicle is still
  * there when that hold starts, the hold is owed like any other.
  *
- * Costs, n = reservations in the book: reserve (checks and booking),
- * every mark, lookup by id or plate, the next timer, the next owed hold:
- * O(log n) expected (treaps); a listing page O((1 + limit) log n); counts
- * O(1).  The only allocations are the record itself and the growth of the
- * two timer heaps, both made before anything changes, so a failure leaves
- * the book as it was.  Memory: one allocation of about 370 bytes per
- * reservation plus 4 bytes per spot it may hold, and 8 bytes per timer.
+ * Costs, n = reservations in the book: lookup by id O(1) expected;
+ * reserve (checks and booking), every mark, lookup by plate, the next
+ * timer, the next owed hold: O(log n) expected (treaps); a listing page
+ * O((1 + limit) log n); counts O(1).  The only allocations are the record
+ * itself and the growth of the id table and the two timer heaps, all made
+ * before anything changes, so a failure leaves the book as it was.
+ * Memory: about 430 bytes per reservation (one allocation, plus 4 bytes
+ * per spot it may hold), 32 to 64 for the id table and 16 to 32 for the
+ * timers: about 500 bytes in all (bench_resbook).
  *
  * Ownership: records belong to the book.  A struct resv * stays valid
  * until resbook_forget() drops it or the book is freed; callers read it and
@@ -233,7 +235,8 @@ int resbook_pop_due(resbook *rb, int64_t now, struct resbook_due *d);
  * ---- changes of state (at = the instant of the change) ----
  *
  * Each answers not_found when r is not a record of this book, and
- * invalid_params when r is in a state the change does not start from.
+ * invalid_params when r is in a state the change does not start from or
+ * at is outside RFC3339_MIN..RFC3339_MAX.
  */
 
 /*
@@ -320,7 +323,10 @@ size_t resbook_forget(resbook *rb, int64_t now, int64_t keep_s, size_t max);
 
 /* ---- snapshot and replay ---- */
 
-/* Visits every record in id order.  The book must not change meanwhile. */
+/*
+ * Visits every record, by state (in enum order), then (from, id).  The
+ * book must not change meanwhile.
+ */
 void resbook_each(const resbook *rb, void (*fn)(void *ud, const struct resv *r),
     void *ud);
 
@@ -331,7 +337,9 @@ void resbook_each(const resbook *rb, void (*fn)(void *ud, const struct resv *r),
  * a held or owed one its no-show timer (owed ones join the owed queue),
  * finished ones none.  invalid_params when img is not a consistent record
  * (bad id or duplicate, plate, state, type, units, max_spots < n_held,
- * times out of range or hold_at > from >= to or no_show_at < from);
+ * from, to, created_at or changed_at outside RFC3339_MIN..RFC3339_MAX,
+ * from >= to, hold_at not in [from - RESBOOK_SPAN_MAX_S, from],
+ * no_show_at not in [from, from + RESBOOK_SPAN_MAX_S]);
  * internal when out of memory.  Nothing changed on failure.
  */
 pk_err resbook_restore(resbook *rb, const struct resv *img, struct resv **out);
