@@ -124,16 +124,17 @@ om_rotate(omap *m, struct omap_node *x, int dir)
 }
 
 /*
- * Restores heights and balance from n up to the root after one insertion
- * or deletion below n.  Walking the whole path, rather than stopping where
- * the height stops changing, keeps this simple at the cost of a few
- * comparisons on nodes the change just touched anyway.
+ * Restores heights and balance from n upwards after one insertion or
+ * deletion below n.  An ancestor sees a subtree only through its height,
+ * so the walk stops at the first subtree whose height came out as it was
+ * before (stored heights are what each parent last saw).
  */
 static void
 om_rebalance(omap *m, struct omap_node *n)
 {
 	while (n != NULL) {
 		int bal = om_height(n->link[1]) - om_height(n->link[0]);
+		int old = n->height;
 
 		if (bal > 1 || bal < -1) {
 			int d = bal > 1;	/* the taller side */
@@ -146,6 +147,8 @@ om_rebalance(omap *m, struct omap_node *n)
 		} else {
 			om_fix_height(n);
 		}
+		if (n->height == old)
+			break;
 		n = n->parent;
 	}
 }

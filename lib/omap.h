@@ -16,8 +16,9 @@
  *                                    O(log n + k)
  *   prefix iteration of k matches    O(log n + k)
  *   memory                           one node per key: three links, the
- *                                    value, and the key inline (about 56
- *                                    bytes for a 16-byte key)
+ *                                    value, and the key inline (47 bytes
+ *                                    of heap per plate measured for
+ *                                    plates of 5 to 11 characters)
  *
  * Nodes never move: deleting a key relinks its successor instead of
  * copying keys between nodes, so a node pointer stays valid across any
