@@ -18,7 +18,7 @@
 #include "alloc.h"
 #include "datadir.h"
 #include "jcursor.h"
-#include "jsonrpc.h"
+#include "json.h"
 #include "log.h"
 #include "record.h"
 #include "uuid7.h"
@@ -1109,8 +1109,8 @@ struct hist {
 static int
 event_valid(const char *s, size_t len)
 {
-	pk_err e;
-	cJSON *j = rpc_json_parse(s, len, &e, NULL, 0);
+	struct jerr e = { NULL, 0, 0 };
+	cJSON *j = json_parse(s, len, "", &e);
 
 	cJSON_Delete(j);
 	return j != NULL;

@@ -66,8 +66,8 @@ int
 config_check_tariff(const facility *f, const tariff *t, const char *path,
     char *err, size_t errlen)
 {
-	struct jerr e = { err, errlen };
-	char p[256];
+	struct jerr e = { err, errlen, 0 };
+	char p[JPATH_MAX];
 
 	for (size_t c = 0; c < tariff_class_count(t); c++) {
 		/*
@@ -118,7 +118,7 @@ endpoint_key(const cJSON *obj, const char *path, const char *key,
     const char *def, struct endpoint *ep, struct jerr *e)
 {
 	const char *s = def;
-	char p[128];
+	char p[JPATH_MAX];
 
 	if (jget_string(obj, path, key, 1, &s, e) != 0)
 		return -1;
@@ -126,7 +126,7 @@ endpoint_key(const cJSON *obj, const char *path, const char *key,
 	    cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, key)))
 		s = NULL;
 	if (config_endpoint(s, ep) != 0) {
-		jpath(p, sizeof(p), path, key);
+		jpath_key(p, path, key);
 		return jerr_set(e, p, "must be HOST:PORT");
 	}
 	return 0;
@@ -222,7 +222,7 @@ parse_tokens(struct config *c, const cJSON *root, struct jerr *e)
 	static const char *const tkeys[] = { "token", "role", "gate", NULL };
 	const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "auth");
 	const cJSON *arr, *it;
-	char p[128], q[160];
+	char p[JPATH_MAX], q[JPATH_MAX];
 	size_t i = 0;
 
 	if (o == NULL)
@@ -241,31 +241,31 @@ parse_tokens(struct config *c, const cJSON *root, struct jerr *e)
 		const char *tok = NULL, *role = NULL, *gate = NULL;
 		struct token *t = &c->tokens[i];
 
-		jpath_index(p, sizeof(p), "auth.tokens", i);
+		jpath_index(p, "auth.tokens", i);
 		if (jcheck_object(it, p, tkeys, e) ||
 		    jget_string(it, p, "token", 0, &tok, e) ||
 		    jget_string(it, p, "role", 0, &role, e) ||
 		    jget_string(it, p, "gate", 1, &gate, e))
 			return -1;
 		if (tok == NULL || strlen(tok) < 8 || strlen(tok) > 256) {
-			jpath(q, sizeof(q), p, "token");
+			jpath_key(q, p, "token");
 			return jerr_set(e, q, "must be a string of 8 to 256 characters");
 		}
 		if (role == NULL || config_role_parse(role, &t->role) != 0) {
-			jpath(q, sizeof(q), p, "role");
+			jpath_key(q, p, "role");
 			return jerr_set(e, q, "must be gate, kiosk or operator");
 		}
 		if (gate != NULL && facility_gate_lookup(c->fac, gate) < 0) {
-			jpath(q, sizeof(q), p, "gate");
+			jpath_key(q, p, "gate");
 			return jerr_set(e, q, "no such gate '%s'", gate);
 		}
 		if (gate != NULL && t->role != ROLE_GATE) {
-			jpath(q, sizeof(q), p, "gate");
+			jpath_key(q, p, "gate");
 			return jerr_set(e, q, "only gate tokens are bound to a gate");
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(c->tokens[j].token, tok) == 0) {
-				jpath(q, sizeof(q), p, "token");
+				jpath_key(q, p, "token");
 				return jerr_set(e, q, "duplicate token");
 			}
 		}
@@ -363,38 +363,20 @@ parse_root(struct config *c, const cJSON *root, struct jerr *e)
 struct config *
 config_parse(const char *text, size_t len, char *err, size_t errlen)
 {
-	struct jerr e = { err, errlen };
-	const char *end = NULL;
+	struct jerr e = { err, errlen, 0 };
 	struct config *c;
 	cJSON *root;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	if (memchr(text, '\0', len) != NULL) {
-		jerr_set(&e, "config", "contains a NUL byte");
+	/* Syntax errors name the file, duplicates their key path. */
+	if (json_check(text, len, "config", NULL, &e) != 0 ||
+	    (root = json_tree(text, len, "", &e)) == NULL)
 		return NULL;
-	}
-	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (root == NULL) {
-		size_t off = end ? (size_t)(end - text) : 0;
-
-		jerr_set(&e, "config", "not valid JSON (near byte %zu)", off);
-		return NULL;
-	}
-	/* cJSON stops after the first value: anything but space after it is an error. */
-	while (end < text + len && (*end == ' ' || *end == '\n' ||
-	    *end == '\r' || *end == '\t'))
-		end++;
-	if (end != text + len) {
-		jerr_set(&e, "config", "trailing data after the JSON value (byte %zu)",
-		    (size_t)(end - text));
-		cJSON_Delete(root);
-		return NULL;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		cJSON_Delete(root);
-		jerr_set(&e, "config", "out of memory");
+		jerr_nomem(&e, "config");
 		return NULL;
 	}
 	set_defaults(c);

@@ -3,9 +3,8 @@
  *
  * Every reader reports a failure as one message that starts with the key
  * path ("limits.max_line: must be an integer"), which is what an operator
- * needs to fix a config file.  cJSON accepts duplicate members and
- * case-insensitive look-ups; these readers refuse the first and never use
- * the second.
+ * needs to fix a config file.  They never use cJSON's case-insensitive
+ * look-ups.
  */
 #ifndef PARKD_JCHECK_H
 #define PARKD_JCHECK_H
@@ -15,26 +14,15 @@
 
 #include <cjson/cJSON.h>
 
-struct jerr {
-	char *buf;
-	size_t len;
-};
-
-/* Formats "path: message" into e (printf-style message); returns -1. */
-int jerr_set(struct jerr *e, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "json.h"
 
 /*
  * Checks that obj is an object whose members are all named in allowed
- * (a NULL-terminated list) and that no name appears twice.  0 or -1.
+ * (a NULL-terminated list).  Duplicates were refused by json_parse.
+ * 0 or -1.
  */
 int jcheck_object(const cJSON *obj, const char *path,
     const char *const *allowed, struct jerr *e);
-
-/* path + "." + key into buf (truncating safely). */
-void jpath(char *buf, size_t len, const char *path, const char *key);
-/* path + "[i]" into buf. */
-void jpath_index(char *buf, size_t len, const char *path, size_t i);
 
 /*
  * Readers of an optional member: when key is absent *out is left alone and

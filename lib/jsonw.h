@@ -30,7 +30,7 @@
 
 /*
  * Deepest nesting the writer accepts: parkd writes fewer than ten levels;
- * parsed requests (RPC_MAX_DEPTH) written back, as tests do, fit too.
+ * parsed requests (JSON_MAX_DEPTH) written back, as tests do, fit too.
  */
 #define JW_MAX_DEPTH 256
 

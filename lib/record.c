@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
 #include "jsonw.h"
 #include "rfc3339.h"
 
@@ -489,17 +490,16 @@ pk_err
 record_apply(garage *g, const char *json, size_t len, char *err, size_t errlen)
 {
 	struct rd r = { garage_facility(g), err, errlen, 0 };
+	struct jerr je = { err, errlen, 0 };
 	const cJSON *type, *data;
 	cJSON *o;
 	pk_err e;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	o = cJSON_ParseWithLength(json, len);
-	if (o == NULL) {
-		rd_fail(&r, "record is not JSON");
-		return PK_E_PARSE;
-	}
+	o = json_parse(json, len, "record", &je);
+	if (o == NULL)
+		return je.nomem ? PK_E_INTERNAL : PK_E_PARSE;
 	type = cJSON_GetObjectItemCaseSensitive(o, "type");
 	data = cJSON_GetObjectItemCaseSensitive(o, "data");
 	if (!cJSON_IsString(type) || !cJSON_IsObject(data)) {

@@ -125,7 +125,7 @@ parse_value(struct iparse *ip, const char *name, cJSON **out)
 	const char *s = ip->s;
 	size_t start = ip->pos, end;
 	char jmsg[RPC_ERRMSG_LEN], tok[INLINE_CLIP + 4];
-	pk_err jerr;
+	struct jerr je = { jmsg, sizeof jmsg, 0 };
 	int in_string;
 
 	*out = NULL;
@@ -149,10 +149,9 @@ parse_value(struct iparse *ip, const char *name, cJSON **out)
 			    "unexpected \"%s\" after the value of %s "
 			    "(separate parameters with spaces)", tok, name);
 		}
-		*out = rpc_json_parse(s + start, end - start, &jerr, jmsg,
-		    sizeof jmsg);
+		*out = json_parse(s + start, end - start, "", &je);
 		if (*out == NULL) {
-			if (jerr == PK_E_INTERNAL)
+			if (je.nomem)
 				return ifail(ip, PK_E_INTERNAL, "out of memory");
 			return ifail(ip, PK_E_INVALID_PARAMS,
 			    "invalid JSON in the value of %s: %s", name, jmsg);
@@ -166,10 +165,11 @@ parse_value(struct iparse *ip, const char *name, cJSON **out)
 	ip->pos = end;
 	/* A bare number, true, false or null is that JSON value. */
 	if (end > start && strchr("-0123456789tfn", s[start]) != NULL) {
-		*out = rpc_json_parse(s + start, end - start, &jerr, NULL, 0);
+		je = (struct jerr){ NULL, 0, 0 };
+		*out = json_parse(s + start, end - start, "", &je);
 		if (*out != NULL)
 			return PK_OK;
-		if (jerr == PK_E_INTERNAL)
+		if (je.nomem)
 			return ifail(ip, PK_E_INTERNAL, "out of memory");
 	}
 	{

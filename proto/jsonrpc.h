@@ -4,13 +4,9 @@
  *
  * Pure: a framed line in, requests out; results in, response lines out.
  *
- * Parsing is strict RFC 8259.  cJSON alone is not (it accepts trailing
- * garbage, invalid UTF-8, leading zeros, duplicate keys, ...; see
- * LIBRARIES.md), so a hand-written validating scanner checks each line
- * first and also records the raw text of every request's "id", which is
- * echoed byte for byte (cJSON would turn 12345678901234567890 into a
- * double).  Only then does cJSON build the tree, and duplicate member
- * names anywhere in it are refused.
+ * Parsing is strict RFC 8259, by the one parser (lib/json.h), which also
+ * records the raw text of every request's "id": it is echoed byte for
+ * byte (cJSON would turn 12345678901234567890 into a double).
  *
  * Responses are written with lib/jsonw.h, never with cJSON's printer
  * (which prints 2^53 - 1 as a different number).
@@ -20,13 +16,12 @@
 
 #include <stddef.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
+#include "json.h"
 #include "jsonw.h"
 #include "perr.h"
 
-/* Deepest nesting of arrays/objects accepted in a line. */
-#define RPC_MAX_DEPTH 64
 /* Most requests in one batch. */
 #define RPC_MAX_BATCH 1000
 /* Size of the errmsg buffers below, NUL included. */
@@ -64,8 +59,8 @@ typedef struct rpc_req {
  *
  * When err is not PK_OK the whole line is bad: answer one error response
  * with id null; root is NULL, n is 0 and reqs NULL.  err is PK_E_PARSE
- * (not UTF-8, not RFC 8259 JSON, nested deeper than RPC_MAX_DEPTH,
- * duplicate member names) or PK_E_INVALID_REQUEST (the value is neither an
+ * (what json_parse refuses: not UTF-8, not RFC 8259 JSON, nested deeper
+ * than JSON_MAX_DEPTH, duplicate member names) or PK_E_INVALID_REQUEST (the value is neither an
  * object nor an array, an empty batch, a batch of more than RPC_MAX_BATCH).
  *
  * Otherwise is_batch says whether the line was an array (answer with one
@@ -90,16 +85,6 @@ rpc_msg *rpc_parse(const char *line, size_t len);
 
 /* Frees m, its tree and its ids.  Accepts NULL. */
 void rpc_msg_free(rpc_msg *m);
-
-/*
- * Strictly parses one JSON text with the rules of rpc_parse (UTF-8,
- * RFC 8259, depth, no duplicate keys, no \u0000) but no JSON-RPC meaning.
- * Returns a tree the caller frees with cJSON_Delete, or NULL with *err set
- * to PK_E_PARSE (and errmsg, errlen bytes, describing why) or to
- * PK_E_INTERNAL on allocation failure.  errmsg may be NULL when errlen is 0.
- */
-cJSON *rpc_json_parse(const char *s, size_t len, pk_err *err, char *errmsg,
-    size_t errlen);
 
 /*
  * Responses are written with the one JSON writer (lib/jsonw.h).  id_raw is

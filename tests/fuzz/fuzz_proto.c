@@ -83,12 +83,12 @@ static void
 fz_check_json(const char *line, int allow_deep)
 {
 	char msg[RPC_ERRMSG_LEN];
-	pk_err e;
+	struct jerr e = { msg, sizeof msg, 0 };
 	cJSON *t;
 	char *again, *third;
 
 	FZ_CHECK(line != NULL);
-	t = rpc_json_parse(line, strlen(line), &e, msg, sizeof msg);
+	t = json_parse(line, strlen(line), "", &e);
 	if (t == NULL) {
 		if (allow_deep && strstr(msg, "too deep") != NULL)
 			return;
@@ -99,7 +99,7 @@ fz_check_json(const char *line, int allow_deep)
 	again = fz_print(t);
 	FZ_CHECK(again != NULL);
 	cJSON_Delete(t);
-	t = rpc_json_parse(again, strlen(again), &e, msg, sizeof msg);
+	t = json_parse(again, strlen(again), "", &e);
 	FZ_CHECK(t != NULL);
 	third = fz_print(t);
 	FZ_CHECK(third != NULL && strcmp(again, third) == 0);
@@ -140,8 +140,8 @@ fz_same(const cJSON *orig, const cJSON *printed)
 static void
 fz_check_result(const char *line, const cJSON *want)
 {
-	pk_err e;
-	cJSON *t = rpc_json_parse(line, strlen(line), &e, NULL, 0);
+	struct jerr e = { NULL, 0, 0 };
+	cJSON *t = json_parse(line, strlen(line), "", &e);
 	const cJSON *res;
 
 	FZ_CHECK(t != NULL);

@@ -53,7 +53,7 @@ fake_commit(void *ud, const garage *g, const struct changes *ch,
     int acks_earlier, uint64_t *hold)
 {
 	struct jw w;
-	pk_err e;
+	struct jerr e = { NULL, 0, 0 };
 
 	(void)ud;
 	jw_init(&w);
@@ -64,7 +64,7 @@ fake_commit(void *ud, const garage *g, const struct changes *ch,
 		record_write(g, &ch->v[i], "00000000-0000-7000-8000-000000000000", &w);
 		if (jw_failed(&w))
 			abort();
-		j = rpc_json_parse(w.buf, w.len, &e, NULL, 0);
+		j = json_parse(w.buf, w.len, "", &e);
 		if (j == NULL)
 			abort();
 		cJSON_Delete(j);
@@ -106,8 +106,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (session_handle(&s, (const char *)data + start, i - start, 0,
 		    1795000000, &out) == 0) {
 			if (out.line != NULL) {
-				pk_err e;
-				cJSON *j = rpc_json_parse(out.line, strlen(out.line), &e, err, sizeof(err));
+				struct jerr e = { err, sizeof(err), 0 };
+				cJSON *j = json_parse(out.line, strlen(out.line), "", &e);
 
 				if (j == NULL || strchr(out.line, '\n') != NULL)
 					abort();

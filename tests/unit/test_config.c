@@ -342,25 +342,28 @@ test_errors_text(void **state)
 	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'gate',"
 	    " 'role': 'kiosk' } ] }", "auth.tokens[0].role: duplicate key");
 	/* Trailing garbage after the value; trailing white space is fine. */
-	snprintf(msg, sizeof(msg),
-	    "config: trailing data after the JSON value (byte %zu)", strlen(MINI) + 1);
+	snprintf(msg, sizeof(msg), "config: line 1, column %zu: "
+	    "trailing characters after the JSON value", strlen(MINI) + 2);
 	expect_error(MINI " x", msg);
-	snprintf(msg, sizeof(msg),
-	    "config: trailing data after the JSON value (byte %zu)", strlen(MINI));
+	snprintf(msg, sizeof(msg), "config: line 1, column %zu: "
+	    "trailing characters after the JSON value", strlen(MINI) + 1);
 	expect_error(MINI "{}", msg);
 	c = parse_ok(MINI " \n\t\r\n");
 	config_free(c);
-	/* Not JSON at all. */
-	expect_error_prefix("{ 'listen': ", "config: not valid JSON (near byte ");
-	expect_error_prefix("", "config: not valid JSON");
+	/* Not JSON at all, with the place named. */
+	expect_error_prefix("{ 'listen': ", "config: line 1, column 13: ");
+	expect_error("", "config: line 1, column 1: unexpected end of input");
+	expect_error("{\n  'listen': 1,\n  x }", "config: line 3, column 3: member name expected");
 	/* A NUL byte anywhere, even after the value. */
 	s = tu_quote(MINI);
 	memset(err, 'x', sizeof(err));
 	assert_null(config_parse(s, strlen(s) + 1, err, sizeof(err)));
-	assert_string_equal(err, "config: contains a NUL byte");
+	snprintf(msg, sizeof(msg), "config: line 1, column %zu: "
+	    "trailing characters after the JSON value", strlen(s) + 1);
+	assert_string_equal(err, msg);
 	s[5] = '\0';
 	assert_null(config_parse(s, strlen(s + 6) + 6, err, sizeof(err)));
-	assert_string_equal(err, "config: contains a NUL byte");
+	assert_string_equal(err, "config: line 1, column 6: control character in string");
 	free(s);
 	/* Without an error buffer nothing is written and nothing breaks. */
 	assert_null(config_parse("{", 1, NULL, 0));

@@ -137,7 +137,7 @@ test_errors_values(void **state)
 	BAD("entry o={\"a\":\"}", PK_E_INVALID_PARAMS, "unterminated quote");
 	BAD("entry needs=[1,]", PK_E_INVALID_PARAMS, "invalid JSON in the value of \"needs\"");
 	BAD("entry needs=[1}", PK_E_INVALID_PARAMS, "invalid JSON");
-	BAD("entry o={\"a\":1,\"a\":2}", PK_E_INVALID_PARAMS, "duplicate key \"a\"");
+	BAD("entry o={\"a\":1,\"a\":2}", PK_E_INVALID_PARAMS, "the value of \"o\": a: duplicate key");
 	BAD("entry s=\"a\\u0000b\"", PK_E_INVALID_PARAMS, "\\u0000");
 	BAD("entry s=\"\\ud800\"", PK_E_INVALID_PARAMS, "surrogate");
 	BAD("entry s=\"\\q\"", PK_E_INVALID_PARAMS, "invalid escape");

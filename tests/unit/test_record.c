@@ -975,7 +975,9 @@ test_bad_records(void **state)
 	assert_string_equal(err, "");
 	free(s);
 
-	expect_refused(g, "not json", PK_E_PARSE, "record is not JSON");
+	expect_refused(g, "not json", PK_E_PARSE, "record: line 1, column 1: ");
+	expect_refused(g, "{'type':'strategy.changed','data':{'strategy':'first','strategy':'fill'}}",
+	    PK_E_PARSE, "record.data.strategy: duplicate key");
 	expect_refused(g, "{'type':'vehicle.entered'}", PK_E_INVALID_PARAMS,
 	    "record has no type or data");
 	expect_refused(g, "{'data':{}}", PK_E_INVALID_PARAMS, "record has no type or data");

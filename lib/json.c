@@ -1,0 +1,674 @@
+/* json.c - the strict JSON parser and the shared error type (see json.h). */
+#include "json.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hex.h"
+#include "utf8.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* ------------------------------------------------------------------ */
+/* Messages and paths                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The length of the longest prefix of buf[0..n) that does not end inside
+ * a UTF-8 sequence: a message or path cut short stays valid UTF-8.
+ */
+static size_t
+utf8_boundary(const char *buf, size_t n)
+{
+	size_t start = n, need;
+	unsigned char c;
+
+	while (start > 0 && n - start < 4 &&
+	    ((unsigned char)buf[start - 1] & 0xC0) == 0x80)
+		start--;
+	if (start == 0)
+		return n;
+	c = (unsigned char)buf[start - 1];
+	need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	return n - (start - 1) >= need ? n : start - 1;
+}
+
+static void jerr_vset(struct jerr *e, const char *path, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void
+jerr_vset(struct jerr *e, const char *path, const char *fmt, va_list ap)
+{
+	int n = 0, m;
+
+	if (e == NULL || e->buf == NULL || e->len == 0)
+		return;
+	e->buf[0] = '\0';
+	if (path != NULL && path[0] != '\0')
+		n = snprintf(e->buf, e->len, "%s: ", path);
+	if (n >= 0 && (size_t)n < e->len) {
+		m = vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
+		if (m >= 0 && (size_t)n + (size_t)m < e->len)
+			return;
+	}
+	e->buf[utf8_boundary(e->buf, strlen(e->buf))] = '\0';
+}
+
+int
+jerr_set(struct jerr *e, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	jerr_vset(e, path, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+jerr_nomem(struct jerr *e, const char *path)
+{
+	if (e != NULL)
+		e->nomem = 1;
+	return jerr_set(e, path, "out of memory");
+}
+
+static void jpath_fmt(char buf[JPATH_MAX], const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+jpath_fmt(char buf[JPATH_MAX], const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, JPATH_MAX, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && n < JPATH_MAX)
+		return;
+	/* Cut short: say so, so that the message does not mislead. */
+	memcpy(buf + utf8_boundary(buf, JPATH_MAX - 4), "...", 4);
+}
+
+void
+jpath_key(char buf[JPATH_MAX], const char *path, const char *key)
+{
+	/* An empty name must still show in the path. */
+	if (key[0] == '\0')
+		key = "\"\"";
+	if (path == NULL || path[0] == '\0')
+		jpath_fmt(buf, "%s", key);
+	else
+		jpath_fmt(buf, "%s.%s", path, key);
+}
+
+void
+jpath_index(char buf[JPATH_MAX], const char *path, size_t i)
+{
+	jpath_fmt(buf, "%s[%zu]", path ? path : "", i);
+}
+
+/* ------------------------------------------------------------------ */
+/* The validating scanner                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * State of one scan.  The scanner only validates and records spans; it
+ * builds nothing, so cJSON is never handed a text that is not RFC 8259.
+ */
+struct scan {
+	const char *s;
+	size_t len;
+	size_t pos;		/* next byte to look at */
+	struct json_raw *raw;	/* spans to record, or NULL */
+	size_t nelems;		/* elements of a top-level array */
+	const char *what;	/* why the scan failed */
+	size_t at;		/* where it failed */
+	int nomem;		/* it failed on an allocation */
+};
+
+static int scan_value(struct scan *sc, int depth, long slot);
+
+static int
+scan_fail(struct scan *sc, const char *what)
+{
+	sc->what = what;
+	sc->at = sc->pos;
+	return -1;
+}
+
+/* RFC 8259 whitespace is exactly these four bytes. */
+static int
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void
+skip_ws(struct scan *sc)
+{
+	while (sc->pos < sc->len && is_ws(sc->s[sc->pos]))
+		sc->pos++;
+}
+
+/* Reads the 4 hex digits at p (bounds checked by the caller); -1 if bad. */
+static long
+hex4(const char *p)
+{
+	long v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		int h = hex_digit(p[i]);
+
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+/*
+ * Scans a string starting at its opening quote.  Control characters,
+ * unknown escapes, \u0000 (cJSON would cut the string there) and
+ * unpaired surrogate escapes are refused.  UTF-8 was checked before.
+ */
+static int
+scan_string(struct scan *sc)
+{
+	sc->pos++;
+	while (sc->pos < sc->len) {
+		unsigned char c = (unsigned char)sc->s[sc->pos];
+		long u;
+
+		if (c == '"') {
+			sc->pos++;
+			return 0;
+		}
+		if (c < 0x20)
+			return scan_fail(sc, "control character in string");
+		if (c != '\\') {
+			sc->pos++;
+			continue;
+		}
+		if (sc->pos + 1 >= sc->len)
+			break;
+		switch (sc->s[sc->pos + 1]) {
+		case '"': case '\\': case '/': case 'b':
+		case 'f': case 'n': case 'r': case 't':
+			sc->pos += 2;
+			continue;
+		case 'u':
+			break;
+		default:
+			return scan_fail(sc, "invalid escape in string");
+		}
+		if (sc->len - sc->pos < 6 || (u = hex4(sc->s + sc->pos + 2)) < 0)
+			return scan_fail(sc, "invalid \\u escape in string");
+		if (u == 0)
+			return scan_fail(sc, "\\u0000 is not allowed in strings");
+		if (u >= 0xDC00 && u <= 0xDFFF)
+			return scan_fail(sc, "lone low surrogate escape in string");
+		if (u >= 0xD800 && u <= 0xDBFF) {
+			long lo;
+
+			if (sc->len - sc->pos < 12 || sc->s[sc->pos + 6] != '\\' ||
+			    sc->s[sc->pos + 7] != 'u' ||
+			    (lo = hex4(sc->s + sc->pos + 8)) < 0xDC00 || lo > 0xDFFF)
+				return scan_fail(sc,
+				    "high surrogate escape without a low one");
+			sc->pos += 6;
+		}
+		sc->pos += 6;
+	}
+	return scan_fail(sc, "unterminated string");
+}
+
+/*
+ * Whether the string body s[a, b) (escapes not yet decoded, validated by
+ * scan_string) means the ASCII name key.  Names may be spelled with
+ * escapes ("\u0069d"), and cJSON decodes them, so compare decoded text.
+ */
+static int
+key_is(const char *s, size_t a, size_t b, const char *key)
+{
+	size_t k = 0;
+
+	while (a < b) {
+		long c = (unsigned char)s[a];
+
+		if (c == '\\') {
+			char e = s[a + 1];
+
+			if (e == 'u') {
+				c = hex4(s + a + 2);
+				a += 6;
+			} else {
+				c = e == 'b' ? '\b' : e == 'f' ? '\f' :
+				    e == 'n' ? '\n' : e == 'r' ? '\r' :
+				    e == 't' ? '\t' : e;
+				a += 2;
+			}
+		} else {
+			a++;
+		}
+		if (key[k] == '\0' || c != (unsigned char)key[k])
+			return 0;
+		k++;
+	}
+	return key[k] == '\0';
+}
+
+static int
+is_digit(const struct scan *sc)
+{
+	return sc->pos < sc->len && sc->s[sc->pos] >= '0' &&
+	    sc->s[sc->pos] <= '9';
+}
+
+static void
+skip_digits(struct scan *sc)
+{
+	while (is_digit(sc))
+		sc->pos++;
+}
+
+static int
+scan_number(struct scan *sc)
+{
+	if (sc->s[sc->pos] == '-')
+		sc->pos++;
+	if (!is_digit(sc))
+		return scan_fail(sc, "invalid number");
+	if (sc->s[sc->pos] == '0') {
+		sc->pos++;
+		if (is_digit(sc))
+			return scan_fail(sc, "leading zero in number");
+	} else {
+		skip_digits(sc);
+	}
+	if (sc->pos < sc->len && sc->s[sc->pos] == '.') {
+		sc->pos++;
+		if (!is_digit(sc))
+			return scan_fail(sc, "invalid number: digit expected after '.'");
+		skip_digits(sc);
+	}
+	if (sc->pos < sc->len && (sc->s[sc->pos] == 'e' || sc->s[sc->pos] == 'E')) {
+		sc->pos++;
+		if (sc->pos < sc->len && (sc->s[sc->pos] == '+' || sc->s[sc->pos] == '-'))
+			sc->pos++;
+		if (!is_digit(sc))
+			return scan_fail(sc, "invalid number: digit expected in exponent");
+		skip_digits(sc);
+	}
+	return 0;
+}
+
+static int
+scan_literal(struct scan *sc, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (sc->len - sc->pos < n || memcmp(sc->s + sc->pos, word, n) != 0)
+		return scan_fail(sc, "invalid literal");
+	sc->pos += n;
+	return 0;
+}
+
+/* Makes raw->spans[slot] exist (slot < raw->max is guaranteed). */
+static int
+span_slot(struct scan *sc, size_t slot)
+{
+	struct json_raw *raw = sc->raw;
+	struct json_span *ns;
+	size_t n;
+
+	if (slot < raw->nspans)
+		return 0;
+	n = raw->nspans ? raw->nspans * 2 : 8;
+	while (n <= slot)
+		n *= 2;
+	if (n > raw->max)
+		n = raw->max;
+	ns = realloc(raw->spans, n * sizeof *ns);
+	if (ns == NULL) {
+		sc->nomem = 1;
+		return scan_fail(sc, "out of memory");
+	}
+	memset(ns + raw->nspans, 0, (n - raw->nspans) * sizeof *ns);
+	raw->spans = ns;
+	raw->nspans = n;
+	return 0;
+}
+
+static int
+too_deep(struct scan *sc, int depth)
+{
+	if (depth <= JSON_MAX_DEPTH)
+		return 0;
+	return scan_fail(sc, "nested too deep (more than " STR(JSON_MAX_DEPTH)
+	    " levels)");
+}
+
+/*
+ * Scans an object at depth (its own level).  When slot >= 0 the object is
+ * a top-level one and the raw text of its raw->key value goes to
+ * raw->spans[slot].
+ */
+static int
+scan_object(struct scan *sc, int depth, long slot)
+{
+	if (too_deep(sc, depth) != 0)
+		return -1;
+	sc->pos++;
+	skip_ws(sc);
+	if (sc->pos < sc->len && sc->s[sc->pos] == '}') {
+		sc->pos++;
+		return 0;
+	}
+	for (;;) {
+		size_t ka, kb, va;
+
+		skip_ws(sc);
+		if (sc->pos >= sc->len || sc->s[sc->pos] != '"')
+			return scan_fail(sc, "member name expected");
+		ka = sc->pos + 1;
+		if (scan_string(sc) != 0)
+			return -1;
+		kb = sc->pos - 1;
+		skip_ws(sc);
+		if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
+			return scan_fail(sc, "':' expected");
+		sc->pos++;
+		skip_ws(sc);
+		va = sc->pos;
+		if (scan_value(sc, depth, -1) != 0)
+			return -1;
+		if (slot >= 0 && key_is(sc->s, ka, kb, sc->raw->key)) {
+			if (span_slot(sc, (size_t)slot) != 0)
+				return -1;
+			sc->raw->spans[slot].off = va;
+			sc->raw->spans[slot].len = sc->pos - va;
+		}
+		skip_ws(sc);
+		if (sc->pos < sc->len && sc->s[sc->pos] == ',') {
+			sc->pos++;
+			continue;
+		}
+		if (sc->pos < sc->len && sc->s[sc->pos] == '}') {
+			sc->pos++;
+			return 0;
+		}
+		return scan_fail(sc, "',' or '}' expected");
+	}
+}
+
+/*
+ * Scans an array at depth.  A top-level array has its elements counted
+ * and, when recording, each object element records in its own slot.
+ */
+static int
+scan_array(struct scan *sc, int depth, int top)
+{
+	size_t i = 0;
+
+	if (too_deep(sc, depth) != 0)
+		return -1;
+	sc->pos++;
+	skip_ws(sc);
+	if (sc->pos < sc->len && sc->s[sc->pos] == ']') {
+		sc->pos++;
+		return 0;
+	}
+	for (;; i++) {
+		/* Past max the caller refuses the text anyway: no slot. */
+		long slot = top && sc->raw != NULL && i < sc->raw->max ?
+		    (long)i : -1;
+
+		if (scan_value(sc, depth, slot) != 0)
+			return -1;
+		if (top)
+			sc->nelems = i + 1;
+		skip_ws(sc);
+		if (sc->pos < sc->len && sc->s[sc->pos] == ',') {
+			sc->pos++;
+			continue;
+		}
+		if (sc->pos < sc->len && sc->s[sc->pos] == ']') {
+			sc->pos++;
+			return 0;
+		}
+		return scan_fail(sc, "',' or ']' expected");
+	}
+}
+
+/* Scans one value; depth is the nesting level of its container (0 at top). */
+static int
+scan_value(struct scan *sc, int depth, long slot)
+{
+	skip_ws(sc);
+	if (sc->pos >= sc->len)
+		return scan_fail(sc, "unexpected end of input");
+	switch (sc->s[sc->pos]) {
+	case '{':
+		return scan_object(sc, depth + 1, slot);
+	case '[':
+		return scan_array(sc, depth + 1, 0);
+	case '"':
+		return scan_string(sc);
+	case 't':
+		return scan_literal(sc, "true");
+	case 'f':
+		return scan_literal(sc, "false");
+	case 'n':
+		return scan_literal(sc, "null");
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		return scan_number(sc);
+	default:
+		return scan_fail(sc, "unexpected character");
+	}
+}
+
+/* Scans a whole text: one value and nothing but whitespace after it. */
+static int
+scan_text(struct scan *sc)
+{
+	int rc;
+
+	skip_ws(sc);
+	if (sc->pos < sc->len && sc->s[sc->pos] == '[')
+		rc = scan_array(sc, 1, 1);
+	else if (sc->pos < sc->len && sc->s[sc->pos] == '{')
+		rc = scan_object(sc, 1, sc->raw != NULL && sc->raw->max > 0 ?
+		    0 : -1);
+	else
+		rc = scan_value(sc, 0, -1);
+	if (rc != 0)
+		return rc;
+	skip_ws(sc);
+	if (sc->pos != sc->len)
+		return scan_fail(sc, "trailing characters after the JSON value");
+	return 0;
+}
+
+/* "name: line L, column C: what", columns counting characters. */
+static int
+syntax_error(const char *s, size_t at, const char *name, const char *what,
+    struct jerr *e)
+{
+	size_t line = 1, col = 1, i;
+
+	for (i = 0; i < at; i++) {
+		if (s[i] == '\n') {
+			line++;
+			col = 1;
+		} else if (((unsigned char)s[i] & 0xC0) != 0x80) {
+			col++;
+		}
+	}
+	return jerr_set(e, name, "line %zu, column %zu: %s", line, col, what);
+}
+
+int
+json_check(const char *s, size_t len, const char *name, struct json_raw *raw,
+    struct jerr *e)
+{
+	struct scan sc;
+	size_t bad;
+
+	if (raw != NULL) {
+		raw->spans = NULL;
+		raw->nspans = 0;
+		raw->nelems = 0;
+	}
+	bad = utf8_valid_prefix(s, len);
+	if (bad != len)
+		return syntax_error(s, bad, name, "invalid UTF-8", e);
+	memset(&sc, 0, sizeof sc);
+	sc.s = s;
+	sc.len = len;
+	sc.raw = raw;
+	if (scan_text(&sc) != 0) {
+		if (sc.nomem)
+			return jerr_nomem(e, name);
+		return syntax_error(s, sc.at, name, sc.what, e);
+	}
+	if (raw != NULL)
+		raw->nelems = sc.nelems;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Duplicate member names                                              */
+/* ------------------------------------------------------------------ */
+
+struct dups {
+	const char **names;	/* scratch for the names of one object */
+	size_t cap;
+	/* The containers from the root down to the one being checked. */
+	const cJSON *stack[JSON_MAX_DEPTH + 1];
+	int depth;		/* of the object with the duplicate */
+	const char *name;	/* the duplicate name */
+};
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Finds a duplicate member name anywhere under item, a container at depth
+ * (the scanner bounds it): sorting each object's names makes it O(n log n)
+ * per object, where pairwise checks would let one 64 KiB line cost ~10^8
+ * comparisons.  Names cannot contain NUL (\u0000 is refused), so strcmp
+ * compares them exactly.  0, 1 with d->depth and d->name set, or -1 when
+ * out of memory.
+ */
+static int
+find_dup(const cJSON *item, int depth, struct dups *d)
+{
+	const cJSON *c;
+	size_t n = 0, i;
+	int rc;
+
+	d->stack[depth] = item;
+	for (c = item->child; c != NULL; c = c->next) {
+		if ((cJSON_IsObject(c) || cJSON_IsArray(c)) &&
+		    (rc = find_dup(c, depth + 1, d)) != 0)
+			return rc;
+		n++;
+	}
+	if (!cJSON_IsObject(item) || n < 2)
+		return 0;
+	if (n > d->cap) {
+		const char **nv = realloc(d->names, n * sizeof *nv);
+
+		if (nv == NULL)
+			return -1;
+		d->names = nv;
+		d->cap = n;
+	}
+	i = 0;
+	for (c = item->child; c != NULL; c = c->next)
+		d->names[i++] = c->string ? c->string : "";
+	qsort(d->names, n, sizeof *d->names, cmp_names);
+	for (i = 1; i < n; i++) {
+		if (strcmp(d->names[i - 1], d->names[i]) == 0) {
+			d->depth = depth;
+			d->name = d->names[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* "root.a[2].b.name: duplicate key", from the stack find_dup left. */
+static int
+dup_error(const struct dups *d, const char *root, struct jerr *e)
+{
+	char p[2][JPATH_MAX];
+	int cur = 0;
+
+	snprintf(p[cur], JPATH_MAX, "%s", root);
+	for (int k = 1; k <= d->depth; k++) {
+		const cJSON *parent = d->stack[k - 1], *c = parent->child;
+		size_t i = 0;
+
+		while (c != d->stack[k]) {
+			c = c->next;
+			i++;
+		}
+		if (cJSON_IsObject(parent))
+			jpath_key(p[!cur], p[cur], c->string);
+		else
+			jpath_index(p[!cur], p[cur], i);
+		cur = !cur;
+	}
+	jpath_key(p[!cur], p[cur], d->name);
+	return jerr_set(e, p[!cur], "duplicate key");
+}
+
+cJSON *
+json_tree(const char *s, size_t len, const char *root, struct jerr *e)
+{
+	struct dups d;
+	const char *end = NULL;
+	cJSON *tree;
+	int rc = 0;
+
+	/*
+	 * The scanner accepts a subset of what cJSON accepts, so a NULL here
+	 * can only be an allocation failure.
+	 */
+	tree = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+	if (tree == NULL) {
+		jerr_nomem(e, root);
+		return NULL;
+	}
+	memset(&d, 0, sizeof d);
+	if (cJSON_IsObject(tree) || cJSON_IsArray(tree))
+		rc = find_dup(tree, 0, &d);
+	free(d.names);
+	if (rc == 0)
+		return tree;
+	if (rc < 0)
+		jerr_nomem(e, root);
+	else
+		dup_error(&d, root, e);
+	cJSON_Delete(tree);
+	return NULL;
+}
+
+cJSON *
+json_parse(const char *s, size_t len, const char *root, struct jerr *e)
+{
+	if (json_check(s, len, root, NULL, e) != 0)
+		return NULL;
+	return json_tree(s, len, root, e);
+}

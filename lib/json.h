@@ -1,0 +1,110 @@
+/*
+ * json.h - the one strict JSON parser of parkd, and the error type every
+ * JSON reader shares.
+ *
+ * Every JSON text parkd reads comes through here: request lines, the
+ * configuration file, `tariff set=` values, journal records and
+ * snapshots.  cJSON alone is lenient (LIBRARIES.md: it takes trailing
+ * garbage, invalid UTF-8, leading zeros, duplicate keys, and cuts strings
+ * at \u0000), so a hand-written scanner checks the text first: well-formed
+ * UTF-8, RFC 8259 grammar, nesting at most JSON_MAX_DEPTH deep, no \u0000
+ * escape.  Only then does cJSON build the tree, and duplicate member names
+ * anywhere in it are refused.  Duplicates are refused here and only here:
+ * the readers (jread.h) never look for them again.
+ *
+ * Pure: no I/O, no globals besides cJSON's allocator.
+ */
+#ifndef PARKD_JSON_H
+#define PARKD_JSON_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* Deepest nesting of arrays and objects accepted in a text. */
+#define JSON_MAX_DEPTH 64
+
+/* Room for a key path in a message ("facility.rows[3].count"). */
+#define JPATH_MAX 256
+
+/*
+ * Where a reader's failure goes: one message "path: what is wrong"
+ * ("limits.max_line: must be between 64 and 67108864"), always
+ * NUL-terminated when len > 0 and cut at a UTF-8 character boundary when
+ * it does not fit.  buf may be NULL when len is 0 (then only nomem says
+ * anything).  Set up as { buf, len } (nomem 0).
+ */
+struct jerr {
+	char *buf;
+	size_t len;
+	int nomem;		/* the failure was an allocation */
+};
+
+/*
+ * Writes "path: " and the printf-style message into e ("message" alone
+ * when path is empty).  Returns -1, for "return jerr_set(...)".
+ */
+int jerr_set(struct jerr *e, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "path: out of memory", and sets e->nomem.  Returns -1. */
+int jerr_nomem(struct jerr *e, const char *path);
+
+/*
+ * Key paths: path + "." + key ("key" alone when path is empty; an empty
+ * key shows as ""), and path + "[i]".  A path that does not fit JPATH_MAX
+ * ends in "...".  buf must not overlap path.
+ */
+void jpath_key(char buf[JPATH_MAX], const char *path, const char *key);
+void jpath_index(char buf[JPATH_MAX], const char *path, size_t i);
+
+/*
+ * Parses s[0..len) (not necessarily NUL-terminated, not kept) strictly.
+ * root is the key path of the whole text in messages ("" for none):
+ * a syntax error reads "root: line 3, column 14: ',' or '}' expected"
+ * (columns count characters), a duplicate "root.a.b: duplicate key".
+ * Returns a tree the caller frees with cJSON_Delete, or NULL with e set
+ * (e->nomem on allocation failure).
+ */
+cJSON *json_parse(const char *s, size_t len, const char *root,
+    struct jerr *e);
+
+/*
+ * The two halves of json_parse, for callers that look at the text between
+ * them (rpc_parse refuses a batch of a million elements before building
+ * a million nodes) or name the text differently in syntax errors ("config:
+ * line 3, ..." but "limits.max_line: duplicate key").
+ */
+
+/* The raw text of the values of one member of the top-level objects. */
+struct json_span {
+	size_t off, len;	/* len 0: the object has no such member */
+};
+struct json_raw {
+	const char *key;	/* in: the member, compared after unescaping */
+	size_t max;		/* in: top-level objects to record at most */
+	struct json_span *spans; /* out: malloc'd, the caller frees it; one
+				 * per top-level object (the root object, or
+				 * the first max elements of a root array,
+				 * objects or not) */
+	size_t nspans;		/* out: entries in spans */
+	size_t nelems;		/* out: elements of a root array */
+};
+
+/*
+ * Checks the grammar of s[0..len): UTF-8, RFC 8259, depth, no \u0000.
+ * name prefixes the message ("" for none).  When raw is not NULL it also
+ * records the raw text of raw->key in each top-level object, so that an
+ * id can be echoed byte for byte (cJSON would turn 12345678901234567890
+ * into a double); raw->spans is set even on failure.  0 or -1 with e set.
+ */
+int json_check(const char *s, size_t len, const char *name,
+    struct json_raw *raw, struct jerr *e);
+/*
+ * Builds the tree of a text json_check accepted (only such a text: cJSON
+ * takes more than RFC 8259) and refuses duplicate member names anywhere
+ * in it; root as for json_parse.  The tree, or NULL with e set.
+ */
+cJSON *json_tree(const char *s, size_t len, const char *root,
+    struct jerr *e);
+
+#endif
