@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "jcheck.h"
+#include "jread.h"
 
 static char *
 dupstr(const char *s)
@@ -113,6 +113,7 @@ config_role_parse(const char *s, enum role *r)
 	return -1;
 }
 
+/* A "HOST:PORT" string, or null for none; def when absent. */
 static int
 endpoint_key(const cJSON *obj, const char *path, const char *key,
     const char *def, struct endpoint *ep, struct jerr *e)
@@ -120,11 +121,10 @@ endpoint_key(const cJSON *obj, const char *path, const char *key,
 	const char *s = def;
 	char p[JPATH_MAX];
 
-	if (jget_string(obj, path, key, 1, &s, e) != 0)
-		return -1;
-	if (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL &&
-	    cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, key)))
+	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, key)))
 		s = NULL;
+	else if (jr_str(obj, path, key, JR_NULL, CONFIG_HOST_MAX + 8, &s, e) < 0)
+		return -1;
 	if (config_endpoint(s, ep) != 0) {
 		jpath_key(p, path, key);
 		return jerr_set(e, p, "must be HOST:PORT");
@@ -133,22 +133,21 @@ endpoint_key(const cJSON *obj, const char *path, const char *key,
 }
 
 static int
-parse_limits(struct config *c, const cJSON *o, struct jerr *e)
+parse_limits(struct config *c, const cJSON *root, struct jerr *e)
 {
 	static const char *const keys[] = { "max_line", "max_output",
 	    "max_clients", "rate_per_s", "rate_burst", "idle_timeout_s",
 	    "closed_tickets", NULL };
+	const cJSON *o = NULL;
 
-	if (o == NULL)
-		return 0;
-	if (jcheck_object(o, "limits", keys, e) != 0 ||
-	    jget_int(o, "limits", "max_line", 64, 64 << 20, &c->limits.max_line, e) ||
-	    jget_int(o, "limits", "max_output", 4096, (int64_t)1 << 40, &c->limits.max_output, e) ||
-	    jget_int(o, "limits", "max_clients", 1, 1000000, &c->limits.max_clients, e) ||
-	    jget_int(o, "limits", "rate_per_s", 0, 100000000, &c->limits.rate_per_s, e) ||
-	    jget_int(o, "limits", "rate_burst", 0, 100000000, &c->limits.rate_burst, e) ||
-	    jget_int(o, "limits", "idle_timeout_s", 0, 86400 * 365, &c->limits.idle_timeout_s, e) ||
-	    jget_int(o, "limits", "closed_tickets", 0, 100000000, &c->limits.closed_tickets, e))
+	if (jr_object(root, "", "limits", 0, keys, &o, e) < 0 ||
+	    jr_int(o, "limits", "max_line", 0, 64, 64 << 20, &c->limits.max_line, e) < 0 ||
+	    jr_int(o, "limits", "max_output", 0, 4096, (int64_t)1 << 40, &c->limits.max_output, e) < 0 ||
+	    jr_int(o, "limits", "max_clients", 0, 1, 1000000, &c->limits.max_clients, e) < 0 ||
+	    jr_int(o, "limits", "rate_per_s", 0, 0, 100000000, &c->limits.rate_per_s, e) < 0 ||
+	    jr_int(o, "limits", "rate_burst", 0, 0, 100000000, &c->limits.rate_burst, e) < 0 ||
+	    jr_int(o, "limits", "idle_timeout_s", 0, 0, 86400 * 365, &c->limits.idle_timeout_s, e) < 0 ||
+	    jr_int(o, "limits", "closed_tickets", 0, 0, 100000000, &c->limits.closed_tickets, e) < 0)
 		return -1;
 	return 0;
 }
@@ -161,29 +160,25 @@ parse_sections(struct config *c, const cJSON *root, struct jerr *e)
 	    "no_show_after_s", NULL };
 	static const char *const rg[] = { "retention_hours", NULL };
 	static const char *const jn[] = { "snapshot_every", "snapshot_interval_s", NULL };
-	const cJSON *o;
+	const cJSON *w = NULL, *r = NULL, *g = NULL, *j = NULL;
+	int64_t fraction = -1;
 
-	if ((o = cJSON_GetObjectItemCaseSensitive(root, "waitlist")) != NULL &&
-	    (jcheck_object(o, "waitlist", wl, e) ||
-	    jget_int(o, "waitlist", "max_depth", 0, 1000000, &c->waitlist.max_depth, e) ||
-	    jget_int(o, "waitlist", "max_timeout_s", 1, 86400 * 7, &c->waitlist.max_timeout_s, e)))
+	if (jr_object(root, "", "waitlist", 0, wl, &w, e) < 0 ||
+	    jr_int(w, "waitlist", "max_depth", 0, 0, 1000000, &c->waitlist.max_depth, e) < 0 ||
+	    jr_int(w, "waitlist", "max_timeout_s", 0, 1, 86400 * 7, &c->waitlist.max_timeout_s, e) < 0 ||
+	    jr_object(root, "", "reservations", 0, rs, &r, e) < 0 ||
+	    jr_fixed(r, "reservations", "max_fraction", 0, 6, 0, 1000000, &fraction, e) < 0 ||
+	    jr_int(r, "reservations", "hold_before_s", 0, 0, 86400 * 7, &c->reservations.hold_before_s, e) < 0 ||
+	    jr_int(r, "reservations", "no_show_after_s", 0, 0, 86400 * 7, &c->reservations.no_show_after_s, e) < 0 ||
+	    jr_object(root, "", "registry", 0, rg, &g, e) < 0 ||
+	    jr_int(g, "registry", "retention_hours", 0, 0, 24 * 3650, &c->registry.retention_hours, e) < 0 ||
+	    jr_object(root, "", "journal", 0, jn, &j, e) < 0 ||
+	    jr_int(j, "journal", "snapshot_every", 0, 1, 1000000000, &c->journal.snapshot_every, e) < 0 ||
+	    jr_int(j, "journal", "snapshot_interval_s", 0, 0, 86400 * 7, &c->journal.snapshot_interval_s, e) < 0)
 		return -1;
-	if ((o = cJSON_GetObjectItemCaseSensitive(root, "reservations")) != NULL &&
-	    (jcheck_object(o, "reservations", rs, e) ||
-	    jget_number(o, "reservations", "max_fraction", 0, 1, &c->reservations.max_fraction, e) ||
-	    jget_int(o, "reservations", "hold_before_s", 0, 86400 * 7, &c->reservations.hold_before_s, e) ||
-	    jget_int(o, "reservations", "no_show_after_s", 0, 86400 * 7, &c->reservations.no_show_after_s, e)))
-		return -1;
-	if ((o = cJSON_GetObjectItemCaseSensitive(root, "registry")) != NULL &&
-	    (jcheck_object(o, "registry", rg, e) ||
-	    jget_int(o, "registry", "retention_hours", 0, 24 * 3650, &c->registry.retention_hours, e)))
-		return -1;
-	if ((o = cJSON_GetObjectItemCaseSensitive(root, "journal")) != NULL &&
-	    (jcheck_object(o, "journal", jn, e) ||
-	    jget_int(o, "journal", "snapshot_every", 1, 1000000000, &c->journal.snapshot_every, e) ||
-	    jget_int(o, "journal", "snapshot_interval_s", 0, 86400 * 7, &c->journal.snapshot_interval_s, e)))
-		return -1;
-	return parse_limits(c, cJSON_GetObjectItemCaseSensitive(root, "limits"), e);
+	if (fraction >= 0)
+		c->reservations.max_fraction = (double)fraction / 1e6;
+	return parse_limits(c, root, e);
 }
 
 static int
@@ -191,27 +186,22 @@ parse_audit(struct config *c, const cJSON *root, struct jerr *e)
 {
 	static const char *const keys[] = { "redis", "password", "prefix",
 	    "subject_maxlen", "stream_maxlen", "max_backlog", NULL };
-	const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "audit");
 	const char *pw = NULL, *prefix = "parkd:";
+	const cJSON *o = NULL;
 
-	if (o == NULL) {
-		c->audit.prefix = dupstr(prefix);
-		return c->audit.prefix ? 0 : jerr_set(e, "audit", "out of memory");
-	}
-	if (jcheck_object(o, "audit", keys, e) ||
-	    endpoint_key(o, "audit", "redis", "127.0.0.1:6379", &c->audit.redis, e) ||
-	    jget_string(o, "audit", "password", 1, &pw, e) ||
-	    jget_string(o, "audit", "prefix", 0, &prefix, e) ||
-	    jget_int(o, "audit", "subject_maxlen", 1, 100000000, &c->audit.subject_maxlen, e) ||
-	    jget_int(o, "audit", "stream_maxlen", 1, 1000000000, &c->audit.stream_maxlen, e) ||
-	    jget_int(o, "audit", "max_backlog", 1, 1000000000, &c->audit.max_backlog, e))
+	if (jr_object(root, "", "audit", 0, keys, &o, e) < 0 ||
+	    (o != NULL && endpoint_key(o, "audit", "redis", "127.0.0.1:6379",
+	    &c->audit.redis, e) < 0) ||
+	    jr_str(o, "audit", "password", JR_NULL, 1024, &pw, e) < 0 ||
+	    jr_str(o, "audit", "prefix", 0, 64, &prefix, e) < 0 ||
+	    jr_int(o, "audit", "subject_maxlen", 0, 1, 100000000, &c->audit.subject_maxlen, e) < 0 ||
+	    jr_int(o, "audit", "stream_maxlen", 0, 1, 1000000000, &c->audit.stream_maxlen, e) < 0 ||
+	    jr_int(o, "audit", "max_backlog", 0, 1, 1000000000, &c->audit.max_backlog, e) < 0)
 		return -1;
-	if (strlen(prefix) > 64)
-		return jerr_set(e, "audit.prefix", "must be at most 64 characters");
 	c->audit.prefix = dupstr(prefix);
 	c->audit.password = pw ? dupstr(pw) : NULL;
 	if (c->audit.prefix == NULL || (pw != NULL && c->audit.password == NULL))
-		return jerr_set(e, "audit", "out of memory");
+		return jerr_nomem(e, "audit");
 	return 0;
 }
 
@@ -220,49 +210,40 @@ parse_tokens(struct config *c, const cJSON *root, struct jerr *e)
 {
 	static const char *const akeys[] = { "tokens", NULL };
 	static const char *const tkeys[] = { "token", "role", "gate", NULL };
-	const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "auth");
-	const cJSON *arr, *it;
+	static const char *const roles[] = { "gate", "kiosk", "operator", NULL };
+	const cJSON *o = NULL, *arr = NULL, *el, *it;
 	char p[JPATH_MAX], q[JPATH_MAX];
-	size_t i = 0;
+	size_t i = 0, n = 0;
 
-	if (o == NULL)
-		return 0;
-	if (jcheck_object(o, "auth", akeys, e) != 0)
+	if (jr_object(root, "", "auth", 0, akeys, &o, e) < 0 ||
+	    jr_array(o, "auth", "tokens", 0, 100000, &arr, &n, e) < 0)
 		return -1;
-	arr = cJSON_GetObjectItemCaseSensitive(o, "tokens");
-	if (arr == NULL)
+	if (arr == NULL || n == 0)
 		return 0;
-	if (!cJSON_IsArray(arr))
-		return jerr_set(e, "auth.tokens", "must be an array");
-	c->tokens = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*c->tokens));
+	c->tokens = calloc(n, sizeof(*c->tokens));
 	if (c->tokens == NULL)
-		return jerr_set(e, "auth.tokens", "out of memory");
-	cJSON_ArrayForEach(it, arr) {
-		const char *tok = NULL, *role = NULL, *gate = NULL;
+		return jerr_nomem(e, "auth.tokens");
+	cJSON_ArrayForEach(el, arr) {
+		const char *tok = NULL, *gate = NULL;
 		struct token *t = &c->tokens[i];
+		int role = 0;
 
 		jpath_index(p, "auth.tokens", i);
-		if (jcheck_object(it, p, tkeys, e) ||
-		    jget_string(it, p, "token", 0, &tok, e) ||
-		    jget_string(it, p, "role", 0, &role, e) ||
-		    jget_string(it, p, "gate", 1, &gate, e))
+		if (jr_object(el, p, NULL, 0, tkeys, &it, e) < 0)
 			return -1;
-		if (tok == NULL || strlen(tok) < 8 || strlen(tok) > 256) {
-			jpath_key(q, p, "token");
+		jpath_key(q, p, "token");
+		if (jr_str(it, p, "token", 0, 256, &tok, e) < 0 || tok == NULL ||
+		    strlen(tok) < 8)
 			return jerr_set(e, q, "must be a string of 8 to 256 characters");
-		}
-		if (role == NULL || config_role_parse(role, &t->role) != 0) {
-			jpath_key(q, p, "role");
-			return jerr_set(e, q, "must be gate, kiosk or operator");
-		}
-		if (gate != NULL && facility_gate_lookup(c->fac, gate) < 0) {
-			jpath_key(q, p, "gate");
+		if (jr_enum(it, p, "role", JR_REQUIRED, roles, &role, e) < 0 ||
+		    jr_str(it, p, "gate", JR_NULL, FAC_MAX_NAME, &gate, e) < 0)
+			return -1;
+		t->role = (enum role)(1 << role);
+		jpath_key(q, p, "gate");
+		if (gate != NULL && facility_gate_lookup(c->fac, gate) < 0)
 			return jerr_set(e, q, "no such gate '%s'", gate);
-		}
-		if (gate != NULL && t->role != ROLE_GATE) {
-			jpath_key(q, p, "gate");
+		if (gate != NULL && t->role != ROLE_GATE)
 			return jerr_set(e, q, "only gate tokens are bound to a gate");
-		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(c->tokens[j].token, tok) == 0) {
 				jpath_key(q, p, "token");
@@ -273,7 +254,7 @@ parse_tokens(struct config *c, const cJSON *root, struct jerr *e)
 		t->gate = gate ? dupstr(gate) : NULL;
 		c->n_tokens = ++i;
 		if (t->token == NULL || (gate != NULL && t->gate == NULL))
-			return jerr_set(e, p, "out of memory");
+			return jerr_nomem(e, p);
 	}
 	return 0;
 }
@@ -313,44 +294,40 @@ parse_root(struct config *c, const cJSON *root, struct jerr *e)
 	    "durability", "facility", "vehicles", "strategy", "tariff",
 	    "waitlist", "reservations", "registry", "audit", "auth", "limits",
 	    "journal", NULL };
-	const char *dd = "var", *dur = "fsync", *strat = "nearest";
-	const cJSON *fac, *tar;
+	static const char *const durabilities[] = { "fsync", "write", "none",
+	    NULL };
+	const char *dd = "var", *strat = "nearest";
+	const cJSON *fac = NULL, *tar = NULL;
+	int dur = DUR_FSYNC;
 
-	if (jcheck_object(root, "", keys, e) ||
-	    endpoint_key(root, "", "listen", "127.0.0.1:7070", &c->listen, e) ||
-	    endpoint_key(root, "", "http_listen", "127.0.0.1:9464", &c->http, e) ||
-	    jget_string(root, "", "data_dir", 0, &dd, e) ||
-	    jget_string(root, "", "durability", 0, &dur, e) ||
-	    jget_string(root, "", "strategy", 0, &strat, e))
+	if (!cJSON_IsObject(root))
+		return jerr_set(e, "config", "must be an object");
+	if (jr_keys(root, "", keys, NULL, e) < 0 ||
+	    endpoint_key(root, "", "listen", "127.0.0.1:7070", &c->listen, e) < 0 ||
+	    endpoint_key(root, "", "http_listen", "127.0.0.1:9464", &c->http, e) < 0 ||
+	    jr_str(root, "", "data_dir", 0, 4096, &dd, e) < 0 ||
+	    jr_enum(root, "", "durability", 0, durabilities, &dur, e) < 0 ||
+	    jr_str(root, "", "strategy", 0, 32, &strat, e) < 0)
 		return -1;
 	if (!c->listen.enabled)
 		return jerr_set(e, "listen", "must be HOST:PORT");
 	if (dd[0] == '\0')
 		return jerr_set(e, "data_dir", "must not be empty");
 	if ((c->data_dir = dupstr(dd)) == NULL)
-		return jerr_set(e, "data_dir", "out of memory");
-	if (strcmp(dur, "fsync") == 0)
-		c->durability = DUR_FSYNC;
-	else if (strcmp(dur, "write") == 0)
-		c->durability = DUR_WRITE;
-	else if (strcmp(dur, "none") == 0)
-		c->durability = DUR_NONE;
-	else
-		return jerr_set(e, "durability", "must be fsync, write or none");
+		return jerr_nomem(e, "data_dir");
+	c->durability = (enum durability)dur;
 	if (alloc_strategy_parse(strat, &c->strategy) != 0)
 		return jerr_set(e, "strategy", "must be nearest, farthest, first or fill");
 
-	fac = cJSON_GetObjectItemCaseSensitive(root, "facility");
-	if (fac == NULL)
-		return jerr_set(e, "facility", "is required");
+	if (jr_object(root, "", "facility", JR_REQUIRED, NULL, &fac, e) < 0)
+		return -1;
 	c->fac = facility_from_json(fac,
-	    cJSON_GetObjectItemCaseSensitive(root, "vehicles"), e->buf, e->len);
+	    cJSON_GetObjectItemCaseSensitive(root, "vehicles"), e);
 	if (c->fac == NULL)
 		return -1;
-	tar = cJSON_GetObjectItemCaseSensitive(root, "tariff");
-	if (tar == NULL)
-		return jerr_set(e, "tariff", "is required");
-	c->tariff = tariff_from_json(tar, "tariff", e->buf, e->len);
+	if (jr_object(root, "", "tariff", JR_REQUIRED, NULL, &tar, e) < 0)
+		return -1;
+	c->tariff = tariff_from_json(tar, "tariff", e);
 	if (c->tariff == NULL ||
 	    config_check_tariff(c->fac, c->tariff, "tariff", e->buf, e->len) != 0)
 		return -1;

@@ -2,15 +2,15 @@
 #include "facility.h"
 
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jread.h"
+
 /* Coordinates are bounded so that x + i*dx over a whole row fits int64. */
-#define FAC_MAX_COORD     1e9
-#define FAC_MAX_STEP      1e6
+#define FAC_MAX_COORD     1000000000LL
+#define FAC_MAX_STEP      1000000LL
 #define FAC_MAX_LEVEL     1000
 #define FAC_MAX_FIRST     1000000000LL
 
@@ -204,62 +204,12 @@ st_add(struct strtab *t, const char *s)
 	return (int)(t->n - 1);
 }
 
-/* ---- loading context and JSON helpers ---- */
-
-struct ld {
-	char *err;
-	size_t errlen;
-};
-
-__attribute__((format(printf, 2, 3)))
-static int
-ld_fail(struct ld *ld, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ld->errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(ld->err, ld->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+/* ---- loading ---- */
 
 static int
-ld_oom(struct ld *ld)
+fac_nomem(struct jerr *e)
 {
-	return ld_fail(ld, "facility: out of memory");
-}
-
-/*
- * Refuses a non-object, unknown keys (when allowed is not NULL) and
- * duplicate keys: cJSON keeps duplicates as siblings and its getters
- * would silently take the first one.
- */
-static int
-check_object(struct ld *ld, const cJSON *obj, const char *path,
-    const char *const *allowed)
-{
-	if (!cJSON_IsObject(obj))
-		return ld_fail(ld, "%s: must be an object", path);
-	for (const cJSON *c = obj->child; c != NULL; c = c->next) {
-		if (c->string == NULL)
-			return ld_fail(ld, "%s: malformed object", path);
-		if (allowed != NULL) {
-			const char *const *a;
-			for (a = allowed; *a != NULL; a++)
-				if (strcmp(*a, c->string) == 0)
-					break;
-			if (*a == NULL)
-				return ld_fail(ld, "%s.%s: unknown key", path,
-				    c->string);
-		}
-		for (const cJSON *p = obj->child; p != c; p = p->next)
-			if (strcmp(p->string, c->string) == 0)
-				return ld_fail(ld, "%s.%s: duplicate key", path,
-				    c->string);
-	}
-	return 0;
+	return jerr_nomem(e, "facility");
 }
 
 static int
@@ -275,89 +225,41 @@ valid_name(const char *s)
 	return 1;
 }
 
-/* A name-like string member: 1..32 printable ASCII characters. */
+/* A name-like string: 1..32 printable ASCII characters. */
 static int
-get_name(struct ld *ld, const cJSON *obj, const char *key, const char *path,
-    const char **out)
+read_name(const cJSON *obj, const char *path, const char *key,
+    const char **out, struct jerr *e)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char p[JPATH_MAX];
 
-	if (v == NULL)
-		return ld_fail(ld, "%s.%s: required key missing", path, key);
-	if (!cJSON_IsString(v) || v->valuestring == NULL)
-		return ld_fail(ld, "%s.%s: must be a string", path, key);
-	if (!valid_name(v->valuestring))
-		return ld_fail(ld, "%s.%s: must be 1..%d printable characters",
-		    path, key, FAC_MAX_NAME);
-	*out = v->valuestring;
-	return 0;
-}
-
-/* An integer member in [lo, hi]; when absent, def if optional. */
-static int
-get_int(struct ld *ld, const cJSON *obj, const char *key, const char *path,
-    int required, long long def, long long lo, long long hi, long long *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	double d;
-
-	if (v == NULL) {
-		if (required)
-			return ld_fail(ld, "%s.%s: required key missing", path, key);
-		*out = def;
+	if (jr_str(obj, path, key, JR_REQUIRED, 256, out, e) < 0)
+		return -1;
+	if (valid_name(*out))
 		return 0;
-	}
-	if (!cJSON_IsNumber(v))
-		return ld_fail(ld, "%s.%s: must be an integer", path, key);
-	d = v->valuedouble;
-	if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
-		return ld_fail(ld, "%s.%s: must be an integer", path, key);
-	if (d < (double)lo || d > (double)hi)
-		return ld_fail(ld, "%s.%s: must be between %lld and %lld", path,
-		    key, lo, hi);
-	*out = (long long)d;
-	return 0;
+	jpath_key(p, path, key);
+	return jerr_set(e, p, "must be 1..%d printable characters", FAC_MAX_NAME);
 }
 
-/* A number member with |v| <= maxabs, converted to thousandths. */
+/* A coordinate (a number, |v| <= maxabs) in thousandths, rounded. */
 static int
-get_milli(struct ld *ld, const cJSON *obj, const char *key, const char *path,
-    int required, double maxabs, int64_t *out)
+read_milli(const cJSON *obj, const char *path, const char *key,
+    unsigned flags, int64_t maxabs, int64_t *out, struct jerr *e)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	if (v == NULL) {
-		if (required)
-			return ld_fail(ld, "%s.%s: required key missing", path, key);
-		*out = 0;
-		return 0;
-	}
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-		return ld_fail(ld, "%s.%s: must be a number", path, key);
-	if (fabs(v->valuedouble) > maxabs)
-		return ld_fail(ld, "%s.%s: must be between -%.0f and %.0f", path,
-		    key, maxabs, maxabs);
-	*out = (int64_t)llround(v->valuedouble * 1000.0);
-	return 0;
+	return jr_fixed(obj, path, key, flags | JR_ROUND, 3, -maxabs * 1000,
+	    maxabs * 1000, out, e) < 0 ? -1 : 0;
 }
 
-/* An optional free-form string member, copied; def when absent. */
+/* An optional free-form string, copied; def when absent. */
 static int
-get_text(struct ld *ld, const cJSON *obj, const char *key, const char *path,
-    const char *def, char **out)
+read_text(const cJSON *obj, const char *key, const char *def, char **out,
+    struct jerr *e)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	const char *s = def;
 
-	if (v != NULL) {
-		if (!cJSON_IsString(v) || v->valuestring == NULL)
-			return ld_fail(ld, "%s.%s: must be a string", path, key);
-		s = v->valuestring;
-		if (strlen(s) > 256)
-			return ld_fail(ld, "%s.%s: longer than 256 bytes", path, key);
-	}
+	if (jr_str(obj, "facility", key, 0, 256, &s, e) < 0)
+		return -1;
 	if ((*out = strdup(s)) == NULL)
-		return ld_oom(ld);
+		return fac_nomem(e);
 	return 0;
 }
 
@@ -377,98 +279,95 @@ static const char *const class_keys[] = { "fits", "contiguous", NULL };
 static const char *const contiguous_keys[] = { "type", "count", NULL };
 
 static int
-load_header(struct ld *ld, facility *f, const cJSON *fac)
+load_header(facility *f, const cJSON *fac, struct jerr *e)
 {
-	const cJSON *cur;
+	const char *cur = "EUR";
 
-	if (get_text(ld, fac, "name", "facility", "", &f->name) != 0 ||
-	    get_text(ld, fac, "timezone", "facility", "UTC", &f->timezone) != 0)
+	if (read_text(fac, "name", "", &f->name, e) != 0 ||
+	    read_text(fac, "timezone", "UTC", &f->timezone, e) != 0 ||
+	    jr_str(fac, "facility", "currency", 0, 64, &cur, e) < 0)
 		return -1;
-	cur = cJSON_GetObjectItemCaseSensitive(fac, "currency");
-	if (cur == NULL) {
-		memcpy(f->currency, "EUR", 4);
-	} else {
-		const char *s = cJSON_IsString(cur) ? cur->valuestring : NULL;
-		if (s == NULL || strlen(s) != 3 || s[0] < 'A' || s[0] > 'Z' ||
-		    s[1] < 'A' || s[1] > 'Z' || s[2] < 'A' || s[2] > 'Z')
-			return ld_fail(ld,
-			    "facility.currency: must be 3 upper-case letters");
-		memcpy(f->currency, s, 4);
+	if (strlen(cur) != 3 || cur[0] < 'A' || cur[0] > 'Z' ||
+	    cur[1] < 'A' || cur[1] > 'Z' || cur[2] < 'A' || cur[2] > 'Z')
+		return jerr_set(e, "facility.currency",
+		    "must be 3 upper-case letters");
+	memcpy(f->currency, cur, 4);
+	return jr_fixed(fac, "facility", "level_distance", JR_ROUND, 3, 0,
+	    (int64_t)(FAC_MAX_COORD * 1000), &f->level_distance, e) < 0 ? -1 : 0;
+}
+
+/* The tags of a row, as a mask over the facility's distinct tags. */
+static int
+load_tags(facility *f, const cJSON *row, const char *path, uint64_t *mask,
+    struct jerr *e)
+{
+	const cJSON *tags = NULL, *t;
+	char p[JPATH_MAX], q[JPATH_MAX];
+	size_t n = 0, i = 0;
+	int k;
+
+	*mask = 0;
+	if (jr_array(row, path, "tags", 0, FAC_MAX_SPOTS, &tags, &n, e) < 0)
+		return -1;
+	if (tags == NULL)
+		return 0;
+	jpath_key(p, path, "tags");
+	cJSON_ArrayForEach(t, tags) {
+		const char *name;
+
+		jpath_index(q, p, i++);
+		if (read_name(t, q, NULL, &name, e) != 0)
+			return -1;
+		k = st_find(&f->tags, name);
+		if (k < 0) {
+			if (f->tags.n >= FAC_MAX_TAGS)
+				return jerr_set(e, q, "more than %d distinct tags",
+				    FAC_MAX_TAGS);
+			if ((k = st_add(&f->tags, name)) < 0)
+				return fac_nomem(e);
+		}
+		*mask |= (uint64_t)1 << k;
 	}
-	if (get_milli(ld, fac, "level_distance", "facility", 0, FAC_MAX_COORD,
-	    &f->level_distance) != 0)
-		return -1;
-	if (f->level_distance < 0)
-		return ld_fail(ld, "facility.level_distance: must be >= 0");
 	return 0;
 }
 
 static int
-load_row(struct ld *ld, facility *f, const cJSON *row, uint32_t idx,
-    uint64_t *total)
+load_row(facility *f, const cJSON *row, uint32_t idx, uint64_t *total,
+    struct jerr *e)
 {
 	struct fac_row *r = &f->rows[idx];
-	char path[64];
+	char path[JPATH_MAX];
 	const char *zone, *type;
-	const cJSON *tags;
-	long long level, count, first;
+	int64_t level = 0, count = 0, first = 1;
 	int k;
 
-	snprintf(path, sizeof(path), "facility.rows[%u]", idx);
-	if (check_object(ld, row, path, row_keys) != 0)
+	jpath_index(path, "facility.rows", idx);
+	if (jr_object(row, path, NULL, 0, row_keys, &row, e) < 0 ||
+	    jr_int(row, path, "level", JR_REQUIRED, -FAC_MAX_LEVEL,
+	    FAC_MAX_LEVEL, &level, e) < 0 ||
+	    read_name(row, path, "zone", &zone, e) != 0 ||
+	    read_name(row, path, "type", &type, e) != 0 ||
+	    jr_int(row, path, "count", JR_REQUIRED, 1, FAC_MAX_SPOTS, &count,
+	    e) < 0)
 		return -1;
-	if (get_int(ld, row, "level", path, 1, 0, -FAC_MAX_LEVEL, FAC_MAX_LEVEL,
-	    &level) != 0 ||
-	    get_name(ld, row, "zone", path, &zone) != 0 ||
-	    get_name(ld, row, "type", path, &type) != 0 ||
-	    get_int(ld, row, "count", path, 1, 0, LLONG_MIN / 2, LLONG_MAX / 2,
-	    &count) != 0)
-		return -1;
-	if (count <= 0)
-		return ld_fail(ld, "%s.count: must be > 0", path);
-	if (count > (long long)FAC_MAX_SPOTS ||
-	    *total + (uint64_t)count > FAC_MAX_SPOTS)
-		return ld_fail(ld, "%s.count: total spots exceed %u", path,
-		    FAC_MAX_SPOTS);
-	if (get_milli(ld, row, "x", path, 1, FAC_MAX_COORD, &r->x) != 0 ||
-	    get_milli(ld, row, "y", path, 1, FAC_MAX_COORD, &r->y) != 0 ||
-	    get_milli(ld, row, "dx", path, 1, FAC_MAX_STEP, &r->dx) != 0 ||
-	    get_milli(ld, row, "dy", path, 1, FAC_MAX_STEP, &r->dy) != 0 ||
-	    get_int(ld, row, "first", path, 0, 1, 0, FAC_MAX_FIRST, &first) != 0)
-		return -1;
+	if (*total + (uint64_t)count > FAC_MAX_SPOTS) {
+		char p[JPATH_MAX];
 
-	r->tags = 0;
-	tags = cJSON_GetObjectItemCaseSensitive(row, "tags");
-	if (tags != NULL) {
-		const cJSON *t;
-		int i = 0;
-		if (!cJSON_IsArray(tags))
-			return ld_fail(ld, "%s.tags: must be an array of strings",
-			    path);
-		cJSON_ArrayForEach(t, tags) {
-			if (!cJSON_IsString(t) || t->valuestring == NULL)
-				return ld_fail(ld, "%s.tags[%d]: must be a string",
-				    path, i);
-			if (!valid_name(t->valuestring))
-				return ld_fail(ld, "%s.tags[%d]: must be 1..%d "
-				    "printable characters", path, i, FAC_MAX_NAME);
-			k = st_find(&f->tags, t->valuestring);
-			if (k < 0) {
-				if (f->tags.n >= FAC_MAX_TAGS)
-					return ld_fail(ld, "%s.tags[%d]: more than %d "
-					    "distinct tags", path, i, FAC_MAX_TAGS);
-				if ((k = st_add(&f->tags, t->valuestring)) < 0)
-					return ld_oom(ld);
-			}
-			r->tags |= (uint64_t)1 << k;
-			i++;
-		}
+		jpath_key(p, path, "count");
+		return jerr_set(e, p, "total spots exceed %u", FAC_MAX_SPOTS);
 	}
+	if (read_milli(row, path, "x", JR_REQUIRED, FAC_MAX_COORD, &r->x, e) ||
+	    read_milli(row, path, "y", JR_REQUIRED, FAC_MAX_COORD, &r->y, e) ||
+	    read_milli(row, path, "dx", JR_REQUIRED, FAC_MAX_STEP, &r->dx, e) ||
+	    read_milli(row, path, "dy", JR_REQUIRED, FAC_MAX_STEP, &r->dy, e) ||
+	    jr_int(row, path, "first", 0, 0, FAC_MAX_FIRST, &first, e) < 0 ||
+	    load_tags(f, row, path, &r->tags, e) != 0)
+		return -1;
 	if ((k = st_add(&f->zones, zone)) < 0)
-		return ld_oom(ld);
+		return fac_nomem(e);
 	r->zone = (uint32_t)k;
 	if ((k = st_add(&f->types, type)) < 0)
-		return ld_oom(ld);
+		return fac_nomem(e);
 	r->type = k;
 	r->level = (int16_t)level;
 	r->count = (uint32_t)count;
@@ -525,13 +424,13 @@ has_duplicate(const struct zkey *keys, uint32_t n, uint32_t limit)
  * one sort and one sweep.
  */
 static int
-index_zones(struct ld *ld, facility *f)
+index_zones(facility *f, struct jerr *e)
 {
 	struct zkey *keys = malloc((size_t)f->nrows * sizeof(*keys));
 	uint32_t i;
 
 	if (keys == NULL)
-		return ld_oom(ld);
+		return fac_nomem(e);
 	for (i = 0; i < f->nrows; i++) {
 		keys[i].zone = f->rows[i].zone;
 		keys[i].first = f->rows[i].first;
@@ -541,6 +440,7 @@ index_zones(struct ld *ld, facility *f)
 	qsort(keys, f->nrows, sizeof(*keys), zkey_cmp);
 	if (has_duplicate(keys, f->nrows, f->nrows)) {
 		uint32_t lo = 1, hi = f->nrows, bad;	/* dup in prefix hi, not lo */
+		char path[JPATH_MAX];
 		uint32_t num = UINT32_MAX;
 		const struct fac_row *r;
 		while (hi - lo > 1) {
@@ -565,14 +465,15 @@ index_zones(struct ld *ld, facility *f)
 				num = a;
 		}
 		free(keys);
-		return ld_fail(ld, "facility.rows[%u]: duplicate spot id %s-%02u",
-		    bad, f->zones.names[r->zone], num);
+		jpath_index(path, "facility.rows", bad);
+		return jerr_set(e, path, "duplicate spot id %s-%02u",
+		    f->zones.names[r->zone], num);
 	}
 	f->zone_rows = malloc((size_t)f->nrows * sizeof(*f->zone_rows));
 	f->zone_off = calloc((size_t)f->zones.n + 1, sizeof(*f->zone_off));
 	if (f->zone_rows == NULL || f->zone_off == NULL) {
 		free(keys);
-		return ld_oom(ld);
+		return fac_nomem(e);
 	}
 	for (i = 0; i < f->nrows; i++) {
 		f->zone_rows[i] = keys[i].row;
@@ -610,14 +511,14 @@ level_index(const facility *f, int level)
 }
 
 static int
-index_levels(struct ld *ld, facility *f)
+index_levels(facility *f, struct jerr *e)
 {
 	int *tmp = malloc((size_t)f->nrows * sizeof(*tmp));
 	uint32_t i;
 	int n = 0;
 
 	if (tmp == NULL)
-		return ld_oom(ld);
+		return fac_nomem(e);
 	for (i = 0; i < f->nrows; i++)
 		tmp[i] = f->rows[i].level;
 	qsort(tmp, f->nrows, sizeof(*tmp), int_cmp);
@@ -632,178 +533,168 @@ index_levels(struct ld *ld, facility *f)
 }
 
 static int
-load_rows(struct ld *ld, facility *f, const cJSON *fac)
+load_rows(facility *f, const cJSON *fac, struct jerr *e)
 {
-	const cJSON *rows = cJSON_GetObjectItemCaseSensitive(fac, "rows");
-	const cJSON *row;
+	const cJSON *rows = NULL, *row;
 	uint64_t total = 0;
 	uint32_t idx = 0;
-	int n;
+	size_t n = 0;
 
-	if (rows == NULL)
-		return ld_fail(ld, "facility.rows: required key missing");
-	if (!cJSON_IsArray(rows))
-		return ld_fail(ld, "facility.rows: must be an array");
-	n = cJSON_GetArraySize(rows);
-	if (n <= 0)
-		return ld_fail(ld, "facility.rows: must not be empty");
-	if ((uint64_t)n > FAC_MAX_SPOTS)
-		return ld_fail(ld, "facility.rows: more than %u rows", FAC_MAX_SPOTS);
-	if ((f->rows = calloc((size_t)n, sizeof(*f->rows))) == NULL)
-		return ld_oom(ld);
+	if (jr_array(fac, "facility", "rows", JR_REQUIRED, FAC_MAX_SPOTS, &rows,
+	    &n, e) < 0)
+		return -1;
+	if (n == 0)
+		return jerr_set(e, "facility.rows", "must not be empty");
+	if ((f->rows = calloc(n, sizeof(*f->rows))) == NULL)
+		return fac_nomem(e);
 	cJSON_ArrayForEach(row, rows) {
-		if (load_row(ld, f, row, idx, &total) != 0)
+		if (load_row(f, row, idx, &total, e) != 0)
 			return -1;
 		f->nrows = ++idx;
 	}
 	f->nspots = (uint32_t)total;
-	if (index_zones(ld, f) != 0 || index_levels(ld, f) != 0)
+	if (index_zones(f, e) != 0 || index_levels(f, e) != 0)
 		return -1;
 	return 0;
 }
 
 static int
-load_gates(struct ld *ld, facility *f, const cJSON *fac)
+load_gates(facility *f, const cJSON *fac, struct jerr *e)
 {
-	const cJSON *gates = cJSON_GetObjectItemCaseSensitive(fac, "gates");
-	const cJSON *g;
-	int n, idx = 0, entries = 0;
+	static const char *const roles[] = { "entry", "exit", "both", NULL };
+	const cJSON *gates = NULL, *g;
+	size_t n = 0;
+	int idx = 0, entries = 0;
 
-	if (gates == NULL)
-		return ld_fail(ld, "facility.gates: required key missing");
-	if (!cJSON_IsArray(gates))
-		return ld_fail(ld, "facility.gates: must be an array");
-	n = cJSON_GetArraySize(gates);
-	if (n > FAC_MAX_GATES)
-		return ld_fail(ld, "facility.gates: more than %d gates",
-		    FAC_MAX_GATES);
-	if (n > 0 && (f->gates = calloc((size_t)n, sizeof(*f->gates))) == NULL)
-		return ld_oom(ld);
+	if (jr_array(fac, "facility", "gates", JR_REQUIRED, FAC_MAX_GATES, &gates,
+	    &n, e) < 0)
+		return -1;
+	if (n > 0 && (f->gates = calloc(n, sizeof(*f->gates))) == NULL)
+		return fac_nomem(e);
 	cJSON_ArrayForEach(g, gates) {
 		struct fac_gate *gt = &f->gates[idx];
-		char path[48];
-		const char *id, *role;
-		long long level;
-		snprintf(path, sizeof(path), "facility.gates[%d]", idx);
-		if (check_object(ld, g, path, gate_keys) != 0 ||
-		    get_name(ld, g, "id", path, &id) != 0)
+		char path[JPATH_MAX], p[JPATH_MAX];
+		const char *id;
+		int64_t level = 0;
+		int role = 0;
+
+		jpath_index(path, "facility.gates", (size_t)idx);
+		if (jr_object(g, path, NULL, 0, gate_keys, &g, e) < 0 ||
+		    read_name(g, path, "id", &id, e) != 0)
 			return -1;
-		if (st_find(&f->gate_ids, id) >= 0)
-			return ld_fail(ld, "%s.id: duplicate gate id '%s'", path, id);
-		if (cJSON_GetObjectItemCaseSensitive(g, "role") == NULL)
-			return ld_fail(ld, "%s.role: required key missing", path);
-		role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g,
-		    "role"));
-		if (role != NULL && strcmp(role, "entry") == 0)
-			gt->role = FAC_GATE_ENTRY;
-		else if (role != NULL && strcmp(role, "exit") == 0)
-			gt->role = FAC_GATE_EXIT;
-		else if (role != NULL && strcmp(role, "both") == 0)
-			gt->role = FAC_GATE_BOTH;
-		else
-			return ld_fail(ld, "%s.role: must be entry, exit or both",
-			    path);
-		if (get_int(ld, g, "level", path, 1, 0, -FAC_MAX_LEVEL,
-		    FAC_MAX_LEVEL, &level) != 0)
+		if (st_find(&f->gate_ids, id) >= 0) {
+			jpath_key(p, path, "id");
+			return jerr_set(e, p, "duplicate gate id '%s'", id);
+		}
+		if (jr_enum(g, path, "role", JR_REQUIRED, roles, &role, e) < 0 ||
+		    jr_int(g, path, "level", JR_REQUIRED, -FAC_MAX_LEVEL,
+		    FAC_MAX_LEVEL, &level, e) < 0)
 			return -1;
-		if (level_index(f, (int)level) < 0)
-			return ld_fail(ld, "%s.level: no row on level %lld", path,
-			    level);
-		if (get_milli(ld, g, "x", path, 1, FAC_MAX_COORD, &gt->x) != 0 ||
-		    get_milli(ld, g, "y", path, 1, FAC_MAX_COORD, &gt->y) != 0)
+		if (level_index(f, (int)level) < 0) {
+			jpath_key(p, path, "level");
+			return jerr_set(e, p, "no row on level %d", (int)level);
+		}
+		if (read_milli(g, path, "x", JR_REQUIRED, FAC_MAX_COORD, &gt->x, e) ||
+		    read_milli(g, path, "y", JR_REQUIRED, FAC_MAX_COORD, &gt->y, e))
 			return -1;
 		if (st_add(&f->gate_ids, id) != idx)
-			return ld_oom(ld);
+			return fac_nomem(e);
 		gt->id = f->gate_ids.names[idx];
+		gt->role = (enum fac_gate_role)(role + 1);
 		gt->level = (int)level;
 		if (gt->role & FAC_GATE_ENTRY)
 			entries++;
 		f->ngates = ++idx;
 	}
 	if (entries == 0)
-		return ld_fail(ld,
-		    "facility.gates: at least one gate with role entry or both is required");
+		return jerr_set(e, "facility.gates",
+		    "at least one gate with role entry or both is required");
 	return 0;
 }
 
 /* Looks a fits/contiguous type up; 1 = skipped (lenient), 0 ok, -1 error. */
 static int
-class_type(struct ld *ld, facility *f, const char *name, const char *path,
-    int lenient, int *type)
+class_type(facility *f, const char *name, const char *path, int lenient,
+    int *type, struct jerr *e)
 {
 	*type = st_find(&f->types, name);
 	if (*type >= 0)
 		return 0;
 	if (lenient)
 		return 1;
-	return ld_fail(ld, "%s: unknown spot type '%s'", path, name);
+	return jerr_set(e, path, "unknown spot type '%s'", name);
 }
 
 static int
-load_class(struct ld *ld, facility *f, const cJSON *c, const char *name)
+load_contiguous(facility *f, struct fac_class *cl, const cJSON *c,
+    const char *path, struct jerr *e)
+{
+	const cJSON *cont = NULL;
+	char p[JPATH_MAX], q[JPATH_MAX];
+	const char *ctype;
+	int64_t count = 0;
+
+	if (jr_object(c, path, "contiguous", 0, contiguous_keys, &cont, e) < 0)
+		return -1;
+	if (cont == NULL)
+		return 0;
+	jpath_key(p, path, "contiguous");
+	jpath_key(q, p, "type");
+	if (read_name(cont, p, "type", &ctype, e) != 0 ||
+	    class_type(f, ctype, q, 0, &cl->ctype, e) != 0 ||
+	    jr_int(cont, p, "count", JR_REQUIRED, 1, FAC_MAX_CONTIGUOUS, &count,
+	    e) < 0)
+		return -1;
+	cl->ccount = (int)count;
+	return 0;
+}
+
+static int
+load_class(facility *f, const cJSON *c, const char *name, struct jerr *e)
 {
 	struct fac_class *cl = &f->classes[f->nclasses];
-	char path[64], ipath[96];
-	const cJSON *fits, *t, *cont;
-	int i = 0, n, type;
+	char path[JPATH_MAX], fpath[JPATH_MAX], ipath[JPATH_MAX];
+	const cJSON *fits = NULL, *t;
+	size_t i = 0, n = 0;
+	int type;
 
-	snprintf(path, sizeof(path), "vehicles.%s", name);
+	jpath_key(path, "vehicles", name);
 	if (!valid_name(name))
-		return ld_fail(ld, "%s: class name must be 1..%d printable "
-		    "characters", path, FAC_MAX_NAME);
-	if (check_object(ld, c, path, class_keys) != 0)
-		return -1;
+		return jerr_set(e, path, "class name must be 1..%d printable "
+		    "characters", FAC_MAX_NAME);
 	cl->ctype = -1;
-	fits = cJSON_GetObjectItemCaseSensitive(c, "fits");
-	cont = cJSON_GetObjectItemCaseSensitive(c, "contiguous");
-	if (fits == NULL)
-		return ld_fail(ld, "%s.fits: required key missing", path);
-	if (!cJSON_IsArray(fits))
-		return ld_fail(ld, "%s.fits: must be an array of spot types", path);
-	n = cJSON_GetArraySize(fits);
-	if (n == 0 && cont == NULL)
-		return ld_fail(ld, "%s.fits: must not be empty", path);
-	if (n > 0 && (cl->fits = calloc((size_t)n, sizeof(int))) == NULL)
-		return ld_oom(ld);
+	if (jr_object(c, path, NULL, 0, class_keys, &c, e) < 0 ||
+	    jr_array(c, path, "fits", JR_REQUIRED, FAC_MAX_SPOTS, &fits, &n,
+	    e) < 0 ||
+	    load_contiguous(f, cl, c, path, e) != 0)
+		return -1;
+	jpath_key(fpath, path, "fits");
+	if (n == 0 && cl->ctype < 0)
+		return jerr_set(e, fpath, "must not be empty");
+	if (n > 0 && (cl->fits = calloc(n, sizeof(int))) == NULL)
+		return fac_nomem(e);
 	cJSON_ArrayForEach(t, fits) {
-		snprintf(ipath, sizeof(ipath), "%s.fits[%d]", path, i);
-		if (!cJSON_IsString(t) || t->valuestring == NULL)
-			return ld_fail(ld, "%s: must be a string", ipath);
-		if (class_type(ld, f, t->valuestring, ipath, 0, &type) != 0)
+		const char *tname;
+
+		jpath_index(ipath, fpath, i++);
+		if (jr_str(t, ipath, NULL, 0, 256, &tname, e) < 0 ||
+		    class_type(f, tname, ipath, 0, &type, e) != 0)
 			return -1;
 		for (int j = 0; j < cl->nfits; j++)
 			if (cl->fits[j] == type)
-				return ld_fail(ld, "%s: duplicate type '%s'", ipath,
-				    t->valuestring);
+				return jerr_set(e, ipath, "duplicate type '%s'",
+				    tname);
 		cl->fits[cl->nfits++] = type;
-		i++;
-	}
-	if (cont != NULL) {
-		const char *ctype;
-		long long count;
-		snprintf(ipath, sizeof(ipath), "%s.contiguous", path);
-		if (check_object(ld, cont, ipath, contiguous_keys) != 0 ||
-		    get_name(ld, cont, "type", ipath, &ctype) != 0)
-			return -1;
-		snprintf(ipath, sizeof(ipath), "%s.contiguous.type", path);
-		if (class_type(ld, f, ctype, ipath, 0, &type) != 0)
-			return -1;
-		snprintf(ipath, sizeof(ipath), "%s.contiguous", path);
-		if (get_int(ld, cont, "count", ipath, 1, 0, 1, FAC_MAX_CONTIGUOUS,
-		    &count) != 0)
-			return -1;
-		cl->ctype = type;
-		cl->ccount = (int)count;
 	}
 	if (st_add(&f->class_names, name) != f->nclasses)
-		return ld_oom(ld);
+		return fac_nomem(e);
 	f->nclasses++;
 	return 0;
 }
 
 /* The four default classes of config.md, keeping the types rows have. */
 static int
-load_default_classes(struct ld *ld, facility *f)
+load_default_classes(facility *f, struct jerr *e)
 {
 	static const struct {
 		const char *name;
@@ -819,67 +710,63 @@ load_default_classes(struct ld *ld, facility *f)
 	size_t k;
 
 	if ((f->classes = calloc(4, sizeof(*f->classes))) == NULL)
-		return ld_oom(ld);
+		return fac_nomem(e);
 	f->classes_cap = 4;
 	for (k = 0; k < sizeof(defs) / sizeof(defs[0]); k++) {
 		struct fac_class *cl = &f->classes[k];
 		int type;
 		if ((cl->fits = calloc(3, sizeof(int))) == NULL)
-			return ld_oom(ld);
+			return fac_nomem(e);
 		for (int i = 0; i < 3 && defs[k].fits[i] != NULL; i++)
-			if (class_type(ld, f, defs[k].fits[i], "", 1, &type) == 0)
+			if (class_type(f, defs[k].fits[i], "", 1, &type, e) == 0)
 				cl->fits[cl->nfits++] = type;
 		cl->ctype = -1;
 		if (defs[k].ctype != NULL &&
-		    class_type(ld, f, defs[k].ctype, "", 1, &type) == 0) {
+		    class_type(f, defs[k].ctype, "", 1, &type, e) == 0) {
 			cl->ctype = type;
 			cl->ccount = defs[k].ccount;
 		}
 		if (st_add(&f->class_names, defs[k].name) != (int)k)
-			return ld_oom(ld);
+			return fac_nomem(e);
 		f->nclasses++;
 	}
 	return 0;
 }
 
 static int
-load_classes(struct ld *ld, facility *f, const cJSON *vehicles)
+load_classes(facility *f, const cJSON *vehicles, struct jerr *e)
 {
 	const cJSON *c;
 	int n;
 
 	if (vehicles == NULL || cJSON_IsNull(vehicles))
-		return load_default_classes(ld, f);
-	if (!cJSON_IsObject(vehicles))
-		return ld_fail(ld, "vehicles: must be an object");
+		return load_default_classes(f, e);
+	if (jr_keys(vehicles, "vehicles", NULL, NULL, e) != 0)
+		return -1;
 	n = cJSON_GetArraySize(vehicles);
 	if (n == 0)
-		return ld_fail(ld, "vehicles: must define at least one class");
+		return jerr_set(e, "vehicles", "must define at least one class");
 	if (n > FAC_MAX_CLASSES)
-		return ld_fail(ld, "vehicles: more than %d classes",
+		return jerr_set(e, "vehicles", "more than %d classes",
 		    FAC_MAX_CLASSES);
-	if (check_object(ld, vehicles, "vehicles", NULL) != 0)
-		return -1;
 	if ((f->classes = calloc((size_t)n, sizeof(*f->classes))) == NULL)
-		return ld_oom(ld);
+		return fac_nomem(e);
 	f->classes_cap = n;
 	cJSON_ArrayForEach(c, vehicles)
-		if (load_class(ld, f, c, c->string) != 0)
+		if (load_class(f, c, c->string, e) != 0)
 			return -1;
 	return 0;
 }
 
 static int
-index_rows(struct ld *ld, facility *f)
+index_rows(facility *f, struct jerr *e)
 {
 	uint32_t nblocks = (f->nspots >> ROW_BLOCK_SHIFT) + 2;
 	uint32_t r = 0;
 
 	f->block_row = malloc(nblocks * sizeof(*f->block_row));
-	if (f->block_row == NULL) {
-		ld_oom(ld);
-		return -1;
-	}
+	if (f->block_row == NULL)
+		return fac_nomem(e);
 	for (uint32_t b = 0; b < nblocks; b++) {
 		uint32_t spot = b << ROW_BLOCK_SHIFT;
 
@@ -891,27 +778,19 @@ index_rows(struct ld *ld, facility *f)
 }
 
 facility *
-facility_from_json(const cJSON *fac, const cJSON *vehicles, char *err,
-    size_t errlen)
+facility_from_json(const cJSON *fac, const cJSON *vehicles, struct jerr *e)
 {
-	struct ld ld = { err, errlen };
 	facility *f;
 
-	if (errlen > 0)
-		err[0] = '\0';
-	if (fac == NULL) {
-		ld_fail(&ld, "facility: required key missing");
+	if (jr_keys(fac, "facility", facility_keys, NULL, e) != 0)
 		return NULL;
-	}
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
-		ld_oom(&ld);
+		fac_nomem(e);
 		return NULL;
 	}
-	if (check_object(&ld, fac, "facility", facility_keys) != 0 ||
-	    load_header(&ld, f, fac) != 0 ||
-	    load_rows(&ld, f, fac) != 0 ||
-	    load_gates(&ld, f, fac) != 0 ||
-	    load_classes(&ld, f, vehicles) != 0 || index_rows(&ld, f) != 0) {
+	if (load_header(f, fac, e) != 0 || load_rows(f, fac, e) != 0 ||
+	    load_gates(f, fac, e) != 0 || load_classes(f, vehicles, e) != 0 ||
+	    index_rows(f, e) != 0) {
 		facility_free(f);
 		return NULL;
 	}

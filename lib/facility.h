@@ -23,6 +23,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
+
 typedef struct facility facility;
 
 enum fac_gate_role {
@@ -43,12 +45,12 @@ enum fac_gate_role {
  * Builds a facility from the "facility" object and the "vehicles" object
  * (NULL or a JSON null: the four default classes of config.md, keeping
  * only the types some row has).  Neither tree is kept or modified.
- * Returns NULL on error, with one message naming the key path written to
- * err (always NUL-terminated when errlen > 0), e.g.
- * "facility.rows[3].count: must be > 0".  The caller owns the result.
+ * Returns NULL on error, with one message naming the key path in e, e.g.
+ * "facility.rows[3].count: must be between 1 and 16777216".  The caller
+ * owns the result.
  */
 facility *facility_from_json(const cJSON *fac, const cJSON *vehicles,
-    char *err, size_t errlen);
+    struct jerr *e);
 /* Frees f; NULL is accepted. */
 void facility_free(facility *f);
 

@@ -32,7 +32,8 @@
  * ("limits.max_line: must be between 64 and 67108864"), always
  * NUL-terminated when len > 0 and cut at a UTF-8 character boundary when
  * it does not fit.  buf may be NULL when len is 0 (then only nomem says
- * anything).  Set up as { buf, len } (nomem 0).
+ * anything).  Set up as { buf, len } (nomem 0).  Only a failure writes
+ * it: a reader that succeeds leaves buf as it was.
  */
 struct jerr {
 	char *buf;

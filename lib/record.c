@@ -2,16 +2,14 @@
 #include "record.h"
 #include "hex.h"
 
-#include <stdarg.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
-#include "json.h"
+#include "jread.h"
 #include "jsonw.h"
-#include "rfc3339.h"
 
 static void
 subject(struct jw *w, const char *kind, const char *name)
@@ -209,211 +207,220 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 
 /* ---- applying ---- */
 
-struct rd {
-	const facility *f;
-	char *err;
-	size_t errlen;
-	int failed;
-};
+/*
+ * Records are written by record_write, so every reader below is strict:
+ * anything else is damage, named by its key path ("data.spots[0]: ...").
+ */
 
-static __attribute__((format(printf, 2, 3))) void
-rd_fail(struct rd *r, const char *fmt, ...)
+#define NUM_MAX ((int64_t)1 << 53)	/* integers a JSON double carries */
+
+/* A required string of data that fits dst (cap bytes, NUL included). */
+static int
+read_copy(const cJSON *d, const char *key, char *dst, size_t cap,
+    struct jerr *e)
 {
-	va_list ap;
+	const char *s;
 
-	if (r->failed++)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(r->err, r->errlen, fmt, ap);
-	va_end(ap);
-}
-
-static const char *
-get_str(struct rd *r, const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (!cJSON_IsString(v)) {
-		rd_fail(r, "missing string '%s'", key);
-		return "";
-	}
-	return v->valuestring;
-}
-
-static int64_t
-get_num(struct rd *r, const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	/* Written by us as integers well inside 2^53; anything else is damage. */
-	if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9007199254740992.0 &&
-	    v->valuedouble <= 9007199254740992.0)) {
-		rd_fail(r, "missing or out-of-range number '%s'", key);
-		return 0;
-	}
-	return (int64_t)v->valuedouble;
-}
-
-/* A multiplier in thousandths, as the tariff makes them (at most 100x). */
-static int32_t
-get_milli(struct rd *r, const cJSON *o, const char *key)
-{
-	int64_t v = get_num(r, o, key);
-
-	if (v < 0 || v > 100000) {
-		rd_fail(r, "multiplier '%s' out of range", key);
-		return 1000;
-	}
-	return (int32_t)v;
-}
-
-static int64_t
-get_time(struct rd *r, const cJSON *o, const char *key)
-{
-	const char *s = get_str(r, o, key);
-	int64_t t = 0;
-
-	if (!r->failed && rfc3339_parse(s, strlen(s), &t) != 0)
-		rd_fail(r, "bad time '%s'", key);
-	return t;
+	if (jr_str(d, "data", key, JR_REQUIRED, cap - 1, &s, e) < 0)
+		return -1;
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
 }
 
 static int
-get_gate(struct rd *r, const cJSON *o, const char *key)
+read_gate(const facility *f, const cJSON *d, const char *key, int *gate,
+    struct jerr *e)
 {
-	const char *s = get_str(r, o, key);
-	int gate = facility_gate_lookup(r->f, s);
+	char p[JPATH_MAX];
+	const char *s;
 
-	if (gate < 0)
-		rd_fail(r, "unknown gate '%s'", s);
-	return gate;
+	if (jr_str(d, "data", key, JR_REQUIRED, 64, &s, e) < 0)
+		return -1;
+	if ((*gate = facility_gate_lookup(f, s)) >= 0)
+		return 0;
+	jpath_key(p, "data", key);
+	return jerr_set(e, p, "unknown gate '%s'", s);
 }
 
-static void
-copy_str(char *dst, size_t cap, const char *src)
+/* A multiplier in thousandths, as the tariff makes them (at most 100x). */
+static int
+read_milli(const cJSON *d, const char *key, int32_t *out, struct jerr *e)
 {
-	size_t n = strlen(src);
+	int64_t v = 0;
 
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	if (jr_int(d, "data", key, JR_REQUIRED, 0, 100000, &v, e) < 0)
+		return -1;
+	*out = (int32_t)v;
+	return 0;
 }
 
-static void
-read_payment(struct rd *r, const cJSON *o, struct payment *p)
+static int
+read_payment(const cJSON *o, const char *path, struct payment *p,
+    struct jerr *e)
 {
+	const char *receipt, *method, *reference;
+
 	memset(p, 0, sizeof(*p));
-	copy_str(p->receipt, sizeof(p->receipt), get_str(r, o, "receipt"));
-	copy_str(p->method, sizeof(p->method), get_str(r, o, "method"));
-	copy_str(p->reference, sizeof(p->reference), get_str(r, o, "reference"));
-	p->amount = get_num(r, o, "amount");
-	p->at = get_time(r, o, "at");
+	if (jr_str(o, path, "receipt", JR_REQUIRED, UUID_BUFSZ - 1, &receipt,
+	    e) < 0 ||
+	    jr_str(o, path, "method", JR_REQUIRED, PAY_METHOD_MAX, &method,
+	    e) < 0 ||
+	    jr_str(o, path, "reference", JR_REQUIRED, PAY_REFERENCE_MAX,
+	    &reference, e) < 0 ||
+	    jr_int(o, path, "amount", JR_REQUIRED, -NUM_MAX, NUM_MAX, &p->amount,
+	    e) < 0 ||
+	    jr_time(o, path, "at", JR_REQUIRED, &p->at, e) < 0)
+		return -1;
+	memcpy(p->receipt, receipt, strlen(receipt) + 1);
+	memcpy(p->method, method, strlen(method) + 1);
+	memcpy(p->reference, reference, strlen(reference) + 1);
+	return 0;
 }
 
 static struct ticket *
-find_ticket(struct rd *r, garage *g, const cJSON *d)
+find_ticket(garage *g, const cJSON *d, struct jerr *e)
 {
-	const char *id = get_str(r, d, "ticket");
-	struct ticket *t = r->failed ? NULL : garage_ticket(g, id);
+	struct ticket *t;
+	const char *id;
 
-	if (t == NULL)
-		rd_fail(r, "unknown ticket %s", id);
+	if (jr_str(d, "data", "ticket", JR_REQUIRED, UUID_BUFSZ - 1, &id, e) < 0)
+		return NULL;
+	if ((t = garage_ticket(g, id)) == NULL)
+		jerr_set(e, "data.ticket", "unknown ticket %s", id);
 	return t;
+}
+
+/* The spots of an entry, by name. */
+static int
+read_spots(const facility *f, const cJSON *d, uint32_t ids[ALLOC_MAX_SPOTS],
+    size_t *n, struct jerr *e)
+{
+	char p[JPATH_MAX];
+	const cJSON *spots = NULL, *it;
+	const char *name;
+	size_t i = 0;
+
+	if (jr_array(d, "data", "spots", JR_REQUIRED, ALLOC_MAX_SPOTS, &spots, n,
+	    e) < 0)
+		return -1;
+	cJSON_ArrayForEach(it, spots) {
+		jpath_index(p, "data.spots", i);
+		if (jr_str(it, p, NULL, 0, 64, &name, e) < 0)
+			return -1;
+		if (facility_spot_lookup(f, name, &ids[i++]) != 0)
+			return jerr_set(e, p, "unknown spot %s", name);
+	}
+	return 0;
+}
+
+/* What a snapshot adds to an entry: lost, exited, payments. */
+static int
+read_whole(const facility *f, const cJSON *d, struct ticket *img,
+    struct payment **pv, struct jerr *e)
+{
+	char p[JPATH_MAX];
+	const cJSON *pays = NULL, *it;
+	size_t n = 0;
+	int rc = jr_time(d, "data", "lost_at", 0, &img->lost_at, e);
+
+	if (rc < 0)
+		return -1;
+	img->lost = rc;
+	if (cJSON_GetObjectItemCaseSensitive(d, "exited_at") != NULL) {
+		img->state = TICKET_EXITED;
+		if (read_gate(f, d, "exit_gate", &img->exit_gate, e) != 0 ||
+		    jr_time(d, "data", "exited_at", JR_REQUIRED, &img->exited_at,
+		    e) < 0 ||
+		    jr_int(d, "data", "charged", JR_REQUIRED, -NUM_MAX, NUM_MAX,
+		    &img->charged, e) < 0)
+			return -1;
+	}
+	if (jr_array(d, "data", "payments", 0, SIZE_MAX, &pays, &n, e) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	if ((*pv = calloc(n, sizeof(**pv))) == NULL)
+		return jerr_nomem(e, "data.payments");
+	cJSON_ArrayForEach(it, pays) {
+		jpath_index(p, "data.payments", img->n_payments);
+		if (read_payment(it, p, &(*pv)[img->n_payments++], e) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* An entry or a whole snapshot ticket. */
 static pk_err
-apply_ticket(struct rd *r, garage *g, const cJSON *d, int whole)
+apply_ticket(garage *g, const cJSON *d, int whole, struct jerr *e)
 {
-	const cJSON *spots = cJSON_GetObjectItemCaseSensitive(d, "spots");
-	const cJSON *pays = cJSON_GetObjectItemCaseSensitive(d, "payments");
+	const facility *f = garage_facility(g);
 	uint32_t ids[ALLOC_MAX_SPOTS];
 	struct payment *pv = NULL;
 	struct ticket img;
-	const cJSON *it;
-	size_t n = 0;
-	pk_err e;
+	const char *cls;
+	int64_t needs = 0;
+	pk_err err;
 
 	memset(&img, 0, sizeof(img));
-	copy_str(img.id, sizeof(img.id), get_str(r, d, "ticket"));
-	copy_str(img.plate, sizeof(img.plate), get_str(r, d, "plate"));
-	img.cls = facility_class_lookup(r->f, get_str(r, d, "class"));
-	if (img.cls < 0)
-		rd_fail(r, "unknown class");
-	img.entry_gate = get_gate(r, d, "gate");
 	img.exit_gate = -1;
-	img.entered_at = get_time(r, d, "entered_at");
-	img.peak_milli = get_milli(r, d, "peak_milli");
-	img.surge_milli = get_milli(r, d, "surge_milli");
-	img.needs = (uint64_t)get_num(r, d, "needs_mask");
-	if (!cJSON_IsArray(spots))
-		rd_fail(r, "missing spots");
-	cJSON_ArrayForEach(it, spots) {
-		if (n == ALLOC_MAX_SPOTS || !cJSON_IsString(it) ||
-		    facility_spot_lookup(r->f, it->valuestring, &ids[n]) != 0) {
-			rd_fail(r, "unknown spot %s", cJSON_IsString(it) ? it->valuestring : "?");
-			break;
-		}
-		n++;
-	}
-	img.n_spots = n;
 	img.state = TICKET_INSIDE;
-	if (whole) {
-		if (cJSON_GetObjectItemCaseSensitive(d, "lost_at") != NULL) {
-			img.lost = 1;
-			img.lost_at = get_time(r, d, "lost_at");
-		}
-		if (cJSON_GetObjectItemCaseSensitive(d, "exited_at") != NULL) {
-			img.state = TICKET_EXITED;
-			img.exit_gate = get_gate(r, d, "exit_gate");
-			img.exited_at = get_time(r, d, "exited_at");
-			img.charged = get_num(r, d, "charged");
-		}
-		if (cJSON_IsArray(pays) && cJSON_GetArraySize(pays) > 0) {
-			pv = calloc((size_t)cJSON_GetArraySize(pays), sizeof(*pv));
-			if (pv == NULL)
-				return PK_E_INTERNAL;
-			cJSON_ArrayForEach(it, pays)
-				read_payment(r, it, &pv[img.n_payments++]);
-		}
+	if (read_copy(d, "ticket", img.id, sizeof(img.id), e) != 0 ||
+	    read_copy(d, "plate", img.plate, sizeof(img.plate), e) != 0 ||
+	    jr_str(d, "data", "class", JR_REQUIRED, 64, &cls, e) < 0)
+		return PK_E_INVALID_PARAMS;
+	if ((img.cls = facility_class_lookup(f, cls)) < 0) {
+		jerr_set(e, "data.class", "unknown class '%s'", cls);
+		return PK_E_INVALID_PARAMS;
 	}
-	if (r->failed) {
+	if (read_gate(f, d, "gate", &img.entry_gate, e) != 0 ||
+	    jr_time(d, "data", "entered_at", JR_REQUIRED, &img.entered_at, e) < 0 ||
+	    read_milli(d, "peak_milli", &img.peak_milli, e) != 0 ||
+	    read_milli(d, "surge_milli", &img.surge_milli, e) != 0 ||
+	    jr_int(d, "data", "needs_mask", JR_REQUIRED, 0, NUM_MAX, &needs,
+	    e) < 0 ||
+	    read_spots(f, d, ids, &img.n_spots, e) != 0 ||
+	    (whole && read_whole(f, d, &img, &pv, e) != 0)) {
 		free(pv);
-		return PK_E_INVALID_PARAMS;
+		return e->nomem ? PK_E_INTERNAL : PK_E_INVALID_PARAMS;
 	}
-	e = garage_restore_ticket(g, &img, ids, pv);
+	img.needs = (uint64_t)needs;
+	err = garage_restore_ticket(g, &img, ids, pv);
 	free(pv);
-	if (e != PK_OK)
-		rd_fail(r, "ticket %s does not fit the state (spot taken, plate inside or duplicate)",
-		    img.id);
-	return e;
+	if (err != PK_OK)
+		jerr_set(e, "data", "ticket %s does not fit the state (spot "
+		    "taken, plate inside or duplicate)", img.id);
+	return err;
 }
 
 static pk_err
-apply_spot(struct rd *r, garage *g, const cJSON *d)
+apply_spot(garage *g, const cJSON *d, struct jerr *e)
 {
-	const char *name = get_str(r, d, "spot");
-	const char *state = get_str(r, d, "state");
+	static const char *const states[] = { "out_of_service", "in_service",
+	    NULL };
+	const char *name;
 	uint32_t s;
+	int in = 0;
 
-	if (r->failed)
+	if (jr_str(d, "data", "spot", JR_REQUIRED, 64, &name, e) < 0 ||
+	    jr_enum(d, "data", "state", JR_REQUIRED, states, &in, e) < 0)
 		return PK_E_INVALID_PARAMS;
-	if (facility_spot_lookup(r->f, name, &s) != 0) {
-		rd_fail(r, "unknown spot %s", name);
+	if (facility_spot_lookup(garage_facility(g), name, &s) != 0) {
+		jerr_set(e, "data.spot", "unknown spot %s", name);
 		return PK_E_INVALID_PARAMS;
 	}
-	return garage_restore_spot_service(g, s, strcmp(state, "out_of_service") != 0);
+	return garage_restore_spot_service(g, s, in);
 }
 
 static pk_err
-apply_strategy(struct rd *r, garage *g, const cJSON *d)
+apply_strategy(garage *g, const cJSON *d, struct jerr *e)
 {
 	enum alloc_strategy s;
-	const char *name = get_str(r, d, "strategy");
+	const char *name;
 
-	if (r->failed || alloc_strategy_parse(name, &s) != 0) {
-		rd_fail(r, "bad strategy");
+	if (jr_str(d, "data", "strategy", JR_REQUIRED, 32, &name, e) < 0)
+		return PK_E_INVALID_PARAMS;
+	if (alloc_strategy_parse(name, &s) != 0) {
+		jerr_set(e, "data.strategy", "must be nearest, farthest, first or fill");
 		return PK_E_INVALID_PARAMS;
 	}
 	garage_restore_strategy(g, s);
@@ -421,97 +428,92 @@ apply_strategy(struct rd *r, garage *g, const cJSON *d)
 }
 
 static pk_err
-apply_tariff(struct rd *r, garage *g, const cJSON *d)
+apply_tariff(garage *g, const cJSON *d, struct jerr *e)
 {
-	char err[200];
-	tariff *t = tariff_from_json(cJSON_GetObjectItemCaseSensitive(d, "tariff"),
-	    "tariff", err, sizeof(err));
+	const cJSON *o = NULL;
+	tariff *t;
 
-	if (t == NULL) {
-		rd_fail(r, "%s", err);
-		return PK_E_INVALID_PARAMS;
-	}
+	if (jr_object(d, "data", "tariff", JR_REQUIRED, NULL, &o, e) < 0 ||
+	    (t = tariff_from_json(o, "data.tariff", e)) == NULL)
+		return e->nomem ? PK_E_INTERNAL : PK_E_INVALID_PARAMS;
 	/* Replacing without reporting: the change is already in the journal. */
 	garage_restore_tariff(g, t);
 	return PK_OK;
 }
 
 static pk_err
-apply_data(struct rd *r, garage *g, const char *type, const cJSON *d)
+apply_data(garage *g, const char *type, const cJSON *d, struct jerr *e)
 {
+	const facility *f = garage_facility(g);
 	struct ticket *t;
 	struct payment p;
+	const cJSON *po = NULL;
+	int64_t at = 0;
+	int gate = -1;
 
 	if (strcmp(type, "vehicle.entered") == 0)
-		return apply_ticket(r, g, d, 0);
+		return apply_ticket(g, d, 0, e);
 	if (strcmp(type, "snapshot.ticket") == 0)
-		return apply_ticket(r, g, d, 1);
+		return apply_ticket(g, d, 1, e);
 	if (strcmp(type, "vehicle.exited") == 0) {
-		int gate = get_gate(r, d, "gate");
-		int64_t at = get_time(r, d, "exited_at");
-
-		if ((t = find_ticket(r, g, d)) == NULL || r->failed)
+		if (read_gate(f, d, "gate", &gate, e) != 0 ||
+		    jr_time(d, "data", "exited_at", JR_REQUIRED, &at, e) < 0 ||
+		    (t = find_ticket(g, d, e)) == NULL)
 			return PK_E_INVALID_PARAMS;
 		if (garage_restore_exit(g, t, gate, at) != PK_OK) {
-			rd_fail(r, "ticket %s is not inside", t->id);
+			jerr_set(e, "data.ticket", "ticket %s is not inside", t->id);
 			return PK_E_INVALID_PARAMS;
 		}
 		return PK_OK;
 	}
 	if (strcmp(type, "payment.recorded") == 0) {
-		const cJSON *po = cJSON_GetObjectItemCaseSensitive(d, "payment");
-
-		if ((t = find_ticket(r, g, d)) == NULL)
-			return PK_E_INVALID_PARAMS;
-		read_payment(r, po, &p);
-		if (r->failed)
+		if ((t = find_ticket(g, d, e)) == NULL ||
+		    jr_object(d, "data", "payment", JR_REQUIRED, NULL, &po, e) < 0 ||
+		    read_payment(po, "data.payment", &p, e) != 0)
 			return PK_E_INVALID_PARAMS;
 		return garage_restore_pay(g, t, &p);
 	}
 	if (strcmp(type, "ticket.lost") == 0) {
-		int64_t at = get_time(r, d, "lost_at");
-
-		if ((t = find_ticket(r, g, d)) == NULL || r->failed)
+		if (jr_time(d, "data", "lost_at", JR_REQUIRED, &at, e) < 0 ||
+		    (t = find_ticket(g, d, e)) == NULL)
 			return PK_E_INVALID_PARAMS;
 		garage_restore_lost(g, t, at);
 		return PK_OK;
 	}
 	if (strcmp(type, "spot.status.changed") == 0 || strcmp(type, "snapshot.spot") == 0)
-		return apply_spot(r, g, d);
+		return apply_spot(g, d, e);
 	if (strcmp(type, "strategy.changed") == 0 || strcmp(type, "snapshot.strategy") == 0)
-		return apply_strategy(r, g, d);
+		return apply_strategy(g, d, e);
 	if (strcmp(type, "tariff.changed") == 0 || strcmp(type, "snapshot.tariff") == 0)
-		return apply_tariff(r, g, d);
-	rd_fail(r, "unknown record type '%s'", type);
+		return apply_tariff(g, d, e);
+	jerr_set(e, "type", "unknown record type '%s'", type);
 	return PK_E_INVALID_PARAMS;
 }
 
 pk_err
 record_apply(garage *g, const char *json, size_t len, char *err, size_t errlen)
 {
-	struct rd r = { garage_facility(g), err, errlen, 0 };
-	struct jerr je = { err, errlen, 0 };
-	const cJSON *type, *data;
+	struct jerr e = { err, errlen, 0 };
+	const cJSON *data = NULL;
+	const char *type = NULL;
 	cJSON *o;
-	pk_err e;
+	pk_err rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	o = json_parse(json, len, "record", &je);
+	o = json_parse(json, len, "record", &e);
 	if (o == NULL)
-		return je.nomem ? PK_E_INTERNAL : PK_E_PARSE;
-	type = cJSON_GetObjectItemCaseSensitive(o, "type");
-	data = cJSON_GetObjectItemCaseSensitive(o, "data");
-	if (!cJSON_IsString(type) || !cJSON_IsObject(data)) {
-		rd_fail(&r, "record has no type or data");
+		return e.nomem ? PK_E_INTERNAL : PK_E_PARSE;
+	if (jr_str(o, "", "type", JR_REQUIRED, 64, &type, &e) < 0 ||
+	    jr_object(o, "", "data", JR_REQUIRED, NULL, &data, &e) < 0) {
 		cJSON_Delete(o);
 		return PK_E_INVALID_PARAMS;
 	}
-	e = apply_data(&r, g, type->valuestring, data);
-	if (e != PK_OK && !r.failed)
-		rd_fail(&r, "%s", pk_err_message(e));
+	rc = apply_data(g, type, data, &e);
+	if (rc != PK_OK && (errlen == 0 || err[0] == '\0'))
+		jerr_set(&e, "record", "%s", pk_err_message(rc));
 	cJSON_Delete(o);
-	return e;
+	return rc;
 }
 
 /* ---- snapshots ---- */

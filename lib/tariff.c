@@ -1,17 +1,15 @@
 /* tariff.c - tariff configuration, multipliers and the fee of config.md. */
 #include "tariff.h"
 
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "jread.h"
 
 /* Bounds on configured values (see tariff.h). */
 #define AMOUNT_MAX	1000000000LL	/* amounts and minutes */
 #define MULT_MAX_MILLI	100000		/* a multiplier is at most 100 */
 #define PPM		1000000		/* occupancy thresholds: 6 decimals */
-#define PATH_LEN	256
 
 struct tariff_tier {
 	int64_t upto_minutes;
@@ -63,264 +61,106 @@ static const struct {
 	{ "fri", 5 }, { "sat", 6 }, { "sun", 0 },
 };
 
-/* ---- errors ---- */
-
-struct terr {
-	char *buf;
-	size_t len;
-};
-
-/* Writes "path: message" into e; always returns -1 for "return fail(...)". */
-static int fail(struct terr *e, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct terr *e, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (e->buf == NULL || e->len == 0)
-		return -1;
-	n = snprintf(e->buf, e->len, "%s: ", path);
-	if (n < 0 || (size_t)n >= e->len)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* Marks a path cut short by PATH_LEN, so the message does not mislead. */
-static void
-mark_truncated(char *buf, int n)
-{
-	if (n < 0 || n >= PATH_LEN)
-		memcpy(buf + PATH_LEN - 4, "...", 4);
-}
-
-static void
-key_path(char *buf, const char *path, const char *key)
-{
-	mark_truncated(buf, snprintf(buf, PATH_LEN, "%s.%s", path, key));
-}
-
-static void
-index_path(char *buf, const char *path, size_t i)
-{
-	mark_truncated(buf, snprintf(buf, PATH_LEN, "%s[%zu]", path, i));
-}
-
-/* ---- checked readers ---- */
-
-/*
- * obj must be an object whose members are all in allowed (NULL: any name)
- * and whose names are distinct.  cJSON keeps duplicate members as siblings
- * and its getters return the first, so a duplicate would silently hide a
- * value: refuse it.  Objects here are capped at TARIFF_MAX_ENTRIES members,
- * so the quadratic check is cheap.
- */
-static int
-check_object(const cJSON *obj, const char *path, const char *const *allowed,
-    struct terr *e)
-{
-	const cJSON *m, *o;
-	char p[PATH_LEN];
-	size_t n = 0, i;
-
-	if (!cJSON_IsObject(obj))
-		return fail(e, path, "must be an object");
-	cJSON_ArrayForEach(m, obj) {
-		int ok = allowed == NULL;
-
-		/* Only a tree built by hand can have a nameless member. */
-		if (m->string == NULL)
-			return fail(e, path, "member without a name");
-		if (++n > TARIFF_MAX_ENTRIES)
-			return fail(e, path, "must have at most %d members",
-			    TARIFF_MAX_ENTRIES);
-		key_path(p, path, m->string);
-		for (i = 0; !ok && allowed[i] != NULL; i++)
-			ok = strcmp(allowed[i], m->string) == 0;
-		if (!ok)
-			return fail(e, p, "unknown key");
-		for (o = obj->child; o != m; o = o->next)
-			if (strcmp(o->string, m->string) == 0)
-				return fail(e, p, "duplicate key");
-	}
-	return 0;
-}
-
-/* An integral number in [min, max] (doubles: also finite). */
-static int
-read_int(const cJSON *item, const char *p, int64_t min, int64_t max,
-    int64_t *out, struct terr *e)
-{
-	double v;
-
-	if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
-		return fail(e, p, "must be an integer");
-	v = item->valuedouble;
-	if (v < (double)min)
-		return fail(e, p, "must be at least %lld", (long long)min);
-	if (v > (double)max)
-		return fail(e, p, "must be at most %lld", (long long)max);
-	/* In range, so the conversion is defined; a fraction would be lost. */
-	if ((double)(int64_t)v != v)
-		return fail(e, p, "must be an integer");
-	*out = (int64_t)v;
-	return 0;
-}
-
-/* An optional integer member; *out keeps its default when absent. */
-static int
-get_int(const cJSON *obj, const char *path, const char *key, int64_t min,
-    int64_t max, int64_t *out, struct terr *e)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-	char p[PATH_LEN];
-
-	if (item == NULL)
-		return 0;
-	key_path(p, path, key);
-	return read_int(item, p, min, max, out, e);
-}
-
-/* A required member of an array element. */
-static const cJSON *
-need(const cJSON *obj, const char *path, const char *key, struct terr *e)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-	char p[PATH_LEN];
-
-	if (item == NULL) {
-		key_path(p, path, key);
-		fail(e, p, "is required");
-	}
-	return item;
-}
-
-/*
- * A decimal number with at most `decimals` digits after the point, as an
- * integer count of 10^-decimals.  cJSON parses with strtod, which gives the
- * double nearest the decimal text; k / 10^decimals in double arithmetic is
- * correctly rounded too, so the two are equal exactly when the text had no
- * more digits than allowed.
- */
-static int
-read_fixed(const cJSON *item, const char *p, int decimals, double scale,
-    int64_t *out, struct terr *e)
-{
-	double v, k;
-
-	if (!cJSON_IsNumber(item))
-		return fail(e, p, "must be a number");
-	v = item->valuedouble;
-	if (!isfinite(v))
-		return fail(e, p, "must be a finite number");
-	/* Far out of any range: let the caller's range check say so. */
-	if (v > 1e9 || v < -1e9) {
-		*out = v > 0 ? INT64_MAX : INT64_MIN;
-		return 0;
-	}
-	/* Nearest integer (|v * scale| <= 1e15 is exact enough for that). */
-	k = (double)(int64_t)(v * scale + (v < 0 ? -0.5 : 0.5));
-	if (k / scale != v)
-		return fail(e, p, "must have at most %d decimals", decimals);
-	*out = (int64_t)k;
-	return 0;
-}
+/* ---- reading ---- */
 
 /* A multiplier: > 0, <= 100, at most three decimals, in thousandths. */
 static int
-read_mult(const cJSON *item, const char *p, int32_t *out, struct terr *e)
+read_mult(const cJSON *obj, const char *path, const char *key,
+    unsigned flags, int32_t *out, struct jerr *e)
 {
 	int64_t k = 0;
+	int rc = jr_fixed(obj, path, key, flags, 3, 1, MULT_MAX_MILLI, &k, e);
 
-	if (read_fixed(item, p, 3, 1000.0, &k, e) != 0)
-		return -1;
-	if (k <= 0)
-		return fail(e, p, "must be greater than 0");
-	if (k > MULT_MAX_MILLI)
-		return fail(e, p, "must be at most %d", MULT_MAX_MILLI / 1000);
-	*out = (int32_t)k;
-	return 0;
+	if (rc > 0)
+		*out = (int32_t)k;
+	return rc < 0 ? -1 : 0;
 }
 
-/* An array of at most TARIFF_MAX_ENTRIES elements. */
+/* An amount or a count of minutes, 0 (or min) to AMOUNT_MAX. */
 static int
-read_array(const cJSON *item, const char *p, size_t *n, struct terr *e)
+read_amount(const cJSON *obj, const char *path, const char *key,
+    unsigned flags, int64_t min, int64_t *out, struct jerr *e)
 {
-	int size;
-
-	if (!cJSON_IsArray(item))
-		return fail(e, p, "must be an array");
-	size = cJSON_GetArraySize(item);
-	if (size > TARIFF_MAX_ENTRIES)
-		return fail(e, p, "must have at most %d entries",
-		    TARIFF_MAX_ENTRIES);
-	*n = (size_t)size;
-	return 0;
+	return jr_int(obj, path, key, flags, min, AMOUNT_MAX, out, e) < 0 ?
+	    -1 : 0;
 }
 
 /* "HH:MM" as minutes after midnight; "24:00" only when allow_24. */
 static int
-read_hhmm(const cJSON *item, const char *p, int allow_24, int *out,
-    struct terr *e)
+read_hhmm(const cJSON *obj, const char *path, const char *key, int allow_24,
+    int *out, struct jerr *e)
 {
-	const char *s;
-	int h, m;
+	char p[JPATH_MAX];
+	const char *s = "";
+	int h, m, rc;
 
-	if (!cJSON_IsString(item) || item->valuestring == NULL)
-		return fail(e, p, "must be a string \"HH:MM\"");
-	s = item->valuestring;
-	if (strlen(s) != 5 || s[2] != ':' || s[0] < '0' || s[0] > '9' ||
+	jpath_key(p, path, key);
+	rc = jr_str(obj, path, key, JR_REQUIRED, 64, &s, e);
+	if (rc < 0 && cJSON_GetObjectItemCaseSensitive(obj, key) == NULL)
+		return -1;		/* missing */
+	if (rc < 0 || strlen(s) != 5 || s[2] != ':' || s[0] < '0' || s[0] > '9' ||
 	    s[1] < '0' || s[1] > '9' || s[3] < '0' || s[3] > '9' ||
 	    s[4] < '0' || s[4] > '9')
-		return fail(e, p, "must be a string \"HH:MM\"");
+		return jerr_set(e, p, "must be a string \"HH:MM\"");
 	h = (s[0] - '0') * 10 + (s[1] - '0');
 	m = (s[3] - '0') * 10 + (s[4] - '0');
 	if (m > 59 || h > 24 || (h == 24 && (m != 0 || !allow_24)))
-		return fail(e, p, "must be a time from 00:00 to %s",
+		return jerr_set(e, p, "must be a time from 00:00 to %s",
 		    allow_24 ? "24:00" : "23:59");
 	*out = h * 60 + m;
 	return 0;
 }
 
-/* ---- sections ---- */
+/*
+ * The array member key of obj, at most TARIFF_MAX_ENTRIES long; *items
+ * gets n zeroed elements of size each (NULL when empty or absent).
+ */
+static int
+read_list(const cJSON *obj, const char *path, const char *key,
+    const cJSON **arr, size_t *n, void **items, size_t size, struct jerr *e)
+{
+	char p[JPATH_MAX];
+
+	*arr = NULL;
+	*n = 0;
+	if (jr_array(obj, path, key, 0, TARIFF_MAX_ENTRIES, arr, n, e) < 0)
+		return -1;
+	if (*n == 0)
+		return 0;
+	if ((*items = calloc(*n, size)) == NULL) {
+		jpath_key(p, path, key);
+		return jerr_nomem(e, p);
+	}
+	return 0;
+}
 
 static int
-read_tiers(tariff *t, const cJSON *arr, const char *path, struct terr *e)
+read_tiers(tariff *t, const cJSON *obj, const char *path, struct jerr *e)
 {
 	static const char *const keys[] = { "upto_minutes", "amount", NULL };
-	char p[PATH_LEN], q[PATH_LEN];
-	const cJSON *el;
-	size_t n = 0, i = 0;
+	char lp[JPATH_MAX], p[JPATH_MAX], q[JPATH_MAX];
+	const cJSON *arr, *el;
+	size_t n, i = 0;
 
-	if (read_array(arr, path, &n, e) != 0)
+	if (read_list(obj, path, "tiers", &arr, &n, (void **)&t->tiers,
+	    sizeof(*t->tiers), e) != 0)
 		return -1;
-	if (n == 0)
-		return 0;
-	t->tiers = calloc(n, sizeof(*t->tiers));
-	if (t->tiers == NULL)
-		return fail(e, path, "out of memory");
+	jpath_key(lp, path, "tiers");
 	cJSON_ArrayForEach(el, arr) {
 		struct tariff_tier *tr = &t->tiers[i];
-		const cJSON *up, *am;
 
-		index_path(p, path, i);
-		if (check_object(el, p, keys, e) != 0 ||
-		    (up = need(el, p, "upto_minutes", e)) == NULL ||
-		    (am = need(el, p, "amount", e)) == NULL)
+		jpath_index(p, lp, i);
+		if (jr_object(el, p, NULL, 0, keys, &el, e) < 0 ||
+		    read_amount(el, p, "upto_minutes", JR_REQUIRED, 1,
+		    &tr->upto_minutes, e) != 0)
 			return -1;
-		key_path(q, p, "upto_minutes");
-		if (read_int(up, q, 1, AMOUNT_MAX, &tr->upto_minutes, e) != 0)
-			return -1;
-		if (i > 0 && tr->upto_minutes <= t->tiers[i - 1].upto_minutes)
-			return fail(e, q, "must be greater than "
+		if (i > 0 && tr->upto_minutes <= t->tiers[i - 1].upto_minutes) {
+			jpath_key(q, p, "upto_minutes");
+			return jerr_set(e, q, "must be greater than "
 			    "tiers[%zu].upto_minutes", i - 1);
-		key_path(q, p, "amount");
-		if (read_int(am, q, 0, AMOUNT_MAX, &tr->amount, e) != 0)
+		}
+		if (read_amount(el, p, "amount", JR_REQUIRED, 0, &tr->amount,
+		    e) != 0)
 			return -1;
 		t->ntiers = ++i;
 	}
@@ -328,33 +168,36 @@ read_tiers(tariff *t, const cJSON *arr, const char *path, struct terr *e)
 }
 
 static int
-read_classes(tariff *t, const cJSON *obj, const char *path, struct terr *e)
+read_classes(tariff *t, const cJSON *obj, const char *path, struct jerr *e)
 {
-	char p[PATH_LEN];
-	const cJSON *m;
-	size_t n = 0;
+	char p[JPATH_MAX], q[JPATH_MAX];
+	const cJSON *cm = NULL, *m;
+	int n;
 
-	if (check_object(obj, path, NULL, e) != 0)
+	if (jr_object(obj, path, "class_multiplier", 0, NULL, &cm, e) < 0)
 		return -1;
-	cJSON_ArrayForEach(m, obj)
-		n++;
+	jpath_key(p, path, "class_multiplier");
+	n = cm != NULL ? cJSON_GetArraySize(cm) : 0;
+	if (n > TARIFF_MAX_ENTRIES)
+		return jerr_set(e, p, "must have at most %d members",
+		    TARIFF_MAX_ENTRIES);
 	if (n == 0)
 		return 0;
-	t->classes = calloc(n, sizeof(*t->classes));
+	t->classes = calloc((size_t)n, sizeof(*t->classes));
 	if (t->classes == NULL)
-		return fail(e, path, "out of memory");
-	cJSON_ArrayForEach(m, obj) {
+		return jerr_nomem(e, p);
+	cJSON_ArrayForEach(m, cm) {
 		struct tariff_class *c = &t->classes[t->nclasses];
 		size_t len = strlen(m->string);
 
-		key_path(p, path, m->string);
+		jpath_key(q, p, m->string);
 		if (len == 0)
-			return fail(e, p, "class name must not be empty");
-		if (read_mult(m, p, &c->milli, e) != 0)
+			return jerr_set(e, q, "class name must not be empty");
+		if (read_mult(m, q, NULL, 0, &c->milli, e) != 0)
 			return -1;
 		c->name = malloc(len + 1);
 		if (c->name == NULL)
-			return fail(e, path, "out of memory");
+			return jerr_nomem(e, p);
 		memcpy(c->name, m->string, len + 1);
 		t->nclasses++;
 	}
@@ -362,30 +205,28 @@ read_classes(tariff *t, const cJSON *obj, const char *path, struct terr *e)
 }
 
 static int
-read_days(const cJSON *arr, const char *path, unsigned *days, struct terr *e)
+read_days(const cJSON *obj, const char *path, unsigned *days, struct jerr *e)
 {
-	char p[PATH_LEN];
-	const cJSON *d;
-	size_t n = 0, i = 0, k;
+	static const char *const names[] = { "mon", "tue", "wed", "thu", "fri",
+	    "sat", "sun", NULL };
+	char p[JPATH_MAX], q[JPATH_MAX];
+	const cJSON *arr = NULL, *d;
+	size_t n = 0, i = 0;
+	int k;
 
-	if (read_array(arr, path, &n, e) != 0)
+	if (jr_array(obj, path, "days", JR_REQUIRED, TARIFF_MAX_ENTRIES, &arr,
+	    &n, e) < 0)
 		return -1;
+	jpath_key(p, path, "days");
 	if (n == 0)
-		return fail(e, path, "must not be empty");
+		return jerr_set(e, p, "must not be empty");
 	*days = 0;
 	cJSON_ArrayForEach(d, arr) {
-		index_path(p, path, i++);
-		if (!cJSON_IsString(d) || d->valuestring == NULL)
-			return fail(e, p, "must be one of mon, tue, wed, thu, "
-			    "fri, sat, sun");
-		for (k = 0; k < 7; k++)
-			if (strcmp(d->valuestring, day_names[k].name) == 0)
-				break;
-		if (k == 7)
-			return fail(e, p, "must be one of mon, tue, wed, thu, "
-			    "fri, sat, sun");
+		jpath_index(q, p, i++);
+		if (jr_enum(d, q, NULL, 0, names, &k, e) < 0)
+			return -1;
 		if (*days & (1u << day_names[k].wday))
-			return fail(e, p, "duplicate day \"%s\"",
+			return jerr_set(e, q, "duplicate day \"%s\"",
 			    day_names[k].name);
 		*days |= 1u << day_names[k].wday;
 	}
@@ -393,46 +234,33 @@ read_days(const cJSON *arr, const char *path, unsigned *days, struct terr *e)
 }
 
 static int
-read_peaks(tariff *t, const cJSON *arr, const char *path, struct terr *e)
+read_peaks(tariff *t, const cJSON *obj, const char *path, struct jerr *e)
 {
 	static const char *const keys[] = {
 		"days", "from", "to", "multiplier", NULL
 	};
-	char p[PATH_LEN], q[PATH_LEN];
-	const cJSON *el;
-	size_t n = 0, i = 0;
+	char lp[JPATH_MAX], p[JPATH_MAX], q[JPATH_MAX];
+	const cJSON *arr, *el;
+	size_t n, i = 0;
 
-	if (read_array(arr, path, &n, e) != 0)
+	if (read_list(obj, path, "peak", &arr, &n, (void **)&t->peaks,
+	    sizeof(*t->peaks), e) != 0)
 		return -1;
-	if (n == 0)
-		return 0;
-	t->peaks = calloc(n, sizeof(*t->peaks));
-	if (t->peaks == NULL)
-		return fail(e, path, "out of memory");
+	jpath_key(lp, path, "peak");
 	cJSON_ArrayForEach(el, arr) {
 		struct tariff_peak *pk = &t->peaks[i];
-		const cJSON *days, *from, *to, *mult;
 
-		index_path(p, path, i);
-		if (check_object(el, p, keys, e) != 0 ||
-		    (days = need(el, p, "days", e)) == NULL ||
-		    (from = need(el, p, "from", e)) == NULL ||
-		    (to = need(el, p, "to", e)) == NULL ||
-		    (mult = need(el, p, "multiplier", e)) == NULL)
+		jpath_index(p, lp, i);
+		if (jr_object(el, p, NULL, 0, keys, &el, e) < 0 ||
+		    read_days(el, p, &pk->days, e) != 0 ||
+		    read_hhmm(el, p, "from", 0, &pk->from_min, e) != 0 ||
+		    read_hhmm(el, p, "to", 1, &pk->to_min, e) != 0)
 			return -1;
-		key_path(q, p, "days");
-		if (read_days(days, q, &pk->days, e) != 0)
-			return -1;
-		key_path(q, p, "from");
-		if (read_hhmm(from, q, 0, &pk->from_min, e) != 0)
-			return -1;
-		key_path(q, p, "to");
-		if (read_hhmm(to, q, 1, &pk->to_min, e) != 0)
-			return -1;
-		if (pk->to_min <= pk->from_min)
-			return fail(e, q, "must be later than from");
-		key_path(q, p, "multiplier");
-		if (read_mult(mult, q, &pk->milli, e) != 0)
+		if (pk->to_min <= pk->from_min) {
+			jpath_key(q, p, "to");
+			return jerr_set(e, q, "must be later than from");
+		}
+		if (read_mult(el, p, "multiplier", JR_REQUIRED, &pk->milli, e) != 0)
 			return -1;
 		t->npeaks = ++i;
 	}
@@ -440,43 +268,35 @@ read_peaks(tariff *t, const cJSON *arr, const char *path, struct terr *e)
 }
 
 static int
-read_surges(tariff *t, const cJSON *arr, const char *path, struct terr *e)
+read_surges(tariff *t, const cJSON *obj, const char *path, struct jerr *e)
 {
 	static const char *const keys[] = {
 		"occupancy_at_least", "multiplier", NULL
 	};
-	char p[PATH_LEN], q[PATH_LEN];
-	const cJSON *el;
-	size_t n = 0, i = 0;
+	char lp[JPATH_MAX], p[JPATH_MAX], q[JPATH_MAX];
+	const cJSON *arr, *el;
+	size_t n, i = 0;
 
-	if (read_array(arr, path, &n, e) != 0)
+	if (read_list(obj, path, "surge", &arr, &n, (void **)&t->surges,
+	    sizeof(*t->surges), e) != 0)
 		return -1;
-	if (n == 0)
-		return 0;
-	t->surges = calloc(n, sizeof(*t->surges));
-	if (t->surges == NULL)
-		return fail(e, path, "out of memory");
+	jpath_key(lp, path, "surge");
 	cJSON_ArrayForEach(el, arr) {
 		struct tariff_surge *s = &t->surges[i];
-		const cJSON *occ, *mult;
 		int64_t ppm = 0;
 
-		index_path(p, path, i);
-		if (check_object(el, p, keys, e) != 0 ||
-		    (occ = need(el, p, "occupancy_at_least", e)) == NULL ||
-		    (mult = need(el, p, "multiplier", e)) == NULL)
+		jpath_index(p, lp, i);
+		if (jr_object(el, p, NULL, 0, keys, &el, e) < 0 ||
+		    jr_fixed(el, p, "occupancy_at_least", JR_REQUIRED, 6, 0, PPM,
+		    &ppm, e) < 0)
 			return -1;
-		key_path(q, p, "occupancy_at_least");
-		if (read_fixed(occ, q, 6, (double)PPM, &ppm, e) != 0)
-			return -1;
-		if (ppm < 0 || ppm > PPM)
-			return fail(e, q, "must be between 0 and 1");
 		s->at_ppm = (uint32_t)ppm;
-		if (i > 0 && s->at_ppm <= t->surges[i - 1].at_ppm)
-			return fail(e, q, "must be greater than "
+		if (i > 0 && s->at_ppm <= t->surges[i - 1].at_ppm) {
+			jpath_key(q, p, "occupancy_at_least");
+			return jerr_set(e, q, "must be greater than "
 			    "surge[%zu].occupancy_at_least", i - 1);
-		key_path(q, p, "multiplier");
-		if (read_mult(mult, q, &s->milli, e) != 0)
+		}
+		if (read_mult(el, p, "multiplier", JR_REQUIRED, &s->milli, e) != 0)
 			return -1;
 		t->nsurges = ++i;
 	}
@@ -484,76 +304,42 @@ read_surges(tariff *t, const cJSON *arr, const char *path, struct terr *e)
 }
 
 tariff *
-tariff_from_json(const cJSON *obj, const char *path, char *err,
-    size_t errlen)
+tariff_from_json(const cJSON *obj, const char *path, struct jerr *e)
 {
 	static const char *const keys[] = {
 		"free_minutes", "increment_minutes", "tiers",
 		"overage_per_hour", "daily_max", "class_multiplier", "peak",
 		"surge", "max_multiplier", "lost_ticket", "grace_minutes", NULL
 	};
-	struct terr e = { err, errlen };
-	char p[PATH_LEN];
-	const cJSON *item;
 	tariff *t;
 
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
 	if (path == NULL)
 		path = "tariff";
-	if (check_object(obj, path, keys, &e) != 0)
+	if (jr_keys(obj, path, keys, NULL, e) != 0)
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
-		fail(&e, path, "out of memory");
+		jerr_nomem(e, path);
 		return NULL;
 	}
 	/* Defaults: see tariff.h. */
 	t->increment_minutes = 1;
 	t->daily_max = -1;
-	if (get_int(obj, path, "free_minutes", 0, AMOUNT_MAX,
-	    &t->free_minutes, &e) != 0 ||
-	    get_int(obj, path, "increment_minutes", 1, AMOUNT_MAX,
-	    &t->increment_minutes, &e) != 0 ||
-	    get_int(obj, path, "overage_per_hour", 0, AMOUNT_MAX,
-	    &t->overage_per_hour, &e) != 0 ||
-	    get_int(obj, path, "lost_ticket", 0, AMOUNT_MAX,
-	    &t->lost_ticket, &e) != 0 ||
-	    get_int(obj, path, "grace_minutes", 0, AMOUNT_MAX,
-	    &t->grace_minutes, &e) != 0)
-		goto fail;
-	item = cJSON_GetObjectItemCaseSensitive(obj, "daily_max");
-	if (item != NULL && !cJSON_IsNull(item)) {
-		key_path(p, path, "daily_max");
-		if (read_int(item, p, 0, AMOUNT_MAX, &t->daily_max, &e) != 0)
-			goto fail;
+	if (read_amount(obj, path, "free_minutes", 0, 0, &t->free_minutes, e) ||
+	    read_amount(obj, path, "increment_minutes", 0, 1,
+	    &t->increment_minutes, e) ||
+	    read_amount(obj, path, "overage_per_hour", 0, 0,
+	    &t->overage_per_hour, e) ||
+	    read_amount(obj, path, "lost_ticket", 0, 0, &t->lost_ticket, e) ||
+	    read_amount(obj, path, "grace_minutes", 0, 0, &t->grace_minutes, e) ||
+	    read_amount(obj, path, "daily_max", JR_NULL, 0, &t->daily_max, e) ||
+	    read_mult(obj, path, "max_multiplier", JR_NULL, &t->max_milli, e) ||
+	    read_tiers(t, obj, path, e) || read_classes(t, obj, path, e) ||
+	    read_peaks(t, obj, path, e) || read_surges(t, obj, path, e)) {
+		tariff_free(t);
+		return NULL;
 	}
-	item = cJSON_GetObjectItemCaseSensitive(obj, "max_multiplier");
-	if (item != NULL && !cJSON_IsNull(item)) {
-		key_path(p, path, "max_multiplier");
-		if (read_mult(item, p, &t->max_milli, &e) != 0)
-			goto fail;
-	}
-	item = cJSON_GetObjectItemCaseSensitive(obj, "tiers");
-	key_path(p, path, "tiers");
-	if (item != NULL && read_tiers(t, item, p, &e) != 0)
-		goto fail;
-	item = cJSON_GetObjectItemCaseSensitive(obj, "class_multiplier");
-	key_path(p, path, "class_multiplier");
-	if (item != NULL && read_classes(t, item, p, &e) != 0)
-		goto fail;
-	item = cJSON_GetObjectItemCaseSensitive(obj, "peak");
-	key_path(p, path, "peak");
-	if (item != NULL && read_peaks(t, item, p, &e) != 0)
-		goto fail;
-	item = cJSON_GetObjectItemCaseSensitive(obj, "surge");
-	key_path(p, path, "surge");
-	if (item != NULL && read_surges(t, item, p, &e) != 0)
-		goto fail;
 	return t;
-fail:
-	tariff_free(t);
-	return NULL;
 }
 
 void

@@ -52,6 +52,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
 #include "jsonw.h"
 #include "tz.h"
 
@@ -72,8 +73,8 @@ typedef struct tariff tariff;
  * Out of memory is reported as "<path>: out of memory".  obj is only read;
  * the tariff keeps no pointer into it.
  */
-tariff *tariff_from_json(const cJSON *obj, const char *path, char *err,
-    size_t errlen);
+tariff *tariff_from_json(const cJSON *obj, const char *path,
+    struct jerr *e);
 
 /*
  * Writes t as one JSON object of the config's shape, with every key

@@ -1,11 +1,11 @@
 /* methods.c - the method table and its handlers (see methods.h). */
 #include "methods.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "jread.h"
 #include "rfc3339.h"
 
 #define ANY (ROLE_GATE | ROLE_KIOSK | ROLE_OPERATOR)
@@ -44,57 +44,62 @@ param(const struct call *c, const char *name)
 	return c->params ? cJSON_GetObjectItemCaseSensitive(c->params, name) : NULL;
 }
 
+/*
+ * Params are read with the one reader (jread.h): its message, "params.
+ * amount: must be between 1 and ...", goes to c->msg.  These two wrap a
+ * reader's result rc: on -1 the call fails with invalid_params.
+ */
+static struct jerr
+param_err(struct call *c)
+{
+	return (struct jerr){ c->msg, sizeof(c->msg), 0 };
+}
+
+static int
+param_rc(struct call *c, int rc, const struct jerr *e)
+{
+	if (rc < 0)
+		c->err = e->nomem ? PK_E_INTERNAL : PK_E_INVALID_PARAMS;
+	return rc;
+}
+
+/* A domain check on a param failed: "params.name: ..." as invalid_params. */
+static __attribute__((format(printf, 3, 4))) int
+bad_param(struct call *c, const char *name, const char *fmt, ...)
+{
+	char p[JPATH_MAX], what[160];
+	struct jerr e = param_err(c);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	jpath_key(p, "params", name);
+	jerr_set(&e, p, "%s", what);
+	c->err = PK_E_INVALID_PARAMS;
+	return -1;
+}
+
 /* A string param; *out NULL when absent and optional.  0 or -1 (c->err set). */
 static int
 p_string(struct call *c, const char *name, int required, size_t maxlen,
     const char **out)
 {
-	const cJSON *v = param(c, name);
+	struct jerr e = param_err(c);
 
 	*out = NULL;
-	if (v == NULL) {
-		if (!required)
-			return 0;
-		fail(c, PK_E_INVALID_PARAMS, "missing param '%s'", name);
-		return -1;
-	}
-	if (!cJSON_IsString(v) || v->valuestring == NULL) {
-		fail(c, PK_E_INVALID_PARAMS, "param '%s' must be a string", name);
-		return -1;
-	}
-	if (strlen(v->valuestring) > maxlen) {
-		fail(c, PK_E_INVALID_PARAMS, "param '%s' is longer than %zu bytes",
-		    name, maxlen);
-		return -1;
-	}
-	*out = v->valuestring;
-	return 0;
+	return param_rc(c, jr_str(c->params, "params", name,
+	    required ? JR_REQUIRED : 0, maxlen, out, &e), &e) < 0 ? -1 : 0;
 }
 
 static int
 p_int(struct call *c, const char *name, int required, int64_t min, int64_t max,
-    int64_t *out, int *present)
+    int64_t *out)
 {
-	const cJSON *v = param(c, name);
-	double d;
+	struct jerr e = param_err(c);
 
-	if (present != NULL)
-		*present = v != NULL;
-	if (v == NULL) {
-		if (!required)
-			return 0;
-		fail(c, PK_E_INVALID_PARAMS, "missing param '%s'", name);
-		return -1;
-	}
-	d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-	if (!(d == floor(d)) || d < (double)min || d > (double)max) {
-		fail(c, PK_E_INVALID_PARAMS,
-		    "param '%s' must be an integer from %lld to %lld", name,
-		    (long long)min, (long long)max);
-		return -1;
-	}
-	*out = (int64_t)d;
-	return 0;
+	return param_rc(c, jr_int(c->params, "params", name,
+	    required ? JR_REQUIRED : 0, min, max, out, &e), &e) < 0 ? -1 : 0;
 }
 
 static int
@@ -108,12 +113,9 @@ p_plate(struct call *c, const char *name, int required, char out[PLATE_BUFSZ],
 		return -1;
 	if (s == NULL)
 		return 0;
-	if (plate_normalize(s, strlen(s), out) != 0) {
-		fail(c, PK_E_INVALID_PARAMS,
-		    "param '%s': a plate is 1 to 16 characters of A-Z 0-9 - and space",
-		    name);
-		return -1;
-	}
+	if (plate_normalize(s, strlen(s), out) != 0)
+		return bad_param(c, name,
+		    "must be 1 to 16 characters of A-Z 0-9 - and space");
 	*present = 1;
 	return 0;
 }
@@ -126,10 +128,8 @@ p_gate(struct call *c, int *gate)
 	if (p_string(c, "gate", 1, 64, &s) != 0)
 		return -1;
 	*gate = facility_gate_lookup(garage_facility(c->g), s);
-	if (*gate < 0) {
-		fail(c, PK_E_INVALID_PARAMS, "no gate '%s'", s);
-		return -1;
-	}
+	if (*gate < 0)
+		return bad_param(c, "gate", "no such gate '%s'", s);
 	/* A gate token bound to one gate may act only there. */
 	if (c->role == ROLE_GATE && c->bound_gate != NULL &&
 	    strcmp(c->bound_gate, s) != 0) {
@@ -147,19 +147,14 @@ p_gate(struct call *c, int *gate)
 static int
 p_at(struct call *c, int future_ok, int64_t *at)
 {
-	const char *s;
-	int64_t t;
+	struct jerr e = param_err(c);
+	int64_t t = c->now;
+	int rc;
 
 	*at = c->now;
-	if (p_string(c, "at", 0, 64, &s) != 0)
-		return -1;
-	if (s == NULL)
-		return 0;
-	if (rfc3339_parse(s, strlen(s), &t) != 0) {
-		fail(c, PK_E_INVALID_PARAMS,
-		    "param 'at' must be an RFC 3339 time like 2026-11-22T08:00:00Z");
-		return -1;
-	}
+	rc = param_rc(c, jr_time(c->params, "params", "at", 0, &t, &e), &e);
+	if (rc <= 0)
+		return rc;
 	if (c->role != ROLE_OPERATOR && !(future_ok && t >= c->now)) {
 		fail(c, PK_E_FORBIDDEN, future_ok ?
 		    "only operators may quote at a past time" :
@@ -184,9 +179,11 @@ p_ticket(struct call *c, int allow_plate, int inside_only)
 	if (allow_plate && p_plate(c, "plate", 0, plate, &has_plate) != 0)
 		return NULL;
 	if ((id == NULL) == (has_plate == 0)) {
-		fail(c, PK_E_INVALID_PARAMS, allow_plate ?
-		    "give exactly one of 'ticket' or 'plate'" :
-		    "missing param 'ticket'");
+		if (allow_plate)
+			fail(c, PK_E_INVALID_PARAMS,
+			    "give exactly one of 'ticket' or 'plate'");
+		else
+			bad_param(c, "ticket", "is required");
 		return NULL;
 	}
 	if (id != NULL) {
@@ -228,7 +225,7 @@ at_in_stay(struct call *c, const struct ticket *t, int64_t at)
 	if (at >= t->entered_at)
 		return 1;
 	rfc3339_format(t->entered_at, buf);
-	fail(c, PK_E_INVALID_PARAMS, "param 'at' is before the ticket's entry at %s", buf);
+	bad_param(c, "at", "is before the ticket's entry at %s", buf);
 	return 0;
 }
 
@@ -358,14 +355,13 @@ m_entry(struct call *c)
 		return;
 	in.cls = facility_class_lookup(f, cls);
 	if (in.cls < 0) {
-		fail(c, PK_E_INVALID_PARAMS, "no vehicle class '%s'", cls);
+		bad_param(c, "class", "no such vehicle class '%s'", cls);
 		return;
 	}
 	needs = param(c, "needs");
 	if (needs != NULL && (!cJSON_IsArray(needs) ||
 	    facility_tags_mask(f, needs, &in.needs) != 0)) {
-		fail(c, PK_E_INVALID_PARAMS,
-		    "param 'needs' must be a list of spot tags this facility has");
+		bad_param(c, "needs", "must be a list of spot tags this facility has");
 		return;
 	}
 	if (res != NULL) {
@@ -497,7 +493,7 @@ m_pay(struct call *c)
 	pk_err e;
 
 	memset(&in, 0, sizeof(in));
-	if (p_int(c, "amount", 1, 1, TARIFF_AMOUNT_MAX, &in.amount, NULL) ||
+	if (p_int(c, "amount", 1, 1, TARIFF_AMOUNT_MAX, &in.amount) ||
 	    p_string(c, "method", 0, PAY_METHOD_MAX, &in.method) ||
 	    p_string(c, "reference", 0, PAY_REFERENCE_MAX, &in.reference) ||
 	    p_at(c, 0, &in.at) || (t = p_ticket(c, 0, 0)) == NULL ||
@@ -545,7 +541,7 @@ m_lost(struct call *c)
 	if (p_at(c, 0, &at) != 0)
 		return;
 	if (param(c, "ticket") != NULL) {
-		fail(c, PK_E_INVALID_PARAMS, "lost takes 'plate', not 'ticket'");
+		bad_param(c, "ticket", "lost takes 'plate', not 'ticket'");
 		return;
 	}
 	if ((t = p_ticket(c, 1, 1)) == NULL || !at_in_stay(c, t, at) ||
@@ -700,29 +696,24 @@ m_spot(struct call *c)
 	const facility *f = garage_facility(c->g);
 	const alloc *a = garage_alloc(c->g);
 	static const char *const names[] = { "free", "occupied", "out_of_service", "held" };
-	const char *id, *state;
+	static const char *const states[] = { "out_of_service", "in_service",
+	    NULL };
+	struct jerr je = param_err(c);
+	const char *id;
 	struct jw *w = c->out;
 	uint32_t s;
 	pk_err e;
+	int in = -1;
 
-	if (p_string(c, "id", 1, 64, &id) || p_string(c, "state", 0, 32, &state))
+	if (p_string(c, "id", 1, 64, &id) ||
+	    param_rc(c, jr_enum(c->params, "params", "state", 0, states, &in,
+	    &je), &je) < 0)
 		return;
 	if (facility_spot_lookup(f, id, &s) != 0) {
 		fail(c, PK_E_NOT_FOUND, "no spot '%s'", id);
 		return;
 	}
-	if (state != NULL) {
-		int in;
-
-		if (strcmp(state, "in_service") == 0)
-			in = 1;
-		else if (strcmp(state, "out_of_service") == 0)
-			in = 0;
-		else {
-			fail(c, PK_E_INVALID_PARAMS,
-			    "param 'state' must be in_service or out_of_service");
-			return;
-		}
+	if (in >= 0) {
 		if (!garage_spot_service_is(c->g, s, in)) {
 			if (!writable(c))
 				return;
@@ -751,8 +742,7 @@ m_strategy(struct call *c)
 		return;
 	if (set != NULL) {
 		if (alloc_strategy_parse(set, &s) != 0) {
-			fail(c, PK_E_INVALID_PARAMS,
-			    "strategy must be nearest, farthest, first or fill");
+			bad_param(c, "set", "must be nearest, farthest, first or fill");
 			return;
 		}
 		if (s != garage_strategy(c->g)) {
@@ -777,13 +767,13 @@ m_tariff(struct call *c)
 	pk_err e;
 
 	if (set != NULL) {
-		char err[200];
-		tariff *t = tariff_from_json(set, "set", err, sizeof(err));
+		struct jerr je = param_err(c);
+		tariff *t = tariff_from_json(set, "params.set", &je);
 
-		if (t == NULL || config_check_tariff(garage_facility(c->g), t, "set",
-		    err, sizeof(err)) != 0) {
+		if (t == NULL || config_check_tariff(garage_facility(c->g), t,
+		    "params.set", c->msg, sizeof(c->msg)) != 0) {
 			tariff_free(t);
-			fail(c, PK_E_INVALID_PARAMS, "%s", err);
+			c->err = je.nomem ? PK_E_INTERNAL : PK_E_INVALID_PARAMS;
 			return;
 		}
 		if (!writable(c)) {
@@ -809,14 +799,14 @@ m_history(struct call *c)
 	int ok = 0;
 
 	if (p_string(c, "subject", 1, 128, &subject) ||
-	    p_int(c, "limit", 0, 1, 1000, &limit, NULL))
+	    p_int(c, "limit", 0, 1, 1000, &limit))
 		return;
 	colon = strchr(subject, ':');
 	kl = colon ? (size_t)(colon - subject) : 0;
 	for (int i = 0; colon != NULL && kinds[i] != NULL; i++)
 		ok |= strlen(kinds[i]) == kl && strncmp(kinds[i], subject, kl) == 0;
 	if (!ok || colon[1] == '\0') {
-		fail(c, PK_E_INVALID_PARAMS, "subject must be vehicle:PLATE, spot:ID, "
+		bad_param(c, "subject", "must be vehicle:PLATE, spot:ID, "
 		    "ticket:ID, gate:ID, reservation:ID or facility:NAME");
 		return;
 	}
@@ -824,7 +814,8 @@ m_history(struct call *c)
 		char plate[PLATE_BUFSZ];
 
 		if (plate_normalize(colon + 1, strlen(colon + 1), plate) != 0) {
-			fail(c, PK_E_INVALID_PARAMS, "bad plate in subject");
+			bad_param(c, "subject", "must name a plate of 1 to 16 "
+			    "characters of A-Z 0-9 - and space");
 			return;
 		}
 		snprintf(c->defer_subject, sizeof(c->defer_subject), "vehicle:%s", plate);
@@ -944,26 +935,12 @@ method_public(const struct method *m)
 static int
 check_params(const struct method *m, struct call *c)
 {
-	const cJSON *p;
+	struct jerr e = param_err(c);
 
 	if (c->params == NULL)
 		return 0;
-	if (!cJSON_IsObject(c->params)) {
-		fail(c, PK_E_INVALID_PARAMS, "params must be an object");
-		return -1;
-	}
-	cJSON_ArrayForEach(p, c->params) {
-		int known = 0;
-
-		for (size_t i = 0; !known && m->params[i] != NULL; i++)
-			known = strcmp(m->params[i], p->string) == 0;
-		if (!known) {
-			fail(c, PK_E_INVALID_PARAMS, "unknown param '%s' for %s",
-			    p->string, m->name);
-			return -1;
-		}
-	}
-	return 0;
+	return param_rc(c, jr_keys(c->params, "params", m->params, NULL, &e),
+	    &e);
 }
 
 void

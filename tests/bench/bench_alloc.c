@@ -164,7 +164,7 @@ bench_size(uint32_t spots, uint32_t rowlen, long ops)
 		exit(1);
 	}
 	t1 = now();
-	f = facility_from_json(j, veh, err, sizeof(err));
+	f = facility_from_json(j, veh, &(struct jerr){ err, sizeof(err), 0 });
 	t2 = now();
 	if (f == NULL) {
 		fprintf(stderr, "bench: %s\n", err);

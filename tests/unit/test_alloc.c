@@ -68,7 +68,7 @@ setup(void **state)
 	char err[256];
 
 	assert_non_null(x);
-	x->f = facility_from_json(jf, jv, err, sizeof(err));
+	x->f = facility_from_json(jf, jv, &(struct jerr){ err, sizeof(err), 0 });
 	if (x->f == NULL)
 		fail_msg("%s", err);
 	cJSON_Delete(jf);

@@ -275,7 +275,7 @@ random_facility(int big)
 	assert_non_null(jf);
 	jv = cJSON_GetObjectItemCaseSensitive(jf, "vehicles");
 	f = facility_from_json(cJSON_GetObjectItemCaseSensitive(jf, "facility"),
-	    jv, err, sizeof(err));
+	    jv, &(struct jerr){ err, sizeof(err), 0 });
 	if (f == NULL)
 		fail_msg("%s in %s", err, g.json);
 	cJSON_Delete(jf);
@@ -490,7 +490,7 @@ run_fragmented(uint64_t seed, int ops)
 	jf = cJSON_Parse(g.json);
 	assert_non_null(jf);
 	f = facility_from_json(cJSON_GetObjectItemCaseSensitive(jf, "facility"),
-	    cJSON_GetObjectItemCaseSensitive(jf, "vehicles"), err, sizeof(err));
+	    cJSON_GetObjectItemCaseSensitive(jf, "vehicles"), &(struct jerr){ err, sizeof(err), 0 });
 	if (f == NULL)
 		fail_msg("%s", err);
 	cJSON_Delete(jf);

@@ -249,7 +249,7 @@ test_errors_top_level(void **state)
 	expect_member_error("'http_listen': 'x'", "http_listen: must be HOST:PORT");
 	expect_member_error("'durability': 'sometimes'",
 	    "durability: must be fsync, write or none");
-	expect_member_error("'durability': 1", "durability: must be a string");
+	expect_member_error("'durability': 1", "durability: must be fsync, write or none");
 	expect_member_error("'strategy': 'random'",
 	    "strategy: must be nearest, farthest, first or fill");
 	expect_member_error("'data_dir': ''", "data_dir: must not be empty");
@@ -285,7 +285,7 @@ test_errors_sections(void **state)
 	expect_member_error("'audit': { 'prefix': null }", "audit.prefix: must be a string");
 	expect_member_error("'audit': { 'prefix': "
 	    "'12345678901234567890123456789012345678901234567890123456789012345' }",
-	    "audit.prefix: must be at most 64 characters");
+	    "audit.prefix: must be at most 64 bytes");
 	expect_member_error("'audit': { 'colour': 'red' }", "audit.colour: unknown key");
 	/* Errors inside the facility and the tariff name their paths too. */
 	expect_error_prefix("{ 'facility': { 'gates': [], 'rows': [ { 'level': 0, "
@@ -305,7 +305,7 @@ test_errors_tokens(void **state)
 	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'admin' } ] }",
 	    "auth.tokens[0].role: must be gate, kiosk or operator");
 	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh' } ] }",
-	    "auth.tokens[0].role: must be gate, kiosk or operator");
+	    "auth.tokens[0].role: is required");
 	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'gate',"
 	    " 'gate': 'west' } ] }", "auth.tokens[0].gate: no such gate 'west'");
 	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'kiosk',"

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "facility.h"
+#include "json.h"
 
 /* The facility of config.md, written with ' for " to keep it readable. */
 static const char demo_facility[] =
@@ -24,8 +25,9 @@ static const char demo_facility[] =
     "    { 'level': 0, 'zone': 'B', 'type': 'regular',   'count': 40, 'x': 5, 'y': 20, 'dx': 3,   'dy': 0, 'tags': ['ev'] },"
     "    { 'level': 1, 'zone': 'C', 'type': 'oversized', 'count': 6,  'x': 5, 'y': 40, 'dx': 4,   'dy': 0, 'first': 1 } ] }";
 
+/* Parses text written with ' for " strictly, root naming it in messages. */
 static cJSON *
-parse_quoted(const char *text)
+parse_as(const char *text, const char *root, char *err, size_t errlen)
 {
 	char *s = strdup(text);
 	cJSON *j;
@@ -34,19 +36,36 @@ parse_quoted(const char *text)
 	for (char *p = s; *p != '\0'; p++)
 		if (*p == '\'')
 			*p = '"';
-	j = cJSON_Parse(s);
+	j = json_parse(s, strlen(s), root, &(struct jerr){ err, errlen, 0 });
 	free(s);
-	assert_non_null(j);
 	return j;
 }
 
+static cJSON *
+parse_quoted(const char *text)
+{
+	char err[256] = "";
+	cJSON *j = parse_as(text, "", err, sizeof(err));
+
+	if (j == NULL)
+		fail_msg("bad test JSON (%s): %s", err, text);
+	return j;
+}
+
+/*
+ * The facility of fac and veh: a duplicate key is refused by the parser,
+ * anything else by the loader, with one message either way.
+ */
 static facility *
 load(const char *fac, const char *veh, char *err, size_t errlen)
 {
-	cJSON *jf = parse_quoted(fac);
-	cJSON *jv = veh != NULL ? parse_quoted(veh) : NULL;
-	facility *f = facility_from_json(jf, jv, err, errlen);
+	cJSON *jf = parse_as(fac, "facility", err, errlen);
+	cJSON *jv = veh != NULL && jf != NULL ?
+	    parse_as(veh, "vehicles", err, errlen) : NULL;
+	facility *f = NULL;
 
+	if (jf != NULL && (veh == NULL || jv != NULL))
+		f = facility_from_json(jf, jv, &(struct jerr){ err, errlen, 0 });
 	cJSON_Delete(jf);
 	cJSON_Delete(jv);
 	return f;
@@ -90,7 +109,7 @@ static const char rows_a[] = "[ " ROW_A " ]";
 static void
 test_demo_loads(void **state)
 {
-	char err[256];
+	char err[256] = "";
 	facility *f = load(demo_facility, NULL, err, sizeof(err));
 	(void)state;
 
@@ -357,7 +376,7 @@ test_errors_facility(void **state)
 	expect_error("{ 'name': 'a', 'name': 'b' }", NULL,
 	    "facility.name: duplicate key");
 	expect_error("{ 'name': 'a' }", NULL,
-	    "facility.rows: required key missing");
+	    "facility.rows: is required");
 	expect_error("{ 'rows': {} }", NULL, "facility.rows: must be an array");
 	expect_error("{ 'rows': [] }", NULL, "facility.rows: must not be empty");
 	expect_error("{ 'currency': 'eur' }", NULL,
@@ -368,7 +387,7 @@ test_errors_facility(void **state)
 	expect_error("{ 'level_distance': 'far' }", NULL,
 	    "facility.level_distance: must be a number");
 	expect_error("{ 'level_distance': -1 }", NULL,
-	    "facility.level_distance: must be >= 0");
+	    "facility.level_distance: must be between 0 and 1000000000");
 	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'regular', 'count': 3,"
 	    " 'x': 0, 'y': 0, 'dx': 1, 'dy': 0 } ]", "[]",
 	    "facility.gates: at least one gate with role entry or both is required");
@@ -377,7 +396,7 @@ test_errors_facility(void **state)
 	    "facility.gates: at least one gate with role entry or both is required");
 	expect_error("{ 'rows': [ { 'level': 0, 'zone': 'A', 'type': 'regular',"
 	    " 'count': 3, 'x': 0, 'y': 0, 'dx': 1, 'dy': 0 } ] }", NULL,
-	    "facility.gates: required key missing");
+	    "facility.gates: is required");
 }
 
 static void
@@ -390,10 +409,10 @@ test_errors_rows(void **state)
 	    " 'type': 'regular', 'count': 0, 'x': 0, 'y': 0, 'dx': 1, 'dy': 0 } ]",
 	    row_a, "{ 'level': 0, 'zone': 'B', 'type': 'regular', 'count': 3, 'x': 0, 'y': 0, 'dx': 1, 'dy': 0 }",
 	    "{ 'level': 0, 'zone': 'C', 'type': 'regular', 'count': 3, 'x': 0, 'y': 0, 'dx': 1, 'dy': 0 }");
-	expect_rows_error(rows, NULL, "facility.rows[3].count: must be > 0");
+	expect_rows_error(rows, NULL, "facility.rows[3].count: must be between 1 and 16777216");
 	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'r', 'count': -4,"
 	    " 'x': 0, 'y': 0, 'dx': 1, 'dy': 0 } ]", NULL,
-	    "facility.rows[0].count: must be > 0");
+	    "facility.rows[0].count: must be between 1 and 16777216");
 	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'r', 'count': '5',"
 	    " 'x': 0, 'y': 0, 'dx': 1, 'dy': 0 } ]", NULL,
 	    "facility.rows[0].count: must be an integer");
@@ -402,7 +421,7 @@ test_errors_rows(void **state)
 	    "facility.rows[0].count: must be an integer");
 	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'r', 'count': 16777217,"
 	    " 'x': 0, 'y': 0, 'dx': 1, 'dy': 0 } ]", NULL,
-	    "facility.rows[0].count: total spots exceed 16777216");
+	    "facility.rows[0].count: must be between 1 and 16777216");
 	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'r', 'count': 16777216,"
 	    " 'x': 0, 'y': 0, 'dx': 1, 'dy': 0 }, { 'level': 0, 'zone': 'B',"
 	    " 'type': 'r', 'count': 1, 'x': 0, 'y': 0, 'dx': 1, 'dy': 0 } ]", NULL,
@@ -412,7 +431,7 @@ test_errors_rows(void **state)
 	    "facility.rows[0].x: must be a number");
 	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'r', 'count': 1,"
 	    " 'x': 0, 'y': 0, 'dx': 1 } ]", NULL,
-	    "facility.rows[0].dy: required key missing");
+	    "facility.rows[0].dy: is required");
 	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'r', 'count': 1,"
 	    " 'x': 0, 'y': 0, 'dx': 1, 'dy': 0, 'colour': 'red' } ]", NULL,
 	    "facility.rows[0].colour: unknown key");
@@ -437,7 +456,7 @@ test_errors_rows(void **state)
 	    "facility.rows[0].first: must be between 0 and 1000000000");
 	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'r', 'count': 1,"
 	    " 'x': 0, 'y': 0, 'dx': 1, 'dy': 0, 'tags': 'ev' } ]", NULL,
-	    "facility.rows[0].tags: must be an array of strings");
+	    "facility.rows[0].tags: must be an array");
 	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'r', 'count': 1,"
 	    " 'x': 0, 'y': 0, 'dx': 1, 'dy': 0, 'tags': ['ev', 1] } ]", NULL,
 	    "facility.rows[0].tags[1]: must be a string");
@@ -483,15 +502,15 @@ test_errors_gates(void **state)
 	    " 'x': 0, 'y': 0 }, { 'id': 'north', 'role': 'exit', 'level': 0,"
 	    " 'x': 1, 'y': 0 } ]", "facility.gates[1].id: duplicate gate id 'north'");
 	expect_rows_error(rows_a, "[ { 'id': 'g', 'role': 'entry', 'level': 0,"
-	    " 'x': 0 } ]", "facility.gates[0].y: required key missing");
+	    " 'x': 0 } ]", "facility.gates[0].y: is required");
 	expect_rows_error(rows_a, "[ { 'id': 'g', 'role': 'entry', 'level': 0,"
 	    " 'x': 0, 'y': 0, 'z': 1 } ]", "facility.gates[0].z: unknown key");
 	expect_rows_error(rows_a, "[ { 'id': 'g', 'role': 'entry', 'level': 0,"
 	    " 'x': 0, 'y': 0, 'x': 1 } ]", "facility.gates[0].x: duplicate key");
 	expect_rows_error(rows_a, "[ { 'role': 'entry', 'level': 0,"
-	    " 'x': 0, 'y': 0 } ]", "facility.gates[0].id: required key missing");
+	    " 'x': 0, 'y': 0 } ]", "facility.gates[0].id: is required");
 	expect_rows_error(rows_a, "[ { 'id': 'g', 'level': 0,"
-	    " 'x': 0, 'y': 0 } ]", "facility.gates[0].role: required key missing");
+	    " 'x': 0, 'y': 0 } ]", "facility.gates[0].role: is required");
 	expect_rows_error(rows_a, "[ { 'id': 'g', 'role': 1, 'level': 0,"
 	    " 'x': 0, 'y': 0 } ]", "facility.gates[0].role: must be entry, exit or both");
 	expect_rows_error(rows_a, "{}", "facility.gates: must be an array");
@@ -513,7 +532,7 @@ test_errors_vehicles(void **state)
 	    "vehicles.bus.contiguous.count: must be between 1 and 64");
 	expect_error(demo_facility, "{ 'bus': { 'fits': ['oversized'],"
 	    " 'contiguous': { 'type': 'regular' } } }",
-	    "vehicles.bus.contiguous.count: required key missing");
+	    "vehicles.bus.contiguous.count: is required");
 	expect_error(demo_facility, "{ 'bus': { 'fits': ['oversized'],"
 	    " 'contiguous': { 'type': 'regular', 'count': 2, 'gap': 0 } } }",
 	    "vehicles.bus.contiguous.gap: unknown key");
@@ -522,11 +541,11 @@ test_errors_vehicles(void **state)
 	expect_error(demo_facility, "{ 'car': { 'fits': ['regular'], 'wheels': 4 } }",
 	    "vehicles.car.wheels: unknown key");
 	expect_error(demo_facility, "{ 'car': { } }",
-	    "vehicles.car.fits: required key missing");
+	    "vehicles.car.fits: is required");
 	expect_error(demo_facility, "{ 'car': { 'fits': [] } }",
 	    "vehicles.car.fits: must not be empty");
 	expect_error(demo_facility, "{ 'car': { 'fits': 'regular' } }",
-	    "vehicles.car.fits: must be an array of spot types");
+	    "vehicles.car.fits: must be an array");
 	expect_error(demo_facility, "{ 'car': { 'fits': [1] } }",
 	    "vehicles.car.fits[0]: must be a string");
 	expect_error(demo_facility, "{ 'car': [] }",

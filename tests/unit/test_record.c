@@ -979,12 +979,12 @@ test_bad_records(void **state)
 	expect_refused(g, "{'type':'strategy.changed','data':{'strategy':'first','strategy':'fill'}}",
 	    PK_E_PARSE, "record.data.strategy: duplicate key");
 	expect_refused(g, "{'type':'vehicle.entered'}", PK_E_INVALID_PARAMS,
-	    "record has no type or data");
-	expect_refused(g, "{'data':{}}", PK_E_INVALID_PARAMS, "record has no type or data");
+	    "data: is required");
+	expect_refused(g, "{'data':{}}", PK_E_INVALID_PARAMS, "type: is required");
 	expect_refused(g, "{'type':'vehicle.teleported','data':{}}",
 	    PK_E_INVALID_PARAMS, "unknown record type 'vehicle.teleported'");
 	expect_refused(g, ENTRY(TID2, "NEW", "Z-99"), PK_E_INVALID_PARAMS,
-	    "unknown spot Z-99");
+	    "data.spots[0]: unknown spot Z-99");
 	/* Duplicate ticket (same id, other plate and spot). */
 	expect_refused(g, ENTRY(TID1, "NEW", "B-03"), PK_E_INVALID_PARAMS,
 	    "does not fit the state");
@@ -998,17 +998,17 @@ test_bad_records(void **state)
 	    "{'type':'vehicle.entered','data':{'ticket':'" TID2 "','plate':'N',"
 	    "'class':'car','gate':'nowhere','entered_at':'2026-11-23T10:00:00Z',"
 	    "'spots':['B-03'],'peak_milli':1000,'surge_milli':1000,'needs_mask':0}}",
-	    PK_E_INVALID_PARAMS, "unknown gate 'nowhere'");
+	    PK_E_INVALID_PARAMS, "data.gate: unknown gate 'nowhere'");
 	expect_refused(g,
 	    "{'type':'vehicle.entered','data':{'ticket':'" TID2 "','plate':'N',"
 	    "'class':'car','gate':'north','entered_at':'yesterday',"
 	    "'spots':['B-03'],'peak_milli':1000,'surge_milli':1000,'needs_mask':0}}",
-	    PK_E_INVALID_PARAMS, "bad time 'entered_at'");
+	    PK_E_INVALID_PARAMS, "data.entered_at: must be an RFC 3339 time");
 	expect_refused(g,
 	    "{'type':'vehicle.entered','data':{'ticket':'" TID2 "','plate':'N',"
 	    "'class':'car','gate':'north','entered_at':'2026-11-23T10:00:00Z',"
 	    "'spots':['B-03'],'surge_milli':1000,'needs_mask':0}}",
-	    PK_E_INVALID_PARAMS, "out-of-range number 'peak_milli'");
+	    PK_E_INVALID_PARAMS, "data.peak_milli: is required");
 	expect_refused(g,
 	    "{'type':'spot.status.changed','data':{'spot':'Q-1','state':'out_of_service'}}",
 	    PK_E_INVALID_PARAMS, "unknown spot Q-1");
@@ -1020,13 +1020,16 @@ test_bad_records(void **state)
 	    PK_E_INVALID_PARAMS, "unknown ticket " TID2);
 	expect_refused(g,
 	    "{'type':'payment.recorded','data':{'ticket':'" TID1 "'}}",
-	    PK_E_INVALID_PARAMS, "missing string 'receipt'");
+	    PK_E_INVALID_PARAMS, "data.payment: is required");
+	expect_refused(g,
+	    "{'type':'payment.recorded','data':{'ticket':'" TID1 "','payment':{}}}",
+	    PK_E_INVALID_PARAMS, "data.payment.receipt: is required");
 	expect_refused(g,
 	    "{'type':'vehicle.exited','data':{'ticket':'" TID2 "','gate':'south',"
 	    "'exited_at':'2026-11-23T11:00:00Z'}}",
 	    PK_E_INVALID_PARAMS, "unknown ticket " TID2);
 	expect_refused(g, "{'type':'strategy.changed','data':{'strategy':'random'}}",
-	    PK_E_INVALID_PARAMS, "bad strategy");
+	    PK_E_INVALID_PARAMS, "data.strategy: must be nearest, farthest, first or fill");
 	expect_refused(g, "{'type':'tariff.changed','data':{'tariff':{'lost_ticket':-1}}}",
 	    PK_E_INVALID_PARAMS, "tariff.lost_ticket");
 	expect_refused(g, "{'type':'snapshot.tariff','data':{}}",

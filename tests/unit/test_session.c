@@ -355,7 +355,7 @@ test_unknown_method_and_params(void **state)
 	err_only(f, "teleport now=1", "method_not_found", -32601);
 	r = expect_err(f, "{'id':4,'method':'ping','params':{'x':1}}", "invalid_params",
 	    -32602);
-	assert_string_equal(gstr(r, "error.message"), "unknown param 'x' for ping");
+	assert_string_equal(gstr(r, "error.message"), "params.x: unknown key");
 	cJSON_Delete(r);
 	err_only(f, "quote plate=A1 colour=red", "invalid_params", -32602);
 	err_only(f, "{'id':4,'method':'ping','params':[1]}", "invalid_params", -32602);

@@ -18,6 +18,7 @@
 
 #include "facility.h"
 #include "garage.h"
+#include "json.h"
 #include "jsonw.h"
 #include "../common/jtree.h"
 #include "tariff.h"
@@ -36,15 +37,30 @@ tu_quote(const char *text)
 	return s;
 }
 
-/* Parses text written with ' for "; fails the test when it is not JSON. */
+/*
+ * Parses text written with ' for " with the strict parser, root naming
+ * the text in messages; NULL with the message in err when refused.
+ */
+static inline cJSON *
+tu_parse(const char *text, const char *root, char *err, size_t errlen)
+{
+	char *s = tu_quote(text);
+	cJSON *j = json_parse(s, strlen(s), root,
+	    &(struct jerr){ err, errlen, 0 });
+
+	free(s);
+	return j;
+}
+
+/* The same, failing the test when text is refused. */
 static inline cJSON *
 tu_json(const char *text)
 {
-	char *s = tu_quote(text);
-	cJSON *j = cJSON_Parse(s);
+	char err[256] = "";
+	cJSON *j = tu_parse(text, "", err, sizeof(err));
 
-	free(s);
-	assert_non_null(j);
+	if (j == NULL)
+		fail_msg("bad test JSON (%s): %s", err, text);
 	return j;
 }
 
@@ -96,7 +112,8 @@ tu_facility(const char *fac, const char *veh)
 	char err[256] = "";
 	cJSON *jf = tu_json(fac);
 	cJSON *jv = veh != NULL ? tu_json(veh) : NULL;
-	facility *f = facility_from_json(jf, jv, err, sizeof(err));
+	facility *f = facility_from_json(jf, jv,
+	    &(struct jerr){ err, sizeof(err), 0 });
 
 	cJSON_Delete(jf);
 	cJSON_Delete(jv);
@@ -110,7 +127,8 @@ tu_tariff(const char *text)
 {
 	char err[256] = "";
 	cJSON *j = tu_json(text);
-	tariff *t = tariff_from_json(j, "tariff", err, sizeof(err));
+	tariff *t = tariff_from_json(j, "tariff",
+	    &(struct jerr){ err, sizeof(err), 0 });
 
 	cJSON_Delete(j);
 	if (t == NULL)
