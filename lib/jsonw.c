@@ -401,51 +401,31 @@ jw_splice(struct jw *w, const char *s, size_t n)
 	put(w, s, n);
 }
 
-void
-jw_kstr(struct jw *w, const char *key, const char *s)
-{
-	jw_key(w, key);
-	jw_str(w, s);
+/*
+ * The keyed writers: jw_kX(w, key, v) is jw_key, then jw_X.  One
+ * definition makes them all (see jsonw.h for the list).
+ */
+#define JW_KEYED(X)		\
+	X(str, const char *)	\
+	X(int, int64_t)		\
+	X(uint, uint64_t)	\
+	X(bool, int)		\
+	X(time, int64_t)	\
+	X(milli, int64_t)
+
+#define JW_KEYED_DEFINE(name, type)				\
+void								\
+jw_k##name(struct jw *w, const char *key, type v)		\
+{								\
+	jw_key(w, key);						\
+	jw_##name(w, v);					\
 }
 
-void
-jw_kint(struct jw *w, const char *key, int64_t v)
-{
-	jw_key(w, key);
-	jw_int(w, v);
-}
-
-void
-jw_kuint(struct jw *w, const char *key, uint64_t v)
-{
-	jw_key(w, key);
-	jw_uint(w, v);
-}
-
-void
-jw_kbool(struct jw *w, const char *key, int v)
-{
-	jw_key(w, key);
-	jw_bool(w, v);
-}
+JW_KEYED(JW_KEYED_DEFINE)
 
 void
 jw_knull(struct jw *w, const char *key)
 {
 	jw_key(w, key);
 	jw_null(w);
-}
-
-void
-jw_ktime(struct jw *w, const char *key, int64_t t)
-{
-	jw_key(w, key);
-	jw_time(w, t);
-}
-
-void
-jw_kmilli(struct jw *w, const char *key, int64_t v)
-{
-	jw_key(w, key);
-	jw_milli(w, v);
 }
