@@ -22,14 +22,11 @@ member(const cJSON *obj, const char *path, const char *key, unsigned flags,
 {
 	const cJSON *v = NULL;
 
-	if (key == NULL) {
-		snprintf(p, JPATH_MAX, "%s", path);
+	jpath_key(p, path, key);
+	if (key == NULL)
 		v = obj;
-	} else {
-		jpath_key(p, path, key);
-		if (cJSON_IsObject(obj))
-			v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	}
+	else if (cJSON_IsObject(obj))
+		v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	if (v != NULL && (flags & JR_NULL) && cJSON_IsNull(v))
 		v = NULL;
 	if (v == NULL)

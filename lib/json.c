@@ -39,20 +39,29 @@ utf8_boundary(const char *buf, size_t n)
 static void jerr_vset(struct jerr *e, const char *path, const char *fmt,
     va_list ap) __attribute__((format(printf, 3, 0)));
 
+/*
+ * When "path: what" does not fit, the path is cut (and ends in "...")
+ * before what is: "no such gate" says more than the tail of a long path.
+ */
 static void
 jerr_vset(struct jerr *e, const char *path, const char *fmt, va_list ap)
 {
-	int n = 0, m;
+	char what[256];
+	size_t wl, pl, room;
 
 	if (e == NULL || e->buf == NULL || e->len == 0)
 		return;
-	e->buf[0] = '\0';
-	if (path != NULL && path[0] != '\0')
-		n = snprintf(e->buf, e->len, "%s: ", path);
-	if (n >= 0 && (size_t)n < e->len) {
-		m = vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
-		if (m >= 0 && (size_t)n + (size_t)m < e->len)
-			return;
+	vsnprintf(what, sizeof(what), fmt, ap);
+	what[utf8_boundary(what, strlen(what))] = '\0';
+	wl = strlen(what);
+	pl = path != NULL ? strlen(path) : 0;
+	if (pl == 0)
+		snprintf(e->buf, e->len, "%s", what);
+	else if (pl + 2 + wl < e->len || e->len < wl + 2 + 4)
+		snprintf(e->buf, e->len, "%s: %s", path, what);
+	else {
+		room = utf8_boundary(path, e->len - 1 - wl - 2 - 3);
+		snprintf(e->buf, e->len, "%.*s...: %s", (int)room, path, what);
 	}
 	e->buf[utf8_boundary(e->buf, strlen(e->buf))] = '\0';
 }
@@ -97,6 +106,10 @@ jpath_fmt(char buf[JPATH_MAX], const char *fmt, ...)
 void
 jpath_key(char buf[JPATH_MAX], const char *path, const char *key)
 {
+	if (key == NULL) {
+		jpath_fmt(buf, "%s", path ? path : "");
+		return;
+	}
 	/* An empty name must still show in the path. */
 	if (key[0] == '\0')
 		key = "\"\"";

@@ -52,8 +52,9 @@ int jerr_nomem(struct jerr *e, const char *path);
 
 /*
  * Key paths: path + "." + key ("key" alone when path is empty; an empty
- * key shows as ""), and path + "[i]".  A path that does not fit JPATH_MAX
- * ends in "...".  buf must not overlap path.
+ * key shows as ""; a NULL key gives path itself), and path + "[i]".  A
+ * path that does not fit JPATH_MAX ends in "...".  buf must not overlap
+ * path.
  */
 void jpath_key(char buf[JPATH_MAX], const char *path, const char *key);
 void jpath_index(char buf[JPATH_MAX], const char *path, size_t i);

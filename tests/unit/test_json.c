@@ -303,11 +303,11 @@ test_jerr(void **state)
 	assert_string_equal(buf, "a: \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
 	jerr_set(&e, "abc", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
 	assert_string_equal(buf, "abc: \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+	/* A long path is cut before the message is, at a character. */
 	jerr_set(&e, "0123456789abcdefghij", "x");
-	assert_string_equal(buf, "0123456789abcde");
-	/* The path alone may not fit either, even mid-character. */
-	jerr_set(&e, "01234567890123\xe2\x82\xac", "x");
-	assert_string_equal(buf, "01234567890123");
+	assert_string_equal(buf, "012345678...: x");
+	jerr_set(&e, "01234567\xe2\x82\xac" "abc", "x");
+	assert_string_equal(buf, "01234567...: x");
 	/* No buffer: nothing written, and no crash. */
 	assert_int_equal(jerr_set(&none, "p", "x"), -1);
 	assert_int_equal(jerr_nomem(&none, "p"), -1);
@@ -331,6 +331,8 @@ test_paths(void **state)
 	assert_string_equal(p, "listen.host[12]");
 	jpath_index(p, "", 0);
 	assert_string_equal(p, "[0]");
+	jpath_key(p, "a.b", NULL);
+	assert_string_equal(p, "a.b");
 	/* Too long: cut at a character boundary and marked. */
 	for (size_t i = 0; i + 2 < sizeof longkey; i += 2)
 		memcpy(longkey + i, "\xc3\xa9", 2);
