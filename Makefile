@@ -16,9 +16,14 @@ CFLAGS   ?= -O2 -g
 WERROR   ?= 1
 SAN      ?= 0
 
-PKGS      = libuv hiredis libcjson uuid
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The core (lib/, proto/) needs cJSON and libuuid; only the daemon needs
+# libuv and hiredis.
+CORE_PKGS   = libcjson uuid
+DAEMON_PKGS = libuv hiredis
+CORE_PKG_CFLAGS := $(shell pkg-config --cflags $(CORE_PKGS) 2>/dev/null)
+CORE_PKG_LIBS   := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(CORE_PKGS) $(DAEMON_PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(CORE_PKGS) $(DAEMON_PKGS) 2>/dev/null)
 
 # -Wno-format-truncation: messages are built with snprintf into fixed
 # buffers on purpose; cutting a long path short is the intended behaviour.
@@ -33,20 +38,29 @@ ifeq ($(SAN),1)
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
-ALL_CPPFLAGS = -D_GNU_SOURCE -Ilib -Iproto -Idaemon $(CPPFLAGS)
-ALL_CFLAGS   = -std=c11 $(WARN) $(SANFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+# The layers are kept by what each may include: lib/ sees only lib/,
+# proto/ sees lib/ and proto/, daemon/ and the tests see everything.
+# Objects set INC and PKG_INC for themselves below.
+INC     = -Ilib -Iproto -Idaemon
+PKG_INC = $(PKG_CFLAGS)
+ALL_CPPFLAGS = -D_GNU_SOURCE $(INC) $(CPPFLAGS)
+ALL_CFLAGS   = -std=c11 $(WARN) $(SANFLAGS) $(PKG_INC) $(CFLAGS)
 ALL_LDFLAGS  = $(SANFLAGS) $(LDFLAGS)
 LIBS_ALL     = $(PKG_LIBS) -lm
+CORE_LIBS    = $(CORE_PKG_LIBS) -lm
 
 LIB_SRC    = $(sort $(wildcard lib/*.c))
 PROTO_SRC  = $(sort $(wildcard proto/*.c))
 DAEMON_SRC = $(sort $(wildcard daemon/*.c))
+# Daemon code with no libuv, hiredis or I/O, which unit tests link too.
+PURE_SRC   = daemon/settings.c
 UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC  = $(sort $(wildcard tests/bench/*.c))
 
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROTO_OBJ  = $(PROTO_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+PURE_OBJ   = $(PURE_SRC:%.c=$(BUILD)/%.o)
 CORE_A     = $(BUILD)/libparkcore.a
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
@@ -54,6 +68,12 @@ BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 .PHONY: all run test unit unit-bins integration check bench fuzz fuzz-run clean install lint deps
 
 all: $(BUILD)/parkd
+
+$(LIB_OBJ): INC = -Ilib
+$(LIB_OBJ): PKG_INC = $(CORE_PKG_CFLAGS)
+$(PROTO_OBJ): INC = -Ilib -Iproto
+$(PROTO_OBJ): PKG_INC = $(CORE_PKG_CFLAGS)
+$(PURE_OBJ): PKG_INC = $(CORE_PKG_CFLAGS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -66,10 +86,12 @@ $(CORE_A): $(LIB_OBJ) $(PROTO_OBJ)
 $(BUILD)/parkd: $(DAEMON_OBJ) $(CORE_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(CORE_A) $(LIBS_ALL)
 
-# Unit tests link the pure core (lib/ and proto/) and cmocka, nothing else.
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_A)
+# Unit tests link the pure core (lib/, proto/ and the pure daemon objects)
+# with cmocka, cJSON and libuuid: no libuv, no hiredis.
+$(UNIT_BIN): PKG_INC = $(CORE_PKG_CFLAGS)
+$(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJ) $(CORE_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(CORE_A) $(ALL_LDFLAGS) -lcmocka $(LIBS_ALL)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(PURE_OBJ) $(CORE_A) $(ALL_LDFLAGS) -lcmocka $(CORE_LIBS)
 
 # Benchmarks link the core, and the loop where they need it.
 $(BUILD)/bench/%: tests/bench/%.c $(CORE_A)
@@ -99,11 +121,11 @@ bench: $(BENCH_BIN) $(BUILD)/parkd
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(PROTO_SRC)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(PROTO_SRC) $(PURE_SRC)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Iproto $(PKG_CFLAGS) $(filter-out -Wno-format-truncation,$(WARN)) \
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Iproto -Idaemon $(CORE_PKG_CFLAGS) $(filter-out -Wno-format-truncation,$(WARN)) \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  $< $(LIB_SRC) $(PROTO_SRC) -o $@ $(PKG_LIBS) -lm
+	  $< $(LIB_SRC) $(PROTO_SRC) $(PURE_SRC) -o $@ $(CORE_PKG_LIBS) -lm
 fuzz: $(FUZZ_BIN)
 fuzz-run: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p tests/fuzz/corpus-$$n; \

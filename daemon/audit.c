@@ -216,7 +216,7 @@ struct durable_at {
 
 struct audit {
 	uv_loop_t *loop;
-	const struct config *cfg;
+	const struct settings *cfg;
 	struct journal *j;
 	enum audit_state state;
 	redisAsyncContext *ac;
@@ -1191,7 +1191,7 @@ audit_history(struct audit *a, const char *subject, int limit,
 /* ---- life cycle ---- */
 
 struct audit *
-audit_new(uv_loop_t *loop, const struct config *cfg, struct journal *j,
+audit_new(uv_loop_t *loop, const struct settings *cfg, struct journal *j,
     char *err, size_t errlen)
 {
 	struct audit *a = calloc(1, sizeof(*a));

@@ -31,7 +31,7 @@
 
 #include <uv.h>
 
-#include "config.h"
+#include "settings.h"
 #include "journal.h"
 #include "jsonw.h"
 #include "wal.h"
@@ -55,7 +55,7 @@ struct audit;
  * Reads data_dir/audit.pos (start-up may block).  NULL only when out of
  * memory or the position file cannot be read or created.
  */
-struct audit *audit_new(uv_loop_t *loop, const struct config *cfg,
+struct audit *audit_new(uv_loop_t *loop, const struct settings *cfg,
     struct journal *j, char *err, size_t errlen);
 
 /* The journal made more records durable: ship them when idle. */

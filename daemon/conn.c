@@ -333,7 +333,7 @@ oom:
 static int
 rate_take(struct conn *c, uint64_t *retry_ms)
 {
-	const struct config *cfg = c->srv->cfg;
+	const struct settings *cfg = c->srv->cfg;
 	uint64_t now = server_ms(c->srv);
 	double rate = (double)cfg->limits.rate_per_s;
 
@@ -601,7 +601,7 @@ int
 conn_accept(struct server *srv, uv_stream_t *listener)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	const struct config *cfg = srv->cfg;
+	const struct settings *cfg = srv->cfg;
 	int rc;
 
 	if (c == NULL) {

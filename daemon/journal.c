@@ -537,7 +537,7 @@ start_handles(struct journal *j)
 }
 
 struct journal *
-journal_open(uv_loop_t *loop, const struct config *cfg,
+journal_open(uv_loop_t *loop, const struct settings *cfg,
     const struct journal_hooks *hooks, garage **gout, char *err, size_t errlen)
 {
 	struct journal *j = calloc(1, sizeof(*j));

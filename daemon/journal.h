@@ -30,7 +30,7 @@
 
 #include <uv.h>
 
-#include "config.h"
+#include "settings.h"
 #include "garage.h"
 
 struct journal;
@@ -67,7 +67,7 @@ struct journal_stats {
  * pid is named; no file was touched) or the data cannot be trusted
  * (nothing is deleted then).
  */
-struct journal *journal_open(uv_loop_t *loop, const struct config *cfg,
+struct journal *journal_open(uv_loop_t *loop, const struct settings *cfg,
     const struct journal_hooks *hooks, garage **g, char *err, size_t errlen);
 
 /*

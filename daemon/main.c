@@ -14,7 +14,6 @@
 
 #include <uv.h>
 
-#include "config.h"
 #include "audit.h"
 #include "commit.h"
 #include "garage.h"
@@ -22,6 +21,7 @@
 #include "journal.h"
 #include "log.h"
 #include "server.h"
+#include "settings.h"
 #include "tz.h"
 
 #define CONFIG_MAX_BYTES (64u << 20)
@@ -136,10 +136,14 @@ make_garage(void *ud)
 {
 	struct builder *b = ud;
 	char err[512];
-	struct config *cfg = config_parse(b->text, b->len, err, sizeof(err));
+	struct jerr e = { err, sizeof(err), 0 };
+	cJSON *root = config_json(b->text, b->len, &e);
+	struct config *cfg = root ? config_from_json(root, &e) : NULL;
 	garage *g;
 	tz *zone;
 
+	/* The whole text was checked at start-up: only the core is read. */
+	cJSON_Delete(root);
 	if (cfg == NULL)
 		return NULL;
 	zone = load_zone(facility_timezone(cfg->fac), err, sizeof(err));
@@ -208,18 +212,19 @@ parse_args(int argc, char **argv, struct options *o)
 
 /* Command-line flags override the file. */
 static int
-apply_flags(struct config *cfg, const struct options *o, char *err, size_t errlen)
+apply_flags(struct settings *cfg, const struct options *o, char *err,
+    size_t errlen)
 {
-	if (o->listen && (config_endpoint(o->listen, &cfg->listen) != 0 ||
+	if (o->listen && (settings_endpoint(o->listen, &cfg->listen) != 0 ||
 	    !cfg->listen.enabled)) {
 		snprintf(err, errlen, "--listen: must be HOST:PORT");
 		return -1;
 	}
-	if (o->http && config_endpoint(o->http, &cfg->http) != 0) {
+	if (o->http && settings_endpoint(o->http, &cfg->http) != 0) {
 		snprintf(err, errlen, "--http: must be HOST:PORT or none");
 		return -1;
 	}
-	if (o->redis && config_endpoint(o->redis, &cfg->audit.redis) != 0) {
+	if (o->redis && settings_endpoint(o->redis, &cfg->audit.redis) != 0) {
 		snprintf(err, errlen, "--redis: must be HOST:PORT or none");
 		return -1;
 	}
@@ -268,7 +273,7 @@ raise_nofile(void)
  * "too many clients" line instead and are counted as refused.
  */
 static void
-fit_clients(struct config *cfg)
+fit_clients(struct settings *cfg)
 {
 	uint64_t own = OWN_FDS + (cfg->http.enabled ? HTTP_MAX_CONNS + 2 : 0);
 	uint64_t want = (uint64_t)cfg->limits.max_clients;
@@ -331,7 +336,7 @@ reload_config(struct server *s)
 	char err[512];
 	size_t len;
 	char *text = read_file(reload_path, CONFIG_MAX_BYTES, &len, err, sizeof(err));
-	struct config *nc, *cfg = s->cfg;
+	struct settings *nc, *cfg = s->cfg;
 	struct token *tokens;
 	size_t n_tokens;
 
@@ -339,19 +344,19 @@ reload_config(struct server *s)
 		log_err("reload: %s", err);
 		return -1;
 	}
-	nc = config_parse(text, len, err, sizeof(err));
+	nc = settings_parse(text, len, &(struct jerr){ err, sizeof(err), 0 });
 	free(text);
 	if (nc == NULL || apply_flags(nc, reload_opts, err, sizeof(err)) != 0) {
 		log_err("reload: %s: %s", reload_path, err);
-		config_free(nc);
+		settings_free(nc);
 		return -1;
 	}
-	if (!tariff_equal(nc->tariff, garage_tariff(s->g))) {
+	if (!tariff_equal(nc->core->tariff, garage_tariff(s->g))) {
 		if (!s->env.writable(s, &(const char *){ "" })) {
 			log_err("reload: the journal is not writable; tariff not changed");
 		} else {
-			reload_tariff(s, nc->tariff);
-			nc->tariff = NULL;
+			reload_tariff(s, nc->core->tariff);
+			nc->core->tariff = NULL;
 		}
 	}
 	tokens = cfg->tokens;
@@ -362,7 +367,7 @@ reload_config(struct server *s)
 	nc->n_tokens = n_tokens;
 	cfg->limits = nc->limits;
 	fit_clients(cfg);
-	config_free(nc);
+	settings_free(nc);
 	log_info("reload: %zu tokens, limits updated", cfg->n_tokens);
 	return 0;
 }
@@ -388,7 +393,7 @@ int
 main(int argc, char **argv)
 {
 	struct options o;
-	struct config *cfg = NULL;
+	struct settings *cfg = NULL;
 	struct server *srv = NULL;
 	struct journal_hooks hooks;
 	struct builder builder;
@@ -411,12 +416,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "parkd: %s\n", err);
 		return 1;
 	}
-	cfg = config_parse(text, len, err, sizeof(err));
+	cfg = settings_parse(text, len, &(struct jerr){ err, sizeof(err), 0 });
 	if (cfg == NULL || apply_flags(cfg, &o, err, sizeof(err)) != 0) {
 		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
 		goto out;
 	}
-	zone = load_zone(facility_timezone(cfg->fac), err, sizeof(err));
+	zone = load_zone(facility_timezone(cfg->core->fac), err, sizeof(err));
 	if (zone == NULL) {
 		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
 		goto out;
@@ -424,7 +429,8 @@ main(int argc, char **argv)
 	tz_free(zone);
 	if (o.check) {
 		printf("%s: ok (%u spots, %d gates)\n", o.config,
-		    facility_spot_count(cfg->fac), facility_gate_count(cfg->fac));
+		    facility_spot_count(cfg->core->fac),
+		    facility_gate_count(cfg->core->fac));
 		rc = 0;
 		goto out;
 	}
@@ -492,7 +498,7 @@ main(int argc, char **argv)
 		log_info("stopped");
 out:
 	server_free(srv);
-	config_free(cfg);
+	settings_free(cfg);
 	free(text);
 	return rc;
 }

@@ -72,6 +72,7 @@ apply_segment(const char *path, const unsigned char *buf, size_t len,
 
 	while ((*st = wal_next(buf, len, off, &rec)) == WAL_OK) {
 		char aerr[256];
+		struct jerr ae = { aerr, sizeof(aerr), 0 };
 
 		if (rec.lsn <= r->last)
 			continue;
@@ -81,7 +82,7 @@ apply_segment(const char *path, const unsigned char *buf, size_t len,
 			    path, rec.lsn, r->last);
 			return -1;
 		}
-		if (record_apply(g, rec.payload, rec.len, aerr, sizeof(aerr)) != PK_OK) {
+		if (record_apply(g, rec.payload, rec.len, &ae) != PK_OK) {
 			snprintf(err, errlen, "%s: LSN %" PRIu64 ": %s; refusing to "
 			    "start (nothing was deleted)", path, rec.lsn, aerr);
 			return -1;

@@ -435,7 +435,7 @@ on_signal(uv_signal_t *h, int signum)
 }
 
 int
-server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
+server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
     struct journal *j)
 {
 	memset(s, 0, sizeof(*s));

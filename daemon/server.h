@@ -10,7 +10,7 @@
 
 #include <uv.h>
 
-#include "config.h"
+#include "settings.h"
 #include "garage.h"
 #include "jsonw.h"
 #include "methods.h"
@@ -35,7 +35,7 @@ struct server_stats {
 
 struct server {
 	uv_loop_t *loop;
-	struct config *cfg;
+	struct settings *cfg;
 	garage *g;
 	uv_tcp_t listener;
 	uv_signal_t sig_term, sig_int, sig_hup;
@@ -71,7 +71,7 @@ struct server {
  * Sets up the server on loop (cfg, g and j are borrowed; j may be NULL for
  * tests of the loop alone).  0 or -1 (logged).
  */
-int server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
+int server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
     struct journal *j);
 
 /* Journal hooks (see journal.h): ud is the server. */

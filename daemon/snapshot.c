@@ -136,6 +136,7 @@ load_record(const char *path, const unsigned char *buf, size_t len, size_t *off,
 	enum wal_status st = wal_next(buf, len, off, &rec);
 	uint64_t count;
 	char aerr[256];
+	struct jerr ae = { aerr, sizeof(aerr), 0 };
 
 	if (st != WAL_OK) {
 		snprintf(err, errlen, "%s: %s at byte %zu", path,
@@ -152,7 +153,7 @@ load_record(const char *path, const unsigned char *buf, size_t len, size_t *off,
 		snprintf(err, errlen, "%s: end marker does not match", path);
 		return -1;
 	}
-	if (record_apply(g, rec.payload, rec.len, aerr, sizeof(aerr)) != PK_OK) {
+	if (record_apply(g, rec.payload, rec.len, &ae) != PK_OK) {
 		snprintf(err, errlen, "%s: record %" PRIu64 ": %s", path, n, aerr);
 		return -1;
 	}
@@ -395,7 +396,7 @@ on_interval(uv_timer_t *t)
 /* ---- the journal's side ---- */
 
 struct snapshots *
-snapshot_new(uv_loop_t *loop, const char *dir, const struct config *cfg,
+snapshot_new(uv_loop_t *loop, const char *dir, const struct settings *cfg,
     const struct snapshot_hooks *hooks, uint64_t committed)
 {
 	struct snapshots *s = calloc(1, sizeof(*s));

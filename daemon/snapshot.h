@@ -24,7 +24,7 @@
 
 #include <uv.h>
 
-#include "config.h"
+#include "settings.h"
 #include "garage.h"
 
 struct snapshots;
@@ -48,7 +48,7 @@ struct snapshot_hooks {
  * records are counted from it.  NULL when out of memory.
  */
 struct snapshots *snapshot_new(uv_loop_t *loop, const char *dir,
-    const struct config *cfg, const struct snapshot_hooks *hooks,
+    const struct settings *cfg, const struct snapshot_hooks *hooks,
     uint64_t committed);
 
 /*

@@ -97,18 +97,19 @@ struct alloc {
 	struct alloc_counts *by_type, *by_level;
 };
 
-static const char *const strategy_names[] = {
+const char *const alloc_strategy_names[5] = {
 	[ALLOC_NEAREST] = "nearest",
 	[ALLOC_FARTHEST] = "farthest",
 	[ALLOC_FIRST] = "first",
 	[ALLOC_FILL] = "fill",
+	[ALLOC_FILL + 1] = NULL,
 };
 
 int
 alloc_strategy_parse(const char *name, enum alloc_strategy *out)
 {
-	for (size_t i = 0; i < sizeof(strategy_names) / sizeof(strategy_names[0]); i++)
-		if (name != NULL && strcmp(name, strategy_names[i]) == 0) {
+	for (size_t i = 0; alloc_strategy_names[i] != NULL; i++)
+		if (name != NULL && strcmp(name, alloc_strategy_names[i]) == 0) {
 			*out = (enum alloc_strategy)i;
 			return 0;
 		}
@@ -118,9 +119,9 @@ alloc_strategy_parse(const char *name, enum alloc_strategy *out)
 const char *
 alloc_strategy_name(enum alloc_strategy s)
 {
-	if ((unsigned)s >= sizeof(strategy_names) / sizeof(strategy_names[0]))
+	if ((unsigned)s > ALLOC_FILL)
 		return "?";
-	return strategy_names[s];
+	return alloc_strategy_names[s];
 }
 
 /* ---- bit and run helpers ---- */

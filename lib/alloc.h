@@ -31,6 +31,9 @@ enum alloc_strategy {
 /* Most spots one vehicle can take (cap on a class's contiguous count). */
 #define ALLOC_MAX_SPOTS 64
 
+/* The strategies' configuration names, by enum value; NULL-terminated. */
+extern const char *const alloc_strategy_names[5];
+
 /* 0 and *out set for "nearest", "farthest", "first", "fill"; -1 otherwise. */
 int alloc_strategy_parse(const char *name, enum alloc_strategy *out);
 /* The configuration name of s; never NULL ("?" when out of range). */

@@ -1,10 +1,14 @@
 /*
- * config.h - the parkd configuration file.
+ * config.h - what the core takes from the configuration file (config.md):
+ * the facility and its vehicles, the tariff, the allocation strategy, and
+ * the limits the core keeps (waitlist, reservations, registry, closed
+ * tickets).
  *
- * config_parse() reads the whole file of the config contract, validates
- * every key, and builds the facility and tariff.  It does no I/O: the
- * daemon reads the file and loads the time zone named by
- * facility.timezone.  Every error names its key path.
+ * The same file holds the daemon's settings (endpoints, tokens, audit,
+ * journal, connection limits: daemon/settings.h), read from the same tree
+ * by the daemon; the core never sees them.  No I/O: the daemon reads the
+ * file and loads the time zone named by facility.timezone.  Every error
+ * names its key path.
  */
 #ifndef PARKD_CONFIG_H
 #define PARKD_CONFIG_H
@@ -14,31 +18,10 @@
 
 #include "alloc.h"
 #include "facility.h"
+#include "json.h"
 #include "tariff.h"
 
-enum durability { DUR_FSYNC, DUR_WRITE, DUR_NONE };
-
-enum role { ROLE_NONE = 0, ROLE_GATE = 1, ROLE_KIOSK = 2, ROLE_OPERATOR = 4 };
-
-#define CONFIG_HOST_MAX 255
-
-struct endpoint {
-	int enabled;
-	char host[CONFIG_HOST_MAX + 1];
-	int port;
-};
-
-struct token {
-	char *token;
-	enum role role;
-	char *gate;		/* NULL: any gate */
-};
-
 struct config {
-	struct endpoint listen;
-	struct endpoint http;
-	char *data_dir;
-	enum durability durability;
 	facility *fac;		/* owned until taken (set to NULL by the taker) */
 	tariff *tariff;		/* idem */
 	enum alloc_strategy strategy;
@@ -46,55 +29,58 @@ struct config {
 		int64_t max_depth, max_timeout_s;
 	} waitlist;
 	struct {
-		double max_fraction;
+		double max_fraction;	/* 0..1, at most six decimals */
 		int64_t hold_before_s, no_show_after_s;
 	} reservations;
 	struct {
 		int64_t retention_hours;
 	} registry;
 	struct {
-		struct endpoint redis;
-		char *password;
-		char *prefix;
-		int64_t subject_maxlen, stream_maxlen;
-		int64_t max_backlog;
-	} audit;
-	struct token *tokens;
-	size_t n_tokens;
-	struct {
-		int64_t max_line, max_output, max_clients;
-		int64_t rate_per_s, rate_burst, idle_timeout_s;
-		int64_t closed_tickets;
+		int64_t closed_tickets;	/* exited tickets kept for look-ups */
 	} limits;
-	struct {
-		int64_t snapshot_every;		/* journal records between snapshots */
-		int64_t snapshot_interval_s;	/* and at least this often when anything changed; 0 = off */
-	} journal;
 };
 
 /*
- * Parses text[0..len) into a new config.  Returns NULL with a message in
- * err ("facility.rows[3].count: must be > 0") on any error.
+ * The members of the file's root object, and of its "limits" object, that
+ * config_from_json reads (NULL-terminated lists).
  */
-struct config *config_parse(const char *text, size_t len, char *err,
-    size_t errlen);
-void config_free(struct config *c);
+extern const char *const config_keys[];
+extern const char *const config_limits_keys[];
 
 /*
- * Parses "HOST:PORT" ("127.0.0.1:7070", "[::1]:7070", "localhost:7070")
- * into ep; "none" or NULL disables it.  0 or -1.
+ * Parses a configuration text (len bytes, no NUL needed) strictly
+ * (json.h): syntax errors read "config: line 12, column 5: ...",
+ * duplicate keys "limits.max_line: duplicate key".  The root must be an
+ * object ("config: must be an object").  The tree, or NULL with e set.
  */
-int config_endpoint(const char *s, struct endpoint *ep);
+cJSON *config_json(const char *text, size_t len, struct jerr *e);
+
+/*
+ * Reads the core's sections of root, the file's object.  Members of root
+ * and of "limits" that are not the core's are not refused here: the
+ * reader of the whole file checks them against config_keys,
+ * config_limits_keys and its own (jr_keys).  A new config, or NULL with
+ * one message in e ("facility.rows[3].count: must be between 1 and
+ * 16777216").
+ */
+struct config *config_from_json(const cJSON *root, struct jerr *e);
+
+/*
+ * A whole text that holds only the core's sections (tests, tools): both
+ * of the above, with every unknown key refused.
+ */
+struct config *config_parse(const char *text, size_t len, struct jerr *e);
+
+/* Frees c, and the facility and tariff unless taken.  Accepts NULL. */
+void config_free(struct config *c);
 
 /*
  * Checks what a tariff says about the facility: every class in
  * class_multiplier must be a vehicle class of the facility or one of the
- * contract's four (a typo would silently charge that class 1x).  path prefixes the key path in the message.  0 or -1.
+ * contract's four (a typo would silently charge that class 1x).  path
+ * prefixes the key path in the message.  0 or -1 with e set.
  */
 int config_check_tariff(const facility *f, const tariff *t, const char *path,
-    char *err, size_t errlen);
-
-const char *config_role_name(enum role r);
-int config_role_parse(const char *s, enum role *r);
+    struct jerr *e);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * facility.h - the static model of a parking facility: gates, rows of
  * spots, spot types, tags, levels and vehicle classes, as loaded from the
- * "facility" and "vehicles" sections of the configuration (config.md).
+ * "facility" and "vehicles" sections of the configuration (config.md);
+ * facility_load.h builds it from JSON.
  *
  * The model is immutable once built and does no I/O.  Spots are numbered
  * 0 .. facility_spot_count()-1 in spot order (the order of rows, then the
@@ -21,10 +22,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
-#include "json.h"
-
 typedef struct facility facility;
 
 enum fac_gate_role {
@@ -33,7 +30,7 @@ enum fac_gate_role {
 	FAC_GATE_BOTH = 3
 };
 
-/* Sanity caps enforced by facility_from_json(). */
+/* Sanity caps enforced by the loader (facility_load.h). */
 #define FAC_MAX_SPOTS     16777216u	/* spots in one facility */
 #define FAC_MAX_TAGS      64		/* distinct tags: one bit each */
 #define FAC_MAX_NAME      32		/* id, zone, type, tag, class names */
@@ -41,16 +38,6 @@ enum fac_gate_role {
 #define FAC_MAX_CLASSES   256
 #define FAC_MAX_CONTIGUOUS 64		/* == ALLOC_MAX_SPOTS */
 
-/*
- * Builds a facility from the "facility" object and the "vehicles" object
- * (NULL or a JSON null: the four default classes of config.md, keeping
- * only the types some row has).  Neither tree is kept or modified.
- * Returns NULL on error, with one message naming the key path in e, e.g.
- * "facility.rows[3].count: must be between 1 and 16777216".  The caller
- * owns the result.
- */
-facility *facility_from_json(const cJSON *fac, const cJSON *vehicles,
-    struct jerr *e);
 /* Frees f; NULL is accepted. */
 void facility_free(facility *f);
 
@@ -97,13 +84,8 @@ int facility_class_contiguous(const facility *f, int cls, int *type,
 /* Tags: bit i of a mask is the i-th distinct tag in order of appearance. */
 int facility_tag_count(const facility *f);
 const char *facility_tag_name(const facility *f, int tag);
-/*
- * Turns a "needs" JSON array of tag names into a mask.  NULL or an empty
- * array gives 0.  Returns 0, or -1 when needs is not an array or an
- * element is not a string or names a tag no row has.
- */
-int facility_tags_mask(const facility *f, const cJSON *needs_array,
-    uint64_t *mask);
+/* The index of the tag called name (its bit in a mask), or -1. */
+int facility_tag_lookup(const facility *f, const char *name);
 
 /* Spot types: indices in order of first appearance in rows. */
 int facility_type_count(const facility *f);

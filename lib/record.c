@@ -10,6 +10,7 @@
 
 #include "jread.h"
 #include "jsonw.h"
+#include "tariff_load.h"
 
 static void
 subject(struct jw *w, const char *kind, const char *name)
@@ -120,19 +121,40 @@ data(struct jw *w)
 	jw_obj(w);
 }
 
-/* The subjects every ticket event has. */
-static void
-ticket_subjects(struct jw *w, const struct ticket *t)
-{
-	subject(w, "vehicle", t->plate);
-	subject(w, "ticket", t->id);
-}
-
 static void
 ticket_ref(struct jw *w, const struct ticket *t)
 {
 	jw_kstr(w, "ticket", t->id);
 	jw_kstr(w, "plate", t->plate);
+}
+
+/*
+ * The envelope of an event about ticket t, up to its open data: the
+ * vehicle and ticket subjects, and with gate >= 0 (entry, exit) the spots
+ * and the gate too.
+ */
+static void
+ticket_event(struct jw *w, const char *type, const char *event_id,
+    const struct change *c, const facility *f, int gate)
+{
+	head(w, type, event_id, c->at);
+	subject(w, "vehicle", c->t->plate);
+	subject(w, "ticket", c->t->id);
+	if (gate >= 0) {
+		spot_subjects(w, f, c->t);
+		subject(w, "gate", facility_gate_id(f, gate));
+	}
+	data(w);
+}
+
+/* The envelope of an event about the facility as a whole. */
+static void
+facility_event(struct jw *w, const char *type, const char *event_id,
+    const struct change *c, const facility *f)
+{
+	head(w, type, event_id, c->at);
+	subject(w, "facility", facility_name(f));
+	data(w);
 }
 
 void
@@ -145,19 +167,11 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 
 	switch (c->kind) {
 	case CHG_ENTRY:
-		head(w, "vehicle.entered", event_id, c->at);
-		ticket_subjects(w, t);
-		spot_subjects(w, f, t);
-		subject(w, "gate", facility_gate_id(f, t->entry_gate));
-		data(w);
+		ticket_event(w, "vehicle.entered", event_id, c, f, t->entry_gate);
 		entry_facts(w, f, t);
 		break;
 	case CHG_EXIT:
-		head(w, "vehicle.exited", event_id, c->at);
-		ticket_subjects(w, t);
-		spot_subjects(w, f, t);
-		subject(w, "gate", facility_gate_id(f, t->exit_gate));
-		data(w);
+		ticket_event(w, "vehicle.exited", event_id, c, f, t->exit_gate);
 		ticket_ref(w, t);
 		jw_kstr(w, "gate", facility_gate_id(f, t->exit_gate));
 		jw_ktime(w, "exited_at", t->exited_at);
@@ -165,17 +179,13 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 		jw_kint(w, "charged", t->charged);
 		break;
 	case CHG_PAY:
-		head(w, "payment.recorded", event_id, c->at);
-		ticket_subjects(w, t);
-		data(w);
+		ticket_event(w, "payment.recorded", event_id, c, f, -1);
 		ticket_ref(w, t);
 		jw_key(w, "payment");
 		payment(w, &t->payments[c->pay]);
 		break;
 	case CHG_LOST:
-		head(w, "ticket.lost", event_id, c->at);
-		ticket_subjects(w, t);
-		data(w);
+		ticket_event(w, "ticket.lost", event_id, c, f, -1);
 		ticket_ref(w, t);
 		jw_ktime(w, "lost_at", t->lost_at);
 		break;
@@ -188,15 +198,11 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 		jw_kstr(w, "state", c->in_service ? "in_service" : "out_of_service");
 		break;
 	case CHG_STRATEGY:
-		head(w, "strategy.changed", event_id, c->at);
-		subject(w, "facility", facility_name(f));
-		data(w);
+		facility_event(w, "strategy.changed", event_id, c, f);
 		jw_kstr(w, "strategy", alloc_strategy_name(garage_strategy(g)));
 		break;
 	case CHG_TARIFF:
-		head(w, "tariff.changed", event_id, c->at);
-		subject(w, "facility", facility_name(f));
-		data(w);
+		facility_event(w, "tariff.changed", event_id, c, f);
 		jw_key(w, "tariff");
 		tariff_write(garage_tariff(g), w);
 		break;
@@ -414,16 +420,12 @@ apply_spot(garage *g, const cJSON *d, struct jerr *e)
 static pk_err
 apply_strategy(garage *g, const cJSON *d, struct jerr *e)
 {
-	enum alloc_strategy s;
-	const char *name;
+	int s = 0;
 
-	if (jr_str(d, "data", "strategy", JR_REQUIRED, 32, &name, e) < 0)
+	if (jr_enum(d, "data", "strategy", JR_REQUIRED, alloc_strategy_names, &s,
+	    e) < 0)
 		return PK_E_INVALID_PARAMS;
-	if (alloc_strategy_parse(name, &s) != 0) {
-		jerr_set(e, "data.strategy", "must be nearest, farthest, first or fill");
-		return PK_E_INVALID_PARAMS;
-	}
-	garage_restore_strategy(g, s);
+	garage_restore_strategy(g, (enum alloc_strategy)s);
 	return PK_OK;
 }
 
@@ -491,27 +493,27 @@ apply_data(garage *g, const char *type, const cJSON *d, struct jerr *e)
 }
 
 pk_err
-record_apply(garage *g, const char *json, size_t len, char *err, size_t errlen)
+record_apply(garage *g, const char *json, size_t len, struct jerr *e)
 {
-	struct jerr e = { err, errlen, 0 };
 	const cJSON *data = NULL;
 	const char *type = NULL;
 	cJSON *o;
 	pk_err rc;
 
-	if (errlen > 0)
-		err[0] = '\0';
-	o = json_parse(json, len, "record", &e);
+	if (e->len > 0)
+		e->buf[0] = '\0';
+	o = json_parse(json, len, "record", e);
 	if (o == NULL)
-		return e.nomem ? PK_E_INTERNAL : PK_E_PARSE;
-	if (jr_str(o, "", "type", JR_REQUIRED, 64, &type, &e) < 0 ||
-	    jr_object(o, "", "data", JR_REQUIRED, NULL, &data, &e) < 0) {
+		return e->nomem ? PK_E_INTERNAL : PK_E_PARSE;
+	if (jr_str(o, "", "type", JR_REQUIRED, 64, &type, e) < 0 ||
+	    jr_object(o, "", "data", JR_REQUIRED, NULL, &data, e) < 0) {
 		cJSON_Delete(o);
 		return PK_E_INVALID_PARAMS;
 	}
-	rc = apply_data(g, type, data, &e);
-	if (rc != PK_OK && (errlen == 0 || err[0] == '\0'))
-		jerr_set(&e, "record", "%s", pk_err_message(rc));
+	rc = apply_data(g, type, data, e);
+	/* A refusal of the garage's own says only its code. */
+	if (rc != PK_OK && e->len > 0 && e->buf[0] == '\0')
+		jerr_set(e, "record", "%s", pk_err_message(rc));
 	cJSON_Delete(o);
 	return rc;
 }

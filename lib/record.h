@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "garage.h"
+#include "json.h"
 #include "jsonw.h"
 
 /*
@@ -35,12 +36,14 @@ void record_write(const garage *g, const struct change *c,
 
 /*
  * Applies one record (journal or snapshot) to g with the garage's restore
- * functions: replayed changes are facts, not new changes.  Returns PK_OK, or an
- * error with a message in err: the record does not parse, or does not fit
- * the state (unknown spot, ticket, gate...).
+ * functions: replayed changes are facts, not new changes.  Returns PK_OK,
+ * or an error with a message in e: the record does not parse
+ * (PK_E_PARSE, "record: line 1, column 9: ..."), is not in the shape
+ * record_write writes or does not fit the state ("data.spots[0]: unknown
+ * spot Z-99"), or memory ran out (PK_E_INTERNAL).
  */
-pk_err record_apply(garage *g, const char *json, size_t len, char *err,
-    size_t errlen);
+pk_err record_apply(garage *g, const char *json, size_t len,
+    struct jerr *e);
 
 /*
  * Emits the snapshot records that rebuild g, in an order record_apply can

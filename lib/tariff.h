@@ -6,38 +6,8 @@
  * are integers in thousandths ("milli": 1.5 is 1500), so every fee is exact
  * and the same on every machine.
  *
- * Configuration (tariff_from_json), every key optional:
- *
- *   key                 type                      default
- *   free_minutes        integer 0..1e9            0   (only d = 0 is free)
- *   increment_minutes   integer 1..1e9            1
- *   tiers               array of {upto_minutes    []  (day(r) is then
- *                       1..1e9, amount 0..1e9},        ceil(r/60) * overage)
- *                       upto_minutes strictly
- *                       increasing, both keys required
- *   overage_per_hour    integer amount 0..1e9     0
- *   daily_max           integer amount 0..1e9,    none
- *                       or null for none
- *   class_multiplier    object class -> mult      {}  (every class 1)
- *   peak                array of {days, from,     []  (never peak)
- *                       to, multiplier}, all
- *                       required; days a non-empty list of distinct
- *                       "mon".."sun"; from "HH:MM" 00:00..23:59; to
- *                       "HH:MM" 00:01..24:00; from < to (a window never
- *                       crosses midnight: split it in two)
- *   surge               array of                  []  (never surge)
- *                       {occupancy_at_least, multiplier}, both required;
- *                       thresholds in [0, 1] with at most six decimals,
- *                       strictly increasing
- *   max_multiplier      mult, or null for none    none
- *   lost_ticket         integer amount 0..1e9     0
- *   grace_minutes       integer 0..1e9            0
- *
- * A "mult" is a number > 0 and <= 100 with at most three decimals.  "Integer"
- * means a JSON number with no fractional part.  Arrays and class_multiplier
- * hold at most TARIFF_MAX_ENTRIES entries; class names must not be empty.  Unknown keys, duplicate keys
- * (in any object of the tariff), wrong types and out-of-range values are
- * refused.  An empty object is a valid tariff under which parking is free.
+ * Its configuration, every key and bound, is in tariff_load.h, which
+ * builds one from JSON.
  *
  * The fee (tariff_fee) follows config.md steps 1-7 exactly.  Amounts are
  * computed in 128-bit integers and saturate at TARIFF_AMOUNT_MAX (2^53 - 1,
@@ -50,9 +20,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
-#include "json.h"
 #include "jsonw.h"
 #include "tz.h"
 
@@ -65,21 +32,10 @@ typedef struct tariff tariff;
 #define TARIFF_AMOUNT_MAX (((int64_t)1 << 53) - 1)
 
 /*
- * Builds a tariff from obj, the "tariff" object of the config.  path is the
- * key path of obj used in messages (e.g. "tariff").  On any error returns
- * NULL and writes one NUL-terminated message naming the offending key path
- * into err (truncated to errlen; err may be NULL when errlen is 0), e.g.
- * "tariff.tiers[1].upto_minutes: must be greater than tiers[0].upto_minutes".
- * Out of memory is reported as "<path>: out of memory".  obj is only read;
- * the tariff keeps no pointer into it.
- */
-tariff *tariff_from_json(const cJSON *obj, const char *path,
-    struct jerr *e);
-
-/*
  * Writes t as one JSON object of the config's shape, with every key
  * present (defaults written out; daily_max and max_multiplier null when
- * none), so that tariff_from_json of it gives an equal tariff.
+ * none), so that tariff_from_json (tariff_load.h) of it gives an equal
+ * tariff.
  */
 void tariff_write(const tariff *t, struct jw *w);
 

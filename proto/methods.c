@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
+#include "facility_load.h"
 #include "jread.h"
 #include "rfc3339.h"
+#include "tariff_load.h"
 
 #define ANY (ROLE_GATE | ROLE_KIOSK | ROLE_OPERATOR)
 
@@ -314,7 +317,7 @@ m_auth(struct call *c)
 	c->bound_gate = gate;
 	c->authenticated = 1;
 	jw_obj(c->out);
-	jw_kstr(c->out, "role", config_role_name(role));
+	jw_kstr(c->out, "role", role_name(role));
 	if (gate != NULL)
 		jw_kstr(c->out, "gate", gate);
 	jw_obj_end(c->out);
@@ -341,9 +344,9 @@ m_entry(struct call *c)
 	const facility *f = garage_facility(c->g);
 	char plate[PLATE_BUFSZ], id[UUID_BUFSZ];
 	struct garage_entry_in in;
+	struct jerr je = param_err(c);
 	const char *cls, *res;
 	struct ticket *t;
-	const cJSON *needs;
 	struct jw *w = c->out;
 	int has;
 	pk_err e;
@@ -358,10 +361,9 @@ m_entry(struct call *c)
 		bad_param(c, "class", "no such vehicle class '%s'", cls);
 		return;
 	}
-	needs = param(c, "needs");
-	if (needs != NULL && (!cJSON_IsArray(needs) ||
-	    facility_tags_mask(f, needs, &in.needs) != 0)) {
-		bad_param(c, "needs", "must be a list of spot tags this facility has");
+	if (facility_tags_mask(f, param(c, "needs"), "params.needs", &in.needs,
+	    &je) != 0) {
+		c->err = PK_E_INVALID_PARAMS;
 		return;
 	}
 	if (res != NULL) {
@@ -734,17 +736,16 @@ m_spot(struct call *c)
 static void
 m_strategy(struct call *c)
 {
+	struct jerr je = param_err(c);
 	enum alloc_strategy s;
-	const char *set;
+	int set = -1;
 	pk_err e;
 
-	if (p_string(c, "set", 0, 32, &set) != 0)
+	if (param_rc(c, jr_enum(c->params, "params", "set", 0,
+	    alloc_strategy_names, &set, &je), &je) < 0)
 		return;
-	if (set != NULL) {
-		if (alloc_strategy_parse(set, &s) != 0) {
-			bad_param(c, "set", "must be nearest, farthest, first or fill");
-			return;
-		}
+	if (set >= 0) {
+		s = (enum alloc_strategy)set;
 		if (s != garage_strategy(c->g)) {
 			if (!writable(c))
 				return;
@@ -771,7 +772,7 @@ m_tariff(struct call *c)
 		tariff *t = tariff_from_json(set, "params.set", &je);
 
 		if (t == NULL || config_check_tariff(garage_facility(c->g), t,
-		    "params.set", c->msg, sizeof(c->msg)) != 0) {
+		    "params.set", &je) != 0) {
 			tariff_free(t);
 			c->err = je.nomem ? PK_E_INTERNAL : PK_E_INVALID_PARAMS;
 			return;
@@ -962,7 +963,7 @@ method_call(const struct method *m, struct call *c)
 	}
 	if (c->role != ROLE_OPERATOR && !m->public && !(m->roles & (unsigned)c->role)) {
 		fail(c, PK_E_FORBIDDEN, "role %s may not call %s",
-		    config_role_name(c->role), m->name);
+		    role_name(c->role), m->name);
 		return;
 	}
 	if (check_params(m, c) != 0)

@@ -13,10 +13,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h"
 #include "garage.h"
 #include "jsonw.h"
 #include "perr.h"
+#include "role.h"
 #include "uuid7.h"
 
 /* What the daemon lends the handlers. */

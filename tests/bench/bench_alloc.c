@@ -16,7 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "alloc.h"
-#include "facility.h"
+#include "facility_load.h"
 
 #define LEVELS 4
 
@@ -203,7 +203,7 @@ bench_size(uint32_t spots, uint32_t rowlen, long ops)
 	classes[2] = facility_class_lookup(f, "van");
 	classes[3] = facility_class_lookup(f, "coach");
 	needs = cJSON_CreateStringArray((const char *const[]){ "ev" }, 1);
-	if (needs == NULL || facility_tags_mask(f, needs, &ev) != 0) {
+	if (needs == NULL || facility_tags_mask(f, needs, "", &ev, &(struct jerr){ NULL, 0, 0 }) != 0) {
 		fprintf(stderr, "bench: tags\n");
 		exit(1);
 	}

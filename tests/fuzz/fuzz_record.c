@@ -27,7 +27,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
-	struct config *cfg = config_parse(cfgtext, sizeof(cfgtext) - 1, err, sizeof(err));
+	struct config *cfg = config_parse(cfgtext, sizeof(cfgtext) - 1,
+	    &(struct jerr){ err, sizeof(err), 0 });
 	struct alloc_counts k;
 	struct wal_rec rec;
 	size_t off = 0;
@@ -44,7 +45,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	while (wal_next(data, size, &off, &rec) == WAL_OK) {
 		framed = 1;
-		record_apply(g, rec.payload, rec.len, err, sizeof(err));
+		record_apply(g, rec.payload, rec.len,
+		    &(struct jerr){ err, sizeof(err), 0 });
 	}
 	{
 		/* The shipper's reader of the same bytes. */
@@ -63,7 +65,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i <= size; i++) {
 			if (i < size && data[i] != '\n')
 				continue;
-			record_apply(g, (const char *)data + start, i - start, err, sizeof(err));
+			record_apply(g, (const char *)data + start, i - start,
+			    &(struct jerr){ err, sizeof(err), 0 });
 			start = i + 1;
 		}
 	}

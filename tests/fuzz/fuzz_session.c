@@ -78,7 +78,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
-	struct config *cfg = config_parse(demo, sizeof(demo) - 1, err, sizeof(err));
+	struct config *cfg = config_parse(demo, sizeof(demo) - 1,
+	    &(struct jerr){ err, sizeof(err), 0 });
 	struct call_env env = { .new_id = fake_id, .health = fake_health,
 	    .commit = fake_commit };
 	struct session s;

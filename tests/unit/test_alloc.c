@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "facility.h"
+#include "facility_load.h"
 
 /*
  * Level 0: A (regular, x 10..100 step 10, y 0), B (compact, y 10),
@@ -83,10 +83,10 @@ setup(void **state)
 	x->moto = facility_class_lookup(x->f, "moto");
 	x->bus = facility_class_lookup(x->f, "bus");
 	needs = parse_quoted("['ev']");
-	assert_int_equal(facility_tags_mask(x->f, needs, &x->ev), 0);
+	assert_int_equal(facility_tags_mask(x->f, needs, "", &x->ev, &(struct jerr){ NULL, 0, 0 }), 0);
 	cJSON_Delete(needs);
 	needs = parse_quoted("['roof']");
-	assert_int_equal(facility_tags_mask(x->f, needs, &x->roof), 0);
+	assert_int_equal(facility_tags_mask(x->f, needs, "", &x->roof, &(struct jerr){ NULL, 0, 0 }), 0);
 	cJSON_Delete(needs);
 	*state = x;
 	return 0;

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "facility.h"
+#include "facility_load.h"
 
 /* ---- a deterministic generator, so that a failing seed reproduces ---- */
 

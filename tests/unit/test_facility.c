@@ -9,8 +9,7 @@
 
 #include <cmocka.h>
 
-#include "facility.h"
-#include "json.h"
+#include "facility_load.h"
 
 /* The facility of config.md, written with ' for " to keep it readable. */
 static const char demo_facility[] =
@@ -277,6 +276,7 @@ test_lookups(void **state)
 {
 	char err[256];
 	facility *f = load(demo_facility, NULL, err, sizeof(err));
+	struct jerr e = { err, sizeof(err), 0 };
 	cJSON *needs;
 	uint64_t mask;
 	const int *fits;
@@ -323,23 +323,29 @@ test_lookups(void **state)
 	assert_string_equal(facility_tag_name(f, 0), "ev");
 	assert_int_equal(facility_spot_tags(f, 0), 0);
 	assert_int_equal(facility_spot_tags(f, 20), 1);
+	assert_int_equal(facility_tag_lookup(f, "ev"), 0);
+	assert_int_equal(facility_tag_lookup(f, "roof"), -1);
 	needs = parse_quoted("['ev']");
-	assert_int_equal(facility_tags_mask(f, needs, &mask), 0);
+	assert_int_equal(facility_tags_mask(f, needs, "n", &mask, &e), 0);
 	assert_int_equal(mask, 1);
 	cJSON_Delete(needs);
 	needs = parse_quoted("[]");
-	assert_int_equal(facility_tags_mask(f, needs, &mask), 0);
+	assert_int_equal(facility_tags_mask(f, needs, "n", &mask, &e), 0);
 	assert_int_equal(mask, 0);
 	cJSON_Delete(needs);
-	assert_int_equal(facility_tags_mask(f, NULL, &mask), 0);
+	assert_int_equal(facility_tags_mask(f, NULL, "n", &mask, &e), 0);
 	needs = parse_quoted("['ev', 'roof']");
-	assert_int_equal(facility_tags_mask(f, needs, &mask), -1);
+	assert_int_equal(facility_tags_mask(f, needs, "n", &mask, &e), -1);
+	assert_int_equal(mask, 0);
+	assert_string_equal(err, "n[1]: no row has the tag 'roof'");
 	cJSON_Delete(needs);
 	needs = parse_quoted("['ev', 3]");
-	assert_int_equal(facility_tags_mask(f, needs, &mask), -1);
+	assert_int_equal(facility_tags_mask(f, needs, "n", &mask, &e), -1);
+	assert_string_equal(err, "n[1]: must be a string");
 	cJSON_Delete(needs);
 	needs = parse_quoted("'ev'");
-	assert_int_equal(facility_tags_mask(f, needs, &mask), -1);
+	assert_int_equal(facility_tags_mask(f, needs, "params.needs", &mask, &e), -1);
+	assert_string_equal(err, "params.needs: must be an array");
 	cJSON_Delete(needs);
 	facility_free(f);
 }
@@ -460,6 +466,9 @@ test_errors_rows(void **state)
 	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'r', 'count': 1,"
 	    " 'x': 0, 'y': 0, 'dx': 1, 'dy': 0, 'tags': ['ev', 1] } ]", NULL,
 	    "facility.rows[0].tags[1]: must be a string");
+	expect_rows_error("[ { 'level': 0, 'zone': 'A', 'type': 'r', 'count': 1,"
+	    " 'x': 0, 'y': 0, 'dx': 1, 'dy': 0, 'tags': ['ev', ''] } ]", NULL,
+	    "facility.rows[0].tags[1]: must be 1..32 printable characters");
 	expect_rows_error("[ 7 ]", NULL, "facility.rows[0]: must be an object");
 }
 

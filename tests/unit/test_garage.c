@@ -359,7 +359,7 @@ test_entry_needs_and_vans(void **state)
 	cJSON *needs = tu_json("['ev']");
 
 	(void)state;
-	assert_int_equal(facility_tags_mask(f, needs, &ev), 0);
+	assert_int_equal(facility_tags_mask(f, needs, "", &ev, &(struct jerr){ NULL, 0, 0 }), 0);
 	cJSON_Delete(needs);
 	/* A motorcycle needing ev skips the compact row (no ev tag). */
 	assert_int_equal(enter_at(g, "north", "M1", "motorcycle", ev, TU_T0, &t), PK_OK);

@@ -249,7 +249,8 @@ enter(garage *g, const char *gate, const char *plate, const char *cls,
 	if (needs != NULL) {
 		cJSON *n = tu_json(needs);
 
-		assert_int_equal(facility_tags_mask(f, n, &in.needs), 0);
+		assert_int_equal(facility_tags_mask(f, n, "", &in.needs,
+		    &(struct jerr){ NULL, 0, 0 }), 0);
 		cJSON_Delete(n);
 	}
 	in.ticket_id = id;
@@ -393,7 +394,8 @@ apply_all(garage *g, const struct lines *l)
 	char err[256];
 
 	for (size_t i = 0; i < l->n; i++) {
-		pk_err e = record_apply(g, l->v[i], strlen(l->v[i]), err, sizeof(err));
+		pk_err e = record_apply(g, l->v[i], strlen(l->v[i]),
+		    &(struct jerr){ err, sizeof(err), 0 });
 
 		if (e != PK_OK)
 			fail_msg("record %zu refused (%s): %s\n%s", i, pk_err_reason(e),
@@ -757,8 +759,8 @@ test_replay_keeps_recorded_facts(void **state)
 	assert_int_equal(t->peak_milli, 1500);
 	/* Replayed on a garage whose tariff has no peak and another strategy. */
 	r = tu_garage_from(TU_FACILITY, TU_VEHICLES, "{}", ALLOC_FARTHEST, 10);
-	assert_int_equal(record_apply(r, j.recs.v[0], strlen(j.recs.v[0]), err,
-	    sizeof(err)), PK_OK);
+	assert_int_equal(record_apply(r, j.recs.v[0], strlen(j.recs.v[0]),
+	    &(struct jerr){ err, sizeof(err), 0 }), PK_OK);
 	t = garage_inside(r, "S1");
 	assert_non_null(t);
 	assert_int_equal(t->peak_milli, 1500);			/* from the record */
@@ -940,7 +942,8 @@ expect_refused(garage *g, const char *text, pk_err want, const char *msg)
 	pk_err e;
 
 	memset(err, 'x', sizeof(err));
-	e = record_apply(g, s, strlen(s), err, sizeof(err));
+	e = record_apply(g, s, strlen(s),
+	    &(struct jerr){ err, sizeof(err), 0 });
 	if (e != want)
 		fail_msg("%s: got %s, want %s (%s)", s, pk_err_reason(e),
 		    pk_err_reason(want), err);
@@ -971,7 +974,8 @@ test_bad_records(void **state)
 
 	(void)state;
 	s = tu_quote(ENTRY(TID1, "OK1", "B-02"));
-	assert_int_equal(record_apply(g, s, strlen(s), err, sizeof(err)), PK_OK);
+	assert_int_equal(record_apply(g, s, strlen(s),
+	    &(struct jerr){ err, sizeof(err), 0 }), PK_OK);
 	assert_string_equal(err, "");
 	free(s);
 
@@ -1038,7 +1042,8 @@ test_bad_records(void **state)
 	/* Exiting twice: the second is refused. */
 	s = tu_quote("{'type':'vehicle.exited','data':{'ticket':'" TID1 "','gate':'south',"
 	    "'exited_at':'2026-11-23T11:00:00Z','duration_s':3600,'charged':0}}");
-	assert_int_equal(record_apply(g, s, strlen(s), err, sizeof(err)), PK_OK);
+	assert_int_equal(record_apply(g, s, strlen(s),
+	    &(struct jerr){ err, sizeof(err), 0 }), PK_OK);
 	assert_int_equal(garage_ticket(g, TID1)->state, TICKET_EXITED);
 	assert_int_equal(garage_ticket(g, TID1)->exited_at, TU_T0 + HOUR);
 	expect_refused(g,
@@ -1049,7 +1054,8 @@ test_bad_records(void **state)
 
 	/* The length is honoured: a record followed by garbage in the buffer. */
 	s = tu_quote("{'type':'strategy.changed','data':{'strategy':'first'}}XXXX");
-	assert_int_equal(record_apply(g, s, strlen(s) - 4, err, sizeof(err)), PK_OK);
+	assert_int_equal(record_apply(g, s, strlen(s) - 4,
+	    &(struct jerr){ err, sizeof(err), 0 }), PK_OK);
 	assert_int_equal(garage_strategy(g), ALLOC_FIRST);
 	free(s);
 	garage_free(g);

@@ -1,4 +1,4 @@
-/* test_config.c - unit tests of configuration parsing and validation. */
+/* test_settings.c - the whole configuration file as the daemon reads it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "settings.h"
 #include "testutil.h"
 
 /* The smallest valid config: a facility and a (free) tariff. */
@@ -31,21 +31,21 @@ with(const char *members)
 	return s;
 }
 
-static struct config *
+static struct settings *
 parse_text(const char *text, char *err, size_t errlen)
 {
 	char *s = tu_quote(text);
-	struct config *c = config_parse(s, strlen(s), err, errlen);
+	struct settings *c = settings_parse(s, strlen(s), &(struct jerr){ err, errlen, 0 });
 
 	free(s);
 	return c;
 }
 
-static struct config *
+static struct settings *
 parse_ok(const char *text)
 {
 	char err[256] = "";
-	struct config *c = parse_text(text, err, sizeof(err));
+	struct settings *c = parse_text(text, err, sizeof(err));
 
 	if (c == NULL)
 		fail_msg("refused: %s", err);
@@ -57,12 +57,12 @@ static void
 expect_error(const char *text, const char *msg)
 {
 	char err[256];
-	struct config *c;
+	struct settings *c;
 
 	memset(err, 'x', sizeof(err));
 	c = parse_text(text, err, sizeof(err));
 	if (c != NULL) {
-		config_free(c);
+		settings_free(c);
 		fail_msg("accepted: %s", text);
 	}
 	if (strcmp(err, msg) != 0)
@@ -84,10 +84,10 @@ static void
 expect_error_prefix(const char *text, const char *prefix)
 {
 	char err[256] = "";
-	struct config *c = parse_text(text, err, sizeof(err));
+	struct settings *c = parse_text(text, err, sizeof(err));
 
 	if (c != NULL) {
-		config_free(c);
+		settings_free(c);
 		fail_msg("accepted: %s", text);
 	}
 	if (strncmp(err, prefix, strlen(prefix)) != 0)
@@ -99,7 +99,7 @@ test_demo_config(void **state)
 {
 	FILE *fp = fopen("conf/parkd.json", "rb");
 	char *text, err[256] = "";
-	struct config *c;
+	struct settings *c;
 	long n;
 
 	(void)state;
@@ -112,7 +112,7 @@ test_demo_config(void **state)
 	assert_non_null(text);
 	assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
 	fclose(fp);
-	c = config_parse(text, (size_t)n, err, sizeof(err));
+	c = settings_parse(text, (size_t)n, &(struct jerr){ err, sizeof(err), 0 });
 	free(text);
 	if (c == NULL)
 		fail_msg("demo config refused: %s", err);
@@ -123,31 +123,31 @@ test_demo_config(void **state)
 	assert_int_equal(c->http.port, 9464);
 	assert_string_equal(c->data_dir, "var");
 	assert_int_equal(c->durability, DUR_FSYNC);
-	assert_int_equal(c->strategy, ALLOC_NEAREST);
-	assert_non_null(c->fac);
-	assert_non_null(c->tariff);
-	assert_string_equal(facility_name(c->fac), "Demo Garage");
-	assert_string_equal(facility_timezone(c->fac), "Europe/Berlin");
-	assert_int_equal(facility_spot_count(c->fac), 10 + 20 + 40 + 6 + 30);
-	assert_int_equal(facility_gate_count(c->fac), 3);
-	assert_int_equal(facility_class_count(c->fac), 4);
-	assert_int_equal(tariff_lost_fee(c->tariff), 5000);
-	assert_int_equal(tariff_grace_s(c->tariff), 15 * 60);
-	assert_int_equal(c->waitlist.max_depth, 200);
-	assert_int_equal(c->waitlist.max_timeout_s, 1800);
+	assert_int_equal(c->core->strategy, ALLOC_NEAREST);
+	assert_non_null(c->core->fac);
+	assert_non_null(c->core->tariff);
+	assert_string_equal(facility_name(c->core->fac), "Demo Garage");
+	assert_string_equal(facility_timezone(c->core->fac), "Europe/Berlin");
+	assert_int_equal(facility_spot_count(c->core->fac), 10 + 20 + 40 + 6 + 30);
+	assert_int_equal(facility_gate_count(c->core->fac), 3);
+	assert_int_equal(facility_class_count(c->core->fac), 4);
+	assert_int_equal(tariff_lost_fee(c->core->tariff), 5000);
+	assert_int_equal(tariff_grace_s(c->core->tariff), 15 * 60);
+	assert_int_equal(c->core->waitlist.max_depth, 200);
+	assert_int_equal(c->core->waitlist.max_timeout_s, 1800);
 	assert_int_equal(c->audit.redis.enabled, 0);	/* "redis": null */
 	assert_null(c->audit.password);
 	assert_string_equal(c->audit.prefix, "parkd:");
 	assert_int_equal(c->limits.max_line, 65536);
 	assert_int_equal(c->limits.max_output, 8388608);
 	assert_int_equal(c->n_tokens, 0);
-	config_free(c);
+	settings_free(c);
 }
 
 static void
 test_defaults(void **state)
 {
-	struct config *c = parse_ok(MINI);
+	struct settings *c = parse_ok(MINI);
 
 	(void)state;
 	assert_int_equal(c->listen.enabled, 1);
@@ -158,13 +158,13 @@ test_defaults(void **state)
 	assert_int_equal(c->http.port, 9464);
 	assert_string_equal(c->data_dir, "var");
 	assert_int_equal(c->durability, DUR_FSYNC);
-	assert_int_equal(c->strategy, ALLOC_NEAREST);
-	assert_int_equal(c->waitlist.max_depth, 200);
-	assert_int_equal(c->waitlist.max_timeout_s, 1800);
-	assert_true(c->reservations.max_fraction == 0.25);
-	assert_int_equal(c->reservations.hold_before_s, 900);
-	assert_int_equal(c->reservations.no_show_after_s, 1800);
-	assert_int_equal(c->registry.retention_hours, 24);
+	assert_int_equal(c->core->strategy, ALLOC_NEAREST);
+	assert_int_equal(c->core->waitlist.max_depth, 200);
+	assert_int_equal(c->core->waitlist.max_timeout_s, 1800);
+	assert_true(c->core->reservations.max_fraction == 0.25);
+	assert_int_equal(c->core->reservations.hold_before_s, 900);
+	assert_int_equal(c->core->reservations.no_show_after_s, 1800);
+	assert_int_equal(c->core->registry.retention_hours, 24);
 	assert_int_equal(c->audit.redis.enabled, 1);
 	assert_string_equal(c->audit.redis.host, "127.0.0.1");
 	assert_int_equal(c->audit.redis.port, 6379);
@@ -179,13 +179,13 @@ test_defaults(void **state)
 	assert_int_equal(c->limits.rate_per_s, 2000);
 	assert_int_equal(c->limits.rate_burst, 4000);
 	assert_int_equal(c->limits.idle_timeout_s, 0);
-	assert_int_equal(c->limits.closed_tickets, 100000);
+	assert_int_equal(c->core->limits.closed_tickets, 100000);
 	assert_int_equal(c->journal.snapshot_every, 100000);
 	assert_int_equal(c->journal.snapshot_interval_s, 3600);
 	assert_int_equal(c->n_tokens, 0);
-	assert_int_equal(facility_spot_count(c->fac), 2);
-	config_free(c);
-	config_free(NULL);
+	assert_int_equal(facility_spot_count(c->core->fac), 2);
+	settings_free(c);
+	settings_free(NULL);
 }
 
 static void
@@ -199,7 +199,7 @@ test_values_taken(void **state)
 	    "'auth': { 'tokens': [ { 'token': 'gate-north-1', 'role': 'gate', 'gate': 'north' },"
 	    "  { 'token': 'kiosk-token', 'role': 'kiosk', 'gate': null },"
 	    "  { 'token': 'operator-token', 'role': 'operator' } ] }");
-	struct config *c = parse_ok(s);
+	struct settings *c = parse_ok(s);
 
 	(void)state;
 	free(s);
@@ -208,9 +208,9 @@ test_values_taken(void **state)
 	assert_int_equal(c->http.enabled, 0);
 	assert_string_equal(c->data_dir, "/tmp/x");
 	assert_int_equal(c->durability, DUR_WRITE);
-	assert_int_equal(c->strategy, ALLOC_FILL);
+	assert_int_equal(c->core->strategy, ALLOC_FILL);
 	assert_int_equal(c->limits.max_line, 64);
-	assert_int_equal(c->limits.closed_tickets, 0);
+	assert_int_equal(c->core->limits.closed_tickets, 0);
 	assert_int_equal(c->limits.max_output, 8388608);	/* others stay default */
 	assert_int_equal(c->journal.snapshot_every, 5);
 	assert_int_equal(c->journal.snapshot_interval_s, 250);
@@ -226,12 +226,12 @@ test_values_taken(void **state)
 	assert_null(c->tokens[1].gate);
 	assert_int_equal(c->tokens[2].role, ROLE_OPERATOR);
 	assert_null(c->tokens[2].gate);
-	config_free(c);
+	settings_free(c);
 
 	s = with("'durability': 'none'");
 	c = parse_ok(s);
 	assert_int_equal(c->durability, DUR_NONE);
-	config_free(c);
+	settings_free(c);
 	free(s);
 }
 
@@ -330,7 +330,7 @@ static void
 test_errors_text(void **state)
 {
 	char err[256], msg[128];
-	struct config *c;
+	struct settings *c;
 	char *s;
 
 	(void)state;
@@ -349,7 +349,7 @@ test_errors_text(void **state)
 	    "trailing characters after the JSON value", strlen(MINI) + 1);
 	expect_error(MINI "{}", msg);
 	c = parse_ok(MINI " \n\t\r\n");
-	config_free(c);
+	settings_free(c);
 	/* Not JSON at all, with the place named. */
 	expect_error_prefix("{ 'listen': ", "config: line 1, column 13: ");
 	expect_error("", "config: line 1, column 1: unexpected end of input");
@@ -357,16 +357,16 @@ test_errors_text(void **state)
 	/* A NUL byte anywhere, even after the value. */
 	s = tu_quote(MINI);
 	memset(err, 'x', sizeof(err));
-	assert_null(config_parse(s, strlen(s) + 1, err, sizeof(err)));
+	assert_null(settings_parse(s, strlen(s) + 1, &(struct jerr){ err, sizeof(err), 0 }));
 	snprintf(msg, sizeof(msg), "config: line 1, column %zu: "
 	    "trailing characters after the JSON value", strlen(s) + 1);
 	assert_string_equal(err, msg);
 	s[5] = '\0';
-	assert_null(config_parse(s, strlen(s + 6) + 6, err, sizeof(err)));
+	assert_null(settings_parse(s, strlen(s + 6) + 6, &(struct jerr){ err, sizeof(err), 0 }));
 	assert_string_equal(err, "config: line 1, column 6: control character in string");
 	free(s);
 	/* Without an error buffer nothing is written and nothing breaks. */
-	assert_null(config_parse("{", 1, NULL, 0));
+	assert_null(settings_parse("{", 1, &(struct jerr){ NULL, 0, 0 }));
 }
 
 static void
@@ -375,31 +375,31 @@ test_endpoint(void **state)
 	struct endpoint ep;
 
 	(void)state;
-	assert_int_equal(config_endpoint("10.1.2.3:80", &ep), 0);
+	assert_int_equal(settings_endpoint("10.1.2.3:80", &ep), 0);
 	assert_int_equal(ep.enabled, 1);
 	assert_string_equal(ep.host, "10.1.2.3");
 	assert_int_equal(ep.port, 80);
-	assert_int_equal(config_endpoint("[::1]:7070", &ep), 0);
+	assert_int_equal(settings_endpoint("[::1]:7070", &ep), 0);
 	assert_int_equal(ep.enabled, 1);
 	assert_string_equal(ep.host, "::1");
 	assert_int_equal(ep.port, 7070);
-	assert_int_equal(config_endpoint("[fe80::1%eth0]:65535", &ep), 0);
+	assert_int_equal(settings_endpoint("[fe80::1%eth0]:65535", &ep), 0);
 	assert_string_equal(ep.host, "fe80::1%eth0");
 	assert_int_equal(ep.port, 65535);
-	assert_int_equal(config_endpoint("localhost:6379", &ep), 0);
+	assert_int_equal(settings_endpoint("localhost:6379", &ep), 0);
 	assert_string_equal(ep.host, "127.0.0.1");
 	assert_int_equal(ep.port, 6379);
-	assert_int_equal(config_endpoint("redis.example:1", &ep), 0);
+	assert_int_equal(settings_endpoint("redis.example:1", &ep), 0);
 	assert_string_equal(ep.host, "redis.example");
-	assert_int_equal(config_endpoint("0.0.0.0:0", &ep), 0);	/* any free port */
+	assert_int_equal(settings_endpoint("0.0.0.0:0", &ep), 0);	/* any free port */
 	assert_int_equal(ep.port, 0);
 	assert_int_equal(ep.enabled, 1);
 	/* Disabled. */
 	ep.enabled = 1;
-	assert_int_equal(config_endpoint("none", &ep), 0);
+	assert_int_equal(settings_endpoint("none", &ep), 0);
 	assert_int_equal(ep.enabled, 0);
 	ep.enabled = 1;
-	assert_int_equal(config_endpoint(NULL, &ep), 0);
+	assert_int_equal(settings_endpoint(NULL, &ep), 0);
 	assert_int_equal(ep.enabled, 0);
 }
 
@@ -416,41 +416,20 @@ test_endpoint_bad(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (config_endpoint(bad[i], &ep) != -1)
+		if (settings_endpoint(bad[i], &ep) != -1)
 			fail_msg("accepted '%s' (port %d)", bad[i], ep.port);
 	}
-	/* A host name longer than CONFIG_HOST_MAX. */
+	/* A host name longer than SETTINGS_HOST_MAX. */
 	{
-		char s[CONFIG_HOST_MAX + 16];
+		char s[SETTINGS_HOST_MAX + 16];
 
-		memset(s, 'h', CONFIG_HOST_MAX + 1);
-		strcpy(s + CONFIG_HOST_MAX + 1, ":80");
-		assert_int_equal(config_endpoint(s, &ep), -1);
-		strcpy(s + CONFIG_HOST_MAX, ":80");
-		assert_int_equal(config_endpoint(s, &ep), 0);
-		assert_int_equal(strlen(ep.host), CONFIG_HOST_MAX);
+		memset(s, 'h', SETTINGS_HOST_MAX + 1);
+		strcpy(s + SETTINGS_HOST_MAX + 1, ":80");
+		assert_int_equal(settings_endpoint(s, &ep), -1);
+		strcpy(s + SETTINGS_HOST_MAX, ":80");
+		assert_int_equal(settings_endpoint(s, &ep), 0);
+		assert_int_equal(strlen(ep.host), SETTINGS_HOST_MAX);
 	}
-}
-
-static void
-test_roles(void **state)
-{
-	enum role r = ROLE_NONE;
-
-	(void)state;
-	assert_int_equal(config_role_parse("gate", &r), 0);
-	assert_int_equal(r, ROLE_GATE);
-	assert_int_equal(config_role_parse("kiosk", &r), 0);
-	assert_int_equal(r, ROLE_KIOSK);
-	assert_int_equal(config_role_parse("operator", &r), 0);
-	assert_int_equal(r, ROLE_OPERATOR);
-	assert_int_equal(config_role_parse("Operator", &r), -1);
-	assert_int_equal(config_role_parse("", &r), -1);
-	assert_int_equal(config_role_parse("none", &r), -1);
-	assert_string_equal(config_role_name(ROLE_GATE), "gate");
-	assert_string_equal(config_role_name(ROLE_KIOSK), "kiosk");
-	assert_string_equal(config_role_name(ROLE_OPERATOR), "operator");
-	assert_string_equal(config_role_name(ROLE_NONE), "none");
 }
 
 int
@@ -466,7 +445,6 @@ main(void)
 		cmocka_unit_test(test_errors_text),
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_endpoint_bad),
-		cmocka_unit_test(test_roles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "rfc3339.h"
-#include "tariff.h"
+#include "tariff_load.h"
 #include "tz.h"
 
 static const char example_json[] =

@@ -16,12 +16,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "facility.h"
+#include "facility_load.h"
 #include "garage.h"
 #include "json.h"
 #include "jsonw.h"
 #include "../common/jtree.h"
-#include "tariff.h"
+#include "tariff_load.h"
 #include "tz.h"
 
 /* A copy of text with every ' turned into " (the caller frees it). */

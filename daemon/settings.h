@@ -1,0 +1,78 @@
+/*
+ * settings.h - the daemon's settings from the configuration file
+ * (config.md): where it listens, where its data lives and how durable it
+ * is, who may connect (tokens), where audit events go, the connection
+ * limits and the journal's snapshot pace.  The core's sections of the same
+ * file are read by lib/config.h; settings_parse reads both.
+ *
+ * Pure like lib/: no libuv, no I/O (the daemon reads the file), so unit
+ * tests link it.  Every error names its key path.
+ */
+#ifndef PARKD_SETTINGS_H
+#define PARKD_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "json.h"
+#include "role.h"
+
+enum durability { DUR_FSYNC, DUR_WRITE, DUR_NONE };
+
+#define SETTINGS_HOST_MAX 255
+
+struct endpoint {
+	int enabled;
+	char host[SETTINGS_HOST_MAX + 1];
+	int port;
+};
+
+struct token {
+	char *token;
+	enum role role;
+	char *gate;		/* NULL: any gate */
+};
+
+struct settings {
+	struct endpoint listen;
+	struct endpoint http;
+	char *data_dir;
+	enum durability durability;
+	struct config *core;	/* the core's sections, owned */
+	struct {
+		struct endpoint redis;
+		char *password;
+		char *prefix;
+		int64_t subject_maxlen, stream_maxlen;
+		int64_t max_backlog;
+	} audit;
+	struct token *tokens;
+	size_t n_tokens;
+	struct {
+		int64_t max_line, max_output, max_clients;
+		int64_t rate_per_s, rate_burst, idle_timeout_s;
+	} limits;
+	struct {
+		int64_t snapshot_every;		/* journal records between snapshots */
+		int64_t snapshot_interval_s;	/* and at least this often when anything changed; 0 = off */
+	} journal;
+};
+
+/*
+ * Parses the whole configuration file, text[0..len), core and daemon
+ * sections.  Returns NULL with one message in e on any error: a syntax
+ * error ("config: line 12, column 5: ...") or a key path
+ * ("facility.rows[3].count: must be ...", "auth.tokens[1].role: ...").
+ */
+struct settings *settings_parse(const char *text, size_t len, struct jerr *e);
+/* Frees s and its core config; tokens are wiped first.  Accepts NULL. */
+void settings_free(struct settings *s);
+
+/*
+ * Parses "HOST:PORT" ("127.0.0.1:7070", "[::1]:7070", "localhost:7070")
+ * into ep; "none" or NULL disables it.  0 or -1.
+ */
+int settings_endpoint(const char *s, struct endpoint *ep);
+
+#endif
