@@ -101,12 +101,14 @@ metrics(struct server *s, struct sbuf *b)
 	struct alloc_counts k;
 
 	metric(b, "parkd_up", "gauge", "1 while parkd runs.", 1);
-	metric(b, "parkd_connections", "gauge", "Open protocol connections.", (double)s->n_conns);
+	metric(b, "parkd_connections", "gauge", "Open protocol connections.", (double)s->n_clients);
 	metric(b, "parkd_connections_accepted_total", "counter", "Connections accepted.", (double)st->accepted);
 	metric(b, "parkd_connections_refused_total", "counter", "Connections refused (client limit, protected mode).", (double)st->refused);
 	metric(b, "parkd_accept_errors_total", "counter", "Accepts that failed (out of descriptors, ...).", (double)st->accept_errors);
 	metric(b, "parkd_connections_closed_output_total", "counter", "Connections closed for passing limits.max_output.", (double)st->closed_output);
 	metric(b, "parkd_connections_closed_idle_total", "counter", "Connections closed for idleness.", (double)st->closed_idle);
+	metric(b, "parkd_connections_closed_slow_total", "counter", "Connections closed for a line not finished or output not read within their timeouts.", (double)st->closed_slow);
+	metric(b, "parkd_output_queued_bytes", "gauge", "Output all clients hold (limits.max_output_total).", (double)s->out_total);
 	metric(b, "parkd_requests_total", "counter", "Request lines handled.", (double)st->requests);
 	metric(b, "parkd_lines_too_long_total", "counter", "Lines over limits.max_line.", (double)st->lines_too_long);
 	metric(b, "parkd_rate_limited_total", "counter", "Requests refused by the rate limit.", (double)st->rate_limited);

@@ -9,12 +9,13 @@
 
 #include "audit.h"
 #include "commit.h"
-#include "conn.h"
+#include "client.h"
 #include "dict.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
+#include "tcp.h"
 
 int64_t
 server_now(void)
@@ -249,7 +250,7 @@ env_health(void *ud, struct jw *w)
 	jw_kstr(w, "status", ok ? "ok" : "degraded");
 	jw_kstr(w, "version", PARKD_VERSION);
 	jw_kint(w, "uptime_s", server_now() - s->started_at);
-	jw_kuint(w, "connections", s->n_conns);
+	jw_kuint(w, "connections", s->n_clients);
 	jw_kuint(w, "connections_refused", s->stats.refused);
 	jw_kuint(w, "accept_errors", s->stats.accept_errors);
 	journal_health(s, w);
@@ -269,13 +270,13 @@ void
 server_on_durable(void *ud, uint64_t durable)
 {
 	struct server *s = ud;
-	struct conn *c, *next;
+	struct client *c, *next;
 
 	(void)durable;
-	for (c = s->conns; c != NULL; c = next) {
+	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
 		if (c->out_head != NULL)
-			conn_flush(c);
+			client_flush(c);
 	}
 	audit_kick(s->audit);
 }
@@ -284,13 +285,13 @@ void
 server_on_journal_failed(void *ud, uint64_t durable, const char *why)
 {
 	struct server *s = ud;
-	struct conn *c, *next;
+	struct client *c, *next;
 
 	log_err("journal failed (%s): replies to changes after LSN %llu become unavailable",
 	    why, (unsigned long long)durable);
-	for (c = s->conns; c != NULL; c = next) {
+	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
-		conn_changes_lost(c, durable);
+		client_changes_lost(c, durable);
 	}
 }
 
@@ -301,7 +302,7 @@ server_on_rebuilt(void *ud, garage *g)
 	garage *old = s->g;
 
 	s->g = g;
-	for (struct conn *c = s->conns; c != NULL; c = c->next)
+	for (struct client *c = s->clients; c != NULL; c = c->next)
 		c->sess.g = g;
 	garage_free(old);
 }
@@ -355,29 +356,115 @@ on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	/* Always accept: a listener whose connection is not accepted stalls. */
-	conn_accept(s, listener);
+	tcp_accept(s, listener);
+}
+
+/*
+ * Why a client should be closed now, or NULL: silent past idle_timeout_s,
+ * a started line not finished within line_timeout_s (slow-loris), output
+ * that has not moved for send_timeout_s (a peer that stopped reading).
+ */
+static const char *
+overdue(const struct server *s, const struct client *c, uint64_t now)
+{
+	const struct config *cfg = s->cfg;
+	uint64_t idle = (uint64_t)cfg->limits.idle_timeout_s * 1000;
+	uint64_t line = (uint64_t)cfg->limits.line_timeout_s * 1000;
+	uint64_t send = (uint64_t)cfg->limits.send_timeout_s * 1000;
+
+	if (idle > 0 && now - c->active_ms > idle)
+		return "idle";
+	if (line > 0 && c->partial_since_ms != 0 && now - c->partial_since_ms > line)
+		return "line not finished";
+	if (send > 0 && client_stalled(c, now, send))
+		return "output not read";
+	return NULL;
 }
 
 static void
 on_tick(uv_timer_t *t)
 {
 	struct server *s = t->data;
-	int64_t idle = s->cfg->limits.idle_timeout_s;
 	uint64_t now = server_ms(s);
-	struct conn *c, *next;
+	struct client *c, *next;
 
 	if (s->accept_err_unlogged > 0 && now - s->accept_err_logged_ms >= 1000)
 		log_accept_errors(s, now);
-	if (idle <= 0)
-		return;
-	for (c = s->conns; c != NULL; c = next) {
+	for (c = s->clients; c != NULL; c = next) {
+		const char *why;
+
 		next = c->next;
-		if (c->state != CONN_CLOSING && now - c->active_ms > (uint64_t)idle * 1000) {
+		if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED ||
+		    (why = overdue(s, c, now)) == NULL)
+			continue;
+		if (why[0] == 'i')
 			s->stats.closed_idle++;
-			log_info("conn=%llu %s: idle for %llds, closing",
-			    (unsigned long long)c->id, c->peer, (long long)idle);
-			conn_close(c);
+		else
+			s->stats.closed_slow++;
+		log_info("client=%llu %s: %s in time, closing", (unsigned long long)c->id,
+		    c->peer, why);
+		client_close(c);
+	}
+}
+
+void
+server_shed_output(struct server *s)
+{
+	uint64_t limit = (uint64_t)s->cfg->limits.max_output_total;
+
+	while (s->out_total > limit) {
+		struct client *big = NULL;
+
+		for (struct client *c = s->clients; c != NULL; c = c->next) {
+			if (c->state != CLIENT_CLOSING && c->state != CLIENT_CLOSED &&
+			    (big == NULL || client_queued(c) > client_queued(big)))
+				big = c;
 		}
+		if (big == NULL || client_queued(big) == 0)
+			return;
+		s->stats.closed_output++;
+		log_warn("client=%llu %s: all clients hold %llu bytes of output "
+		    "(max_output_total %llu); closing the largest queue (%zu bytes)",
+		    (unsigned long long)big->id, big->peer, (unsigned long long)s->out_total,
+		    (unsigned long long)limit, client_queued(big));
+		client_close(big);
+	}
+}
+
+struct addr_count {
+	int64_t n;
+	char key[];
+};
+
+int
+server_address_add(struct server *s, const char *addr)
+{
+	struct addr_count *a = dict_get(s->per_address, addr);
+
+	if (a == NULL) {
+		a = calloc(1, sizeof(*a) + strlen(addr) + 1);
+		if (a == NULL)
+			return -1;
+		strcpy(a->key, addr);
+		if (dict_set(s->per_address, a->key, a) != 0) {
+			free(a);
+			return -1;
+		}
+	}
+	if (a->n >= s->cfg->limits.max_clients_per_address)
+		return -1;
+	a->n++;
+	return 0;
+}
+
+void
+server_address_del(struct server *s, const char *addr)
+{
+	struct addr_count *a = dict_get(s->per_address, addr);
+
+	if (a != NULL && --a->n <= 0) {
+		dict_del(s->per_address, a->key);
+		free(a);
 	}
 }
 
@@ -393,13 +480,13 @@ static void
 on_stop_timer(uv_timer_t *t)
 {
 	struct server *s = t->data;
-	struct conn *c, *next;
+	struct client *c, *next;
 
 	log_warn("clients did not drain in time; closing %llu",
-	    (unsigned long long)s->n_conns);
-	for (c = s->conns; c != NULL; c = next) {
+	    (unsigned long long)s->n_clients);
+	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
-		conn_close(c);
+		client_close(c);
 	}
 }
 
@@ -413,7 +500,7 @@ on_drain_timer(uv_timer_t *t)
 {
 	struct server *s = t->data;
 
-	if (s->n_conns > 0)
+	if (s->n_clients > 0)
 		return;
 	uv_close((uv_handle_t *)t, NULL);
 	uv_close((uv_handle_t *)&s->stop_timer, NULL);
@@ -448,7 +535,8 @@ server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
 	s->env.new_id = env_new_id;
 	s->env.auth = env_auth;
 	s->auth_peers = dict_new();
-	if (s->auth_peers == NULL)
+	s->per_address = dict_new();
+	if (s->auth_peers == NULL || s->per_address == NULL)
 		return -1;
 	s->env.health = env_health;
 	s->env.writable = env_writable;
@@ -523,6 +611,7 @@ server_free(struct server *s)
 		auth_prune(s, 1);
 		dict_free(s->auth_peers);
 	}
+	dict_free(s->per_address);
 	jw_release(&s->recw);
 	free(s);
 }
@@ -530,7 +619,7 @@ server_free(struct server *s)
 void
 server_shutdown(struct server *s)
 {
-	struct conn *c, *next;
+	struct client *c, *next;
 
 	if (s->shutting_down)
 		return;
@@ -552,9 +641,9 @@ server_shutdown(struct server *s)
 	s->http = NULL;
 	/* Redis would keep the loop alive; history still waiting is answered unavailable. */
 	audit_close(s->audit);
-	for (c = s->conns; c != NULL; c = next) {
+	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
-		conn_drain(c);
+		client_drain(c);
 	}
 	/* A client that never reads must not hold the shutdown forever. */
 	uv_timer_init(s->loop, &s->stop_timer);

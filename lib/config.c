@@ -136,15 +136,23 @@ static int
 parse_limits(struct config *c, const cJSON *o, struct jerr *e)
 {
 	static const char *const keys[] = { "max_line", "max_output",
-	    "max_clients", "rate_per_s", "rate_burst", "idle_timeout_s",
-	    "closed_tickets", NULL };
+	    "max_output_total", "max_clients", "max_clients_per_address",
+	    "rate_per_s", "rate_burst", "idle_timeout_s", "line_timeout_s",
+	    "send_timeout_s", "max_future_s", "closed_tickets", NULL };
 
 	if (o == NULL)
 		return 0;
 	if (jcheck_object(o, "limits", keys, e) != 0 ||
 	    jget_int(o, "limits", "max_line", 64, 64 << 20, &c->limits.max_line, e) ||
 	    jget_int(o, "limits", "max_output", 4096, (int64_t)1 << 40, &c->limits.max_output, e) ||
+	    jget_int(o, "limits", "max_output_total", 4096, (int64_t)1 << 50,
+	    &c->limits.max_output_total, e) ||
 	    jget_int(o, "limits", "max_clients", 1, 1000000, &c->limits.max_clients, e) ||
+	    jget_int(o, "limits", "max_clients_per_address", 1, 1000000,
+	    &c->limits.max_clients_per_address, e) ||
+	    jget_int(o, "limits", "line_timeout_s", 0, 86400, &c->limits.line_timeout_s, e) ||
+	    jget_int(o, "limits", "send_timeout_s", 0, 86400, &c->limits.send_timeout_s, e) ||
+	    jget_int(o, "limits", "max_future_s", 0, 86400 * 366, &c->limits.max_future_s, e) ||
 	    jget_int(o, "limits", "rate_per_s", 0, 100000000, &c->limits.rate_per_s, e) ||
 	    jget_int(o, "limits", "rate_burst", 0, 100000000, &c->limits.rate_burst, e) ||
 	    jget_int(o, "limits", "idle_timeout_s", 0, 86400 * 365, &c->limits.idle_timeout_s, e) ||
@@ -297,6 +305,11 @@ set_defaults(struct config *c)
 	c->audit.max_backlog = 10000000;
 	c->limits.max_line = 65536;
 	c->limits.max_output = 8388608;
+	c->limits.max_output_total = 268435456;
+	c->limits.max_clients_per_address = 512;
+	c->limits.line_timeout_s = 30;
+	c->limits.send_timeout_s = 60;
+	c->limits.max_future_s = 86400;
 	c->limits.max_clients = 10000;
 	c->limits.rate_per_s = 2000;
 	c->limits.rate_burst = 4000;

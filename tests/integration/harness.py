@@ -16,6 +16,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PARKD = os.path.join(ROOT, os.environ.get("PARKD", "build/parkd"))
 DEMO = os.path.join(ROOT, "conf", "parkd.json")
+# AddressSanitizer keeps freed memory in quarantine: RSS bounds need room.
+SANITIZED = "asan" in os.environ.get("PARKD", "")
 
 
 def free_port():
