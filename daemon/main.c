@@ -361,6 +361,7 @@ reload_config(struct server *s)
 	nc->tokens = tokens;
 	nc->n_tokens = n_tokens;
 	cfg->limits = nc->limits;
+	s->env.max_future_s = cfg->limits.max_future_s;
 	fit_clients(cfg);
 	config_free(nc);
 	log_info("reload: %zu tokens, limits updated", cfg->n_tokens);

@@ -8,6 +8,7 @@
 #include <uuid/uuid.h>
 
 #include "audit.h"
+#include "authguard.h"
 #include "commit.h"
 #include "client.h"
 #include "dict.h"
@@ -72,77 +73,10 @@ ct_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
-/* Failed auth calls per address before it must wait, and how waits grow. */
-#define AUTH_FREE_FAILURES 5
-#define AUTH_MAX_WAIT_MS 60000
-#define AUTH_FORGET_MS (10 * 60 * 1000)
-#define AUTH_MAX_PEERS 10000
-#define AUTH_OVERFLOW "*"	/* no address looks like this */
-
-struct auth_peer {
-	uint32_t failures;
-	uint64_t last_ms, until_ms;
-	char key[];
-};
-
-/* Forgets addresses that have been quiet for a while (all, when forced). */
-static void
-auth_prune(struct server *s, int all)
-{
-	uint64_t now = server_ms(s);
-	struct auth_peer **gone;
-	size_t pos = 0, n = 0;
-	const char *key;
-	void *v;
-
-	/* Collect first: the table must not change while it is walked. */
-	gone = malloc(dict_size(s->auth_peers) * sizeof(*gone) + 1);
-	if (gone == NULL)
-		return;
-	while (dict_next(s->auth_peers, &pos, &key, &v)) {
-		struct auth_peer *p = v;
-
-		if (all || now - p->last_ms > AUTH_FORGET_MS)
-			gone[n++] = p;
-	}
-	for (size_t i = 0; i < n; i++) {
-		dict_del(s->auth_peers, gone[i]->key);
-		free(gone[i]);
-	}
-	free(gone);
-}
-
-/*
- * The entry that counts failures for peer.  When the table is full of
- * recent failures (many addresses guessing at once), the newcomers share
- * one entry: they are limited together rather than not at all.
- */
-static struct auth_peer *
-auth_entry(struct server *s, const char *peer, int create)
-{
-	struct auth_peer *p = dict_get(s->auth_peers, peer);
-
-	if (p != NULL)
-		return p;
-	if (!create)
-		return dict_size(s->auth_peers) >= AUTH_MAX_PEERS ?
-		    dict_get(s->auth_peers, AUTH_OVERFLOW) : NULL;
-	if (dict_size(s->auth_peers) >= AUTH_MAX_PEERS)
-		auth_prune(s, 0);
-	if (dict_size(s->auth_peers) >= AUTH_MAX_PEERS)
-		peer = AUTH_OVERFLOW;
-	if ((p = dict_get(s->auth_peers, peer)) != NULL)
-		return p;
-	p = calloc(1, sizeof(*p) + strlen(peer) + 1);
-	if (p == NULL)
-		return NULL;
-	strcpy(p->key, peer);
-	if (dict_set(s->auth_peers, p->key, p) != 0) {
-		free(p);
-		return NULL;
-	}
-	return p;
-}
+/* Addresses whose failed auth calls are remembered (see proto/authguard.h). */
+#define AUTH_MAX_ADDRS 10000
+/* One summary line of failed auth calls at most this often. */
+#define AUTH_LOG_EVERY_MS 10000
 
 static int
 env_auth(void *ud, const char *peer, const char *token, enum role *role,
@@ -151,44 +85,39 @@ env_auth(void *ud, const char *peer, const char *token, enum role *role,
 	struct server *s = ud;
 	const struct token *found = NULL;
 	uint64_t now = server_ms(s);
-	struct auth_peer *p = auth_entry(s, peer, 0);
 
-	if (p != NULL && now - p->last_ms > AUTH_FORGET_MS)
-		p->failures = 0, p->until_ms = 0;
-	if (p != NULL && p->until_ms > now) {
-		*retry_ms = p->until_ms - now;
+	if ((*retry_ms = authguard_wait(s->auth, peer, now)) > 0)
 		return -2;
-	}
 	/* Look at every token, so the time taken does not tell which matched. */
 	for (size_t i = 0; i < s->cfg->n_tokens; i++) {
 		if (ct_equal(token, s->cfg->tokens[i].token))
 			found = &s->cfg->tokens[i];
 	}
-	if (found != NULL) {
-		*role = found->role;
-		*gate = found->gate;
-		/* A client that knows a token is no longer guessing. */
-		if (p != NULL && strcmp(p->key, AUTH_OVERFLOW) != 0) {
-			dict_del(s->auth_peers, p->key);
-			free(p);
-		}
-		return 0;
+	if (found == NULL) {
+		authguard_failed(s->auth, peer, now);
+		return -1;
 	}
-	if (p == NULL)
-		p = auth_entry(s, peer, 1);
-	if (p != NULL) {
-		p->failures++;
-		p->last_ms = now;
-		if (p->failures >= AUTH_FREE_FAILURES) {
-			uint32_t shift = p->failures - AUTH_FREE_FAILURES;
-			uint64_t wait = 1000ull << (shift > 6 ? 6 : shift);
+	*role = found->role;
+	*gate = found->gate;
+	return 0;
+}
 
-			p->until_ms = now + (wait > AUTH_MAX_WAIT_MS ? AUTH_MAX_WAIT_MS : wait);
-			log_warn("auth: %u failures from %s; not listening for %llums",
-			    p->failures, peer, (unsigned long long)(p->until_ms - now));
-		}
-	}
-	return -1;
+/* One line for all the failed auth calls of an interval, not one each. */
+static void
+log_auth_failures(struct server *s, uint64_t now)
+{
+	struct authguard_summary sum;
+
+	if (now - s->auth_logged_ms < AUTH_LOG_EVERY_MS)
+		return;
+	authguard_take_summary(s->auth, &sum);
+	s->auth_logged_ms = now;
+	if (sum.failures + sum.refused == 0)
+		return;
+	log_warn("auth: %llu failed and %llu refused (waiting) attempts from %llu "
+	    "addresses; most from %s (%llu)", (unsigned long long)sum.failures,
+	    (unsigned long long)sum.refused, (unsigned long long)sum.addrs,
+	    sum.worst[0] ? sum.worst : "-", (unsigned long long)sum.worst_failures);
 }
 
 static int
@@ -390,6 +319,7 @@ on_tick(uv_timer_t *t)
 
 	if (s->accept_err_unlogged > 0 && now - s->accept_err_logged_ms >= 1000)
 		log_accept_errors(s, now);
+	log_auth_failures(s, now);
 	for (c = s->clients; c != NULL; c = next) {
 		const char *why;
 
@@ -532,11 +462,12 @@ server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
 	s->journal = j;
 	s->started_at = server_now();
 	s->env.ud = s;
+	s->env.max_future_s = cfg->limits.max_future_s;
 	s->env.new_id = env_new_id;
 	s->env.auth = env_auth;
-	s->auth_peers = dict_new();
+	s->auth = authguard_new(AUTH_MAX_ADDRS);
 	s->per_address = dict_new();
-	if (s->auth_peers == NULL || s->per_address == NULL)
+	if (s->auth == NULL || s->per_address == NULL)
 		return -1;
 	s->env.health = env_health;
 	s->env.writable = env_writable;
@@ -607,10 +538,7 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
-	if (s->auth_peers != NULL) {
-		auth_prune(s, 1);
-		dict_free(s->auth_peers);
-	}
+	authguard_free(s->auth);
 	dict_free(s->per_address);
 	jw_release(&s->recw);
 	free(s);

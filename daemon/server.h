@@ -62,7 +62,8 @@ struct server {
 	struct journal *journal;
 	struct audit *audit;
 	struct http *http;
-	struct dict *auth_peers;	/* address -> recent auth failures */
+	struct authguard *auth;		/* failed auth calls by address */
+	uint64_t auth_logged_ms;	/* when they were last summed up in the log */
 	/* Re-reads the configuration (SIGHUP); set by main.  0 or -1 (logged). */
 	int (*reload)(struct server *s);
 	struct jw recw;			/* the commit step's record writer, reused */

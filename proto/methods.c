@@ -148,6 +148,7 @@ static int
 p_at(struct call *c, int future_ok, int64_t *at)
 {
 	const char *s;
+	char limit[RFC3339_BUFSZ];
 	int64_t t;
 
 	*at = c->now;
@@ -164,6 +165,14 @@ p_at(struct call *c, int future_ok, int64_t *at)
 		fail(c, PK_E_FORBIDDEN, future_ok ?
 		    "only operators may quote at a past time" :
 		    "only operators may give 'at'");
+		return -1;
+	}
+	/* A change far in the future would leave its ticket stuck until then. */
+	if (!future_ok && t > c->now + c->env->max_future_s) {
+		rfc3339_format(c->now + c->env->max_future_s, limit);
+		fail(c, PK_E_INVALID_PARAMS,
+		    "param 'at' may lie at most %llds ahead (limits.max_future_s): "
+		    "no later than %s", (long long)c->env->max_future_s, limit);
 		return -1;
 	}
 	*at = t;

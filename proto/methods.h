@@ -22,6 +22,8 @@
 /* What the daemon lends the handlers. */
 struct call_env {
 	void *ud;
+	/* How far ahead of now an operator's `at` may lie on a change. */
+	int64_t max_future_s;
 	/* A fresh time-ordered id. */
 	void (*new_id)(void *ud, char out[UUID_BUFSZ]);
 	/* Writes the members status, version, uptime_s, journal, audit... */
