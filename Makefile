@@ -16,9 +16,11 @@ CFLAGS   ?= -O2 -g
 WERROR   ?= 1
 SAN      ?= 0
 
-PKGS      = libuv hiredis libcjson uuid
+PKGS      = libuv hiredis libcjson uuid nettle
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# http-parser and wslay ship no pkg-config file.
+DAEMON_LIBS = -lhttp_parser -lwslay
 
 # -Wno-format-truncation: messages are built with snprintf into fixed
 # buffers on purpose; cutting a long path short is the intended behaviour.
@@ -46,7 +48,7 @@ BENCH_SRC  = $(sort $(wildcard tests/bench/*.c))
 
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROTO_OBJ  = $(PROTO_SRC:%.c=$(BUILD)/%.o)
-DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/webpage.o
 CORE_A     = $(BUILD)/libparkcore.a
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
@@ -64,7 +66,15 @@ $(CORE_A): $(LIB_OBJ) $(PROTO_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/parkd: $(DAEMON_OBJ) $(CORE_A)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(CORE_A) $(LIBS_ALL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(CORE_A) $(DAEMON_LIBS) $(LIBS_ALL)
+
+# The live map page, embedded in the binary.
+$(BUILD)/gen/webpage.c: daemon/www/map.html scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh webpage_map daemon/www/map.html > $@
+
+$(BUILD)/gen/webpage.o: $(BUILD)/gen/webpage.c
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 # Unit tests link the pure core (lib/ and proto/) and cmocka, nothing else.
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_A)

@@ -253,6 +253,52 @@ log_accept_errors(struct server *s, uint64_t now)
 	s->accept_err_logged_ms = now;
 }
 
+/*
+ * The peer's address as "host:port", the address auth failures are
+ * counted by (an IPv6 host has a /64 to choose from), and whether it is
+ * this machine.
+ */
+void
+server_peer_names(uv_tcp_t *h, char *peer, size_t plen, char *auth, size_t alen,
+    int *loopback)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	*loopback = 0;
+	snprintf(peer, plen, "?");
+	snprintf(auth, alen, "?");
+	if (uv_tcp_getpeername(h, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		uv_ip4_name(in, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		*loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+		static const unsigned char lo[16] = { [15] = 1 };
+		static const unsigned char v4pre[12] = { [10] = 0xff, [11] = 0xff };
+		const unsigned char *a = in6->sin6_addr.s6_addr;
+
+		uv_ip6_name(in6, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		*loopback = memcmp(a, lo, 16) == 0 ||
+		    (memcmp(a, v4pre, 12) == 0 && a[12] == 127);
+		if (strchr(host, '.') == NULL) {
+			snprintf(peer, plen, "[%s]:%d", host, port);
+			snprintf(auth, alen, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64",
+			    a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+			return;
+		}
+	}
+	snprintf(peer, plen, "%s:%d", host, port);
+	snprintf(auth, alen, "%s", host);
+}
+
 void
 server_accept_error(struct server *s, int status)
 {

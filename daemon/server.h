@@ -94,6 +94,13 @@ void server_shutdown(struct server *s);
  * logs at most one line a second, with how many there were.
  */
 void server_accept_error(struct server *s, int status);
+/*
+ * The peer of h as "host:port" (IPv6 as "[host]:port"), the address its
+ * failed auth calls and connections are counted by (an IPv6 host has a /64
+ * to choose from), and whether it is this machine.
+ */
+void server_peer_names(uv_tcp_t *h, char *peer, size_t plen, char *auth,
+    size_t alen, int *loopback);
 
 /*
  * Closes the clients with the largest output queues until all of them

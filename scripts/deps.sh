@@ -2,7 +2,7 @@
 # Installs the Debian packages a make target needs, only when some are missing.
 # Usage: scripts/deps.sh build|run|test|fuzz
 set -eu
-build="gcc make pkg-config libuv1-dev libhiredis-dev libcjson-dev uuid-dev tzdata"
+build="gcc make pkg-config libuv1-dev libhiredis-dev libcjson-dev uuid-dev tzdata libhttp-parser-dev libwslay-dev nettle-dev"
 case "${1:-build}" in
   build) want="$build" ;;
   run)   want="$build redis-server" ;;

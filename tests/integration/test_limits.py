@@ -12,7 +12,7 @@ import threading
 import time
 
 from harness import (SANITIZED, Daemon, Shared, assert_error, assert_result, demo_config,
-                     free_port)
+                     free_port, http_request)
 
 SHARED = Shared()
 
@@ -410,20 +410,6 @@ def test_sigterm_with_an_open_http_request_exits_cleanly():
         d.close()
 
 
-def _http_get(port, request):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(request)
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body.decode()
-
-
 def test_metrics_and_healthz():
     """GET /metrics is Prometheus text that follows the state; /healthz
     answers 200 with the health JSON; other paths 404, other verbs 405."""
@@ -434,7 +420,7 @@ def test_metrics_and_healthz():
         with open(d.path, "w") as f:
             json.dump(d.cfg, f)
         d.start()
-        code, body = _http_get(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        code, body = http_request(port, "/metrics")
         assert code == 200, (code, body)
         lines = set(body.splitlines())
         assert "parkd_up 1" in lines, body
@@ -442,15 +428,15 @@ def test_metrics_and_healthz():
         assert "# TYPE parkd_requests_total counter" in lines, body
         c = d.client()
         c.ok("entry", gate="north", plate="MET 1", **{"class": "car"})
-        code, body = _http_get(port, b"GET /metrics HTTP/1.1\r\n\r\n")
+        code, body = http_request(port, "/metrics")
         lines = set(body.splitlines())
         assert 'parkd_spots{state="occupied"} 1' in lines, body
         assert "parkd_vehicles_inside 1" in lines, body
         assert any(l.startswith("parkd_journal_durable_lsn 1") for l in lines), body
-        code, body = _http_get(port, b"GET /healthz HTTP/1.1\r\n\r\n")
+        code, body = http_request(port, "/healthz")
         assert code == 200 and json.loads(body)["status"] == "ok", (code, body)
-        assert _http_get(port, b"GET /nope HTTP/1.1\r\n\r\n")[0] == 404
-        assert _http_get(port, b"POST /metrics HTTP/1.1\r\n\r\n")[0] == 405
+        assert http_request(port, "/nope")[0] == 404
+        assert http_request(port, "/metrics", method="POST")[0] == 405
         c.close()
     finally:
         d.close()
