@@ -259,10 +259,13 @@ ws_io_close(void *ud)
 	struct hconn *hc = ud;
 
 	uv_read_stop((uv_stream_t *)&hc->tcp);
-	if (hc->writes == 0)
+	if (hc->writes == 0) {
 		conn_close(hc);
-	else
-		hc->close_when_written = 1;
+		return;
+	}
+	/* Let the close frame go out, but not wait on a peer that does not read. */
+	hc->close_when_written = 1;
+	uv_timer_start(&hc->timer, on_timeout, HTTP_CLOSE_GRACE_MS, 0);
 }
 
 /* Whether the comma-separated list has the token (case-insensitive). */

@@ -24,6 +24,8 @@ struct http;
 #define HTTP_MAX_URL 1024
 #define HTTP_REQUEST_MS 5000
 #define HTTP_IDLE_MS 30000
+/* How long a closing WebSocket waits for its last frames to be written. */
+#define HTTP_CLOSE_GRACE_MS 1000
 
 /* Listens on cfg->http when enabled; NULL when off or on error (logged). */
 struct http *http_start(struct server *srv, int *failed);

@@ -248,10 +248,12 @@ ws_resume(void *tp)
 		deliver(w, p->data, p->len);
 		free(p);
 	}
-	if (w->paused || w->closing || pump(w) != 0 || w->paused)
+	if (!w->paused && !w->closing && pump(w) != 0)
 		return;
+	/* Whatever was answered goes out, paused again or not. */
 	client_flush(w->c);
-	w->io.resume(w->io.ud);
+	if (!w->paused && !w->closing)
+		w->io.resume(w->io.ud);
 }
 
 static void
