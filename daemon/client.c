@@ -8,6 +8,8 @@
 #include "audit.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "publish.h"
+#include "subs.h"
 #include "server.h"
 
 static const char *const client_state_names[] = {
@@ -30,6 +32,7 @@ client_state_name(enum client_state st)
 struct outbuf {
 	struct outbuf *next;
 	int waiting;		/* a reserved place whose answer has not come */
+	int notice;		/* a notification: dropped when its change is lost */
 	uint64_t lsn;		/* held until this LSN is durable; 0 = not held */
 	char *fail;		/* sent instead when the change is lost, or NULL */
 	size_t len;
@@ -116,6 +119,8 @@ client_new(struct server *srv, const struct client_transport *tr, void *tp,
 	snprintf(c->sess.peer, sizeof(c->sess.peer), "%s", auth_peer);
 	c->sess.g = srv->g;
 	c->sess.env = &srv->env;
+	/* Subscriptions know a client by its address in memory: unique while it lives. */
+	c->sess.client = (uint64_t)(uintptr_t)c;
 	c->tokens = (double)srv->cfg->limits.rate_burst;
 	c->refill_ms = c->active_ms = c->progress_ms = server_ms(srv);
 	c->next = srv->clients;
@@ -142,6 +147,7 @@ client_free(struct client *c)
 	srv->n_clients--;
 	if (c->counted)
 		server_address_del(srv, c->sess.peer);
+	subs_drop_client(srv->subs, c->sess.client);
 	free_list(c, &c->out_head, &c->out_tail);
 	free_list(c, &c->flight_head, &c->flight_tail);
 	session_release(&c->sess);
@@ -308,10 +314,11 @@ append(struct client *c, struct outbuf *b)
 	account(c, b->len, 0);
 }
 
-int
-client_send(struct client *c, const char *msg, uint64_t lsn, const char *fail)
+/* Queues one message of len bytes; notice marks a notification. */
+static int
+enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
+    const char *fail, int notice)
 {
-	size_t len = strlen(msg);
 	struct outbuf *b;
 
 	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
@@ -319,13 +326,15 @@ client_send(struct client *c, const char *msg, uint64_t lsn, const char *fail)
 	b = malloc(sizeof(*b) + len + 1);
 	if (b == NULL)
 		goto oom;
+	b->notice = notice;
 	b->fail = NULL;
 	if (lsn != 0 && fail != NULL && (b->fail = strdup(fail)) == NULL) {
 		free(b);
 		goto oom;
 	}
 	b->data = b->inline_data;
-	memcpy(b->data, msg, len + 1);
+	memcpy(b->data, msg, len);
+	b->data[len] = '\0';
 	b->len = len;
 	b->lsn = lsn;
 	b->waiting = 0;
@@ -334,6 +343,23 @@ client_send(struct client *c, const char *msg, uint64_t lsn, const char *fail)
 oom:
 	log_err("client=%llu out of memory for a reply", (unsigned long long)c->id);
 	client_close(c);
+	return -1;
+}
+
+int
+client_send(struct client *c, const char *msg, uint64_t lsn, const char *fail)
+{
+	return enqueue(c, msg, strlen(msg), lsn, fail, 0);
+}
+
+int
+client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn)
+{
+	if (enqueue(c, msg, len, lsn, NULL, 1) == 0) {
+		client_flush(c);
+		return 0;
+	}
+	c->srv->stats.subscribers_dropped++;
 	return -1;
 }
 
@@ -383,9 +409,26 @@ client_fill(struct client *c, struct outbuf *slot, const char *msg)
 void
 client_changes_lost(struct client *c, uint64_t durable)
 {
-	for (struct outbuf *b = c->out_head; b != NULL; b = b->next) {
-		if (b->lsn <= durable)
+	struct outbuf *b, *next, *prev = NULL;
+
+	for (b = c->out_head; b != NULL; b = next) {
+		next = b->next;
+		if (b->lsn <= durable) {
+			prev = b;
 			continue;
+		}
+		if (b->notice) {
+			/* A change that never happened is nobody's news. */
+			if (prev != NULL)
+				prev->next = next;
+			else
+				c->out_head = next;
+			if (c->out_tail == b)
+				c->out_tail = prev;
+			c->out_pending -= b->len;
+			outbuf_free(c, b);
+			continue;
+		}
 		b->lsn = 0;
 		if (b->fail != NULL) {
 			c->out_pending -= b->len;
@@ -395,6 +438,7 @@ client_changes_lost(struct client *c, uint64_t durable)
 			c->out_pending += b->len;
 			account(c, b->len, 0);
 		}
+		prev = b;
 	}
 	client_flush(c);
 	maybe_finish_drain(c);
@@ -591,6 +635,8 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 		client_send(c, out.line, out.hold, out.fail_line);
 	free(out.line);
 	free(out.fail_line);
+	/* Subscribers hear of the changes only now, after this reply. */
+	publish_flush(srv);
 	if (out.failed_auth)
 		count_auth_failures(c, out.failed_auth);
 	return take_more(c);

@@ -141,6 +141,12 @@ void client_transport_closed(struct client *c);
  */
 int client_send(struct client *c, const char *msg, uint64_t lsn,
     const char *fail);
+/*
+ * Queues a notification of len bytes, held until lsn is durable and
+ * dropped if the journal loses that change.  A client past max_output is
+ * closed and counted as a subscriber dropped; -1 then.
+ */
+int client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn);
 /* Hands the queued messages whose changes are durable to the transport. */
 void client_flush(struct client *c);
 /* The journal lost every change after durable: swap in the fail messages. */

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "audit.h"
 #include "commit.h"
+#include "publish.h"
 #include "garage.h"
 #include "http.h"
 #include "journal.h"
@@ -317,6 +318,7 @@ reload_tariff(struct server *s, tariff *t)
 		log_err("reload: the new tariff could not be journaled; it is undone");
 	else
 		log_info("reload: new tariff in force");
+	publish_flush(s);
 	changes_release(&ch);
 }
 

@@ -9,6 +9,7 @@
 #include "audit.h"
 #include "journal.h"
 #include "server.h"
+#include "subs.h"
 
 struct sbuf {
 	char *p;
@@ -85,6 +86,8 @@ write_metrics(struct server *s, struct sbuf *b)
 	metric(b, "parkd_rate_limited_total", "counter", "Requests refused by the rate limit.", (double)st->rate_limited);
 	metric(b, "parkd_auth_failures_total", "counter", "Failed auth calls.", (double)st->auth_failures);
 	metric(b, "parkd_internal_errors_total", "counter", "Requests answered internal_error.", (double)st->internal_errors);
+	metric(b, "parkd_subscriptions", "gauge", "Live subscriptions.", (double)subs_count(s->subs));
+	metric(b, "parkd_subscribers_dropped_total", "counter", "Subscribers closed for not reading their notifications (limits.max_output).", (double)st->subscribers_dropped);
 
 	alloc_counts(a, &k);
 	sb_printf(b, "# HELP parkd_spots Spots by state.\n# TYPE parkd_spots gauge\n");

@@ -16,6 +16,8 @@
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
+#include "publish.h"
+#include "subs.h"
 #include "tcp.h"
 
 int64_t
@@ -52,6 +54,12 @@ static void
 env_new_id(void *ud, char out[UUID_BUFSZ])
 {
 	server_new_id(ud, out);
+}
+
+static int64_t
+env_mono_ms(void *ud)
+{
+	return (int64_t)server_ms(ud);
 }
 
 static int
@@ -519,6 +527,12 @@ server_init(struct server *s, uv_loop_t *loop, struct config *cfg, garage *g,
 	s->env.writable = env_writable;
 	s->env.consistent = env_consistent;
 	s->env.commit = env_commit;
+	s->env.mono_ms = env_mono_ms;
+	/* At most 64 subscriptions per connection: each costs memory for every change. */
+	s->subs = subs_new(64);
+	s->env.subs = s->subs;
+	if (s->subs == NULL || publish_init(s) != 0)
+		return -1;
 	uv_signal_init(loop, &s->sig_term);
 	uv_signal_init(loop, &s->sig_int);
 	uv_signal_init(loop, &s->sig_hup);
@@ -586,6 +600,8 @@ server_free(struct server *s)
 		return;
 	authguard_free(s->auth);
 	dict_free(s->per_address);
+	publish_free(s);
+	subs_free(s->subs);
 	jw_release(&s->recw);
 	free(s);
 }
@@ -611,6 +627,7 @@ server_shutdown(struct server *s)
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
 	uv_close((uv_handle_t *)&s->tick, NULL);
+	publish_close(s);
 	http_stop(s->http);
 	s->http = NULL;
 	/* Redis would keep the loop alive; history still waiting is answered unavailable. */

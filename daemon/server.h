@@ -32,6 +32,7 @@ struct server_stats {
 	uint64_t rate_limited;
 	uint64_t auth_failures;
 	uint64_t internal_errors;
+	uint64_t subscribers_dropped;	/* closed for not reading their notifications */
 };
 
 struct server {
@@ -45,6 +46,8 @@ struct server {
 	uv_timer_t drain_timer;		/* ends the loop once clients are gone */
 	uv_timer_t watchdog;		/* systemd watchdog, when asked for */
 	int watchdog_on;
+	struct subs *subs;		/* who is subscribed to what */
+	struct outbox *outbox;		/* committed changes not yet published */
 	struct client *clients;
 	uint64_t n_clients;
 	uint64_t next_client_id;

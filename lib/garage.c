@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dict.h"
+#include "omap.h"
 
 struct garage {
 	facility *fac;
@@ -13,6 +14,7 @@ struct garage {
 	tz *zone;
 	dict *by_id;		/* id -> ticket, inside and kept closed ones */
 	dict *by_plate;		/* plate -> ticket, inside only */
+	omap *inside;		/* the same in plate order, for search by prefix */
 	size_t keep_closed;
 	size_t n_closed;
 	struct ticket *oldest_closed, *newest_closed;
@@ -47,7 +49,9 @@ garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
 	g->alloc = alloc_new(f);
 	g->by_id = dict_new();
 	g->by_plate = dict_new();
-	if (g->alloc == NULL || g->by_id == NULL || g->by_plate == NULL) {
+	g->inside = omap_new(PLATE_MAX);
+	if (g->alloc == NULL || g->by_id == NULL || g->by_plate == NULL ||
+	    g->inside == NULL) {
 		garage_free(g);
 		return NULL;
 	}
@@ -84,6 +88,7 @@ garage_free(garage *g)
 	}
 	dict_free(g->by_id);
 	dict_free(g->by_plate);
+	omap_free(g->inside);
 	alloc_free(g->alloc);
 	tariff_free(g->tariff);
 	tz_free(g->zone);
@@ -206,6 +211,60 @@ garage_inside_count(const garage *g)
 	return dict_size(g->by_plate);
 }
 
+/* Finds t by its plate, in both indexes; -1 (neither changed) when out of memory. */
+static int
+index_inside(garage *g, struct ticket *t)
+{
+	if (dict_set(g->by_plate, t->plate, t) != 0)
+		return -1;
+	if (omap_put(g->inside, t->plate, t, NULL) != PK_OK) {
+		dict_del(g->by_plate, t->plate);
+		return -1;
+	}
+	return 0;
+}
+
+int
+garage_class_open(const garage *g, int gate, int cls)
+{
+	uint32_t spots[ALLOC_MAX_SPOTS];
+	size_t n;
+
+	return alloc_choose(g->alloc, gate, cls, 0, spots, &n) == PK_OK;
+}
+
+int
+garage_sign(const garage *g, int gate, uint8_t *full, size_t max)
+{
+	int n = facility_class_count(g->fac);
+
+	if (n < 0 || (size_t)n > max)
+		return -1;
+	for (int c = 0; c < n; c++)
+		full[c] = !garage_class_open(g, gate, c);
+	return n;
+}
+
+size_t
+garage_search(const garage *g, const char *prefix, size_t limit,
+    void (*fn)(void *ud, const struct ticket *t), void *ud, int *more)
+{
+	size_t plen = strlen(prefix), n = 0;
+	const omap_node *nd;
+
+	*more = 0;
+	for (nd = omap_prefix_first(g->inside, prefix, plen); nd != NULL;
+	    nd = omap_prefix_next(nd, prefix, plen)) {
+		if (n == limit) {
+			*more = 1;
+			break;
+		}
+		fn(ud, omap_node_value(nd));
+		n++;
+	}
+	return n;
+}
+
 pk_err
 garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
     struct changes *out)
@@ -250,7 +309,7 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
 		free(t);
 		return PK_E_INTERNAL;
 	}
-	if (dict_set(g->by_plate, t->plate, t) != 0) {
+	if (index_inside(g, t) != 0) {
 		dict_del(g->by_id, t->id);
 		free(t);
 		return PK_E_INTERNAL;
@@ -325,6 +384,7 @@ close_ticket(garage *g, struct ticket *t, int gate, int64_t at)
 {
 	alloc_release(g->alloc, t->spots, t->n_spots);
 	dict_del(g->by_plate, t->plate);
+	omap_del(g->inside, t->plate);
 	t->state = TICKET_EXITED;
 	t->exit_gate = gate;
 	t->exited_at = at;
@@ -485,7 +545,7 @@ garage_restore_ticket(garage *g, const struct ticket *img,
 		retain_closed(g, t);
 		return PK_OK;
 	}
-	if (dict_set(g->by_plate, t->plate, t) != 0) {
+	if (index_inside(g, t) != 0) {
 		dict_del(g->by_id, t->id);
 		ticket_free(t);
 		return PK_E_INTERNAL;

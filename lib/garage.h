@@ -115,6 +115,20 @@ int garage_spot_service_is(const garage *g, uint32_t spot, int in_service);
 struct ticket *garage_ticket(const garage *g, const char *id);
 struct ticket *garage_inside(const garage *g, const char *plate);
 size_t garage_inside_count(const garage *g);
+/* Whether a vehicle of class cls (no needs) could enter at gate now. */
+int garage_class_open(const garage *g, int gate, int cls);
+/*
+ * A gate's sign: full[c] is 1 when no vehicle of class c could enter at
+ * gate now.  Returns the number of classes, or -1 when more than max.
+ */
+int garage_sign(const garage *g, int gate, uint8_t *full, size_t max);
+/*
+ * Visits the tickets inside whose plate starts with prefix (normalized),
+ * in plate order, at most limit of them; *more tells whether there were
+ * others.  O(log n + limit).  Returns how many were visited.
+ */
+size_t garage_search(const garage *g, const char *prefix, size_t limit,
+    void (*fn)(void *ud, const struct ticket *t), void *ud, int *more);
 
 struct garage_entry_in {
 	int gate;

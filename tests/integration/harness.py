@@ -22,8 +22,9 @@ SANITIZED = "asan" in os.environ.get("PARKD", "")
 
 
 def free_port():
+    """A port free on every address (a test may listen on 0.0.0.0)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("", 0))
         return s.getsockname()[1]
 
 
