@@ -22,7 +22,7 @@
 #include "journal.h"
 #include "log.h"
 #include "server.h"
-#include "tz.h"
+#include "zone.h"
 
 #define CONFIG_MAX_BYTES (64u << 20)
 
@@ -92,36 +92,6 @@ fail:
 	return NULL;
 }
 
-/* Loads the named zone from the system's zoneinfo (TZDIR overrides). */
-static tz *
-load_zone(const char *name, char *err, size_t errlen)
-{
-	const char *dir = getenv("TZDIR");
-	char path[512];
-	unsigned char *bytes;
-	size_t len;
-	tz *z;
-
-	if (name == NULL || strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0)
-		return tz_utc();
-	if (name[0] == '/' || strstr(name, "..") != NULL ||
-	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") != strlen(name)) {
-		snprintf(err, errlen, "facility.timezone: '%s' is not a time zone name", name);
-		return NULL;
-	}
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo", name);
-	bytes = (unsigned char *)read_file(path, 1u << 20, &len, err, errlen);
-	if (bytes == NULL) {
-		snprintf(err, errlen, "facility.timezone: unknown time zone '%s'", name);
-		return NULL;
-	}
-	z = tz_from_tzif(bytes, len);
-	free(bytes);
-	if (z == NULL)
-		snprintf(err, errlen, "facility.timezone: %.200s is not a valid TZif file", name);
-	return z;
-}
-
 /*
  * What it takes to build a fresh, empty garage again: recovery may need
  * several (a snapshot that fails to load leaves a half-filled one behind).
@@ -138,17 +108,12 @@ make_garage(void *ud)
 	char err[512];
 	struct config *cfg = config_parse(b->text, b->len, err, sizeof(err));
 	garage *g;
-	tz *zone;
 
 	if (cfg == NULL)
 		return NULL;
-	zone = load_zone(facility_timezone(cfg->fac), err, sizeof(err));
-	if (zone == NULL) {
-		config_free(cfg);
-		return NULL;
-	}
-	g = garage_new(cfg->fac, cfg->tariff, zone, cfg->strategy,
-	    (size_t)cfg->limits.closed_tickets);
+	/* The zone is the process's, set once by main() before the loop. */
+	g = garage_new(cfg->fac, cfg->tariff, zone_local_time, NULL,
+	    cfg->strategy, (size_t)cfg->limits.closed_tickets);
 	cfg->fac = NULL;
 	cfg->tariff = NULL;
 	config_free(cfg);
@@ -398,7 +363,6 @@ main(int argc, char **argv)
 	size_t len;
 	garage *g = NULL;
 	uv_loop_t *loop;
-	tz *zone;
 	int rc = 1;
 
 	if (parse_args(argc, argv, &o) != 0)
@@ -416,12 +380,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
 		goto out;
 	}
-	zone = load_zone(facility_timezone(cfg->fac), err, sizeof(err));
-	if (zone == NULL) {
+	/*
+	 * Peak windows are local time: TZ is set here, once, while parkd is
+	 * still one thread (libuv starts its pool with the first queued work).
+	 */
+	if (zone_set(facility_timezone(cfg->fac), err, sizeof(err)) != 0) {
 		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
 		goto out;
 	}
-	tz_free(zone);
 	if (o.check) {
 		printf("%s: ok (%u spots, %d gates)\n", o.config,
 		    facility_spot_count(cfg->fac), facility_gate_count(cfg->fac));
