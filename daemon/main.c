@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "config.h"
 #include "audit.h"
 #include "commit.h"
+#include "dict.h"
 #include "garage.h"
 #include "http.h"
 #include "journal.h"
@@ -202,6 +204,30 @@ apply_flags(struct config *cfg, const struct options *o, char *err, size_t errle
 	return 0;
 }
 
+/*
+ * Start-up, before any table exists: a random key for the hash tables
+ * (lib/dict.h), so that clients cannot choose plates or ids that collide.
+ * Should the kernel refuse (not on Debian 12), the fixed key stays and a
+ * warning says so: a predictable hash is no reason to keep the gates shut.
+ */
+static void
+seed_tables(void)
+{
+	unsigned char key[16];
+	ssize_t n;
+
+	do
+		n = getrandom(key, sizeof(key), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(key)) {
+		log_warn("getrandom: %s; hash tables keep their fixed key",
+		    n < 0 ? strerror(errno) : "short read");
+		return;
+	}
+	dict_set_seed(key);
+	explicit_bzero(key, sizeof(key));
+}
+
 static const char *reload_path;
 static const struct options *reload_opts;
 static uint64_t nofile;		/* the open-file limit in force; 0: unknown */
@@ -369,6 +395,7 @@ main(int argc, char **argv)
 		return 2;
 	log_init(o.debug ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
+	seed_tables();
 
 	text = read_file(o.config, CONFIG_MAX_BYTES, &len, err, sizeof(err));
 	if (text == NULL) {
