@@ -11,7 +11,8 @@ struct garage {
 	facility *fac;
 	alloc *alloc;
 	tariff *tariff;
-	tz *zone;
+	local_time_fn local_time;	/* NULL: UTC */
+	void *local_time_ud;
 	dict *by_id;		/* id -> ticket, inside and kept closed ones */
 	dict *by_plate;		/* plate -> ticket, inside only */
 	omap *inside;		/* the same in plate order, for search by prefix */
@@ -35,8 +36,8 @@ record(struct changes *out, enum change_kind kind, int64_t at,
 }
 
 garage *
-garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
-    size_t keep_closed)
+garage_new(facility *f, tariff *t, local_time_fn lt, void *lt_ud,
+    enum alloc_strategy s, size_t keep_closed)
 {
 	garage *g = calloc(1, sizeof(*g));
 
@@ -44,7 +45,8 @@ garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
 		goto fail;
 	g->fac = f;
 	g->tariff = t;
-	g->zone = z;
+	g->local_time = lt;
+	g->local_time_ud = lt_ud;
 	g->keep_closed = keep_closed;
 	g->alloc = alloc_new(f);
 	g->by_id = dict_new();
@@ -60,7 +62,6 @@ garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
 fail:
 	facility_free(f);
 	tariff_free(t);
-	tz_free(z);
 	return NULL;
 }
 
@@ -91,7 +92,6 @@ garage_free(garage *g)
 	omap_free(g->inside);
 	alloc_free(g->alloc);
 	tariff_free(g->tariff);
-	tz_free(g->zone);
 	facility_free(g->fac);
 	free(g);
 }
@@ -303,7 +303,8 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
 	/* Surge looks at the occupancy just before this vehicle came in. */
 	alloc_counts(g->alloc, &c);
 	t->surge_milli = tariff_surge_milli(g->tariff, c.occupied, c.total);
-	t->peak_milli = tariff_peak_milli(g->tariff, g->zone, in->at);
+	t->peak_milli = tariff_peak_milli(g->tariff, g->local_time,
+	    g->local_time_ud, in->at);
 
 	if (dict_set(g->by_id, t->id, t) != 0) {
 		free(t);

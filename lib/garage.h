@@ -24,10 +24,10 @@
 #include "alloc.h"
 #include "change.h"
 #include "facility.h"
+#include "localtime.h"
 #include "perr.h"
 #include "plate.h"
 #include "tariff.h"
-#include "tz.h"
 #include "uuid7.h"
 
 #define PAY_METHOD_MAX 16
@@ -81,13 +81,15 @@ struct garage_quote {
 typedef struct garage garage;
 
 /*
- * A garage over facility f with tariff t in time zone z.  Takes ownership
- * of f, t and z in every case (they are freed on failure too).  Closed
- * tickets are kept for look-up until keep_closed of them are held, oldest
- * dropped first.  NULL when out of memory.
+ * A garage over facility f with tariff t.  Takes ownership of f and t in
+ * every case (they are freed on failure too).  lt(lt_ud, ...) gives the
+ * facility's local time for peak windows (NULL: UTC); the garage keeps
+ * both pointers, and lt_ud must outlive it.  Closed tickets are kept for
+ * look-up until keep_closed of them are held, oldest dropped first.  NULL
+ * when out of memory.
  */
-garage *garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
-    size_t keep_closed);
+garage *garage_new(facility *f, tariff *t, local_time_fn lt, void *lt_ud,
+    enum alloc_strategy s, size_t keep_closed);
 void garage_free(garage *g);
 
 const facility *garage_facility(const garage *g);

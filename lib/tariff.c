@@ -54,7 +54,7 @@ struct tariff {
 	struct tariff_surge *surges;
 };
 
-/* Weekday names in config order; the bit of each is its tz_local wday. */
+/* Weekday names in config order; the bit of each is its local_time wday. */
 static const struct {
 	const char *name;
 	int wday;
@@ -680,15 +680,17 @@ tariff_class_milli(const tariff *t, const char *vehicle_class)
 }
 
 int32_t
-tariff_peak_milli(const tariff *t, const tz *z, int64_t entered)
+tariff_peak_milli(const tariff *t, local_time_fn lt, void *lt_ud,
+    int64_t entered)
 {
-	struct tz_local l;
+	struct local_time l;
 	int64_t sod;
 	size_t i;
 
 	if (t == NULL || t->npeaks == 0)
 		return 1000;
-	tz_localtime(z, entered, &l);
+	if (local_time_of(lt, lt_ud, entered, &l) != 0)
+		return 1000;
 	/* Seconds count: 09:29:59 is still inside a window ending 09:30. */
 	sod = (int64_t)l.hour * 3600 + l.minute * 60 + l.second;
 	for (i = 0; i < t->npeaks; i++) {
