@@ -17,13 +17,15 @@ WERROR   ?= 1
 SAN      ?= 0
 
 # The core (lib/, proto/) needs cJSON and libuuid; only the daemon needs
-# libuv and hiredis.
+# libuv, hiredis, nettle, http-parser and wslay.
 CORE_PKGS   = libcjson uuid
-DAEMON_PKGS = libuv hiredis
+DAEMON_PKGS = libuv hiredis nettle
 CORE_PKG_CFLAGS := $(shell pkg-config --cflags $(CORE_PKGS) 2>/dev/null)
 CORE_PKG_LIBS   := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null)
 PKG_CFLAGS := $(shell pkg-config --cflags $(CORE_PKGS) $(DAEMON_PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(CORE_PKGS) $(DAEMON_PKGS) 2>/dev/null)
+# http-parser and wslay ship no pkg-config file.
+DAEMON_LIBS = -lhttp_parser -lwslay
 
 # -Wno-format-truncation: messages are built with snprintf into fixed
 # buffers on purpose; cutting a long path short is the intended behaviour.
@@ -59,7 +61,7 @@ BENCH_SRC  = $(sort $(wildcard tests/bench/*.c))
 
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROTO_OBJ  = $(PROTO_SRC:%.c=$(BUILD)/%.o)
-DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/webpage.o
 PURE_OBJ   = $(PURE_SRC:%.c=$(BUILD)/%.o)
 CORE_A     = $(BUILD)/libparkcore.a
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -84,7 +86,15 @@ $(CORE_A): $(LIB_OBJ) $(PROTO_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/parkd: $(DAEMON_OBJ) $(CORE_A)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(CORE_A) $(LIBS_ALL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(CORE_A) $(DAEMON_LIBS) $(LIBS_ALL)
+
+# The live map page, embedded in the binary.
+$(BUILD)/gen/webpage.c: daemon/www/map.html scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh webpage_map daemon/www/map.html > $@
+
+$(BUILD)/gen/webpage.o: $(BUILD)/gen/webpage.c
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 # Unit tests link the pure core (lib/, proto/ and the pure daemon objects)
 # with cmocka, cJSON and libuuid: no libuv, no hiredis.

@@ -3,6 +3,7 @@
 
 #include "journal.h"
 #include "log.h"
+#include "publish.h"
 #include "record.h"
 #include "server.h"
 
@@ -29,6 +30,7 @@ commit_changes(struct server *s, const garage *g, const struct changes *ch,
 			return -1;
 		}
 		*hold = lsn;
+		publish_change(s, &ch->v[i], s->recw.buf, s->recw.len, lsn);
 	}
 	/* An answer about an earlier change waits for whatever is not yet durable. */
 	if (acks_earlier && journal_last(s->journal) > *hold)

@@ -1,308 +1,630 @@
-/* http.c - /metrics and /healthz (see http.h). */
+/* http.c - the HTTP side: metrics, health, the map page, WebSocket (see http.h). */
 #include "http.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include <http_parser.h>
+#include <nettle/base64.h>
+#include <nettle/sha1.h>
 #include <uv.h>
 
-#include "audit.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
-
-#define HTTP_MAX_REQUEST 8192
-#define HTTP_TIMEOUT_MS 5000
+#include "webpage.h"
+#include "ws.h"
 
 struct http {
 	struct server *srv;
 	uv_tcp_t listener;
-	uv_tcp_t spare;		/* accepts and drops when no request can be made */
+	uv_tcp_t spare;		/* accepts and drops when no connection can be made */
 	int spare_busy;
-	struct hreq *reqs;
-	int nreqs;
+	struct hconn *conns;
+	int nplain;		/* connections still speaking plain HTTP */
 	int stopping;
 	int open_handles;	/* listener and spare: h is freed when both closed */
 };
 
+/* The request being read: what the answer depends on. */
 struct hreq {
-	struct hreq *prev, *next;
+	char url[HTTP_MAX_URL + 1];
+	size_t url_len;
+	int url_too_long;
+	char field[32];		/* the header being read (clipped: only short names matter) */
+	size_t field_len;
+	int in_value;
+	char value[256];
+	size_t value_len;
+	/* Headers the WebSocket handshake needs. */
+	int upgrade_ws, conn_upgrade, version;
+	char key[64], protocols[256], origin[256], host[256];
+};
+
+struct hconn {
+	struct hconn *prev, *next;
 	struct http *h;
 	uv_tcp_t tcp;
 	uv_timer_t timer;
-	uv_write_t wr;
-	char buf[HTTP_MAX_REQUEST];
-	size_t len;
-	char *out;
+	http_parser parser;
+	struct hreq req;
+	char peer[80], auth_peer[64];
+	int loopback;
+	struct ws *ws;		/* after an upgrade */
+	int plain;		/* counted in nplain */
+	int in_request;		/* bytes of a request have come */
+	int writes;		/* writes in flight */
+	int close_when_written;
 	int closing, handles;
 };
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
+struct hwrite {
+	uv_write_t req;
+	struct hconn *hc;
+	size_t nmsgs;		/* WebSocket messages in it (ws_written) */
+	char *buf;
 };
 
-static __attribute__((format(printf, 2, 3))) void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = 1;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t nc = b->cap ? b->cap * 2 : 4096;
-			char *np;
-
-			while (nc < b->len + (size_t)n + 1)
-				nc *= 2;
-			np = realloc(b->p, nc);
-			if (np == NULL) {
-				b->oom = 1;
-				return;
-			}
-			b->p = np;
-			b->cap = nc;
-		}
-	}
-}
+static void conn_close(struct hconn *hc);
 
 static void
-metric(struct sbuf *b, const char *name, const char *type, const char *help,
-    double v)
+on_timeout(uv_timer_t *t)
 {
-	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name,
-	    type, name, v);
-}
-
-static void
-metrics(struct server *s, struct sbuf *b)
-{
-	const struct server_stats *st = &s->stats;
-	const facility *f = garage_facility(s->g);
-	const alloc *a = garage_alloc(s->g);
-	struct alloc_counts k;
-
-	metric(b, "parkd_up", "gauge", "1 while parkd runs.", 1);
-	metric(b, "parkd_connections", "gauge", "Open protocol connections.", (double)s->n_conns);
-	metric(b, "parkd_connections_accepted_total", "counter", "Connections accepted.", (double)st->accepted);
-	metric(b, "parkd_connections_refused_total", "counter", "Connections refused (client limit, protected mode).", (double)st->refused);
-	metric(b, "parkd_accept_errors_total", "counter", "Accepts that failed (out of descriptors, ...).", (double)st->accept_errors);
-	metric(b, "parkd_connections_closed_output_total", "counter", "Connections closed for passing limits.max_output.", (double)st->closed_output);
-	metric(b, "parkd_connections_closed_idle_total", "counter", "Connections closed for idleness.", (double)st->closed_idle);
-	metric(b, "parkd_requests_total", "counter", "Request lines handled.", (double)st->requests);
-	metric(b, "parkd_lines_too_long_total", "counter", "Lines over limits.max_line.", (double)st->lines_too_long);
-	metric(b, "parkd_rate_limited_total", "counter", "Requests refused by the rate limit.", (double)st->rate_limited);
-	metric(b, "parkd_auth_failures_total", "counter", "Failed auth calls.", (double)st->auth_failures);
-	metric(b, "parkd_internal_errors_total", "counter", "Requests answered internal_error.", (double)st->internal_errors);
-
-	alloc_counts(a, &k);
-	sb_printf(b, "# HELP parkd_spots Spots by state.\n# TYPE parkd_spots gauge\n");
-	sb_printf(b, "parkd_spots{state=\"free\"} %llu\n", (unsigned long long)k.free);
-	sb_printf(b, "parkd_spots{state=\"occupied\"} %llu\n", (unsigned long long)k.occupied);
-	sb_printf(b, "parkd_spots{state=\"out_of_service\"} %llu\n", (unsigned long long)k.out_of_service);
-	sb_printf(b, "parkd_spots{state=\"held\"} %llu\n", (unsigned long long)k.held);
-	sb_printf(b, "# HELP parkd_spots_free Free spots by type.\n# TYPE parkd_spots_free gauge\n");
-	for (int i = 0; i < facility_type_count(f); i++) {
-		alloc_counts_by_type(a, i, &k);
-		sb_printf(b, "parkd_spots_free{type=\"%s\"} %llu\n", facility_type_name(f, i),
-		    (unsigned long long)k.free);
-	}
-	metric(b, "parkd_vehicles_inside", "gauge", "Open tickets.", (double)garage_inside_count(s->g));
-
-	if (s->journal != NULL) {
-		const struct journal_stats *js = journal_stats(s->journal);
-
-		metric(b, "parkd_journal_writable", "gauge", "1 while changes can be made durable.", journal_writable(s->journal));
-		metric(b, "parkd_journal_lsn", "gauge", "Last journal record appended.", (double)journal_last(s->journal));
-		metric(b, "parkd_journal_durable_lsn", "gauge", "Last journal record on disk.", (double)journal_durable(s->journal));
-		metric(b, "parkd_journal_records_total", "counter", "Records appended.", (double)js->records);
-		metric(b, "parkd_journal_bytes_total", "counter", "Bytes appended.", (double)js->bytes);
-		metric(b, "parkd_journal_batches_total", "counter", "Group-commit batches written.", (double)js->batches);
-		metric(b, "parkd_journal_fsyncs_total", "counter", "fdatasync calls for batches.", (double)js->fsyncs);
-		metric(b, "parkd_journal_max_batch", "gauge", "Most records in one batch.", (double)js->max_batch);
-		metric(b, "parkd_journal_failures_total", "counter", "Write or fsync failures.", (double)js->failures);
-		metric(b, "parkd_journal_snapshots_total", "counter", "Snapshots committed.", (double)js->snapshots);
-		metric(b, "parkd_journal_recovery_seconds", "gauge", "Time the last start-up recovery took.", js->last_recovery_s);
-	}
-	metric(b, "parkd_audit_connected", "gauge", "1 while events reach Redis.",
-	    strcmp(audit_state(s->audit), "connected") == 0);
-	metric(b, "parkd_audit_stalled", "gauge",
-	    "1 from a command at Redis passing its deadline until a batch is stored.",
-	    strcmp(audit_state(s->audit), "stalled") == 0);
-	metric(b, "parkd_audit_pending", "gauge", "Durable events not yet in Redis.",
-	    (double)audit_pending(s->audit));
-	metric(b, "parkd_audit_oldest_unshipped_age_seconds", "gauge",
-	    "Since the oldest durable event not yet in Redis became durable (0: none).",
-	    (double)audit_oldest_unshipped_age_s(s->audit));
-	metric(b, "parkd_audit_shipped_total", "counter", "Events stored in Redis.",
-	    (double)audit_shipped(s->audit));
+	conn_close(t->data);
 }
 
 static void
 maybe_free_http(struct http *h)
 {
-	/* Freed only when the listener, the spare and every request are closed. */
-	if (h->stopping && h->open_handles == 0 && h->reqs == NULL)
+	/* Freed only when the listener, the spare and every connection are closed. */
+	if (h->stopping && h->open_handles == 0 && h->conns == NULL)
 		free(h);
 }
 
 static void
-on_req_close(uv_handle_t *hd)
+on_conn_close(uv_handle_t *hd)
 {
-	struct hreq *r = hd->data;
-	struct http *h = r->h;
+	struct hconn *hc = hd->data;
+	struct http *h = hc->h;
 
-	if (--r->handles > 0)
+	if (--hc->handles > 0)
 		return;
-	if (r->prev)
-		r->prev->next = r->next;
+	if (hc->prev)
+		hc->prev->next = hc->next;
 	else
-		h->reqs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	h->nreqs--;
-	free(r->out);
-	free(r);
+		h->conns = hc->next;
+	if (hc->next)
+		hc->next->prev = hc->prev;
+	if (hc->plain)
+		h->nplain--;
+	if (hc->ws != NULL)
+		ws_closed(hc->ws);
+	free(hc);
 	maybe_free_http(h);
 }
 
 static void
-req_close(struct hreq *r)
+conn_close(struct hconn *hc)
 {
-	if (r->closing)
+	if (hc->closing)
 		return;
-	r->closing = 1;
-	uv_close((uv_handle_t *)&r->tcp, on_req_close);
-	uv_close((uv_handle_t *)&r->timer, on_req_close);
+	hc->closing = 1;
+	uv_read_stop((uv_stream_t *)&hc->tcp);
+	uv_close((uv_handle_t *)&hc->tcp, on_conn_close);
+	uv_close((uv_handle_t *)&hc->timer, on_conn_close);
 }
 
 static void
 on_written(uv_write_t *w, int status)
 {
-	(void)status;
-	req_close(w->data);
+	struct hwrite *hw = (struct hwrite *)w;
+	struct hconn *hc = hw->hc;
+	size_t nmsgs = hw->nmsgs;
+
+	free(hw->buf);
+	free(hw);
+	hc->writes--;
+	if (hc->ws != NULL && !hc->closing)
+		ws_written(hc->ws, nmsgs, status);
+	else if (hc->ws != NULL)
+		ws_written(hc->ws, nmsgs, UV_ECANCELED);
+	/* Close from the write callback, never right after a write. */
+	if (status < 0 || (hc->close_when_written && hc->writes == 0))
+		conn_close(hc);
+}
+
+/* Writes buf (taking it) on the connection; -1 when it could not start. */
+static int
+conn_write(struct hconn *hc, char *buf, size_t len, size_t nmsgs)
+{
+	struct hwrite *hw = malloc(sizeof(*hw));
+	uv_buf_t ub = uv_buf_init(buf, (unsigned int)len);
+
+	if (hw == NULL || hc->closing) {
+		free(hw);
+		free(buf);
+		return -1;
+	}
+	hw->hc = hc;
+	hw->nmsgs = nmsgs;
+	hw->buf = buf;
+	if (uv_write(&hw->req, (uv_stream_t *)&hc->tcp, &ub, 1, on_written) != 0) {
+		free(buf);
+		free(hw);
+		return -1;
+	}
+	hc->writes++;
+	return 0;
+}
+
+static const char *
+reason_phrase(int code)
+{
+	switch (code) {
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 414: return "URI Too Long";
+	case 426: return "Upgrade Required";
+	case 431: return "Request Header Fields Too Large";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
+/*
+ * Sends one response.  extra holds more header lines (each ending in
+ * CRLF).  A response that closes the connection says so.
+ */
+static void
+respond(struct hconn *hc, int code, const char *ctype, const char *extra,
+    const char *body, size_t blen, int close)
+{
+	char head[512];
+	int hl;
+	char *buf;
+
+	hl = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s\r\n", code,
+	    reason_phrase(code), ctype, blen, extra ? extra : "",
+	    close ? "Connection: close\r\n" : "");
+	if (hl < 0 || (size_t)hl >= sizeof(head) || (buf = malloc((size_t)hl + blen)) == NULL) {
+		conn_close(hc);
+		return;
+	}
+	memcpy(buf, head, (size_t)hl);
+	if (blen > 0)
+		memcpy(buf + hl, body, blen);
+	if (close) {
+		hc->close_when_written = 1;
+		uv_read_stop((uv_stream_t *)&hc->tcp);
+	}
+	if (conn_write(hc, buf, (size_t)hl + blen, 0) != 0)
+		conn_close(hc);
 }
 
 static void
-respond(struct hreq *r, int code, const char *ctype, const char *body, size_t blen)
+respond_text(struct hconn *hc, int code, const char *text, int close)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
-	uv_buf_t ub;
-
-	sb_printf(&b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n", code,
-	    code == 200 ? "OK" : code == 404 ? "Not Found" : code == 503 ?
-	    "Service Unavailable" : code == 405 ? "Method Not Allowed" : "Bad Request",
-	    ctype, blen);
-	if (!b.oom && blen > 0) {
-		/* Append the body (may contain no NULs; built by sb_printf). */
-		sb_printf(&b, "%.*s", (int)blen, body);
-	}
-	if (b.oom) {
-		free(b.p);
-		req_close(r);
-		return;
-	}
-	uv_read_stop((uv_stream_t *)&r->tcp);
-	r->out = b.p;
-	ub = uv_buf_init(r->out, (unsigned int)b.len);
-	r->wr.data = r;
-	if (uv_write(&r->wr, (uv_stream_t *)&r->tcp, &ub, 1, on_written) != 0)
-		req_close(r);
+	respond(hc, code, "text/plain; charset=utf-8", NULL, text, strlen(text), close);
 }
 
-static void
-handle(struct hreq *r)
+/* ---- WebSocket upgrade ---- */
+
+static int
+ws_io_write(void *ud, char *buf, size_t len, size_t nmsgs)
 {
-	struct server *s = r->h->srv;
-
-	if (strncmp(r->buf, "GET ", 4) != 0) {
-		respond(r, 405, "text/plain", "only GET\n", 9);
-		return;
-	}
-	if (strncmp(r->buf + 4, "/metrics ", 9) == 0 || strncmp(r->buf + 4, "/metrics?", 9) == 0) {
-		struct sbuf b = { NULL, 0, 0, 0 };
-
-		metrics(s, &b);
-		if (b.oom)
-			respond(r, 503, "text/plain", "out of memory\n", 14);
-		else
-			respond(r, 200, "text/plain; version=0.0.4", b.p, b.len);
-		free(b.p);
-		return;
-	}
-	if (strncmp(r->buf + 4, "/healthz ", 9) == 0) {
-		struct jw w;
-		size_t len;
-		char *txt;
-
-		jw_init(&w);
-		jw_obj(&w);
-		s->env.health(s, &w);
-		jw_obj_end(&w);
-		txt = jw_take(&w, &len);
-		if (txt == NULL) {
-			respond(r, 503, "text/plain", "out of memory\n", 14);
-			return;
-		}
-		respond(r, strstr(txt, "\"status\":\"ok\"") ? 200 : 503,
-		    "application/json", txt, len);
-		free(txt);
-		return;
-	}
-	respond(r, 404, "text/plain", "not found\n", 10);
+	return conn_write(ud, buf, len, nmsgs);
 }
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
 
 static void
 on_alloc(uv_handle_t *hd, size_t sz, uv_buf_t *buf)
 {
-	struct hreq *r = hd->data;
+	struct hconn *hc = hd->data;
 
 	(void)sz;
-	buf->base = r->buf + r->len;
-	buf->len = sizeof(r->buf) - 1 - r->len;
+	buf->base = hc->h->srv->readbuf;
+	buf->len = sizeof(hc->h->srv->readbuf);
+}
+
+static void
+ws_io_pause(void *ud)
+{
+	struct hconn *hc = ud;
+
+	uv_read_stop((uv_stream_t *)&hc->tcp);
+}
+
+static void
+ws_io_resume(void *ud)
+{
+	struct hconn *hc = ud;
+
+	if (!hc->closing && uv_read_start((uv_stream_t *)&hc->tcp, on_alloc, on_read) != 0)
+		conn_close(hc);
+}
+
+static void
+ws_io_close(void *ud)
+{
+	struct hconn *hc = ud;
+
+	uv_read_stop((uv_stream_t *)&hc->tcp);
+	if (hc->writes == 0) {
+		conn_close(hc);
+		return;
+	}
+	/* Let the close frame go out, but not wait on a peer that does not read. */
+	hc->close_when_written = 1;
+	uv_timer_start(&hc->timer, on_timeout, HTTP_CLOSE_GRACE_MS, 0);
+}
+
+/* Whether the comma-separated list has the token (case-insensitive). */
+static int
+has_token(const char *list, const char *token)
+{
+	size_t tl = strlen(token);
+	const char *p = list;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (strncasecmp(p, token, tl) == 0 &&
+		    (p[tl] == '\0' || p[tl] == ',' || p[tl] == ' ' || p[tl] == '\t'))
+			return 1;
+		while (*p != '\0' && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+/* base64(SHA-1(key + the RFC 6455 GUID)). */
+static void
+accept_key(const char *key, char out[BASE64_ENCODE_RAW_LENGTH(SHA1_DIGEST_SIZE) + 1])
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	struct sha1_ctx ctx;
+	uint8_t digest[SHA1_DIGEST_SIZE];
+
+	sha1_init(&ctx);
+	sha1_update(&ctx, strlen(key), (const uint8_t *)key);
+	sha1_update(&ctx, sizeof(guid) - 1, (const uint8_t *)guid);
+	sha1_digest(&ctx, SHA1_DIGEST_SIZE, digest);
+	base64_encode_raw((char *)out, SHA1_DIGEST_SIZE, digest);
+	out[BASE64_ENCODE_RAW_LENGTH(SHA1_DIGEST_SIZE)] = '\0';
+}
+
+/*
+ * A browser page elsewhere must not open a WebSocket here (in protected
+ * mode it would act as the operator): an Origin, when sent, must be this
+ * very host.
+ */
+static int
+same_origin(const struct hreq *r)
+{
+	const char *o = r->origin;
+
+	if (o[0] == '\0')
+		return 1;
+	if (strncmp(o, "http://", 7) == 0)
+		o += 7;
+	else if (strncmp(o, "https://", 8) == 0)
+		o += 8;
+	else
+		return 0;
+	return r->host[0] != '\0' && strcasecmp(o, r->host) == 0;
+}
+
+static void
+upgrade(struct hconn *hc)
+{
+	const struct hreq *r = &hc->req;
+	struct ws_io io = { hc, ws_io_write, ws_io_pause, ws_io_resume, ws_io_close };
+	char accept[BASE64_ENCODE_RAW_LENGTH(SHA1_DIGEST_SIZE) + 1], head[512];
+	int proto = r->protocols[0] != '\0', hl;
+	char *buf;
+
+	if (!r->upgrade_ws || !r->conn_upgrade || r->key[0] == '\0') {
+		respond_text(hc, 426, "a WebSocket handshake is needed here\n", 1);
+		return;
+	}
+	if (r->version != 13) {
+		respond(hc, 426, "text/plain", "Sec-WebSocket-Version: 13\r\n",
+		    "WebSocket version 13 only\n", 26, 1);
+		return;
+	}
+	if (proto && !has_token(r->protocols, "jsonrpc")) {
+		respond_text(hc, 400, "the subprotocol is jsonrpc\n", 1);
+		return;
+	}
+	if (!same_origin(r)) {
+		respond_text(hc, 403, "cross-origin WebSocket refused\n", 1);
+		return;
+	}
+	accept_key(r->key, accept);
+	hl = snprintf(head, sizeof(head), "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+	    accept, proto ? "Sec-WebSocket-Protocol: jsonrpc\r\n" : "");
+	buf = malloc((size_t)hl);
+	if (buf == NULL) {
+		conn_close(hc);
+		return;
+	}
+	memcpy(buf, head, (size_t)hl);
+	if (conn_write(hc, buf, (size_t)hl, 0) != 0) {
+		conn_close(hc);
+		return;
+	}
+	uv_timer_stop(&hc->timer);
+	hc->plain = 0;
+	hc->h->nplain--;
+	hc->ws = ws_new(hc->h->srv, &io, hc->peer, hc->auth_peer, hc->loopback);
+	if (hc->ws == NULL)
+		conn_close(hc);
+}
+
+/* ---- requests ---- */
+
+static void
+healthz(struct hconn *hc)
+{
+	struct server *s = hc->h->srv;
+	int takes = !s->shutting_down &&
+	    (s->journal == NULL || journal_writable(s->journal));
+	struct jw w;
+	size_t len;
+	char *txt;
+
+	jw_init(&w);
+	jw_obj(&w);
+	s->env.health(s, &w);
+	jw_obj_end(&w);
+	txt = jw_take(&w, &len);
+	if (txt == NULL) {
+		respond_text(hc, 503, "out of memory\n", 0);
+		return;
+	}
+	/* Gates are served while an audit outage lasts: that is not a failure. */
+	respond(hc, takes ? 200 : 503, "application/json", NULL, txt, len, 0);
+	free(txt);
+}
+
+static void
+metrics(struct hconn *hc)
+{
+	size_t len;
+	char *txt = metrics_text(hc->h->srv, &len);
+
+	if (txt == NULL) {
+		respond_text(hc, 503, "out of memory\n", 0);
+		return;
+	}
+	respond(hc, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, txt, len, 0);
+	free(txt);
+}
+
+/* The path of the URL, without the query. */
+static int
+path_is(const struct hreq *r, const char *path)
+{
+	size_t pl = strlen(path);
+
+	return strncmp(r->url, path, pl) == 0 &&
+	    (r->url[pl] == '\0' || r->url[pl] == '?');
+}
+
+static void
+route(struct hconn *hc)
+{
+	const struct hreq *r = &hc->req;
+	int get = hc->parser.method == HTTP_GET;
+	int close = !http_should_keep_alive(&hc->parser);
+
+	if (r->url_too_long) {
+		respond_text(hc, 414, "URL too long\n", 1);
+		return;
+	}
+	if (path_is(r, "/ws") && get) {
+		upgrade(hc);
+		return;
+	}
+	if (!get) {
+		respond(hc, 405, "text/plain", "Allow: GET\r\n", "only GET\n", 9, close);
+		return;
+	}
+	if (path_is(r, "/metrics"))
+		metrics(hc);
+	else if (path_is(r, "/healthz"))
+		healthz(hc);
+	else if (path_is(r, "/"))
+		respond(hc, 200, "text/html; charset=utf-8",
+		    "Content-Security-Policy: default-src 'self'; connect-src 'self'; "
+		    "style-src 'unsafe-inline'; script-src 'unsafe-inline'\r\n",
+		    webpage_map, webpage_map_len, close);
+	else
+		respond_text(hc, 404, "not found\n", close);
+	if (close)
+		hc->close_when_written = 1;
+}
+
+/* ---- parser callbacks ---- */
+
+static int
+on_message_begin(http_parser *p)
+{
+	struct hconn *hc = p->data;
+
+	memset(&hc->req, 0, sizeof(hc->req));
+	return 0;
+}
+
+static int
+on_url(http_parser *p, const char *at, size_t len)
+{
+	struct hreq *r = &((struct hconn *)p->data)->req;
+
+	if (len > HTTP_MAX_URL - r->url_len) {
+		r->url_too_long = 1;
+		return 0;
+	}
+	memcpy(r->url + r->url_len, at, len);
+	r->url_len += len;
+	r->url[r->url_len] = '\0';
+	return 0;
+}
+
+static void
+append(char *dst, size_t cap, size_t *len, const char *at, size_t n)
+{
+	if (n > cap - 1 - *len)
+		n = cap - 1 - *len;
+	memcpy(dst + *len, at, n);
+	*len += n;
+	dst[*len] = '\0';
+}
+
+/* A whole header has been read: keep what matters. */
+static void
+header_done(struct hreq *r)
+{
+	const char *f = r->field, *v = r->value;
+
+	if (strcasecmp(f, "upgrade") == 0)
+		r->upgrade_ws = strcasecmp(v, "websocket") == 0;
+	else if (strcasecmp(f, "connection") == 0)
+		r->conn_upgrade = has_token(v, "upgrade");
+	else if (strcasecmp(f, "sec-websocket-key") == 0)
+		snprintf(r->key, sizeof(r->key), "%s", v);
+	else if (strcasecmp(f, "sec-websocket-version") == 0)
+		r->version = atoi(v);
+	else if (strcasecmp(f, "sec-websocket-protocol") == 0)
+		snprintf(r->protocols, sizeof(r->protocols), "%s", v);
+	else if (strcasecmp(f, "origin") == 0)
+		snprintf(r->origin, sizeof(r->origin), "%s", v);
+	else if (strcasecmp(f, "host") == 0)
+		snprintf(r->host, sizeof(r->host), "%s", v);
+	r->field_len = r->value_len = 0;
+	r->field[0] = r->value[0] = '\0';
+	r->in_value = 0;
+}
+
+/* Names and values may come in pieces when the bytes arrived in pieces. */
+static int
+on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct hreq *r = &((struct hconn *)p->data)->req;
+
+	if (r->in_value)
+		header_done(r);
+	append(r->field, sizeof(r->field), &r->field_len, at, len);
+	return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct hreq *r = &((struct hconn *)p->data)->req;
+
+	r->in_value = 1;
+	append(r->value, sizeof(r->value), &r->value_len, at, len);
+	return 0;
+}
+
+static int
+on_headers_complete(http_parser *p)
+{
+	struct hreq *r = &((struct hconn *)p->data)->req;
+
+	if (r->in_value)
+		header_done(r);
+	return 0;
+}
+
+static int
+on_message_complete(http_parser *p)
+{
+	struct hconn *hc = p->data;
+
+	hc->in_request = 0;
+	route(hc);
+	/* Wait for the next request; a connection idle too long is closed. */
+	if (!hc->closing && hc->ws == NULL)
+		uv_timer_start(&hc->timer, on_timeout, HTTP_IDLE_MS, 0);
+	return 0;
+}
+
+static const http_parser_settings settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_message_complete = on_message_complete,
+};
+
+/* Bytes of plain HTTP; after an upgrade the rest is the WebSocket's. */
+static void
+feed_http(struct hconn *hc, const char *data, size_t len)
+{
+	size_t used;
+	enum http_errno e;
+
+	if (!hc->in_request) {
+		/* The whole request must arrive within HTTP_REQUEST_MS (slow clients). */
+		hc->in_request = 1;
+		uv_timer_start(&hc->timer, on_timeout, HTTP_REQUEST_MS, 0);
+	}
+	used = http_parser_execute(&hc->parser, &settings, data, len);
+	if (hc->closing)
+		return;
+	if (hc->ws != NULL) {
+		if (used < len)
+			ws_feed(hc->ws, data + used, len - used);
+		return;
+	}
+	e = HTTP_PARSER_ERRNO(&hc->parser);
+	if (e == HPE_HEADER_OVERFLOW) {
+		respond_text(hc, 431, "request headers too large\n", 1);
+	} else if (e != HPE_OK) {
+		respond_text(hc, 400, http_errno_description(e), 1);
+	} else if (hc->parser.upgrade) {
+		/* An upgrade to anything but our WebSocket: answered, then closed. */
+		hc->close_when_written = 1;
+		uv_read_stop((uv_stream_t *)&hc->tcp);
+		if (hc->writes == 0)
+			conn_close(hc);
+	}
 }
 
 static void
 on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
-	struct hreq *r = st->data;
+	struct hconn *hc = st->data;
 
-	(void)buf;
+	if (n == 0)
+		return;
 	if (n < 0) {
-		req_close(r);
+		if (hc->ws != NULL && n == UV_EOF) {
+			uv_read_stop(st);
+			ws_input_end(hc->ws);
+		} else {
+			conn_close(hc);
+		}
 		return;
 	}
-	r->len += (size_t)n;
-	r->buf[r->len] = '\0';
-	if (strstr(r->buf, "\r\n\r\n") != NULL || strstr(r->buf, "\n\n") != NULL)
-		handle(r);
-	else if (r->len >= sizeof(r->buf) - 1)
-		respond(r, 400, "text/plain", "request too large\n", 18);
-}
-
-static void
-on_timeout(uv_timer_t *t)
-{
-	req_close(t->data);
+	if (hc->ws != NULL)
+		ws_feed(hc->ws, buf->base, (size_t)n);
+	else
+		feed_http(hc, buf->base, (size_t)n);
 }
 
 static void
@@ -337,34 +659,40 @@ static void
 on_conn(uv_stream_t *l, int status)
 {
 	struct http *h = l->data;
-	struct hreq *r;
+	struct hconn *hc;
 
 	if (status < 0) {
 		server_accept_error(h->srv, status);
 		return;
 	}
-	/* A scrape endpoint needs few connections; slow ones cannot pile up. */
-	r = h->nreqs < HTTP_MAX_CONNS ? calloc(1, sizeof(*r)) : NULL;
-	if (r == NULL) {
+	/* Plain HTTP needs few connections; slow ones cannot pile up. */
+	hc = h->nplain < HTTP_MAX_CONNS ? calloc(1, sizeof(*hc)) : NULL;
+	if (hc == NULL) {
 		drop_conn(h);
 		return;
 	}
-	h->nreqs++;
-	r->h = h;
-	r->handles = 2;
-	uv_tcp_init(l->loop, &r->tcp);
-	uv_timer_init(l->loop, &r->timer);
-	r->tcp.data = r->timer.data = r;
-	r->next = h->reqs;
-	if (h->reqs)
-		h->reqs->prev = r;
-	h->reqs = r;
-	if (uv_accept(l, (uv_stream_t *)&r->tcp) != 0 ||
-	    uv_read_start((uv_stream_t *)&r->tcp, on_alloc, on_read) != 0) {
-		req_close(r);
+	h->nplain++;
+	hc->plain = 1;
+	hc->h = h;
+	hc->handles = 2;
+	uv_tcp_init(l->loop, &hc->tcp);
+	uv_timer_init(l->loop, &hc->timer);
+	hc->tcp.data = hc->timer.data = hc;
+	http_parser_init(&hc->parser, HTTP_REQUEST);
+	hc->parser.data = hc;
+	hc->next = h->conns;
+	if (h->conns)
+		h->conns->prev = hc;
+	h->conns = hc;
+	if (uv_accept(l, (uv_stream_t *)&hc->tcp) != 0 ||
+	    uv_read_start((uv_stream_t *)&hc->tcp, on_alloc, on_read) != 0) {
+		conn_close(hc);
 		return;
 	}
-	uv_timer_start(&r->timer, on_timeout, HTTP_TIMEOUT_MS, 0);
+	uv_tcp_nodelay(&hc->tcp, 1);
+	server_peer_names(&hc->tcp, hc->peer, sizeof(hc->peer), hc->auth_peer,
+	    sizeof(hc->auth_peer), &hc->loopback);
+	uv_timer_start(&hc->timer, on_timeout, HTTP_REQUEST_MS, 0);
 }
 
 static void
@@ -393,6 +721,7 @@ http_start(struct server *srv, int *failed)
 		return NULL;
 	}
 	h->srv = srv;
+	http_parser_set_max_header_size(HTTP_MAX_HEADER);
 	if (strchr(ep->host, ':') != NULL)
 		rc = uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)&ss);
 	else
@@ -404,7 +733,7 @@ http_start(struct server *srv, int *failed)
 	if (rc == 0)
 		rc = uv_tcp_bind(&h->listener, (const struct sockaddr *)&ss, 0);
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&h->listener, 64, on_conn);
+		rc = uv_listen((uv_stream_t *)&h->listener, 128, on_conn);
 	if (rc != 0) {
 		log_err("http_listen %s:%d: %s", ep->host, ep->port, uv_strerror(rc));
 		h->stopping = 1;
@@ -413,18 +742,25 @@ http_start(struct server *srv, int *failed)
 		*failed = 1;
 		return NULL;
 	}
-	log_info("metrics on http://%s:%d/metrics", ep->host, ep->port);
+	log_info("http on %s:%d: /metrics, /healthz, the map at /, WebSocket at /ws",
+	    ep->host, ep->port);
 	return h;
 }
 
 void
 http_stop(struct http *h)
 {
+	struct hconn *hc, *next;
+
 	if (h == NULL || h->stopping)
 		return;
 	h->stopping = 1;
-	for (struct hreq *r = h->reqs; r != NULL; r = r->next)
-		req_close(r);
+	/* WebSocket clients drain with the others (server_shutdown); plain HTTP goes now. */
+	for (hc = h->conns; hc != NULL; hc = next) {
+		next = hc->next;
+		if (hc->ws == NULL)
+			conn_close(hc);
+	}
 	uv_close((uv_handle_t *)&h->listener, on_listener_close);
 	if (!h->spare_busy)
 		uv_close((uv_handle_t *)&h->spare, on_spare_close);

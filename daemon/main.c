@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,13 +17,15 @@
 
 #include "audit.h"
 #include "commit.h"
+#include "dict.h"
+#include "publish.h"
 #include "garage.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
 #include "server.h"
 #include "settings.h"
-#include "tz.h"
+#include "zone.h"
 
 #define CONFIG_MAX_BYTES (64u << 20)
 
@@ -92,36 +95,6 @@ fail:
 	return NULL;
 }
 
-/* Loads the named zone from the system's zoneinfo (TZDIR overrides). */
-static tz *
-load_zone(const char *name, char *err, size_t errlen)
-{
-	const char *dir = getenv("TZDIR");
-	char path[512];
-	unsigned char *bytes;
-	size_t len;
-	tz *z;
-
-	if (name == NULL || strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0)
-		return tz_utc();
-	if (name[0] == '/' || strstr(name, "..") != NULL ||
-	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") != strlen(name)) {
-		snprintf(err, errlen, "facility.timezone: '%s' is not a time zone name", name);
-		return NULL;
-	}
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/usr/share/zoneinfo", name);
-	bytes = (unsigned char *)read_file(path, 1u << 20, &len, err, errlen);
-	if (bytes == NULL) {
-		snprintf(err, errlen, "facility.timezone: unknown time zone '%s'", name);
-		return NULL;
-	}
-	z = tz_from_tzif(bytes, len);
-	free(bytes);
-	if (z == NULL)
-		snprintf(err, errlen, "facility.timezone: %.200s is not a valid TZif file", name);
-	return z;
-}
-
 /*
  * What it takes to build a fresh, empty garage again: recovery may need
  * several (a snapshot that fails to load leaves a half-filled one behind).
@@ -140,19 +113,14 @@ make_garage(void *ud)
 	cJSON *root = config_json(b->text, b->len, &e);
 	struct config *cfg = root ? config_from_json(root, &e) : NULL;
 	garage *g;
-	tz *zone;
 
 	/* The whole text was checked at start-up: only the core is read. */
 	cJSON_Delete(root);
 	if (cfg == NULL)
 		return NULL;
-	zone = load_zone(facility_timezone(cfg->fac), err, sizeof(err));
-	if (zone == NULL) {
-		config_free(cfg);
-		return NULL;
-	}
-	g = garage_new(cfg->fac, cfg->tariff, zone, cfg->strategy,
-	    (size_t)cfg->limits.closed_tickets);
+	/* The zone is the process's, set once by main() before the loop. */
+	g = garage_new(cfg->fac, cfg->tariff, zone_local_time, NULL,
+	    cfg->strategy, (size_t)cfg->limits.closed_tickets);
 	cfg->fac = NULL;
 	cfg->tariff = NULL;
 	config_free(cfg);
@@ -242,6 +210,30 @@ apply_flags(struct settings *cfg, const struct options *o, char *err,
 	return 0;
 }
 
+/*
+ * Start-up, before any table exists: a random key for the hash tables
+ * (lib/dict.h), so that clients cannot choose plates or ids that collide.
+ * Should the kernel refuse (not on Debian 12), the fixed key stays and a
+ * warning says so: a predictable hash is no reason to keep the gates shut.
+ */
+static void
+seed_tables(void)
+{
+	unsigned char key[16];
+	ssize_t n;
+
+	do
+		n = getrandom(key, sizeof(key), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(key)) {
+		log_warn("getrandom: %s; hash tables keep their fixed key",
+		    n < 0 ? strerror(errno) : "short read");
+		return;
+	}
+	dict_set_seed(key);
+	explicit_bzero(key, sizeof(key));
+}
+
 static const char *reload_path;
 static const struct options *reload_opts;
 static uint64_t nofile;		/* the open-file limit in force; 0: unknown */
@@ -322,6 +314,7 @@ reload_tariff(struct server *s, tariff *t)
 		log_err("reload: the new tariff could not be journaled; it is undone");
 	else
 		log_info("reload: new tariff in force");
+	publish_flush(s);
 	changes_release(&ch);
 }
 
@@ -366,6 +359,7 @@ reload_config(struct server *s)
 	nc->tokens = tokens;
 	nc->n_tokens = n_tokens;
 	cfg->limits = nc->limits;
+	s->env.max_future_s = cfg->limits.max_future_s;
 	fit_clients(cfg);
 	settings_free(nc);
 	log_info("reload: %zu tokens, limits updated", cfg->n_tokens);
@@ -403,13 +397,13 @@ main(int argc, char **argv)
 	size_t len;
 	garage *g = NULL;
 	uv_loop_t *loop;
-	tz *zone;
 	int rc = 1;
 
 	if (parse_args(argc, argv, &o) != 0)
 		return 2;
 	log_init(o.debug ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
+	seed_tables();
 
 	text = read_file(o.config, CONFIG_MAX_BYTES, &len, err, sizeof(err));
 	if (text == NULL) {
@@ -421,12 +415,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
 		goto out;
 	}
-	zone = load_zone(facility_timezone(cfg->core->fac), err, sizeof(err));
-	if (zone == NULL) {
+	/*
+	 * Peak windows are local time: TZ is set here, once, while parkd is
+	 * still one thread (libuv starts its pool with the first queued work).
+	 */
+	if (zone_set(facility_timezone(cfg->core->fac), err, sizeof(err)) != 0) {
 		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
 		goto out;
 	}
-	tz_free(zone);
 	if (o.check) {
 		printf("%s: ok (%u spots, %d gates)\n", o.config,
 		    facility_spot_count(cfg->core->fac),

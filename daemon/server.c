@@ -8,13 +8,17 @@
 #include <uuid/uuid.h>
 
 #include "audit.h"
+#include "authguard.h"
 #include "commit.h"
-#include "conn.h"
+#include "client.h"
 #include "dict.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
+#include "publish.h"
+#include "subs.h"
+#include "tcp.h"
 
 int64_t
 server_now(void)
@@ -52,6 +56,12 @@ env_new_id(void *ud, char out[UUID_BUFSZ])
 	server_new_id(ud, out);
 }
 
+static int64_t
+env_mono_ms(void *ud)
+{
+	return (int64_t)server_ms(ud);
+}
+
 static int
 env_commit(void *ud, const garage *g, const struct changes *ch, int acks_earlier,
     uint64_t *hold)
@@ -71,77 +81,10 @@ ct_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
-/* Failed auth calls per address before it must wait, and how waits grow. */
-#define AUTH_FREE_FAILURES 5
-#define AUTH_MAX_WAIT_MS 60000
-#define AUTH_FORGET_MS (10 * 60 * 1000)
-#define AUTH_MAX_PEERS 10000
-#define AUTH_OVERFLOW "*"	/* no address looks like this */
-
-struct auth_peer {
-	uint32_t failures;
-	uint64_t last_ms, until_ms;
-	char key[];
-};
-
-/* Forgets addresses that have been quiet for a while (all, when forced). */
-static void
-auth_prune(struct server *s, int all)
-{
-	uint64_t now = server_ms(s);
-	struct auth_peer **gone;
-	size_t pos = 0, n = 0;
-	const char *key;
-	void *v;
-
-	/* Collect first: the table must not change while it is walked. */
-	gone = malloc(dict_size(s->auth_peers) * sizeof(*gone) + 1);
-	if (gone == NULL)
-		return;
-	while (dict_next(s->auth_peers, &pos, &key, &v)) {
-		struct auth_peer *p = v;
-
-		if (all || now - p->last_ms > AUTH_FORGET_MS)
-			gone[n++] = p;
-	}
-	for (size_t i = 0; i < n; i++) {
-		dict_del(s->auth_peers, gone[i]->key);
-		free(gone[i]);
-	}
-	free(gone);
-}
-
-/*
- * The entry that counts failures for peer.  When the table is full of
- * recent failures (many addresses guessing at once), the newcomers share
- * one entry: they are limited together rather than not at all.
- */
-static struct auth_peer *
-auth_entry(struct server *s, const char *peer, int create)
-{
-	struct auth_peer *p = dict_get(s->auth_peers, peer);
-
-	if (p != NULL)
-		return p;
-	if (!create)
-		return dict_size(s->auth_peers) >= AUTH_MAX_PEERS ?
-		    dict_get(s->auth_peers, AUTH_OVERFLOW) : NULL;
-	if (dict_size(s->auth_peers) >= AUTH_MAX_PEERS)
-		auth_prune(s, 0);
-	if (dict_size(s->auth_peers) >= AUTH_MAX_PEERS)
-		peer = AUTH_OVERFLOW;
-	if ((p = dict_get(s->auth_peers, peer)) != NULL)
-		return p;
-	p = calloc(1, sizeof(*p) + strlen(peer) + 1);
-	if (p == NULL)
-		return NULL;
-	strcpy(p->key, peer);
-	if (dict_set(s->auth_peers, p->key, p) != 0) {
-		free(p);
-		return NULL;
-	}
-	return p;
-}
+/* Addresses whose failed auth calls are remembered (see proto/authguard.h). */
+#define AUTH_MAX_ADDRS 10000
+/* One summary line of failed auth calls at most this often. */
+#define AUTH_LOG_EVERY_MS 10000
 
 static int
 env_auth(void *ud, const char *peer, const char *token, enum role *role,
@@ -150,44 +93,39 @@ env_auth(void *ud, const char *peer, const char *token, enum role *role,
 	struct server *s = ud;
 	const struct token *found = NULL;
 	uint64_t now = server_ms(s);
-	struct auth_peer *p = auth_entry(s, peer, 0);
 
-	if (p != NULL && now - p->last_ms > AUTH_FORGET_MS)
-		p->failures = 0, p->until_ms = 0;
-	if (p != NULL && p->until_ms > now) {
-		*retry_ms = p->until_ms - now;
+	if ((*retry_ms = authguard_wait(s->auth, peer, now)) > 0)
 		return -2;
-	}
 	/* Look at every token, so the time taken does not tell which matched. */
 	for (size_t i = 0; i < s->cfg->n_tokens; i++) {
 		if (ct_equal(token, s->cfg->tokens[i].token))
 			found = &s->cfg->tokens[i];
 	}
-	if (found != NULL) {
-		*role = found->role;
-		*gate = found->gate;
-		/* A client that knows a token is no longer guessing. */
-		if (p != NULL && strcmp(p->key, AUTH_OVERFLOW) != 0) {
-			dict_del(s->auth_peers, p->key);
-			free(p);
-		}
-		return 0;
+	if (found == NULL) {
+		authguard_failed(s->auth, peer, now);
+		return -1;
 	}
-	if (p == NULL)
-		p = auth_entry(s, peer, 1);
-	if (p != NULL) {
-		p->failures++;
-		p->last_ms = now;
-		if (p->failures >= AUTH_FREE_FAILURES) {
-			uint32_t shift = p->failures - AUTH_FREE_FAILURES;
-			uint64_t wait = 1000ull << (shift > 6 ? 6 : shift);
+	*role = found->role;
+	*gate = found->gate;
+	return 0;
+}
 
-			p->until_ms = now + (wait > AUTH_MAX_WAIT_MS ? AUTH_MAX_WAIT_MS : wait);
-			log_warn("auth: %u failures from %s; not listening for %llums",
-			    p->failures, peer, (unsigned long long)(p->until_ms - now));
-		}
-	}
-	return -1;
+/* One line for all the failed auth calls of an interval, not one each. */
+static void
+log_auth_failures(struct server *s, uint64_t now)
+{
+	struct authguard_summary sum;
+
+	if (now - s->auth_logged_ms < AUTH_LOG_EVERY_MS)
+		return;
+	authguard_take_summary(s->auth, &sum);
+	s->auth_logged_ms = now;
+	if (sum.failures + sum.refused == 0)
+		return;
+	log_warn("auth: %llu failed and %llu refused (waiting) attempts from %llu "
+	    "addresses; most from %s (%llu)", (unsigned long long)sum.failures,
+	    (unsigned long long)sum.refused, (unsigned long long)sum.addrs,
+	    sum.worst[0] ? sum.worst : "-", (unsigned long long)sum.worst_failures);
 }
 
 static int
@@ -249,7 +187,7 @@ env_health(void *ud, struct jw *w)
 	jw_kstr(w, "status", ok ? "ok" : "degraded");
 	jw_kstr(w, "version", PARKD_VERSION);
 	jw_kint(w, "uptime_s", server_now() - s->started_at);
-	jw_kuint(w, "connections", s->n_conns);
+	jw_kuint(w, "connections", s->n_clients);
 	jw_kuint(w, "connections_refused", s->stats.refused);
 	jw_kuint(w, "accept_errors", s->stats.accept_errors);
 	journal_health(s, w);
@@ -269,13 +207,13 @@ void
 server_on_durable(void *ud, uint64_t durable)
 {
 	struct server *s = ud;
-	struct conn *c, *next;
+	struct client *c, *next;
 
 	(void)durable;
-	for (c = s->conns; c != NULL; c = next) {
+	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
 		if (c->out_head != NULL)
-			conn_flush(c);
+			client_flush(c);
 	}
 	audit_kick(s->audit);
 }
@@ -284,13 +222,13 @@ void
 server_on_journal_failed(void *ud, uint64_t durable, const char *why)
 {
 	struct server *s = ud;
-	struct conn *c, *next;
+	struct client *c, *next;
 
 	log_err("journal failed (%s): replies to changes after LSN %llu become unavailable",
 	    why, (unsigned long long)durable);
-	for (c = s->conns; c != NULL; c = next) {
+	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
-		conn_changes_lost(c, durable);
+		client_changes_lost(c, durable);
 	}
 }
 
@@ -301,7 +239,7 @@ server_on_rebuilt(void *ud, garage *g)
 	garage *old = s->g;
 
 	s->g = g;
-	for (struct conn *c = s->conns; c != NULL; c = c->next)
+	for (struct client *c = s->clients; c != NULL; c = c->next)
 		c->sess.g = g;
 	garage_free(old);
 }
@@ -321,6 +259,52 @@ log_accept_errors(struct server *s, uint64_t now)
 	    (unsigned long long)s->stats.accept_errors);
 	s->accept_err_unlogged = 0;
 	s->accept_err_logged_ms = now;
+}
+
+/*
+ * The peer's address as "host:port", the address auth failures are
+ * counted by (an IPv6 host has a /64 to choose from), and whether it is
+ * this machine.
+ */
+void
+server_peer_names(uv_tcp_t *h, char *peer, size_t plen, char *auth, size_t alen,
+    int *loopback)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	*loopback = 0;
+	snprintf(peer, plen, "?");
+	snprintf(auth, alen, "?");
+	if (uv_tcp_getpeername(h, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		uv_ip4_name(in, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		*loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+		static const unsigned char lo[16] = { [15] = 1 };
+		static const unsigned char v4pre[12] = { [10] = 0xff, [11] = 0xff };
+		const unsigned char *a = in6->sin6_addr.s6_addr;
+
+		uv_ip6_name(in6, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		*loopback = memcmp(a, lo, 16) == 0 ||
+		    (memcmp(a, v4pre, 12) == 0 && a[12] == 127);
+		if (strchr(host, '.') == NULL) {
+			snprintf(peer, plen, "[%s]:%d", host, port);
+			snprintf(auth, alen, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64",
+			    a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+			return;
+		}
+	}
+	snprintf(peer, plen, "%s:%d", host, port);
+	snprintf(auth, alen, "%s", host);
 }
 
 void
@@ -355,29 +339,116 @@ on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	/* Always accept: a listener whose connection is not accepted stalls. */
-	conn_accept(s, listener);
+	tcp_accept(s, listener);
+}
+
+/*
+ * Why a client should be closed now, or NULL: silent past idle_timeout_s,
+ * a started line not finished within line_timeout_s (slow-loris), output
+ * that has not moved for send_timeout_s (a peer that stopped reading).
+ */
+static const char *
+overdue(const struct server *s, const struct client *c, uint64_t now)
+{
+	const struct settings *cfg = s->cfg;
+	uint64_t idle = (uint64_t)cfg->limits.idle_timeout_s * 1000;
+	uint64_t line = (uint64_t)cfg->limits.line_timeout_s * 1000;
+	uint64_t send = (uint64_t)cfg->limits.send_timeout_s * 1000;
+
+	if (idle > 0 && now - c->active_ms > idle)
+		return "idle";
+	if (line > 0 && c->partial_since_ms != 0 && now - c->partial_since_ms > line)
+		return "line not finished";
+	if (send > 0 && client_stalled(c, now, send))
+		return "output not read";
+	return NULL;
 }
 
 static void
 on_tick(uv_timer_t *t)
 {
 	struct server *s = t->data;
-	int64_t idle = s->cfg->limits.idle_timeout_s;
 	uint64_t now = server_ms(s);
-	struct conn *c, *next;
+	struct client *c, *next;
 
 	if (s->accept_err_unlogged > 0 && now - s->accept_err_logged_ms >= 1000)
 		log_accept_errors(s, now);
-	if (idle <= 0)
-		return;
-	for (c = s->conns; c != NULL; c = next) {
+	log_auth_failures(s, now);
+	for (c = s->clients; c != NULL; c = next) {
+		const char *why;
+
 		next = c->next;
-		if (c->state != CONN_CLOSING && now - c->active_ms > (uint64_t)idle * 1000) {
+		if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED ||
+		    (why = overdue(s, c, now)) == NULL)
+			continue;
+		if (why[0] == 'i')
 			s->stats.closed_idle++;
-			log_info("conn=%llu %s: idle for %llds, closing",
-			    (unsigned long long)c->id, c->peer, (long long)idle);
-			conn_close(c);
+		else
+			s->stats.closed_slow++;
+		log_info("client=%llu %s: %s in time, closing", (unsigned long long)c->id,
+		    c->peer, why);
+		client_close(c);
+	}
+}
+
+void
+server_shed_output(struct server *s)
+{
+	uint64_t limit = (uint64_t)s->cfg->limits.max_output_total;
+
+	while (s->out_total > limit) {
+		struct client *big = NULL;
+
+		for (struct client *c = s->clients; c != NULL; c = c->next) {
+			if (c->state != CLIENT_CLOSING && c->state != CLIENT_CLOSED &&
+			    (big == NULL || client_queued(c) > client_queued(big)))
+				big = c;
 		}
+		if (big == NULL || client_queued(big) == 0)
+			return;
+		s->stats.closed_output++;
+		log_warn("client=%llu %s: all clients hold %llu bytes of output "
+		    "(max_output_total %llu); closing the largest queue (%zu bytes)",
+		    (unsigned long long)big->id, big->peer, (unsigned long long)s->out_total,
+		    (unsigned long long)limit, client_queued(big));
+		client_close(big);
+	}
+}
+
+struct addr_count {
+	int64_t n;
+	char key[];
+};
+
+int
+server_address_add(struct server *s, const char *addr)
+{
+	struct addr_count *a = dict_get(s->per_address, addr);
+
+	if (a == NULL) {
+		a = calloc(1, sizeof(*a) + strlen(addr) + 1);
+		if (a == NULL)
+			return -1;
+		strcpy(a->key, addr);
+		if (dict_set(s->per_address, a->key, a) != 0) {
+			free(a);
+			return -1;
+		}
+	}
+	if (a->n >= s->cfg->limits.max_clients_per_address)
+		return -1;
+	a->n++;
+	return 0;
+}
+
+void
+server_address_del(struct server *s, const char *addr)
+{
+	struct addr_count *a = dict_get(s->per_address, addr);
+
+	if (a != NULL && --a->n <= 0) {
+		dict_del(s->per_address, a->key);
+		free(a);
 	}
 }
 
@@ -393,13 +464,13 @@ static void
 on_stop_timer(uv_timer_t *t)
 {
 	struct server *s = t->data;
-	struct conn *c, *next;
+	struct client *c, *next;
 
 	log_warn("clients did not drain in time; closing %llu",
-	    (unsigned long long)s->n_conns);
-	for (c = s->conns; c != NULL; c = next) {
+	    (unsigned long long)s->n_clients);
+	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
-		conn_close(c);
+		client_close(c);
 	}
 }
 
@@ -413,7 +484,7 @@ on_drain_timer(uv_timer_t *t)
 {
 	struct server *s = t->data;
 
-	if (s->n_conns > 0)
+	if (s->n_clients > 0)
 		return;
 	uv_close((uv_handle_t *)t, NULL);
 	uv_close((uv_handle_t *)&s->stop_timer, NULL);
@@ -445,15 +516,23 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
 	s->journal = j;
 	s->started_at = server_now();
 	s->env.ud = s;
+	s->env.max_future_s = cfg->limits.max_future_s;
 	s->env.new_id = env_new_id;
 	s->env.auth = env_auth;
-	s->auth_peers = dict_new();
-	if (s->auth_peers == NULL)
+	s->auth = authguard_new(AUTH_MAX_ADDRS);
+	s->per_address = dict_new();
+	if (s->auth == NULL || s->per_address == NULL)
 		return -1;
 	s->env.health = env_health;
 	s->env.writable = env_writable;
 	s->env.consistent = env_consistent;
 	s->env.commit = env_commit;
+	s->env.mono_ms = env_mono_ms;
+	/* At most 64 subscriptions per connection: each costs memory for every change. */
+	s->subs = subs_new(64);
+	s->env.subs = s->subs;
+	if (s->subs == NULL || publish_init(s) != 0)
+		return -1;
 	uv_signal_init(loop, &s->sig_term);
 	uv_signal_init(loop, &s->sig_int);
 	uv_signal_init(loop, &s->sig_hup);
@@ -519,10 +598,10 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
-	if (s->auth_peers != NULL) {
-		auth_prune(s, 1);
-		dict_free(s->auth_peers);
-	}
+	authguard_free(s->auth);
+	dict_free(s->per_address);
+	publish_free(s);
+	subs_free(s->subs);
 	jw_release(&s->recw);
 	free(s);
 }
@@ -530,7 +609,7 @@ server_free(struct server *s)
 void
 server_shutdown(struct server *s)
 {
-	struct conn *c, *next;
+	struct client *c, *next;
 
 	if (s->shutting_down)
 		return;
@@ -548,13 +627,14 @@ server_shutdown(struct server *s)
 	uv_close((uv_handle_t *)&s->sig_int, NULL);
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
 	uv_close((uv_handle_t *)&s->tick, NULL);
+	publish_close(s);
 	http_stop(s->http);
 	s->http = NULL;
 	/* Redis would keep the loop alive; history still waiting is answered unavailable. */
 	audit_close(s->audit);
-	for (c = s->conns; c != NULL; c = next) {
+	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
-		conn_drain(c);
+		client_drain(c);
 	}
 	/* A client that never reads must not hold the shutdown forever. */
 	uv_timer_init(s->loop, &s->stop_timer);

@@ -18,19 +18,21 @@
 
 #define PARKD_VERSION "0.1.0"
 
-struct conn;
+struct client;
 
 struct server_stats {
 	uint64_t accepted;
 	uint64_t refused;		/* over max_clients or not loopback in protected mode */
 	uint64_t accept_errors;		/* accepts that failed (out of descriptors, ...) */
-	uint64_t closed_output;		/* closed for passing max_output */
+	uint64_t closed_output;		/* closed for passing max_output (or the total) */
 	uint64_t closed_idle;
+	uint64_t closed_slow;		/* a line not finished, or output not moving, in time */
 	uint64_t requests;		/* lines handled */
 	uint64_t lines_too_long;
 	uint64_t rate_limited;
 	uint64_t auth_failures;
 	uint64_t internal_errors;
+	uint64_t subscribers_dropped;	/* closed for not reading their notifications */
 };
 
 struct server {
@@ -44,9 +46,13 @@ struct server {
 	uv_timer_t drain_timer;		/* ends the loop once clients are gone */
 	uv_timer_t watchdog;		/* systemd watchdog, when asked for */
 	int watchdog_on;
-	struct conn *conns;
-	uint64_t n_conns;
-	uint64_t next_conn_id;
+	struct subs *subs;		/* who is subscribed to what */
+	struct outbox *outbox;		/* committed changes not yet published */
+	struct client *clients;
+	uint64_t n_clients;
+	uint64_t next_client_id;
+	uint64_t out_total;		/* output all clients hold (max_output_total) */
+	struct dict *per_address;	/* address -> clients connected from it */
 	struct call_env env;
 	struct uuid7_gen idgen;
 	int64_t started_at;
@@ -59,7 +65,8 @@ struct server {
 	struct journal *journal;
 	struct audit *audit;
 	struct http *http;
-	struct dict *auth_peers;	/* address -> recent auth failures */
+	struct authguard *auth;		/* failed auth calls by address */
+	uint64_t auth_logged_ms;	/* when they were last summed up in the log */
 	/* Re-reads the configuration (SIGHUP); set by main.  0 or -1 (logged). */
 	int (*reload)(struct server *s);
 	struct jw recw;			/* the commit step's record writer, reused */
@@ -90,6 +97,27 @@ void server_shutdown(struct server *s);
  * logs at most one line a second, with how many there were.
  */
 void server_accept_error(struct server *s, int status);
+/*
+ * The peer of h as "host:port" (IPv6 as "[host]:port"), the address its
+ * failed auth calls and connections are counted by (an IPv6 host has a /64
+ * to choose from), and whether it is this machine.
+ */
+void server_peer_names(uv_tcp_t *h, char *peer, size_t plen, char *auth,
+    size_t alen, int *loopback);
+
+/*
+ * Closes the clients with the largest output queues until all of them
+ * together hold no more than limits.max_output_total.
+ */
+void server_shed_output(struct server *s);
+
+/*
+ * Counts a client from address addr; -1 when the address already has
+ * limits.max_clients_per_address (or out of memory).  server_address_del
+ * undoes a successful add.
+ */
+int server_address_add(struct server *s, const char *addr);
+void server_address_del(struct server *s, const char *addr);
 
 /* Replies to changes up to this LSN may be sent. */
 uint64_t server_durable(const struct server *s);

@@ -1,6 +1,7 @@
 /* settings.c - the daemon's sections of the configuration file (see settings.h). */
 #include "settings.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,9 @@
 static const char *const settings_keys[] = { "listen", "http_listen",
     "data_dir", "durability", "audit", "auth", "limits", "journal", NULL };
 static const char *const limits_keys[] = { "max_line", "max_output",
-    "max_clients", "rate_per_s", "rate_burst", "idle_timeout_s", NULL };
+    "max_output_total", "max_clients", "max_clients_per_address",
+    "rate_per_s", "rate_burst", "idle_timeout_s", "line_timeout_s",
+    "send_timeout_s", "max_future_s", NULL };
 
 #define LOCAL(p) { .enabled = 1, .host = "127.0.0.1", .port = (p) }
 
@@ -22,7 +25,9 @@ static const struct settings defaults = {
 	    .stream_maxlen = 1000000, .max_backlog = 10000000 },
 	.limits = { .max_line = 65536, .max_output = 8388608,
 	    .max_clients = 10000, .rate_per_s = 2000, .rate_burst = 4000,
-	    .idle_timeout_s = 0 },
+	    .idle_timeout_s = 0, .max_output_total = 268435456,
+	    .max_clients_per_address = 512, .line_timeout_s = 30,
+	    .send_timeout_s = 60, .max_future_s = 86400 },
 	.journal = { .snapshot_every = 100000, .snapshot_interval_s = 3600 },
 };
 
@@ -122,6 +127,22 @@ read_top(struct settings *s, const cJSON *root, struct jerr *e)
 	return 0;
 }
 
+/* The connection limits: bounds, and where each goes in struct settings. */
+static const struct {
+	const char *key;
+	int64_t min, max;
+	size_t off;
+} limit_fields[] = {
+#define LIMIT(key, min, max) { #key, min, max, offsetof(struct settings, limits.key) }
+	LIMIT(max_line, 64, 64 << 20), LIMIT(max_output, 4096, (int64_t)1 << 40),
+	LIMIT(max_output_total, 4096, (int64_t)1 << 50),
+	LIMIT(max_clients, 1, 1000000), LIMIT(max_clients_per_address, 1, 1000000),
+	LIMIT(rate_per_s, 0, 100000000), LIMIT(rate_burst, 0, 100000000),
+	LIMIT(idle_timeout_s, 0, 86400 * 365), LIMIT(line_timeout_s, 0, 86400),
+	LIMIT(send_timeout_s, 0, 86400), LIMIT(max_future_s, 0, 86400 * 366),
+#undef LIMIT
+};
+
 static int
 read_limits(struct settings *s, const cJSON *root, struct jerr *e)
 {
@@ -136,20 +157,16 @@ read_limits(struct settings *s, const cJSON *root, struct jerr *e)
 	    &s->journal.snapshot_interval_s, e) < 0 ||
 	    jr_object(root, "", "limits", 0, NULL, &l, e) < 0 ||
 	    (l != NULL && jr_keys(l, "limits", limits_keys, config_limits_keys,
-	    e) < 0) ||
-	    jr_int(l, "limits", "max_line", 0, 64, 64 << 20,
-	    &s->limits.max_line, e) < 0 ||
-	    jr_int(l, "limits", "max_output", 0, 4096, (int64_t)1 << 40,
-	    &s->limits.max_output, e) < 0 ||
-	    jr_int(l, "limits", "max_clients", 0, 1, 1000000,
-	    &s->limits.max_clients, e) < 0 ||
-	    jr_int(l, "limits", "rate_per_s", 0, 0, 100000000,
-	    &s->limits.rate_per_s, e) < 0 ||
-	    jr_int(l, "limits", "rate_burst", 0, 0, 100000000,
-	    &s->limits.rate_burst, e) < 0 ||
-	    jr_int(l, "limits", "idle_timeout_s", 0, 0, 86400 * 365,
-	    &s->limits.idle_timeout_s, e) < 0)
+	    e) < 0))
 		return -1;
+	for (size_t i = 0; i < sizeof(limit_fields) / sizeof(limit_fields[0]);
+	    i++) {
+		int64_t *v = (int64_t *)(void *)((char *)s + limit_fields[i].off);
+
+		if (jr_int(l, "limits", limit_fields[i].key, 0,
+		    limit_fields[i].min, limit_fields[i].max, v, e) < 0)
+			return -1;
+	}
 	return 0;
 }
 

@@ -52,6 +52,11 @@ struct settings {
 	struct {
 		int64_t max_line, max_output, max_clients;
 		int64_t rate_per_s, rate_burst, idle_timeout_s;
+		int64_t max_output_total;	/* all clients' queued output */
+		int64_t max_clients_per_address;
+		int64_t line_timeout_s;		/* a started line must end within; 0 = off */
+		int64_t send_timeout_s;		/* output that does not move; 0 = off */
+		int64_t max_future_s;		/* how far ahead an operator's at may lie */
 	} limits;
 	struct {
 		int64_t snapshot_every;		/* journal records between snapshots */

@@ -15,22 +15,95 @@ struct dict {
 	struct slot *slots;
 	size_t cap;		/* power of two */
 	size_t used;
+	uint64_t k0, k1;	/* the hash key in force when the table was made */
 };
 
-/* FNV-1a, then a final mix so that the low bits used for the index are good. */
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
+/*
+ * The hash key for tables made from now on, as SipHash's two words.  Until
+ * dict_set_seed() it is the 16 bytes "parkd-dict-key-0", so that tests and
+ * benchmarks see the same slot order every run.
+ */
+static uint64_t seed_k0 = 0x69642d646b726170ULL;	/* "parkd-di" */
+static uint64_t seed_k1 = 0x302d79656b2d7463ULL;	/* "ct-key-0" */
 
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
+/* Little-endian load, as SipHash reads its key and message words. */
+static inline uint64_t
+le64(const unsigned char *p)
+{
+	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+	    (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
+	    (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+
+#define SIPROUND do {							\
+	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
+	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
+	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
+	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
+} while (0)
+
+/*
+ * SipHash-c-d (Aumasson and Bernstein, 2012) of len bytes at p under the
+ * key words k0, k1: every 8-byte little-endian word is xored into v3, put
+ * through c rounds and xored into v0; the last word holds the leftover
+ * bytes and len mod 256 in its top byte; then 0xff into v2 and d rounds.
+ * Inlined with constant c and d, the loops unroll.
+ */
+static inline uint64_t
+siphash(uint64_t k0, uint64_t k1, const unsigned char *p, size_t len,
+    int c, int d)
+{
+	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL;
+	uint64_t v1 = k1 ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = k0 ^ 0x6c7967656e657261ULL;
+	uint64_t v3 = k1 ^ 0x7465646279746573ULL;
+	uint64_t m, b = (uint64_t)len << 56;
+	const unsigned char *end = p + (len & ~(size_t)7);
+
+	for (; p != end; p += 8) {
+		m = le64(p);
+		v3 ^= m;
+		for (int i = 0; i < c; i++)
+			SIPROUND;
+		v0 ^= m;
 	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
+	for (size_t i = len & 7; i > 0; i--)
+		b |= (uint64_t)p[i - 1] << (8 * (i - 1));
+	v3 ^= b;
+	for (int i = 0; i < c; i++)
+		SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	for (int i = 0; i < d; i++)
+		SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t
+dict_siphash(const unsigned char key[16], const void *p, size_t len, int c,
+    int d)
+{
+	return siphash(le64(key), le64(key + 8), p, len, c, d);
+}
+
+void
+dict_set_seed(const unsigned char key[16])
+{
+	seed_k0 = le64(key);
+	seed_k1 = le64(key + 8);
+}
+
+/*
+ * SipHash-1-3, as CPython, Rust's HashMap and Ruby hash their tables: a
+ * keyed hash, so that whoever picks the keys (plates come from clients)
+ * cannot know which of them share a probe run without knowing the key.
+ */
+static uint64_t
+hash_str(const dict *d, const char *s)
+{
+	return siphash(d->k0, d->k1, (const unsigned char *)s, strlen(s), 1, 3);
 }
 
 dict *
@@ -46,6 +119,8 @@ dict_new(void)
 		free(d);
 		return NULL;
 	}
+	d->k0 = seed_k0;
+	d->k1 = seed_k1;
 	return d;
 }
 
@@ -95,7 +170,7 @@ grow(dict *d)
 void *
 dict_get(const dict *d, const char *key)
 {
-	size_t i = find_slot(d, key, hash_str(key));
+	size_t i = find_slot(d, key, hash_str(d, key));
 
 	return d->slots[i].key ? d->slots[i].value : NULL;
 }
@@ -103,7 +178,7 @@ dict_get(const dict *d, const char *key)
 int
 dict_set(dict *d, const char *key, void *value)
 {
-	uint64_t h = hash_str(key);
+	uint64_t h = hash_str(d, key);
 	size_t i = find_slot(d, key, h);
 
 	if (d->slots[i].key != NULL) {
@@ -128,7 +203,7 @@ void *
 dict_del(dict *d, const char *key)
 {
 	size_t mask = d->cap - 1;
-	size_t i = find_slot(d, key, hash_str(key));
+	size_t i = find_slot(d, key, hash_str(d, key));
 	size_t j;
 	void *value;
 

@@ -5,13 +5,38 @@
  * there are no tombstones and lookups stay short under churn (tickets come
  * and go all day).  Keys are borrowed: the caller keeps each key alive and
  * unchanged while it is in the table (tickets and plates own their keys).
+ *
+ * The hash is keyed (SipHash-1-3): keys come from clients (plates, ids,
+ * search patterns), and with a hash anyone can compute they could pick
+ * thousands that share one probe run and make every look-up a scan.  The
+ * daemon sets a random key at start; nobody outside can predict which
+ * strings collide.  Slot order, and so iteration order, depends on it.
  */
 #ifndef PARKD_DICT_H
 #define PARKD_DICT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct dict dict;
+
+/*
+ * Sets the hash key, for the whole process, to the 16 bytes at key.
+ * Tables made afterwards hash with it; a table keeps the key it was made
+ * with, so one made before goes on working.  Call at start, before any
+ * other thread runs (the daemon passes 16 bytes from getrandom).  Without
+ * a call the key is a fixed one, which tests and benchmarks rely on for
+ * the same slot order every run.
+ */
+void dict_set_seed(const unsigned char key[16]);
+
+/*
+ * SipHash-c-d (c rounds per word, d at the end) of the len bytes at p under
+ * key, read as two little-endian words like the reference implementation.
+ * The tables use c = 1, d = 3; public for the test vectors.
+ */
+uint64_t dict_siphash(const unsigned char key[16], const void *p, size_t len,
+    int c, int d);
 
 /* An empty table, or NULL when out of memory. */
 dict *dict_new(void);

@@ -5,14 +5,17 @@
 #include <string.h>
 
 #include "dict.h"
+#include "omap.h"
 
 struct garage {
 	facility *fac;
 	alloc *alloc;
 	tariff *tariff;
-	tz *zone;
+	local_time_fn local_time;	/* NULL: UTC */
+	void *local_time_ud;
 	dict *by_id;		/* id -> ticket, inside and kept closed ones */
 	dict *by_plate;		/* plate -> ticket, inside only */
+	omap *inside;		/* the same in plate order, for search by prefix */
 	size_t keep_closed;
 	size_t n_closed;
 	struct ticket *oldest_closed, *newest_closed;
@@ -33,8 +36,8 @@ record(struct changes *out, enum change_kind kind, int64_t at,
 }
 
 garage *
-garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
-    size_t keep_closed)
+garage_new(facility *f, tariff *t, local_time_fn lt, void *lt_ud,
+    enum alloc_strategy s, size_t keep_closed)
 {
 	garage *g = calloc(1, sizeof(*g));
 
@@ -42,12 +45,15 @@ garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
 		goto fail;
 	g->fac = f;
 	g->tariff = t;
-	g->zone = z;
+	g->local_time = lt;
+	g->local_time_ud = lt_ud;
 	g->keep_closed = keep_closed;
 	g->alloc = alloc_new(f);
 	g->by_id = dict_new();
 	g->by_plate = dict_new();
-	if (g->alloc == NULL || g->by_id == NULL || g->by_plate == NULL) {
+	g->inside = omap_new(PLATE_MAX);
+	if (g->alloc == NULL || g->by_id == NULL || g->by_plate == NULL ||
+	    g->inside == NULL) {
 		garage_free(g);
 		return NULL;
 	}
@@ -56,7 +62,6 @@ garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
 fail:
 	facility_free(f);
 	tariff_free(t);
-	tz_free(z);
 	return NULL;
 }
 
@@ -84,9 +89,9 @@ garage_free(garage *g)
 	}
 	dict_free(g->by_id);
 	dict_free(g->by_plate);
+	omap_free(g->inside);
 	alloc_free(g->alloc);
 	tariff_free(g->tariff);
-	tz_free(g->zone);
 	facility_free(g->fac);
 	free(g);
 }
@@ -206,6 +211,60 @@ garage_inside_count(const garage *g)
 	return dict_size(g->by_plate);
 }
 
+/* Finds t by its plate, in both indexes; -1 (neither changed) when out of memory. */
+static int
+index_inside(garage *g, struct ticket *t)
+{
+	if (dict_set(g->by_plate, t->plate, t) != 0)
+		return -1;
+	if (omap_put(g->inside, t->plate, t, NULL) != PK_OK) {
+		dict_del(g->by_plate, t->plate);
+		return -1;
+	}
+	return 0;
+}
+
+int
+garage_class_open(const garage *g, int gate, int cls)
+{
+	uint32_t spots[ALLOC_MAX_SPOTS];
+	size_t n;
+
+	return alloc_choose(g->alloc, gate, cls, 0, spots, &n) == PK_OK;
+}
+
+int
+garage_sign(const garage *g, int gate, uint8_t *full, size_t max)
+{
+	int n = facility_class_count(g->fac);
+
+	if (n < 0 || (size_t)n > max)
+		return -1;
+	for (int c = 0; c < n; c++)
+		full[c] = !garage_class_open(g, gate, c);
+	return n;
+}
+
+size_t
+garage_search(const garage *g, const char *prefix, size_t limit,
+    void (*fn)(void *ud, const struct ticket *t), void *ud, int *more)
+{
+	size_t plen = strlen(prefix), n = 0;
+	const omap_node *nd;
+
+	*more = 0;
+	for (nd = omap_prefix_first(g->inside, prefix, plen); nd != NULL;
+	    nd = omap_prefix_next(nd, prefix, plen)) {
+		if (n == limit) {
+			*more = 1;
+			break;
+		}
+		fn(ud, omap_node_value(nd));
+		n++;
+	}
+	return n;
+}
+
 pk_err
 garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
     struct changes *out)
@@ -244,13 +303,14 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
 	/* Surge looks at the occupancy just before this vehicle came in. */
 	alloc_counts(g->alloc, &c);
 	t->surge_milli = tariff_surge_milli(g->tariff, c.occupied, c.total);
-	t->peak_milli = tariff_peak_milli(g->tariff, g->zone, in->at);
+	t->peak_milli = tariff_peak_milli(g->tariff, g->local_time,
+	    g->local_time_ud, in->at);
 
 	if (dict_set(g->by_id, t->id, t) != 0) {
 		free(t);
 		return PK_E_INTERNAL;
 	}
-	if (dict_set(g->by_plate, t->plate, t) != 0) {
+	if (index_inside(g, t) != 0) {
 		dict_del(g->by_id, t->id);
 		free(t);
 		return PK_E_INTERNAL;
@@ -325,6 +385,7 @@ close_ticket(garage *g, struct ticket *t, int gate, int64_t at)
 {
 	alloc_release(g->alloc, t->spots, t->n_spots);
 	dict_del(g->by_plate, t->plate);
+	omap_del(g->inside, t->plate);
 	t->state = TICKET_EXITED;
 	t->exit_gate = gate;
 	t->exited_at = at;
@@ -485,7 +546,7 @@ garage_restore_ticket(garage *g, const struct ticket *img,
 		retain_closed(g, t);
 		return PK_OK;
 	}
-	if (dict_set(g->by_plate, t->plate, t) != 0) {
+	if (index_inside(g, t) != 0) {
 		dict_del(g->by_id, t->id);
 		ticket_free(t);
 		return PK_E_INTERNAL;

@@ -24,10 +24,10 @@
 #include "alloc.h"
 #include "change.h"
 #include "facility.h"
+#include "localtime.h"
 #include "perr.h"
 #include "plate.h"
 #include "tariff.h"
-#include "tz.h"
 #include "uuid7.h"
 
 #define PAY_METHOD_MAX 16
@@ -81,13 +81,15 @@ struct garage_quote {
 typedef struct garage garage;
 
 /*
- * A garage over facility f with tariff t in time zone z.  Takes ownership
- * of f, t and z in every case (they are freed on failure too).  Closed
- * tickets are kept for look-up until keep_closed of them are held, oldest
- * dropped first.  NULL when out of memory.
+ * A garage over facility f with tariff t.  Takes ownership of f and t in
+ * every case (they are freed on failure too).  lt(lt_ud, ...) gives the
+ * facility's local time for peak windows (NULL: UTC); the garage keeps
+ * both pointers, and lt_ud must outlive it.  Closed tickets are kept for
+ * look-up until keep_closed of them are held, oldest dropped first.  NULL
+ * when out of memory.
  */
-garage *garage_new(facility *f, tariff *t, tz *z, enum alloc_strategy s,
-    size_t keep_closed);
+garage *garage_new(facility *f, tariff *t, local_time_fn lt, void *lt_ud,
+    enum alloc_strategy s, size_t keep_closed);
 void garage_free(garage *g);
 
 const facility *garage_facility(const garage *g);
@@ -115,6 +117,20 @@ int garage_spot_service_is(const garage *g, uint32_t spot, int in_service);
 struct ticket *garage_ticket(const garage *g, const char *id);
 struct ticket *garage_inside(const garage *g, const char *plate);
 size_t garage_inside_count(const garage *g);
+/* Whether a vehicle of class cls (no needs) could enter at gate now. */
+int garage_class_open(const garage *g, int gate, int cls);
+/*
+ * A gate's sign: full[c] is 1 when no vehicle of class c could enter at
+ * gate now.  Returns the number of classes, or -1 when more than max.
+ */
+int garage_sign(const garage *g, int gate, uint8_t *full, size_t max);
+/*
+ * Visits the tickets inside whose plate starts with prefix (normalized),
+ * in plate order, at most limit of them; *more tells whether there were
+ * others.  O(log n + limit).  Returns how many were visited.
+ */
+size_t garage_search(const garage *g, const char *prefix, size_t limit,
+    void (*fn)(void *ud, const struct ticket *t), void *ud, int *more);
 
 struct garage_entry_in {
 	int gate;

@@ -3,9 +3,9 @@
  *
  * Pure arithmetic on the proleptic Gregorian calendar (no timegm, no
  * mktime, no TZ environment): the protocol's times are UTC with a 'Z'
- * (protocol.md section 4), and the daemon must never depend on the
- * process's time zone.  The calendar helpers are public because tz.c needs
- * the same conversions and one copy of them is easier to trust.
+ * (protocol.md section 4), and they must not depend on the process's time
+ * zone (the daemon sets TZ to the facility's, for peak windows).  The
+ * calendar helpers are public so that test_rfc3339 can check them alone.
  */
 #ifndef PARKD_RFC3339_H
 #define PARKD_RFC3339_H

@@ -28,29 +28,42 @@ tariff_free(tariff *t)
 
 /* ---- back to JSON ---- */
 
+/* "from" and "to" of a peak window, as "HH:MM". */
 static void
-write_hhmm(struct jw *w, const char *key, int minutes)
+write_window(struct jw *w, int from_min, int to_min)
 {
-	char buf[5] = { (char)('0' + minutes / 600 % 10), (char)('0' + minutes / 60 % 10),
-	    ':', (char)('0' + minutes % 60 / 10), (char)('0' + minutes % 10) };
+	const char *keys[2] = { "from", "to" };
+	int minutes[2] = { from_min, to_min };
 
-	jw_key(w, key);
-	jw_strn(w, buf, sizeof(buf));
+	for (int i = 0; i < 2; i++) {
+		int m = minutes[i];
+		char buf[5] = { (char)('0' + m / 600 % 10),
+		    (char)('0' + m / 60 % 10), ':', (char)('0' + m % 60 / 10),
+		    (char)('0' + m % 10) };
+
+		jw_key(w, keys[i]);
+		jw_strn(w, buf, sizeof(buf));
+	}
+}
+
+/* A peak's days, in config order whatever order they were given in. */
+static void
+write_days(struct jw *w, unsigned days)
+{
+	jw_key(w, "days");
+	jw_arr(w);
+	for (size_t k = 0; k < 7; k++)
+		if (days & TARIFF_DAY_BIT(k))
+			jw_str(w, tariff_days[k]);
+	jw_arr_end(w);
 }
 
 static void
 write_peak(struct jw *w, const struct tariff_peak *pk)
 {
 	jw_obj(w);
-	jw_key(w, "days");
-	jw_arr(w);
-	for (size_t k = 0; k < 7; k++) {
-		if (pk->days & TARIFF_DAY_BIT(k))
-			jw_str(w, tariff_days[k]);
-	}
-	jw_arr_end(w);
-	write_hhmm(w, "from", pk->from_min);
-	write_hhmm(w, "to", pk->to_min);
+	write_days(w, pk->days);
+	write_window(w, pk->from_min, pk->to_min);
 	jw_kmilli(w, "multiplier", pk->milli);
 	jw_obj_end(w);
 }
@@ -134,15 +147,17 @@ tariff_class_milli(const tariff *t, const char *vehicle_class)
 }
 
 int32_t
-tariff_peak_milli(const tariff *t, const tz *z, int64_t entered)
+tariff_peak_milli(const tariff *t, local_time_fn lt, void *lt_ud,
+    int64_t entered)
 {
-	struct tz_local l;
+	struct local_time l;
 	int64_t sod;
 	size_t i;
 
 	if (t == NULL || t->npeaks == 0)
 		return 1000;
-	tz_localtime(z, entered, &l);
+	if (local_time_of(lt, lt_ud, entered, &l) != 0)
+		return 1000;
 	/* Seconds count: 09:29:59 is still inside a window ending 09:30. */
 	sod = (int64_t)l.hour * 3600 + l.minute * 60 + l.second;
 	for (i = 0; i < t->npeaks; i++) {

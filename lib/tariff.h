@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "jsonw.h"
-#include "tz.h"
+#include "localtime.h"
 
 typedef struct tariff tariff;
 
@@ -50,10 +50,12 @@ int32_t tariff_class_milli(const tariff *t, const char *vehicle_class);
 
 /*
  * The multiplier of the first peak window that contains the local time of
- * entered in zone z (from inclusive, to exclusive, on the local weekday of
- * entered), in thousandths; 1000 when none does.  A NULL z is UTC.
+ * entered (from inclusive, to exclusive, on the local weekday of entered),
+ * in thousandths; 1000 when none does or when lt gives no valid local time.
+ * lt(lt_ud, ...) gives the facility's local time; a NULL lt is UTC.
  */
-int32_t tariff_peak_milli(const tariff *t, const tz *z, int64_t entered);
+int32_t tariff_peak_milli(const tariff *t, local_time_fn lt, void *lt_ud,
+    int64_t entered);
 
 /*
  * The multiplier of the surge step with the highest occupancy_at_least <=

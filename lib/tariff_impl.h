@@ -59,7 +59,7 @@ struct tariff {
 
 /*
  * The weekday names in config order, NULL-terminated: day i is local
- * weekday (i + 1) % 7 of tz_local (0 = Sunday), bit (i + 1) % 7 of a
+ * weekday (i + 1) % 7 of local_time (0 = Sunday), bit (i + 1) % 7 of a
  * peak's days.
  */
 extern const char *const tariff_days[8];

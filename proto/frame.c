@@ -109,6 +109,18 @@ int
 framer_feed(framer *f, const char *buf, size_t len, framer_line_cb cb,
     void *ud)
 {
+	size_t used;
+
+	return framer_feed_some(f, buf, len, cb, ud, &used);
+}
+
+int
+framer_feed_some(framer *f, const char *buf, size_t len, framer_line_cb cb,
+    void *ud, size_t *used)
+{
+	const char *start = buf;
+
+	*used = len;
 	while (len > 0) {
 		const char *lf = memchr(buf, '\n', len);
 		size_t seg = lf ? (size_t)(lf - buf) : len;
@@ -141,6 +153,7 @@ framer_feed(framer *f, const char *buf, size_t len, framer_line_cb cb,
 			}
 			if (rc != 0) {
 				f->len = 0;
+				*used = (size_t)(lf + 1 - start);
 				return rc;
 			}
 		} else {

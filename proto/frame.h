@@ -60,6 +60,16 @@ typedef int (*framer_line_cb)(void *ud, const char *line, size_t len,
 int framer_feed(framer *f, const char *buf, size_t len, framer_line_cb cb,
     void *ud);
 
+/*
+ * framer_feed that tells how much of buf it took: when the callback stops
+ * the feed after a complete line, *used is the number of bytes up to and
+ * including that line's LF, and the rest of buf (not seen by the framer)
+ * can be fed later, so a caller can pause between lines without losing
+ * input.  In every other case *used is len.
+ */
+int framer_feed_some(framer *f, const char *buf, size_t len, framer_line_cb cb,
+    void *ud, size_t *used);
+
 /* Bytes of a partial line currently held (0 while discarding). */
 size_t framer_buffered(const framer *f);
 

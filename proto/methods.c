@@ -9,7 +9,9 @@
 #include "facility_load.h"
 #include "jread.h"
 #include "rfc3339.h"
+#include "subs.h"
 #include "tariff_load.h"
+#include "view.h"
 
 #define ANY (ROLE_GATE | ROLE_KIOSK | ROLE_OPERATOR)
 
@@ -66,21 +68,47 @@ param_rc(struct call *c, int rc, const struct jerr *e)
 	return rc;
 }
 
-/* A domain check on a param failed: "params.name: ..." as invalid_params. */
+/*
+ * A domain check on the param at path ("params.topics[2]") failed: the
+ * message, in the readers' format, as invalid_params.
+ */
+static __attribute__((format(printf, 3, 0))) int
+bad_vpath(struct call *c, const char *path, const char *fmt, va_list ap)
+{
+	char what[160];
+	struct jerr e = param_err(c);
+
+	vsnprintf(what, sizeof(what), fmt, ap);
+	jerr_set(&e, path, "%s", what);
+	c->err = PK_E_INVALID_PARAMS;
+	return -1;
+}
+
+static __attribute__((format(printf, 3, 4))) int
+bad_path(struct call *c, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = bad_vpath(c, path, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The same for the param called name: "params.name: ...". */
 static __attribute__((format(printf, 3, 4))) int
 bad_param(struct call *c, const char *name, const char *fmt, ...)
 {
-	char p[JPATH_MAX], what[160];
-	struct jerr e = param_err(c);
+	char p[JPATH_MAX];
 	va_list ap;
+	int rc;
 
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
 	jpath_key(p, "params", name);
-	jerr_set(&e, p, "%s", what);
-	c->err = PK_E_INVALID_PARAMS;
-	return -1;
+	va_start(ap, fmt);
+	rc = bad_vpath(c, p, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 /* A string param; *out NULL when absent and optional.  0 or -1 (c->err set). */
@@ -151,6 +179,7 @@ static int
 p_at(struct call *c, int future_ok, int64_t *at)
 {
 	struct jerr e = param_err(c);
+	char limit[RFC3339_BUFSZ];
 	int64_t t = c->now;
 	int rc;
 
@@ -163,6 +192,13 @@ p_at(struct call *c, int future_ok, int64_t *at)
 		    "only operators may quote at a past time" :
 		    "only operators may give 'at'");
 		return -1;
+	}
+	/* A change far in the future would leave its ticket stuck until then. */
+	if (!future_ok && t > c->now + c->env->max_future_s) {
+		rfc3339_format(c->now + c->env->max_future_s, limit);
+		return bad_param(c, "at", "may lie at most %llds ahead "
+		    "(limits.max_future_s): no later than %s",
+		    (long long)c->env->max_future_s, limit);
 	}
 	*at = t;
 	return 0;
@@ -634,49 +670,18 @@ m_ticket(struct call *c)
 }
 
 static void
-counts_json(struct jw *w, const char *key, const struct alloc_counts *k, int full)
-{
-	jw_key(w, key);
-	jw_obj(w);
-	jw_kuint(w, "total", k->total);
-	jw_kuint(w, "free", k->free);
-	if (full) {
-		jw_kuint(w, "occupied", k->occupied);
-		jw_kuint(w, "out_of_service", k->out_of_service);
-		jw_kuint(w, "held", k->held);
-	}
-	jw_obj_end(w);
-}
-
-static void
 m_status(struct call *c)
 {
 	const facility *f = garage_facility(c->g);
-	const alloc *a = garage_alloc(c->g);
 	struct alloc_counts k;
 	struct jw *w = c->out;
-	char lv[16];
 
 	jw_obj(w);
 	jw_kstr(w, "facility", facility_name(f));
 	jw_kstr(w, "strategy", alloc_strategy_name(garage_strategy(c->g)));
-	alloc_counts(a, &k);
-	counts_json(w, "capacity", &k, 1);
-	jw_key(w, "by_type");
-	jw_obj(w);
-	for (int i = 0; i < facility_type_count(f); i++) {
-		alloc_counts_by_type(a, i, &k);
-		counts_json(w, facility_type_name(f, i), &k, 0);
-	}
-	jw_obj_end(w);
-	jw_key(w, "by_level");
-	jw_obj(w);
-	for (int i = 0; i < facility_level_count(f); i++) {
-		alloc_counts_by_level(a, i, &k);
-		snprintf(lv, sizeof(lv), "%d", facility_level_value(f, i));
-		counts_json(w, lv, &k, 0);
-	}
-	jw_obj_end(w);
+	alloc_counts(garage_alloc(c->g), &k);
+	view_counts(w, "capacity", &k, 1);
+	view_breakdown(w, c->g);
 	jw_kuint(w, "vehicles", garage_inside_count(c->g));
 	jw_kint(w, "waitlist", 0);
 	jw_kint(w, "reservations_active", 0);
@@ -789,6 +794,202 @@ m_tariff(struct call *c)
 	tariff_write(garage_tariff(c->g), c->out);
 }
 
+/* ---- subscriptions and search ---- */
+
+static int
+subscriptions_on(struct call *c)
+{
+	if (c->env->subs != NULL)
+		return 1;
+	fail(c, PK_E_UNAVAILABLE, "subscriptions are not available here");
+	return 0;
+}
+
+/* The sign just shown is the one later flips are measured against. */
+static void
+remember_sign(struct call *c, const char *gate_id)
+{
+	int gate = facility_gate_lookup(garage_facility(c->g), gate_id);
+	uint8_t full[SUBS_GATE_CLASSES_MAX];
+	int changed, n = garage_sign(c->g, gate, full, sizeof(full));
+
+	if (n >= 0)
+		subs_gate_sign(c->env->subs, gate_id, full, (size_t)n, &changed);
+}
+
+static size_t
+gate_topics(const struct subs_topic *topics, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += topics[i].kind == SUBS_GATE;
+	return k;
+}
+
+/*
+ * Subscribes the caller to topics[0..n); writes "subscription" and
+ * "topics" (and "signs", the current sign of each gate topic) as members
+ * of the open result.  0 or -1 (c->err set).
+ */
+static int
+subscribe(struct call *c, const struct subs_topic *topics, size_t n)
+{
+	const facility *f = garage_facility(c->g);
+	char id[UUID_BUFSZ];
+	struct jw *w = c->out;
+	int64_t now_ms = c->env->mono_ms ? c->env->mono_ms(c->env->ud) : 0;
+	pk_err e;
+
+	c->env->new_id(c->env->ud, id);
+	e = subs_subscribe(c->env->subs, c->client, id, topics, n, now_ms);
+	if (e != PK_OK) {
+		fail(c, e, e == PK_E_INVALID_PARAMS ?
+		    "too many subscriptions on this connection" : NULL);
+		return -1;
+	}
+	/* A new occupancy subscriber is sent the counts at once (after this reply). */
+	for (size_t i = 0; i < n; i++)
+		if (topics[i].kind == SUBS_OCCUPANCY)
+			subs_occupancy_dirty(c->env->subs);
+	jw_kstr(w, "subscription", id);
+	jw_key(w, "topics");
+	jw_arr(w);
+	for (size_t i = 0; i < n; i++)
+		jw_str(w, topics[i].text);
+	jw_arr_end(w);
+	if (gate_topics(topics, n) > 0) {
+		/* What each gate's sign shows now; notifications follow its flips. */
+		jw_key(w, "signs");
+		jw_obj(w);
+		for (size_t i = 0; i < n; i++) {
+			if (topics[i].kind != SUBS_GATE)
+				continue;
+			jw_key(w, topics[i].arg);
+			jw_obj(w);
+			view_sign(w, c->g, facility_gate_lookup(f, topics[i].arg));
+			jw_obj_end(w);
+			remember_sign(c, topics[i].arg);
+		}
+		jw_obj_end(w);
+	}
+	return 0;
+}
+
+static void
+m_subscribe(struct call *c)
+{
+	struct subs_topic topics[SUBS_TOPICS_MAX];
+	struct jerr je = param_err(c);
+	const cJSON *arr = NULL, *it;
+	char p[JPATH_MAX];
+	const char *s;
+	size_t n = 0, count = 0;
+
+	if (!subscriptions_on(c) ||
+	    param_rc(c, jr_array(c->params, "params", "topics", JR_REQUIRED,
+	    SUBS_TOPICS_MAX, &arr, &count, &je), &je) < 0)
+		return;
+	if (count == 0) {
+		bad_param(c, "topics", "must list 1 to %d topics: occupancy, "
+		    "events, search:PREFIX, gate:ID", SUBS_TOPICS_MAX);
+		return;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		struct subs_topic *t = &topics[n];
+
+		jpath_index(p, "params.topics", n);
+		if (param_rc(c, jr_str(it, p, NULL, 0, SUBS_TOPIC_BUFSZ, &s, &je),
+		    &je) < 0)
+			return;
+		if (subs_topic_parse(s, strlen(s), t) != PK_OK) {
+			bad_path(c, p, "unknown topic; topics are occupancy, "
+			    "events, search:PREFIX and gate:ID");
+			return;
+		}
+		if (t->kind == SUBS_EVENTS && c->role != ROLE_OPERATOR) {
+			fail(c, PK_E_FORBIDDEN, "only operators may subscribe to events");
+			return;
+		}
+		if (t->kind == SUBS_GATE &&
+		    facility_gate_lookup(garage_facility(c->g), t->arg) < 0) {
+			bad_path(c, p, "no such gate '%s'", t->arg);
+			return;
+		}
+		n++;
+	}
+	jw_obj(c->out);
+	if (subscribe(c, topics, n) == 0)
+		jw_obj_end(c->out);
+}
+
+static void
+m_unsubscribe(struct call *c)
+{
+	const char *id;
+	pk_err e;
+
+	if (!subscriptions_on(c) || p_string(c, "subscription", 1, SUBS_ID_MAX, &id))
+		return;
+	e = subs_unsubscribe(c->env->subs, c->client, id);
+	if (e != PK_OK) {
+		fail(c, e, "no subscription %s on this connection", id);
+		return;
+	}
+	jw_obj(c->out);
+	jw_kbool(c->out, "ok", 1);
+	jw_obj_end(c->out);
+}
+
+static void
+search_match(void *ud, const struct ticket *t)
+{
+	struct call *c = ud;
+	struct jw *w = c->out;
+
+	ticket_head(w, t);
+	spots_json(w, c->g, t);
+	jw_ktime(w, "entered_at", t->entered_at);
+	jw_obj_end(w);
+}
+
+static void
+m_search(struct call *c)
+{
+	char prefix[PLATE_BUFSZ];
+	struct subs_topic topic;
+	int64_t limit = 20;
+	int has, sub = 0, more;
+	struct jw *w = c->out;
+	struct jerr je = param_err(c);
+
+	if (p_plate(c, "prefix", 1, prefix, &has) ||
+	    p_int(c, "limit", 0, 1, 1000, &limit) ||
+	    param_rc(c, jr_bool(c->params, "params", "subscribe", 0, &sub, &je),
+	    &je) < 0)
+		return;
+	if (sub) {
+		char text[SUBS_TOPIC_BUFSZ];
+		int tl = snprintf(text, sizeof(text), "search:%s", prefix);
+
+		if (!subscriptions_on(c) ||
+		    subs_topic_parse(text, (size_t)tl, &topic) != PK_OK) {
+			if (c->err == PK_OK)
+				bad_param(c, "prefix", "cannot be a search topic");
+			return;
+		}
+	}
+	jw_obj(w);
+	jw_key(w, "matches");
+	jw_arr(w);
+	garage_search(c->g, prefix, (size_t)limit, search_match, c, &more);
+	jw_arr_end(w);
+	jw_kbool(w, "more", more);
+	if (sub && subscribe(c, &topic, 1) != 0)
+		return;
+	jw_obj_end(w);
+}
+
 static void
 m_history(struct call *c)
 {
@@ -842,6 +1043,9 @@ static const char *const P_TICKET[] = { "ticket", NULL };
 static const char *const P_SPOT[] = { "id", "state", NULL };
 static const char *const P_SET[] = { "set", NULL };
 static const char *const P_HISTORY[] = { "subject", "limit", NULL };
+static const char *const P_SUBSCRIBE[] = { "topics", NULL };
+static const char *const P_UNSUBSCRIBE[] = { "subscription", NULL };
+static const char *const P_SEARCH[] = { "prefix", "limit", "subscribe", NULL };
 
 static const struct method methods[] = {
 	{ "ping", ANY, 1, P_NONE, "ping — answers \"pong\"", m_ping },
@@ -869,6 +1073,14 @@ static const struct method methods[] = {
 	  "strategy [set=nearest|farthest|first|fill] — read or change the strategy", m_strategy },
 	{ "tariff", 0, 0, P_SET,
 	  "tariff [set={...}] — read or replace the tariff", m_tariff },
+	{ "search", ROLE_KIOSK, 0, P_SEARCH,
+	  "search prefix=PLATE [limit=20] [subscribe=true] — vehicles inside by plate prefix, live when subscribed",
+	  m_search },
+	{ "subscribe", ANY, 0, P_SUBSCRIBE,
+	  "subscribe topics=[\"occupancy\",\"events\",\"search:B-X\",\"gate:north\"] — notifications as things change",
+	  m_subscribe },
+	{ "unsubscribe", ANY, 0, P_UNSUBSCRIBE,
+	  "unsubscribe subscription=ID — stop a subscription", m_unsubscribe },
 	{ "history", 0, 0, P_HISTORY,
 	  "history subject=vehicle:PLATE|spot:ID|ticket:ID|gate:ID [limit=100] — audit events, newest last",
 	  m_history },

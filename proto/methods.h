@@ -22,6 +22,12 @@
 /* What the daemon lends the handlers. */
 struct call_env {
 	void *ud;
+	/* Who is subscribed to what (NULL: subscriptions are unavailable). */
+	struct subs *subs;
+	/* Milliseconds of a monotonic clock (subscriptions' coalescing). */
+	int64_t (*mono_ms)(void *ud);
+	/* How far ahead of now an operator's `at` may lie on a change. */
+	int64_t max_future_s;
 	/* A fresh time-ordered id. */
 	void (*new_id)(void *ud, char out[UUID_BUFSZ]);
 	/* Writes the members status, version, uptime_s, journal, audit... */
@@ -66,6 +72,7 @@ struct call {
 	const char *bound_gate;		/* gate a gate token is bound to, or NULL */
 	const char *peer;		/* the client's address, for auth limits */
 	int64_t now;
+	uint64_t client;		/* the caller, as subscriptions know it */
 	struct changes *changes;	/* the core appends what it changed here */
 	struct jw *out;			/* the result is written here, one value */
 	/* out */

@@ -91,6 +91,7 @@ run_one(struct session *s, const char *id, const char *name,
 	c.role = s->role;
 	c.bound_gate = s->bound_gate;
 	c.peer = s->peer;
+	c.client = s->client;
 	c.now = now;
 	c.changes = &s->changes;
 	c.out = w;

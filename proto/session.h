@@ -25,6 +25,7 @@ struct session {
 	const char *bound_gate;		/* NULL, or gate_buf */
 	char gate_buf[65];		/* a copy: tokens may be reloaded meanwhile */
 	char peer[64];			/* the client's address (no port) */
+	uint64_t client;		/* who subscribes: the daemon's key for the client */
 	struct changes changes;		/* reused for every request */
 	struct jw w;			/* reused for every line */
 };

@@ -88,7 +88,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (cfg == NULL)
 		abort();
-	g = garage_new(cfg->fac, cfg->tariff, tz_utc(), ALLOC_NEAREST, 4);
+	g = garage_new(cfg->fac, cfg->tariff, NULL, NULL, ALLOC_NEAREST, 4);
 	cfg->fac = NULL;
 	cfg->tariff = NULL;
 	config_free(cfg);

@@ -2,6 +2,7 @@
 test needs one) on free ports in a temporary directory, and talks to it over
 TCP.  Standard library only."""
 import datetime
+import http.client
 import json
 import os
 import re
@@ -16,11 +17,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PARKD = os.path.join(ROOT, os.environ.get("PARKD", "build/parkd"))
 DEMO = os.path.join(ROOT, "conf", "parkd.json")
+# AddressSanitizer keeps freed memory in quarantine: RSS bounds need room.
+SANITIZED = "asan" in os.environ.get("PARKD", "")
 
 
 def free_port():
+    """A port free on every address (a test may listen on 0.0.0.0)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("", 0))
         return s.getsockname()[1]
 
 
@@ -260,6 +264,17 @@ class Client:
 
 # ---------------------------------------------------------------------------
 # Helpers shared by the test modules.
+
+def http_request(port, path, method="GET", headers=None, timeout=5):
+    """One HTTP request with the standard library's client; (status, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
 
 def check_config(cfg):
     """Runs parkd --check-config on cfg (a dict, or raw text); returns

@@ -370,7 +370,7 @@ def crash_worker(port, plates_prefix, ledger, lock, stop, rng, errors, counts):
                 continue
             when = None
             if k < 0.55:                        # pays for a stay ending in the future
-                when = fmt_time(time.time() + rng.choice([3600, 7200, 5 * 3600, 30 * 3600]))
+                when = fmt_time(time.time() + rng.choice([3600, 7200, 5 * 3600, 20 * 3600]))
                 q = rpc(c, "quote", ticket=r.ticket, at=when)
                 due = q["result"]["due"]
                 assert due > 0, q

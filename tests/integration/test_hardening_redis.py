@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 
-from harness import Daemon, free_port
+from harness import Daemon, free_port, http_request
 from redisutil import RedisServer
 from test_audit import (Tracker, audit_cfg, check_order, check_store, dump_of,
                         health, timed_call, wait_shipped, wait_state)
@@ -116,17 +116,7 @@ class FakeRedis:
 
 
 def http_get(port, path):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\n\r\n")
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body.decode()
+    return http_request(port, path)
 
 
 def metrics(port):

@@ -11,7 +11,8 @@ import struct
 import threading
 import time
 
-from harness import Daemon, Shared, assert_error, assert_result, demo_config, free_port
+from harness import (SANITIZED, Daemon, Shared, assert_error, assert_result, demo_config,
+                     free_port, http_request)
 
 SHARED = Shared()
 
@@ -19,9 +20,10 @@ MAX_LINE = 1024
 
 
 def small():
-    """max_line 1024, max_output 64 KiB, no rate limit."""
+    """max_line 1024, max_output 64 KiB, send_timeout_s 2, no rate limit."""
     return SHARED.get("small", lambda: demo_config(limits={
-        "max_line": MAX_LINE, "max_output": 65536, "rate_per_s": 0}))
+        "max_line": MAX_LINE, "max_output": 65536, "rate_per_s": 0,
+        "send_timeout_s": 2}))
 
 
 def open_():
@@ -123,37 +125,61 @@ def test_line_of_megabytes_in_pieces():
 
 # ---------------------------------------------------------------- max_output
 
-def test_client_that_never_reads_is_closed():
+def test_client_that_never_reads_is_paused_then_closed():
+    """A client whose replies pile up is not read from any more (its queue
+    passed half of max_output), so it cannot grow parkd's memory, and once its
+    output has not moved for send_timeout_s it is closed and counted."""
     d = small()
     other = d.client()
     wait_connections(other, 1)
     rss0 = d.rss_kb()
     # A small receive buffer, and never a recv(): replies pile up in parkd.
-    c = d.client(rcvbuf=4096, timeout=5)
+    c = d.client(rcvbuf=4096, timeout=3)
     chunk = b"help\n" * 1000                 # ~2 KB of reply for each 5 bytes
     sent = 0
-    closed = False
     deadline = time.time() + 20
     while time.time() < deadline and sent < (64 << 20):
         try:
             c.sock.sendall(chunk)
             sent += len(chunk)
         except (BrokenPipeError, ConnectionResetError):
-            closed = True
             break
         except socket.timeout:
-            break
+            break                              # parkd stopped reading it
         t = time.time()
         assert assert_result(other.line('{"id":1,"method":"ping"}'), 1) == "pong"
         assert time.time() - t < 2, "the daemon stalled for %.1fs" % (time.time() - t)
-    assert closed, "still open after sending %d bytes of requests" % sent
-    # parkd closed it; other clients are fine and the connection is gone.
-    wait_connections(other, 1)
+    # Paused long before it could send 64 MB: what it sent sits in socket buffers.
+    assert sent < (16 << 20), "parkd kept reading %d bytes" % sent
+    # parkd closes it; other clients are fine and the connection is gone.
+    wait_connections(other, 1, timeout=10)
+    assert "output not read in time, closing" in d.logtext()
     assert assert_result(other.line('{"id":2,"method":"status"}'), 2)["capacity"]["total"] == 106
     grown = d.rss_kb() - rss0
-    assert grown < 16384, "RSS grew by %d KiB" % grown
+    assert grown < (65536 if SANITIZED else 16384), "RSS grew by %d KiB" % grown
     c.close()
     other.close()
+
+
+def test_pipelined_requests_through_many_pauses_all_answered_in_order():
+    """5 000 requests sent without waiting while the replies (~3 MB, far more
+    than max_output) are read: parkd pauses and resumes the client again and
+    again, keeping what it had read, and answers every one, in order."""
+    d = small()
+    c = d.client(timeout=20, rcvbuf=4096)    # a small window: parkd must pause
+    n = 5000
+    data = "".join('{"id":%d,"method":"status"}\n' % i for i in range(n)).encode()
+
+    def send():
+        c.sock.sendall(data)
+
+    th = threading.Thread(target=send)
+    th.start()
+    for i in range(n):
+        assert assert_result(c.read_json(), i)["capacity"]["total"] == 106
+    th.join()
+    assert c.no_data(0.1)
+    c.close()
 
 
 def test_client_that_reads_slowly_but_within_max_output_is_served():
@@ -384,20 +410,6 @@ def test_sigterm_with_an_open_http_request_exits_cleanly():
         d.close()
 
 
-def _http_get(port, request):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(request)
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body.decode()
-
-
 def test_metrics_and_healthz():
     """GET /metrics is Prometheus text that follows the state; /healthz
     answers 200 with the health JSON; other paths 404, other verbs 405."""
@@ -408,7 +420,7 @@ def test_metrics_and_healthz():
         with open(d.path, "w") as f:
             json.dump(d.cfg, f)
         d.start()
-        code, body = _http_get(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        code, body = http_request(port, "/metrics")
         assert code == 200, (code, body)
         lines = set(body.splitlines())
         assert "parkd_up 1" in lines, body
@@ -416,15 +428,15 @@ def test_metrics_and_healthz():
         assert "# TYPE parkd_requests_total counter" in lines, body
         c = d.client()
         c.ok("entry", gate="north", plate="MET 1", **{"class": "car"})
-        code, body = _http_get(port, b"GET /metrics HTTP/1.1\r\n\r\n")
+        code, body = http_request(port, "/metrics")
         lines = set(body.splitlines())
         assert 'parkd_spots{state="occupied"} 1' in lines, body
         assert "parkd_vehicles_inside 1" in lines, body
         assert any(l.startswith("parkd_journal_durable_lsn 1") for l in lines), body
-        code, body = _http_get(port, b"GET /healthz HTTP/1.1\r\n\r\n")
+        code, body = http_request(port, "/healthz")
         assert code == 200 and json.loads(body)["status"] == "ok", (code, body)
-        assert _http_get(port, b"GET /nope HTTP/1.1\r\n\r\n")[0] == 404
-        assert _http_get(port, b"POST /metrics HTTP/1.1\r\n\r\n")[0] == 405
+        assert http_request(port, "/nope")[0] == 404
+        assert http_request(port, "/metrics", method="POST")[0] == 405
         c.close()
     finally:
         d.close()

@@ -1,7 +1,8 @@
 /*
  * testutil.h - helpers shared by the unit tests: JSON written with ' for "
  * (to keep inline configs readable), a small garage built from inline JSON,
- * and deterministic ids.
+ * deterministic ids, and the local time from the C library in a zone the
+ * test sets.
  *
  * Include after <cmocka.h>.  Everything here is static inline so that a
  * test file that does not use a helper does not warn about it.
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -21,8 +24,8 @@
 #include "json.h"
 #include "jsonw.h"
 #include "../common/jtree.h"
+#include "localtime.h"
 #include "tariff_load.h"
-#include "tz.h"
 
 /* A copy of text with every ' turned into " (the caller frees it). */
 static inline char *
@@ -141,7 +144,7 @@ static inline garage *
 tu_garage_from(const char *fac, const char *veh, const char *tar,
     enum alloc_strategy s, size_t keep_closed)
 {
-	garage *g = garage_new(tu_facility(fac, veh), tu_tariff(tar), tz_utc(),
+	garage *g = garage_new(tu_facility(fac, veh), tu_tariff(tar), NULL, NULL,
 	    s, keep_closed);
 
 	assert_non_null(g);
@@ -180,6 +183,54 @@ tu_spot_name(const garage *g, uint32_t s)
 
 	facility_spot_name(garage_facility(g), s, name);
 	return name;
+}
+
+/*
+ * Makes zone (e.g. "Europe/Berlin", a zone that is not UTC all year) the
+ * process's time zone, as the daemon does with facility.timezone, and
+ * checks that the C library took it: it falls back to UTC without a word
+ * when it cannot read the zone, and a DST test would then test nothing.
+ * tzdata is a test dependency (scripts/deps.sh): a missing zone fails.
+ */
+static inline void
+tu_set_tz(const char *zone)
+{
+	/* 2026-01-01 and 2026-07-01, 00:00 UTC. */
+	time_t winter = 1767225600, summer = 1782864000;
+	char path[256];
+	struct tm w, su;
+
+	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", zone);
+	if (access(path, R_OK) != 0)
+		fail_msg("%s: not readable (install tzdata)", path);
+	assert_int_equal(setenv("TZ", zone, 1), 0);
+	tzset();
+	assert_non_null(localtime_r(&winter, &w));
+	assert_non_null(localtime_r(&summer, &su));
+	if (w.tm_gmtoff == 0 && su.tm_gmtoff == 0)
+		fail_msg("TZ=%s: the C library fell back to UTC", zone);
+}
+
+/*
+ * A local_time_fn (lib/localtime.h) on localtime_r, like the daemon's:
+ * the zone is whatever tu_set_tz made it.
+ */
+static inline void
+tu_local_time(void *ud, int64_t t, struct local_time *out)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	(void)ud;
+	if (localtime_r(&tt, &tm) == NULL) {
+		out->wday = -1;
+		out->hour = out->minute = out->second = 0;
+		return;
+	}
+	out->wday = tm.tm_wday;
+	out->hour = tm.tm_hour;
+	out->minute = tm.tm_min;
+	out->second = tm.tm_sec;
 }
 
 /* Seconds: 2026-11-23 is a Monday; T0 is 10:00 UTC that day (not peak). */

@@ -1,0 +1,686 @@
+/* client.c - one protocol client over any transport (see client.h). */
+#include "client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "jsonrpc.h"
+#include "log.h"
+#include "publish.h"
+#include "subs.h"
+#include "server.h"
+
+static const char *const client_state_names[] = {
+#define CLIENT_STATE_NAME(name, str) str,
+	CLIENT_STATES(CLIENT_STATE_NAME)
+#undef CLIENT_STATE_NAME
+};
+
+const char *
+client_state_name(enum client_state st)
+{
+	return client_state_names[st];
+}
+
+/*
+ * One queued message.  It waits in the client's list until it may be
+ * sent (not a reserved place still waiting for its answer, its change
+ * durable), then in the in-flight list until the transport wrote it.
+ */
+struct outbuf {
+	struct outbuf *next;
+	int waiting;		/* a reserved place whose answer has not come */
+	int notice;		/* a notification: dropped when its change is lost */
+	uint64_t lsn;		/* held until this LSN is durable; 0 = not held */
+	char *fail;		/* sent instead when the change is lost, or NULL */
+	size_t len;
+	char *data;		/* points to inline_data or to fail */
+	char inline_data[];
+};
+
+/* Most messages handed to the transport in one write. */
+#define WRITE_BATCH 64
+
+static void client_free(struct client *c);
+
+static size_t
+high_water(const struct client *c)
+{
+	return (size_t)c->srv->cfg->limits.max_output / 2;
+}
+
+static size_t
+low_water(const struct client *c)
+{
+	return (size_t)c->srv->cfg->limits.max_output / 4;
+}
+
+/* Bytes a client holds: queued, in flight, and the server's total. */
+static void
+account(struct client *c, size_t add, size_t sub)
+{
+	c->out_bytes += add;
+	c->out_bytes -= sub;
+	c->srv->out_total += add;
+	c->srv->out_total -= sub;
+}
+
+static void
+outbuf_free(struct client *c, struct outbuf *b)
+{
+	account(c, 0, b->len);
+	free(b->fail);
+	free(b);
+}
+
+static void
+free_list(struct client *c, struct outbuf **head, struct outbuf **tail)
+{
+	struct outbuf *b = *head, *next;
+
+	for (; b != NULL; b = next) {
+		next = b->next;
+		outbuf_free(c, b);
+	}
+	*head = NULL;
+	if (tail != NULL)
+		*tail = NULL;
+}
+
+size_t
+client_queued(const struct client *c)
+{
+	return c->out_bytes;
+}
+
+int
+client_stalled(const struct client *c, uint64_t now_ms, uint64_t limit_ms)
+{
+	return c->flight_head != NULL && now_ms - c->progress_ms > limit_ms;
+}
+
+struct client *
+client_new(struct server *srv, const struct client_transport *tr, void *tp,
+    const char *peer, const char *auth_peer, int loopback)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->srv = srv;
+	c->tr = tr;
+	c->tp = tp;
+	c->id = ++srv->next_client_id;
+	c->state = CLIENT_OPEN;
+	c->loopback = loopback;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	snprintf(c->sess.peer, sizeof(c->sess.peer), "%s", auth_peer);
+	c->sess.g = srv->g;
+	c->sess.env = &srv->env;
+	/* Subscriptions know a client by its address in memory: unique while it lives. */
+	c->sess.client = (uint64_t)(uintptr_t)c;
+	c->tokens = (double)srv->cfg->limits.rate_burst;
+	c->refill_ms = c->active_ms = c->progress_ms = server_ms(srv);
+	c->next = srv->clients;
+	if (srv->clients != NULL)
+		srv->clients->prev = c;
+	srv->clients = c;
+	srv->n_clients++;
+	log_debug("client=%llu %s %s: connected", (unsigned long long)c->id,
+	    tr->kind, c->peer);
+	return c;
+}
+
+static void
+client_free(struct client *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->n_clients--;
+	if (c->counted)
+		server_address_del(srv, c->sess.peer);
+	subs_drop_client(srv->subs, c->sess.client);
+	free_list(c, &c->out_head, &c->out_tail);
+	free_list(c, &c->flight_head, &c->flight_tail);
+	session_release(&c->sess);
+	free(c);
+}
+
+void
+client_close(struct client *c)
+{
+	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
+		return;
+	log_debug("client=%llu %s: closing", (unsigned long long)c->id,
+	    client_state_name(c->state));
+	c->state = CLIENT_CLOSING;
+	free_list(c, &c->out_head, &c->out_tail);
+	c->out_pending = 0;
+	c->tr->close(c->tp);
+}
+
+void
+client_transport_closed(struct client *c)
+{
+	c->state = CLIENT_CLOSED;
+	if (c->refs == 0)
+		client_free(c);		/* else the last deferred answer frees it */
+}
+
+/* A deferred answer that pointed here has come back (or never will). */
+static void
+client_unref(struct client *c)
+{
+	c->refs--;
+	if (c->state == CLIENT_CLOSED && c->refs == 0)
+		client_free(c);
+}
+
+/*
+ * A client that does not read cannot make us hold more than max_output,
+ * and all clients together no more than max_output_total (the largest
+ * queues go first).  Returns 1 when c itself was closed.
+ */
+static int
+over_output_limits(struct client *c)
+{
+	struct server *srv = c->srv;
+	const struct settings *cfg = srv->cfg;
+
+	if (client_queued(c) > (size_t)cfg->limits.max_output) {
+		srv->stats.closed_output++;
+		log_warn("client=%llu %s: more than %lld bytes of output queued, closing",
+		    (unsigned long long)c->id, c->peer, (long long)cfg->limits.max_output);
+		client_close(c);
+		return 1;
+	}
+	if (srv->out_total > (uint64_t)cfg->limits.max_output_total)
+		server_shed_output(srv);
+	return c->state == CLIENT_CLOSING;
+}
+
+static void
+maybe_finish_drain(struct client *c)
+{
+	if (c->state == CLIENT_DRAINING && c->out_head == NULL &&
+	    c->flight_head == NULL)
+		client_close(c);
+}
+
+void
+client_drain(struct client *c)
+{
+	if (c->state != CLIENT_OPEN && c->state != CLIENT_PAUSED)
+		return;
+	if (c->state == CLIENT_OPEN)
+		c->tr->pause(c->tp);
+	c->state = CLIENT_DRAINING;
+	client_flush(c);
+	maybe_finish_drain(c);
+}
+
+void
+client_written(struct client *c, size_t n, int status)
+{
+	for (size_t i = 0; i < n && c->flight_head != NULL; i++) {
+		struct outbuf *b = c->flight_head;
+
+		c->flight_head = b->next;
+		if (c->flight_head == NULL)
+			c->flight_tail = NULL;
+		outbuf_free(c, b);
+	}
+	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
+		return;
+	if (status < 0) {
+		log_info("client=%llu write failed: %s", (unsigned long long)c->id,
+		    uv_strerror(status));
+		client_close(c);
+		return;
+	}
+	c->progress_ms = c->active_ms = server_ms(c->srv);
+	if (c->state == CLIENT_PAUSED && client_queued(c) <= low_water(c)) {
+		c->state = CLIENT_OPEN;
+		log_debug("client=%llu: output below low water, reading again",
+		    (unsigned long long)c->id);
+		c->tr->resume(c->tp);
+		return;
+	}
+	/* Close once everything is written, never right after a write. */
+	maybe_finish_drain(c);
+}
+
+static int
+sendable(const struct client *c)
+{
+	return c->out_head != NULL && !c->out_head->waiting &&
+	    c->out_head->lsn <= server_durable(c->srv);
+}
+
+void
+client_flush(struct client *c)
+{
+	while (sendable(c) && c->state != CLIENT_CLOSING &&
+	    c->state != CLIENT_CLOSED) {
+		struct client_msg m[WRITE_BATCH];
+		struct outbuf *first = c->out_head, *last = NULL;
+		size_t n = 0;
+
+		while (sendable(c) && n < WRITE_BATCH) {
+			last = c->out_head;
+			c->out_head = last->next;
+			c->out_pending -= last->len;
+			m[n].data = last->data;
+			m[n].len = last->len;
+			n++;
+		}
+		if (c->out_head == NULL)
+			c->out_tail = NULL;
+		/* The batch moves to the in-flight list, in order. */
+		last->next = NULL;
+		if (c->flight_tail != NULL)
+			c->flight_tail->next = first;
+		else
+			c->flight_head = first;
+		c->flight_tail = last;
+		if (c->flight_head == first)
+			c->progress_ms = server_ms(c->srv);
+		if (c->tr->write(c->tp, m, n) != 0) {
+			log_info("client=%llu: write could not start", (unsigned long long)c->id);
+			client_close(c);
+			return;
+		}
+	}
+}
+
+static void
+append(struct client *c, struct outbuf *b)
+{
+	b->next = NULL;
+	if (c->out_tail != NULL)
+		c->out_tail->next = b;
+	else
+		c->out_head = b;
+	c->out_tail = b;
+	c->out_pending += b->len;
+	account(c, b->len, 0);
+}
+
+/* Queues one message of len bytes; notice marks a notification. */
+static int
+enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
+    const char *fail, int notice)
+{
+	struct outbuf *b;
+
+	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
+		return -1;
+	b = malloc(sizeof(*b) + len + 1);
+	if (b == NULL)
+		goto oom;
+	b->notice = notice;
+	b->fail = NULL;
+	if (lsn != 0 && fail != NULL && (b->fail = strdup(fail)) == NULL) {
+		free(b);
+		goto oom;
+	}
+	b->data = b->inline_data;
+	memcpy(b->data, msg, len);
+	b->data[len] = '\0';
+	b->len = len;
+	b->lsn = lsn;
+	b->waiting = 0;
+	append(c, b);
+	return over_output_limits(c) ? -1 : 0;
+oom:
+	log_err("client=%llu out of memory for a reply", (unsigned long long)c->id);
+	client_close(c);
+	return -1;
+}
+
+int
+client_send(struct client *c, const char *msg, uint64_t lsn, const char *fail)
+{
+	return enqueue(c, msg, strlen(msg), lsn, fail, 0);
+}
+
+int
+client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn)
+{
+	if (enqueue(c, msg, len, lsn, NULL, 1) == 0) {
+		client_flush(c);
+		return 0;
+	}
+	c->srv->stats.subscribers_dropped++;
+	return -1;
+}
+
+/* A place in the reply order for an answer that comes later (history). */
+static struct outbuf *
+client_reserve(struct client *c)
+{
+	struct outbuf *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->waiting = 1;
+	b->data = b->inline_data;
+	c->refs++;
+	append(c, b);
+	return b;
+}
+
+/* Puts a late answer in its place (dropped if the client is gone). */
+static void
+client_fill(struct client *c, struct outbuf *slot, const char *msg)
+{
+	char *copy;
+
+	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED ||
+	    (copy = strdup(msg)) == NULL) {
+		if (c->state != CLIENT_CLOSED)
+			client_close(c);
+		client_unref(c);
+		return;
+	}
+	/* The copy lives where a fail message would, and is freed with it. */
+	free(slot->fail);
+	slot->fail = copy;
+	slot->data = copy;
+	slot->len = strlen(copy);
+	c->out_pending += slot->len;
+	account(c, slot->len, 0);
+	slot->waiting = 0;
+	client_unref(c);
+	if (over_output_limits(c))
+		return;
+	client_flush(c);
+	maybe_finish_drain(c);
+}
+
+void
+client_changes_lost(struct client *c, uint64_t durable)
+{
+	struct outbuf *b, *next, *prev = NULL;
+
+	for (b = c->out_head; b != NULL; b = next) {
+		next = b->next;
+		if (b->lsn <= durable) {
+			prev = b;
+			continue;
+		}
+		if (b->notice) {
+			/* A change that never happened is nobody's news. */
+			if (prev != NULL)
+				prev->next = next;
+			else
+				c->out_head = next;
+			if (c->out_tail == b)
+				c->out_tail = prev;
+			c->out_pending -= b->len;
+			outbuf_free(c, b);
+			continue;
+		}
+		b->lsn = 0;
+		if (b->fail != NULL) {
+			c->out_pending -= b->len;
+			account(c, 0, b->len);
+			b->data = b->fail;
+			b->len = strlen(b->fail);
+			c->out_pending += b->len;
+			account(c, b->len, 0);
+		}
+		prev = b;
+	}
+	client_flush(c);
+	maybe_finish_drain(c);
+}
+
+/* Sends one error line (data: error.data members, or NULL). */
+static void
+send_error(struct client *c, pk_err e, const char *msg, const struct jw *data)
+{
+	char *l = rpc_error_line(NULL, e, msg, data);
+
+	if (l == NULL) {
+		client_close(c);
+		return;
+	}
+	client_send(c, l, 0, NULL);
+	free(l);
+}
+
+/*
+ * Token bucket: rate_per_s requests a second, bursts of rate_burst.  A
+ * message is let in when a whole token is there; it then pays one token
+ * per request it held (rate_pay), so a batch of a thousand pays a
+ * thousand and the debt holds the next messages back.
+ */
+static int
+rate_open(struct client *c, uint64_t *retry_ms)
+{
+	const struct settings *cfg = c->srv->cfg;
+	uint64_t now = server_ms(c->srv);
+	double rate = (double)cfg->limits.rate_per_s;
+
+	if (rate <= 0)
+		return 0;
+	c->tokens += (double)(now - c->refill_ms) * rate / 1000.0;
+	c->refill_ms = now;
+	if (c->tokens > (double)cfg->limits.rate_burst)
+		c->tokens = (double)cfg->limits.rate_burst;
+	if (c->tokens >= 1.0)
+		return 0;
+	*retry_ms = (uint64_t)((1.0 - c->tokens) * 1000.0 / rate) + 1;
+	return -1;
+}
+
+static void
+rate_pay(struct client *c, unsigned requests)
+{
+	if (c->srv->cfg->limits.rate_per_s > 0)
+		c->tokens -= (double)requests;
+}
+
+struct deferred {
+	struct client *c;
+	struct outbuf *slot;
+	char *id;
+	char subject[160];
+};
+
+static void
+on_history(void *ud, const char *events, size_t len, const char *why)
+{
+	struct deferred *d = ud;
+	struct jw w;
+	char *line;
+
+	jw_init(&w);
+	if (events != NULL) {
+		rpc_result_begin(&w, d->id);
+		jw_obj(&w);
+		jw_kstr(&w, "subject", d->subject);
+		jw_key(&w, "events");
+		jw_raw(&w, events, len);
+		jw_obj_end(&w);
+		jw_obj_end(&w);
+	} else {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "audit history unavailable: %s", why);
+		rpc_error(&w, d->id, PK_E_UNAVAILABLE, msg, NULL);
+	}
+	line = jw_take(&w, NULL);
+	if (line == NULL) {
+		/* No answer can be made: the client must not wait for one. */
+		if (d->c->state != CLIENT_CLOSED)
+			client_close(d->c);
+		client_unref(d->c);
+	} else {
+		client_fill(d->c, d->slot, line);
+	}
+	free(line);
+	free(d->id);
+	free(d);
+}
+
+/* Starts a look-up whose answer takes its place in the reply order. */
+static void
+start_deferred(struct client *c, struct session_out *out)
+{
+	struct deferred *d;
+
+	/* Each look-up holds a place and, later, its answer: keep them few. */
+	if (c->refs >= CLIENT_MAX_DEFERRED) {
+		char *l = rpc_error_line(out->defer_id, PK_E_UNAVAILABLE,
+		    "too many history look-ups in flight on this connection", NULL);
+
+		if (l == NULL) {
+			client_close(c);
+			return;
+		}
+		client_send(c, l, 0, NULL);
+		free(l);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d == NULL || (d->slot = client_reserve(c)) == NULL) {
+		free(d);
+		client_close(c);
+		return;
+	}
+	d->c = c;
+	d->id = out->defer_id;
+	out->defer_id = NULL;
+	memcpy(d->subject, out->defer_subject, sizeof(d->subject));
+	if (audit_history(c->srv->audit, d->subject, out->defer_limit, on_history, d) != 0)
+		on_history(d, NULL, 0, c->srv->cfg->audit.redis.enabled ?
+		    "Redis is not connected" : "audit is off in the configuration");
+}
+
+/* After a message: pause above high water; 1 when no more are taken. */
+static int
+take_more(struct client *c)
+{
+	if (c->state == CLIENT_OPEN && client_queued(c) > high_water(c)) {
+		c->state = CLIENT_PAUSED;
+		log_debug("client=%llu: %zu bytes queued, not reading until they drain",
+		    (unsigned long long)c->id, client_queued(c));
+		c->tr->pause(c->tp);
+	}
+	return c->state == CLIENT_OPEN ? 0 : 1;
+}
+
+/* Guessing tokens costs a connection every few tries. */
+static void
+count_auth_failures(struct client *c, int failed)
+{
+	c->srv->stats.auth_failures += (uint64_t)failed;
+	c->auth_failures += failed;
+	if (c->auth_failures < CLIENT_MAX_AUTH_FAILURES || c->state != CLIENT_OPEN)
+		return;
+	send_error(c, PK_E_RATE_LIMITED, "too many failed auth attempts; closing", NULL);
+	client_drain(c);
+}
+
+int
+client_message(struct client *c, const char *msg, size_t len, int too_long)
+{
+	struct server *srv = c->srv;
+	struct session_out out;
+	uint64_t retry;
+
+	if (c->state != CLIENT_OPEN)
+		return 1;
+	c->active_ms = server_ms(srv);
+	srv->stats.requests++;
+	if (too_long)
+		srv->stats.lines_too_long++;
+	if (rate_open(c, &retry) != 0) {
+		struct jw d;
+
+		srv->stats.rate_limited++;
+		jw_init(&d);
+		jw_members(&d);
+		jw_kuint(&d, "retry_after_ms", retry);
+		send_error(c, PK_E_RATE_LIMITED, NULL, &d);
+		jw_release(&d);
+		return take_more(c);
+	}
+	if (session_handle(&c->sess, msg, len, too_long, server_now(), &out) != 0) {
+		log_err("client=%llu out of memory handling a request",
+		    (unsigned long long)c->id);
+		client_close(c);
+		return 1;
+	}
+	rate_pay(c, out.requests);
+	if (out.internal) {
+		srv->stats.internal_errors++;
+		log_err("client=%llu internal error answering: %.*s",
+		    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), msg);
+	}
+	if (out.deferred)
+		start_deferred(c, &out);
+	free(out.defer_id);
+	if (out.line != NULL)
+		client_send(c, out.line, out.hold, out.fail_line);
+	free(out.line);
+	free(out.fail_line);
+	/* Subscribers hear of the changes only now, after this reply. */
+	publish_flush(srv);
+	if (out.failed_auth)
+		count_auth_failures(c, out.failed_auth);
+	return take_more(c);
+}
+
+void
+client_input_end(struct client *c)
+{
+	client_flush(c);
+	client_drain(c);
+}
+
+/* Sends one error line and closes once it is written. */
+static void
+refuse(struct client *c, pk_err e, const char *msg)
+{
+	c->srv->stats.refused++;
+	log_warn("client=%llu %s: refused: %s", (unsigned long long)c->id, c->peer, msg);
+	send_error(c, e, msg, NULL);
+	client_drain(c);
+}
+
+int
+client_admit(struct client *c)
+{
+	const struct settings *cfg = c->srv->cfg;
+
+	if (c->srv->n_clients > (uint64_t)cfg->limits.max_clients) {
+		refuse(c, PK_E_UNAVAILABLE, "too many clients");
+		return -1;
+	}
+	if (server_address_add(c->srv, c->sess.peer) != 0) {
+		refuse(c, PK_E_UNAVAILABLE, "too many connections from this address");
+		return -1;
+	}
+	c->counted = 1;
+	if (cfg->n_tokens == 0) {
+		/* Protected mode: without tokens, only this machine may talk to us. */
+		if (!c->loopback) {
+			refuse(c, PK_E_FORBIDDEN,
+			    "protected mode: no tokens configured, only loopback clients are served");
+			return -1;
+		}
+		c->sess.role = ROLE_OPERATOR;
+	}
+	return 0;
+}

@@ -1,0 +1,282 @@
+/* publish.c - committed changes handed to subscribers (see publish.h). */
+#include "publish.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "jsonw.h"
+#include "log.h"
+#include "plate.h"
+#include "server.h"
+#include "subs.h"
+#include "view.h"
+
+/* One journaled change waiting for publish_flush(). */
+struct outevent {
+	enum change_kind kind;
+	uint64_t lsn;
+	char plate[PLATE_BUFSZ];	/* entries and exits: for search topics */
+	size_t len;
+	char *rec;			/* the record as journaled */
+};
+
+struct outbox {
+	struct outevent *v;
+	size_t n, cap;
+	uv_timer_t occupancy;		/* the earliest occupancy subscriber due */
+	int timer_on;
+	struct jw w;			/* notifications are written here, reused */
+};
+
+static void occupancy_due(uv_timer_t *t);
+
+int
+publish_init(struct server *s)
+{
+	struct outbox *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return -1;
+	uv_timer_init(s->loop, &o->occupancy);
+	o->occupancy.data = s;
+	o->timer_on = 1;
+	s->outbox = o;
+	return 0;
+}
+
+void
+publish_close(struct server *s)
+{
+	if (s->outbox != NULL && s->outbox->timer_on) {
+		s->outbox->timer_on = 0;
+		uv_close((uv_handle_t *)&s->outbox->occupancy, NULL);
+	}
+}
+
+void
+publish_free(struct server *s)
+{
+	struct outbox *o = s->outbox;
+
+	if (o == NULL)
+		return;
+	for (size_t i = 0; i < o->n; i++)
+		free(o->v[i].rec);
+	free(o->v);
+	jw_release(&o->w);
+	free(o);
+	s->outbox = NULL;
+}
+
+void
+publish_change(struct server *s, const struct change *c, const char *rec,
+    size_t len, uint64_t lsn)
+{
+	struct outbox *o = s->outbox;
+	struct outevent *e;
+
+	/* Nobody listens: nothing to keep (occupancy still has to know). */
+	if (subs_count(s->subs) == 0)
+		return;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 16;
+		struct outevent *nv = realloc(o->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			goto oom;
+		o->v = nv;
+		o->cap = cap;
+	}
+	e = &o->v[o->n];
+	e->rec = malloc(len);
+	if (e->rec == NULL)
+		goto oom;
+	memcpy(e->rec, rec, len);
+	e->len = len;
+	e->kind = c->kind;
+	e->lsn = lsn;
+	e->plate[0] = '\0';
+	if ((c->kind == CHG_ENTRY || c->kind == CHG_EXIT) && c->t != NULL)
+		memcpy(e->plate, c->t->plate, PLATE_BUFSZ);
+	o->n++;
+	return;
+oom:
+	/* Subscribers miss one event; the journal and audit have it. */
+	log_err("publish: out of memory; a notification is lost");
+}
+
+/* The head of a notification, up to and with the topic. */
+static void
+head(struct jw *w, const char *sub_id, const char *topic)
+{
+	jw_reset(w);
+	jw_obj(w);
+	jw_kstr(w, "jsonrpc", "2.0");
+	jw_kstr(w, "method", "event");
+	jw_key(w, "params");
+	jw_obj(w);
+	jw_kstr(w, "subscription", sub_id);
+	jw_kstr(w, "topic", topic);
+}
+
+static void
+deliver(struct server *s, uint64_t client, struct jw *w, uint64_t lsn)
+{
+	struct client *c = (struct client *)(uintptr_t)client;
+
+	if (jw_failed(w)) {
+		log_err("publish: out of memory writing a notification");
+		return;
+	}
+	client_notify(c, w->buf, w->len, lsn);
+	(void)s;
+}
+
+struct visit {
+	struct server *s;
+	const struct outevent *e;
+	const char *members;
+	size_t mlen;
+	uint64_t lsn;
+};
+
+/* An event: the audit event's members follow the topic, as encoded. */
+static void
+visit_event(void *arg, const struct subs_target *t)
+{
+	struct visit *v = arg;
+	struct jw *w = &v->s->outbox->w;
+
+	head(w, t->sub_id, t->topic);
+	/* The record is one object: its members without the opening brace. */
+	jw_splice(w, ",", 1);
+	jw_splice(w, v->e->rec + 1, v->e->len - 1);
+	jw_obj_end(w);		/* what the record's brace closed was params */
+	deliver(v->s, t->client, w, v->e->lsn);
+}
+
+static void
+visit_members(void *arg, const struct subs_target *t)
+{
+	struct visit *v = arg;
+	struct jw *w = &v->s->outbox->w;
+
+	head(w, t->sub_id, t->topic);
+	if (v->mlen > 0) {
+		jw_splice(w, ",", 1);
+		jw_splice(w, v->members, v->mlen);
+	}
+	jw_obj_end(w);
+	jw_obj_end(w);
+	deliver(v->s, t->client, w, v->lsn);
+}
+
+void
+publish_to(struct server *s, uint64_t client, const char *sub_id,
+    const char *topic, const char *members, size_t mlen, uint64_t lsn)
+{
+	struct visit v = { s, NULL, members, members ? mlen : 0, lsn };
+	struct subs_target t = { client, sub_id, topic };
+
+	visit_members(&v, &t);
+}
+
+static void
+count_visit(void *arg, const struct subs_target *t)
+{
+	(void)t;
+	(*(size_t *)arg)++;
+}
+
+/* Open or full for each class at gate; the sign's notification when it flips. */
+static void
+update_gate(struct server *s, int gate, uint64_t lsn)
+{
+	const facility *f = garage_facility(s->g);
+	const char *gid = facility_gate_id(f, gate);
+	uint8_t full[SUBS_GATE_CLASSES_MAX];
+	size_t watchers = 0;
+	struct jw m;
+	int changed = 0, ncls;
+
+	subs_each_gate(s->subs, gid, count_visit, &watchers);
+	if (watchers == 0 || !(facility_gate_role(f, gate) & FAC_GATE_ENTRY))
+		return;
+	ncls = garage_sign(s->g, gate, full, sizeof(full));
+	if (ncls < 0 || subs_gate_sign(s->subs, gid, full, (size_t)ncls, &changed) != PK_OK ||
+	    !changed)
+		return;
+	jw_init(&m);
+	jw_members(&m);
+	view_sign(&m, s->g, gate);
+	if (!jw_failed(&m)) {
+		struct visit v = { s, NULL, m.buf, m.len, lsn };
+
+		subs_each_gate(s->subs, gid, visit_members, &v);
+	}
+	jw_release(&m);
+}
+
+static void
+arm_occupancy(struct server *s)
+{
+	struct outbox *o = s->outbox;
+	int64_t due = subs_occupancy_next_due(s->subs);
+	int64_t now = (int64_t)server_ms(s);
+
+	if (!o->timer_on || due == SUBS_NEVER)
+		return;
+	uv_timer_start(&o->occupancy, occupancy_due, due > now ? (uint64_t)(due - now) : 0, 0);
+}
+
+void
+publish_flush(struct server *s)
+{
+	struct outbox *o = s->outbox;
+	uint64_t last = 0;
+
+	if (o == NULL)
+		return;
+	if (o->n == 0) {
+		/* A new occupancy subscriber is due at once. */
+		arm_occupancy(s);
+		return;
+	}
+	for (size_t i = 0; i < o->n; i++) {
+		struct visit v = { s, &o->v[i], NULL, 0, o->v[i].lsn };
+
+		subs_each_events(s->subs, visit_event, &v);
+		if (o->v[i].plate[0] != '\0')
+			subs_each_search(s->subs, o->v[i].plate, visit_event, &v);
+		last = o->v[i].lsn;
+		free(o->v[i].rec);
+	}
+	o->n = 0;
+	subs_occupancy_dirty(s->subs);
+	for (int gate = 0; gate < facility_gate_count(garage_facility(s->g)); gate++)
+		update_gate(s, gate, last);
+	arm_occupancy(s);
+}
+
+static void
+occupancy_due(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	struct outbox *o = s->outbox;
+	struct jw m;
+	struct visit v;
+
+	jw_init(&m);
+	jw_members(&m);
+	view_occupancy(&m, s->g);
+	if (jw_failed(&m)) {
+		jw_release(&m);
+		return;
+	}
+	v = (struct visit){ s, NULL, m.buf, m.len, 0 };
+	subs_occupancy_due(s->subs, (int64_t)server_ms(s), visit_members, &v);
+	jw_release(&m);
+	(void)o;
+	arm_occupancy(s);
+}

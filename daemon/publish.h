@@ -1,0 +1,53 @@
+/*
+ * publish.h - committed changes handed to subscribers (registry.md,
+ * protocol.md section 6).
+ *
+ * The commit step (daemon/commit.h) gives every change it journaled to
+ * publish_change() with its record: the same bytes that went to the
+ * journal and that the audit shipper stores.  They wait in an outbox until
+ * publish_flush(), which the daemon calls once the reply of the request
+ * that made them is queued (and a timer right after its own commit), so a
+ * subscriber never reads of a change before the reply that caused it.
+ *
+ * A notification is {"jsonrpc":"2.0","method":"event","params":
+ * {"subscription":ID,"topic":T, ...}}; for events and search topics the
+ * params go on with the audit event's own members, spliced in as they were
+ * encoded: the change is encoded once however many receive it.  Each
+ * notification waits in its client's queue until the change is durable,
+ * like a reply, and is dropped if the journal loses the change.
+ *
+ * Occupancy is coalesced by lib/subs.h (one timer on the earliest due
+ * subscriber); gate signs are computed after each flush when anyone
+ * watches a gate, and sent only when one flips.
+ */
+#ifndef PARKD_PUBLISH_H
+#define PARKD_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "change.h"
+
+struct server;
+
+/* Sets up the outbox and the occupancy timer; 0 or -1 (out of memory). */
+int publish_init(struct server *s);
+/* Closes the timer (shutdown) and frees the outbox. */
+void publish_close(struct server *s);
+void publish_free(struct server *s);
+
+/* One journaled change: its record (copied) and LSN. */
+void publish_change(struct server *s, const struct change *c, const char *rec,
+    size_t len, uint64_t lsn);
+/* Hands every change of the outbox to its subscribers. */
+void publish_flush(struct server *s);
+
+/*
+ * A notification that is no event: params members written after
+ * jw_members() (or NULL for none), topic and subscription added here.
+ * Sent to one client, held until lsn is durable (0: at once).
+ */
+void publish_to(struct server *s, uint64_t client, const char *sub_id,
+    const char *topic, const char *members, size_t mlen, uint64_t lsn);
+
+#endif

@@ -1,0 +1,266 @@
+/* tcp.c - the line transport on the protocol's TCP port (see tcp.h). */
+#include "tcp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "frame.h"
+#include "log.h"
+#include "server.h"
+
+struct tcp {
+	uv_tcp_t handle;
+	struct client *c;
+	framer *fr;
+	int reading;
+	/* Read but not yet framed, while the client is paused. */
+	char *stash;
+	size_t stash_len;
+};
+
+/* One write: the messages, each followed by a newline. */
+struct tcp_write {
+	uv_write_t req;
+	struct tcp *t;
+	size_t n;
+	uv_buf_t bufs[];
+};
+
+static const char newline[] = "\n";
+
+static void
+on_write(uv_write_t *req, int status)
+{
+	struct tcp_write *w = (struct tcp_write *)req;
+	struct client *c = w->t->c;
+	size_t n = w->n;
+
+	free(w);
+	client_written(c, n, status);
+}
+
+static int
+start_write(struct tcp *t, struct tcp_write *w)
+{
+	int rc = uv_write(&w->req, (uv_stream_t *)&t->handle, w->bufs,
+	    (unsigned int)(2 * w->n), on_write);
+
+	if (rc < 0) {
+		log_info("client=%llu write: %s", (unsigned long long)t->c->id,
+		    uv_strerror(rc));
+		free(w);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tcp_write_msgs(void *tp, const struct client_msg *m, size_t n)
+{
+	struct tcp *t = tp;
+	struct tcp_write *w = malloc(sizeof(*w) + 2 * n * sizeof(uv_buf_t));
+
+	if (w == NULL)
+		return -1;
+	w->t = t;
+	w->n = n;
+	for (size_t i = 0; i < n; i++) {
+		/* libuv only reads these buffers. */
+		w->bufs[2 * i] = uv_buf_init((char *)(uintptr_t)m[i].data,
+		    (unsigned int)m[i].len);
+		w->bufs[2 * i + 1] = uv_buf_init((char *)(uintptr_t)newline, 1);
+	}
+	return start_write(t, w);
+}
+
+static void
+on_close(uv_handle_t *h)
+{
+	struct tcp *t = h->data;
+	struct client *c = t->c;
+
+	framer_free(t->fr);
+	free(t->stash);
+	free(t);
+	if (c != NULL)
+		client_transport_closed(c);
+}
+
+static void
+tcp_close(void *tp)
+{
+	struct tcp *t = tp;
+
+	uv_read_stop((uv_stream_t *)&t->handle);
+	t->reading = 0;
+	uv_close((uv_handle_t *)&t->handle, on_close);
+}
+
+static void
+tcp_pause(void *tp)
+{
+	struct tcp *t = tp;
+
+	if (t->reading)
+		uv_read_stop((uv_stream_t *)&t->handle);
+	t->reading = 0;
+}
+
+static int
+on_line(void *ud, const char *line, size_t len, int too_long)
+{
+	struct tcp *t = ud;
+
+	return client_message(t->c, line, len, too_long);
+}
+
+/* When a started line must end: it began now, or it was finished. */
+static void
+note_partial(struct tcp *t)
+{
+	struct client *c = t->c;
+
+	if (framer_buffered(t->fr) == 0)
+		c->partial_since_ms = 0;
+	else if (c->partial_since_ms == 0)
+		c->partial_since_ms = server_ms(c->srv);
+}
+
+/*
+ * Frames buf; what the client did not take (it paused after a line) is
+ * kept for later.  -1 when the connection is being closed.
+ */
+static int
+feed(struct tcp *t, const char *buf, size_t len)
+{
+	size_t used = 0;
+	int rc = framer_feed_some(t->fr, buf, len, on_line, t, &used);
+
+	if (rc == FRAMER_ENOMEM) {
+		log_err("client=%llu out of memory framing a line",
+		    (unsigned long long)t->c->id);
+		client_close(t->c);
+		return -1;
+	}
+	note_partial(t);
+	if (rc == 0 || used == len || t->c->state != CLIENT_PAUSED)
+		return 0;
+	/* Paused mid-read: keep the rest for when the client resumes. */
+	t->stash = malloc(len - used);
+	if (t->stash == NULL) {
+		client_close(t->c);
+		return -1;
+	}
+	memcpy(t->stash, buf + used, len - used);
+	t->stash_len = len - used;
+	return 0;
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct tcp *t = h->data;
+
+	(void)suggested;
+	buf->base = t->c->srv->readbuf;
+	buf->len = sizeof(t->c->srv->readbuf);
+}
+
+static void
+on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct tcp *t = st->data;
+	struct client *c = t->c;
+
+	if (nread > 0) {
+		c->active_ms = server_ms(c->srv);
+		if (feed(t, buf->base, (size_t)nread) == 0)
+			client_flush(c);
+		return;
+	}
+	if (nread == 0)
+		return;
+	if (nread == UV_EOF) {
+		/* Half-closed: answer what was sent, including a last unterminated line. */
+		tcp_pause(t);
+		if (framer_buffered(t->fr) > 0 && feed(t, "\n", 1) != 0)
+			return;
+		client_input_end(c);
+		return;
+	}
+	log_info("client=%llu read: %s", (unsigned long long)c->id, uv_strerror((int)nread));
+	client_close(c);
+}
+
+static void
+tcp_resume(void *tp)
+{
+	struct tcp *t = tp;
+
+	/* First what was read before the pause (it may pause again), then the socket. */
+	if (t->stash != NULL) {
+		char *stash = t->stash;
+		size_t len = t->stash_len;
+		int rc;
+
+		t->stash = NULL;
+		t->stash_len = 0;
+		rc = feed(t, stash, len);
+		free(stash);
+		if (rc != 0)
+			return;
+	}
+	client_flush(t->c);
+	if (t->c->state != CLIENT_OPEN || t->reading)
+		return;
+	if (uv_read_start((uv_stream_t *)&t->handle, on_alloc, on_read) != 0) {
+		client_close(t->c);
+		return;
+	}
+	t->reading = 1;
+}
+
+static const struct client_transport tcp_transport = {
+	.kind = "tcp",
+	.write = tcp_write_msgs,
+	.pause = tcp_pause,
+	.resume = tcp_resume,
+	.close = tcp_close,
+};
+
+int
+tcp_accept(struct server *srv, uv_stream_t *listener)
+{
+	struct tcp *t = calloc(1, sizeof(*t));
+	char peer[80], auth[64];
+	int loopback, rc;
+
+	if (t == NULL) {
+		log_err("out of memory for a connection");
+		return -1;
+	}
+	uv_tcp_init(srv->loop, &t->handle);
+	t->handle.data = t;
+	rc = uv_accept(listener, (uv_stream_t *)&t->handle);
+	if (rc != 0) {
+		log_warn("accept: %s", uv_strerror(rc));
+		uv_close((uv_handle_t *)&t->handle, on_close);
+		return -1;
+	}
+	uv_tcp_nodelay(&t->handle, 1);
+	server_peer_names(&t->handle, peer, sizeof(peer), auth, sizeof(auth), &loopback);
+	t->fr = framer_new((size_t)srv->cfg->limits.max_line);
+	t->c = t->fr ? client_new(srv, &tcp_transport, t, peer, auth, loopback) : NULL;
+	if (t->c == NULL) {
+		log_err("out of memory for a connection");
+		uv_close((uv_handle_t *)&t->handle, on_close);
+		return -1;
+	}
+	srv->stats.accepted++;
+	if (client_admit(t->c) != 0)
+		return 0;
+	tcp_resume(t);
+	return 0;
+}

@@ -1,0 +1,191 @@
+"""The HTTP side (http.md): HTTP/1.1 keep-alive and pipelining, limits on
+headers and slow clients, 405, and WebSocket clients at /ws driven by a real
+client library (the `ws` package for Node.js, tests/js/ws_check.js)."""
+import http.client
+import json
+import os
+import socket
+import subprocess
+import time
+
+from harness import ROOT, Daemon, demo_config, free_port, http_request
+
+JS = os.path.join(ROOT, "tests", "js")
+
+
+def with_http(cfg=None):
+    """A daemon with http_listen on a free port; returns (daemon, http_port)."""
+    d = Daemon(cfg or demo_config())
+    port = free_port()
+    d.cfg["http_listen"] = "127.0.0.1:%d" % port
+    with open(d.path, "w") as f:
+        json.dump(d.cfg, f)
+    d.start()
+    return d, port
+
+
+def ws_check(scenario, http_port, env=None, timeout=60):
+    """Runs one scenario of tests/js/ws_check.js; returns what it printed."""
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run(["node", os.path.join(JS, "ws_check.js"), scenario, str(http_port)],
+                       capture_output=True, text=True, timeout=timeout, env=e, cwd=JS)
+    out = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else {}
+    assert p.returncode == 0, (p.returncode, out, p.stderr)
+    return out
+
+
+def test_keep_alive_serves_several_requests_on_one_connection():
+    d, port = with_http()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        for path, want in (("/healthz", 200), ("/metrics", 200), ("/nope", 404),
+                           ("/", 200), ("/healthz", 200)):
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status == want, (path, resp.status, body)
+            assert resp.getheader("Connection") != "close"
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        page = resp.read().decode()
+        assert resp.getheader("Content-Type").startswith("text/html")
+        assert "<script>" in page and "/ws" in page
+        conn.close()
+    finally:
+        d.close()
+
+
+def test_pipelined_requests_are_answered_in_order():
+    d, port = with_http()
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        codes = [int(part[:3]) for part in data.split(b"HTTP/1.1 ")[1:]
+                 if part[:3].isdigit()]
+        assert codes == [200, 404, 200], codes
+    finally:
+        d.close()
+
+
+def test_oversized_headers_and_other_methods_are_refused():
+    d, port = with_http()
+    try:
+        status, _ = http_request(port, "/metrics", headers={"X-Big": "a" * 20000})
+        assert status == 431
+        status, _ = http_request(port, "/metrics", method="POST")
+        assert status == 405
+        status, _ = http_request(port, "/" + "x" * 5000)
+        assert status == 414
+        # The daemon still answers after all that.
+        assert http_request(port, "/healthz")[0] == 200
+    finally:
+        d.close()
+
+
+def test_slow_request_is_closed():
+    """A request that trickles in is cut off 5 s after its first byte."""
+    d, port = with_http()
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        t0 = time.time()
+        closed = False
+        try:
+            for ch in b"GET /healthz HTTP/1.1\r\nHost: slow\r\nX-Pad: " + b"a" * 100:
+                s.sendall(bytes([ch]))
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        if not closed:
+            s.settimeout(3)
+            try:
+                closed = s.recv(100) == b""
+            except ConnectionResetError:
+                closed = True
+        assert closed, "a request trickling for %.1fs is still read" % (time.time() - t0)
+        assert time.time() - t0 < 9
+        s.close()
+    finally:
+        d.close()
+
+
+def test_websocket_basics_with_the_ws_library():
+    d, port = with_http()
+    try:
+        out = ws_check("basics", port)
+        assert out["protocol"] == "jsonrpc"
+        assert out["ping"] == "pong"
+        assert out["entry"]["plate"] == "WS 1"
+        assert out["status"]["capacity"]["occupied"] == 1
+        # The same state as the TCP port sees.
+        c = d.client()
+        assert c.ok("locate", plate="WS 1")["ticket"] == out["entry"]["ticket"]
+        c.close()
+    finally:
+        d.close()
+
+
+def test_websocket_bad_json_answered_and_socket_kept():
+    d, port = with_http()
+    try:
+        out = ws_check("bad_json", port)
+        assert out["err"]["error"]["data"]["reason"] == "parse_error"
+        assert out["err"]["id"] is None
+        assert out["ping"] == "pong"
+    finally:
+        d.close()
+
+
+def test_websocket_limits_close_with_the_right_code():
+    d, port = with_http(demo_config(limits={"max_line": 4096}))
+    try:
+        assert ws_check("too_big", port, env={"BIG": "10000"})["code"] == 1009
+        assert ws_check("binary", port)["code"] == 1003
+        assert ws_check("cross_origin", port)["opened"] is False
+        # Still serving.
+        assert ws_check("basics", port)["ping"] == "pong"
+    finally:
+        d.close()
+
+
+def test_websocket_auth_as_on_the_tcp_port():
+    cfg = demo_config(auth={"tokens": [{"token": "ops-ws-secret", "role": "operator"}]})
+    d, port = with_http(cfg)
+    try:
+        out = ws_check("auth", port, env={"TOKEN": "ops-ws-secret"})
+        assert out["before"]["error"]["data"]["reason"] == "auth_required"
+        assert out["auth"]["role"] == "operator"
+        assert out["after"]["total"] == 106
+    finally:
+        d.close()
+
+
+def test_websocket_pipelined_in_order_through_pauses():
+    d, port = with_http(demo_config(limits={"max_output": 65536, "rate_per_s": 0}))
+    try:
+        out = ws_check("pipelined", port)
+        assert out == {"n": 2000, "ordered": True}, out
+    finally:
+        d.close()
+
+
+def test_websocket_client_that_never_reads_is_dropped():
+    cfg = demo_config(limits={"max_output": 65536, "rate_per_s": 0, "send_timeout_s": 2})
+    d, port = with_http(cfg)
+    try:
+        out = ws_check("never_reads", port)
+        assert out["closed"], out
+        # The gate next to it was not slowed down (a functional bound, not a benchmark).
+        assert out["worst_ping_ms"] < 1000, out
+        assert "output not read in time" in d.logtext()
+    finally:
+        d.close()

@@ -1,0 +1,145 @@
+"""Subscriptions and live search (registry.md, protocol.md section 6):
+occupancy coalesced and ending on the current state, events for operators
+only, search topics for matching plates only, gate signs on flips,
+unsubscribe, notifications never ahead of the reply that caused them, and a
+subscriber that does not read dropped while a gate stays fast."""
+import json
+import time
+
+from harness import Daemon, assert_error, demo_config, small_config
+
+CAR = {"class": "car"}
+TOKENS = {"tokens": [{"token": "kiosk-secret", "role": "kiosk"},
+                     {"token": "gate-secret", "role": "gate"},
+                     {"token": "ops-secret", "role": "operator"}]}
+
+
+def notifications(c, wait=0.3):
+    """Every notification that arrives within wait seconds of quiet."""
+    out = []
+    while not c.no_data(wait):
+        m = json.loads(c.read_line())
+        assert m.get("method") == "event", m
+        out.append(m["params"])
+    return out
+
+
+def test_occupancy_is_coalesced_and_ends_on_the_current_state():
+    with Daemon(demo_config(limits={"rate_per_s": 0})) as d:
+        sub, gate = d.client(), d.client()
+        r = sub.ok("subscribe", topics=["occupancy"])
+        first = json.loads(sub.read_line())["params"]
+        assert first["subscription"] == r["subscription"]
+        assert first["topic"] == "occupancy"
+        assert (first["free"], first["total"]) == (106, 106)
+        t0 = time.time()
+        for i in range(60):
+            gate.ok("entry", gate="north", plate="OCC %d" % i, **CAR)
+        took = time.time() - t0
+        got = notifications(sub, 0.5)
+        # At most ten a second, and the last one is the state now.
+        assert 1 <= len(got) <= 10 * (took + 0.5) + 2, (len(got), took)
+        assert got[-1]["free"] == 106 - 60
+        assert got[-1]["by_level"]["0"]["free"] + got[-1]["by_level"]["1"]["free"] == 46
+
+
+def test_events_are_for_operators_and_follow_the_reply():
+    with Daemon(demo_config(auth=TOKENS)) as d:
+        kiosk = d.client()
+        kiosk.ok("auth", token="kiosk-secret")
+        assert_error(kiosk.call("subscribe", topics=["events"]), "forbidden")
+        assert kiosk.ok("subscribe", topics=["occupancy"])["topics"] == ["occupancy"]
+        ops = d.client()
+        ops.ok("auth", token="ops-secret")
+        s = ops.ok("subscribe", topics=["events"])["subscription"]
+        # The operator's own change: the reply first, then its event.
+        ops.send_raw('{"jsonrpc":"2.0","id":5,"method":"entry","params":'
+                     '{"gate":"north","plate":"EV 1","class":"car"}}\n')
+        reply = ops.read_json()
+        assert reply["id"] == 5 and "result" in reply, reply
+        ev = json.loads(ops.read_line())["params"]
+        assert ev["subscription"] == s and ev["topic"] == "events"
+        assert ev["type"] == "vehicle.entered"
+        assert "vehicle:EV 1" in ev["subjects"]
+        assert ev["data"]["ticket"] == reply["result"]["ticket"]
+        # Unknown topics and gates are refused.
+        assert_error(ops.call("subscribe", topics=["weather"]), "invalid_params")
+        assert_error(ops.call("subscribe", topics=["gate:nowhere"]), "invalid_params")
+        assert_error(ops.call("subscribe", topics=[]), "invalid_params")
+
+
+def test_search_is_live_for_matching_plates_only():
+    with Daemon(demo_config()) as d:
+        kiosk, gate = d.client(), d.client()
+        gate.ok("entry", gate="north", plate="B-XY 1", **CAR)
+        gate.ok("entry", gate="north", plate="B-AA 2", **CAR)
+        gate.ok("entry", gate="north", plate="M-XY 3", **CAR)
+        r = kiosk.ok("search", prefix="b-", limit=1, subscribe=True)
+        assert [m["plate"] for m in r["matches"]] == ["B-AA 2"]
+        assert r["more"] is True
+        assert r["topics"] == ["search:B-"]
+        full = kiosk.ok("search", prefix="B-")
+        assert [m["plate"] for m in full["matches"]] == ["B-AA 2", "B-XY 1"]
+        assert full["more"] is False and "subscription" not in full
+        gate.ok("entry", gate="north", plate="B-NEW", **CAR)
+        gate.ok("entry", gate="north", plate="X-OTHER", **CAR)
+        gate.ok("exit", gate="south", plate="B-XY 1")
+        got = notifications(kiosk)
+        assert [(n["type"], n["data"]["plate"]) for n in got] == \
+            [("vehicle.entered", "B-NEW"), ("vehicle.exited", "B-XY 1")], got
+        assert all(n["topic"] == "search:B-" for n in got)
+        # Unsubscribed: nothing more.
+        assert kiosk.ok("unsubscribe", subscription=r["subscription"]) == {"ok": True}
+        gate.ok("entry", gate="north", plate="B-LATE", **CAR)
+        assert notifications(kiosk) == []
+        assert_error(kiosk.call("unsubscribe", subscription=r["subscription"]), "not_found")
+
+
+def test_gate_sign_flips_only():
+    rows = [{"level": 0, "zone": "A", "type": "regular", "count": 2,
+             "x": 5, "y": 10, "dx": 3, "dy": 0}]
+    with Daemon(small_config(rows)) as d:
+        sign, gate = d.client(), d.client()
+        r = sign.ok("subscribe", topics=["gate:north"])
+        assert r["signs"]["north"]["classes"] == {"car": "open"}
+        gate.ok("entry", gate="north", plate="S1", **CAR)
+        assert notifications(sign) == []                 # still open
+        gate.ok("entry", gate="north", plate="S2", **CAR)
+        got = notifications(sign)
+        assert [n["classes"] for n in got] == [{"car": "full"}], got
+        assert got[0]["gate"] == "north" and got[0]["topic"] == "gate:north"
+        gate.ok("exit", gate="south", plate="S1")
+        assert [n["classes"] for n in notifications(sign)] == [{"car": "open"}]
+
+
+def test_subscriber_that_does_not_read_is_dropped_and_gates_stay_fast():
+    cfg = demo_config(durability="none",
+                      limits={"max_output": 65536, "rate_per_s": 0, "send_timeout_s": 0})
+    with Daemon(cfg) as d:
+        lazy = d.client(rcvbuf=4096)
+        # Thirty subscriptions: each change is thirty notifications to it,
+        # more than the kernel's socket buffers take.
+        for _ in range(30):
+            lazy.ok("subscribe", topics=["events"])
+        gate = d.client()
+        worst = 0
+        dropped = False
+        for i in range(4000):
+            t = time.time()
+            plate = "DROP %d" % (i // 2 % 50)
+            if i % 2 == 0:
+                gate.ok("entry", gate="north", plate=plate, **CAR)
+            else:
+                gate.ok("exit", gate="south", plate=plate)
+            worst = max(worst, time.time() - t)
+            if i % 500 == 0 and "bytes of output queued" in d.logtext():
+                dropped = True
+                break
+        deadline = time.time() + 5
+        while not dropped and time.time() < deadline:
+            dropped = "bytes of output queued" in d.logtext()
+            time.sleep(0.1)
+        assert dropped, "a subscriber that never reads is still connected"
+        # A functional bound, not a benchmark: no gate waited on the subscriber.
+        assert worst < 0.5, worst
+        lazy.close()
