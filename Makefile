@@ -50,6 +50,8 @@ LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROTO_OBJ  = $(PROTO_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/webpage.o
 CORE_A     = $(BUILD)/libparkcore.a
+# Pure parts of daemon/ (no libuv, no I/O) that unit tests link as well.
+DAEMON_PURE_OBJ = $(BUILD)/daemon/histogram.o
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
@@ -76,10 +78,11 @@ $(BUILD)/gen/webpage.c: daemon/www/map.html scripts/embed.sh
 $(BUILD)/gen/webpage.o: $(BUILD)/gen/webpage.c
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
-# Unit tests link the pure core (lib/ and proto/) and cmocka, nothing else.
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_A)
+# Unit tests link the pure core (lib/ and proto/), the pure parts of
+# daemon/ and cmocka, nothing else.
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_A) $(DAEMON_PURE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(CORE_A) $(ALL_LDFLAGS) -lcmocka $(LIBS_ALL)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(CORE_A) $(DAEMON_PURE_OBJ) $(ALL_LDFLAGS) -lcmocka $(LIBS_ALL)
 
 # Benchmarks link the core, and the loop where they need it.
 $(BUILD)/bench/%: tests/bench/%.c $(CORE_A)
