@@ -18,6 +18,7 @@ import tempfile
 import time
 
 from harness import Daemon, demo_config, free_port, http_request
+from redisutil import RedisServer
 from test_http import ws_check
 
 CAR = {"class": "car"}
@@ -432,6 +433,46 @@ def test_journal_histograms_and_snapshot_age():
 
 
 test_journal_histograms_and_snapshot_age.timeout = 60
+
+
+def test_audit_backlog_batches_and_failures():
+    rs = RedisServer().start()
+    d = None
+    try:
+        cfg = demo_config()
+        cfg["audit"] = {"redis": rs.address, "prefix": "parkd:"}
+        d, port = with_http(cfg)
+        c = d.client()
+        for i in range(5):
+            c.ok("entry", gate="north", plate="AUD %d" % i, **CAR)
+        m = wait_for(port, lambda m: m.get("parkd_audit_shipped_total") == 5 and
+                     m.get("parkd_audit_pending") == 0, "events shipped")
+        assert m.get("parkd_audit_connected") == 1
+        assert 1 <= m.get("parkd_audit_batches_total") <= 5
+        assert m.get("parkd_audit_connects_total") >= 1
+        assert m.get("parkd_audit_dropped_total") == 0
+        failures = m.get("parkd_audit_failures_total")
+        # Redis gone: the backlog grows and the failed reconnects are counted.
+        rs.stop()
+        for i in range(3):
+            c.ok("entry", gate="north", plate="LATE %d" % i, **CAR)
+        m = wait_for(port, lambda m: m.get("parkd_audit_pending") == 3 and
+                     m.get("parkd_audit_failures_total") > failures and
+                     m.get("parkd_audit_connected") == 0, "a backlog", timeout=15)
+        assert m.get("parkd_audit_shipped_total") == 5
+        rs.start()
+        wait_for(port, lambda m: m.get("parkd_audit_shipped_total") == 8 and
+                 m.get("parkd_audit_pending") == 0, "the backlog shipped", timeout=15)
+        c.close()
+    finally:
+        try:
+            if d is not None:
+                d.close()
+        finally:
+            rs.close()
+
+
+test_audit_backlog_batches_and_failures.timeout = 60
 
 
 def _fill(path):
