@@ -55,7 +55,7 @@ LIB_SRC    = $(sort $(wildcard lib/*.c))
 PROTO_SRC  = $(sort $(wildcard proto/*.c))
 DAEMON_SRC = $(sort $(wildcard daemon/*.c))
 # Daemon code with no libuv, hiredis or I/O, which unit tests link too.
-PURE_SRC   = daemon/settings.c
+PURE_SRC   = daemon/settings.c daemon/histogram.c
 UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC  = $(sort $(wildcard tests/bench/*.c))
 
@@ -64,6 +64,7 @@ PROTO_OBJ  = $(PROTO_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/webpage.o
 PURE_OBJ   = $(PURE_SRC:%.c=$(BUILD)/%.o)
 CORE_A     = $(BUILD)/libparkcore.a
+# Pure parts of daemon/ (no libuv, no I/O) that unit tests link as well.
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 

@@ -1275,6 +1275,19 @@ audit_shipped(const struct audit *a)
 }
 
 void
+audit_counts(const struct audit *a, struct audit_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (a == NULL)
+		return;
+	c->shipped = a->shipped;
+	c->batches = a->batches;
+	c->failures = a->failures;
+	c->connects = a->reconnects;
+	c->dropped = a->dropped;
+}
+
+void
 audit_health(const struct audit *a, struct jw *w)
 {
 	jw_kstr(w, "state", audit_state(a));

@@ -77,6 +77,15 @@ const char *audit_state(const struct audit *a);
 uint64_t audit_pending(const struct audit *a);
 uint64_t audit_shipped(const struct audit *a);
 uint64_t audit_oldest_unshipped_age_s(const struct audit *a);
+/* What the shipper has done since the start (all 0 when audit is off). */
+struct audit_counts {
+	uint64_t shipped;	/* events stored in Redis */
+	uint64_t batches;	/* batches stored */
+	uint64_t failures;	/* connects, AUTHs, batches, journal reads that failed, deadlines passed, replies refused */
+	uint64_t connects;	/* connection attempts (health's "connects") */
+	uint64_t dropped;	/* events pruned from the journal before Redis had them (audit.max_backlog) */
+};
+void audit_counts(const struct audit *a, struct audit_counts *c);
 /* Whether events are being stored: connected and not stalled (health's status). */
 int audit_ok(const struct audit *a);
 

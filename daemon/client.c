@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "metrics.h"
 #include "publish.h"
 #include "subs.h"
 #include "server.h"
@@ -24,10 +25,28 @@ client_state_name(enum client_state st)
 	return client_state_names[st];
 }
 
+static const char *const client_transport_names[] = {
+#define CLIENT_TRANSPORT_NAME(name, str) str,
+	CLIENT_TRANSPORTS(CLIENT_TRANSPORT_NAME)
+#undef CLIENT_TRANSPORT_NAME
+};
+
+const char *
+client_transport_name(enum client_transport_kind k)
+{
+	return (unsigned)k < CLIENT_TR__COUNT ? client_transport_names[k] : "?";
+}
+
 /*
  * One queued message.  It waits in the client's list until it may be
  * sent (not a reserved place still waiting for its answer, its change
  * durable), then in the in-flight list until the transport wrote it.
+ *
+ * A reply carries what became of the requests it answers and when their
+ * line came in, so that they are counted (metrics_requests) when it is
+ * handed to the transport: the latency a gate sees, durability included.
+ * Both live in the same allocation as the text: no allocation per
+ * request for metrics.
  */
 struct outbuf {
 	struct outbuf *next;
@@ -35,10 +54,22 @@ struct outbuf {
 	int notice;		/* a notification: dropped when its change is lost */
 	uint64_t lsn;		/* held until this LSN is durable; 0 = not held */
 	char *fail;		/* sent instead when the change is lost, or NULL */
+	uint64_t t_in;		/* uv_hrtime() when the requests' line came in */
+	size_t nreq;		/* requests answered (0: not a reply to requests) */
+	struct session_req *reqs;	/* nreq of them, in inline_data */
 	size_t len;
-	char *data;		/* points to inline_data or to fail */
+	char *data;		/* points into inline_data, or to fail */
 	char inline_data[];
 };
+
+/* The requests of one reply to count, and when their line came in. */
+struct reqs_in {
+	const struct session_req *r;
+	size_t n;
+	uint64_t t_in;
+};
+
+static const struct reqs_in no_reqs = { NULL, 0, 0 };
 
 /* Most messages handed to the transport in one write. */
 #define WRITE_BATCH 64
@@ -128,8 +159,9 @@ client_new(struct server *srv, const struct client_transport *tr, void *tp,
 		srv->clients->prev = c;
 	srv->clients = c;
 	srv->n_clients++;
+	srv->clients_by_transport[tr->kind]++;
 	log_debug("client=%llu %s %s: connected", (unsigned long long)c->id,
-	    tr->kind, c->peer);
+	    client_transport_name(tr->kind), c->peer);
 	return c;
 }
 
@@ -145,6 +177,7 @@ client_free(struct client *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	srv->n_clients--;
+	srv->clients_by_transport[c->tr->kind]--;
 	if (c->counted)
 		server_address_del(srv, c->sess.peer);
 	subs_drop_client(srv->subs, c->sess.client);
@@ -265,9 +298,28 @@ sendable(const struct client *c)
 	    c->out_head->lsn <= server_durable(c->srv);
 }
 
+/*
+ * n requests of a line that came in at t_in are answered now (their reply
+ * handed to the transport, or none to send): the one place requests are
+ * counted.  *now is read once per flush, when first needed.
+ */
+static void
+answered(struct client *c, const struct session_req *r, size_t n,
+    uint64_t t_in, uint64_t *now)
+{
+	if (n == 0)
+		return;
+	if (*now == 0)
+		*now = uv_hrtime();
+	metrics_requests(c->srv->metrics, r, n,
+	    *now > t_in ? (double)(*now - t_in) / 1e9 : 0.0);
+}
+
 void
 client_flush(struct client *c)
 {
+	uint64_t now = 0;
+
 	while (sendable(c) && c->state != CLIENT_CLOSING &&
 	    c->state != CLIENT_CLOSED) {
 		struct client_msg m[WRITE_BATCH];
@@ -281,6 +333,7 @@ client_flush(struct client *c)
 			m[n].data = last->data;
 			m[n].len = last->len;
 			n++;
+			answered(c, last->reqs, last->nreq, last->t_in, &now);
 		}
 		if (c->out_head == NULL)
 			c->out_tail = NULL;
@@ -314,16 +367,20 @@ append(struct client *c, struct outbuf *b)
 	account(c, b->len, 0);
 }
 
-/* Queues one message of len bytes; notice marks a notification. */
+/*
+ * Queues one message of len bytes; notice marks a notification; rq the
+ * requests it answers.
+ */
 static int
 enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
-    const char *fail, int notice)
+    const char *fail, int notice, const struct reqs_in *rq)
 {
+	size_t rbytes = rq->n * sizeof(struct session_req);
 	struct outbuf *b;
 
 	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
 		return -1;
-	b = malloc(sizeof(*b) + len + 1);
+	b = malloc(sizeof(*b) + rbytes + len + 1);
 	if (b == NULL)
 		goto oom;
 	b->notice = notice;
@@ -332,7 +389,13 @@ enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
 		free(b);
 		goto oom;
 	}
-	b->data = b->inline_data;
+	/* The requests first: inline_data is aligned for them. */
+	b->reqs = (struct session_req *)(void *)b->inline_data;
+	b->nreq = rq->n;
+	b->t_in = rq->t_in;
+	if (rbytes > 0)
+		memcpy(b->reqs, rq->r, rbytes);
+	b->data = b->inline_data + rbytes;
 	memcpy(b->data, msg, len);
 	b->data[len] = '\0';
 	b->len = len;
@@ -349,13 +412,13 @@ oom:
 int
 client_send(struct client *c, const char *msg, uint64_t lsn, const char *fail)
 {
-	return enqueue(c, msg, strlen(msg), lsn, fail, 0);
+	return enqueue(c, msg, strlen(msg), lsn, fail, 0, &no_reqs);
 }
 
 int
 client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn)
 {
-	if (enqueue(c, msg, len, lsn, NULL, 1) == 0) {
+	if (enqueue(c, msg, len, lsn, NULL, 1, &no_reqs) == 0) {
 		client_flush(c);
 		return 0;
 	}
@@ -363,16 +426,23 @@ client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn)
 	return -1;
 }
 
-/* A place in the reply order for an answer that comes later (history). */
+/*
+ * A place in the reply order for an answer that comes later (history) to
+ * the one request r.
+ */
 static struct outbuf *
-client_reserve(struct client *c)
+client_reserve(struct client *c, const struct session_req *r, uint64_t t_in)
 {
-	struct outbuf *b = calloc(1, sizeof(*b));
+	struct outbuf *b = calloc(1, sizeof(*b) + sizeof(*r));
 
 	if (b == NULL)
 		return NULL;
 	b->waiting = 1;
-	b->data = b->inline_data;
+	b->reqs = (struct session_req *)(void *)b->inline_data;
+	b->reqs[0] = *r;
+	b->nreq = 1;
+	b->t_in = t_in;
+	b->data = b->inline_data + sizeof(*r);
 	c->refs++;
 	append(c, b);
 	return b;
@@ -431,6 +501,9 @@ client_changes_lost(struct client *c, uint64_t durable)
 		}
 		b->lsn = 0;
 		if (b->fail != NULL) {
+			/* Every request of the line is answered unavailable now. */
+			for (size_t i = 0; i < b->nreq; i++)
+				b->reqs[i].err = PK_E_UNAVAILABLE;
 			c->out_pending -= b->len;
 			account(c, 0, b->len);
 			b->data = b->fail;
@@ -444,9 +517,13 @@ client_changes_lost(struct client *c, uint64_t durable)
 	maybe_finish_drain(c);
 }
 
-/* Sends one error line (data: error.data members, or NULL). */
+/*
+ * Sends one error line (data: error.data members, or NULL) answering the
+ * requests rq.
+ */
 static void
-send_error(struct client *c, pk_err e, const char *msg, const struct jw *data)
+send_error(struct client *c, pk_err e, const char *msg, const struct jw *data,
+    const struct reqs_in *rq)
 {
 	char *l = rpc_error_line(NULL, e, msg, data);
 
@@ -454,7 +531,7 @@ send_error(struct client *c, pk_err e, const char *msg, const struct jw *data)
 		client_close(c);
 		return;
 	}
-	client_send(c, l, 0, NULL);
+	enqueue(c, l, strlen(l), 0, NULL, 0, rq);
 	free(l);
 }
 
@@ -518,6 +595,7 @@ on_history(void *ud, const char *events, size_t len, const char *why)
 
 		snprintf(msg, sizeof(msg), "audit history unavailable: %s", why);
 		rpc_error(&w, d->id, PK_E_UNAVAILABLE, msg, NULL);
+		d->slot->reqs[0].err = PK_E_UNAVAILABLE;
 	}
 	line = jw_take(&w, NULL);
 	if (line == NULL) {
@@ -533,27 +611,33 @@ on_history(void *ud, const char *events, size_t len, const char *why)
 	free(d);
 }
 
-/* Starts a look-up whose answer takes its place in the reply order. */
+/*
+ * Starts a look-up whose answer takes its place in the reply order; its
+ * line came in at t_in.
+ */
 static void
-start_deferred(struct client *c, struct session_out *out)
+start_deferred(struct client *c, struct session_out *out, uint64_t t_in)
 {
+	struct session_req r = out->reqs[0];
 	struct deferred *d;
 
 	/* Each look-up holds a place and, later, its answer: keep them few. */
 	if (c->refs >= CLIENT_MAX_DEFERRED) {
 		char *l = rpc_error_line(out->defer_id, PK_E_UNAVAILABLE,
 		    "too many history look-ups in flight on this connection", NULL);
+		struct reqs_in rq = { &r, 1, t_in };
 
 		if (l == NULL) {
 			client_close(c);
 			return;
 		}
-		client_send(c, l, 0, NULL);
+		r.err = PK_E_UNAVAILABLE;
+		enqueue(c, l, strlen(l), 0, NULL, 0, &rq);
 		free(l);
 		return;
 	}
 	d = calloc(1, sizeof(*d));
-	if (d == NULL || (d->slot = client_reserve(c)) == NULL) {
+	if (d == NULL || (d->slot = client_reserve(c, &r, t_in)) == NULL) {
 		free(d);
 		client_close(c);
 		return;
@@ -588,19 +672,23 @@ count_auth_failures(struct client *c, int failed)
 	c->auth_failures += failed;
 	if (c->auth_failures < CLIENT_MAX_AUTH_FAILURES || c->state != CLIENT_OPEN)
 		return;
-	send_error(c, PK_E_RATE_LIMITED, "too many failed auth attempts; closing", NULL);
+	send_error(c, PK_E_RATE_LIMITED, "too many failed auth attempts; closing", NULL,
+	    &no_reqs);
 	client_drain(c);
 }
 
 int
 client_message(struct client *c, const char *msg, size_t len, int too_long)
 {
+	static const struct session_req limited = { SESSION_NO_METHOD, PK_E_RATE_LIMITED };
 	struct server *srv = c->srv;
 	struct session_out out;
-	uint64_t retry;
+	struct reqs_in rq;
+	uint64_t retry, now = 0;
 
 	if (c->state != CLIENT_OPEN)
 		return 1;
+	rq.t_in = uv_hrtime();
 	c->active_ms = server_ms(srv);
 	srv->stats.requests++;
 	if (too_long)
@@ -608,11 +696,14 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 	if (rate_open(c, &retry) != 0) {
 		struct jw d;
 
+		/* The line is not read: one request with no method. */
+		rq.r = &limited;
+		rq.n = 1;
 		srv->stats.rate_limited++;
 		jw_init(&d);
 		jw_members(&d);
 		jw_kuint(&d, "retry_after_ms", retry);
-		send_error(c, PK_E_RATE_LIMITED, NULL, &d);
+		send_error(c, PK_E_RATE_LIMITED, NULL, &d, &rq);
 		jw_release(&d);
 		return take_more(c);
 	}
@@ -628,11 +719,15 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 		log_err("client=%llu internal error answering: %.*s",
 		    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), msg);
 	}
+	rq.r = out.reqs;
+	rq.n = out.requests;
 	if (out.deferred)
-		start_deferred(c, &out);
+		start_deferred(c, &out, rq.t_in);
 	free(out.defer_id);
 	if (out.line != NULL)
-		client_send(c, out.line, out.hold, out.fail_line);
+		enqueue(c, out.line, strlen(out.line), out.hold, out.fail_line, 0, &rq);
+	else if (!out.deferred)
+		answered(c, rq.r, rq.n, rq.t_in, &now);	/* notifications: no reply */
 	free(out.line);
 	free(out.fail_line);
 	/* Subscribers hear of the changes only now, after this reply. */
@@ -655,7 +750,7 @@ refuse(struct client *c, pk_err e, const char *msg)
 {
 	c->srv->stats.refused++;
 	log_warn("client=%llu %s: refused: %s", (unsigned long long)c->id, c->peer, msg);
-	send_error(c, e, msg, NULL);
+	send_error(c, e, msg, NULL, &no_reqs);
 	client_drain(c);
 }
 

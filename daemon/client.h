@@ -51,6 +51,20 @@ enum client_state {
 
 const char *client_state_name(enum client_state st);
 
+/* What carries a client's messages (logs, parkd_connections{transport}). */
+#define CLIENT_TRANSPORTS(X)                                                \
+	X(TCP, "tcp")             /* lines on the protocol port */             \
+	X(WS, "ws")               /* WebSocket messages on GET /ws */
+
+enum client_transport_kind {
+#define CLIENT_TRANSPORT_ENUM(name, str) CLIENT_TR_##name,
+	CLIENT_TRANSPORTS(CLIENT_TRANSPORT_ENUM)
+#undef CLIENT_TRANSPORT_ENUM
+	CLIENT_TR__COUNT
+};
+
+const char *client_transport_name(enum client_transport_kind k);
+
 /* One message handed to a transport: text without framing. */
 struct client_msg {
 	const char *data;
@@ -62,7 +76,7 @@ struct client_msg {
  * pointer given to client_new().
  */
 struct client_transport {
-	const char *kind;	/* "tcp", "ws": for logs and metrics */
+	enum client_transport_kind kind;
 	/*
 	 * Writes n messages in order, each framed as the transport frames
 	 * them; calls client_written(c, n, status) when they are written (or
@@ -118,7 +132,11 @@ int client_admit(struct client *c);
 
 /*
  * One request message (a line without its LF).  too_long marks one that
- * exceeded limits.max_line.  Returns 0 to be given the next message, 1
+ * exceeded limits.max_line.  Its requests are counted in the request
+ * metrics (metrics.h) once their reply is handed to the transport (at
+ * once when there is no reply), with the time since this call as their
+ * latency; the requests of a client closed before its reply went out
+ * are not counted.  Returns 0 to be given the next message, 1
  * when the client takes no more for now (paused, draining or closed): the
  * transport keeps what it has not delivered until the client calls its
  * resume function.

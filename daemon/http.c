@@ -747,6 +747,12 @@ http_start(struct server *srv, int *failed)
 	return h;
 }
 
+int
+http_plain_connections(const struct http *h)
+{
+	return h == NULL ? 0 : h->nplain;
+}
+
 void
 http_stop(struct http *h)
 {

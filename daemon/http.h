@@ -29,6 +29,8 @@ struct http;
 
 /* Listens on cfg->http when enabled; NULL when off or on error (logged). */
 struct http *http_start(struct server *srv, int *failed);
+/* Connections still speaking plain HTTP (not upgraded); 0 for NULL. */
+int http_plain_connections(const struct http *h);
 /* Stops listening and closes connections; frees in the close callbacks. */
 void http_stop(struct http *h);
 

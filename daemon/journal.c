@@ -135,6 +135,9 @@ struct jwork {
 	int new_fd;
 	int err;
 	const char *what;
+	/* Nanoseconds write(2) and fdatasync took; synced: fdatasync was called. */
+	uint64_t write_ns, sync_ns;
+	int did_write, synced;
 };
 
 /* Pool thread: writes (and syncs) one batch, in a new segment if due. */
@@ -143,6 +146,7 @@ work_write(uv_work_t *req)
 {
 	struct jwork *w = (struct jwork *)req;
 	int fd = w->fd;
+	uint64_t t0, t1;
 
 	if (w->rotate) {
 		fd = w->new_fd = create_segment(w->dir, w->first, &w->what);
@@ -152,12 +156,22 @@ work_write(uv_work_t *req)
 		}
 		w->offset = 0;
 	}
+	/* uv_hrtime reads a monotonic clock, and may be called from any thread. */
+	t0 = uv_hrtime();
 	if (datadir_write_at(fd, w->data, w->len, w->offset) != 0) {
 		w->err = errno;
 		w->what = "write";
-	} else if (w->sync && fdatasync(fd) != 0) {
-		w->err = errno;
-		w->what = "fsync";
+	}
+	t1 = uv_hrtime();
+	w->write_ns = t1 - t0;
+	w->did_write = 1;
+	if (w->err == 0 && w->sync) {
+		if (fdatasync(fd) != 0) {
+			w->err = errno;
+			w->what = "fsync";
+		}
+		w->sync_ns = uv_hrtime() - t1;
+		w->synced = 1;
 	}
 	/* A new segment that failed must not be found by recovery. */
 	if (w->err != 0 && w->rotate) {
@@ -197,6 +211,14 @@ after_write(uv_work_t *req, int status)
 
 	(void)status;
 	j->in_flight = 0;
+	/* Timed on the pool thread; counted here, where the stats live. */
+	if (w->did_write) {
+		hist_observe(&j->stats.write_s, (double)w->write_ns / 1e9);
+		hist_observe(&j->stats.batch_bytes, (double)w->len);
+		hist_observe(&j->stats.batch_records, (double)(w->last - w->first + 1));
+	}
+	if (w->synced)
+		hist_observe(&j->stats.fsync_s, (double)w->sync_ns / 1e9);
 	if (w->rotate && w->new_fd >= 0) {
 		close(j->fd);
 		j->fd = w->new_fd;
@@ -554,6 +576,10 @@ journal_open(uv_loop_t *loop, const struct settings *cfg,
 	j->loop = loop;
 	j->hooks = *hooks;
 	j->mode = cfg->durability;
+	hist_init(&j->stats.write_s, hist_seconds, hist_seconds_n);
+	hist_init(&j->stats.fsync_s, hist_seconds, hist_seconds_n);
+	hist_init(&j->stats.batch_bytes, hist_bytes, hist_bytes_n);
+	hist_init(&j->stats.batch_records, hist_counts, hist_counts_n);
 	j->fd = -1;
 	j->lock_fd = -1;
 	if (take_dir(j, err, errlen) != 0 ||
@@ -621,6 +647,12 @@ const struct journal_stats *
 journal_stats(const struct journal *j)
 {
 	return &j->stats;
+}
+
+const struct snapshot_stats *
+journal_snapshot_stats(const struct journal *j)
+{
+	return snapshot_stats(j->snaps);
 }
 
 void

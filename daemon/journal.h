@@ -32,6 +32,8 @@
 
 #include "settings.h"
 #include "garage.h"
+#include "histogram.h"
+#include "snapshot.h"
 
 struct journal;
 
@@ -55,6 +57,13 @@ struct journal_stats {
 	uint64_t max_batch;
 	double last_recovery_s;
 	uint64_t recovered_records;
+	/*
+	 * Each batch the pool wrote (failed ones too): how long write(2) and
+	 * fdatasync took, timed on the pool thread around the calls, and how
+	 * big it was.
+	 */
+	struct histogram write_s, fsync_s;
+	struct histogram batch_bytes, batch_records;
 };
 
 /*
@@ -97,6 +106,8 @@ uint64_t journal_written(const struct journal *j);
  * reason (the journal's own buffer). */
 const char *journal_state(const struct journal *j, const char **why);
 const struct journal_stats *journal_stats(const struct journal *j);
+/* The snapshotter's: when the newest was committed, how long it took. */
+const struct snapshot_stats *journal_snapshot_stats(const struct journal *j);
 
 /* Segments holding records after lsn are kept (the audit shipper's position). */
 void journal_retain_from(struct journal *j, uint64_t lsn);

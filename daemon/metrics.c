@@ -1,15 +1,84 @@
-/* metrics.c - the Prometheus text exposition of /metrics (see metrics.h). */
+/* metrics.c - request metrics and the Prometheus text exposition of /metrics (see metrics.h). */
 #include "metrics.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
 
 #include "audit.h"
+#include "histogram.h"
+#include "http.h"
 #include "journal.h"
+#include "methods.h"
+#include "perr.h"
 #include "server.h"
 #include "subs.h"
+
+/* The label of requests that named no method of ours. */
+#define NO_METHOD_LABEL "unknown"
+
+/*
+ * Slot i < nm is the method method_at(i); slot nm holds the requests
+ * without one.  requests[slot * PK_E__COUNT + err] counts outcomes.
+ */
+struct metrics {
+	size_t nm;
+	uint64_t *requests;
+	struct histogram *latency;
+};
+
+struct metrics *
+metrics_new(void)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->nm = method_count();
+	m->requests = calloc((m->nm + 1) * PK_E__COUNT, sizeof(*m->requests));
+	m->latency = calloc(m->nm + 1, sizeof(*m->latency));
+	if (m->requests == NULL || m->latency == NULL) {
+		metrics_free(m);
+		return NULL;
+	}
+	for (size_t i = 0; i <= m->nm; i++)
+		hist_init(&m->latency[i], hist_seconds, hist_seconds_n);
+	return m;
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	free(m->requests);
+	free(m->latency);
+	free(m);
+}
+
+void
+metrics_requests(struct metrics *m, const struct session_req *r, size_t n,
+    double seconds)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = r[i].method < m->nm ? r[i].method : m->nm;
+		size_t e = r[i].err < PK_E__COUNT ? r[i].err : PK_E_INTERNAL;
+
+		m->requests[k * PK_E__COUNT + e]++;
+		hist_observe(&m->latency[k], seconds);
+	}
+}
+
+/* ---- writing the text ---- */
 
 struct sbuf {
 	char *p;
@@ -40,7 +109,7 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 			return;
 		}
 		{
-			size_t nc = b->cap ? b->cap * 2 : 4096;
+			size_t nc = b->cap ? b->cap * 2 : 16384;
 			char *np;
 
 			while (nc < b->len + (size_t)n + 1)
@@ -56,80 +125,309 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
+/*
+ * A label value as the format wants it: backslash, double quote and
+ * newline escaped.  Names from the configuration (spot types) may hold
+ * anything; a longer one is cut (out has room for 2 * 64 + 1).
+ */
+static const char *
+esc(const char *s, char out[130])
+{
+	size_t o = 0;
+
+	for (; *s != '\0' && o < 128; s++) {
+		if (*s == '\\' || *s == '"') {
+			out[o++] = '\\';
+			out[o++] = *s;
+		} else if (*s == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* The HELP and TYPE lines of a family; its samples follow. */
+static void
+family(struct sbuf *b, const char *name, const char *type, const char *help)
+{
+	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A family of one sample without labels. */
 static void
 metric(struct sbuf *b, const char *name, const char *type, const char *help,
     double v)
 {
-	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name,
-	    type, name, v);
+	family(b, name, type, help);
+	sb_printf(b, "%s %.15g\n", name, v);
 }
 
 static void
-write_metrics(struct server *s, struct sbuf *b)
+metric_u(struct sbuf *b, const char *name, const char *type, const char *help,
+    uint64_t v)
+{
+	family(b, name, type, help);
+	sb_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/*
+ * The samples of one histogram: cumulative buckets, sum and count.  labels
+ * is "" or the labels before le, each followed by a comma
+ * ("method=\"entry\",").
+ */
+static void
+hist_samples(struct sbuf *b, const char *name, const char *labels,
+    const struct histogram *h)
+{
+	size_t lc = strlen(labels);
+
+	for (size_t i = 0; i < hist_buckets(h); i++) {
+		double le = hist_le(h, i);
+
+		if (isinf(le))
+			sb_printf(b, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels,
+			    (unsigned long long)hist_cumulative(h, i));
+		else
+			sb_printf(b, "%s_bucket{%sle=\"%.15g\"} %llu\n", name, labels,
+			    le, (unsigned long long)hist_cumulative(h, i));
+	}
+	/* Without other labels _sum and _count have no braces at all. */
+	if (lc == 0) {
+		sb_printf(b, "%s_sum %.15g\n%s_count %llu\n", name, h->sum, name,
+		    (unsigned long long)h->count);
+	} else {
+		sb_printf(b, "%s_sum{%.*s} %.15g\n", name, (int)(lc - 1), labels, h->sum);
+		sb_printf(b, "%s_count{%.*s} %llu\n", name, (int)(lc - 1), labels,
+		    (unsigned long long)h->count);
+	}
+}
+
+static void
+hist_metric(struct sbuf *b, const char *name, const char *help,
+    const struct histogram *h)
+{
+	family(b, name, "histogram", help);
+	hist_samples(b, name, "", h);
+}
+
+static double
+wall_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *
+slot_name(const struct metrics *m, size_t k)
+{
+	return k < m->nm ? method_name(method_at(k)) : NO_METHOD_LABEL;
+}
+
+static void
+write_build(struct server *s, struct sbuf *b)
+{
+	family(b, "parkd_build_info", "gauge",
+	    "Always 1; the labels say what parkd was built from and runs on.");
+	sb_printf(b, "parkd_build_info{version=\"%s\",libuv=\"%s\",hiredis=\"%d.%d.%d\","
+	    "cjson=\"%s\"} 1\n", PARKD_VERSION, uv_version_string(), HIREDIS_MAJOR,
+	    HIREDIS_MINOR, HIREDIS_PATCH, cJSON_Version());
+	metric(b, "parkd_up", "gauge", "1 while parkd runs.", 1);
+	metric(b, "parkd_start_time_seconds", "gauge",
+	    "When parkd started, in seconds since the epoch.", (double)s->started_at);
+}
+
+static void
+write_requests(struct server *s, struct sbuf *b)
 {
 	const struct server_stats *st = &s->stats;
+	const struct metrics *m = s->metrics;
+	char lab[64];
+
+	metric_u(b, "parkd_request_lines_total", "counter",
+	    "Request lines and messages handed to parkd (a batch is one).", st->requests);
+	if (m == NULL)
+		return;
+	family(b, "parkd_requests_total", "counter",
+	    "Requests answered, by method and outcome (ok or the error reason); "
+	    "counted when the reply goes to the transport. Method unknown: not "
+	    "readable, no such method, or rate limited.");
+	for (size_t k = 0; k <= m->nm; k++) {
+		for (size_t e = 0; e < PK_E__COUNT; e++) {
+			uint64_t v = m->requests[k * PK_E__COUNT + e];
+
+			/* Every method's ok from the start; the rest once they happen. */
+			if (v == 0 && (e != PK_OK || k == m->nm))
+				continue;
+			sb_printf(b, "parkd_requests_total{method=\"%s\",outcome=\"%s\"} %llu\n",
+			    slot_name(m, k), pk_err_reason((pk_err)e), (unsigned long long)v);
+		}
+	}
+	family(b, "parkd_request_duration_seconds", "histogram",
+	    "From a request's line coming in to its reply going to the transport, "
+	    "by method: a reply to a change includes the wait until the journal "
+	    "has made it durable. Each request of a batch counts with the batch's time.");
+	for (size_t k = 0; k <= m->nm; k++) {
+		if (k == m->nm && m->latency[k].count == 0)
+			continue;
+		snprintf(lab, sizeof(lab), "method=\"%s\",", slot_name(m, k));
+		hist_samples(b, "parkd_request_duration_seconds", lab, &m->latency[k]);
+	}
+}
+
+static void
+write_connections(struct server *s, struct sbuf *b)
+{
+	const struct server_stats *st = &s->stats;
+
+	family(b, "parkd_connections", "gauge", "Open protocol connections, by transport.");
+	for (int k = 0; k < CLIENT_TR__COUNT; k++)
+		sb_printf(b, "parkd_connections{transport=\"%s\"} %llu\n",
+		    client_transport_name((enum client_transport_kind)k),
+		    (unsigned long long)s->clients_by_transport[k]);
+	metric(b, "parkd_http_connections", "gauge",
+	    "Open HTTP connections not upgraded to WebSocket (/metrics, /healthz, the map page).",
+	    (double)http_plain_connections(s->http));
+	metric_u(b, "parkd_connections_accepted_total", "counter", "Connections accepted.", st->accepted);
+	metric_u(b, "parkd_connections_refused_total", "counter", "Connections refused (client limit, protected mode).", st->refused);
+	metric_u(b, "parkd_accept_errors_total", "counter", "Accepts that failed (out of descriptors, ...).", st->accept_errors);
+	metric_u(b, "parkd_connections_closed_output_total", "counter", "Connections closed for passing limits.max_output.", st->closed_output);
+	metric_u(b, "parkd_connections_closed_idle_total", "counter", "Connections closed for idleness.", st->closed_idle);
+	metric_u(b, "parkd_connections_closed_slow_total", "counter", "Connections closed for a line not finished or output not read within their timeouts.", st->closed_slow);
+	metric_u(b, "parkd_output_queued_bytes", "gauge", "Output all clients hold (limits.max_output_total).", s->out_total);
+	metric_u(b, "parkd_lines_too_long_total", "counter", "Lines over limits.max_line.", st->lines_too_long);
+	metric_u(b, "parkd_rate_limited_total", "counter", "Request lines refused by the rate limit.", st->rate_limited);
+	metric_u(b, "parkd_auth_failures_total", "counter", "Failed auth calls.", st->auth_failures);
+	metric_u(b, "parkd_internal_errors_total", "counter", "Request lines answered internal_error.", st->internal_errors);
+	metric_u(b, "parkd_subscriptions", "gauge", "Live subscriptions.", subs_count(s->subs));
+	metric_u(b, "parkd_subscribers", "gauge", "Connections with at least one subscription.", subs_subscribers(s->subs));
+	metric_u(b, "parkd_subscribers_dropped_total", "counter", "Subscribers closed for not reading their notifications (limits.max_output).", st->subscribers_dropped);
+}
+
+static void
+spot_states(struct sbuf *b, const char *name, const char *labels,
+    const struct alloc_counts *k)
+{
+	sb_printf(b, "%s{%sstate=\"free\"} %llu\n", name, labels, (unsigned long long)k->free);
+	sb_printf(b, "%s{%sstate=\"occupied\"} %llu\n", name, labels, (unsigned long long)k->occupied);
+	sb_printf(b, "%s{%sstate=\"out_of_service\"} %llu\n", name, labels, (unsigned long long)k->out_of_service);
+	sb_printf(b, "%s{%sstate=\"held\"} %llu\n", name, labels, (unsigned long long)k->held);
+}
+
+static void
+write_garage(struct server *s, struct sbuf *b)
+{
 	const facility *f = garage_facility(s->g);
 	const alloc *a = garage_alloc(s->g);
 	struct alloc_counts k;
-
-	metric(b, "parkd_up", "gauge", "1 while parkd runs.", 1);
-	metric(b, "parkd_connections", "gauge", "Open protocol connections.", (double)s->n_clients);
-	metric(b, "parkd_connections_accepted_total", "counter", "Connections accepted.", (double)st->accepted);
-	metric(b, "parkd_connections_refused_total", "counter", "Connections refused (client limit, protected mode).", (double)st->refused);
-	metric(b, "parkd_accept_errors_total", "counter", "Accepts that failed (out of descriptors, ...).", (double)st->accept_errors);
-	metric(b, "parkd_connections_closed_output_total", "counter", "Connections closed for passing limits.max_output.", (double)st->closed_output);
-	metric(b, "parkd_connections_closed_idle_total", "counter", "Connections closed for idleness.", (double)st->closed_idle);
-	metric(b, "parkd_connections_closed_slow_total", "counter", "Connections closed for a line not finished or output not read within their timeouts.", (double)st->closed_slow);
-	metric(b, "parkd_output_queued_bytes", "gauge", "Output all clients hold (limits.max_output_total).", (double)s->out_total);
-	metric(b, "parkd_requests_total", "counter", "Request lines handled.", (double)st->requests);
-	metric(b, "parkd_lines_too_long_total", "counter", "Lines over limits.max_line.", (double)st->lines_too_long);
-	metric(b, "parkd_rate_limited_total", "counter", "Requests refused by the rate limit.", (double)st->rate_limited);
-	metric(b, "parkd_auth_failures_total", "counter", "Failed auth calls.", (double)st->auth_failures);
-	metric(b, "parkd_internal_errors_total", "counter", "Requests answered internal_error.", (double)st->internal_errors);
-	metric(b, "parkd_subscriptions", "gauge", "Live subscriptions.", (double)subs_count(s->subs));
-	metric(b, "parkd_subscribers_dropped_total", "counter", "Subscribers closed for not reading their notifications (limits.max_output).", (double)st->subscribers_dropped);
+	struct resbook_counts rc;
+	char lab[160], e[130];
 
 	alloc_counts(a, &k);
-	sb_printf(b, "# HELP parkd_spots Spots by state.\n# TYPE parkd_spots gauge\n");
-	sb_printf(b, "parkd_spots{state=\"free\"} %llu\n", (unsigned long long)k.free);
-	sb_printf(b, "parkd_spots{state=\"occupied\"} %llu\n", (unsigned long long)k.occupied);
-	sb_printf(b, "parkd_spots{state=\"out_of_service\"} %llu\n", (unsigned long long)k.out_of_service);
-	sb_printf(b, "parkd_spots{state=\"held\"} %llu\n", (unsigned long long)k.held);
-	sb_printf(b, "# HELP parkd_spots_free Free spots by type.\n# TYPE parkd_spots_free gauge\n");
+	family(b, "parkd_spots", "gauge", "Spots by state.");
+	spot_states(b, "parkd_spots", "", &k);
+	family(b, "parkd_spots_free", "gauge", "Free spots by type.");
 	for (int i = 0; i < facility_type_count(f); i++) {
 		alloc_counts_by_type(a, i, &k);
-		sb_printf(b, "parkd_spots_free{type=\"%s\"} %llu\n", facility_type_name(f, i),
-		    (unsigned long long)k.free);
+		sb_printf(b, "parkd_spots_free{type=\"%s\"} %llu\n",
+		    esc(facility_type_name(f, i), e), (unsigned long long)k.free);
 	}
-	metric(b, "parkd_vehicles_inside", "gauge", "Open tickets.", (double)garage_inside_count(s->g));
-
-	if (s->journal != NULL) {
-		const struct journal_stats *js = journal_stats(s->journal);
-
-		metric(b, "parkd_journal_writable", "gauge", "1 while changes can be made durable.", journal_writable(s->journal));
-		metric(b, "parkd_journal_lsn", "gauge", "Last journal record appended.", (double)journal_last(s->journal));
-		metric(b, "parkd_journal_durable_lsn", "gauge", "Last journal record on disk.", (double)journal_durable(s->journal));
-		metric(b, "parkd_journal_records_total", "counter", "Records appended.", (double)js->records);
-		metric(b, "parkd_journal_bytes_total", "counter", "Bytes appended.", (double)js->bytes);
-		metric(b, "parkd_journal_batches_total", "counter", "Group-commit batches written.", (double)js->batches);
-		metric(b, "parkd_journal_fsyncs_total", "counter", "fdatasync calls for batches.", (double)js->fsyncs);
-		metric(b, "parkd_journal_max_batch", "gauge", "Most records in one batch.", (double)js->max_batch);
-		metric(b, "parkd_journal_failures_total", "counter", "Write or fsync failures.", (double)js->failures);
-		metric(b, "parkd_journal_snapshots_total", "counter", "Snapshots committed.", (double)js->snapshots);
-		metric(b, "parkd_journal_recovery_seconds", "gauge", "Time the last start-up recovery took.", js->last_recovery_s);
+	family(b, "parkd_level_spots", "gauge", "Spots by level and state.");
+	for (int i = 0; i < facility_level_count(f); i++) {
+		alloc_counts_by_level(a, i, &k);
+		snprintf(lab, sizeof(lab), "level=\"%d\",", facility_level_value(f, i));
+		spot_states(b, "parkd_level_spots", lab, &k);
 	}
+	metric_u(b, "parkd_vehicles_inside", "gauge", "Open tickets.", garage_inside_count(s->g));
+	metric_u(b, "parkd_waitlist_depth", "gauge",
+	    "Vehicles waiting for a spot (0 while parkd keeps no waitlist).",
+	    garage_waitlist_depth(s->g));
+	garage_reservation_counts(s->g, &rc);
+	family(b, "parkd_reservations", "gauge",
+	    "Reservations by state (0 while parkd keeps no reservations).");
+	for (int i = 0; i < RESV__NSTATES; i++)
+		sb_printf(b, "parkd_reservations{state=\"%s\"} %llu\n",
+		    resv_state_name((enum resv_state)i), (unsigned long long)rc.by_state[i]);
+}
+
+static void
+write_journal(struct server *s, struct sbuf *b)
+{
+	const struct journal_stats *js;
+	const struct snapshot_stats *ss;
+
+	if (s->journal == NULL)
+		return;
+	js = journal_stats(s->journal);
+	ss = journal_snapshot_stats(s->journal);
+	metric(b, "parkd_journal_writable", "gauge", "1 while changes can be made durable.", journal_writable(s->journal));
+	metric_u(b, "parkd_journal_lsn", "gauge", "Last journal record appended.", journal_last(s->journal));
+	metric_u(b, "parkd_journal_durable_lsn", "gauge", "Last journal record on disk.", journal_durable(s->journal));
+	metric_u(b, "parkd_journal_records_total", "counter", "Records appended.", js->records);
+	metric_u(b, "parkd_journal_bytes_total", "counter", "Bytes appended.", js->bytes);
+	metric_u(b, "parkd_journal_batches_total", "counter", "Group-commit batches written.", js->batches);
+	metric_u(b, "parkd_journal_fsyncs_total", "counter", "fdatasync calls for batches.", js->fsyncs);
+	metric_u(b, "parkd_journal_max_batch", "gauge", "Most records in one batch.", js->max_batch);
+	metric_u(b, "parkd_journal_failures_total", "counter", "Write or fsync failures.", js->failures);
+	metric_u(b, "parkd_journal_snapshots_total", "counter", "Snapshots committed.", js->snapshots);
+	metric(b, "parkd_journal_recovery_seconds", "gauge", "Time the last start-up recovery took.", js->last_recovery_s);
+	hist_metric(b, "parkd_journal_write_seconds",
+	    "write(2) of one group-commit batch, timed on the thread pool.", &js->write_s);
+	hist_metric(b, "parkd_journal_fsync_seconds",
+	    "fdatasync of one group-commit batch, timed on the thread pool (durability fsync only).",
+	    &js->fsync_s);
+	hist_metric(b, "parkd_journal_batch_bytes", "Bytes in one group-commit batch.",
+	    &js->batch_bytes);
+	hist_metric(b, "parkd_journal_batch_records", "Records in one group-commit batch.",
+	    &js->batch_records);
+	/* No sample while there is no snapshot: an age of nothing is no number. */
+	if (ss->committed_at > 0) {
+		double age = wall_seconds() - ss->committed_at;
+
+		metric(b, "parkd_snapshot_age_seconds", "gauge",
+		    "Since the newest snapshot was committed (absent while there is none).",
+		    age > 0 ? age : 0);
+	}
+	metric(b, "parkd_snapshot_duration_seconds", "gauge",
+	    "The newest snapshot this process made, from the fork to its commit (0: none yet).",
+	    ss->last_duration_s);
+	metric(b, "parkd_snapshot_fork_seconds", "gauge",
+	    "How long the fork of the newest snapshot held the loop (0: none yet).",
+	    ss->last_fork_s);
+	metric_u(b, "parkd_snapshot_failures_total", "counter",
+	    "Snapshots started and never committed.", ss->failed);
+}
+
+static void
+write_audit(struct server *s, struct sbuf *b)
+{
+	const char *state = audit_state(s->audit);
+	struct audit_counts ac;
+
+	audit_counts(s->audit, &ac);
 	metric(b, "parkd_audit_connected", "gauge", "1 while events reach Redis.",
-	    strcmp(audit_state(s->audit), "connected") == 0);
+	    strcmp(state, "connected") == 0);
 	metric(b, "parkd_audit_stalled", "gauge",
 	    "1 from a command at Redis passing its deadline until a batch is stored.",
-	    strcmp(audit_state(s->audit), "stalled") == 0);
-	metric(b, "parkd_audit_pending", "gauge", "Durable events not yet in Redis.",
-	    (double)audit_pending(s->audit));
-	metric(b, "parkd_audit_oldest_unshipped_age_seconds", "gauge",
+	    strcmp(state, "stalled") == 0);
+	metric_u(b, "parkd_audit_pending", "gauge", "Durable events not yet in Redis (the backlog).",
+	    audit_pending(s->audit));
+	metric_u(b, "parkd_audit_oldest_unshipped_age_seconds", "gauge",
 	    "Since the oldest durable event not yet in Redis became durable (0: none).",
-	    (double)audit_oldest_unshipped_age_s(s->audit));
-	metric(b, "parkd_audit_shipped_total", "counter", "Events stored in Redis.",
-	    (double)audit_shipped(s->audit));
+	    audit_oldest_unshipped_age_s(s->audit));
+	metric_u(b, "parkd_audit_shipped_total", "counter", "Events stored in Redis.", ac.shipped);
+	metric_u(b, "parkd_audit_batches_total", "counter", "Batches of events stored in Redis.", ac.batches);
+	metric_u(b, "parkd_audit_failures_total", "counter",
+	    "Connects, batches, journal reads that failed; deadlines passed; replies refused.",
+	    ac.failures);
+	metric_u(b, "parkd_audit_connects_total", "counter", "Connection attempts to Redis.", ac.connects);
+	metric_u(b, "parkd_audit_dropped_total", "counter",
+	    "Events pruned from the journal before Redis had them (audit.max_backlog).", ac.dropped);
 }
 
 char *
@@ -137,7 +435,12 @@ metrics_text(struct server *s, size_t *len)
 {
 	struct sbuf b = { NULL, 0, 0, 0 };
 
-	write_metrics(s, &b);
+	write_build(s, &b);
+	write_requests(s, &b);
+	write_connections(s, &b);
+	write_garage(s, &b);
+	write_journal(s, &b);
+	write_audit(s, &b);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "publish.h"
 #include "subs.h"
@@ -521,7 +522,8 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
 	s->env.auth = env_auth;
 	s->auth = authguard_new(AUTH_MAX_ADDRS);
 	s->per_address = dict_new();
-	if (s->auth == NULL || s->per_address == NULL)
+	s->metrics = metrics_new();
+	if (s->auth == NULL || s->per_address == NULL || s->metrics == NULL)
 		return -1;
 	s->env.health = env_health;
 	s->env.writable = env_writable;
@@ -600,6 +602,7 @@ server_free(struct server *s)
 		return;
 	authguard_free(s->auth);
 	dict_free(s->per_address);
+	metrics_free(s->metrics);
 	publish_free(s);
 	subs_free(s->subs);
 	jw_release(&s->recw);

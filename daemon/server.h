@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "client.h"
 #include "settings.h"
 #include "garage.h"
 #include "jsonw.h"
@@ -27,7 +28,7 @@ struct server_stats {
 	uint64_t closed_output;		/* closed for passing max_output (or the total) */
 	uint64_t closed_idle;
 	uint64_t closed_slow;		/* a line not finished, or output not moving, in time */
-	uint64_t requests;		/* lines handled */
+	uint64_t requests;		/* lines handled (requests: see metrics.h) */
 	uint64_t lines_too_long;
 	uint64_t rate_limited;
 	uint64_t auth_failures;
@@ -50,6 +51,7 @@ struct server {
 	struct outbox *outbox;		/* committed changes not yet published */
 	struct client *clients;
 	uint64_t n_clients;
+	uint64_t clients_by_transport[CLIENT_TR__COUNT];
 	uint64_t next_client_id;
 	uint64_t out_total;		/* output all clients hold (max_output_total) */
 	struct dict *per_address;	/* address -> clients connected from it */
@@ -65,6 +67,7 @@ struct server {
 	struct journal *journal;
 	struct audit *audit;
 	struct http *http;
+	struct metrics *metrics;	/* requests by method and outcome, latencies */
 	struct authguard *auth;		/* failed auth calls by address */
 	uint64_t auth_logged_ms;	/* when they were last summed up in the log */
 	/* Re-reads the configuration (SIGHUP); set by main.  0 or -1 (logged). */

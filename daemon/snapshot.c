@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +44,8 @@ struct snapshots {
 	uint64_t child_gen;		/* gen when it was forked */
 	uint64_t pending;		/* LSN of a written, uncommitted snapshot */
 	int committing;
+	uint64_t child_start_ns;	/* uv_hrtime() before the running child's fork */
+	struct snapshot_stats stats;
 	uv_timer_t child_timer;		/* polls the child */
 	uv_timer_t interval_timer;	/* snapshots by time on a quiet journal */
 };
@@ -230,12 +234,42 @@ discard_file(const char *dir, uint64_t lsn)
 	unlink(tmp);
 }
 
+/* ---- when ---- */
+
+static double
+wall_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * When the committed snapshot at lsn was written, from its file (0: none,
+ * or it cannot be read).  Blocking: at start-up and after a rebuild only.
+ */
+static double
+file_time(const char *dir, uint64_t lsn)
+{
+	char path[DATADIR_PATH_MAX];
+	struct stat st;
+
+	if (lsn == 0)
+		return 0;
+	datadir_path(path, sizeof(path), dir, "snapshot", lsn, ".snap");
+	if (stat(path, &st) != 0)
+		return 0;
+	return (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
+}
+
 /* ---- commit on the thread pool ---- */
 
 struct commit_work {
 	uv_work_t req;
 	struct snapshots *s;
 	uint64_t lsn, keep_from, retain;
+	uint64_t start_ns;		/* when its child was forked */
 	char dir[DATADIR_PATH_MAX];
 	int err;
 };
@@ -261,8 +295,11 @@ after_commit(uv_work_t *req, int status)
 	(void)status;
 	s->committing = 0;
 	if (w->err != 0) {
+		s->stats.failed++;
 		log_warn("snapshot at LSN %" PRIu64 ": %s", w->lsn, strerror(w->err));
 	} else {
+		s->stats.committed_at = wall_seconds();
+		s->stats.last_duration_s = (double)(uv_hrtime() - w->start_ns) / 1e9;
 		s->committed = w->lsn;
 		if (s->hooks.committed)
 			s->hooks.committed(s->hooks.ud);
@@ -288,6 +325,7 @@ try_commit(struct snapshots *s)
 	/* After this commit the newest two are w->lsn and the current one. */
 	w->keep_from = s->committed;
 	w->retain = s->retain;
+	w->start_ns = s->child_start_ns;
 	snprintf(w->dir, sizeof(w->dir), "%s", s->dir);
 	s->pending = 0;
 	s->committing = 1;
@@ -315,6 +353,7 @@ on_child_timer(uv_timer_t *t)
 	uv_timer_stop(t);
 	s->child = 0;
 	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		s->stats.failed++;
 		log_warn("snapshot at LSN %" PRIu64 " failed (the child exited %d)",
 		    s->child_lsn, r < 0 ? -1 : status);
 		return;
@@ -325,6 +364,7 @@ on_child_timer(uv_timer_t *t)
 	 */
 	if (s->hooks.state(s->hooks.ud, &last, &durable) == NULL ||
 	    s->child_gen != s->gen || s->child_lsn > last) {
+		s->stats.failed++;
 		discard_file(s->dir, s->child_lsn);
 		return;
 	}
@@ -359,6 +399,7 @@ maybe_start(struct snapshots *s)
 	uint64_t last, durable;
 	const garage *g;
 	pid_t pid, parent;
+	uint64_t t0;
 
 	if (s->child > 0 || s->pending || s->committing)
 		return;
@@ -371,6 +412,7 @@ maybe_start(struct snapshots *s)
 		return;
 	datadir_path(path, sizeof(path), s->dir, "snapshot", last, ".tmp");
 	parent = getpid();
+	t0 = uv_hrtime();
 	/* A forked child writes the copy-on-write image; the loop keeps serving. */
 	pid = fork();
 	if (pid < 0) {
@@ -379,6 +421,8 @@ maybe_start(struct snapshots *s)
 	}
 	if (pid == 0)
 		child_main(g, path, last, parent);
+	s->child_start_ns = t0;
+	s->stats.last_fork_s = (double)(uv_hrtime() - t0) / 1e9;
 	s->child = pid;
 	s->last_start_ms = uv_now(s->loop);
 	s->child_lsn = last;
@@ -410,6 +454,7 @@ snapshot_new(uv_loop_t *loop, const char *dir, const struct settings *cfg,
 	s->every = (uint64_t)cfg->journal.snapshot_every;
 	s->interval_ms = (uint64_t)cfg->journal.snapshot_interval_s * 1000;
 	s->committed = s->base = committed;
+	s->stats.committed_at = file_time(dir, committed);
 	s->retain = UINT64_MAX;
 	s->last_start_ms = uv_now(loop);
 	uv_timer_init(loop, &s->child_timer);
@@ -434,6 +479,8 @@ void
 snapshot_invalidate(struct snapshots *s)
 {
 	s->gen++;
+	if (s->pending != 0)
+		s->stats.failed++;
 	s->pending = 0;
 }
 
@@ -441,8 +488,16 @@ void
 snapshot_rebuilt(struct snapshots *s, uint64_t committed, uint64_t last)
 {
 	/* Recovery may have fallen back to an older snapshot: prune by what it used. */
+	if (committed != s->committed)
+		s->stats.committed_at = file_time(s->dir, committed);
 	s->committed = committed;
 	s->base = last;
+}
+
+const struct snapshot_stats *
+snapshot_stats(const struct snapshots *s)
+{
+	return &s->stats;
 }
 
 int

@@ -70,6 +70,26 @@ void snapshot_invalidate(struct snapshots *s);
  */
 void snapshot_rebuilt(struct snapshots *s, uint64_t committed, uint64_t last);
 
+struct snapshot_stats {
+	/*
+	 * When the newest snapshot was committed, in seconds since the epoch
+	 * (for one from before the start: its file's modification time); 0
+	 * when there is none.
+	 */
+	double committed_at;
+	/*
+	 * The newest one this process committed: from the fork to the
+	 * commit, and the fork alone (the loop waits for that part); 0 when
+	 * none yet.
+	 */
+	double last_duration_s, last_fork_s;
+	/* Started and never committed: the child failed, the journal failed meanwhile, the rename failed. */
+	uint64_t failed;
+};
+
+/* What the snapshotter has done (for /metrics). */
+const struct snapshot_stats *snapshot_stats(const struct snapshots *s);
+
 /* Whether a commit is renaming and pruning files (a rebuild waits for it). */
 int snapshot_busy(const struct snapshots *s);
 

@@ -223,7 +223,7 @@ tcp_resume(void *tp)
 }
 
 static const struct client_transport tcp_transport = {
-	.kind = "tcp",
+	.kind = CLIENT_TR_TCP,
 	.write = tcp_write_msgs,
 	.pause = tcp_pause,
 	.resume = tcp_resume,

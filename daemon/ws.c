@@ -270,7 +270,7 @@ ws_transport_close(void *tp)
 }
 
 static const struct client_transport ws_transport = {
-	.kind = "ws",
+	.kind = CLIENT_TR_WS,
 	.write = ws_write_msgs,
 	.pause = ws_pause,
 	.resume = ws_resume,

@@ -27,6 +27,7 @@
 #include "localtime.h"
 #include "perr.h"
 #include "plate.h"
+#include "resbook.h"
 #include "tariff.h"
 #include "uuid7.h"
 
@@ -117,6 +118,14 @@ int garage_spot_service_is(const garage *g, uint32_t spot, int in_service);
 struct ticket *garage_ticket(const garage *g, const char *id);
 struct ticket *garage_inside(const garage *g, const char *plate);
 size_t garage_inside_count(const garage *g);
+/*
+ * Vehicles waiting for a spot (the waitlist's depth), and reservations by
+ * state.  The garage keeps no waitlist (waitlist.h) and no reservation
+ * book (resbook.h) yet, so nobody can wait or reserve: 0, and every count
+ * 0, until they are part of it.
+ */
+size_t garage_waitlist_depth(const garage *g);
+void garage_reservation_counts(const garage *g, struct resbook_counts *c);
 /* Whether a vehicle of class cls (no needs) could enter at gate now. */
 int garage_class_open(const garage *g, int gate, int cls);
 /*

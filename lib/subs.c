@@ -106,6 +106,7 @@ struct subs {
 	struct sb_link fresh, idle, pending;
 	size_t max_per_client;
 	size_t nsubs;
+	size_t nsubscribers;		/* clients with nsubs > 0 */
 };
 
 /* ---- circular lists ---- */
@@ -306,6 +307,12 @@ subs_count(const subs *s)
 	return s->nsubs;
 }
 
+size_t
+subs_subscribers(const subs *s)
+{
+	return s->nsubscribers;
+}
+
 static void
 sb_client_key(uint64_t id, char key[17])
 {
@@ -466,7 +473,8 @@ subs_subscribe(subs *s, uint64_t client, const char *sub_id,
 	else
 		c->head = sb;
 	c->tail = sb;
-	c->nsubs++;
+	if (c->nsubs++ == 0)
+		s->nsubscribers++;
 	if (occ > 0 && c->n_occ == 0)
 		sb_occ_join(s, c, now_ms);
 	c->n_occ += occ;
@@ -519,7 +527,8 @@ sb_remove(subs *s, struct sub *sb)
 		sb->next->prev = sb->prev;
 	else
 		c->tail = sb->prev;
-	c->nsubs--;
+	if (--c->nsubs == 0)
+		s->nsubscribers--;
 	dict_del(s->by_id, sb->id);
 	s->nsubs--;
 	free(sb);
@@ -771,6 +780,7 @@ int
 subs_check(const subs *s)
 {
 	size_t pos = 0, nsubs = 0, members = 0, listed = 0, occ_clients = 0;
+	size_t subscribers = 0;
 	long a, b, c;
 	const char *k;
 	void *v;
@@ -809,9 +819,11 @@ subs_check(const subs *s)
 			return -1;
 		if (occ > 0)
 			occ_clients++;
+		subscribers += n > 0;
 		nsubs += n;
 	}
-	if (nsubs != s->nsubs || dict_size(s->by_id) != nsubs)
+	if (nsubs != s->nsubs || dict_size(s->by_id) != nsubs ||
+	    subscribers != s->nsubscribers)
 		return -1;
 	if (sb_check_list(&s->events) != 0)
 		return -1;

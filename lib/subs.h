@@ -96,7 +96,9 @@ pk_err subs_unsubscribe(subs *s, uint64_t client, const char *sub_id);
 /* Ends every subscription of client and forgets it; returns how many. */
 size_t subs_drop_client(subs *s, uint64_t client);
 
+/* Subscriptions; clients with at least one. */
 size_t subs_count(const subs *s);
+size_t subs_subscribers(const subs *s);
 /*
  * The topics of client's subscription sub_id, for the subscribe reply:
  * *topics points into the subs (valid until the subscription ends), *n

@@ -1145,6 +1145,24 @@ method_public(const struct method *m)
 	return m->public;
 }
 
+size_t
+method_count(void)
+{
+	return N_METHODS;
+}
+
+size_t
+method_index(const struct method *m)
+{
+	return (size_t)(m - methods);
+}
+
+const struct method *
+method_at(size_t i)
+{
+	return i < N_METHODS ? &methods[i] : NULL;
+}
+
 static int
 check_params(const struct method *m, struct call *c)
 {

@@ -9,6 +9,7 @@
 #ifndef PARKD_METHODS_H
 #define PARKD_METHODS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -102,6 +103,14 @@ const struct method *method_find(const char *name);
 const char *method_name(const struct method *m);
 /* Whether the method may be called before authenticating. */
 int method_public(const struct method *m);
+/*
+ * The table in order, for arrays kept per method (request metrics):
+ * method_index(m) is m's place, 0 .. method_count() - 1, and
+ * method_at(i) the method there (NULL past the end).
+ */
+size_t method_count(void);
+size_t method_index(const struct method *m);
+const struct method *method_at(size_t i);
 
 /*
  * Runs the method: checks the role, the params (unknown, missing or

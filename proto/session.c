@@ -10,6 +10,39 @@
 
 #define UNDURABLE "the change could not be made durable; it was not made"
 
+/*
+ * Room for n requests' outcomes (a line's), before any is run: noting
+ * one then cannot fail.  -1 when out of memory.
+ */
+static int
+reqs_reserve(struct session *s, size_t n)
+{
+	struct session_req *r;
+	size_t cap = s->reqs_cap ? s->reqs_cap : 4;
+
+	if (n <= s->reqs_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	if ((r = realloc(s->reqs, cap * sizeof(*r))) == NULL)
+		return -1;
+	s->reqs = r;
+	s->reqs_cap = cap;
+	return 0;
+}
+
+/* One more request of this line, answered e by method m (NULL: none). */
+static void
+note(struct session *s, struct session_out *out, const struct method *m, pk_err e)
+{
+	if (out->requests < s->reqs_cap) {
+		s->reqs[out->requests].method = m != NULL ?
+		    (uint16_t)method_index(m) : SESSION_NO_METHOD;
+		s->reqs[out->requests].err = (uint16_t)e;
+	}
+	out->requests++;
+}
+
 /* Hands the request's changes to the daemon's commit step. */
 static void
 commit(struct session *s, struct call *c, struct session_out *out)
@@ -43,24 +76,25 @@ take_auth(struct session *s, const struct call *c)
 	}
 }
 
-/* A history look-up: answered later by the daemon, in order. */
-static void
+/* A history look-up: answered later by the daemon, in order.  What is answered now. */
+static pk_err
 defer(const struct call *c, const char *id, int notify, int in_batch,
     struct jw *w, struct session_out *out)
 {
 	if (notify)
-		return;
+		return PK_OK;
 	if (in_batch) {
 		rpc_error(w, id, PK_E_INVALID_PARAMS,
 		    "history cannot be part of a batch", NULL);
-		return;
+		return PK_E_INVALID_PARAMS;
 	}
 	out->defer_id = strdup(id ? id : "null");
 	if (out->defer_id == NULL)
-		return;
+		return PK_E_INTERNAL;
 	out->deferred = 1;
 	memcpy(out->defer_subject, c->defer_subject, sizeof(out->defer_subject));
 	out->defer_limit = c->defer_limit;
+	return PK_OK;
 }
 
 /*
@@ -76,9 +110,10 @@ run_one(struct session *s, const char *id, const char *name,
 	struct jw *w = &s->w;
 	struct jw_mark mk;
 	struct call c;
+	pk_err answered;
 
-	out->requests++;
 	if (m == NULL) {
+		note(s, out, NULL, PK_E_METHOD_NOT_FOUND);
 		if (!notify)
 			rpc_error(w, id, PK_E_METHOD_NOT_FOUND,
 			    "unknown method; try help", NULL);
@@ -108,12 +143,14 @@ run_one(struct session *s, const char *id, const char *name,
 		out->internal = 1;
 	if (notify || c.deferred || c.err != PK_OK)
 		jw_rewind(w, &mk);
+	answered = c.err;
 	if (c.deferred)
-		defer(&c, id, notify, in_batch, w, out);
+		answered = defer(&c, id, notify, in_batch, w, out);
 	else if (!notify && c.err != PK_OK)
 		rpc_error(w, id, c.err, c.msg[0] ? c.msg : NULL, &c.edata);
 	else if (!notify)
 		jw_obj_end(w);
+	note(s, out, m, answered);
 	call_clear(&c);
 }
 
@@ -122,7 +159,7 @@ run_request(struct session *s, const rpc_req *r, int in_batch, int64_t now,
     struct session_out *out)
 {
 	if (r->err != PK_OK) {
-		out->requests++;
+		note(s, out, NULL, r->err);
 		rpc_error(&s->w, r->id, r->err, r->errmsg[0] ? r->errmsg : NULL, NULL);
 		return;
 	}
@@ -170,8 +207,12 @@ handle_json(struct session *s, const char *line, size_t len, int64_t now,
 
 	if (m == NULL)
 		return -1;
+	if (m->is_batch && reqs_reserve(s, m->n) != 0) {
+		rpc_msg_free(m);
+		return -1;
+	}
 	if (m->err != PK_OK) {
-		out->requests++;
+		note(s, out, NULL, m->err);
 		rpc_error(&s->w, NULL, m->err, m->errmsg[0] ? m->errmsg : NULL, NULL);
 	} else if (!m->is_batch) {
 		run_request(s, &m->reqs[0], 0, now, out);
@@ -204,7 +245,7 @@ handle_inline(struct session *s, const char *line, size_t len, int64_t now,
 
 	e = inline_parse(line, len, &method, &params, err, sizeof(err));
 	if (e != PK_OK) {
-		out->requests++;
+		note(s, out, NULL, e);
 		rpc_error(&s->w, NULL, e, err[0] ? err : NULL, NULL);
 	} else {
 		/* Inline replies carry "id":null: people read them, nobody matches ids. */
@@ -227,19 +268,27 @@ session_handle(struct session *s, const char *line, size_t len,
     int too_long, int64_t now, struct session_out *out)
 {
 	size_t i = 0;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	jw_reset(&s->w);
-	if (too_long) {
-		out->requests = 1;
-		rpc_error(&s->w, NULL, PK_E_LINE_TOO_LONG, NULL, NULL);
-		return finish(s, out);
-	}
+	/* Every line holds at least one request; a batch reserves the rest. */
+	if (reqs_reserve(s, 1) != 0)
+		return -1;
 	while (i < len && (line[i] == ' ' || line[i] == '\t'))
 		i++;
-	if (i < len && (line[i] == '{' || line[i] == '['))
-		return handle_json(s, line, len, now, out);
-	return handle_inline(s, line + i, len - i, now, out);
+	if (too_long) {
+		note(s, out, NULL, PK_E_LINE_TOO_LONG);
+		rpc_error(&s->w, NULL, PK_E_LINE_TOO_LONG, NULL, NULL);
+		rc = finish(s, out);
+	} else if (i < len && (line[i] == '{' || line[i] == '[')) {
+		rc = handle_json(s, line, len, now, out);
+	} else {
+		rc = handle_inline(s, line + i, len - i, now, out);
+	}
+	/* Set last: a batch may have moved the array. */
+	out->reqs = s->reqs;
+	return rc;
 }
 
 void
@@ -247,4 +296,7 @@ session_release(struct session *s)
 {
 	changes_release(&s->changes);
 	jw_release(&s->w);
+	free(s->reqs);
+	s->reqs = NULL;
+	s->reqs_cap = 0;
 }

@@ -18,6 +18,18 @@
 #include "jsonw.h"
 #include "methods.h"
 
+/* A request that named no method of ours, or could not be read at all. */
+#define SESSION_NO_METHOD UINT16_MAX
+
+/*
+ * What became of one request of a line, for the daemon's request metrics
+ * (counted by method and outcome when the reply goes out).
+ */
+struct session_req {
+	uint16_t method;	/* method_index(), or SESSION_NO_METHOD */
+	uint16_t err;		/* the pk_err answered; PK_OK for a deferred answer */
+};
+
 struct session {
 	garage *g;
 	const struct call_env *env;
@@ -28,6 +40,8 @@ struct session {
 	uint64_t client;		/* who subscribes: the daemon's key for the client */
 	struct changes changes;		/* reused for every request */
 	struct jw w;			/* reused for every line */
+	struct session_req *reqs;	/* reused for every line; grows to the largest batch */
+	size_t reqs_cap;
 };
 
 struct session_out {
@@ -35,6 +49,12 @@ struct session_out {
 	char *fail_line;	/* when hold: the same ids answered unavailable */
 	uint64_t hold;		/* send line once this LSN is durable; 0 = at once */
 	unsigned requests;	/* requests the line held (a batch holds many) */
+	/*
+	 * What became of each of them, in order: the session's array, valid
+	 * until its next line.  A request whose change is lost later is
+	 * answered unavailable instead (fail_line); the daemon knows then.
+	 */
+	const struct session_req *reqs;
 	int failed_auth;	/* how many auth calls failed (a batch may hold many) */
 	int internal;		/* an internal error was answered */
 	/* A deferred answer (history): the id to answer, the look-up to make. */

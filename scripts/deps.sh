@@ -6,7 +6,8 @@ build="gcc make pkg-config libuv1-dev libhiredis-dev libcjson-dev uuid-dev tzdat
 case "${1:-build}" in
   build) want="$build" ;;
   run)   want="$build redis-server" ;;
-  test)  want="$build libcmocka-dev redis-server python3 clang libclang-rt-14-dev" ;;
+  # prometheus: its promtool checks the /metrics exposition.
+  test)  want="$build libcmocka-dev redis-server python3 clang libclang-rt-14-dev prometheus" ;;
   fuzz)  want="$build clang libclang-rt-14-dev" ;;
   *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac

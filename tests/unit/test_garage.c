@@ -1317,6 +1317,24 @@ test_lost_within_grace(void **state)
 	x_free(g);
 }
 
+/* No waitlist and no reservation book in the garage yet: nobody waits or reserves. */
+static void
+test_waitlist_and_reservations_empty(void **state)
+{
+	garage *g = tu_garage(ALLOC_NEAREST, 10);
+	struct resbook_counts c;
+
+	(void)state;
+	memset(&c, 0xff, sizeof(c));
+	garage_reservation_counts(g, &c);
+	assert_int_equal(c.total, 0);
+	assert_int_equal(c.active, 0);
+	for (int i = 0; i < RESV__NSTATES; i++)
+		assert_int_equal(c.by_state[i], 0);
+	assert_int_equal(garage_waitlist_depth(g), 0);
+	garage_free(g);
+}
+
 int
 main(void)
 {
@@ -1348,6 +1366,7 @@ main(void)
 		cmocka_unit_test(test_restore_exit_pay_lost_tariff),
 		cmocka_unit_test(test_restore_onto_out_of_service_spot),
 		cmocka_unit_test(test_lost_within_grace),
+		cmocka_unit_test(test_waitlist_and_reservations_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

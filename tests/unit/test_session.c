@@ -959,6 +959,109 @@ test_history_deferred(void **state)
 	err_only(f, "history subject=spot:A-01", "forbidden", 4030);
 }
 
+/* ---- what became of each request (the daemon's request metrics) ---- */
+
+/* Asserts request i of the last line: method name (NULL: none) and reason. */
+static void
+req_is(const struct session_out *out, unsigned i, const char *method,
+    const char *reason)
+{
+	assert_true(i < out->requests);
+	assert_non_null(out->reqs);
+	if (method == NULL)
+		assert_int_equal(out->reqs[i].method, SESSION_NO_METHOD);
+	else
+		assert_string_equal(method_name(method_at(out->reqs[i].method)), method);
+	assert_string_equal(pk_err_reason((pk_err)out->reqs[i].err), reason);
+}
+
+static void
+test_request_outcomes(void **state)
+{
+	struct fx *f = *state;
+	struct session_out out;
+	char big[4096];
+	size_t n;
+
+	/* The accessors number the table densely. */
+	assert_true(method_count() > 10);
+	for (size_t i = 0; i < method_count(); i++)
+		assert_int_equal(method_index(method_at(i)), i);
+	assert_null(method_at(method_count()));
+	assert_int_equal(method_index(method_find("entry")),
+	    method_index(method_at(method_index(method_find("entry")))));
+
+	run(f, "ping", &out);
+	assert_int_equal(out.requests, 1);
+	req_is(&out, 0, "ping", "ok");
+	out_free(&out);
+	run(f, "{'id':1,'method':'entry','params':{'gate':'north','plate':'O1','class':'car'}}",
+	    &out);
+	req_is(&out, 0, "entry", "ok");
+	out_free(&out);
+	run(f, "entry gate=north plate=O1 class=car", &out);
+	req_is(&out, 0, "entry", "plate_inside");
+	out_free(&out);
+	run(f, "nosuch", &out);
+	req_is(&out, 0, NULL, "method_not_found");
+	out_free(&out);
+	run(f, "{'id':1,'method':", &out);
+	req_is(&out, 0, NULL, "parse_error");
+	out_free(&out);
+	run(f, "quote plate=O1 bogus=1", &out);
+	req_is(&out, 0, "quote", "invalid_params");
+	out_free(&out);
+	assert_int_equal(session_handle(&f->s, "ping", 4, 1, f->now, &out), 0);
+	assert_int_equal(out.requests, 1);
+	req_is(&out, 0, NULL, "line_too_long");
+	out_free(&out);
+
+	/* A batch: one each, in order, notifications and invalid ones too. */
+	run(f, "[{'id':1,'method':'ping'},{'method':'ping'},{'id':2,'method':'nope'},"
+	    "{'id':3,'method':'exit','params':{'gate':'south','plate':'O1'}},"
+	    "{'id':4,'jsonrpc':'1.0','method':'status'},"
+	    "{'id':5,'method':'history','params':{'subject':'spot:A-01'}},"
+	    "{'id':6,'method':'locate','params':{'plate':'O1'}}]", &out);
+	assert_int_equal(out.requests, 7);
+	req_is(&out, 0, "ping", "ok");
+	req_is(&out, 1, "ping", "ok");
+	req_is(&out, 2, NULL, "method_not_found");
+	req_is(&out, 3, "exit", "ok");
+	req_is(&out, 4, NULL, "invalid_request");
+	/* History is not deferred in a batch: refused there. */
+	req_is(&out, 5, "history", "invalid_params");
+	req_is(&out, 6, "locate", "not_found");
+	out_free(&out);
+
+	/* Deferred: ok for now (the daemon learns the rest). */
+	run(f, "history subject=spot:A-01", &out);
+	assert_int_equal(out.deferred, 1);
+	req_is(&out, 0, "history", "ok");
+	out_free(&out);
+
+	/* A change the journal refused. */
+	f->commit_fails = 1;
+	run(f, "entry gate=north plate=O2 class=car", &out);
+	req_is(&out, 0, "entry", "unavailable");
+	out_free(&out);
+
+	/* A batch larger than any before it: the array grows, each is noted. */
+	n = (size_t)snprintf(big, sizeof(big), "[");
+	for (int i = 0; i < 100; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "%s{'id':%d,'method':'%s'}",
+		    i ? "," : "", i, i % 2 ? "ping" : "status");
+	snprintf(big + n, sizeof(big) - n, "]");
+	run(f, big, &out);
+	assert_int_equal(out.requests, 100);
+	for (unsigned i = 0; i < 100; i++)
+		req_is(&out, i, i % 2 ? "ping" : "status", "ok");
+	out_free(&out);
+	run(f, "ping", &out);
+	assert_int_equal(out.requests, 1);
+	req_is(&out, 0, "ping", "ok");
+	out_free(&out);
+}
+
 /* ---- roles ---- */
 
 static void
@@ -1239,6 +1342,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_spot_strategy_tariff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spot_noop_is_not_a_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_outcomes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unauthenticated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),

@@ -223,9 +223,13 @@ test_subscribe_rules(void **state)
 	assert_int_equal(sub(s, 2, "w", 0, "events", NULL, NULL, NULL),
 	    PK_E_INVALID_PARAMS);
 	assert_int_equal(subs_count(s), 4);
+	assert_int_equal(subs_subscribers(s), 2);
 	/* Only the owner unsubscribes. */
 	assert_int_equal(subs_unsubscribe(s, 2, "s1"), PK_E_NOT_FOUND);
 	assert_int_equal(subs_unsubscribe(s, 1, "s1"), PK_OK);
+	/* Client 1's last one: a subscriber no more, though still known. */
+	assert_int_equal(subs_subscribers(s), 1);
+	assert_int_equal(subs_check(s), 0);
 	assert_int_equal(subs_unsubscribe(s, 1, "s1"), PK_E_NOT_FOUND);
 	assert_int_equal(subs_unsubscribe(s, 1, NULL), PK_E_NOT_FOUND);
 	assert_int_equal(sub(s, 2, "w", 0, "events", NULL, NULL, NULL),
@@ -235,6 +239,7 @@ test_subscribe_rules(void **state)
 	/* An id is free again once its subscription ended. */
 	assert_int_equal(sub(s, 3, "s1", 0, "occupancy", NULL, NULL, NULL),
 	    PK_OK);
+	assert_int_equal(subs_subscribers(s), 2);
 	assert_int_equal(subs_check(s), 0);
 	subs_free(s);
 	subs_free(NULL);
@@ -295,6 +300,7 @@ test_routing(void **state)
 	assert_int_equal(dict_size(s->search), 0);
 	assert_int_equal(dict_size(s->gates), 0);
 	assert_int_equal(subs_count(s), 1);
+	assert_int_equal(subs_subscribers(s), 1);
 	assert_int_equal(subs_check(s), 0);
 	subs_free(s);
 	assert_int_equal(fa_live, 0);
