@@ -598,15 +598,22 @@ garage_restore_tariff(garage *g, tariff *t)
 }
 
 void
-garage_each_ticket(const garage *g,
+garage_each_inside(const garage *g,
     void (*fn)(void *ud, const struct ticket *t), void *ud)
 {
 	size_t pos = 0;
 	const char *key;
 	void *value;
 
-	for (const struct ticket *t = g->oldest_closed; t != NULL; t = t->newer)
-		fn(ud, t);
 	while (dict_next(g->by_plate, &pos, &key, &value))
 		fn(ud, value);
+}
+
+void
+garage_each_ticket(const garage *g,
+    void (*fn)(void *ud, const struct ticket *t), void *ud)
+{
+	for (const struct ticket *t = g->oldest_closed; t != NULL; t = t->newer)
+		fn(ud, t);
+	garage_each_inside(g, fn, ud);
 }

@@ -208,6 +208,10 @@ void garage_restore_tariff(garage *g, tariff *t);	/* takes ownership */
 void garage_restore_strategy(garage *g, enum alloc_strategy s);
 pk_err garage_restore_spot_service(garage *g, uint32_t spot, int in_service);
 
+/* Visits the tickets inside, in no particular order: O(vehicles inside). */
+void garage_each_inside(const garage *g,
+    void (*fn)(void *ud, const struct ticket *t), void *ud);
+
 /* Visits closed tickets (oldest first), then tickets inside (any order). */
 void garage_each_ticket(const garage *g,
     void (*fn)(void *ud, const struct ticket *t), void *ud);
