@@ -224,7 +224,7 @@ layout_occupant(void *ud, const struct ticket *t)
 
 pk_err
 view_layout(struct jw *w, const garage *g, uint32_t from, uint32_t limit,
-    size_t budget)
+    size_t budget, int with_occupants)
 {
 	const facility *f = garage_facility(g);
 	uint32_t total = facility_spot_count(f), n, r;
@@ -273,13 +273,15 @@ view_layout(struct jw *w, const garage *g, uint32_t from, uint32_t limit,
 	else
 		jw_knull(w, "next");
 	layout_states(w, garage_alloc(g), from, n);
-	jw_key(w, "occupants");
-	jw_arr(w);
-	occ.w = w;
-	occ.from = from;
-	occ.end = from + n;
-	garage_each_inside(g, layout_occupant, &occ);
-	jw_arr_end(w);
+	if (with_occupants) {
+		jw_key(w, "occupants");
+		jw_arr(w);
+		occ.w = w;
+		occ.from = from;
+		occ.end = from + n;
+		garage_each_inside(g, layout_occupant, &occ);
+		jw_arr_end(w);
+	}
 	jw_obj_end(w);
 	return jw_failed(w) ? PK_E_INTERNAL : PK_OK;
 }

@@ -43,7 +43,8 @@ void view_sign(struct jw *w, const garage *g, int gate);
  *     o occupied and h held with out of service requested for the moment
  *     the spot is released;
  *   occupants [{ticket, plate, entered_at, spots [N...]}]: the vehicles
- *     inside with a spot on the page (spots are spot numbers).
+ *     inside with a spot on the page (spots are spot numbers); only when
+ *     with_occupants is set (the caller's role may read plates).
  *
  * Bounded: a page ends early so that the object takes at most budget
  * bytes (its rows at most VIEW_LAYOUT_ROWS_BYTES, each spot at most
@@ -64,6 +65,6 @@ char view_spot_code(const alloc *a, uint32_t spot);
 #define VIEW_LAYOUT_ROWS_BYTES	(512u << 10)
 #define VIEW_LAYOUT_SPOT_BYTES	144
 pk_err view_layout(struct jw *w, const garage *g, uint32_t from,
-    uint32_t limit, size_t budget);
+    uint32_t limit, size_t budget, int with_occupants);
 
 #endif

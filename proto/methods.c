@@ -1020,7 +1020,9 @@ m_layout(struct call *c)
 		return;
 	/* In a batch the replies before this one share the budget. */
 	budget = c->out->len < budget ? budget - c->out->len : 0;
-	e = view_layout(c->out, c->g, (uint32_t)from, (uint32_t)limit, budget);
+	/* Plates are for the roles that may look vehicles up (search, locate). */
+	e = view_layout(c->out, c->g, (uint32_t)from, (uint32_t)limit, budget,
+	    c->role != ROLE_GATE);
 	if (e == PK_E_INVALID_REQUEST)
 		fail(c, e, "the replies before this layout in its batch leave no "
 		    "room for it: send layout on its own");

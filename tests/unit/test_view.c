@@ -72,7 +72,7 @@ layout_text(const garage *g, uint32_t from, uint32_t limit, size_t budget,
 	struct jw w;
 
 	jw_init(&w);
-	*e = view_layout(&w, g, from, limit, budget);
+	*e = view_layout(&w, g, from, limit, budget, 1);
 	if (*e != PK_OK) {
 		jw_release(&w);
 		return NULL;
@@ -636,11 +636,17 @@ test_layout_method(void **state)
 	r = line(&s, "layout");
 	assert_non_null(strstr(r, "auth_required"));
 	free(r);
-	/* Any role may draw the map. */
+	/* Any role may draw the map; plates are for kiosks and operators. */
+	enter(g, "B-XY 123", "car", 1);
 	s.role = ROLE_GATE;
-	r = line(&s, "{'jsonrpc':'2.0','id':1,'method':'layout','params':{'from':7,'limit':1}}");
-	assert_non_null(strstr(r, "\"state\":\"F\",\"occupants\":[]}}"));
-	assert_non_null(strstr(r, "\"from\":7,\"count\":1,\"next\":8"));
+	r = line(&s, "{'jsonrpc':'2.0','id':1,'method':'layout','params':{'from':3,'limit':1}}");
+	assert_non_null(strstr(r, "\"from\":3,\"count\":1,\"next\":4,\"state\":\"O\"}}"));
+	assert_null(strstr(r, "B-XY 123"));
+	free(r);
+	s.role = ROLE_KIOSK;
+	r = line(&s, "{'jsonrpc':'2.0','id':1,'method':'layout','params':{'from':3,'limit':1}}");
+	assert_non_null(strstr(r, "\"state\":\"O\",\"occupants\":[{\"ticket\""));
+	assert_non_null(strstr(r, "B-XY 123"));
 	free(r);
 	r = line(&s, "layout from=9");
 	assert_non_null(strstr(r, "invalid_params"));
