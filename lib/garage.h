@@ -117,6 +117,8 @@ int garage_spot_service_is(const garage *g, uint32_t spot, int in_service);
 struct ticket *garage_ticket(const garage *g, const char *id);
 struct ticket *garage_inside(const garage *g, const char *plate);
 size_t garage_inside_count(const garage *g);
+/* The ticket of the vehicle on spot, or NULL (none, or out of range).  O(1). */
+const struct ticket *garage_on_spot(const garage *g, uint32_t spot);
 /* Whether a vehicle of class cls (no needs) could enter at gate now. */
 int garage_class_open(const garage *g, int gate, int cls);
 /*
@@ -207,10 +209,6 @@ void garage_restore_lost(garage *g, struct ticket *t, int64_t at);
 void garage_restore_tariff(garage *g, tariff *t);	/* takes ownership */
 void garage_restore_strategy(garage *g, enum alloc_strategy s);
 pk_err garage_restore_spot_service(garage *g, uint32_t spot, int in_service);
-
-/* Visits the tickets inside, in no particular order: O(vehicles inside). */
-void garage_each_inside(const garage *g,
-    void (*fn)(void *ud, const struct ticket *t), void *ud);
 
 /* Visits closed tickets (oldest first), then tickets inside (any order). */
 void garage_each_ticket(const garage *g,

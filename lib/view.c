@@ -195,31 +195,40 @@ layout_states(struct jw *w, const alloc *a, uint32_t from, uint32_t n)
 	states_chunk(w, buf, k, &first);
 }
 
-struct occupants {
-	struct jw *w;
-	uint32_t from, end;
-};
-
-static void
-layout_occupant(void *ud, const struct ticket *t)
+/* Whether spot s is the first spot of t on the page [from, end). */
+static int
+first_on_page(const struct ticket *t, uint32_t s, uint32_t from)
 {
-	struct occupants *o = ud;
-	int on_page = 0;
+	for (size_t i = 0; i < t->n_spots; i++) {
+		if (t->spots[i] >= from && t->spots[i] < s)
+			return 0;
+	}
+	return 1;
+}
 
-	for (size_t i = 0; i < t->n_spots && !on_page; i++)
-		on_page = t->spots[i] >= o->from && t->spots[i] < o->end;
-	if (!on_page)
-		return;
-	jw_obj(o->w);
-	jw_kstr(o->w, "ticket", t->id);
-	jw_kstr(o->w, "plate", t->plate);
-	jw_ktime(o->w, "entered_at", t->entered_at);
-	jw_key(o->w, "spots");
-	jw_arr(o->w);
-	for (size_t i = 0; i < t->n_spots; i++)
-		jw_uint(o->w, t->spots[i]);
-	jw_arr_end(o->w);
-	jw_obj_end(o->w);
+/* The vehicles on the page's spots, each once: O(spots on the page). */
+static void
+layout_occupants(struct jw *w, const garage *g, uint32_t from, uint32_t n)
+{
+	const struct ticket *t;
+
+	jw_key(w, "occupants");
+	jw_arr(w);
+	for (uint32_t s = from; s < from + n; s++) {
+		if ((t = garage_on_spot(g, s)) == NULL || !first_on_page(t, s, from))
+			continue;
+		jw_obj(w);
+		jw_kstr(w, "ticket", t->id);
+		jw_kstr(w, "plate", t->plate);
+		jw_ktime(w, "entered_at", t->entered_at);
+		jw_key(w, "spots");
+		jw_arr(w);
+		for (size_t i = 0; i < t->n_spots; i++)
+			jw_uint(w, t->spots[i]);
+		jw_arr_end(w);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
 }
 
 pk_err
@@ -229,7 +238,6 @@ view_layout(struct jw *w, const garage *g, uint32_t from, uint32_t limit,
 	const facility *f = garage_facility(g);
 	uint32_t total = facility_spot_count(f), n, r;
 	size_t start = w->len, used, rows_at, room;
-	struct occupants occ;
 
 	if (from >= total || limit == 0)
 		return PK_E_INVALID_PARAMS;
@@ -273,15 +281,8 @@ view_layout(struct jw *w, const garage *g, uint32_t from, uint32_t limit,
 	else
 		jw_knull(w, "next");
 	layout_states(w, garage_alloc(g), from, n);
-	if (with_occupants) {
-		jw_key(w, "occupants");
-		jw_arr(w);
-		occ.w = w;
-		occ.from = from;
-		occ.end = from + n;
-		garage_each_inside(g, layout_occupant, &occ);
-		jw_arr_end(w);
-	}
+	if (with_occupants)
+		layout_occupants(w, g, from, n);
 	jw_obj_end(w);
 	return jw_failed(w) ? PK_E_INTERNAL : PK_OK;
 }

@@ -49,9 +49,10 @@ void view_sign(struct jw *w, const garage *g, int gate);
  * Bounded: a page ends early so that the object takes at most budget
  * bytes (its rows at most VIEW_LAYOUT_ROWS_BYTES, each spot at most
  * VIEW_LAYOUT_SPOT_BYTES with its occupant), and never holds more than
- * limit spots.  Cost: O(rows and spots on the page + vehicles inside, who
- * are walked to find the page's occupants); at a million spots a whole
- * layout is about 40 pages of at most 4 MiB (VIEW_LAYOUT_MAX_BYTES).
+ * limit spots.  Cost: O(rows and spots on the page) (the occupants are
+ * found with garage_on_spot).  At a million spots a whole layout is 40
+ * pages of at most 4 MiB (VIEW_LAYOUT_MAX_BYTES); tests/bench/bench_layout
+ * measures them.
  *
  * PK_E_INVALID_PARAMS when from is not a spot number or limit is 0;
  * PK_E_INVALID_REQUEST when budget cannot hold even one spot (a batch

@@ -374,6 +374,8 @@ count_on_page(void *ud, const struct ticket *t)
 	struct on_page *p = ud;
 	int on = 0;
 
+	if (t->state != TICKET_INSIDE)
+		return;
 	for (size_t i = 0; i < t->n_spots; i++)
 		on |= t->spots[i] >= p->from && t->spots[i] < p->end;
 	p->n += on;
@@ -410,7 +412,7 @@ check_page(const garage *g, const cJSON *j, uint32_t from, uint32_t *count)
 	cnt.from = from;
 	cnt.end = from + n;
 	cnt.n = 0;
-	garage_each_inside(g, count_on_page, &cnt);
+	garage_each_ticket(g, count_on_page, &cnt);
 	assert_int_equal(cJSON_GetArraySize(member(j, "occupants")), cnt.n);
 	cJSON_ArrayForEach(o, member(j, "occupants")) {
 		const struct ticket *t = garage_inside(g, str(o, "plate"));
