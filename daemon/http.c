@@ -448,7 +448,8 @@ route(struct hconn *hc)
 	else if (path_is(r, "/"))
 		respond(hc, 200, "text/html; charset=utf-8",
 		    "Content-Security-Policy: default-src 'self'; connect-src 'self'; "
-		    "style-src 'unsafe-inline'; script-src 'unsafe-inline'\r\n",
+		    "style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+		    "img-src 'self' data:\r\n",
 		    webpage_map, webpage_map_len, close);
 	else
 		respond_text(hc, 404, "not found\n", close);

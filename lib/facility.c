@@ -228,6 +228,19 @@ facility_row_tags(const facility *f, uint32_t row)
 	return f->rows[row].tags;
 }
 
+void
+facility_row_geom(const facility *f, uint32_t row, struct fac_row_geom *out)
+{
+	const struct fac_row *r = &f->rows[row];
+
+	out->zone = f->zones.names[r->zone];
+	out->first = r->first;
+	out->x = r->x;
+	out->y = r->y;
+	out->dx = r->dx;
+	out->dy = r->dy;
+}
+
 int
 facility_spot_lookup(const facility *f, const char *id, uint32_t *spot)
 {
@@ -355,6 +368,27 @@ int
 facility_gate_level(const facility *f, int gate)
 {
 	return f->gates[gate].level;
+}
+
+void
+facility_gate_xy_milli(const facility *f, int gate, int64_t *x, int64_t *y)
+{
+	*x = f->gates[gate].x;
+	*y = f->gates[gate].y;
+}
+
+const char *
+facility_gate_role_name(enum fac_gate_role role)
+{
+	switch (role) {
+	case FAC_GATE_ENTRY:
+		return "entry";
+	case FAC_GATE_EXIT:
+		return "exit";
+	case FAC_GATE_BOTH:
+		return "both";
+	}
+	return "?";
 }
 
 static int64_t

@@ -68,6 +68,11 @@ int facility_gate_lookup(const facility *f, const char *id);	/* index or -1 */
 const char *facility_gate_id(const facility *f, int gate);
 enum fac_gate_role facility_gate_role(const facility *f, int gate);
 int facility_gate_level(const facility *f, int gate);
+/* x and y of a gate in thousandths. */
+void facility_gate_xy_milli(const facility *f, int gate, int64_t *x,
+    int64_t *y);
+/* "entry", "exit" or "both", as in the configuration. */
+const char *facility_gate_role_name(enum fac_gate_role role);
 /* Distance from gate to spot in thousandths, exact. */
 int64_t facility_distance_milli(const facility *f, int gate, uint32_t spot);
 
@@ -108,6 +113,19 @@ uint32_t facility_row_len(const facility *f, uint32_t row);
 int facility_row_type_index(const facility *f, uint32_t row);
 int facility_row_level_index(const facility *f, uint32_t row);
 uint64_t facility_row_tags(const facility *f, uint32_t row);
+
+/*
+ * A row as configured, for drawing it: spot i of the row is at (x + i*dx,
+ * y + i*dy) in thousandths and its id is zone "-" (first + i), the number
+ * written with at least two digits.  zone points into the facility.
+ */
+struct fac_row_geom {
+	const char *zone;
+	uint32_t first;
+	int64_t x, y, dx, dy;
+};
+void facility_row_geom(const facility *f, uint32_t row,
+    struct fac_row_geom *out);
 
 /*
  * The distance from a gate to spot i of a row is

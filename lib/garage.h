@@ -126,6 +126,8 @@ size_t garage_inside_count(const garage *g);
  */
 size_t garage_waitlist_depth(const garage *g);
 void garage_reservation_counts(const garage *g, struct resbook_counts *c);
+/* The ticket of the vehicle on spot, or NULL (none, or out of range).  O(1). */
+const struct ticket *garage_on_spot(const garage *g, uint32_t spot);
 /* Whether a vehicle of class cls (no needs) could enter at gate now. */
 int garage_class_open(const garage *g, int gate, int cls);
 /*

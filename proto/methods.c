@@ -1028,6 +1028,29 @@ m_history(struct call *c)
 	c->deferred = 1;
 }
 
+static void
+m_layout(struct call *c)
+{
+	uint32_t spots = facility_spot_count(garage_facility(c->g));
+	int64_t from = 0, limit = FAC_MAX_SPOTS;
+	size_t budget = VIEW_LAYOUT_MAX_BYTES;
+	pk_err e;
+
+	if (p_int(c, "from", 0, 0, (int64_t)spots - 1, &from) ||
+	    p_int(c, "limit", 0, 1, FAC_MAX_SPOTS, &limit))
+		return;
+	/* In a batch the replies before this one share the budget. */
+	budget = c->out->len < budget ? budget - c->out->len : 0;
+	/* Plates are for the roles that may look vehicles up (search, locate). */
+	e = view_layout(c->out, c->g, (uint32_t)from, (uint32_t)limit, budget,
+	    c->role != ROLE_GATE);
+	if (e == PK_E_INVALID_REQUEST)
+		fail(c, e, "the replies before this layout in its batch leave no "
+		    "room for it: send layout on its own");
+	else if (e != PK_OK)
+		fail(c, e, NULL);
+}
+
 /* ---- the table ---- */
 
 static const char *const P_NONE[] = { NULL };
@@ -1046,6 +1069,7 @@ static const char *const P_HISTORY[] = { "subject", "limit", NULL };
 static const char *const P_SUBSCRIBE[] = { "topics", NULL };
 static const char *const P_UNSUBSCRIBE[] = { "subscription", NULL };
 static const char *const P_SEARCH[] = { "prefix", "limit", "subscribe", NULL };
+static const char *const P_LAYOUT[] = { "from", "limit", NULL };
 
 static const struct method methods[] = {
 	{ "ping", ANY, 1, P_NONE, "ping — answers \"pong\"", m_ping },
@@ -1067,6 +1091,9 @@ static const struct method methods[] = {
 	{ "ticket", ROLE_KIOSK, 0, P_TICKET,
 	  "ticket ticket=ID — the whole ticket record", m_ticket },
 	{ "status", ANY, 0, P_NONE, "status — capacity and occupancy", m_status },
+	{ "layout", ANY, 0, P_LAYOUT,
+	  "layout [from=0] [limit=N] — every row and spot with its state and occupant, for drawing a map; "
+	  "follow next for the rest of a large facility", m_layout },
 	{ "spot", 0, 0, P_SPOT,
 	  "spot id=ID [state=in_service|out_of_service] — read or change a spot", m_spot },
 	{ "strategy", 0, 0, P_SET,

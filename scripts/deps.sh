@@ -2,12 +2,14 @@
 # Installs what a make target needs, only when something is missing.
 # Usage: scripts/deps.sh build|run|test|fuzz
 set -eu
+# chromium (test): the live map is tested in a real browser (tests/js/map_check.js).
 build="gcc make pkg-config libuv1-dev libhiredis-dev libcjson-dev uuid-dev tzdata libhttp-parser-dev libwslay-dev nettle-dev"
 case "${1:-build}" in
   build) want="$build" ;;
   run)   want="$build redis-server" ;;
-  # prometheus: its promtool checks the /metrics exposition.
-  test)  want="$build libcmocka-dev redis-server python3 clang libclang-rt-14-dev prometheus" ;;
+  # prometheus: its promtool checks the /metrics exposition; chromium runs
+  # the live map's browser test.
+  test)  want="$build libcmocka-dev redis-server python3 clang libclang-rt-14-dev prometheus chromium" ;;
   fuzz)  want="$build clang libclang-rt-14-dev" ;;
   *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac

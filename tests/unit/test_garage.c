@@ -1216,6 +1216,50 @@ test_restore_ticket(void **state)
 	x_free(g);
 }
 
+/* The ticket on a spot follows entries, exits and restores. */
+static void
+test_on_spot(void **state)
+{
+	garage *g = tu_garage(ALLOC_NEAREST, 10);
+	struct ticket *car, *v1, *v2, *bus, *t;
+	struct ticket img = image(g, 700, "R7", TU_T0);
+	uint32_t spot = tu_spot(g, "A-03");
+	struct garage_quote q;
+	char id[UUID_BUFSZ];
+
+	(void)state;
+	for (uint32_t s = 0; s < 9; s++)
+		assert_null(garage_on_spot(g, s));
+	assert_null(garage_on_spot(g, 9));
+	car = enter_ok(g, "OS 1", "car", TU_T0);
+	v1 = enter_ok(g, "OS 2", "van", TU_T0);
+	v2 = enter_ok(g, "OS 3", "van", TU_T0);
+	bus = enter_ok(g, "OS 4", "bus", TU_T0);
+	assert_int_equal(bus->n_spots, 3);
+	assert_ptr_equal(garage_on_spot(g, car->spots[0]), car);
+	assert_ptr_equal(garage_on_spot(g, v1->spots[0]), v1);
+	assert_ptr_equal(garage_on_spot(g, v2->spots[0]), v2);
+	for (size_t i = 0; i < 3; i++)
+		assert_ptr_equal(garage_on_spot(g, bus->spots[i]), bus);
+	assert_int_equal(garage_restore_ticket(g, &img, &spot, NULL), PK_OK);
+	tu_id(700, id);
+	t = garage_ticket(g, id);
+	assert_ptr_equal(garage_on_spot(g, spot), t);
+
+	/* Every occupied spot has its ticket, every other none. */
+	for (uint32_t s = 0; s < 9; s++)
+		assert_int_equal(garage_on_spot(g, s) != NULL,
+		    alloc_spot_state(garage_alloc(g), s) == ALLOC_SPOT_OCCUPIED);
+
+	assert_int_equal(x_exit(g, bus, gate(g, "south"), TU_T0 + 60, &q), PK_OK);
+	for (size_t i = 0; i < 3; i++)
+		assert_null(garage_on_spot(g, bus->spots[i]));
+	assert_int_equal(garage_restore_exit(g, t, gate(g, "south"), TU_T0 + 60), PK_OK);
+	assert_null(garage_on_spot(g, spot));
+	assert_ptr_equal(garage_on_spot(g, car->spots[0]), car);
+	x_free(g);
+}
+
 static void
 test_restore_exit_pay_lost_tariff(void **state)
 {
@@ -1363,6 +1407,7 @@ main(void)
 		cmocka_unit_test(test_retention_zero),
 		cmocka_unit_test(test_sink_each_kind_once),
 		cmocka_unit_test(test_restore_ticket),
+		cmocka_unit_test(test_on_spot),
 		cmocka_unit_test(test_restore_exit_pay_lost_tariff),
 		cmocka_unit_test(test_restore_onto_out_of_service_spot),
 		cmocka_unit_test(test_lost_within_grace),

@@ -1,0 +1,160 @@
+/*
+ * bench_layout.c - what the live map's `layout` costs: every page of a
+ * facility of N spots (rows of 100 regular spots on 4 levels), half or all
+ * of them occupied: pages, bytes, and the time to write them all.
+ *
+ *   bench_layout [SPOTS...]        (default 10000 1000000)
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "garage.h"
+#include "view.h"
+
+#define ROWLEN 100
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static garage *
+make(uint32_t spots)
+{
+	cJSON *f = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(f, "rows");
+	cJSON *gates = cJSON_AddArrayToObject(f, "gates"), *g;
+	cJSON *veh = cJSON_Parse("{\"car\":{\"fits\":[\"regular\"]}}");
+	cJSON *tj = cJSON_Parse("{\"free_minutes\":15,\"increment_minutes\":15,"
+	    "\"tiers\":[{\"upto_minutes\":60,\"amount\":300}],\"overage_per_hour\":200,"
+	    "\"daily_max\":2500,\"lost_ticket\":5000,\"grace_minutes\":15}");
+	char err[256] = "", zone[32];
+	facility *fac;
+	tariff *t;
+	garage *gar;
+
+	cJSON_AddStringToObject(f, "name", "Bench");
+	g = cJSON_CreateObject();
+	cJSON_AddStringToObject(g, "id", "in");
+	cJSON_AddStringToObject(g, "role", "both");
+	cJSON_AddNumberToObject(g, "level", 0);
+	cJSON_AddNumberToObject(g, "x", 0);
+	cJSON_AddNumberToObject(g, "y", 0);
+	cJSON_AddItemToArray(gates, g);
+	for (uint32_t r = 0; r < spots / ROWLEN; r++) {
+		cJSON *row = cJSON_CreateObject();
+
+		snprintf(zone, sizeof(zone), "Z%u", r);
+		cJSON_AddNumberToObject(row, "level", r % 4);
+		cJSON_AddStringToObject(row, "zone", zone);
+		cJSON_AddStringToObject(row, "type", "regular");
+		cJSON_AddNumberToObject(row, "count", ROWLEN);
+		cJSON_AddNumberToObject(row, "x", 0);
+		cJSON_AddNumberToObject(row, "y", 6.0 * (r / 4));
+		cJSON_AddNumberToObject(row, "dx", 2.5);
+		cJSON_AddNumberToObject(row, "dy", 0);
+		cJSON_AddItemToArray(rows, row);
+	}
+	fac = facility_from_json(f, veh, err, sizeof(err));
+	t = tariff_from_json(tj, "tariff", err, sizeof(err));
+	cJSON_Delete(f);
+	cJSON_Delete(veh);
+	cJSON_Delete(tj);
+	if (fac == NULL || t == NULL) {
+		fprintf(stderr, "bench_layout: %s\n", err);
+		exit(1);
+	}
+	gar = garage_new(fac, t, NULL, NULL, ALLOC_FIRST, 10);
+	if (gar == NULL)
+		exit(1);
+	return gar;
+}
+
+/* Fills spots until `upto` of them are occupied. */
+static void
+fill(garage *g, uint32_t *done, uint32_t upto)
+{
+	struct changes ch;
+	struct garage_entry_in in;
+	struct ticket *t;
+	char plate[PLATE_BUFSZ], id[UUID_BUFSZ];
+
+	changes_init(&ch);
+	for (; *done < upto; (*done)++) {
+		snprintf(plate, sizeof(plate), "B-%08u", *done);
+		snprintf(id, sizeof(id), "00000000-0000-7000-8000-%012x", *done);
+		memset(&in, 0, sizeof(in));
+		in.plate = plate;
+		in.ticket_id = id;
+		in.at = 1795392000;
+		if (garage_entry(g, &in, &t, &ch) != PK_OK)
+			exit(1);
+		changes_clear(&ch);
+	}
+	changes_release(&ch);
+}
+
+static void
+run(garage *g, const char *what)
+{
+	uint32_t total = facility_spot_count(garage_facility(g)), from = 0;
+	unsigned pages = 0;
+	size_t bytes = 0, biggest = 0;
+	double t0 = now(), slowest = 0;
+	struct jw w;
+
+	jw_init(&w);
+	while (from < total) {
+		double p0 = now();
+		const char *next;
+
+		jw_reset(&w);
+		if (view_layout(&w, g, from, FAC_MAX_SPOTS, VIEW_LAYOUT_MAX_BYTES, 1) != PK_OK)
+			exit(1);
+		if (now() - p0 > slowest)
+			slowest = now() - p0;
+		pages++;
+		bytes += w.len;
+		if (w.len > biggest)
+			biggest = w.len;
+		next = strstr(w.buf, "\"next\":");
+		from = next != NULL && next[7] != 'n' ? (uint32_t)strtoul(next + 7, NULL, 10) : total;
+	}
+	printf("%9u spots, %-13s %3u pages, %8.1f MB (largest %.2f MB), %8.1f ms in all, slowest page %6.1f ms\n",
+	    total, what, pages, bytes / 1e6, biggest / 1e6, (now() - t0) * 1e3, slowest * 1e3);
+	jw_release(&w);
+}
+
+int
+main(int argc, char **argv)
+{
+	uint32_t sizes[8] = { 10000, 1000000 };
+	int n = 2;
+
+	if (argc > 1) {
+		n = 0;
+		for (int i = 1; i < argc && n < 8; i++)
+			sizes[n++] = (uint32_t)strtoul(argv[i], NULL, 10);
+	}
+	printf("bench_layout: every page of `layout` (rows of %u spots)\n", ROWLEN);
+	for (int i = 0; i < n; i++) {
+		garage *g = make(sizes[i]);
+		uint32_t done = 0;
+
+		run(g, "empty:");
+		fill(g, &done, sizes[i] / 2);
+		run(g, "half full:");
+		fill(g, &done, sizes[i]);
+		run(g, "full:");
+		garage_free(g);
+	}
+	return 0;
+}
