@@ -177,7 +177,7 @@ big_garage(unsigned nrows, unsigned rowlen, unsigned ntags)
 		cJSON_AddItemToArray(rows, row);
 	}
 	cJSON_AddItemToObject(f, "rows", rows);
-	fac = facility_from_json(f, veh, err, sizeof(err));
+	fac = facility_from_json(f, veh, &(struct jerr){ err, sizeof(err), 0 });
 	cJSON_Delete(f);
 	cJSON_Delete(veh);
 	if (fac == NULL)
