@@ -68,7 +68,7 @@ CORE_A     = $(BUILD)/libparkcore.a
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test unit unit-bins integration check bench fuzz fuzz-run clean install lint deps
+.PHONY: all run test unit unit-bins bench-bins integration check bench fuzz fuzz-run clean install lint deps
 
 all: $(BUILD)/parkd
 
@@ -118,6 +118,9 @@ run:
 	$(BUILD)/parkd -c conf/parkd.json
 
 unit-bins: $(UNIT_BIN)
+
+# Built by make test too, so that a benchmark never rots unnoticed.
+bench-bins: $(BENCH_BIN)
 
 unit: $(UNIT_BIN)
 	@ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} tests/run-unit.sh $(UNIT_BIN)

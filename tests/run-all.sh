@@ -15,7 +15,7 @@ count() { sed -n 's/^[a-z]*: *\([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$
 step() { echo; echo "==== $*"; }
 
 step "build (release)"
-make -s -j"$JOBS" all unit-bins || exit 1
+make -s -j"$JOBS" all unit-bins bench-bins || exit 1
 step "unit tests"
 make -s unit > build/unit.log 2>&1; rc=$?; cat build/unit.log
 [ $rc -ne 0 ] && status=1

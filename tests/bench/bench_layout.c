@@ -13,7 +13,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "facility_load.h"
 #include "garage.h"
+#include "tariff_load.h"
 #include "view.h"
 
 #define ROWLEN 100
@@ -63,8 +65,9 @@ make(uint32_t spots)
 		cJSON_AddNumberToObject(row, "dy", 0);
 		cJSON_AddItemToArray(rows, row);
 	}
-	fac = facility_from_json(f, veh, err, sizeof(err));
-	t = tariff_from_json(tj, "tariff", err, sizeof(err));
+	fac = facility_from_json(f, veh, &(struct jerr){ err, sizeof(err), 0 });
+	t = fac == NULL ? NULL :
+	    tariff_from_json(tj, "tariff", &(struct jerr){ err, sizeof(err), 0 });
 	cJSON_Delete(f);
 	cJSON_Delete(veh);
 	cJSON_Delete(tj);
