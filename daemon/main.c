@@ -319,6 +319,34 @@ reload_tariff(struct server *s, tariff *t)
 }
 
 /*
+ * The tariff of the configuration file at start: journaled as the first
+ * version on a new data directory, and as a new version when the file now
+ * says something else than the journal (it prices vehicles entering from
+ * now on, like a reload).
+ */
+static void
+start_tariff(struct server *s, struct settings *cfg)
+{
+	struct changes ch;
+	uint64_t hold;
+	pk_err e = PK_OK;
+
+	changes_init(&ch);
+	if (!garage_tariff_journaled(s->g)) {
+		e = garage_journal_tariff(s->g, server_now(), &ch);
+	} else if (!tariff_equal(cfg->core->tariff, garage_tariff(s->g))) {
+		log_info("start: the configuration's tariff differs from the one in "
+		    "force: it becomes version %u", garage_tariff_version(s->g) + 1);
+		e = garage_set_tariff(s->g, cfg->core->tariff, server_now(), &ch);
+		cfg->core->tariff = NULL;
+	}
+	if (e != PK_OK || commit_changes(s, s->g, &ch, 0, &hold) != 0)
+		log_err("start: the tariff could not be journaled; changes will be refused "
+		    "until the journal recovers");
+	changes_release(&ch);
+}
+
+/*
  * SIGHUP: what can change without a restart.  Tokens and limits take
  * effect for new requests (connections keep the role they have); a new
  * tariff is a change of state like `tariff set=` and is journaled.
@@ -459,6 +487,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "parkd: out of memory\n");
 		exit(1);
 	}
+	start_tariff(srv, cfg);
 	srv->audit = audit_new(loop, cfg, j, err, sizeof(err));
 	if (srv->audit == NULL) {
 		fprintf(stderr, "parkd: audit: %s\n", err);

@@ -7,10 +7,25 @@
 #include "dict.h"
 #include "omap.h"
 
+/*
+ * A tariff that has been in force.  A ticket is priced by the tariff in
+ * force when it entered, so a superseded tariff is kept while any ticket
+ * (inside, or closed and kept for look-ups) refers to it.  Versions count
+ * up from 1: a new garage has the configuration's tariff as version 1, not
+ * yet journaled.  The list is short (a tariff changes rarely): newest first.
+ */
+struct tariff_ver {
+	struct tariff_ver *older;
+	tariff *t;
+	uint32_t version;
+	int journaled;		/* a record of it is in the journal */
+	size_t refs;		/* tickets priced by it */
+};
+
 struct garage {
 	facility *fac;
 	alloc *alloc;
-	tariff *tariff;
+	struct tariff_ver *tariffs;	/* the one in force first */
 	local_time_fn local_time;	/* NULL: UTC */
 	void *local_time_ud;
 	dict *by_id;		/* id -> ticket, inside and kept closed ones */
@@ -50,7 +65,11 @@ garage_new(facility *f, tariff *t, local_time_fn lt, void *lt_ud,
 	if (g == NULL)
 		goto fail;
 	g->fac = f;
-	g->tariff = t;
+	g->tariffs = calloc(1, sizeof(*g->tariffs));
+	if (g->tariffs == NULL)
+		goto fail;
+	g->tariffs->t = t;
+	g->tariffs->version = 1;
 	g->local_time = lt;
 	g->local_time_ud = lt_ud;
 	g->keep_closed = keep_closed;
@@ -67,18 +86,58 @@ garage_new(facility *f, tariff *t, local_time_fn lt, void *lt_ud,
 	alloc_set_strategy(g->alloc, s);
 	return g;
 fail:
+	free(g);
 	facility_free(f);
 	tariff_free(t);
 	return NULL;
 }
 
+/* Drops a ticket's hold on its tariff; a superseded one nobody uses goes. */
 static void
-ticket_free(struct ticket *t)
+tariff_unref(garage *g, struct tariff_ver *v)
+{
+	struct tariff_ver **pp;
+
+	if (v == NULL || --v->refs > 0 || v == g->tariffs)
+		return;
+	for (pp = &g->tariffs; *pp != NULL; pp = &(*pp)->older) {
+		if (*pp == v) {
+			*pp = v->older;
+			tariff_free(v->t);
+			free(v);
+			return;
+		}
+	}
+}
+
+static void
+ticket_free(garage *g, struct ticket *t)
 {
 	if (t == NULL)
 		return;
+	tariff_unref(g, t->tariff);
 	free(t->payments);
 	free(t);
+}
+
+/* The ticket is priced by the tariff in force now. */
+static void
+price_by_current(garage *g, struct ticket *t)
+{
+	t->tariff = g->tariffs;
+	t->tariff_version = g->tariffs->version;
+	g->tariffs->refs++;
+}
+
+static struct tariff_ver *
+find_version(const garage *g, uint32_t version)
+{
+	struct tariff_ver *v;
+
+	for (v = g->tariffs; v != NULL; v = v->older)
+		if (v->version == version)
+			return v;
+	return NULL;
 }
 
 void
@@ -92,14 +151,20 @@ garage_free(garage *g)
 		return;
 	if (g->by_id != NULL) {
 		while (dict_next(g->by_id, &pos, &key, &value))
-			ticket_free(value);
+			ticket_free(g, value);
 	}
 	dict_free(g->by_id);
 	dict_free(g->by_plate);
 	omap_free(g->inside);
 	free(g->on_spot);
 	alloc_free(g->alloc);
-	tariff_free(g->tariff);
+	while (g->tariffs != NULL) {
+		struct tariff_ver *v = g->tariffs;
+
+		g->tariffs = v->older;
+		tariff_free(v->t);
+		free(v);
+	}
 	facility_free(g->fac);
 	free(g);
 }
@@ -119,7 +184,38 @@ garage_alloc(const garage *g)
 const tariff *
 garage_tariff(const garage *g)
 {
-	return g->tariff;
+	return g->tariffs->t;
+}
+
+uint32_t
+garage_tariff_version(const garage *g)
+{
+	return g->tariffs->version;
+}
+
+/* Oldest first: the list is newest first and short, so recursion is fine. */
+static void
+each_older_first(const struct tariff_ver *v, int is_current,
+    void (*fn)(void *ud, uint32_t version, const tariff *t), void *ud)
+{
+	if (v == NULL)
+		return;
+	each_older_first(v->older, 0, fn, ud);
+	if (v->refs > 0 || is_current)
+		fn(ud, v->version, v->t);
+}
+
+void
+garage_each_tariff(const garage *g,
+    void (*fn)(void *ud, uint32_t version, const tariff *t), void *ud)
+{
+	each_older_first(g->tariffs, 1, fn, ud);
+}
+
+const tariff *
+garage_ticket_tariff(const garage *g, const struct ticket *t)
+{
+	return t->tariff != NULL ? t->tariff->t : g->tariffs->t;
 }
 
 pk_err
@@ -129,12 +225,32 @@ garage_set_tariff(garage *g, tariff *t, int64_t at, struct changes *out)
 		tariff_free(t);
 		return PK_E_INTERNAL;
 	}
-	garage_restore_tariff(g, t);
+	if (garage_restore_tariff(g, t, g->tariffs->version + 1) != PK_OK)
+		return PK_E_INTERNAL;
+	/* Nobody priced by the one it replaced: it goes now. */
+	g->tariffs->older->refs++;
+	tariff_unref(g, g->tariffs->older);
 	record(out, CHG_TARIFF, at, NULL);
 	return PK_OK;
 }
 
-enum alloc_strategy
+int
+garage_tariff_journaled(const garage *g)
+{
+	return g->tariffs->journaled;
+}
+
+pk_err
+garage_journal_tariff(garage *g, int64_t at, struct changes *out)
+{
+	if (g->tariffs->journaled)
+		return PK_OK;
+	if (changes_reserve(out, 1) != 0)
+		return PK_E_INTERNAL;
+	g->tariffs->journaled = 1;
+	record(out, CHG_TARIFF, at, NULL);
+	return PK_OK;
+}enum alloc_strategy
 garage_strategy(const garage *g)
 {
 	return alloc_get_strategy(g->alloc);
@@ -335,8 +451,8 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
 
 	/* Surge looks at the occupancy just before this vehicle came in. */
 	alloc_counts(g->alloc, &c);
-	t->surge_milli = tariff_surge_milli(g->tariff, c.occupied, c.total);
-	t->peak_milli = tariff_peak_milli(g->tariff, g->local_time,
+	t->surge_milli = tariff_surge_milli(garage_tariff(g), c.occupied, c.total);
+	t->peak_milli = tariff_peak_milli(garage_tariff(g), g->local_time,
 	    g->local_time_ud, in->at);
 
 	if (dict_set(g->by_id, t->id, t) != 0) {
@@ -348,6 +464,7 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
 		free(t);
 		return PK_E_INTERNAL;
 	}
+	price_by_current(g, t);
 	alloc_take(g->alloc, t->spots, t->n_spots);
 	*tp = t;
 	record(out, CHG_ENTRY, in->at, t);
@@ -358,7 +475,7 @@ void
 garage_quote(const garage *g, const struct ticket *t, int64_t at,
     struct garage_quote *q)
 {
-	const tariff *tf = g->tariff;
+	const tariff *tf = garage_ticket_tariff(g, t);
 	int64_t end = t->state == TICKET_EXITED ? t->exited_at : at;
 	int32_t cm = tariff_class_milli(tf, facility_class_name(g->fac, t->cls));
 	int64_t fee;
@@ -409,7 +526,7 @@ retain_closed(garage *g, struct ticket *t)
 			g->newest_closed = NULL;
 		g->n_closed--;
 		dict_del(g->by_id, old->id);
-		ticket_free(old);
+		ticket_free(g, old);
 	}
 }
 
@@ -567,15 +684,24 @@ garage_restore_ticket(garage *g, const struct ticket *img,
 	t->paid = 0;
 	t->last_paid_at = 0;
 	t->older = t->newer = NULL;
+	/* Priced by the version it names; records from before versions: today's. */
+	t->tariff = img->tariff_version ? find_version(g, img->tariff_version) :
+	    g->tariffs;
+	if (t->tariff == NULL) {
+		free(t);
+		return PK_E_INVALID_PARAMS;
+	}
+	t->tariff_version = t->tariff->version;
+	t->tariff->refs++;
 	memcpy(t->spots, spots, img->n_spots * sizeof(spots[0]));
 	for (size_t i = 0; i < img->n_payments; i++) {
 		if (add_payment(t, &pays[i]) != 0) {
-			ticket_free(t);
+			ticket_free(g, t);
 			return PK_E_INTERNAL;
 		}
 	}
 	if (dict_set(g->by_id, t->id, t) != 0) {
-		ticket_free(t);
+		ticket_free(g, t);
 		return PK_E_INTERNAL;
 	}
 	if (t->state == TICKET_EXITED) {
@@ -585,7 +711,7 @@ garage_restore_ticket(garage *g, const struct ticket *img,
 	}
 	if (index_inside(g, t) != 0) {
 		dict_del(g->by_id, t->id);
-		ticket_free(t);
+		ticket_free(g, t);
 		return PK_E_INTERNAL;
 	}
 	/* A spot set out of service while free cannot be taken; keep the ticket's word. */
@@ -627,14 +753,43 @@ garage_restore_lost(garage *g, struct ticket *t, int64_t at)
 	}
 }
 
-void
-garage_restore_tariff(garage *g, tariff *t)
+pk_err
+garage_restore_tariff(garage *g, tariff *t, uint32_t version)
 {
-	tariff_free(g->tariff);
-	g->tariff = t;
-}
+	struct tariff_ver *v, *old = g->tariffs;
 
-void
+	/* The configuration's tariff, never journaled and pricing nobody: its record. */
+	if ((version == 0 || version == old->version) && !old->journaled &&
+	    old->refs == 0) {
+		tariff_free(old->t);
+		old->t = t;
+		old->journaled = 1;
+		return PK_OK;
+	}
+	if (version == 0)
+		version = old->version + 1;	/* a record from before versions */
+	if (version <= old->version) {
+		tariff_free(t);
+		return PK_E_INVALID_PARAMS;
+	}
+	v = calloc(1, sizeof(*v));
+	if (v == NULL) {
+		tariff_free(t);
+		return PK_E_INTERNAL;
+	}
+	v->t = t;
+	v->version = version;
+	v->journaled = 1;
+	v->older = old;
+	g->tariffs = v;
+	/*
+	 * The one it replaces stays, for the tickets priced by it.  Replay
+	 * restores tariffs before the tickets that name them, so nothing is
+	 * dropped here; live changes drop an unused one (garage_set_tariff),
+	 * and snapshots leave unused ones out.
+	 */
+	return PK_OK;
+}void
 garage_each_ticket(const garage *g,
     void (*fn)(void *ud, const struct ticket *t), void *ud)
 {

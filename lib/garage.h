@@ -44,6 +44,8 @@ struct payment {
 
 enum ticket_state { TICKET_INSIDE, TICKET_EXITED };
 
+struct tariff_ver;
+
 struct ticket {
 	char id[UUID_BUFSZ];
 	char plate[PLATE_BUFSZ];
@@ -54,6 +56,8 @@ struct ticket {
 	int64_t entered_at;
 	int64_t exited_at;		/* 0 while inside */
 	uint64_t needs;
+	uint32_t tariff_version;	/* the tariff in force at entry, by which it is priced */
+	struct tariff_ver *tariff;	/* the garage's; NULL in an image to restore */
 	int32_t peak_milli;		/* fixed at entry */
 	int32_t surge_milli;		/* fixed at entry */
 	int lost;
@@ -95,10 +99,26 @@ void garage_free(garage *g);
 
 const facility *garage_facility(const garage *g);
 const alloc *garage_alloc(const garage *g);
-const tariff *garage_tariff(const garage *g);
 /*
- * Replaces the tariff in force at time at (taking ownership of t in every
- * case).  PK_E_INTERNAL when out of memory (t is freed, nothing changed).
+ * The tariff in force and its version.  A new garage has the
+ * configuration's as version 1, which is not in the journal until
+ * garage_journal_tariff() or a record puts it there.
+ */
+const tariff *garage_tariff(const garage *g);
+uint32_t garage_tariff_version(const garage *g);
+int garage_tariff_journaled(const garage *g);
+/* Records the tariff in force when the journal has none (a new data directory). */
+pk_err garage_journal_tariff(garage *g, int64_t at, struct changes *out);
+/* Visits the tariff in force and every one pricing a ticket, oldest first. */
+void garage_each_tariff(const garage *g,
+    void (*fn)(void *ud, uint32_t version, const tariff *t), void *ud);
+/* The tariff t is priced by: the one in force when it entered. */
+const tariff *garage_ticket_tariff(const garage *g, const struct ticket *t);
+/*
+ * Puts tariff t in force at time at as the next version (taking ownership
+ * of t in every case): vehicles entering from now on are priced by it,
+ * those inside keep theirs.  PK_E_INTERNAL when out of memory (t is freed,
+ * nothing changed).
  */
 pk_err garage_set_tariff(garage *g, tariff *t, int64_t at, struct changes *out);
 enum alloc_strategy garage_strategy(const garage *g);
@@ -215,7 +235,14 @@ pk_err garage_restore_ticket(garage *g, const struct ticket *img,
 pk_err garage_restore_exit(garage *g, struct ticket *t, int gate, int64_t at);
 pk_err garage_restore_pay(garage *g, struct ticket *t, const struct payment *p);
 void garage_restore_lost(garage *g, struct ticket *t, int64_t at);
-void garage_restore_tariff(garage *g, tariff *t);	/* takes ownership */
+/*
+ * Puts t in force as version, taking ownership in every case: a record of
+ * the configuration's version, never journaled and pricing nobody,
+ * replaces it; version 0 (a record from before versions) means the next.  PK_E_INVALID_PARAMS when version is not newer than the one in
+ * force.  An image's tariff_version names the version a restored ticket is
+ * priced by (0: the one in force).
+ */
+pk_err garage_restore_tariff(garage *g, tariff *t, uint32_t version);
 void garage_restore_strategy(garage *g, enum alloc_strategy s);
 pk_err garage_restore_spot_service(garage *g, uint32_t spot, int in_service);
 

@@ -79,6 +79,7 @@ entry_facts(struct jw *w, const facility *f, const struct ticket *t)
 	jw_kint(w, "peak_milli", t->peak_milli);
 	jw_kint(w, "surge_milli", t->surge_milli);
 	jw_kuint(w, "needs_mask", t->needs);
+	jw_kuint(w, "tariff_version", t->tariff_version);
 }
 
 /* The whole ticket, for snapshots. */
@@ -203,6 +204,7 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 		break;
 	case CHG_TARIFF:
 		facility_event(w, "tariff.changed", event_id, c, f);
+		jw_kuint(w, "version", garage_tariff_version(g));
 		jw_key(w, "tariff");
 		tariff_write(garage_tariff(g), w);
 		break;
@@ -364,7 +366,7 @@ apply_ticket(garage *g, const cJSON *d, int whole, struct jerr *e)
 	struct payment *pv = NULL;
 	struct ticket img;
 	const char *cls;
-	int64_t needs = 0;
+	int64_t needs = 0, version = 0;
 	pk_err err;
 
 	memset(&img, 0, sizeof(img));
@@ -379,6 +381,7 @@ apply_ticket(garage *g, const cJSON *d, int whole, struct jerr *e)
 		return PK_E_INVALID_PARAMS;
 	}
 	if (read_gate(f, d, "gate", &img.entry_gate, e) != 0 ||
+	    jr_int(d, "data", "tariff_version", 0, 1, UINT32_MAX, &version, e) < 0 ||
 	    jr_time(d, "data", "entered_at", JR_REQUIRED, &img.entered_at, e) < 0 ||
 	    read_milli(d, "peak_milli", &img.peak_milli, e) != 0 ||
 	    read_milli(d, "surge_milli", &img.surge_milli, e) != 0 ||
@@ -390,6 +393,7 @@ apply_ticket(garage *g, const cJSON *d, int whole, struct jerr *e)
 		return e->nomem ? PK_E_INTERNAL : PK_E_INVALID_PARAMS;
 	}
 	img.needs = (uint64_t)needs;
+	img.tariff_version = (uint32_t)version;
 	err = garage_restore_ticket(g, &img, ids, pv);
 	free(pv);
 	if (err != PK_OK)
@@ -433,14 +437,20 @@ static pk_err
 apply_tariff(garage *g, const cJSON *d, struct jerr *e)
 {
 	const cJSON *o = NULL;
+	int64_t version = 0;	/* records from before versions: the next one */
 	tariff *t;
+	pk_err err;
 
-	if (jr_object(d, "data", "tariff", JR_REQUIRED, NULL, &o, e) < 0 ||
+	if (jr_int(d, "data", "version", 0, 1, UINT32_MAX, &version, e) < 0 ||
+	    jr_object(d, "data", "tariff", JR_REQUIRED, NULL, &o, e) < 0 ||
 	    (t = tariff_from_json(o, "data.tariff", e)) == NULL)
 		return e->nomem ? PK_E_INTERNAL : PK_E_INVALID_PARAMS;
-	/* Replacing without reporting: the change is already in the journal. */
-	garage_restore_tariff(g, t);
-	return PK_OK;
+	/* Applying without reporting: the change is already in the journal. */
+	err = garage_restore_tariff(g, t, (uint32_t)version);
+	if (err == PK_E_INVALID_PARAMS)
+		jerr_set(e, "data.version", "tariff version %lld is not newer than %u",
+		    (long long)version, garage_tariff_version(g));
+	return err;
 }
 
 static pk_err
@@ -563,6 +573,19 @@ snap_ticket(void *ud, const struct ticket *t)
 	snap_end(s);
 }
 
+static void
+snap_tariff(void *ud, uint32_t version, const tariff *t)
+{
+	struct snap *s = ud;
+
+	if (s->rc != 0)
+		return;
+	jw_kuint(snap_begin(s, "snapshot.tariff"), "version", version);
+	jw_key(&s->w, "tariff");
+	tariff_write(t, &s->w);
+	snap_end(s);
+}
+
 int
 record_snapshot(const garage *g,
     int (*fn)(void *ud, const char *json, size_t len), void *ud)
@@ -577,9 +600,8 @@ record_snapshot(const garage *g,
 	jw_kstr(snap_begin(&s, "snapshot.strategy"), "strategy",
 	    alloc_strategy_name(garage_strategy(g)));
 	snap_end(&s);
-	jw_key(snap_begin(&s, "snapshot.tariff"), "tariff");
-	tariff_write(garage_tariff(g), &s.w);
-	snap_end(&s);
+	/* Every tariff a ticket is priced by, then the one in force, last. */
+	garage_each_tariff(g, snap_tariff, &s);
 	garage_each_ticket(g, snap_ticket, &s);
 	for (uint32_t i = 0; i < n && s.rc == 0; i++) {
 		if (alloc_spot_state(a, i) != ALLOC_SPOT_OUT_OF_SERVICE &&

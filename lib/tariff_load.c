@@ -240,6 +240,19 @@ read_lists(tariff *t, const cJSON *obj, const char *path, struct jerr *e)
 	return rc;
 }
 
+/* At least one tier: free parking is a tier of amount 0, not no tiers. */
+static int
+need_tiers(const tariff *t, const char *path, struct jerr *e)
+{
+	char p[JPATH_MAX];
+
+	if (t->ntiers > 0)
+		return 0;
+	jpath_key(p, path, "tiers");
+	return jerr_set(e, p, "needs at least one tier (free parking is a tier "
+	    "with amount 0)");
+}
+
 tariff *
 tariff_from_json(const cJSON *obj, const char *path, struct jerr *e)
 {
@@ -262,16 +275,23 @@ tariff_from_json(const cJSON *obj, const char *path, struct jerr *e)
 	/* Defaults: see tariff.h. */
 	t->increment_minutes = 1;
 	t->daily_max = -1;
-	if (read_amount(obj, path, "free_minutes", 0, 0, &t->free_minutes, e) ||
-	    read_amount(obj, path, "increment_minutes", 0, 1,
+	/*
+	 * The keys every tariff must give (config.md "Tariff"): an empty
+	 * object would silently make parking free for everyone entering.
+	 */
+	if (read_amount(obj, path, "free_minutes", JR_REQUIRED, 0,
+	    &t->free_minutes, e) ||
+	    read_amount(obj, path, "increment_minutes", JR_REQUIRED, 1,
 	    &t->increment_minutes, e) ||
-	    read_amount(obj, path, "overage_per_hour", 0, 0,
+	    read_amount(obj, path, "overage_per_hour", JR_REQUIRED, 0,
 	    &t->overage_per_hour, e) ||
-	    read_amount(obj, path, "lost_ticket", 0, 0, &t->lost_ticket, e) ||
-	    read_amount(obj, path, "grace_minutes", 0, 0, &t->grace_minutes, e) ||
+	    read_amount(obj, path, "lost_ticket", JR_REQUIRED, 0, &t->lost_ticket, e) ||
+	    read_amount(obj, path, "grace_minutes", JR_REQUIRED, 0,
+	    &t->grace_minutes, e) ||
 	    read_amount(obj, path, "daily_max", JR_NULL, 0, &t->daily_max, e) ||
 	    read_mult(obj, path, "max_multiplier", JR_NULL, &t->max_milli, e) ||
-	    read_classes(t, obj, path, e) || read_lists(t, obj, path, e)) {
+	    read_classes(t, obj, path, e) || read_lists(t, obj, path, e) ||
+	    need_tiers(t, path, e)) {
 		tariff_free(t);
 		return NULL;
 	}

@@ -451,6 +451,7 @@ quote_json(struct call *c, const struct ticket *t, const struct garage_quote *q)
 	jw_kint(w, "paid", t->paid);
 	jw_kint(w, "due", q->due);
 	jw_kstr(w, "currency", currency(c));
+	jw_kuint(w, "tariff_version", t->tariff_version);
 	if (q->exit_by != 0)
 		jw_ktime(w, "exit_by", q->exit_by);
 	if (t->lost)
@@ -561,7 +562,7 @@ m_pay(struct call *c)
 	jw_kint(w, "paid", t->paid);
 	jw_kint(w, "due", 0);
 	jw_kstr(w, "currency", currency(c));
-	jw_ktime(w, "exit_by", p->at + tariff_grace_s(garage_tariff(c->g)));
+	jw_ktime(w, "exit_by", p->at + tariff_grace_s(garage_ticket_tariff(c->g, t)));
 	if (replayed)
 		jw_kbool(w, "replayed", 1);
 	jw_obj_end(w);
@@ -655,6 +656,7 @@ m_ticket(struct call *c)
 	spots_json(w, c->g, t);
 	jw_kint(w, "peak_milli", t->peak_milli);
 	jw_kint(w, "surge_milli", t->surge_milli);
+	jw_kuint(w, "tariff_version", t->tariff_version);
 	jw_kbool(w, "lost", t->lost);
 	if (t->lost)
 		jw_ktime(w, "lost_at", t->lost_at);

@@ -21,7 +21,8 @@ static const char cfgtext[] =
 "{\"id\":\"north\",\"role\":\"both\",\"level\":0,\"x\":0,\"y\":0}],"
 "\"rows\":[{\"level\":0,\"zone\":\"B\",\"type\":\"regular\",\"count\":6,\"x\":5,\"y\":20,\"dx\":3,\"dy\":0},"
 "{\"level\":0,\"zone\":\"C\",\"type\":\"oversized\",\"count\":2,\"x\":5,\"y\":40,\"dx\":4,\"dy\":0}]},"
-"\"tariff\":{\"free_minutes\":15,\"lost_ticket\":5000}}";
+"\"tariff\":{\"free_minutes\":15,\"increment_minutes\":15,\"overage_per_hour\":200,"
+"\"tiers\":[{\"upto_minutes\":60,\"amount\":300}],\"lost_ticket\":5000,\"grace_minutes\":15}}";
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

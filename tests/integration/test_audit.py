@@ -91,13 +91,18 @@ def timed_call(c, _method, **params):
     return r, dt
 
 
+# A new data directory journals the tariff in force first (version 1).
+START = [("tariff.changed", None)]
+
+
 class Tracker:
-    """The events the test caused, in order: [(type, key)] where key is the
-    ticket (vehicle.*, payment.recorded, ticket.lost), the spot
-    (spot.status.changed) or the strategy (strategy.changed)."""
+    """The events of a daemon on a new data directory, in order: [(type,
+    key)] where key is the ticket (vehicle.*, payment.recorded, ticket.lost),
+    the spot (spot.status.changed) or the strategy (strategy.changed); the
+    start's tariff record first."""
 
     def __init__(self):
-        self.expected = []
+        self.expected = list(START)
         self.slowest = 0.0
 
     def _t(self, c, _method, **params):
@@ -529,7 +534,8 @@ def test_subject_lists_trimmed_and_refcounts():
         assert len(gone) == 5, (len(gone), len(evs))
         for i in gone:
             assert i not in dump.refs, i
-        assert evs[0]["id"] in gone and evs[4]["id"] in gone, gone
+        k = len(START)
+        assert evs[k]["id"] in gone and evs[k + 4]["id"] in gone, gone
 
         # history returns what the (trimmed) list holds, newest last.
         hist = c.ok("history", subject="vehicle:TRIM 1")
@@ -557,7 +563,7 @@ def test_stream_trimmed_to_about_maxlen():
         dump = dump_of(rs)
         check_store(dump, None, full_stream=False)
         assert len(dump.lists["gate:north"]) == 150
-        assert len(dump.events) == 300
+        assert len(dump.events) == len(START) + 300
         c.close()
 
 
@@ -744,7 +750,7 @@ def test_auth_password():
             tr.pairs(c, 3, "AU")
             wait_shipped(c)
             dump = dump_of(rs, "good:")
-            evs = check_store(dump, 6)
+            evs = check_store(dump, len(START) + 6)
             check_order(evs, tr.expected)
             c.close()
 
@@ -766,7 +772,7 @@ def test_auth_password():
                         break
                     time.sleep(0.02)
                 assert h["status"] == "degraded", h
-                assert h["audit"]["pending"] == 6, h
+                assert h["audit"]["pending"] == len(START) + 6, h
                 assert h["audit"]["state"] != "connected" or h["audit"].get("failures", 0) > 0, h
                 err = h["audit"].get("last_error", "")
                 assert any(w in err.upper() for w in ("AUTH", "WRONGPASS", "PASSWORD")), \
@@ -797,7 +803,7 @@ def test_redis_refusing_batches_backs_off():
         lines = len(d.logtext().splitlines()) - log0
         with rs.client() as r:
             assert r.scan_keys(PREFIX + "*") == set()
-        assert h["audit"]["pending"] == 4, h
+        assert h["audit"]["pending"] == len(START) + 4, h
         # A backoff doubling from 100 ms allows a handful of attempts here.
         assert n <= 10, "%d failed attempts (and %d log lines) in 2 s: %r" % (n, lines, h["audit"])
         c.close()
@@ -873,7 +879,7 @@ def test_durability_none_still_ships():
             tr = Tracker()
             tr.pairs(c, 20, "NONE")
             h = wait_shipped(c)
-            assert h["audit"]["shipped_lsn"] == h["journal"]["lsn"] == 40, h
+            assert h["audit"]["shipped_lsn"] == h["journal"]["lsn"] == len(START) + 40, h
             check_store(dump_of(rs), len(tr.expected))
 
 

@@ -465,11 +465,16 @@ def test_lost_ticket():
 
 
 def test_tariff_get_and_set():
+    """A ticket is priced by the tariff in force when it entered (config.md
+    "Tariff"); quote and ticket name that version; a new tariff prices the
+    vehicles that enter after it."""
     with Daemon() as d:
         c = d.client()
         cfg = demo_config()
         assert ok(c, "tariff") == cfg["tariff"]
         e = enter(c, "TF 1", SUN)
+        q = ok(c, "quote", plate="TF 1", at=at(SUN, minutes=61))
+        assert (q["amount"], q["tariff_version"]) == (800, 1), q
         new = {"free_minutes": 0, "increment_minutes": 60,
                "tiers": [{"upto_minutes": 60, "amount": 100}, {"upto_minutes": 120, "amount": 150}],
                "overage_per_hour": 10, "daily_max": 1000,
@@ -478,20 +483,93 @@ def test_tariff_get_and_set():
         got = ok(c, "tariff", set=new)
         assert got == new, got
         assert ok(c, "tariff") == new
-        # The tariff in force prices existing tickets too (class x2).
-        assert amount_at(c, "TF 1", at(SUN, minutes=1)) == 200
-        assert amount_at(c, "TF 1", at(SUN, minutes=61)) == 300
-        assert amount_at(c, "TF 1", at(SUN, minutes=181)) == 2 * (150 + 2 * 10)
-        # A bad tariff is refused and the one in force stays.
+        # The vehicle inside keeps the price it was shown at the gate.
+        assert amount_at(c, "TF 1", at(SUN, minutes=61)) == 800
+        assert ok(c, "ticket", ticket=e["ticket"])["tariff_version"] == 1
+        # One entering now is priced by the new tariff (class x2).
+        enter(c, "TF 2", SUN)
+        q = ok(c, "quote", plate="TF 2", at=at(SUN, minutes=1))
+        assert (q["amount"], q["tariff_version"]) == (200, 2), q
+        assert amount_at(c, "TF 2", at(SUN, minutes=61)) == 300
+        assert amount_at(c, "TF 2", at(SUN, minutes=181)) == 2 * (150 + 2 * 10)
+        # A bad or incomplete tariff is refused and the one in force stays.
         bad = dict(new, tiers=[{"upto_minutes": 120, "amount": 150}, {"upto_minutes": 60, "amount": 100}])
         assert_error(c.call("tariff", set=bad), "invalid_params")
         assert_error(c.call("tariff", set=dict(new, bogus=1)), "invalid_params")
         assert_error(c.call("tariff", set=dict(new, free_minutes="15")), "invalid_params")
+        assert_error(c.call("tariff", set={}), "invalid_params")
+        assert_error(c.call("tariff", set=dict(new, tiers=[])), "invalid_params")
+        no_lost = dict(new)
+        del no_lost["lost_ticket"]
+        assert "lost_ticket" in c.call("tariff", set=no_lost)["error"]["message"]
         assert ok(c, "tariff") == new
-        # Set back the original through an inline command with a JSON object.
+        # Set back the original through an inline command with a JSON object:
+        # version 3; the tickets inside keep theirs.
         r = c.line("tariff set=" + json.dumps(cfg["tariff"], separators=(",", ":")))
         assert assert_result(r, None) == cfg["tariff"], r
-        assert amount_at(c, "TF 1", at(SUN, minutes=61)) == 800
+        assert amount_at(c, "TF 2", at(SUN, minutes=61)) == 300
+        enter(c, "TF 3", SUN)
+        q = ok(c, "quote", plate="TF 3", at=at(SUN, minutes=61))
+        assert (q["amount"], q["tariff_version"]) == (800, 3), q
+
+
+def test_incomplete_tariffs_refused_at_start_and_reload():
+    """An empty tariff, or one without tiers, would make parking free for
+    everyone: --check-config, the start and SIGHUP all refuse them."""
+    for bad, key in (({}, "free_minutes"), ({"tiers": []}, "free_minutes"),
+                     (dict(demo_config()["tariff"], tiers=[]), "tiers")):
+        cfg = demo_config()
+        cfg["tariff"] = bad
+        rc, out = check_config(cfg)
+        assert rc != 0 and ("tariff." + key) in out, (bad, out)
+    with Daemon() as d:
+        c = d.client()
+        enter(c, "HUP 1", SUN)
+        cfg = dict(d.cfg, tariff=dict(d.cfg["tariff"], tiers=[]))
+        with open(d.path, "w") as f:
+            json.dump(cfg, f)
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while "reload" not in d.logtext() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert "tariff.tiers" in d.logtext(), d.logtext()
+        q = ok(c, "quote", plate="HUP 1", at=at(SUN, minutes=61))
+        assert (q["amount"], q["tariff_version"]) == (800, 1), q
+
+
+def test_tariff_versions_survive_restart_and_snapshot():
+    """The superseded tariffs that tickets are priced by are journaled and
+    snapshotted: after kill -9, and after a snapshot, the prices are the
+    same; a changed tariff in the file becomes a new version at start."""
+    cfg = demo_config(journal={"snapshot_every": 3})
+    d = Daemon(cfg)
+    try:
+        d.start()
+        c = d.client()
+        enter(c, "TV 1", SUN)
+        cheap = dict(cfg["tariff"], tiers=[{"upto_minutes": 1440, "amount": 1}],
+                     daily_max=None, class_multiplier={}, peak=[], surge=[])
+        ok(c, "tariff", set=cheap)
+        enter(c, "TV 2", SUN)
+        for i in range(4):                      # a few records: a snapshot
+            ok(c, "strategy", set="first" if i % 2 == 0 else "nearest")
+        before = [ok(c, "quote", plate=p, at=at(SUN, minutes=61)) for p in ("TV 1", "TV 2")]
+        assert [(q["amount"], q["tariff_version"]) for q in before] == [(800, 1), (1, 2)], before
+        c.close()
+        d.stop(signal.SIGKILL)
+        # The file's tariff differs from the one in force: it becomes version 3.
+        d.start()
+        c = d.client()
+        after = [ok(c, "quote", plate=p, at=at(SUN, minutes=61)) for p in ("TV 1", "TV 2")]
+        assert after == before, (before, after)
+        assert ok(c, "tariff") == cfg["tariff"]
+        enter(c, "TV 3", SUN)
+        assert ok(c, "quote", plate="TV 3", at=at(SUN, minutes=61))["tariff_version"] == 3
+        assert "becomes version 3" in d.logtext()
+        c.close()
+    finally:
+        d.close()
 
 
 # ---------------------------------------------------------------- lot_full and the race

@@ -432,7 +432,8 @@ def test_metrics_and_healthz():
         lines = set(body.splitlines())
         assert 'parkd_spots{state="occupied"} 1' in lines, body
         assert "parkd_vehicles_inside 1" in lines, body
-        assert any(l.startswith("parkd_journal_durable_lsn 1") for l in lines), body
+        # LSN 1 is the new data directory's tariff, 2 the entry.
+        assert any(l.startswith("parkd_journal_durable_lsn 2") for l in lines), body
         code, body = http_request(port, "/healthz")
         assert code == 200 and json.loads(body)["status"] == "ok", (code, body)
         assert http_request(port, "/nope")[0] == 404

@@ -390,19 +390,20 @@ def test_journal_histograms_and_snapshot_age():
     cfg = demo_config(journal={"snapshot_every": 5, "snapshot_interval_s": 0})
     d, port = with_http(cfg)
     try:
-        m = scrape(port)
+        # The new data directory's tariff is the one record before any request.
+        m = wait_for(port, lambda m: m.get("parkd_journal_durable_lsn") == 1, "the tariff record")
         # No snapshot yet: no age at all, rather than a made-up one.
         assert not m.has("parkd_snapshot_age_seconds"), m.body
         assert m.get("parkd_snapshot_duration_seconds") == 0
         for name in ("parkd_journal_fsync_seconds", "parkd_journal_write_seconds",
                      "parkd_journal_batch_bytes", "parkd_journal_batch_records"):
             assert m.types[name] == "histogram", name
-            assert check_hist(m, name)[2] == 0, name
+            assert check_hist(m, name)[2] == 1, name
         c = d.client()
         for i in range(8):
             c.ok("entry", gate="north", plate="SNAP %d" % i, **CAR)
         m = wait_for(port, lambda m: m.get("parkd_journal_snapshots_total", 0) >= 1 and
-                     m.get("parkd_journal_durable_lsn") == m.get("parkd_journal_lsn") == 8,
+                     m.get("parkd_journal_durable_lsn") == m.get("parkd_journal_lsn") == 9,
                      "a snapshot")
         # Every batch written was timed and measured, each fsync once.
         batches = m.get("parkd_journal_batches_total")
@@ -410,7 +411,7 @@ def test_journal_histograms_and_snapshot_age():
         assert check_hist(m, "parkd_journal_write_seconds")[2] == batches
         assert check_hist(m, "parkd_journal_fsync_seconds")[2] == m.get("parkd_journal_fsyncs_total") == batches
         _, nrec, cnt = check_hist(m, "parkd_journal_batch_records")
-        assert cnt == batches and nrec == m.get("parkd_journal_records_total") == 8
+        assert cnt == batches and nrec == m.get("parkd_journal_records_total") == 9
         _, nbytes, _ = check_hist(m, "parkd_journal_batch_bytes")
         assert nbytes == m.get("parkd_journal_bytes_total")
         # Requests to a change waited for the fsync: the entries are observed.
@@ -445,10 +446,11 @@ def test_audit_backlog_batches_and_failures():
         c = d.client()
         for i in range(5):
             c.ok("entry", gate="north", plate="AUD %d" % i, **CAR)
-        m = wait_for(port, lambda m: m.get("parkd_audit_shipped_total") == 5 and
+        # A new data directory journals its tariff first: one event more.
+        m = wait_for(port, lambda m: m.get("parkd_audit_shipped_total") == 6 and
                      m.get("parkd_audit_pending") == 0, "events shipped")
         assert m.get("parkd_audit_connected") == 1
-        assert 1 <= m.get("parkd_audit_batches_total") <= 5
+        assert 1 <= m.get("parkd_audit_batches_total") <= 6
         assert m.get("parkd_audit_connects_total") >= 1
         assert m.get("parkd_audit_dropped_total") == 0
         failures = m.get("parkd_audit_failures_total")
@@ -459,9 +461,9 @@ def test_audit_backlog_batches_and_failures():
         m = wait_for(port, lambda m: m.get("parkd_audit_pending") == 3 and
                      m.get("parkd_audit_failures_total") > failures and
                      m.get("parkd_audit_connected") == 0, "a backlog", timeout=15)
-        assert m.get("parkd_audit_shipped_total") == 5
+        assert m.get("parkd_audit_shipped_total") == 6
         rs.start()
-        wait_for(port, lambda m: m.get("parkd_audit_shipped_total") == 8 and
+        wait_for(port, lambda m: m.get("parkd_audit_shipped_total") == 9 and
                  m.get("parkd_audit_pending") == 0, "the backlog shipped", timeout=15)
         c.close()
     finally:

@@ -46,7 +46,7 @@ static void
 test_core_only(void **state)
 {
 	char err[256] = "";
-	struct config *c = parse("{ " MINI_FAC ", 'tariff': { 'lost_ticket': 700 },"
+	struct config *c = parse("{ " MINI_FAC ", 'tariff': { " TU_MIN_TARIFF_KEYS ", 'lost_ticket': 700 },"
 	    " 'strategy': 'first', 'waitlist': { 'max_depth': 3 },"
 	    " 'reservations': { 'max_fraction': 0.125 },"
 	    " 'limits': { 'closed_tickets': 9 } }", err, sizeof(err));
@@ -72,21 +72,21 @@ test_core_errors(void **state)
 {
 	(void)state;
 	/* Alone, the core refuses what only the daemon reads. */
-	expect_error("{ " MINI_FAC ", 'tariff': {}, 'listen': '127.0.0.1:1' }",
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'listen': '127.0.0.1:1' }",
 	    "listen: unknown key");
-	expect_error("{ " MINI_FAC ", 'tariff': {}, 'limits': { 'max_line': 100 } }",
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'limits': { 'max_line': 100 } }",
 	    "limits.max_line: unknown key");
-	expect_error("{ " MINI_FAC ", 'tariff': {}, 'limits': 3 }",
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'limits': 3 }",
 	    "limits: must be an object");
-	expect_error("{ " MINI_FAC ", 'tariff': {}, 'reservations': { 'max_fraction': 0.1234567 } }",
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'reservations': { 'max_fraction': 0.1234567 } }",
 	    "reservations.max_fraction: must have at most 6 decimals");
-	expect_error("{ " MINI_FAC ", 'tariff': {}, 'registry': { 'retention_hours': -1 } }",
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'registry': { 'retention_hours': -1 } }",
 	    "registry.retention_hours: must be between 0 and 87600");
-	expect_error("{ 'tariff': {} }", "facility: is required");
+	expect_error("{ 'tariff': " TU_MIN_TARIFF " }", "facility: is required");
 	expect_error("[]", "config: must be an object");
-	expect_error("{ " MINI_FAC ", 'tariff': {}, 'strategy': 'fill', 'strategy': 'first' }",
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'strategy': 'fill', 'strategy': 'first' }",
 	    "strategy: duplicate key");
-	expect_error("{\n " MINI_FAC ",\n 'tariff': {},\n}",
+	expect_error("{\n " MINI_FAC ",\n 'tariff': " TU_MIN_TARIFF ",\n}",
 	    "config: line 4, column 1: member name expected");
 }
 
@@ -97,7 +97,7 @@ test_shared_root(void **state)
 	static const char *const mine[] = { "listen", NULL };
 	char err[256] = "";
 	struct jerr e = { err, sizeof(err), 0 };
-	char *s = tu_quote("{ 'listen': 'x', " MINI_FAC ", 'tariff': {},"
+	char *s = tu_quote("{ 'listen': 'x', " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ","
 	    " 'limits': { 'closed_tickets': 1, 'max_line': 100 } }");
 	cJSON *root = config_json(s, strlen(s), &e);
 	struct config *c;

@@ -1308,7 +1308,7 @@ test_restore_exit_pay_lost_tariff(void **state)
 	assert_int_equal(garage_restore_exit(g, t, gate(g, "south"), TU_T0 + 50),
 	    PK_E_INVALID_PARAMS);
 
-	garage_restore_tariff(g, tu_tariff("{ 'grace_minutes': 1 }"));
+	assert_int_equal(garage_restore_tariff(g, tu_tariff("{ 'grace_minutes': 1 }"), 0), PK_OK);
 	assert_int_equal(tariff_grace_s(garage_tariff(g)), 60);
 	assert_int_equal(log.total, 0);
 	x_free(g);

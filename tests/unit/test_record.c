@@ -529,7 +529,7 @@ test_encode_each_kind(void **state)
 		    "gate:north", NULL };
 		const char *const keys[] = { "ticket", "plate", "class", "gate",
 		    "entered_at", "spots", "peak_milli", "surge_milli", "needs_mask",
-		    NULL };
+		    "tariff_version", NULL };
 		const cJSON *sp = cJSON_GetObjectItemCaseSensitive(d, "spots");
 
 		check_subjects(o, subj);
@@ -647,7 +647,7 @@ test_encode_each_kind(void **state)
 	d = envelope(o, "tariff.changed", id, ts);
 	{
 		const char *const subj[] = { "facility:Test Garage", NULL };
-		const char *const keys[] = { "tariff", NULL };
+		const char *const keys[] = { "version", "tariff", NULL };
 		struct jw want;
 		char *got;
 
@@ -732,8 +732,13 @@ test_replay_journal(void **state)
 	assert_int_equal(garage_inside(r, "M1")->lost, 1);
 	assert_int_equal(garage_inside(r, "M1")->lost_at, TU_T0 + HOUR);
 	assert_null(garage_inside(r, "V1"));
-	/* The bus owed more than the lost fee: the fee of the new tariff. */
-	assert_int_equal(garage_inside(r, "BUS1")->paid, 1000);
+	/*
+	 * The bus is priced by the tariff in force when it entered, not by
+	 * the one set later: the old lost-ticket fee, more than its fee.
+	 */
+	assert_int_equal(garage_inside(r, "BUS1")->paid, 5000);
+	assert_int_equal(garage_inside(r, "BUS1")->tariff_version, 1);
+	assert_int_equal(garage_inside(r, "A4")->tariff_version, 2);
 	assert_int_equal(garage_inside(r, "BUS1")->n_payments, 1);
 	free(want);
 	free(got);
@@ -841,10 +846,14 @@ test_snapshot_round_trip(void **state)
 	script_part1(g);
 	script_part2(g);
 	assert_int_equal(record_snapshot(g, snap_collect, &snap), 0);
-	/* strategy, tariff, then tickets, then spots, in that order. */
+	/*
+	 * strategy, the tariffs (the one tickets inside were priced by, then
+	 * the one in force), then tickets, then spots, in that order.
+	 */
 	assert_non_null(strstr(snap.v[0], "\"snapshot.strategy\""));
-	assert_non_null(strstr(snap.v[1], "\"snapshot.tariff\""));
-	for (size_t i = 2; i < snap.n; i++) {
+	assert_non_null(strstr(snap.v[1], "\"snapshot.tariff\",\"subjects\":[],\"data\":{\"version\":1,"));
+	assert_non_null(strstr(snap.v[2], "\"snapshot.tariff\",\"subjects\":[],\"data\":{\"version\":2,"));
+	for (size_t i = 3; i < snap.n; i++) {
 		if (strstr(snap.v[i], "\"snapshot.ticket\"") != NULL) {
 			assert_int_equal(n_spot, 0);
 			n_ticket++;
@@ -1034,7 +1043,7 @@ test_bad_records(void **state)
 	    PK_E_INVALID_PARAMS, "unknown ticket " TID2);
 	expect_refused(g, "{'type':'strategy.changed','data':{'strategy':'random'}}",
 	    PK_E_INVALID_PARAMS, "data.strategy: must be nearest, farthest, first or fill");
-	expect_refused(g, "{'type':'tariff.changed','data':{'tariff':{'lost_ticket':-1}}}",
+	expect_refused(g, "{'type':'tariff.changed','data':{'tariff':{" TU_MIN_TARIFF_KEYS ",'lost_ticket':-1}}}",
 	    PK_E_INVALID_PARAMS, "tariff.lost_ticket");
 	expect_refused(g, "{'type':'snapshot.tariff','data':{}}",
 	    PK_E_INVALID_PARAMS, "tariff");

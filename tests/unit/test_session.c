@@ -511,7 +511,7 @@ test_changed_and_fail_line(void **state)
 	{
 		static const char *const changes[] = {
 			"strategy set=first", "spot id=A-02 state=out_of_service",
-			"lost plate=C2", "tariff set={}",
+			"lost plate=C2", "tariff set=" TU_MIN_TARIFF_JSON,
 		};
 
 		for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
@@ -892,11 +892,11 @@ test_spot_strategy_tariff(void **state)
 		free(want);
 	}
 	cJSON_Delete(r);
-	r = expect_err(f, "tariff set={\"lost_ticket\":-1}", "invalid_params", -32602);
+	r = expect_err(f, "tariff set={" TU_MIN_TARIFF_JSON_KEYS ",\"lost_ticket\":-1}", "invalid_params", -32602);
 	assert_non_null(strstr(gstr(r, "error.message"), "set.lost_ticket"));
 	cJSON_Delete(r);
 	assert_int_equal(tariff_lost_fee(garage_tariff(f->g)), 5000);
-	r = expect_ok(f, "tariff set={\"lost_ticket\":42}");
+	r = expect_ok(f, "tariff set={" TU_MIN_TARIFF_JSON_KEYS ",\"lost_ticket\":42}");
 	assert_int_equal(gnum(r, "result.lost_ticket"), 42);
 	cJSON_Delete(r);
 	assert_int_equal(tariff_lost_fee(garage_tariff(f->g)), 42);
@@ -1264,7 +1264,7 @@ test_unwritable(void **state)
 		"spot id=B-01 state=out_of_service",
 		"spot id=A-01 state=out_of_service",
 		"strategy set=fill",
-		"tariff set={}",
+		"tariff set=" TU_MIN_TARIFF_JSON,
 		"{'method':'entry','params':{'gate':'north','plate':'W3','class':'car'}}",
 	};
 	struct fx *f = *state;

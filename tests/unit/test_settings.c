@@ -17,7 +17,7 @@
     "'facility': { 'gates': [ { 'id': 'north', 'role': 'both', 'level': 0, 'x': 0, 'y': 0 }," \
     "  { 'id': 'south', 'role': 'exit', 'level': 0, 'x': 9, 'y': 0 } ]," \
     "  'rows': [ { 'level': 0, 'zone': 'A', 'type': 'regular', 'count': 2, 'x': 1, 'y': 1, 'dx': 1, 'dy': 0 } ] }"
-#define MINI "{ " MINI_FAC ", 'tariff': {} }"
+#define MINI "{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF " }"
 
 /* A config of MINI plus the given members (text with ' for "). */
 static char *
@@ -27,7 +27,7 @@ with(const char *members)
 	char *s = malloc(n);
 
 	assert_non_null(s);
-	snprintf(s, n, "{ %s, %s, 'tariff': {} }", members, MINI_FAC);
+	snprintf(s, n, "{ %s, %s, 'tariff': " TU_MIN_TARIFF " }", members, MINI_FAC);
 	return s;
 }
 
@@ -253,7 +253,7 @@ test_errors_top_level(void **state)
 	expect_member_error("'strategy': 'random'",
 	    "strategy: must be nearest, farthest, first or fill");
 	expect_member_error("'data_dir': ''", "data_dir: must not be empty");
-	expect_error("{ 'tariff': {} }", "facility: is required");
+	expect_error("{ 'tariff': " TU_MIN_TARIFF " }", "facility: is required");
 	expect_error("{ " MINI_FAC " }", "tariff: is required");
 	expect_error("[]", "config: must be an object");
 	expect_error("42", "config: must be an object");
@@ -290,11 +290,11 @@ test_errors_sections(void **state)
 	/* Errors inside the facility and the tariff name their paths too. */
 	expect_error_prefix("{ 'facility': { 'gates': [], 'rows': [ { 'level': 0, "
 	    "'zone': 'A', 'type': 'regular', 'count': 0, 'x': 1, 'y': 1, 'dx': 1, 'dy': 0 } ] },"
-	    " 'tariff': {} }", "facility.");
-	expect_error_prefix("{ " MINI_FAC ", 'tariff': { 'lost_ticket': -1 } }",
+	    " 'tariff': " TU_MIN_TARIFF " }", "facility.");
+	expect_error_prefix("{ " MINI_FAC ", 'tariff': { " TU_MIN_TARIFF_KEYS ", 'lost_ticket': -1 } }",
 	    "tariff.lost_ticket: ");
 	/* A multiplier for a class that does not exist is a typo, not a no-op. */
-	expect_error("{ " MINI_FAC ", 'tariff': { 'class_multiplier': { 'car': 1, 'cars': 2 } } }",
+	expect_error("{ " MINI_FAC ", 'tariff': { " TU_MIN_TARIFF_KEYS ", 'lost_ticket': 0, 'class_multiplier': { 'car': 1, 'cars': 2 } } }",
 	    "tariff.class_multiplier.cars: no such vehicle class");
 }
 
@@ -336,7 +336,7 @@ test_errors_text(void **state)
 	(void)state;
 	/* Duplicate keys, at the top and in a section. */
 	expect_error("{ 'listen': '127.0.0.1:1', 'listen': '127.0.0.1:2', " MINI_FAC
-	    ", 'tariff': {} }", "listen: duplicate key");
+	    ", 'tariff': " TU_MIN_TARIFF " }", "listen: duplicate key");
 	expect_member_error("'limits': { 'max_line': 100, 'max_line': 200 }",
 	    "limits.max_line: duplicate key");
 	expect_member_error("'auth': { 'tokens': [ { 'token': 'abcdefgh', 'role': 'gate',"

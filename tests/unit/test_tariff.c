@@ -58,7 +58,7 @@ static tariff *
 make(const char *json)
 {
 	char err[256] = "";
-	cJSON *j = parse_json(json);
+	cJSON *j = tu_complete_tariff(parse_json(json));
 	tariff *t = tariff_from_json(j, "tariff", &(struct jerr){ err, sizeof(err), 0 });
 
 	cJSON_Delete(j);
@@ -262,30 +262,35 @@ test_no_daily_max(void **state)
 	tariff_free(t);
 }
 
+/*
+ * Beyond the last tier each hour costs overage_per_hour; a free tier of a
+ * minute makes that the whole day's rule.
+ */
 static void
-test_no_tiers(void **state)
+test_overage_only(void **state)
 {
-	tariff *t = make("{\"overage_per_hour\":100}");
-	tariff *empty = make("{}");
+	tariff *t = make("{\"overage_per_hour\":100,"
+	    "\"tiers\":[{\"upto_minutes\":1,\"amount\":0}]}");
+	tariff *free_day = make("{}");
 	struct tariff_quote q;
 
 	(void)state;
-	/* day(r) = ceil(r / 60) * 100 with increment 1. */
-	assert_int_equal(car(t, 1), 100);
-	assert_int_equal(car(t, 3600), 100);
-	assert_int_equal(car(t, 3601), 200);
+	/* r minutes: day(r) = 0 up to 1, then ceil((r - 1) / 60) * 100. */
+	assert_int_equal(car(t, 60), 0);
+	assert_int_equal(car(t, 61), 100);
+	assert_int_equal(car(t, 3660), 100);
+	assert_int_equal(car(t, 3661), 200);
 	assert_int_equal(car(t, 86400), 2400);		/* day(1440) */
-	assert_int_equal(car(t, 86400 + 60), 2500);
-	/* The empty tariff charges nothing, but a stay is not "free". */
-	assert_int_equal(tariff_fee(empty, E, E + 86400 * 3, 4000, 1500, 1500,
+	/* A day's tier of 0 charges nothing, but a stay is not "free". */
+	assert_int_equal(tariff_fee(free_day, E, E + 86400 * 3, 4000, 1500, 1500,
 	    &q), 0);
 	assert_int_equal(q.free, 0);
 	assert_int_equal(q.minutes, 4320);
 	assert_int_equal(q.multiplier_milli, 9000);	/* no cap by default */
-	assert_int_equal(tariff_lost_fee(empty), 0);
-	assert_int_equal(tariff_grace_s(empty), 0);
+	assert_int_equal(tariff_lost_fee(free_day), 0);
+	assert_int_equal(tariff_grace_s(free_day), 0);
 	tariff_free(t);
-	tariff_free(empty);
+	tariff_free(free_day);
 }
 
 /* ---- steps 6-7: multipliers and rounding ---- */
@@ -722,7 +727,8 @@ test_to_json_defaults_and_odd_values(void **state)
 	(void)state;
 	s = print(t);
 	assert_string_equal(s,
-	    "{\"free_minutes\":0,\"increment_minutes\":1,\"tiers\":[],"
+	    "{\"free_minutes\":0,\"increment_minutes\":1,"
+	    "\"tiers\":[{\"upto_minutes\":1440,\"amount\":0}],"
 	    "\"overage_per_hour\":0,\"daily_max\":null,\"class_multiplier\":{},"
 	    "\"peak\":[],\"surge\":[],\"max_multiplier\":null,"
 	    "\"lost_ticket\":0,\"grace_minutes\":0}");
@@ -740,7 +746,8 @@ test_to_json_defaults_and_odd_values(void **state)
 	    "\"daily_max\":0,\"max_multiplier\":0.75}");
 	s = print(t3);
 	assert_string_equal(s,
-	    "{\"free_minutes\":0,\"increment_minutes\":1,\"tiers\":[],"
+	    "{\"free_minutes\":0,\"increment_minutes\":1,"
+	    "\"tiers\":[{\"upto_minutes\":1440,\"amount\":0}],"
 	    "\"overage_per_hour\":0,\"daily_max\":0,"
 	    "\"class_multiplier\":{\"x\":0.001,\"y\":99.999},"
 	    "\"peak\":[{\"days\":[\"mon\",\"sun\"],\"from\":\"00:00\","
@@ -794,6 +801,50 @@ struct bad_case {
 	const char *json;
 	const char *msg;
 };
+
+/* Reads json (completed with the required keys unless whole) and wants msg. */
+static void
+expect_refused(const char *json, const char *msg, int whole)
+{
+	char err[256];
+	struct jerr e = { err, sizeof(err), 0 };
+	tariff *t = NULL;
+	cJSON *j;
+
+	/* Duplicates are the parser's to refuse, the rest the loader's. */
+	memset(err, 'x', sizeof(err));
+	j = json_parse(json, strlen(json), "tariff", &e);
+	if (j != NULL)
+		t = tariff_from_json(whole ? j : tu_complete_tariff(j), "tariff", &e);
+	cJSON_Delete(j);
+	if (t != NULL) {
+		tariff_free(t);
+		fail_msg("accepted %s", json);
+	}
+	if (strcmp(err, msg) != 0)
+		fail_msg("%s:\n got  \"%s\"\n want \"%s\"", json, err, msg);
+}
+
+/* The keys every tariff must give (config.md "Tariff"). */
+static void
+test_required_keys(void **state)
+{
+	(void)state;
+	expect_refused("{}", "tariff.free_minutes: is required", 1);
+	expect_refused("{\"free_minutes\":0,\"increment_minutes\":1,"
+	    "\"overage_per_hour\":0,\"lost_ticket\":0,\"grace_minutes\":0}",
+	    "tariff.tiers: needs at least one tier (free parking is a tier with amount 0)", 1);
+	expect_refused("{\"free_minutes\":0,\"increment_minutes\":1,"
+	    "\"overage_per_hour\":0,\"lost_ticket\":0,\"grace_minutes\":0,\"tiers\":[]}",
+	    "tariff.tiers: needs at least one tier (free parking is a tier with amount 0)", 1);
+	expect_refused("{\"free_minutes\":0,\"increment_minutes\":1,"
+	    "\"overage_per_hour\":0,\"grace_minutes\":0,"
+	    "\"tiers\":[{\"upto_minutes\":60,\"amount\":0}]}",
+	    "tariff.lost_ticket: is required", 1);
+	expect_refused("{\"free_minutes\":0,\"overage_per_hour\":0,\"lost_ticket\":0,"
+	    "\"grace_minutes\":0,\"tiers\":[{\"upto_minutes\":60,\"amount\":0}]}",
+	    "tariff.increment_minutes: is required", 1);
+}
 
 static void
 test_from_json_errors(void **state)
@@ -958,33 +1009,15 @@ test_from_json_errors(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *text = cases[i].json;
-		char err[256];
-		struct jerr e = { err, sizeof(err), 0 };
-		tariff *t = NULL;
-		cJSON *j;
-
-		/* Duplicates are the parser's to refuse, the rest the loader's. */
-		memset(err, 'x', sizeof(err));
-		j = json_parse(text, strlen(text), "tariff", &e);
-		if (j != NULL)
-			t = tariff_from_json(j, "tariff", &e);
-		cJSON_Delete(j);
-		if (t != NULL) {
-			tariff_free(t);
-			fail_msg("accepted %s", cases[i].json);
-		}
-		if (strcmp(err, cases[i].msg) != 0)
-			fail_msg("%s:\n got  \"%s\"\n want \"%s\"", cases[i].json,
-			    err, cases[i].msg);
-	}
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_refused(cases[i].json, cases[i].msg, 0);
 }
 
 static void
 test_from_json_error_plumbing(void **state)
 {
-	cJSON *j = parse_json("{\"tiers\":[{\"upto_minutes\":60,\"amount\":-1}]}");
+	cJSON *j = tu_complete_tariff(parse_json(
+	    "{\"tiers\":[{\"upto_minutes\":60,\"amount\":-1}]}"));
 	char err[256], small[8];
 	tariff *t;
 	int i;
@@ -1003,7 +1036,8 @@ test_from_json_error_plumbing(void **state)
 	assert_string_equal(err, "tariff: must be an object");
 
 	/* 256 tiers are fine, 257 are refused. */
-	j = cJSON_CreateObject();
+	j = parse_json("{\"free_minutes\":0,\"increment_minutes\":1,"
+	    "\"overage_per_hour\":0,\"lost_ticket\":0,\"grace_minutes\":0}");
 	assert_non_null(j);
 	{
 		cJSON *arr = cJSON_AddArrayToObject(j, "tiers");
@@ -1034,7 +1068,7 @@ test_from_json_error_plumbing(void **state)
 	strcpy(err, "junk");
 	t = make("{\"daily_max\":null}");
 	tariff_free(t);
-	j = parse_json("{}");
+	j = tu_complete_tariff(parse_json("{}"));
 	t = tariff_from_json(j, "tariff", &(struct jerr){ err, sizeof(err), 0 });
 	assert_non_null(t);
 	assert_string_equal(err, "junk");
@@ -1055,7 +1089,7 @@ main(void)
 		EX(test_daily_max),
 		EX(test_multi_day),
 		cmocka_unit_test(test_no_daily_max),
-		cmocka_unit_test(test_no_tiers),
+		cmocka_unit_test(test_overage_only),
 		EX(test_class_multipliers),
 		cmocka_unit_test(test_half_up_rounding),
 		EX(test_truncation_after_each_multiplication),
@@ -1069,6 +1103,7 @@ main(void)
 		EX(test_to_json_round_trip),
 		cmocka_unit_test(test_to_json_defaults_and_odd_values),
 		EX(test_breakdown),
+		cmocka_unit_test(test_required_keys),
 		cmocka_unit_test(test_from_json_errors),
 		cmocka_unit_test(test_from_json_error_plumbing),
 #undef EX

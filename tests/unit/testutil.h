@@ -125,11 +125,52 @@ tu_facility(const char *fac, const char *veh)
 	return f;
 }
 
+/* The smallest tariff a configuration may give: parking is free. */
+#define TU_MIN_TARIFF_KEYS "'free_minutes': 0, 'increment_minutes': 1, " \
+    "'tiers': [ { 'upto_minutes': 1440, 'amount': 0 } ], 'overage_per_hour': 0, " \
+    "'grace_minutes': 0"
+#define TU_MIN_TARIFF "{ " TU_MIN_TARIFF_KEYS ", 'lost_ticket': 0 }"
+/* The same in plain JSON, for inline commands (no quote conversion). */
+#define TU_MIN_TARIFF_JSON_KEYS "\"free_minutes\":0,\"increment_minutes\":1," \
+    "\"tiers\":[{\"upto_minutes\":1440,\"amount\":0}],\"overage_per_hour\":0," \
+    "\"grace_minutes\":0"
+#define TU_MIN_TARIFF_JSON "{" TU_MIN_TARIFF_JSON_KEYS ",\"lost_ticket\":0}"
+
+/*
+ * Adds the keys every tariff must give, when a test leaves them out to
+ * say "whatever does not matter here": no free minutes, 1-minute
+ * increments, no overage, no lost-ticket fee, no grace, and one tier of a
+ * whole day at no charge.  Returns j.
+ */
+static inline cJSON *
+tu_complete_tariff(cJSON *j)
+{
+	static const char *const zero[] = { "free_minutes", "overage_per_hour",
+	    "lost_ticket", "grace_minutes", NULL };
+
+	if (!cJSON_IsObject(j))
+		return j;
+	for (size_t i = 0; zero[i] != NULL; i++)
+		if (cJSON_GetObjectItemCaseSensitive(j, zero[i]) == NULL)
+			cJSON_AddNumberToObject(j, zero[i], 0);
+	if (cJSON_GetObjectItemCaseSensitive(j, "increment_minutes") == NULL)
+		cJSON_AddNumberToObject(j, "increment_minutes", 1);
+	if (cJSON_GetObjectItemCaseSensitive(j, "tiers") == NULL) {
+		cJSON *tier = cJSON_CreateObject();
+		cJSON *tiers = cJSON_AddArrayToObject(j, "tiers");
+
+		cJSON_AddNumberToObject(tier, "upto_minutes", 1440);
+		cJSON_AddNumberToObject(tier, "amount", 0);
+		cJSON_AddItemToArray(tiers, tier);
+	}
+	return j;
+}
+
 static inline tariff *
 tu_tariff(const char *text)
 {
 	char err[256] = "";
-	cJSON *j = tu_json(text);
+	cJSON *j = tu_complete_tariff(tu_json(text));
 	tariff *t = tariff_from_json(j, "tariff",
 	    &(struct jerr){ err, sizeof(err), 0 });
 
