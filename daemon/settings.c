@@ -8,7 +8,8 @@
 #include "jread.h"
 
 static const char *const settings_keys[] = { "listen", "http_listen",
-    "data_dir", "durability", "audit", "auth", "limits", "journal", NULL };
+    "data_dir", "durability", "audit", "auth", "limits", "journal",
+    "replication", NULL };
 static const char *const limits_keys[] = { "max_line", "max_output",
     "max_output_total", "max_clients", "max_clients_per_address",
     "rate_per_s", "rate_burst", "idle_timeout_s", "line_timeout_s",
@@ -29,6 +30,8 @@ static const struct settings defaults = {
 	    .max_clients_per_address = 512, .line_timeout_s = 30,
 	    .send_timeout_s = 60, .max_future_s = 86400 },
 	.journal = { .snapshot_every = 100000, .snapshot_interval_s = 3600 },
+	.repl = { .mode = REPL_ASYNC, .on_standby_loss = REPL_LOSS_ASYNC,
+	    .sync_timeout_ms = 2000, .max_lag_bytes = 64 << 20 },
 };
 
 int
@@ -257,6 +260,61 @@ read_tokens(struct settings *s, const cJSON *root, struct jerr *e)
 	return 0;
 }
 
+static int
+same_endpoint(const struct endpoint *a, const struct endpoint *b)
+{
+	return a->enabled && b->enabled && a->port == b->port &&
+	    strcmp(a->host, b->host) == 0;
+}
+
+/*
+ * The replication section.  A token is needed as soon as either side is
+ * configured; a primary address makes this daemon a standby, and may be
+ * given together with listen (what it serves once promoted).
+ */
+static int
+read_repl(struct settings *s, const cJSON *root, struct jerr *e)
+{
+	static const char *const keys[] = { "listen", "token", "primary", "mode",
+	    "on_standby_loss", "sync_timeout_ms", "max_lag_bytes", NULL };
+	static const char *const modes[] = { "async", "sync", NULL };
+	static const char *const losses[] = { "async", "refuse", NULL };
+	const char *tok = NULL;
+	const cJSON *o = NULL;
+	int mode = REPL_ASYNC, loss = REPL_LOSS_ASYNC;
+
+	if (jr_object(root, "", "replication", JR_NULL, keys, &o, e) < 0 ||
+	    read_endpoint(o, "replication", "listen", &s->repl.listen, e) < 0 ||
+	    read_endpoint(o, "replication", "primary", &s->repl.primary, e) < 0 ||
+	    jr_str(o, "replication", "token", JR_NULL, 256, &tok, e) < 0 ||
+	    jr_enum(o, "replication", "mode", 0, modes, &mode, e) < 0 ||
+	    jr_enum(o, "replication", "on_standby_loss", 0, losses, &loss, e) < 0 ||
+	    jr_int(o, "replication", "sync_timeout_ms", 0, 10, 3600000,
+	    &s->repl.sync_timeout_ms, e) < 0 ||
+	    jr_int(o, "replication", "max_lag_bytes", 0, 65536, (int64_t)1 << 40,
+	    &s->repl.max_lag_bytes, e) < 0)
+		return -1;
+	s->repl.mode = (enum repl_mode)mode;
+	s->repl.on_standby_loss = (enum repl_loss)loss;
+	if ((s->repl.listen.enabled || s->repl.primary.enabled) &&
+	    (tok == NULL || strlen(tok) < 8))
+		return jerr_set(e, "replication.token",
+		    "must be a string of 8 to 256 characters");
+	if (s->repl.mode == REPL_SYNC && !s->repl.listen.enabled)
+		return jerr_set(e, "replication.mode",
+		    "sync needs replication.listen (where standbys connect)");
+	if (same_endpoint(&s->repl.listen, &s->listen) ||
+	    same_endpoint(&s->repl.listen, &s->http))
+		return jerr_set(e, "replication.listen",
+		    "must differ from listen and http_listen");
+	if (same_endpoint(&s->repl.primary, &s->repl.listen))
+		return jerr_set(e, "replication.primary",
+		    "must not be this daemon's own replication.listen");
+	if (tok != NULL && (s->repl.token = dupstr(tok)) == NULL)
+		return jerr_nomem(e, "replication.token");
+	return 0;
+}
+
 struct settings *
 settings_parse(const char *text, size_t len, struct jerr *e)
 {
@@ -275,7 +333,7 @@ settings_parse(const char *text, size_t len, struct jerr *e)
 	    read_top(s, root, e) != 0 ||
 	    (s->core = config_from_json(root, e)) == NULL ||
 	    read_limits(s, root, e) != 0 || read_audit(s, root, e) != 0 ||
-	    read_tokens(s, root, e) != 0) {
+	    read_tokens(s, root, e) != 0 || read_repl(s, root, e) != 0) {
 		settings_free(s);
 		s = NULL;
 	}
@@ -302,5 +360,9 @@ settings_free(struct settings *s)
 		free(s->tokens[i].gate);
 	}
 	free(s->tokens);
+	if (s->repl.token != NULL) {
+		explicit_bzero(s->repl.token, strlen(s->repl.token));
+		free(s->repl.token);
+	}
 	free(s);
 }

@@ -19,6 +19,10 @@
 #include "role.h"
 
 enum durability { DUR_FSYNC, DUR_WRITE, DUR_NONE };
+/* When a change is answered: after our commit, or also a standby's. */
+enum repl_mode { REPL_ASYNC, REPL_SYNC };
+/* In sync mode with no standby acknowledging: go on alone, or refuse. */
+enum repl_loss { REPL_LOSS_ASYNC, REPL_LOSS_REFUSE };
 
 #define SETTINGS_HOST_MAX 255
 
@@ -62,6 +66,17 @@ struct settings {
 		int64_t snapshot_every;		/* journal records between snapshots */
 		int64_t snapshot_interval_s;	/* and at least this often when anything changed; 0 = off */
 	} journal;
+	/* The standby (standby.md); all off when the section is absent. */
+	struct {
+		struct endpoint listen;		/* where standbys connect; off: none */
+		char *token;			/* what a standby must present; NULL when unused */
+		struct endpoint primary;	/* on: this daemon starts as a standby of it */
+		enum repl_mode mode;
+		enum repl_loss on_standby_loss;
+		int64_t sync_timeout_ms;	/* sync: no acknowledgement this long is a loss */
+		/* Bytes queued for one standby past which it is dropped (it catches up from the journal). */
+		int64_t max_lag_bytes;
+	} repl;
 };
 
 /*

@@ -31,7 +31,8 @@ enum change_kind {
 	CHG_LOST,		/* t marked lost */
 	CHG_SPOT,		/* spot put in_service or out of service */
 	CHG_STRATEGY,		/* the allocation strategy in force changed */
-	CHG_TARIFF		/* the tariff in force changed */
+	CHG_TARIFF,		/* the tariff in force changed */
+	CHG_EPOCH		/* a promotion began a new epoch (garage_epoch) */
 };
 
 struct change {

@@ -40,6 +40,7 @@ struct garage {
 	size_t keep_closed;
 	size_t n_closed;
 	struct ticket *oldest_closed, *newest_closed;
+	struct epochs epochs;	/* which primary wrote which LSNs (epochs.h) */
 };
 
 /* Appends one change; the caller reserved room before changing anything. */
@@ -73,6 +74,7 @@ garage_new(facility *f, tariff *t, local_time_fn lt, void *lt_ud,
 	g->local_time = lt;
 	g->local_time_ud = lt_ud;
 	g->keep_closed = keep_closed;
+	epochs_init(&g->epochs);
 	g->alloc = alloc_new(f);
 	g->by_id = dict_new();
 	g->by_plate = dict_new();
@@ -315,6 +317,42 @@ void
 garage_restore_strategy(garage *g, enum alloc_strategy s)
 {
 	alloc_set_strategy(g->alloc, s);
+}
+
+const struct epochs *
+garage_epochs(const garage *g)
+{
+	return &g->epochs;
+}
+
+uint32_t
+garage_epoch(const garage *g)
+{
+	return epochs_current(&g->epochs);
+}
+
+pk_err
+garage_promote(garage *g, uint64_t lsn, int64_t at, struct changes *out)
+{
+	struct change c;
+	pk_err e;
+
+	if (changes_reserve(out, 1) != 0)
+		return PK_E_INTERNAL;
+	e = epochs_begin(&g->epochs, epochs_current(&g->epochs) + 1, lsn);
+	if (e != PK_OK)
+		return e;
+	memset(&c, 0, sizeof(c));
+	c.kind = CHG_EPOCH;
+	c.at = at;
+	changes_add(out, &c);
+	return PK_OK;
+}
+
+pk_err
+garage_restore_epoch(garage *g, uint32_t epoch, uint64_t lsn)
+{
+	return epochs_begin(&g->epochs, epoch, lsn);
 }
 
 struct ticket *

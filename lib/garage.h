@@ -23,6 +23,7 @@
 
 #include "alloc.h"
 #include "change.h"
+#include "epochs.h"
 #include "facility.h"
 #include "localtime.h"
 #include "perr.h"
@@ -245,6 +246,22 @@ void garage_restore_lost(garage *g, struct ticket *t, int64_t at);
 pk_err garage_restore_tariff(garage *g, tariff *t, uint32_t version);
 void garage_restore_strategy(garage *g, enum alloc_strategy s);
 pk_err garage_restore_spot_service(garage *g, uint32_t spot, int in_service);
+/* Begins epoch at lsn (a promotion replayed); see epochs_begin. */
+pk_err garage_restore_epoch(garage *g, uint32_t epoch, uint64_t lsn);
+
+/*
+ * The epochs of the history this state is (epochs.h), and the one in
+ * force: every record written now carries it.
+ */
+const struct epochs *garage_epochs(const garage *g);
+uint32_t garage_epoch(const garage *g);
+/*
+ * A standby becomes the primary: the next epoch begins at lsn, the LSN
+ * its record will have (the caller's journal knows it).  Appends
+ * CHG_EPOCH.  PK_E_INVALID_PARAMS when lsn is not past the current
+ * epoch's start, internal when out of memory.
+ */
+pk_err garage_promote(garage *g, uint64_t lsn, int64_t at, struct changes *out);
 
 /* Visits closed tickets (oldest first), then tickets inside (any order). */
 void garage_each_ticket(const garage *g,

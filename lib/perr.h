@@ -28,8 +28,10 @@
 	X(RESERVATION_CONFLICT, 4094, "reservation_conflict", "no reservable capacity") \
 	X(QUEUE_FULL,        4095,   "queue_full",           "waitlist full")         \
 	X(WRONG_GATE,        4096,   "wrong_gate",           "wrong gate")            \
+	X(NOT_PRIMARY,       4210,   "not_primary",          "not the primary: send changes to data.primary") \
 	X(RATE_LIMITED,      4290,   "rate_limited",         "rate limited")          \
-	X(UNAVAILABLE,       5030,   "unavailable",          "unavailable")
+	X(UNAVAILABLE,       5030,   "unavailable",          "unavailable")           \
+	X(NO_STANDBY,        5030,   "no_standby",           "no standby has acknowledged in time; changes are refused")
 
 typedef enum pk_err {
 #define PK_ERR_ENUM(name, code, reason, msg) PK_E_##name,

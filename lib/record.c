@@ -208,8 +208,15 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 		jw_key(w, "tariff");
 		tariff_write(garage_tariff(g), w);
 		break;
+	case CHG_EPOCH:
+		facility_event(w, "replication.promoted", event_id, c, f);
+		jw_kuint(w, "epoch", garage_epoch(g));
+		jw_kuint(w, "lsn", epochs_current_since(garage_epochs(g)));
+		break;
 	}
 	jw_obj_end(w);		/* data */
+	/* Last, so that record_peek_epoch finds it without a parser. */
+	jw_kuint(w, "epoch", garage_epoch(g));
 	jw_obj_end(w);		/* the record */
 }
 
@@ -453,6 +460,26 @@ apply_tariff(garage *g, const cJSON *d, struct jerr *e)
 	return err;
 }
 
+/* A promotion, or one start of a snapshot's epoch history. */
+static pk_err
+apply_epoch(garage *g, const cJSON *d, struct jerr *e)
+{
+	int64_t epoch = 0, lsn = 0;
+
+	/* 0 (EPOCHS_UNKNOWN) only in a snapshot of a history that forgot some. */
+	if (jr_int(d, "data", "epoch", JR_REQUIRED, 0, UINT32_MAX, &epoch, e) < 0 ||
+	    jr_int(d, "data", "lsn", JR_REQUIRED, 2, NUM_MAX, &lsn, e) < 0)
+		return PK_E_INVALID_PARAMS;
+	if (garage_restore_epoch(g, (uint32_t)epoch, (uint64_t)lsn) != PK_OK) {
+		jerr_set(e, "data.epoch", "epoch %lld from LSN %lld does not follow "
+		    "epoch %u from LSN %llu", (long long)epoch, (long long)lsn,
+		    garage_epoch(g),
+		    (unsigned long long)epochs_current_since(garage_epochs(g)));
+		return PK_E_INVALID_PARAMS;
+	}
+	return PK_OK;
+}
+
 static pk_err
 apply_data(garage *g, const char *type, const cJSON *d, struct jerr *e)
 {
@@ -498,6 +525,8 @@ apply_data(garage *g, const char *type, const cJSON *d, struct jerr *e)
 		return apply_strategy(g, d, e);
 	if (strcmp(type, "tariff.changed") == 0 || strcmp(type, "snapshot.tariff") == 0)
 		return apply_tariff(g, d, e);
+	if (strcmp(type, "replication.promoted") == 0 || strcmp(type, "snapshot.epoch") == 0)
+		return apply_epoch(g, d, e);
 	jerr_set(e, "type", "unknown record type '%s'", type);
 	return PK_E_INVALID_PARAMS;
 }
@@ -600,6 +629,14 @@ record_snapshot(const garage *g,
 	jw_kstr(snap_begin(&s, "snapshot.strategy"), "strategy",
 	    alloc_strategy_name(garage_strategy(g)));
 	snap_end(&s);
+	/* The epoch history past the implicit first epoch (epochs.h). */
+	for (size_t i = 1; i < garage_epochs(g)->n; i++) {
+		const struct epoch_start *es = &garage_epochs(g)->v[i];
+
+		jw_kuint(snap_begin(&s, "snapshot.epoch"), "epoch", es->epoch);
+		jw_kuint(&s.w, "lsn", es->lsn);
+		snap_end(&s);
+	}
 	/* Every tariff a ticket is priced by, then the one in force, last. */
 	garage_each_tariff(g, snap_tariff, &s);
 	garage_each_ticket(g, snap_ticket, &s);
@@ -761,4 +798,25 @@ record_peek(const char *json, size_t len, char *buf, size_t buflen,
 	}
 	*used = (size_t)(o - buf);
 	return p < end ? n : -1;
+}
+
+uint32_t
+record_peek_epoch(const char *json, size_t len)
+{
+	static const char key[] = "},\"epoch\":";
+	const size_t kl = sizeof(key) - 1;
+	uint64_t v = 0;
+	size_t i;
+
+	/* record_write ends every change with ,"epoch":N after its data. */
+	if (len < kl + 2 || json[len - 1] != '}')
+		return 1;
+	i = len - 1;
+	while (i > 0 && json[i - 1] >= '0' && json[i - 1] <= '9' && len - i < 11)
+		i--;
+	if (i == len - 1 || i < kl || memcmp(json + i - kl, key, kl) != 0)
+		return 1;
+	for (size_t k = i; k < len - 1; k++)
+		v = v * 10 + (uint64_t)(json[k] - '0');
+	return v == 0 || v > UINT32_MAX ? 1 : (uint32_t)v;
 }

@@ -5,7 +5,11 @@
  *
  *   {"id":"<uuid>","ts":"...","type":"vehicle.entered",
  *    "subjects":["vehicle:B-XY 123","ticket:...","spot:B-01","gate:north"],
- *    "data":{...}}
+ *    "data":{...},"epoch":1}
+ *
+ * epoch is the epoch of the history it was written in (epochs.h): which
+ * primary wrote it.  A promotion is itself a record, "replication.promoted"
+ * with data {epoch, lsn}.
  *
  * so the journal is at once the durable history and the source the audit
  * shipper reads.  data carries the facts needed to replay the change
@@ -53,6 +57,14 @@ pk_err record_apply(garage *g, const char *json, size_t len,
  */
 int record_snapshot(const garage *g,
     int (*fn)(void *ud, const char *json, size_t len), void *ud);
+
+/*
+ * The epoch a record was written in (epochs.h): the "epoch" member
+ * record_write puts last, read without a parser (the shipper and the
+ * replication stream run it on every record).  1 for a record written
+ * before epochs (none there) and for snapshot records.
+ */
+uint32_t record_peek_epoch(const char *json, size_t len);
 
 /*
  * The audit shipper's view of a journal record: its event id and subjects,

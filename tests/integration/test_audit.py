@@ -299,7 +299,9 @@ def test_key_layout_and_contents():
 
         # The event JSON.
         for e in evs:
-            assert set(e) == {"id", "ts", "type", "subjects", "data"}, e
+            # epoch: which primary wrote it (standby.md); 1 until a promotion.
+            assert set(e) == {"id", "ts", "type", "subjects", "data", "epoch"}, e
+            assert e["epoch"] == 1, e
             assert UUID_RE.match(e["id"]), e
             assert TIME_RE.match(e["ts"]), e
             assert isinstance(e["subjects"], list) and e["subjects"], e

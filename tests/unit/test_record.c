@@ -207,6 +207,9 @@ dump(const garage *g)
 	    (unsigned long long)c.occupied, (unsigned long long)c.out_of_service,
 	    (unsigned long long)c.held);
 	bprintf(&b, "inside %zu\n", garage_inside_count(g));
+	for (size_t i = 0; i < garage_epochs(g)->n; i++)
+		bprintf(&b, "epoch %u from %llu\n", garage_epochs(g)->v[i].epoch,
+		    (unsigned long long)garage_epochs(g)->v[i].lsn);
 	for (uint32_t s = 0; s < facility_spot_count(f); s++)
 		bprintf(&b, "spot %u %d%s\n", s, (int)alloc_spot_state(a, s),
 		    alloc_spot_pending_out_of_service(a, s) ? " pending" : "");
@@ -496,9 +499,12 @@ envelope(cJSON *o, const char *type, const char *id, const char *ts)
 	assert_true(cJSON_IsObject(d));
 	{
 		static const char *const top[] = { "id", "ts", "type", "subjects",
-		    "data", NULL };
+		    "data", "epoch", NULL };
 
 		check_keys(o, top);
+		/* A garage that was never promoted writes in epoch 1. */
+		if (strcmp(type, "replication.promoted") != 0)
+			assert_true(num_at(o, "epoch") == 1);
 	}
 	return d;
 }
@@ -939,6 +945,128 @@ test_snapshot_callback_stops(void **state)
 	garage_free(g);
 }
 
+/* ---- epochs ---- */
+
+/* Promotes g as if its journal ended at last; the record goes to the sinks. */
+static void
+promote(garage *g, uint64_t last, int64_t at)
+{
+	assert_int_equal(garage_promote(g, last + 1, at, &tch), PK_OK);
+	flush(g);
+}
+
+/*
+ * A promotion is a record of its own; every record after it carries the
+ * new epoch, and replay and snapshots bring the history back.
+ */
+static void
+test_promotion(void **state)
+{
+	garage *g = fresh(), *r = fresh(), *r2 = fresh();
+	struct journal j;
+	struct one one = { NULL, 0 };
+	struct lines snap;
+	char *want, *got;
+	cJSON *o, *d;
+	struct ticket *t;
+
+	(void)state;
+	memset(&j, 0, sizeof(j));
+	memset(&snap, 0, sizeof(snap));
+	record_to(NULL, &one);
+	next_id = 1;
+	t = enter(g, "north", "E1", "car", NULL, TU_T0);
+	assert_int_equal(record_peek_epoch(one.rec, strlen(one.rec)), 1);
+	promote(g, 41, TU_T0 + 5);
+	assert_int_equal(garage_epoch(g), 2);
+	o = parse_rec(one.rec);
+	d = envelope(o, "replication.promoted", "0193aaaa-bbbb-7ccc-8ddd-eeeeffff0000",
+	    "2026-11-23T10:00:05Z");
+	{
+		const char *const subj[] = { "facility:Test Garage", NULL };
+		const char *const keys[] = { "epoch", "lsn", NULL };
+
+		check_subjects(o, subj);
+		check_keys(d, keys);
+		assert_true(num_at(d, "epoch") == 2);
+		assert_true(num_at(d, "lsn") == 42);
+		assert_true(num_at(o, "epoch") == 2);
+	}
+	cJSON_Delete(o);
+	assert_int_equal(record_peek_epoch(one.rec, strlen(one.rec)), 2);
+	leave(g, t, "south", TU_T0 + 60);
+	assert_int_equal(record_peek_epoch(one.rec, strlen(one.rec)), 2);
+	/* Not past the current start: refused, nothing appended. */
+	assert_int_equal(garage_promote(g, 42, TU_T0, &tch), PK_E_INVALID_PARAMS);
+	assert_int_equal(tch.n, 0);
+	free(one.rec);
+
+	/* Replay: the journal of it all gives the same history. */
+	garage_free(g);
+	g = fresh();
+	record_to(&j, NULL);
+	next_id = 1;
+	script_part1(g);
+	promote(g, 30, TU_T0 + 5);
+	script_part2(g);
+	promote(g, 60, TU_T0 + 6);
+	apply_all(r, &j.recs);
+	want = dump(g);
+	got = dump(r);
+	assert_string_equal(got, want);
+	assert_non_null(strstr(want, "epoch 3 from 61\n"));
+	free(got);
+	/* And so does a snapshot of it. */
+	assert_int_equal(record_snapshot(g, snap_collect, &snap), 0);
+	assert_non_null(strstr(snap.v[1], "\"snapshot.epoch\",\"subjects\":[],\"data\":{\"epoch\":2,\"lsn\":31}"));
+	assert_null(strstr(snap.v[1], "},\"epoch\""));
+	apply_all(r2, &snap);
+	got = dump(r2);
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	lines_free(&snap);
+	lines_free(&j.recs);
+	garage_free(g);
+	garage_free(r);
+	garage_free(r2);
+}
+
+/* The epoch at the end of a record, read without a parser. */
+static void
+test_peek_epoch(void **state)
+{
+	static const struct {
+		const char *rec;
+		uint32_t epoch;
+	} cases[] = {
+		{ "{'id':'a','data':{},'epoch':7}", 7 },
+		{ "{'id':'a','data':{'epoch':9},'epoch':12}", 12 },
+		{ "{'id':'a','data':{},'epoch':4294967295}", 4294967295u },
+		/* Written before epochs, or not in record_write's shape: 1. */
+		{ "{'id':'a','data':{}}", 1 },
+		{ "{'id':'a','data':{'epoch':9}}", 1 },
+		{ "{'id':'a','data':{},'epoch':4294967296}", 1 },
+		{ "{'id':'a','data':{},'epoch':0}", 1 },
+		{ "{'id':'a','data':{},'epoch':}", 1 },
+		{ "{'id':'a','data':{},'epoch':3", 1 },
+		{ "{'id':'a','data':{},'epoch':-3}", 1 },
+		{ "'epoch':3}", 1 },
+		{ "}", 1 },
+		{ "", 1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = tu_quote(cases[i].rec);
+
+		if (record_peek_epoch(s, strlen(s)) != cases[i].epoch)
+			fail_msg("%s: %u, want %u", s, record_peek_epoch(s, strlen(s)),
+			    cases[i].epoch);
+		free(s);
+	}
+}
+
 /* ---- bad records ---- */
 
 /* Applies text (' for ") to g; expects refusal e with err containing msg. */
@@ -1041,6 +1169,20 @@ test_bad_records(void **state)
 	    "{'type':'vehicle.exited','data':{'ticket':'" TID2 "','gate':'south',"
 	    "'exited_at':'2026-11-23T11:00:00Z'}}",
 	    PK_E_INVALID_PARAMS, "unknown ticket " TID2);
+	expect_refused(g, "{'type':'replication.promoted','data':{'epoch':-1,'lsn':5}}",
+	    PK_E_INVALID_PARAMS, "data.epoch: must be between 0 and 4294967295");
+	expect_refused(g, "{'type':'replication.promoted','data':{'epoch':1,'lsn':5}}",
+	    PK_E_INVALID_PARAMS, "data.epoch: epoch 1 from LSN 5 does not follow epoch 1 from LSN 1");
+	expect_refused(g, "{'type':'replication.promoted','data':{'epoch':2}}",
+	    PK_E_INVALID_PARAMS, "data.lsn: is required");
+	s = tu_quote("{'type':'replication.promoted','data':{'epoch':3,'lsn':10}}");
+	assert_int_equal(record_apply(g, s, strlen(s),
+	    &(struct jerr){ err, sizeof(err), 0 }), PK_OK);
+	free(s);
+	expect_refused(g, "{'type':'snapshot.epoch','data':{'epoch':3,'lsn':11}}",
+	    PK_E_INVALID_PARAMS, "data.epoch: epoch 3 from LSN 11 does not follow epoch 3 from LSN 10");
+	expect_refused(g, "{'type':'replication.promoted','data':{'epoch':4,'lsn':10}}",
+	    PK_E_INVALID_PARAMS, "does not follow");
 	expect_refused(g, "{'type':'strategy.changed','data':{'strategy':'random'}}",
 	    PK_E_INVALID_PARAMS, "data.strategy: must be nearest, farthest, first or fill");
 	expect_refused(g, "{'type':'tariff.changed','data':{'tariff':{" TU_MIN_TARIFF_KEYS ",'lost_ticket':-1}}}",
@@ -1118,6 +1260,8 @@ main(void)
 		cmocka_unit_test(test_snapshot_callback_stops),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_peek),
+		cmocka_unit_test(test_promotion),
+		cmocka_unit_test(test_peek_epoch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,8 +184,84 @@ test_defaults(void **state)
 	assert_int_equal(c->journal.snapshot_interval_s, 3600);
 	assert_int_equal(c->n_tokens, 0);
 	assert_int_equal(facility_spot_count(c->core->fac), 2);
+	assert_int_equal(c->repl.listen.enabled, 0);
+	assert_int_equal(c->repl.primary.enabled, 0);
+	assert_null(c->repl.token);
+	assert_int_equal(c->repl.mode, REPL_ASYNC);
+	assert_int_equal(c->repl.on_standby_loss, REPL_LOSS_ASYNC);
+	assert_int_equal(c->repl.sync_timeout_ms, 2000);
+	assert_int_equal(c->repl.max_lag_bytes, 64 << 20);
 	settings_free(c);
 	settings_free(NULL);
+}
+
+/* The replication section: what each side needs, what may not be mixed up. */
+static void
+test_replication(void **state)
+{
+	struct settings *c;
+	char *s;
+
+	(void)state;
+	s = with("'replication': { 'listen': '0.0.0.0:7080', 'token': 's3cret-repl',"
+	    " 'primary': null, 'mode': 'sync', 'on_standby_loss': 'refuse',"
+	    " 'sync_timeout_ms': 500, 'max_lag_bytes': 1048576 }");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(c->repl.listen.enabled, 1);
+	assert_string_equal(c->repl.listen.host, "0.0.0.0");
+	assert_int_equal(c->repl.listen.port, 7080);
+	assert_int_equal(c->repl.primary.enabled, 0);
+	assert_string_equal(c->repl.token, "s3cret-repl");
+	assert_int_equal(c->repl.mode, REPL_SYNC);
+	assert_int_equal(c->repl.on_standby_loss, REPL_LOSS_REFUSE);
+	assert_int_equal(c->repl.sync_timeout_ms, 500);
+	assert_int_equal(c->repl.max_lag_bytes, 1048576);
+	settings_free(c);
+
+	/* A standby: the primary's address, and where it serves once promoted. */
+	s = with("'replication': { 'primary': '10.0.0.1:7080', 'listen': '0.0.0.0:7081',"
+	    " 'token': 's3cret-repl' }");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(c->repl.primary.enabled, 1);
+	assert_string_equal(c->repl.primary.host, "10.0.0.1");
+	assert_int_equal(c->repl.primary.port, 7080);
+	assert_int_equal(c->repl.mode, REPL_ASYNC);
+	settings_free(c);
+
+	c = parse_ok(MINI);
+	settings_free(c);
+	s = with("'replication': null");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(c->repl.listen.enabled, 0);
+	settings_free(c);
+
+	expect_member_error("'replication': { 'listen': '127.0.0.1:7080' }",
+	    "replication.token: must be a string of 8 to 256 characters");
+	expect_member_error("'replication': { 'primary': '127.0.0.1:7080', 'token': 'short' }",
+	    "replication.token: must be a string of 8 to 256 characters");
+	expect_member_error("'replication': { 'mode': 'sync', 'token': 's3cret-repl' }",
+	    "replication.mode: sync needs replication.listen (where standbys connect)");
+	expect_member_error("'replication': { 'mode': 'semi' }",
+	    "replication.mode: must be async or sync");
+	expect_member_error("'replication': { 'on_standby_loss': 'wait' }",
+	    "replication.on_standby_loss: must be async or refuse");
+	expect_member_error("'replication': { 'sync_timeout_ms': 0 }",
+	    "replication.sync_timeout_ms: must be between 10 and 3600000");
+	expect_member_error("'replication': { 'max_lag_bytes': 100 }",
+	    "replication.max_lag_bytes: must be between 65536 and 1099511627776");
+	expect_member_error("'replication': { 'listen': 'nowhere', 'token': 's3cret-repl' }",
+	    "replication.listen: must be HOST:PORT");
+	expect_member_error("'replication': { 'listen': '127.0.0.1:7070', 'token': 's3cret-repl' }",
+	    "replication.listen: must differ from listen and http_listen");
+	expect_member_error("'replication': { 'listen': '127.0.0.1:7080', "
+	    "'primary': '127.0.0.1:7080', 'token': 's3cret-repl' }",
+	    "replication.primary: must not be this daemon's own replication.listen");
+	expect_member_error("'replication': { 'standbys': 2 }",
+	    "replication.standbys: unknown key");
+	expect_member_error("'replication': []", "replication: must be an object or null");
 }
 
 static void
@@ -445,6 +521,7 @@ main(void)
 		cmocka_unit_test(test_errors_text),
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_endpoint_bad),
+		cmocka_unit_test(test_replication),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
