@@ -248,6 +248,12 @@ struct audit {
 	struct durable_at ages[AGE_SLOTS];
 	size_t age_first, age_end;	/* entries in use: [age_first, age_end) */
 
+	/* A standby's: nothing is shipped, the position follows the primary's. */
+	int held;
+	/* Ships nothing past what this says (sync replication), when set. */
+	uint64_t (*limit)(void *ud);
+	void *limit_ud;
+
 	/* Bounds on replies (see audit.h and the reply functions below). */
 	redisReplyObjectFunctions *hiredis_fns;	/* hiredis's own: build redisReply */
 	size_t reply_bytes;		/* string bytes of the reply being read */
@@ -865,6 +871,7 @@ struct read_work {
 	char *strings;		/* numbers and unescaped ids and subjects */
 	size_t unreadable;	/* records not in record_encode's shape */
 	char smax[24], xmax[24];
+	char field[UUID_BUFSZ + 16];	/* audit:shipped's field: the key and the batch's epoch */
 };
 
 static void
@@ -899,7 +906,7 @@ build_command(struct read_work *w)
 	w->argv[1] = store_script;
 	w->argv[2] = "0";
 	w->argv[3] = w->a->cfg->audit.prefix;
-	w->argv[4] = w->a->epoch;
+	w->argv[4] = w->field;
 	w->argv[5] = w->smax;
 	w->argv[6] = w->xmax;
 	w->argc = 7;
@@ -940,6 +947,35 @@ build_command(struct read_work *w)
 	return 0;
 }
 
+/*
+ * Every batch is of one epoch (records carry theirs, record.h): the
+ * records after the first of another epoch are read again for the next
+ * batch.  Redis keeps what it stored by key and epoch (audit:shipped's
+ * field: the key for epoch 1, "key:epoch" after), so a promoted standby
+ * skips what the old primary stored of the same history and stores its
+ * own records, written at LSNs the old primary may also have used (async
+ * replication), as the new events they are.
+ */
+static void
+one_epoch(struct read_work *w)
+{
+	struct jcursor_batch *b = &w->batch;
+	uint32_t first = record_peek_epoch(b->buf + b->off[0], b->len[0]);
+
+	for (size_t i = 1; i < b->n; i++) {
+		if (record_peek_epoch(b->buf + b->off[i], b->len[i]) != first) {
+			w->cur.next_lsn = b->lsn[i];
+			w->cur.positioned = 0;
+			b->n = i;
+			break;
+		}
+	}
+	if (first <= 1)
+		snprintf(w->field, sizeof(w->field), "%s", w->a->epoch);
+	else
+		snprintf(w->field, sizeof(w->field), "%s:%u", w->a->epoch, first);
+}
+
 /* Pool thread: reads the next batch and turns it into one command. */
 static void
 work_read(uv_work_t *req)
@@ -948,6 +984,8 @@ work_read(uv_work_t *req)
 
 	w->rc = jcursor_read(w->dir, &w->cur, w->upto, BATCH_RECORDS,
 	    BATCH_BYTES, &w->batch);
+	if (w->rc == 0 && w->batch.n > 0)
+		one_epoch(w);
 	if (w->rc == 0 && w->batch.n > 0 && build_command(w) != 0) {
 		free_command(w);
 		jcursor_batch_free(&w->batch);
@@ -1067,6 +1105,14 @@ pump(struct audit *a)
 	uint64_t durable = journal_written(a->j);
 	uint64_t limit = (uint64_t)a->cfg->audit.max_backlog;
 	struct read_work *w;
+
+	/* In sync replication only what a standby holds too (audit_limit). */
+	if (a->limit != NULL && a->limit(a->limit_ud) < durable)
+		durable = a->limit(a->limit_ud);
+	if (a->held) {
+		journal_retain_from(a->j, a->acked);
+		return;
+	}
 
 	/* Past the backlog limit the journal may prune what Redis has not taken. */
 	journal_retain_from(a->j, durable > a->acked + limit ? durable - limit : a->acked);
@@ -1244,6 +1290,69 @@ audit_new(uv_loop_t *loop, const struct settings *cfg, struct journal *j,
 	uv_timer_start(&a->persist_timer, on_persist, 1000, 1000);
 	connect_redis(a);
 	return a;
+}
+
+void
+audit_hold(struct audit *a)
+{
+	if (a != NULL)
+		a->held = 1;
+}
+
+void
+audit_follow(struct audit *a, const char *key, uint64_t acked)
+{
+	if (a == NULL || a->state == A_OFF || !a->held)
+		return;
+	/* What is not in this journal yet is not ours to call shipped. */
+	if (acked > journal_durable(a->j))
+		acked = journal_durable(a->j);
+	if (key[0] != '\0' && strcmp(key, a->epoch) != 0) {
+		if (strlen(key) != UUID_STRLEN)
+			return;
+		memcpy(a->epoch, key, UUID_BUFSZ);
+		/* A new key: audit.pos is written at the next persist. */
+		a->persisted = UINT64_MAX;
+	} else if (acked <= a->acked) {
+		return;
+	}
+	a->acked = acked;
+	a->cur.next_lsn = acked + 1;
+	a->cur.positioned = 0;
+	journal_retain_from(a->j, a->acked);
+}
+
+void
+audit_release(struct audit *a)
+{
+	if (a == NULL || !a->held)
+		return;
+	a->held = 0;
+	a->cur.next_lsn = a->acked + 1;
+	a->cur.positioned = 0;
+	ages_note(a, journal_durable(a->j));
+	pump(a);
+}
+
+void
+audit_limit(struct audit *a, uint64_t (*fn)(void *ud), void *ud)
+{
+	if (a == NULL)
+		return;
+	a->limit = fn;
+	a->limit_ud = ud;
+}
+
+const char *
+audit_key(const struct audit *a)
+{
+	return a == NULL || a->state == A_OFF ? "" : a->epoch;
+}
+
+uint64_t
+audit_acked(const struct audit *a)
+{
+	return a == NULL || a->state == A_OFF ? 0 : a->acked;
 }
 
 int

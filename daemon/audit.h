@@ -100,6 +100,24 @@ typedef void (*audit_history_cb)(void *ud, const char *events, size_t len,
 int audit_history(struct audit *a, const char *subject, int limit,
     audit_history_cb cb, void *ud);
 
+/*
+ * Replication (standby.md).  A standby holds its shipper (audit_hold):
+ * it ships nothing, and its position follows what its primary says Redis
+ * holds (audit_follow: the primary's key, the "epoch" of its history, and
+ * its acknowledged LSN, cut to what this journal has).  audit.pos keeps
+ * both, so a promoted standby (audit_release) goes on under the same key
+ * and Redis skips what the old primary stored already.  A primary in sync
+ * mode ships no record before a standby holds it too (audit_limit: fn
+ * returns the highest such LSN).
+ */
+void audit_hold(struct audit *a);
+void audit_follow(struct audit *a, const char *key, uint64_t acked);
+void audit_release(struct audit *a);
+void audit_limit(struct audit *a, uint64_t (*fn)(void *ud), void *ud);
+/* The key Redis stores this history under ("" when off), and the LSN it holds. */
+const char *audit_key(const struct audit *a);
+uint64_t audit_acked(const struct audit *a);
+
 /* Shutdown: persists the position, frees the Redis context and handles. */
 void audit_close(struct audit *a);
 void audit_free(struct audit *a);

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "publish.h"
 #include "record.h"
+#include "replication.h"
 #include "server.h"
 
 int
@@ -17,6 +18,17 @@ commit_changes(struct server *s, const garage *g, const struct changes *ch,
 	*hold = 0;
 	if (s->journal == NULL)
 		return 0;
+	/*
+	 * A standby's state is its primary's: a change made here would make
+	 * it another.  Methods ask writable first; this is the backstop, and
+	 * the change is undone by rebuilding the state from disk.
+	 */
+	if (ch->n > 0 && replication_is_standby(s->repl)) {
+		log_err("commit: a change reached the commit step on a standby; "
+		    "rebuilding the state from disk");
+		journal_force_failure(s->journal, "a change on a standby");
+		return -1;
+	}
 	for (size_t i = 0; i < ch->n; i++) {
 		server_new_id(s, id);
 		jw_reset(&s->recw);

@@ -378,8 +378,9 @@ static void
 healthz(struct hconn *hc)
 {
 	struct server *s = hc->h->srv;
-	int takes = !s->shutting_down &&
-	    (s->journal == NULL || journal_writable(s->journal));
+	const char *why = "";
+	/* A standby, a fenced primary, sync with no standby: changes go elsewhere. */
+	int takes = !s->shutting_down && s->env.writable(s, &why) == 1;
 	struct jw w;
 	size_t len;
 	char *txt;

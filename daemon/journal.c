@@ -197,6 +197,8 @@ wrote(struct journal *j, const struct jwork *w)
 	if (j->mode != DUR_NONE)
 		j->durable_lsn = w->last;
 	j->written_lsn = w->last;
+	if (j->hooks.batch)
+		j->hooks.batch(j->hooks.ud, w->data, w->len, w->first, w->last);
 	/* In "none" mode too: the audit shipper waits for written records. */
 	if (j->hooks.durable)
 		j->hooks.durable(j->hooks.ud, j->durable_lsn);
@@ -665,6 +667,82 @@ const char *
 journal_dir(const struct journal *j)
 {
 	return j->dir;
+}
+
+garage *
+journal_new_garage(struct journal *j)
+{
+	return j->hooks.make_garage(j->hooks.make_ud);
+}
+
+int
+journal_idle(const struct journal *j)
+{
+	return !j->in_flight && j->pending.len == 0;
+}
+
+/* Removes every snapshot but the one at keep, and every segment. */
+static int
+clear_dir(const char *dir, uint64_t keep, char *err, size_t errlen)
+{
+	struct datadir_list l;
+	char path[DATADIR_PATH_MAX];
+	int rc = 0;
+
+	if (datadir_scan(dir, &l, 0, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < l.nsnap; i++) {
+		if (l.snaps[i] == keep)
+			continue;
+		datadir_path(path, sizeof(path), dir, "snapshot", l.snaps[i], ".snap");
+		if (unlink(path) != 0 && errno != ENOENT)
+			rc = -1;
+	}
+	for (size_t i = 0; i < l.nseg; i++) {
+		datadir_path(path, sizeof(path), dir, "journal", l.segs[i], ".log");
+		if (unlink(path) != 0 && errno != ENOENT)
+			rc = -1;
+	}
+	datadir_list_free(&l);
+	if (rc != 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	return rc;
+}
+
+int
+journal_restart_at(struct journal *j, uint64_t lsn, garage *g, char *err,
+    size_t errlen)
+{
+	const char *what = "";
+	int fd;
+
+	err[0] = '\0';
+	if (j->state != J_OK || !journal_idle(j)) {
+		snprintf(err, errlen, "the journal is busy or not taking changes");
+		return -1;
+	}
+	/*
+	 * The snapshot is committed already: a crash from here on recovers
+	 * from it, whatever of the old files is left (all of them older).
+	 */
+	if (clear_dir(j->dir, lsn, err, errlen) != 0 || datadir_fsync(j->dir) != 0 ||
+	    (fd = create_segment(j->dir, lsn + 1, &what)) < 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s: %s", what, strerror(errno));
+		journal_force_failure(j, "restart at a snapshot failed");
+		return -1;
+	}
+	close(j->fd);
+	j->fd = fd;
+	j->seg_start = lsn + 1;
+	j->offset = 0;
+	j->last_lsn = j->durable_lsn = j->written_lsn = lsn;
+	j->g = g;
+	/* An image of the state before is of no use any more. */
+	snapshot_invalidate(j->snaps);
+	snapshot_rebuilt(j->snaps, lsn, lsn);
+	log_info("journal: restarted at the snapshot of LSN %" PRIu64, lsn);
+	return 0;
 }
 
 void

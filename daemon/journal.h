@@ -50,6 +50,14 @@ struct journal_hooks {
 	void (*failed)(void *ud, uint64_t durable, const char *why);
 	/* The state was rebuilt from disk after a failure: use g from now on. */
 	void (*rebuilt)(void *ud, garage *g);
+	/*
+	 * A batch is on disk as the durable hook above says: its bytes,
+	 * records first .. last framed as in the segment (lib/wal.h), valid
+	 * during the call only.  The replication stream sends these very
+	 * bytes.  May be NULL.
+	 */
+	void (*batch)(void *ud, const unsigned char *data, size_t len,
+	    uint64_t first, uint64_t last);
 };
 
 struct journal_stats {
@@ -124,5 +132,24 @@ void journal_free(struct journal *j);
 
 /* The data directory (for readers of the journal's files). */
 const char *journal_dir(const struct journal *j);
+
+/* An empty garage from the configuration (the make_garage hook's). */
+garage *journal_new_garage(struct journal *j);
+
+/* Nothing is pending or being written: the files are at rest. */
+int journal_idle(const struct journal *j);
+
+/*
+ * A standby took its primary's snapshot: data_dir holds the committed
+ * snapshot-<lsn>.snap, and g is the state loaded from it (the journal's
+ * from now on; the caller swaps it in).  Removes every other snapshot and
+ * every segment (all of them older), begins a new segment at lsn + 1 and
+ * goes on from lsn.  Only while journal_idle and taking changes.
+ * Blocking (a few file operations, on the loop: it is rare).  0, or -1
+ * with the reason in err: the journal is then failed (and rebuilds from
+ * what the directory holds).
+ */
+int journal_restart_at(struct journal *j, uint64_t lsn, garage *g, char *err,
+    size_t errlen);
 
 #endif

@@ -19,6 +19,7 @@
 #include "commit.h"
 #include "dict.h"
 #include "publish.h"
+#include "replication.h"
 #include "garage.h"
 #include "http.h"
 #include "journal.h"
@@ -372,8 +373,10 @@ reload_config(struct server *s)
 		settings_free(nc);
 		return -1;
 	}
-	if (!tariff_equal(nc->core->tariff, garage_tariff(s->g))) {
-		if (!s->env.writable(s, &(const char *){ "" })) {
+	if (replication_is_standby(s->repl)) {
+		/* A standby's tariff is its primary's: it comes with the records. */
+	} else if (!tariff_equal(nc->core->tariff, garage_tariff(s->g))) {
+		if (s->env.writable(s, &(const char *){ "" }) != 1) {
 			log_err("reload: the journal is not writable; tariff not changed");
 		} else {
 			reload_tariff(s, nc->core->tariff);
@@ -392,6 +395,13 @@ reload_config(struct server *s)
 	settings_free(nc);
 	log_info("reload: %zu tokens, limits updated", cfg->n_tokens);
 	return 0;
+}
+
+/* The audit shipper's limit: what a standby holds too, in sync mode. */
+static uint64_t
+repl_safe_for_audit(void *ud)
+{
+	return replication_safe(ud);
 }
 
 static void
@@ -472,6 +482,7 @@ main(int argc, char **argv)
 	hooks.durable = server_on_durable;
 	hooks.failed = server_on_journal_failed;
 	hooks.rebuilt = server_on_rebuilt;
+	hooks.batch = server_on_batch;
 	builder.text = text;
 	builder.len = len;
 	hooks.make_garage = make_garage;
@@ -487,19 +498,30 @@ main(int argc, char **argv)
 		fprintf(stderr, "parkd: out of memory\n");
 		exit(1);
 	}
-	start_tariff(srv, cfg);
+	if ((srv->repl = replication_new(srv)) == NULL) {
+		fprintf(stderr, "parkd: out of memory\n");
+		exit(1);
+	}
+	/* A standby's history is its primary's, the tariff's first version included. */
+	if (!replication_is_standby(srv->repl))
+		start_tariff(srv, cfg);
 	srv->audit = audit_new(loop, cfg, j, err, sizeof(err));
 	if (srv->audit == NULL) {
 		fprintf(stderr, "parkd: audit: %s\n", err);
 		server_shutdown(srv);
 		rc = 1;
+	} else {
+		/* A standby ships nothing; sync replication ships what a standby holds. */
+		if (replication_is_standby(srv->repl))
+			audit_hold(srv->audit);
+		audit_limit(srv->audit, repl_safe_for_audit, srv->repl);
 	}
 	reload_path = o.config;
 	reload_opts = &o;
 	srv->reload = reload_config;
 	if (srv->audit == NULL) {
 		/* nothing to serve */
-	} else if (server_listen(srv) == 0) {
+	} else if (server_listen(srv) == 0 && replication_start(srv->repl) == 0) {
 		log_info("parkd %s started: %s, %u spots, %s durability",
 		    PARKD_VERSION, facility_name(garage_facility(g)),
 		    facility_spot_count(garage_facility(g)),
@@ -518,6 +540,7 @@ main(int argc, char **argv)
 	finish_loop(loop);
 	journal_free(j);
 	audit_free(srv->audit);
+	replication_free(srv->repl);
 	garage_free(srv->g);
 	if (rc == 0)
 		log_info("stopped");

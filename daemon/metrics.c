@@ -17,6 +17,7 @@
 #include "http.h"
 #include "journal.h"
 #include "methods.h"
+#include "replication.h"
 #include "perr.h"
 #include "server.h"
 #include "subs.h"
@@ -430,6 +431,60 @@ write_audit(struct server *s, struct sbuf *b)
 	    "Events pruned from the journal before Redis had them (audit.max_backlog).", ac.dropped);
 }
 
+static void
+write_replication(struct server *s, struct sbuf *b)
+{
+	struct replication_stats st;
+
+	if (s->repl == NULL)
+		return;
+	replication_stats(s->repl, &st);
+	family(b, "parkd_replication_role", "gauge",
+	    "1 for the role this daemon plays now (standby.md).");
+	sb_printf(b, "parkd_replication_role{role=\"primary\"} %d\n", !st.standby);
+	sb_printf(b, "parkd_replication_role{role=\"standby\"} %d\n", st.standby);
+	metric_u(b, "parkd_replication_epoch", "gauge",
+	    "The epoch in force: raised by each promotion.", st.epoch);
+	metric(b, "parkd_replication_fenced", "gauge",
+	    "1 when a standby of a later epoch told this primary it is stale.", st.fenced);
+	metric(b, "parkd_replication_sync_lost", "gauge",
+	    "1 in sync mode while no standby acknowledges in time.", st.sync_lost);
+	metric_u(b, "parkd_replication_standbys", "gauge",
+	    "Standbys connected (primary).", st.standbys);
+	metric_u(b, "parkd_replication_standbys_streaming", "gauge",
+	    "Standbys caught up and sent each batch as it is written (primary).",
+	    st.streaming);
+	metric_u(b, "parkd_replication_acked_lsn", "gauge",
+	    "The highest LSN a standby acknowledged as durable (on a standby: its last acknowledgement).",
+	    st.acked_lsn);
+	metric_u(b, "parkd_replication_lag_records", "gauge",
+	    "Records the furthest standby is behind (on a standby: behind its primary).",
+	    st.lag_records);
+	metric(b, "parkd_replication_lag_seconds", "gauge",
+	    "How long the oldest record a standby has not acknowledged has been durable "
+	    "(on a standby: since it was last caught up).", st.lag_seconds);
+	metric_u(b, "parkd_replication_standbys_dropped_total", "counter",
+	    "Standbys dropped for falling more than replication.max_lag_bytes behind.",
+	    st.dropped);
+	metric_u(b, "parkd_replication_sent_bytes_total", "counter",
+	    "Bytes sent to standbys.", st.bytes_sent);
+	metric_u(b, "parkd_replication_snapshots_sent_total", "counter",
+	    "Snapshots sent to standbys that asked for records no longer in the journal.",
+	    st.snapshots_sent);
+	metric(b, "parkd_replication_connected", "gauge",
+	    "1 while this standby follows its primary.", st.connected);
+	metric_u(b, "parkd_replication_primary_lsn", "gauge",
+	    "The primary's last durable LSN as it last said (standby).", st.primary_lsn);
+	metric_u(b, "parkd_replication_applied_lsn", "gauge",
+	    "The last record this standby applied.", st.applied_lsn);
+	metric_u(b, "parkd_replication_connects_total", "counter",
+	    "Connection attempts to the primary (standby).", st.connects);
+	metric_u(b, "parkd_replication_snapshots_received_total", "counter",
+	    "Snapshots taken from the primary (standby).", st.snapshots_received);
+	metric_u(b, "parkd_replication_records_received_total", "counter",
+	    "Records applied from the primary (standby).", st.records_received);
+}
+
 char *
 metrics_text(struct server *s, size_t *len)
 {
@@ -441,6 +496,7 @@ metrics_text(struct server *s, size_t *len)
 	write_garage(s, &b);
 	write_journal(s, &b);
 	write_audit(s, &b);
+	write_replication(s, &b);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

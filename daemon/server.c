@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "publish.h"
+#include "replication.h"
 #include "subs.h"
 #include "tcp.h"
 
@@ -133,11 +134,26 @@ static int
 env_writable(void *ud, const char **why)
 {
 	struct server *s = ud;
+	int r = replication_writable(s->repl, why);
 
+	if (r != 1)
+		return r;
 	if (s->journal == NULL || journal_writable(s->journal))
 		return 1;
 	journal_state(s->journal, why);
 	return 0;
+}
+
+static int
+env_promote(void *ud, uint64_t *lsn, char *why, size_t whylen)
+{
+	struct server *s = ud;
+
+	if (s->repl == NULL) {
+		*lsn = 0;
+		return 1;
+	}
+	return replication_promote(s->repl, lsn, why, whylen);
 }
 
 static int
@@ -183,7 +199,9 @@ env_health(void *ud, struct jw *w)
 {
 	struct server *s = ud;
 	int writable = s->journal == NULL || journal_writable(s->journal);
-	int ok = !s->shutting_down && writable && audit_ok(s->audit);
+	const char *repl_why = "";
+	int repl_bad = replication_degraded(s->repl, &repl_why);
+	int ok = !s->shutting_down && writable && !repl_bad && audit_ok(s->audit);
 
 	jw_kstr(w, "status", ok ? "ok" : "degraded");
 	jw_kstr(w, "version", PARKD_VERSION);
@@ -196,10 +214,18 @@ env_health(void *ud, struct jw *w)
 	jw_obj(w);
 	audit_health(s->audit, w);
 	jw_obj_end(w);
+	if (s->repl != NULL) {
+		jw_key(w, "replication");
+		jw_obj(w);
+		replication_health(s->repl, w);
+		jw_obj_end(w);
+	}
 	if (s->shutting_down)
 		jw_kstr(w, "reason", "shutting down");
 	else if (!writable)
 		jw_kstr(w, "reason", "journal not writable");
+	else if (repl_bad)
+		jw_kstr(w, "reason", repl_why);
 	else if (!ok)
 		jw_kstr(w, "reason", "audit events are not reaching Redis");
 }
@@ -210,13 +236,34 @@ server_on_durable(void *ud, uint64_t durable)
 	struct server *s = ud;
 	struct client *c, *next;
 
-	(void)durable;
 	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
 		if (c->out_head != NULL)
 			client_flush(c);
 	}
 	audit_kick(s->audit);
+	replication_durable(s->repl, durable);
+}
+
+void
+server_on_batch(void *ud, const unsigned char *data, size_t len,
+    uint64_t first, uint64_t last)
+{
+	struct server *s = ud;
+
+	replication_batch(s->repl, data, len, first, last);
+}
+
+void
+server_promoted(struct server *s)
+{
+	/*
+	 * A standby runs no timers: whatever keeps one (expiries, holds,
+	 * no-shows, retention) starts here, and fires at once for what came
+	 * due meanwhile.  Audit shipping was released by replication.
+	 */
+	(void)s;
+	log_info("promoted: this daemon is the primary and takes changes");
 }
 
 void
@@ -227,6 +274,7 @@ server_on_journal_failed(void *ud, uint64_t durable, const char *why)
 
 	log_err("journal failed (%s): replies to changes after LSN %llu become unavailable",
 	    why, (unsigned long long)durable);
+	replication_journal_failed(s->repl);
 	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
 		client_changes_lost(c, durable);
@@ -248,7 +296,10 @@ server_on_rebuilt(void *ud, garage *g)
 uint64_t
 server_durable(const struct server *s)
 {
-	return s->journal ? journal_durable(s->journal) : UINT64_MAX;
+	uint64_t d = s->journal ? journal_durable(s->journal) : UINT64_MAX;
+	uint64_t safe = replication_safe(s->repl);
+
+	return safe < d ? safe : d;
 }
 
 static void
@@ -529,6 +580,7 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
 	s->env.writable = env_writable;
 	s->env.consistent = env_consistent;
 	s->env.commit = env_commit;
+	s->env.promote = env_promote;
 	s->env.mono_ms = env_mono_ms;
 	/* At most 64 subscriptions per connection: each costs memory for every change. */
 	s->subs = subs_new(64);
@@ -631,6 +683,7 @@ server_shutdown(struct server *s)
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
 	uv_close((uv_handle_t *)&s->tick, NULL);
 	publish_close(s);
+	replication_close(s->repl);
 	http_stop(s->http);
 	s->http = NULL;
 	/* Redis would keep the loop alive; history still waiting is answered unavailable. */

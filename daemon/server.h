@@ -69,6 +69,7 @@ struct server {
 	struct http *http;
 	struct metrics *metrics;	/* requests by method and outcome, latencies */
 	struct authguard *auth;		/* failed auth calls by address */
+	struct replication *repl;	/* primary or standby (replication.h); NULL: none */
 	uint64_t auth_logged_ms;	/* when they were last summed up in the log */
 	/* Re-reads the configuration (SIGHUP); set by main.  0 or -1 (logged). */
 	int (*reload)(struct server *s);
@@ -88,6 +89,14 @@ int server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage 
 void server_on_durable(void *ud, uint64_t durable);
 void server_on_journal_failed(void *ud, uint64_t durable, const char *why);
 void server_on_rebuilt(void *ud, garage *g);
+/* The journal's batch hook: the bytes of a batch on disk (replication). */
+void server_on_batch(void *ud, const unsigned char *data, size_t len,
+    uint64_t first, uint64_t last);
+/*
+ * A standby became the primary (replication.h): what only a primary runs
+ * starts now.  Timers that came due while it was a standby fire at once.
+ */
+void server_promoted(struct server *s);
 /* Starts listening.  0 or -1 (logged). */
 int server_listen(struct server *s);
 /* Frees what server_init allocated, and s itself (after the loop ended). */
@@ -122,7 +131,10 @@ void server_shed_output(struct server *s);
 int server_address_add(struct server *s, const char *addr);
 void server_address_del(struct server *s, const char *addr);
 
-/* Replies to changes up to this LSN may be sent. */
+/*
+ * Replies to changes up to this LSN may be sent: durable here and, in
+ * sync replication, on a standby too.
+ */
 uint64_t server_durable(const struct server *s);
 
 /* A fresh time-ordered id (tickets, receipts, audit events). */

@@ -243,15 +243,28 @@ p_ticket(struct call *c, int allow_plate, int inside_only)
 	return t;
 }
 
-/* Changes are refused, before anything changes, while they cannot be kept. */
+/*
+ * Changes are refused, before anything changes, while they cannot be
+ * kept, and where they are not ours to make (a standby: the client is
+ * told where the primary is).
+ */
 static int
 writable(struct call *c)
 {
 	const char *why = "";
+	int w;
 
-	if (c->env->writable == NULL || c->env->writable(c->env->ud, &why))
+	if (c->env->writable == NULL || (w = c->env->writable(c->env->ud, &why)) == 1)
 		return 1;
-	fail(c, PK_E_UNAVAILABLE, "changes are refused: journal %s", why);
+	if (w == CALL_NOT_PRIMARY) {
+		fail(c, PK_E_NOT_PRIMARY, "this daemon is not the primary; send "
+		    "changes to %s", why[0] ? why : "the primary");
+		jw_kstr(&c->edata, "primary", why);
+	} else if (w == CALL_NO_STANDBY) {
+		fail(c, PK_E_NO_STANDBY, "changes are refused: %s", why);
+	} else {
+		fail(c, PK_E_UNAVAILABLE, "changes are refused: journal %s", why);
+	}
 	return 0;
 }
 
@@ -1053,6 +1066,35 @@ m_layout(struct call *c)
 		fail(c, e, NULL);
 }
 
+static void
+m_promote(struct call *c)
+{
+	char why[160] = "";
+	uint64_t lsn = 0;
+	int rc;
+	pk_err e;
+
+	if (c->env->promote == NULL) {
+		fail(c, PK_E_UNAVAILABLE, "there is no replication here");
+		return;
+	}
+	rc = c->env->promote(c->env->ud, &lsn, why, sizeof(why));
+	if (rc < 0) {
+		fail(c, PK_E_UNAVAILABLE, "cannot promote: %s", why);
+		return;
+	}
+	if (rc == 0 && (e = garage_promote(c->g, lsn, c->now, c->changes)) != PK_OK) {
+		fail(c, e, NULL);
+		return;
+	}
+	/* Promoted before (a retry): the answer waits for that to be durable. */
+	c->acks_earlier = rc == 1;
+	jw_obj(c->out);
+	jw_kstr(c->out, "role", "primary");
+	jw_kuint(c->out, "epoch", garage_epoch(c->g));
+	jw_obj_end(c->out);
+}
+
 /* ---- the table ---- */
 
 static const char *const P_NONE[] = { NULL };
@@ -1110,6 +1152,9 @@ static const struct method methods[] = {
 	  m_subscribe },
 	{ "unsubscribe", ANY, 0, P_UNSUBSCRIBE,
 	  "unsubscribe subscription=ID — stop a subscription", m_unsubscribe },
+	{ "promote", 0, 0, P_NONE,
+	  "promote — make this standby the primary (a new epoch); the old primary is fenced",
+	  m_promote },
 	{ "history", 0, 0, P_HISTORY,
 	  "history subject=vehicle:PLATE|spot:ID|ticket:ID|gate:ID [limit=100] — audit events, newest last",
 	  m_history },

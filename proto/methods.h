@@ -20,6 +20,10 @@
 #include "role.h"
 #include "uuid7.h"
 
+/* What call_env.writable answers on a standby, and in sync mode alone. */
+#define CALL_NOT_PRIMARY	(-1)
+#define CALL_NO_STANDBY		(-2)
+
 /* What the daemon lends the handlers. */
 struct call_env {
 	void *ud;
@@ -42,10 +46,19 @@ struct call_env {
 	int (*auth)(void *ud, const char *peer, const char *token,
 	    enum role *role, const char **gate, uint64_t *retry_ms);
 	/*
-	 * Whether changes can be made durable now; when not, *why says why.
-	 * NULL means always.
+	 * Whether changes can be made here now: 1; 0 when they cannot be
+	 * made durable (*why says why); CALL_NOT_PRIMARY on a standby or a
+	 * fenced primary (*why: the primary's address for clients, "" when
+	 * unknown); CALL_NO_STANDBY when sync replication has no standby and
+	 * refuses (*why says so).  NULL means always.
 	 */
 	int (*writable)(void *ud, const char **why);
+	/*
+	 * promote: 0 when this standby is now the primary, the promotion to
+	 * be made at LSN *lsn; 1 when it is the primary already; -1 when it
+	 * may not be (why says why).  NULL: there is nothing to promote.
+	 */
+	int (*promote)(void *ud, uint64_t *lsn, char *why, size_t whylen);
 	/*
 	 * Whether the state in memory can be shown: false while it is being
 	 * rebuilt after the journal lost changes.  NULL means always.

@@ -1,0 +1,1231 @@
+/* repl_primary.c - the listener and the sender of each standby (see repl_primary.h). */
+#include "repl_primary.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "audit.h"
+#include "datadir.h"
+#include "epochs.h"
+#include "jcursor.h"
+#include "journal.h"
+#include "log.h"
+#include "repl.h"
+#include "replication.h"
+#include "server.h"
+
+/* A hello must come this soon, and be this small. */
+#define HELLO_TIMEOUT_MS 5000
+#define IN_MAX 8192
+#define MAX_STANDBYS 16
+/* A read from the files: at most this many records and about this many bytes. */
+#define READ_RECORDS 8192
+#define READ_BYTES (1u << 20)
+/* Records frames are cut at about this size (a larger record goes whole). */
+#define FRAME_BYTES (1u << 20)
+/*
+ * Reading on for a catching-up standby waits until its queue is below
+ * this (or half of max_lag_bytes, when that is less).
+ */
+#define LOW_WATER (4u << 20)
+/* A standby whose queue has not moved in this long has stopped reading. */
+#define STALL_MS 30000
+#define TICK_MS 50
+#define STATUS_MS 1000
+/* When records became durable, for the lag in time (see ring_* below). */
+#define RING 512
+
+/*
+ * Bytes to send, shared by every standby a batch goes to: freed when the
+ * last write of it is done.
+ */
+struct chunk {
+	unsigned refs;
+	size_t len;
+	unsigned char data[];
+};
+
+#define CONN_STATES(X)						\
+	X(C_HELLO, "hello")		/* waiting for the hello */	\
+	X(C_SNAPSHOT, "snapshot")	/* sending the snapshot */	\
+	X(C_CATCHUP, "catchup")		/* sending from the files */	\
+	X(C_LIVE, "streaming")		/* sending each batch */	\
+	X(C_CLOSING, "closing")
+
+enum cstate {
+#define CS_ENUM(name, str) name,
+	CONN_STATES(CS_ENUM)
+#undef CS_ENUM
+};
+
+static const char *const cstate_names[] = {
+#define CS_NAME(name, str) str,
+	CONN_STATES(CS_NAME)
+#undef CS_NAME
+};
+
+struct rconn {
+	uv_tcp_t tcp;
+	struct repl_primary *rp;
+	struct rconn *next;
+	enum cstate state;
+	struct repl_reader rd;
+	char peer[64];
+	char name[REPL_ADDR_MAX + 1];	/* its client address: one connection each */
+	uint64_t next_lsn;		/* the next record to send */
+	uint64_t acked;			/* durable on its disk */
+	uint64_t queued;		/* bytes handed to uv_write, not yet written */
+	uint64_t since_ms;
+	uint64_t progress_ms;		/* when a write of it last completed */
+	struct jcursor cur;		/* reading the files */
+	int first_read;			/* nothing read for it yet: a gap means a snapshot */
+	int busy;			/* a job on the thread pool */
+	int refs;			/* the handle, jobs and writes alive */
+	int close_after_write;
+	int snap_fd;
+	uint64_t snap_lsn, snap_size, snap_off;
+};
+
+struct repl_primary {
+	struct server *s;
+	uv_tcp_t listener;
+	int listening;
+	uv_timer_t tick;
+	int closed;
+	struct rconn *conns;
+	uint64_t acked;			/* the highest LSN a standby acknowledged */
+	uint64_t streaming_ms;		/* when a standby was last streaming */
+	uint64_t status_ms;
+	int lost;			/* sync: no standby acknowledging */
+	uint32_t fenced_epoch;		/* 0: not fenced */
+	char fenced_by[REPL_ADDR_MAX + 1];
+	char why[160];
+	uint64_t dropped, bytes_sent, snapshots_sent;
+	struct {
+		uint64_t lsn, ms;
+	} ring[RING];
+	size_t ring_n;
+	char readbuf[65536];
+};
+
+static void conn_close(struct rconn *c, const char *why);
+static void pump(struct rconn *c);
+
+/* ---- when records became durable ---- */
+
+/*
+ * Entry i says LSNs up to ring[i].lsn were durable by ring[i].ms.  Within
+ * a millisecond the last entry grows; a full ring merges its two oldest
+ * entries, keeping the earlier time, so a lag is never understated.
+ */
+static void
+ring_push(struct repl_primary *rp, uint64_t lsn, uint64_t now)
+{
+	if (rp->ring_n > 0 && rp->ring[rp->ring_n - 1].ms == now) {
+		rp->ring[rp->ring_n - 1].lsn = lsn;
+		return;
+	}
+	if (rp->ring_n == RING) {
+		rp->ring[1].ms = rp->ring[0].ms;
+		memmove(&rp->ring[0], &rp->ring[1], (RING - 1) * sizeof(rp->ring[0]));
+		rp->ring_n--;
+	}
+	rp->ring[rp->ring_n].lsn = lsn;
+	rp->ring[rp->ring_n].ms = now;
+	rp->ring_n++;
+}
+
+/* Forgets what every connected standby (and the best one ever) holds. */
+static void
+ring_prune(struct repl_primary *rp)
+{
+	uint64_t low = rp->acked;
+	size_t k = 0;
+
+	for (struct rconn *c = rp->conns; c != NULL; c = c->next)
+		if (c->state != C_HELLO && c->state != C_CLOSING && c->acked < low)
+			low = c->acked;
+	while (k < rp->ring_n && rp->ring[k].lsn <= low)
+		k++;
+	if (k > 0) {
+		memmove(&rp->ring[0], &rp->ring[k], (rp->ring_n - k) * sizeof(rp->ring[0]));
+		rp->ring_n -= k;
+	}
+}
+
+/* How long the oldest record after acked has been durable here (ms; 0: none). */
+static uint64_t
+ring_age(const struct repl_primary *rp, uint64_t acked, uint64_t now)
+{
+	for (size_t i = 0; i < rp->ring_n; i++) {
+		if (rp->ring[i].lsn > acked)
+			return now > rp->ring[i].ms ? now - rp->ring[i].ms : 0;
+	}
+	return 0;
+}
+
+/* ---- sending ---- */
+
+static struct chunk *
+chunk_new(size_t len)
+{
+	struct chunk *ch = malloc(sizeof(*ch) + len);
+
+	if (ch != NULL) {
+		ch->refs = 1;
+		ch->len = len;
+	}
+	return ch;
+}
+
+static void
+chunk_unref(struct chunk *ch)
+{
+	if (ch != NULL && --ch->refs == 0)
+		free(ch);
+}
+
+struct wreq {
+	uv_write_t req;
+	struct rconn *c;
+	struct chunk *ch;
+};
+
+static void
+conn_unref(struct rconn *c)
+{
+	if (--c->refs > 0)
+		return;
+	repl_reader_free(&c->rd);
+	if (c->snap_fd >= 0)
+		close(c->snap_fd);
+	free(c);
+}
+
+static void
+on_write(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct rconn *c = w->c;
+
+	c->queued -= w->ch->len;
+	c->progress_ms = uv_now(c->rp->s->loop);
+	chunk_unref(w->ch);
+	free(w);
+	if (status < 0 && c->state != C_CLOSING)
+		conn_close(c, uv_strerror(status));
+	else if (c->close_after_write && c->queued == 0 && c->state != C_CLOSING)
+		conn_close(c, NULL);
+	else if (c->state == C_SNAPSHOT || c->state == C_CATCHUP)
+		pump(c);
+	conn_unref(c);
+}
+
+/* Queues ch (a reference is taken) on c's socket. */
+static int
+send_chunk(struct rconn *c, struct chunk *ch)
+{
+	struct wreq *w = malloc(sizeof(*w));
+	uv_buf_t b;
+
+	if (w == NULL) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	w->c = c;
+	w->ch = ch;
+	b = uv_buf_init((char *)ch->data, (unsigned)ch->len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+		free(w);
+		conn_close(c, "write failed");
+		return -1;
+	}
+	ch->refs++;
+	c->refs++;
+	if (c->queued == 0)
+		c->progress_ms = uv_now(c->rp->s->loop);
+	c->queued += ch->len;
+	c->rp->bytes_sent += ch->len;
+	return 0;
+}
+
+/* One frame with a copy of body. */
+static int
+send_frame(struct rconn *c, enum repl_type t, const void *body, size_t len)
+{
+	struct chunk *ch = chunk_new(REPL_HEADER + len);
+	int rc;
+
+	if (ch == NULL) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	repl_header(ch->data, t, len);
+	if (len > 0)
+		memcpy(ch->data + REPL_HEADER, body, len);
+	rc = send_chunk(c, ch);
+	chunk_unref(ch);
+	return rc;
+}
+
+static void
+endpoint_text(const struct endpoint *ep, char *out, size_t len)
+{
+	if (!ep->enabled)
+		snprintf(out, len, "%s", "");
+	else if (strchr(ep->host, ':') != NULL)
+		snprintf(out, len, "[%s]:%d", ep->host, ep->port);
+	else
+		snprintf(out, len, "%s:%d", ep->host, ep->port);
+}
+
+static void
+our_info(const struct repl_primary *rp, struct repl_info *i)
+{
+	const struct server *s = rp->s;
+
+	memset(i, 0, sizeof(*i));
+	i->epoch = garage_epoch(s->g);
+	i->last = journal_written(s->journal);
+	endpoint_text(&s->cfg->listen, i->listen, sizeof(i->listen));
+	snprintf(i->audit, sizeof(i->audit), "%s", audit_key(s->audit));
+	i->audit_lsn = audit_acked(s->audit);
+}
+
+static int
+send_info(struct rconn *c, enum repl_type t)
+{
+	struct repl_info i;
+	struct jw w;
+	int rc;
+
+	our_info(c->rp, &i);
+	jw_init(&w);
+	repl_info_write(&w, &i);
+	rc = jw_failed(&w) ? -1 : send_frame(c, t, w.buf, w.len);
+	jw_release(&w);
+	return rc;
+}
+
+/* Tells the standby why not, and closes once that is written. */
+static void
+refuse(struct rconn *c, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+refuse(struct rconn *c, const char *reason, const char *fmt, ...)
+{
+	struct repl_refusal r;
+	struct jw w;
+	va_list ap;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	va_start(ap, fmt);
+	vsnprintf(r.message, sizeof(r.message), fmt, ap);
+	va_end(ap);
+	r.epoch = garage_epoch(c->rp->s->g);
+	endpoint_text(&c->rp->s->cfg->listen, r.listen, sizeof(r.listen));
+	log_warn("replication: standby %s refused (%s): %s", c->peer, reason, r.message);
+	jw_init(&w);
+	repl_refusal_write(&w, &r);
+	c->close_after_write = 1;
+	c->state = C_HELLO;
+	if (jw_failed(&w) || send_frame(c, REPL_REFUSED, w.buf, w.len) != 0)
+		conn_close(c, NULL);
+	jw_release(&w);
+}
+
+/*
+ * The frames of a run of journal records (data, framed by lib/wal.h),
+ * cut at about FRAME_BYTES at record boundaries, into one chunk.
+ */
+static struct chunk *
+records_chunk(const unsigned char *data, size_t len)
+{
+	size_t off = 0, frames = 0, start, out = 0;
+	struct wal_rec rec;
+	struct chunk *ch;
+
+	while (off < len) {
+		start = off;
+		while (off < len && off - start < FRAME_BYTES &&
+		    wal_next(data, len, &off, &rec) == WAL_OK)
+			;
+		if (off == start)
+			return NULL;	/* not the journal's bytes */
+		frames++;
+	}
+	if ((ch = chunk_new(len + frames * REPL_HEADER)) == NULL)
+		return NULL;
+	off = 0;
+	while (off < len) {
+		start = off;
+		while (off < len && off - start < FRAME_BYTES &&
+		    wal_next(data, len, &off, &rec) == WAL_OK)
+			;
+		repl_header(ch->data + out, REPL_RECORDS, off - start);
+		memcpy(ch->data + out + REPL_HEADER, data + start, off - start);
+		out += REPL_HEADER + off - start;
+	}
+	return ch;
+}
+
+/* ---- the thread pool: reading records and the snapshot ---- */
+
+enum job_kind { JOB_RECORDS, JOB_FIND_SNAPSHOT, JOB_SNAPSHOT };
+
+struct job {
+	uv_work_t req;
+	struct rconn *c;
+	enum job_kind kind;
+	char dir[DATADIR_PATH_MAX];
+	struct jcursor cur;
+	uint64_t upto;
+	uint64_t skipped;
+	struct chunk *out;
+	int fd;
+	uint64_t off, lsn, size;
+	size_t want;
+	int rc;
+};
+
+/* Pool thread: the records after cur, framed as wal.h and then as frames. */
+static void
+job_records(struct job *jb)
+{
+	struct jcursor_batch b;
+	struct wal_buf wb;
+
+	memset(&wb, 0, sizeof(wb));
+	if (jcursor_read(jb->dir, &jb->cur, jb->upto, READ_RECORDS, READ_BYTES, &b) != 0) {
+		jb->rc = -1;
+		return;
+	}
+	jb->skipped = b.skipped;
+	for (size_t i = 0; i < b.n; i++) {
+		if (wal_buf_add(&wb, b.lsn[i], b.buf + b.off[i], b.len[i]) != 0) {
+			jb->rc = -1;
+			break;
+		}
+	}
+	if (jb->rc == 0 && b.n > 0 && (jb->out = records_chunk(wb.data, wb.len)) == NULL)
+		jb->rc = -1;
+	wal_buf_free(&wb);
+	jcursor_batch_free(&b);
+}
+
+/* Pool thread: opens the newest committed snapshot. */
+static void
+job_find_snapshot(struct job *jb)
+{
+	struct datadir_list l;
+	char err[256], path[DATADIR_PATH_MAX];
+	struct stat st;
+
+	jb->fd = -1;
+	if (datadir_scan(jb->dir, &l, 0, err, sizeof(err)) != 0) {
+		jb->rc = -1;
+		return;
+	}
+	/* Newest first; one pruned meanwhile is passed over. */
+	for (size_t i = l.nsnap; i-- > 0;) {
+		datadir_path(path, sizeof(path), jb->dir, "snapshot", l.snaps[i], ".snap");
+		jb->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (jb->fd < 0)
+			continue;
+		if (fstat(jb->fd, &st) != 0) {
+			close(jb->fd);
+			jb->fd = -1;
+			continue;
+		}
+		jb->lsn = l.snaps[i];
+		jb->size = (uint64_t)st.st_size;
+		break;
+	}
+	datadir_list_free(&l);
+}
+
+/* Pool thread: the next piece of the snapshot, as one frame. */
+static void
+job_snapshot(struct job *jb)
+{
+	ssize_t r;
+
+	if ((jb->out = chunk_new(REPL_HEADER + jb->want)) == NULL) {
+		jb->rc = -1;
+		return;
+	}
+	r = pread(jb->fd, jb->out->data + REPL_HEADER, jb->want, (off_t)jb->off);
+	if (r != (ssize_t)jb->want) {
+		jb->rc = -1;
+		return;
+	}
+	repl_header(jb->out->data, REPL_DATA, jb->want);
+}
+
+static void
+work_job(uv_work_t *req)
+{
+	struct job *jb = (struct job *)req;
+
+	switch (jb->kind) {
+	case JOB_RECORDS:
+		job_records(jb);
+		break;
+	case JOB_FIND_SNAPSHOT:
+		job_find_snapshot(jb);
+		break;
+	case JOB_SNAPSHOT:
+		job_snapshot(jb);
+		break;
+	}
+}
+
+static void start_snapshot(struct rconn *c);
+
+static void
+records_read(struct rconn *c, struct job *jb)
+{
+	if (jb->rc != 0) {
+		conn_close(c, "reading the journal failed");
+		return;
+	}
+	if (jb->skipped > 0) {
+		/* What it asks for is no longer in the journal. */
+		if (c->first_read) {
+			start_snapshot(c);
+			return;
+		}
+		conn_close(c, "records were pruned while it caught up (it gets a snapshot next)");
+		return;
+	}
+	c->first_read = 0;
+	if (jb->out == NULL && jb->cur.next_lsn <= jb->upto) {
+		conn_close(c, "the journal holds nothing to send");
+		return;
+	}
+	c->cur = jb->cur;
+	c->next_lsn = jb->cur.next_lsn;
+	if (jb->out != NULL && send_chunk(c, jb->out) != 0)
+		return;
+	pump(c);
+}
+
+static void
+snapshot_found(struct rconn *c, struct job *jb)
+{
+	struct repl_snapshot sn;
+	struct jw w;
+
+	if (jb->fd < 0) {
+		refuse(c, "unavailable", "the journal no longer holds LSN %" PRIu64
+		    " and there is no snapshot to send", c->next_lsn);
+		return;
+	}
+	c->snap_fd = jb->fd;
+	c->snap_lsn = jb->lsn;
+	c->snap_size = jb->size;
+	c->snap_off = 0;
+	c->state = C_SNAPSHOT;
+	c->rp->snapshots_sent++;
+	log_info("replication: standby %s asks for LSN %" PRIu64 ", no longer in "
+	    "the journal: sending the snapshot at LSN %" PRIu64 " (%" PRIu64 " bytes)",
+	    c->peer, c->next_lsn, c->snap_lsn, c->snap_size);
+	sn.lsn = c->snap_lsn;
+	sn.bytes = c->snap_size;
+	jw_init(&w);
+	repl_snapshot_write(&w, &sn);
+	if (jw_failed(&w) || send_frame(c, REPL_SNAPSHOT, w.buf, w.len) == 0)
+		pump(c);
+	jw_release(&w);
+}
+
+static void
+after_job(uv_work_t *req, int status)
+{
+	struct job *jb = (struct job *)req;
+	struct rconn *c = jb->c;
+
+	(void)status;
+	c->busy = 0;
+	if (c->state == C_CLOSING) {
+		if (jb->kind == JOB_FIND_SNAPSHOT && jb->fd >= 0)
+			close(jb->fd);
+	} else if (jb->kind == JOB_RECORDS) {
+		records_read(c, jb);
+	} else if (jb->kind == JOB_FIND_SNAPSHOT) {
+		snapshot_found(c, jb);
+	} else if (jb->rc != 0) {
+		conn_close(c, "reading the snapshot failed");
+	} else {
+		c->snap_off += jb->want;
+		if (send_chunk(c, jb->out) == 0)
+			pump(c);
+	}
+	chunk_unref(jb->out);
+	free(jb);
+	conn_unref(c);
+}
+
+static void
+queue_job(struct rconn *c, struct job *jb)
+{
+	jb->c = c;
+	snprintf(jb->dir, sizeof(jb->dir), "%s", journal_dir(c->rp->s->journal));
+	c->busy = 1;
+	c->refs++;
+	if (uv_queue_work(c->rp->s->loop, &jb->req, work_job, after_job) != 0) {
+		c->busy = 0;
+		c->refs--;
+		free(jb);
+		conn_close(c, "could not queue a read");
+	}
+}
+
+static void
+start_snapshot(struct rconn *c)
+{
+	struct job *jb = calloc(1, sizeof(*jb));
+
+	if (jb == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	jb->kind = JOB_FIND_SNAPSHOT;
+	jb->fd = -1;
+	queue_job(c, jb);
+}
+
+static uint64_t
+low_water(const struct repl_primary *rp)
+{
+	uint64_t half = (uint64_t)rp->s->cfg->repl.max_lag_bytes / 2;
+
+	return half < LOW_WATER ? half : LOW_WATER;
+}
+
+/* Reads on for a standby that is behind, while its queue is short. */
+static void
+pump(struct rconn *c)
+{
+	struct repl_primary *rp = c->rp;
+	struct job *jb;
+	uint64_t upto = journal_written(rp->s->journal);
+
+	if (c->busy || c->queued >= low_water(rp) || c->close_after_write)
+		return;
+	if (c->state == C_SNAPSHOT) {
+		if (c->snap_off < c->snap_size) {
+			if ((jb = calloc(1, sizeof(*jb))) == NULL) {
+				conn_close(c, "out of memory");
+				return;
+			}
+			jb->kind = JOB_SNAPSHOT;
+			jb->fd = c->snap_fd;
+			jb->off = c->snap_off;
+			jb->want = c->snap_size - c->snap_off < READ_BYTES ?
+			    (size_t)(c->snap_size - c->snap_off) : READ_BYTES;
+			queue_job(c, jb);
+			return;
+		}
+		close(c->snap_fd);
+		c->snap_fd = -1;
+		c->state = C_CATCHUP;
+		c->first_read = 0;
+		c->next_lsn = c->snap_lsn + 1;
+		memset(&c->cur, 0, sizeof(c->cur));
+		c->cur.next_lsn = c->next_lsn;
+	}
+	if (c->state != C_CATCHUP)
+		return;
+	if (c->next_lsn > upto) {
+		/* Caught up: from now on every batch as the journal writes it. */
+		c->state = C_LIVE;
+		rp->streaming_ms = uv_now(rp->s->loop);
+		log_info("replication: standby %s (%s) is streaming from LSN %" PRIu64,
+		    c->name[0] ? c->name : "-", c->peer, c->next_lsn);
+		return;
+	}
+	if ((jb = calloc(1, sizeof(*jb))) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	jb->kind = JOB_RECORDS;
+	jb->cur = c->cur;
+	jb->upto = upto;
+	queue_job(c, jb);
+}
+
+/* ---- receiving ---- */
+
+static void
+on_close(uv_handle_t *h)
+{
+	conn_unref(h->data);
+}
+
+static void
+conn_close(struct rconn *c, const char *why)
+{
+	struct repl_primary *rp = c->rp;
+	struct rconn **pp;
+
+	if (c->state == C_CLOSING)
+		return;
+	if (why != NULL)
+		log_warn("replication: standby %s (%s) dropped: %s",
+		    c->name[0] ? c->name : "-", c->peer, why);
+	c->state = C_CLOSING;
+	for (pp = &rp->conns; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+/* Compares in time that depends only on the lengths. */
+static int
+ct_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = (unsigned char)(la != lb);
+
+	for (size_t i = 0; i < la; i++)
+		diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+	return diff == 0;
+}
+
+/* A standby of a later epoch: this daemon is no longer the primary. */
+static void
+fence(struct repl_primary *rp, uint32_t epoch, const char *by)
+{
+	struct rconn *c, *next;
+
+	if (rp->fenced_epoch >= epoch)
+		return;
+	rp->fenced_epoch = epoch;
+	snprintf(rp->fenced_by, sizeof(rp->fenced_by), "%s", by);
+	log_err("replication: a standby was promoted to epoch %u (%s); this "
+	    "daemon (epoch %u) takes no more changes", epoch, by[0] ? by : "address unknown",
+	    garage_epoch(rp->s->g));
+	for (c = rp->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state != C_HELLO)
+			conn_close(c, "this primary is fenced");
+	}
+}
+
+static void
+on_hello(struct rconn *c, const unsigned char *body, size_t len)
+{
+	struct repl_primary *rp = c->rp;
+	struct server *s = rp->s;
+	const char *fac = facility_name(garage_facility(s->g));
+	struct repl_hello h;
+	char err[200];
+	struct jerr e = { err, sizeof(err), 0 };
+	enum epochs_verdict v;
+	size_t n = 0;
+
+	if (repl_hello_read(body, len, &h, &e) != 0) {
+		refuse(c, "bad_hello", "%s", err);
+		return;
+	}
+	if (!ct_equal(h.token, s->cfg->repl.token)) {
+		explicit_bzero(&h, sizeof(h));
+		refuse(c, "token", "%s", "unknown token");
+		return;
+	}
+	explicit_bzero(h.token, sizeof(h.token));
+	if (strcmp(h.facility, fac) != 0) {
+		refuse(c, "facility", "this primary runs facility '%s', not '%s'", fac,
+		    h.facility);
+		return;
+	}
+	v = epochs_judge(garage_epochs(s->g), journal_written(s->journal), h.epoch,
+	    h.last);
+	if (v == EPOCHS_NEWER) {
+		fence(rp, h.epoch, h.listen);
+		refuse(c, "fenced", "this daemon (epoch %u) takes no more changes: "
+		    "epoch %u is newer", garage_epoch(s->g), h.epoch);
+		return;
+	}
+	if (h.fence) {
+		refuse(c, "not_stale", "this daemon is in epoch %u, not older than %u",
+		    garage_epoch(s->g), h.epoch);
+		return;
+	}
+	if (rp->fenced_epoch != 0) {
+		refuse(c, "fenced", "this daemon was fenced by epoch %u at %s",
+		    rp->fenced_epoch, rp->fenced_by);
+		return;
+	}
+	if (v == EPOCHS_DIVERGED) {
+		refuse(c, "diverged", "its LSN %" PRIu64 " of epoch %u is not in this "
+		    "history (epoch %u at that LSN, last LSN %" PRIu64 "): start it "
+		    "with an empty data_dir", h.last, h.epoch,
+		    epochs_at(garage_epochs(s->g), h.last), journal_written(s->journal));
+		return;
+	}
+	if (!journal_consistent(s->journal)) {
+		refuse(c, "unavailable", "%s", "the journal is being rebuilt; try again");
+		return;
+	}
+	/* One connection per standby: a new one replaces the old. */
+	for (struct rconn *o = rp->conns, *next; o != NULL; o = next) {
+		next = o->next;
+		if (o != c && o->state != C_HELLO && h.listen[0] != '\0' &&
+		    strcmp(o->name, h.listen) == 0)
+			conn_close(o, "it connected again");
+		else if (o != c && o->state != C_HELLO)
+			n++;
+	}
+	if (n >= MAX_STANDBYS) {
+		refuse(c, "busy", "%d standbys are connected already", MAX_STANDBYS);
+		return;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", h.listen);
+	/* What it holds may not all be durable yet: its first ack says. */
+	c->acked = 0;
+	c->next_lsn = h.last + 1;
+	memset(&c->cur, 0, sizeof(c->cur));
+	c->cur.next_lsn = c->next_lsn;
+	c->first_read = 1;
+	c->state = C_CATCHUP;
+	log_info("replication: standby %s (%s) connected at LSN %" PRIu64 " (epoch %u)",
+	    c->name[0] ? c->name : "-", c->peer, h.last, h.epoch);
+	if (send_info(c, REPL_WELCOME) == 0)
+		pump(c);
+}
+
+static void
+on_ack(struct rconn *c, const unsigned char *body, size_t len)
+{
+	struct repl_primary *rp = c->rp;
+	uint64_t lsn;
+
+	if (repl_ack_read(body, len, &lsn) != 0 ||
+	    lsn > journal_written(rp->s->journal)) {
+		conn_close(c, "a bad acknowledgement");
+		return;
+	}
+	if (lsn <= c->acked)
+		return;
+	c->acked = lsn;
+	if (lsn <= rp->acked)
+		return;
+	rp->acked = lsn;
+	ring_prune(rp);
+	/* Replies (sync) and the audit shipper may be waiting for this. */
+	server_on_durable(rp->s, journal_durable(rp->s->journal));
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct rconn *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(c->rp->readbuf, sizeof(c->rp->readbuf));
+}
+
+static void
+on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct rconn *c = st->data;
+	enum repl_type t;
+	const unsigned char *body;
+	size_t len;
+	int rc;
+
+	if (nread == 0 || c->state == C_CLOSING)
+		return;
+	if (nread < 0) {
+		conn_close(c, nread == UV_EOF ? "it closed the connection" : uv_strerror((int)nread));
+		return;
+	}
+	if (repl_feed(&c->rd, buf->base, (size_t)nread) != 0) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	while (c->state != C_CLOSING && (rc = repl_next(&c->rd, &t, &body, &len)) == 1) {
+		if (c->close_after_write)
+			continue;
+		if (t == REPL_HELLO && c->state == C_HELLO)
+			on_hello(c, body, len);
+		else if (t == REPL_ACK && c->state != C_HELLO)
+			on_ack(c, body, len);
+		else
+			conn_close(c, "an unexpected frame");
+	}
+	if (c->state == C_CLOSING)
+		return;
+	/* A standby sends a hello and acks: nothing it says is long. */
+	if (rc < 0 || repl_buffered(&c->rd) > IN_MAX)
+		conn_close(c, "a broken stream");
+}
+
+static void
+free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void
+on_connection(uv_stream_t *l, int status)
+{
+	struct repl_primary *rp = l->data;
+	struct rconn *c;
+	char auth[80];
+	int lo;
+
+	if (status < 0) {
+		log_warn("replication: accept: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		/* Accept and close: a listener that does not accept stalls. */
+		uv_tcp_t *t = malloc(sizeof(*t));
+
+		if (t == NULL || uv_tcp_init(rp->s->loop, t) != 0) {
+			free(t);
+			return;
+		}
+		(void)uv_accept(l, (uv_stream_t *)t);
+		uv_close((uv_handle_t *)t, free_handle);
+		return;
+	}
+	c->rp = rp;
+	c->refs = 1;
+	c->snap_fd = -1;
+	c->state = C_HELLO;
+	c->since_ms = uv_now(rp->s->loop);
+	uv_tcp_init(rp->s->loop, &c->tcp);
+	c->tcp.data = c;
+	c->next = rp->conns;
+	rp->conns = c;
+	if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c, NULL);
+		return;
+	}
+	server_peer_names(&c->tcp, c->peer, sizeof(c->peer), auth, sizeof(auth), &lo);
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (rp->closed || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+		conn_close(c, NULL);
+}
+
+/* ---- the batch hook, the tick ---- */
+
+void
+repl_primary_batch(struct repl_primary *rp, const unsigned char *data,
+    size_t len, uint64_t first, uint64_t last)
+{
+	uint64_t limit = (uint64_t)rp->s->cfg->repl.max_lag_bytes;
+	struct chunk *ch = NULL;
+	struct rconn *c, *next;
+
+	ring_push(rp, last, uv_now(rp->s->loop));
+	for (c = rp->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state != C_LIVE)
+			continue;
+		if (c->next_lsn != first) {
+			/* Not where it was: read the files again from its place. */
+			c->state = C_CATCHUP;
+			pump(c);
+			continue;
+		}
+		if (c->queued + len > limit) {
+			rp->dropped++;
+			conn_close(c, "it fell more than replication.max_lag_bytes behind; "
+			    "it catches up from the journal when it is back");
+			continue;
+		}
+		if (ch == NULL && (ch = records_chunk(data, len)) == NULL) {
+			conn_close(c, "out of memory");
+			continue;
+		}
+		if (send_chunk(c, ch) == 0)
+			c->next_lsn = last + 1;
+	}
+	chunk_unref(ch);
+}
+
+void
+repl_primary_drop_all(struct repl_primary *rp, const char *why)
+{
+	struct rconn *c, *next;
+
+	for (c = rp->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_close(c, why);
+	}
+}
+
+/* Sync mode: is a standby acknowledging in time? */
+static void
+judge_sync(struct repl_primary *rp, uint64_t now)
+{
+	const struct settings *cfg = rp->s->cfg;
+	uint64_t t = (uint64_t)cfg->repl.sync_timeout_ms, age;
+	int streaming = 0, lost;
+
+	for (struct rconn *c = rp->conns; c != NULL; c = c->next)
+		streaming |= c->state == C_LIVE;
+	if (streaming)
+		rp->streaming_ms = now;
+	if (cfg->repl.mode != REPL_SYNC)
+		return;
+	age = ring_age(rp, rp->acked, now);
+	lost = (!streaming && now - rp->streaming_ms >= t) || age >= t;
+	if (!rp->lost && lost) {
+		rp->lost = 1;
+		snprintf(rp->why, sizeof(rp->why), "no standby acknowledged for %" PRIu64
+		    " ms: %s", t, cfg->repl.on_standby_loss == REPL_LOSS_ASYNC ?
+		    "going on alone (async)" : "changes are refused");
+		log_err("replication: %s", rp->why);
+		/* Replies held for an acknowledgement go out now (async). */
+		server_on_durable(rp->s, journal_durable(rp->s->journal));
+	} else if (rp->lost && streaming && age < t / 2) {
+		rp->lost = 0;
+		rp->why[0] = '\0';
+		log_info("replication: a standby acknowledges again; changes wait for it");
+	}
+}
+
+static void
+on_tick(uv_timer_t *tm)
+{
+	struct repl_primary *rp = tm->data;
+	uint64_t now = uv_now(rp->s->loop);
+	int status = now - rp->status_ms >= STATUS_MS;
+	struct rconn *c, *next;
+
+	judge_sync(rp, now);
+	if (status)
+		rp->status_ms = now;
+	for (c = rp->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == C_HELLO && !c->close_after_write &&
+		    now - c->since_ms > HELLO_TIMEOUT_MS)
+			conn_close(c, "no hello in time");
+		else if (c->queued > 0 && now - c->progress_ms > STALL_MS) {
+			rp->dropped++;
+			conn_close(c, "it has not read for 30 s");
+		}
+		else if (status && c->state != C_HELLO && c->queued < low_water(rp))
+			send_info(c, REPL_STATUS);
+	}
+}
+
+/* ---- life cycle and queries ---- */
+
+struct repl_primary *
+repl_primary_new(struct server *s)
+{
+	struct repl_primary *rp = calloc(1, sizeof(*rp));
+
+	if (rp == NULL)
+		return NULL;
+	rp->s = s;
+	rp->acked = 0;
+	rp->streaming_ms = rp->status_ms = uv_now(s->loop);
+	uv_timer_init(s->loop, &rp->tick);
+	rp->tick.data = rp;
+	uv_timer_start(&rp->tick, on_tick, TICK_MS, TICK_MS);
+	uv_unref((uv_handle_t *)&rp->tick);
+	return rp;
+}
+
+int
+repl_primary_listen(struct repl_primary *rp)
+{
+	const struct endpoint *ep = &rp->s->cfg->repl.listen;
+	struct sockaddr_storage ss;
+	int rc;
+
+	if (!ep->enabled || rp->listening)
+		return 0;
+	if (strchr(ep->host, ':') != NULL)
+		rc = uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)&ss);
+	else
+		rc = uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)&ss);
+	if (rc != 0) {
+		log_err("replication.listen %s:%d: not a numeric address", ep->host, ep->port);
+		return -1;
+	}
+	uv_tcp_init(rp->s->loop, &rp->listener);
+	rp->listener.data = rp;
+	rc = uv_tcp_bind(&rp->listener, (const struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&rp->listener, 16, on_connection);
+	if (rc != 0) {
+		log_err("replication.listen %s:%d: %s", ep->host, ep->port, uv_strerror(rc));
+		uv_close((uv_handle_t *)&rp->listener, NULL);
+		return -1;
+	}
+	rp->listening = 1;
+	/* A standby gets its first chance before sync counts it lost. */
+	rp->streaming_ms = uv_now(rp->s->loop);
+	log_info("replication: standbys connect to %s:%d (%s)", ep->host, ep->port,
+	    rp->s->cfg->repl.mode == REPL_SYNC ? "sync" : "async");
+	return 0;
+}
+
+void
+repl_primary_start_at(struct repl_primary *rp, uint64_t lsn)
+{
+	if (lsn > rp->acked)
+		rp->acked = lsn;
+}
+
+uint64_t
+repl_primary_safe(const struct repl_primary *rp)
+{
+	const struct settings *cfg = rp->s->cfg;
+
+	if (cfg->repl.mode != REPL_SYNC ||
+	    (rp->lost && cfg->repl.on_standby_loss == REPL_LOSS_ASYNC))
+		return UINT64_MAX;
+	return rp->acked;
+}
+
+int
+repl_primary_refusing(const struct repl_primary *rp, const char **why)
+{
+	const struct settings *cfg = rp->s->cfg;
+
+	if (cfg->repl.mode != REPL_SYNC || !rp->lost ||
+	    cfg->repl.on_standby_loss != REPL_LOSS_REFUSE)
+		return 0;
+	*why = rp->why;
+	return 1;
+}
+
+int
+repl_primary_fenced(const struct repl_primary *rp, uint32_t *epoch,
+    const char **by)
+{
+	if (rp->fenced_epoch == 0)
+		return 0;
+	*epoch = rp->fenced_epoch;
+	*by = rp->fenced_by;
+	return 1;
+}
+
+int
+repl_primary_degraded(const struct repl_primary *rp, const char **why)
+{
+	if (!rp->lost)
+		return 0;
+	*why = rp->why;
+	return 1;
+}
+
+/* The most a connected standby is behind: records, and ms. */
+static void
+worst_lag(const struct repl_primary *rp, uint64_t *records, uint64_t *ms,
+    uint64_t *connected, uint64_t *streaming)
+{
+	uint64_t now = uv_now(rp->s->loop), last = journal_written(rp->s->journal);
+
+	*records = *ms = *connected = *streaming = 0;
+	for (const struct rconn *c = rp->conns; c != NULL; c = c->next) {
+		uint64_t r, m;
+
+		if (c->state == C_HELLO || c->state == C_CLOSING)
+			continue;
+		(*connected)++;
+		*streaming += c->state == C_LIVE;
+		r = last > c->acked ? last - c->acked : 0;
+		m = ring_age(rp, c->acked, now);
+		if (r > *records)
+			*records = r;
+		if (m > *ms)
+			*ms = m;
+	}
+}
+
+void
+repl_primary_health(const struct repl_primary *rp, struct jw *w)
+{
+	const struct settings *cfg = rp->s->cfg;
+	uint64_t now = uv_now(rp->s->loop), last = journal_written(rp->s->journal);
+	uint64_t lr, lm, conn, stream;
+
+	worst_lag(rp, &lr, &lm, &conn, &stream);
+	jw_kstr(w, "mode", cfg->repl.mode == REPL_SYNC ? "sync" : "async");
+	if (cfg->repl.mode == REPL_SYNC)
+		jw_kstr(w, "sync", !rp->lost ? "ok" :
+		    cfg->repl.on_standby_loss == REPL_LOSS_ASYNC ? "lost: going on alone" :
+		    "lost: refusing changes");
+	jw_kuint(w, "standbys_connected", conn);
+	jw_kuint(w, "acked_lsn", rp->acked);
+	jw_kuint(w, "lag_records", lr);
+	jw_kuint(w, "lag_ms", lm);
+	jw_key(w, "standbys");
+	jw_arr(w);
+	for (const struct rconn *c = rp->conns; c != NULL; c = c->next) {
+		if (c->state == C_HELLO || c->state == C_CLOSING)
+			continue;
+		jw_obj(w);
+		jw_kstr(w, "address", c->name);
+		jw_kstr(w, "peer", c->peer);
+		jw_kstr(w, "state", cstate_names[c->state]);
+		jw_kuint(w, "acked_lsn", c->acked);
+		jw_kuint(w, "lag_records", last > c->acked ? last - c->acked : 0);
+		jw_kuint(w, "lag_ms", ring_age(rp, c->acked, now));
+		jw_kuint(w, "queued_bytes", c->queued);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	if (rp->dropped > 0)
+		jw_kuint(w, "dropped", rp->dropped);
+}
+
+void
+repl_primary_stats(const struct repl_primary *rp, struct replication_stats *st)
+{
+	uint64_t ms;
+
+	worst_lag(rp, &st->lag_records, &ms, &st->standbys, &st->streaming);
+	st->lag_seconds = (double)ms / 1000.0;
+	st->acked_lsn = rp->acked;
+	st->sync_lost = rp->lost;
+	st->fenced = rp->fenced_epoch != 0;
+	st->dropped = rp->dropped;
+	st->bytes_sent = rp->bytes_sent;
+	st->snapshots_sent = rp->snapshots_sent;
+}
+
+void
+repl_primary_close(struct repl_primary *rp)
+{
+	if (rp == NULL || rp->closed)
+		return;
+	rp->closed = 1;
+	repl_primary_drop_all(rp, NULL);
+	if (rp->listening)
+		uv_close((uv_handle_t *)&rp->listener, NULL);
+	rp->listening = 0;
+	uv_close((uv_handle_t *)&rp->tick, NULL);
+}
+
+void
+repl_primary_free(struct repl_primary *rp)
+{
+	free(rp);
+}
