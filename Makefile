@@ -6,6 +6,8 @@
 #   make install    binary, systemd unit, example config, README (DESTDIR, PREFIX)
 #   make test       install missing packages, run every test (unit, ASan+UBSan, integration)
 #   make bench      micro-benchmarks of the core and a TCP load run
+#   make standby-demo   the demo garage as a primary and a sync standby (Ctrl-C stops)
+#   make bench-standby  gate load alone/async/sync, a standby's catch-up, takeover time
 #   make fuzz       build the libFuzzer targets (FUZZ_SECONDS=600 make fuzz-run to run them)
 #
 # User CFLAGS are respected; warnings are errors unless WERROR=0.
@@ -74,7 +76,7 @@ CORE_A     = $(BUILD)/libparkcore.a
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test unit unit-bins bench-bins integration check bench fuzz fuzz-run clean install uninstall lint deps
+.PHONY: all run test unit unit-bins bench-bins integration check bench bench-standby standby-demo fuzz fuzz-run clean install uninstall lint deps
 
 all: $(BUILD)/parkd
 
@@ -141,6 +143,16 @@ test:
 
 bench: $(BENCH_BIN) $(BUILD)/parkd
 	@tests/bench/run.sh $(BUILD)
+
+# A primary and a sync standby of the demo garage (conf/standby-*.json).
+standby-demo:
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory all
+	@scripts/standby-demo.sh $(BUILD)
+
+# Gate load alone, with an async and a sync standby; catch-up; takeover.
+bench-standby: $(BENCH_BIN) $(BUILD)/parkd
+	@python3 tests/bench/standby.py $(BUILD)
 
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)

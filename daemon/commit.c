@@ -26,8 +26,8 @@ commit_changes(struct server *s, const garage *g, const struct changes *ch,
 	 * the change is undone by rebuilding the state from disk.
 	 */
 	if (ch->n > 0 && replication_is_standby(s->repl)) {
-		log_err("commit: a change reached the commit step on a standby; "
-		    "rebuilding the state from disk");
+		log_err("a change reached the commit step on a standby, rebuilding the "
+		    "state from disk");
 		journal_force_failure(s->journal, "a change on a standby");
 		return -1;
 	}

@@ -750,7 +750,7 @@ journal_restart_at(struct journal *j, uint64_t lsn, garage *g, char *err,
 	/* An image of the state before is of no use any more. */
 	snapshot_invalidate(j->snaps);
 	snapshot_rebuilt(j->snaps, lsn, lsn);
-	log_info("journal: restarted at the snapshot of LSN %" PRIu64, lsn);
+	log_info("restarted at a snapshot of the primary lsn=%" PRIu64, lsn);
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 /* repl_primary.c - the listener and the sender of each standby (see repl_primary.h). */
+#define LOG_COMPONENT "repl"
 #include "repl_primary.h"
 
 #include <errno.h>
@@ -335,7 +336,7 @@ refuse(struct rconn *c, const char *reason, const char *fmt, ...)
 	va_end(ap);
 	r.epoch = garage_epoch(c->rp->s->g);
 	endpoint_text(&c->rp->s->cfg->listen, r.listen, sizeof(r.listen));
-	log_warn("replication: standby %s refused (%s): %s", c->peer, reason, r.message);
+	log_warn("standby refused peer=%s reason=%s message=\"%s\"", c->peer, reason, r.message);
 	jw_init(&w);
 	repl_refusal_write(&w, &r);
 	c->close_after_write = 1;
@@ -538,9 +539,9 @@ snapshot_found(struct rconn *c, struct job *jb)
 	c->snap_off = 0;
 	c->state = C_SNAPSHOT;
 	c->rp->snapshots_sent++;
-	log_info("replication: standby %s asks for LSN %" PRIu64 ", no longer in "
-	    "the journal: sending the snapshot at LSN %" PRIu64 " (%" PRIu64 " bytes)",
-	    c->peer, c->next_lsn, c->snap_lsn, c->snap_size);
+	log_info("the standby asks for records no longer in the journal, sending the "
+	    "snapshot first peer=%s from_lsn=%" PRIu64 " snapshot_lsn=%" PRIu64
+	    " bytes=%" PRIu64, c->peer, c->next_lsn, c->snap_lsn, c->snap_size);
 	sn.lsn = c->snap_lsn;
 	sn.bytes = c->snap_size;
 	jw_init(&w);
@@ -652,7 +653,7 @@ pump(struct rconn *c)
 		/* Caught up: from now on every batch as the journal writes it. */
 		c->state = C_LIVE;
 		rp->streaming_ms = uv_now(rp->s->loop);
-		log_info("replication: standby %s (%s) is streaming from LSN %" PRIu64,
+		log_info("standby streaming standby=%s peer=%s from_lsn=%" PRIu64,
 		    c->name[0] ? c->name : "-", c->peer, c->next_lsn);
 		return;
 	}
@@ -683,7 +684,7 @@ conn_close(struct rconn *c, const char *why)
 	if (c->state == C_CLOSING)
 		return;
 	if (why != NULL)
-		log_warn("replication: standby %s (%s) dropped: %s",
+		log_warn("standby dropped standby=%s peer=%s reason=\"%s\"",
 		    c->name[0] ? c->name : "-", c->peer, why);
 	c->state = C_CLOSING;
 	for (pp = &rp->conns; *pp != NULL; pp = &(*pp)->next) {
@@ -717,9 +718,9 @@ fence(struct repl_primary *rp, uint32_t epoch, const char *by)
 		return;
 	rp->fenced_epoch = epoch;
 	snprintf(rp->fenced_by, sizeof(rp->fenced_by), "%s", by);
-	log_err("replication: a standby was promoted to epoch %u (%s); this "
-	    "daemon (epoch %u) takes no more changes", epoch, by[0] ? by : "address unknown",
-	    garage_epoch(rp->s->g));
+	log_err("fenced: a standby was promoted, this daemon takes no more changes "
+	    "epoch=%u new_epoch=%u new_primary=%s", garage_epoch(rp->s->g), epoch,
+	    by[0] ? by : "unknown");
 	for (c = rp->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->state != C_HELLO)
@@ -804,7 +805,7 @@ on_hello(struct rconn *c, const unsigned char *body, size_t len)
 	c->cur.next_lsn = c->next_lsn;
 	c->first_read = 1;
 	c->state = C_CATCHUP;
-	log_info("replication: standby %s (%s) connected at LSN %" PRIu64 " (epoch %u)",
+	log_info("standby connected standby=%s peer=%s lsn=%" PRIu64 " epoch=%u",
 	    c->name[0] ? c->name : "-", c->peer, h.last, h.epoch);
 	if (send_info(c, REPL_WELCOME) == 0)
 		pump(c);
@@ -892,7 +893,7 @@ on_connection(uv_stream_t *l, int status)
 	int lo;
 
 	if (status < 0) {
-		log_warn("replication: accept: %s", uv_strerror(status));
+		log_warn("accept failed error=\"%s\"", uv_strerror(status));
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -996,13 +997,13 @@ judge_sync(struct repl_primary *rp, uint64_t now)
 		snprintf(rp->why, sizeof(rp->why), "no standby acknowledged for %" PRIu64
 		    " ms: %s", t, cfg->repl.on_standby_loss == REPL_LOSS_ASYNC ?
 		    "going on alone (async)" : "changes are refused");
-		log_err("replication: %s", rp->why);
+		log_err("%s", rp->why);
 		/* Replies held for an acknowledgement go out now (async). */
 		server_on_durable(rp->s, journal_durable(rp->s->journal));
 	} else if (rp->lost && streaming && age < t / 2) {
 		rp->lost = 0;
 		rp->why[0] = '\0';
-		log_info("replication: a standby acknowledges again; changes wait for it");
+		log_info("a standby acknowledges again, changes wait for it");
 	}
 }
 
@@ -1064,7 +1065,7 @@ repl_primary_listen(struct repl_primary *rp)
 	else
 		rc = uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)&ss);
 	if (rc != 0) {
-		log_err("replication.listen %s:%d: not a numeric address", ep->host, ep->port);
+		log_err("cannot listen, not a numeric address replication.listen=%s:%d", ep->host, ep->port);
 		return -1;
 	}
 	uv_tcp_init(rp->s->loop, &rp->listener);
@@ -1073,15 +1074,16 @@ repl_primary_listen(struct repl_primary *rp)
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&rp->listener, 16, on_connection);
 	if (rc != 0) {
-		log_err("replication.listen %s:%d: %s", ep->host, ep->port, uv_strerror(rc));
+		log_err("cannot listen replication.listen=%s:%d error=\"%s\"", ep->host, ep->port,
+		    uv_strerror(rc));
 		uv_close((uv_handle_t *)&rp->listener, NULL);
 		return -1;
 	}
 	rp->listening = 1;
 	/* A standby gets its first chance before sync counts it lost. */
 	rp->streaming_ms = uv_now(rp->s->loop);
-	log_info("replication: standbys connect to %s:%d (%s)", ep->host, ep->port,
-	    rp->s->cfg->repl.mode == REPL_SYNC ? "sync" : "async");
+	log_info("standbys connect here replication.listen=%s:%d mode=%s", ep->host,
+	    ep->port, rp->s->cfg->repl.mode == REPL_SYNC ? "sync" : "async");
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 /* repl_standby.c - following a primary (see repl_standby.h). */
+#define LOG_COMPONENT "repl"
 #include "repl_standby.h"
 
 #include <errno.h>
@@ -267,8 +268,7 @@ try_install(struct repl_standby *rs)
 	rs->snapshots++;
 	rs->acked = 0;
 	rs->state = S_STREAMING;
-	log_info("replication: took the primary's snapshot at LSN %" PRIu64
-	    " (%" PRIu64 " records); following from LSN %" PRIu64, lsn, n, lsn + 1);
+	log_info("took the primary's snapshot lsn=%" PRIu64 " records=%" PRIu64, lsn, n);
 	repl_standby_durable(rs, lsn);
 	process(rs);
 }
@@ -321,10 +321,10 @@ drop(struct repl_standby *rs, const char *fmt, ...)
 		 * promotion is mostly away: that is no news at all.
 		 */
 		if (strcmp(msg, rs->last_error) != 0 && !rs->fence_mode)
-			log_warn("replication: following the primary: %s", msg);
+			log_warn("not following the primary reason=\"%s\"", msg);
 		else
-			log_debug("replication: %s: %s", rs->fence_mode ?
-			    "the old primary" : "following the primary", msg);
+			log_debug("%s reason=\"%s\"", rs->fence_mode ?
+			    "the old primary" : "not following the primary", msg);
 		memcpy(rs->last_error, msg, sizeof(msg));
 	}
 	if (rs->state == S_SNAPSHOT || rs->state == S_INSTALL)
@@ -599,9 +599,9 @@ on_welcome(struct repl_standby *rs, const unsigned char *body, size_t len)
 	rs->backoff_ms = 0;
 	rs->last_error[0] = '\0';
 	uv_timer_start(&rs->timer, on_timer, SILENCE_MS, 0);
-	log_info("replication: following the primary at %s:%d (epoch %u, its LSN %"
-	    PRIu64 ") from LSN %" PRIu64, s->cfg->repl.primary.host,
-	    s->cfg->repl.primary.port, i.epoch, i.last, journal_last(s->journal) + 1);
+	log_info("following the primary primary=%s:%d epoch=%u its_lsn=%" PRIu64
+	    " from_lsn=%" PRIu64, s->cfg->repl.primary.host, s->cfg->repl.primary.port,
+	    i.epoch, i.last, journal_last(s->journal) + 1);
 	if (journal_durable(s->journal) > 0)
 		send_ack(rs, journal_durable(s->journal));
 }
@@ -622,9 +622,10 @@ on_refused(struct repl_standby *rs, const unsigned char *body, size_t len)
 		/* Said once per epoch: it keeps being told, quietly. */
 		if (strcmp(r.reason, "fenced") == 0 && rs->told_epoch != ours) {
 			rs->told_epoch = ours;
-			log_info("replication: told the old primary at %s:%d (epoch %u) about "
-			    "epoch %u: it takes no more changes", rs->s->cfg->repl.primary.host,
-			    rs->s->cfg->repl.primary.port, r.epoch, ours);
+			log_info("told the old primary of the new epoch, it takes no more "
+			    "changes old_primary=%s:%d its_epoch=%u epoch=%u",
+			    rs->s->cfg->repl.primary.host, rs->s->cfg->repl.primary.port,
+			    r.epoch, ours);
 		}
 		snprintf(rs->last_error, sizeof(rs->last_error), "%s: %s", r.reason, r.message);
 		drop(rs, NULL);
@@ -648,8 +649,8 @@ on_snapshot(struct repl_standby *rs, const unsigned char *body, size_t len)
 		    sn.lsn, journal_last(rs->s->journal));
 		return;
 	}
-	log_info("replication: the primary sends its snapshot at LSN %" PRIu64
-	    " (%" PRIu64 " bytes)", sn.lsn, sn.bytes);
+	log_info("the primary sends its snapshot lsn=%" PRIu64 " bytes=%" PRIu64,
+	    sn.lsn, sn.bytes);
 	rs->state = S_SNAPSHOT;
 	rs->snap_fd = -1;
 	rs->snap_lsn = sn.lsn;

@@ -1,4 +1,5 @@
 /* replication.c - the role of this daemon and what follows from it (see replication.h). */
+#define LOG_COMPONENT "repl"
 #include "replication.h"
 
 #include <stdio.h>
@@ -44,9 +45,8 @@ int
 replication_start(struct replication *r)
 {
 	if (r->standby) {
-		log_info("replication: a standby of %s:%d; changes are answered "
-		    "not_primary until a promote", r->s->cfg->repl.primary.host,
-		    r->s->cfg->repl.primary.port);
+		log_info("a standby, changes are answered not_primary until a promote "
+		    "primary=%s:%d", r->s->cfg->repl.primary.host, r->s->cfg->repl.primary.port);
 		repl_standby_start(r->rs);
 		return 0;
 	}
@@ -166,10 +166,10 @@ replication_promote(struct replication *r, uint64_t *lsn, char *why, size_t whyl
 	 * of ours in sync mode, not what came before.
 	 */
 	repl_primary_start_at(r->rp, *lsn);
-	log_info("replication: promoted: epoch %u begins at LSN %llu",
+	log_info("promoted, this daemon is the primary epoch=%u lsn=%llu",
 	    garage_epoch(s->g) + 1, (unsigned long long)*lsn);
 	if (repl_primary_listen(r->rp) != 0)
-		log_err("replication: promoted, but standbys cannot connect (see above)");
+		log_err("promoted, but standbys cannot connect (see above)");
 	audit_release(s->audit);
 	server_promoted(s);
 	return 0;

@@ -265,7 +265,6 @@ server_promoted(struct server *s)
 	 * due meanwhile.  Audit shipping was released by replication.
 	 */
 	(void)s;
-	log_info("promoted: this daemon is the primary and takes changes");
 }
 
 void

@@ -40,8 +40,8 @@ import struct
 import threading
 import time
 
-from harness import (Client, Daemon, SANITIZED, free_port, http_request,
-                     small_config)
+from harness import (ROOT, Daemon, SANITIZED, check_config, free_port,
+                     http_request, small_config)
 from redisutil import AuditDump, RedisServer
 from test_durability import (crash_worker, dur_config, lsn_of, pipeline, read,
                              reason, segments, snapshots, split_segment,
@@ -835,3 +835,38 @@ def test_health_and_metrics_of_both_roles():
         a = None
     finally:
         stop_all(a, b, bad)
+
+
+# ---------------------------------------------------------------------------
+# 10. The pair of conf/ (make standby-demo), on free ports.
+
+def test_the_demo_pair_in_conf():
+    cfgs = []
+    for name in ("standby-primary.json", "standby-standby.json"):
+        with open(os.path.join(ROOT, "conf", name)) as f:
+            cfgs.append(json.load(f))
+        rc, out = check_config(cfgs[-1])
+        assert rc == 0, out
+    pr, sr = cfgs[0]["replication"], cfgs[1]["replication"]
+    assert sr["primary"] == pr["listen"] and sr["token"] == pr["token"], (pr, sr)
+    assert pr["mode"] == sr["mode"] == "sync" and pr["primary"] is None
+    pr["listen"] = sr["primary"] = "127.0.0.1:%d" % free_port()
+    sr["listen"] = "127.0.0.1:%d" % free_port()
+    p, s = Daemon(cfgs[0]), Daemon(cfgs[1])
+    try:
+        p.start()
+        s.start()
+        cp = p.client()
+        e = cp.ok("entry", gate="north", plate="B-XY 123", **CAR)
+        assert s.client().ok("locate", plate="B-XY 123")["ticket"] == e["ticket"]
+        cp.close()
+        assert p.stop(signal.SIGKILL) == -9
+        wait_orphans(p)
+        cs = s.client()
+        assert cs.ok("promote") == {"role": "primary", "epoch": 2}
+        cs.ok("exit", gate="south", plate="B-XY 123")
+        cs.close()
+        closing(s)
+        s = None
+    finally:
+        stop_all(p, s)
