@@ -336,7 +336,13 @@ refuse(struct rconn *c, const char *reason, const char *fmt, ...)
 	va_end(ap);
 	r.epoch = garage_epoch(c->rp->s->g);
 	endpoint_text(&c->rp->s->cfg->listen, r.listen, sizeof(r.listen));
-	log_warn("standby refused peer=%s reason=%s message=\"%s\"", c->peer, reason, r.message);
+	/* A fenced primary hears from the new one every second: no news. */
+	if (strcmp(reason, "fenced") == 0 || strcmp(reason, "not_stale") == 0)
+		log_debug("standby refused peer=%s reason=%s message=\"%s\"", c->peer,
+		    reason, r.message);
+	else
+		log_warn("standby refused peer=%s reason=%s message=\"%s\"", c->peer,
+		    reason, r.message);
 	jw_init(&w);
 	repl_refusal_write(&w, &r);
 	c->close_after_write = 1;
@@ -1021,14 +1027,14 @@ on_tick(uv_timer_t *tm)
 	for (c = rp->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->state == C_HELLO && !c->close_after_write &&
-		    now - c->since_ms > HELLO_TIMEOUT_MS)
+		    now - c->since_ms > HELLO_TIMEOUT_MS) {
 			conn_close(c, "no hello in time");
-		else if (c->queued > 0 && now - c->progress_ms > STALL_MS) {
+		} else if (c->queued > 0 && now - c->progress_ms > STALL_MS) {
 			rp->dropped++;
 			conn_close(c, "it has not read for 30 s");
-		}
-		else if (status && c->state != C_HELLO && c->queued < low_water(rp))
+		} else if (status && c->state != C_HELLO && c->queued < low_water(rp)) {
 			send_info(c, REPL_STATUS);
+		}
 	}
 }
 

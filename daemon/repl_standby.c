@@ -421,7 +421,8 @@ send_hello(struct repl_standby *rs)
 		drop(rs, "out of memory");
 	else
 		send_frame(rs, REPL_HELLO, w.buf, w.len);
-	explicit_bzero(w.buf, w.len);
+	if (w.buf != NULL)
+		explicit_bzero(w.buf, w.len);
 	jw_release(&w);
 }
 
