@@ -736,6 +736,8 @@ def pct(lat, q):
 
 def test_standby_that_does_not_read_is_dropped():
     base = dur_config(spots=2000)
+    # Few closed tickets kept: the garage itself does not grow with the flood.
+    base["limits"]["closed_tickets"] = 1000
     a = Node(base, max_lag_bytes=262144)
     try:
         a.start()
@@ -762,10 +764,10 @@ def test_standby_that_does_not_read_is_dropped():
               "p99 %.1f ms, with the silent standby p50 %.1f p99 %.1f max %.1f ms" % (
                   262144, grew, n1, n0, n1, pct(alone, 0.5), pct(alone, 0.99),
                   pct(lat, 0.5), pct(lat, 0.99), lat[-1] * 1000))
-        assert grew < (200000 if SANITIZED else 20000), grew
+        assert grew < (100000 if SANITIZED else 8192), grew
         # No gate waited on it (a generous bound: a loop blocked on the
         # standby would stall them all).
-        assert lat[-1] < 2.0, lat[-1]
+        assert lat[-1] < 5.0, lat[-1]
         sk.close()
         closing(a)
         a = None
