@@ -62,12 +62,13 @@ int
 repl_next(struct repl_reader *r, enum repl_type *type,
     const unsigned char **body, size_t *len)
 {
-	const unsigned char *p = r->buf + r->off;
+	const unsigned char *p;
 	size_t have = r->len - r->off;
 	uint32_t n;
 
 	if (have < REPL_HEADER)
 		return 0;
+	p = r->buf + r->off;
 	n = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	    (uint32_t)p[3] << 24;
 	/* Judged before waiting for the body: a bad length never buffers. */
