@@ -6,7 +6,10 @@ usage: tests/bench/standby.py BUILD_DIR      (make bench-standby)
 1. Gate load: BUILD_DIR/bench/loadgen (closed loop, entry+exit pairs) at
    1, 8 and 64 connections against a primary alone, with an async standby
    and with a sync standby (both daemons and the load generator on this
-   machine, each daemon with its own data directory on TMPDIR).
+   machine, each daemon with its own data directory on TMPDIR); then the
+   same with the standby's data directory on /dev/shm (when there is one),
+   whose fsync costs nothing: what the stream itself costs the primary,
+   without a second daemon's disk writes on the same disk.
 2. Catch-up: a primary with CATCHUP_CHANGES journaled changes (its first
    segments pruned, so a snapshot goes first), then an empty standby
    started: records per second until it holds all of them durably.
@@ -81,14 +84,16 @@ class Line:
 
 
 class Node:
-    def __init__(self, build, tmp, name, primary=None, mode="async", snapshot_every=0):
+    def __init__(self, build, tmp, name, primary=None, mode="async", snapshot_every=0,
+                 data_parent=None):
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
+        data = os.path.join(data_parent or self.dir, name + "-data")
         self.port, self.rport = free_port(), free_port()
         cfgpath = os.path.join(self.dir, "parkd.json")
         subprocess.run([sys.executable, os.path.join(HERE, "benchconfig.py"),
                         os.path.join(ROOT, "conf", "parkd.json"), cfgpath,
-                        os.path.join(self.dir, "data"), os.environ.get("DURABILITY", "fsync"),
+                        data, os.environ.get("DURABILITY", "fsync"),
                         os.environ.get("BENCH_SPOTS", "5000")] +
                        (["--snapshot-every", str(snapshot_every)] if snapshot_every else []),
                        check=True)
@@ -159,25 +164,41 @@ def loadgen(build, port, conns):
 
 def load_runs(build, tmp):
     conns = [int(c) for c in os.environ.get("BENCH_CONNS", "1 8 64").split()]
+    setups = ["alone", "async", "sync"]
+    shm = None
+    if os.path.isdir("/dev/shm"):
+        shm = tempfile.mkdtemp(prefix="parkd-standby-bench-", dir="/dev/shm")
+        setups += ["async-shm", "sync-shm"]
     rows = []
-    for setup in ("alone", "async", "sync"):
-        p = Node(build, tmp, setup + "-p", mode="sync" if setup == "sync" else "async")
-        s = None
-        try:
-            if setup != "alone":
-                s = Node(build, tmp, setup + "-s", primary=p)
-                streaming(p)
-            for c in conns:
-                r = loadgen(build, p.port, c)
-                rows.append((setup, c, r))
-                print("%-6s %4d conns: %8s pairs/s  p50 %6s us  p99 %6s us  errors %s" % (
-                    setup, c, r["pairs_per_s"], r["p50_us"], r["p99_us"], r["errors"]), flush=True)
-            if s is not None:
-                caught_up(p, s)
-        finally:
-            for n in (s, p):
-                if n is not None:
-                    n.stop()
+    try:
+        for setup in setups:
+            rows += load_setup(build, tmp, setup, conns, shm)
+    finally:
+        if shm:
+            shutil.rmtree(shm, ignore_errors=True)
+    return rows
+
+
+def load_setup(build, tmp, setup, conns, shm):
+    rows = []
+    p = Node(build, tmp, setup + "-p", mode="sync" if setup.startswith("sync") else "async")
+    s = None
+    try:
+        if setup != "alone":
+            s = Node(build, tmp, setup + "-s", primary=p,
+                     data_parent=shm if setup.endswith("-shm") else None)
+            streaming(p)
+        for c in conns:
+            r = loadgen(build, p.port, c)
+            rows.append((setup, c, r))
+            print("%-9s %4d conns: %8s pairs/s  p50 %6s us  p99 %6s us  errors %s" % (
+                setup, c, r["pairs_per_s"], r["p50_us"], r["p99_us"], r["errors"]), flush=True)
+        if s is not None:
+            caught_up(p, s)
+    finally:
+        for n in (s, p):
+            if n is not None:
+                n.stop()
     return rows
 
 
