@@ -589,7 +589,7 @@ on_welcome(struct repl_standby *rs, const unsigned char *body, size_t len)
 {
 	struct server *s = rs->s;
 	struct repl_info i;
-	char err[200];
+	char err[200] = "";
 
 	if (repl_info_read(body, len, &i, &(struct jerr){ err, sizeof(err), 0 }) != 0) {
 		drop(rs, "a bad welcome: %s", err);
@@ -611,7 +611,7 @@ static void
 on_refused(struct repl_standby *rs, const unsigned char *body, size_t len)
 {
 	struct repl_refusal r;
-	char err[200];
+	char err[200] = "";
 
 	if (repl_refusal_read(body, len, &r, &(struct jerr){ err, sizeof(err), 0 }) != 0) {
 		drop(rs, "a bad refusal: %s", err);
@@ -639,7 +639,7 @@ static void
 on_snapshot(struct repl_standby *rs, const unsigned char *body, size_t len)
 {
 	struct repl_snapshot sn;
-	char err[200];
+	char err[200] = "";
 
 	if (repl_snapshot_read(body, len, &sn, &(struct jerr){ err, sizeof(err), 0 }) != 0) {
 		drop(rs, "a bad snapshot header: %s", err);
@@ -756,7 +756,7 @@ static void
 on_status(struct repl_standby *rs, const unsigned char *body, size_t len)
 {
 	struct repl_info i;
-	char err[200];
+	char err[200] = "";
 
 	if (repl_info_read(body, len, &i, &(struct jerr){ err, sizeof(err), 0 }) != 0) {
 		drop(rs, "a bad status: %s", err);
