@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "city.h"
 #include "jread.h"
 
 static const char *const settings_keys[] = { "listen", "http_listen",
-    "data_dir", "durability", "audit", "auth", "limits", "journal", NULL };
+    "data_dir", "durability", "audit", "auth", "limits", "journal", "city",
+    NULL };
 static const char *const limits_keys[] = { "max_line", "max_output",
     "max_output_total", "max_clients", "max_clients_per_address",
     "rate_per_s", "rate_burst", "idle_timeout_s", "line_timeout_s",
@@ -29,6 +31,8 @@ static const struct settings defaults = {
 	    .max_clients_per_address = 512, .line_timeout_s = 30,
 	    .send_timeout_s = 60, .max_future_s = 86400 },
 	.journal = { .snapshot_every = 100000, .snapshot_interval_s = 3600 },
+	.city = { .enabled = 1, .follow_audit = 1, .publish_ms = 1000,
+	    .heartbeat_s = 30 },
 };
 
 int
@@ -196,6 +200,71 @@ read_audit(struct settings *s, const cJSON *root, struct jerr *e)
 	return 0;
 }
 
+/*
+ * The city view: null turns it off; city.redis left out follows audit
+ * (with audit's password unless city.password is given), city.redis null
+ * turns it off.
+ */
+static int
+read_city(struct settings *s, const cJSON *root, struct jerr *e)
+{
+	static const char *const keys[] = { "redis", "password", "prefix",
+	    "publish_ms", "heartbeat_s", NULL };
+	const char *pw = NULL, *prefix = "city:";
+	const cJSON *o = NULL;
+
+	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "city")))
+		s->city.enabled = 0;
+	if (jr_object(root, "", "city", JR_NULL, keys, &o, e) < 0 ||
+	    jr_str(o, "city", "password", JR_NULL, 1024, &pw, e) < 0 ||
+	    jr_str(o, "city", "prefix", 0, 64, &prefix, e) < 0 ||
+	    jr_int(o, "city", "publish_ms", 0, 10, 3600000,
+	    &s->city.publish_ms, e) < 0 ||
+	    jr_int(o, "city", "heartbeat_s", 0, 1, 86400,
+	    &s->city.heartbeat_s, e) < 0)
+		return -1;
+	if (cJSON_GetObjectItemCaseSensitive(o, "redis") != NULL) {
+		s->city.follow_audit = 0;
+		if (read_endpoint(o, "city", "redis", &s->city.redis, e) < 0)
+			return -1;
+		s->city.enabled = s->city.enabled && s->city.redis.enabled;
+	}
+	/* An explicit password (even null) is the city's own. */
+	s->city.own_password =
+	    cJSON_GetObjectItemCaseSensitive(o, "password") != NULL;
+	if (prefix[0] == '\0')
+		return jerr_set(e, "city.prefix", "must not be empty");
+	/* The city view knows a facility by its slug: it must have one. */
+	if (s->city.enabled &&
+	    facility_location_e7(s->core->fac, &(int64_t){ 0 }, &(int64_t){ 0 }) == 0 &&
+	    city_slug(facility_name(s->core->fac), (char[2]){ 0 }, 2) == 0)
+		return jerr_set(e, "facility.name", "must not be empty with a "
+		    "location: the city view names the facility by it");
+	s->city.prefix = dupstr(prefix);
+	s->city.password = pw ? dupstr(pw) : NULL;
+	if (s->city.prefix == NULL || (pw != NULL && s->city.password == NULL))
+		return jerr_nomem(e, "city");
+	return 0;
+}
+
+const struct endpoint *
+settings_city_redis(const struct settings *s)
+{
+	static const struct endpoint off = { 0, "", 0 };
+
+	if (!s->city.enabled)
+		return &off;
+	return s->city.follow_audit ? &s->audit.redis : &s->city.redis;
+}
+
+const char *
+settings_city_password(const struct settings *s)
+{
+	if (s->city.own_password || !s->city.follow_audit)
+		return s->city.password;
+	return s->audit.password;
+}
+
 /* One token of auth.tokens, at path, after the i tokens before it. */
 static int
 read_token(struct settings *s, const cJSON *el, const char *path, size_t i,
@@ -275,7 +344,7 @@ settings_parse(const char *text, size_t len, struct jerr *e)
 	    read_top(s, root, e) != 0 ||
 	    (s->core = config_from_json(root, e)) == NULL ||
 	    read_limits(s, root, e) != 0 || read_audit(s, root, e) != 0 ||
-	    read_tokens(s, root, e) != 0) {
+	    read_city(s, root, e) != 0 || read_tokens(s, root, e) != 0) {
 		settings_free(s);
 		s = NULL;
 	}
@@ -292,6 +361,8 @@ settings_free(struct settings *s)
 	config_free(s->core);
 	free(s->audit.password);
 	free(s->audit.prefix);
+	free(s->city.password);
+	free(s->city.prefix);
 	for (size_t i = 0; i < s->n_tokens; i++) {
 		/* Tokens are secrets: do not leave them in freed memory. */
 		if (s->tokens[i].token != NULL) {

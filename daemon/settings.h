@@ -58,6 +58,23 @@ struct settings {
 		int64_t send_timeout_s;		/* output that does not move; 0 = off */
 		int64_t max_future_s;		/* how far ahead an operator's at may lie */
 	} limits;
+	/*
+	 * The city view (city.md).  enabled 0: `city` is null (or its redis
+	 * is).  With follow_audit (no city.redis given) the Redis is audit's,
+	 * and so is the password unless city.password was given
+	 * (own_password): both are taken when used (settings_city_redis), so
+	 * that --redis has its say.
+	 */
+	struct {
+		int enabled;
+		int follow_audit;
+		int own_password;
+		struct endpoint redis;
+		char *password;
+		char *prefix;
+		int64_t publish_ms;		/* at most one publish this often */
+		int64_t heartbeat_s;		/* and at least one this often */
+	} city;
 	struct {
 		int64_t snapshot_every;		/* journal records between snapshots */
 		int64_t snapshot_interval_s;	/* and at least this often when anything changed; 0 = off */
@@ -73,6 +90,14 @@ struct settings {
 struct settings *settings_parse(const char *text, size_t len, struct jerr *e);
 /* Frees s and its core config; tokens are wiped first.  Accepts NULL. */
 void settings_free(struct settings *s);
+
+/*
+ * Where the city view's Redis is, and its password (NULL: none): city.redis
+ * and city.password, or audit's when city.redis was left out.  An endpoint
+ * that is not enabled means the city view is off.
+ */
+const struct endpoint *settings_city_redis(const struct settings *s);
+const char *settings_city_password(const struct settings *s);
 
 /*
  * Parses "HOST:PORT" ("127.0.0.1:7070", "[::1]:7070", "localhost:7070")
