@@ -33,7 +33,7 @@ struct outbuf;
 
 /* Failed auth calls after which a client is closed. */
 #define CLIENT_MAX_AUTH_FAILURES 5
-/* History look-ups one client may have waiting on Redis. */
+/* Look-ups (history, nearby) one client may have waiting on Redis. */
 #define CLIENT_MAX_DEFERRED 16
 
 #define CLIENT_STATES(X)                                                    \

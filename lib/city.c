@@ -290,9 +290,13 @@ city_entry_json(struct jw *w, const struct city_entry *e, uint64_t free_for_clas
 /* ---- the cached view ---- */
 
 struct city_view {
-	const facility *f;
 	int nclasses;
-	const char **names;		/* the classes of f, in order */
+	/*
+	 * The classes of f, in order: copies, as a rebuilt garage brings a
+	 * new facility (the same classes) while the view lives on.
+	 */
+	const char **names;
+	char *name_buf;
 	struct city_entry *v;
 	uint64_t *counts;		/* [n][nclasses] */
 	size_t n, cap;
@@ -302,18 +306,27 @@ struct city_view *
 city_view_new(const facility *f)
 {
 	struct city_view *v = calloc(1, sizeof(*v));
+	size_t len = 0;
+	char *p;
 
 	if (v == NULL)
 		return NULL;
-	v->f = f;
 	v->nclasses = facility_class_count(f);
+	for (int c = 0; c < v->nclasses; c++)
+		len += strlen(facility_class_name(f, c)) + 1;
 	v->names = calloc((size_t)v->nclasses, sizeof(*v->names));
-	if (v->names == NULL) {
-		free(v);
+	v->name_buf = p = malloc(len);
+	if (v->names == NULL || v->name_buf == NULL) {
+		city_view_free(v);
 		return NULL;
 	}
-	for (int c = 0; c < v->nclasses; c++)
-		v->names[c] = facility_class_name(f, c);
+	for (int c = 0; c < v->nclasses; c++) {
+		size_t n = strlen(facility_class_name(f, c)) + 1;
+
+		memcpy(p, facility_class_name(f, c), n);
+		v->names[c] = p;
+		p += n;
+	}
 	return v;
 }
 
@@ -323,6 +336,7 @@ city_view_free(struct city_view *v)
 	if (v == NULL)
 		return;
 	free(v->names);
+	free(v->name_buf);
 	free(v->v);
 	free(v->counts);
 	free(v);

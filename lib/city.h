@@ -126,7 +126,7 @@ void city_entry_json(struct jw *w, const struct city_entry *e,
  */
 struct city_view;
 
-/* A view for the classes of f (f must outlive it); NULL when out of memory. */
+/* A view for the classes of f (copied); NULL when out of memory. */
 struct city_view *city_view_new(const facility *f);
 void city_view_free(struct city_view *v);
 /* Empties it (before a refresh is filled in). */
