@@ -2,6 +2,7 @@
 #
 #   make            build build/parkd
 #   make run        install missing Debian packages, start parkd on conf/parkd.json
+#   make city-demo  three facilities (conf/city) publishing to one Redis
 #   make test       install missing packages, run every test (unit, ASan+UBSan, integration)
 #   make bench      micro-benchmarks of the core and a TCP load run
 #   make fuzz       build the libFuzzer targets (FUZZ_SECONDS=600 make fuzz-run to run them)
@@ -68,7 +69,7 @@ CORE_A     = $(BUILD)/libparkcore.a
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test unit unit-bins bench-bins integration check bench fuzz fuzz-run clean install lint deps
+.PHONY: all run city-demo test unit unit-bins bench-bins integration check bench fuzz fuzz-run clean install lint deps
 
 all: $(BUILD)/parkd
 
@@ -116,6 +117,12 @@ run:
 	@scripts/deps.sh run
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/parkd -c conf/parkd.json
+
+# Three facilities of one city against one Redis (conf/city, README "Many facilities").
+city-demo:
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory all
+	@scripts/city-demo.sh
 
 unit-bins: $(UNIT_BIN)
 
