@@ -23,6 +23,14 @@
 #define VIEW_RADIUS_M 2000
 /* lot_full names at most this many alternatives. */
 #define ALTERNATIVES_MAX 3
+/*
+ * The cached copy is read while the facility is near full (at most a
+ * tenth of its spots, or NEAR_FULL_MIN, free) or was asked for
+ * alternatives within WANTED_MS: a city of a thousand quiet facilities
+ * does not read the whole view every two seconds.
+ */
+#define NEAR_FULL_MIN 3
+#define WANTED_MS 60000
 
 #define KEY_MAX (64 + 16 + CITY_SLUG_MAX)
 
@@ -56,6 +64,8 @@ struct cityredis {
 	struct city_view *view, *next;	/* the cached copy; the one being read */
 	uint64_t view_ms;		/* when view was read (0: never) */
 	int refreshing;
+	int near_full;			/* some class had little room at the last publish */
+	uint64_t lot_full_ms;		/* when a lot_full last asked (0: never) */
 };
 
 static void arm(struct cityredis *c);
@@ -165,6 +175,8 @@ publish(struct cityredis *c, int closed)
 	int rc;
 
 	city_measure(c->s->g, closed, &c->avail);
+	c->near_full = c->avail.free <= NEAR_FULL_MIN ||
+	    c->avail.free <= c->avail.total / 10;
 	rfc3339_format(now, upd);
 	jw_reset(&c->by_class);
 	city_by_class_json(&c->by_class, f, &c->avail);
@@ -584,6 +596,9 @@ on_refresh(uv_timer_t *t)
 
 	if (c->refreshing || c->shutting_down || !redisconn_ready(c->rc))
 		return;
+	if (!c->near_full && (c->lot_full_ms == 0 ||
+	    uv_now(c->s->loop) - c->lot_full_ms > WANTED_MS))
+		return;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return;
 	l->c = c;
@@ -598,8 +613,20 @@ on_refresh(uv_timer_t *t)
 void
 cityredis_alternatives(struct cityredis *c, int cls, struct jw *edata)
 {
-	if (c == NULL || c->view_ms == 0 || c->closed ||
-	    uv_now(c->s->loop) - c->view_ms > CITY_VIEW_FRESH_MS)
+	uint64_t now;
+
+	if (c == NULL || c->rc == NULL || !c->publishing || c->closed)
+		return;
+	now = uv_now(c->s->loop);
+	/*
+	 * Wanted: keep the copy fresh from now on.  Not read here (a gate
+	 * never waits on Redis): a stale copy is read again from the loop.
+	 */
+	if (c->lot_full_ms == 0 || now - c->lot_full_ms > WANTED_MS ||
+	    c->view_ms == 0 || now - c->view_ms > CITY_VIEW_FRESH_MS)
+		uv_timer_start(&c->refresh, on_refresh, 0, CITY_VIEW_REFRESH_MS);
+	c->lot_full_ms = now;
+	if (c->view_ms == 0 || now - c->view_ms > CITY_VIEW_FRESH_MS)
 		return;
 	city_view_alternatives(c->view, cls, c->slug, ALTERNATIVES_MAX, edata);
 }

@@ -33,7 +33,11 @@ struct cityredis;
 #define CITY_VIEW_MAX 64
 /* A cached copy older than this gives lot_full no alternatives. */
 #define CITY_VIEW_FRESH_MS 5000
-/* How often the copy is read again. */
+/*
+ * How often the copy is read again, while the facility is near full (at
+ * most a tenth of its spots, or three, free) or lot_full asked for
+ * alternatives in the last minute.
+ */
 #define CITY_VIEW_REFRESH_MS 2000
 /* Candidates a nearby search looks at, nearest first. */
 #define CITY_NEARBY_MAX_CANDIDATES 1000
