@@ -80,7 +80,7 @@ degrees(int64_t e7, char out[24])
 	    a / 10000000, a % 10000000);
 }
 
-/* Whether the facility takes entries now: no while shutting down or the journal refuses. */
+/* Closed: shutting down, or the journal refuses changes. */
 static int
 closed_now(const struct cityredis *c)
 {
@@ -209,7 +209,8 @@ publish(struct cityredis *c, int closed)
 	expire[0] = "EXPIRE"; expire[1] = c->key_hash; expire[2] = c->ttl;
 	pub[0] = "PUBLISH"; pub[1] = c->key_chan; pub[2] = c->msg.buf;
 	plens[0] = 7; plens[1] = strlen(c->key_chan); plens[2] = c->msg.len;
-	rc = redisconn_command(c->rc, on_queued, c, 1, (const char *[]){ "MULTI" }, NULL);
+	rc = redisconn_command(c->rc, on_queued, c, 1, (const char *[]){ "MULTI" },
+	    NULL);
 	if (rc != 0) {
 		c->dirty = 1;
 		return;
@@ -219,7 +220,8 @@ publish(struct cityredis *c, int closed)
 	    redisconn_command(c->rc, on_queued, c, 20, hset, hlens) != 0 ||
 	    redisconn_command(c->rc, on_queued, c, 3, expire, NULL) != 0 ||
 	    redisconn_command(c->rc, on_queued, c, 3, pub, plens) != 0 ||
-	    redisconn_command(c->rc, on_exec, c, 1, (const char *[]){ "EXEC" }, NULL) != 0) {
+	    redisconn_command(c->rc, on_exec, c, 1, (const char *[]){ "EXEC" },
+	    NULL) != 0) {
 		c->dirty = 1;
 		redisconn_fail(c->rc, "%s", "publish: a command could not be sent");
 		return;
@@ -518,7 +520,7 @@ on_geosearch(void *privdata, redisReply *reply)
 		fetch_chunk(l);
 }
 
-/* Starts a search around (lat, lon); 0, or -1 (l freed) when it could not be sent. */
+/* Starts a search around (lat, lon); 0, or -1 (l freed) when not sent. */
 static int
 lookup_start(struct lookup *l, int64_t lat_e7, int64_t lon_e7, int64_t radius_m,
     int count)
@@ -778,7 +780,7 @@ cityredis_shutdown(struct cityredis *c)
 		cityredis_close(c);
 		return;
 	}
-	/* Say "closed" (after the publish at Redis, if one is), for a second at most. */
+	/* Say "closed" (after the publish at Redis, if any), within a second. */
 	if (!c->inflight) {
 		c->final_sent = 1;
 		publish(c, 1);

@@ -5,8 +5,9 @@
  *
  * Publishing never touches a gate's path.  The commit step only marks
  * that counts changed (cityredis_changed: a flag and at most a timer
- * start); a timer coalesces the marks to at most one publish per city.publish_ms,
- * and a heartbeat publishes at least every city.heartbeat_s.  A publish
+ * start); a timer coalesces the marks to at most one publish per
+ * city.publish_ms, and a heartbeat publishes at least every
+ * city.heartbeat_s.  A publish
  * measures the garage at the moment it is sent (lib/city.h) and writes, in
  * one MULTI/EXEC: the facility in the geo set, its hash with a TTL of 3 x
  * heartbeat_s, and the same content on the pub/sub channel.  One publish

@@ -1,4 +1,4 @@
-/* redisconn.c - a Redis connection that never makes parkd wait (see redisconn.h). */
+/* redisconn.c - a Redis connection that never waits (see redisconn.h). */
 #include "redisconn.h"
 
 #include <stdarg.h>
@@ -340,7 +340,8 @@ on_connect(const redisAsyncContext *ac, int status)
 		/* hiredis frees the context after this returns; err may be 0. */
 		rc->ac = NULL;
 		rc->failures++;
-		set_error(rc, "connect failed: %s", ac->errstr[0] ? ac->errstr : "unknown error");
+		set_error(rc, "connect failed: %s",
+		    ac->errstr[0] ? ac->errstr : "unknown error");
 		schedule_reconnect(rc);
 		return;
 	}
@@ -395,7 +396,7 @@ connect_redis(struct redisconn *rc)
 	uv_timer_start(&rc->deadline, on_deadline, rc->cfg.connect_timeout_ms, 0);
 }
 
-/* Every reply comes here first: the deadline moves on, then the user's callback. */
+/* Every reply comes here first: the deadline moves, then the user's callback. */
 static void
 on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -655,8 +656,8 @@ redisconn_ready(const struct redisconn *rc)
 }
 
 int
-redisconn_command(struct redisconn *rc, redisconn_reply_fn fn, void *privdata,
-    int argc, const char **argv, const size_t *lens)
+redisconn_command(struct redisconn *rc, redisconn_reply_fn fn,
+    void *privdata, int argc, const char **argv, const size_t *lens)
 {
 	if (!redisconn_ready(rc))
 		return -1;

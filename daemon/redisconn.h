@@ -92,8 +92,8 @@ typedef void (*redisconn_reply_fn)(void *privdata, redisReply *reply);
  * A connection per cfg (copied; password and name are copied too) that
  * starts connecting at once.  NULL when out of memory.
  */
-struct redisconn *redisconn_new(uv_loop_t *loop, const struct redisconn_cfg *cfg,
-    const struct redisconn_hooks *hooks);
+struct redisconn *redisconn_new(uv_loop_t *loop,
+    const struct redisconn_cfg *cfg, const struct redisconn_hooks *hooks);
 
 /* RC_READY: commands may be sent. */
 enum redisconn_state redisconn_state(const struct redisconn *rc);
@@ -106,8 +106,8 @@ int redisconn_ready(const struct redisconn *rc);
  * deadline.  fn gets the reply, or NULL when it is not delivered.  0, or
  * -1 without calling fn when not ready or hiredis refused the command.
  */
-int redisconn_command(struct redisconn *rc, redisconn_reply_fn fn, void *privdata,
-    int argc, const char **argv, const size_t *lens);
+int redisconn_command(struct redisconn *rc, redisconn_reply_fn fn,
+    void *privdata, int argc, const char **argv, const size_t *lens);
 
 /*
  * A reply proved that Redis works (a batch stored): the next reconnect
@@ -130,13 +130,13 @@ void redisconn_fail(struct redisconn *rc, const char *fmt, ...)
 void redisconn_note_error(struct redisconn *rc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Connection attempts, failures (connects, AUTH, deadlines, refusals, notes). */
+/* Connection attempts; failures (connects, AUTH, deadlines, refusals, notes). */
 uint64_t redisconn_connects(const struct redisconn *rc);
 uint64_t redisconn_failures(const struct redisconn *rc);
 /* The last failure, "" when none. */
 const char *redisconn_last_error(const struct redisconn *rc);
 
-/* Drops the context (replies in flight come back NULL) and closes the timers. */
+/* Drops the context (replies in flight come back NULL), closes the timers. */
 void redisconn_close(struct redisconn *rc);
 /* After the loop has run the close callbacks.  Accepts NULL. */
 void redisconn_free(struct redisconn *rc);

@@ -241,7 +241,8 @@ city_entry_read(struct city_entry *e, const char *slug, size_t slen,
 	for (int i = 0; i < CITY_F__COUNT; i++)
 		if (vals[i] == NULL)
 			return 0;	/* the hash expired: its parkd is gone */
-	if (!valid_slug(slug, slen) || read_distance(dist, dlen, &e->distance_mm) != 0 ||
+	if (!valid_slug(slug, slen) ||
+	    read_distance(dist, dlen, &e->distance_mm) != 0 ||
 	    lens[CITY_F_NAME] > CITY_NAME_MAX ||
 	    !utf8_valid(vals[CITY_F_NAME], lens[CITY_F_NAME]) ||
 	    memchr(vals[CITY_F_NAME], '\0', lens[CITY_F_NAME]) != NULL ||
@@ -274,7 +275,8 @@ city_entry_read(struct city_entry *e, const char *slug, size_t slen,
 }
 
 void
-city_entry_json(struct jw *w, const struct city_entry *e, uint64_t free_for_class)
+city_entry_json(struct jw *w, const struct city_entry *e,
+    uint64_t free_for_class)
 {
 	jw_obj(w);
 	jw_kstr(w, "name", e->name);
