@@ -320,6 +320,40 @@ def test_redis_stopped_and_back():
 test_redis_stopped_and_back.timeout = 120
 
 
+def test_redis_hung():
+    """Redis accepts and never answers (SIGSTOP): gates as fast as ever,
+    nearby answered unavailable once its deadline passes, and all is well
+    again when Redis wakes."""
+    with City() as city:
+        r = city.r()
+        wait_for(lambda: all(hash_of(r, s) for s in LOCATIONS), 10, "hashes")
+        r.close()
+        a = city.d["alpha"].client()
+        b = city.d["bravo"].client()
+        city.redis.pause()
+        worst = 0.0
+        for i in range(20):
+            for method, params in (("entry", {"gate": "north", "class": "car"}),
+                                   ("exit", {"gate": "south"})):
+                resp, dt = timed(b, method, plate="HUNG %d" % i, **params)
+                assert "result" in resp, resp
+                worst = max(worst, dt)
+        assert worst < MAX_REQUEST_S, worst
+        resp, dt = timed(a, "nearby")
+        assert_error(resp, "unavailable")
+        # The deadline on replies is 2 s (after a connect that may hang 2 s).
+        assert dt < 4 + SLACK_S, dt
+        print("  Redis hung: gates at most %.1f ms; nearby unavailable after %.1f s"
+              % (worst * 1e3, dt))
+        city.redis.resume()
+        found = wait_for(lambda: (lambda r_: "result" in r_ and slugs(r_["result"]["facilities"]))(
+            a.call("nearby")), 15, "nearby again")
+        assert found == ["alpha", "bravo", "charlie"], found
+        a.close()
+        b.close()
+test_redis_hung.timeout = 90
+
+
 BILLING = os.path.join(ROOT, "scripts", "city-billing.sh")
 
 
