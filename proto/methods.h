@@ -17,6 +17,7 @@
 #include "garage.h"
 #include "jsonw.h"
 #include "perr.h"
+#include "registry.h"
 #include "role.h"
 #include "uuid7.h"
 
@@ -62,6 +63,11 @@ struct call_env {
 	 */
 	int (*commit)(void *ud, const garage *g, const struct changes *ch,
 	    int acks_earlier, uint64_t *hold);
+	/*
+	 * The vehicle registry (NULL: not kept): read and changed by the
+	 * registry's methods (regops.h), whose changes go to commit.
+	 */
+	registry *registry;
 };
 
 struct call {
@@ -103,6 +109,11 @@ const struct method *method_find(const char *name);
 const char *method_name(const struct method *m);
 /* Whether the method may be called before authenticating. */
 int method_public(const struct method *m);
+/*
+ * Whether the method's params carry personal data (a contact): a request
+ * line that calls it must never be logged.
+ */
+int method_personal(const struct method *m);
 /*
  * The table in order, for arrays kept per method (request metrics):
  * method_index(m) is m's place, 0 .. method_count() - 1, and
