@@ -1,4 +1,6 @@
 /* client.c - one protocol client over any transport (see client.h). */
+#define LOG_COMPONENT "conn"
+
 #include "client.h"
 
 #include <stdio.h>
@@ -160,8 +162,8 @@ client_new(struct server *srv, const struct client_transport *tr, void *tp,
 	srv->clients = c;
 	srv->n_clients++;
 	srv->clients_by_transport[tr->kind]++;
-	log_debug("client=%llu %s %s: connected", (unsigned long long)c->id,
-	    client_transport_name(tr->kind), c->peer);
+	log_debug("connected client=%llu transport=%s peer=%s",
+	    (unsigned long long)c->id, client_transport_name(tr->kind), c->peer);
 	return c;
 }
 
@@ -192,7 +194,7 @@ client_close(struct client *c)
 {
 	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
 		return;
-	log_debug("client=%llu %s: closing", (unsigned long long)c->id,
+	log_debug("closing client=%llu state=%s", (unsigned long long)c->id,
 	    client_state_name(c->state));
 	c->state = CLIENT_CLOSING;
 	free_list(c, &c->out_head, &c->out_tail);
@@ -230,7 +232,7 @@ over_output_limits(struct client *c)
 
 	if (client_queued(c) > (size_t)cfg->limits.max_output) {
 		srv->stats.closed_output++;
-		log_warn("client=%llu %s: more than %lld bytes of output queued, closing",
+		log_warn("output not read, closing client=%llu peer=%s max_output=%lld",
 		    (unsigned long long)c->id, c->peer, (long long)cfg->limits.max_output);
 		client_close(c);
 		return 1;
@@ -274,7 +276,7 @@ client_written(struct client *c, size_t n, int status)
 	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
 		return;
 	if (status < 0) {
-		log_info("client=%llu write failed: %s", (unsigned long long)c->id,
+		log_info("write failed, closing client=%llu error=\"%s\"", (unsigned long long)c->id,
 		    uv_strerror(status));
 		client_close(c);
 		return;
@@ -282,7 +284,7 @@ client_written(struct client *c, size_t n, int status)
 	c->progress_ms = c->active_ms = server_ms(c->srv);
 	if (c->state == CLIENT_PAUSED && client_queued(c) <= low_water(c)) {
 		c->state = CLIENT_OPEN;
-		log_debug("client=%llu: output below low water, reading again",
+		log_debug("output below low water, reading again client=%llu",
 		    (unsigned long long)c->id);
 		c->tr->resume(c->tp);
 		return;
@@ -347,7 +349,7 @@ client_flush(struct client *c)
 		if (c->flight_head == first)
 			c->progress_ms = server_ms(c->srv);
 		if (c->tr->write(c->tp, m, n) != 0) {
-			log_info("client=%llu: write could not start", (unsigned long long)c->id);
+			log_info("write could not start, closing client=%llu", (unsigned long long)c->id);
 			client_close(c);
 			return;
 		}
@@ -404,7 +406,7 @@ enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
 	append(c, b);
 	return over_output_limits(c) ? -1 : 0;
 oom:
-	log_err("client=%llu out of memory for a reply", (unsigned long long)c->id);
+	log_err("out of memory for a reply, closing client=%llu", (unsigned long long)c->id);
 	client_close(c);
 	return -1;
 }
@@ -657,7 +659,7 @@ take_more(struct client *c)
 {
 	if (c->state == CLIENT_OPEN && client_queued(c) > high_water(c)) {
 		c->state = CLIENT_PAUSED;
-		log_debug("client=%llu: %zu bytes queued, not reading until they drain",
+		log_debug("output queued, not reading until it drains client=%llu queued=%zu",
 		    (unsigned long long)c->id, client_queued(c));
 		c->tr->pause(c->tp);
 	}
@@ -725,7 +727,7 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 		return take_more(c);
 	}
 	if (session_handle(&c->sess, msg, len, too_long, server_now(), &out) != 0) {
-		log_err("client=%llu out of memory handling a request",
+		log_err("out of memory handling a request, closing client=%llu",
 		    (unsigned long long)c->id);
 		client_close(c);
 		return 1;
@@ -734,11 +736,10 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 	if (out.internal) {
 		srv->stats.internal_errors++;
 		if (line_personal(&out))
-			log_err("client=%llu internal error answering a line that "
-			    "may hold personal data (not logged)",
-			    (unsigned long long)c->id);
+			log_err("internal error answering client=%llu (the line may "
+			    "hold personal data: not logged)", (unsigned long long)c->id);
 		else
-			log_err("client=%llu internal error answering: %.*s",
+			log_err("internal error answering client=%llu error=\"%.*s\"",
 			    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), msg);
 	}
 	rq.r = out.reqs;
@@ -771,7 +772,8 @@ static void
 refuse(struct client *c, pk_err e, const char *msg)
 {
 	c->srv->stats.refused++;
-	log_warn("client=%llu %s: refused: %s", (unsigned long long)c->id, c->peer, msg);
+	log_warn("refused client=%llu peer=%s reason=\"%s\"", (unsigned long long)c->id,
+	    c->peer, msg);
 	send_error(c, e, msg, NULL, &no_reqs);
 	client_drain(c);
 }

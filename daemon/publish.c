@@ -1,4 +1,6 @@
 /* publish.c - committed changes handed to subscribers (see publish.h). */
+#define LOG_COMPONENT "publish"
+
 #include "publish.h"
 
 #include <stdlib.h>
@@ -103,7 +105,7 @@ publish_change(struct server *s, const struct change *c, const char *rec,
 	return;
 oom:
 	/* Subscribers miss one event; the journal and audit have it. */
-	log_err("publish: out of memory; a notification is lost");
+	log_err("out of memory, a notification is lost");
 }
 
 /* The head of a notification, up to and with the topic. */
@@ -126,7 +128,7 @@ deliver(struct server *s, uint64_t client, struct jw *w, uint64_t lsn)
 	struct client *c = (struct client *)(uintptr_t)client;
 
 	if (jw_failed(w)) {
-		log_err("publish: out of memory writing a notification");
+		log_err("out of memory, a notification is lost");
 		return;
 	}
 	client_notify(c, w->buf, w->len, lsn);

@@ -57,6 +57,7 @@ struct settings {
 		int64_t line_timeout_s;		/* a started line must end within; 0 = off */
 		int64_t send_timeout_s;		/* output that does not move; 0 = off */
 		int64_t max_future_s;		/* how far ahead an operator's at may lie */
+		int64_t tcp_keepalive_s;	/* idle before keepalive probes; 0 = off */
 	} limits;
 	struct {
 		int64_t snapshot_every;		/* journal records between snapshots */
@@ -71,8 +72,37 @@ struct settings {
  * ("facility.rows[3].count: must be ...", "auth.tokens[1].role: ...").
  */
 struct settings *settings_parse(const char *text, size_t len, struct jerr *e);
+/* Most errors settings_check reports. */
+#define SETTINGS_CHECK_MAX 100
+
+/*
+ * Checks the whole file and reports every error it can find to report
+ * (one message each, as settings_parse words them), not only the first:
+ * after an error the value it names (or the object lacking a required
+ * key) is left out and reading starts again, so an error that follows
+ * from an earlier one may be reported too.  A syntax error stops it.
+ * Returns the number reported (0: the file is valid).
+ */
+int settings_check(const char *text, size_t len,
+    void (*report)(void *ud, const char *msg), void *ud);
+
 /* Frees s and its core config; tokens are wiped first.  Accepts NULL. */
 void settings_free(struct settings *s);
+
+/*
+ * The top-level keys whose value cannot change in a running process
+ * (settings_restart_keys[], NULL-terminated): where parkd listens, its
+ * data directory and durability, the facility and its vehicle classes.
+ */
+extern const char *const settings_restart_keys[];
+
+/*
+ * The members of settings_restart_keys that differ between two readings
+ * of the file (was, now: parsed roots; a member left out counts as
+ * different from one given), written to out[0..max); their count.
+ */
+size_t settings_restart_changes(const cJSON *was, const cJSON *now,
+    const char **out, size_t max);
 
 /*
  * Parses "HOST:PORT" ("127.0.0.1:7070", "[::1]:7070", "localhost:7070")

@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "config.h"
 #include "garage.h"
 #include "jsonw.h"
 #include "perr.h"
@@ -28,6 +29,8 @@ struct call_env {
 	struct subs *subs;
 	/* Milliseconds of a monotonic clock (subscriptions' coalescing). */
 	int64_t (*mono_ms)(void *ud);
+	/* The core's configuration: payment methods (NULL: any method). */
+	const struct config *core;
 	/* How far ahead of now an operator's `at` may lie on a change. */
 	int64_t max_future_s;
 	/* A fresh time-ordered id. */
@@ -84,7 +87,7 @@ struct call {
 	struct jw *out;			/* the result is written here, one value */
 	/* out */
 	pk_err err;			/* on an error whatever was written to out is void */
-	char msg[200];			/* error message; "" = the default */
+	char msg[512];			/* error message; "" = the default */
 	struct jw edata;		/* extra error.data members (jw_members), or empty */
 	/*
 	 * The reply acknowledges a change made earlier (a payment sent again
@@ -106,6 +109,16 @@ struct method;
 
 /* The method called name, or NULL. */
 const struct method *method_find(const char *name);
+/*
+ * Up to max method names close to name (a typo, a prefix), nearest
+ * first, in out; their count.  None for a name nothing resembles.
+ */
+size_t method_suggest(const char *name, const char **out, size_t max);
+/*
+ * The parameters a bare word fills on an inline line, in order ("help
+ * entry" is "help method=entry"); NULL-terminated, empty when none.
+ */
+const char *const *method_positional(const char *name);
 const char *method_name(const struct method *m);
 /* Whether the method may be called before authenticating. */
 int method_public(const struct method *m);

@@ -97,6 +97,61 @@ defer(const struct call *c, const char *id, int notify, int in_batch,
 	return PK_OK;
 }
 
+/* Only a name that looks like one is echoed: it may be any client's string. */
+static int
+echoable(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * "unknown method 'entyr'; did you mean entry?", with data.method and
+ * data.suggestions for programs.
+ */
+static void
+unknown_method(struct jw *w, const char *id, const char *name)
+{
+	const char *near[3];
+	size_t n = echoable(name) ? method_suggest(name, near, 3) : 0;
+	char msg[256];
+	struct jw data;
+	int used;
+
+	if (!echoable(name)) {
+		rpc_error(w, id, PK_E_METHOD_NOT_FOUND, "unknown method; try help",
+		    NULL);
+		return;
+	}
+	used = snprintf(msg, sizeof(msg), "unknown method '%s'", name);
+	for (size_t i = 0; i < n; i++)
+		used += snprintf(msg + used, sizeof(msg) - (size_t)used, "%s%s",
+		    i == 0 ? "; did you mean " : i + 1 == n ? " or " : ", ", near[i]);
+	snprintf(msg + used, sizeof(msg) - (size_t)used, "%s",
+	    n > 0 ? "?" : "; try help");
+	jw_init(&data);
+	jw_members(&data);
+	jw_kstr(&data, "method", name);
+	jw_key(&data, "suggestions");
+	jw_arr(&data);
+	for (size_t i = 0; i < n; i++)
+		jw_str(&data, near[i]);
+	jw_arr_end(&data);
+	rpc_error(w, id, PK_E_METHOD_NOT_FOUND, msg,
+	    jw_failed(&data) ? NULL : &data);
+	jw_release(&data);
+}
+
 /*
  * Runs one request and writes its response to w (nothing for a
  * notification or a deferred answer).
@@ -115,8 +170,7 @@ run_one(struct session *s, const char *id, const char *name,
 	if (m == NULL) {
 		note(s, out, NULL, PK_E_METHOD_NOT_FOUND);
 		if (!notify)
-			rpc_error(w, id, PK_E_METHOD_NOT_FOUND,
-			    "unknown method; try help", NULL);
+			unknown_method(w, id, name);
 		return;
 	}
 	memset(&c, 0, sizeof(c));
@@ -243,7 +297,8 @@ handle_inline(struct session *s, const char *line, size_t len, int64_t now,
 	cJSON *params = NULL;
 	pk_err e;
 
-	e = inline_parse(line, len, &method, &params, err, sizeof(err));
+	e = inline_parse(line, len, method_positional, &method, &params, err,
+	    sizeof(err));
 	if (e != PK_OK) {
 		note(s, out, NULL, e);
 		rpc_error(&s->w, NULL, e, err[0] ? err : NULL, NULL);

@@ -20,6 +20,7 @@
 struct fx {
 	garage *g;
 	struct call_env env;
+	struct config core;		/* payment methods */
 	struct session s;
 	unsigned next_id;	/* ids handed out so far */
 	uint64_t lsn;		/* changes committed so far */
@@ -107,6 +108,9 @@ setup(void **state)
 	f->env.auth = fake_auth;
 	f->env.writable = fake_writable;
 	f->env.commit = fake_commit;
+	strcpy(f->core.payment_methods[0], "cash");
+	strcpy(f->core.payment_methods[1], "card");
+	f->core.n_payment_methods = 2;
 	f->writable = 1;
 	f->now = NOW;
 	f->s.g = f->g;
@@ -341,6 +345,21 @@ test_help(void **state)
 	cJSON_Delete(r);
 	err_only(f, "help method=fly", "not_found", 4040);
 	err_only(f, "help method=1", "invalid_params", -32602);
+	/* A bare word is the method's positional parameter. */
+	r = expect_ok(f, "help entry");
+	assert_string_equal(gstr(r, "result.method"), "entry");
+	cJSON_Delete(r);
+	r = expect_ok(f, "help \"quote\"");
+	assert_string_equal(gstr(r, "result.method"), "quote");
+	cJSON_Delete(r);
+	r = expect_err(f, "help entyr", "not_found", 4040);
+	assert_string_equal(gstr(r, "error.message"), "no method 'entyr'; did you mean entry?");
+	cJSON_Delete(r);
+	/* Given twice, or one word too many, is refused. */
+	err_only(f, "help entry method=pay", "invalid_params", -32602);
+	err_only(f, "help entry pay", "invalid_params", -32602);
+	/* ping takes none. */
+	err_only(f, "ping now", "invalid_params", -32602);
 }
 
 static void
@@ -353,6 +372,26 @@ test_unknown_method_and_params(void **state)
 	assert_int_equal(gnum(r, "id"), 3);
 	cJSON_Delete(r);
 	err_only(f, "teleport now=1", "method_not_found", -32601);
+	r = expect_err(f, "{'id':5,'method':'teleport'}", "method_not_found", -32601);
+	assert_string_equal(gstr(r, "error.message"), "unknown method 'teleport'; try help");
+	assert_string_equal(gstr(r, "error.data.method"), "teleport");
+	assert_int_equal(cJSON_GetArraySize(get(r, "error.data.suggestions")), 0);
+	cJSON_Delete(r);
+	/* A typo, a swap, a prefix: the nearest names. */
+	r = expect_err(f, "entyr gate=north", "method_not_found", -32601);
+	assert_string_equal(gstr(r, "error.message"), "unknown method 'entyr'; did you mean entry?");
+	assert_string_equal(gstr(r, "error.data.suggestions.0"), "entry");
+	cJSON_Delete(r);
+	r = expect_err(f, "qoute", "method_not_found", -32601);
+	assert_string_equal(gstr(r, "error.message"), "unknown method 'qoute'; did you mean quote?");
+	cJSON_Delete(r);
+	r = expect_err(f, "subscr", "method_not_found", -32601);
+	assert_string_equal(gstr(r, "error.data.suggestions.0"), "subscribe");
+	cJSON_Delete(r);
+	/* A name that is not a name is not echoed. */
+	r = expect_err(f, "{'id':6,'method':'a b\\u00e9c'}", "method_not_found", -32601);
+	assert_string_equal(gstr(r, "error.message"), "unknown method; try help");
+	cJSON_Delete(r);
 	r = expect_err(f, "{'id':4,'method':'ping','params':{'x':1}}", "invalid_params",
 	    -32602);
 	assert_string_equal(gstr(r, "error.message"), "params.x: unknown key");
@@ -592,7 +631,17 @@ test_entry(void **state)
 	err_only(f, "{'id':1,'method':'entry','params':{'gate':'north','plate':'b-xy 123',"
 	    "'class':'car'}}", "plate_inside", 4090);
 	err_only(f, "entry gate=south plate=X1 class=car", "wrong_gate", 4096);
-	err_only(f, "entry gate=west plate=X1 class=car", "invalid_params", -32602);
+	r = expect_err(f, "entry gate=west plate=X1 class=car", "invalid_params", -32602);
+	/* The valid ones are named, for people and for programs. */
+	assert_non_null(strstr(gstr(r, "error.message"),
+	    "no such gate 'west'; gates are north, south"));
+	assert_string_equal(gstr(r, "error.data.valid.0"), "north");
+	cJSON_Delete(r);
+	r = expect_err(f, "entry gate=north plate=X1 class=boat", "invalid_params", -32602);
+	assert_non_null(strstr(gstr(r, "error.message"),
+	    "no such vehicle class 'boat'; classes are "));
+	assert_true(cJSON_GetArraySize(get(r, "error.data.valid")) >= 2);
+	cJSON_Delete(r);
 	err_only(f, "entry plate=X1 class=car", "invalid_params", -32602);
 	err_only(f, "entry gate=north class=car", "invalid_params", -32602);
 	err_only(f, "entry gate=north plate=X1", "invalid_params", -32602);
@@ -676,8 +725,17 @@ test_pay(void **state)
 	    "amount_mismatch", 4093);
 	assert_int_equal(gnum(r, "error.data.amount_due"), 300);
 	assert_string_equal(gstr(r, "error.data.currency"), "EUR");
+	assert_string_equal(gstr(r, "error.message"), "the amount due is 3.00 EUR");
 	cJSON_Delete(r);
 	assert_int_equal(garage_inside(f->g, "P1")->paid, 0);
+	/* Only the configured methods, listed when another is given. */
+	f->env.core = &f->core;
+	r = expect_err(f, "pay ticket=00000000-0000-7000-8000-000000000001 amount=300 "
+	    "method=bitcoin", "invalid_params", -32602);
+	assert_string_equal(gstr(r, "error.message"),
+	    "params.method: 'bitcoin' is not taken here; methods are cash, card");
+	assert_string_equal(gstr(r, "error.data.valid.1"), "card");
+	cJSON_Delete(r);
 
 	r = rpc_out(f, "{'id':2,'method':'pay','params':{'ticket':"
 	    "'00000000-0000-7000-8000-000000000001','amount':300,'method':'card',"
@@ -693,6 +751,12 @@ test_pay(void **state)
 	assert_string_equal(gstr(r, "result.currency"), "EUR");
 	assert_string_equal(gstr(r, "result.exit_by"), "2026-11-23T11:15:00Z");
 	assert_false(has(get(r, "result"), "replayed"));
+	cJSON_Delete(r);
+	/* Paid up: another payment is not taken, and the message says why. */
+	r = expect_err(f, "pay ticket=00000000-0000-7000-8000-000000000001 amount=100",
+	    "amount_mismatch", 4093);
+	assert_string_equal(gstr(r, "error.message"), "nothing is due");
+	assert_int_equal(gnum(r, "error.data.amount_due"), 0);
 	cJSON_Delete(r);
 
 	/* The same reference: the same receipt, charged once. */
@@ -773,6 +837,7 @@ test_exit(void **state)
 	f->now = NOW + HOUR;
 	r = expect_err(f, "exit gate=south plate=X1", "payment_required", 4092);
 	assert_int_equal(gnum(r, "error.data.amount_due"), 300);
+	assert_string_equal(gstr(r, "error.message"), "3.00 EUR due");
 	assert_string_equal(gstr(r, "error.data.currency"), "EUR");
 	cJSON_Delete(r);
 	err_only(f, "exit gate=north plate=X1", "wrong_gate", 4096);

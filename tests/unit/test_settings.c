@@ -432,6 +432,102 @@ test_endpoint_bad(void **state)
 	}
 }
 
+static cJSON *
+tree(const char *text)
+{
+	cJSON *r = config_json(text, strlen(text), &(struct jerr){ NULL, 0, 0 });
+
+	assert_non_null(r);
+	return r;
+}
+
+/* Keys that a running process cannot take, compared by value, not by text. */
+static void
+test_restart_changes(void **state)
+{
+	cJSON *a = tree("{\"listen\": \"127.0.0.1:1\", \"facility\": {\"a\": [1, 2]},"
+	    " \"limits\": {\"max_line\": 100}, \"strategy\": \"first\"}");
+	cJSON *same = tree("{ \"facility\" : {\"a\":[1,2]}, \"listen\":\"127.0.0.1:1\","
+	    " \"limits\": {\"max_line\": 200}, \"strategy\": \"fill\"}");
+	cJSON *b = tree("{\"listen\": \"127.0.0.1:2\", \"facility\": {\"a\": [2, 1]},"
+	    " \"durability\": \"none\", \"limits\": {\"max_line\": 100}}");
+	const char *out[16];
+	size_t n;
+
+	(void)state;
+	/* Other keys (limits, strategy) and spacing do not count. */
+	assert_int_equal(settings_restart_changes(a, same, out, 16), 0);
+	n = settings_restart_changes(a, b, out, 16);
+	assert_int_equal(n, 3);
+	assert_string_equal(out[0], "listen");
+	assert_string_equal(out[1], "durability");	/* given in one only */
+	assert_string_equal(out[2], "facility");	/* order inside matters */
+	/* Bounded by max. */
+	assert_int_equal(settings_restart_changes(a, b, out, 2), 2);
+	cJSON_Delete(a);
+	cJSON_Delete(same);
+	cJSON_Delete(b);
+}
+
+struct reported {
+	char msgs[16][256];
+	int n;
+};
+
+static void
+collect(void *ud, const char *msg)
+{
+	struct reported *r = ud;
+
+	if (r->n < 16)
+		snprintf(r->msgs[r->n], sizeof(r->msgs[0]), "%s", msg);
+	r->n++;
+}
+
+static int
+check(const char *text, struct reported *r)
+{
+	char *q = tu_quote(text);
+	int n;
+
+	memset(r, 0, sizeof(*r));
+	n = settings_check(q, strlen(q), collect, r);
+	free(q);
+	assert_int_equal(n, r->n);
+	return n;
+}
+
+/* Every error of a file, each once, not what follows from an earlier one. */
+static void
+test_check_reports_every_error(void **state)
+{
+	struct reported r;
+	char *t;
+
+	(void)state;
+	assert_int_equal(check(MINI, &r), 0);
+	t = with("'listen': 5, 'durability': 'sometimes', 'payment_methods': ['Cash'],"
+	    " 'limits': { 'max_line': 1, 'rate_per_s': 'fast' },"
+	    " 'auth': { 'tokens': [ { 'role': 'gate' } ] }, 'colour': 'red'");
+	assert_int_equal(check(t, &r), 7);
+	free(t);
+	assert_string_equal(r.msgs[0], "colour: unknown key");
+	assert_string_equal(r.msgs[1], "listen: must be a string or null");
+	assert_string_equal(r.msgs[2], "durability: must be fsync, write or none");
+	/* Not also "payment_methods: must name at least one method". */
+	assert_non_null(strstr(r.msgs[3], "payment_methods[0]: must be 1 to 16"));
+	assert_non_null(strstr(r.msgs[4], "limits.max_line: must be between"));
+	assert_string_equal(r.msgs[5], "limits.rate_per_s: must be an integer");
+	assert_non_null(strstr(r.msgs[6], "auth.tokens[0].token:"));
+	/* A required key that is invalid is reported once, not as missing too. */
+	t = with("'strategy': 'random'");
+	assert_int_equal(check(t, &r), 1);
+	free(t);
+	/* A syntax error stops the check, with its line and column. */
+	assert_int_equal(check("{\n 'listen': 'x',\n 'a': [1,,2]\n}", &r), 1);
+	assert_string_equal(r.msgs[0], "config: line 3, column 10: unexpected character");
+}
+
 int
 main(void)
 {
@@ -445,6 +541,8 @@ main(void)
 		cmocka_unit_test(test_errors_text),
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_endpoint_bad),
+		cmocka_unit_test(test_restart_changes),
+		cmocka_unit_test(test_check_reports_every_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
