@@ -736,8 +736,8 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 	if (out.internal) {
 		srv->stats.internal_errors++;
 		if (line_personal(&out))
-			log_err("internal error answering client=%llu (the line may "
-			    "hold personal data: not logged)", (unsigned long long)c->id);
+			log_err("internal error answering client=%llu error=\"(the line "
+			    "may hold personal data: not logged)\"", (unsigned long long)c->id);
 		else
 			log_err("internal error answering client=%llu error=\"%.*s\"",
 			    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), msg);

@@ -1,4 +1,5 @@
 /* regstore.c - the vehicle registry's store, expiry and erasure (see regstore.h). */
+#define LOG_COMPONENT "registry"
 #include "regstore.h"
 
 #include <inttypes.h>
@@ -118,8 +119,8 @@ static void
 side_rewritten(void *ud, uint64_t lsn, uint64_t image_bytes)
 {
 	(void)ud;
-	log_debug("contacts: store rewritten at LSN %" PRIu64 " (%" PRIu64
-	    " bytes)", lsn, image_bytes);
+	log_debug("store rewritten lsn=%" PRIu64 " bytes=%" PRIu64, lsn,
+	    image_bytes);
 }
 
 struct regstore *
@@ -305,12 +306,12 @@ start_retention(struct regstore *rs)
 	    registry_retention(rs->reg) == file)
 		return;
 	changes_init(&ch);
-	log_info("start: registry.retention_hours in the configuration is now "
-	    "%" PRId64 " (was %" PRId64 "); it takes force", file,
-	    rs->meta.config_hours);
+	log_info("the configuration's retention takes force hours=%" PRId64
+	    " was_in_file=%" PRId64 " was_in_force=%" PRId64, file,
+	    rs->meta.config_hours, registry_retention(rs->reg));
 	if (regops_set_retention(rs->reg, file, server_now(), &ch) != PK_OK ||
 	    commit_changes(rs->s, rs->s->g, &ch, 0, &hold) != 0)
-		log_err("start: the retention could not be journaled");
+		log_err("the configuration's retention could not be journaled");
 	changes_release(&ch);
 }
 

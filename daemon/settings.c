@@ -15,7 +15,8 @@ static const char *const limits_keys[] = { "max_line", "max_output",
     "send_timeout_s", "max_future_s", "tcp_keepalive_s", NULL };
 
 const char *const settings_restart_keys[] = { "listen", "http_listen",
-    "data_dir", "durability", "facility", "vehicles", "audit", NULL };
+    "data_dir", "durability", "facility", "vehicles", "audit", "registry",
+    NULL };
 
 size_t
 settings_restart_changes(const cJSON *was, const cJSON *now, const char **out,

@@ -1,4 +1,5 @@
 /* sidestore.c - a journal side stream's files (see sidestore.h). */
+#define LOG_COMPONENT "journal"
 #include "sidestore.h"
 
 #include <errno.h>
@@ -138,14 +139,13 @@ sidestore_load(const struct sidestore_paths *p,
 	}
 	if (res.log_keep < llen) {
 		if (res.covered)
-			log_info("%s: the log holds only records its image "
-			    "(LSN %" PRIu64 ") covers: emptying it", p->log,
-			    res.image_lsn);
+			log_info("emptying a side log its image covers file=%s "
+			    "image_lsn=%" PRIu64, p->log, res.image_lsn);
 		else
-			log_warn("%s: dropping the last %zu bytes (%zu records "
-			    "after the journal's LSN %" PRIu64 "%s)", p->log,
-			    llen - res.log_keep, res.after_last, last,
-			    res.torn ? ", a torn record" : "");
+			log_warn("dropping the end of a side log file=%s bytes=%zu "
+			    "after_journal=%zu journal_lsn=%" PRIu64 " torn=%s",
+			    p->log, llen - res.log_keep, res.after_last, last,
+			    res.torn ? "yes" : "no");
 		if (cut_log(p->log, res.log_keep) != 0) {
 			snprintf(err, errlen, "%s: truncate: %s", p->log,
 			    strerror(errno));
@@ -153,8 +153,9 @@ sidestore_load(const struct sidestore_paths *p,
 		}
 	}
 	*log_len = res.log_keep;
-	log_info("%s: %zu records from the image at LSN %" PRIu64 ", %zu from "
-	    "the log", p->dir, res.image_records, res.image_lsn, res.log_records);
+	log_info("side stream read dir=%s image_lsn=%" PRIu64 " image_records=%zu "
+	    "log_records=%zu", p->dir, res.image_lsn, res.image_records,
+	    res.log_records);
 	rc = 0;
 out:
 	wipe_free(img, ilen);
