@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "audit.h"
+#include "cityredis.h"
 #include "commit.h"
 #include "dict.h"
 #include "publish.h"
@@ -385,6 +386,10 @@ main(int argc, char **argv)
 		server_shutdown(srv);
 		rc = 1;
 	}
+	if (srv->audit != NULL && (srv->city = cityredis_new(srv)) == NULL) {
+		fprintf(stderr, "parkd: out of memory\n");
+		exit(1);
+	}
 	reload_src.path = o.config;
 	reload_src.reload_path = o.reload_config;
 	reload_src.start_text = text;
@@ -412,10 +417,12 @@ main(int argc, char **argv)
 	/* Every client is gone: write what is left and a last snapshot. */
 	audit_close(srv->audit);
 	regstore_stop(rs);
+	cityredis_close(srv->city);
 	journal_close(j, srv->g);
 	finish_loop(loop);
 	journal_free(j);
 	audit_free(srv->audit);
+	cityredis_free(srv->city);
 	garage_free(srv->g);
 	if (rc == 0)
 		log_info("stopped");

@@ -233,6 +233,11 @@ reload_run(struct server *s, const struct reload_src *src)
 	cfg->core->limits.closed_tickets = nc->core->limits.closed_tickets;
 	garage_set_keep_closed(s->g, (size_t)cfg->core->limits.closed_tickets);
 	cfg->journal = nc->journal;
+	cfg->audit.subject_maxlen = nc->audit.subject_maxlen;
+	cfg->audit.stream_maxlen = nc->audit.stream_maxlen;
+	cfg->audit.max_backlog = nc->audit.max_backlog;
+	cfg->city.publish_ms = nc->city.publish_ms;
+	cfg->city.heartbeat_s = nc->city.heartbeat_s;
 	journal_set_pace(s->journal, cfg);
 	settings_free(nc);
 	log_info("reloaded file=%s tokens=%zu max_clients=%lld rate_per_s=%lld",

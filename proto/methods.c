@@ -480,6 +480,9 @@ m_entry(struct call *c)
 	case PK_E_LOT_FULL:
 		fail(c, e, "no free spot for class %s", cls);
 		jw_kbool(&c->edata, "waitlist", 0);
+		/* Nearby facilities with room, from a cached copy: no waiting. */
+		if (c->env->alternatives != NULL)
+			c->env->alternatives(c->env->ud, in.cls, &c->edata);
 		return;
 	default:
 		fail(c, e, NULL);
@@ -1109,11 +1112,58 @@ m_history(struct call *c)
 			    "characters of A-Z 0-9 - and space");
 			return;
 		}
-		snprintf(c->defer_subject, sizeof(c->defer_subject), "vehicle:%s", plate);
+		snprintf(c->defer.subject, sizeof(c->defer.subject), "vehicle:%s", plate);
 	} else {
-		snprintf(c->defer_subject, sizeof(c->defer_subject), "%s", subject);
+		snprintf(c->defer.subject, sizeof(c->defer.subject), "%s", subject);
 	}
-	c->defer_limit = (int)limit;
+	c->defer.kind = DEFER_HISTORY;
+	c->defer.limit = (int)limit;
+	c->deferred = 1;
+}
+
+/*
+ * Facilities with room near a point (city.md), answered later from Redis.
+ * lat and lon come together; without them the point is this facility's
+ * location.  A class is a name, not checked against this facility's: the
+ * others may have classes it has not.
+ */
+static void
+m_nearby(struct call *c)
+{
+	struct defer_req *d = &c->defer;
+	struct jerr e = param_err(c);
+	const char *cls = NULL;
+	int64_t radius = 2000, limit = 10;
+	int hlat, hlon;
+
+	memset(d, 0, sizeof(*d));
+	if ((hlat = param_rc(c, jr_fixed(c->params, "params", "lat", JR_ROUND, 7,
+	    -850511287, 850511287, &d->lat_e7, &e), &e)) < 0 ||
+	    (hlon = param_rc(c, jr_fixed(c->params, "params", "lon", JR_ROUND, 7,
+	    -1800000000, 1800000000, &d->lon_e7, &e), &e)) < 0 ||
+	    p_int(c, "radius_m", 0, 1, 100000, &radius) ||
+	    p_int(c, "limit", 0, 1, 100, &limit) ||
+	    p_string(c, "class", 0, FAC_MAX_NAME, &cls))
+		return;
+	if (hlat != hlon) {
+		bad_param(c, hlat ? "lon" : "lat", "is required with %s",
+		    hlat ? "lat" : "lon");
+		return;
+	}
+	if (!hlat && facility_location_e7(garage_facility(c->g), &d->lat_e7,
+	    &d->lon_e7) != 0) {
+		bad_param(c, "lat", "is required: this facility has no location");
+		return;
+	}
+	if (cls != NULL && cls[0] == '\0') {
+		bad_param(c, "class", "must not be empty");
+		return;
+	}
+	d->kind = DEFER_NEARBY;
+	d->has_point = hlat;
+	d->radius_m = radius;
+	d->limit = (int)limit;
+	snprintf(d->cls, sizeof(d->cls), "%s", cls != NULL ? cls : "");
 	c->deferred = 1;
 }
 
@@ -1163,6 +1213,7 @@ static const char *const P_VREGISTER[] = { "plate", "contact_name", "phone", NUL
 static const char *const P_VLIST[] = { "cursor", "limit", NULL };
 static const char *const P_RETENTION[] = { "set_hours", NULL };
 static const char *const P_PURGE[] = { "confirm", NULL };
+static const char *const P_NEARBY[] = { "lat", "lon", "radius_m", "class", "limit", NULL };
 
 static const struct method methods[] = {
 	{ "ping", ANY, 1, P_NONE, "ping — answers \"pong\"", m_ping, NULL },
@@ -1222,6 +1273,9 @@ static const struct method methods[] = {
 	  "(0: only while the vehicle is inside)", m_retention, P_RETENTION },
 	{ "purge", 0, 0, P_PURGE,
 	  "purge confirm=purge — delete every record of the vehicle registry", m_purge, P_PURGE },
+	{ "nearby", ANY, 0, P_NEARBY,
+	  "nearby [lat=DEG lon=DEG] [radius_m=2000] [class=CLASS] [limit=10] — facilities with room nearby, nearest first",
+	  m_nearby, NULL },
 };
 
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))

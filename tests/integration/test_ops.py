@@ -170,14 +170,16 @@ def test_reload_changes_runtime_keys_and_names_those_needing_a_restart():
                   journal={"snapshot_every": 5},
                   facility=dict(cfg["facility"], name="Renamed Garage"),
                   durability="write",
+                  audit={"prefix": "other:", "stream_maxlen": 500},
                   listen="127.0.0.1:1")
         d.proc.send_signal(signal.SIGHUP)
         d.wait_log("config: reloaded", start=start)
         log = d.logtext()[start:]
         # Keys that a running process cannot take are named, one line each.
-        for key in ("facility", "durability", "listen"):
+        for key in ("facility", "durability", "listen", "audit.prefix"):
             assert "needs a restart key=%s" % key in log, log
         assert "key=tariff" not in log and "key=limits" not in log, log
+        assert "key=audit.stream_maxlen" not in log and "key=audit.redis" not in log, log
         assert "new strategy in force strategy=farthest" in log, log
         # The strategy is a journaled change, as if an operator had set it.
         assert assert_result(o.line("strategy"))["strategy"] == "farthest"
