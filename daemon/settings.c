@@ -19,7 +19,7 @@ static const char *const limits_keys[] = { "max_line", "max_output",
 const char *const settings_restart_keys[] = { "listen", "http_listen",
     "data_dir", "durability", "facility", "vehicles", "audit.redis",
     "audit.password", "audit.prefix", "city.redis", "city.password",
-    "city.prefix", "registry", NULL };
+    "city.prefix", NULL };
 
 /*
  * The value at "key" or "section.key" in root; a section that is null
