@@ -4,6 +4,7 @@
 #   make run        install missing Debian packages, start parkd on conf/parkd.json
 #                   (PARKD_ARGS="--listen 127.0.0.1:7071", PARKD_CONFIG=FILE)
 #   make install    binary, systemd unit, example config, README (DESTDIR, PREFIX)
+#   make city-demo  three facilities (conf/city) publishing to one Redis
 #   make test       install missing packages, run every test (unit, ASan+UBSan, integration)
 #   make bench      micro-benchmarks of the core and a TCP load run
 #   make standby-demo   the demo garage as a primary and a sync standby (Ctrl-C stops)
@@ -76,7 +77,7 @@ CORE_A     = $(BUILD)/libparkcore.a
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test unit unit-bins bench-bins integration check bench bench-standby standby-demo fuzz fuzz-run clean install uninstall lint deps
+.PHONY: all run city-demo standby-demo test unit unit-bins bench-bins integration check bench bench-standby fuzz fuzz-run clean install uninstall lint deps
 
 all: $(BUILD)/parkd
 
@@ -128,6 +129,12 @@ run:
 	@scripts/deps.sh run
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/parkd -c $(PARKD_CONFIG) $(PARKD_ARGS)
+
+# Three facilities of one city against one Redis (conf/city, README "Many facilities").
+city-demo:
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory all
+	@scripts/city-demo.sh
 
 unit-bins: $(UNIT_BIN)
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "cityredis.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "metrics.h"
@@ -569,33 +570,44 @@ rate_pay(struct client *c, unsigned requests)
 		c->tokens -= (double)requests;
 }
 
+/*
+ * A request answered later, from Redis (history, nearby): its place in
+ * the reply order, its id, and what it looks up.
+ */
 struct deferred {
 	struct client *c;
 	struct outbuf *slot;
 	char *id;
-	char subject[160];
+	struct defer_req q;
 };
 
-static void
-on_history(void *ud, const char *events, size_t len, const char *why)
+/* What a look-up is called in its "unavailable" message. */
+static const char *
+deferred_what(const struct deferred *d)
 {
-	struct deferred *d = ud;
+	return d->q.kind == DEFER_HISTORY ? "audit history" : "city view";
+}
+
+/*
+ * The answer has come: result is the text of the result value, or NULL
+ * and why it could not be had (answered unavailable).  Frees d.
+ */
+static void
+deferred_answer(struct deferred *d, const char *result, size_t len,
+    const char *why)
+{
 	struct jw w;
 	char *line;
 
 	jw_init(&w);
-	if (events != NULL) {
+	if (result != NULL) {
 		rpc_result_begin(&w, d->id);
-		jw_obj(&w);
-		jw_kstr(&w, "subject", d->subject);
-		jw_key(&w, "events");
-		jw_raw(&w, events, len);
-		jw_obj_end(&w);
+		jw_raw(&w, result, len);
 		jw_obj_end(&w);
 	} else {
 		char msg[200];
 
-		snprintf(msg, sizeof(msg), "audit history unavailable: %s", why);
+		snprintf(msg, sizeof(msg), "%s unavailable: %s", deferred_what(d), why);
 		rpc_error(&w, d->id, PK_E_UNAVAILABLE, msg, NULL);
 		d->slot->reqs[0].err = PK_E_UNAVAILABLE;
 	}
@@ -613,6 +625,35 @@ on_history(void *ud, const char *events, size_t len, const char *why)
 	free(d);
 }
 
+static void
+on_history(void *ud, const char *events, size_t len, const char *why)
+{
+	struct deferred *d = ud;
+	struct jw w;
+
+	if (events == NULL) {
+		deferred_answer(d, NULL, 0, why);
+		return;
+	}
+	jw_init(&w);
+	jw_obj(&w);
+	jw_kstr(&w, "subject", d->q.subject);
+	jw_key(&w, "events");
+	jw_raw(&w, events, len);
+	jw_obj_end(&w);
+	if (jw_failed(&w))
+		deferred_answer(d, NULL, 0, "out of memory");
+	else
+		deferred_answer(d, w.buf, w.len, NULL);
+	jw_release(&w);
+}
+
+static void
+on_nearby(void *ud, const char *result, size_t len, const char *why)
+{
+	deferred_answer(ud, result, len, why);
+}
+
 /*
  * Starts a look-up whose answer takes its place in the reply order; its
  * line came in at t_in.
@@ -626,7 +667,8 @@ start_deferred(struct client *c, struct session_out *out, uint64_t t_in)
 	/* Each look-up holds a place and, later, its answer: keep them few. */
 	if (c->refs >= CLIENT_MAX_DEFERRED) {
 		char *l = rpc_error_line(out->defer_id, PK_E_UNAVAILABLE,
-		    "too many history look-ups in flight on this connection", NULL);
+		    "too many look-ups (history, nearby) in flight on this connection",
+		    NULL);
 		struct reqs_in rq = { &r, 1, t_in };
 
 		if (l == NULL) {
@@ -647,10 +689,22 @@ start_deferred(struct client *c, struct session_out *out, uint64_t t_in)
 	d->c = c;
 	d->id = out->defer_id;
 	out->defer_id = NULL;
-	memcpy(d->subject, out->defer_subject, sizeof(d->subject));
-	if (audit_history(c->srv->audit, d->subject, out->defer_limit, on_history, d) != 0)
-		on_history(d, NULL, 0, c->srv->cfg->audit.redis.enabled ?
-		    "Redis is not connected" : "audit is off in the configuration");
+	d->q = out->defer;
+	switch (d->q.kind) {
+	case DEFER_HISTORY:
+		if (audit_history(c->srv->audit, d->q.subject, d->q.limit,
+		    on_history, d) != 0)
+			on_history(d, NULL, 0, c->srv->cfg->audit.redis.enabled ?
+			    "Redis is not connected" : "audit is off in the configuration");
+		break;
+	case DEFER_NEARBY: {
+		const char *why = "";
+
+		if (cityredis_nearby(c->srv->city, &d->q, on_nearby, d, &why) != 0)
+			on_nearby(d, NULL, 0, why);
+		break;
+	}
+	}
 }
 
 /* After a message: pause above high water; 1 when no more are taken. */
@@ -677,6 +731,23 @@ count_auth_failures(struct client *c, int failed)
 	send_error(c, PK_E_RATE_LIMITED, "too many failed auth attempts; closing", NULL,
 	    &no_reqs);
 	client_drain(c);
+}
+
+/*
+ * Whether a line may hold personal data: it called a method whose params
+ * carry a contact, or one that could not be told (a line not understood).
+ */
+static int
+line_personal(const struct session_out *out)
+{
+	for (unsigned i = 0; i < out->requests; i++) {
+		const struct method *m = out->reqs[i].method == SESSION_NO_METHOD ?
+		    NULL : method_at(out->reqs[i].method);
+
+		if (m == NULL || method_personal(m))
+			return 1;
+	}
+	return 0;
 }
 
 int
@@ -718,8 +789,12 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 	rate_pay(c, out.requests);
 	if (out.internal) {
 		srv->stats.internal_errors++;
-		log_err("internal error answering client=%llu error=\"%.*s\"",
-		    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), msg);
+		if (line_personal(&out))
+			log_err("internal error answering client=%llu error=\"(the line "
+			    "may hold personal data: not logged)\"", (unsigned long long)c->id);
+		else
+			log_err("internal error answering client=%llu error=\"%.*s\"",
+			    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), msg);
 	}
 	rq.r = out.reqs;
 	rq.n = out.requests;

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "audit.h"
+#include "cityredis.h"
 #include "commit.h"
 #include "dict.h"
 #include "publish.h"
@@ -25,6 +26,7 @@
 #include "garage.h"
 #include "http.h"
 #include "journal.h"
+#include "regstore.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
@@ -303,6 +305,7 @@ main(int argc, char **argv)
 	struct settings *cfg = NULL;
 	struct server *srv = NULL;
 	struct journal_hooks hooks;
+	struct regstore *rs = NULL;
 	struct builder builder;
 	struct journal *j;
 	char err[512];
@@ -364,6 +367,12 @@ main(int argc, char **argv)
 	builder.len = len;
 	hooks.make_garage = make_garage;
 	hooks.make_ud = &builder;
+	/* The vehicle registry's store is the journal's side stream. */
+	if ((rs = regstore_new(cfg->core)) == NULL) {
+		fprintf(stderr, "parkd: out of memory\n");
+		goto out;
+	}
+	hooks.side = regstore_side_hooks(rs);
 	j = journal_open(loop, cfg, &hooks, &g, err, sizeof(err));
 	if (j == NULL) {
 		fprintf(stderr, "parkd: %s\n", err);
@@ -382,6 +391,10 @@ main(int argc, char **argv)
 	/* A standby's history is its primary's, the tariff's first version included. */
 	if (!replication_is_standby(srv->repl))
 		reload_start_tariff(srv, cfg);
+	if (regstore_start(rs, srv) != 0) {
+		fprintf(stderr, "parkd: out of memory\n");
+		exit(1);
+	}
 	srv->audit = audit_new(loop, cfg, j, err, sizeof(err));
 	if (srv->audit == NULL) {
 		fprintf(stderr, "parkd: audit: %s\n", err);
@@ -392,6 +405,12 @@ main(int argc, char **argv)
 		if (replication_is_standby(srv->repl))
 			audit_hold(srv->audit);
 		audit_limit(srv->audit, repl_safe_for_audit, srv->repl);
+	}
+	/* A standby publishes nothing to the city view: its primary does. */
+	if (srv->audit != NULL && !replication_is_standby(srv->repl) &&
+	    (srv->city = cityredis_new(srv)) == NULL) {
+		fprintf(stderr, "parkd: out of memory\n");
+		exit(1);
 	}
 	reload_src.path = o.config;
 	reload_src.reload_path = o.reload_config;
@@ -419,15 +438,19 @@ main(int argc, char **argv)
 
 	/* Every client is gone: write what is left and a last snapshot. */
 	audit_close(srv->audit);
+	regstore_stop(rs);
+	cityredis_close(srv->city);
 	journal_close(j, srv->g);
 	finish_loop(loop);
 	journal_free(j);
 	audit_free(srv->audit);
 	replication_free(srv->repl);
+	cityredis_free(srv->city);
 	garage_free(srv->g);
 	if (rc == 0)
 		log_info("stopped");
 out:
+	regstore_free(rs);
 	server_free(srv);
 	settings_free(cfg);
 	free(text);

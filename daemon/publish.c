@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "cityredis.h"
 #include "jsonw.h"
 #include "log.h"
 #include "plate.h"
@@ -28,6 +29,7 @@ struct outbox {
 	size_t n, cap;
 	uv_timer_t occupancy;		/* the earliest occupancy subscriber due */
 	int timer_on;
+	int counts_changed;		/* a change was committed: the city view publishes */
 	struct jw w;			/* notifications are written here, reused */
 };
 
@@ -78,6 +80,7 @@ publish_change(struct server *s, const struct change *c, const char *rec,
 	struct outbox *o = s->outbox;
 	struct outevent *e;
 
+	o->counts_changed = 1;
 	/* Nobody listens: nothing to keep (occupancy still has to know). */
 	if (subs_count(s->subs) == 0)
 		return;
@@ -240,6 +243,11 @@ publish_flush(struct server *s)
 
 	if (o == NULL)
 		return;
+	/* A mark, no Redis: the city view coalesces to publish_ms on its timer. */
+	if (o->counts_changed) {
+		o->counts_changed = 0;
+		cityredis_changed(s->city);
+	}
 	if (o->n == 0) {
 		/* A new occupancy subscriber is due at once. */
 		arm_occupancy(s);

@@ -3,10 +3,11 @@
  *
  * What a reload changes at once: tokens, limits, the allocation strategy
  * and the tariff (both journaled, as if an operator had set them), the
- * closed tickets kept for look-ups, the snapshot pace, and audit's
- * connection.  What it cannot change in a running process (where parkd
- * listens, its data directory and durability, the facility and its
- * vehicle classes) is logged by key as "needs a restart", not ignored.
+ * closed tickets kept for look-ups, payment methods, the snapshot pace,
+ * audit's trimming and backlog, the city view's pace.  What it cannot
+ * change in a running process (settings_restart_keys: where parkd listens,
+ * its data directory and durability, the facility, where audit and the
+ * city view store) is logged by key as "needs a restart", not ignored.
  */
 #ifndef PARKD_RELOAD_H
 #define PARKD_RELOAD_H

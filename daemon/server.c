@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "authguard.h"
+#include "cityredis.h"
 #include "commit.h"
 #include "client.h"
 #include "dict.h"
@@ -20,6 +21,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "publish.h"
+#include "regstore.h"
 #include "replication.h"
 #include "subs.h"
 #include "tcp.h"
@@ -71,6 +73,14 @@ env_commit(void *ud, const garage *g, const struct changes *ch, int acks_earlier
     uint64_t *hold)
 {
 	return commit_changes(ud, g, ch, acks_earlier, hold);
+}
+
+static void
+env_alternatives(void *ud, int cls, struct jw *edata)
+{
+	struct server *s = ud;
+
+	cityredis_alternatives(s->city, cls, edata);
 }
 
 /* Compares in time that depends only on the lengths, not on the contents. */
@@ -222,6 +232,11 @@ env_health(void *ud, struct jw *w)
 		replication_health(s->repl, w);
 		jw_obj_end(w);
 	}
+	/* The city view is for drivers elsewhere: never a reason to degrade. */
+	jw_key(w, "city");
+	jw_obj(w);
+	cityredis_health(s->city, w);
+	jw_obj_end(w);
 	if (s->shutting_down)
 		jw_kstr(w, "reason", "shutting down");
 	else if (!writable)
@@ -262,9 +277,12 @@ server_promoted(struct server *s)
 	/*
 	 * A standby runs no timers: whatever keeps one (expiries, holds,
 	 * no-shows, retention) starts here, and fires at once for what came
-	 * due meanwhile.  Audit shipping was released by replication.
+	 * due meanwhile.  Audit shipping was released by replication.  The
+	 * city view is published by the primary only.
 	 */
-	(void)s;
+	regstore_promoted(s->regstore);
+	if (s->city == NULL && (s->city = cityredis_new(s)) == NULL)
+		log_err("out of memory: the city view stays off");
 }
 
 void
@@ -293,6 +311,8 @@ server_on_rebuilt(void *ud, garage *g)
 	for (struct client *c = s->clients; c != NULL; c = c->next)
 		c->sess.g = g;
 	garage_free(old);
+	/* The changes the journal lost are undone: the counts moved back. */
+	cityredis_changed(s->city);
 }
 
 uint64_t
@@ -428,6 +448,7 @@ on_tick(uv_timer_t *t)
 	if (s->accept_err_unlogged > 0 && now - s->accept_err_logged_ms >= 1000)
 		log_accept_errors(s, now);
 	log_auth_failures(s, now);
+	cityredis_tick(s->city);
 	for (c = s->clients; c != NULL; c = next) {
 		const char *why;
 
@@ -591,6 +612,7 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
 	s->env.commit = env_commit;
 	s->env.promote = env_promote;
 	s->env.mono_ms = env_mono_ms;
+	s->env.alternatives = env_alternatives;
 	/* At most 64 subscriptions per connection: each costs memory for every change. */
 	s->subs = subs_new(64);
 	s->env.subs = s->subs;
@@ -698,6 +720,8 @@ server_shutdown(struct server *s)
 	s->http = NULL;
 	/* Redis would keep the loop alive; history still waiting is answered unavailable. */
 	audit_close(s->audit);
+	/* The city hears "closed" (within a second), then its connection goes too. */
+	cityredis_shutdown(s->city);
 	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
 		client_drain(c);

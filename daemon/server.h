@@ -66,10 +66,12 @@ struct server {
 	int accept_err_status;		/* the last one */
 	struct journal *journal;
 	struct audit *audit;
+	struct cityredis *city;		/* the city view (city.md) */
 	struct http *http;
 	struct metrics *metrics;	/* requests by method and outcome, latencies */
 	struct authguard *auth;		/* failed auth calls by address */
 	struct replication *repl;	/* primary or standby (replication.h); NULL: none */
+	struct regstore *regstore;	/* the vehicle registry (NULL: none) */
 	uint64_t auth_logged_ms;	/* when they were last summed up in the log */
 	/* Re-reads the configuration (SIGHUP); set by main.  0 or -1 (logged). */
 	int (*reload)(struct server *s);

@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "city.h"
 #include "jread.h"
 
 static const char *const settings_keys[] = { "listen", "http_listen",
-    "data_dir", "durability", "audit", "auth", "limits", "journal",
+    "data_dir", "durability", "audit", "auth", "limits", "journal", "city",
     "replication", NULL };
 static const char *const limits_keys[] = { "max_line", "max_output",
     "max_output_total", "max_clients", "max_clients_per_address",
@@ -16,8 +17,30 @@ static const char *const limits_keys[] = { "max_line", "max_output",
     "send_timeout_s", "max_future_s", "tcp_keepalive_s", NULL };
 
 const char *const settings_restart_keys[] = { "listen", "http_listen",
-    "data_dir", "durability", "facility", "vehicles", "audit", "replication",
-    NULL };
+    "data_dir", "durability", "facility", "vehicles", "audit.redis",
+    "audit.password", "audit.prefix", "city.redis", "city.password",
+    "city.prefix", "replication", NULL };
+
+/*
+ * The value at "key" or "section.key" in root; a section that is null
+ * stands for all its keys (so that null and {} differ).
+ */
+static const cJSON *
+value_at(const cJSON *root, const char *path)
+{
+	const char *dot = strchr(path, '.');
+	char section[64];
+	const cJSON *o;
+
+	if (dot == NULL || (size_t)(dot - path) >= sizeof(section))
+		return cJSON_GetObjectItemCaseSensitive(root, path);
+	memcpy(section, path, (size_t)(dot - path));
+	section[dot - path] = '\0';
+	o = cJSON_GetObjectItemCaseSensitive(root, section);
+	if (o == NULL || cJSON_IsNull(o))
+		return o;
+	return cJSON_GetObjectItemCaseSensitive(o, dot + 1);
+}
 
 size_t
 settings_restart_changes(const cJSON *was, const cJSON *now, const char **out,
@@ -27,8 +50,8 @@ settings_restart_changes(const cJSON *was, const cJSON *now, const char **out,
 
 	for (size_t i = 0; settings_restart_keys[i] != NULL && n < max; i++) {
 		const char *k = settings_restart_keys[i];
-		const cJSON *a = cJSON_GetObjectItemCaseSensitive(was, k);
-		const cJSON *b = cJSON_GetObjectItemCaseSensitive(now, k);
+		const cJSON *a = value_at(was, k);
+		const cJSON *b = value_at(now, k);
 
 		if ((a == NULL) != (b == NULL) ||
 		    (a != NULL && !cJSON_Compare(a, b, 1)))
@@ -55,6 +78,8 @@ static const struct settings defaults = {
 	.journal = { .snapshot_every = 100000, .snapshot_interval_s = 3600 },
 	.repl = { .mode = REPL_ASYNC, .on_standby_loss = REPL_LOSS_ASYNC,
 	    .sync_timeout_ms = 2000, .max_lag_bytes = 64 << 20 },
+	.city = { .enabled = 1, .follow_audit = 1, .publish_ms = 1000,
+	    .heartbeat_s = 30 },
 };
 
 int
@@ -223,6 +248,71 @@ read_audit(struct settings *s, const cJSON *root, struct jerr *e)
 	return 0;
 }
 
+/*
+ * The city view: null turns it off; city.redis left out follows audit
+ * (with audit's password unless city.password is given), city.redis null
+ * turns it off.
+ */
+static int
+read_city(struct settings *s, const cJSON *root, struct jerr *e)
+{
+	static const char *const keys[] = { "redis", "password", "prefix",
+	    "publish_ms", "heartbeat_s", NULL };
+	const char *pw = NULL, *prefix = "city:";
+	const cJSON *o = NULL;
+
+	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "city")))
+		s->city.enabled = 0;
+	if (jr_object(root, "", "city", JR_NULL, keys, &o, e) < 0 ||
+	    jr_str(o, "city", "password", JR_NULL, 1024, &pw, e) < 0 ||
+	    jr_str(o, "city", "prefix", 0, 64, &prefix, e) < 0 ||
+	    jr_int(o, "city", "publish_ms", 0, 10, 3600000,
+	    &s->city.publish_ms, e) < 0 ||
+	    jr_int(o, "city", "heartbeat_s", 0, 1, 86400,
+	    &s->city.heartbeat_s, e) < 0)
+		return -1;
+	if (cJSON_GetObjectItemCaseSensitive(o, "redis") != NULL) {
+		s->city.follow_audit = 0;
+		if (read_endpoint(o, "city", "redis", &s->city.redis, e) < 0)
+			return -1;
+		s->city.enabled = s->city.enabled && s->city.redis.enabled;
+	}
+	/* An explicit password (even null) is the city's own. */
+	s->city.own_password =
+	    cJSON_GetObjectItemCaseSensitive(o, "password") != NULL;
+	if (prefix[0] == '\0')
+		return jerr_set(e, "city.prefix", "must not be empty");
+	/* The city view knows a facility by its slug: it must have one. */
+	if (s->city.enabled && s->core != NULL &&
+	    facility_location_e7(s->core->fac, &(int64_t){ 0 }, &(int64_t){ 0 }) == 0 &&
+	    city_slug(facility_name(s->core->fac), (char[2]){ 0 }, 2) == 0)
+		return jerr_set(e, "facility.name", "must not be empty with a "
+		    "location: the city view names the facility by it");
+	s->city.prefix = dupstr(prefix);
+	s->city.password = pw ? dupstr(pw) : NULL;
+	if (s->city.prefix == NULL || (pw != NULL && s->city.password == NULL))
+		return jerr_nomem(e, "city");
+	return 0;
+}
+
+const struct endpoint *
+settings_city_redis(const struct settings *s)
+{
+	static const struct endpoint off = { 0, "", 0 };
+
+	if (!s->city.enabled)
+		return &off;
+	return s->city.follow_audit ? &s->audit.redis : &s->city.redis;
+}
+
+const char *
+settings_city_password(const struct settings *s)
+{
+	if (s->city.own_password || !s->city.follow_audit)
+		return s->city.password;
+	return s->audit.password;
+}
+
 /* One token of auth.tokens, at path, after the i tokens before it. */
 static int
 read_token(struct settings *s, const cJSON *el, const char *path, size_t i,
@@ -363,13 +453,17 @@ read_core(struct settings *s, const cJSON *root, struct jerr *e)
 	return s->core != NULL ? 0 : -1;
 }
 
-/* The readers of the file's parts, in order; tokens need the core's gates. */
+/*
+ * The readers of the file's parts, in order; those after read_core look at
+ * the facility (token gates, the city view's name).
+ */
 static int (*const readers[])(struct settings *, const cJSON *, struct jerr *) = {
-	read_keys, read_top, read_core, read_limits, read_audit, read_repl,
+	read_keys, read_top, read_core, read_limits, read_audit, read_city,
+	read_repl,
 	read_tokens,
 };
 #define N_READERS (sizeof(readers) / sizeof(readers[0]))
-#define TOKENS_READER (N_READERS - 1)
+#define CORE_READER 2		/* the readers after it need its facility */
 
 static struct settings *
 settings_from_json(const cJSON *root, struct jerr *e)
@@ -497,6 +591,8 @@ settings_free_parts(struct settings *s)
 	config_free(s->core);
 	free(s->audit.password);
 	free(s->audit.prefix);
+	free(s->city.password);
+	free(s->city.prefix);
 	for (size_t i = 0; i < s->n_tokens; i++) {
 		/* Tokens are secrets: do not leave them in freed memory. */
 		if (s->tokens[i].token != NULL) {
@@ -565,7 +661,7 @@ check_reader(size_t r, const cJSON *root,
 		int rc;
 
 		*s = defaults;
-		if (r == TOKENS_READER)
+		if (r > CORE_READER)
 			s->core = config_from_json(copy, &(struct jerr){ NULL, 0, 0 });
 		rc = readers[r](s, copy, &e);
 		settings_free_parts(s);

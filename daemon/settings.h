@@ -63,6 +63,23 @@ struct settings {
 		int64_t max_future_s;		/* how far ahead an operator's at may lie */
 		int64_t tcp_keepalive_s;	/* idle before keepalive probes; 0 = off */
 	} limits;
+	/*
+	 * The city view (city.md).  enabled 0: `city` is null (or its redis
+	 * is).  With follow_audit (no city.redis given) the Redis is audit's,
+	 * and so is the password unless city.password was given
+	 * (own_password): both are taken when used (settings_city_redis), so
+	 * that --redis has its say.
+	 */
+	struct {
+		int enabled;
+		int follow_audit;
+		int own_password;
+		struct endpoint redis;
+		char *password;
+		char *prefix;
+		int64_t publish_ms;		/* at most one publish this often */
+		int64_t heartbeat_s;		/* and at least one this often */
+	} city;
 	struct {
 		int64_t snapshot_every;		/* journal records between snapshots */
 		int64_t snapshot_interval_s;	/* and at least this often when anything changed; 0 = off */
@@ -105,9 +122,11 @@ int settings_check(const char *text, size_t len,
 void settings_free(struct settings *s);
 
 /*
- * The top-level keys whose value cannot change in a running process
- * (settings_restart_keys[], NULL-terminated): where parkd listens, its
- * data directory and durability, the facility and its vehicle classes.
+ * The keys whose value cannot change in a running process
+ * (settings_restart_keys[], NULL-terminated; "section.key" for one key of
+ * a section): where parkd listens, its data directory and durability, the
+ * facility and its vehicle classes, and where audit and the city view
+ * store (their Redis, password and key prefix).
  */
 extern const char *const settings_restart_keys[];
 
@@ -118,6 +137,14 @@ extern const char *const settings_restart_keys[];
  */
 size_t settings_restart_changes(const cJSON *was, const cJSON *now,
     const char **out, size_t max);
+
+/*
+ * Where the city view's Redis is, and its password (NULL: none): city.redis
+ * and city.password, or audit's when city.redis was left out.  An endpoint
+ * that is not enabled means the city view is off.
+ */
+const struct endpoint *settings_city_redis(const struct settings *s);
+const char *settings_city_password(const struct settings *s);
 
 /*
  * Parses "HOST:PORT" ("127.0.0.1:7070", "[::1]:7070", "localhost:7070")

@@ -158,6 +158,21 @@ facility_event(struct jw *w, const char *type, const char *event_id,
 	data(w);
 }
 
+static const char *
+registry_event_type(enum change_kind k)
+{
+	switch (k) {
+	case CHG_VEHICLE_REGISTERED:
+		return "vehicle.registered";
+	case CHG_VEHICLE_UPDATED:
+		return "vehicle.updated";
+	case CHG_VEHICLE_DELETED:
+		return "vehicle.deleted";
+	default:
+		return "vehicle.expired";
+	}
+}
+
 void
 record_write(const garage *g, const struct change *c, const char *event_id,
     struct jw *w)
@@ -212,6 +227,27 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 		facility_event(w, "replication.promoted", event_id, c, f);
 		jw_kuint(w, "epoch", garage_epoch(g));
 		jw_kuint(w, "lsn", epochs_current_since(garage_epochs(g)));
+		break;
+	/*
+	 * The vehicle registry: the plate only, never the contact, which
+	 * stays in the registry's own store (contacts.h).
+	 */
+	case CHG_VEHICLE_REGISTERED:
+	case CHG_VEHICLE_UPDATED:
+	case CHG_VEHICLE_DELETED:
+	case CHG_VEHICLE_EXPIRED:
+		head(w, registry_event_type(c->kind), event_id, c->at);
+		subject(w, "vehicle", c->plate);
+		data(w);
+		jw_kstr(w, "plate", c->plate);
+		break;
+	case CHG_REGISTRY_PURGED:
+		facility_event(w, "registry.purged", event_id, c, f);
+		jw_kint(w, "deleted", c->n);
+		break;
+	case CHG_REGISTRY_RETENTION:
+		facility_event(w, "registry.retention.changed", event_id, c, f);
+		jw_kint(w, "hours", c->n);
 		break;
 	}
 	jw_obj_end(w);		/* data */
@@ -527,6 +563,17 @@ apply_data(garage *g, const char *type, const cJSON *d, struct jerr *e)
 		return apply_tariff(g, d, e);
 	if (strcmp(type, "replication.promoted") == 0 || strcmp(type, "snapshot.epoch") == 0)
 		return apply_epoch(g, d, e);
+	/*
+	 * The registry's events name a plate and nothing else: its records
+	 * are rebuilt from its own store (contacts.h), not from these.
+	 */
+	if (strcmp(type, "vehicle.registered") == 0 ||
+	    strcmp(type, "vehicle.updated") == 0 ||
+	    strcmp(type, "vehicle.deleted") == 0 ||
+	    strcmp(type, "vehicle.expired") == 0 ||
+	    strcmp(type, "registry.purged") == 0 ||
+	    strcmp(type, "registry.retention.changed") == 0)
+		return PK_OK;
 	jerr_set(e, "type", "unknown record type '%s'", type);
 	return PK_E_INVALID_PARAMS;
 }

@@ -1,5 +1,6 @@
 /* methods.c - the method table and its handlers (see methods.h). */
 #include "methods.h"
+#include "mcall.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -492,6 +493,9 @@ m_entry(struct call *c)
 	case PK_E_LOT_FULL:
 		fail(c, e, "no free spot for class %s", cls);
 		jw_kbool(&c->edata, "waitlist", 0);
+		/* Nearby facilities with room, from a cached copy: no waiting. */
+		if (c->env->alternatives != NULL)
+			c->env->alternatives(c->env->ud, in.cls, &c->edata);
 		return;
 	default:
 		fail(c, e, NULL);
@@ -1121,11 +1125,58 @@ m_history(struct call *c)
 			    "characters of A-Z 0-9 - and space");
 			return;
 		}
-		snprintf(c->defer_subject, sizeof(c->defer_subject), "vehicle:%s", plate);
+		snprintf(c->defer.subject, sizeof(c->defer.subject), "vehicle:%s", plate);
 	} else {
-		snprintf(c->defer_subject, sizeof(c->defer_subject), "%s", subject);
+		snprintf(c->defer.subject, sizeof(c->defer.subject), "%s", subject);
 	}
-	c->defer_limit = (int)limit;
+	c->defer.kind = DEFER_HISTORY;
+	c->defer.limit = (int)limit;
+	c->deferred = 1;
+}
+
+/*
+ * Facilities with room near a point (city.md), answered later from Redis.
+ * lat and lon come together; without them the point is this facility's
+ * location.  A class is a name, not checked against this facility's: the
+ * others may have classes it has not.
+ */
+static void
+m_nearby(struct call *c)
+{
+	struct defer_req *d = &c->defer;
+	struct jerr e = param_err(c);
+	const char *cls = NULL;
+	int64_t radius = 2000, limit = 10;
+	int hlat, hlon;
+
+	memset(d, 0, sizeof(*d));
+	if ((hlat = param_rc(c, jr_fixed(c->params, "params", "lat", JR_ROUND, 7,
+	    -850511287, 850511287, &d->lat_e7, &e), &e)) < 0 ||
+	    (hlon = param_rc(c, jr_fixed(c->params, "params", "lon", JR_ROUND, 7,
+	    -1800000000, 1800000000, &d->lon_e7, &e), &e)) < 0 ||
+	    p_int(c, "radius_m", 0, 1, 100000, &radius) ||
+	    p_int(c, "limit", 0, 1, 100, &limit) ||
+	    p_string(c, "class", 0, FAC_MAX_NAME, &cls))
+		return;
+	if (hlat != hlon) {
+		bad_param(c, hlat ? "lon" : "lat", "is required with %s",
+		    hlat ? "lat" : "lon");
+		return;
+	}
+	if (!hlat && facility_location_e7(garage_facility(c->g), &d->lat_e7,
+	    &d->lon_e7) != 0) {
+		bad_param(c, "lat", "is required: this facility has no location");
+		return;
+	}
+	if (cls != NULL && cls[0] == '\0') {
+		bad_param(c, "class", "must not be empty");
+		return;
+	}
+	d->kind = DEFER_NEARBY;
+	d->has_point = hlat;
+	d->radius_m = radius;
+	d->limit = (int)limit;
+	snprintf(d->cls, sizeof(d->cls), "%s", cls != NULL ? cls : "");
 	c->deferred = 1;
 }
 
@@ -1200,6 +1251,11 @@ static const char *const P_SUBSCRIBE[] = { "topics", NULL };
 static const char *const P_UNSUBSCRIBE[] = { "subscription", NULL };
 static const char *const P_SEARCH[] = { "prefix", "limit", "subscribe", NULL };
 static const char *const P_LAYOUT[] = { "from", "limit", NULL };
+static const char *const P_VREGISTER[] = { "plate", "contact_name", "phone", NULL };
+static const char *const P_VLIST[] = { "cursor", "limit", NULL };
+static const char *const P_RETENTION[] = { "set_hours", NULL };
+static const char *const P_PURGE[] = { "confirm", NULL };
+static const char *const P_NEARBY[] = { "lat", "lon", "radius_m", "class", "limit", NULL };
 
 static const struct method methods[] = {
 	{ "ping", ANY, 1, P_NONE, "ping — answers \"pong\"", m_ping, NULL },
@@ -1244,6 +1300,27 @@ static const struct method methods[] = {
 	{ "history", 0, 0, P_HISTORY,
 	  "history subject=vehicle:PLATE|spot:ID|ticket:ID|gate:ID [limit=100] — audit events, newest last",
 	  m_history, P_HISTORY },
+	{ "vehicle_register", ROLE_KIOSK, 0, P_VREGISTER,
+	  "vehicle_register plate=PLATE contact_name=NAME phone=+491705550123 — keep a contact "
+	  "for a plate, or replace it (kept retention hours after the last update or exit)",
+	  m_vehicle_register, P_VREGISTER },
+	{ "vehicle_get", ROLE_KIOSK, 0, P_PLATE,
+	  "vehicle_get plate=PLATE — a registered plate's contact, times, expiry and whether it is inside",
+	  m_vehicle_get, P_PLATE },
+	{ "vehicle_list", 0, 0, P_VLIST,
+	  "vehicle_list [cursor=C] [limit=100] — registered plates in plate order (no contacts); "
+	  "follow next_cursor", m_vehicle_list, NULL },
+	{ "vehicle_delete", 0, 0, P_PLATE,
+	  "vehicle_delete plate=PLATE — delete a plate's record; its contact leaves the disk "
+	  "within registry.erase_within_s", m_vehicle_delete, P_PLATE },
+	{ "retention", 0, 0, P_RETENTION,
+	  "retention [set_hours=24] — read or change how long registry records are kept "
+	  "(0: only while the vehicle is inside)", m_retention, P_RETENTION },
+	{ "purge", 0, 0, P_PURGE,
+	  "purge confirm=purge — delete every record of the vehicle registry", m_purge, P_PURGE },
+	{ "nearby", ANY, 0, P_NEARBY,
+	  "nearby [lat=DEG lon=DEG] [radius_m=2000] [class=CLASS] [limit=10] — facilities with room nearby, nearest first",
+	  m_nearby, NULL },
 };
 
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
@@ -1451,4 +1528,69 @@ void
 call_clear(struct call *c)
 {
 	jw_release(&c->edata);
+}
+
+/* ---- shared with the handlers in other files (mcall.h) ---- */
+
+void
+mcall_fail(struct call *c, pk_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->err = e;
+	if (fmt == NULL) {
+		c->msg[0] = '\0';
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+}
+
+int
+mcall_bad_param(struct call *c, const char *name, const char *fmt, ...)
+{
+	char p[JPATH_MAX];
+	va_list ap;
+	int rc;
+
+	jpath_key(p, "params", name);
+	va_start(ap, fmt);
+	rc = bad_vpath(c, p, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+mcall_string(struct call *c, const char *name, int required, size_t maxlen,
+    const char **out)
+{
+	return p_string(c, name, required, maxlen, out);
+}
+
+int
+mcall_int(struct call *c, const char *name, int required, int64_t min,
+    int64_t max, int64_t *out)
+{
+	return p_int(c, name, required, min, max, out);
+}
+
+int
+mcall_plate(struct call *c, const char *name, int required,
+    char out[PLATE_BUFSZ], int *present)
+{
+	return p_plate(c, name, required, out, present);
+}
+
+int
+mcall_writable(struct call *c)
+{
+	return writable(c);
+}
+
+int
+method_personal(const struct method *m)
+{
+	/* Its params carry a name and a phone number: never logged. */
+	return m->fn == m_vehicle_register;
 }

@@ -18,12 +18,31 @@
 #include "garage.h"
 #include "jsonw.h"
 #include "perr.h"
+#include "registry.h"
 #include "role.h"
 #include "uuid7.h"
 
 /* What call_env.writable answers on a standby, and in sync mode alone. */
 #define CALL_NOT_PRIMARY	(-1)
 #define CALL_NO_STANDBY		(-2)
+/*
+ * An answer that comes later, from Redis: what the daemon is to look up.
+ * It answers in the connection's reply order (a history look-up, a
+ * nearby search).
+ */
+enum defer_kind { DEFER_HISTORY, DEFER_NEARBY };
+
+struct defer_req {
+	enum defer_kind kind;
+	int limit;			/* events, or facilities */
+	/* history */
+	char subject[160];
+	/* nearby (city.md): has_point 0 means this facility's location */
+	int has_point;
+	int64_t lat_e7, lon_e7;		/* 1e-7 degrees */
+	int64_t radius_m;
+	char cls[FAC_MAX_NAME + 1];	/* "" = room for any class */
+};
 
 /* What the daemon lends the handlers. */
 struct call_env {
@@ -78,6 +97,18 @@ struct call_env {
 	 */
 	int (*commit)(void *ud, const garage *g, const struct changes *ch,
 	    int acks_earlier, uint64_t *hold);
+	/*
+	 * lot_full's alternatives for class cls (city.md): writes the member
+	 * "alternatives" to edata from a cached copy of the city view, never
+	 * waiting on anything, or nothing when there is no fresh copy.  NULL:
+	 * no city view.
+	 */
+	void (*alternatives)(void *ud, int cls, struct jw *edata);
+	/*
+	 * The vehicle registry (NULL: not kept): read and changed by the
+	 * registry's methods (regops.h), whose changes go to commit.
+	 */
+	registry *registry;
 };
 
 struct call {
@@ -104,12 +135,12 @@ struct call {
 	int acks_earlier;
 	int authenticated;		/* auth succeeded: role/bound_gate updated */
 	/*
-	 * The answer comes later (history waits on Redis): the daemon looks up
-	 * defer_subject and answers in order with the connection's replies.
+	 * The answer comes later (history and nearby wait on Redis): the
+	 * daemon looks up defer and answers in order with the connection's
+	 * replies.
 	 */
 	int deferred;
-	char defer_subject[160];
-	int defer_limit;
+	struct defer_req defer;
 };
 
 struct method;
@@ -129,6 +160,11 @@ const char *const *method_positional(const char *name);
 const char *method_name(const struct method *m);
 /* Whether the method may be called before authenticating. */
 int method_public(const struct method *m);
+/*
+ * Whether the method's params carry personal data (a contact): a request
+ * line that calls it must never be logged.
+ */
+int method_personal(const struct method *m);
 /*
  * The table in order, for arrays kept per method (request metrics):
  * method_index(m) is m's place, 0 .. method_count() - 1, and

@@ -76,24 +76,28 @@ take_auth(struct session *s, const struct call *c)
 	}
 }
 
-/* A history look-up: answered later by the daemon, in order.  What is answered now. */
+/*
+ * A look-up in Redis (history, nearby): answered later by the daemon, in
+ * order.  What is answered now.
+ */
 static pk_err
-defer(const struct call *c, const char *id, int notify, int in_batch,
-    struct jw *w, struct session_out *out)
+defer(const struct call *c, const char *name, const char *id, int notify,
+    int in_batch, struct jw *w, struct session_out *out)
 {
+	char msg[96];
+
 	if (notify)
 		return PK_OK;
 	if (in_batch) {
-		rpc_error(w, id, PK_E_INVALID_PARAMS,
-		    "history cannot be part of a batch", NULL);
+		snprintf(msg, sizeof(msg), "%s cannot be part of a batch", name);
+		rpc_error(w, id, PK_E_INVALID_PARAMS, msg, NULL);
 		return PK_E_INVALID_PARAMS;
 	}
 	out->defer_id = strdup(id ? id : "null");
 	if (out->defer_id == NULL)
 		return PK_E_INTERNAL;
 	out->deferred = 1;
-	memcpy(out->defer_subject, c->defer_subject, sizeof(out->defer_subject));
-	out->defer_limit = c->defer_limit;
+	out->defer = c->defer;
 	return PK_OK;
 }
 
@@ -199,7 +203,7 @@ run_one(struct session *s, const char *id, const char *name,
 		jw_rewind(w, &mk);
 	answered = c.err;
 	if (c.deferred)
-		answered = defer(&c, id, notify, in_batch, w, out);
+		answered = defer(&c, name, id, notify, in_batch, w, out);
 	else if (!notify && c.err != PK_OK)
 		rpc_error(w, id, c.err, c.msg[0] ? c.msg : NULL, &c.edata);
 	else if (!notify)

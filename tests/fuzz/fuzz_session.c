@@ -4,6 +4,9 @@
  * (the demo facility and tariff), as an operator, so that every method and
  * every param parser sees hostile input.  Oracles: the sanitizers, every
  * reply is one line of strict JSON, and the garage's counts stay coherent.
+ * The vehicle registry is there too, following the garage's changes and
+ * writing its contact-store records as the daemon's commit step does; its
+ * invariants must hold after every line.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,7 +14,9 @@
 #include <string.h>
 
 #include "config.h"
+#include "contacts.h"
 #include "garage.h"
+#include "regops.h"
 #include "jsonrpc.h"
 #include "record.h"
 #include "session.h"
@@ -55,7 +60,6 @@ fake_commit(void *ud, const garage *g, const struct changes *ch,
 	struct jw w;
 	struct jerr e = { NULL, 0, 0 };
 
-	(void)ud;
 	jw_init(&w);
 	for (size_t i = 0; i < ch->n; i++) {
 		cJSON *j;
@@ -68,6 +72,18 @@ fake_commit(void *ud, const garage *g, const struct changes *ch,
 		if (j == NULL)
 			abort();
 		cJSON_Delete(j);
+		/* The registry's share and its store's record. */
+		regops_follow(ud, &ch->v[i]);
+		jw_reset(&w);
+		contacts_side_write(ud, &ch->v[i], 24, &w);
+		if (jw_failed(&w))
+			abort();
+		if (w.len > 0) {
+			j = json_parse(w.buf, w.len, "", &e);
+			if (j == NULL)
+				abort();
+			cJSON_Delete(j);
+		}
 	}
 	jw_release(&w);
 	*hold = ch->n > 0 || acks_earlier;
@@ -84,16 +100,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .commit = fake_commit };
 	struct session s;
 	garage *g;
+	registry *r = registry_new(24);
 	size_t start = 0;
 
-	if (cfg == NULL)
+	if (cfg == NULL || r == NULL)
 		abort();
+	env.ud = r;
+	env.registry = r;
 	g = garage_new(cfg->fac, cfg->tariff, NULL, NULL, ALLOC_NEAREST, 4);
 	cfg->fac = NULL;
 	cfg->tariff = NULL;
 	config_free(cfg);
-	if (g == NULL)
+	if (g == NULL) {
+		registry_free(r);
 		return 0;
+	}
 	memset(&s, 0, sizeof(s));
 	s.g = g;
 	s.env = &env;
@@ -121,9 +142,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		alloc_counts(garage_alloc(g), &k);
 		if (k.free + k.occupied + k.out_of_service + k.held != k.total)
 			abort();
+		if (registry_check(r) != 0)
+			abort();
 		start = i + 1;
 	}
 	session_release(&s);
 	garage_free(g);
+	registry_free(r);
 	return 0;
 }

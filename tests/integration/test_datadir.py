@@ -91,6 +91,12 @@ def test_check_config_takes_no_lock():
     with Daemon(dur_config()) as d:
         cfg = dur_config()
         cfg["data_dir"] = d.data_dir
+        # The daemon's own first record (its tariff) is on disk first.
+        c = d.client()
+        deadline = time.time() + 10
+        while c.ok("health")["journal"]["durable_lsn"] < 1:
+            assert time.time() < deadline, "the start record never became durable"
+            time.sleep(0.02)
         before = _files(d.data_dir)
         rc, out = check_config(cfg)
         assert rc == 0, out

@@ -170,14 +170,16 @@ def test_reload_changes_runtime_keys_and_names_those_needing_a_restart():
                   journal={"snapshot_every": 5},
                   facility=dict(cfg["facility"], name="Renamed Garage"),
                   durability="write",
+                  audit={"prefix": "other:", "stream_maxlen": 500},
                   listen="127.0.0.1:1")
         d.proc.send_signal(signal.SIGHUP)
         d.wait_log("config: reloaded", start=start)
         log = d.logtext()[start:]
         # Keys that a running process cannot take are named, one line each.
-        for key in ("facility", "durability", "listen"):
+        for key in ("facility", "durability", "listen", "audit.prefix"):
             assert "needs a restart key=%s" % key in log, log
         assert "key=tariff" not in log and "key=limits" not in log, log
+        assert "key=audit.stream_maxlen" not in log and "key=audit.redis" not in log, log
         assert "new strategy in force strategy=farthest" in log, log
         # The strategy is a journaled change, as if an operator had set it.
         assert assert_result(o.line("strategy"))["strategy"] == "farthest"
@@ -224,3 +226,23 @@ def test_tcp_keepalive_on_client_connections():
         c.line("ping")
         out = keepalive_timers(d.port)
         assert "keepalive" not in out, out
+
+
+def test_reload_applies_the_registry_retention_when_the_file_changes_it():
+    cfg = demo_config(registry={"retention_hours": 24, "erase_within_s": 60})
+    with Daemon(cfg) as d:
+        c = d.client()
+        assert c.ok("retention") == {"hours": 24}
+        start = len(d.logtext())
+        d.rewrite(registry={"retention_hours": 48, "erase_within_s": 30})
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log("config: reloaded", start=start)
+        assert "new retention in force hours=48" in d.logtext()[start:]
+        assert "needs a restart key=registry" not in d.logtext()
+        assert c.ok("retention") == {"hours": 48}
+        # Set at run time, it stays through a reload of an unchanged file.
+        assert c.ok("retention", set_hours=12) == {"hours": 12}
+        start = len(d.logtext())
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log("config: reloaded", start=start)
+        assert c.ok("retention") == {"hours": 12}

@@ -27,7 +27,18 @@ struct fx {
 	int commit_fails;	/* the next commit fails (journal out of memory) */
 	int writable;
 	int64_t now;
+	int alt_class;		/* the class lot_full asked alternatives for */
 };
+
+static void
+fake_alternatives(void *ud, int cls, struct jw *edata)
+{
+	struct fx *f = ud;
+
+	f->alt_class = cls;
+	jw_key(edata, "alternatives");
+	jw_raw(edata, "[{\"slug\":\"elsewhere\"}]", 22);
+}
 
 static void
 fake_new_id(void *ud, char out[UUID_BUFSZ])
@@ -661,10 +672,20 @@ test_entry(void **state)
 	ok_only(f, "entry gate=north plate=V2 class=van");
 	r = expect_err(f, "entry gate=north plate=V3 class=van", "lot_full", 4091);
 	assert_true(cJSON_IsFalse(get(r, "error.data.waitlist")));
+	/* Without a city view there are no alternatives. */
+	assert_false(has(get(r, "error.data"), "alternatives"));
 	cJSON_Delete(r);
+	/* With one, its cached members are spliced into error.data. */
+	f->env.alternatives = fake_alternatives;
+	r = expect_err(f, "entry gate=north plate=V3 class=van", "lot_full", 4091);
+	assert_int_equal(f->alt_class, facility_class_lookup(garage_facility(f->g), "van"));
+	assert_string_equal(gstr(r, "error.data.alternatives.0.slug"), "elsewhere");
+	assert_true(cJSON_IsFalse(get(r, "error.data.waitlist")));
+	cJSON_Delete(r);
+	f->env.alternatives = NULL;
 	assert_int_equal(garage_inside_count(f->g), 4);
-	/* An id is drawn for every entry that reaches the core: 9 of them. */
-	assert_int_equal(f->next_id, 9);
+	/* An id is drawn for every entry that reaches the core: 10 of them. */
+	assert_int_equal(f->next_id, 10);
 }
 
 static void
@@ -1011,8 +1032,9 @@ test_history_deferred(void **state)
 	assert_null(out.line);
 	assert_int_equal(out.deferred, 1);
 	assert_string_equal(out.defer_id, "5");
-	assert_string_equal(out.defer_subject, "vehicle:B-XY 1");
-	assert_int_equal(out.defer_limit, 7);
+	assert_int_equal(out.defer.kind, DEFER_HISTORY);
+	assert_string_equal(out.defer.subject, "vehicle:B-XY 1");
+	assert_int_equal(out.defer.limit, 7);
 	out_free(&out);
 	r = rpc_out(f, "[{'id':6,'method':'history','params':{'subject':'spot:A-01'}}]", &out);
 	assert_string_equal(gstr(r, "0.error.data.reason"), "invalid_params");
@@ -1038,6 +1060,96 @@ req_is(const struct session_out *out, unsigned i, const char *method,
 	else
 		assert_string_equal(method_name(method_at(out->reqs[i].method)), method);
 	assert_string_equal(pk_err_reason((pk_err)out->reqs[i].err), reason);
+}
+
+
+static void
+test_nearby_deferred(void **state)
+{
+	struct fx *f = *state;
+	struct session_out out;
+	cJSON *r;
+
+	(void)state;
+	run(f, "{'id':8,'method':'nearby','params':{'lat':52.52,'lon':-0.1276474,"
+	    "'radius_m':500,'class':'bus','limit':3}}", &out);
+	assert_null(out.line);
+	assert_int_equal(out.deferred, 1);
+	assert_string_equal(out.defer_id, "8");
+	assert_int_equal(out.defer.kind, DEFER_NEARBY);
+	assert_int_equal(out.defer.has_point, 1);
+	assert_int_equal(out.defer.lat_e7, 525200000);
+	assert_int_equal(out.defer.lon_e7, -1276474);
+	assert_int_equal(out.defer.radius_m, 500);
+	assert_int_equal(out.defer.limit, 3);
+	assert_string_equal(out.defer.cls, "bus");
+	out_free(&out);
+	/* The contract's defaults; any class name (another facility's). */
+	run(f, "nearby lat=1 lon=2 class=tram", &out);
+	assert_int_equal(out.deferred, 1);
+	assert_int_equal(out.defer.radius_m, 2000);
+	assert_int_equal(out.defer.limit, 10);
+	assert_string_equal(out.defer.cls, "tram");
+	out_free(&out);
+	run(f, "nearby lat=1 lon=2", &out);
+	assert_string_equal(out.defer.cls, "");
+	out_free(&out);
+	/* This facility has no location: a point is needed. */
+	err_only(f, "nearby", "invalid_params", -32602);
+	err_only(f, "nearby lat=1", "invalid_params", -32602);
+	err_only(f, "nearby lon=1", "invalid_params", -32602);
+	err_only(f, "nearby lat=91 lon=1", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=181", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=1 radius_m=0", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=1 radius_m=100001", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=1 limit=101", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=1 class=\"\"", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=1 color=red", "invalid_params", -32602);
+	/* Not in a batch: answered later, it would hold the batch back. */
+	r = rpc_out(f, "[{'id':6,'method':'nearby','params':{'lat':1,'lon':1}}]", &out);
+	assert_string_equal(gstr(r, "0.error.data.reason"), "invalid_params");
+	assert_string_equal(gstr(r, "0.error.message"), "nearby cannot be part of a batch");
+	assert_int_equal(out.deferred, 0);
+	cJSON_Delete(r);
+	out_free(&out);
+	/* Any authenticated role may ask. */
+	f->s.role = ROLE_GATE;
+	run(f, "nearby lat=1 lon=1", &out);
+	assert_int_equal(out.deferred, 1);
+	out_free(&out);
+	f->s.role = ROLE_NONE;
+	err_only(f, "nearby lat=1 lon=1", "auth_required", 4010);
+}
+
+static void
+test_nearby_here(void **state)
+{
+	struct fx *f = *state;
+	struct session_out out;
+	char *fac = strdup(TU_FACILITY);
+	char *at;
+
+	/* The test facility, placed on the map. */
+	assert_non_null(fac);
+	at = strstr(fac, "'level_distance'");
+	assert_non_null(at);
+	{
+		char buf[4096];
+
+		snprintf(buf, sizeof(buf), "%.*s'location': { 'lat': 48.1, 'lon': 11.5 }, %s",
+		    (int)(at - fac), fac, at);
+		garage_free(f->g);
+		f->g = tu_garage_from(buf, TU_VEHICLES, TU_TARIFF, ALLOC_NEAREST, 10);
+		f->s.g = f->g;
+	}
+	free(fac);
+	(void)state;
+	run(f, "nearby", &out);
+	assert_int_equal(out.deferred, 1);
+	assert_int_equal(out.defer.has_point, 0);
+	assert_int_equal(out.defer.lat_e7, 481000000);
+	assert_int_equal(out.defer.lon_e7, 115000000);
+	out_free(&out);
 }
 
 static void
@@ -1407,6 +1519,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_spot_strategy_tariff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spot_noop_is_not_a_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nearby_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nearby_here, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_outcomes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unauthenticated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),

@@ -543,6 +543,21 @@ test_restart_changes(void **state)
 	cJSON_Delete(a);
 	cJSON_Delete(same);
 	cJSON_Delete(b);
+	/* One key of a section: where audit stores, not how much it keeps. */
+	a = tree("{\"audit\": {\"redis\": \"127.0.0.1:1\", \"stream_maxlen\": 5}, \"city\": {}}");
+	b = tree("{\"audit\": {\"redis\": \"127.0.0.1:1\", \"stream_maxlen\": 9}, \"city\": {}}");
+	assert_int_equal(settings_restart_changes(a, b, out, 16), 0);
+	cJSON_Delete(b);
+	b = tree("{\"audit\": {\"redis\": \"127.0.0.1:2\"}, \"city\": null}");
+	n = settings_restart_changes(a, b, out, 16);
+	/* A section turned null changes each of its keys. */
+	assert_int_equal(n, 4);
+	assert_string_equal(out[0], "audit.redis");
+	assert_string_equal(out[1], "city.redis");
+	assert_string_equal(out[2], "city.password");
+	assert_string_equal(out[3], "city.prefix");
+	cJSON_Delete(a);
+	cJSON_Delete(b);
 }
 
 struct reported {
@@ -604,6 +619,125 @@ test_check_reports_every_error(void **state)
 	assert_string_equal(r.msgs[0], "config: line 3, column 10: unexpected character");
 }
 
+/* A config with the facility named name at a location, plus members. */
+static char *
+located(const char *name, const char *members)
+{
+	size_t n = strlen(members) + 1024;
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	snprintf(s, n, "{ %s%s'facility': { 'name': '%s', 'location': "
+	    "{ 'lat': 52.5, 'lon': 13.4 }, 'gates': [ { 'id': 'north', "
+	    "'role': 'both', 'level': 0, 'x': 0, 'y': 0 } ], 'rows': [ { "
+	    "'level': 0, 'zone': 'A', 'type': 'regular', 'count': 2, 'x': 1, "
+	    "'y': 1, 'dx': 1, 'dy': 0 } ] }, 'tariff': " TU_MIN_TARIFF " }", members,
+	    members[0] ? ", " : "", name);
+	return s;
+}
+
+static void
+test_city(void **state)
+{
+	struct settings *c = parse_ok(MINI);
+	char *s;
+
+	(void)state;
+	/* Left out: on, on audit's Redis (and password), the contract's defaults. */
+	assert_int_equal(c->city.enabled, 1);
+	assert_int_equal(c->city.follow_audit, 1);
+	assert_string_equal(c->city.prefix, "city:");
+	assert_int_equal(c->city.publish_ms, 1000);
+	assert_int_equal(c->city.heartbeat_s, 30);
+	assert_ptr_equal(settings_city_redis(c), &c->audit.redis);
+	assert_null(settings_city_password(c));
+	/* --redis changes audit.redis after parsing: the city follows it. */
+	assert_int_equal(settings_endpoint("127.0.0.1:7000", &c->audit.redis), 0);
+	assert_int_equal(settings_city_redis(c)->port, 7000);
+	assert_int_equal(settings_endpoint("none", &c->audit.redis), 0);
+	assert_int_equal(settings_city_redis(c)->enabled, 0);
+	settings_free(c);
+
+	s = with("'audit': { 'redis': '127.0.0.1:6380', 'password': 'apw' }");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(settings_city_redis(c)->port, 6380);
+	assert_string_equal(settings_city_password(c), "apw");
+	settings_free(c);
+
+	/* Its own Redis, password, prefix and pace. */
+	s = with("'audit': { 'redis': '127.0.0.1:6380', 'password': 'apw' },"
+	    "'city': { 'redis': '10.0.0.5:6390', 'password': 'cpw', 'prefix': 'berlin:',"
+	    " 'publish_ms': 250, 'heartbeat_s': 5 }");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(c->city.enabled, 1);
+	assert_string_equal(settings_city_redis(c)->host, "10.0.0.5");
+	assert_int_equal(settings_city_redis(c)->port, 6390);
+	assert_string_equal(settings_city_password(c), "cpw");
+	assert_string_equal(c->city.prefix, "berlin:");
+	assert_int_equal(c->city.publish_ms, 250);
+	assert_int_equal(c->city.heartbeat_s, 5);
+	settings_free(c);
+
+	/* Its own Redis without a password: none, not audit's. */
+	s = with("'audit': { 'password': 'apw' }, 'city': { 'redis': '127.0.0.1:1' }");
+	c = parse_ok(s);
+	free(s);
+	assert_null(settings_city_password(c));
+	settings_free(c);
+	/* Audit's Redis with a password of its own (null included). */
+	s = with("'audit': { 'password': 'apw' }, 'city': { 'password': null }");
+	c = parse_ok(s);
+	free(s);
+	assert_ptr_equal(settings_city_redis(c), &c->audit.redis);
+	assert_null(settings_city_password(c));
+	settings_free(c);
+
+	/* Off: city null, or its redis null; audit's stays. */
+	s = with("'city': null");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(settings_city_redis(c)->enabled, 0);
+	assert_int_equal(c->audit.redis.enabled, 1);
+	settings_free(c);
+	s = with("'city': { 'redis': null }");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(settings_city_redis(c)->enabled, 0);
+	settings_free(c);
+	s = with("'audit': { 'redis': null }");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(settings_city_redis(c)->enabled, 0);
+	settings_free(c);
+
+	expect_member_error("'city': 5", "city: must be an object or null");
+	expect_member_error("'city': { 'bogus': 1 }", "city.bogus: unknown key");
+	expect_member_error("'city': { 'redis': 'nowhere' }", "city.redis: must be HOST:PORT");
+	expect_member_error("'city': { 'prefix': '' }", "city.prefix: must not be empty");
+	expect_member_error("'city': { 'publish_ms': 5 }",
+	    "city.publish_ms: must be between 10 and 3600000");
+	expect_member_error("'city': { 'heartbeat_s': 0 }",
+	    "city.heartbeat_s: must be between 1 and 86400");
+	expect_member_error("'city': { 'password': 3 }",
+	    "city.password: must be a string or null");
+
+	/* A facility on the map needs a name to be known by. */
+	s = located("Nord P+R", "");
+	c = parse_ok(s);
+	free(s);
+	settings_free(c);
+	s = located("", "");
+	expect_error(s, "facility.name: must not be empty with a location: "
+	    "the city view names the facility by it");
+	free(s);
+	s = located("", "'city': null");
+	c = parse_ok(s);
+	free(s);
+	settings_free(c);
+}
+
 int
 main(void)
 {
@@ -620,6 +754,7 @@ main(void)
 		cmocka_unit_test(test_replication),
 		cmocka_unit_test(test_restart_changes),
 		cmocka_unit_test(test_check_reports_every_error),
+		cmocka_unit_test(test_city),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
