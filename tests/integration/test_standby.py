@@ -764,7 +764,10 @@ def test_standby_that_does_not_read_is_dropped():
               "p99 %.1f ms, with the silent standby p50 %.1f p99 %.1f max %.1f ms" % (
                   262144, grew, n1, n0, n1, pct(alone, 0.5), pct(alone, 0.99),
                   pct(lat, 0.5), pct(lat, 0.99), lat[-1] * 1000))
-        assert grew < (100000 if SANITIZED else 8192), grew
+        # AddressSanitizer's quarantine (256 MiB by default) holds what the
+        # flood frees: a bound says nothing there.
+        if not SANITIZED:
+            assert grew < 8192, grew
         # No gate waited on it (a generous bound: a loop blocked on the
         # standby would stall them all).
         assert lat[-1] < 5.0, lat[-1]
