@@ -24,7 +24,8 @@
 static registry *
 reg(struct call *c)
 {
-	if (c->env->registry == NULL)
+	/* A standby keeps none: its primary does (not_primary says where). */
+	if (c->env->registry == NULL && mcall_writable(c))
 		mcall_fail(c, PK_E_UNAVAILABLE, "the vehicle registry is not kept here");
 	return c->env->registry;
 }

@@ -240,6 +240,9 @@ def test_catch_up_from_snapshot_and_journal_then_live():
         assert e["code"] == 4210 and e["data"]["primary"] == p.address(), e
         e = cs.err("strategy", "not_primary", set="farthest")
         assert e["data"]["primary"] == p.address(), e
+        # The vehicle registry is not replicated: the primary keeps it.
+        e = cs.err("vehicle_get", "not_primary", plate="IN1")
+        assert e["data"]["primary"] == p.address(), e
         cs.close()
         closing(s)
         s = None
