@@ -660,6 +660,7 @@ check_reader(size_t r, const cJSON *root,
 		size_t plen;
 		int rc;
 
+		err[0] = '\0';
 		*s = defaults;
 		if (r > CORE_READER)
 			s->core = config_from_json(copy, &(struct jerr){ NULL, 0, 0 });
