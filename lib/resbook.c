@@ -1552,6 +1552,17 @@ resbook_forget(resbook *rb, int64_t now, int64_t keep_s, size_t max)
 	return done;
 }
 
+int
+resbook_oldest_finished(const resbook *rb, int64_t *at)
+{
+	struct tn *t = rb != NULL ? t_first(rb->finished) : NULL;
+
+	if (t == NULL)
+		return 0;
+	*at = REC_OF(t, q)->pub.changed_at;
+	return 1;
+}
+
 static void
 each_tree(const struct tn *t, void (*fn)(void *, const struct resv *), void *ud)
 {

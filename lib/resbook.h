@@ -320,6 +320,12 @@ void resbook_counts(const resbook *rb, struct resbook_counts *c);
  * replay that forgets at other moments ends with the same active book.
  */
 size_t resbook_forget(resbook *rb, int64_t now, int64_t keep_s, size_t max);
+/*
+ * The last change of the finished reservation that changed first: 1 and
+ * *at, or 0 when none is finished.  It is forgotten by a resbook_forget()
+ * at *at + keep_s or later (the daemon's timer).  O(log n).
+ */
+int resbook_oldest_finished(const resbook *rb, int64_t *at);
 
 /* ---- snapshot and replay ---- */
 
