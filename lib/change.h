@@ -9,8 +9,8 @@
  * until it is durable and hands the same bytes to every receiver.  Nothing
  * leaves the core any other way.
  *
- * A change names what it is about by pointer (the ticket) or by number
- * (the spot).  Pointers stay valid until the next call that changes the
+ * A change names what it is about by pointer (the ticket), by number
+ * (the spot) or by id (a waitlist entry, a reservation).  Pointers stay valid until the next call that changes the
  * same core state: commit a list before making the next change.
  *
  * The core reserves room in the list before it changes anything, so an
@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "uuid7.h"
+
 struct ticket;
 
 enum change_kind {
@@ -31,7 +33,18 @@ enum change_kind {
 	CHG_LOST,		/* t marked lost */
 	CHG_SPOT,		/* spot put in_service or out of service */
 	CHG_STRATEGY,		/* the allocation strategy in force changed */
-	CHG_TARIFF		/* the tariff in force changed */
+	CHG_TARIFF,		/* the tariff in force changed */
+	/* The waitlist and reservations (capacity.md): ref names the entry. */
+	CHG_WAIT_QUEUED,	/* waitlist entry ref queued */
+	CHG_WAIT_ASSIGNED,	/* ref assigned its ticket (after that ticket's CHG_ENTRY) */
+	CHG_WAIT_EXPIRED,	/* ref expired */
+	CHG_WAIT_CANCELLED,	/* ref cancelled */
+	CHG_RESV_CREATED,	/* reservation ref booked */
+	CHG_RESV_HELD,		/* ref's hold began with its spots */
+	CHG_RESV_OWED,		/* ref's hold began with no spot free: owed */
+	CHG_RESV_USED,		/* ref used by a ticket (after its CHG_ENTRY) */
+	CHG_RESV_NO_SHOW,	/* ref not used in time: hold released */
+	CHG_RESV_CANCELLED	/* ref cancelled: hold released */
 };
 
 struct change {
@@ -41,6 +54,12 @@ struct change {
 	size_t pay;			/* pay: index into t->payments */
 	uint32_t spot;			/* spot */
 	int in_service;			/* spot */
+	/*
+	 * The waitlist entry or reservation a CHG_WAIT_* or CHG_RESV_* change
+	 * is about, by id: the entries themselves may move before the list is
+	 * committed, ids do not.
+	 */
+	char ref[UUID_BUFSZ];
 };
 
 struct changes {
