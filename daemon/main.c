@@ -17,7 +17,9 @@
 
 #include "audit.h"
 #include "commit.h"
+#include "capacity.h"
 #include "dict.h"
+#include "due.h"
 #include "publish.h"
 #include "garage.h"
 #include "http.h"
@@ -112,6 +114,7 @@ make_garage(void *ud)
 	struct jerr e = { err, sizeof(err), 0 };
 	cJSON *root = config_json(b->text, b->len, &e);
 	struct config *cfg = root ? config_from_json(root, &e) : NULL;
+	struct garage_capacity_cfg cc;
 	garage *g;
 
 	/* The whole text was checked at start-up: only the core is read. */
@@ -123,6 +126,12 @@ make_garage(void *ud)
 	    cfg->strategy, (size_t)cfg->limits.closed_tickets);
 	cfg->fac = NULL;
 	cfg->tariff = NULL;
+	/* Before the journal is replayed into it: the book's times are fixed then. */
+	config_capacity(cfg, &cc);
+	if (g != NULL && garage_configure_capacity(g, &cc) != PK_OK) {
+		garage_free(g);
+		g = NULL;
+	}
 	config_free(cfg);
 	return g;
 }
@@ -488,6 +497,8 @@ main(int argc, char **argv)
 		exit(1);
 	}
 	start_tariff(srv, cfg);
+	/* What fell due while parkd was down, at the instants it was due. */
+	due_start(srv);
 	srv->audit = audit_new(loop, cfg, j, err, sizeof(err));
 	if (srv->audit == NULL) {
 		fprintf(stderr, "parkd: audit: %s\n", err);

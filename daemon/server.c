@@ -9,9 +9,11 @@
 
 #include "audit.h"
 #include "authguard.h"
+#include "capacity.h"
 #include "commit.h"
 #include "client.h"
 #include "dict.h"
+#include "due.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
@@ -68,6 +70,12 @@ env_commit(void *ud, const garage *g, const struct changes *ch, int acks_earlier
     uint64_t *hold)
 {
 	return commit_changes(ud, g, ch, acks_earlier, hold);
+}
+
+static void
+env_watch_wait(void *ud, uint64_t client, const char *waitlist_id)
+{
+	publish_watch_wait(ud, client, waitlist_id);
 }
 
 /* Compares in time that depends only on the lengths, not on the contents. */
@@ -243,6 +251,8 @@ server_on_rebuilt(void *ud, garage *g)
 	for (struct client *c = s->clients; c != NULL; c = c->next)
 		c->sess.g = g;
 	garage_free(old);
+	garage_set_ids(g, env_new_id, s);
+	due_arm(s);
 }
 
 uint64_t
@@ -530,10 +540,13 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
 	s->env.consistent = env_consistent;
 	s->env.commit = env_commit;
 	s->env.mono_ms = env_mono_ms;
+	s->env.watch_wait = env_watch_wait;
+	/* Tickets of vehicles assigned from the waitlist get our ids. */
+	garage_set_ids(g, env_new_id, s);
 	/* At most 64 subscriptions per connection: each costs memory for every change. */
 	s->subs = subs_new(64);
 	s->env.subs = s->subs;
-	if (s->subs == NULL || publish_init(s) != 0)
+	if (s->subs == NULL || publish_init(s) != 0 || due_init(s) != 0)
 		return -1;
 	uv_signal_init(loop, &s->sig_term);
 	uv_signal_init(loop, &s->sig_int);
@@ -604,6 +617,7 @@ server_free(struct server *s)
 	dict_free(s->per_address);
 	metrics_free(s->metrics);
 	publish_free(s);
+	due_free(s);
 	subs_free(s->subs);
 	jw_release(&s->recw);
 	free(s);
@@ -631,6 +645,7 @@ server_shutdown(struct server *s)
 	uv_close((uv_handle_t *)&s->sig_hup, NULL);
 	uv_close((uv_handle_t *)&s->tick, NULL);
 	publish_close(s);
+	due_close(s);
 	http_stop(s->http);
 	s->http = NULL;
 	/* Redis would keep the loop alive; history still waiting is answered unavailable. */
