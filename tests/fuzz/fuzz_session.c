@@ -3,13 +3,15 @@
  * line of the input goes through session_handle against a real garage
  * (the demo facility and tariff), as an operator, so that every method and
  * every param parser sees hostile input.  Oracles: the sanitizers, every
- * reply is one line of strict JSON, and the garage's counts stay coherent.
+ * reply is one line of strict JSON, and the garage's invariants hold after
+ * every line (garage_check: no spot twice, counts, no claim left unserved).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "config.h"
 #include "garage.h"
 #include "jsonrpc.h"
@@ -121,6 +123,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		alloc_counts(garage_alloc(g), &k);
 		if (k.free + k.occupied + k.out_of_service + k.held != k.total)
 			abort();
+		if (garage_check(g, err, sizeof(err)) != 0) {
+			fprintf(stderr, "garage_check: %s\n", err);
+			abort();
+		}
 		start = i + 1;
 	}
 	session_release(&s);
