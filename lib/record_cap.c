@@ -28,7 +28,7 @@
  *   reservation.cancelled {reservation, plate, released, at}
  *
  * Subjects: vehicle:PLATE always; reservation:ID for reservations; the
- * spots held or released; ticket:ID and the spots of an assignment or a
+ * spots held or released (not a spot a booking names: it is not held yet); ticket:ID and the spots of an assignment or a
  * use; gate:ID for the waitlist.  Snapshots add snapshot.reservation (a
  * created record with state, changed_at, spots held and ticket),
  * snapshot.waitlist (a queued record with state, outcome_at and ticket)
@@ -152,17 +152,13 @@ resv_write(const garage *g, const struct change *c, const char *type,
 {
 	const facility *f = garage_facility(g);
 	const struct resv *r = garage_reservation(g, c->ref);
-	char name[48];
 	int released = c->kind == CHG_RESV_NO_SHOW || c->kind == CHG_RESV_CANCELLED;
 
 	record_head(w, type, event_id, c->at);
 	record_subject(w, "reservation", c->ref);
 	if (r != NULL) {
+		/* A spot is a subject once it is held (the booking only names it). */
 		record_subject(w, "vehicle", r->plate);
-		if (c->kind == CHG_RESV_CREATED && r->spot != RESV_NO_SPOT) {
-			facility_spot_name(f, r->spot, name);
-			record_subject(w, "spot", name);
-		}
 		if (c->kind == CHG_RESV_HELD || released)
 			spot_subjects(w, f, r->held, r->n_held);
 		if (c->kind == CHG_RESV_USED && c->t != NULL) {
