@@ -247,17 +247,27 @@ hold_choose(const garage *g, const struct resv *r, uint32_t *sp, size_t *n)
 	    *n <= r->max_spots;
 }
 
-/* Holds sp[0..n) for r at time at (room for one change reserved). */
+static int assign(garage *g, const struct waitlist_entry *e, int64_t at,
+    struct changes *out);
+
+/*
+ * Holds sp[0..n) for r at time at (room for one change reserved).  When
+ * r's vehicle is waiting at a gate, it drives in on the hold at once.
+ */
 static void
 hold(garage *g, struct resv *r, const uint32_t *sp, size_t n, int64_t at,
     struct changes *out)
 {
 	struct capacity *c = garage_cap(g);
+	const struct waitlist_entry *e;
 
 	for (size_t i = 0; i < n; i++)
 		alloc_hold(garage_alloc_rw(g), sp[i]);
 	resbook_mark_held(c->rb, r, sp, n, at);
 	add_ref(out, CHG_RESV_HELD, at, r->id, NULL);
+	if ((e = waitlist_waiting_plate(c->wl, r->plate)) != NULL &&
+	    changes_reserve(out, 3) == 0)
+		assign(g, e, at, out);
 }
 
 /* Releases the spots r holds; how many became free. */
@@ -357,10 +367,16 @@ enter(garage *g, const struct garage_entry_in *in, struct resv *r,
 	return PK_OK;
 }
 
+static int arrival_spots(const garage *g, const struct resv *r,
+    const struct garage_entry_in *in, uint32_t *sp, size_t *n);
+
 /*
  * Assigns waiting entry e a ticket at time at (no earlier than it was
- * queued): CHG_ENTRY, CHG_WAIT_ASSIGNED.  Room for two reserved.  -1 when
- * out of memory (nothing changed).
+ * queued), as an entry would: on the plate's reservation when it has one
+ * it can use (its held spots, if held), else on the strategy's spots.
+ * CHG_ENTRY, CHG_RESV_USED when on a reservation, CHG_WAIT_ASSIGNED: room
+ * for three reserved.  -1 when nothing fits or out of memory (nothing
+ * changed).
  */
 static int
 assign(garage *g, const struct waitlist_entry *e, int64_t at,
@@ -371,6 +387,7 @@ assign(garage *g, const struct waitlist_entry *e, int64_t at,
 	uint32_t sp[ALLOC_MAX_SPOTS];
 	struct garage_entry_in in;
 	const struct waitlist_entry *x;
+	struct resv *r;
 	struct ticket *t;
 	size_t n;
 	int changed;
@@ -384,18 +401,21 @@ assign(garage *g, const struct waitlist_entry *e, int64_t at,
 		add_ref(out, CHG_WAIT_CANCELLED, at, wid, NULL);
 		return 0;
 	}
-	if (alloc_choose(garage_alloc(g), e->gate, e->cls, e->needs, sp,
-	    &n) != PK_OK)
-		return -1;
 	memset(&in, 0, sizeof(in));
 	in.gate = e->gate;
 	in.plate = plate;
 	in.cls = e->cls;
 	in.needs = e->needs;
 	in.at = at;
+	r = resbook_arrival(c->rb, plate, at, c->cfg.hold_before_s);
+	if (r != NULL && !arrival_spots(g, r, &in, sp, &n))
+		r = NULL;
+	if (r == NULL && alloc_choose(garage_alloc(g), e->gate, e->cls, e->needs,
+	    sp, &n) != PK_OK)
+		return -1;
 	new_ticket_id(g, at, tid);
 	in.ticket_id = tid;
-	if (enter(g, &in, NULL, sp, n, wid, &t, out) != PK_OK)
+	if (enter(g, &in, r, sp, n, wid, &t, out) != PK_OK)
 		return -1;
 	waitlist_assign(c->wl, wid, t->id, at);
 	add_ref(out, CHG_WAIT_ASSIGNED, at, wid, t);
@@ -414,7 +434,7 @@ capacity_serve(garage *g, int64_t at, struct changes *out)
 		struct resv *r;
 		size_t n;
 
-		if (changes_reserve(out, 2) != 0)
+		if (changes_reserve(out, 3) != 0)
 			break;
 		if ((r = owed_fit(g, sp, &n)) != NULL) {
 			hold(g, r, sp, n, max64(at, r->changed_at), out);
@@ -1025,8 +1045,13 @@ garage_check(const garage *g, char *why, size_t len)
 	memset(&it, 0, sizeof(it));
 	while ((e = waitlist_iter_next(c->wl, &it)) != NULL &&
 	    e->state == WAITLIST_WAITING) {
+		struct resv *r = resbook_arrival(c->rb, e->plate, WAITLIST_TIME_MAX, 0);
+
 		if (garage_inside(g, e->plate) != NULL)
 			bad(&k, "plate %s is waiting and inside", e->plate);
+		if (r != NULL && r->state == RESV_HELD)
+			bad(&k, "plate %s is waiting while its reservation holds a spot",
+			    e->plate);
 	}
 	free(k.seen);
 	return k.bad ? -1 : 0;

@@ -15,7 +15,8 @@
  *   1. owed reservation holds, oldest hold start first, take what fits;
  *   2. then the waitlist, first come first served among the entries the
  *      allocation engine finds a spot for (a bus that does not fit blocks
- *      no car behind it): each gets a ticket, as from an entry;
+ *      no car behind it): each gets a ticket, as from an entry (on the
+ *      plate's reservation when it has one it could enter on);
  *   3. what is left is free for walk-ins.
  * So after every call no owed hold and no waiting entry could be given a
  * free spot (garage_check() verifies it), and a walk-in never takes a spot
@@ -26,7 +27,8 @@
  * its spot (when it names one and that is free), else spots chosen by the
  * strategy for its class and needs from its gate, are held: not free, not
  * occupied, counted as held.  With nothing free the hold is owed and
- * served as a claim.  Not used by no_show_at = from + no_show_after_s, it
+ * served as a claim.  A vehicle waiting at a gate whose reservation's hold
+ * begins drives in on it at once.  Not used by no_show_at = from + no_show_after_s, it
  * becomes no_show and its spots are released.
  *
  * Time.  Expiries, holds and no-shows are applied by garage_run_due(), in

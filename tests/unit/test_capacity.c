@@ -680,6 +680,63 @@ test_entry_of_a_waiting_plate_leaves_the_waitlist(void **state)
 /* ---- reservations ---- */
 
 static void
+test_a_waiting_vehicle_drives_in_on_its_hold(void **state)
+{
+	struct garage_wait_out o;
+	struct resv *r;
+	struct ticket *t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f);
+	r = reserve(&f, "R1", "car", T0 + 1000, T0 + 5000, T0);
+	fill_cars(&f, T0);
+	leave(&f, "C4", T0 + 1);
+	enter(&f, "C5", "car", T0 + 2);
+	/* R1 turns up far too early, finds the lot full and waits. */
+	assert_int_equal(wait_for(&f, "R1", "car", 0, 600, T0 + 500, &o), PK_OK);
+	assert_string_equal(f.kinds, "queued");
+	/* Its hold begins owed (nothing free); the first spot freed is its. */
+	run_due(&f, T0 + 900);
+	assert_string_equal(f.kinds, "owed");
+	leave(&f, "C2", T0 + 910);
+	assert_string_equal(f.kinds, "exit held entry used assigned");
+	t = garage_inside(f.g, "R1");
+	assert_non_null(t);
+	assert_string_equal(t->reservation, r->id);
+	assert_string_equal(tu_spot_name(f.g, t->spots[0]), "A-02");
+	assert_int_equal(r->state, RESV_USED);
+	assert_int_equal(garage_wait_get(f.g, o.e.id)->state, WAITLIST_ASSIGNED);
+	fx_done(&f);
+}
+
+static void
+test_an_assignment_uses_the_plates_reservation(void **state)
+{
+	struct garage_wait_out o, o2;
+	struct resv *r;
+	struct ticket *t;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f);
+	/* Booked, its hold an hour off: R1 waits as a walk-in would. */
+	r = reserve(&f, "R1", "car", T0 + 3600, T0 + 7200, T0);
+	fill_cars(&f, T0);
+	assert_int_equal(wait_for(&f, "W0", "car", 0, 600, T0 + 1, &o2), PK_OK);
+	assert_int_equal(wait_for(&f, "R1", "car", 0, 600, T0 + 3450, &o), PK_OK);
+	leave(&f, "C1", T0 + 3460);
+	assert_string_equal(f.kinds, "exit entry assigned");
+	/* Within hold_before_s of its hold: it enters on its reservation. */
+	leave(&f, "C3", T0 + 3500);
+	assert_string_equal(f.kinds, "exit entry used assigned");
+	t = garage_inside(f.g, "R1");
+	assert_string_equal(t->reservation, r->id);
+	assert_int_equal(r->state, RESV_USED);
+	fx_done(&f);
+}
+
+static void
 test_reserve_quota_per_type(void **state)
 {
 	struct resbook_why why;
@@ -1128,6 +1185,8 @@ main(void)
 		cmocka_unit_test(test_cancel_and_expiry),
 		cmocka_unit_test(test_outcomes_kept_then_forgotten),
 		cmocka_unit_test(test_entry_of_a_waiting_plate_leaves_the_waitlist),
+		cmocka_unit_test(test_a_waiting_vehicle_drives_in_on_its_hold),
+		cmocka_unit_test(test_an_assignment_uses_the_plates_reservation),
 		cmocka_unit_test(test_reserve_quota_per_type),
 		cmocka_unit_test(test_reserve_spot_and_window_rules),
 		cmocka_unit_test(test_hold_owed_and_served_before_the_waitlist),

@@ -221,6 +221,43 @@ park(int plate, const uint32_t *sp, size_t n)
 	M.v[plate].inside = 1;
 }
 
+static struct m_resv *arrival(int plate, int64_t at);
+static int arrival_spots(const struct m_resv *r, int cls, uint64_t needs,
+    uint32_t *sp, size_t *n);
+
+/* The waiting entry w drives in at time at, as an entry would. */
+static void
+m_assign(struct m_wait *w, int64_t at)
+{
+	struct m_resv *r = arrival(w->plate, mx(at, w->queued_at));
+	uint32_t sp[2];
+	size_t n;
+
+	if (r != NULL && arrival_spots(r, w->cls, w->needs, sp, &n)) {
+		park(w->plate, sp, n);
+		r->state = RESV_USED;
+		r->changed_at = mx(at, w->queued_at);
+	} else {
+		assert_true(choose(w->cls, w->needs, sp, &n));
+		park(w->plate, sp, n);
+	}
+	w->state = WAITLIST_ASSIGNED;
+}
+
+/* A hold begins; its vehicle, if waiting at a gate, drives in on it. */
+static void
+m_hold(struct m_resv *r, const uint32_t *sp, size_t n, int64_t at)
+{
+	struct m_wait *w = NULL;
+
+	hold_on(r, sp, n, at);
+	for (size_t i = 0; i < M.nw; i++)
+		if (M.w[i].plate == r->plate && M.w[i].state == WAITLIST_WAITING)
+			w = &M.w[i];
+	if (w != NULL)
+		m_assign(w, at);
+}
+
 /* The order of claims: owed holds by (hold_at, id), then waiting by arrival. */
 static void
 serve(int64_t at)
@@ -242,7 +279,7 @@ serve(int64_t at)
 		}
 		if (best != NULL) {
 			hold_choose(best, sp, &n);
-			hold_on(best, sp, n, mx(at, best->changed_at));
+			m_hold(best, sp, n, mx(at, best->changed_at));
 			continue;
 		}
 		for (size_t i = 0; i < M.nw; i++) {
@@ -255,9 +292,7 @@ serve(int64_t at)
 		}
 		if (first == NULL)
 			return;
-		choose(first->cls, first->needs, sp, &n);
-		park(first->plate, sp, n);
-		first->state = WAITLIST_ASSIGNED;
+		m_assign(first, at);
 	}
 }
 
@@ -321,7 +356,7 @@ due(int64_t now)
 
 			r->hold_popped = 1;
 			if (hold_choose(r, sp, &n)) {
-				hold_on(r, sp, n, at);
+				m_hold(r, sp, n, at);
 			} else {
 				r->state = RESV_OWED;
 				r->changed_at = at;
