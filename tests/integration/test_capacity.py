@@ -127,7 +127,7 @@ def test_waitlist_story():
         assert r1["position"] == 1 and parse_time(r1["expires_at"]) - parse_time(r1["queued_at"]) == 60, r1
         w2, w3 = d.client(), d.client()
         r2 = wait(w2, "W2")
-        r3 = wait(w3, "W3", timeout_s=3)
+        r3 = wait(w3, "W3", timeout_s=6)
         assert (r2["position"], r3["position"]) == (2, 3), (r2, r3)
         err(c, "wait", "queue_full", gate="north", plate="W4", timeout_s=60, **CAR)
         # lot_full now says the waitlist is no use.
@@ -169,8 +169,8 @@ def test_waitlist_story():
         x = ok(c, "wait_cancel", waitlist_id=r2["waitlist_id"])
         assert x["state"] == "cancelled" and x["changed"] is False, x
         assert ok(c, "waitlist_status", waitlist_id=r3["waitlist_id"])["position"] == 1
-        # W3 expires (3 s) and its connection is told.
-        p = push(w3, timeout=10)
+        # W3 expires (6 s) and its connection is told.
+        p = push(w3, timeout=15)
         assert p["type"] == "waitlist.expired" and p["waitlist_id"] == r3["waitlist_id"], p
         s = ok(c, "waitlist_status", waitlist_id=r3["waitlist_id"])
         assert s["state"] == "expired" and s["at"] == r3["expires_at"], s
