@@ -2,6 +2,9 @@
 #
 #   make            build build/parkd
 #   make run        install missing Debian packages, start parkd on conf/parkd.json
+#                   (PARKD_ARGS="--listen 127.0.0.1:7071", PARKD_CONFIG=FILE)
+#   make install    binary, systemd unit, example config, README (DESTDIR, PREFIX)
+#   make city-demo  three facilities (conf/city) publishing to one Redis
 #   make test       install missing packages, run every test (unit, ASan+UBSan, integration)
 #   make bench      micro-benchmarks of the core and a TCP load run
 #   make fuzz       build the libFuzzer targets (FUZZ_SECONDS=600 make fuzz-run to run them)
@@ -12,6 +15,10 @@
 CC       ?= cc
 BUILD    ?= build
 PREFIX   ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/parkd
 CFLAGS   ?= -O2 -g
 WERROR   ?= 1
 SAN      ?= 0
@@ -68,7 +75,7 @@ CORE_A     = $(BUILD)/libparkcore.a
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test unit unit-bins bench-bins integration check bench fuzz fuzz-run clean install lint deps
+.PHONY: all run city-demo test unit unit-bins bench-bins integration check bench fuzz fuzz-run clean install uninstall lint deps
 
 all: $(BUILD)/parkd
 
@@ -112,10 +119,20 @@ $(BUILD)/bench/%: tests/bench/%.c $(CORE_A)
 deps:
 	@scripts/deps.sh build
 
+# make run PARKD_ARGS="--listen 127.0.0.1:7071 --data-dir /tmp/parkd2"
+# PARKD_CONFIG=other.json picks another file; neither edits the repository.
+PARKD_CONFIG ?= conf/parkd.json
+PARKD_ARGS   ?=
 run:
 	@scripts/deps.sh run
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/parkd -c conf/parkd.json
+	$(BUILD)/parkd -c $(PARKD_CONFIG) $(PARKD_ARGS)
+
+# Three facilities of one city against one Redis (conf/city, README "Many facilities").
+city-demo:
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory all
+	@scripts/city-demo.sh
 
 unit-bins: $(UNIT_BIN)
 
@@ -153,9 +170,35 @@ lint:
 	  --library=scripts/cjson.cfg \
 	  --suppress=missingIncludeSystem lib proto daemon
 
+# The example configuration goes in only where none is: an operator's
+# file (tokens, passwords) is never overwritten.  It is root's alone (0600):
+# the unit hands it to the daemon as a credential.
 install: $(BUILD)/parkd
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/parkd $(DESTDIR)$(PREFIX)/bin/parkd
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/parkd $(DESTDIR)$(BINDIR)/parkd
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e 's|@DOCDIR@|$(DOCDIR)|g' systemd/parkd.service.in > $(BUILD)/parkd.service
+	install -m 0644 $(BUILD)/parkd.service $(DESTDIR)$(UNITDIR)/parkd.service
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/parkd
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/parkd/parkd.json ]; then \
+	  echo "$(DESTDIR)$(SYSCONFDIR)/parkd/parkd.json exists: kept"; \
+	else \
+	  install -m 0600 conf/parkd.json $(DESTDIR)$(SYSCONFDIR)/parkd/parkd.json && \
+	  echo "installed the example configuration $(DESTDIR)$(SYSCONFDIR)/parkd/parkd.json"; \
+	fi
+
+# Removes what install put there.  The configuration only when it is still
+# the example as shipped: an edited one is the operator's.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/parkd $(DESTDIR)$(UNITDIR)/parkd.service \
+	    $(DESTDIR)$(DOCDIR)/README.md
+	@if cmp -s conf/parkd.json $(DESTDIR)$(SYSCONFDIR)/parkd/parkd.json; then \
+	  rm -f $(DESTDIR)$(SYSCONFDIR)/parkd/parkd.json; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/parkd/parkd.json ]; then \
+	  echo "$(DESTDIR)$(SYSCONFDIR)/parkd/parkd.json was edited: kept"; \
+	fi
+	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/parkd 2>/dev/null
 
 clean:
 	rm -rf build

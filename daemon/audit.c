@@ -1,19 +1,17 @@
 /* audit.c - the Redis audit shipper (see audit.h). */
+#define LOG_COMPONENT "audit"
+
 #include "audit.h"
 
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
-
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 
 #include "alloc.h"
 #include "datadir.h"
@@ -21,32 +19,13 @@
 #include "json.h"
 #include "log.h"
 #include "record.h"
+#include "redisconn.h"
 #include "uuid7.h"
 
 #define BATCH_RECORDS 500
 #define BATCH_BYTES (512u << 10)
 #define CONNECT_TIMEOUT_MS 2000
 #define BATCH_TIMEOUT_MS 5000
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-
-#define AUDIT_STATES(X)                                              \
-	X(OFF, "off")                 /* audit.redis is null */        \
-	X(DOWN, "disconnected")       /* waiting to reconnect */       \
-	X(CONNECTING, "connecting")   /* connect or AUTH in flight */ \
-	X(READY, "connected")         /* shipping */
-
-enum audit_state {
-#define AUDIT_STATE_ENUM(name, str) A_##name,
-	AUDIT_STATES(AUDIT_STATE_ENUM)
-#undef AUDIT_STATE_ENUM
-};
-
-static const char *const audit_state_names[] = {
-#define AUDIT_STATE_NAME(name, str) str,
-	AUDIT_STATES(AUDIT_STATE_NAME)
-#undef AUDIT_STATE_NAME
-};
 
 /*
  * Stores each event once.  ARGV: prefix, epoch, subject_maxlen,
@@ -102,103 +81,6 @@ static const char history_script[] =
 "return out\n";
 
 /*
- * The libuv glue for hiredis's async context.  It follows the shape of
- * hiredis's adapters/libuv.h, with two differences that matter: Debian 12's
- * adapter (0.14.1) returns early on a poll error, so a refused connect or a
- * reset connection is never reported.  Here a poll error is handed to
- * hiredis as an event, and hiredis's read or connect path finds the error
- * on the socket and reports it through the usual callbacks.  And after
- * every read the reader's unparsed input is checked against the bounds
- * (check_input), as hiredis would keep buffering it without end.
- */
-struct uvglue {
-	redisAsyncContext *ac;
-	uv_poll_t poll;
-	int events;
-};
-
-static void check_input(redisAsyncContext *ac);
-
-static void
-glue_poll(uv_poll_t *h, int status, int events)
-{
-	struct uvglue *g = h->data;
-
-	if (g->ac == NULL)
-		return;
-	if (status < 0) {
-		/* libuv has stopped the handle; let hiredis find the error. */
-		g->events = 0;
-		if (!(g->ac->c.flags & REDIS_CONNECTED))
-			redisAsyncHandleWrite(g->ac);
-		else
-			redisAsyncHandleRead(g->ac);
-		return;
-	}
-	if (g->ac != NULL && (events & UV_READABLE)) {
-		redisAsyncHandleRead(g->ac);
-		/* The context is gone (g->ac NULL) when the read ended it. */
-		if (g->ac != NULL)
-			check_input(g->ac);
-	}
-	if (g->ac != NULL && (events & UV_WRITABLE))
-		redisAsyncHandleWrite(g->ac);
-}
-
-static void
-glue_update(struct uvglue *g, int add, int del)
-{
-	g->events = (g->events | add) & ~del;
-	if (g->events)
-		uv_poll_start(&g->poll, g->events, glue_poll);
-	else
-		uv_poll_stop(&g->poll);
-}
-
-static void glue_add_read(void *p) { glue_update(p, UV_READABLE, 0); }
-static void glue_del_read(void *p) { glue_update(p, 0, UV_READABLE); }
-static void glue_add_write(void *p) { glue_update(p, UV_WRITABLE, 0); }
-static void glue_del_write(void *p) { glue_update(p, 0, UV_WRITABLE); }
-
-static void
-glue_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void
-glue_cleanup(void *p)
-{
-	struct uvglue *g = p;
-
-	/* The context is going away; the handle is freed when it has closed. */
-	g->ac = NULL;
-	uv_close((uv_handle_t *)&g->poll, glue_closed);
-}
-
-static int
-glue_attach(redisAsyncContext *ac, uv_loop_t *loop)
-{
-	struct uvglue *g;
-
-	if (ac->ev.data != NULL || (g = calloc(1, sizeof(*g))) == NULL)
-		return -1;
-	if (uv_poll_init(loop, &g->poll, ac->c.fd) != 0) {
-		free(g);
-		return -1;
-	}
-	g->ac = ac;
-	g->poll.data = g;
-	ac->ev.data = g;
-	ac->ev.addRead = glue_add_read;
-	ac->ev.delRead = glue_del_read;
-	ac->ev.addWrite = glue_add_write;
-	ac->ev.delWrite = glue_del_write;
-	ac->ev.cleanup = glue_cleanup;
-	return 0;
-}
-
-/*
  * When records became durable, for the age of the oldest one Redis does not
  * hold yet.  An entry (lsn, ms) says that the LSNs after the entry before it
  * up to lsn were durable at loop time ms.  Within a second the last entry
@@ -218,13 +100,10 @@ struct audit {
 	uv_loop_t *loop;
 	const struct settings *cfg;
 	struct journal *j;
-	enum audit_state state;
-	redisAsyncContext *ac;
-	uv_timer_t retry_timer;		/* reconnect after a backoff */
-	uv_timer_t deadline;		/* connect watchdog, then batch deadline */
+	int off;			/* audit.redis is null */
+	struct redisconn *rc;		/* NULL when off */
 	uv_timer_t persist_timer;	/* writes audit.pos now and then */
 	uv_timer_t read_timer;		/* the next journal read after a failed one */
-	uint64_t backoff_ms;
 	char epoch[UUID_BUFSZ];
 	char pos_path[4200];
 
@@ -236,54 +115,32 @@ struct audit {
 	int sending;			/* a batch is at Redis */
 	uint64_t batch_last;
 
-	int drop_asked;			/* a callback asked the deadline to drop the context */
-	int outstanding;		/* commands at Redis awaiting their reply */
 	int read_backoff;		/* a journal read failed: wait before the next */
-	uint64_t shipped, batches, failures, reconnects, dropped;
-	char last_error[160];
+	uint64_t shipped, batches, dropped;
 	int closing;
 
 	/* A command passed its deadline; until a batch is stored (health). */
 	int stalled;
 	struct durable_at ages[AGE_SLOTS];
 	size_t age_first, age_end;	/* entries in use: [age_first, age_end) */
-
-	/* Bounds on replies (see audit.h and the reply functions below). */
-	redisReplyObjectFunctions *hiredis_fns;	/* hiredis's own: build redisReply */
-	size_t reply_bytes;		/* string bytes of the reply being read */
-	char refused[112];		/* why a reply was refused, until reported */
 };
 
-static void connect_redis(struct audit *a);
 static void pump(struct audit *a);
 static void on_read_retry(uv_timer_t *t);
-static void on_deadline(uv_timer_t *t);
 
-/*
- * One deadline covers every command at Redis (batches, AUTH, history):
- * it runs while any is outstanding and restarts whenever a reply comes,
- * so a Redis that stops answering is noticed within BATCH_TIMEOUT_MS even
- * when nothing is being shipped.
- */
-static void
-expect_reply(struct audit *a)
-{
-	if (a->outstanding++ == 0)
-		uv_timer_start(&a->deadline, on_deadline, BATCH_TIMEOUT_MS, 0);
-}
-
+/* A reply came: Redis answers and, having everything, is not stalled. */
 static void
 got_reply(struct audit *a)
 {
-	/* Redis answers and has everything: it is not stalled. */
 	if (journal_durable(a->j) <= a->acked)
 		a->stalled = 0;
-	if (a->outstanding > 0)
-		a->outstanding--;
-	if (a->outstanding > 0)
-		uv_timer_start(&a->deadline, on_deadline, BATCH_TIMEOUT_MS, 0);
-	else
-		uv_timer_stop(&a->deadline);
+}
+
+/* Connected and not closing: batches and look-ups may be sent. */
+static int
+ready(const struct audit *a)
+{
+	return !a->off && redisconn_ready(a->rc);
 }
 
 /* Drops the entries of records Redis holds. */
@@ -338,7 +195,7 @@ audit_oldest_unshipped_age_s(const struct audit *a)
 {
 	uint64_t now;
 
-	if (a == NULL || a->state == A_OFF)
+	if (a == NULL || a->off)
 		return 0;
 	now = uv_now(a->loop);
 
@@ -414,8 +271,9 @@ load_pos(struct audit *a, char *err, size_t errlen)
 			a->acked = a->persisted = lsn;
 			return 0;
 		}
-		log_warn("%s is damaged; shipping again from the start of the journal "
-		    "(Redis skips what it already has only for the same epoch)", a->pos_path);
+		log_warn("position file damaged, shipping again from the start of the "
+		    "journal (Redis skips what it already has only for the same epoch) "
+		    "file=%s", a->pos_path);
 	}
 	return new_epoch(a, err, errlen);
 }
@@ -447,7 +305,7 @@ after_pos(uv_work_t *req, int status)
 	if (w->rc == 0)
 		w->a->persisted = w->lsn;
 	else
-		log_warn("%s: could not write the audit position", w->path);
+		log_warn("could not write the position file=%s", w->path);
 	free(w);
 }
 
@@ -473,78 +331,7 @@ on_persist(uv_timer_t *t)
 	}
 }
 
-/* ---- the connection ---- */
-
-static __attribute__((format(printf, 2, 3))) void
-set_error(struct audit *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(a->last_error, sizeof(a->last_error), fmt, ap);
-	va_end(ap);
-}
-
-static void
-on_retry(uv_timer_t *t)
-{
-	connect_redis(t->data);
-}
-
-/* Waits a growing, jittered while before the next attempt. */
-static void
-schedule_reconnect(struct audit *a)
-{
-	uint32_t jitter = 0;
-	uint64_t ms;
-
-	a->state = A_DOWN;
-	uv_timer_stop(&a->deadline);
-	if (a->closing)
-		return;
-	a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (a->backoff_ms > BACKOFF_MAX_MS)
-		a->backoff_ms = BACKOFF_MAX_MS;
-	(void)getrandom(&jitter, sizeof(jitter), GRND_NONBLOCK);
-	ms = a->backoff_ms / 2 + jitter % (a->backoff_ms / 2 + 1);
-	uv_timer_start(&a->retry_timer, on_retry, ms, 0);
-}
-
-/*
- * Drops the context from outside any hiredis callback: pending callbacks
- * run with NULL replies (the batch is read again later), then the context
- * is gone.
- */
-static void
-drop_context(struct audit *a)
-{
-	redisAsyncContext *ac = a->ac;
-
-	a->ac = NULL;
-	a->outstanding = 0;
-	if (ac != NULL)
-		redisAsyncFree(ac);
-}
-
-static void
-on_deadline(uv_timer_t *t)
-{
-	struct audit *a = t->data;
-
-	/* A callback that asked for the drop has said why already. */
-	if (!a->drop_asked) {
-		/* A command went unanswered: stalled until a batch is stored. */
-		if (a->outstanding > 0)
-			a->stalled = 1;
-		a->failures++;
-		set_error(a, "%s", a->state == A_CONNECTING ? "connect timed out" :
-		    "Redis did not answer in time");
-	}
-	a->drop_asked = 0;
-	log_warn("audit: %s; reconnecting", a->last_error);
-	drop_context(a);
-	schedule_reconnect(a);
-}
+/* ---- the connection (redisconn.h) ---- */
 
 static void
 rewind_cursor(struct audit *a)
@@ -554,296 +341,34 @@ rewind_cursor(struct audit *a)
 	a->cur.positioned = 0;
 }
 
+/* The connection went away: what was at Redis is read and sent again. */
 static void
-on_disconnect(const redisAsyncContext *ac, int status)
+on_down(void *ud)
 {
-	struct audit *a = ac->data;
+	rewind_cursor(ud);
+}
 
-	/* The context dies when this returns: forget it, reconnect from a timer. */
-	if (a == NULL || a->ac != ac)
-		return;
-	a->ac = NULL;
-	a->outstanding = 0;
-	rewind_cursor(a);
-	if (status != REDIS_OK) {
-		a->failures++;
-		/* A refused reply shows as "Out of memory" in errstr. */
-		if (a->refused[0] != '\0')
-			set_error(a, "refused a reply from Redis: %s", a->refused);
-		else
-			set_error(a, "disconnected: %s", ac->errstr);
-		log_warn("audit: %s; reconnecting", a->last_error);
-	}
-	a->refused[0] = '\0';
-	schedule_reconnect(a);
+/* A command went unanswered: stalled until a batch is stored. */
+static void
+on_timed_out(void *ud)
+{
+	struct audit *a = ud;
+
+	a->stalled = 1;
 }
 
 static void
-become_ready(struct audit *a)
+on_ready(void *ud)
 {
-	a->state = A_READY;
-	uv_timer_stop(&a->deadline);
+	struct audit *a = ud;
+
 	/* Nothing waits to be shipped: nothing is stalled. */
 	if (journal_durable(a->j) <= a->acked)
 		a->stalled = 0;
-	log_info("audit: connected to Redis %s:%d; shipping from LSN %" PRIu64,
+	log_info("connected to Redis, shipping redis=%s:%d from_lsn=%" PRIu64,
 	    a->cfg->audit.redis.host, a->cfg->audit.redis.port, a->acked + 1);
 	rewind_cursor(a);
 	pump(a);
-}
-
-static void
-on_auth(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct audit *a = privdata;
-	redisReply *reply = r;
-
-	(void)ac;
-	if (reply == NULL || a->ac == NULL)
-		return;		/* the context is going away */
-	got_reply(a);
-	if (reply->type == REDIS_REPLY_ERROR) {
-		a->failures++;
-		set_error(a, "AUTH refused: %s", reply->str);
-		log_err("audit: %s", a->last_error);
-		/* Not from inside the callback: let the deadline drop it. */
-		a->drop_asked = 1;
-		uv_timer_start(&a->deadline, on_deadline, 0, 0);
-		return;
-	}
-	become_ready(a);
-}
-
-static void
-on_connect(const redisAsyncContext *ac, int status)
-{
-	struct audit *a = ac->data;
-
-	if (a == NULL || a->ac != ac)
-		return;
-	if (status != REDIS_OK) {
-		/* hiredis frees the context after this returns; err may be 0. */
-		a->ac = NULL;
-		a->failures++;
-		set_error(a, "connect failed: %s", ac->errstr[0] ? ac->errstr : "unknown error");
-		schedule_reconnect(a);
-		return;
-	}
-	if (a->cfg->audit.password != NULL) {
-		const char *argv[2] = { "AUTH", a->cfg->audit.password };
-
-		uv_timer_stop(&a->deadline);
-		if (redisAsyncCommandArgv(a->ac, on_auth, a, 2, argv, NULL) != REDIS_OK) {
-			set_error(a, "%s", "could not send AUTH");
-			a->drop_asked = 1;
-			a->failures++;
-			uv_timer_start(&a->deadline, on_deadline, 0, 0);
-			return;
-		}
-		expect_reply(a);
-		return;
-	}
-	become_ready(a);
-}
-
-/* ---- what parkd accepts from Redis (see audit.h) ---- */
-
-/*
- * The reader's reply functions, in front of hiredis's own.  Each refuses
- * what parkd never asks for before anything is allocated: it notes why and
- * returns NULL, which the reader reports as an error, and hiredis drops the
- * connection (on_disconnect then reports the reason noted here).  The
- * reader hands every task its privdata: the audit.
- */
-static __attribute__((format(printf, 2, 3))) void *
-refuse_reply(struct audit *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (a->refused[0] == '\0') {
-		va_start(ap, fmt);
-		vsnprintf(a->refused, sizeof(a->refused), fmt, ap);
-		va_end(ap);
-	}
-	return NULL;
-}
-
-/*
- * Whether a new object may be made.  A reply's first object starts the
- * count of its bytes, and must answer a command: hiredis 0.14.1 aborts the
- * process on any reply nobody asked for except an error (which it reports
- * by dropping the connection).
- */
-static int
-reply_wanted(struct audit *a, const redisReadTask *t)
-{
-	if (t->parent != NULL)
-		return 1;
-	a->reply_bytes = 0;
-	return a->outstanding > 0 || t->type == REDIS_REPLY_ERROR;
-}
-
-static void *
-bounded_string(const redisReadTask *t, char *str, size_t len)
-{
-	struct audit *a = t->privdata;
-
-	if (!reply_wanted(a, t))
-		return refuse_reply(a, "%s", "a reply nobody asked for");
-	if (len > AUDIT_REPLY_MAX_BYTES - a->reply_bytes)
-		return refuse_reply(a, "a reply of more than %u bytes",
-		    AUDIT_REPLY_MAX_BYTES);
-	a->reply_bytes += len;
-	return a->hiredis_fns->createString(t, str, len);
-}
-
-static void *
-bounded_array(const redisReadTask *t, int elements)
-{
-	struct audit *a = t->privdata;
-
-	/* hiredis allocates the element pointers right away: check first. */
-	if (t->parent != NULL)
-		return refuse_reply(a, "%s", "a nested array");
-	if (!reply_wanted(a, t))
-		return refuse_reply(a, "%s", "a reply nobody asked for");
-	if (elements > AUDIT_REPLY_MAX_ELEMENTS)
-		return refuse_reply(a, "an array of %d elements (at most %d)",
-		    elements, AUDIT_REPLY_MAX_ELEMENTS);
-	return a->hiredis_fns->createArray(t, elements);
-}
-
-static void *
-bounded_integer(const redisReadTask *t, long long v)
-{
-	struct audit *a = t->privdata;
-
-	if (!reply_wanted(a, t))
-		return refuse_reply(a, "%s", "a reply nobody asked for");
-	return a->hiredis_fns->createInteger(t, v);
-}
-
-static void *
-bounded_nil(const redisReadTask *t)
-{
-	struct audit *a = t->privdata;
-
-	if (!reply_wanted(a, t))
-		return refuse_reply(a, "%s", "a reply nobody asked for");
-	return a->hiredis_fns->createNil(t);
-}
-
-/*
- * The objects are hiredis's redisReply: freed as such.  (Not const: the
- * reader's pointer to it is not; nothing writes it.)
- */
-static redisReplyObjectFunctions bounded_fns = {
-	bounded_string, bounded_array, bounded_integer, bounded_nil,
-	freeReplyObject
-};
-
-/*
- * The reader keeps an unfinished item in its buffer until all of it has
- * come.  Only a bulk string may be long, and no longer than its header
- * says: a header announcing more than AUDIT_REPLY_MAX_BYTES is refused as
- * soon as it is in, as is a line still without its end after
- * AUDIT_REPLY_MAX_LINE bytes; AUDIT_READER_MAX_BUF bounds the rest.  The
- * reader is read as hiredis 0.14.1's read.h declares it: rstack[ridx] is
- * the item being read, and once a bulk string's type byte is taken, pos
- * is at its length.  Returns 1 (and why) when the input is refused.
- */
-static int
-input_too_long(const redisReader *r, char *why, size_t whylen)
-{
-	size_t left = r->len > r->pos ? r->len - r->pos : 0;
-	const char *p, *end;
-	char num[24];
-	size_t n;
-
-	if (left > AUDIT_READER_MAX_BUF) {
-		snprintf(why, whylen, "more than %u bytes of one reply item",
-		    AUDIT_READER_MAX_BUF);
-		return 1;
-	}
-	if (r->buf == NULL || r->ridx < 0 || left == 0)
-		return 0;
-	p = r->buf + r->pos;
-	end = memmem(p, left < AUDIT_REPLY_MAX_LINE ? left : AUDIT_REPLY_MAX_LINE,
-	    "\r\n", 2);
-	if (end == NULL) {
-		if (left < AUDIT_REPLY_MAX_LINE)
-			return 0;
-		snprintf(why, whylen, "a line of more than %u bytes",
-		    AUDIT_REPLY_MAX_LINE);
-		return 1;
-	}
-	if (r->rstack[r->ridx].type != REDIS_REPLY_STRING)
-		return 0;
-	/* A malformed length is the reader's to refuse. */
-	n = (size_t)(end - p);
-	if (n == 0 || n >= sizeof(num))
-		return 0;
-	memcpy(num, p, n);
-	num[n] = '\0';
-	if (strtoll(num, NULL, 10) <= (long long)AUDIT_REPLY_MAX_BYTES)
-		return 0;
-	snprintf(why, whylen, "a string of %s bytes (at most %u)", num,
-	    AUDIT_REPLY_MAX_BYTES);
-	return 1;
-}
-
-/* After a read: input past the bounds drops the connection at once. */
-static void
-check_input(redisAsyncContext *ac)
-{
-	struct audit *a = ac->data;
-	char why[96];
-
-	if (a == NULL || a->ac != ac || !input_too_long(ac->c.reader, why, sizeof(why)))
-		return;
-	a->failures++;
-	set_error(a, "refused a reply from Redis: %s", why);
-	log_warn("audit: %s; reconnecting", a->last_error);
-	/* Called from the poll callback, not from hiredis: free it now. */
-	drop_context(a);
-	schedule_reconnect(a);
-}
-
-static void
-connect_redis(struct audit *a)
-{
-	redisAsyncContext *ac;
-
-	if (a->closing || a->ac != NULL)
-		return;
-	a->reconnects++;
-	a->state = A_CONNECTING;
-	/* Numeric addresses only: name resolution would block the loop. */
-	ac = redisAsyncConnect(a->cfg->audit.redis.host, a->cfg->audit.redis.port);
-	if (ac == NULL || ac->err) {
-		set_error(a, "connect: %s", ac ? ac->errstr : "out of memory");
-		if (ac != NULL)
-			redisAsyncFree(ac);
-		a->failures++;
-		schedule_reconnect(a);
-		return;
-	}
-	ac->data = a;
-	a->hiredis_fns = ac->c.reader->fn;
-	ac->c.reader->fn = &bounded_fns;
-	ac->c.reader->privdata = a;
-	a->refused[0] = '\0';
-	if (glue_attach(ac, a->loop) != 0) {
-		redisAsyncFree(ac);
-		set_error(a, "%s", "libuv attach failed");
-		schedule_reconnect(a);
-		return;
-	}
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	a->ac = ac;
-	/* The adapter may never report a failed connect: our own watchdog. */
-	uv_timer_start(&a->deadline, on_deadline, CONNECT_TIMEOUT_MS, 0);
 }
 
 /* ---- shipping ---- */
@@ -956,12 +481,10 @@ work_read(uv_work_t *req)
 }
 
 static void
-on_stored(redisAsyncContext *ac, void *r, void *privdata)
+on_stored(void *privdata, redisReply *reply)
 {
 	struct audit *a = privdata;
-	redisReply *reply = r;
 
-	(void)ac;
 	if (reply == NULL) {
 		/* Not delivered: the batch is read and sent again later. */
 		rewind_cursor(a);
@@ -971,13 +494,9 @@ on_stored(redisAsyncContext *ac, void *r, void *privdata)
 	a->sending = 0;
 	/* The script answers how many it stored: anything else stored nothing. */
 	if (reply->type != REDIS_REPLY_INTEGER) {
-		a->failures++;
-		set_error(a, "store script: %s", reply->type == REDIS_REPLY_ERROR ?
-		    reply->str : "not a count");
-		log_err("audit: %s", a->last_error);
 		rewind_cursor(a);
-		a->drop_asked = 1;
-		uv_timer_start(&a->deadline, on_deadline, 0, 0);
+		redisconn_fail(a->rc, "store script: %s",
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : "not a count");
 		return;
 	}
 	a->shipped += a->batch_last - a->acked;
@@ -986,7 +505,7 @@ on_stored(redisAsyncContext *ac, void *r, void *privdata)
 	a->stalled = 0;
 	ages_forget(a);
 	/* Only a stored batch proves Redis works: a connect alone does not. */
-	a->backoff_ms = 0;
+	redisconn_proven(a->rc);
 	journal_retain_from(a->j, a->acked);
 	pump(a);
 }
@@ -997,14 +516,13 @@ send_batch(struct audit *a, struct read_work *w)
 	int rc;
 
 	/* hiredis copies the arguments into its output buffer right here. */
-	rc = redisAsyncCommandArgv(a->ac, on_stored, a, (int)w->argc, w->argv, w->lens);
-	if (rc != REDIS_OK) {
+	rc = redisconn_command(a->rc, on_stored, a, (int)w->argc, w->argv, w->lens);
+	if (rc != 0) {
 		rewind_cursor(a);
 		return;
 	}
 	a->sending = 1;
 	a->batch_last = w->batch.lsn[w->batch.n - 1];
-	expect_reply(a);
 }
 
 static void
@@ -1022,23 +540,23 @@ after_read(uv_work_t *req, int status)
 		return;
 	}
 	if (w->rc != 0) {
-		set_error(a, "%s", "reading the journal failed");
-		log_warn("audit: %s; trying again in a second", a->last_error);
-		a->failures++;
+		redisconn_note_error(a->rc, "%s", "reading the journal failed");
+		log_warn("reading the journal failed, trying again in a second error=\"%s\"",
+		    redisconn_last_error(a->rc));
 		/* Not at once: a lasting error would spin a pool thread. */
 		a->read_backoff = 1;
 		uv_timer_start(&a->read_timer, on_read_retry, 1000, 0);
 	} else {
 		if (w->batch.skipped > 0) {
 			a->dropped += w->batch.skipped;
-			log_err("audit: %" PRIu64 " events were pruned from the journal "
-			    "before Redis took them (audit.max_backlog)", w->batch.skipped);
+			log_err("events pruned from the journal before Redis took them "
+			    "(audit.max_backlog) events=%" PRIu64, w->batch.skipped);
 		}
 		a->cur = w->cur;
 		if (w->unreadable > 0)
-			log_err("audit: %zu journal records could not be read for their "
-			    "subjects; stored without", w->unreadable);
-		if (w->batch.n > 0 && a->state == A_READY && a->ac != NULL && !a->sending)
+			log_err("journal records unreadable for their subjects, stored without "
+			    "records=%zu", w->unreadable);
+		if (w->batch.n > 0 && ready(a) && !a->sending)
 			send_batch(a, w);
 		else if (w->batch.n == 0 && w->batch.skipped > 0)
 			a->acked = w->cur.next_lsn - 1;
@@ -1070,7 +588,7 @@ pump(struct audit *a)
 
 	/* Past the backlog limit the journal may prune what Redis has not taken. */
 	journal_retain_from(a->j, durable > a->acked + limit ? durable - limit : a->acked);
-	if (a->state != A_READY || a->reading || a->sending || a->closing ||
+	if (!ready(a) || a->reading || a->sending || a->closing ||
 	    a->read_backoff ||
 	    durable <= a->acked || a->cur.next_lsn > durable)
 		return;
@@ -1091,7 +609,7 @@ pump(struct audit *a)
 void
 audit_kick(struct audit *a)
 {
-	if (a != NULL && a->state != A_OFF) {
+	if (a != NULL && !a->off) {
 		ages_note(a, journal_durable(a->j));
 		pump(a);
 	}
@@ -1117,15 +635,13 @@ event_valid(const char *s, size_t len)
 }
 
 static void
-on_history(redisAsyncContext *ac, void *r, void *privdata)
+on_history(void *privdata, redisReply *reply)
 {
 	struct hist *h = privdata;
-	redisReply *reply = r;
 	struct jw w;
 	char *events;
 	size_t len;
 
-	(void)ac;
 	if (reply != NULL)
 		got_reply(h->a);
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
@@ -1162,7 +678,7 @@ audit_history(struct audit *a, const char *subject, int limit,
 	char lim[16];
 	const char *argv[6];
 
-	if (a == NULL || a->state != A_READY || a->ac == NULL)
+	if (a == NULL || !ready(a))
 		return -1;
 	/* A longer answer would be refused as out of bounds. */
 	if (limit > AUDIT_REPLY_MAX_ELEMENTS)
@@ -1180,11 +696,10 @@ audit_history(struct audit *a, const char *subject, int limit,
 	argv[3] = a->cfg->audit.prefix;
 	argv[4] = subject;
 	argv[5] = lim;
-	if (redisAsyncCommandArgv(a->ac, on_history, h, 6, argv, NULL) != REDIS_OK) {
+	if (redisconn_command(a->rc, on_history, h, 6, argv, NULL) != 0) {
 		free(h);
 		return -1;
 	}
-	expect_reply(a);
 	return 0;
 }
 
@@ -1203,8 +718,8 @@ audit_new(uv_loop_t *loop, const struct settings *cfg, struct journal *j,
 	a->loop = loop;
 	a->cfg = cfg;
 	a->j = j;
-	a->state = A_OFF;
-	if (cfg->audit.redis.enabled) {
+	a->off = !cfg->audit.redis.enabled;
+	if (!a->off) {
 		snprintf(a->pos_path, sizeof(a->pos_path), "%s/audit.pos", cfg->data_dir);
 		if (load_pos(a, err, errlen) != 0) {
 			free(a);
@@ -1216,8 +731,8 @@ audit_new(uv_loop_t *loop, const struct settings *cfg, struct journal *j,
 		 * reused, so a new epoch keeps Redis from skipping them.
 		 */
 		if (a->acked > journal_durable(j)) {
-			log_warn("audit: %s is at LSN %" PRIu64 " but the journal ends at %"
-			    PRIu64 "; starting a new epoch", a->pos_path, a->acked,
+			log_warn("the position is past the journal, starting a new epoch "
+			    "file=%s lsn=%" PRIu64 " journal_lsn=%" PRIu64, a->pos_path, a->acked,
 			    journal_durable(j));
 			if (new_epoch(a, err, errlen) != 0) {
 				free(a);
@@ -1225,31 +740,46 @@ audit_new(uv_loop_t *loop, const struct settings *cfg, struct journal *j,
 			}
 		}
 	}
-	uv_timer_init(loop, &a->retry_timer);
-	uv_timer_init(loop, &a->deadline);
+	if (!a->off) {
+		struct redisconn_cfg rcfg = {
+			.name = "audit",
+			.ep = cfg->audit.redis,
+			.password = cfg->audit.password,
+			/* The replies asked for: see audit.h. */
+			.lim = { .max_elements = AUDIT_REPLY_MAX_ELEMENTS,
+			    .max_depth = 0, .max_total = AUDIT_REPLY_MAX_ELEMENTS + 1,
+			    .max_bytes = AUDIT_REPLY_MAX_BYTES,
+			    .max_line = AUDIT_REPLY_MAX_LINE },
+			.connect_timeout_ms = CONNECT_TIMEOUT_MS,
+			.reply_timeout_ms = BATCH_TIMEOUT_MS,
+		};
+		struct redisconn_hooks hooks = { a, on_ready, on_down, on_timed_out };
+
+		if ((a->rc = redisconn_new(loop, &rcfg, &hooks)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			free(a);
+			return NULL;
+		}
+	}
 	uv_timer_init(loop, &a->persist_timer);
 	uv_timer_init(loop, &a->read_timer);
-	a->retry_timer.data = a->deadline.data = a->persist_timer.data = a;
-	a->read_timer.data = a;
+	a->persist_timer.data = a->read_timer.data = a;
 	uv_unref((uv_handle_t *)&a->read_timer);
-	uv_unref((uv_handle_t *)&a->retry_timer);
-	uv_unref((uv_handle_t *)&a->deadline);
 	uv_unref((uv_handle_t *)&a->persist_timer);
-	if (!cfg->audit.redis.enabled)
+	if (a->off)
 		return a;
 	a->cur.next_lsn = a->acked + 1;
 	journal_retain_from(j, a->acked);
 	/* A backlog from before the start is counted from the start. */
 	ages_note(a, journal_durable(j));
 	uv_timer_start(&a->persist_timer, on_persist, 1000, 1000);
-	connect_redis(a);
 	return a;
 }
 
 int
 audit_ok(const struct audit *a)
 {
-	return a == NULL || a->state == A_OFF || (a->state == A_READY && !a->stalled);
+	return a == NULL || a->off || (ready(a) && !a->stalled);
 }
 
 const char *
@@ -1257,13 +787,16 @@ audit_state(const struct audit *a)
 {
 	if (a == NULL)
 		return "off";
-	return a->state != A_OFF && a->stalled ? "stalled" : audit_state_names[a->state];
+	if (a->off)
+		return "off";
+	return a->stalled ? "stalled" :
+	    redisconn_state_name(redisconn_state(a->rc));
 }
 
 uint64_t
 audit_pending(const struct audit *a)
 {
-	if (a == NULL || a->state == A_OFF || journal_durable(a->j) <= a->acked)
+	if (a == NULL || a->off || journal_durable(a->j) <= a->acked)
 		return 0;
 	return journal_durable(a->j) - a->acked;
 }
@@ -1282,9 +815,11 @@ audit_counts(const struct audit *a, struct audit_counts *c)
 		return;
 	c->shipped = a->shipped;
 	c->batches = a->batches;
-	c->failures = a->failures;
-	c->connects = a->reconnects;
 	c->dropped = a->dropped;
+	if (a->off)
+		return;
+	c->failures = redisconn_failures(a->rc);
+	c->connects = redisconn_connects(a->rc);
 }
 
 void
@@ -1292,18 +827,18 @@ audit_health(const struct audit *a, struct jw *w)
 {
 	jw_kstr(w, "state", audit_state(a));
 	jw_kuint(w, "pending", audit_pending(a));
-	if (a == NULL || a->state == A_OFF)
+	if (a == NULL || a->off)
 		return;
 	jw_kuint(w, "oldest_unshipped_age_s", audit_oldest_unshipped_age_s(a));
 	jw_kuint(w, "shipped_lsn", a->acked);
 	jw_kuint(w, "shipped", a->shipped);
 	jw_kuint(w, "batches", a->batches);
-	jw_kuint(w, "connects", a->reconnects);
-	jw_kuint(w, "failures", a->failures);
+	jw_kuint(w, "connects", redisconn_connects(a->rc));
+	jw_kuint(w, "failures", redisconn_failures(a->rc));
 	if (a->dropped > 0)
 		jw_kuint(w, "dropped", a->dropped);
-	if (a->last_error[0] != '\0')
-		jw_kstr(w, "last_error", a->last_error);
+	if (redisconn_last_error(a->rc)[0] != '\0')
+		jw_kstr(w, "last_error", redisconn_last_error(a->rc));
 }
 
 void
@@ -1312,12 +847,10 @@ audit_close(struct audit *a)
 	if (a == NULL || a->closing)
 		return;
 	a->closing = 1;
-	drop_context(a);
-	if (a->state != A_OFF && a->acked != a->persisted &&
+	redisconn_close(a->rc);
+	if (!a->off && a->acked != a->persisted &&
 	    write_pos(a->pos_path, a->epoch, a->acked) == 0)
 		a->persisted = a->acked;
-	uv_close((uv_handle_t *)&a->retry_timer, NULL);
-	uv_close((uv_handle_t *)&a->deadline, NULL);
 	uv_close((uv_handle_t *)&a->persist_timer, NULL);
 	uv_close((uv_handle_t *)&a->read_timer, NULL);
 }
@@ -1325,5 +858,7 @@ audit_close(struct audit *a)
 void
 audit_free(struct audit *a)
 {
+	if (a != NULL)
+		redisconn_free(a->rc);
 	free(a);
 }

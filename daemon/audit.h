@@ -7,22 +7,16 @@
  * anything at or below the LSN Redis already holds for this data directory
  * (its epoch).  A batch re-sent after a lost reply is therefore stored once.
  *
- * Redis is an unreliable peer: hiredis 0.14.1's libuv adapter drops poll
- * errors and has no timeouts, so every connect and every batch runs
- * against a deadline on our own timer; on expiry the context is freed from
- * the timer (never from a hiredis callback) and a new one is made after a
- * backoff with jitter.  Nothing here ever waits on Redis in a request path.
- *
- * Redis may also be hostile or broken, and hiredis 0.14.1's reader has no
- * limits: it buffers a bulk string as long as its header announces and
- * allocates an array of as many elements as announced, and it aborts the
- * process on a reply nobody asked for.  parkd installs its own reply
- * functions and checks the reader's buffer after every read; a reply past
- * the bounds below drops the connection at once, with a log line and
- * health's last_error naming why, and parkd reconnects after the usual
- * backoff.  The bounds come from the replies parkd asks for: the store
- * script's count (an integer), AUTH's status, and a history look-up (an
- * array of at most AUDIT_REPLY_MAX_ELEMENTS events, each one journal record).
+ * Redis is an unreliable peer, and may be hostile or broken: the
+ * connection (daemon/redisconn.h) runs every connect and every batch
+ * against a deadline on our own timer, frees the context only from a timer
+ * (never from a hiredis callback), reconnects after a backoff with jitter,
+ * and refuses replies past the bounds below (dropping the connection at
+ * once, with a log line and health's last_error naming why).  Nothing here
+ * ever waits on Redis in a request path.  The bounds come from the replies
+ * the shipper asks for: the store script's count (an integer), AUTH's
+ * status, and a history look-up (an array of at most
+ * AUDIT_REPLY_MAX_ELEMENTS events, each one journal record).
  */
 #ifndef PARKD_AUDIT_H
 #define PARKD_AUDIT_H

@@ -1,4 +1,6 @@
 /* client.c - one protocol client over any transport (see client.h). */
+#define LOG_COMPONENT "conn"
+
 #include "client.h"
 
 #include <stdio.h>
@@ -6,6 +8,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "cityredis.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "metrics.h"
@@ -160,8 +163,8 @@ client_new(struct server *srv, const struct client_transport *tr, void *tp,
 	srv->clients = c;
 	srv->n_clients++;
 	srv->clients_by_transport[tr->kind]++;
-	log_debug("client=%llu %s %s: connected", (unsigned long long)c->id,
-	    client_transport_name(tr->kind), c->peer);
+	log_debug("connected client=%llu transport=%s peer=%s",
+	    (unsigned long long)c->id, client_transport_name(tr->kind), c->peer);
 	return c;
 }
 
@@ -193,7 +196,7 @@ client_close(struct client *c)
 {
 	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
 		return;
-	log_debug("client=%llu %s: closing", (unsigned long long)c->id,
+	log_debug("closing client=%llu state=%s", (unsigned long long)c->id,
 	    client_state_name(c->state));
 	c->state = CLIENT_CLOSING;
 	free_list(c, &c->out_head, &c->out_tail);
@@ -231,7 +234,7 @@ over_output_limits(struct client *c)
 
 	if (client_queued(c) > (size_t)cfg->limits.max_output) {
 		srv->stats.closed_output++;
-		log_warn("client=%llu %s: more than %lld bytes of output queued, closing",
+		log_warn("output not read, closing client=%llu peer=%s max_output=%lld",
 		    (unsigned long long)c->id, c->peer, (long long)cfg->limits.max_output);
 		client_close(c);
 		return 1;
@@ -275,7 +278,7 @@ client_written(struct client *c, size_t n, int status)
 	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
 		return;
 	if (status < 0) {
-		log_info("client=%llu write failed: %s", (unsigned long long)c->id,
+		log_info("write failed, closing client=%llu error=\"%s\"", (unsigned long long)c->id,
 		    uv_strerror(status));
 		client_close(c);
 		return;
@@ -283,7 +286,7 @@ client_written(struct client *c, size_t n, int status)
 	c->progress_ms = c->active_ms = server_ms(c->srv);
 	if (c->state == CLIENT_PAUSED && client_queued(c) <= low_water(c)) {
 		c->state = CLIENT_OPEN;
-		log_debug("client=%llu: output below low water, reading again",
+		log_debug("output below low water, reading again client=%llu",
 		    (unsigned long long)c->id);
 		c->tr->resume(c->tp);
 		return;
@@ -348,7 +351,7 @@ client_flush(struct client *c)
 		if (c->flight_head == first)
 			c->progress_ms = server_ms(c->srv);
 		if (c->tr->write(c->tp, m, n) != 0) {
-			log_info("client=%llu: write could not start", (unsigned long long)c->id);
+			log_info("write could not start, closing client=%llu", (unsigned long long)c->id);
 			client_close(c);
 			return;
 		}
@@ -405,7 +408,7 @@ enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
 	append(c, b);
 	return over_output_limits(c) ? -1 : 0;
 oom:
-	log_err("client=%llu out of memory for a reply", (unsigned long long)c->id);
+	log_err("out of memory for a reply, closing client=%llu", (unsigned long long)c->id);
 	client_close(c);
 	return -1;
 }
@@ -568,33 +571,44 @@ rate_pay(struct client *c, unsigned requests)
 		c->tokens -= (double)requests;
 }
 
+/*
+ * A request answered later, from Redis (history, nearby): its place in
+ * the reply order, its id, and what it looks up.
+ */
 struct deferred {
 	struct client *c;
 	struct outbuf *slot;
 	char *id;
-	char subject[160];
+	struct defer_req q;
 };
 
-static void
-on_history(void *ud, const char *events, size_t len, const char *why)
+/* What a look-up is called in its "unavailable" message. */
+static const char *
+deferred_what(const struct deferred *d)
 {
-	struct deferred *d = ud;
+	return d->q.kind == DEFER_HISTORY ? "audit history" : "city view";
+}
+
+/*
+ * The answer has come: result is the text of the result value, or NULL
+ * and why it could not be had (answered unavailable).  Frees d.
+ */
+static void
+deferred_answer(struct deferred *d, const char *result, size_t len,
+    const char *why)
+{
 	struct jw w;
 	char *line;
 
 	jw_init(&w);
-	if (events != NULL) {
+	if (result != NULL) {
 		rpc_result_begin(&w, d->id);
-		jw_obj(&w);
-		jw_kstr(&w, "subject", d->subject);
-		jw_key(&w, "events");
-		jw_raw(&w, events, len);
-		jw_obj_end(&w);
+		jw_raw(&w, result, len);
 		jw_obj_end(&w);
 	} else {
 		char msg[200];
 
-		snprintf(msg, sizeof(msg), "audit history unavailable: %s", why);
+		snprintf(msg, sizeof(msg), "%s unavailable: %s", deferred_what(d), why);
 		rpc_error(&w, d->id, PK_E_UNAVAILABLE, msg, NULL);
 		d->slot->reqs[0].err = PK_E_UNAVAILABLE;
 	}
@@ -612,6 +626,35 @@ on_history(void *ud, const char *events, size_t len, const char *why)
 	free(d);
 }
 
+static void
+on_history(void *ud, const char *events, size_t len, const char *why)
+{
+	struct deferred *d = ud;
+	struct jw w;
+
+	if (events == NULL) {
+		deferred_answer(d, NULL, 0, why);
+		return;
+	}
+	jw_init(&w);
+	jw_obj(&w);
+	jw_kstr(&w, "subject", d->q.subject);
+	jw_key(&w, "events");
+	jw_raw(&w, events, len);
+	jw_obj_end(&w);
+	if (jw_failed(&w))
+		deferred_answer(d, NULL, 0, "out of memory");
+	else
+		deferred_answer(d, w.buf, w.len, NULL);
+	jw_release(&w);
+}
+
+static void
+on_nearby(void *ud, const char *result, size_t len, const char *why)
+{
+	deferred_answer(ud, result, len, why);
+}
+
 /*
  * Starts a look-up whose answer takes its place in the reply order; its
  * line came in at t_in.
@@ -625,7 +668,8 @@ start_deferred(struct client *c, struct session_out *out, uint64_t t_in)
 	/* Each look-up holds a place and, later, its answer: keep them few. */
 	if (c->refs >= CLIENT_MAX_DEFERRED) {
 		char *l = rpc_error_line(out->defer_id, PK_E_UNAVAILABLE,
-		    "too many history look-ups in flight on this connection", NULL);
+		    "too many look-ups (history, nearby) in flight on this connection",
+		    NULL);
 		struct reqs_in rq = { &r, 1, t_in };
 
 		if (l == NULL) {
@@ -646,10 +690,22 @@ start_deferred(struct client *c, struct session_out *out, uint64_t t_in)
 	d->c = c;
 	d->id = out->defer_id;
 	out->defer_id = NULL;
-	memcpy(d->subject, out->defer_subject, sizeof(d->subject));
-	if (audit_history(c->srv->audit, d->subject, out->defer_limit, on_history, d) != 0)
-		on_history(d, NULL, 0, c->srv->cfg->audit.redis.enabled ?
-		    "Redis is not connected" : "audit is off in the configuration");
+	d->q = out->defer;
+	switch (d->q.kind) {
+	case DEFER_HISTORY:
+		if (audit_history(c->srv->audit, d->q.subject, d->q.limit,
+		    on_history, d) != 0)
+			on_history(d, NULL, 0, c->srv->cfg->audit.redis.enabled ?
+			    "Redis is not connected" : "audit is off in the configuration");
+		break;
+	case DEFER_NEARBY: {
+		const char *why = "";
+
+		if (cityredis_nearby(c->srv->city, &d->q, on_nearby, d, &why) != 0)
+			on_nearby(d, NULL, 0, why);
+		break;
+	}
+	}
 }
 
 /* After a message: pause above high water; 1 when no more are taken. */
@@ -658,7 +714,7 @@ take_more(struct client *c)
 {
 	if (c->state == CLIENT_OPEN && client_queued(c) > high_water(c)) {
 		c->state = CLIENT_PAUSED;
-		log_debug("client=%llu: %zu bytes queued, not reading until they drain",
+		log_debug("output queued, not reading until it drains client=%llu queued=%zu",
 		    (unsigned long long)c->id, client_queued(c));
 		c->tr->pause(c->tp);
 	}
@@ -709,7 +765,7 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 		return take_more(c);
 	}
 	if (session_handle(&c->sess, msg, len, too_long, server_now(), &out) != 0) {
-		log_err("client=%llu out of memory handling a request",
+		log_err("out of memory handling a request, closing client=%llu",
 		    (unsigned long long)c->id);
 		client_close(c);
 		return 1;
@@ -717,7 +773,7 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 	rate_pay(c, out.requests);
 	if (out.internal) {
 		srv->stats.internal_errors++;
-		log_err("client=%llu internal error answering: %.*s",
+		log_err("internal error answering client=%llu error=\"%.*s\"",
 		    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), msg);
 	}
 	rq.r = out.reqs;
@@ -750,7 +806,8 @@ static void
 refuse(struct client *c, pk_err e, const char *msg)
 {
 	c->srv->stats.refused++;
-	log_warn("client=%llu %s: refused: %s", (unsigned long long)c->id, c->peer, msg);
+	log_warn("refused client=%llu peer=%s reason=\"%s\"", (unsigned long long)c->id,
+	    c->peer, msg);
 	send_error(c, e, msg, NULL, &no_reqs);
 	client_drain(c);
 }

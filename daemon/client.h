@@ -3,10 +3,10 @@
  *
  * A client is a session (proto/session.h) plus everything the daemon keeps
  * for it: the ordered queue of replies, the rate limit, auth failures, the
- * answers that come later (history), and an explicit state machine.  It
- * knows nothing of sockets: a transport (TCP lines today, WebSocket
- * messages tomorrow) hands it one request message at a time and writes the
- * messages it is given, through struct client_transport.
+ * answers that come later (history, nearby), and an explicit state
+ * machine.  It knows nothing of sockets: a transport (TCP lines today,
+ * WebSocket messages tomorrow) hands it one request message at a time and
+ * writes the messages it is given, through struct client_transport.
  *
  * Output is bounded twice.  Above the high-water mark (half of
  * limits.max_output queued) the client stops taking requests until its
@@ -33,7 +33,7 @@ struct outbuf;
 
 /* Failed auth calls after which a client is closed. */
 #define CLIENT_MAX_AUTH_FAILURES 5
-/* History look-ups one client may have waiting on Redis. */
+/* Look-ups (history, nearby) one client may have waiting on Redis. */
 #define CLIENT_MAX_DEFERRED 16
 
 #define CLIENT_STATES(X)                                                    \

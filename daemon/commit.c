@@ -1,4 +1,6 @@
 /* commit.c - the one commit step (see commit.h). */
+#define LOG_COMPONENT "journal"
+
 #include "commit.h"
 
 #include "journal.h"
@@ -25,7 +27,7 @@ commit_changes(struct server *s, const garage *g, const struct changes *ch,
 		    journal_append(s->journal, s->recw.buf, s->recw.len);
 		if (lsn == 0) {
 			/* Memory now holds a change the disk will not: undo it by a rebuild. */
-			log_err("commit: could not journal a change; rebuilding the state from disk");
+			log_err("could not journal a change, rebuilding the state from disk");
 			journal_force_failure(s->journal, "append: out of memory");
 			return -1;
 		}

@@ -1,4 +1,6 @@
 /* http.c - the HTTP side: metrics, health, the map page, WebSocket (see http.h). */
+#define LOG_COMPONENT "http"
+
 #include "http.h"
 
 #include <stdio.h>
@@ -736,14 +738,16 @@ http_start(struct server *srv, int *failed)
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&h->listener, 128, on_conn);
 	if (rc != 0) {
-		log_err("http_listen %s:%d: %s", ep->host, ep->port, uv_strerror(rc));
+		log_err("cannot listen http_listen=%s:%d error=\"%s\"", ep->host, ep->port,
+		    uv_strerror(rc));
 		h->stopping = 1;
 		uv_close((uv_handle_t *)&h->listener, on_listener_close);
 		uv_close((uv_handle_t *)&h->spare, on_spare_close);
 		*failed = 1;
 		return NULL;
 	}
-	log_info("http on %s:%d: /metrics, /healthz, the map at /, WebSocket at /ws",
+	log_info("listening (/metrics, /healthz, the map at /, WebSocket at /ws) "
+	    "http_listen=%s:%d",
 	    ep->host, ep->port);
 	return h;
 }

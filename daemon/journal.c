@@ -1,4 +1,6 @@
 /* journal.c - the journal writer: group commit, failure, rebuild and probe (see journal.h). */
+#define LOG_COMPONENT "journal"
+
 #include "journal.h"
 
 #include <errno.h>
@@ -322,8 +324,8 @@ rebuilt(struct journal *j, garage *g, const struct recovery *r, uint64_t good)
 	snapshot_rebuilt(j->snaps, r->snap, r->last);
 	j->state = J_DEGRADED;
 	j->ahead = 0;
-	log_info("journal: state rebuilt from disk at LSN %" PRIu64
-	    "; changes wait for the disk to take writes again", j->last_lsn);
+	log_info("state rebuilt from disk, changes wait for the disk to take writes "
+	    "again lsn=%" PRIu64, j->last_lsn);
 	if (j->hooks.rebuilt)
 		j->hooks.rebuilt(j->hooks.ud, g);
 }
@@ -356,7 +358,7 @@ after_recover(uv_work_t *req, int status)
 	g = recovery_run(j->dir, j->hooks.make_garage, j->hooks.make_ud, 0, &r,
 	    err, sizeof(err));
 	if (g == NULL) {
-		log_warn("journal recovery failed, retrying: %s", err);
+		log_warn("recovery failed, retrying error=\"%s\"", err);
 		j->state = J_FAILED;
 		snprintf(j->why, sizeof(j->why), "recovery: %.140s", err);
 	} else {
@@ -407,7 +409,7 @@ after_probe(uv_work_t *req, int status)
 		j->state = J_OK;
 		j->why[0] = '\0';
 		uv_timer_stop(&j->retry_timer);
-		log_info("journal: the disk takes writes again; changes are accepted");
+		log_info("the disk takes writes again, changes are accepted");
 	} else if (w->err != 0 && j->state == J_DEGRADED) {
 		snprintf(j->why, sizeof(j->why), "disk still failing: %s", strerror(w->err));
 	}
@@ -460,7 +462,8 @@ fail_why(struct journal *j)
 {
 	j->state = J_FAILED;
 	j->stats.failures++;
-	log_err("journal %s; changes are refused until the disk recovers", j->why);
+	log_err("failed, changes are refused until the disk recovers reason=\"%s\"",
+	    j->why);
 	wal_buf_free(&j->pending);
 	/* A snapshot in the works may include changes that will now never be. */
 	snapshot_invalidate(j->snaps);
@@ -541,7 +544,7 @@ recover_at_start(struct journal *j, struct recovery *r, char *err, size_t errlen
 	j->stats.last_recovery_s = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	j->stats.recovered_records = r->applied;
-	log_info("journal %s: at LSN %" PRIu64 ", replayed %" PRIu64 " records in %.3fs",
+	log_info("recovered dir=%s lsn=%" PRIu64 " replayed=%" PRIu64 " seconds=%.3f",
 	    j->dir, r->last, r->applied, j->stats.last_recovery_s);
 	return g;
 }
@@ -653,6 +656,12 @@ const struct snapshot_stats *
 journal_snapshot_stats(const struct journal *j)
 {
 	return snapshot_stats(j->snaps);
+}
+
+void
+journal_set_pace(struct journal *j, const struct settings *cfg)
+{
+	snapshot_set_pace(j->snaps, cfg);
 }
 
 void

@@ -1,6 +1,8 @@
 /*
  * main.c - parkd: command line, configuration, start-up and the loop.
  */
+#define LOG_COMPONENT "parkd"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,6 +18,7 @@
 #include <uv.h>
 
 #include "audit.h"
+#include "cityredis.h"
 #include "commit.h"
 #include "capacity.h"
 #include "dict.h"
@@ -25,11 +28,11 @@
 #include "http.h"
 #include "journal.h"
 #include "log.h"
+#include "notify.h"
+#include "reload.h"
 #include "server.h"
 #include "settings.h"
 #include "zone.h"
-
-#define CONFIG_MAX_BYTES (64u << 20)
 
 /*
  * Descriptors parkd needs besides its clients: stdio, the loop's own
@@ -45,56 +48,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: parkd -c FILE [--listen HOST:PORT] [--http HOST:PORT|none]\n"
 	    "             [--data-dir DIR] [--redis HOST:PORT|none] [--check-config]\n"
-	    "             [--debug] [--version]\n");
-}
-
-/* Reads a whole file (start-up only: the loop is not running yet). */
-static char *
-read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		size_t r;
-
-		if (n == cap) {
-			char *nb;
-
-			if (cap >= max) {
-				snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
-				goto fail;
-			}
-			cap = cap ? cap * 2 : 65536;
-			nb = realloc(buf, cap + 1);
-			if (nb == NULL) {
-				snprintf(err, errlen, "%s: out of memory", path);
-				goto fail;
-			}
-			buf = nb;
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: read error", path);
-		goto fail;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-fail:
-	fclose(f);
-	free(buf);
-	return NULL;
+	    "             [--reload-config FILE] [--debug] [--version]\n");
 }
 
 /*
@@ -138,6 +92,7 @@ make_garage(void *ud)
 
 struct options {
 	const char *config;
+	const char *reload_config;	/* read on SIGHUP when it exists */
 	const char *listen, *http, *data_dir, *redis;
 	int check, debug;
 };
@@ -147,6 +102,7 @@ parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "reload-config", required_argument, NULL, 'R' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "http", required_argument, NULL, 'H' },
 		{ "data-dir", required_argument, NULL, 'd' },
@@ -163,6 +119,7 @@ parse_args(int argc, char **argv, struct options *o)
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': o->config = optarg; break;
+		case 'R': o->reload_config = optarg; break;
 		case 'l': o->listen = optarg; break;
 		case 'H': o->http = optarg; break;
 		case 'd': o->data_dir = optarg; break;
@@ -189,9 +146,10 @@ parse_args(int argc, char **argv, struct options *o)
 
 /* Command-line flags override the file. */
 static int
-apply_flags(struct settings *cfg, const struct options *o, char *err,
-    size_t errlen)
+apply_flags(struct settings *cfg, const void *opts, char *err, size_t errlen)
 {
+	const struct options *o = opts;
+
 	if (o->listen && (settings_endpoint(o->listen, &cfg->listen) != 0 ||
 	    !cfg->listen.enabled)) {
 		snprintf(err, errlen, "--listen: must be HOST:PORT");
@@ -235,7 +193,7 @@ seed_tables(void)
 		n = getrandom(key, sizeof(key), 0);
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)sizeof(key)) {
-		log_warn("getrandom: %s; hash tables keep their fixed key",
+		log_warn("getrandom failed, hash tables keep their fixed key error=\"%s\"",
 		    n < 0 ? strerror(errno) : "short read");
 		return;
 	}
@@ -243,8 +201,6 @@ seed_tables(void)
 	explicit_bzero(key, sizeof(key));
 }
 
-static const char *reload_path;
-static const struct options *reload_opts;
 static uint64_t nofile;		/* the open-file limit in force; 0: unknown */
 
 /* Start-up: raises the soft open-file limit to the hard one. */
@@ -260,7 +216,7 @@ raise_nofile(void)
 		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
 			rl.rlim_cur = rl.rlim_max;
 		else
-			log_warn("could not raise the open-file limit from %llu to %llu: %s",
+			log_warn("could not raise the open-file limit soft=%llu hard=%llu error=\"%s\"",
 			    (unsigned long long)rl.rlim_cur,
 			    (unsigned long long)rl.rlim_max, strerror(errno));
 	}
@@ -283,124 +239,46 @@ fit_clients(struct settings *cfg)
 	if (nofile == 0 || nofile >= want + own)
 		return;
 	fit = nofile > own + 1 ? nofile - own : 1;
-	log_warn("the open-file limit %llu is below limits.max_clients %llu + %llu "
-	    "descriptors parkd needs itself: serving at most %llu clients "
-	    "(raise LimitNOFILE= or ulimit -n)", (unsigned long long)nofile,
+	log_warn("the open-file limit is below limits.max_clients and what parkd "
+	    "needs itself, serving fewer clients (raise LimitNOFILE= or ulimit -n) "
+	    "nofile=%llu max_clients=%llu own=%llu serving=%llu", (unsigned long long)nofile,
 	    (unsigned long long)want, (unsigned long long)own,
 	    (unsigned long long)fit);
 	cfg->limits.max_clients = (int64_t)fit;
 }
 
-/* Equal tariffs write the same text (tariff_write writes every key). */
-static int
-tariff_equal(const tariff *a, const tariff *b)
-{
-	struct jw ja, jb;
-	int eq;
-
-	jw_init(&ja);
-	jw_init(&jb);
-	tariff_write(a, &ja);
-	tariff_write(b, &jb);
-	eq = !jw_failed(&ja) && !jw_failed(&jb) && ja.len == jb.len &&
-	    memcmp(ja.buf, jb.buf, ja.len) == 0;
-	jw_release(&ja);
-	jw_release(&jb);
-	return eq;
-}
-
-/* A tariff from the configuration file: a change like `tariff set=`. */
+/* --check-config: one line per error, so that every one can be fixed at once. */
 static void
-reload_tariff(struct server *s, tariff *t)
+report_error(void *ud, const char *msg)
 {
-	struct changes ch;
-	uint64_t hold;
+	const struct options *o = ud;
 
-	changes_init(&ch);
-	if (garage_set_tariff(s->g, t, server_now(), &ch) != PK_OK)
-		log_err("reload: out of memory; tariff not changed");
-	else if (commit_changes(s, s->g, &ch, 0, &hold) != 0)
-		log_err("reload: the new tariff could not be journaled; it is undone");
-	else
-		log_info("reload: new tariff in force");
-	publish_flush(s);
-	changes_release(&ch);
+	fprintf(stderr, "parkd: %s: %s\n", o->config, msg);
 }
 
-/*
- * The tariff of the configuration file at start: journaled as the first
- * version on a new data directory, and as a new version when the file now
- * says something else than the journal (it prices vehicles entering from
- * now on, like a reload).
- */
-static void
-start_tariff(struct server *s, struct settings *cfg)
-{
-	struct changes ch;
-	uint64_t hold;
-	pk_err e = PK_OK;
+static struct reload_src reload_src;
 
-	changes_init(&ch);
-	if (!garage_tariff_journaled(s->g)) {
-		e = garage_journal_tariff(s->g, server_now(), &ch);
-	} else if (!tariff_equal(cfg->core->tariff, garage_tariff(s->g))) {
-		log_info("start: the configuration's tariff differs from the one in "
-		    "force: it becomes version %u", garage_tariff_version(s->g) + 1);
-		e = garage_set_tariff(s->g, cfg->core->tariff, server_now(), &ch);
-		cfg->core->tariff = NULL;
-	}
-	if (e != PK_OK || commit_changes(s, s->g, &ch, 0, &hold) != 0)
-		log_err("start: the tariff could not be journaled; changes will be refused "
-		    "until the journal recovers");
-	changes_release(&ch);
-}
-
-/*
- * SIGHUP: what can change without a restart.  Tokens and limits take
- * effect for new requests (connections keep the role they have); a new
- * tariff is a change of state like `tariff set=` and is journaled.
- */
 static int
-reload_config(struct server *s)
+reload(struct server *s)
 {
-	char err[512];
-	size_t len;
-	char *text = read_file(reload_path, CONFIG_MAX_BYTES, &len, err, sizeof(err));
-	struct settings *nc, *cfg = s->cfg;
-	struct token *tokens;
-	size_t n_tokens;
+	return reload_run(s, &reload_src);
+}
 
-	if (text == NULL) {
-		log_err("reload: %s", err);
-		return -1;
-	}
-	nc = settings_parse(text, len, &(struct jerr){ err, sizeof(err), 0 });
-	free(text);
-	if (nc == NULL || apply_flags(nc, reload_opts, err, sizeof(err)) != 0) {
-		log_err("reload: %s: %s", reload_path, err);
-		settings_free(nc);
-		return -1;
-	}
-	if (!tariff_equal(nc->core->tariff, garage_tariff(s->g))) {
-		if (!s->env.writable(s, &(const char *){ "" })) {
-			log_err("reload: the journal is not writable; tariff not changed");
-		} else {
-			reload_tariff(s, nc->core->tariff);
-			nc->core->tariff = NULL;
-		}
-	}
-	tokens = cfg->tokens;
-	n_tokens = cfg->n_tokens;
-	cfg->tokens = nc->tokens;
-	cfg->n_tokens = nc->n_tokens;
-	nc->tokens = tokens;
-	nc->n_tokens = n_tokens;
-	cfg->limits = nc->limits;
-	s->env.max_future_s = cfg->limits.max_future_s;
-	fit_clients(cfg);
-	settings_free(nc);
-	log_info("reload: %zu tokens, limits updated", cfg->n_tokens);
-	return 0;
+/* The file's keys the command line replaced. */
+static const char *const *
+flag_keys(const struct options *o)
+{
+	static const char *keys[5];
+	size_t n = 0;
+
+	if (o->listen)
+		keys[n++] = "listen";
+	if (o->http)
+		keys[n++] = "http_listen";
+	if (o->data_dir)
+		keys[n++] = "data_dir";
+	keys[n] = NULL;
+	return keys;
 }
 
 static void
@@ -442,11 +320,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	seed_tables();
 
-	text = read_file(o.config, CONFIG_MAX_BYTES, &len, err, sizeof(err));
+	text = reload_read_file(o.config, CONFIG_MAX_BYTES, &len, err, sizeof(err));
 	if (text == NULL) {
 		fprintf(stderr, "parkd: %s\n", err);
 		return 1;
 	}
+	if (o.check && settings_check(text, len, report_error, &o) > 0)
+		goto out;
 	cfg = settings_parse(text, len, &(struct jerr){ err, sizeof(err), 0 });
 	if (cfg == NULL || apply_flags(cfg, &o, err, sizeof(err)) != 0) {
 		fprintf(stderr, "parkd: %s: %s\n", o.config, err);
@@ -496,7 +376,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "parkd: out of memory\n");
 		exit(1);
 	}
-	start_tariff(srv, cfg);
+	reload_start_tariff(srv, cfg);
 	/* What fell due while parkd was down, at the instants it was due. */
 	due_start(srv);
 	srv->audit = audit_new(loop, cfg, j, err, sizeof(err));
@@ -505,13 +385,23 @@ main(int argc, char **argv)
 		server_shutdown(srv);
 		rc = 1;
 	}
-	reload_path = o.config;
-	reload_opts = &o;
-	srv->reload = reload_config;
+	if (srv->audit != NULL && (srv->city = cityredis_new(srv)) == NULL) {
+		fprintf(stderr, "parkd: out of memory\n");
+		exit(1);
+	}
+	reload_src.path = o.config;
+	reload_src.reload_path = o.reload_config;
+	reload_src.start_text = text;
+	reload_src.start_len = len;
+	reload_src.apply_flags = apply_flags;
+	reload_src.opts = &o;
+	reload_src.flag_keys = flag_keys(&o);
+	reload_src.fit = fit_clients;
+	srv->reload = reload;
 	if (srv->audit == NULL) {
 		/* nothing to serve */
 	} else if (server_listen(srv) == 0) {
-		log_info("parkd %s started: %s, %u spots, %s durability",
+		log_info("started version=%s facility=\"%s\" spots=%u durability=%s",
 		    PARKD_VERSION, facility_name(garage_facility(g)),
 		    facility_spot_count(garage_facility(g)),
 		    cfg->durability == DUR_FSYNC ? "fsync" :
@@ -525,10 +415,12 @@ main(int argc, char **argv)
 
 	/* Every client is gone: write what is left and a last snapshot. */
 	audit_close(srv->audit);
+	cityredis_close(srv->city);
 	journal_close(j, srv->g);
 	finish_loop(loop);
 	journal_free(j);
 	audit_free(srv->audit);
+	cityredis_free(srv->city);
 	garage_free(srv->g);
 	if (rc == 0)
 		log_info("stopped");

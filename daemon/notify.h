@@ -10,6 +10,11 @@
 
 /* Sends one state line ("READY=1", "STOPPING=1", "STATUS=..."). */
 void notify_send(const char *state);
+/*
+ * "RELOADING=1" with MONOTONIC_USEC, the clock systemd orders reloads by
+ * (Type=notify-reload, and systemctl reload of Type=notify); READY=1 ends it.
+ */
+void notify_reloading(void);
 /* The watchdog interval systemd asked for, in ms (0 when none). */
 uint64_t notify_watchdog_ms(void);
 

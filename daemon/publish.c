@@ -1,10 +1,13 @@
 /* publish.c - committed changes handed to subscribers (see publish.h). */
+#define LOG_COMPONENT "publish"
+
 #include "publish.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
+#include "cityredis.h"
 #include "dict.h"
 #include "due.h"
 #include "jsonw.h"
@@ -30,6 +33,7 @@ struct outbox {
 	size_t n, cap;
 	uv_timer_t occupancy;		/* the earliest occupancy subscriber due */
 	int timer_on;
+	int counts_changed;		/* a change was committed: the city view publishes */
 	struct jw w;			/* notifications are written here, reused */
 	dict *watch;			/* waitlist id -> struct watch */
 };
@@ -183,6 +187,7 @@ publish_change(struct server *s, const struct change *c, const char *rec,
 	struct outevent *e;
 	uint64_t push = wait_outcome(s, c);
 
+	o->counts_changed = 1;
 	/* Nobody listens: nothing to keep (occupancy still has to know). */
 	if (subs_count(s->subs) == 0 && push == 0)
 		return;
@@ -212,7 +217,7 @@ publish_change(struct server *s, const struct change *c, const char *rec,
 	return;
 oom:
 	/* Subscribers miss one event; the journal and audit have it. */
-	log_err("publish: out of memory; a notification is lost");
+	log_err("out of memory, a notification is lost");
 }
 
 /* The head of a notification, up to and with the topic. */
@@ -235,7 +240,7 @@ deliver(struct server *s, uint64_t client, struct jw *w, uint64_t lsn)
 	struct client *c = (struct client *)(uintptr_t)client;
 
 	if (jw_failed(w)) {
-		log_err("publish: out of memory writing a notification");
+		log_err("out of memory, a notification is lost");
 		return;
 	}
 	client_notify(c, w->buf, w->len, lsn);
@@ -369,6 +374,11 @@ publish_flush(struct server *s)
 		return;
 	/* Whatever was committed may have moved the next expiry, hold or no-show. */
 	due_arm(s);
+	/* A mark, no Redis: the city view coalesces to publish_ms on its timer. */
+	if (o->counts_changed) {
+		o->counts_changed = 0;
+		cityredis_changed(s->city);
+	}
 	if (o->n == 0) {
 		/* A new occupancy subscriber is due at once. */
 		arm_occupancy(s);

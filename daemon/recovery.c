@@ -1,4 +1,6 @@
 /* recovery.c - newest valid snapshot, journal replay, torn-tail truncation (see recovery.h). */
+#define LOG_COMPONENT "journal"
+
 #include "recovery.h"
 
 #include <errno.h>
@@ -116,7 +118,7 @@ judge_tail(const char *path, const unsigned char *buf, size_t len, size_t off,
 		return -1;
 	}
 	if (truncate) {
-		log_warn("%s: %s record at byte %zu: dropping the last %zu bytes",
+		log_warn("dropping the end of a segment file=%s record=%s offset=%zu bytes=%zu",
 		    path, st == WAL_TORN ? "torn" : "damaged", off, len - off);
 		if (truncate_file(path, off) != 0) {
 			snprintf(err, errlen, "%s: truncate: %s", path, strerror(errno));
@@ -188,11 +190,11 @@ load_newest(const char *dir, const struct datadir_list *l,
 		}
 		if (snapshot_load(dir, l->snaps[i], *g, &n, serr, sizeof(serr)) == 0) {
 			r->last = r->snap = l->snaps[i];
-			log_info("loaded snapshot at LSN %" PRIu64 " (%" PRIu64 " records)",
+			log_info("loaded a snapshot lsn=%" PRIu64 " records=%" PRIu64,
 			    l->snaps[i], n);
 			return 0;
 		}
-		log_warn("snapshot unusable, trying an older one: %s", serr);
+		log_warn("snapshot unusable, trying an older one error=\"%s\"", serr);
 		garage_free(*g);
 		*g = NULL;
 	}

@@ -1,4 +1,6 @@
 /* server.c - listener, signals, timers and the services lent to methods. */
+#define LOG_COMPONENT "server"
+
 #include "server.h"
 
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "audit.h"
 #include "authguard.h"
 #include "capacity.h"
+#include "cityredis.h"
 #include "commit.h"
 #include "client.h"
 #include "dict.h"
@@ -78,6 +81,14 @@ env_watch_wait(void *ud, uint64_t client, const char *waitlist_id)
 	publish_watch_wait(ud, client, waitlist_id);
 }
 
+static void
+env_alternatives(void *ud, int cls, struct jw *edata)
+{
+	struct server *s = ud;
+
+	cityredis_alternatives(s->city, cls, edata);
+}
+
 /* Compares in time that depends only on the lengths, not on the contents. */
 static int
 ct_equal(const char *a, const char *b)
@@ -131,8 +142,8 @@ log_auth_failures(struct server *s, uint64_t now)
 	s->auth_logged_ms = now;
 	if (sum.failures + sum.refused == 0)
 		return;
-	log_warn("auth: %llu failed and %llu refused (waiting) attempts from %llu "
-	    "addresses; most from %s (%llu)", (unsigned long long)sum.failures,
+	log_msg(LOG_WARN, "auth", "failed logins failed=%llu refused=%llu addresses=%llu "
+	    "worst=%s worst_failed=%llu", (unsigned long long)sum.failures,
 	    (unsigned long long)sum.refused, (unsigned long long)sum.addrs,
 	    sum.worst[0] ? sum.worst : "-", (unsigned long long)sum.worst_failures);
 }
@@ -204,6 +215,11 @@ env_health(void *ud, struct jw *w)
 	jw_obj(w);
 	audit_health(s->audit, w);
 	jw_obj_end(w);
+	/* The city view is for drivers elsewhere: never a reason to degrade. */
+	jw_key(w, "city");
+	jw_obj(w);
+	cityredis_health(s->city, w);
+	jw_obj_end(w);
 	if (s->shutting_down)
 		jw_kstr(w, "reason", "shutting down");
 	else if (!writable)
@@ -233,7 +249,8 @@ server_on_journal_failed(void *ud, uint64_t durable, const char *why)
 	struct server *s = ud;
 	struct client *c, *next;
 
-	log_err("journal failed (%s): replies to changes after LSN %llu become unavailable",
+	log_msg(LOG_ERR, "journal", "failed, replies to later changes become unavailable "
+	    "reason=\"%s\" durable_lsn=%llu",
 	    why, (unsigned long long)durable);
 	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
@@ -251,6 +268,8 @@ server_on_rebuilt(void *ud, garage *g)
 	for (struct client *c = s->clients; c != NULL; c = c->next)
 		c->sess.g = g;
 	garage_free(old);
+	/* The changes the journal lost are undone: the counts moved back. */
+	cityredis_changed(s->city);
 	garage_set_ids(g, env_new_id, s);
 	due_arm(s);
 }
@@ -264,7 +283,7 @@ server_durable(const struct server *s)
 static void
 log_accept_errors(struct server *s, uint64_t now)
 {
-	log_warn("accept: %s (%llu failed accepts since the last line, %llu in all)",
+	log_warn("accept failed error=\"%s\" since_last_line=%llu total=%llu",
 	    uv_strerror(s->accept_err_status),
 	    (unsigned long long)s->accept_err_unlogged,
 	    (unsigned long long)s->stats.accept_errors);
@@ -385,6 +404,7 @@ on_tick(uv_timer_t *t)
 	if (s->accept_err_unlogged > 0 && now - s->accept_err_logged_ms >= 1000)
 		log_accept_errors(s, now);
 	log_auth_failures(s, now);
+	cityredis_tick(s->city);
 	for (c = s->clients; c != NULL; c = next) {
 		const char *why;
 
@@ -396,8 +416,8 @@ on_tick(uv_timer_t *t)
 			s->stats.closed_idle++;
 		else
 			s->stats.closed_slow++;
-		log_info("client=%llu %s: %s in time, closing", (unsigned long long)c->id,
-		    c->peer, why);
+		log_msg(LOG_INFO, "conn", "%s in time, closing client=%llu peer=%s", why,
+		    (unsigned long long)c->id, c->peer);
 		client_close(c);
 	}
 }
@@ -418,8 +438,8 @@ server_shed_output(struct server *s)
 		if (big == NULL || client_queued(big) == 0)
 			return;
 		s->stats.closed_output++;
-		log_warn("client=%llu %s: all clients hold %llu bytes of output "
-		    "(max_output_total %llu); closing the largest queue (%zu bytes)",
+		log_msg(LOG_WARN, "conn", "all output queues full, closing the largest client=%llu "
+		    "peer=%s queued_total=%llu max_output_total=%llu queued=%zu",
 		    (unsigned long long)big->id, big->peer, (unsigned long long)s->out_total,
 		    (unsigned long long)limit, client_queued(big));
 		client_close(big);
@@ -477,7 +497,7 @@ on_stop_timer(uv_timer_t *t)
 	struct server *s = t->data;
 	struct client *c, *next;
 
-	log_warn("clients did not drain in time; closing %llu",
+	log_warn("clients did not drain in time, closing clients=%llu",
 	    (unsigned long long)s->n_clients);
 	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
@@ -507,12 +527,18 @@ on_signal(uv_signal_t *h, int signum)
 	struct server *s = h->data;
 
 	if (signum == SIGHUP) {
-		log_info("SIGHUP: reloading tariff, tokens and limits");
-		if (s->reload == NULL || s->reload(s) != 0)
-			log_warn("SIGHUP: reload failed; the running configuration stays");
+		log_info("SIGHUP, reloading the configuration");
+		notify_reloading();
+		if (s->reload == NULL || s->reload(s) != 0) {
+			log_warn("reload failed, the running configuration stays");
+			notify_send("READY=1\nSTATUS=reload failed; the running "
+			    "configuration stays");
+		} else {
+			notify_send("READY=1\nSTATUS=serving");
+		}
 		return;
 	}
-	log_info("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	log_info("shutting down signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	server_shutdown(s);
 }
 
@@ -528,6 +554,7 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
 	s->started_at = server_now();
 	s->env.ud = s;
 	s->env.max_future_s = cfg->limits.max_future_s;
+	s->env.core = cfg->core;
 	s->env.new_id = env_new_id;
 	s->env.auth = env_auth;
 	s->auth = authguard_new(AUTH_MAX_ADDRS);
@@ -543,6 +570,7 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
 	s->env.watch_wait = env_watch_wait;
 	/* Tickets of vehicles assigned from the waitlist get our ids. */
 	garage_set_ids(g, env_new_id, s);
+	s->env.alternatives = env_alternatives;
 	/* At most 64 subscriptions per connection: each costs memory for every change. */
 	s->subs = subs_new(64);
 	s->env.subs = s->subs;
@@ -573,7 +601,7 @@ server_listen(struct server *s)
 	else
 		rc = uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)&ss);
 	if (rc != 0) {
-		log_err("listen %s:%d: not a numeric address", ep->host, ep->port);
+		log_err("cannot listen, not a numeric address listen=%s:%d", ep->host, ep->port);
 		return -1;
 	}
 	uv_tcp_init(s->loop, &s->listener);
@@ -582,7 +610,8 @@ server_listen(struct server *s)
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
 	if (rc != 0) {
-		log_err("listen %s:%d: %s", ep->host, ep->port, uv_strerror(rc));
+		log_err("cannot listen listen=%s:%d error=\"%s\"", ep->host, ep->port,
+		    uv_strerror(rc));
 		uv_close((uv_handle_t *)&s->listener, NULL);
 		return -1;
 	}
@@ -603,8 +632,8 @@ server_listen(struct server *s)
 		uv_timer_start(&s->watchdog, on_watchdog, 0, every ? every : 1);
 		s->watchdog_on = 1;
 	}
-	log_info("listening on %s:%d (%s)", ep->host, ep->port,
-	    s->cfg->n_tokens ? "token auth" : "protected mode: loopback only");
+	log_info("listening listen=%s:%d auth=%s", ep->host, ep->port,
+	    s->cfg->n_tokens ? "tokens" : "none-loopback-only");
 	return 0;
 }
 
@@ -650,6 +679,8 @@ server_shutdown(struct server *s)
 	s->http = NULL;
 	/* Redis would keep the loop alive; history still waiting is answered unavailable. */
 	audit_close(s->audit);
+	/* The city hears "closed" (within a second), then its connection goes too. */
+	cityredis_shutdown(s->city);
 	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
 		client_drain(c);

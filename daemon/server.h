@@ -67,6 +67,7 @@ struct server {
 	int accept_err_status;		/* the last one */
 	struct journal *journal;
 	struct audit *audit;
+	struct cityredis *city;		/* the city view (city.md) */
 	struct http *http;
 	struct metrics *metrics;	/* requests by method and outcome, latencies */
 	struct authguard *auth;		/* failed auth calls by address */

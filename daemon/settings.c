@@ -5,14 +5,60 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "city.h"
 #include "jread.h"
 
 static const char *const settings_keys[] = { "listen", "http_listen",
-    "data_dir", "durability", "audit", "auth", "limits", "journal", NULL };
+    "data_dir", "durability", "audit", "auth", "limits", "journal", "city",
+    NULL };
 static const char *const limits_keys[] = { "max_line", "max_output",
     "max_output_total", "max_clients", "max_clients_per_address",
     "rate_per_s", "rate_burst", "idle_timeout_s", "line_timeout_s",
-    "send_timeout_s", "max_future_s", NULL };
+    "send_timeout_s", "max_future_s", "tcp_keepalive_s", NULL };
+
+const char *const settings_restart_keys[] = { "listen", "http_listen",
+    "data_dir", "durability", "facility", "vehicles", "audit.redis",
+    "audit.password", "audit.prefix", "city.redis", "city.password",
+    "city.prefix", NULL };
+
+/*
+ * The value at "key" or "section.key" in root; a section that is null
+ * stands for all its keys (so that null and {} differ).
+ */
+static const cJSON *
+value_at(const cJSON *root, const char *path)
+{
+	const char *dot = strchr(path, '.');
+	char section[64];
+	const cJSON *o;
+
+	if (dot == NULL || (size_t)(dot - path) >= sizeof(section))
+		return cJSON_GetObjectItemCaseSensitive(root, path);
+	memcpy(section, path, (size_t)(dot - path));
+	section[dot - path] = '\0';
+	o = cJSON_GetObjectItemCaseSensitive(root, section);
+	if (o == NULL || cJSON_IsNull(o))
+		return o;
+	return cJSON_GetObjectItemCaseSensitive(o, dot + 1);
+}
+
+size_t
+settings_restart_changes(const cJSON *was, const cJSON *now, const char **out,
+    size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; settings_restart_keys[i] != NULL && n < max; i++) {
+		const char *k = settings_restart_keys[i];
+		const cJSON *a = value_at(was, k);
+		const cJSON *b = value_at(now, k);
+
+		if ((a == NULL) != (b == NULL) ||
+		    (a != NULL && !cJSON_Compare(a, b, 1)))
+			out[n++] = k;
+	}
+	return n;
+}
 
 #define LOCAL(p) { .enabled = 1, .host = "127.0.0.1", .port = (p) }
 
@@ -27,8 +73,11 @@ static const struct settings defaults = {
 	    .max_clients = 10000, .rate_per_s = 2000, .rate_burst = 4000,
 	    .idle_timeout_s = 0, .max_output_total = 268435456,
 	    .max_clients_per_address = 512, .line_timeout_s = 30,
-	    .send_timeout_s = 60, .max_future_s = 86400 },
+	    .send_timeout_s = 60, .max_future_s = 86400,
+	    .tcp_keepalive_s = 60 },
 	.journal = { .snapshot_every = 100000, .snapshot_interval_s = 3600 },
+	.city = { .enabled = 1, .follow_audit = 1, .publish_ms = 1000,
+	    .heartbeat_s = 30 },
 };
 
 int
@@ -140,6 +189,7 @@ static const struct {
 	LIMIT(rate_per_s, 0, 100000000), LIMIT(rate_burst, 0, 100000000),
 	LIMIT(idle_timeout_s, 0, 86400 * 365), LIMIT(line_timeout_s, 0, 86400),
 	LIMIT(send_timeout_s, 0, 86400), LIMIT(max_future_s, 0, 86400 * 366),
+	LIMIT(tcp_keepalive_s, 0, 7200),
 #undef LIMIT
 };
 
@@ -196,6 +246,71 @@ read_audit(struct settings *s, const cJSON *root, struct jerr *e)
 	return 0;
 }
 
+/*
+ * The city view: null turns it off; city.redis left out follows audit
+ * (with audit's password unless city.password is given), city.redis null
+ * turns it off.
+ */
+static int
+read_city(struct settings *s, const cJSON *root, struct jerr *e)
+{
+	static const char *const keys[] = { "redis", "password", "prefix",
+	    "publish_ms", "heartbeat_s", NULL };
+	const char *pw = NULL, *prefix = "city:";
+	const cJSON *o = NULL;
+
+	if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "city")))
+		s->city.enabled = 0;
+	if (jr_object(root, "", "city", JR_NULL, keys, &o, e) < 0 ||
+	    jr_str(o, "city", "password", JR_NULL, 1024, &pw, e) < 0 ||
+	    jr_str(o, "city", "prefix", 0, 64, &prefix, e) < 0 ||
+	    jr_int(o, "city", "publish_ms", 0, 10, 3600000,
+	    &s->city.publish_ms, e) < 0 ||
+	    jr_int(o, "city", "heartbeat_s", 0, 1, 86400,
+	    &s->city.heartbeat_s, e) < 0)
+		return -1;
+	if (cJSON_GetObjectItemCaseSensitive(o, "redis") != NULL) {
+		s->city.follow_audit = 0;
+		if (read_endpoint(o, "city", "redis", &s->city.redis, e) < 0)
+			return -1;
+		s->city.enabled = s->city.enabled && s->city.redis.enabled;
+	}
+	/* An explicit password (even null) is the city's own. */
+	s->city.own_password =
+	    cJSON_GetObjectItemCaseSensitive(o, "password") != NULL;
+	if (prefix[0] == '\0')
+		return jerr_set(e, "city.prefix", "must not be empty");
+	/* The city view knows a facility by its slug: it must have one. */
+	if (s->city.enabled && s->core != NULL &&
+	    facility_location_e7(s->core->fac, &(int64_t){ 0 }, &(int64_t){ 0 }) == 0 &&
+	    city_slug(facility_name(s->core->fac), (char[2]){ 0 }, 2) == 0)
+		return jerr_set(e, "facility.name", "must not be empty with a "
+		    "location: the city view names the facility by it");
+	s->city.prefix = dupstr(prefix);
+	s->city.password = pw ? dupstr(pw) : NULL;
+	if (s->city.prefix == NULL || (pw != NULL && s->city.password == NULL))
+		return jerr_nomem(e, "city");
+	return 0;
+}
+
+const struct endpoint *
+settings_city_redis(const struct settings *s)
+{
+	static const struct endpoint off = { 0, "", 0 };
+
+	if (!s->city.enabled)
+		return &off;
+	return s->city.follow_audit ? &s->audit.redis : &s->city.redis;
+}
+
+const char *
+settings_city_password(const struct settings *s)
+{
+	if (s->city.own_password || !s->city.follow_audit)
+		return s->city.password;
+	return s->audit.password;
+}
+
 /* One token of auth.tokens, at path, after the i tokens before it. */
 static int
 read_token(struct settings *s, const cJSON *el, const char *path, size_t i,
@@ -221,7 +336,9 @@ read_token(struct settings *s, const cJSON *el, const char *path, size_t i,
 		return -1;
 	t->role = (enum role)(1 << role);
 	jpath_key(p, path, "gate");
-	if (gate != NULL && facility_gate_lookup(s->core->fac, gate) < 0)
+	/* Without a facility (--check-config past its errors) gates are not known. */
+	if (gate != NULL && s->core != NULL &&
+	    facility_gate_lookup(s->core->fac, gate) < 0)
 		return jerr_set(e, p, "no such gate '%s'", gate);
 	if (gate != NULL && t->role != ROLE_GATE)
 		return jerr_set(e, p, "only gate tokens are bound to a gate");
@@ -257,6 +374,50 @@ read_tokens(struct settings *s, const cJSON *root, struct jerr *e)
 	return 0;
 }
 
+static int
+read_keys(struct settings *s, const cJSON *root, struct jerr *e)
+{
+	(void)s;
+	return jr_keys(root, "", settings_keys, config_keys, e) != 0 ? -1 : 0;
+}
+
+static int
+read_core(struct settings *s, const cJSON *root, struct jerr *e)
+{
+	s->core = config_from_json(root, e);
+	return s->core != NULL ? 0 : -1;
+}
+
+/*
+ * The readers of the file's parts, in order; those after read_core look at
+ * the facility (token gates, the city view's name).
+ */
+static int (*const readers[])(struct settings *, const cJSON *, struct jerr *) = {
+	read_keys, read_top, read_core, read_limits, read_audit, read_city,
+	read_tokens,
+};
+#define N_READERS (sizeof(readers) / sizeof(readers[0]))
+#define CORE_READER 2		/* the readers after it need its facility */
+
+static struct settings *
+settings_from_json(const cJSON *root, struct jerr *e)
+{
+	struct settings *s;
+
+	if ((s = malloc(sizeof(*s))) == NULL) {
+		jerr_nomem(e, "config");
+		return NULL;
+	}
+	*s = defaults;
+	for (size_t i = 0; i < N_READERS; i++) {
+		if (readers[i](s, root, e) != 0) {
+			settings_free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
 struct settings *
 settings_parse(const char *text, size_t len, struct jerr *e)
 {
@@ -265,33 +426,107 @@ settings_parse(const char *text, size_t len, struct jerr *e)
 
 	if (root == NULL)
 		return NULL;
-	if ((s = malloc(sizeof(*s))) == NULL) {
-		jerr_nomem(e, "config");
-		cJSON_Delete(root);
-		return NULL;
-	}
-	*s = defaults;
-	if (jr_keys(root, "", settings_keys, config_keys, e) != 0 ||
-	    read_top(s, root, e) != 0 ||
-	    (s->core = config_from_json(root, e)) == NULL ||
-	    read_limits(s, root, e) != 0 || read_audit(s, root, e) != 0 ||
-	    read_tokens(s, root, e) != 0) {
-		settings_free(s);
-		s = NULL;
-	}
+	s = settings_from_json(root, e);
 	cJSON_Delete(root);
 	return s;
 }
 
-void
-settings_free(struct settings *s)
+/*
+ * The node at a key path of an error ("facility.rows[3].count") in root,
+ * with its parent; NULL when the path does not lead to a node (the key is
+ * missing: *parent is then the deepest node found, or NULL).
+ */
+static cJSON *
+node_at(cJSON *root, const char *path, cJSON **parent)
 {
-	if (s == NULL)
-		return;
+	cJSON *n = root;
+	const char *p = path;
+
+	*parent = NULL;
+	while (*p != '\0' && n != NULL) {
+		char key[JPATH_MAX];
+		size_t k = 0;
+
+		if (*p == '[') {
+			char *end;
+			long i = strtol(p + 1, &end, 10);
+
+			if (*end != ']' || !cJSON_IsArray(n))
+				return NULL;
+			p = end + 1;
+			*parent = n;
+			n = cJSON_GetArrayItem(n, (int)i);
+		} else {
+			if (*p == '.')
+				p++;
+			while (*p != '\0' && *p != '.' && *p != '[' && k + 1 < sizeof(key))
+				key[k++] = *p++;
+			key[k] = '\0';
+			if (!cJSON_IsObject(n))
+				return NULL;
+			*parent = n;
+			n = cJSON_GetObjectItemCaseSensitive(n, key);
+		}
+	}
+	return n == root ? NULL : n;
+}
+
+/* Takes node out of parent and frees it. */
+static void
+drop(cJSON *parent, cJSON *node)
+{
+	cJSON_Delete(cJSON_DetachItemViaPointer(parent, node));
+}
+
+/*
+ * Removes what an error message names so that reading can go on past it:
+ * the node at its key path, or, when that key is missing, the object that
+ * lacks it.  0, or -1 when nothing can be removed (an error of the whole
+ * file, or a path outside the tree).
+ */
+static int
+drop_error_path(cJSON *root, const char *msg)
+{
+	char path[JPATH_MAX];
+	const char *colon = strstr(msg, ": ");
+	size_t n = colon ? (size_t)(colon - msg) : 0;
+	cJSON *node, *parent;
+
+	if (n == 0 || n >= sizeof(path) || strncmp(msg, "config", n) == 0)
+		return -1;
+	memcpy(path, msg, n);
+	path[n] = '\0';
+	node = node_at(root, path, &parent);
+	if (node != NULL && parent != NULL) {
+		drop(parent, node);
+		return 0;
+	}
+	/* A required key is missing: drop the object that lacks it. */
+	{
+		char *dot = strrchr(path, '.'), *br = strrchr(path, '[');
+		char *cut = br != NULL && (dot == NULL || br > dot) ? br : dot;
+
+		if (node != NULL || cut == NULL)
+			return -1;
+		*cut = '\0';
+		node = node_at(root, path, &parent);
+		if (node == NULL || parent == NULL)
+			return -1;
+		drop(parent, node);
+		return 0;
+	}
+}
+
+/* Frees what s holds, not s. */
+static void
+settings_free_parts(struct settings *s)
+{
 	free(s->data_dir);
 	config_free(s->core);
 	free(s->audit.password);
 	free(s->audit.prefix);
+	free(s->city.password);
+	free(s->city.prefix);
 	for (size_t i = 0; i < s->n_tokens; i++) {
 		/* Tokens are secrets: do not leave them in freed memory. */
 		if (s->tokens[i].token != NULL) {
@@ -302,5 +537,104 @@ settings_free(struct settings *s)
 		free(s->tokens[i].gate);
 	}
 	free(s->tokens);
+}
+
+void
+settings_free(struct settings *s)
+{
+	if (s == NULL)
+		return;
+	settings_free_parts(s);
 	free(s);
+}
+
+/* Whether path is one we dropped, or holds one (an array left empty). */
+static int
+follows_drop(char dropped[][JPATH_MAX], size_t n, const char *path, size_t plen)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t dl = strlen(dropped[i]);
+
+		if (dl >= plen && strncmp(dropped[i], path, plen) == 0 &&
+		    (dl == plen || dropped[i][plen] == '.' || dropped[i][plen] == '['))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * One reader over a copy of root: reports its errors, each time leaving
+ * out what the error names and reading again.  Errors that only follow
+ * from what was left out ("is required" of a dropped key) are not
+ * reported.  The number reported, or -1 when out of memory.
+ */
+static int
+check_reader(size_t r, const cJSON *root,
+    void (*report)(void *ud, const char *msg), void *ud)
+{
+	char err[512], dropped[SETTINGS_CHECK_MAX][JPATH_MAX];
+	cJSON *copy = cJSON_Duplicate(root, 1);
+	struct settings *s = malloc(sizeof(*s));
+	size_t nd = 0;
+	int n = 0;
+
+	if (copy == NULL || s == NULL) {
+		cJSON_Delete(copy);
+		free(s);
+		return -1;
+	}
+	for (;;) {
+		struct jerr e = { err, sizeof(err), 0 };
+		const char *colon;
+		size_t plen;
+		int rc;
+
+		*s = defaults;
+		if (r > CORE_READER)
+			s->core = config_from_json(copy, &(struct jerr){ NULL, 0, 0 });
+		rc = readers[r](s, copy, &e);
+		settings_free_parts(s);
+		if (rc == 0 || e.nomem || nd == SETTINGS_CHECK_MAX)
+			break;
+		colon = strstr(err, ": ");
+		plen = colon ? (size_t)(colon - err) : 0;
+		if (!follows_drop(dropped, nd, err, plen)) {
+			report(ud, err);
+			n++;
+		}
+		if (plen == 0 || plen >= JPATH_MAX || drop_error_path(copy, err) != 0)
+			break;
+		memcpy(dropped[nd], err, plen);
+		dropped[nd++][plen] = '\0';
+	}
+	free(s);
+	cJSON_Delete(copy);
+	return n;
+}
+
+int
+settings_check(const char *text, size_t len,
+    void (*report)(void *ud, const char *msg), void *ud)
+{
+	char err[512];
+	struct jerr e = { err, sizeof(err), 0 };
+	cJSON *root = config_json(text, len, &e);
+	int n = 0;
+
+	if (root == NULL) {
+		report(ud, err);
+		return 1;
+	}
+	for (size_t r = 0; r < N_READERS && n < SETTINGS_CHECK_MAX; r++) {
+		int k = check_reader(r, root, report, ud);
+
+		if (k < 0) {
+			report(ud, "config: out of memory");
+			n++;
+			break;
+		}
+		n += k;
+	}
+	cJSON_Delete(root);
+	return n;
 }

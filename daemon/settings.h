@@ -57,7 +57,25 @@ struct settings {
 		int64_t line_timeout_s;		/* a started line must end within; 0 = off */
 		int64_t send_timeout_s;		/* output that does not move; 0 = off */
 		int64_t max_future_s;		/* how far ahead an operator's at may lie */
+		int64_t tcp_keepalive_s;	/* idle before keepalive probes; 0 = off */
 	} limits;
+	/*
+	 * The city view (city.md).  enabled 0: `city` is null (or its redis
+	 * is).  With follow_audit (no city.redis given) the Redis is audit's,
+	 * and so is the password unless city.password was given
+	 * (own_password): both are taken when used (settings_city_redis), so
+	 * that --redis has its say.
+	 */
+	struct {
+		int enabled;
+		int follow_audit;
+		int own_password;
+		struct endpoint redis;
+		char *password;
+		char *prefix;
+		int64_t publish_ms;		/* at most one publish this often */
+		int64_t heartbeat_s;		/* and at least one this often */
+	} city;
 	struct {
 		int64_t snapshot_every;		/* journal records between snapshots */
 		int64_t snapshot_interval_s;	/* and at least this often when anything changed; 0 = off */
@@ -71,8 +89,47 @@ struct settings {
  * ("facility.rows[3].count: must be ...", "auth.tokens[1].role: ...").
  */
 struct settings *settings_parse(const char *text, size_t len, struct jerr *e);
+/* Most errors settings_check reports. */
+#define SETTINGS_CHECK_MAX 100
+
+/*
+ * Checks the whole file and reports every error it can find to report
+ * (one message each, as settings_parse words them), not only the first:
+ * after an error the value it names (or the object lacking a required
+ * key) is left out and reading starts again, so an error that follows
+ * from an earlier one may be reported too.  A syntax error stops it.
+ * Returns the number reported (0: the file is valid).
+ */
+int settings_check(const char *text, size_t len,
+    void (*report)(void *ud, const char *msg), void *ud);
+
 /* Frees s and its core config; tokens are wiped first.  Accepts NULL. */
 void settings_free(struct settings *s);
+
+/*
+ * The keys whose value cannot change in a running process
+ * (settings_restart_keys[], NULL-terminated; "section.key" for one key of
+ * a section): where parkd listens, its data directory and durability, the
+ * facility and its vehicle classes, and where audit and the city view
+ * store (their Redis, password and key prefix).
+ */
+extern const char *const settings_restart_keys[];
+
+/*
+ * The members of settings_restart_keys that differ between two readings
+ * of the file (was, now: parsed roots; a member left out counts as
+ * different from one given), written to out[0..max); their count.
+ */
+size_t settings_restart_changes(const cJSON *was, const cJSON *now,
+    const char **out, size_t max);
+
+/*
+ * Where the city view's Redis is, and its password (NULL: none): city.redis
+ * and city.password, or audit's when city.redis was left out.  An endpoint
+ * that is not enabled means the city view is off.
+ */
+const struct endpoint *settings_city_redis(const struct settings *s);
+const char *settings_city_password(const struct settings *s);
 
 /*
  * Parses "HOST:PORT" ("127.0.0.1:7070", "[::1]:7070", "localhost:7070")

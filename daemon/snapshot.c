@@ -1,4 +1,6 @@
 /* snapshot.c - forked snapshot writer, commit after durability, pruning (see snapshot.h). */
+#define LOG_COMPONENT "snapshot"
+
 #include "snapshot.h"
 
 #include <errno.h>
@@ -296,14 +298,14 @@ after_commit(uv_work_t *req, int status)
 	s->committing = 0;
 	if (w->err != 0) {
 		s->stats.failed++;
-		log_warn("snapshot at LSN %" PRIu64 ": %s", w->lsn, strerror(w->err));
+		log_warn("failed lsn=%" PRIu64 " error=\"%s\"", w->lsn, strerror(w->err));
 	} else {
 		s->stats.committed_at = wall_seconds();
 		s->stats.last_duration_s = (double)(uv_hrtime() - w->start_ns) / 1e9;
 		s->committed = w->lsn;
 		if (s->hooks.committed)
 			s->hooks.committed(s->hooks.ud);
-		log_info("snapshot at LSN %" PRIu64 " committed", w->lsn);
+		log_info("committed lsn=%" PRIu64, w->lsn);
 	}
 	free(w);
 }
@@ -354,7 +356,7 @@ on_child_timer(uv_timer_t *t)
 	s->child = 0;
 	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		s->stats.failed++;
-		log_warn("snapshot at LSN %" PRIu64 " failed (the child exited %d)",
+		log_warn("failed, the child did not finish lsn=%" PRIu64 " exit=%d",
 		    s->child_lsn, r < 0 ? -1 : status);
 		return;
 	}
@@ -416,7 +418,7 @@ maybe_start(struct snapshots *s)
 	/* A forked child writes the copy-on-write image; the loop keeps serving. */
 	pid = fork();
 	if (pid < 0) {
-		log_warn("snapshot: fork: %s", strerror(errno));
+		log_warn("fork failed error=\"%s\"", strerror(errno));
 		return;
 	}
 	if (pid == 0)
@@ -466,6 +468,19 @@ snapshot_new(uv_loop_t *loop, const char *dir, const struct settings *cfg,
 		uv_timer_start(&s->interval_timer, on_interval, 1000, 1000);
 	uv_unref((uv_handle_t *)&s->interval_timer);
 	return s;
+}
+
+void
+snapshot_set_pace(struct snapshots *s, const struct settings *cfg)
+{
+	uint64_t was = s->interval_ms;
+
+	s->every = (uint64_t)cfg->journal.snapshot_every;
+	s->interval_ms = (uint64_t)cfg->journal.snapshot_interval_s * 1000;
+	if (was == 0 && s->interval_ms > 0)
+		uv_timer_start(&s->interval_timer, on_interval, 1000, 1000);
+	else if (was > 0 && s->interval_ms == 0)
+		uv_timer_stop(&s->interval_timer);
 }
 
 void
@@ -526,10 +541,10 @@ snapshot_close(struct snapshots *s, const garage *g, uint64_t lsn)
 	if (g != NULL && lsn > s->committed) {
 		datadir_path(tmp, sizeof(tmp), s->dir, "snapshot", lsn, ".tmp");
 		if (write_snapshot(g, tmp, lsn) == 0 && commit_file(s->dir, lsn) == 0) {
-			log_info("final snapshot at LSN %" PRIu64, lsn);
+			log_info("final snapshot written lsn=%" PRIu64, lsn);
 			prune(s->dir, s->committed, s->retain);
 		} else {
-			log_warn("final snapshot failed: %s (the journal has everything)",
+			log_warn("final snapshot failed, the journal has everything error=\"%s\"",
 			    strerror(errno));
 			unlink(tmp);
 		}

@@ -51,6 +51,9 @@ struct snapshots *snapshot_new(uv_loop_t *loop, const char *dir,
     const struct settings *cfg, const struct snapshot_hooks *hooks,
     uint64_t committed);
 
+/* Takes cfg->journal's pace from now on (a reload). */
+void snapshot_set_pace(struct snapshots *s, const struct settings *cfg);
+
 /*
  * The journal made records durable: commit a written snapshot whose LSN is
  * durable now, and start the next one when it is due.

@@ -1,9 +1,14 @@
 /* tcp.c - the line transport on the protocol's TCP port (see tcp.h). */
+#define LOG_COMPONENT "conn"
+
 #include "tcp.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "client.h"
 #include "frame.h"
@@ -48,7 +53,7 @@ start_write(struct tcp *t, struct tcp_write *w)
 	    (unsigned int)(2 * w->n), on_write);
 
 	if (rc < 0) {
-		log_info("client=%llu write: %s", (unsigned long long)t->c->id,
+		log_info("write failed client=%llu error=\"%s\"", (unsigned long long)t->c->id,
 		    uv_strerror(rc));
 		free(w);
 		return -1;
@@ -139,7 +144,7 @@ feed(struct tcp *t, const char *buf, size_t len)
 	int rc = framer_feed_some(t->fr, buf, len, on_line, t, &used);
 
 	if (rc == FRAMER_ENOMEM) {
-		log_err("client=%llu out of memory framing a line",
+		log_err("out of memory framing a line, closing client=%llu",
 		    (unsigned long long)t->c->id);
 		client_close(t->c);
 		return -1;
@@ -190,7 +195,8 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		client_input_end(c);
 		return;
 	}
-	log_info("client=%llu read: %s", (unsigned long long)c->id, uv_strerror((int)nread));
+	log_info("read failed, closing client=%llu error=\"%s\"", (unsigned long long)c->id,
+	    uv_strerror((int)nread));
 	client_close(c);
 }
 
@@ -230,6 +236,29 @@ static const struct client_transport tcp_transport = {
 	.close = tcp_close,
 };
 
+/*
+ * A gate that loses power sends no FIN: without keepalive its connection
+ * (and its per-address slot) would stay until the kernel gives up, hours
+ * later.  Probes start after idle_s of silence and come every third of it
+ * (at least a second); three unanswered ones close the connection, so a
+ * dead peer is noticed within about twice idle_s.  uv_tcp_keepalive sets
+ * the idle time only; the interval and count are Linux socket options.
+ */
+static void
+set_keepalive(uv_tcp_t *h, int64_t idle_s)
+{
+	uv_os_fd_t fd;
+	int intvl = idle_s >= 3 ? (int)(idle_s / 3) : 1, cnt = 3;
+
+	if (idle_s <= 0)
+		return;
+	if (uv_tcp_keepalive(h, 1, (unsigned)idle_s) != 0 ||
+	    uv_fileno((uv_handle_t *)h, &fd) != 0)
+		return;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 int
 tcp_accept(struct server *srv, uv_stream_t *listener)
 {
@@ -238,23 +267,24 @@ tcp_accept(struct server *srv, uv_stream_t *listener)
 	int loopback, rc;
 
 	if (t == NULL) {
-		log_err("out of memory for a connection");
+		log_err("out of memory for a new connection");
 		return -1;
 	}
 	uv_tcp_init(srv->loop, &t->handle);
 	t->handle.data = t;
 	rc = uv_accept(listener, (uv_stream_t *)&t->handle);
 	if (rc != 0) {
-		log_warn("accept: %s", uv_strerror(rc));
+		log_warn("accept failed error=\"%s\"", uv_strerror(rc));
 		uv_close((uv_handle_t *)&t->handle, on_close);
 		return -1;
 	}
 	uv_tcp_nodelay(&t->handle, 1);
+	set_keepalive(&t->handle, srv->cfg->limits.tcp_keepalive_s);
 	server_peer_names(&t->handle, peer, sizeof(peer), auth, sizeof(auth), &loopback);
 	t->fr = framer_new((size_t)srv->cfg->limits.max_line);
 	t->c = t->fr ? client_new(srv, &tcp_transport, t, peer, auth, loopback) : NULL;
 	if (t->c == NULL) {
-		log_err("out of memory for a connection");
+		log_err("out of memory for a new connection");
 		uv_close((uv_handle_t *)&t->handle, on_close);
 		return -1;
 	}

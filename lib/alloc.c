@@ -1112,6 +1112,54 @@ alloc_counts_by_type(const alloc *a, int type, struct alloc_counts *c)
 		*c = a->by_type[type];
 }
 
+uint64_t
+alloc_free_runs(const alloc *a, int type, uint32_t k)
+{
+	uint64_t n = 0;
+
+	if (k == 0 || type < 0 || type >= facility_type_count(a->f))
+		return 0;
+	for (uint32_t r = 0; r < a->nrows; r++) {
+		const uint64_t *wd = &a->words[a->row_word[r]];
+		uint32_t cur = 0;	/* the free run reaching the word's start */
+
+		if (facility_row_type_index(a->f, r) != type)
+			continue;
+		for (uint32_t j = 0; j < row_words(a, r); j++) {
+			uint64_t w = wd[j];
+			uint32_t pos = 0;
+
+			/* Bits past the row's end are never set: a run ends there. */
+			if (~w == 0) {
+				cur += 64;
+				continue;
+			}
+			while (pos < 64) {
+				uint64_t rest = w >> pos;
+				uint32_t gap, ones;
+
+				if (rest == 0)
+					break;
+				if ((gap = (uint32_t)__builtin_ctzll(rest)) > 0) {
+					n += cur / k;
+					cur = 0;
+					pos += gap;
+					rest >>= gap;
+				}
+				ones = ones_low(rest);
+				cur += ones;
+				pos += ones;
+			}
+			if (pos < 64) {
+				n += cur / k;
+				cur = 0;
+			}
+		}
+		n += cur / k;
+	}
+	return n;
+}
+
 void
 alloc_counts_by_level(const alloc *a, int level_idx, struct alloc_counts *c)
 {

@@ -124,4 +124,13 @@ void alloc_counts_by_type(const alloc *a, int type, struct alloc_counts *c);
 void alloc_counts_by_level(const alloc *a, int level_idx,
     struct alloc_counts *c);
 
+/*
+ * How many vehicles needing k adjacent free spots of type (a facility type
+ * index) fit at once, whatever their tags: the sum over the rows of that
+ * type of floor(L / k) for each maximal run of L free spots.  Read from
+ * the rows' bitmaps, not kept: O(rows + spots of that type / 64), a whole
+ * word of free (or taken) spots at a time.  0 for k == 0 or a bad type.
+ */
+uint64_t alloc_free_runs(const alloc *a, int type, uint32_t k);
+
 #endif

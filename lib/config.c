@@ -1,6 +1,7 @@
 /* config.c - the core's sections of the configuration file (see config.h). */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,12 +10,14 @@
 #include "tariff_load.h"
 
 const char *const config_keys[] = { "facility", "vehicles", "strategy",
-    "tariff", "waitlist", "reservations", "registry", "limits", NULL };
+    "payment_methods", "tariff", "waitlist", "reservations", "registry", "limits", NULL };
 const char *const config_limits_keys[] = { "closed_tickets", NULL };
 
 /* What a key left out means (config.md). */
 static const struct config defaults = {
 	.strategy = ALLOC_NEAREST,
+	.payment_methods = { "cash", "card", "app" },
+	.n_payment_methods = 3,
 	.waitlist = { .max_depth = 200, .max_timeout_s = 1800,
 	    .keep_outcomes_s = 86400 },
 	.reservations = { .max_fraction = 0.25, .hold_before_s = 900,
@@ -113,6 +116,59 @@ read_sections(struct config *c, const cJSON *root, struct jerr *e)
 	return 0;
 }
 
+/* A method is a short lower-case word: what receipts and reports group by. */
+static int
+method_word(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > PAY_METHOD_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+read_payment_methods(struct config *c, const cJSON *root, struct jerr *e)
+{
+	const cJSON *arr = NULL, *m;
+	char path[JPATH_MAX];
+	size_t n = 0, i = 0;
+	int rc = jr_array(root, "", "payment_methods", 0, CONFIG_PAY_METHODS_MAX,
+	    &arr, &n, e);
+
+	if (rc <= 0)
+		return rc;
+	if (n == 0)
+		return jerr_set(e, "payment_methods", "must name at least one method");
+	cJSON_ArrayForEach(m, arr) {
+		snprintf(path, sizeof(path), "payment_methods[%zu]", i);
+		if (!cJSON_IsString(m) || !method_word(m->valuestring))
+			return jerr_set(e, path, "must be 1 to %d characters of a-z 0-9 _ -",
+			    PAY_METHOD_MAX);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(c->payment_methods[k], m->valuestring) == 0)
+				return jerr_set(e, path, "'%s' is listed twice",
+				    m->valuestring);
+		strcpy(c->payment_methods[i], m->valuestring);
+		i++;
+	}
+	c->n_payment_methods = i;
+	return 0;
+}
+
+int
+config_payment_method(const struct config *c, const char *method)
+{
+	for (size_t i = 0; i < c->n_payment_methods; i++)
+		if (strcmp(c->payment_methods[i], method) == 0)
+			return 1;
+	return 0;
+}
+
 struct config *
 config_from_json(const cJSON *root, struct jerr *e)
 {
@@ -129,6 +185,8 @@ config_from_json(const cJSON *root, struct jerr *e)
 	    e) < 0)
 		goto fail;
 	c->strategy = (enum alloc_strategy)strategy;
+	if (read_payment_methods(c, root, e) < 0)
+		goto fail;
 	if (jr_object(root, "", "facility", JR_REQUIRED, NULL, &fac, e) < 0 ||
 	    (c->fac = facility_from_json(fac,
 	    cJSON_GetObjectItemCaseSensitive(root, "vehicles"), e)) == NULL ||

@@ -19,13 +19,20 @@
 #include "alloc.h"
 #include "capacity.h"
 #include "facility.h"
+#include "garage.h"
 #include "json.h"
 #include "tariff.h"
+
+/* Most payment methods a facility lists. */
+#define CONFIG_PAY_METHODS_MAX 16
 
 struct config {
 	facility *fac;		/* owned until taken (set to NULL by the taker) */
 	tariff *tariff;		/* idem */
 	enum alloc_strategy strategy;
+	/* The values pay takes as method (config.md: cash, card, app). */
+	char payment_methods[CONFIG_PAY_METHODS_MAX][PAY_METHOD_MAX + 1];
+	size_t n_payment_methods;
 	struct {
 		int64_t max_depth, max_timeout_s;
 		int64_t keep_outcomes_s;	/* outcomes answered this long */
@@ -78,6 +85,8 @@ struct config *config_parse(const char *text, size_t len, struct jerr *e);
 
 /* Frees c, and the facility and tariff unless taken.  Accepts NULL. */
 void config_free(struct config *c);
+/* Whether method is one of c's payment methods. */
+int config_payment_method(const struct config *c, const char *method);
 
 /*
  * Checks what a tariff says about the facility: every class in

@@ -157,6 +157,16 @@ facility_currency(const facility *f)
 	return f->currency;
 }
 
+int
+facility_location_e7(const facility *f, int64_t *lat, int64_t *lon)
+{
+	if (!f->has_location)
+		return -1;
+	*lat = f->lat_e7;
+	*lon = f->lon_e7;
+	return 0;
+}
+
 int64_t
 facility_level_distance_milli(const facility *f)
 {

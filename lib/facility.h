@@ -45,6 +45,12 @@ const char *facility_name(const facility *f);
 const char *facility_timezone(const facility *f);
 const char *facility_currency(const facility *f);	/* "EUR" */
 int64_t facility_level_distance_milli(const facility *f);
+/*
+ * Where the facility is (facility.location, WGS 84), in units of 1e-7
+ * degrees: 0 with *lat and *lon set, or -1 when it has no location (it
+ * then takes no part in the city view, city.md).
+ */
+int facility_location_e7(const facility *f, int64_t *lat, int64_t *lon);
 
 /* Spots. */
 uint32_t facility_spot_count(const facility *f);

@@ -65,6 +65,9 @@ struct facility {
 	char *name, *timezone;
 	char currency[4];
 	int64_t level_distance;	/* thousandths */
+	/* facility.location in 1e-7 degrees (WGS 84); has_location 0: none. */
+	int has_location;
+	int64_t lat_e7, lon_e7;
 
 	struct fac_gate *gates;
 	int ngates;

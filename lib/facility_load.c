@@ -77,8 +77,10 @@ read_text(const cJSON *obj, const char *key, const char *def, char **out,
 /* ---- facility sections ---- */
 
 static const char *const facility_keys[] = {
-	"name", "timezone", "currency", "level_distance", "gates", "rows", NULL
+	"name", "timezone", "currency", "level_distance", "gates", "rows",
+	"location", NULL
 };
+static const char *const location_keys[] = { "lat", "lon", NULL };
 static const char *const gate_keys[] = {
 	"id", "role", "level", "x", "y", NULL
 };
@@ -105,6 +107,33 @@ load_header(facility *f, const cJSON *fac, struct jerr *e)
 	memcpy(f->currency, cur, 4);
 	return jr_fixed(fac, "facility", "level_distance", JR_ROUND, 3, 0,
 	    (int64_t)(FAC_MAX_COORD * 1000), &f->level_distance, e) < 0 ? -1 : 0;
+}
+
+/*
+ * facility.location {lat, lon} in degrees, kept to 7 decimals (about a
+ * centimetre).  The latitude is bounded as Redis's geo sets bound it
+ * (Web Mercator): a location Redis would refuse is refused here.
+ */
+#define FAC_MAX_LAT_E7 850511287LL
+#define FAC_MAX_LON_E7 1800000000LL
+
+static int
+load_location(facility *f, const cJSON *fac, struct jerr *e)
+{
+	const cJSON *loc = NULL;
+	int rc;
+
+	/* Absent or null: no part in the city view. */
+	if ((rc = jr_object(fac, "facility", "location", JR_NULL,
+	    location_keys, &loc, e)) <= 0)
+		return rc;
+	if (jr_fixed(loc, "facility.location", "lat", JR_REQUIRED | JR_ROUND, 7,
+	    -FAC_MAX_LAT_E7, FAC_MAX_LAT_E7, &f->lat_e7, e) < 0 ||
+	    jr_fixed(loc, "facility.location", "lon", JR_REQUIRED | JR_ROUND, 7,
+	    -FAC_MAX_LON_E7, FAC_MAX_LON_E7, &f->lon_e7, e) < 0)
+		return -1;
+	f->has_location = 1;
+	return 0;
 }
 
 /* The tags of a row, as a mask over the facility's distinct tags. */
@@ -599,7 +628,8 @@ facility_from_json(const cJSON *fac, const cJSON *vehicles, struct jerr *e)
 		fac_nomem(e);
 		return NULL;
 	}
-	if (load_header(f, fac, e) != 0 || load_rows(f, fac, e) != 0 ||
+	if (load_header(f, fac, e) != 0 || load_location(f, fac, e) != 0 ||
+	    load_rows(f, fac, e) != 0 ||
 	    load_gates(f, fac, e) != 0 || load_classes(f, vehicles, e) != 0 ||
 	    index_rows(f, e) != 0) {
 		facility_free(f);

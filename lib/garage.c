@@ -540,6 +540,12 @@ garage_quote(const garage *g, const struct ticket *t, int64_t at,
 	}
 }
 
+void
+garage_set_keep_closed(garage *g, size_t keep_closed)
+{
+	g->keep_closed = keep_closed;
+}
+
 static void
 retain_closed(garage *g, struct ticket *t)
 {

@@ -97,6 +97,11 @@ typedef struct garage garage;
 garage *garage_new(facility *f, tariff *t, local_time_fn lt, void *lt_ud,
     enum alloc_strategy s, size_t keep_closed);
 void garage_free(garage *g);
+/*
+ * How many closed tickets are kept for look-up from now on; a smaller
+ * number drops the oldest at the next exit.
+ */
+void garage_set_keep_closed(garage *g, size_t keep_closed);
 
 const facility *garage_facility(const garage *g);
 const alloc *garage_alloc(const garage *g);

@@ -18,6 +18,7 @@ struct iparse {
 	size_t pos;
 	char *errmsg;
 	size_t errlen;
+	const char *const *positional;	/* names bare words fill, in order */
 };
 
 static int
@@ -185,19 +186,53 @@ parse_value(struct iparse *ip, const char *name, cJSON **out)
 	return PK_OK;
 }
 
-/* Parses one name=value at ip->pos into params. */
+/*
+ * Parses the value at ip->pos and adds it to params as name (not taken;
+ * copied by cJSON).  named: the line gave the name (for messages).
+ */
+static pk_err
+add_param(struct iparse *ip, cJSON *params, const char *name, int named)
+{
+	char tok[INLINE_CLIP + 4], qname[INLINE_CLIP + 8];
+	cJSON *value;
+	pk_err e;
+
+	clip(tok, name, strlen(name));
+	snprintf(qname, sizeof qname, "\"%s\"", tok);
+	/* At most INLINE_MAX_PARAMS members, so a linear look-up is cheap. */
+	if (cJSON_GetObjectItemCaseSensitive(params, name) != NULL)
+		return ifail(ip, PK_E_INVALID_PARAMS, named ?
+		    "duplicate parameter %s" : "parameter %s given twice (also as a "
+		    "bare word)", qname);
+	e = parse_value(ip, qname, &value);
+	if (e != PK_OK)
+		return e;
+	if (!cJSON_AddItemToObject(params, name, value)) {
+		cJSON_Delete(value);
+		return ifail(ip, PK_E_INTERNAL, "out of memory");
+	}
+	return PK_OK;
+}
+
+/* Parses one name=value (or a bare word) at ip->pos into params. */
 static pk_err
 parse_param(struct iparse *ip, cJSON *params)
 {
 	const char *s = ip->s;
 	size_t start = ip->pos, i;
-	char tok[INLINE_CLIP + 4], qname[INLINE_CLIP + 8];
+	char tok[INLINE_CLIP + 4];
 	char *name;
-	cJSON *value;
 	pk_err e;
 
 	while (ip->pos < ip->len && !is_ws(s[ip->pos]) && s[ip->pos] != '=')
 		ip->pos++;
+	if ((ip->pos >= ip->len || s[ip->pos] != '=' ||
+	    strchr("\"[{", s[start]) != NULL) &&
+	    ip->positional != NULL && *ip->positional != NULL) {
+		/* A bare word: the value of the method's next positional name. */
+		ip->pos = start;
+		return add_param(ip, params, *ip->positional++, 0);
+	}
 	if (ip->pos >= ip->len || s[ip->pos] != '=') {
 		clip(tok, s + start, ip->pos - start);
 		return ifail(ip, PK_E_INVALID_PARAMS,
@@ -217,32 +252,15 @@ parse_param(struct iparse *ip, cJSON *params)
 	name = strndup(s + start, ip->pos - start);
 	if (name == NULL)
 		return ifail(ip, PK_E_INTERNAL, "out of memory");
-	clip(tok, name, strlen(name));
-	snprintf(qname, sizeof qname, "\"%s\"", tok);
-	/* At most INLINE_MAX_PARAMS members, so a linear look-up is cheap. */
-	if (cJSON_GetObjectItemCaseSensitive(params, name) != NULL) {
-		free(name);
-		return ifail(ip, PK_E_INVALID_PARAMS,
-		    "duplicate parameter %s", qname);
-	}
 	ip->pos++;
-	e = parse_value(ip, qname, &value);
-	if (e != PK_OK) {
-		free(name);
-		return e;
-	}
-	if (!cJSON_AddItemToObject(params, name, value)) {
-		cJSON_Delete(value);
-		free(name);
-		return ifail(ip, PK_E_INTERNAL, "out of memory");
-	}
+	e = add_param(ip, params, name, 1);
 	free(name);
-	return PK_OK;
+	return e;
 }
 
 pk_err
-inline_parse(const char *line, size_t len, char **method_out,
-    cJSON **params_out, char *errmsg, size_t errlen)
+inline_parse(const char *line, size_t len, inline_positional_fn positional,
+    char **method_out, cJSON **params_out, char *errmsg, size_t errlen)
 {
 	struct iparse ip;
 	size_t start, i, bad, nparams = 0;
@@ -258,6 +276,7 @@ inline_parse(const char *line, size_t len, char **method_out,
 	ip.pos = 0;
 	ip.errmsg = errmsg;
 	ip.errlen = errlen;
+	ip.positional = NULL;
 	if (errlen > 0)
 		errmsg[0] = '\0';
 
@@ -293,6 +312,8 @@ inline_parse(const char *line, size_t len, char **method_out,
 		e = ifail(&ip, PK_E_INTERNAL, "out of memory");
 		goto fail;
 	}
+	if (positional != NULL)
+		ip.positional = positional(method);
 	for (;;) {
 		while (ip.pos < len && is_ws(line[ip.pos]))
 			ip.pos++;

@@ -17,7 +17,12 @@
  * closing quote or bracket is), or when the whole bare token is a JSON
  * number, true, false or null; anything else is a bare string up to the
  * next space or tab (so plate=007, with its leading zero, stays a string).
- * "name=" gives the empty string.  JSON values are parsed strictly, as in
+ * "name=" gives the empty string.
+ *
+ * A token without '=' (or one that starts with '"', '[' or '{') is a
+ * positional value when positional(method) (may be NULL) still names a
+ * parameter for it: "help entry" is "help method=entry".  The names are
+ * used in order; a bare word past them is an error as before.  JSON values are parsed strictly, as in
  * jsonrpc.h (RFC 8259, no \u0000, no duplicate keys, depth limit).
  */
 #ifndef PARKD_INLINE_H
@@ -56,7 +61,8 @@
  *   PK_E_INTERNAL         allocation failure.
  * Parameter names are letters, digits, '_', '-' and '.'.
  */
-pk_err inline_parse(const char *line, size_t len, char **method_out,
-    cJSON **params_out, char *errmsg, size_t errlen);
+typedef const char *const *(*inline_positional_fn)(const char *method);
+pk_err inline_parse(const char *line, size_t len, inline_positional_fn positional,
+    char **method_out, cJSON **params_out, char *errmsg, size_t errlen);
 
 #endif

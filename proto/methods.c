@@ -9,6 +9,7 @@
 #include "config.h"
 #include "facility_load.h"
 #include "jread.h"
+#include "money.h"
 #include "rfc3339.h"
 #include "subs.h"
 #include "tariff_load.h"
@@ -25,7 +26,11 @@ struct method {
 	const char *const *params;
 	const char *usage;
 	method_fn fn;
+	const char *const *positional;	/* what bare words fill inline; NULL: none */
 };
+
+/* Longer names are no method's: suggestions skip them. */
+#define METHOD_NAME_MAX 32
 
 /* ---- errors and params ---- */
 
@@ -112,6 +117,9 @@ bad_param(struct call *c, const char *name, const char *fmt, ...)
 	return rc;
 }
 
+static const char *name_list(struct call *c, char *buf, size_t len, int n,
+    const char *(*name)(const facility *, int));
+
 /* A string param; *out NULL when absent and optional.  0 or -1 (c->err set). */
 static int
 p_string(struct call *c, const char *name, int required, size_t maxlen,
@@ -160,8 +168,13 @@ p_gate(struct call *c, int *gate)
 	if (p_string(c, "gate", 1, 64, &s) != 0)
 		return -1;
 	*gate = facility_gate_lookup(garage_facility(c->g), s);
-	if (*gate < 0)
-		return bad_param(c, "gate", "no such gate '%s'", s);
+	if (*gate < 0) {
+		char names[256];
+
+		return bad_param(c, "gate", "no such gate '%s'; gates are %s", s,
+		    name_list(c, names, sizeof(names),
+		    facility_gate_count(garage_facility(c->g)), facility_gate_id));
+	}
 	/* A gate token bound to one gate may act only there. */
 	if (c->role == ROLE_GATE && c->bound_gate != NULL &&
 	    strcmp(c->bound_gate, s) != 0) {
@@ -302,6 +315,44 @@ currency(const struct call *c)
 	return facility_currency(garage_facility(c->g));
 }
 
+/* An amount for people: "8.00 EUR" (the exact integer goes in data). */
+static const char *
+money(const struct call *c, char buf[MONEY_BUFSZ], int64_t amount)
+{
+	return money_format(buf, amount, currency(c));
+}
+
+/*
+ * "north, south": the n names name(f, i) joined, as many as fit in len
+ * bytes (then "..."); also the data member "valid" with all of them.
+ */
+static const char *
+name_list(struct call *c, char *buf, size_t len, int n,
+    const char *(*name)(const facility *, int))
+{
+	const facility *f = garage_facility(c->g);
+	size_t used = 0;
+
+	buf[0] = '\0';
+	jw_key(&c->edata, "valid");
+	jw_arr(&c->edata);
+	for (int i = 0; i < n; i++) {
+		const char *s = name(f, i);
+		int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", s);
+
+		jw_str(&c->edata, s);
+		if (w < 0 || (size_t)w >= len - used) {
+			if (len > 4)
+				strcpy(buf + len - 4, "...");
+			used = len - 1;
+			continue;
+		}
+		used += (size_t)w;
+	}
+	jw_arr_end(&c->edata);
+	return buf;
+}
+
 static void
 amount_data(struct call *c, int64_t due)
 {
@@ -395,7 +446,11 @@ m_entry(struct call *c)
 		return;
 	in.cls = facility_class_lookup(f, cls);
 	if (in.cls < 0) {
-		bad_param(c, "class", "no such vehicle class '%s'", cls);
+		char names[256];
+
+		bad_param(c, "class", "no such vehicle class '%s'; classes are %s",
+		    cls, name_list(c, names, sizeof(names), facility_class_count(f),
+		    facility_class_name));
 		return;
 	}
 	if (facility_tags_mask(f, param(c, "needs"), "params.needs", &in.needs,
@@ -428,6 +483,9 @@ m_entry(struct call *c)
 	case PK_E_LOT_FULL:
 		fail(c, e, "no free spot for class %s", cls);
 		jw_kbool(&c->edata, "waitlist", garage_waitlist_open(c->g));
+		/* Nearby facilities with room, from a cached copy: no waiting. */
+		if (c->env->alternatives != NULL)
+			c->env->alternatives(c->env->ud, in.cls, &c->edata);
 		return;
 	default:
 		fail(c, e, NULL);
@@ -509,7 +567,9 @@ m_exit(struct call *c)
 		return;
 	}
 	if (e == PK_E_PAYMENT_REQUIRED) {
-		fail(c, e, "%lld %s due", (long long)q.due, currency(c));
+		char m[MONEY_BUFSZ];
+
+		fail(c, e, "%s due", money(c, m, q.due));
 		amount_data(c, q.due);
 		return;
 	}
@@ -523,6 +583,29 @@ m_exit(struct call *c)
 	jw_kint(w, "charged", t->charged);
 	jw_kstr(w, "currency", currency(c));
 	jw_obj_end(w);
+}
+
+/* A payment method the facility takes (config payment_methods), or none. */
+static int
+p_pay_method(struct call *c, const char *method)
+{
+	const struct config *core = c->env->core;
+	char list[CONFIG_PAY_METHODS_MAX * (PAY_METHOD_MAX + 2) + 1];
+	size_t used = 0;
+
+	if (method == NULL || core == NULL || config_payment_method(core, method))
+		return 0;
+	list[0] = '\0';
+	jw_key(&c->edata, "valid");
+	jw_arr(&c->edata);
+	for (size_t i = 0; i < core->n_payment_methods; i++) {
+		jw_str(&c->edata, core->payment_methods[i]);
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+		    i ? ", " : "", core->payment_methods[i]);
+	}
+	jw_arr_end(&c->edata);
+	return bad_param(c, "method", "'%s' is not taken here; methods are %s",
+	    method, list);
 }
 
 static void
@@ -541,14 +624,20 @@ m_pay(struct call *c)
 	if (p_int(c, "amount", 1, 1, TARIFF_AMOUNT_MAX, &in.amount) ||
 	    p_string(c, "method", 0, PAY_METHOD_MAX, &in.method) ||
 	    p_string(c, "reference", 0, PAY_REFERENCE_MAX, &in.reference) ||
-	    p_at(c, 0, &in.at) || (t = p_ticket(c, 0, 0)) == NULL ||
+	    p_at(c, 0, &in.at) || p_pay_method(c, in.method) ||
+	    (t = p_ticket(c, 0, 0)) == NULL ||
 	    (t->state == TICKET_INSIDE && !at_in_stay(c, t, in.at)) || !writable(c))
 		return;
 	c->env->new_id(c->env->ud, receipt);
 	in.receipt_id = receipt;
 	e = garage_pay(c->g, t, &in, &p, &replayed, &q, c->changes);
 	if (e == PK_E_AMOUNT_MISMATCH) {
-		fail(c, e, "the amount due is %lld %s", (long long)q.due, currency(c));
+		char m[MONEY_BUFSZ];
+
+		if (q.due == 0)
+			fail(c, e, "nothing is due");
+		else
+			fail(c, e, "the amount due is %s", money(c, m, q.due));
 		amount_data(c, q.due);
 		return;
 	}
@@ -1031,11 +1120,58 @@ m_history(struct call *c)
 			    "characters of A-Z 0-9 - and space");
 			return;
 		}
-		snprintf(c->defer_subject, sizeof(c->defer_subject), "vehicle:%s", plate);
+		snprintf(c->defer.subject, sizeof(c->defer.subject), "vehicle:%s", plate);
 	} else {
-		snprintf(c->defer_subject, sizeof(c->defer_subject), "%s", subject);
+		snprintf(c->defer.subject, sizeof(c->defer.subject), "%s", subject);
 	}
-	c->defer_limit = (int)limit;
+	c->defer.kind = DEFER_HISTORY;
+	c->defer.limit = (int)limit;
+	c->deferred = 1;
+}
+
+/*
+ * Facilities with room near a point (city.md), answered later from Redis.
+ * lat and lon come together; without them the point is this facility's
+ * location.  A class is a name, not checked against this facility's: the
+ * others may have classes it has not.
+ */
+static void
+m_nearby(struct call *c)
+{
+	struct defer_req *d = &c->defer;
+	struct jerr e = param_err(c);
+	const char *cls = NULL;
+	int64_t radius = 2000, limit = 10;
+	int hlat, hlon;
+
+	memset(d, 0, sizeof(*d));
+	if ((hlat = param_rc(c, jr_fixed(c->params, "params", "lat", JR_ROUND, 7,
+	    -850511287, 850511287, &d->lat_e7, &e), &e)) < 0 ||
+	    (hlon = param_rc(c, jr_fixed(c->params, "params", "lon", JR_ROUND, 7,
+	    -1800000000, 1800000000, &d->lon_e7, &e), &e)) < 0 ||
+	    p_int(c, "radius_m", 0, 1, 100000, &radius) ||
+	    p_int(c, "limit", 0, 1, 100, &limit) ||
+	    p_string(c, "class", 0, FAC_MAX_NAME, &cls))
+		return;
+	if (hlat != hlon) {
+		bad_param(c, hlat ? "lon" : "lat", "is required with %s",
+		    hlat ? "lat" : "lon");
+		return;
+	}
+	if (!hlat && facility_location_e7(garage_facility(c->g), &d->lat_e7,
+	    &d->lon_e7) != 0) {
+		bad_param(c, "lat", "is required: this facility has no location");
+		return;
+	}
+	if (cls != NULL && cls[0] == '\0') {
+		bad_param(c, "class", "must not be empty");
+		return;
+	}
+	d->kind = DEFER_NEARBY;
+	d->has_point = hlat;
+	d->radius_m = radius;
+	d->limit = (int)limit;
+	snprintf(d->cls, sizeof(d->cls), "%s", cls != NULL ? cls : "");
 	c->deferred = 1;
 }
 
@@ -1095,66 +1231,74 @@ static void m_reservation(struct call *c);
 static void m_reservation_cancel(struct call *c);
 static void m_reservations(struct call *c);
 static void m_check(struct call *c);
+static const char *const P_NEARBY[] = { "lat", "lon", "radius_m", "class", "limit", NULL };
 
 static const struct method methods[] = {
-	{ "ping", ANY, 1, P_NONE, "ping — answers \"pong\"", m_ping },
-	{ "help", ANY, 1, P_HELP, "help [method=NAME] — the methods and their usage", m_help },
-	{ "auth", ANY, 1, P_AUTH, "auth token=TOKEN — authenticate this connection", m_auth },
-	{ "health", ANY, 1, P_NONE, "health — daemon status, journal and audit state", m_health },
+	{ "ping", ANY, 1, P_NONE, "ping — answers \"pong\"", m_ping, NULL },
+	{ "help", ANY, 1, P_HELP, "help [NAME] — the methods and their usage (help entry)", m_help, P_HELP },
+	{ "auth", ANY, 1, P_AUTH, "auth token=TOKEN — authenticate this connection", m_auth, P_AUTH },
+	{ "health", ANY, 1, P_NONE, "health — daemon status, journal and audit state", m_health, NULL },
 	{ "entry", ROLE_GATE, 0, P_ENTRY,
-	  "entry gate=ID plate=PLATE class=CLASS [needs=[\"ev\"]] [at=TIME] — let a vehicle in", m_entry },
+	  "entry gate=ID plate=PLATE class=CLASS [needs=[\"ev\"]] [at=TIME] — let a vehicle in", m_entry, NULL },
 	{ "exit", ROLE_GATE, 0, P_EXIT,
-	  "exit gate=ID ticket=ID|plate=PLATE [at=TIME] — let a vehicle out", m_exit },
+	  "exit gate=ID ticket=ID|plate=PLATE [at=TIME] — let a vehicle out", m_exit, NULL },
 	{ "quote", ROLE_GATE | ROLE_KIOSK, 0, P_QUOTE,
-	  "quote ticket=ID|plate=PLATE [at=TIME] — what is owed now (or at a later time)", m_quote },
+	  "quote ticket=ID|plate=PLATE [at=TIME] — what is owed now (or at a later time)", m_quote, NULL },
 	{ "pay", ROLE_KIOSK, 0, P_PAY,
-	  "pay ticket=ID amount=CENTS [method=card] [reference=REF] — record a payment", m_pay },
+	  "pay ticket=ID amount=CENTS [method=card] [reference=REF] — record a payment", m_pay, NULL },
 	{ "lost", ROLE_KIOSK, 0, P_LOST,
-	  "lost plate=PLATE [at=TIME] — mark a ticket lost", m_lost },
+	  "lost plate=PLATE [at=TIME] — mark a ticket lost", m_lost, NULL },
 	{ "locate", ROLE_KIOSK, 0, P_PLATE,
-	  "locate plate=PLATE — where a vehicle is parked", m_locate },
+	  "locate plate=PLATE — where a vehicle is parked", m_locate, P_PLATE },
 	{ "ticket", ROLE_KIOSK, 0, P_TICKET,
-	  "ticket ticket=ID — the whole ticket record", m_ticket },
-	{ "status", ANY, 0, P_NONE, "status — capacity and occupancy", m_status },
+	  "ticket ticket=ID — the whole ticket record", m_ticket, P_TICKET },
+	{ "status", ANY, 0, P_NONE, "status — capacity and occupancy", m_status, NULL },
 	{ "layout", ANY, 0, P_LAYOUT,
 	  "layout [from=0] [limit=N] — every row and spot with its state and occupant, for drawing a map; "
-	  "follow next for the rest of a large facility", m_layout },
+	  "follow next for the rest of a large facility", m_layout, NULL },
 	{ "spot", 0, 0, P_SPOT,
-	  "spot id=ID [state=in_service|out_of_service] — read or change a spot", m_spot },
+	  "spot id=ID [state=in_service|out_of_service] — read or change a spot", m_spot, P_SPOT },
 	{ "strategy", 0, 0, P_SET,
-	  "strategy [set=nearest|farthest|first|fill] — read or change the strategy", m_strategy },
+	  "strategy [set=nearest|farthest|first|fill] — read or change the strategy", m_strategy, P_SET },
 	{ "tariff", 0, 0, P_SET,
-	  "tariff [set={...}] — read or replace the tariff", m_tariff },
+	  "tariff [set={...}] — read or replace the tariff", m_tariff, NULL },
 	{ "search", ROLE_KIOSK, 0, P_SEARCH,
 	  "search prefix=PLATE [limit=20] [subscribe=true] — vehicles inside by plate prefix, live when subscribed",
-	  m_search },
+	  m_search, P_SEARCH },
 	{ "subscribe", ANY, 0, P_SUBSCRIBE,
 	  "subscribe topics=[\"occupancy\",\"events\",\"search:B-X\",\"gate:north\"] — notifications as things change",
-	  m_subscribe },
+	  m_subscribe, NULL },
 	{ "unsubscribe", ANY, 0, P_UNSUBSCRIBE,
-	  "unsubscribe subscription=ID — stop a subscription", m_unsubscribe },
+	  "unsubscribe subscription=ID — stop a subscription", m_unsubscribe, P_UNSUBSCRIBE },
 	{ "history", 0, 0, P_HISTORY,
 	  "history subject=vehicle:PLATE|spot:ID|ticket:ID|gate:ID|reservation:ID [limit=100] — audit events, newest last",
-	  m_history },
+	  m_history, P_HISTORY },
+	{ "nearby", ANY, 0, P_NEARBY,
+	  "nearby [lat=DEG lon=DEG] [radius_m=2000] [class=CLASS] [limit=10] — facilities with room nearby, nearest first",
+	  m_nearby, NULL },
 	{ "wait", ROLE_GATE, 0, P_WAIT,
 	  "wait gate=ID plate=PLATE class=CLASS [needs=[\"ev\"]] timeout_s=N — a spot now, or a place on the waitlist (position, expires_at); "
-	  "this connection is told waitlist.assigned or waitlist.expired", m_wait },
+	  "this connection is told waitlist.assigned or waitlist.expired", m_wait, NULL },
 	{ "waitlist_status", ROLE_GATE, 0, P_WAITLIST_ID,
-	  "waitlist_status waitlist_id=ID — waiting (position), assigned (ticket, spots), expired or cancelled", m_waitlist_status },
+	  "waitlist_status waitlist_id=ID — waiting (position), assigned (ticket, spots), expired or cancelled",
+	  m_waitlist_status, P_WAITLIST_ID },
 	{ "wait_cancel", ROLE_GATE, 0, P_WAITLIST_ID,
-	  "wait_cancel waitlist_id=ID — leave the waitlist (an outcome stays as it is)", m_wait_cancel },
+	  "wait_cancel waitlist_id=ID — leave the waitlist (an outcome stays as it is)", m_wait_cancel,
+	  P_WAITLIST_ID },
 	{ "reserve", ROLE_KIOSK, 0, P_RESERVE,
 	  "reserve plate=PLATE class=CLASS from=TIME to=TIME [needs=[\"ev\"]] [spot=ID] [gate=ID] — book a spot for [from, to)",
-	  m_reserve },
+	  m_reserve, NULL },
 	{ "reservation", ROLE_KIOSK, 0, P_RESERVATION,
-	  "reservation reservation=ID — the whole reservation record", m_reservation },
+	  "reservation reservation=ID — the whole reservation record", m_reservation, P_RESERVATION },
 	{ "reservation_cancel", ROLE_KIOSK, 0, P_RESERVATION,
-	  "reservation_cancel reservation=ID — cancel a booked or held reservation (its hold is released)", m_reservation_cancel },
+	  "reservation_cancel reservation=ID — cancel a booked or held reservation (its hold is released)",
+	  m_reservation_cancel, P_RESERVATION },
 	{ "reservations", 0, 0, P_RESERVATIONS,
 	  "reservations [from=TIME] [to=TIME] [state=booked|held|owed|used|no_show|cancelled] [cursor=C] [limit=100] — reservations by start, a page at a time",
-	  m_reservations },
+	  m_reservations, NULL },
 	{ "check", 0, 0, P_NONE,
-	  "check — verify the garage's invariants (no spot given twice, occupied + held within the spots, claims served)", m_check },
+	  "check — verify the garage's invariants (no spot given twice, occupied + held within the spots, claims served)",
+	  m_check, NULL },
 };
 
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
@@ -1179,7 +1323,12 @@ m_help(struct call *c)
 		const struct method *m = method_find(name);
 
 		if (m == NULL) {
-			fail(c, PK_E_NOT_FOUND, "no method '%s'", name);
+			const char *near[3];
+			size_t n = method_suggest(name, near, 3);
+
+			fail(c, PK_E_NOT_FOUND, "no method '%.64s'%s%s%s%s%s", name,
+			    n ? "; did you mean " : "; see help", n ? near[0] : "",
+			    n > 1 ? " or " : "", n > 1 ? near[1] : "", n ? "?" : "");
 			return;
 		}
 		usage_json(c->out, m);
@@ -1192,6 +1341,79 @@ m_help(struct call *c)
 		usage_json(c->out, &methods[i]);
 	jw_arr_end(c->out);
 	jw_obj_end(c->out);
+}
+
+/*
+ * Edit distance (insert, delete, substitute, swap two neighbours) between
+ * a and the method name b, or cap + 1 once it passes cap: names are short
+ * and the table small, so this is cheap.
+ */
+static size_t
+distance(const char *a, const char *b, size_t cap)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t d[3][METHOD_NAME_MAX + 2];
+
+	if (la > METHOD_NAME_MAX || lb > METHOD_NAME_MAX ||
+	    (la > lb ? la - lb : lb - la) > cap)
+		return cap + 1;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t *cur = d[i % 3], *prev = d[(i - 1) % 3], *pp = d[(i + 1) % 3];
+		size_t best = cur[0] = i;
+
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1];
+			size_t v = prev[j] + 1;
+
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (prev[j - 1] + cost < v)
+				v = prev[j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
+				v = pp[j - 2] + 1;
+			cur[j] = v;
+			if (v < best)
+				best = v;
+		}
+		if (best > cap)
+			return cap + 1;
+	}
+	return d[la % 3][lb];
+}
+
+size_t
+method_suggest(const char *name, const char **out, size_t max)
+{
+	size_t n = 0, len = strlen(name);
+	/* One typo in a short name, two in a longer one. */
+	size_t cap = len <= 4 ? 1 : 2;
+
+	if (len == 0)
+		return 0;
+	for (size_t d = 0; d <= cap && n < max; d++) {
+		for (size_t i = 0; i < N_METHODS && n < max; i++) {
+			const char *m = methods[i].name;
+			/* "sub" is a prefix of "subscribe": as near as one typo. */
+			size_t dist = len >= 3 && strncmp(m, name, len) == 0 ?
+			    1 : distance(name, m, cap);
+
+			if (dist == d)
+				out[n++] = m;
+		}
+	}
+	return n;
+}
+
+const char *const *
+method_positional(const char *name)
+{
+	static const char *const none[] = { NULL };
+	const struct method *m = method_find(name);
+
+	return m != NULL && m->positional != NULL ? m->positional : none;
 }
 
 const struct method *

@@ -14,11 +14,31 @@
 
 #include <cjson/cJSON.h>
 
+#include "config.h"
 #include "garage.h"
 #include "jsonw.h"
 #include "perr.h"
 #include "role.h"
 #include "uuid7.h"
+
+/*
+ * An answer that comes later, from Redis: what the daemon is to look up.
+ * It answers in the connection's reply order (a history look-up, a
+ * nearby search).
+ */
+enum defer_kind { DEFER_HISTORY, DEFER_NEARBY };
+
+struct defer_req {
+	enum defer_kind kind;
+	int limit;			/* events, or facilities */
+	/* history */
+	char subject[160];
+	/* nearby (city.md): has_point 0 means this facility's location */
+	int has_point;
+	int64_t lat_e7, lon_e7;		/* 1e-7 degrees */
+	int64_t radius_m;
+	char cls[FAC_MAX_NAME + 1];	/* "" = room for any class */
+};
 
 /* What the daemon lends the handlers. */
 struct call_env {
@@ -27,6 +47,8 @@ struct call_env {
 	struct subs *subs;
 	/* Milliseconds of a monotonic clock (subscriptions' coalescing). */
 	int64_t (*mono_ms)(void *ud);
+	/* The core's configuration: payment methods (NULL: any method). */
+	const struct config *core;
 	/* How far ahead of now an operator's `at` may lie on a change. */
 	int64_t max_future_s;
 	/* A fresh time-ordered id. */
@@ -63,6 +85,13 @@ struct call_env {
 	int (*commit)(void *ud, const garage *g, const struct changes *ch,
 	    int acks_earlier, uint64_t *hold);
 	/*
+	 * lot_full's alternatives for class cls (city.md): writes the member
+	 * "alternatives" to edata from a cached copy of the city view, never
+	 * waiting on anything, or nothing when there is no fresh copy.  NULL:
+	 * no city view.
+	 */
+	void (*alternatives)(void *ud, int cls, struct jw *edata);
+	/*
 	 * Client (as subscriptions know it) called `wait` and its entry
 	 * waitlist_id is waiting: it is to receive waitlist.assigned or
 	 * waitlist.expired (protocol.md section 6).  NULL: nobody is told.
@@ -84,7 +113,7 @@ struct call {
 	struct jw *out;			/* the result is written here, one value */
 	/* out */
 	pk_err err;			/* on an error whatever was written to out is void */
-	char msg[200];			/* error message; "" = the default */
+	char msg[512];			/* error message; "" = the default */
 	struct jw edata;		/* extra error.data members (jw_members), or empty */
 	/*
 	 * The reply acknowledges a change made earlier (a payment sent again
@@ -94,18 +123,28 @@ struct call {
 	int acks_earlier;
 	int authenticated;		/* auth succeeded: role/bound_gate updated */
 	/*
-	 * The answer comes later (history waits on Redis): the daemon looks up
-	 * defer_subject and answers in order with the connection's replies.
+	 * The answer comes later (history and nearby wait on Redis): the
+	 * daemon looks up defer and answers in order with the connection's
+	 * replies.
 	 */
 	int deferred;
-	char defer_subject[160];
-	int defer_limit;
+	struct defer_req defer;
 };
 
 struct method;
 
 /* The method called name, or NULL. */
 const struct method *method_find(const char *name);
+/*
+ * Up to max method names close to name (a typo, a prefix), nearest
+ * first, in out; their count.  None for a name nothing resembles.
+ */
+size_t method_suggest(const char *name, const char **out, size_t max);
+/*
+ * The parameters a bare word fills on an inline line, in order ("help
+ * entry" is "help method=entry"); NULL-terminated, empty when none.
+ */
+const char *const *method_positional(const char *name);
 const char *method_name(const struct method *m);
 /* Whether the method may be called before authenticating. */
 int method_public(const struct method *m);

@@ -76,25 +76,84 @@ take_auth(struct session *s, const struct call *c)
 	}
 }
 
-/* A history look-up: answered later by the daemon, in order.  What is answered now. */
+/*
+ * A look-up in Redis (history, nearby): answered later by the daemon, in
+ * order.  What is answered now.
+ */
 static pk_err
-defer(const struct call *c, const char *id, int notify, int in_batch,
-    struct jw *w, struct session_out *out)
+defer(const struct call *c, const char *name, const char *id, int notify,
+    int in_batch, struct jw *w, struct session_out *out)
 {
+	char msg[96];
+
 	if (notify)
 		return PK_OK;
 	if (in_batch) {
-		rpc_error(w, id, PK_E_INVALID_PARAMS,
-		    "history cannot be part of a batch", NULL);
+		snprintf(msg, sizeof(msg), "%s cannot be part of a batch", name);
+		rpc_error(w, id, PK_E_INVALID_PARAMS, msg, NULL);
 		return PK_E_INVALID_PARAMS;
 	}
 	out->defer_id = strdup(id ? id : "null");
 	if (out->defer_id == NULL)
 		return PK_E_INTERNAL;
 	out->deferred = 1;
-	memcpy(out->defer_subject, c->defer_subject, sizeof(out->defer_subject));
-	out->defer_limit = c->defer_limit;
+	out->defer = c->defer;
 	return PK_OK;
+}
+
+/* Only a name that looks like one is echoed: it may be any client's string. */
+static int
+echoable(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * "unknown method 'entyr'; did you mean entry?", with data.method and
+ * data.suggestions for programs.
+ */
+static void
+unknown_method(struct jw *w, const char *id, const char *name)
+{
+	const char *near[3];
+	size_t n = echoable(name) ? method_suggest(name, near, 3) : 0;
+	char msg[256];
+	struct jw data;
+	int used;
+
+	if (!echoable(name)) {
+		rpc_error(w, id, PK_E_METHOD_NOT_FOUND, "unknown method; try help",
+		    NULL);
+		return;
+	}
+	used = snprintf(msg, sizeof(msg), "unknown method '%s'", name);
+	for (size_t i = 0; i < n; i++)
+		used += snprintf(msg + used, sizeof(msg) - (size_t)used, "%s%s",
+		    i == 0 ? "; did you mean " : i + 1 == n ? " or " : ", ", near[i]);
+	snprintf(msg + used, sizeof(msg) - (size_t)used, "%s",
+	    n > 0 ? "?" : "; try help");
+	jw_init(&data);
+	jw_members(&data);
+	jw_kstr(&data, "method", name);
+	jw_key(&data, "suggestions");
+	jw_arr(&data);
+	for (size_t i = 0; i < n; i++)
+		jw_str(&data, near[i]);
+	jw_arr_end(&data);
+	rpc_error(w, id, PK_E_METHOD_NOT_FOUND, msg,
+	    jw_failed(&data) ? NULL : &data);
+	jw_release(&data);
 }
 
 /*
@@ -115,8 +174,7 @@ run_one(struct session *s, const char *id, const char *name,
 	if (m == NULL) {
 		note(s, out, NULL, PK_E_METHOD_NOT_FOUND);
 		if (!notify)
-			rpc_error(w, id, PK_E_METHOD_NOT_FOUND,
-			    "unknown method; try help", NULL);
+			unknown_method(w, id, name);
 		return;
 	}
 	memset(&c, 0, sizeof(c));
@@ -145,7 +203,7 @@ run_one(struct session *s, const char *id, const char *name,
 		jw_rewind(w, &mk);
 	answered = c.err;
 	if (c.deferred)
-		answered = defer(&c, id, notify, in_batch, w, out);
+		answered = defer(&c, name, id, notify, in_batch, w, out);
 	else if (!notify && c.err != PK_OK)
 		rpc_error(w, id, c.err, c.msg[0] ? c.msg : NULL, &c.edata);
 	else if (!notify)
@@ -243,7 +301,8 @@ handle_inline(struct session *s, const char *line, size_t len, int64_t now,
 	cJSON *params = NULL;
 	pk_err e;
 
-	e = inline_parse(line, len, &method, &params, err, sizeof(err));
+	e = inline_parse(line, len, method_positional, &method, &params, err,
+	    sizeof(err));
 	if (e != PK_OK) {
 		note(s, out, NULL, e);
 		rpc_error(&s->w, NULL, e, err[0] ? err : NULL, NULL);

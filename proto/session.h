@@ -57,11 +57,10 @@ struct session_out {
 	const struct session_req *reqs;
 	int failed_auth;	/* how many auth calls failed (a batch may hold many) */
 	int internal;		/* an internal error was answered */
-	/* A deferred answer (history): the id to answer, the look-up to make. */
+	/* A deferred answer (history, nearby): the id to answer, the look-up to make. */
 	int deferred;
 	char *defer_id;		/* malloc'd raw id text */
-	char defer_subject[160];
-	int defer_limit;
+	struct defer_req defer;
 };
 
 /*

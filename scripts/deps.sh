@@ -8,8 +8,9 @@ case "${1:-build}" in
   build) want="$build" ;;
   run)   want="$build redis-server" ;;
   # prometheus: its promtool checks the /metrics exposition; chromium runs
-  # the live map's browser test.
-  test)  want="$build libcmocka-dev redis-server python3 clang libclang-rt-14-dev prometheus chromium" ;;
+  # the live map's browser test; systemd's systemd-analyze checks the unit
+  # offline; iproute2's ss shows TCP keepalive timers.
+  test)  want="$build libcmocka-dev redis-server python3 clang libclang-rt-14-dev prometheus chromium systemd iproute2" ;;
   fuzz)  want="$build clang libclang-rt-14-dev" ;;
   *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac

@@ -23,6 +23,7 @@
 #include "frame.h"
 #include "inline.h"
 #include "jsonrpc.h"
+#include "methods.h"
 #include "../common/jtree.h"
 #include "perr.h"
 #include "utf8.h"
@@ -228,7 +229,7 @@ fz_inline_line(const char *line, size_t len)
 	cJSON *params = (cJSON *)1;
 	pk_err e;
 
-	e = inline_parse(line, len, &method, &params, msg, sizeof msg);
+	e = inline_parse(line, len, method_positional, &method, &params, msg, sizeof msg);
 	if (e != PK_OK) {
 		FZ_CHECK(method == NULL && params == NULL);
 		FZ_CHECK(msg[0] != '\0' && utf8_valid(msg, strlen(msg)));

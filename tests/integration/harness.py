@@ -42,7 +42,7 @@ def demo_config(**overrides):
 class Daemon:
     """A parkd process on a free port with its own data directory."""
 
-    def __init__(self, cfg=None, args=(), data_dir=None, preexec_fn=None):
+    def __init__(self, cfg=None, args=(), data_dir=None, preexec_fn=None, env=None):
         self.cfg = cfg if cfg is not None else demo_config()
         self.tmp = tempfile.mkdtemp(prefix="parkd-test-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
@@ -58,14 +58,19 @@ class Daemon:
             json.dump(self.cfg, f)
         self.args = list(args)
         self.preexec_fn = preexec_fn  # run in the child before exec (e.g. rlimits)
+        self.env = env  # extra environment variables
         self.proc = None
         self.log = os.path.join(self.tmp, "parkd.log")
 
     def start(self, wait=True):
         self.logf = open(self.log, "ab")
+        env = None
+        if self.env:
+            env = dict(os.environ)
+            env.update(self.env)
         self.proc = subprocess.Popen([PARKD, "-c", self.path] + self.args,
                                      stdout=self.logf, stderr=self.logf,
-                                     preexec_fn=self.preexec_fn)
+                                     preexec_fn=self.preexec_fn, env=env)
         if wait:
             deadline = time.time() + 15
             while time.time() < deadline:
@@ -78,6 +83,26 @@ class Daemon:
                     time.sleep(0.05)
             raise RuntimeError("parkd did not start:\n" + self.logtext())
         return self
+
+    def rewrite(self, **changes):
+        """Changes the configuration file (not the running daemon):
+        top-level keys replaced, or merged one level down for dicts."""
+        for k, v in changes.items():
+            if isinstance(v, dict) and isinstance(self.cfg.get(k), dict):
+                self.cfg[k].update(v)
+            else:
+                self.cfg[k] = v
+        with open(self.path, "w") as f:
+            json.dump(self.cfg, f)
+
+    def wait_log(self, text, timeout=5, start=0):
+        """Waits for text to appear in the log after offset start."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.logtext()[start:]:
+                return
+            time.sleep(0.02)
+        raise AssertionError("%r not logged:\n%s" % (text, self.logtext()[-3000:]))
 
     def logtext(self):
         try:

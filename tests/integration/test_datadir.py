@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 
 from harness import Daemon, check_config
@@ -90,6 +91,12 @@ def test_check_config_takes_no_lock():
     with Daemon(dur_config()) as d:
         cfg = dur_config()
         cfg["data_dir"] = d.data_dir
+        # The daemon's own first record (its tariff) is on disk first.
+        c = d.client()
+        deadline = time.time() + 10
+        while c.ok("health")["journal"]["durable_lsn"] < 1:
+            assert time.time() < deadline, "the start record never became durable"
+            time.sleep(0.02)
         before = _files(d.data_dir)
         rc, out = check_config(cfg)
         assert rc == 0, out
@@ -123,6 +130,26 @@ def _snapshot_child(d, timeout=20):
     raise AssertionError("no snapshot child was caught writing")
 
 
+def _while_catching_child(d, fn):
+    """Runs fn while another thread watches for d's snapshot child: a
+    small snapshot can start and finish before fn returns."""
+    caught = {}
+
+    def watch():
+        try:
+            caught["kid"] = _snapshot_child(d)
+        except AssertionError as e:
+            caught["error"] = e
+
+    t = threading.Thread(target=watch)
+    t.start()
+    out = fn()
+    t.join()
+    if "error" in caught:
+        raise caught["error"]
+    return out, caught["kid"]
+
+
 def _gone(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -152,8 +179,7 @@ def test_snapshot_child_neither_frees_nor_keeps_the_lock():
     try:
         d1.start()
         c = d1.client(timeout=60)
-        acked = snapshot_due(c, "SA")
-        kid, held = _snapshot_child(d1)
+        acked, (kid, held) = _while_catching_child(d1, lambda: snapshot_due(c, "SA"))
         kids.append(kid)
         assert not [h for h in held if h.endswith("/LOCK")], "the snapshot child holds LOCK: %s" % held
         # A child alive (stopped mid-write) does not make the lock look free.
@@ -167,8 +193,8 @@ def test_snapshot_child_neither_frees_nor_keeps_the_lock():
         _assert_refused(d2, d1)
         # The daemon dies while a child is writing: the child goes with it,
         # and the lock is free at once (the child closed its copy).
-        acked.update(snapshot_due(c, "SB"))
-        kid, held = _snapshot_child(d1)
+        more, (kid, held) = _while_catching_child(d1, lambda: snapshot_due(c, "SB"))
+        acked.update(more)
         kids.append(kid)
         c.close()
         d1.stop(signal.SIGKILL)

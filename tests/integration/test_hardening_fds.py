@@ -59,8 +59,8 @@ def test_fd_limit_below_max_clients_warned_and_refusals_counted():
     cfg = demo_config(limits={"max_clients": 1000, "rate_per_s": 0})
     with Daemon(cfg, preexec_fn=nofile(64, 64)) as d:
         log = d.logtext()
-        m = re.search(r"open-file limit 64 is below limits.max_clients 1000 \+ \d+ .*"
-                      r"serving at most (\d+) clients", log)
+        m = re.search(r"open-file limit is below limits.max_clients .* nofile=64 "
+                      r"max_clients=1000 own=\d+ serving=(\d+)", log)
         assert m, "no warning about the open-file limit at start:\n" + log
         fit = int(m.group(1))
         assert 0 < fit < 64, m.group(0)

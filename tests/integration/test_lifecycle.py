@@ -566,7 +566,7 @@ def test_tariff_versions_survive_restart_and_snapshot():
         assert ok(c, "tariff") == cfg["tariff"]
         enter(c, "TV 3", SUN)
         assert ok(c, "quote", plate="TV 3", at=at(SUN, minutes=61))["tariff_version"] == 3
-        assert "becomes version 3" in d.logtext()
+        assert "a new version version=3" in d.logtext()
         c.close()
     finally:
         d.close()

@@ -430,7 +430,7 @@ def test_inline_commands():
     t = r["ticket"]
     assert_error(c.line('pay ticket=%s amount="300"' % t), "invalid_params", None)
     # Duplicate and malformed parameters.
-    for bad in ["locate plate=A plate=B", "locate plate", "locate =A", 'locate plate="A',
+    for bad in ["locate plate=A plate=B", "locate A plate=B", "ping x", "locate =A", 'locate plate="A',
                 "locate plate=[1", 'locate plate="A"B']:
         r = c.line(bad)
         assert "error" in r and r["id"] is None, (bad, r)

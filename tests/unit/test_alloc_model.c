@@ -293,6 +293,43 @@ struct vehicle {
 	size_t n;
 };
 
+/* The plain rule of alloc_free_runs: floor(L / k) summed over free runs. */
+static uint64_t
+m_free_runs(const struct model *m, int type, uint32_t k)
+{
+	uint64_t n = 0, cur = 0;
+
+	for (uint32_t s = 0; s < m->n; s++) {
+		int ends = s + 1 == m->n || m->row[s + 1] != m->row[s];
+
+		if (m->type[s] == type && m->st[s] == M_FREE)
+			cur++;
+		else {
+			n += cur / k;
+			cur = 0;
+		}
+		if (ends) {
+			n += cur / k;
+			cur = 0;
+		}
+	}
+	return n;
+}
+
+static void
+check_free_runs(const alloc *a, const struct model *m)
+{
+	static const uint32_t ks[] = { 1, 2, 3, 5, 13, 63, 64, 65, 130 };
+
+	for (int t = 0; t < facility_type_count(m->f); t++)
+		for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++)
+			assert_int_equal(alloc_free_runs(a, t, ks[i]),
+			    m_free_runs(m, t, ks[i]));
+	assert_int_equal(alloc_free_runs(a, 0, 0), 0);
+	assert_int_equal(alloc_free_runs(a, -1, 1), 0);
+	assert_int_equal(alloc_free_runs(a, facility_type_count(m->f), 1), 0);
+}
+
 static void
 check_counts(const alloc *a, const struct model *m)
 {
@@ -418,6 +455,7 @@ run_seed(uint64_t seed, int ops, int big)
 			alloc_set_strategy(a, m.strategy);
 		} else {
 			check_counts(a, &m);
+			check_free_runs(a, &m);
 		}
 		/* Spot states and pending flags agree for a random spot. */
 		s = rnd(m.n);
@@ -426,6 +464,7 @@ run_seed(uint64_t seed, int ops, int big)
 		    m.pending[s]);
 	}
 	check_counts(a, &m);
+	check_free_runs(a, &m);
 	for (uint32_t s = 0; s < m.n; s++) {
 		assert_int_equal(alloc_spot_state(a, s), (int)m.st[s]);
 		assert_int_equal(alloc_spot_pending_out_of_service(a, s),
@@ -538,6 +577,8 @@ run_fragmented(uint64_t seed, int ops)
 			    facility_class_name(f, cls), alloc_strategy_name(m.strategy),
 			    pk_err_reason(e), a1, n, pk_err_reason(me), m1, mn);
 		}
+		if (op % 97 == 0)
+			check_free_runs(a, &m);
 		if (e == PK_OK && n > 1)
 			seen_run++;
 		else if (e == PK_OK)
@@ -547,6 +588,7 @@ run_fragmented(uint64_t seed, int ops)
 		seen_strategy[m.strategy]++;
 	}
 	check_counts(a, &m);
+	check_free_runs(a, &m);
 	m_fini(&m);
 	alloc_free(a);
 	facility_free(f);

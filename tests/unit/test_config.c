@@ -63,6 +63,18 @@ test_core_only(void **state)
 	assert_int_equal(c->reservations.hold_before_s, 900);
 	assert_int_equal(c->registry.retention_hours, 24);
 	assert_int_equal(c->limits.closed_tickets, 9);
+	/* Payment methods: config.md's three unless given. */
+	assert_int_equal(c->n_payment_methods, 3);
+	assert_true(config_payment_method(c, "card"));
+	assert_false(config_payment_method(c, "bitcoin"));
+	config_free(c);
+	c = parse("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'payment_methods': ['cash', 'voucher_2'] }",
+	    err, sizeof(err));
+	if (c == NULL)
+		fail_msg("refused: %s", err);
+	assert_int_equal(c->n_payment_methods, 2);
+	assert_true(config_payment_method(c, "voucher_2"));
+	assert_false(config_payment_method(c, "card"));
 	config_free(c);
 	config_free(NULL);
 }
@@ -84,6 +96,14 @@ test_core_errors(void **state)
 	    "registry.retention_hours: must be between 0 and 87600");
 	expect_error("{ 'tariff': " TU_MIN_TARIFF " }", "facility: is required");
 	expect_error("[]", "config: must be an object");
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'payment_methods': [] }",
+	    "payment_methods: must name at least one method");
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'payment_methods': ['cash', 'Card'] }",
+	    "payment_methods[1]: must be 1 to 16 characters of a-z 0-9 _ -");
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'payment_methods': ['cash', 'cash'] }",
+	    "payment_methods[1]: 'cash' is listed twice");
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'payment_methods': 'cash' }",
+	    "payment_methods: must be an array");
 	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'strategy': 'fill', 'strategy': 'first' }",
 	    "strategy: duplicate key");
 	expect_error("{\n " MINI_FAC ",\n 'tariff': " TU_MIN_TARIFF ",\n}",

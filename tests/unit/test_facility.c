@@ -582,6 +582,95 @@ test_errors_tags_cap(void **state)
 	    "facility.rows[0].tags[64]: more than 64 distinct tags");
 }
 
+
+/* A facility with rows_a, one gate and the given location member ("" for none). */
+static facility *
+load_located(const char *location, char *err, size_t errlen)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "{ 'name': 'x', 'gates': [ { 'id': 'g', "
+	    "'role': 'entry', 'level': 0, 'x': 0, 'y': 0 } ], 'rows': %s%s }",
+	    rows_a, location);
+	return load(buf, NULL, err, errlen);
+}
+
+static void
+expect_location(const char *location, int64_t lat, int64_t lon)
+{
+	char err[256] = "";
+	facility *f = load_located(location, err, sizeof(err));
+	int64_t la = -1, lo = -1;
+
+	if (f == NULL)
+		fail_msg("%s: refused: %s", location, err);
+	assert_int_equal(facility_location_e7(f, &la, &lo), 0);
+	assert_int_equal(la, lat);
+	assert_int_equal(lo, lon);
+	facility_free(f);
+}
+
+static void
+expect_location_error(const char *location, const char *msg)
+{
+	char err[256] = "";
+	facility *f = load_located(location, err, sizeof(err));
+
+	if (f != NULL) {
+		facility_free(f);
+		fail_msg("%s: accepted, expected '%s'", location, msg);
+	}
+	assert_string_equal(err, msg);
+}
+
+static void
+test_location(void **state)
+{
+	char err[256] = "";
+	int64_t la = 7, lo = 7;
+	facility *f;
+
+	(void)state;
+	/* Without it (or null) the facility has no place on the map. */
+	f = load_located("", err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(facility_location_e7(f, &la, &lo), -1);
+	assert_int_equal(la, 7);
+	facility_free(f);
+	f = load_located(", 'location': null", err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(facility_location_e7(f, &la, &lo), -1);
+	facility_free(f);
+
+	expect_location(", 'location': { 'lat': 52.52, 'lon': 13.405 }",
+	    525200000, 134050000);
+	expect_location(", 'location': { 'lon': -0.1276474, 'lat': -51.5072178 }",
+	    -515072178, -1276474);
+	/* Past 7 decimals (a centimetre) the rest is rounded away. */
+	expect_location(", 'location': { 'lat': 1.123456789, 'lon': 0 }",
+	    11234568, 0);
+	/* The bounds are Redis's (Web Mercator latitude). */
+	expect_location(", 'location': { 'lat': 85.0511287, 'lon': 180 }",
+	    850511287, 1800000000);
+	expect_location(", 'location': { 'lat': -85.0511287, 'lon': -180 }",
+	    -850511287, -1800000000);
+
+	expect_location_error(", 'location': { 'lat': 85.06, 'lon': 0 }",
+	    "facility.location.lat: must be between -85.0511287 and 85.0511287");
+	expect_location_error(", 'location': { 'lat': 0, 'lon': 180.5 }",
+	    "facility.location.lon: must be between -180 and 180");
+	expect_location_error(", 'location': { 'lat': 1 }",
+	    "facility.location.lon: is required");
+	expect_location_error(", 'location': { 'lon': 1 }",
+	    "facility.location.lat: is required");
+	expect_location_error(", 'location': { 'lat': '52', 'lon': 1 }",
+	    "facility.location.lat: must be a number");
+	expect_location_error(", 'location': { 'lat': 1, 'lon': 1, 'alt': 3 }",
+	    "facility.location.alt: unknown key");
+	expect_location_error(", 'location': [ 52, 13 ]",
+	    "facility.location: must be an object or null");
+}
+
 int
 main(void)
 {
@@ -598,6 +687,7 @@ main(void)
 		cmocka_unit_test(test_errors_gates),
 		cmocka_unit_test(test_errors_vehicles),
 		cmocka_unit_test(test_errors_tags_cap),
+		cmocka_unit_test(test_location),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

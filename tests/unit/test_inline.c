@@ -22,7 +22,7 @@ ok(const char *s, const char *method, const char *params_json)
 {
 	char msg[160] = "untouched", *m = NULL, *printed;
 	cJSON *p = NULL;
-	pk_err e = inline_parse(s, strlen(s), &m, &p, msg, sizeof msg);
+	pk_err e = inline_parse(s, strlen(s), NULL, &m, &p, msg, sizeof msg);
 
 	if (e != PK_OK)
 		fail_msg("%s: refused (%d): %s", s, e, msg);
@@ -44,7 +44,7 @@ bad_len(const char *s, size_t len, pk_err e, const char *sub)
 {
 	char msg[160] = "", *m = msg;	/* any non-NULL: must come back NULL */
 	cJSON *p = (cJSON *)(void *)msg;
-	pk_err got = inline_parse(s, len, &m, &p, msg, sizeof msg);
+	pk_err got = inline_parse(s, len, NULL, &m, &p, msg, sizeof msg);
 
 	if (got != e)
 		fail_msg("%.*s: got %d (%s), want %d", (int)len, s, got, msg, e);
@@ -177,7 +177,7 @@ test_errors_line(void **state)
 		char *m = NULL;
 		cJSON *p = NULL;
 
-		assert_int_equal(inline_parse(line, off, &m, &p, NULL, 0), PK_OK);
+		assert_int_equal(inline_parse(line, off, NULL, &m, &p, NULL, 0), PK_OK);
 		assert_int_equal(cJSON_GetArraySize(p), INLINE_MAX_PARAMS);
 		free(m);
 		cJSON_Delete(p);
@@ -196,7 +196,7 @@ test_length_respected(void **state)
 	char *s;
 
 	(void)state;
-	assert_int_equal(inline_parse(buf, 17, &m, &p, NULL, 0), PK_OK);
+	assert_int_equal(inline_parse(buf, 17, NULL, &m, &p, NULL, 0), PK_OK);
 	s = tu_print(p);
 	assert_string_equal(s, "{\"method\":\"entry\"}");
 	free(s);
@@ -204,6 +204,58 @@ test_length_respected(void **state)
 	cJSON_Delete(p);
 	/* The line ends in the middle of a quoted value. */
 	bad_len("x a=\"bc\"", 7, PK_E_INVALID_PARAMS, "unterminated quote");
+}
+
+static const char *const *
+fake_positional(const char *method)
+{
+	static const char *const two[] = { "a", "b", NULL };
+	static const char *const none[] = { NULL };
+
+	return strcmp(method, "two") == 0 ? two : none;
+}
+
+/* Parses with fake_positional; NULL want: must fail with e. */
+static void
+positional(const char *s, const char *want, pk_err e)
+{
+	char msg[160], *m = NULL, *printed;
+	cJSON *p = NULL;
+	pk_err got = inline_parse(s, strlen(s), fake_positional, &m, &p, msg,
+	    sizeof msg);
+
+	if (want == NULL) {
+		if (got != e)
+			fail_msg("%s: got %d, want %d", s, got, e);
+		return;
+	}
+	if (got != PK_OK)
+		fail_msg("%s: refused: %s", s, msg);
+	printed = tu_print(p);
+	if (strcmp(printed, want) != 0)
+		fail_msg("%s: params %s, want %s", s, printed, want);
+	free(printed);
+	free(m);
+	cJSON_Delete(p);
+}
+
+/* Bare words fill the method's positional names in order. */
+static void
+test_positional(void **state)
+{
+	(void)state;
+	positional("two x", "{\"a\":\"x\"}", PK_OK);
+	positional("two x y", "{\"a\":\"x\",\"b\":\"y\"}", PK_OK);
+	/* Values are read as usual: JSON literals, quotes with spaces. */
+	positional("two 007 12", "{\"a\":\"007\",\"b\":12}", PK_OK);
+	positional("two \"B-XY 1\" [1]", "{\"a\":\"B-XY 1\",\"b\":[1]}", PK_OK);
+	positional("two \"k=v\"", "{\"a\":\"k=v\"}", PK_OK);
+	/* Mixed with names; a name given both ways is refused. */
+	positional("two x c=1", "{\"a\":\"x\",\"c\":1}", PK_OK);
+	positional("two a=1 x", NULL, PK_E_INVALID_PARAMS);
+	/* Past the names, or for a method with none: as before. */
+	positional("two x y z", NULL, PK_E_INVALID_PARAMS);
+	positional("one x", NULL, PK_E_INVALID_PARAMS);
 }
 
 int
@@ -218,6 +270,7 @@ main(void)
 		cmocka_unit_test(test_errors_values),
 		cmocka_unit_test(test_errors_line),
 		cmocka_unit_test(test_length_respected),
+		cmocka_unit_test(test_positional),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

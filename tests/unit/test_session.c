@@ -20,13 +20,25 @@
 struct fx {
 	garage *g;
 	struct call_env env;
+	struct config core;		/* payment methods */
 	struct session s;
 	unsigned next_id;	/* ids handed out so far */
 	uint64_t lsn;		/* changes committed so far */
 	int commit_fails;	/* the next commit fails (journal out of memory) */
 	int writable;
 	int64_t now;
+	int alt_class;		/* the class lot_full asked alternatives for */
 };
+
+static void
+fake_alternatives(void *ud, int cls, struct jw *edata)
+{
+	struct fx *f = ud;
+
+	f->alt_class = cls;
+	jw_key(edata, "alternatives");
+	jw_raw(edata, "[{\"slug\":\"elsewhere\"}]", 22);
+}
 
 static void
 fake_new_id(void *ud, char out[UUID_BUFSZ])
@@ -107,6 +119,9 @@ setup(void **state)
 	f->env.auth = fake_auth;
 	f->env.writable = fake_writable;
 	f->env.commit = fake_commit;
+	strcpy(f->core.payment_methods[0], "cash");
+	strcpy(f->core.payment_methods[1], "card");
+	f->core.n_payment_methods = 2;
 	f->writable = 1;
 	f->now = NOW;
 	f->s.g = f->g;
@@ -341,6 +356,21 @@ test_help(void **state)
 	cJSON_Delete(r);
 	err_only(f, "help method=fly", "not_found", 4040);
 	err_only(f, "help method=1", "invalid_params", -32602);
+	/* A bare word is the method's positional parameter. */
+	r = expect_ok(f, "help entry");
+	assert_string_equal(gstr(r, "result.method"), "entry");
+	cJSON_Delete(r);
+	r = expect_ok(f, "help \"quote\"");
+	assert_string_equal(gstr(r, "result.method"), "quote");
+	cJSON_Delete(r);
+	r = expect_err(f, "help entyr", "not_found", 4040);
+	assert_string_equal(gstr(r, "error.message"), "no method 'entyr'; did you mean entry?");
+	cJSON_Delete(r);
+	/* Given twice, or one word too many, is refused. */
+	err_only(f, "help entry method=pay", "invalid_params", -32602);
+	err_only(f, "help entry pay", "invalid_params", -32602);
+	/* ping takes none. */
+	err_only(f, "ping now", "invalid_params", -32602);
 }
 
 static void
@@ -353,6 +383,26 @@ test_unknown_method_and_params(void **state)
 	assert_int_equal(gnum(r, "id"), 3);
 	cJSON_Delete(r);
 	err_only(f, "teleport now=1", "method_not_found", -32601);
+	r = expect_err(f, "{'id':5,'method':'teleport'}", "method_not_found", -32601);
+	assert_string_equal(gstr(r, "error.message"), "unknown method 'teleport'; try help");
+	assert_string_equal(gstr(r, "error.data.method"), "teleport");
+	assert_int_equal(cJSON_GetArraySize(get(r, "error.data.suggestions")), 0);
+	cJSON_Delete(r);
+	/* A typo, a swap, a prefix: the nearest names. */
+	r = expect_err(f, "entyr gate=north", "method_not_found", -32601);
+	assert_string_equal(gstr(r, "error.message"), "unknown method 'entyr'; did you mean entry?");
+	assert_string_equal(gstr(r, "error.data.suggestions.0"), "entry");
+	cJSON_Delete(r);
+	r = expect_err(f, "qoute", "method_not_found", -32601);
+	assert_string_equal(gstr(r, "error.message"), "unknown method 'qoute'; did you mean quote?");
+	cJSON_Delete(r);
+	r = expect_err(f, "subscr", "method_not_found", -32601);
+	assert_string_equal(gstr(r, "error.data.suggestions.0"), "subscribe");
+	cJSON_Delete(r);
+	/* A name that is not a name is not echoed. */
+	r = expect_err(f, "{'id':6,'method':'a b\\u00e9c'}", "method_not_found", -32601);
+	assert_string_equal(gstr(r, "error.message"), "unknown method; try help");
+	cJSON_Delete(r);
 	r = expect_err(f, "{'id':4,'method':'ping','params':{'x':1}}", "invalid_params",
 	    -32602);
 	assert_string_equal(gstr(r, "error.message"), "params.x: unknown key");
@@ -592,7 +642,17 @@ test_entry(void **state)
 	err_only(f, "{'id':1,'method':'entry','params':{'gate':'north','plate':'b-xy 123',"
 	    "'class':'car'}}", "plate_inside", 4090);
 	err_only(f, "entry gate=south plate=X1 class=car", "wrong_gate", 4096);
-	err_only(f, "entry gate=west plate=X1 class=car", "invalid_params", -32602);
+	r = expect_err(f, "entry gate=west plate=X1 class=car", "invalid_params", -32602);
+	/* The valid ones are named, for people and for programs. */
+	assert_non_null(strstr(gstr(r, "error.message"),
+	    "no such gate 'west'; gates are north, south"));
+	assert_string_equal(gstr(r, "error.data.valid.0"), "north");
+	cJSON_Delete(r);
+	r = expect_err(f, "entry gate=north plate=X1 class=boat", "invalid_params", -32602);
+	assert_non_null(strstr(gstr(r, "error.message"),
+	    "no such vehicle class 'boat'; classes are "));
+	assert_true(cJSON_GetArraySize(get(r, "error.data.valid")) >= 2);
+	cJSON_Delete(r);
 	err_only(f, "entry plate=X1 class=car", "invalid_params", -32602);
 	err_only(f, "entry gate=north class=car", "invalid_params", -32602);
 	err_only(f, "entry gate=north plate=X1", "invalid_params", -32602);
@@ -612,13 +672,23 @@ test_entry(void **state)
 	ok_only(f, "entry gate=north plate=V2 class=van");
 	r = expect_err(f, "entry gate=north plate=V3 class=van", "lot_full", 4091);
 	assert_true(cJSON_IsTrue(get(r, "error.data.waitlist")));
+	/* Without a city view there are no alternatives. */
+	assert_false(has(get(r, "error.data"), "alternatives"));
 	cJSON_Delete(r);
+	/* With one, its cached members are spliced into error.data. */
+	f->env.alternatives = fake_alternatives;
+	r = expect_err(f, "entry gate=north plate=V3 class=van", "lot_full", 4091);
+	assert_int_equal(f->alt_class, facility_class_lookup(garage_facility(f->g), "van"));
+	assert_string_equal(gstr(r, "error.data.alternatives.0.slug"), "elsewhere");
+	assert_true(cJSON_IsTrue(get(r, "error.data.waitlist")));
+	cJSON_Delete(r);
+	f->env.alternatives = NULL;
 	assert_int_equal(garage_inside_count(f->g), 4);
 	/*
-	 * An id is drawn for every entry that reaches the core: 10 of them
+	 * An id is drawn for every entry that reaches the core: 11 of them
 	 * (the one naming an unknown reservation too).
 	 */
-	assert_int_equal(f->next_id, 10);
+	assert_int_equal(f->next_id, 11);
 }
 
 static void
@@ -679,8 +749,17 @@ test_pay(void **state)
 	    "amount_mismatch", 4093);
 	assert_int_equal(gnum(r, "error.data.amount_due"), 300);
 	assert_string_equal(gstr(r, "error.data.currency"), "EUR");
+	assert_string_equal(gstr(r, "error.message"), "the amount due is 3.00 EUR");
 	cJSON_Delete(r);
 	assert_int_equal(garage_inside(f->g, "P1")->paid, 0);
+	/* Only the configured methods, listed when another is given. */
+	f->env.core = &f->core;
+	r = expect_err(f, "pay ticket=00000000-0000-7000-8000-000000000001 amount=300 "
+	    "method=bitcoin", "invalid_params", -32602);
+	assert_string_equal(gstr(r, "error.message"),
+	    "params.method: 'bitcoin' is not taken here; methods are cash, card");
+	assert_string_equal(gstr(r, "error.data.valid.1"), "card");
+	cJSON_Delete(r);
 
 	r = rpc_out(f, "{'id':2,'method':'pay','params':{'ticket':"
 	    "'00000000-0000-7000-8000-000000000001','amount':300,'method':'card',"
@@ -696,6 +775,12 @@ test_pay(void **state)
 	assert_string_equal(gstr(r, "result.currency"), "EUR");
 	assert_string_equal(gstr(r, "result.exit_by"), "2026-11-23T11:15:00Z");
 	assert_false(has(get(r, "result"), "replayed"));
+	cJSON_Delete(r);
+	/* Paid up: another payment is not taken, and the message says why. */
+	r = expect_err(f, "pay ticket=00000000-0000-7000-8000-000000000001 amount=100",
+	    "amount_mismatch", 4093);
+	assert_string_equal(gstr(r, "error.message"), "nothing is due");
+	assert_int_equal(gnum(r, "error.data.amount_due"), 0);
 	cJSON_Delete(r);
 
 	/* The same reference: the same receipt, charged once. */
@@ -776,6 +861,7 @@ test_exit(void **state)
 	f->now = NOW + HOUR;
 	r = expect_err(f, "exit gate=south plate=X1", "payment_required", 4092);
 	assert_int_equal(gnum(r, "error.data.amount_due"), 300);
+	assert_string_equal(gstr(r, "error.message"), "3.00 EUR due");
 	assert_string_equal(gstr(r, "error.data.currency"), "EUR");
 	cJSON_Delete(r);
 	err_only(f, "exit gate=north plate=X1", "wrong_gate", 4096);
@@ -949,8 +1035,9 @@ test_history_deferred(void **state)
 	assert_null(out.line);
 	assert_int_equal(out.deferred, 1);
 	assert_string_equal(out.defer_id, "5");
-	assert_string_equal(out.defer_subject, "vehicle:B-XY 1");
-	assert_int_equal(out.defer_limit, 7);
+	assert_int_equal(out.defer.kind, DEFER_HISTORY);
+	assert_string_equal(out.defer.subject, "vehicle:B-XY 1");
+	assert_int_equal(out.defer.limit, 7);
 	out_free(&out);
 	r = rpc_out(f, "[{'id':6,'method':'history','params':{'subject':'spot:A-01'}}]", &out);
 	assert_string_equal(gstr(r, "0.error.data.reason"), "invalid_params");
@@ -976,6 +1063,96 @@ req_is(const struct session_out *out, unsigned i, const char *method,
 	else
 		assert_string_equal(method_name(method_at(out->reqs[i].method)), method);
 	assert_string_equal(pk_err_reason((pk_err)out->reqs[i].err), reason);
+}
+
+
+static void
+test_nearby_deferred(void **state)
+{
+	struct fx *f = *state;
+	struct session_out out;
+	cJSON *r;
+
+	(void)state;
+	run(f, "{'id':8,'method':'nearby','params':{'lat':52.52,'lon':-0.1276474,"
+	    "'radius_m':500,'class':'bus','limit':3}}", &out);
+	assert_null(out.line);
+	assert_int_equal(out.deferred, 1);
+	assert_string_equal(out.defer_id, "8");
+	assert_int_equal(out.defer.kind, DEFER_NEARBY);
+	assert_int_equal(out.defer.has_point, 1);
+	assert_int_equal(out.defer.lat_e7, 525200000);
+	assert_int_equal(out.defer.lon_e7, -1276474);
+	assert_int_equal(out.defer.radius_m, 500);
+	assert_int_equal(out.defer.limit, 3);
+	assert_string_equal(out.defer.cls, "bus");
+	out_free(&out);
+	/* The contract's defaults; any class name (another facility's). */
+	run(f, "nearby lat=1 lon=2 class=tram", &out);
+	assert_int_equal(out.deferred, 1);
+	assert_int_equal(out.defer.radius_m, 2000);
+	assert_int_equal(out.defer.limit, 10);
+	assert_string_equal(out.defer.cls, "tram");
+	out_free(&out);
+	run(f, "nearby lat=1 lon=2", &out);
+	assert_string_equal(out.defer.cls, "");
+	out_free(&out);
+	/* This facility has no location: a point is needed. */
+	err_only(f, "nearby", "invalid_params", -32602);
+	err_only(f, "nearby lat=1", "invalid_params", -32602);
+	err_only(f, "nearby lon=1", "invalid_params", -32602);
+	err_only(f, "nearby lat=91 lon=1", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=181", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=1 radius_m=0", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=1 radius_m=100001", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=1 limit=101", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=1 class=\"\"", "invalid_params", -32602);
+	err_only(f, "nearby lat=1 lon=1 color=red", "invalid_params", -32602);
+	/* Not in a batch: answered later, it would hold the batch back. */
+	r = rpc_out(f, "[{'id':6,'method':'nearby','params':{'lat':1,'lon':1}}]", &out);
+	assert_string_equal(gstr(r, "0.error.data.reason"), "invalid_params");
+	assert_string_equal(gstr(r, "0.error.message"), "nearby cannot be part of a batch");
+	assert_int_equal(out.deferred, 0);
+	cJSON_Delete(r);
+	out_free(&out);
+	/* Any authenticated role may ask. */
+	f->s.role = ROLE_GATE;
+	run(f, "nearby lat=1 lon=1", &out);
+	assert_int_equal(out.deferred, 1);
+	out_free(&out);
+	f->s.role = ROLE_NONE;
+	err_only(f, "nearby lat=1 lon=1", "auth_required", 4010);
+}
+
+static void
+test_nearby_here(void **state)
+{
+	struct fx *f = *state;
+	struct session_out out;
+	char *fac = strdup(TU_FACILITY);
+	char *at;
+
+	/* The test facility, placed on the map. */
+	assert_non_null(fac);
+	at = strstr(fac, "'level_distance'");
+	assert_non_null(at);
+	{
+		char buf[4096];
+
+		snprintf(buf, sizeof(buf), "%.*s'location': { 'lat': 48.1, 'lon': 11.5 }, %s",
+		    (int)(at - fac), fac, at);
+		garage_free(f->g);
+		f->g = tu_garage_from(buf, TU_VEHICLES, TU_TARIFF, ALLOC_NEAREST, 10);
+		f->s.g = f->g;
+	}
+	free(fac);
+	(void)state;
+	run(f, "nearby", &out);
+	assert_int_equal(out.deferred, 1);
+	assert_int_equal(out.defer.has_point, 0);
+	assert_int_equal(out.defer.lat_e7, 481000000);
+	assert_int_equal(out.defer.lon_e7, 115000000);
+	out_free(&out);
 }
 
 static void
@@ -1345,6 +1522,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_spot_strategy_tariff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spot_noop_is_not_a_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nearby_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nearby_here, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_outcomes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unauthenticated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),

@@ -432,6 +432,236 @@ test_endpoint_bad(void **state)
 	}
 }
 
+static cJSON *
+tree(const char *text)
+{
+	cJSON *r = config_json(text, strlen(text), &(struct jerr){ NULL, 0, 0 });
+
+	assert_non_null(r);
+	return r;
+}
+
+/* Keys that a running process cannot take, compared by value, not by text. */
+static void
+test_restart_changes(void **state)
+{
+	cJSON *a = tree("{\"listen\": \"127.0.0.1:1\", \"facility\": {\"a\": [1, 2]},"
+	    " \"limits\": {\"max_line\": 100}, \"strategy\": \"first\"}");
+	cJSON *same = tree("{ \"facility\" : {\"a\":[1,2]}, \"listen\":\"127.0.0.1:1\","
+	    " \"limits\": {\"max_line\": 200}, \"strategy\": \"fill\"}");
+	cJSON *b = tree("{\"listen\": \"127.0.0.1:2\", \"facility\": {\"a\": [2, 1]},"
+	    " \"durability\": \"none\", \"limits\": {\"max_line\": 100}}");
+	const char *out[16];
+	size_t n;
+
+	(void)state;
+	/* Other keys (limits, strategy) and spacing do not count. */
+	assert_int_equal(settings_restart_changes(a, same, out, 16), 0);
+	n = settings_restart_changes(a, b, out, 16);
+	assert_int_equal(n, 3);
+	assert_string_equal(out[0], "listen");
+	assert_string_equal(out[1], "durability");	/* given in one only */
+	assert_string_equal(out[2], "facility");	/* order inside matters */
+	/* Bounded by max. */
+	assert_int_equal(settings_restart_changes(a, b, out, 2), 2);
+	cJSON_Delete(a);
+	cJSON_Delete(same);
+	cJSON_Delete(b);
+	/* One key of a section: where audit stores, not how much it keeps. */
+	a = tree("{\"audit\": {\"redis\": \"127.0.0.1:1\", \"stream_maxlen\": 5}, \"city\": {}}");
+	b = tree("{\"audit\": {\"redis\": \"127.0.0.1:1\", \"stream_maxlen\": 9}, \"city\": {}}");
+	assert_int_equal(settings_restart_changes(a, b, out, 16), 0);
+	cJSON_Delete(b);
+	b = tree("{\"audit\": {\"redis\": \"127.0.0.1:2\"}, \"city\": null}");
+	n = settings_restart_changes(a, b, out, 16);
+	/* A section turned null changes each of its keys. */
+	assert_int_equal(n, 4);
+	assert_string_equal(out[0], "audit.redis");
+	assert_string_equal(out[1], "city.redis");
+	assert_string_equal(out[2], "city.password");
+	assert_string_equal(out[3], "city.prefix");
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+
+struct reported {
+	char msgs[16][256];
+	int n;
+};
+
+static void
+collect(void *ud, const char *msg)
+{
+	struct reported *r = ud;
+
+	if (r->n < 16)
+		snprintf(r->msgs[r->n], sizeof(r->msgs[0]), "%s", msg);
+	r->n++;
+}
+
+static int
+check(const char *text, struct reported *r)
+{
+	char *q = tu_quote(text);
+	int n;
+
+	memset(r, 0, sizeof(*r));
+	n = settings_check(q, strlen(q), collect, r);
+	free(q);
+	assert_int_equal(n, r->n);
+	return n;
+}
+
+/* Every error of a file, each once, not what follows from an earlier one. */
+static void
+test_check_reports_every_error(void **state)
+{
+	struct reported r;
+	char *t;
+
+	(void)state;
+	assert_int_equal(check(MINI, &r), 0);
+	t = with("'listen': 5, 'durability': 'sometimes', 'payment_methods': ['Cash'],"
+	    " 'limits': { 'max_line': 1, 'rate_per_s': 'fast' },"
+	    " 'auth': { 'tokens': [ { 'role': 'gate' } ] }, 'colour': 'red'");
+	assert_int_equal(check(t, &r), 7);
+	free(t);
+	assert_string_equal(r.msgs[0], "colour: unknown key");
+	assert_string_equal(r.msgs[1], "listen: must be a string or null");
+	assert_string_equal(r.msgs[2], "durability: must be fsync, write or none");
+	/* Not also "payment_methods: must name at least one method". */
+	assert_non_null(strstr(r.msgs[3], "payment_methods[0]: must be 1 to 16"));
+	assert_non_null(strstr(r.msgs[4], "limits.max_line: must be between"));
+	assert_string_equal(r.msgs[5], "limits.rate_per_s: must be an integer");
+	assert_non_null(strstr(r.msgs[6], "auth.tokens[0].token:"));
+	/* A required key that is invalid is reported once, not as missing too. */
+	t = with("'strategy': 'random'");
+	assert_int_equal(check(t, &r), 1);
+	free(t);
+	/* A syntax error stops the check, with its line and column. */
+	assert_int_equal(check("{\n 'listen': 'x',\n 'a': [1,,2]\n}", &r), 1);
+	assert_string_equal(r.msgs[0], "config: line 3, column 10: unexpected character");
+}
+
+/* A config with the facility named name at a location, plus members. */
+static char *
+located(const char *name, const char *members)
+{
+	size_t n = strlen(members) + 1024;
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	snprintf(s, n, "{ %s%s'facility': { 'name': '%s', 'location': "
+	    "{ 'lat': 52.5, 'lon': 13.4 }, 'gates': [ { 'id': 'north', "
+	    "'role': 'both', 'level': 0, 'x': 0, 'y': 0 } ], 'rows': [ { "
+	    "'level': 0, 'zone': 'A', 'type': 'regular', 'count': 2, 'x': 1, "
+	    "'y': 1, 'dx': 1, 'dy': 0 } ] }, 'tariff': " TU_MIN_TARIFF " }", members,
+	    members[0] ? ", " : "", name);
+	return s;
+}
+
+static void
+test_city(void **state)
+{
+	struct settings *c = parse_ok(MINI);
+	char *s;
+
+	(void)state;
+	/* Left out: on, on audit's Redis (and password), the contract's defaults. */
+	assert_int_equal(c->city.enabled, 1);
+	assert_int_equal(c->city.follow_audit, 1);
+	assert_string_equal(c->city.prefix, "city:");
+	assert_int_equal(c->city.publish_ms, 1000);
+	assert_int_equal(c->city.heartbeat_s, 30);
+	assert_ptr_equal(settings_city_redis(c), &c->audit.redis);
+	assert_null(settings_city_password(c));
+	/* --redis changes audit.redis after parsing: the city follows it. */
+	assert_int_equal(settings_endpoint("127.0.0.1:7000", &c->audit.redis), 0);
+	assert_int_equal(settings_city_redis(c)->port, 7000);
+	assert_int_equal(settings_endpoint("none", &c->audit.redis), 0);
+	assert_int_equal(settings_city_redis(c)->enabled, 0);
+	settings_free(c);
+
+	s = with("'audit': { 'redis': '127.0.0.1:6380', 'password': 'apw' }");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(settings_city_redis(c)->port, 6380);
+	assert_string_equal(settings_city_password(c), "apw");
+	settings_free(c);
+
+	/* Its own Redis, password, prefix and pace. */
+	s = with("'audit': { 'redis': '127.0.0.1:6380', 'password': 'apw' },"
+	    "'city': { 'redis': '10.0.0.5:6390', 'password': 'cpw', 'prefix': 'berlin:',"
+	    " 'publish_ms': 250, 'heartbeat_s': 5 }");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(c->city.enabled, 1);
+	assert_string_equal(settings_city_redis(c)->host, "10.0.0.5");
+	assert_int_equal(settings_city_redis(c)->port, 6390);
+	assert_string_equal(settings_city_password(c), "cpw");
+	assert_string_equal(c->city.prefix, "berlin:");
+	assert_int_equal(c->city.publish_ms, 250);
+	assert_int_equal(c->city.heartbeat_s, 5);
+	settings_free(c);
+
+	/* Its own Redis without a password: none, not audit's. */
+	s = with("'audit': { 'password': 'apw' }, 'city': { 'redis': '127.0.0.1:1' }");
+	c = parse_ok(s);
+	free(s);
+	assert_null(settings_city_password(c));
+	settings_free(c);
+	/* Audit's Redis with a password of its own (null included). */
+	s = with("'audit': { 'password': 'apw' }, 'city': { 'password': null }");
+	c = parse_ok(s);
+	free(s);
+	assert_ptr_equal(settings_city_redis(c), &c->audit.redis);
+	assert_null(settings_city_password(c));
+	settings_free(c);
+
+	/* Off: city null, or its redis null; audit's stays. */
+	s = with("'city': null");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(settings_city_redis(c)->enabled, 0);
+	assert_int_equal(c->audit.redis.enabled, 1);
+	settings_free(c);
+	s = with("'city': { 'redis': null }");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(settings_city_redis(c)->enabled, 0);
+	settings_free(c);
+	s = with("'audit': { 'redis': null }");
+	c = parse_ok(s);
+	free(s);
+	assert_int_equal(settings_city_redis(c)->enabled, 0);
+	settings_free(c);
+
+	expect_member_error("'city': 5", "city: must be an object or null");
+	expect_member_error("'city': { 'bogus': 1 }", "city.bogus: unknown key");
+	expect_member_error("'city': { 'redis': 'nowhere' }", "city.redis: must be HOST:PORT");
+	expect_member_error("'city': { 'prefix': '' }", "city.prefix: must not be empty");
+	expect_member_error("'city': { 'publish_ms': 5 }",
+	    "city.publish_ms: must be between 10 and 3600000");
+	expect_member_error("'city': { 'heartbeat_s': 0 }",
+	    "city.heartbeat_s: must be between 1 and 86400");
+	expect_member_error("'city': { 'password': 3 }",
+	    "city.password: must be a string or null");
+
+	/* A facility on the map needs a name to be known by. */
+	s = located("Nord P+R", "");
+	c = parse_ok(s);
+	free(s);
+	settings_free(c);
+	s = located("", "");
+	expect_error(s, "facility.name: must not be empty with a location: "
+	    "the city view names the facility by it");
+	free(s);
+	s = located("", "'city': null");
+	c = parse_ok(s);
+	free(s);
+	settings_free(c);
+}
+
 int
 main(void)
 {
@@ -445,6 +675,9 @@ main(void)
 		cmocka_unit_test(test_errors_text),
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_endpoint_bad),
+		cmocka_unit_test(test_restart_changes),
+		cmocka_unit_test(test_check_reports_every_error),
+		cmocka_unit_test(test_city),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
