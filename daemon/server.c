@@ -15,6 +15,7 @@
 #include "cityredis.h"
 #include "commit.h"
 #include "client.h"
+#include "config.h"
 #include "dict.h"
 #include "due.h"
 #include "http.h"
@@ -271,6 +272,13 @@ server_on_rebuilt(void *ud, garage *g)
 	/* The changes the journal lost are undone: the counts moved back. */
 	cityredis_changed(s->city);
 	garage_set_ids(g, env_new_id, s);
+	/* Built from the start file: what a reload changed since applies again. */
+	{
+		struct garage_capacity_cfg cc;
+
+		config_capacity(s->cfg->core, &cc);
+		garage_configure_capacity(g, &cc);
+	}
 	due_arm(s);
 }
 

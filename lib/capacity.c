@@ -85,40 +85,28 @@ capacity_free(struct capacity *c)
 	free(c);
 }
 
-static int
-book_params_equal(const struct garage_capacity_cfg *a,
-    const struct garage_capacity_cfg *b)
-{
-	return a->hold_before_s == b->hold_before_s &&
-	    a->no_show_after_s == b->no_show_after_s &&
-	    a->max_hours == b->max_hours && a->horizon_days == b->horizon_days;
-}
-
 pk_err
 garage_configure_capacity(garage *g, const struct garage_capacity_cfg *nc)
 {
 	struct capacity *c = garage_cap(g);
-	struct resbook_counts k;
-	resbook *rb = NULL;
+	struct waitlist_limits was;
+	struct resbook_config rc;
 
 	if (nc->max_fraction_ppm < 0 || nc->max_fraction_ppm > 1000000 ||
 	    nc->keep_finished_s < 0 ||
 	    nc->keep_finished_s > CAPACITY_KEEP_FINISHED_MAX_S)
 		return PK_E_INVALID_PARAMS;
-	if (!book_params_equal(nc, &c->cfg)) {
-		resbook_counts(c->rb, &k);
-		if (k.total > 0)
-			return PK_E_INVALID_PARAMS;
-		if ((rb = book_new(c->ntypes, nc)) == NULL)
-			return PK_E_INVALID_PARAMS;
-	}
-	if (waitlist_set_limits(c->wl, &nc->wl) != PK_OK) {
-		resbook_free(rb);
+	memset(&rc, 0, sizeof(rc));
+	rc.hold_before_s = nc->hold_before_s;
+	rc.no_show_after_s = nc->no_show_after_s;
+	rc.max_hours = nc->max_hours;
+	rc.horizon_days = nc->horizon_days;
+	waitlist_limits(c->wl, &was);
+	if (waitlist_set_limits(c->wl, &nc->wl) != PK_OK)
 		return PK_E_INVALID_PARAMS;
-	}
-	if (rb != NULL) {
-		resbook_free(c->rb);
-		c->rb = rb;
+	if (resbook_set_times(c->rb, &rc) != PK_OK) {
+		waitlist_set_limits(c->wl, &was);
+		return PK_E_INVALID_PARAMS;
 	}
 	c->cfg = *nc;
 	return PK_OK;

@@ -82,12 +82,12 @@ struct garage_capacity_cfg {
 /* config.md's defaults: 200 deep, 1800 s, 86400 s; 0.25, 900, 1800, 72 h, 90 days; 30 days. */
 void garage_capacity_defaults(struct garage_capacity_cfg *c);
 /*
- * Puts c in force (a new garage has the defaults).  The book's times
- * (hold_before_s, no_show_after_s, max_hours, horizon_days) can change
- * only while no reservation was booked or restored: configure before
- * replaying a journal.  PK_E_INVALID_PARAMS (and nothing changed) for a
- * value out of range or a book change on a non-empty book; PK_E_INTERNAL
- * when out of memory.
+ * Puts c in force (a new garage has the defaults; SIGHUP may change it).
+ * The book's times (hold_before_s, no_show_after_s, max_hours,
+ * horizon_days) apply to reservations booked from then on: those booked
+ * keep the hold and no-show instants they were booked with.  Waiting
+ * entries stay beyond a lowered max_depth or max_timeout_s.
+ * PK_E_INVALID_PARAMS (and nothing changed) for a value out of range.
  */
 pk_err garage_configure_capacity(garage *g, const struct garage_capacity_cfg *c);
 void garage_capacity_config(const garage *g, struct garage_capacity_cfg *c);

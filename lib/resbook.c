@@ -876,6 +876,21 @@ resbook_new(const struct resbook_config *c)
 	return rb;
 }
 
+pk_err
+resbook_set_times(resbook *rb, const struct resbook_config *c)
+{
+	if (c->hold_before_s < 0 || c->hold_before_s > RESBOOK_SPAN_MAX_S ||
+	    c->no_show_after_s < 0 || c->no_show_after_s > RESBOOK_SPAN_MAX_S ||
+	    c->max_hours < 1 || c->max_hours > RESBOOK_MAX_HOURS_MAX ||
+	    c->horizon_days < 1 || c->horizon_days > RESBOOK_HORIZON_DAYS_MAX)
+		return PK_E_INVALID_PARAMS;
+	rb->c.hold_before_s = c->hold_before_s;
+	rb->c.no_show_after_s = c->no_show_after_s;
+	rb->c.max_hours = c->max_hours;
+	rb->c.horizon_days = c->horizon_days;
+	return PK_OK;
+}
+
 void
 resbook_free(resbook *rb)
 {

@@ -133,6 +133,13 @@ struct resbook_config {
 
 /* An empty book; NULL when c is out of bounds or out of memory. */
 resbook *resbook_new(const struct resbook_config *c);
+/*
+ * Puts c's times in force (hold_before_s, no_show_after_s, max_hours,
+ * horizon_days; ntypes and the allocator stay): they apply to reservations
+ * booked from now on, those booked keep their hold_at and no_show_at.
+ * PK_E_INVALID_PARAMS (nothing changed) when one is out of bounds.
+ */
+pk_err resbook_set_times(resbook *rb, const struct resbook_config *c);
 /* Frees the book and every record; NULL is accepted. */
 void resbook_free(resbook *rb);
 

@@ -235,6 +235,35 @@ def test_help_lists_the_new_methods():
         assert "from=" in u and "to=" in u, u
 
 
+def test_reload_changes_the_waitlist_and_reservation_settings():
+    cfg = cap_config([regular(2)], waitlist={"max_depth": 1, "max_timeout_s": 60},
+                     reservations=dict(RESV, max_fraction=0.5))
+    with Daemon(cfg) as d:
+        c = d.client()
+        enter(c, "A1")
+        enter(c, "A2")
+        wait(d.client(), "W1")
+        err(c, "wait", "queue_full", gate="north", plate="W2", timeout_s=60, **CAR)
+        now = int(time.time())
+        r1 = assert_result(reserve(c, "R1", now + 3600, now + 7200))
+        assert_error(reserve(c, "R2", now + 3600, now + 7200), "reservation_conflict")
+        new = json.loads(open(d.path).read())
+        new["waitlist"] = {"max_depth": 3, "max_timeout_s": 600}
+        new["reservations"] = dict(RESV, max_fraction=1, hold_before_s=60)
+        with open(d.path, "w") as f:
+            json.dump(new, f)
+        d.proc.send_signal(signal.SIGHUP)
+        until(lambda: "reloaded" in d.logtext(), timeout=5)
+        r2 = wait(d.client(), "W2", timeout_s=600)
+        assert r2["position"] == 2, r2
+        r = assert_result(reserve(c, "R2", now + 3600, now + 7200))
+        assert r["hold_at"] == fmt_time(now + 3600 - 60), r
+        # What was booked keeps the instants it was booked with.
+        assert ok(c, "reservation", reservation=r1["reservation"])["hold_at"] == fmt_time(now + 3600 - 2)
+        assert "needs a restart" not in d.logtext(), d.logtext()[-2000:]
+        check(c)
+
+
 # --------------------------------------------------------------------------- reservations
 
 RESV = {"max_fraction": 0.5, "hold_before_s": 2, "no_show_after_s": 3, "max_hours": 2,

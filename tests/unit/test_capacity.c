@@ -1141,12 +1141,23 @@ test_configure_capacity(void **state)
 	in.to = T0 + 2000;
 	in.now = T0;
 	assert_int_equal(garage_reserve(g, &in, &r, &why, &ch), PK_OK);
-	/* The book's times cannot change under a reservation. */
+	assert_int_equal(r->hold_at, T0 + 1000 - HOLD_BEFORE);
+	/* New times apply to new bookings; the booked one keeps its instants. */
 	c.hold_before_s = 5;
-	assert_int_equal(garage_configure_capacity(g, &c), PK_E_INVALID_PARAMS);
-	c.hold_before_s = HOLD_BEFORE;
+	c.no_show_after_s = 7;
 	c.wl.max_depth = 9;
 	assert_int_equal(garage_configure_capacity(g, &c), PK_OK);
+	assert_int_equal(r->hold_at, T0 + 1000 - HOLD_BEFORE);
+	tu_id(2, id);
+	in.plate = "R2";
+	assert_int_equal(garage_reserve(g, &in, &r, &why, &ch), PK_OK);
+	assert_int_equal(r->hold_at, T0 + 1000 - 5);
+	assert_int_equal(r->no_show_at, T0 + 1000 + 7);
+	c.max_hours = 0;
+	assert_int_equal(garage_configure_capacity(g, &c), PK_E_INVALID_PARAMS);
+	garage_capacity_config(g, &c);
+	assert_int_equal(c.wl.max_depth, 9);
+	assert_int_equal(c.max_hours, 10);
 	changes_release(&ch);
 	garage_free(g);
 }
