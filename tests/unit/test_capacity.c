@@ -866,6 +866,16 @@ test_hold_owed_and_served_before_the_waitlist(void **state)
 	assert_int_equal(k.owed, 1);
 	assert_int_equal(k.waiting, 1);
 	assert_int_equal(k.reservations_active, 2);
+	/* What the metrics read. */
+	{
+		struct resbook_counts rc;
+
+		garage_reservation_counts(f.g, &rc);
+		assert_int_equal(rc.by_state[RESV_HELD], 1);
+		assert_int_equal(rc.by_state[RESV_OWED], 1);
+		assert_int_equal(rc.active, 2);
+		assert_int_equal(garage_waitlist_depth(f.g), 1);
+	}
 	/* A spot frees: the owed hold before the car that waits. */
 	leave(&f, "C2", T0 + 1010);
 	assert_string_equal(f.kinds, "exit held");
