@@ -1,4 +1,5 @@
 /* due.c - the one timer on expiries, holds and no-shows (see due.h). */
+#define LOG_COMPONENT "due"
 #include "due.h"
 
 #include <stdlib.h>
@@ -20,8 +21,8 @@
 struct due {
 	uv_timer_t timer;
 	int on;
-	int64_t target;			/* the due instant armed for (s), 0: none */
-	uint64_t retry_after;		/* loop ms before which it waits, 0: none */
+	int64_t target;		/* the due instant armed for (s), 0: none */
+	uint64_t retry_after;	/* loop ms before which it waits, 0: none */
 	struct changes ch;		/* reused for every run */
 };
 
@@ -100,7 +101,7 @@ run(struct server *s, int settle)
 	if (settle)
 		n += garage_settle(s->g, now, &d->ch);
 	if (d->ch.n > 0 && commit_changes(s, s->g, &d->ch, 0, &hold) != 0)
-		log_err("due: the changes could not be journaled; they are undone");
+		log_err("the changes could not be journaled, they are undone");
 	changes_clear(&d->ch);
 	return (long)n;
 }
@@ -117,11 +118,11 @@ on_due(uv_timer_t *t)
 	d->retry_after = 0;
 	if (garage_next_due(s->g, &at) && at <= server_now()) {
 		n = run(s, 0);
-		/* Still due: it could not be done now; try again a little later. */
+		/* Still due: it could not be done now; again a little later. */
 		if (garage_next_due(s->g, &at) && at <= server_now()) {
 			d->retry_after = server_ms(s) + DUE_RETRY_MS;
 			if (n < 0)
-				log_warn("due: the journal refuses changes; expiries, "
+				log_warn("the journal refuses changes, expiries, "
 				    "holds and no-shows wait");
 		}
 	}
@@ -134,11 +135,11 @@ due_start(struct server *s)
 	long n = run(s, 1);
 
 	if (n < 0)
-		log_warn("start: the journal refuses changes; what fell due while "
+		log_warn("the journal refuses changes, what fell due while "
 		    "stopped is applied once it recovers");
 	else if (n > 0)
-		log_info("start: %ld changes fell due while stopped (expiries, holds, "
-		    "no-shows and the claims they served)", n);
+		log_info("applied what fell due while stopped (expiries, holds, "
+		    "no-shows and the claims they served) changes=%ld", n);
 	publish_flush(s);
 }
 

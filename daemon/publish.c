@@ -114,7 +114,7 @@ publish_watch_wait(struct server *s, uint64_t client, const char *waitlist_id)
 	return;
 oom:
 	/* The gate learns the outcome from waitlist_status instead. */
-	log_err("publish: out of memory; waitlist entry %s will not be pushed",
+	log_err("out of memory, an outcome will not be pushed waitlist_id=%s",
 	    waitlist_id);
 }
 

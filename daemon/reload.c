@@ -195,7 +195,7 @@ reload_capacity(struct server *s, struct settings *nc)
 
 	config_capacity(nc->core, &cc);
 	if (garage_configure_capacity(s->g, &cc) != PK_OK) {
-		log_err("waitlist and reservations not changed: out of range");
+		log_err("waitlist and reservations not changed, a value is out of range");
 		return;
 	}
 	s->cfg->core->waitlist = nc->core->waitlist;

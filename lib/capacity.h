@@ -28,8 +28,8 @@
  * strategy for its class and needs from its gate, are held: not free, not
  * occupied, counted as held.  With nothing free the hold is owed and
  * served as a claim.  A vehicle waiting at a gate whose reservation's hold
- * begins drives in on it at once.  Not used by no_show_at = from + no_show_after_s, it
- * becomes no_show and its spots are released.
+ * begins drives in on it at once.  Not used by no_show_at = from +
+ * no_show_after_s, it becomes no_show and its spots are released.
  *
  * Time.  Expiries, holds and no-shows are applied by garage_run_due(), in
  * time order, each at the instant it was due (also long past, at start-up

@@ -28,8 +28,9 @@
  *   reservation.cancelled {reservation, plate, released, at}
  *
  * Subjects: vehicle:PLATE always; reservation:ID for reservations; the
- * spots held or released (not a spot a booking names: it is not held yet); ticket:ID and the spots of an assignment or a
- * use; gate:ID for the waitlist.  Snapshots add snapshot.reservation (a
+ * spots held or released (not a spot a booking names: it is not held
+ * yet); ticket:ID and the spots of an assignment or a use; gate:ID for
+ * the waitlist.  Snapshots add snapshot.reservation (a
  * created record with state, changed_at, spots held and ticket),
  * snapshot.waitlist (a queued record with state, outcome_at and ticket)
  * and snapshot.waitlist_seq {next_seq}.

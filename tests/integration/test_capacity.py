@@ -454,7 +454,8 @@ def test_items_due_while_down_are_applied_at_start():
         r = ok(c, "reservation", reservation=ra["reservation"])
         assert r["state"] == "no_show" and r["changed_at"] == fmt_time(now + 4 + 3), r
         assert ok(c, "reservation", reservation=rb["reservation"])["state"] == "booked"
-        assert "fell due while stopped" in d.logtext(), d.logtext()[-2000:]
+        assert "fell due while stopped" in d.logtext() and "changes=" in d.logtext(), \
+            d.logtext()[-2000:]
         check(c)
     finally:
         d.close()
