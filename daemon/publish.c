@@ -126,11 +126,12 @@ publish_drop_client(struct server *s, uint64_t client)
 	size_t pos = 0, n = 0, cap = 0;
 	const char *key;
 	void *value;
+	int oom = 0;
 
 	if (o == NULL || dict_size(o->watch) == 0)
 		return;
 	/* The table must not change while it is walked: collect, then drop. */
-	while (dict_next(o->watch, &pos, &key, &value)) {
+	while (!oom && dict_next(o->watch, &pos, &key, &value)) {
 		struct watch *w = value;
 
 		if (w->client != client)
@@ -139,8 +140,10 @@ publish_drop_client(struct server *s, uint64_t client)
 			size_t nc = cap ? cap * 2 : 8;
 			struct watch **ng = realloc(gone, nc * sizeof(*ng));
 
-			if (ng == NULL)
+			if (ng == NULL) {
+				oom = 1;
 				break;
+			}
 			gone = ng;
 			cap = nc;
 		}
@@ -151,9 +154,8 @@ publish_drop_client(struct server *s, uint64_t client)
 		free(gone[i]);
 	}
 	free(gone);
-	/* Out of memory above: the rest point at nobody; never delivered. */
-	pos = 0;
-	while (n == cap && dict_next(o->watch, &pos, &key, &value))
+	/* Out of memory: the rest stay, pointing at nobody (never delivered). */
+	for (pos = 0; oom && dict_next(o->watch, &pos, &key, &value);)
 		if (((struct watch *)value)->client == client)
 			((struct watch *)value)->client = 0;
 }
