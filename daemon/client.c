@@ -734,6 +734,23 @@ count_auth_failures(struct client *c, int failed)
 	client_drain(c);
 }
 
+/*
+ * Whether a line may hold personal data: it called a method whose params
+ * carry a contact, or one that could not be told (a line not understood).
+ */
+static int
+line_personal(const struct session_out *out)
+{
+	for (unsigned i = 0; i < out->requests; i++) {
+		const struct method *m = out->reqs[i].method == SESSION_NO_METHOD ?
+		    NULL : method_at(out->reqs[i].method);
+
+		if (m == NULL || method_personal(m))
+			return 1;
+	}
+	return 0;
+}
+
 int
 client_message(struct client *c, const char *msg, size_t len, int too_long)
 {
@@ -773,8 +790,12 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 	rate_pay(c, out.requests);
 	if (out.internal) {
 		srv->stats.internal_errors++;
-		log_err("internal error answering client=%llu error=\"%.*s\"",
-		    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), msg);
+		if (line_personal(&out))
+			log_err("internal error answering client=%llu error=\"(the line "
+			    "may hold personal data: not logged)\"", (unsigned long long)c->id);
+		else
+			log_err("internal error answering client=%llu error=\"%.*s\"",
+			    (unsigned long long)c->id, (int)(len > 200 ? 200 : len), msg);
 	}
 	rq.r = out.reqs;
 	rq.n = out.requests;

@@ -16,6 +16,7 @@
 #include "datadir.h"
 #include "log.h"
 #include "recovery.h"
+#include "sidestore.h"
 #include "snapshot.h"
 #include "wal.h"
 
@@ -60,10 +61,22 @@ struct journal {
 	garage *g;			/* the state snapshots are taken of */
 	struct snapshots *snaps;
 	struct journal_stats stats;
+
+	/* The side stream (journal.h), when hooks.side is set. */
+	const struct journal_side_hooks *side;
+	struct sidestore_paths *side_paths;
+	int side_fd;			/* its log, -1 when none */
+	uint64_t side_offset;		/* end of the log's durable bytes */
+	struct wal_buf side_pending;	/* side records of the pending batch */
+	int side_rewrite;		/* asked for; the image goes with the next batch */
+	int side_rewriting;		/* the batch in flight carries an image */
 };
+
+struct jwork;
 
 static void submit(struct journal *j);
 static void fail(struct journal *j, const char *what, int err);
+static void work_free(struct jwork *w);
 
 /* ---- segments ---- */
 
@@ -140,7 +153,52 @@ struct jwork {
 	/* Nanoseconds write(2) and fdatasync took; synced: fdatasync was called. */
 	uint64_t write_ns, sync_ns;
 	int did_write, synced;
+	/* The side stream: its records of this batch, and an image to rewrite to. */
+	const struct sidestore_paths *side_paths;
+	int side_fd;
+	uint64_t side_offset;
+	unsigned char *side_data;
+	size_t side_len;
+	unsigned char *image;
+	size_t image_len;
+	uint64_t image_lsn;
+	int main_done;		/* the batch is on disk; a later error is the image's */
+	int renamed;		/* the image is in place */
 };
+
+/*
+ * Pool thread: the side stream's records of the batch, before the batch:
+ * once the batch's LSNs are durable, so are they.
+ */
+static int
+write_side(struct jwork *w)
+{
+	if (w->side_len == 0)
+		return 0;
+	if (datadir_write_at(w->side_fd, w->side_data, w->side_len,
+	    w->side_offset) != 0) {
+		w->err = errno;
+		w->what = "side write";
+		return -1;
+	}
+	if (w->sync && fdatasync(w->side_fd) != 0) {
+		w->err = errno;
+		w->what = "side fsync";
+		return -1;
+	}
+	return 0;
+}
+
+/* Pool thread: after the batch, the side stream's new image, if one came. */
+static void
+rewrite_side(struct jwork *w)
+{
+	if (w->err != 0 || w->image == NULL)
+		return;
+	if (sidestore_rewrite(w->side_paths, w->side_fd, w->image, w->image_len,
+	    &w->renamed, &w->what) != 0)
+		w->err = errno ? errno : EIO;
+}
 
 /* Pool thread: writes (and syncs) one batch, in a new segment if due. */
 static void
@@ -150,6 +208,14 @@ work_write(uv_work_t *req)
 	int fd = w->fd;
 	uint64_t t0, t1;
 
+	if (write_side(w) != 0)
+		return;
+	if (w->len == 0) {
+		/* Only an image to write: nothing of the journal's. */
+		w->main_done = 1;
+		rewrite_side(w);
+		return;
+	}
 	if (w->rotate) {
 		fd = w->new_fd = create_segment(w->dir, w->first, &w->what);
 		if (fd < 0) {
@@ -184,12 +250,37 @@ work_write(uv_work_t *req)
 		datadir_path(path, sizeof(path), w->dir, "journal", w->first, ".log");
 		unlink(path);
 	}
+	if (w->err == 0) {
+		w->main_done = 1;
+		rewrite_side(w);
+	}
+}
+
+/* The side stream's part of a batch whose main part is on disk. */
+static void
+side_wrote(struct journal *j, const struct jwork *w)
+{
+	if (w->renamed) {
+		/* The log is empty, or holds only what the image covers. */
+		j->side_offset = 0;
+		j->stats.side_rewrites++;
+		j->stats.side_image_bytes = w->image_len;
+		if (j->side->rewritten != NULL && w->err == 0)
+			j->side->rewritten(j->side->ud, w->image_lsn, w->image_len);
+	} else {
+		j->side_offset += w->side_len;
+	}
+	j->stats.side_log_bytes = j->side_offset;
 }
 
 /* The batch w is on disk: count it and tell who waits for it. */
 static void
 wrote(struct journal *j, const struct jwork *w)
 {
+	if (j->side != NULL)
+		side_wrote(j, w);
+	if (w->len == 0)
+		return;		/* an image alone: no LSN became durable */
 	j->offset += w->len;
 	j->stats.batches++;
 	if (w->sync)
@@ -227,43 +318,129 @@ after_write(uv_work_t *req, int status)
 		j->seg_start = w->first;
 		j->offset = 0;
 	}
+	j->side_rewriting = 0;
 	if (w->err != 0) {
+		/* A failed image after a written batch: the batch still counts. */
+		if (w->main_done)
+			wrote(j, w);
+		/* The erasure it was for is still owed: with the next batch. */
+		if (w->image != NULL && !w->renamed)
+			j->side_rewrite = 1;
 		fail(j, w->what, w->err);
 	} else {
 		wrote(j, w);
 		/* Everything that arrived meanwhile goes in the next group. */
-		if (j->pending.len > 0 && j->state == J_OK)
+		if ((j->pending.len > 0 || j->side_rewrite) && j->state == J_OK)
 			submit(j);
 	}
+	work_free(w);
+}
+
+/* Frees a batch's buffers, wiping the side stream's (they hold its data). */
+static void
+work_free(struct jwork *w)
+{
+	if (w == NULL)
+		return;
+	if (w->side_data != NULL)
+		explicit_bzero(w->side_data, w->side_len);
+	if (w->image != NULL)
+		explicit_bzero(w->image, w->image_len);
+	free(w->side_data);
+	free(w->image);
 	free(w->data);
 	free(w);
 }
 
 static void
-submit(struct journal *j)
+wipe_buf(struct wal_buf *b)
+{
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->cap);
+	wal_buf_free(b);
+}
+
+/*
+ * Takes the pending batch, the side records that go with it and, when a
+ * rewrite was asked for, the image of the state now (which is the state
+ * after the batch's last LSN: everything appended is in the batch or
+ * before it).  NULL when out of memory (nothing taken).
+ */
+static struct jwork *
+take_batch(struct journal *j)
 {
 	struct jwork *w = calloc(1, sizeof(*w));
 
 	if (w == NULL)
-		return;		/* tried again at the next loop iteration */
+		return NULL;
 	w->j = j;
 	w->fd = j->fd;
 	w->offset = j->offset;
 	w->data = j->pending.data;
 	w->len = j->pending.len;
-	w->first = j->pending_first;
+	w->first = w->len > 0 ? j->pending_first : j->last_lsn + 1;
 	w->last = j->last_lsn;
 	w->sync = j->mode == DUR_FSYNC;
 	w->new_fd = -1;
-	w->rotate = j->offset >= SEGMENT_MAX;
+	w->rotate = w->len > 0 && j->offset >= SEGMENT_MAX;
 	snprintf(w->dir, sizeof(w->dir), "%s", j->dir);
 	memset(&j->pending, 0, sizeof(j->pending));
+	if (j->side != NULL) {
+		w->side_paths = j->side_paths;
+		w->side_fd = j->side_fd;
+		w->side_offset = j->side_offset;
+		w->side_data = j->side_pending.data;
+		w->side_len = j->side_pending.len;
+		memset(&j->side_pending, 0, sizeof(j->side_pending));
+	}
+	if (j->side != NULL && j->side_rewrite) {
+		struct wal_buf b = { NULL, 0, 0 };
+
+		/* Out of memory: the rewrite waits for a later batch. */
+		if (j->side->image(j->side->ud, j->last_lsn, &b) == 0) {
+			w->image = b.data;
+			w->image_len = b.len;
+			w->image_lsn = j->last_lsn;
+			j->side_rewrite = 0;
+		} else {
+			wipe_buf(&b);
+		}
+	}
+	return w;
+}
+
+/* Puts a batch that could not be handed to the pool back where it was. */
+static void
+untake_batch(struct journal *j, struct jwork *w)
+{
+	j->pending.data = w->data;
+	j->pending.len = j->pending.cap = w->len;
+	w->data = NULL;
+	j->side_pending.data = w->side_data;
+	j->side_pending.len = j->side_pending.cap = w->side_len;
+	w->side_data = NULL;
+	if (w->image != NULL)
+		j->side_rewrite = 1;
+	work_free(w);
+}
+
+static void
+submit(struct journal *j)
+{
+	struct jwork *w = take_batch(j);
+
+	if (w == NULL)
+		return;		/* tried again at the next loop iteration */
+	if (w->len == 0 && w->side_len == 0 && w->image == NULL) {
+		work_free(w);	/* the image could not be made: later */
+		return;
+	}
 	j->in_flight = 1;
+	j->side_rewriting = w->image != NULL;
 	if (uv_queue_work(j->loop, &w->req, work_write, after_write) != 0) {
-		j->pending.data = w->data;
-		j->pending.len = j->pending.cap = w->len;
 		j->in_flight = 0;
-		free(w);
+		j->side_rewriting = 0;
+		untake_batch(j, w);
 	}
 }
 
@@ -272,8 +449,45 @@ on_prepare(uv_prepare_t *h)
 {
 	struct journal *j = h->data;
 
-	if (j->pending.len > 0 && !j->in_flight && j->state == J_OK)
+	if ((j->pending.len > 0 || j->side_rewrite) && !j->in_flight &&
+	    j->state == J_OK)
 		submit(j);
+}
+
+uint64_t
+journal_append_side(struct journal *j, const char *payload, size_t len,
+    const void *side, size_t side_len)
+{
+	size_t mark;
+	uint64_t lsn;
+
+	if (j->side == NULL || j->state != J_OK || side_len > WAL_MAX_PAYLOAD)
+		return 0;
+	mark = j->side_pending.len;
+	if (wal_buf_add(&j->side_pending, j->last_lsn + 1, side, side_len) != 0)
+		return 0;
+	lsn = journal_append(j, payload, len);
+	if (lsn == 0) {
+		explicit_bzero(j->side_pending.data + mark, j->side_pending.len - mark);
+		j->side_pending.len = mark;
+		return 0;
+	}
+	j->stats.side_records++;
+	j->stats.side_bytes += WAL_HEADER + side_len;
+	return lsn;
+}
+
+void
+journal_side_rewrite(struct journal *j)
+{
+	if (j->side != NULL)
+		j->side_rewrite = 1;
+}
+
+int
+journal_side_rewrite_pending(const struct journal *j)
+{
+	return j->side_rewrite || j->side_rewriting;
 }
 
 uint64_t
@@ -301,10 +515,15 @@ struct jrecover {
 	struct journal *j;
 	int fd;
 	uint64_t good;
+	int side_fd;		/* -1: no side stream */
+	uint64_t side_good;
 	int err;
 };
 
-/* Cuts the journal back to what was acknowledged (pool thread). */
+/*
+ * Cuts the journal, and the side stream's log, back to what was
+ * acknowledged (pool thread).
+ */
 static void
 work_recover(uv_work_t *req)
 {
@@ -312,6 +531,26 @@ work_recover(uv_work_t *req)
 
 	if (ftruncate(w->fd, (off_t)w->good) != 0 || fdatasync(w->fd) != 0)
 		w->err = errno;
+	else if (w->side_fd >= 0 && (ftruncate(w->side_fd, (off_t)w->side_good) != 0 ||
+	    fdatasync(w->side_fd) != 0))
+		w->err = errno;
+}
+
+/* Reads the side stream back after the main journal was; 0 or -1 (err). */
+static int
+load_side(struct journal *j, const garage *g, uint64_t last, char *err,
+    size_t errlen)
+{
+	uint64_t len;
+
+	if (j->side == NULL)
+		return 0;
+	if (sidestore_load(j->side_paths, j->side, g, last, &len, err,
+	    errlen) != 0)
+		return -1;
+	j->side_offset = len;
+	j->stats.side_log_bytes = len;
+	return 0;
 }
 
 /* Takes the state rebuilt from disk at r in place of the one that was ahead. */
@@ -357,6 +596,10 @@ after_recover(uv_work_t *req, int status)
 	}
 	g = recovery_run(j->dir, j->hooks.make_garage, j->hooks.make_ud, 0, &r,
 	    err, sizeof(err));
+	if (g != NULL && load_side(j, g, r.last, err, sizeof(err)) != 0) {
+		garage_free(g);
+		g = NULL;
+	}
 	if (g == NULL) {
 		log_warn("recovery failed, retrying error=\"%s\"", err);
 		j->state = J_FAILED;
@@ -450,6 +693,8 @@ on_retry(uv_timer_t *t)
 	w->j = j;
 	w->fd = j->fd;
 	w->good = j->offset;
+	w->side_fd = j->side_fd;
+	w->side_good = j->side_offset;
 	j->state = J_RECOVERING;
 	if (uv_queue_work(j->loop, &w->req, work_recover, after_recover) != 0) {
 		j->state = J_FAILED;
@@ -465,6 +710,7 @@ fail_why(struct journal *j)
 	log_err("failed, changes are refused until the disk recovers reason=\"%s\"",
 	    j->why);
 	wal_buf_free(&j->pending);
+	wipe_buf(&j->side_pending);
 	/* A snapshot in the works may include changes that will now never be. */
 	snapshot_invalidate(j->snaps);
 	j->ahead = 1;
@@ -561,6 +807,50 @@ start_handles(struct journal *j)
 	uv_unref((uv_handle_t *)&j->retry_timer);
 }
 
+/*
+ * Opens the side stream after the main journal was recovered at last:
+ * reads it back, opens its log and, when the log holds records (a rewrite
+ * a crash or a stop interrupted, erasures not yet done), rewrites it
+ * before anything is served.  0 or -1 (err).
+ */
+static int
+open_side(struct journal *j, const garage *g, uint64_t last, char *err,
+    size_t errlen)
+{
+	struct jwork *w;
+	int rc = 0;
+
+	if (j->side == NULL)
+		return 0;
+	if ((j->side_paths = malloc(sizeof(*j->side_paths))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sidestore_paths(j->side_paths, j->dir, j->side->name);
+	if (load_side(j, g, last, err, errlen) != 0 ||
+	    (j->side_fd = sidestore_open_log(j->side_paths, err, errlen)) < 0)
+		return -1;
+	if (j->side_offset == 0)
+		return 0;
+	j->last_lsn = last;
+	j->side_rewrite = 1;
+	if ((w = take_batch(j)) == NULL || w->image == NULL) {
+		snprintf(err, errlen, "out of memory");
+		work_free(w);
+		return -1;
+	}
+	rewrite_side(w);
+	if (w->err != 0) {
+		snprintf(err, errlen, "%s: %s: %s", j->side_paths->dir, w->what,
+		    strerror(w->err));
+		rc = -1;
+	} else {
+		side_wrote(j, w);
+	}
+	work_free(w);
+	return rc;
+}
+
 struct journal *
 journal_open(uv_loop_t *loop, const struct settings *cfg,
     const struct journal_hooks *hooks, garage **gout, char *err, size_t errlen)
@@ -585,8 +875,11 @@ journal_open(uv_loop_t *loop, const struct settings *cfg,
 	hist_init(&j->stats.batch_records, hist_counts, hist_counts_n);
 	j->fd = -1;
 	j->lock_fd = -1;
+	j->side_fd = -1;
+	j->side = hooks->side;
 	if (take_dir(j, err, errlen) != 0 ||
 	    (g = recover_at_start(j, &r, err, errlen)) == NULL ||
+	    open_side(j, g, r.last, err, errlen) != 0 ||
 	    open_segment(j, &r, err, errlen) != 0)
 		goto fail;
 	if ((j->snaps = snapshot_new(loop, j->dir, cfg, &sh, r.snap)) == NULL) {
@@ -602,6 +895,9 @@ fail:
 	garage_free(g);
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->side_fd >= 0)
+		close(j->side_fd);
+	free(j->side_paths);
 	if (j->lock_fd >= 0)
 		close(j->lock_fd);
 	free(j->dir);
@@ -676,23 +972,56 @@ journal_dir(const struct journal *j)
 	return j->dir;
 }
 
+/*
+ * At shutdown: the pending batch, its side records and a rewrite asked
+ * for, written here on the caller's thread as a pool job would.
+ */
+static void
+close_batch(struct journal *j)
+{
+	struct jwork *w = take_batch(j);
+
+	if (w == NULL) {
+		log_err("journal: out of memory writing the last batch");
+		return;
+	}
+	w->sync = 1;
+	work_write(&w->req);
+	if (w->rotate && w->new_fd >= 0) {
+		close(j->fd);
+		j->fd = w->new_fd;
+		j->seg_start = w->first;
+		j->offset = 0;
+	}
+	if (w->main_done) {
+		if (j->side != NULL)
+			side_wrote(j, w);
+		j->offset += w->len;
+	}
+	if (w->err != 0) {
+		log_err("journal: %s at shutdown: %s", w->what, strerror(w->err));
+		j->state = J_FAILED;
+	}
+	work_free(w);
+}
+
 void
 journal_close(struct journal *j, garage *g)
 {
 	/* The loop has stopped: whatever is still pending is written here. */
-	if (j->state == J_OK && j->pending.len > 0) {
-		if (datadir_write_at(j->fd, j->pending.data, j->pending.len, j->offset) != 0 ||
-		    fdatasync(j->fd) != 0)
-			fail(j, "write", errno);
-		else
-			j->offset += j->pending.len;
-	}
+	if (j->state == J_OK && (j->pending.len > 0 || j->side_pending.len > 0 ||
+	    j->side_rewrite))
+		close_batch(j);
 	snapshot_close(j->snaps, j->state == J_OK ? g : NULL, j->last_lsn);
 	if (j->fd >= 0)
 		close(j->fd);
 	j->fd = -1;
+	if (j->side_fd >= 0)
+		close(j->side_fd);
+	j->side_fd = -1;
 	j->state = J_CLOSED;
 	wal_buf_free(&j->pending);
+	wipe_buf(&j->side_pending);
 	uv_close((uv_handle_t *)&j->prepare, NULL);
 	uv_close((uv_handle_t *)&j->retry_timer, NULL);
 }
@@ -704,6 +1033,8 @@ journal_free(struct journal *j)
 		return;
 	snapshot_free(j->snaps);
 	wal_buf_free(&j->pending);
+	wipe_buf(&j->side_pending);
+	free(j->side_paths);
 	/* Last: the data directory is ours until everything above is done. */
 	if (j->lock_fd >= 0)
 		close(j->lock_fd);

@@ -40,6 +40,47 @@ struct journal;
 /* Builds an empty garage from the configuration (recovery starts from one). */
 typedef garage *(*journal_make_garage)(void *ud);
 
+struct wal_buf;
+
+/*
+ * A side stream: a store of its own beside the journal, for data that must
+ * be as durable as the journal's but must not stay in its files (the
+ * registry's contacts, which must be erasable).  Its records ride with
+ * main records: journal_append_side() appends both under one LSN, and the
+ * pool job of the batch writes (and in "fsync" mode fdatasyncs) the side
+ * bytes first and the main batch after them, so that an LSN made durable
+ * means its side bytes are durable too.  One hold, one thread-pool job.
+ *
+ * journal_side_rewrite() replaces the stream with an image of the state,
+ * in the pipeline of the batches: the image is taken (the image hook) on
+ * the loop when the next batch is handed to the pool, so it holds exactly
+ * the changes up to that batch's last LSN; the job writes the batch, then
+ * the image to a temporary file, syncs it, renames it into place, syncs
+ * the directory, and empties and syncs the log.  Appends made meanwhile go
+ * to the next batch, after the image: none is lost or written twice.
+ *
+ * Files, in data_dir/NAME/ (0700): NAME.db (the image), NAME.log (records
+ * since), NAME.db.tmp (an image being written).  They are read back with
+ * lib/sidelog.h at start-up, after the main journal, and when the state is
+ * rebuilt after a failure: records after the journal's last LSN are cut,
+ * damage is refused like the journal's.  A log left non-empty at start-up
+ * is rewritten before the daemon serves (what a crash interrupted).
+ */
+struct journal_side_hooks {
+	const char *name;		/* the directory and file stem */
+	void *ud;
+	/* Loading: forget the state, then apply the records in order. */
+	void (*reset)(void *ud);
+	int (*apply)(void *ud, uint64_t lsn, int from_image,
+	    const char *payload, size_t len, char *err, size_t errlen);
+	/* Every record read; g is the state the main journal rebuilt.  0 or -1. */
+	int (*loaded)(void *ud, const garage *g, char *err, size_t errlen);
+	/* The whole state, each record framed with lsn into b.  0 or -1 (memory). */
+	int (*image)(void *ud, uint64_t lsn, struct wal_buf *b);
+	/* A rewrite is on disk: the image of lsn, image_bytes long (may be NULL). */
+	void (*rewritten)(void *ud, uint64_t lsn, uint64_t image_bytes);
+};
+
 struct journal_hooks {
 	void *ud;			/* for the three notifications */
 	journal_make_garage make_garage;
@@ -50,6 +91,8 @@ struct journal_hooks {
 	void (*failed)(void *ud, uint64_t durable, const char *why);
 	/* The state was rebuilt from disk after a failure: use g from now on. */
 	void (*rebuilt)(void *ud, garage *g);
+	/* The side stream, or NULL for none (borrowed for the journal's life). */
+	const struct journal_side_hooks *side;
 };
 
 struct journal_stats {
@@ -64,6 +107,9 @@ struct journal_stats {
 	 */
 	struct histogram write_s, fsync_s;
 	struct histogram batch_bytes, batch_records;
+	/* The side stream: bytes appended, its log's length now, rewrites. */
+	uint64_t side_records, side_bytes, side_log_bytes, side_rewrites;
+	uint64_t side_image_bytes;	/* the last image's size */
 };
 
 /*
@@ -84,6 +130,23 @@ struct journal *journal_open(uv_loop_t *loop, const struct settings *cfg,
  * accepting changes (failed, recovering) or out of memory.
  */
 uint64_t journal_append(struct journal *j, const char *payload, size_t len);
+
+/*
+ * Appends a main record and the side record that goes with it, under one
+ * LSN (see struct journal_side_hooks); returns it, or 0 (nothing
+ * appended) when there is no side stream, the journal is not accepting
+ * changes, or memory ran out.  side[0..side_len) is copied; the copy is
+ * wiped when written.
+ */
+uint64_t journal_append_side(struct journal *j, const char *payload,
+    size_t len, const void *side, size_t side_len);
+/*
+ * Asks for a rewrite of the side stream with the next batch (one is sent
+ * for it when none is pending).  Asking again before it ran asks once.
+ */
+void journal_side_rewrite(struct journal *j);
+/* Whether a rewrite was asked for and has not reached the disk yet. */
+int journal_side_rewrite_pending(const struct journal *j);
 
 /* Whether changes are taken (state "ok"). */
 int journal_writable(const struct journal *j);

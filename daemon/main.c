@@ -27,6 +27,7 @@
 #include "garage.h"
 #include "http.h"
 #include "journal.h"
+#include "regstore.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
@@ -305,6 +306,7 @@ main(int argc, char **argv)
 	struct settings *cfg = NULL;
 	struct server *srv = NULL;
 	struct journal_hooks hooks;
+	struct regstore *rs = NULL;
 	struct builder builder;
 	struct journal *j;
 	char err[512];
@@ -365,6 +367,12 @@ main(int argc, char **argv)
 	builder.len = len;
 	hooks.make_garage = make_garage;
 	hooks.make_ud = &builder;
+	/* The vehicle registry's store is the journal's side stream. */
+	if ((rs = regstore_new(cfg->core)) == NULL) {
+		fprintf(stderr, "parkd: out of memory\n");
+		goto out;
+	}
+	hooks.side = regstore_side_hooks(rs);
 	j = journal_open(loop, cfg, &hooks, &g, err, sizeof(err));
 	if (j == NULL) {
 		fprintf(stderr, "parkd: %s\n", err);
@@ -377,6 +385,10 @@ main(int argc, char **argv)
 		exit(1);
 	}
 	reload_start_tariff(srv, cfg);
+	if (regstore_start(rs, srv) != 0) {
+		fprintf(stderr, "parkd: out of memory\n");
+		exit(1);
+	}
 	/* What fell due while parkd was down, at the instants it was due. */
 	due_start(srv);
 	srv->audit = audit_new(loop, cfg, j, err, sizeof(err));
@@ -415,6 +427,7 @@ main(int argc, char **argv)
 
 	/* Every client is gone: write what is left and a last snapshot. */
 	audit_close(srv->audit);
+	regstore_stop(rs);
 	cityredis_close(srv->city);
 	journal_close(j, srv->g);
 	finish_loop(loop);
@@ -425,6 +438,7 @@ main(int argc, char **argv)
 	if (rc == 0)
 		log_info("stopped");
 out:
+	regstore_free(rs);
 	server_free(srv);
 	settings_free(cfg);
 	free(text);

@@ -17,6 +17,8 @@
 #include "jsonw.h"
 #include "log.h"
 #include "publish.h"
+#include "regops.h"
+#include "regstore.h"
 #include "server.h"
 
 char *
@@ -153,6 +155,41 @@ apply_journaled(struct server *s, struct settings *nc)
 	changes_release(&ch);
 }
 
+/*
+ * registry.retention_hours, when the file now says something else than it
+ * did: a journaled change like `retention set_hours=` (so a retention set
+ * at run time stays until the file's is edited, as at start).
+ */
+static void
+apply_retention(struct server *s, struct settings *nc)
+{
+	int64_t hours = nc->core->registry.retention_hours;
+	struct changes ch;
+	registry *r;
+	uint64_t hold;
+
+	if (s->regstore == NULL ||
+	    s->cfg->core->registry.retention_hours == hours)
+		return;
+	s->cfg->core->registry.retention_hours = hours;
+	r = regstore_registry(s->regstore);
+	if (registry_retention(r) == hours)
+		return;
+	if (!s->env.writable(s, &(const char *){ "" })) {
+		log_err("the journal is not writable, retention not changed");
+		return;
+	}
+	changes_init(&ch);
+	if (regops_set_retention(r, hours, server_now(), &ch) != PK_OK)
+		log_err("out of memory, retention not changed");
+	else if (commit_changes(s, s->g, &ch, 0, &hold) != 0)
+		log_err("the change could not be journaled, it is undone");
+	else
+		log_info("new retention in force hours=%lld", (long long)hours);
+	publish_flush(s);
+	changes_release(&ch);
+}
+
 static int
 is_flag_key(const struct reload_src *src, const char *key)
 {
@@ -242,6 +279,8 @@ reload_run(struct server *s, const struct reload_src *src)
 	log_restart_keys(src, text, len);
 	free(text);
 	apply_journaled(s, nc);
+	apply_retention(s, nc);
+	s->cfg->core->registry.erase_within_s = nc->core->registry.erase_within_s;
 	swap_tokens(cfg, nc);
 	cfg->limits = nc->limits;
 	s->env.max_future_s = cfg->limits.max_future_s;

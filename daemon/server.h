@@ -71,6 +71,7 @@ struct server {
 	struct http *http;
 	struct metrics *metrics;	/* requests by method and outcome, latencies */
 	struct authguard *auth;		/* failed auth calls by address */
+	struct regstore *regstore;	/* the vehicle registry (NULL: none) */
 	uint64_t auth_logged_ms;	/* when they were last summed up in the log */
 	/* Re-reads the configuration (SIGHUP); set by main.  0 or -1 (logged). */
 	int (*reload)(struct server *s);

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "plate.h"
 #include "uuid7.h"
 
 struct ticket;
@@ -34,6 +35,17 @@ enum change_kind {
 	CHG_SPOT,		/* spot put in_service or out of service */
 	CHG_STRATEGY,		/* the allocation strategy in force changed */
 	CHG_TARIFF,		/* the tariff in force changed */
+	/*
+	 * The vehicle registry (registry.h, regops.h): what happened to the
+	 * record of plate.  Only the plate travels with the change; the
+	 * contact stays in the registry (and its store, contacts.h).
+	 */
+	CHG_VEHICLE_REGISTERED,	/* plate's record created */
+	CHG_VEHICLE_UPDATED,	/* plate's record updated; n = 1 when the contact changed */
+	CHG_VEHICLE_DELETED,	/* plate's record deleted on request */
+	CHG_VEHICLE_EXPIRED,	/* plate's record reached the end of its retention */
+	CHG_REGISTRY_PURGED,	/* every record deleted: n of them */
+	CHG_REGISTRY_RETENTION,	/* the retention became n hours */
 	/* The waitlist and reservations (capacity.md): ref names the entry. */
 	CHG_WAIT_QUEUED,	/* waitlist entry ref queued */
 	CHG_WAIT_ASSIGNED,	/* ref assigned its ticket (after that ticket's CHG_ENTRY) */
@@ -54,6 +66,8 @@ struct change {
 	size_t pay;			/* pay: index into t->payments */
 	uint32_t spot;			/* spot */
 	int in_service;			/* spot */
+	char plate[PLATE_BUFSZ];	/* registry changes: the plate, by value */
+	int64_t n;			/* registry changes: as said above */
 	/*
 	 * The waitlist entry or reservation a CHG_WAIT_* or CHG_RESV_* change
 	 * is about, by id: the entries themselves may move before the list is

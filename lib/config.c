@@ -24,7 +24,7 @@ static const struct config defaults = {
 	    .no_show_after_s = 1800, .max_fraction_ppm = 250000,
 	    .max_hours = 72, .horizon_days = 90,
 	    .keep_finished_s = 86400 * 30 },
-	.registry = { .retention_hours = 24 },
+	.registry = { .retention_hours = 24, .erase_within_s = 3600 },
 	.limits = { .closed_tickets = 100000 },
 };
 
@@ -78,7 +78,8 @@ read_sections(struct config *c, const cJSON *root, struct jerr *e)
 	static const char *const rs[] = { "max_fraction", "hold_before_s",
 	    "no_show_after_s", "max_hours", "horizon_days", "keep_finished_s",
 	    NULL };
-	static const char *const rg[] = { "retention_hours", NULL };
+	static const char *const rg[] = { "retention_hours", "erase_within_s",
+	    NULL };
 	const cJSON *w = NULL, *r = NULL, *g = NULL, *l = NULL;
 	int64_t ppm = -1;
 
@@ -105,6 +106,8 @@ read_sections(struct config *c, const cJSON *root, struct jerr *e)
 	    jr_object(root, "", "registry", 0, rg, &g, e) < 0 ||
 	    jr_int(g, "registry", "retention_hours", 0, 0, 24 * 3650,
 	    &c->registry.retention_hours, e) < 0 ||
+	    jr_int(g, "registry", "erase_within_s", 0, 0, 86400 * 7,
+	    &c->registry.erase_within_s, e) < 0 ||
 	    jr_object(root, "", "limits", 0, NULL, &l, e) < 0 ||
 	    jr_int(l, "limits", "closed_tickets", 0, 0, 100000000,
 	    &c->limits.closed_tickets, e) < 0)

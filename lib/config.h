@@ -46,6 +46,8 @@ struct config {
 	} reservations;
 	struct {
 		int64_t retention_hours;
+		/* A deleted contact leaves every file within this (0..7 days). */
+		int64_t erase_within_s;
 	} registry;
 	struct {
 		int64_t closed_tickets;	/* exited tickets kept for look-ups */

@@ -163,6 +163,21 @@ facility_event(struct jw *w, const char *type, const char *event_id,
 	data(w);
 }
 
+static const char *
+registry_event_type(enum change_kind k)
+{
+	switch (k) {
+	case CHG_VEHICLE_REGISTERED:
+		return "vehicle.registered";
+	case CHG_VEHICLE_UPDATED:
+		return "vehicle.updated";
+	case CHG_VEHICLE_DELETED:
+		return "vehicle.deleted";
+	default:
+		return "vehicle.expired";
+	}
+}
+
 void
 record_write(const garage *g, const struct change *c, const char *event_id,
     struct jw *w)
@@ -214,6 +229,27 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 		jw_kuint(w, "version", garage_tariff_version(g));
 		jw_key(w, "tariff");
 		tariff_write(garage_tariff(g), w);
+		break;
+	/*
+	 * The vehicle registry: the plate only, never the contact, which
+	 * stays in the registry's own store (contacts.h).
+	 */
+	case CHG_VEHICLE_REGISTERED:
+	case CHG_VEHICLE_UPDATED:
+	case CHG_VEHICLE_DELETED:
+	case CHG_VEHICLE_EXPIRED:
+		head(w, registry_event_type(c->kind), event_id, c->at);
+		subject(w, "vehicle", c->plate);
+		data(w);
+		jw_kstr(w, "plate", c->plate);
+		break;
+	case CHG_REGISTRY_PURGED:
+		facility_event(w, "registry.purged", event_id, c, f);
+		jw_kint(w, "deleted", c->n);
+		break;
+	case CHG_REGISTRY_RETENTION:
+		facility_event(w, "registry.retention.changed", event_id, c, f);
+		jw_kint(w, "hours", c->n);
 		break;
 	case CHG_WAIT_QUEUED:
 	case CHG_WAIT_ASSIGNED:
@@ -520,6 +556,17 @@ apply_data(garage *g, const char *type, const cJSON *d, struct jerr *e)
 		return apply_strategy(g, d, e);
 	if (strcmp(type, "tariff.changed") == 0 || strcmp(type, "snapshot.tariff") == 0)
 		return apply_tariff(g, d, e);
+	/*
+	 * The registry's events name a plate and nothing else: its records
+	 * are rebuilt from its own store (contacts.h), not from these.
+	 */
+	if (strcmp(type, "vehicle.registered") == 0 ||
+	    strcmp(type, "vehicle.updated") == 0 ||
+	    strcmp(type, "vehicle.deleted") == 0 ||
+	    strcmp(type, "vehicle.expired") == 0 ||
+	    strcmp(type, "registry.purged") == 0 ||
+	    strcmp(type, "registry.retention.changed") == 0)
+		return PK_OK;
 	if (record_cap_type(type))
 		return record_cap_apply(g, type, d, e);
 	jerr_set(e, "type", "unknown record type '%s'", type);

@@ -1,5 +1,6 @@
 /* methods.c - the method table and its handlers (see methods.h). */
 #include "methods.h"
+#include "mcall.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -1231,6 +1232,10 @@ static void m_reservation(struct call *c);
 static void m_reservation_cancel(struct call *c);
 static void m_reservations(struct call *c);
 static void m_check(struct call *c);
+static const char *const P_VREGISTER[] = { "plate", "contact_name", "phone", NULL };
+static const char *const P_VLIST[] = { "cursor", "limit", NULL };
+static const char *const P_RETENTION[] = { "set_hours", NULL };
+static const char *const P_PURGE[] = { "confirm", NULL };
 static const char *const P_NEARBY[] = { "lat", "lon", "radius_m", "class", "limit", NULL };
 
 static const struct method methods[] = {
@@ -1273,6 +1278,24 @@ static const struct method methods[] = {
 	{ "history", 0, 0, P_HISTORY,
 	  "history subject=vehicle:PLATE|spot:ID|ticket:ID|gate:ID|reservation:ID [limit=100] — audit events, newest last",
 	  m_history, P_HISTORY },
+	{ "vehicle_register", ROLE_KIOSK, 0, P_VREGISTER,
+	  "vehicle_register plate=PLATE contact_name=NAME phone=+491705550123 — keep a contact "
+	  "for a plate, or replace it (kept retention hours after the last update or exit)",
+	  m_vehicle_register, P_VREGISTER },
+	{ "vehicle_get", ROLE_KIOSK, 0, P_PLATE,
+	  "vehicle_get plate=PLATE — a registered plate's contact, times, expiry and whether it is inside",
+	  m_vehicle_get, P_PLATE },
+	{ "vehicle_list", 0, 0, P_VLIST,
+	  "vehicle_list [cursor=C] [limit=100] — registered plates in plate order (no contacts); "
+	  "follow next_cursor", m_vehicle_list, NULL },
+	{ "vehicle_delete", 0, 0, P_PLATE,
+	  "vehicle_delete plate=PLATE — delete a plate's record; its contact leaves the disk "
+	  "within registry.erase_within_s", m_vehicle_delete, P_PLATE },
+	{ "retention", 0, 0, P_RETENTION,
+	  "retention [set_hours=24] — read or change how long registry records are kept "
+	  "(0: only while the vehicle is inside)", m_retention, P_RETENTION },
+	{ "purge", 0, 0, P_PURGE,
+	  "purge confirm=purge — delete every record of the vehicle registry", m_purge, P_PURGE },
 	{ "nearby", ANY, 0, P_NEARBY,
 	  "nearby [lat=DEG lon=DEG] [radius_m=2000] [class=CLASS] [limit=10] — facilities with room nearby, nearest first",
 	  m_nearby, NULL },
@@ -1526,6 +1549,71 @@ void
 call_clear(struct call *c)
 {
 	jw_release(&c->edata);
+}
+
+/* ---- shared with the handlers in other files (mcall.h) ---- */
+
+void
+mcall_fail(struct call *c, pk_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->err = e;
+	if (fmt == NULL) {
+		c->msg[0] = '\0';
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+}
+
+int
+mcall_bad_param(struct call *c, const char *name, const char *fmt, ...)
+{
+	char p[JPATH_MAX];
+	va_list ap;
+	int rc;
+
+	jpath_key(p, "params", name);
+	va_start(ap, fmt);
+	rc = bad_vpath(c, p, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+mcall_string(struct call *c, const char *name, int required, size_t maxlen,
+    const char **out)
+{
+	return p_string(c, name, required, maxlen, out);
+}
+
+int
+mcall_int(struct call *c, const char *name, int required, int64_t min,
+    int64_t max, int64_t *out)
+{
+	return p_int(c, name, required, min, max, out);
+}
+
+int
+mcall_plate(struct call *c, const char *name, int required,
+    char out[PLATE_BUFSZ], int *present)
+{
+	return p_plate(c, name, required, out, present);
+}
+
+int
+mcall_writable(struct call *c)
+{
+	return writable(c);
+}
+
+int
+method_personal(const struct method *m)
+{
+	/* Its params carry a name and a phone number: never logged. */
+	return m->fn == m_vehicle_register;
 }
 
 /* ---- the waitlist and reservations (capacity.md) ---- */

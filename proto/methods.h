@@ -18,6 +18,7 @@
 #include "garage.h"
 #include "jsonw.h"
 #include "perr.h"
+#include "registry.h"
 #include "role.h"
 #include "uuid7.h"
 
@@ -92,6 +93,11 @@ struct call_env {
 	 */
 	void (*alternatives)(void *ud, int cls, struct jw *edata);
 	/*
+	 * The vehicle registry (NULL: not kept): read and changed by the
+	 * registry's methods (regops.h), whose changes go to commit.
+	 */
+	registry *registry;
+	/*
 	 * Client (as subscriptions know it) called `wait` and its entry
 	 * waitlist_id is waiting: it is to receive waitlist.assigned or
 	 * waitlist.expired (protocol.md section 6).  NULL: nobody is told.
@@ -148,6 +154,11 @@ const char *const *method_positional(const char *name);
 const char *method_name(const struct method *m);
 /* Whether the method may be called before authenticating. */
 int method_public(const struct method *m);
+/*
+ * Whether the method's params carry personal data (a contact): a request
+ * line that calls it must never be logged.
+ */
+int method_personal(const struct method *m);
 /*
  * The table in order, for arrays kept per method (request metrics):
  * method_index(m) is m's place, 0 .. method_count() - 1, and

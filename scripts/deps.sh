@@ -9,8 +9,9 @@ case "${1:-build}" in
   run)   want="$build redis-server" ;;
   # prometheus: its promtool checks the /metrics exposition; chromium runs
   # the live map's browser test; systemd's systemd-analyze checks the unit
-  # offline; iproute2's ss shows TCP keepalive timers.
-  test)  want="$build libcmocka-dev redis-server python3 clang libclang-rt-14-dev prometheus chromium systemd iproute2" ;;
+  # offline; iproute2's ss shows TCP keepalive timers; faketime starts
+  # parkd with a clock in the past (the registry's retention tests).
+  test)  want="$build libcmocka-dev redis-server python3 clang libclang-rt-14-dev prometheus chromium systemd iproute2 faketime" ;;
   fuzz)  want="$build clang libclang-rt-14-dev" ;;
   *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac

@@ -2,7 +2,9 @@
  * bench_search.c - micro-benchmark of the plate index behind live search
  * (lib/omap): prefix searches of limit 20, and insert/delete churn, with
  * 150 000 and 1 000 000 plates in the map; plus routing of one plate to
- * search subscriptions (lib/subs) with 1 000 and 100 000 subscribers.
+ * search subscriptions (lib/subs) with 1 000 and 100 000 subscribers; and
+ * the whole `search` request (a JSON-RPC line through proto/session: parse,
+ * the garage's index, the reply written) with 150 000 vehicles inside.
  *
  *   bench_search [-n SEARCHES] [PLATES...]
  */
@@ -14,9 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "facility_load.h"
+#include "garage.h"
 #include "omap.h"
 #include "plate.h"
+#include "session.h"
 #include "subs.h"
+#include "tariff_load.h"
 
 #define LIMIT 20
 
@@ -268,6 +276,136 @@ bench_routing(size_t nsubs)
 	return 0;
 }
 
+/* A garage of n regular spots (rows of 100 on four levels), one gate. */
+static garage *
+make_garage(size_t n)
+{
+	cJSON *f = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(f, "rows");
+	cJSON *gates = cJSON_AddArrayToObject(f, "gates"), *g = cJSON_CreateObject();
+	cJSON *veh = cJSON_Parse("{\"car\":{\"fits\":[\"regular\"]}}");
+	cJSON *tj = cJSON_Parse("{\"free_minutes\":15,\"increment_minutes\":15,"
+	    "\"tiers\":[{\"upto_minutes\":60,\"amount\":300}],\"overage_per_hour\":200,"
+	    "\"daily_max\":2500,\"lost_ticket\":5000,\"grace_minutes\":15}");
+	char err[256] = "", zone[32];
+	facility *fac;
+	tariff *t;
+
+	cJSON_AddStringToObject(f, "name", "Bench");
+	cJSON_AddStringToObject(g, "id", "in");
+	cJSON_AddStringToObject(g, "role", "both");
+	cJSON_AddNumberToObject(g, "level", 0);
+	cJSON_AddNumberToObject(g, "x", 0);
+	cJSON_AddNumberToObject(g, "y", 0);
+	cJSON_AddItemToArray(gates, g);
+	for (size_t r = 0; r < n / 100; r++) {
+		cJSON *row = cJSON_CreateObject();
+
+		snprintf(zone, sizeof(zone), "Z%zu", r);
+		cJSON_AddNumberToObject(row, "level", (double)(r % 4));
+		cJSON_AddStringToObject(row, "zone", zone);
+		cJSON_AddStringToObject(row, "type", "regular");
+		cJSON_AddNumberToObject(row, "count", 100);
+		cJSON_AddNumberToObject(row, "x", 0);
+		cJSON_AddNumberToObject(row, "y", 6.0 * (double)(r / 4));
+		cJSON_AddNumberToObject(row, "dx", 2.5);
+		cJSON_AddNumberToObject(row, "dy", 0);
+		cJSON_AddItemToArray(rows, row);
+	}
+	fac = facility_from_json(f, veh, &(struct jerr){ err, sizeof(err), 0 });
+	t = fac == NULL ? NULL :
+	    tariff_from_json(tj, "tariff", &(struct jerr){ err, sizeof(err), 0 });
+	cJSON_Delete(f);
+	cJSON_Delete(veh);
+	cJSON_Delete(tj);
+	if (fac == NULL || t == NULL) {
+		fprintf(stderr, "bench: %s\n", err);
+		return NULL;
+	}
+	return garage_new(fac, t, NULL, NULL, ALLOC_FIRST, 10);
+}
+
+/* The `search` request, line in and reply out, with n vehicles inside. */
+static int
+bench_search_call(size_t n, long calls)
+{
+	static const struct call_env env;
+	char (*plates)[PLATE_BUFSZ] = malloc(n * sizeof(*plates));
+	garage *g = make_garage(n);
+	struct session s;
+	struct changes ch;
+	size_t i = 0;
+
+	if (g == NULL || plates == NULL)
+		return 1;
+	changes_init(&ch);
+	while (i < n) {
+		struct garage_entry_in in;
+		struct ticket *t;
+		char id[UUID_BUFSZ];
+
+		rand_plate(plates[i]);
+		if (garage_inside(g, plates[i]) != NULL)
+			continue;
+		snprintf(id, sizeof(id), "00000000-0000-7000-8000-%012zx", i);
+		memset(&in, 0, sizeof(in));
+		in.plate = plates[i];
+		in.ticket_id = id;
+		in.at = 1795392000;
+		if (garage_entry(g, &in, &t, &ch) != PK_OK) {
+			fprintf(stderr, "bench: entry %zu failed\n", i);
+			return 1;
+		}
+		changes_clear(&ch);
+		i++;
+	}
+	changes_release(&ch);
+	memset(&s, 0, sizeof(s));
+	s.g = g;
+	s.env = &env;
+	s.role = ROLE_OPERATOR;
+	printf("== the search request (JSON-RPC line -> reply line, proto/session)"
+	    " with %zu vehicles inside\n", garage_inside_count(g));
+	for (size_t plen = 1; plen <= 6; plen += plen < 2 ? 1 : 2) {
+		double *t = malloc((size_t)calls * sizeof(*t)), total = 0;
+		size_t bytes = 0;
+
+		if (t == NULL)
+			return 1;
+		for (long k = 0; k < calls; k++) {
+			const char *p = plates[rng() % n];
+			char line[160];
+			struct session_out out;
+			int len = snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\","
+			    "\"id\":%ld,\"method\":\"search\",\"params\":{\"prefix\":"
+			    "\"%.*s\"}}", k, (int)plen, p);
+			double t0 = now();
+
+			if (session_handle(&s, line, (size_t)len, 0, 1795392000, &out) != 0 ||
+			    out.line == NULL || strstr(out.line, "\"result\"") == NULL) {
+				fprintf(stderr, "bench: search failed: %s\n",
+				    out.line ? out.line : "(no reply)");
+				return 1;
+			}
+			t[k] = now() - t0;
+			total += t[k];
+			bytes += strlen(out.line);
+			free(out.line);
+			free(out.fail_line);
+			free(out.defer_id);
+		}
+		qsort(t, (size_t)calls, sizeof(*t), cmp_double);
+		printf("  prefix len %zu: %6.2f us/call mean, p50 %5.2f, p99 %5.2f"
+		    " (limit 20; %.0f bytes a reply)\n", plen,
+		    total / (double)calls * 1e6, t[calls / 2] * 1e6,
+		    t[calls * 99 / 100] * 1e6, (double)bytes / (double)calls);
+		free(t);
+	}
+	session_release(&s);
+	garage_free(g);
+	free(plates);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -300,5 +438,7 @@ main(int argc, char **argv)
 		rc = bench_routing(1000);
 	if (rc == 0)
 		rc = bench_routing(100000);
+	if (rc == 0)
+		rc = bench_search_call(150000, searches / 4);
 	return rc;
 }

@@ -3,6 +3,7 @@
  *
  *   loadgen -p PORT [-h HOST] [-c CONNECTIONS] [-d SECONDS] [-w WARMUP_SECONDS]
  *           [-P PIPELINE_DEPTH] [-g GATE_IN] [-G GATE_OUT] [-t THREADS]
+ *           [-r PAIRS_PER_SECOND]
  *
  * Every connection runs the same loop: `entry` of a fresh plate (class car)
  * at GATE_IN, then `exit` of that plate at GATE_OUT, as JSON-RPC 2.0 lines
@@ -10,6 +11,12 @@
  * the next request when the reply to the previous one arrives).  Because the
  * daemon answers the requests of one connection in order, an exit may be
  * pipelined right behind its entry.
+ *
+ * With -r the load is paced instead: the connections together start at
+ * most PAIRS_PER_SECOND pairs a second, each on its own schedule (spread
+ * evenly), so the daemon sees a steady offered rate; a connection behind
+ * its schedule starts its next pair at once without catching up in a
+ * burst.  Latency is still send -> reply.
  *
  * The connections are spread over one thread per online CPU (or -t), each
  * with its own epoll set over non-blocking sockets.  Latency is send ->
@@ -185,6 +192,7 @@ struct opts {
 	const char *host, *port, *gate_in, *gate_out;
 	int conns, threads, pipeline;
 	double seconds, warmup;
+	double rate;			/* pairs a second in all; 0: closed loop */
 };
 
 static struct opts O;
@@ -200,6 +208,7 @@ struct conn {
 	uint64_t acked;			/* operations answered so far */
 	uint64_t stamped;		/* operations given a send time */
 	uint64_t *sent_ns;		/* ring of PIPELINE send times */
+	uint64_t next_pair_ns;		/* -r: when the next pair may start */
 };
 
 struct worker {
@@ -306,6 +315,30 @@ conn_enqueue(struct conn *c, uint64_t op)
 	return 0;
 }
 
+/* -r: the time between two pairs of one connection. */
+static uint64_t
+pair_interval_ns(void)
+{
+	return (uint64_t)((double)O.conns * 1e9 / O.rate);
+}
+
+/* -r: whether the next pair may start now (and if so, books it). */
+static int
+pair_due(struct conn *c)
+{
+	uint64_t now, iv;
+
+	if (O.rate <= 0)
+		return 1;
+	now = now_ns();
+	if (now < c->next_pair_ns)
+		return 0;
+	iv = pair_interval_ns();
+	/* Behind schedule: no burst to catch up. */
+	c->next_pair_ns = c->next_pair_ns + iv < now ? now : c->next_pair_ns + iv;
+	return 1;
+}
+
 /* Queues requests until PIPELINE are in flight; stopping: only open exits. */
 static void
 conn_fill(struct worker *w, struct conn *c)
@@ -314,6 +347,8 @@ conn_fill(struct worker *w, struct conn *c)
 		return;
 	while (c->next_op - c->acked < (uint64_t)O.pipeline) {
 		if (w->stopping && c->next_op % 2 == 0)
+			break;
+		if (c->next_op % 2 == 0 && !pair_due(c))
 			break;
 		if (conn_enqueue(c, c->next_op) != 0) {
 			conn_fail(w, c, "out of memory");
@@ -569,6 +604,15 @@ worker_main(void *arg)
 		ms = (int)((until - now + 999999) / 1000000);
 		if (ms > 100)
 			ms = 100;
+		/* Paced: wake up for the connections whose next pair is due. */
+		if (O.rate > 0 && !w->stopping) {
+			for (int i = 0; i < w->n; i++) {
+				conn_fill(w, w->c[i]);
+				conn_flush(w, w->c[i]);
+			}
+			if (ms > 1)
+				ms = 1;
+		}
 		n = epoll_wait(w->ep, ev, (int)(sizeof(ev) / sizeof(ev[0])), ms);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -602,7 +646,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: loadgen -p PORT [-h HOST] [-c CONNECTIONS] [-d SECONDS]\n"
 	    "               [-w WARMUP_SECONDS] [-P PIPELINE_DEPTH] [-g GATE_IN]\n"
-	    "               [-G GATE_OUT] [-t THREADS]\n"
+	    "               [-G GATE_OUT] [-t THREADS] [-r PAIRS_PER_SECOND]\n"
 	    "  defaults: -h 127.0.0.1 -c 1 -d 5 -w 1 -P 1 -g north -G south,\n"
 	    "            -t one thread per online CPU (at most one per connection)\n");
 }
@@ -657,7 +701,7 @@ parse_opts(int argc, char **argv)
 	O.pipeline = 1;
 	O.seconds = 5;
 	O.warmup = 1;
-	while ((ch = getopt(argc, argv, "p:h:c:d:w:P:g:G:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:h:c:d:w:P:g:G:t:r:")) != -1) {
 		switch (ch) {
 		case 'p': O.port = optarg; break;
 		case 'h': O.host = optarg; break;
@@ -684,6 +728,12 @@ parse_opts(int argc, char **argv)
 		case 'd':
 			if (secs_arg(optarg, 0.001, &O.seconds) != 0) {
 				fprintf(stderr, "loadgen: -d: seconds > 0\n");
+				return -1;
+			}
+			break;
+		case 'r':
+			if (secs_arg(optarg, 0.001, &O.rate) != 0) {
+				fprintf(stderr, "loadgen: -r: pairs a second > 0\n");
 				return -1;
 			}
 			break;
@@ -842,6 +892,10 @@ main(int argc, char **argv)
 
 	cpu = cpu_seconds();
 	wall_start = t_start = now_ns();
+	if (O.rate > 0)
+		for (int i = 0; i < O.conns; i++)
+			conns[i].next_pair_ns = t_start +
+			    pair_interval_ns() * (uint64_t)i / (uint64_t)O.conns;
 	t_warm_end = t_start + (uint64_t)(O.warmup * 1e9);
 	t_end = t_warm_end + (uint64_t)(O.seconds * 1e9);
 	for (int t = 0; t < O.threads; t++) {

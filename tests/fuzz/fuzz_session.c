@@ -5,6 +5,9 @@
  * every param parser sees hostile input.  Oracles: the sanitizers, every
  * reply is one line of strict JSON, and the garage's invariants hold after
  * every line (garage_check: no spot twice, counts, no claim left unserved).
+ * The vehicle registry is there too, following the garage's changes and
+ * writing its contact-store records as the daemon's commit step does; its
+ * invariants must hold after every line.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +16,9 @@
 
 #include "capacity.h"
 #include "config.h"
+#include "contacts.h"
 #include "garage.h"
+#include "regops.h"
 #include "jsonrpc.h"
 #include "record.h"
 #include "session.h"
@@ -57,7 +62,6 @@ fake_commit(void *ud, const garage *g, const struct changes *ch,
 	struct jw w;
 	struct jerr e = { NULL, 0, 0 };
 
-	(void)ud;
 	jw_init(&w);
 	for (size_t i = 0; i < ch->n; i++) {
 		cJSON *j;
@@ -70,6 +74,18 @@ fake_commit(void *ud, const garage *g, const struct changes *ch,
 		if (j == NULL)
 			abort();
 		cJSON_Delete(j);
+		/* The registry's share and its store's record. */
+		regops_follow(ud, &ch->v[i]);
+		jw_reset(&w);
+		contacts_side_write(ud, &ch->v[i], 24, &w);
+		if (jw_failed(&w))
+			abort();
+		if (w.len > 0) {
+			j = json_parse(w.buf, w.len, "", &e);
+			if (j == NULL)
+				abort();
+			cJSON_Delete(j);
+		}
 	}
 	jw_release(&w);
 	*hold = ch->n > 0 || acks_earlier;
@@ -86,16 +102,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .commit = fake_commit };
 	struct session s;
 	garage *g;
+	registry *r = registry_new(24);
 	size_t start = 0;
 
-	if (cfg == NULL)
+	if (cfg == NULL || r == NULL)
 		abort();
+	env.ud = r;
+	env.registry = r;
 	g = garage_new(cfg->fac, cfg->tariff, NULL, NULL, ALLOC_NEAREST, 4);
 	cfg->fac = NULL;
 	cfg->tariff = NULL;
 	config_free(cfg);
-	if (g == NULL)
+	if (g == NULL) {
+		registry_free(r);
 		return 0;
+	}
 	memset(&s, 0, sizeof(s));
 	s.g = g;
 	s.env = &env;
@@ -127,9 +148,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "garage_check: %s\n", err);
 			abort();
 		}
+		if (registry_check(r) != 0)
+			abort();
 		start = i + 1;
 	}
 	session_release(&s);
 	garage_free(g);
+	registry_free(r);
 	return 0;
 }

@@ -111,15 +111,18 @@ def write(path, data):
 
 
 def listing(data_dir):
-    """{name: (size, sha256)} of every file in data_dir but LOCK (which
-    every daemon that takes the directory rewrites with its pid)."""
+    """{name: (size, sha256)} of every file under data_dir (the contact
+    store's directory included) but LOCK (which every daemon that takes the
+    directory rewrites with its pid)."""
     out = {}
-    for name in sorted(os.listdir(data_dir)):
-        if name == "LOCK":
-            continue
-        data = read(os.path.join(data_dir, name))
-        out[name] = (len(data), hashlib.sha256(data).hexdigest())
-    return out
+    for dirpath, _, names in os.walk(data_dir):
+        for n in names:
+            name = os.path.relpath(os.path.join(dirpath, n), data_dir)
+            if name == "LOCK":
+                continue
+            data = read(os.path.join(data_dir, name))
+            out[name] = (len(data), hashlib.sha256(data).hexdigest())
+    return dict(sorted(out.items()))
 
 
 def split_segment(data_dir, name, at_record):

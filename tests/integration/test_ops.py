@@ -226,3 +226,23 @@ def test_tcp_keepalive_on_client_connections():
         c.line("ping")
         out = keepalive_timers(d.port)
         assert "keepalive" not in out, out
+
+
+def test_reload_applies_the_registry_retention_when_the_file_changes_it():
+    cfg = demo_config(registry={"retention_hours": 24, "erase_within_s": 60})
+    with Daemon(cfg) as d:
+        c = d.client()
+        assert c.ok("retention") == {"hours": 24}
+        start = len(d.logtext())
+        d.rewrite(registry={"retention_hours": 48, "erase_within_s": 30})
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log("config: reloaded", start=start)
+        assert "new retention in force hours=48" in d.logtext()[start:]
+        assert "needs a restart key=registry" not in d.logtext()
+        assert c.ok("retention") == {"hours": 48}
+        # Set at run time, it stays through a reload of an unchanged file.
+        assert c.ok("retention", set_hours=12) == {"hours": 12}
+        start = len(d.logtext())
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log("config: reloaded", start=start)
+        assert c.ok("retention") == {"hours": 12}

@@ -62,6 +62,7 @@ test_core_only(void **state)
 	assert_true(c->reservations.max_fraction == 0.125);
 	assert_int_equal(c->reservations.hold_before_s, 900);
 	assert_int_equal(c->registry.retention_hours, 24);
+	assert_int_equal(c->registry.erase_within_s, 3600);
 	assert_int_equal(c->limits.closed_tickets, 9);
 	/* Payment methods: config.md's three unless given. */
 	assert_int_equal(c->n_payment_methods, 3);
@@ -94,6 +95,10 @@ test_core_errors(void **state)
 	    "reservations.max_fraction: must have at most 6 decimals");
 	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'registry': { 'retention_hours': -1 } }",
 	    "registry.retention_hours: must be between 0 and 87600");
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'registry': { 'erase_within_s': 604801 } }",
+	    "registry.erase_within_s: must be between 0 and 604800");
+	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'registry': { 'erase_within': 5 } }",
+	    "registry.erase_within: unknown key");
 	expect_error("{ 'tariff': " TU_MIN_TARIFF " }", "facility: is required");
 	expect_error("[]", "config: must be an object");
 	expect_error("{ " MINI_FAC ", 'tariff': " TU_MIN_TARIFF ", 'payment_methods': [] }",

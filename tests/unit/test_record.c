@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "record.h"
+#include "regops.h"
 #include "rfc3339.h"
 #include "testutil.h"
 
@@ -1104,6 +1105,73 @@ test_peek(void **state)
 	assert_int_equal(record_peek(rec, strlen(rec), buf, 8, &used, &id, subj, 8), -1);
 }
 
+/*
+ * The registry's events: the plate only (never the contact), and replay
+ * takes them without touching the garage (the contact store rebuilds the
+ * registry).
+ */
+static void
+test_registry_events(void **state)
+{
+	static const char *const want[] = {
+		"{\"id\":\"E\",\"ts\":\"2026-11-23T10:00:00Z\",\"type\":\"vehicle.registered\","
+		"\"subjects\":[\"vehicle:AB 1\"],\"data\":{\"plate\":\"AB 1\"}}",
+		"{\"id\":\"E\",\"ts\":\"2026-11-23T10:00:00Z\",\"type\":\"vehicle.updated\","
+		"\"subjects\":[\"vehicle:AB 1\"],\"data\":{\"plate\":\"AB 1\"}}",
+		"{\"id\":\"E\",\"ts\":\"2026-11-23T10:00:00Z\",\"type\":\"registry.retention.changed\","
+		"\"subjects\":[\"facility:Test Garage\"],\"data\":{\"hours\":0}}",
+		"{\"id\":\"E\",\"ts\":\"2026-11-23T10:00:00Z\",\"type\":\"vehicle.expired\","
+		"\"subjects\":[\"vehicle:AB 1\"],\"data\":{\"plate\":\"AB 1\"}}",
+		"{\"id\":\"E\",\"ts\":\"2026-11-23T10:00:00Z\",\"type\":\"vehicle.registered\","
+		"\"subjects\":[\"vehicle:CD 2\"],\"data\":{\"plate\":\"CD 2\"}}",
+		"{\"id\":\"E\",\"ts\":\"2026-11-23T10:00:00Z\",\"type\":\"vehicle.deleted\","
+		"\"subjects\":[\"vehicle:CD 2\"],\"data\":{\"plate\":\"CD 2\"}}",
+		"{\"id\":\"E\",\"ts\":\"2026-11-23T10:00:00Z\",\"type\":\"registry.purged\","
+		"\"subjects\":[\"facility:Test Garage\"],\"data\":{\"deleted\":0}}",
+	};
+	const int64_t t0 = 1795428000;
+	garage *g = fresh();
+	registry *r = registry_new(24);
+	struct changes ch;
+	struct jw w;
+	char *before = dump(g), *after;
+	char err[256];
+	size_t k = 0;
+
+	(void)state;
+	changes_init(&ch);
+	jw_init(&w);
+	assert_int_equal(regops_register(r, "AB 1", "Secret Name", 11,
+	    "+49 170 5550123", 15, t0, 0, NULL, &ch), PK_OK);
+	assert_int_equal(regops_register(r, "AB 1", "Secret Other", 12,
+	    "+49 170 5550124", 15, t0, 0, NULL, &ch), PK_OK);
+	assert_int_equal(regops_set_retention(r, 0, t0, &ch), PK_OK);
+	assert_int_equal(regops_expire(r, t0, 10, &ch), 1);
+	assert_int_equal(regops_register(r, "CD 2", "Secret Name", 11,
+	    "+49 170 5550123", 15, t0, 1, NULL, &ch), PK_OK);
+	assert_int_equal(regops_delete(r, "CD 2", t0, &ch), PK_OK);
+	assert_int_equal(regops_purge(r, t0, &ch), PK_OK);
+	assert_int_equal(ch.n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < ch.n; i++) {
+		jw_reset(&w);
+		record_write(g, &ch.v[i], "E", &w);
+		assert_false(jw_failed(&w));
+		assert_string_equal(w.buf, want[k++]);
+		assert_null(strstr(w.buf, "Secret"));
+		assert_null(strstr(w.buf, "5550123"));
+		assert_int_equal(record_apply(g, w.buf, w.len,
+		    &(struct jerr){ err, sizeof(err), 0 }), PK_OK);
+	}
+	after = dump(g);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+	jw_release(&w);
+	changes_release(&ch);
+	registry_free(r);
+	garage_free(g);
+}
+
 int
 main(void)
 {
@@ -1118,6 +1186,7 @@ main(void)
 		cmocka_unit_test(test_snapshot_callback_stops),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_peek),
+		cmocka_unit_test(test_registry_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

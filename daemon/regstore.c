@@ -1,0 +1,363 @@
+/* regstore.c - the vehicle registry's store, expiry and erasure (see regstore.h). */
+#define LOG_COMPONENT "registry"
+#include "regstore.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commit.h"
+#include "contacts.h"
+#include "log.h"
+#include "publish.h"
+#include "regops.h"
+#include "server.h"
+#include "wal.h"
+
+/* Records expired in one loop iteration at most (the rest in the next). */
+#define EXPIRE_BATCH 1000
+/* The expiry timer looks at the wall clock again at least this often. */
+#define EXPIRY_RECHECK_MS 60000
+/* A journal that takes no changes is asked again after this. */
+#define RETRY_MS 1000
+/* The log is rewritten once it is this much larger than the last image. */
+#define LOG_GROWTH 2
+#define LOG_MIN_BYTES (1u << 20)
+
+struct regstore {
+	const struct config *cfg;
+	registry *reg;
+	struct contacts_meta meta;
+	struct journal_side_hooks hooks;
+	struct server *s;		/* from regstore_start */
+	uv_timer_t expiry;
+	uv_timer_t erase;
+	int timers;			/* the two timers are initialised */
+	int erase_armed;
+	int stopped;
+	int touched;			/* the changes being committed moved the registry */
+	struct changes ch;		/* the expiry timer's changes */
+	struct jw sidew;		/* side records, one at a time; wiped */
+};
+
+/* ---- the side stream's hooks ---- */
+
+static void
+side_reset(void *ud)
+{
+	struct regstore *rs = ud;
+
+	registry_purge(rs->reg);
+	registry_set_retention(rs->reg, rs->cfg->registry.retention_hours,
+	    INT64_MIN, NULL);
+	contacts_meta_init(&rs->meta);
+}
+
+static int
+side_apply(void *ud, uint64_t lsn, int from_image, const char *payload,
+    size_t len, char *err, size_t errlen)
+{
+	struct regstore *rs = ud;
+	struct jerr e = { err, errlen, 0 };
+
+	if (contacts_apply(rs->reg, &rs->meta, from_image, payload, len, &e) ==
+	    PK_OK)
+		return 0;
+	/* The message names the record's place, never its contact. */
+	{
+		char what[300];
+
+		snprintf(what, sizeof(what), "%s", err);
+		snprintf(err, errlen, "%s record at LSN %" PRIu64 ": %s",
+		    from_image ? "image" : "log", lsn, what);
+	}
+	return -1;
+}
+
+static void arm_expiry(struct regstore *rs);
+static void on_expiry(uv_timer_t *t);
+
+static int
+side_loaded(void *ud, const garage *g, char *err, size_t errlen)
+{
+	struct regstore *rs = ud;
+	struct jerr e = { err, errlen, 0 };
+
+	if (contacts_image_complete(&rs->meta, &e) != 0)
+		return -1;
+	contacts_sync_inside(rs->reg, g);
+	/* After a rebuild the earliest expiry may have moved. */
+	if (rs->s != NULL)
+		arm_expiry(rs);
+	return 0;
+}
+
+struct image_out {
+	struct wal_buf *b;
+	uint64_t lsn;
+};
+
+static int
+image_add(void *ud, const char *payload, size_t len)
+{
+	struct image_out *o = ud;
+
+	return wal_buf_add(o->b, o->lsn, payload, len);
+}
+
+static int
+side_image(void *ud, uint64_t lsn, struct wal_buf *b)
+{
+	struct regstore *rs = ud;
+	struct image_out o = { b, lsn };
+
+	return contacts_image(rs->reg, rs->cfg->registry.retention_hours,
+	    image_add, &o) == 0 ? 0 : -1;
+}
+
+static void
+side_rewritten(void *ud, uint64_t lsn, uint64_t image_bytes)
+{
+	(void)ud;
+	log_debug("store rewritten lsn=%" PRIu64 " bytes=%" PRIu64, lsn,
+	    image_bytes);
+}
+
+struct regstore *
+regstore_new(const struct config *c)
+{
+	struct regstore *rs = calloc(1, sizeof(*rs));
+
+	if (rs == NULL)
+		return NULL;
+	rs->cfg = c;
+	rs->reg = registry_new(c->registry.retention_hours);
+	if (rs->reg == NULL) {
+		free(rs);
+		return NULL;
+	}
+	contacts_meta_init(&rs->meta);
+	changes_init(&rs->ch);
+	jw_init(&rs->sidew);
+	rs->hooks.name = "contacts";
+	rs->hooks.ud = rs;
+	rs->hooks.reset = side_reset;
+	rs->hooks.apply = side_apply;
+	rs->hooks.loaded = side_loaded;
+	rs->hooks.image = side_image;
+	rs->hooks.rewritten = side_rewritten;
+	return rs;
+}
+
+const struct journal_side_hooks *
+regstore_side_hooks(struct regstore *rs)
+{
+	return &rs->hooks;
+}
+
+registry *
+regstore_registry(struct regstore *rs)
+{
+	return rs->reg;
+}
+
+/* ---- expiry ---- */
+
+static int
+journal_ready(const struct server *s)
+{
+	return s->journal != NULL && journal_writable(s->journal) &&
+	    journal_consistent(s->journal) && !s->shutting_down;
+}
+
+static void
+arm_expiry(struct regstore *rs)
+{
+	int64_t due = registry_next_due(rs->reg), now = server_now();
+	uint64_t ms;
+
+	if (!rs->timers || rs->stopped)
+		return;
+	if (due == REGISTRY_NEVER) {
+		uv_timer_stop(&rs->expiry);
+		return;
+	}
+	/*
+	 * The timer runs on the loop's monotonic clock, expiry on the wall
+	 * clock: a long wait is cut short and the wall clock read again.
+	 */
+	ms = due <= now ? 0 : (uint64_t)(due - now) * 1000;
+	if (ms > EXPIRY_RECHECK_MS)
+		ms = EXPIRY_RECHECK_MS;
+	uv_timer_start(&rs->expiry, on_expiry, ms, 0);
+}
+
+static void
+on_expiry(uv_timer_t *t)
+{
+	struct regstore *rs = t->data;
+	struct server *s = rs->s;
+	uint64_t hold;
+
+	if (rs->stopped)
+		return;
+	if (!journal_ready(s)) {
+		uv_timer_start(&rs->expiry, on_expiry, RETRY_MS, 0);
+		return;
+	}
+	changes_clear(&rs->ch);
+	if (regops_expire(rs->reg, server_now(), EXPIRE_BATCH, &rs->ch) > 0) {
+		/* A failure rebuilds the state from disk: nothing to undo here. */
+		if (commit_changes(s, s->g, &rs->ch, 0, &hold) == 0)
+			publish_flush(s);
+		changes_clear(&rs->ch);
+	} else if (registry_next_due(rs->reg) <= server_now()) {
+		/* Due but not expired: no memory for the changes.  Later. */
+		uv_timer_start(&rs->expiry, on_expiry, RETRY_MS, 0);
+		return;
+	}
+	arm_expiry(rs);
+}
+
+/* ---- erasure ---- */
+
+static void
+on_erase(uv_timer_t *t)
+{
+	struct regstore *rs = t->data;
+
+	rs->erase_armed = 0;
+	if (rs->s->journal != NULL)
+		journal_side_rewrite(rs->s->journal);
+}
+
+/* A contact left the registry: the store is rewritten without it in time. */
+static void
+owe_erasure(struct regstore *rs)
+{
+	int64_t within = rs->cfg->registry.erase_within_s;
+
+	if (within == 0 || !rs->timers || rs->stopped) {
+		if (rs->s->journal != NULL)
+			journal_side_rewrite(rs->s->journal);
+		return;
+	}
+	if (rs->erase_armed)
+		return;		/* the rewrite already owed takes this one too */
+	rs->erase_armed = 1;
+	uv_timer_start(&rs->erase, on_erase, (uint64_t)within * 1000 / 2, 0);
+}
+
+/* ---- the commit step ---- */
+
+int
+regstore_follow(struct regstore *rs, const struct change *c,
+    const char **side, size_t *side_len)
+{
+	rs->touched |= regops_follow(rs->reg, c) || regops_is_registry(c);
+	if (rs->sidew.buf != NULL)
+		explicit_bzero(rs->sidew.buf, rs->sidew.len);
+	jw_reset(&rs->sidew);
+	contacts_side_write(rs->reg, c, rs->cfg->registry.retention_hours,
+	    &rs->sidew);
+	*side = rs->sidew.buf;
+	*side_len = rs->sidew.len;
+	return jw_failed(&rs->sidew) ? -1 : 0;
+}
+
+void
+regstore_committed(struct regstore *rs, const struct changes *ch)
+{
+	const struct journal_stats *st;
+	int erased = 0;
+
+	if (rs->sidew.buf != NULL)
+		explicit_bzero(rs->sidew.buf, rs->sidew.len);
+	for (size_t i = 0; i < ch->n; i++)
+		erased |= regops_erases(&ch->v[i]);
+	if (rs->s == NULL || rs->s->journal == NULL || !rs->touched)
+		return;
+	rs->touched = 0;
+	if (erased)
+		owe_erasure(rs);
+	st = journal_stats(rs->s->journal);
+	if (st->side_log_bytes > LOG_MIN_BYTES &&
+	    st->side_log_bytes > LOG_GROWTH * st->side_image_bytes &&
+	    !journal_side_rewrite_pending(rs->s->journal))
+		journal_side_rewrite(rs->s->journal);
+	arm_expiry(rs);
+}
+
+/* ---- start and stop ---- */
+
+/*
+ * The configuration file's retention, when it differs from the one it
+ * said when the retention was last recorded: the file was edited, and
+ * wins (like a reload).  A retention set at run time otherwise stays.
+ */
+static void
+start_retention(struct regstore *rs)
+{
+	int64_t file = rs->cfg->registry.retention_hours;
+	struct changes ch;
+	uint64_t hold;
+
+	if (rs->meta.config_hours < 0 || rs->meta.config_hours == file ||
+	    registry_retention(rs->reg) == file)
+		return;
+	changes_init(&ch);
+	log_info("the configuration's retention takes force hours=%" PRId64
+	    " was_in_file=%" PRId64 " was_in_force=%" PRId64, file,
+	    rs->meta.config_hours, registry_retention(rs->reg));
+	if (regops_set_retention(rs->reg, file, server_now(), &ch) != PK_OK ||
+	    commit_changes(rs->s, rs->s->g, &ch, 0, &hold) != 0)
+		log_err("the configuration's retention could not be journaled");
+	changes_release(&ch);
+}
+
+int
+regstore_start(struct regstore *rs, struct server *s)
+{
+	rs->s = s;
+	s->regstore = rs;
+	s->env.registry = rs->reg;
+	uv_timer_init(s->loop, &rs->expiry);
+	uv_timer_init(s->loop, &rs->erase);
+	rs->expiry.data = rs->erase.data = rs;
+	/* Neither keeps the loop alive: shutdown waits for clients only. */
+	uv_unref((uv_handle_t *)&rs->expiry);
+	uv_unref((uv_handle_t *)&rs->erase);
+	rs->timers = 1;
+	start_retention(rs);
+	arm_expiry(rs);
+	return 0;
+}
+
+void
+regstore_stop(struct regstore *rs)
+{
+	if (rs == NULL || rs->stopped)
+		return;
+	rs->stopped = 1;
+	if (rs->timers) {
+		uv_timer_stop(&rs->expiry);
+		uv_timer_stop(&rs->erase);
+	}
+	/* An erasure still owed goes with the journal's last batch. */
+	if (rs->erase_armed && rs->s != NULL && rs->s->journal != NULL)
+		journal_side_rewrite(rs->s->journal);
+	rs->erase_armed = 0;
+}
+
+void
+regstore_free(struct regstore *rs)
+{
+	if (rs == NULL)
+		return;
+	registry_free(rs->reg);
+	changes_release(&rs->ch);
+	if (rs->sidew.buf != NULL)
+		explicit_bzero(rs->sidew.buf, rs->sidew.cap);
+	jw_release(&rs->sidew);
+	free(rs);
+}
