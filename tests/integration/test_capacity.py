@@ -359,7 +359,8 @@ def test_reservations_listing_with_a_cursor():
 def test_hold_arrival_into_a_full_lot_and_no_show():
     cfg = cap_config([regular(4)], reservations=RESV, waitlist={"max_depth": 10, "max_timeout_s": 600})
     with Daemon(cfg) as d:
-        c = d.client()
+        c, ev = d.client(), d.client()
+        ok(ev, "subscribe", topics=["events"])
         now = int(time.time())
         r1 = assert_result(reserve(c, "RES1", now + 3, now + 3600))
         r2 = assert_result(reserve(c, "RES2", now + 3, now + 3600, spot="A-04"))
@@ -393,6 +394,23 @@ def test_hold_arrival_into_a_full_lot_and_no_show():
         st = ok(c, "status")
         assert st["held"] == 0 and st["reservations_active"] == 0, st
         check(c)
+        # The audit events of RES2: reservation:ID and vehicle:PLATE, and the
+        # spot once it is held.
+        events, events1 = [], []
+        while not ev.no_data(0.3):
+            p = json.loads(ev.read_line())["params"]
+            if "reservation:" + r2["reservation"] in p["subjects"]:
+                events.append((p["type"], p["subjects"]))
+            if "reservation:" + r1["reservation"] in p["subjects"]:
+                events1.append((p["type"], p["subjects"]))
+        assert [t for t, _ in events] == ["reservation.created", "reservation.held",
+                                          "reservation.no_show"], events
+        assert "vehicle:RES2" in events[0][1] and not any(x.startswith("spot:") for x in events[0][1]), events
+        assert "spot:A-04" in events[1][1] and "spot:A-04" in events[2][1], events
+        # RES1's entry names its reservation; reservation.used its ticket.
+        assert [t for t, _ in events1] == ["reservation.created", "reservation.held",
+                                           "vehicle.entered", "reservation.used"], events1
+        assert "ticket:" + t["ticket"] in events1[3][1] and "spot:A-01" in events1[3][1], events1
 
 
 def test_owed_hold_before_the_waitlist_and_cancel_during_hold():
