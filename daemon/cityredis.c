@@ -89,7 +89,7 @@ closed_now(const struct cityredis *c)
 	const char *why = "";
 
 	return c->s->shutting_down ||
-	    (c->s->env.writable != NULL && !c->s->env.writable(c->s, &why));
+	    (c->s->env.writable != NULL && c->s->env.writable(c->s, &why) != 1);
 }
 
 /* ---- publishing ---- */

@@ -184,6 +184,7 @@ client_free(struct client *c)
 	if (c->counted)
 		server_address_del(srv, c->sess.peer);
 	subs_drop_client(srv->subs, c->sess.client);
+	publish_drop_client(srv, c->sess.client);
 	free_list(c, &c->out_head, &c->out_tail);
 	free_list(c, &c->flight_head, &c->flight_tail);
 	session_release(&c->sess);

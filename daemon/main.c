@@ -20,7 +20,9 @@
 #include "audit.h"
 #include "cityredis.h"
 #include "commit.h"
+#include "capacity.h"
 #include "dict.h"
+#include "due.h"
 #include "publish.h"
 #include "replication.h"
 #include "garage.h"
@@ -68,6 +70,7 @@ make_garage(void *ud)
 	struct jerr e = { err, sizeof(err), 0 };
 	cJSON *root = config_json(b->text, b->len, &e);
 	struct config *cfg = root ? config_from_json(root, &e) : NULL;
+	struct garage_capacity_cfg cc;
 	garage *g;
 
 	/* The whole text was checked at start-up: only the core is read. */
@@ -79,6 +82,12 @@ make_garage(void *ud)
 	    cfg->strategy, (size_t)cfg->limits.closed_tickets);
 	cfg->fac = NULL;
 	cfg->tariff = NULL;
+	/* Before the journal is replayed into it: the book's times are fixed then. */
+	config_capacity(cfg, &cc);
+	if (g != NULL && garage_configure_capacity(g, &cc) != PK_OK) {
+		garage_free(g);
+		g = NULL;
+	}
 	config_free(cfg);
 	return g;
 }
@@ -395,6 +404,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "parkd: out of memory\n");
 		exit(1);
 	}
+	/* What fell due while parkd was down, at the instants it was due. */
+	due_start(srv);
 	srv->audit = audit_new(loop, cfg, j, err, sizeof(err));
 	if (srv->audit == NULL) {
 		fprintf(stderr, "parkd: audit: %s\n", err);

@@ -346,11 +346,11 @@ write_garage(struct server *s, struct sbuf *b)
 	}
 	metric_u(b, "parkd_vehicles_inside", "gauge", "Open tickets.", garage_inside_count(s->g));
 	metric_u(b, "parkd_waitlist_depth", "gauge",
-	    "Vehicles waiting for a spot (0 while parkd keeps no waitlist).",
+	    "Vehicles waiting for a spot.",
 	    garage_waitlist_depth(s->g));
 	garage_reservation_counts(s->g, &rc);
 	family(b, "parkd_reservations", "gauge",
-	    "Reservations by state (0 while parkd keeps no reservations).");
+	    "Reservations by state (finished ones until they are forgotten).");
 	for (int i = 0; i < RESV__NSTATES; i++)
 		sb_printf(b, "parkd_reservations{state=\"%s\"} %llu\n",
 		    resv_state_name((enum resv_state)i), (unsigned long long)rc.by_state[i]);

@@ -8,6 +8,8 @@
 
 #include "client.h"
 #include "cityredis.h"
+#include "dict.h"
+#include "due.h"
 #include "jsonw.h"
 #include "log.h"
 #include "plate.h"
@@ -20,6 +22,8 @@ struct outevent {
 	enum change_kind kind;
 	uint64_t lsn;
 	char plate[PLATE_BUFSZ];	/* entries and exits: for search topics */
+	uint64_t push;			/* the client that called `wait`, or 0 */
+	char wid[UUID_BUFSZ];		/* push: its waitlist entry */
 	size_t len;
 	char *rec;			/* the record as journaled */
 };
@@ -31,6 +35,13 @@ struct outbox {
 	int timer_on;
 	int counts_changed;		/* a change was committed: the city view publishes */
 	struct jw w;			/* notifications are written here, reused */
+	dict *watch;			/* waitlist id -> struct watch */
+};
+
+/* A waiting entry whose outcome goes to the connection that called `wait`. */
+struct watch {
+	uint64_t client;
+	char id[UUID_BUFSZ];
 };
 
 static void occupancy_due(uv_timer_t *t);
@@ -40,8 +51,10 @@ publish_init(struct server *s)
 {
 	struct outbox *o = calloc(1, sizeof(*o));
 
-	if (o == NULL)
+	if (o == NULL || (o->watch = dict_new()) == NULL) {
+		free(o);
 		return -1;
+	}
 	uv_timer_init(s->loop, &o->occupancy);
 	o->occupancy.data = s;
 	o->timer_on = 1;
@@ -65,12 +78,107 @@ publish_free(struct server *s)
 
 	if (o == NULL)
 		return;
+	size_t pos = 0;
+	const char *key;
+	void *value;
+
 	for (size_t i = 0; i < o->n; i++)
 		free(o->v[i].rec);
 	free(o->v);
 	jw_release(&o->w);
+	while (dict_next(o->watch, &pos, &key, &value))
+		free(value);
+	dict_free(o->watch);
 	free(o);
 	s->outbox = NULL;
+}
+
+void
+publish_watch_wait(struct server *s, uint64_t client, const char *waitlist_id)
+{
+	struct outbox *o = s->outbox;
+	struct watch *w = dict_get(o->watch, waitlist_id);
+
+	if (w != NULL) {
+		w->client = client;
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		goto oom;
+	w->client = client;
+	snprintf(w->id, sizeof(w->id), "%s", waitlist_id);
+	if (dict_set(o->watch, w->id, w) != 0) {
+		free(w);
+		goto oom;
+	}
+	return;
+oom:
+	/* The gate learns the outcome from waitlist_status instead. */
+	log_err("out of memory, an outcome will not be pushed waitlist_id=%s",
+	    waitlist_id);
+}
+
+void
+publish_drop_client(struct server *s, uint64_t client)
+{
+	struct outbox *o = s->outbox;
+	struct watch **gone = NULL;
+	size_t pos = 0, n = 0, cap = 0;
+	const char *key;
+	void *value;
+	int oom = 0;
+
+	if (o == NULL || dict_size(o->watch) == 0)
+		return;
+	/* The table must not change while it is walked: collect, then drop. */
+	while (!oom && dict_next(o->watch, &pos, &key, &value)) {
+		struct watch *w = value;
+
+		if (w->client != client)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct watch **ng = realloc(gone, nc * sizeof(*ng));
+
+			if (ng == NULL) {
+				oom = 1;
+				break;
+			}
+			gone = ng;
+			cap = nc;
+		}
+		gone[n++] = w;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dict_del(o->watch, gone[i]->id);
+		free(gone[i]);
+	}
+	free(gone);
+	/* Out of memory: the rest stay, pointing at nobody (never delivered). */
+	for (pos = 0; oom && dict_next(o->watch, &pos, &key, &value);)
+		if (((struct watch *)value)->client == client)
+			((struct watch *)value)->client = 0;
+}
+
+/*
+ * The client to push change c to: the one that called `wait` for an
+ * entry that was now assigned or expired.  An outcome ends the watch.
+ */
+static uint64_t
+wait_outcome(struct server *s, const struct change *c)
+{
+	struct watch *w;
+	uint64_t client;
+
+	if (c->kind != CHG_WAIT_ASSIGNED && c->kind != CHG_WAIT_EXPIRED &&
+	    c->kind != CHG_WAIT_CANCELLED)
+		return 0;
+	if ((w = dict_del(s->outbox->watch, c->ref)) == NULL)
+		return 0;
+	/* A cancel is answered to whoever cancelled; client 0 is nobody. */
+	client = c->kind == CHG_WAIT_CANCELLED ? 0 : w->client;
+	free(w);
+	return client;
 }
 
 void
@@ -79,10 +187,11 @@ publish_change(struct server *s, const struct change *c, const char *rec,
 {
 	struct outbox *o = s->outbox;
 	struct outevent *e;
+	uint64_t push = wait_outcome(s, c);
 
 	o->counts_changed = 1;
 	/* Nobody listens: nothing to keep (occupancy still has to know). */
-	if (subs_count(s->subs) == 0)
+	if (subs_count(s->subs) == 0 && push == 0)
 		return;
 	if (o->n == o->cap) {
 		size_t cap = o->cap ? o->cap * 2 : 16;
@@ -101,6 +210,8 @@ publish_change(struct server *s, const struct change *c, const char *rec,
 	e->len = len;
 	e->kind = c->kind;
 	e->lsn = lsn;
+	e->push = push;
+	memcpy(e->wid, c->ref, sizeof(e->wid));
 	e->plate[0] = '\0';
 	if ((c->kind == CHG_ENTRY || c->kind == CHG_EXIT) && c->t != NULL)
 		memcpy(e->plate, c->t->plate, PLATE_BUFSZ);
@@ -187,6 +298,26 @@ publish_to(struct server *s, uint64_t client, const char *sub_id,
 	visit_members(&v, &t);
 }
 
+/* waitlist.assigned or waitlist.expired, to the connection that waited. */
+static void
+push_wait(struct server *s, const struct outevent *e)
+{
+	struct jw *w = &s->outbox->w;
+
+	jw_reset(w);
+	jw_obj(w);
+	jw_kstr(w, "jsonrpc", "2.0");
+	jw_kstr(w, "method", "event");
+	jw_key(w, "params");
+	jw_obj(w);
+	jw_kstr(w, "topic", "waitlist");
+	jw_kstr(w, "waitlist_id", e->wid);
+	jw_splice(w, ",", 1);
+	jw_splice(w, e->rec + 1, e->len - 1);
+	jw_obj_end(w);
+	deliver(s, e->push, w, e->lsn);
+}
+
 static void
 count_visit(void *arg, const struct subs_target *t)
 {
@@ -243,6 +374,8 @@ publish_flush(struct server *s)
 
 	if (o == NULL)
 		return;
+	/* Whatever was committed may have moved the next expiry, hold or no-show. */
+	due_arm(s);
 	/* A mark, no Redis: the city view coalesces to publish_ms on its timer. */
 	if (o->counts_changed) {
 		o->counts_changed = 0;
@@ -256,6 +389,8 @@ publish_flush(struct server *s)
 	for (size_t i = 0; i < o->n; i++) {
 		struct visit v = { s, &o->v[i], NULL, 0, o->v[i].lsn };
 
+		if (o->v[i].push != 0)
+			push_wait(s, &o->v[i]);
 		subs_each_events(s->subs, visit_event, &v);
 		if (o->v[i].plate[0] != '\0')
 			subs_each_search(s->subs, o->v[i].plate, visit_event, &v);

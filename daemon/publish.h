@@ -50,4 +50,17 @@ void publish_flush(struct server *s);
 void publish_to(struct server *s, uint64_t client, const char *sub_id,
     const char *topic, const char *members, size_t mlen, uint64_t lsn);
 
+/*
+ * The connection that called `wait` (protocol.md section 6): client is to
+ * receive waitlist.assigned or waitlist.expired of entry waitlist_id,
+ * {"jsonrpc":"2.0","method":"event","params":{"topic":"waitlist",
+ * "waitlist_id":ID, ...the audit event's members}}, once that change is
+ * durable.  A later call for the same id moves it to the new client (a
+ * gate that reconnected); the outcome or the client's end forgets it.
+ */
+void publish_watch_wait(struct server *s, uint64_t client,
+    const char *waitlist_id);
+/* The client is gone: it is told nothing more. */
+void publish_drop_client(struct server *s, uint64_t client);
+
 #endif

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capacity.h"
 #include "commit.h"
+#include "config.h"
 #include "garage.h"
 #include "journal.h"
 #include "jsonw.h"
@@ -179,7 +181,7 @@ apply_retention(struct server *s, struct settings *nc)
 	r = regstore_registry(s->regstore);
 	if (registry_retention(r) == hours)
 		return;
-	if (!s->env.writable(s, &(const char *){ "" })) {
+	if (s->env.writable(s, &(const char *){ "" }) != 1) {
 		log_err("the journal is not writable, retention not changed");
 		return;
 	}
@@ -223,6 +225,24 @@ log_restart_keys(const struct reload_src *src, const char *text, size_t len)
 	}
 	cJSON_Delete(was);
 	cJSON_Delete(now);
+}
+
+/*
+ * The waitlist's limits and the reservations' settings: new bookings and
+ * new waits follow them; what is booked or waiting keeps its instants.
+ */
+static void
+reload_capacity(struct server *s, struct settings *nc)
+{
+	struct garage_capacity_cfg cc;
+
+	config_capacity(nc->core, &cc);
+	if (garage_configure_capacity(s->g, &cc) != PK_OK) {
+		log_err("waitlist and reservations not changed, a value is out of range");
+		return;
+	}
+	s->cfg->core->waitlist = nc->core->waitlist;
+	s->cfg->core->reservations = nc->core->reservations;
 }
 
 static void
@@ -277,6 +297,7 @@ reload_run(struct server *s, const struct reload_src *src)
 	cfg->core->n_payment_methods = nc->core->n_payment_methods;
 	cfg->core->limits.closed_tickets = nc->core->limits.closed_tickets;
 	garage_set_keep_closed(s->g, (size_t)cfg->core->limits.closed_tickets);
+	reload_capacity(s, nc);
 	cfg->journal = nc->journal;
 	cfg->audit.subject_maxlen = nc->audit.subject_maxlen;
 	cfg->audit.stream_maxlen = nc->audit.stream_maxlen;

@@ -4,7 +4,8 @@
  * What a reload changes at once: tokens, limits, the allocation strategy
  * and the tariff (both journaled, as if an operator had set them), the
  * closed tickets kept for look-ups, payment methods, the snapshot pace,
- * audit's trimming and backlog, the city view's pace.  What it cannot
+ * audit's trimming and backlog, the city view's pace, the waitlist's
+ * limits and the reservations' settings (for what is booked from then on).  What it cannot
  * change in a running process (settings_restart_keys: where parkd listens,
  * its data directory and durability, the facility, where audit and the
  * city view store) is logged by key as "needs a restart", not ignored.

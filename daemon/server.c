@@ -11,10 +11,13 @@
 
 #include "audit.h"
 #include "authguard.h"
+#include "capacity.h"
 #include "cityredis.h"
 #include "commit.h"
 #include "client.h"
+#include "config.h"
 #include "dict.h"
+#include "due.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
@@ -73,6 +76,12 @@ env_commit(void *ud, const garage *g, const struct changes *ch, int acks_earlier
     uint64_t *hold)
 {
 	return commit_changes(ud, g, ch, acks_earlier, hold);
+}
+
+static void
+env_watch_wait(void *ud, uint64_t client, const char *waitlist_id)
+{
+	publish_watch_wait(ud, client, waitlist_id);
 }
 
 static void
@@ -281,6 +290,11 @@ server_promoted(struct server *s)
 	 * city view is published by the primary only.
 	 */
 	regstore_promoted(s->regstore);
+	/*
+	 * Armed, not run: the promotion record takes the next LSN first, and
+	 * the timer fires on a later turn of the loop (at once if overdue).
+	 */
+	due_arm(s);
 	if (s->city == NULL && (s->city = cityredis_new(s)) == NULL)
 		log_err("out of memory: the city view stays off");
 }
@@ -313,6 +327,15 @@ server_on_rebuilt(void *ud, garage *g)
 	garage_free(old);
 	/* The changes the journal lost are undone: the counts moved back. */
 	cityredis_changed(s->city);
+	garage_set_ids(g, env_new_id, s);
+	/* Built from the start file: what a reload changed since applies again. */
+	{
+		struct garage_capacity_cfg cc;
+
+		config_capacity(s->cfg->core, &cc);
+		garage_configure_capacity(g, &cc);
+	}
+	due_arm(s);
 }
 
 uint64_t
@@ -612,11 +635,14 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
 	s->env.commit = env_commit;
 	s->env.promote = env_promote;
 	s->env.mono_ms = env_mono_ms;
+	s->env.watch_wait = env_watch_wait;
+	/* Tickets of vehicles assigned from the waitlist get our ids. */
+	garage_set_ids(g, env_new_id, s);
 	s->env.alternatives = env_alternatives;
 	/* At most 64 subscriptions per connection: each costs memory for every change. */
 	s->subs = subs_new(64);
 	s->env.subs = s->subs;
-	if (s->subs == NULL || publish_init(s) != 0)
+	if (s->subs == NULL || publish_init(s) != 0 || due_init(s) != 0)
 		return -1;
 	uv_signal_init(loop, &s->sig_term);
 	uv_signal_init(loop, &s->sig_int);
@@ -688,6 +714,7 @@ server_free(struct server *s)
 	dict_free(s->per_address);
 	metrics_free(s->metrics);
 	publish_free(s);
+	due_free(s);
 	subs_free(s->subs);
 	jw_release(&s->recw);
 	free(s);
@@ -716,6 +743,7 @@ server_shutdown(struct server *s)
 	uv_close((uv_handle_t *)&s->tick, NULL);
 	publish_close(s);
 	replication_close(s->repl);
+	due_close(s);
 	http_stop(s->http);
 	s->http = NULL;
 	/* Redis would keep the loop alive; history still waiting is answered unavailable. */

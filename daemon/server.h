@@ -49,6 +49,7 @@ struct server {
 	int watchdog_on;
 	struct subs *subs;		/* who is subscribed to what */
 	struct outbox *outbox;		/* committed changes not yet published */
+	struct due *due;		/* the timer on expiries, holds, no-shows */
 	struct client *clients;
 	uint64_t n_clients;
 	uint64_t clients_by_transport[CLIENT_TR__COUNT];

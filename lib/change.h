@@ -9,8 +9,8 @@
  * until it is durable and hands the same bytes to every receiver.  Nothing
  * leaves the core any other way.
  *
- * A change names what it is about by pointer (the ticket) or by number
- * (the spot).  Pointers stay valid until the next call that changes the
+ * A change names what it is about by pointer (the ticket), by number
+ * (the spot) or by id (a waitlist entry, a reservation).  Pointers stay valid until the next call that changes the
  * same core state: commit a list before making the next change.
  *
  * The core reserves room in the list before it changes anything, so an
@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "plate.h"
+#include "uuid7.h"
 
 struct ticket;
 
@@ -45,7 +46,18 @@ enum change_kind {
 	CHG_VEHICLE_DELETED,	/* plate's record deleted on request */
 	CHG_VEHICLE_EXPIRED,	/* plate's record reached the end of its retention */
 	CHG_REGISTRY_PURGED,	/* every record deleted: n of them */
-	CHG_REGISTRY_RETENTION	/* the retention became n hours */
+	CHG_REGISTRY_RETENTION,	/* the retention became n hours */
+	/* The waitlist and reservations (capacity.md): ref names the entry. */
+	CHG_WAIT_QUEUED,	/* waitlist entry ref queued */
+	CHG_WAIT_ASSIGNED,	/* ref assigned its ticket (after that ticket's CHG_ENTRY) */
+	CHG_WAIT_EXPIRED,	/* ref expired */
+	CHG_WAIT_CANCELLED,	/* ref cancelled */
+	CHG_RESV_CREATED,	/* reservation ref booked */
+	CHG_RESV_HELD,		/* ref's hold began with its spots */
+	CHG_RESV_OWED,		/* ref's hold began with no spot free: owed */
+	CHG_RESV_USED,		/* ref used by a ticket (after its CHG_ENTRY) */
+	CHG_RESV_NO_SHOW,	/* ref not used in time: hold released */
+	CHG_RESV_CANCELLED	/* ref cancelled: hold released */
 };
 
 struct change {
@@ -57,6 +69,12 @@ struct change {
 	int in_service;			/* spot */
 	char plate[PLATE_BUFSZ];	/* registry changes: the plate, by value */
 	int64_t n;			/* registry changes: as said above */
+	/*
+	 * The waitlist entry or reservation a CHG_WAIT_* or CHG_RESV_* change
+	 * is about, by id: the entries themselves may move before the list is
+	 * committed, ids do not.
+	 */
+	char ref[UUID_BUFSZ];
 };
 
 struct changes {

@@ -18,9 +18,12 @@ static const struct config defaults = {
 	.strategy = ALLOC_NEAREST,
 	.payment_methods = { "cash", "card", "app" },
 	.n_payment_methods = 3,
-	.waitlist = { .max_depth = 200, .max_timeout_s = 1800 },
+	.waitlist = { .max_depth = 200, .max_timeout_s = 1800,
+	    .keep_outcomes_s = 86400 },
 	.reservations = { .max_fraction = 0.25, .hold_before_s = 900,
-	    .no_show_after_s = 1800 },
+	    .no_show_after_s = 1800, .max_fraction_ppm = 250000,
+	    .max_hours = 72, .horizon_days = 90,
+	    .keep_finished_s = 86400 * 30 },
 	.registry = { .retention_hours = 24, .erase_within_s = 3600 },
 	.limits = { .closed_tickets = 100000 },
 };
@@ -70,9 +73,11 @@ config_check_tariff(const facility *f, const tariff *t, const char *path,
 static int
 read_sections(struct config *c, const cJSON *root, struct jerr *e)
 {
-	static const char *const wl[] = { "max_depth", "max_timeout_s", NULL };
+	static const char *const wl[] = { "max_depth", "max_timeout_s",
+	    "keep_outcomes_s", NULL };
 	static const char *const rs[] = { "max_fraction", "hold_before_s",
-	    "no_show_after_s", NULL };
+	    "no_show_after_s", "max_hours", "horizon_days", "keep_finished_s",
+	    NULL };
 	static const char *const rg[] = { "retention_hours", "erase_within_s",
 	    NULL };
 	const cJSON *w = NULL, *r = NULL, *g = NULL, *l = NULL;
@@ -83,6 +88,8 @@ read_sections(struct config *c, const cJSON *root, struct jerr *e)
 	    &c->waitlist.max_depth, e) < 0 ||
 	    jr_int(w, "waitlist", "max_timeout_s", 0, 1, 86400 * 7,
 	    &c->waitlist.max_timeout_s, e) < 0 ||
+	    jr_int(w, "waitlist", "keep_outcomes_s", 0, 0, 86400 * 366,
+	    &c->waitlist.keep_outcomes_s, e) < 0 ||
 	    jr_object(root, "", "reservations", 0, rs, &r, e) < 0 ||
 	    jr_fixed(r, "reservations", "max_fraction", 0, 6, 0, 1000000, &ppm,
 	    e) < 0 ||
@@ -90,6 +97,12 @@ read_sections(struct config *c, const cJSON *root, struct jerr *e)
 	    &c->reservations.hold_before_s, e) < 0 ||
 	    jr_int(r, "reservations", "no_show_after_s", 0, 0, 86400 * 7,
 	    &c->reservations.no_show_after_s, e) < 0 ||
+	    jr_int(r, "reservations", "max_hours", 0, 1, 24 * 3660,
+	    &c->reservations.max_hours, e) < 0 ||
+	    jr_int(r, "reservations", "horizon_days", 0, 1, 3660,
+	    &c->reservations.horizon_days, e) < 0 ||
+	    jr_int(r, "reservations", "keep_finished_s", 0, 0, 86400 * 3660,
+	    &c->reservations.keep_finished_s, e) < 0 ||
 	    jr_object(root, "", "registry", 0, rg, &g, e) < 0 ||
 	    jr_int(g, "registry", "retention_hours", 0, 0, 24 * 3650,
 	    &c->registry.retention_hours, e) < 0 ||
@@ -99,8 +112,10 @@ read_sections(struct config *c, const cJSON *root, struct jerr *e)
 	    jr_int(l, "limits", "closed_tickets", 0, 0, 100000000,
 	    &c->limits.closed_tickets, e) < 0)
 		return -1;
-	if (ppm >= 0)
+	if (ppm >= 0) {
 		c->reservations.max_fraction = (double)ppm / 1e6;
+		c->reservations.max_fraction_ppm = ppm;
+	}
 	return 0;
 }
 
@@ -211,4 +226,19 @@ config_free(struct config *c)
 	facility_free(c->fac);
 	tariff_free(c->tariff);
 	free(c);
+}
+
+void
+config_capacity(const struct config *c, struct garage_capacity_cfg *out)
+{
+	garage_capacity_defaults(out);
+	out->wl.max_depth = (size_t)c->waitlist.max_depth;
+	out->wl.max_timeout_s = c->waitlist.max_timeout_s;
+	out->wl.keep_outcomes_s = c->waitlist.keep_outcomes_s;
+	out->max_fraction_ppm = c->reservations.max_fraction_ppm;
+	out->hold_before_s = c->reservations.hold_before_s;
+	out->no_show_after_s = c->reservations.no_show_after_s;
+	out->max_hours = c->reservations.max_hours;
+	out->horizon_days = c->reservations.horizon_days;
+	out->keep_finished_s = c->reservations.keep_finished_s;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "capacity.h"
 #include "facility.h"
 #include "garage.h"
 #include "json.h"
@@ -34,10 +35,14 @@ struct config {
 	size_t n_payment_methods;
 	struct {
 		int64_t max_depth, max_timeout_s;
+		int64_t keep_outcomes_s;	/* outcomes answered this long */
 	} waitlist;
 	struct {
 		double max_fraction;	/* 0..1, at most six decimals */
 		int64_t hold_before_s, no_show_after_s;
+		int64_t max_fraction_ppm;	/* the same in millionths */
+		int64_t max_hours, horizon_days;
+		int64_t keep_finished_s;	/* finished ones kept this long */
 	} reservations;
 	struct {
 		int64_t retention_hours;
@@ -93,5 +98,8 @@ int config_payment_method(const struct config *c, const char *method);
  */
 int config_check_tariff(const facility *f, const tariff *t, const char *path,
     struct jerr *e);
+
+/* The waitlist and reservations sections as the garage takes them. */
+void config_capacity(const struct config *c, struct garage_capacity_cfg *out);
 
 #endif

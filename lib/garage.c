@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "dict.h"
+#include "garage_impl.h"
 #include "omap.h"
 
 /*
@@ -41,6 +43,7 @@ struct garage {
 	size_t n_closed;
 	struct ticket *oldest_closed, *newest_closed;
 	struct epochs epochs;	/* which primary wrote which LSNs (epochs.h) */
+	struct capacity *cap;	/* the waitlist and reservations (capacity.c) */
 };
 
 /* Appends one change; the caller reserved room before changing anything. */
@@ -80,8 +83,9 @@ garage_new(facility *f, tariff *t, local_time_fn lt, void *lt_ud,
 	g->by_plate = dict_new();
 	g->inside = omap_new(PLATE_MAX);
 	g->on_spot = calloc(facility_spot_count(f), sizeof(*g->on_spot));
+	g->cap = capacity_new(f);
 	if (g->alloc == NULL || g->by_id == NULL || g->by_plate == NULL ||
-	    g->inside == NULL || g->on_spot == NULL) {
+	    g->inside == NULL || g->on_spot == NULL || g->cap == NULL) {
 		garage_free(g);
 		return NULL;
 	}
@@ -159,6 +163,7 @@ garage_free(garage *g)
 	dict_free(g->by_plate);
 	omap_free(g->inside);
 	free(g->on_spot);
+	capacity_free(g->cap);
 	alloc_free(g->alloc);
 	while (g->tariffs != NULL) {
 		struct tariff_ver *v = g->tariffs;
@@ -302,6 +307,8 @@ garage_set_spot_service(garage *g, uint32_t spot, int in_service, int64_t at,
 	c.spot = spot;
 	c.in_service = in_service;
 	changes_add(out, &c);
+	if (alloc_spot_state(g->alloc, spot) == ALLOC_SPOT_FREE)
+		capacity_serve(g, at, out);
 	return PK_OK;
 }
 
@@ -376,15 +383,13 @@ garage_inside_count(const garage *g)
 size_t
 garage_waitlist_depth(const garage *g)
 {
-	(void)g;
-	return 0;
+	return waitlist_waiting_count(garage_waitlist(g));
 }
 
 void
 garage_reservation_counts(const garage *g, struct resbook_counts *c)
 {
-	(void)g;
-	memset(c, 0, sizeof(*c));
+	resbook_counts(garage_resbook(g), c);
 }
 
 const struct ticket *
@@ -457,8 +462,7 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
     struct changes *out)
 {
 	uint32_t spots[ALLOC_MAX_SPOTS];
-	struct alloc_counts c;
-	struct ticket *t;
+	struct garage_entry_in walk = *in;
 	size_t n = 0;
 	pk_err e;
 
@@ -466,11 +470,41 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
 		return PK_E_WRONG_GATE;
 	if (dict_get(g->by_plate, in->plate) != NULL)
 		return PK_E_PLATE_INSIDE;
+	/* The entry, a reservation used, a waitlist entry left. */
+	if (changes_reserve(out, 3) != 0)
+		return PK_E_INTERNAL;
+	if (capacity_arrival(g, in, tp, out, &e))
+		return e;
 	e = alloc_choose(g->alloc, in->gate, in->cls, in->needs, spots, &n);
 	if (e != PK_OK)
 		return e;
-	if (changes_reserve(out, 1) != 0)
-		return PK_E_INTERNAL;
+	/* A walk-in: the ticket names no reservation. */
+	walk.reservation = NULL;
+	if ((e = garage_issue(g, &walk, spots, n, tp)) != PK_OK)
+		return e;
+	record(out, CHG_ENTRY, in->at, *tp);
+	capacity_entered(g, *tp, in->at, out);
+	return PK_OK;
+}
+
+struct capacity *
+garage_cap(const garage *g)
+{
+	return g->cap;
+}
+
+alloc *
+garage_alloc_rw(garage *g)
+{
+	return g->alloc;
+}
+
+pk_err
+garage_issue(garage *g, const struct garage_entry_in *in,
+    const uint32_t *spots, size_t n, struct ticket **tp)
+{
+	struct alloc_counts c;
+	struct ticket *t;
 
 	t = calloc(1, sizeof(*t) + n * sizeof(t->spots[0]));
 	if (t == NULL)
@@ -484,6 +518,8 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
 	t->exit_gate = -1;
 	t->entered_at = in->at;
 	t->needs = in->needs;
+	if (in->reservation != NULL)
+		strncpy(t->reservation, in->reservation, UUID_STRLEN);
 	t->n_spots = n;
 	memcpy(t->spots, spots, n * sizeof(spots[0]));
 
@@ -505,7 +541,6 @@ garage_entry(garage *g, const struct garage_entry_in *in, struct ticket **tp,
 	price_by_current(g, t);
 	alloc_take(g->alloc, t->spots, t->n_spots);
 	*tp = t;
-	record(out, CHG_ENTRY, in->at, t);
 	return PK_OK;
 }
 
@@ -608,6 +643,7 @@ garage_exit(garage *g, struct ticket *t, int gate, int64_t at,
 		return PK_E_INTERNAL;
 	close_ticket(g, t, gate, at);
 	record(out, CHG_EXIT, at, t);
+	capacity_serve(g, at, out);
 	return PK_OK;
 }
 

@@ -69,6 +69,7 @@ struct ticket {
 	size_t n_payments;
 	struct payment *payments;
 	struct ticket *older, *newer;	/* closed-ticket retention list */
+	char reservation[UUID_BUFSZ];	/* the reservation it entered on, or "" */
 	size_t n_spots;
 	uint32_t spots[];
 };
@@ -133,7 +134,8 @@ pk_err garage_set_strategy(garage *g, enum alloc_strategy s, int64_t at,
     struct changes *out);
 /*
  * See alloc_set_in_service().  A request that changes nothing (the spot is
- * already, or already about to be, in that state) reports no change.
+ * already, or already about to be, in that state) reports no change.  A
+ * spot that becomes free goes to the claims of capacity.md at once.
  */
 pk_err garage_set_spot_service(garage *g, uint32_t spot, int in_service,
     int64_t at, struct changes *out);
@@ -146,9 +148,7 @@ struct ticket *garage_inside(const garage *g, const char *plate);
 size_t garage_inside_count(const garage *g);
 /*
  * Vehicles waiting for a spot (the waitlist's depth), and reservations by
- * state.  The garage keeps no waitlist (waitlist.h) and no reservation
- * book (resbook.h) yet, so nobody can wait or reserve: 0, and every count
- * 0, until they are part of it.
+ * state (capacity.h has the rest of the waitlist and the reservations).
  */
 size_t garage_waitlist_depth(const garage *g);
 void garage_reservation_counts(const garage *g, struct resbook_counts *c);
@@ -176,6 +176,7 @@ struct garage_entry_in {
 	uint64_t needs;
 	const char *ticket_id;		/* a fresh UUID from the caller */
 	int64_t at;
+	const char *reservation;	/* the reservation named at the gate, or NULL */
 };
 
 /*
@@ -183,6 +184,15 @@ struct garage_entry_in {
  * inside already, chooses spots by the strategy and issues the ticket,
  * fixing peak and surge.  Errors: wrong_gate, plate_inside, lot_full,
  * internal (out of memory; nothing changed).
+ *
+ * A plate with a reservation whose hold has begun, or begins within
+ * reservations.hold_before_s, enters on it (capacity.h): on its held spots
+ * when it has them, even with no spot free for walk-ins; the ticket
+ * records it and a CHG_RESV_USED follows the CHG_ENTRY.  in->reservation
+ * names one: not_found when there is no such reservation, invalid_params
+ * when it is another plate's; one that is not usable now (finished, or
+ * its hold too far off) makes the entry a walk-in.  A plate that was
+ * waiting on the waitlist leaves it (CHG_WAIT_CANCELLED).
  */
 pk_err garage_entry(garage *g, const struct garage_entry_in *in,
     struct ticket **t, struct changes *out);
@@ -195,7 +205,9 @@ void garage_quote(const garage *g, const struct ticket *t, int64_t at,
  * Lets t out at gate.  Errors: wrong_gate, not_found (already out),
  * invalid_params (at is before the entry),
  * payment_required (q holds the amount due).  On success the spots are
- * released and the ticket is kept as closed.
+ * released and the ticket is kept as closed; the freed spots go to the
+ * claims of capacity.md at once (owed holds, then the waitlist), whose
+ * changes follow the CHG_EXIT.
  */
 pk_err garage_exit(garage *g, struct ticket *t, int gate, int64_t at,
     struct garage_quote *q, struct changes *out);

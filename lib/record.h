@@ -52,6 +52,7 @@ pk_err record_apply(garage *g, const char *json, size_t len,
 /*
  * Emits the snapshot records that rebuild g, in an order record_apply can
  * take them: strategy, tariff, closed tickets oldest first, tickets inside,
+ * reservations (holds), waitlist entries and the next arrival number,
  * spots out of service.  fn returns 0 to go on; its first non-zero return
  * (or -1 when out of memory) is returned.
  */

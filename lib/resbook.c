@@ -876,6 +876,21 @@ resbook_new(const struct resbook_config *c)
 	return rb;
 }
 
+pk_err
+resbook_set_times(resbook *rb, const struct resbook_config *c)
+{
+	if (c->hold_before_s < 0 || c->hold_before_s > RESBOOK_SPAN_MAX_S ||
+	    c->no_show_after_s < 0 || c->no_show_after_s > RESBOOK_SPAN_MAX_S ||
+	    c->max_hours < 1 || c->max_hours > RESBOOK_MAX_HOURS_MAX ||
+	    c->horizon_days < 1 || c->horizon_days > RESBOOK_HORIZON_DAYS_MAX)
+		return PK_E_INVALID_PARAMS;
+	rb->c.hold_before_s = c->hold_before_s;
+	rb->c.no_show_after_s = c->no_show_after_s;
+	rb->c.max_hours = c->max_hours;
+	rb->c.horizon_days = c->horizon_days;
+	return PK_OK;
+}
+
 void
 resbook_free(resbook *rb)
 {
@@ -1550,6 +1565,17 @@ resbook_forget(resbook *rb, int64_t now, int64_t keep_s, size_t max)
 		done++;
 	}
 	return done;
+}
+
+int
+resbook_oldest_finished(const resbook *rb, int64_t *at)
+{
+	struct tn *t = rb != NULL ? t_first(rb->finished) : NULL;
+
+	if (t == NULL)
+		return 0;
+	*at = REC_OF(t, q)->pub.changed_at;
+	return 1;
 }
 
 static void

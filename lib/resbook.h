@@ -133,6 +133,13 @@ struct resbook_config {
 
 /* An empty book; NULL when c is out of bounds or out of memory. */
 resbook *resbook_new(const struct resbook_config *c);
+/*
+ * Puts c's times in force (hold_before_s, no_show_after_s, max_hours,
+ * horizon_days; ntypes and the allocator stay): they apply to reservations
+ * booked from now on, those booked keep their hold_at and no_show_at.
+ * PK_E_INVALID_PARAMS (nothing changed) when one is out of bounds.
+ */
+pk_err resbook_set_times(resbook *rb, const struct resbook_config *c);
 /* Frees the book and every record; NULL is accepted. */
 void resbook_free(resbook *rb);
 
@@ -320,6 +327,12 @@ void resbook_counts(const resbook *rb, struct resbook_counts *c);
  * replay that forgets at other moments ends with the same active book.
  */
 size_t resbook_forget(resbook *rb, int64_t now, int64_t keep_s, size_t max);
+/*
+ * The last change of the finished reservation that changed first: 1 and
+ * *at, or 0 when none is finished.  It is forgotten by a resbook_forget()
+ * at *at + keep_s or later (the daemon's timer).  O(log n).
+ */
+int resbook_oldest_finished(const resbook *rb, int64_t *at);
 
 /* ---- snapshot and replay ---- */
 

@@ -761,6 +761,12 @@ waitlist_next_expiry(const waitlist *wl, int64_t *at)
 	return 0;
 }
 
+const struct waitlist_entry *
+waitlist_next_expiring(const waitlist *wl)
+{
+	return wl->expiry.n > 0 ? &wl->expiry.a[0]->e : NULL;
+}
+
 int
 waitlist_next_due(const waitlist *wl, int64_t *at)
 {

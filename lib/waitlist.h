@@ -218,6 +218,12 @@ size_t waitlist_prune(waitlist *wl, int64_t now);
 int waitlist_next_due(const waitlist *wl, int64_t *at);
 /* The earliest expires_at among waiting entries: 0 and *at, or -1 if none. */
 int waitlist_next_expiry(const waitlist *wl, int64_t *at);
+/*
+ * The waiting entry that expires first (by expires_at, ties in arrival
+ * order), or NULL: expiries one at a time, in time order with other
+ * timers (waitlist_expire() applies it).  O(1).
+ */
+const struct waitlist_entry *waitlist_next_expiring(const waitlist *wl);
 
 /* Any entry by id (waiting or kept outcome), or NULL. */
 const struct waitlist_entry *waitlist_get(const waitlist *wl, const char *id);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "config.h"
 #include "facility_load.h"
 #include "jread.h"
@@ -471,19 +472,22 @@ m_entry(struct call *c)
 		c->err = PK_E_INVALID_PARAMS;
 		return;
 	}
-	if (res != NULL) {
-		fail(c, PK_E_NOT_FOUND, "no reservation %s", res);
-		return;
-	}
 	if (!writable(c))
 		return;
 	c->env->new_id(c->env->ud, id);
 	in.plate = plate;
 	in.ticket_id = id;
+	in.reservation = res;
 	e = garage_entry(c->g, &in, &t, c->changes);
 	switch (e) {
 	case PK_OK:
 		break;
+	case PK_E_NOT_FOUND:
+		fail(c, e, "no reservation %s", res);
+		return;
+	case PK_E_INVALID_PARAMS:
+		bad_param(c, "reservation", "is for another plate");
+		return;
 	case PK_E_WRONG_GATE:
 		fail(c, e, "gate '%s' is not an entry gate", facility_gate_id(f, in.gate));
 		return;
@@ -492,7 +496,7 @@ m_entry(struct call *c)
 		return;
 	case PK_E_LOT_FULL:
 		fail(c, e, "no free spot for class %s", cls);
-		jw_kbool(&c->edata, "waitlist", 0);
+		jw_kbool(&c->edata, "waitlist", garage_waitlist_open(c->g));
 		/* Nearby facilities with room, from a cached copy: no waiting. */
 		if (c->env->alternatives != NULL)
 			c->env->alternatives(c->env->ud, in.cls, &c->edata);
@@ -507,6 +511,8 @@ m_entry(struct call *c)
 	jw_ktime(w, "entered_at", t->entered_at);
 	spots_json(w, c->g, t);
 	jw_kmilli(w, "distance", entry_distance_milli(f, t));
+	if (t->reservation[0] != '\0')
+		jw_kstr(w, "reservation", t->reservation);
 	jw_obj_end(w);
 }
 
@@ -760,6 +766,8 @@ m_ticket(struct call *c)
 	jw_kint(w, "peak_milli", t->peak_milli);
 	jw_kint(w, "surge_milli", t->surge_milli);
 	jw_kuint(w, "tariff_version", t->tariff_version);
+	if (t->reservation[0] != '\0')
+		jw_kstr(w, "reservation", t->reservation);
 	jw_kbool(w, "lost", t->lost);
 	if (t->lost)
 		jw_ktime(w, "lost_at", t->lost_at);
@@ -773,6 +781,8 @@ m_ticket(struct call *c)
 	}
 	jw_obj_end(w);
 }
+
+static void capacity_status(struct call *c);
 
 static void
 m_status(struct call *c)
@@ -788,8 +798,7 @@ m_status(struct call *c)
 	view_counts(w, "capacity", &k, 1);
 	view_breakdown(w, c->g);
 	jw_kuint(w, "vehicles", garage_inside_count(c->g));
-	jw_kint(w, "waitlist", 0);
-	jw_kint(w, "reservations_active", 0);
+	capacity_status(c);
 	jw_obj_end(w);
 }
 
@@ -1251,6 +1260,20 @@ static const char *const P_SUBSCRIBE[] = { "topics", NULL };
 static const char *const P_UNSUBSCRIBE[] = { "subscription", NULL };
 static const char *const P_SEARCH[] = { "prefix", "limit", "subscribe", NULL };
 static const char *const P_LAYOUT[] = { "from", "limit", NULL };
+static const char *const P_WAIT[] = { "gate", "plate", "class", "needs", "timeout_s", NULL };
+static const char *const P_WAITLIST_ID[] = { "waitlist_id", NULL };
+static const char *const P_RESERVE[] = { "plate", "class", "from", "to", "needs", "spot", "gate", NULL };
+static const char *const P_RESERVATION[] = { "reservation", NULL };
+static const char *const P_RESERVATIONS[] = { "from", "to", "state", "cursor", "limit", NULL };
+
+static void m_wait(struct call *c);
+static void m_waitlist_status(struct call *c);
+static void m_wait_cancel(struct call *c);
+static void m_reserve(struct call *c);
+static void m_reservation(struct call *c);
+static void m_reservation_cancel(struct call *c);
+static void m_reservations(struct call *c);
+static void m_check(struct call *c);
 static const char *const P_VREGISTER[] = { "plate", "contact_name", "phone", NULL };
 static const char *const P_VLIST[] = { "cursor", "limit", NULL };
 static const char *const P_RETENTION[] = { "set_hours", NULL };
@@ -1298,7 +1321,7 @@ static const struct method methods[] = {
 	  "promote — make this standby the primary (a new epoch); the old primary is fenced",
 	  m_promote, NULL },
 	{ "history", 0, 0, P_HISTORY,
-	  "history subject=vehicle:PLATE|spot:ID|ticket:ID|gate:ID [limit=100] — audit events, newest last",
+	  "history subject=vehicle:PLATE|spot:ID|ticket:ID|gate:ID|reservation:ID [limit=100] — audit events, newest last",
 	  m_history, P_HISTORY },
 	{ "vehicle_register", ROLE_KIOSK, 0, P_VREGISTER,
 	  "vehicle_register plate=PLATE contact_name=NAME phone=+491705550123 — keep a contact "
@@ -1321,6 +1344,29 @@ static const struct method methods[] = {
 	{ "nearby", ANY, 0, P_NEARBY,
 	  "nearby [lat=DEG lon=DEG] [radius_m=2000] [class=CLASS] [limit=10] — facilities with room nearby, nearest first",
 	  m_nearby, NULL },
+	{ "wait", ROLE_GATE, 0, P_WAIT,
+	  "wait gate=ID plate=PLATE class=CLASS [needs=[\"ev\"]] timeout_s=N — a spot now, or a place on the waitlist (position, expires_at); "
+	  "this connection is told waitlist.assigned or waitlist.expired", m_wait, NULL },
+	{ "waitlist_status", ROLE_GATE, 0, P_WAITLIST_ID,
+	  "waitlist_status waitlist_id=ID — waiting (position), assigned (ticket, spots), expired or cancelled",
+	  m_waitlist_status, P_WAITLIST_ID },
+	{ "wait_cancel", ROLE_GATE, 0, P_WAITLIST_ID,
+	  "wait_cancel waitlist_id=ID — leave the waitlist (an outcome stays as it is)", m_wait_cancel,
+	  P_WAITLIST_ID },
+	{ "reserve", ROLE_KIOSK, 0, P_RESERVE,
+	  "reserve plate=PLATE class=CLASS from=TIME to=TIME [needs=[\"ev\"]] [spot=ID] [gate=ID] — book a spot for [from, to)",
+	  m_reserve, NULL },
+	{ "reservation", ROLE_KIOSK, 0, P_RESERVATION,
+	  "reservation reservation=ID — the whole reservation record", m_reservation, P_RESERVATION },
+	{ "reservation_cancel", ROLE_KIOSK, 0, P_RESERVATION,
+	  "reservation_cancel reservation=ID — cancel a booked or held reservation (its hold is released)",
+	  m_reservation_cancel, P_RESERVATION },
+	{ "reservations", 0, 0, P_RESERVATIONS,
+	  "reservations [from=TIME] [to=TIME] [state=booked|held|owed|used|no_show|cancelled] [cursor=C] [limit=100] — reservations by start, a page at a time",
+	  m_reservations, NULL },
+	{ "check", 0, 0, P_NONE,
+	  "check — verify the garage's invariants (no spot given twice, occupied + held within the spots, claims served)",
+	  m_check, NULL },
 };
 
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
@@ -1489,6 +1535,24 @@ check_params(const struct method *m, struct call *c)
 	    &e);
 }
 
+/*
+ * Expiries, holds and no-shows due by now are applied before the request,
+ * whatever it is, so that it sees them even when the daemon's timer has
+ * not fired yet.  Their changes go out with the request's.
+ */
+static void
+run_due(struct call *c)
+{
+	const char *why = "";
+	int64_t at;
+
+	if (c->changes == NULL || !garage_next_due(c->g, &at) || at > c->now)
+		return;
+	if (c->env->writable != NULL && c->env->writable(c->env->ud, &why) != 1)
+		return;
+	garage_run_due(c->g, c->now, c->changes);
+}
+
 void
 method_call(const struct method *m, struct call *c)
 {
@@ -1518,6 +1582,8 @@ method_call(const struct method *m, struct call *c)
 		    "the state is being rebuilt from disk after a journal failure; try again");
 		return;
 	}
+	if (!m->public)
+		run_due(c);
 	m->fn(c);
 	if (c->err == PK_OK && !c->deferred &&
 	    (jw_failed(c->out) || c->out->len == start))
@@ -1593,4 +1659,404 @@ method_personal(const struct method *m)
 {
 	/* Its params carry a name and a phone number: never logged. */
 	return m->fn == m_vehicle_register;
+}
+
+/* ---- the waitlist and reservations (capacity.md) ---- */
+
+static void
+capacity_status(struct call *c)
+{
+	struct garage_capacity_counts k;
+	struct jw *w = c->out;
+
+	garage_capacity_counts(c->g, &k);
+	jw_kuint(w, "waitlist", k.waiting);
+	jw_kuint(w, "reservations_active", k.reservations_active);
+	jw_kuint(w, "held", k.held);
+	jw_kuint(w, "owed", k.owed);
+}
+
+/* The spots of ticket id as objects, when the ticket is still known. */
+static void
+ticket_spots_json(struct jw *w, const garage *g, const char *id)
+{
+	const struct ticket *t = garage_ticket(g, id);
+
+	if (t != NULL)
+		spots_json(w, g, t);
+}
+
+/* A waitlist entry as `wait` and `waitlist_status` answer it. */
+static void
+wait_json(struct call *c, const struct waitlist_entry *e, size_t position)
+{
+	const facility *f = garage_facility(c->g);
+	struct jw *w = c->out;
+
+	jw_obj(w);
+	jw_kstr(w, "waitlist_id", e->id);
+	jw_kstr(w, "state", waitlist_state_name(e->state));
+	jw_kstr(w, "plate", e->plate);
+	jw_kstr(w, "class", facility_class_name(f, e->cls));
+	jw_kstr(w, "gate", facility_gate_id(f, e->gate));
+	jw_ktime(w, "queued_at", e->queued_at);
+	if (e->state == WAITLIST_WAITING) {
+		jw_kuint(w, "position", position);
+		jw_ktime(w, "expires_at", e->expires_at);
+	} else {
+		jw_ktime(w, "at", e->outcome_at);
+	}
+	if (e->state == WAITLIST_ASSIGNED) {
+		jw_kstr(w, "ticket", e->ticket);
+		ticket_spots_json(w, c->g, e->ticket);
+	}
+	jw_obj_end(w);
+}
+
+static void
+m_wait(struct call *c)
+{
+	const facility *f = garage_facility(c->g);
+	struct garage_capacity_cfg cfg;
+	struct garage_wait_out o;
+	struct garage_wait_in in;
+	struct jerr je = param_err(c);
+	char plate[PLATE_BUFSZ], wid[UUID_BUFSZ], tid[UUID_BUFSZ];
+	const char *cls;
+	int has;
+	pk_err e;
+
+	garage_capacity_config(c->g, &cfg);
+	memset(&in, 0, sizeof(in));
+	if (p_gate(c, &in.gate) || p_plate(c, "plate", 1, plate, &has) ||
+	    p_string(c, "class", 1, 64, &cls) ||
+	    p_int(c, "timeout_s", 1, 1, cfg.wl.max_timeout_s, &in.timeout_s))
+		return;
+	if ((in.cls = facility_class_lookup(f, cls)) < 0) {
+		bad_param(c, "class", "no such vehicle class '%s'", cls);
+		return;
+	}
+	if (facility_tags_mask(f, param(c, "needs"), "params.needs", &in.needs,
+	    &je) != 0) {
+		c->err = PK_E_INVALID_PARAMS;
+		return;
+	}
+	if (!writable(c))
+		return;
+	c->env->new_id(c->env->ud, wid);
+	c->env->new_id(c->env->ud, tid);
+	in.plate = plate;
+	in.id = wid;
+	in.ticket_id = tid;
+	in.at = c->now;
+	e = garage_wait(c->g, &in, &o, c->changes);
+	switch (e) {
+	case PK_OK:
+		break;
+	case PK_E_WRONG_GATE:
+		fail(c, e, "gate '%s' is not an entry gate", facility_gate_id(f, in.gate));
+		return;
+	case PK_E_PLATE_INSIDE:
+		fail(c, e, "plate '%s' is already inside", plate);
+		return;
+	case PK_E_QUEUE_FULL:
+		fail(c, e, "the waitlist is full (waitlist.max_depth %zu)",
+		    cfg.wl.max_depth);
+		return;
+	default:
+		fail(c, e, NULL);
+		return;
+	}
+	/* A gate retrying after a reconnect is told on its new connection. */
+	if (o.e.state == WAITLIST_WAITING && c->env->watch_wait != NULL)
+		c->env->watch_wait(c->env->ud, c->client, o.e.id);
+	wait_json(c, &o.e, o.position);
+}
+
+/* The waitlist entry named by waitlist_id, or NULL (c->err set). */
+static const struct waitlist_entry *
+p_wait_entry(struct call *c)
+{
+	const struct waitlist_entry *e;
+	const char *id;
+
+	if (p_string(c, "waitlist_id", 1, 64, &id) != 0)
+		return NULL;
+	if ((e = garage_wait_get(c->g, id)) == NULL)
+		fail(c, PK_E_NOT_FOUND, "no waitlist entry %s", id);
+	return e;
+}
+
+static void
+m_waitlist_status(struct call *c)
+{
+	const struct waitlist_entry *e = p_wait_entry(c);
+
+	if (e != NULL)
+		wait_json(c, e, garage_wait_position(c->g, e));
+}
+
+static void
+m_wait_cancel(struct call *c)
+{
+	const struct waitlist_entry *e = p_wait_entry(c);
+	struct waitlist_entry copy;
+	char id[UUID_BUFSZ];
+	int changed;
+	pk_err err;
+
+	if (e == NULL || (e->state == WAITLIST_WAITING && !writable(c)))
+		return;
+	memcpy(id, e->id, sizeof(id));
+	err = garage_wait_cancel(c->g, id, c->now, &copy, &changed, c->changes);
+	if (err != PK_OK) {
+		fail(c, err, NULL);
+		return;
+	}
+	jw_obj(c->out);
+	jw_kstr(c->out, "waitlist_id", copy.id);
+	jw_kstr(c->out, "state", waitlist_state_name(copy.state));
+	jw_kbool(c->out, "changed", changed);
+	jw_obj_end(c->out);
+}
+
+/* A reservation as `reserve`, `reservation` and `reservations` answer it. */
+static void
+resv_json(struct jw *w, const garage *g, const struct resv *r)
+{
+	const facility *f = garage_facility(g);
+	char name[48];
+
+	jw_obj(w);
+	jw_kstr(w, "reservation", r->id);
+	jw_kstr(w, "plate", r->plate);
+	jw_kstr(w, "class", facility_class_name(f, r->cls));
+	jw_ktime(w, "from", r->from);
+	jw_ktime(w, "to", r->to);
+	jw_kstr(w, "state", resv_state_name(r->state));
+	jw_kstr(w, "gate", facility_gate_id(f, r->gate));
+	jw_kstr(w, "type", facility_type_name(f, r->type));
+	jw_kuint(w, "units", r->units);
+	if (r->spot != RESV_NO_SPOT) {
+		facility_spot_name(f, r->spot, name);
+		jw_kstr(w, "spot", name);
+	}
+	if (r->needs != 0) {
+		jw_key(w, "needs");
+		jw_arr(w);
+		for (int i = 0; i < facility_tag_count(f) && i < 64; i++)
+			if (r->needs & ((uint64_t)1 << i))
+				jw_str(w, facility_tag_name(f, i));
+		jw_arr_end(w);
+	}
+	jw_ktime(w, "hold_at", r->hold_at);
+	jw_ktime(w, "no_show_at", r->no_show_at);
+	jw_ktime(w, "created_at", r->created_at);
+	jw_ktime(w, "changed_at", r->changed_at);
+	if (r->n_held > 0) {
+		/* The spots held (kept after the hold ended, for the record). */
+		jw_key(w, "spots");
+		jw_arr(w);
+		for (uint32_t i = 0; i < r->n_held; i++) {
+			spot_json(w, f, r->held[i]);
+			jw_obj_end(w);
+		}
+		jw_arr_end(w);
+	}
+	if (r->ticket[0] != '\0')
+		jw_kstr(w, "ticket", r->ticket);
+	jw_obj_end(w);
+}
+
+static void
+m_reserve(struct call *c)
+{
+	const facility *f = garage_facility(c->g);
+	struct garage_reserve_in in;
+	struct resbook_why why = { NULL, 0 };
+	struct jerr je = param_err(c);
+	char plate[PLATE_BUFSZ], id[UUID_BUFSZ], at[RFC3339_BUFSZ];
+	const char *cls, *spot, *gate;
+	struct resv *r;
+	int has;
+	pk_err e;
+
+	memset(&in, 0, sizeof(in));
+	in.spot = RESV_NO_SPOT;
+	in.gate = -1;
+	if (p_plate(c, "plate", 1, plate, &has) ||
+	    p_string(c, "class", 1, 64, &cls) ||
+	    param_rc(c, jr_time(c->params, "params", "from", JR_REQUIRED,
+	    &in.from, &je), &je) < 0 ||
+	    param_rc(c, jr_time(c->params, "params", "to", JR_REQUIRED,
+	    &in.to, &je), &je) < 0 ||
+	    p_string(c, "spot", 0, 64, &spot) ||
+	    p_string(c, "gate", 0, 64, &gate))
+		return;
+	if ((in.cls = facility_class_lookup(f, cls)) < 0) {
+		bad_param(c, "class", "no such vehicle class '%s'", cls);
+		return;
+	}
+	if (facility_tags_mask(f, param(c, "needs"), "params.needs", &in.needs,
+	    &je) != 0) {
+		c->err = PK_E_INVALID_PARAMS;
+		return;
+	}
+	if (spot != NULL && facility_spot_lookup(f, spot, &in.spot) != 0) {
+		fail(c, PK_E_NOT_FOUND, "no spot '%s'", spot);
+		return;
+	}
+	if (gate != NULL && (in.gate = facility_gate_lookup(f, gate)) < 0) {
+		bad_param(c, "gate", "no such gate '%s'", gate);
+		return;
+	}
+	if (!writable(c))
+		return;
+	c->env->new_id(c->env->ud, id);
+	in.id = id;
+	in.plate = plate;
+	in.now = c->now;
+	e = garage_reserve(c->g, &in, &r, &why, c->changes);
+	switch (e) {
+	case PK_OK:
+		break;
+	case PK_E_RESERVATION_CONFLICT:
+		rfc3339_format(why.at, at);
+		fail(c, e, "%s (from %s)", why.msg ? why.msg :
+		    "no reservable capacity in the window", at);
+		jw_ktime(&c->edata, "at", why.at);
+		return;
+	case PK_E_WRONG_GATE:
+		fail(c, e, "gate '%s' is not an entry gate", gate ? gate : "");
+		return;
+	case PK_E_INVALID_PARAMS:
+		fail(c, e, "%s", why.msg ? why.msg : "invalid reservation");
+		return;
+	default:
+		fail(c, e, NULL);
+		return;
+	}
+	resv_json(c->out, c->g, r);
+}
+
+/* The reservation named by the param "reservation", or NULL (c->err set). */
+static struct resv *
+p_resv(struct call *c)
+{
+	struct resv *r;
+	const char *id;
+
+	if (p_string(c, "reservation", 1, 64, &id) != 0)
+		return NULL;
+	if ((r = garage_reservation(c->g, id)) == NULL)
+		fail(c, PK_E_NOT_FOUND, "no reservation %s", id);
+	return r;
+}
+
+static void
+m_reservation(struct call *c)
+{
+	struct resv *r = p_resv(c);
+
+	if (r != NULL)
+		resv_json(c->out, c->g, r);
+}
+
+static void
+m_reservation_cancel(struct call *c)
+{
+	struct resv *r = p_resv(c);
+	char id[RESBOOK_ID_MAX + 1];
+	int changed;
+	pk_err e;
+
+	if (r == NULL || (resv_state_active(r->state) && !writable(c)))
+		return;
+	memcpy(id, r->id, sizeof(id));
+	e = garage_reservation_cancel(c->g, id, c->now, &r, &changed, c->changes);
+	if (e != PK_OK) {
+		fail(c, e, NULL);
+		return;
+	}
+	jw_obj(c->out);
+	jw_kstr(c->out, "reservation", r->id);
+	jw_kstr(c->out, "state", resv_state_name(r->state));
+	jw_kbool(c->out, "changed", changed);
+	jw_obj_end(c->out);
+}
+
+static void
+m_reservations(struct call *c)
+{
+	static const char *const states[] = { "booked", "held", "owed", "used",
+	    "no_show", "cancelled", NULL };
+	struct resv *items[RESBOOK_LIST_MAX];
+	char next[RESBOOK_CURSOR_BUFSZ];
+	struct resbook_query q;
+	struct jerr je = param_err(c);
+	const char *cursor;
+	int64_t limit = 100;
+	int st = -1, rc;
+	size_t n = 0;
+	pk_err e;
+
+	memset(&q, 0, sizeof(q));
+	if ((rc = param_rc(c, jr_time(c->params, "params", "from", 0, &q.from,
+	    &je), &je)) < 0)
+		return;
+	q.has_from = rc;
+	if ((rc = param_rc(c, jr_time(c->params, "params", "to", 0, &q.to,
+	    &je), &je)) < 0)
+		return;
+	q.has_to = rc;
+	if (param_rc(c, jr_enum(c->params, "params", "state", 0, states, &st,
+	    &je), &je) < 0 ||
+	    p_string(c, "cursor", 0, RESBOOK_CURSOR_BUFSZ - 1, &cursor) ||
+	    p_int(c, "limit", 0, 1, RESBOOK_LIST_MAX, &limit))
+		return;
+	q.has_state = st >= 0;
+	q.state = st >= 0 ? (enum resv_state)st : RESV_BOOKED;
+	q.cursor = cursor;
+	q.limit = (size_t)limit;
+	e = resbook_list(garage_resbook(c->g), &q, items, &n, next);
+	if (e != PK_OK) {
+		bad_param(c, "cursor", "is not a cursor of this listing");
+		return;
+	}
+	jw_obj(c->out);
+	jw_key(c->out, "items");
+	jw_arr(c->out);
+	for (size_t i = 0; i < n; i++)
+		resv_json(c->out, c->g, items[i]);
+	jw_arr_end(c->out);
+	if (next[0] != '\0')
+		jw_kstr(c->out, "next_cursor", next);
+	else
+		jw_knull(c->out, "next_cursor");
+	jw_obj_end(c->out);
+}
+
+static void
+m_check(struct call *c)
+{
+	struct garage_capacity_counts k;
+	struct alloc_counts a;
+	char why[256];
+	int ok = garage_check(c->g, why, sizeof(why)) == 0;
+
+	alloc_counts(garage_alloc(c->g), &a);
+	garage_capacity_counts(c->g, &k);
+	jw_obj(c->out);
+	jw_kbool(c->out, "ok", ok);
+	if (!ok)
+		jw_kstr(c->out, "problem", why);
+	jw_kuint(c->out, "spots", a.total);
+	jw_kuint(c->out, "occupied", a.occupied);
+	jw_kuint(c->out, "held", a.held);
+	jw_kuint(c->out, "out_of_service", a.out_of_service);
+	jw_kuint(c->out, "vehicles", garage_inside_count(c->g));
+	jw_kuint(c->out, "waitlist", k.waiting);
+	jw_kuint(c->out, "owed", k.owed);
+	jw_kuint(c->out, "reservations_active", k.reservations_active);
+	jw_obj_end(c->out);
 }

@@ -109,6 +109,12 @@ struct call_env {
 	 * registry's methods (regops.h), whose changes go to commit.
 	 */
 	registry *registry;
+	/*
+	 * Client (as subscriptions know it) called `wait` and its entry
+	 * waitlist_id is waiting: it is to receive waitlist.assigned or
+	 * waitlist.expired (protocol.md section 6).  NULL: nobody is told.
+	 */
+	void (*watch_wait)(void *ud, uint64_t client, const char *waitlist_id);
 };
 
 struct call {

@@ -3,7 +3,8 @@
  * line of the input goes through session_handle against a real garage
  * (the demo facility and tariff), as an operator, so that every method and
  * every param parser sees hostile input.  Oracles: the sanitizers, every
- * reply is one line of strict JSON, and the garage's counts stay coherent.
+ * reply is one line of strict JSON, and the garage's invariants hold after
+ * every line (garage_check: no spot twice, counts, no claim left unserved).
  * The vehicle registry is there too, following the garage's changes and
  * writing its contact-store records as the daemon's commit step does; its
  * invariants must hold after every line.
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "config.h"
 #include "contacts.h"
 #include "garage.h"
@@ -142,6 +144,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		alloc_counts(garage_alloc(g), &k);
 		if (k.free + k.occupied + k.out_of_service + k.held != k.total)
 			abort();
+		if (garage_check(g, err, sizeof(err)) != 0) {
+			fprintf(stderr, "garage_check: %s\n", err);
+			abort();
+		}
 		if (registry_check(r) != 0)
 			abort();
 		start = i + 1;

@@ -995,6 +995,67 @@ test_forget(void **state)
 	resbook_free(rb);
 }
 
+/* The oldest finished reservation: when the next forgetting is due. */
+static void
+test_oldest_finished(void **state)
+{
+	resbook *rb = book();
+	struct resbook_reserve_in in;
+	struct resv *r[3];
+	int64_t at = 0;
+	int changed;
+
+	(void)state;
+	assert_int_equal(resbook_oldest_finished(rb, &at), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		in = req(i + 1, T + 2 * H, T + 3 * H);
+		r[i] = ok(rb, &in);
+	}
+	assert_int_equal(resbook_oldest_finished(rb, &at), 0);
+	resbook_cancel(rb, r[0], T + 300, &changed);
+	resbook_mark_no_show(rb, r[1], T + 100);
+	assert_int_equal(resbook_oldest_finished(rb, &at), 1);
+	assert_int_equal(at, T + 100);
+	assert_int_equal(resbook_forget(rb, T + 100, 0, 0), 1);
+	assert_int_equal(resbook_oldest_finished(rb, &at), 1);
+	assert_int_equal(at, T + 300);
+	resbook_free(rb);
+}
+
+/* New times apply to new bookings; out of bounds changes nothing. */
+static void
+test_set_times(void **state)
+{
+	resbook *rb = book();
+	struct resbook_config c = cfg;
+	struct resbook_reserve_in in = req(1, T + 2 * H, T + 3 * H);
+	struct resv *r = ok(rb, &in), *r2;
+
+	(void)state;
+	c.hold_before_s = 60;
+	c.no_show_after_s = 30;
+	c.max_hours = 2;
+	c.horizon_days = 1;
+	assert_int_equal(resbook_set_times(rb, &c), PK_OK);
+	assert_int_equal(r->hold_at, T + 2 * H - HB);
+	in = req(2, T + 2 * H, T + 3 * H);
+	r2 = ok(rb, &in);
+	assert_int_equal(r2->hold_at, T + 2 * H - 60);
+	assert_int_equal(r2->no_show_at, T + 2 * H + 30);
+	in = req(3, T + H, T + 3 * H + 1);
+	invalid(rb, &in, "max_hours");
+	in = req(3, T + 86400 + 1, T + 86400 + H);
+	invalid(rb, &in, "horizon_days");
+	c.max_hours = 0;
+	assert_int_equal(resbook_set_times(rb, &c), PK_E_INVALID_PARAMS);
+	c.max_hours = 2;
+	c.hold_before_s = RESBOOK_SPAN_MAX_S + 1;
+	assert_int_equal(resbook_set_times(rb, &c), PK_E_INVALID_PARAMS);
+	in = req(4, T + 2 * H, T + 3 * H);
+	assert_int_equal(ok(rb, &in)->hold_at, T + 2 * H - 60);
+	resbook_free(rb);
+}
+
 static void
 test_counts(void **state)
 {
@@ -1360,6 +1421,8 @@ main(void)
 		cmocka_unit_test(test_listing),
 		cmocka_unit_test(test_listing_cursor_stable),
 		cmocka_unit_test(test_forget),
+		cmocka_unit_test(test_oldest_finished),
+		cmocka_unit_test(test_set_times),
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_extremes),
 		cmocka_unit_test(test_restore),

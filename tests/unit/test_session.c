@@ -667,11 +667,11 @@ test_entry(void **state)
 	err_only(f, "entry gate=1 plate=X1 class=car", "invalid_params", -32602);
 	err_only(f, "entry gate=north plate=X1 class=car reservation=r1", "not_found", 4040);
 	err_only(f, "entry gate=north plate=X1 class=car at=noon", "invalid_params", -32602);
-	/* Vans fit oversized only: two, then lot_full with data.waitlist false. */
+	/* Vans fit oversized only: two, then lot_full; wait may be used. */
 	ok_only(f, "entry gate=north plate=V1 class=van");
 	ok_only(f, "entry gate=north plate=V2 class=van");
 	r = expect_err(f, "entry gate=north plate=V3 class=van", "lot_full", 4091);
-	assert_true(cJSON_IsFalse(get(r, "error.data.waitlist")));
+	assert_true(cJSON_IsTrue(get(r, "error.data.waitlist")));
 	/* Without a city view there are no alternatives. */
 	assert_false(has(get(r, "error.data"), "alternatives"));
 	cJSON_Delete(r);
@@ -680,12 +680,15 @@ test_entry(void **state)
 	r = expect_err(f, "entry gate=north plate=V3 class=van", "lot_full", 4091);
 	assert_int_equal(f->alt_class, facility_class_lookup(garage_facility(f->g), "van"));
 	assert_string_equal(gstr(r, "error.data.alternatives.0.slug"), "elsewhere");
-	assert_true(cJSON_IsFalse(get(r, "error.data.waitlist")));
+	assert_true(cJSON_IsTrue(get(r, "error.data.waitlist")));
 	cJSON_Delete(r);
 	f->env.alternatives = NULL;
 	assert_int_equal(garage_inside_count(f->g), 4);
-	/* An id is drawn for every entry that reaches the core: 10 of them. */
-	assert_int_equal(f->next_id, 10);
+	/*
+	 * An id is drawn for every entry that reaches the core: 11 of them
+	 * (the one naming an unknown reservation too).
+	 */
+	assert_int_equal(f->next_id, 11);
 }
 
 static void
@@ -1499,6 +1502,40 @@ test_unwritable(void **state)
 	ok_only(f, "entry gate=north plate=W2 class=car");
 }
 
+/*
+ * A daemon that may not change anything (a standby answers -1, not 0)
+ * applies no expiry that fell due before a request: its primary decides
+ * them.  Writable again, the next request applies it.
+ */
+static void
+test_not_primary_applies_nothing_due(void **state)
+{
+	struct fx *f = *state;
+	cJSON *r;
+	char line[160];
+	uint64_t lsn;
+
+	ok_only(f, "entry gate=north plate=V1 class=van");
+	ok_only(f, "entry gate=north plate=V2 class=van");
+	r = expect_ok(f, "wait gate=north plate=V3 class=van timeout_s=60");
+	assert_string_equal(gstr(r, "result.state"), "waiting");
+	snprintf(line, sizeof(line), "waitlist_status waitlist_id=%s",
+	    gstr(r, "result.waitlist_id"));
+	cJSON_Delete(r);
+	f->now += 120;
+	f->writable = -1;	/* REPLICATION_NOT_PRIMARY */
+	lsn = f->lsn;
+	r = expect_ok(f, line);
+	assert_string_equal(gstr(r, "result.state"), "waiting");
+	cJSON_Delete(r);
+	assert_int_equal(f->lsn, lsn);
+	f->writable = 1;
+	r = expect_ok(f, line);
+	assert_string_equal(gstr(r, "result.state"), "expired");
+	cJSON_Delete(r);
+	assert_int_equal(f->lsn, lsn + 1);
+}
+
 int
 main(void)
 {
@@ -1528,6 +1565,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bound_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_at_param, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_primary_applies_nothing_due, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

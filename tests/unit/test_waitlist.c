@@ -1578,6 +1578,23 @@ m_check(const waitlist *wl, struct model *m, const struct m_run *run, int op)
 	assert_int_equal(r1, r2);
 	if (r1 == 0)
 		assert_int_equal(t1, t2);
+	{
+		/* The entry that expires first: by (expires_at, seq). */
+		const struct waitlist_entry *nx = waitlist_next_expiring(wl);
+		const struct waitlist_entry *best = NULL;
+
+		for (size_t i = 0; i < m->n; i++) {
+			const struct waitlist_entry *x = &m->a[i];
+
+			if (x->state == WAITLIST_WAITING && (best == NULL ||
+			    x->expires_at < best->expires_at ||
+			    (x->expires_at == best->expires_at && x->seq < best->seq)))
+				best = x;
+		}
+		assert_int_equal(nx == NULL, best == NULL);
+		if (nx != NULL)
+			assert_string_equal(nx->id, best->id);
+	}
 	assert_true(waitlist_next_seq(wl) >= m->next_seq);
 	for (size_t i = 0; i < m->n; i++) {
 		const struct waitlist_entry *x = &m->a[i];
