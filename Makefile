@@ -4,6 +4,7 @@
 #   make run        install missing Debian packages, start parkd on conf/parkd.json
 #   make test       install missing packages, run every test (unit, ASan+UBSan, integration)
 #   make bench      micro-benchmarks of the core and a TCP load run
+#   make bench-redis  parkd against a private redis-server SET, same load generator
 #   make fuzz       build the libFuzzer targets (FUZZ_SECONDS=600 make fuzz-run to run them)
 #
 # User CFLAGS are respected; warnings are errors unless WERROR=0.
@@ -68,7 +69,7 @@ CORE_A     = $(BUILD)/libparkcore.a
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test unit unit-bins bench-bins integration check bench fuzz fuzz-run clean install lint deps
+.PHONY: all run test unit unit-bins bench-bins integration check bench bench-redis fuzz fuzz-run clean install lint deps
 
 all: $(BUILD)/parkd
 
@@ -129,8 +130,14 @@ test:
 	@scripts/deps.sh test
 	@tests/run-all.sh
 
+# The load run and the core's benchmarks (bench_alloc among them), then the
+# comparison with redis-server (its rows without bench_alloc again).
 bench: $(BENCH_BIN) $(BUILD)/parkd
 	@tests/bench/run.sh $(BUILD)
+	@VS_ROWS="p1 p16 half durable audit" tests/bench/vsredis.sh $(BUILD)
+
+bench-redis: $(BENCH_BIN) $(BUILD)/parkd
+	@tests/bench/vsredis.sh $(BUILD)
 
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
