@@ -13,6 +13,7 @@
 #include "client.h"
 #include "settings.h"
 #include "garage.h"
+#include "ids.h"
 #include "jsonw.h"
 #include "methods.h"
 #include "uuid7.h"
@@ -56,7 +57,7 @@ struct server {
 	uint64_t out_total;		/* output all clients hold (max_output_total) */
 	struct dict *per_address;	/* address -> clients connected from it */
 	struct call_env env;
-	struct uuid7_gen idgen;
+	struct ids ids;			/* ticket and event ids */
 	int64_t started_at;
 	int shutting_down;
 	int listening;
