@@ -166,36 +166,45 @@ run_request(struct session *s, const rpc_req *r, int in_batch, int64_t now,
 	run_one(s, r->id, r->method, r->params, r->id == NULL, in_batch, now, out);
 }
 
-/* The reply to send instead when the changes of this line are lost. */
-static char *
-fail_lines(const rpc_msg *m)
+/*
+ * The reply to send instead when the changes of this line are lost, in
+ * the session's fail writer; -1 when out of memory.
+ */
+static int
+fail_lines(struct session *s, const rpc_msg *m, struct session_out *out)
 {
-	struct jw w;
+	struct jw *w = &s->fw;
 
-	jw_init(&w);
-	if (!m->is_batch) {
-		rpc_error(&w, m->reqs[0].id, PK_E_UNAVAILABLE, UNDURABLE, NULL);
-		return jw_take(&w, NULL);
+	if (m == NULL || !m->is_batch) {
+		rpc_error(w, m != NULL ? m->reqs[0].id : NULL, PK_E_UNAVAILABLE,
+		    UNDURABLE, NULL);
+	} else {
+		jw_arr(w);
+		for (size_t i = 0; i < m->n; i++) {
+			if (m->reqs[i].id != NULL)
+				rpc_error(w, m->reqs[i].id, PK_E_UNAVAILABLE,
+				    UNDURABLE, NULL);
+		}
+		jw_arr_end(w);
 	}
-	jw_arr(&w);
-	for (size_t i = 0; i < m->n; i++) {
-		if (m->reqs[i].id != NULL)
-			rpc_error(&w, m->reqs[i].id, PK_E_UNAVAILABLE, UNDURABLE, NULL);
-	}
-	jw_arr_end(&w);
-	return jw_take(&w, NULL);
+	if (jw_failed(w))
+		return -1;
+	out->fail_line = w->buf;
+	out->fail_len = w->len;
+	return 0;
 }
 
-/* Hands over the line written (none when nothing was); -1 when out of memory. */
+/* Lends out the line written (none when nothing was); -1 when out of memory. */
 static int
 finish(struct session *s, struct session_out *out)
 {
-	int failed = jw_failed(&s->w);
-
-	if (s->w.len > 0 && !failed)
-		out->line = jw_take(&s->w, NULL);
-	jw_reset(&s->w);
-	return failed ? -1 : 0;
+	if (jw_failed(&s->w))
+		return -1;
+	if (s->w.len > 0) {
+		out->line = s->w.buf;
+		out->line_len = s->w.len;
+	}
+	return 0;
 }
 
 static int
@@ -228,7 +237,7 @@ handle_json(struct session *s, const char *line, size_t len, int64_t now,
 	}
 	rc = finish(s, out);
 	if (rc == 0 && out->hold != 0 && out->line != NULL &&
-	    (out->fail_line = fail_lines(m)) == NULL)
+	    fail_lines(s, m, out) != 0)
 		rc = -1;
 	rpc_msg_free(m);
 	return rc;
@@ -255,11 +264,8 @@ handle_inline(struct session *s, const char *line, size_t len, int64_t now,
 	cJSON_Delete(params);
 	if (finish(s, out) != 0)
 		return -1;
-	if (out->hold != 0 && out->line != NULL) {
-		out->fail_line = rpc_error_line(NULL, PK_E_UNAVAILABLE, UNDURABLE, NULL);
-		if (out->fail_line == NULL)
-			return -1;
-	}
+	if (out->hold != 0 && out->line != NULL && fail_lines(s, NULL, out) != 0)
+		return -1;
 	return 0;
 }
 
@@ -272,6 +278,7 @@ session_handle(struct session *s, const char *line, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	jw_reset(&s->w);
+	jw_reset(&s->fw);
 	/* Every line holds at least one request; a batch reserves the rest. */
 	if (reqs_reserve(s, 1) != 0)
 		return -1;
@@ -296,6 +303,7 @@ session_release(struct session *s)
 {
 	changes_release(&s->changes);
 	jw_release(&s->w);
+	jw_release(&s->fw);
 	free(s->reqs);
 	s->reqs = NULL;
 	s->reqs_cap = 0;
