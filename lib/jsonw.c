@@ -104,20 +104,23 @@ grow(struct jw *w, size_t n)
 	return 0;
 }
 
-static void
+/* The room check inline, the growing out of line: most writes fit. */
+static inline void
 put(struct jw *w, const char *s, size_t n)
 {
-	if (grow(w, n) != 0)
+	if ((w->buf == NULL || n >= w->cap - w->len || w->failed) &&
+	    grow(w, n) != 0)
 		return;
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
 	w->buf[w->len] = '\0';
 }
 
-static void
+static inline void
 putc1(struct jw *w, char c)
 {
-	if (grow(w, 1) != 0)
+	if ((w->buf == NULL || 1 >= w->cap - w->len || w->failed) &&
+	    grow(w, 1) != 0)
 		return;
 	w->buf[w->len++] = c;
 	w->buf[w->len] = '\0';
@@ -209,36 +212,52 @@ jw_members(struct jw *w)
 	enter(w);
 }
 
+/* An ASCII byte a string carries as it is: no control, quote or backslash. */
+static inline int
+plain_ascii(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 /*
- * The escaped body of a string (no quotes).  [i, ok) is known to be valid
- * UTF-8 and is validated only once, so a string full of escapes stays
- * linear; a byte that starts no valid sequence becomes U+FFFD.
+ * The escaped body of a string (no quotes).  Runs of plain ASCII are
+ * copied whole; UTF-8 is validated only where a byte above 0x7f shows up,
+ * and [.., ok) is known to be valid, so a string full of escapes stays
+ * linear.  A byte that starts no valid sequence becomes U+FFFD.
  */
 static void
 put_escaped(struct jw *w, const char *s, size_t n)
 {
 	static const char hexd[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, ok = 0;
 
 	while (i < n) {
 		size_t run = i;
 		char esc[6];
 
-		if (i >= ok) {
-			ok = i + utf8_valid_prefix(s + i, n - i);
-			if (ok == i) {
-				put(w, "\\ufffd", 6);
-				i++;
-				continue;
+		for (;;) {
+			while (run < n && plain_ascii(u[run]))
+				run++;
+			if (run == n || u[run] < 0x80)
+				break;
+			if (run >= ok) {
+				ok = run + utf8_valid_prefix(s + run, n - run);
+				if (ok == run)
+					break;
 			}
+			while (run < ok && u[run] >= 0x80)
+				run++;
 		}
-		while (run < ok && (unsigned char)s[run] >= 0x20 &&
-		    s[run] != '"' && s[run] != '\\')
-			run++;
 		put(w, s + i, run - i);
 		i = run;
-		if (i >= n || i == ok)
+		if (i >= n)
+			break;
+		if (u[i] >= 0x80) {
+			put(w, "\\ufffd", 6);
+			i++;
 			continue;
+		}
 		switch (s[i]) {
 		case '"':  put(w, "\\\"", 2); break;
 		case '\\': put(w, "\\\\", 2); break;
