@@ -22,6 +22,7 @@
 #include "garage.h"
 #include "http.h"
 #include "journal.h"
+#include "json.h"
 #include "log.h"
 #include "server.h"
 #include "settings.h"
@@ -432,6 +433,8 @@ main(int argc, char **argv)
 	log_init(o.debug ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	seed_tables();
+	/* Before any tree is built: request lines parse without a malloc per node. */
+	json_arena_install();
 
 	text = read_file(o.config, CONFIG_MAX_BYTES, &len, err, sizeof(err));
 	if (text == NULL) {

@@ -2,9 +2,20 @@
 #include "json.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_POISON(p, n)	((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n)	((void)(p), (void)(n))
+#endif
 
 #include "hex.h"
 #include "utf8.h"
@@ -557,12 +568,90 @@ json_check(const char *s, size_t len, const char *name, struct json_raw *raw,
 }
 
 /* ------------------------------------------------------------------ */
+/* The scratch arena                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Every block is aligned as malloc's are. */
+#define ARENA_ALIGN	(sizeof(max_align_t))
+
+static _Thread_local struct {
+	union {
+		max_align_t align;
+		unsigned char b[JSON_ARENA_BYTES];
+	} mem;
+	size_t used;		/* bytes handed out since it was last empty */
+	size_t live;		/* blocks handed out and not yet freed */
+	int building;		/* json_tree is building a tree */
+} arena;
+
+static int
+in_arena(const void *p)
+{
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)arena.mem.b;
+
+	return a >= lo && a - lo < JSON_ARENA_BYTES;
+}
+
+static void *
+arena_malloc(size_t n)
+{
+	size_t need;
+	void *p;
+
+	if (!arena.building || n > JSON_ARENA_BYTES)
+		return malloc(n);
+	need = (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+	if (need > JSON_ARENA_BYTES - arena.used)
+		return malloc(n);
+	p = arena.mem.b + arena.used;
+	arena.used += need;
+	arena.live++;
+	ARENA_UNPOISON(p, n);
+	return p;
+}
+
+static void
+arena_free(void *p)
+{
+	if (p == NULL || !in_arena(p)) {
+		free(p);
+		return;
+	}
+	/* Under ASan what was handed out is unreadable again once empty. */
+	if (--arena.live == 0) {
+		ARENA_POISON(arena.mem.b, arena.used);
+		arena.used = 0;
+	}
+}
+
+void
+json_arena_install(void)
+{
+	static cJSON_Hooks hooks = { arena_malloc, arena_free };
+
+	ARENA_POISON(arena.mem.b, sizeof(arena.mem.b));
+	cJSON_InitHooks(&hooks);
+}
+
+size_t
+json_arena_live(void)
+{
+	return arena.live;
+}
+
+/* ------------------------------------------------------------------ */
 /* Duplicate member names                                              */
 /* ------------------------------------------------------------------ */
+
+/* Objects of at most this many members are checked without allocating. */
+#define DUPS_SMALL 16
+/* And those of at most this many pair by pair (at most 28 comparisons). */
+#define DUPS_PAIRWISE 8
 
 struct dups {
 	const char **names;	/* scratch for the names of one object */
 	size_t cap;
+	const char *small[DUPS_SMALL];	/* the first scratch */
 	/* The containers from the root down to the one being checked. */
 	const cJSON *stack[JSON_MAX_DEPTH + 1];
 	int depth;		/* of the object with the duplicate */
@@ -599,8 +688,23 @@ find_dup(const cJSON *item, int depth, struct dups *d)
 	}
 	if (!cJSON_IsObject(item) || n < 2)
 		return 0;
+	if (n <= DUPS_PAIRWISE) {
+		/* A request's few members: comparing pairs beats sorting. */
+		for (c = item->child; c != NULL; c = c->next) {
+			for (const cJSON *o = c->next; o != NULL; o = o->next) {
+				if (strcmp(c->string ? c->string : "",
+				    o->string ? o->string : "") == 0) {
+					d->depth = depth;
+					d->name = o->string ? o->string : "";
+					return 1;
+				}
+			}
+		}
+		return 0;
+	}
 	if (n > d->cap) {
-		const char **nv = realloc(d->names, n * sizeof *nv);
+		const char **nv = realloc(d->names == d->small ? NULL : d->names,
+		    n * sizeof *nv);
 
 		if (nv == NULL)
 			return -1;
@@ -659,15 +763,20 @@ json_tree(const char *s, size_t len, const char *root, struct jerr *e)
 	 * The scanner accepts a subset of what cJSON accepts, so a NULL here
 	 * can only be an allocation failure.
 	 */
+	arena.building = 1;
 	tree = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+	arena.building = 0;
 	if (tree == NULL) {
 		jerr_nomem(e, root);
 		return NULL;
 	}
 	memset(&d, 0, sizeof d);
+	d.names = d.small;
+	d.cap = DUPS_SMALL;
 	if (cJSON_IsObject(tree) || cJSON_IsArray(tree))
 		rc = find_dup(tree, 0, &d);
-	free(d.names);
+	if (d.names != d.small)
+		free(d.names);
 	if (rc == 0)
 		return tree;
 	if (rc < 0)

@@ -22,6 +22,7 @@
 
 #include "facility_load.h"
 #include "garage.h"
+#include "json.h"
 #include "jsonrpc.h"
 #include "record.h"
 #include "session.h"
@@ -188,6 +189,8 @@ main(int argc, char **argv)
 
 	if (pairs == 0)
 		pairs = 1;
+	/* As the daemon does at start. */
+	json_arena_install();
 	memset(&b, 0, sizeof(b));
 	jw_init(&b.rec);
 	memset(&env, 0, sizeof(env));
