@@ -117,6 +117,8 @@ jpath_fmt(char buf[JPATH_MAX], const char *fmt, ...)
 void
 jpath_key(char buf[JPATH_MAX], const char *path, const char *key)
 {
+	size_t pl, kl;
+
 	if (key == NULL) {
 		jpath_fmt(buf, "%s", path ? path : "");
 		return;
@@ -124,7 +126,18 @@ jpath_key(char buf[JPATH_MAX], const char *path, const char *key)
 	/* An empty name must still show in the path. */
 	if (key[0] == '\0')
 		key = "\"\"";
-	if (path == NULL || path[0] == '\0')
+	pl = path != NULL ? strlen(path) : 0;
+	kl = strlen(key);
+	/* Every member read builds its path: no printf when it fits. */
+	if (pl + 1 + kl < JPATH_MAX) {
+		if (pl > 0) {
+			memcpy(buf, path, pl);
+			buf[pl++] = '.';
+		}
+		memcpy(buf + pl, key, kl + 1);
+		return;
+	}
+	if (pl == 0)
 		jpath_fmt(buf, "%s", key);
 	else
 		jpath_fmt(buf, "%s.%s", path, key);
