@@ -219,6 +219,36 @@ plain_ascii(unsigned char c)
 	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+
+/*
+ * How many of the n bytes at s are plain ASCII before the first that is
+ * not, eight at a time: (x - ONES) & ~x has the high bit of a byte set
+ * where x has a zero byte, and never misses one (it may also flag a byte
+ * after a true one, which only sends that word to the byte loop).
+ */
+static inline size_t
+plain_prefix(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v, q, b, bad;
+
+		memcpy(&v, s + i, 8);
+		q = v ^ (ONES * '"');
+		b = v ^ (ONES * '\\');
+		bad = ((v - ONES * 0x20) & ~v) | ((q - ONES) & ~q) |
+		    ((b - ONES) & ~b) | v;
+		if ((bad & HIGHS) != 0)
+			break;
+	}
+	while (i < n && plain_ascii(s[i]))
+		i++;
+	return i;
+}
+
 /*
  * The escaped body of a string (no quotes).  Runs of plain ASCII are
  * copied whole; UTF-8 is validated only where a byte above 0x7f shows up,
@@ -237,8 +267,7 @@ put_escaped(struct jw *w, const char *s, size_t n)
 		char esc[6];
 
 		for (;;) {
-			while (run < n && plain_ascii(u[run]))
-				run++;
+			run += plain_prefix(u + run, n - run);
 			if (run == n || u[run] < 0x80)
 				break;
 			if (run >= ok) {
@@ -277,13 +306,36 @@ put_escaped(struct jw *w, const char *s, size_t n)
 	}
 }
 
+/*
+ * "s" then tail (at most 2 bytes): a plain string, the common case, in
+ * one copy; anything else escaped.
+ */
+static void
+put_string(struct jw *w, const char *s, size_t n, const char *tail, size_t tl)
+{
+	if (plain_prefix((const unsigned char *)s, n) == n) {
+		size_t need = n + 1 + tl;
+
+		if ((w->buf == NULL || need >= w->cap - w->len || w->failed) &&
+		    grow(w, need) != 0)
+			return;
+		w->buf[w->len] = '"';
+		memcpy(w->buf + w->len + 1, s, n);
+		memcpy(w->buf + w->len + 1 + n, tail, tl);
+		w->len += need;
+		w->buf[w->len] = '\0';
+		return;
+	}
+	putc1(w, '"');
+	put_escaped(w, s, n);
+	put(w, tail, tl);
+}
+
 void
 jw_key(struct jw *w, const char *key)
 {
 	sep(w);
-	putc1(w, '"');
-	put_escaped(w, key, strlen(key));
-	put(w, "\":", 2);
+	put_string(w, key, strlen(key), "\":", 2);
 	w->after_key = 1;
 }
 
@@ -291,9 +343,7 @@ void
 jw_strn(struct jw *w, const char *s, size_t n)
 {
 	sep(w);
-	putc1(w, '"');
-	put_escaped(w, s, n);
-	putc1(w, '"');
+	put_string(w, s, n, "\"", 1);
 }
 
 void
