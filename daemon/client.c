@@ -716,7 +716,8 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 		jw_release(&d);
 		return take_more(c);
 	}
-	if (session_handle(&c->sess, msg, len, too_long, server_now(), &out) != 0) {
+	if (session_handle(&c->sess, msg, len, too_long,
+	    (int64_t)(server_wall_ms(srv) / 1000), &out) != 0) {
 		log_err("client=%llu out of memory handling a request",
 		    (unsigned long long)c->id);
 		client_close(c);

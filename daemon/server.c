@@ -34,14 +34,25 @@ server_ms(const struct server *s)
 	return uv_now(s->loop);
 }
 
+uint64_t
+server_wall_ms(struct server *s)
+{
+	uint64_t at = uv_now(s->loop);
+
+	if (s->wall_at == 0 || s->wall_at != at) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		s->wall_at = at;
+	}
+	return s->wall_ms;
+}
+
 void
 server_new_id(struct server *s, char out[UUID_BUFSZ])
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ids_next(&s->ids, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
-	    out);
+	ids_next(&s->ids, server_wall_ms(s), out);
 }
 
 static void
