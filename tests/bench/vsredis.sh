@@ -33,6 +33,7 @@
 #   BENCH_SPOTS     regular spots added            (default 9894)
 #   VS_ROWS         rows to run, of: p1 p16 half durable audit alloc
 #                   (default all of them)
+#   VS_REPS         runs of each side of a row, alternating (default 1)
 #   VS_PIN=0        do not pin to CPUs
 #   REDIS_SERVER    redis-server binary            (default redis-server)
 #   TMPDIR          where data, AOF and logs go; fsync on tmpfs is free, so
@@ -57,6 +58,7 @@ SECS=${BENCH_SECONDS:-5}
 WARMUP=${BENCH_WARMUP:-1}
 SPOTS=${BENCH_SPOTS:-9894}
 ROWS=${VS_ROWS:-p1 p16 half durable audit alloc}
+REPS=${VS_REPS:-1}
 
 [ -x "$PARKD" ] || die "$PARKD: not built (make)"
 [ -x "$LOADGEN" ] || die "$LOADGEN: not built (make bench-bins)"
@@ -178,8 +180,9 @@ stop_parkd() {
 	fi
 }
 
-# One load run: prints "req_per_s p99_us" (or "0 0" on failure).
-# Args: mode port conns pipeline [more loadgen args]
+# One load run: sets LOAD_RES to "req_per_s p99_us" ("0 0" on failure).
+# Args: mode port conns pipeline [more loadgen args].  Not in a subshell:
+# it sets status.
 load() {
 	local mode=$1 port=$2 conns=$3 pipe=$4 out=$TMP/load.txt res
 	shift 4
@@ -193,88 +196,113 @@ load() {
 		status=1 ;;
 	esac
 	if [ -z "$res" ]; then
-		echo "0 0"
+		LOAD_RES="0 0"
 		return
 	fi
-	printf '%s\n' "$res" | tr ' ' '\n' | awk -F= '
+	LOAD_RES=$(printf '%s\n' "$res" | tr ' ' '\n' | awk -F= '
 	    $1 == "req_per_s" { r = $2 } $1 == "p99_us" { p = $2 }
-	    END { printf "%.0f %.0f\n", r, p }'
+	    END { printf "%.0f %.0f\n", r, p }')
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 want() { case " $ROWS " in *" $1 "*) return 0 ;; esac; return 1; }
 
+# "lo-hi" of the numbers given (or the one number).
+range() {
+	printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 }
+	    END { if (lo == hi) print lo; else print lo "-" hi }'
+}
+
+# One measurement of a side of a row; sets LOAD_RES (see load).
+#   redis PIPE CONNS [loadgen args]       redis-server without persistence
+#   redis-aof PIPE CONNS                   appendonly, appendfsync always
+#   parkd PIPE CONNS DURABILITY [audit] [loadgen args]
+side() {
+	local what=$1 pipe=$2 conns=$3
+	shift 3
+	case $what in
+	redis)
+		start_redis pin --appendonly no
+		load redis "$REDIS_PORT" "$conns" "$pipe" "$@"
+		stop_pid "$REDIS_PID"; REDIS_PID= ;;
+	redis-aof)
+		start_redis pin --appendonly yes --appendfsync always
+		load redis "$REDIS_PORT" "$conns" "$pipe" "$@"
+		stop_pid "$REDIS_PID"; REDIS_PID= ;;
+	parkd)
+		local dur=$1 audit=${2:-}
+		shift 2 2>/dev/null || shift $#
+		if [ "$audit" = audit ]; then
+			start_redis nopin --appendonly no
+			APID=$REDIS_PID
+			REDIS_PID=
+			start_parkd "$dur" --redis "127.0.0.1:$REDIS_PORT"
+		else
+			start_parkd "$dur"
+		fi
+		load parkd "$PORT" "$conns" "$pipe" "$@"
+		stop_parkd
+		stop_pid "$APID"; APID= ;;
+	esac
+}
+
 TABLE=()
-row() { # what, a, b, ratio, note
-	TABLE+=("$(printf '%-44s %12s %12s %7s  %s' "$1" "$2" "$3" "$4" "$5")")
+# A row: REPS alternating measurements of A then B; prints the range of
+# each side's rate and of the ratio B/A of each pair, and the p99 ranges.
+#   row LABEL -- A-side args -- B-side args
+row() {
+	local label=$1 a=() b=() ra=() rb=() pa=() pb=() rr=() i x y
+	shift 2
+	while [ "$1" != -- ]; do a+=("$1"); shift; done
+	shift
+	b=("$@")
+	for i in $(seq "$REPS"); do
+		side "${a[@]}"
+		read -r x 'pa[i]' <<<"$LOAD_RES"
+		side "${b[@]}"
+		read -r y 'pb[i]' <<<"$LOAD_RES"
+		ra[i]=$x
+		rb[i]=$y
+		rr[i]=$(ratio "$y" "$x")
+	done
+	TABLE+=("$(printf '%-40s %15s %15s %11s  p99 us %s | %s' "$label" \
+	    "$(range "${ra[@]}")" "$(range "${rb[@]}")" "$(range "${rr[@]}")" \
+	    "$(range "${pa[@]}")" "$(range "${pb[@]}")")")
+	LAST_B=$(printf '%s\n' "${rb[@]}" | sort -n | head -1)
 }
 
 echo "parkd against redis-server: $PARKD, $("$REDIS_SERVER" --version | cut -d' ' -f1-3)"
 echo "  $NCPU CPUs online; server ${SRV_PIN[*]:-unpinned}, loadgen ${LG_PIN[*]:-unpinned} (one thread);" \
-    "$SECS s measured after $WARMUP s warm-up; data on $(stat -f -c %T "$TMP")"
+    "$SECS s measured after $WARMUP s warm-up; $REPS runs of each side, alternating;" \
+    "data on $(stat -f -c %T "$TMP")"
 echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine moves every number)"
 echo
 
 P1_PARKD=0
-for p in 1 16; do
-	want p$p || { [ $p = 1 ] && want half; } || continue
-	start_redis pin --appendonly no
-	read -r r rp <<<"$(load redis "$REDIS_PORT" 50 $p)"
-	stop_pid "$REDIS_PID"; REDIS_PID=
-	start_parkd none
-	read -r k kp <<<"$(load parkd "$PORT" 50 $p)"
-	stop_parkd
-	[ $p = 1 ] && P1_PARKD=$k
-	want p$p && row "pipeline $p, 50 conns: redis | parkd req/s" "$r" "$k" "$(ratio "$k" "$r")" \
-	    "p99 us: redis $rp, parkd $kp"
-done
-
-if want half && [ "$P1_PARKD" -gt 0 ]; then
-	half=$((P1_PARKD / 2))
-	start_redis pin --appendonly no
-	read -r r rp <<<"$(load redis "$REDIS_PORT" 50 1 -r "$half")"
-	stop_pid "$REDIS_PID"; REDIS_PID=
-	start_parkd none
-	read -r k kp <<<"$(load parkd "$PORT" 50 1 -r "$half")"
-	stop_parkd
-	row "p99 us at $half req/s: redis | parkd" "$rp" "$kp" "" \
-	    "half parkd's pipeline-1 peak; reached: redis $r, parkd $k req/s"
+if want p1 || want half; then
+	row "pipeline 1, 50 conns: redis | parkd" -- redis 1 50 -- parkd 1 50 none
+	P1_PARKD=$LAST_B
 fi
-
+want p16 && row "pipeline 16, 50 conns: redis | parkd" -- redis 16 50 -- parkd 16 50 none
+if want half && [ "${P1_PARKD%.*}" -gt 0 ]; then
+	half=$(( ${P1_PARKD%.*} / 2 ))
+	row "paced at $half req/s: redis | parkd" -- redis 1 50 -r "$half" -- \
+	    parkd 1 50 none "" -r "$half"
+fi
 if want durable; then
-	start_redis pin --appendonly yes --appendfsync always
-	read -r r rp <<<"$(load redis "$REDIS_PORT" 64 1)"
-	stop_pid "$REDIS_PID"; REDIS_PID=
-	start_parkd fsync
-	read -r k kp <<<"$(load parkd "$PORT" 64 1)"
-	stop_parkd
-	start_parkd none
-	read -r n np <<<"$(load parkd "$PORT" 64 1)"
-	stop_parkd
-	row "64 conns durable: redis | parkd req/s" "$r" "$k" "$(ratio "$k" "$r")" \
-	    "redis appendfsync always, parkd fsync; p99 us $rp / $kp"
-	row "parkd 64 conns: none | fsync req/s" "$n" "$k" "$(ratio "$k" "$n")" \
-	    "fsync / none"
+	row "64 conns durable: redis aof | parkd" -- redis-aof 1 64 -- parkd 1 64 fsync
+	row "parkd 64 conns: none | fsync" -- parkd 1 64 none -- parkd 1 64 fsync
 fi
-
 if want audit; then
-	start_parkd none
-	read -r off offp <<<"$(load parkd "$PORT" 64 1)"
-	stop_parkd
-	start_redis nopin --appendonly no
-	APID=$REDIS_PID
-	REDIS_PID=
-	start_parkd none --redis "127.0.0.1:$REDIS_PORT"
-	read -r on onp <<<"$(load parkd "$PORT" 64 1)"
-	stop_parkd
-	stop_pid "$APID"; APID=
-	row "parkd 64 conns: audit off | on req/s" "$off" "$on" "$(ratio "$on" "$off")" \
-	    "durability none, Redis unpinned on this machine"
+	row "parkd 64 conns fsync: audit off | on" -- parkd 1 64 fsync -- parkd 1 64 fsync audit
+	row "parkd 64 conns none: audit off | on" -- parkd 1 64 none -- parkd 1 64 none audit
 fi
 
-printf '%-44s %12s %12s %7s  %s\n' "row: A | B" "A" "B" "B/A" ""
+printf '%-40s %15s %15s %11s  %s\n' "row: A | B (requests/s)" "A" "B" "B/A" ""
 for r in "${TABLE[@]}"; do echo "$r"; done
+echo "(ranges over the runs; B/A of each pair of runs made one after the other;"
+echo " the paced row: half of parkd's slowest pipeline-1 run, look at its p99)"
 
 if want alloc; then
 	echo
