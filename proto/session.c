@@ -166,6 +166,16 @@ run_request(struct session *s, const rpc_req *r, int in_batch, int64_t now,
 	run_one(s, r->id, r->method, r->params, r->id == NULL, in_batch, now, out);
 }
 
+/* One request's fail answer: rpc_error with the error member kept in t. */
+static void
+fail_one(struct jw *w, const struct jw *t, const char *id)
+{
+	rpc_response_begin(w, id);
+	jw_splice(w, ",", 1);
+	jw_splice(w, t->buf, t->len);
+	jw_obj_end(w);
+}
+
 /*
  * The reply to send instead when the changes of this line are lost, in
  * the session's fail writer; -1 when out of memory.
@@ -173,17 +183,24 @@ run_request(struct session *s, const rpc_req *r, int in_batch, int64_t now,
 static int
 fail_lines(struct session *s, const rpc_msg *m, struct session_out *out)
 {
-	struct jw *w = &s->fw;
+	struct jw *w = &s->fw, *t = &s->ftail;
 
+	/* Every change request has one: its error member is written once. */
+	if (t->len == 0) {
+		jw_members(t);
+		rpc_error_members(t, PK_E_UNAVAILABLE, UNDURABLE, NULL);
+		if (jw_failed(t)) {
+			jw_release(t);
+			return -1;
+		}
+	}
 	if (m == NULL || !m->is_batch) {
-		rpc_error(w, m != NULL ? m->reqs[0].id : NULL, PK_E_UNAVAILABLE,
-		    UNDURABLE, NULL);
+		fail_one(w, t, m != NULL ? m->reqs[0].id : NULL);
 	} else {
 		jw_arr(w);
 		for (size_t i = 0; i < m->n; i++) {
 			if (m->reqs[i].id != NULL)
-				rpc_error(w, m->reqs[i].id, PK_E_UNAVAILABLE,
-				    UNDURABLE, NULL);
+				fail_one(w, t, m->reqs[i].id);
 		}
 		jw_arr_end(w);
 	}
@@ -304,6 +321,7 @@ session_release(struct session *s)
 	changes_release(&s->changes);
 	jw_release(&s->w);
 	jw_release(&s->fw);
+	jw_release(&s->ftail);
 	free(s->reqs);
 	s->reqs = NULL;
 	s->reqs_cap = 0;

@@ -41,6 +41,7 @@ struct session {
 	struct changes changes;		/* reused for every request */
 	struct jw w;			/* reused for every line: the response */
 	struct jw fw;			/* reused for every line: its fail line */
+	struct jw ftail;		/* the fail line's error member, made once */
 	struct session_req *reqs;	/* reused for every line; grows to the largest batch */
 	size_t reqs_cap;
 };
