@@ -1,6 +1,7 @@
 /* json.c - the strict JSON parser and the shared error type (see json.h). */
 #include "json.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -653,6 +654,227 @@ json_arena_live(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* The tree                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Builds cJSON's tree of a text the scanner accepted, in one pass and
+ * without cJSON's parser: the grammar, the escapes, the surrogate pairs
+ * and the depth are known to be right, so nothing here checks them again
+ * (and cJSON's parser, which copies each number to a 64-byte buffer,
+ * would stop inside a longer one).  Nodes and strings come from
+ * cJSON_malloc, as cJSON_Delete frees them; siblings are linked as cJSON
+ * links them (next, prev, and the first child's prev is the last).
+ */
+struct build {
+	const char *s;
+	size_t len;
+	size_t pos;
+};
+
+static void
+b_skip_ws(struct build *b)
+{
+	while (b->pos < b->len && (b->s[b->pos] == ' ' || b->s[b->pos] == '\t' ||
+	    b->s[b->pos] == '\n' || b->s[b->pos] == '\r'))
+		b->pos++;
+}
+
+static cJSON *
+b_node(int type)
+{
+	cJSON *n = cJSON_malloc(sizeof(*n));
+
+	if (n != NULL) {
+		memset(n, 0, sizeof(*n));
+		n->type = type;
+	}
+	return n;
+}
+
+/* The string at b->pos (its opening quote), decoded; NULL when out of memory. */
+static char *
+b_string(struct build *b)
+{
+	size_t start = ++b->pos, end = start;
+	char *out, *o;
+
+	/* The scanner saw a closing quote: find it, skipping escapes. */
+	while (b->s[end] != '"')
+		end += b->s[end] == '\\' ? 2 : 1;
+	/* Decoding only shortens: \uXXXX is at most 3 bytes, a pair 4. */
+	if ((out = cJSON_malloc(end - start + 1)) == NULL)
+		return NULL;
+	o = out;
+	while (b->pos < end) {
+		const char *p = b->s + b->pos;
+		const char *q = memchr(p, '\\', end - b->pos);
+		size_t plain = q != NULL ? (size_t)(q - p) : end - b->pos;
+		unsigned long u;
+
+		memcpy(o, p, plain);
+		o += plain;
+		b->pos += plain;
+		if (b->pos >= end)
+			break;
+		switch (b->s[b->pos + 1]) {
+		case 'b': *o++ = '\b'; b->pos += 2; continue;
+		case 'f': *o++ = '\f'; b->pos += 2; continue;
+		case 'n': *o++ = '\n'; b->pos += 2; continue;
+		case 'r': *o++ = '\r'; b->pos += 2; continue;
+		case 't': *o++ = '\t'; b->pos += 2; continue;
+		case 'u': break;
+		default: *o++ = b->s[b->pos + 1]; b->pos += 2; continue;
+		}
+		u = (unsigned long)hex4(b->s + b->pos + 2);
+		b->pos += 6;
+		if (u >= 0xD800 && u <= 0xDBFF) {
+			u = 0x10000 + ((u - 0xD800) << 10) +
+			    ((unsigned long)hex4(b->s + b->pos + 2) - 0xDC00);
+			b->pos += 6;
+		}
+		if (u < 0x80) {
+			*o++ = (char)u;
+		} else if (u < 0x800) {
+			*o++ = (char)(0xC0 | (u >> 6));
+			*o++ = (char)(0x80 | (u & 0x3F));
+		} else if (u < 0x10000) {
+			*o++ = (char)(0xE0 | (u >> 12));
+			*o++ = (char)(0x80 | ((u >> 6) & 0x3F));
+			*o++ = (char)(0x80 | (u & 0x3F));
+		} else {
+			*o++ = (char)(0xF0 | (u >> 18));
+			*o++ = (char)(0x80 | ((u >> 12) & 0x3F));
+			*o++ = (char)(0x80 | ((u >> 6) & 0x3F));
+			*o++ = (char)(0x80 | (u & 0x3F));
+		}
+	}
+	*o = '\0';
+	b->pos = end + 1;
+	return out;
+}
+
+/* A number as cJSON keeps it: the double, and an int clamped to int's range. */
+static cJSON *
+b_number(struct build *b)
+{
+	char small[64], *text = small;
+	size_t start = b->pos, n;
+	double d;
+	cJSON *item;
+
+	while (b->pos < b->len && ((b->s[b->pos] >= '0' && b->s[b->pos] <= '9') ||
+	    b->s[b->pos] == '-' || b->s[b->pos] == '+' || b->s[b->pos] == '.' ||
+	    b->s[b->pos] == 'e' || b->s[b->pos] == 'E'))
+		b->pos++;
+	n = b->pos - start;
+	/* strtod wants a terminated string; the text may not be. */
+	if (n >= sizeof(small) && (text = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(text, b->s + start, n);
+	text[n] = '\0';
+	d = strtod(text, NULL);
+	if (text != small)
+		free(text);
+	if ((item = b_node(cJSON_Number)) == NULL)
+		return NULL;
+	item->valuedouble = d;
+	if (d >= (double)INT_MAX)
+		item->valueint = INT_MAX;
+	else if (d <= (double)INT_MIN)
+		item->valueint = INT_MIN;
+	else
+		item->valueint = (int)d;
+	return item;
+}
+
+static cJSON *b_value(struct build *b);
+
+/* An array or object at b->pos; its members' names when keyed. */
+static cJSON *
+b_container(struct build *b, int keyed)
+{
+	cJSON *item = b_node(keyed ? cJSON_Object : cJSON_Array), *last = NULL;
+
+	if (item == NULL)
+		return NULL;
+	b->pos++;
+	b_skip_ws(b);
+	if (b->s[b->pos] == (keyed ? '}' : ']')) {
+		b->pos++;
+		return item;
+	}
+	for (;;) {
+		char *name = NULL;
+		cJSON *v;
+
+		if (keyed) {
+			b_skip_ws(b);
+			if ((name = b_string(b)) == NULL)
+				goto fail;
+			b_skip_ws(b);
+			b->pos++;		/* ':' */
+		}
+		if ((v = b_value(b)) == NULL) {
+			cJSON_free(name);
+			goto fail;
+		}
+		v->string = name;
+		if (last == NULL) {
+			item->child = v;
+		} else {
+			last->next = v;
+			v->prev = last;
+		}
+		last = v;
+		item->child->prev = last;
+		b_skip_ws(b);
+		if (b->s[b->pos++] != ',')
+			return item;	/* '}' or ']' */
+	}
+fail:
+	cJSON_Delete(item);
+	return NULL;
+}
+
+static cJSON *
+b_value(struct build *b)
+{
+	cJSON *item;
+	char *str;
+
+	b_skip_ws(b);
+	switch (b->s[b->pos]) {
+	case '{':
+		return b_container(b, 1);
+	case '[':
+		return b_container(b, 0);
+	case '"':
+		if ((str = b_string(b)) == NULL)
+			return NULL;
+		if ((item = b_node(cJSON_String)) == NULL) {
+			cJSON_free(str);
+			return NULL;
+		}
+		item->valuestring = str;
+		return item;
+	case 't':
+		b->pos += 4;
+		if ((item = b_node(cJSON_True)) != NULL)
+			item->valueint = 1;
+		return item;
+	case 'f':
+		b->pos += 5;
+		return b_node(cJSON_False);
+	case 'n':
+		b->pos += 4;
+		return b_node(cJSON_NULL);
+	default:
+		return b_number(b);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Duplicate member names                                              */
 /* ------------------------------------------------------------------ */
 
@@ -767,17 +989,14 @@ dup_error(const struct dups *d, const char *root, struct jerr *e)
 cJSON *
 json_tree(const char *s, size_t len, const char *root, struct jerr *e)
 {
+	struct build b = { s, len, 0 };
 	struct dups d;
-	const char *end = NULL;
 	cJSON *tree;
 	int rc = 0;
 
-	/*
-	 * The scanner accepts a subset of what cJSON accepts, so a NULL here
-	 * can only be an allocation failure.
-	 */
+	/* Only for a text the scanner accepted: a NULL is out of memory. */
 	arena.building = 1;
-	tree = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+	tree = b_value(&b);
 	arena.building = 0;
 	if (tree == NULL) {
 		jerr_nomem(e, root);
