@@ -9,6 +9,7 @@
 #   make bench      micro-benchmarks of the core and a TCP load run
 #   make standby-demo   the demo garage as a primary and a sync standby (Ctrl-C stops)
 #   make bench-standby  gate load alone/async/sync, a standby's catch-up, takeover time
+#   make bench-redis  parkd against a private redis-server SET, same load generator
 #   make fuzz       build the libFuzzer targets (FUZZ_SECONDS=600 make fuzz-run to run them)
 #
 # User CFLAGS are respected; warnings are errors unless WERROR=0.
@@ -63,8 +64,9 @@ CORE_LIBS    = $(CORE_PKG_LIBS) -lm
 LIB_SRC    = $(sort $(wildcard lib/*.c))
 PROTO_SRC  = $(sort $(wildcard proto/*.c))
 DAEMON_SRC = $(sort $(wildcard daemon/*.c))
-# Daemon code with no libuv, hiredis or I/O, which unit tests link too.
-PURE_SRC   = daemon/settings.c daemon/histogram.c
+# Daemon code with no libuv, hiredis or files, which unit tests link too
+# (ids.c asks the kernel for random bytes, nothing else).
+PURE_SRC   = daemon/settings.c daemon/histogram.c daemon/ids.c
 UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC  = $(sort $(wildcard tests/bench/*.c))
 
@@ -77,7 +79,7 @@ CORE_A     = $(BUILD)/libparkcore.a
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run city-demo standby-demo test unit unit-bins bench-bins integration check bench bench-standby fuzz fuzz-run clean install uninstall lint deps
+.PHONY: all run city-demo standby-demo test unit unit-bins bench-bins integration check bench bench-redis bench-standby fuzz fuzz-run clean install uninstall lint deps
 
 all: $(BUILD)/parkd
 
@@ -148,8 +150,14 @@ test:
 	@scripts/deps.sh test
 	@tests/run-all.sh
 
+# The load run and the core's benchmarks (bench_alloc among them), then the
+# comparison with redis-server (its rows without bench_alloc again).
 bench: $(BENCH_BIN) $(BUILD)/parkd
 	@tests/bench/run.sh $(BUILD)
+	@VS_ROWS="p1 p16 half durable audit" tests/bench/vsredis.sh $(BUILD)
+
+bench-redis: $(BENCH_BIN) $(BUILD)/parkd
+	@tests/bench/vsredis.sh $(BUILD)
 
 # A primary and a sync standby of the demo garage (conf/standby-*.json).
 standby-demo:

@@ -56,12 +56,15 @@ struct outbuf {
 	int waiting;		/* a reserved place whose answer has not come */
 	int notice;		/* a notification: dropped when its change is lost */
 	uint64_t lsn;		/* held until this LSN is durable; 0 = not held */
-	char *fail;		/* sent instead when the change is lost, or NULL */
+	char *fail;		/* sent instead when the change is lost, or NULL:
+				 * in inline_data, after the message */
+	size_t fail_len;
+	char *late;		/* a late answer (malloc'd), or NULL */
 	uint64_t t_in;		/* uv_hrtime() when the requests' line came in */
 	size_t nreq;		/* requests answered (0: not a reply to requests) */
 	struct session_req *reqs;	/* nreq of them, in inline_data */
 	size_t len;
-	char *data;		/* points into inline_data, or to fail */
+	char *data;		/* points into inline_data, to fail or to late */
 	char inline_data[];
 };
 
@@ -105,7 +108,7 @@ static void
 outbuf_free(struct client *c, struct outbuf *b)
 {
 	account(c, 0, b->len);
-	free(b->fail);
+	free(b->late);
 	free(b);
 }
 
@@ -373,26 +376,25 @@ append(struct client *c, struct outbuf *b)
 
 /*
  * Queues one message of len bytes; notice marks a notification; rq the
- * requests it answers.
+ * requests it answers; fail (fail_len bytes) what to send instead should
+ * the change it waits for (lsn) be lost.  One allocation holds them all.
  */
 static int
 enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
-    const char *fail, int notice, const struct reqs_in *rq)
+    const char *fail, size_t fail_len, int notice, const struct reqs_in *rq)
 {
 	size_t rbytes = rq->n * sizeof(struct session_req);
 	struct outbuf *b;
 
 	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
 		return -1;
-	b = malloc(sizeof(*b) + rbytes + len + 1);
+	if (lsn == 0 || fail == NULL)
+		fail_len = 0;
+	b = malloc(sizeof(*b) + rbytes + len + 1 + (fail_len ? fail_len + 1 : 0));
 	if (b == NULL)
 		goto oom;
 	b->notice = notice;
-	b->fail = NULL;
-	if (lsn != 0 && fail != NULL && (b->fail = strdup(fail)) == NULL) {
-		free(b);
-		goto oom;
-	}
+	b->late = NULL;
 	/* The requests first: inline_data is aligned for them. */
 	b->reqs = (struct session_req *)(void *)b->inline_data;
 	b->nreq = rq->n;
@@ -403,6 +405,13 @@ enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
 	memcpy(b->data, msg, len);
 	b->data[len] = '\0';
 	b->len = len;
+	b->fail = NULL;
+	b->fail_len = fail_len;
+	if (fail_len > 0) {
+		b->fail = b->data + len + 1;
+		memcpy(b->fail, fail, fail_len);
+		b->fail[fail_len] = '\0';
+	}
 	b->lsn = lsn;
 	b->waiting = 0;
 	append(c, b);
@@ -416,13 +425,14 @@ oom:
 int
 client_send(struct client *c, const char *msg, uint64_t lsn, const char *fail)
 {
-	return enqueue(c, msg, strlen(msg), lsn, fail, 0, &no_reqs);
+	return enqueue(c, msg, strlen(msg), lsn, fail, fail ? strlen(fail) : 0, 0,
+	    &no_reqs);
 }
 
 int
 client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn)
 {
-	if (enqueue(c, msg, len, lsn, NULL, 1, &no_reqs) == 0) {
+	if (enqueue(c, msg, len, lsn, NULL, 0, 1, &no_reqs) == 0) {
 		client_flush(c);
 		return 0;
 	}
@@ -465,9 +475,8 @@ client_fill(struct client *c, struct outbuf *slot, const char *msg)
 		client_unref(c);
 		return;
 	}
-	/* The copy lives where a fail message would, and is freed with it. */
-	free(slot->fail);
-	slot->fail = copy;
+	/* The copy is freed with the slot. */
+	slot->late = copy;
 	slot->data = copy;
 	slot->len = strlen(copy);
 	c->out_pending += slot->len;
@@ -511,7 +520,7 @@ client_changes_lost(struct client *c, uint64_t durable)
 			c->out_pending -= b->len;
 			account(c, 0, b->len);
 			b->data = b->fail;
-			b->len = strlen(b->fail);
+			b->len = b->fail_len;
 			c->out_pending += b->len;
 			account(c, b->len, 0);
 		}
@@ -535,7 +544,7 @@ send_error(struct client *c, pk_err e, const char *msg, const struct jw *data,
 		client_close(c);
 		return;
 	}
-	enqueue(c, l, strlen(l), 0, NULL, 0, rq);
+	enqueue(c, l, strlen(l), 0, NULL, 0, 0, rq);
 	free(l);
 }
 
@@ -677,7 +686,7 @@ start_deferred(struct client *c, struct session_out *out, uint64_t t_in)
 			return;
 		}
 		r.err = PK_E_UNAVAILABLE;
-		enqueue(c, l, strlen(l), 0, NULL, 0, &rq);
+		enqueue(c, l, strlen(l), 0, NULL, 0, 0, &rq);
 		free(l);
 		return;
 	}
@@ -781,7 +790,8 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 		jw_release(&d);
 		return take_more(c);
 	}
-	if (session_handle(&c->sess, msg, len, too_long, server_now(), &out) != 0) {
+	if (session_handle(&c->sess, msg, len, too_long,
+	    (int64_t)(server_wall_ms(srv) / 1000), &out) != 0) {
 		log_err("out of memory handling a request, closing client=%llu",
 		    (unsigned long long)c->id);
 		client_close(c);
@@ -803,11 +813,10 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 		start_deferred(c, &out, rq.t_in);
 	free(out.defer_id);
 	if (out.line != NULL)
-		enqueue(c, out.line, strlen(out.line), out.hold, out.fail_line, 0, &rq);
+		enqueue(c, out.line, out.line_len, out.hold, out.fail_line,
+		    out.fail_len, 0, &rq);
 	else if (!out.deferred)
 		answered(c, rq.r, rq.n, rq.t_in, &now);	/* notifications: no reply */
-	free(out.line);
-	free(out.fail_line);
 	/* Subscribers hear of the changes only now, after this reply. */
 	publish_flush(srv);
 	if (out.failed_auth)

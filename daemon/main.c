@@ -28,6 +28,7 @@
 #include "garage.h"
 #include "http.h"
 #include "journal.h"
+#include "json.h"
 #include "regstore.h"
 #include "log.h"
 #include "notify.h"
@@ -329,6 +330,8 @@ main(int argc, char **argv)
 	log_init(o.debug ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	seed_tables();
+	/* Before any tree is built: request lines parse without a malloc per node. */
+	json_arena_install();
 
 	text = reload_read_file(o.config, CONFIG_MAX_BYTES, &len, err, sizeof(err));
 	if (text == NULL) {

@@ -7,8 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <uuid/uuid.h>
-
 #include "audit.h"
 #include "authguard.h"
 #include "capacity.h"
@@ -44,19 +42,25 @@ server_ms(const struct server *s)
 	return uv_now(s->loop);
 }
 
+uint64_t
+server_wall_ms(struct server *s)
+{
+	uint64_t at = uv_now(s->loop);
+
+	if (s->wall_at == 0 || s->wall_at != at) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		s->wall_at = at;
+	}
+	return s->wall_ms;
+}
+
 void
 server_new_id(struct server *s, char out[UUID_BUFSZ])
 {
-	unsigned char u[16];
-	uuid_t rnd;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* libuuid's random UUID supplies the random bits of our v7 layout. */
-	uuid_generate_random(rnd);
-	uuid7_next(&s->idgen, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
-	    rnd, u);
-	uuid_format(u, out);
+	ids_next(&s->ids, server_wall_ms(s), out);
 }
 
 static void
@@ -614,6 +618,7 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
     struct journal *j)
 {
 	memset(s, 0, sizeof(*s));
+	ids_init(&s->ids);
 	s->loop = loop;
 	s->cfg = cfg;
 	s->g = g;

@@ -13,6 +13,7 @@
 #include "client.h"
 #include "settings.h"
 #include "garage.h"
+#include "ids.h"
 #include "jsonw.h"
 #include "methods.h"
 #include "uuid7.h"
@@ -57,7 +58,9 @@ struct server {
 	uint64_t out_total;		/* output all clients hold (max_output_total) */
 	struct dict *per_address;	/* address -> clients connected from it */
 	struct call_env env;
-	struct uuid7_gen idgen;
+	struct ids ids;			/* ticket and event ids */
+	uint64_t wall_ms;		/* the wall clock read at loop time wall_at */
+	uint64_t wall_at;		/* uv_now() when it was read; 0: never */
 	int64_t started_at;
 	int shutting_down;
 	int listening;
@@ -145,6 +148,12 @@ void server_new_id(struct server *s, char out[UUID_BUFSZ]);
 
 /* Wall-clock time in seconds. */
 int64_t server_now(void);
+/*
+ * Wall-clock Unix milliseconds, read once per turn of the loop: what is
+ * handled in one turn shares it, as it shares uv_now() (libuv updates
+ * that once per turn, after polling).  For requests and ids.
+ */
+uint64_t server_wall_ms(struct server *s);
 /* Milliseconds of the loop's clock. */
 uint64_t server_ms(const struct server *s);
 

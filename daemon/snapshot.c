@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@
 #define SNAP_END_TYPE "snapshot.end"
 /* The writer writes its buffer out past this many bytes. */
 #define SNAP_CHUNK (1u << 20)
+/* How much nicer than the daemon the writer runs. */
+#define SNAP_NICE 10
 
 /*
  * At most one snapshot is in the works: a child writing it (child > 0),
@@ -374,6 +377,37 @@ on_child_timer(uv_timer_t *t)
 	try_commit(s);
 }
 
+/*
+ * In the child: off the loop's core.  The child inherits the daemon's CPU
+ * affinity and priority, so with the daemon pinned (taskset, systemd's
+ * CPUAffinity=) it would write on the very core the loop serves from.
+ * It moves to the online CPUs the daemon is not pinned to, when there are
+ * any, and runs SNAP_NICE nicer, so that where it does share a core the
+ * loop comes first: the image is of the past and can wait.  Both are best
+ * effort: a refusal leaves the child where it is.
+ */
+static void
+step_aside(void)
+{
+	cpu_set_t mine, others;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	int any = 0;
+
+	if (sched_getaffinity(0, sizeof(mine), &mine) == 0) {
+		CPU_ZERO(&others);
+		for (long i = 0; i < n && i < CPU_SETSIZE; i++) {
+			if (!CPU_ISSET(i, &mine)) {
+				CPU_SET(i, &others);
+				any = 1;
+			}
+		}
+		if (any)
+			(void)sched_setaffinity(0, sizeof(others), &others);
+	}
+	errno = 0;
+	(void)nice(SNAP_NICE);
+}
+
 /* In the child: writes the image at lsn and exits; never returns. */
 static void
 child_main(const garage *g, const char *path, uint64_t lsn, pid_t parent)
@@ -390,6 +424,7 @@ child_main(const garage *g, const char *path, uint64_t lsn, pid_t parent)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);	/* the parent died before the signal was set */
+	step_aside();
 	_exit(write_snapshot(g, path, lsn) == 0 ? 0 : 1);
 }
 

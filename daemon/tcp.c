@@ -3,6 +3,7 @@
 
 #include "tcp.h"
 
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ struct tcp {
 	struct client *c;
 	framer *fr;
 	int reading;
+	unsigned writing;		/* uv_write requests not yet called back */
 	/* Read but not yet framed, while the client is paused. */
 	char *stash;
 	size_t stash_len;
@@ -35,49 +37,104 @@ struct tcp_write {
 
 static const char newline[] = "\n";
 
+/* Messages tried at once with uv_try_write (client.c hands at most 64). */
+#define TRY_MSGS 64
+
 static void
 on_write(uv_write_t *req, int status)
 {
 	struct tcp_write *w = (struct tcp_write *)req;
-	struct client *c = w->t->c;
+	struct tcp *t = w->t;
 	size_t n = w->n;
 
 	free(w);
-	client_written(c, n, status);
+	t->writing--;
+	client_written(t->c, n, status);
 }
 
+/* Queues nb buffers that answer n messages; 0 or -1. */
 static int
-start_write(struct tcp *t, struct tcp_write *w)
+start_write(struct tcp *t, const uv_buf_t *bufs, size_t nb, size_t n)
 {
-	int rc = uv_write(&w->req, (uv_stream_t *)&t->handle, w->bufs,
-	    (unsigned int)(2 * w->n), on_write);
+	struct tcp_write *w = malloc(sizeof(*w) + nb * sizeof(uv_buf_t));
+	int rc;
 
+	if (w == NULL)
+		return -1;
+	w->t = t;
+	w->n = n;
+	memcpy(w->bufs, bufs, nb * sizeof(uv_buf_t));
+	rc = uv_write(&w->req, (uv_stream_t *)&t->handle, w->bufs,
+	    (unsigned int)nb, on_write);
 	if (rc < 0) {
 		log_info("write failed client=%llu error=\"%s\"", (unsigned long long)t->c->id,
 		    uv_strerror(rc));
 		free(w);
 		return -1;
 	}
+	t->writing++;
 	return 0;
 }
 
+/*
+ * The messages and their newlines go to the socket at once when nothing
+ * is queued before them (uv_try_write: one writev, no request to
+ * allocate, and no epoll_ctl, which libuv makes after every queued write
+ * to stop watching for POLLOUT).  What the socket does not take is queued
+ * with uv_write.  Only for an open client with no write of ours in
+ * flight: then the n messages just handed over are all the client has in
+ * flight, and telling it they are written (client_written) does no more
+ * than free them.  A paused or draining client waits for the callback,
+ * which resumes or closes it.
+ */
 static int
 tcp_write_msgs(void *tp, const struct client_msg *m, size_t n)
 {
 	struct tcp *t = tp;
-	struct tcp_write *w = malloc(sizeof(*w) + 2 * n * sizeof(uv_buf_t));
+	uv_buf_t bufs[2 * TRY_MSGS], *b = bufs, *heap = NULL;
+	size_t nb = 2 * n, total = 0;
+	int rc;
 
-	if (w == NULL)
+	if (n > TRY_MSGS && (b = heap = malloc(nb * sizeof(*b))) == NULL)
 		return -1;
-	w->t = t;
-	w->n = n;
 	for (size_t i = 0; i < n; i++) {
 		/* libuv only reads these buffers. */
-		w->bufs[2 * i] = uv_buf_init((char *)(uintptr_t)m[i].data,
+		b[2 * i] = uv_buf_init((char *)(uintptr_t)m[i].data,
 		    (unsigned int)m[i].len);
-		w->bufs[2 * i + 1] = uv_buf_init((char *)(uintptr_t)newline, 1);
+		b[2 * i + 1] = uv_buf_init((char *)(uintptr_t)newline, 1);
+		total += m[i].len + 1;
 	}
-	return start_write(t, w);
+	if (t->writing == 0 && t->c->state == CLIENT_OPEN && total <= INT_MAX) {
+		int done = uv_try_write((uv_stream_t *)&t->handle, b,
+		    (unsigned int)nb);
+
+		if (done == (int)total) {
+			free(heap);
+			client_written(t->c, n, 0);
+			return 0;
+		}
+		if (done < 0 && done != UV_EAGAIN) {
+			log_info("client=%llu write: %s",
+			    (unsigned long long)t->c->id, uv_strerror(done));
+			free(heap);
+			return -1;
+		}
+		/* Skip what was written; the rest goes through the queue. */
+		for (size_t k = done > 0 ? (size_t)done : 0; k > 0; ) {
+			if (k >= b->len) {
+				k -= b->len;
+				b++;
+				nb--;
+			} else {
+				b->base += k;
+				b->len -= (unsigned int)k;
+				k = 0;
+			}
+		}
+	}
+	rc = start_write(t, b, nb, n);
+	free(heap);
+	return rc;
 }
 
 static void

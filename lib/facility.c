@@ -298,9 +298,26 @@ void
 facility_spot_name(const facility *f, uint32_t spot, char buf[48])
 {
 	const struct fac_row *r = spot_row(f, spot);
+	const char *zone = f->zones.names[r->zone];
+	uint32_t num = r->first + (spot - r->start);
+	char digits[10];
+	size_t zl = strlen(zone), nd = 0;
 
-	snprintf(buf, 48, "%s-%02u", f->zones.names[r->zone],
-	    r->first + (spot - r->start));
+	/* "%s-%02u" by hand: every record names its spots. */
+	do {
+		digits[nd++] = (char)('0' + num % 10);
+		num /= 10;
+	} while (num != 0);
+	if (nd == 1)
+		digits[nd++] = '0';
+	/* A zone name is at most FAC_MAX_NAME bytes: this always fits. */
+	if (zl + 1 + nd >= 48)
+		zl = 48 - 2 - nd;
+	memcpy(buf, zone, zl);
+	buf[zl++] = '-';
+	while (nd > 0)
+		buf[zl++] = digits[--nd];
+	buf[zl] = '\0';
 }
 
 int

@@ -1,10 +1,22 @@
 /* json.c - the strict JSON parser and the shared error type (see json.h). */
 #include "json.h"
 
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_POISON(p, n)	((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n)	((void)(p), (void)(n))
+#endif
 
 #include "hex.h"
 #include "utf8.h"
@@ -106,6 +118,8 @@ jpath_fmt(char buf[JPATH_MAX], const char *fmt, ...)
 void
 jpath_key(char buf[JPATH_MAX], const char *path, const char *key)
 {
+	size_t pl, kl;
+
 	if (key == NULL) {
 		jpath_fmt(buf, "%s", path ? path : "");
 		return;
@@ -113,7 +127,18 @@ jpath_key(char buf[JPATH_MAX], const char *path, const char *key)
 	/* An empty name must still show in the path. */
 	if (key[0] == '\0')
 		key = "\"\"";
-	if (path == NULL || path[0] == '\0')
+	pl = path != NULL ? strlen(path) : 0;
+	kl = strlen(key);
+	/* Every member read builds its path: no printf when it fits. */
+	if (pl + 1 + kl < JPATH_MAX) {
+		if (pl > 0) {
+			memcpy(buf, path, pl);
+			buf[pl++] = '.';
+		}
+		memcpy(buf + pl, key, kl + 1);
+		return;
+	}
+	if (pl == 0)
 		jpath_fmt(buf, "%s", key);
 	else
 		jpath_fmt(buf, "%s.%s", path, key);
@@ -557,12 +582,311 @@ json_check(const char *s, size_t len, const char *name, struct json_raw *raw,
 }
 
 /* ------------------------------------------------------------------ */
+/* The scratch arena                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Every block is aligned as malloc's are. */
+#define ARENA_ALIGN	(sizeof(max_align_t))
+
+static _Thread_local struct {
+	union {
+		max_align_t align;
+		unsigned char b[JSON_ARENA_BYTES];
+	} mem;
+	size_t used;		/* bytes handed out since it was last empty */
+	size_t live;		/* blocks handed out and not yet freed */
+	int building;		/* json_tree is building a tree */
+} arena;
+
+static int
+in_arena(const void *p)
+{
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)arena.mem.b;
+
+	return a >= lo && a - lo < JSON_ARENA_BYTES;
+}
+
+static void *
+arena_malloc(size_t n)
+{
+	size_t need;
+	void *p;
+
+	if (!arena.building || n > JSON_ARENA_BYTES)
+		return malloc(n);
+	need = (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+	if (need > JSON_ARENA_BYTES - arena.used)
+		return malloc(n);
+	p = arena.mem.b + arena.used;
+	arena.used += need;
+	arena.live++;
+	ARENA_UNPOISON(p, n);
+	return p;
+}
+
+static void
+arena_free(void *p)
+{
+	if (p == NULL || !in_arena(p)) {
+		free(p);
+		return;
+	}
+	/* Under ASan what was handed out is unreadable again once empty. */
+	if (--arena.live == 0) {
+		ARENA_POISON(arena.mem.b, arena.used);
+		arena.used = 0;
+	}
+}
+
+void
+json_arena_install(void)
+{
+	static cJSON_Hooks hooks = { arena_malloc, arena_free };
+
+	ARENA_POISON(arena.mem.b, sizeof(arena.mem.b));
+	cJSON_InitHooks(&hooks);
+}
+
+size_t
+json_arena_live(void)
+{
+	return arena.live;
+}
+
+/* ------------------------------------------------------------------ */
+/* The tree                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Builds cJSON's tree of a text the scanner accepted, in one pass and
+ * without cJSON's parser: the grammar, the escapes, the surrogate pairs
+ * and the depth are known to be right, so nothing here checks them again
+ * (and cJSON's parser, which copies each number to a 64-byte buffer,
+ * would stop inside a longer one).  Nodes and strings come from
+ * cJSON_malloc, as cJSON_Delete frees them; siblings are linked as cJSON
+ * links them (next, prev, and the first child's prev is the last).
+ */
+struct build {
+	const char *s;
+	size_t len;
+	size_t pos;
+};
+
+static void
+b_skip_ws(struct build *b)
+{
+	while (b->pos < b->len && (b->s[b->pos] == ' ' || b->s[b->pos] == '\t' ||
+	    b->s[b->pos] == '\n' || b->s[b->pos] == '\r'))
+		b->pos++;
+}
+
+static cJSON *
+b_node(int type)
+{
+	cJSON *n = cJSON_malloc(sizeof(*n));
+
+	if (n != NULL) {
+		memset(n, 0, sizeof(*n));
+		n->type = type;
+	}
+	return n;
+}
+
+/* The string at b->pos (its opening quote), decoded; NULL when out of memory. */
+static char *
+b_string(struct build *b)
+{
+	size_t start = ++b->pos, end = start;
+	char *out, *o;
+
+	/* The scanner saw a closing quote: find it, skipping escapes. */
+	while (b->s[end] != '"')
+		end += b->s[end] == '\\' ? 2 : 1;
+	/* Decoding only shortens: \uXXXX is at most 3 bytes, a pair 4. */
+	if ((out = cJSON_malloc(end - start + 1)) == NULL)
+		return NULL;
+	o = out;
+	while (b->pos < end) {
+		const char *p = b->s + b->pos;
+		const char *q = memchr(p, '\\', end - b->pos);
+		size_t plain = q != NULL ? (size_t)(q - p) : end - b->pos;
+		unsigned long u;
+
+		memcpy(o, p, plain);
+		o += plain;
+		b->pos += plain;
+		if (b->pos >= end)
+			break;
+		switch (b->s[b->pos + 1]) {
+		case 'b': *o++ = '\b'; b->pos += 2; continue;
+		case 'f': *o++ = '\f'; b->pos += 2; continue;
+		case 'n': *o++ = '\n'; b->pos += 2; continue;
+		case 'r': *o++ = '\r'; b->pos += 2; continue;
+		case 't': *o++ = '\t'; b->pos += 2; continue;
+		case 'u': break;
+		default: *o++ = b->s[b->pos + 1]; b->pos += 2; continue;
+		}
+		u = (unsigned long)hex4(b->s + b->pos + 2);
+		b->pos += 6;
+		if (u >= 0xD800 && u <= 0xDBFF) {
+			u = 0x10000 + ((u - 0xD800) << 10) +
+			    ((unsigned long)hex4(b->s + b->pos + 2) - 0xDC00);
+			b->pos += 6;
+		}
+		if (u < 0x80) {
+			*o++ = (char)u;
+		} else if (u < 0x800) {
+			*o++ = (char)(0xC0 | (u >> 6));
+			*o++ = (char)(0x80 | (u & 0x3F));
+		} else if (u < 0x10000) {
+			*o++ = (char)(0xE0 | (u >> 12));
+			*o++ = (char)(0x80 | ((u >> 6) & 0x3F));
+			*o++ = (char)(0x80 | (u & 0x3F));
+		} else {
+			*o++ = (char)(0xF0 | (u >> 18));
+			*o++ = (char)(0x80 | ((u >> 12) & 0x3F));
+			*o++ = (char)(0x80 | ((u >> 6) & 0x3F));
+			*o++ = (char)(0x80 | (u & 0x3F));
+		}
+	}
+	*o = '\0';
+	b->pos = end + 1;
+	return out;
+}
+
+/* A number as cJSON keeps it: the double, and an int clamped to int's range. */
+static cJSON *
+b_number(struct build *b)
+{
+	char small[64], *text = small;
+	size_t start = b->pos, n;
+	double d;
+	cJSON *item;
+
+	while (b->pos < b->len && ((b->s[b->pos] >= '0' && b->s[b->pos] <= '9') ||
+	    b->s[b->pos] == '-' || b->s[b->pos] == '+' || b->s[b->pos] == '.' ||
+	    b->s[b->pos] == 'e' || b->s[b->pos] == 'E'))
+		b->pos++;
+	n = b->pos - start;
+	/* strtod wants a terminated string; the text may not be. */
+	if (n >= sizeof(small) && (text = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(text, b->s + start, n);
+	text[n] = '\0';
+	d = strtod(text, NULL);
+	if (text != small)
+		free(text);
+	if ((item = b_node(cJSON_Number)) == NULL)
+		return NULL;
+	item->valuedouble = d;
+	if (d >= (double)INT_MAX)
+		item->valueint = INT_MAX;
+	else if (d <= (double)INT_MIN)
+		item->valueint = INT_MIN;
+	else
+		item->valueint = (int)d;
+	return item;
+}
+
+static cJSON *b_value(struct build *b);
+
+/* An array or object at b->pos; its members' names when keyed. */
+static cJSON *
+b_container(struct build *b, int keyed)
+{
+	cJSON *item = b_node(keyed ? cJSON_Object : cJSON_Array), *last = NULL;
+
+	if (item == NULL)
+		return NULL;
+	b->pos++;
+	b_skip_ws(b);
+	if (b->s[b->pos] == (keyed ? '}' : ']')) {
+		b->pos++;
+		return item;
+	}
+	for (;;) {
+		char *name = NULL;
+		cJSON *v;
+
+		if (keyed) {
+			b_skip_ws(b);
+			if ((name = b_string(b)) == NULL)
+				goto fail;
+			b_skip_ws(b);
+			b->pos++;		/* ':' */
+		}
+		if ((v = b_value(b)) == NULL) {
+			cJSON_free(name);
+			goto fail;
+		}
+		v->string = name;
+		if (last == NULL) {
+			item->child = v;
+		} else {
+			last->next = v;
+			v->prev = last;
+		}
+		last = v;
+		item->child->prev = last;
+		b_skip_ws(b);
+		if (b->s[b->pos++] != ',')
+			return item;	/* '}' or ']' */
+	}
+fail:
+	cJSON_Delete(item);
+	return NULL;
+}
+
+static cJSON *
+b_value(struct build *b)
+{
+	cJSON *item;
+	char *str;
+
+	b_skip_ws(b);
+	switch (b->s[b->pos]) {
+	case '{':
+		return b_container(b, 1);
+	case '[':
+		return b_container(b, 0);
+	case '"':
+		if ((str = b_string(b)) == NULL)
+			return NULL;
+		if ((item = b_node(cJSON_String)) == NULL) {
+			cJSON_free(str);
+			return NULL;
+		}
+		item->valuestring = str;
+		return item;
+	case 't':
+		b->pos += 4;
+		if ((item = b_node(cJSON_True)) != NULL)
+			item->valueint = 1;
+		return item;
+	case 'f':
+		b->pos += 5;
+		return b_node(cJSON_False);
+	case 'n':
+		b->pos += 4;
+		return b_node(cJSON_NULL);
+	default:
+		return b_number(b);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Duplicate member names                                              */
 /* ------------------------------------------------------------------ */
+
+/* Objects of at most this many members are checked without allocating. */
+#define DUPS_SMALL 16
+/* And those of at most this many pair by pair (at most 28 comparisons). */
+#define DUPS_PAIRWISE 8
 
 struct dups {
 	const char **names;	/* scratch for the names of one object */
 	size_t cap;
+	const char *small[DUPS_SMALL];	/* the first scratch */
 	/* The containers from the root down to the one being checked. */
 	const cJSON *stack[JSON_MAX_DEPTH + 1];
 	int depth;		/* of the object with the duplicate */
@@ -599,8 +923,23 @@ find_dup(const cJSON *item, int depth, struct dups *d)
 	}
 	if (!cJSON_IsObject(item) || n < 2)
 		return 0;
+	if (n <= DUPS_PAIRWISE) {
+		/* A request's few members: comparing pairs beats sorting. */
+		for (c = item->child; c != NULL; c = c->next) {
+			for (const cJSON *o = c->next; o != NULL; o = o->next) {
+				if (strcmp(c->string ? c->string : "",
+				    o->string ? o->string : "") == 0) {
+					d->depth = depth;
+					d->name = o->string ? o->string : "";
+					return 1;
+				}
+			}
+		}
+		return 0;
+	}
 	if (n > d->cap) {
-		const char **nv = realloc(d->names, n * sizeof *nv);
+		const char **nv = realloc(d->names == d->small ? NULL : d->names,
+		    n * sizeof *nv);
 
 		if (nv == NULL)
 			return -1;
@@ -650,24 +989,26 @@ dup_error(const struct dups *d, const char *root, struct jerr *e)
 cJSON *
 json_tree(const char *s, size_t len, const char *root, struct jerr *e)
 {
+	struct build b = { s, len, 0 };
 	struct dups d;
-	const char *end = NULL;
 	cJSON *tree;
 	int rc = 0;
 
-	/*
-	 * The scanner accepts a subset of what cJSON accepts, so a NULL here
-	 * can only be an allocation failure.
-	 */
-	tree = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+	/* Only for a text the scanner accepted: a NULL is out of memory. */
+	arena.building = 1;
+	tree = b_value(&b);
+	arena.building = 0;
 	if (tree == NULL) {
 		jerr_nomem(e, root);
 		return NULL;
 	}
 	memset(&d, 0, sizeof d);
+	d.names = d.small;
+	d.cap = DUPS_SMALL;
 	if (cJSON_IsObject(tree) || cJSON_IsArray(tree))
 		rc = find_dup(tree, 0, &d);
-	free(d.names);
+	if (d.names != d.small)
+		free(d.names);
 	if (rc == 0)
 		return tree;
 	if (rc < 0)

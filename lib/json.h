@@ -12,7 +12,8 @@
  * anywhere in it are refused.  Duplicates are refused here and only here:
  * the readers (jread.h) never look for them again.
  *
- * Pure: no I/O, no globals besides cJSON's allocator.
+ * Pure: no I/O, no globals besides cJSON's allocator (and the arena that
+ * json_arena_install puts behind it).
  */
 #ifndef PARKD_JSON_H
 #define PARKD_JSON_H
@@ -108,5 +109,25 @@ int json_check(const char *s, size_t len, const char *name,
  */
 cJSON *json_tree(const char *s, size_t len, const char *root,
     struct jerr *e);
+
+/*
+ * The scratch arena: cJSON makes one allocation per node and per string,
+ * two dozen for a request line.  Once installed, the trees json_tree
+ * builds take their memory from a block of JSON_ARENA_BYTES reused from
+ * tree to tree instead: a block handed out is counted, freeing one (by
+ * cJSON_Delete) uncounts it, and the block starts over from its beginning
+ * when nothing in it is left.  What does not fit, and every other cJSON
+ * allocation, goes to malloc and free as before; a tree that is kept
+ * only keeps the arena from starting over.
+ *
+ * Installs cJSON_InitHooks once, before any tree is built (the daemon at
+ * start).  Never uninstalled while a tree built with it lives.  One arena
+ * per thread: a tree must be freed on the thread that built it.  Tests
+ * that put their own allocator behind cJSON simply do not install it.
+ */
+#define JSON_ARENA_BYTES 32768
+void json_arena_install(void);
+/* Blocks handed out and not yet freed (tests). */
+size_t json_arena_live(void);
 
 #endif

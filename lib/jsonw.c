@@ -104,20 +104,23 @@ grow(struct jw *w, size_t n)
 	return 0;
 }
 
-static void
+/* The room check inline, the growing out of line: most writes fit. */
+static inline void
 put(struct jw *w, const char *s, size_t n)
 {
-	if (grow(w, n) != 0)
+	if ((w->buf == NULL || n >= w->cap - w->len || w->failed) &&
+	    grow(w, n) != 0)
 		return;
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
 	w->buf[w->len] = '\0';
 }
 
-static void
+static inline void
 putc1(struct jw *w, char c)
 {
-	if (grow(w, 1) != 0)
+	if ((w->buf == NULL || 1 >= w->cap - w->len || w->failed) &&
+	    grow(w, 1) != 0)
 		return;
 	w->buf[w->len++] = c;
 	w->buf[w->len] = '\0';
@@ -209,36 +212,81 @@ jw_members(struct jw *w)
 	enter(w);
 }
 
+/* An ASCII byte a string carries as it is: no control, quote or backslash. */
+static inline int
+plain_ascii(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+
 /*
- * The escaped body of a string (no quotes).  [i, ok) is known to be valid
- * UTF-8 and is validated only once, so a string full of escapes stays
- * linear; a byte that starts no valid sequence becomes U+FFFD.
+ * How many of the n bytes at s are plain ASCII before the first that is
+ * not, eight at a time: (x - ONES) & ~x has the high bit of a byte set
+ * where x has a zero byte, and never misses one (it may also flag a byte
+ * after a true one, which only sends that word to the byte loop).
+ */
+static inline size_t
+plain_prefix(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v, q, b, bad;
+
+		memcpy(&v, s + i, 8);
+		q = v ^ (ONES * '"');
+		b = v ^ (ONES * '\\');
+		bad = ((v - ONES * 0x20) & ~v) | ((q - ONES) & ~q) |
+		    ((b - ONES) & ~b) | v;
+		if ((bad & HIGHS) != 0)
+			break;
+	}
+	while (i < n && plain_ascii(s[i]))
+		i++;
+	return i;
+}
+
+/*
+ * The escaped body of a string (no quotes).  Runs of plain ASCII are
+ * copied whole; UTF-8 is validated only where a byte above 0x7f shows up,
+ * and [.., ok) is known to be valid, so a string full of escapes stays
+ * linear.  A byte that starts no valid sequence becomes U+FFFD.
  */
 static void
 put_escaped(struct jw *w, const char *s, size_t n)
 {
 	static const char hexd[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, ok = 0;
 
 	while (i < n) {
 		size_t run = i;
 		char esc[6];
 
-		if (i >= ok) {
-			ok = i + utf8_valid_prefix(s + i, n - i);
-			if (ok == i) {
-				put(w, "\\ufffd", 6);
-				i++;
-				continue;
+		for (;;) {
+			run += plain_prefix(u + run, n - run);
+			if (run == n || u[run] < 0x80)
+				break;
+			if (run >= ok) {
+				ok = run + utf8_valid_prefix(s + run, n - run);
+				if (ok == run)
+					break;
 			}
+			while (run < ok && u[run] >= 0x80)
+				run++;
 		}
-		while (run < ok && (unsigned char)s[run] >= 0x20 &&
-		    s[run] != '"' && s[run] != '\\')
-			run++;
 		put(w, s + i, run - i);
 		i = run;
-		if (i >= n || i == ok)
+		if (i >= n)
+			break;
+		if (u[i] >= 0x80) {
+			put(w, "\\ufffd", 6);
+			i++;
 			continue;
+		}
 		switch (s[i]) {
 		case '"':  put(w, "\\\"", 2); break;
 		case '\\': put(w, "\\\\", 2); break;
@@ -258,13 +306,36 @@ put_escaped(struct jw *w, const char *s, size_t n)
 	}
 }
 
+/*
+ * "s" then tail (at most 2 bytes): a plain string, the common case, in
+ * one copy; anything else escaped.
+ */
+static void
+put_string(struct jw *w, const char *s, size_t n, const char *tail, size_t tl)
+{
+	if (plain_prefix((const unsigned char *)s, n) == n) {
+		size_t need = n + 1 + tl;
+
+		if ((w->buf == NULL || need >= w->cap - w->len || w->failed) &&
+		    grow(w, need) != 0)
+			return;
+		w->buf[w->len] = '"';
+		memcpy(w->buf + w->len + 1, s, n);
+		memcpy(w->buf + w->len + 1 + n, tail, tl);
+		w->len += need;
+		w->buf[w->len] = '\0';
+		return;
+	}
+	putc1(w, '"');
+	put_escaped(w, s, n);
+	put(w, tail, tl);
+}
+
 void
 jw_key(struct jw *w, const char *key)
 {
 	sep(w);
-	putc1(w, '"');
-	put_escaped(w, key, strlen(key));
-	put(w, "\":", 2);
+	put_string(w, key, strlen(key), "\":", 2);
 	w->after_key = 1;
 }
 
@@ -272,9 +343,7 @@ void
 jw_strn(struct jw *w, const char *s, size_t n)
 {
 	sep(w);
-	putc1(w, '"');
-	put_escaped(w, s, n);
-	putc1(w, '"');
+	put_string(w, s, n, "\"", 1);
 }
 
 void

@@ -244,13 +244,12 @@ rpc_result_begin(struct jw *w, const char *id_raw)
 	jw_key(w, "result");
 }
 
-void
-rpc_error(struct jw *w, const char *id_raw, pk_err e, const char *message,
-    const struct jw *edata)
+/* "error":{...}, the error member of a response. */
+static void
+error_member(struct jw *w, pk_err e, const char *message, const struct jw *edata)
 {
 	if (e == PK_OK || (unsigned)e >= PK_E__COUNT)
 		e = PK_E_INTERNAL;
-	rpc_response_begin(w, id_raw);
 	jw_key(w, "error");
 	jw_obj(w);
 	jw_kint(w, "code", pk_err_code(e));
@@ -265,7 +264,22 @@ rpc_error(struct jw *w, const char *id_raw, pk_err e, const char *message,
 	}
 	jw_obj_end(w);
 	jw_obj_end(w);
+}
+
+void
+rpc_error(struct jw *w, const char *id_raw, pk_err e, const char *message,
+    const struct jw *edata)
+{
+	rpc_response_begin(w, id_raw);
+	error_member(w, e, message, edata);
 	jw_obj_end(w);
+}
+
+void
+rpc_error_members(struct jw *w, pk_err e, const char *message,
+    const struct jw *edata)
+{
+	error_member(w, e, message, edata);
 }
 
 char *

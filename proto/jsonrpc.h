@@ -111,6 +111,14 @@ void rpc_result_begin(struct jw *w, const char *id_raw);
  */
 void rpc_error(struct jw *w, const char *id_raw, pk_err e, const char *message,
     const struct jw *edata);
+/*
+ * What rpc_error writes after the id, "error":{...}, as members (after
+ * jw_members(w)), for a caller that answers many ids with one error: it
+ * keeps this text and writes each answer as rpc_response_begin, a comma,
+ * the text (jw_splice) and jw_obj_end.
+ */
+void rpc_error_members(struct jw *w, pk_err e, const char *message,
+    const struct jw *edata);
 /* The same as a malloc'd line without newline; NULL when out of memory. */
 char *rpc_error_line(const char *id_raw, pk_err e, const char *message,
     const struct jw *edata);

@@ -224,36 +224,62 @@ run_request(struct session *s, const rpc_req *r, int in_batch, int64_t now,
 	run_one(s, r->id, r->method, r->params, r->id == NULL, in_batch, now, out);
 }
 
-/* The reply to send instead when the changes of this line are lost. */
-static char *
-fail_lines(const rpc_msg *m)
+/* One request's fail answer: rpc_error with the error member kept in t. */
+static void
+fail_one(struct jw *w, const struct jw *t, const char *id)
 {
-	struct jw w;
-
-	jw_init(&w);
-	if (!m->is_batch) {
-		rpc_error(&w, m->reqs[0].id, PK_E_UNAVAILABLE, UNDURABLE, NULL);
-		return jw_take(&w, NULL);
-	}
-	jw_arr(&w);
-	for (size_t i = 0; i < m->n; i++) {
-		if (m->reqs[i].id != NULL)
-			rpc_error(&w, m->reqs[i].id, PK_E_UNAVAILABLE, UNDURABLE, NULL);
-	}
-	jw_arr_end(&w);
-	return jw_take(&w, NULL);
+	rpc_response_begin(w, id);
+	jw_splice(w, ",", 1);
+	jw_splice(w, t->buf, t->len);
+	jw_obj_end(w);
 }
 
-/* Hands over the line written (none when nothing was); -1 when out of memory. */
+/*
+ * The reply to send instead when the changes of this line are lost, in
+ * the session's fail writer; -1 when out of memory.
+ */
+static int
+fail_lines(struct session *s, const rpc_msg *m, struct session_out *out)
+{
+	struct jw *w = &s->fw, *t = &s->ftail;
+
+	/* Every change request has one: its error member is written once. */
+	if (t->len == 0) {
+		jw_members(t);
+		rpc_error_members(t, PK_E_UNAVAILABLE, UNDURABLE, NULL);
+		if (jw_failed(t)) {
+			jw_release(t);
+			return -1;
+		}
+	}
+	if (m == NULL || !m->is_batch) {
+		fail_one(w, t, m != NULL ? m->reqs[0].id : NULL);
+	} else {
+		jw_arr(w);
+		for (size_t i = 0; i < m->n; i++) {
+			if (m->reqs[i].id != NULL)
+				fail_one(w, t, m->reqs[i].id);
+		}
+		jw_arr_end(w);
+	}
+	if (jw_failed(w))
+		return -1;
+	out->fail_line = w->buf;
+	out->fail_len = w->len;
+	return 0;
+}
+
+/* Lends out the line written (none when nothing was); -1 when out of memory. */
 static int
 finish(struct session *s, struct session_out *out)
 {
-	int failed = jw_failed(&s->w);
-
-	if (s->w.len > 0 && !failed)
-		out->line = jw_take(&s->w, NULL);
-	jw_reset(&s->w);
-	return failed ? -1 : 0;
+	if (jw_failed(&s->w))
+		return -1;
+	if (s->w.len > 0) {
+		out->line = s->w.buf;
+		out->line_len = s->w.len;
+	}
+	return 0;
 }
 
 static int
@@ -286,7 +312,7 @@ handle_json(struct session *s, const char *line, size_t len, int64_t now,
 	}
 	rc = finish(s, out);
 	if (rc == 0 && out->hold != 0 && out->line != NULL &&
-	    (out->fail_line = fail_lines(m)) == NULL)
+	    fail_lines(s, m, out) != 0)
 		rc = -1;
 	rpc_msg_free(m);
 	return rc;
@@ -314,11 +340,8 @@ handle_inline(struct session *s, const char *line, size_t len, int64_t now,
 	cJSON_Delete(params);
 	if (finish(s, out) != 0)
 		return -1;
-	if (out->hold != 0 && out->line != NULL) {
-		out->fail_line = rpc_error_line(NULL, PK_E_UNAVAILABLE, UNDURABLE, NULL);
-		if (out->fail_line == NULL)
-			return -1;
-	}
+	if (out->hold != 0 && out->line != NULL && fail_lines(s, NULL, out) != 0)
+		return -1;
 	return 0;
 }
 
@@ -331,6 +354,7 @@ session_handle(struct session *s, const char *line, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	jw_reset(&s->w);
+	jw_reset(&s->fw);
 	/* Every line holds at least one request; a batch reserves the rest. */
 	if (reqs_reserve(s, 1) != 0)
 		return -1;
@@ -355,6 +379,8 @@ session_release(struct session *s)
 {
 	changes_release(&s->changes);
 	jw_release(&s->w);
+	jw_release(&s->fw);
+	jw_release(&s->ftail);
 	free(s->reqs);
 	s->reqs = NULL;
 	s->reqs_cap = 0;

@@ -39,14 +39,24 @@ struct session {
 	char peer[64];			/* the client's address (no port) */
 	uint64_t client;		/* who subscribes: the daemon's key for the client */
 	struct changes changes;		/* reused for every request */
-	struct jw w;			/* reused for every line */
+	struct jw w;			/* reused for every line: the response */
+	struct jw fw;			/* reused for every line: its fail line */
+	struct jw ftail;		/* the fail line's error member, made once */
 	struct session_req *reqs;	/* reused for every line; grows to the largest batch */
 	size_t reqs_cap;
 };
 
 struct session_out {
-	char *line;		/* the response, malloc'd, no newline; NULL = none */
-	char *fail_line;	/* when hold: the same ids answered unavailable */
+	/*
+	 * The response (no newline; NULL = none) and, when hold, the same ids
+	 * answered unavailable: both NUL-terminated text in the session's
+	 * writers, valid until its next line or session_release (the daemon
+	 * copies them; a writer kept between lines grows once, not per line).
+	 */
+	const char *line;
+	size_t line_len;
+	const char *fail_line;
+	size_t fail_len;
 	uint64_t hold;		/* send line once this LSN is durable; 0 = at once */
 	unsigned requests;	/* requests the line held (a batch holds many) */
 	/*

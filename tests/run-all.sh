@@ -30,7 +30,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 set -- $(count build/unit-asan.log); tally unit-asan "${1:-0}" "${2:-1}"
 
 step "integration tests (ASan+UBSan daemon)"
-PARKD=build/asan/parkd python3 tests/integration/run.py 2>&1 | tee build/integ-asan.log
+# The two largest standby tests at a fifth of their size: the release run
+# below keeps the sizes the issue asks for (100 000 changes, 20 rounds).
+PARKD=build/asan/parkd STANDBY_CATCHUP_CHANGES=${STANDBY_CATCHUP_CHANGES:-20000} \
+  STANDBY_ROUNDS=${STANDBY_ROUNDS:-6} \
+  python3 tests/integration/run.py 2>&1 | tee build/integ-asan.log
 [ "$(tail -1 build/integ-asan.log | grep -c ' 0 failed')" = 1 ] || status=1
 set -- $(count build/integ-asan.log); tally integ-asan "${1:-0}" "${2:-1}"
 
@@ -45,7 +49,7 @@ if command -v clang >/dev/null 2>&1; then
     # By source, so that a binary left over from a removed target is not run.
     for src in tests/fuzz/fuzz_*.c; do
       n=$(basename "$src" .c); f=build/fuzz/$n; d=build/fuzz/corpus-$n; mkdir -p "$d"
-      if "$f" -max_total_time="${FUZZ_SMOKE_SECONDS:-15}" -max_len=4096 "$d" tests/fuzz/seeds/"$n" > build/fuzz-$n.log 2>&1; then
+      if "$f" -max_total_time="${FUZZ_SMOKE_SECONDS:-8}" -max_len=4096 "$d" tests/fuzz/seeds/"$n" > build/fuzz-$n.log 2>&1; then
         echo "ok   $n: $(grep -o 'stat::number_of_executed_units: [0-9]*' build/fuzz-$n.log || tail -1 build/fuzz-$n.log)"
         tally fuzz 1 0
       else

@@ -388,9 +388,7 @@ bench_search_call(size_t n, long calls)
 			}
 			t[k] = now() - t0;
 			total += t[k];
-			bytes += strlen(out.line);
-			free(out.line);
-			free(out.fail_line);
+			bytes += out.line_len;
 			free(out.defer_id);
 		}
 		qsort(t, (size_t)calls, sizeof(*t), cmp_double);

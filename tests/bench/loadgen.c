@@ -3,7 +3,7 @@
  *
  *   loadgen -p PORT [-h HOST] [-c CONNECTIONS] [-d SECONDS] [-w WARMUP_SECONDS]
  *           [-P PIPELINE_DEPTH] [-g GATE_IN] [-G GATE_OUT] [-t THREADS]
- *           [-r PAIRS_PER_SECOND]
+ *           [-m parkd|redis] [-r RATE]
  *
  * Every connection runs the same loop: `entry` of a fresh plate (class car)
  * at GATE_IN, then `exit` of that plate at GATE_OUT, as JSON-RPC 2.0 lines
@@ -11,12 +11,6 @@
  * the next request when the reply to the previous one arrives).  Because the
  * daemon answers the requests of one connection in order, an exit may be
  * pipelined right behind its entry.
- *
- * With -r the load is paced instead: the connections together start at
- * most PAIRS_PER_SECOND pairs a second, each on its own schedule (spread
- * evenly), so the daemon sees a steady offered rate; a connection behind
- * its schedule starts its next pair at once without catching up in a
- * burst.  Latency is still send -> reply.
  *
  * The connections are spread over one thread per online CPU (or -t), each
  * with its own epoll set over non-blocking sockets.  Latency is send ->
@@ -29,10 +23,27 @@
  *
  * Every reply must be a JSON-RPC result; error replies are counted by method
  * and error.data.reason.  A protocol failure (bad JSON, wrong id, the daemon
- * closing the connection) is counted and ends that connection.
+ * closing the connection) is counted and ends that connection.  A reply that
+ * begins exactly as parkd writes a result ({"jsonrpc":"2.0","id":N,"result":)
+ * is taken as a result without parsing the rest, so that the generator stays
+ * far ahead of the daemon on one core; anything else goes through cJSON.
+ *
+ * With -r RATE the load is paced: RATE requests a second over all
+ * connections, each connection sending its next operation no earlier than
+ * its schedule (evenly spaced, connections staggered), still at most
+ * PIPELINE in flight.  Latency is still measured from the actual send, so
+ * a run that cannot keep up shows a rate below RATE, not a long latency;
+ * it is meant for latency at a rate the daemon can sustain (half its peak).
+ *
+ * With -m redis the same loop runs against a redis-server, as the yardstick:
+ * each operation is `SET <plate> <gate>` (a RESP array, as client libraries
+ * send it), the plate of a pair the same for its two SETs and reused after
+ * 10 000 pairs per connection (bounded memory), and every reply must be +OK.
+ * A pair is then two SETs, so pairs/s and requests/s mean the same as for
+ * parkd.
  *
  * Output: a human-readable report, then one machine-readable line
- *   RESULT conns=.. threads=.. pipeline=.. seconds=.. pairs=.. pairs_per_s=..
+ *   RESULT mode=parkd|redis conns=.. threads=.. pipeline=.. seconds=.. pairs=.. pairs_per_s=..
  *          requests=.. req_per_s=.. p50_us=.. p90_us=.. p99_us=.. p999_us=..
  *          max_us=.. errors=.. lost=.. cpu_pct=..
  * (errors: error replies and protocol failures; lost: connections that
@@ -71,6 +82,7 @@
 #define DRAIN_NS	(10ull * 1000000000ull)	/* finishing started pairs */
 #define MAX_REASONS	32
 #define REASON_LEN	96
+#define REDIS_KEYS	10000			/* plates per connection in -m redis */
 
 /* --- histogram ------------------------------------------------------- */
 
@@ -190,14 +202,14 @@ tally_add(struct tally *t, const char *key, uint64_t count)
 
 struct opts {
 	const char *host, *port, *gate_in, *gate_out;
-	int conns, threads, pipeline;
-	double seconds, warmup;
-	double rate;			/* pairs a second in all; 0: closed loop */
+	int conns, threads, pipeline, redis;
+	double seconds, warmup, rate;
 };
 
 static struct opts O;
 static char run_tag[4];			/* 3 base-36 characters */
 static uint64_t t_start, t_warm_end, t_end;
+static uint64_t pace_ns;		/* -r: ns between one connection's sends */
 
 struct conn {
 	int fd, idx, dead, done, want_out;
@@ -208,7 +220,7 @@ struct conn {
 	uint64_t acked;			/* operations answered so far */
 	uint64_t stamped;		/* operations given a send time */
 	uint64_t *sent_ns;		/* ring of PIPELINE send times */
-	uint64_t next_pair_ns;		/* -r: when the next pair may start */
+	uint64_t due_ns;		/* -r: when the next operation may go */
 };
 
 struct worker {
@@ -297,9 +309,15 @@ conn_enqueue(struct conn *c, uint64_t op)
 		c->wbuf = nb;
 		c->wcap = cap;
 	}
-	base36(op / 2, num, 1);
+	base36(O.redis ? op / 2 % REDIS_KEYS : op / 2, num, 1);
 	snprintf(plate, sizeof(plate), "%s-%s", c->tag, num);
-	if (op % 2 == 0)
+	if (O.redis) {
+		const char *gate = op % 2 == 0 ? O.gate_in : O.gate_out;
+
+		n = snprintf(c->wbuf + c->wlen, c->wcap - c->wlen,
+		    "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
+		    strlen(plate), plate, strlen(gate), gate);
+	} else if (op % 2 == 0)
 		n = snprintf(c->wbuf + c->wlen, c->wcap - c->wlen,
 		    "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"method\":\"entry\","
 		    "\"params\":{\"gate\":\"%s\",\"plate\":\"%s\",\"class\":\"car\"}}\n",
@@ -315,41 +333,25 @@ conn_enqueue(struct conn *c, uint64_t op)
 	return 0;
 }
 
-/* -r: the time between two pairs of one connection. */
-static uint64_t
-pair_interval_ns(void)
-{
-	return (uint64_t)((double)O.conns * 1e9 / O.rate);
-}
-
-/* -r: whether the next pair may start now (and if so, books it). */
-static int
-pair_due(struct conn *c)
-{
-	uint64_t now, iv;
-
-	if (O.rate <= 0)
-		return 1;
-	now = now_ns();
-	if (now < c->next_pair_ns)
-		return 0;
-	iv = pair_interval_ns();
-	/* Behind schedule: no burst to catch up. */
-	c->next_pair_ns = c->next_pair_ns + iv < now ? now : c->next_pair_ns + iv;
-	return 1;
-}
-
-/* Queues requests until PIPELINE are in flight; stopping: only open exits. */
+/*
+ * Queues requests until PIPELINE are in flight (paced: those that are due);
+ * stopping: only open exits, unpaced.
+ */
 static void
 conn_fill(struct worker *w, struct conn *c)
 {
+	uint64_t now = pace_ns != 0 && !w->stopping ? now_ns() : 0;
+
 	if (c->dead)
 		return;
 	while (c->next_op - c->acked < (uint64_t)O.pipeline) {
 		if (w->stopping && c->next_op % 2 == 0)
 			break;
-		if (c->next_op % 2 == 0 && !pair_due(c))
-			break;
+		if (now != 0) {
+			if (now < c->due_ns)
+				break;
+			c->due_ns += pace_ns;
+		}
 		if (conn_enqueue(c, c->next_op) != 0) {
 			conn_fail(w, c, "out of memory");
 			return;
@@ -411,6 +413,84 @@ reason_of(const cJSON *err, char *buf, size_t len)
 	return "error without reason";
 }
 
+/* Counts the answer to operation op (an error when err is not NULL). */
+static void
+conn_answered(struct worker *w, struct conn *c, uint64_t op, uint64_t now,
+    const char *err)
+{
+	c->acked++;
+	if (now >= t_warm_end && now < t_end) {
+		uint64_t sent = c->sent_ns[op % (uint64_t)O.pipeline];
+
+		h_add(&w->h, now > sent ? now - sent : 0);
+		w->requests++;
+		if (err == NULL) {
+			w->ok++;
+			if (op % 2 == 1)
+				w->pairs++;
+		}
+	}
+	if (err != NULL) {
+		char key[REASON_LEN];
+
+		snprintf(key, sizeof(key), "%s %s", op % 2 ? "exit" : "entry", err);
+		tally_add(&w->err, key, 1);
+		/* A failed entry: skip its exit unless it is already sent. */
+		if (op % 2 == 0 && c->next_op == op + 1)
+			c->next_op = c->acked = c->stamped = op + 2;
+	}
+}
+
+/*
+ * A result written the way parkd writes it: {"jsonrpc":"2.0","id":N,"result":
+ * with N the id expected.  1 when it is one, 0 when the line must be parsed.
+ */
+static int
+fast_result(const char *line, size_t len, uint64_t want)
+{
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+	static const char tail[] = ",\"result\":";
+	size_t i = sizeof(head) - 1;
+	uint64_t id = 0;
+
+	if (len < sizeof(head) - 1 || memcmp(line, head, sizeof(head) - 1) != 0)
+		return 0;
+	if (i >= len || line[i] < '1' || line[i] > '9')
+		return 0;
+	for (; i < len && line[i] >= '0' && line[i] <= '9' && i < 40; i++)
+		id = id * 10 + (uint64_t)(line[i] - '0');
+	if (id != want || len - i < sizeof(tail) - 1 ||
+	    memcmp(line + i, tail, sizeof(tail) - 1) != 0)
+		return 0;
+	return line[len - 1] == '}';
+}
+
+/* One RESP reply line from redis-server; -1 when the connection was given up. */
+static int
+conn_redis_reply(struct worker *w, struct conn *c, const char *line, size_t len,
+    uint64_t now)
+{
+	char why[REASON_LEN];
+
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (c->acked == c->next_op) {
+		conn_fail(w, c, "sent a reply nobody asked for");
+		return -1;
+	}
+	if (len == 3 && memcmp(line, "+OK", 3) == 0) {
+		conn_answered(w, c, c->acked, now, NULL);
+		return 0;
+	}
+	if (len > 0 && line[0] == '-') {
+		snprintf(why, sizeof(why), "%.*s", (int)(len > 60 ? 60 : len), line);
+		conn_answered(w, c, c->acked, now, why);
+		return 0;
+	}
+	conn_fail(w, c, "sent a reply other than +OK or an error");
+	return -1;
+}
+
 /* One reply line; returns -1 when the connection had to be given up. */
 static int
 conn_reply(struct worker *w, struct conn *c, const char *line, size_t len,
@@ -420,10 +500,16 @@ conn_reply(struct worker *w, struct conn *c, const char *line, size_t len,
 	uint64_t op;
 	cJSON *j;
 
+	if (O.redis)
+		return conn_redis_reply(w, c, line, len, now);
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
 		len--;
 	if (len == 0)
 		return 0;
+	if (c->acked != c->next_op && fast_result(line, len, c->acked + 1)) {
+		conn_answered(w, c, c->acked, now, NULL);
+		return 0;
+	}
 	j = cJSON_ParseWithLength(line, len);
 	if (j == NULL || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);
@@ -459,27 +545,12 @@ conn_reply(struct worker *w, struct conn *c, const char *line, size_t len,
 	if (!cJSON_IsString(ver) || ver->valuestring == NULL ||
 	    strcmp(ver->valuestring, "2.0") != 0)
 		tally_add(&w->err, "reply without \"jsonrpc\":\"2.0\"", 1);
-	c->acked++;
-	if (now >= t_warm_end && now < t_end) {
-		uint64_t sent = c->sent_ns[op % (uint64_t)O.pipeline];
-
-		h_add(&w->h, now > sent ? now - sent : 0);
-		w->requests++;
-		if (result != NULL) {
-			w->ok++;
-			if (op % 2 == 1)
-				w->pairs++;
-		}
-	}
 	if (error != NULL) {
-		char buf[32], key[REASON_LEN];
+		char buf[32];
 
-		snprintf(key, sizeof(key), "%s %s", op % 2 ? "exit" : "entry",
-		    reason_of(error, buf, sizeof(buf)));
-		tally_add(&w->err, key, 1);
-		/* A failed entry: skip its exit unless it is already sent. */
-		if (op % 2 == 0 && c->next_op == op + 1)
-			c->next_op = c->acked = c->stamped = op + 2;
+		conn_answered(w, c, op, now, reason_of(error, buf, sizeof(buf)));
+	} else {
+		conn_answered(w, c, op, now, NULL);
 	}
 	cJSON_Delete(j);
 	return 0;
@@ -576,6 +647,22 @@ worker_stop(struct worker *w)
 	}
 }
 
+/* -r: the earliest time a connection that could send is due, or until. */
+static uint64_t
+worker_next_due(const struct worker *w, uint64_t until)
+{
+	if (pace_ns == 0 || w->stopping)
+		return until;
+	for (int i = 0; i < w->n; i++) {
+		const struct conn *c = w->c[i];
+
+		if (!c->dead && c->next_op - c->acked < (uint64_t)O.pipeline &&
+		    c->due_ns < until)
+			until = c->due_ns;
+	}
+	return until;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -588,7 +675,8 @@ worker_main(void *arg)
 	}
 	for (;;) {
 		uint64_t now = now_ns(), until;
-		int n, ms;
+		struct timespec ts;
+		int n;
 
 		if (!w->stopping && now >= t_end)
 			worker_stop(w);
@@ -600,20 +688,14 @@ worker_main(void *arg)
 					w->undrained++;
 			break;
 		}
-		until = w->stopping ? t_end + DRAIN_NS : t_end;
-		ms = (int)((until - now + 999999) / 1000000);
-		if (ms > 100)
-			ms = 100;
-		/* Paced: wake up for the connections whose next pair is due. */
-		if (O.rate > 0 && !w->stopping) {
-			for (int i = 0; i < w->n; i++) {
-				conn_fill(w, w->c[i]);
-				conn_flush(w, w->c[i]);
-			}
-			if (ms > 1)
-				ms = 1;
-		}
-		n = epoll_wait(w->ep, ev, (int)(sizeof(ev) / sizeof(ev[0])), ms);
+		until = worker_next_due(w, w->stopping ? t_end + DRAIN_NS : t_end);
+		until = until <= now ? 0 : until - now;
+		if (until > 100000000)
+			until = 100000000;
+		/* Nanoseconds: a paced send must not wait for the next millisecond. */
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)until;
+		n = epoll_pwait2(w->ep, ev, (int)(sizeof(ev) / sizeof(ev[0])), &ts, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -634,6 +716,13 @@ worker_main(void *arg)
 			conn_fill(w, c);
 			conn_flush(w, c);
 		}
+		/* Paced: the connections whose time has come without an event. */
+		if (pace_ns != 0 && !w->stopping) {
+			for (int i = 0; i < w->n; i++) {
+				conn_fill(w, w->c[i]);
+				conn_flush(w, w->c[i]);
+			}
+		}
 	}
 	return NULL;
 }
@@ -646,9 +735,11 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: loadgen -p PORT [-h HOST] [-c CONNECTIONS] [-d SECONDS]\n"
 	    "               [-w WARMUP_SECONDS] [-P PIPELINE_DEPTH] [-g GATE_IN]\n"
-	    "               [-G GATE_OUT] [-t THREADS] [-r PAIRS_PER_SECOND]\n"
-	    "  defaults: -h 127.0.0.1 -c 1 -d 5 -w 1 -P 1 -g north -G south,\n"
-	    "            -t one thread per online CPU (at most one per connection)\n");
+	    "               [-G GATE_OUT] [-t THREADS] [-m parkd|redis] [-r RATE]\n"
+	    "  defaults: -h 127.0.0.1 -c 1 -d 5 -w 1 -P 1 -g north -G south -m parkd,\n"
+	    "            -t one thread per online CPU (at most one per connection)\n"
+	    "  -m redis: SET <plate> <gate> to a redis-server instead of entry/exit\n"
+	    "  -r RATE: at most RATE requests/s over all connections (default: no pacing)\n");
 }
 
 static int
@@ -666,17 +757,23 @@ int_arg(const char *s, int lo, int hi, int *out)
 }
 
 static int
-secs_arg(const char *s, double lo, double *out)
+num_arg(const char *s, double lo, double hi, double *out)
 {
 	char *end;
 	double v;
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= lo) || v > 86400.0)
+	if (errno != 0 || end == s || *end != '\0' || !(v >= lo) || v > hi)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+static int
+secs_arg(const char *s, double lo, double *out)
+{
+	return num_arg(s, lo, 86400.0, out);
 }
 
 /* Gate ids go into the JSON unescaped: allow only plain characters. */
@@ -701,8 +798,22 @@ parse_opts(int argc, char **argv)
 	O.pipeline = 1;
 	O.seconds = 5;
 	O.warmup = 1;
-	while ((ch = getopt(argc, argv, "p:h:c:d:w:P:g:G:t:r:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:h:c:d:w:P:g:G:t:m:r:")) != -1) {
 		switch (ch) {
+		case 'r':
+			if (num_arg(optarg, 1, 1e9, &O.rate) != 0) {
+				fprintf(stderr, "loadgen: -r: requests/s, 1..1e9\n");
+				return -1;
+			}
+			break;
+		case 'm':
+			if (strcmp(optarg, "redis") == 0) {
+				O.redis = 1;
+			} else if (strcmp(optarg, "parkd") != 0) {
+				fprintf(stderr, "loadgen: -m: parkd or redis\n");
+				return -1;
+			}
+			break;
 		case 'p': O.port = optarg; break;
 		case 'h': O.host = optarg; break;
 		case 'g': O.gate_in = optarg; break;
@@ -728,12 +839,6 @@ parse_opts(int argc, char **argv)
 		case 'd':
 			if (secs_arg(optarg, 0.001, &O.seconds) != 0) {
 				fprintf(stderr, "loadgen: -d: seconds > 0\n");
-				return -1;
-			}
-			break;
-		case 'r':
-			if (secs_arg(optarg, 0.001, &O.rate) != 0) {
-				fprintf(stderr, "loadgen: -r: pairs a second > 0\n");
 				return -1;
 			}
 			break;
@@ -892,12 +997,16 @@ main(int argc, char **argv)
 
 	cpu = cpu_seconds();
 	wall_start = t_start = now_ns();
-	if (O.rate > 0)
-		for (int i = 0; i < O.conns; i++)
-			conns[i].next_pair_ns = t_start +
-			    pair_interval_ns() * (uint64_t)i / (uint64_t)O.conns;
 	t_warm_end = t_start + (uint64_t)(O.warmup * 1e9);
 	t_end = t_warm_end + (uint64_t)(O.seconds * 1e9);
+	if (O.rate > 0) {
+		pace_ns = (uint64_t)((double)O.conns * 1e9 / O.rate);
+		if (pace_ns == 0)
+			pace_ns = 1;
+		/* Staggered, so that the connections do not send in step. */
+		for (int i = 0; i < O.conns; i++)
+			conns[i].due_ns = t_start + pace_ns * (uint64_t)i / (uint64_t)O.conns;
+	}
 	for (int t = 0; t < O.threads; t++) {
 		rc = pthread_create(&ws[t].th, NULL, worker_main, &ws[t]);
 		if (rc != 0) {
@@ -925,10 +1034,14 @@ main(int argc, char **argv)
 	wall = (double)(now_ns() - wall_start) / 1e9;
 	secs = (double)(t_end - t_warm_end) / 1e9;
 
-	printf("loadgen: %s:%s, %d connection%s on %d thread%s, pipeline %d, "
-	    "warm-up %.1f s, measured %.2f s\n", O.host, O.port, O.conns,
+	printf("loadgen: %s %s:%s, %d connection%s on %d thread%s, pipeline %d, "
+	    "warm-up %.1f s, measured %.2f s", O.redis ? "redis-server" : "parkd",
+	    O.host, O.port, O.conns,
 	    O.conns == 1 ? "" : "s", O.threads, O.threads == 1 ? "" : "s",
 	    O.pipeline, O.warmup, secs);
+	if (O.rate > 0)
+		printf(", paced at %.0f requests/s", O.rate);
+	printf("\n");
 	printf("  entry+exit pairs  %10" PRIu64 "  %10.1f /s\n", pairs, (double)pairs / secs);
 	printf("  requests          %10" PRIu64 "  %10.1f /s  (%" PRIu64 " ok)\n",
 	    requests, (double)requests / secs, ok);
@@ -956,11 +1069,11 @@ main(int argc, char **argv)
 	printf("  loadgen cpu       %.2f s = %.0f%% of one core over %.1f s "
 	    "(%ld cpus online)\n", cpu, 100.0 * cpu / wall, wall,
 	    sysconf(_SC_NPROCESSORS_ONLN));
-	printf("RESULT conns=%d threads=%d pipeline=%d seconds=%.3f pairs=%" PRIu64
+	printf("RESULT mode=%s conns=%d threads=%d pipeline=%d seconds=%.3f pairs=%" PRIu64
 	    " pairs_per_s=%.1f requests=%" PRIu64 " req_per_s=%.1f p50_us=%.1f"
 	    " p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%" PRIu64
 	    " lost=%" PRIu64 " cpu_pct=%.0f\n",
-	    O.conns, O.threads, O.pipeline, secs, pairs, (double)pairs / secs,
+	    O.redis ? "redis" : "parkd", O.conns, O.threads, O.pipeline, secs, pairs, (double)pairs / secs,
 	    requests, (double)requests / secs, us(h_quantile(h, 0.50)),
 	    us(h_quantile(h, 0.90)), us(h_quantile(h, 0.99)),
 	    us(h_quantile(h, 0.999)), us(h->max), err.total, dead + undrained,

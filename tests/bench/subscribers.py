@@ -119,7 +119,7 @@ def main():
             except OSError:
                 time.sleep(0.05)
         lg = [loadgen, "-p", str(port), "-c", str(a.conns), "-d", str(a.seconds),
-              "-w", "2", "-r", str(a.rate)]
+              "-w", "2", "-r", str(2 * a.rate)]  # -r counts requests
         print("parkd subscriber benchmark: %d occupancy + %d events subscribers, "
               "%.0f pairs/s (%.0f changes/s) paced over %d gate connections, %.0f s measured"
               % (a.occupancy, a.events, a.rate, 2 * a.rate, a.conns, a.seconds))

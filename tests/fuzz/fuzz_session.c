@@ -137,8 +137,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 				cJSON_Delete(j);
 			}
-			free(out.line);
-			free(out.fail_line);
 			free(out.defer_id);
 		}
 		alloc_counts(garage_alloc(g), &k);

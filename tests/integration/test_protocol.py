@@ -186,7 +186,7 @@ def test_method_not_found():
     assert_error(jline(c, {"jsonrpc": "2.0", "id": 5, "method": "nope"}), "method_not_found", 5)
     assert_error(jline(c, {"jsonrpc": "2.0", "id": "x", "method": "PING"}), "method_not_found", "x")
     assert_error(c.line("nope"), "method_not_found", None)
-    assert_error(c.line("wait gate=north"), "method_not_found", None)  # not implemented yet
+    assert_error(c.line("wiat gate=north"), "method_not_found", None)
     # A notification of an unknown method gets no reply at all.
     c.send_raw('{"jsonrpc":"2.0","method":"nope"}\n')
     assert assert_result(jline(c, {"id": 6, "method": "ping"}), 6) == "pong"

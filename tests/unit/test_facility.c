@@ -213,6 +213,12 @@ test_first_and_padding(void **state)
 	assert_int_equal(facility_spot_lookup(f, "C-97", &s), -1);
 	assert_int_equal(facility_spot_lookup(f, "C-102", &s), 0);
 	assert_int_equal(s, 104);
+	/* Every name written is the one the look-up takes back. */
+	for (uint32_t k = 0; k < facility_spot_count(f); k++) {
+		facility_spot_name(f, k, buf);
+		assert_int_equal(facility_spot_lookup(f, buf, &s), 0);
+		assert_int_equal(s, k);
+	}
 	assert_int_equal(facility_spot_lookup(f, "C-103", &s), -1);
 	assert_int_equal(facility_spot_lookup(f, "P-1-10", &s), 0);
 	assert_int_equal(s, 108);

@@ -1,4 +1,5 @@
 /* test_json.c - the strict parser, its messages, and the error type. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -79,7 +80,37 @@ test_values(void **state)
 		t = json_parse("[1]]]", 3, "", &e);
 		assert_non_null(t);
 		cJSON_Delete(t);
+		/* A number up to the very end of the length, none after it. */
+		t = json_parse("[1,-2.5e3]99", 10, "", &e);
+		assert_non_null(t);
+		assert_true(cJSON_GetArrayItem(t, 1)->valuedouble == -2500.0);
+		cJSON_Delete(t);
+		t = json_parse("7.25e1234", 4, "", &e);
+		assert_non_null(t);
+		assert_true(t != NULL && t->valuedouble == 7.25);
+		cJSON_Delete(t);
 	}
+	/* Every escape, numbers as cJSON keeps them (int clamped to its range). */
+	t = parse_ok("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u00DF\\u20ac\", 3000000000, -3000000000, 2.75,"
+	    " true, false, null]");
+	assert_string_equal(cJSON_GetArrayItem(t, 0)->valuestring,
+	    "\"\\/\b\f\n\r\tA\xc3\x9f\xe2\x82\xac");
+	assert_int_equal(cJSON_GetArrayItem(t, 1)->valueint, INT_MAX);
+	assert_int_equal(cJSON_GetArrayItem(t, 2)->valueint, INT_MIN);
+	assert_int_equal(cJSON_GetArrayItem(t, 3)->valueint, 2);
+	assert_true(cJSON_IsTrue(cJSON_GetArrayItem(t, 4)));
+	assert_int_equal(cJSON_GetArrayItem(t, 4)->valueint, 1);
+	assert_true(cJSON_IsFalse(cJSON_GetArrayItem(t, 5)));
+	assert_true(cJSON_IsNull(cJSON_GetArrayItem(t, 6)));
+	/* Linked as cJSON links: appending finds the last child. */
+	cJSON_AddItemToArray(t, cJSON_CreateString("appended"));
+	assert_int_equal(cJSON_GetArraySize(t), 8);
+	assert_string_equal(cJSON_GetArrayItem(t, 7)->valuestring, "appended");
+	cJSON_Delete(t);
+	/* A number longer than cJSON's parser reads (64 characters and more). */
+	t = parse_ok("{\"n\":1.000000000000000000000000000000000000000000000000000000000000000000000001}");
+	assert_true(cJSON_GetObjectItemCaseSensitive(t, "n")->valuedouble == 1.0);
+	cJSON_Delete(t);
 }
 
 static void

@@ -675,6 +675,51 @@ test_error_line(void **state)
 	free(line);
 }
 
+/*
+ * The error member kept and spliced after rpc_response_begin answers as
+ * rpc_error does, for every error, alone and in a batch.
+ */
+static void
+test_error_members(void **state)
+{
+	static const char *const ids[] = { NULL, "1", "\"abc\"", "-12.5e3" };
+	struct jw t, a, b, extra;
+
+	(void)state;
+	jw_init(&extra);
+	jw_members(&extra);
+	jw_kint(&extra, "amount_due", 1500);
+	for (int e = 0; e < PK_E__COUNT; e++) {
+		for (int withdata = 0; withdata < 2; withdata++) {
+			const struct jw *d = withdata ? &extra : NULL;
+			const char *msg = e % 2 ? "a \"message\"" : NULL;
+
+			jw_init(&t);
+			jw_members(&t);
+			rpc_error_members(&t, (pk_err)e, msg, d);
+			jw_init(&a);
+			jw_init(&b);
+			jw_arr(&a);
+			jw_arr(&b);
+			for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+				rpc_error(&a, ids[i], (pk_err)e, msg, d);
+				rpc_response_begin(&b, ids[i]);
+				jw_splice(&b, ",", 1);
+				jw_splice(&b, t.buf, t.len);
+				jw_obj_end(&b);
+			}
+			jw_arr_end(&a);
+			jw_arr_end(&b);
+			assert_false(jw_failed(&b));
+			assert_string_equal(b.buf, a.buf);
+			jw_release(&t);
+			jw_release(&a);
+			jw_release(&b);
+		}
+	}
+	jw_release(&extra);
+}
+
 /* A parsed request's params printed back match the original text. */
 static void
 test_round_trip(void **state)
@@ -765,6 +810,7 @@ main(void)
 		cmocka_unit_test(test_length_respected),
 		cmocka_unit_test(test_result_line),
 		cmocka_unit_test(test_error_line),
+		cmocka_unit_test(test_error_members),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_oom),
 	};

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "jsonw.h"
+#include "utf8.h"
 
 /* Takes the writer's text and compares it with want. */
 static void
@@ -207,6 +208,104 @@ test_escapes_linear(void **state)
 	free(big);
 }
 
+/*
+ * The escaping done the plain way, one character at a time, for the
+ * randomized test: ASCII escaped by the rules, a valid UTF-8 sequence
+ * copied, a byte that starts none replaced by U+FFFD.
+ */
+static size_t
+model_escape(const unsigned char *s, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; ) {
+		unsigned char c = s[i];
+		size_t len;
+
+		if (c >= 0x80) {
+			len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (utf8_valid_prefix((const char *)s + i, n - i) == 0) {
+				o += (size_t)sprintf(out + o, "\\ufffd");
+				i++;
+				continue;
+			}
+			memcpy(out + o, s + i, len);
+			o += len;
+			i += len;
+			continue;
+		}
+		if (c == '"')
+			o += (size_t)sprintf(out + o, "\\\"");
+		else if (c == '\\')
+			o += (size_t)sprintf(out + o, "\\\\");
+		else if (c == '\n')
+			o += (size_t)sprintf(out + o, "\\n");
+		else if (c == '\r')
+			o += (size_t)sprintf(out + o, "\\r");
+		else if (c == '\t')
+			o += (size_t)sprintf(out + o, "\\t");
+		else if (c == '\b')
+			o += (size_t)sprintf(out + o, "\\b");
+		else if (c == '\f')
+			o += (size_t)sprintf(out + o, "\\f");
+		else if (c < 0x20)
+			o += (size_t)sprintf(out + o, "\\u%04x", c);
+		else
+			out[o++] = (char)c;
+		i++;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/*
+ * Random strings of plain text, escapes, valid and broken UTF-8 are
+ * written as the model writes them (the writer copies runs of plain bytes
+ * whole and validates UTF-8 only where it shows up).
+ */
+static void
+test_strings_random(void **state)
+{
+	static const char *const pieces[] = {
+		"a", "Zq9", " ", "\"", "\\", "/", "\n", "\x01", "\x1f", "\x7f",
+		"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",	/* valid */
+		"\xff", "\xc0\xaf", "\xe2\x82", "\xed\xa0\x80",	/* not */
+		"\xf4\x90\x80\x80", "\x80", "\xc3", "\xf0\x9f\x98",
+	};
+	unsigned seed = 12345;
+	char in[256], want[256 * 6 + 3], got[256 * 6 + 3];
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	for (int round = 0; round < 20000; round++) {
+		size_t n = 0, np;
+
+		seed = seed * 1103515245u + 12345u;
+		np = (seed >> 16) % 24;
+		for (size_t k = 0; k < np; k++) {
+			const char *p;
+
+			seed = seed * 1103515245u + 12345u;
+			p = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+			if (n + strlen(p) >= sizeof(in))
+				break;
+			memcpy(in + n, p, strlen(p));
+			n += strlen(p);
+		}
+		want[0] = '"';
+		model_escape((const unsigned char *)in, n, want + 1);
+		strcat(want, "\"");
+		jw_reset(&w);
+		jw_strn(&w, in, n);
+		assert_false(jw_failed(&w));
+		snprintf(got, sizeof(got), "%s", w.buf);
+		if (strcmp(got, want) != 0)
+			fail_msg("round %d: wrote %s, want %s", round, got, want);
+	}
+	jw_release(&w);
+}
+
 static void
 test_depth(void **state)
 {
@@ -264,6 +363,7 @@ main(void)
 		cmocka_unit_test(test_mark_rewind),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_escapes_linear),
+		cmocka_unit_test(test_strings_random),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_reuse),
 	};

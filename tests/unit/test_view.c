@@ -606,9 +606,10 @@ line(struct session *s, const char *text)
 	memset(&out, 0, sizeof(out));
 	assert_int_equal(session_handle(s, q, strlen(q), 0, NOW, &out), 0);
 	free(q);
-	free(out.fail_line);
 	free(out.defer_id);
-	r = out.line;
+	assert_non_null(out.line);
+	assert_int_equal(strlen(out.line), out.line_len);
+	r = strdup(out.line);
 	assert_non_null(r);
 	return r;
 }

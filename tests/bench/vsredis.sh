@@ -1,0 +1,312 @@
+#!/bin/bash
+# tests/bench/vsredis.sh BUILD_DIR - parkd against redis-server SET, through
+# the same load generator, on the same machine, in one run (`make
+# bench-redis`).
+#
+# The yardstick is a private redis-server (a free loopback port, its own
+# directory) answering `SET <plate> <gate>` sent by BUILD_DIR/bench/loadgen
+# -m redis; parkd answers entry then exit of one plate from the same
+# generator.  Each server runs alone while it is measured.  With two or more
+# CPUs and taskset(1), the server is pinned to CPU 0 and the generator (one
+# thread) to CPU 1, so that neither steals the other's core.  parkd runs on
+# a configuration made from conf/parkd.json with BENCH_SPOTS more regular
+# spots (default 9894: a 10 000-spot facility), the rate limit off and no
+# HTTP listener.
+#
+# Rows (requests/s: an entry or an exit is one request, as is one SET):
+#   pipeline 1     50 connections, one request in flight each; parkd
+#                  durability none and audit off, Redis without persistence
+#   pipeline 16    the same with 16 in flight per connection
+#   half peak      both paced (-r) at half of parkd's pipeline-1 rate: the
+#                  p99 latency each shows there
+#   durable        64 connections, pipeline 1: parkd durability fsync against
+#                  Redis appendonly yes, appendfsync always
+#   fsync / none   parkd at 64 connections, fsync against none
+#   audit on/off   parkd at 64 connections, durability none, audit to a
+#                  second private redis-server (unpinned) against audit off
+# Then build/bench/bench_alloc (the core at up to a million spots), so a
+# regression in the core shows in the same run.
+#
+# Environment:
+#   BENCH_SECONDS   measured seconds per run       (default 5)
+#   BENCH_WARMUP    warm-up seconds per run        (default 1)
+#   BENCH_SPOTS     regular spots added            (default 9894)
+#   VS_ROWS         rows to run, of: p1 p16 half durable audit alloc
+#                   (default all of them)
+#   VS_REPS         runs of each side of a row, alternating (default 1)
+#   VS_PIN=0        do not pin to CPUs
+#   REDIS_SERVER    redis-server binary            (default redis-server)
+#   TMPDIR          where data, AOF and logs go; fsync on tmpfs is free, so
+#                   put it on the disk you mean to measure
+#
+# Every number is one run: on a machine shared with other work they move by
+# tens of percent, so run it several times and look at the range.
+# Exit status: 0 when every run was clean (no errors, every parkd exited 0).
+set -u
+
+die() { echo "vsredis: $*" >&2; exit 1; }
+
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+[ -d "$1" ] || die "$1: no such build directory"
+BUILD=$(cd "$1" && pwd) || exit 1
+ROOT=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
+CONF=$ROOT/conf/parkd.json
+PARKD=$BUILD/parkd
+LOADGEN=$BUILD/bench/loadgen
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+SECS=${BENCH_SECONDS:-5}
+WARMUP=${BENCH_WARMUP:-1}
+SPOTS=${BENCH_SPOTS:-9894}
+ROWS=${VS_ROWS:-p1 p16 half durable audit alloc}
+REPS=${VS_REPS:-1}
+
+[ -x "$PARKD" ] || die "$PARKD: not built (make)"
+[ -x "$LOADGEN" ] || die "$LOADGEN: not built (make bench-bins)"
+command -v "$REDIS_SERVER" >/dev/null 2>&1 || die "$REDIS_SERVER: not found (apt-get install redis-server)"
+command -v python3 >/dev/null 2>&1 || die "python3 is needed"
+
+SRV_PIN=()
+LG_PIN=()
+NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+if [ "${VS_PIN:-1}" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+	SRV_PIN=(taskset -c 0)
+	LG_PIN=(taskset -c 1)
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/parkd-vsredis.XXXXXX") || die "mktemp failed"
+PID=
+RPID=
+APID=
+status=0
+
+stop_pid() { # pid
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+cleanup() {
+	local rc=$?
+	stop_pid "$PID"
+	stop_pid "$RPID"
+	stop_pid "$APID"
+	rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 40000))
+		port_busy "$p" || { echo "$p"; return 0; }
+	done
+	die "no free port found"
+}
+
+# Starts a redis-server; sets REDIS_PID and REDIS_PORT.  Args: pin? extra...
+start_redis() {
+	local pin=$1 dir port
+	shift
+	port=$(free_port)
+	dir=$TMP/redis-$port
+	mkdir -p "$dir"
+	if [ "$pin" = pin ]; then
+		"${SRV_PIN[@]}" "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' \
+		    --dir "$dir" --daemonize no --logfile "$dir/redis.log" "$@" &
+	else
+		"$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' \
+		    --dir "$dir" --daemonize no --logfile "$dir/redis.log" "$@" &
+	fi
+	REDIS_PID=$!
+	REDIS_PORT=$port
+	for _ in $(seq 200); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited: $(tail -3 "$dir/redis.log")"
+		sleep 0.05
+	done
+	die "redis-server did not listen within 10 s"
+}
+
+# Starts parkd pinned; sets PID and PORT.  Args: durability [--redis H:P]
+start_parkd() {
+	local dur=$1 cfg=$TMP/parkd.json log=$TMP/parkd.log port
+	shift
+	rm -rf "$TMP/data"
+	mkdir -p "$TMP/data"
+	python3 "$ROOT/tests/bench/benchconfig.py" "$CONF" "$cfg" "$TMP/data" "$dur" \
+	    "$SPOTS" "$@" || die "cannot write the config"
+	for _ in 1 2 3 4 5; do
+		port=$(free_port)
+		: > "$log"
+		"${SRV_PIN[@]}" "$PARKD" -c "$cfg" --listen "127.0.0.1:$port" >>"$log" 2>&1 &
+		PID=$!
+		for _ in $(seq 200); do
+			if grep -q 'listening on' "$log"; then
+				PORT=$port
+				return 0
+			fi
+			kill -0 "$PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$PID" 2>/dev/null && die "parkd did not start listening within 10 s"
+		wait "$PID" 2>/dev/null
+		PID=
+		grep -qi 'in use' "$log" || die "parkd failed to start: $(tail -3 "$log")"
+	done
+	die "no free port for parkd"
+}
+
+stop_parkd() {
+	local rc
+	kill -TERM "$PID"
+	for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$PID" 2>/dev/null && die "parkd did not exit within 30 s of SIGTERM"
+	wait "$PID"
+	rc=$?
+	PID=
+	if [ $rc -ne 0 ]; then
+		echo "vsredis: parkd exited with status $rc" >&2
+		tail -n 20 "$TMP/parkd.log" >&2
+		status=1
+	fi
+}
+
+# One load run: sets LOAD_RES to "req_per_s p99_us" ("0 0" on failure).
+# Args: mode port conns pipeline [more loadgen args].  Not in a subshell:
+# it sets status.
+load() {
+	local mode=$1 port=$2 conns=$3 pipe=$4 out=$TMP/load.txt res
+	shift 4
+	"${LG_PIN[@]}" "$LOADGEN" -m "$mode" -p "$port" -c "$conns" -t 1 -P "$pipe" \
+	    -d "$SECS" -w "$WARMUP" "$@" > "$out" 2>&1
+	res=$(sed -n 's/^RESULT //p' "$out")
+	case $res in
+	*" errors=0 lost=0 "*) ;;
+	*)	echo "vsredis: $mode run with $conns connections, pipeline $pipe failed:" >&2
+		cat "$out" >&2
+		status=1 ;;
+	esac
+	if [ -z "$res" ]; then
+		LOAD_RES="0 0"
+		return
+	fi
+	LOAD_RES=$(printf '%s\n' "$res" | tr ' ' '\n' | awk -F= '
+	    $1 == "req_per_s" { r = $2 } $1 == "p99_us" { p = $2 }
+	    END { printf "%.0f %.0f\n", r, p }')
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+want() { case " $ROWS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# "lo-hi" of the numbers given (or the one number).
+range() {
+	printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 }
+	    END { if (lo == hi) print lo; else print lo "-" hi }'
+}
+
+# One measurement of a side of a row; sets LOAD_RES (see load).
+#   redis PIPE CONNS [loadgen args]       redis-server without persistence
+#   redis-aof PIPE CONNS                   appendonly, appendfsync always
+#   parkd PIPE CONNS DURABILITY [audit] [loadgen args]
+side() {
+	local what=$1 pipe=$2 conns=$3
+	shift 3
+	case $what in
+	redis)
+		start_redis pin --appendonly no
+		load redis "$REDIS_PORT" "$conns" "$pipe" "$@"
+		stop_pid "$REDIS_PID"; REDIS_PID= ;;
+	redis-aof)
+		start_redis pin --appendonly yes --appendfsync always
+		load redis "$REDIS_PORT" "$conns" "$pipe" "$@"
+		stop_pid "$REDIS_PID"; REDIS_PID= ;;
+	parkd)
+		local dur=$1 audit=${2:-}
+		shift 2 2>/dev/null || shift $#
+		if [ "$audit" = audit ]; then
+			start_redis nopin --appendonly no
+			APID=$REDIS_PID
+			REDIS_PID=
+			start_parkd "$dur" --redis "127.0.0.1:$REDIS_PORT"
+		else
+			start_parkd "$dur"
+		fi
+		load parkd "$PORT" "$conns" "$pipe" "$@"
+		stop_parkd
+		stop_pid "$APID"; APID= ;;
+	esac
+}
+
+TABLE=()
+# A row: REPS alternating measurements of A then B; prints the range of
+# each side's rate and of the ratio B/A of each pair, and the p99 ranges.
+#   row LABEL -- A-side args -- B-side args
+row() {
+	local label=$1 a=() b=() ra=() rb=() pa=() pb=() rr=() i x y
+	shift 2
+	while [ "$1" != -- ]; do a+=("$1"); shift; done
+	shift
+	b=("$@")
+	for i in $(seq "$REPS"); do
+		side "${a[@]}"
+		read -r x 'pa[i]' <<<"$LOAD_RES"
+		side "${b[@]}"
+		read -r y 'pb[i]' <<<"$LOAD_RES"
+		ra[i]=$x
+		rb[i]=$y
+		rr[i]=$(ratio "$y" "$x")
+	done
+	TABLE+=("$(printf '%-40s %15s %15s %11s  p99 us %s | %s' "$label" \
+	    "$(range "${ra[@]}")" "$(range "${rb[@]}")" "$(range "${rr[@]}")" \
+	    "$(range "${pa[@]}")" "$(range "${pb[@]}")")")
+	LAST_B=$(printf '%s\n' "${rb[@]}" | sort -n | head -1)
+}
+
+echo "parkd against redis-server: $PARKD, $("$REDIS_SERVER" --version | cut -d' ' -f1-3)"
+echo "  $NCPU CPUs online; server ${SRV_PIN[*]:-unpinned}, loadgen ${LG_PIN[*]:-unpinned} (one thread);" \
+    "$SECS s measured after $WARMUP s warm-up; $REPS runs of each side, alternating;" \
+    "data on $(stat -f -c %T "$TMP")"
+echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine moves every number)"
+echo
+
+P1_PARKD=0
+if want p1 || want half; then
+	row "pipeline 1, 50 conns: redis | parkd" -- redis 1 50 -- parkd 1 50 none
+	P1_PARKD=$LAST_B
+fi
+want p16 && row "pipeline 16, 50 conns: redis | parkd" -- redis 16 50 -- parkd 16 50 none
+if want half && [ "${P1_PARKD%.*}" -gt 0 ]; then
+	half=$(( ${P1_PARKD%.*} / 2 ))
+	row "paced at $half req/s: redis | parkd" -- redis 1 50 -r "$half" -- \
+	    parkd 1 50 none "" -r "$half"
+fi
+if want durable; then
+	row "64 conns durable: redis aof | parkd" -- redis-aof 1 64 -- parkd 1 64 fsync
+	row "parkd 64 conns: none | fsync" -- parkd 1 64 none -- parkd 1 64 fsync
+fi
+if want audit; then
+	row "parkd 64 conns fsync: audit off | on" -- parkd 1 64 fsync -- parkd 1 64 fsync audit
+	row "parkd 64 conns none: audit off | on" -- parkd 1 64 none -- parkd 1 64 none audit
+fi
+
+printf '%-40s %15s %15s %11s  %s\n' "row: A | B (requests/s)" "A" "B" "B/A" ""
+for r in "${TABLE[@]}"; do echo "$r"; done
+echo "(ranges over the runs; B/A of each pair of runs made one after the other;"
+echo " the paced row: half of parkd's slowest pipeline-1 run, look at its p99)"
+
+if want alloc; then
+	echo
+	echo "== bench_alloc (the core, up to a million spots)"
+	"$BUILD/bench/bench_alloc" || { echo "vsredis: bench_alloc failed" >&2; status=1; }
+fi
+exit $status

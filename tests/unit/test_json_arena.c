@@ -1,0 +1,185 @@
+/*
+ * test_json_arena.c - unit tests of the scratch arena behind json_tree
+ * (lib/json.h): trees built in it are whole and independent, it starts
+ * over only when nothing in it is left, and what does not fit goes to
+ * malloc.  Its own program: the arena's hooks stay installed throughout.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "json.h"
+
+static cJSON *
+parse(const char *s)
+{
+	char buf[128];
+	struct jerr e = { buf, sizeof(buf), 0 };
+	cJSON *t = json_parse(s, strlen(s), "", &e);
+
+	if (t == NULL)
+		fail_msg("%s: %s", s, buf);
+	return t;
+}
+
+/* The tree printed back, for comparisons (the caller frees it). */
+static char *
+text(const cJSON *t)
+{
+	char *s = cJSON_PrintUnformatted(t);
+
+	assert_non_null(s);
+	return s;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	json_arena_install();
+	return 0;
+}
+
+/* One tree after another: each whole, the arena empty after each. */
+static void
+test_one_after_another(void **state)
+{
+	char line[200], *s;
+
+	(void)state;
+	for (int i = 0; i < 5000; i++) {
+		cJSON *t;
+
+		snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"entry\","
+		    "\"params\":{\"gate\":\"north\",\"plate\":\"P-%d\",\"class\":\"car\","
+		    "\"needs\":[\"ev\",\"wide\"]}}", i, i);
+		t = parse(line);
+		assert_true(json_arena_live() > 0);
+		s = text(t);
+		assert_string_equal(s, line);
+		cJSON_free(s);
+		cJSON_Delete(t);
+		assert_int_equal(json_arena_live(), 0);
+	}
+}
+
+/*
+ * Trees alive together do not share memory, whichever is freed first; a
+ * tree kept only keeps the arena from starting over.
+ */
+static void
+test_trees_alive_together(void **state)
+{
+	const char *a = "{\"a\":[1,2,3],\"b\":{\"c\":\"kept\"}}";
+	cJSON *ta, *tb;
+	char *s;
+
+	(void)state;
+	ta = parse(a);
+	for (int i = 0; i < 2000; i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "{\"x\":\"%d\",\"y\":[%d]}", i, i);
+		tb = parse(line);
+		s = text(tb);
+		assert_string_equal(s, line);
+		cJSON_free(s);
+		cJSON_Delete(tb);
+		assert_true(json_arena_live() > 0);	/* ta is still in it */
+	}
+	s = text(ta);
+	assert_string_equal(s, a);
+	cJSON_free(s);
+	/* The arena filled up meanwhile: it starts over once ta is gone. */
+	cJSON_Delete(ta);
+	assert_int_equal(json_arena_live(), 0);
+	/* Freed in the other order. */
+	ta = parse(a);
+	tb = parse("[\"second\"]");
+	assert_true(json_arena_live() > 0);
+	cJSON_Delete(ta);
+	assert_true(json_arena_live() > 0);
+	s = text(tb);
+	assert_string_equal(s, "[\"second\"]");
+	cJSON_free(s);
+	cJSON_Delete(tb);
+	assert_int_equal(json_arena_live(), 0);
+}
+
+/* A text bigger than the arena: the rest from malloc, all of it whole. */
+static void
+test_bigger_than_the_arena(void **state)
+{
+	size_t n = 4 * JSON_ARENA_BYTES / 16, len = 0;
+	char *big = malloc(n * 16 + 16), *s;
+	cJSON *t;
+
+	(void)state;
+	assert_non_null(big);
+	big[len++] = '[';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(big + len, "%s\"s%zu\"", i ? "," : "", i);
+	big[len++] = ']';
+	big[len] = '\0';
+	t = parse(big);
+	assert_int_equal(cJSON_GetArraySize(t), (int)n);
+	s = text(t);
+	assert_string_equal(s, big);
+	cJSON_free(s);
+	cJSON_Delete(t);
+	assert_int_equal(json_arena_live(), 0);
+	free(big);
+}
+
+/* Nodes of a parsed text in a tree made by hand (malloc) are freed right. */
+static void
+test_mixed_with_malloc(void **state)
+{
+	cJSON *o = cJSON_CreateObject(), *sub = parse("{\"k\":[true,null]}");
+	char *s;
+
+	(void)state;
+	assert_non_null(o);
+	assert_int_equal(json_arena_live() > 0, 1);
+	cJSON_AddItemToObject(o, "sub", sub);
+	cJSON_AddStringToObject(o, "name", "by hand");
+	s = text(o);
+	assert_string_equal(s, "{\"sub\":{\"k\":[true,null]},\"name\":\"by hand\"}");
+	cJSON_free(s);
+	cJSON_Delete(o);
+	assert_int_equal(json_arena_live(), 0);
+}
+
+/* A refused text (a duplicate key) leaves nothing behind. */
+static void
+test_refused_text(void **state)
+{
+	char buf[64];
+	struct jerr e = { buf, sizeof(buf), 0 };
+	const char *d = "{\"a\":1,\"b\":{\"c\":1,\"c\":2}}";
+
+	(void)state;
+	assert_null(json_parse(d, strlen(d), "", &e));
+	assert_string_equal(buf, "b.c: duplicate key");
+	assert_int_equal(json_arena_live(), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_after_another),
+		cmocka_unit_test(test_trees_alive_together),
+		cmocka_unit_test(test_bigger_than_the_arena),
+		cmocka_unit_test(test_mixed_with_malloc),
+		cmocka_unit_test(test_refused_text),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
