@@ -114,7 +114,7 @@ tcp_write_msgs(void *tp, const struct client_msg *m, size_t n)
 			return 0;
 		}
 		if (done < 0 && done != UV_EAGAIN) {
-			log_info("client=%llu write: %s",
+			log_info("write failed client=%llu error=\"%s\"",
 			    (unsigned long long)t->c->id, uv_strerror(done));
 			free(heap);
 			return -1;
