@@ -281,7 +281,7 @@ start_parkd() { # config
 		"$PARKD" -c "$1" --listen "127.0.0.1:$port" >>"$TMP/parkd.log" 2>&1 &
 		PID=$!
 		for _ in $(seq 200); do
-			if grep -q 'listening on' "$TMP/parkd.log"; then
+			if grep -q 'server: listening' "$TMP/parkd.log"; then
 				PORT=$port
 				return 0
 			fi

@@ -116,7 +116,10 @@ static void
 bench_size(uint32_t spots, long repeats)
 {
 	char err[256], *json = facility_json(spots);
-	cJSON *j = json ? cJSON_Parse(json) : NULL, *t = cJSON_Parse("{}");
+	cJSON *j = json ? cJSON_Parse(json) : NULL, *t = cJSON_Parse(
+	    "{\"free_minutes\":15,\"increment_minutes\":15,"
+	    "\"tiers\":[{\"upto_minutes\":60,\"amount\":300}],\"overage_per_hour\":200,"
+	    "\"daily_max\":2500,\"lost_ticket\":5000,\"grace_minutes\":15}");
 	facility *f;
 	tariff *tf;
 	garage *g;

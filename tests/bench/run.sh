@@ -91,7 +91,7 @@ start_daemon() {
 		"$PARKD" -c "$CFG" --listen "127.0.0.1:$port" >>"$LOG" 2>&1 &
 		PID=$!
 		for _ in $(seq 100); do
-			if grep -q 'listening on' "$LOG"; then
+			if grep -q 'server: listening' "$LOG"; then
 				PORT=$port
 				return 0
 			fi
