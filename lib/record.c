@@ -630,17 +630,8 @@ record_apply(garage *g, const char *json, size_t len, struct jerr *e)
 
 /* ---- snapshots ---- */
 
-struct snap {
-	const garage *g;
-	int (*fn)(void *ud, const char *json, size_t len);
-	void *ud;
-	struct jw w;
-	int rc;
-};
-
-/* Starts a snapshot record of type (a snapshot record has no id or subjects). */
-static struct jw *
-snap_begin(struct snap *s, const char *type)
+struct jw *
+record_snap_begin(struct record_snap *s, const char *type)
 {
 	jw_reset(&s->w);
 	head(&s->w, type, "", 0);
@@ -648,8 +639,8 @@ snap_begin(struct snap *s, const char *type)
 	return &s->w;
 }
 
-static void
-snap_end(struct snap *s)
+void
+record_snap_end(struct record_snap *s)
 {
 	jw_obj_end(&s->w);
 	jw_obj_end(&s->w);
@@ -665,25 +656,25 @@ snap_end(struct snap *s)
 static void
 snap_ticket(void *ud, const struct ticket *t)
 {
-	struct snap *s = ud;
+	struct record_snap *s = ud;
 
 	if (s->rc != 0)
 		return;
-	ticket_facts(snap_begin(s, "snapshot.ticket"), garage_facility(s->g), t);
-	snap_end(s);
+	ticket_facts(record_snap_begin(s, "snapshot.ticket"), garage_facility(s->g), t);
+	record_snap_end(s);
 }
 
 static void
 snap_tariff(void *ud, uint32_t version, const tariff *t)
 {
-	struct snap *s = ud;
+	struct record_snap *s = ud;
 
 	if (s->rc != 0)
 		return;
-	jw_kuint(snap_begin(s, "snapshot.tariff"), "version", version);
+	jw_kuint(record_snap_begin(s, "snapshot.tariff"), "version", version);
 	jw_key(&s->w, "tariff");
 	tariff_write(t, &s->w);
-	snap_end(s);
+	record_snap_end(s);
 }
 
 int
@@ -692,36 +683,36 @@ record_snapshot(const garage *g,
 {
 	const facility *f = garage_facility(g);
 	const alloc *a = garage_alloc(g);
-	struct snap s = { .g = g, .fn = fn, .ud = ud, .rc = 0 };
+	struct record_snap s = { .g = g, .fn = fn, .ud = ud, .rc = 0 };
 	uint32_t n = facility_spot_count(f);
 	char name[48];
 
 	jw_init(&s.w);
-	jw_kstr(snap_begin(&s, "snapshot.strategy"), "strategy",
+	jw_kstr(record_snap_begin(&s, "snapshot.strategy"), "strategy",
 	    alloc_strategy_name(garage_strategy(g)));
-	snap_end(&s);
+	record_snap_end(&s);
 	/* The epoch history past the implicit first epoch (epochs.h). */
 	for (size_t i = 1; i < garage_epochs(g)->n; i++) {
 		const struct epoch_start *es = &garage_epochs(g)->v[i];
 
-		jw_kuint(snap_begin(&s, "snapshot.epoch"), "epoch", es->epoch);
+		jw_kuint(record_snap_begin(&s, "snapshot.epoch"), "epoch", es->epoch);
 		jw_kuint(&s.w, "lsn", es->lsn);
-		snap_end(&s);
+		record_snap_end(&s);
 	}
 	/* Every tariff a ticket is priced by, then the one in force, last. */
 	garage_each_tariff(g, snap_tariff, &s);
 	garage_each_ticket(g, snap_ticket, &s);
 	/* Holds after the tickets, spots out of service after the holds. */
 	if (s.rc == 0)
-		s.rc = record_cap_snapshot(g, fn, ud);
+		record_cap_snapshot(&s);
 	for (uint32_t i = 0; i < n && s.rc == 0; i++) {
 		if (alloc_spot_state(a, i) != ALLOC_SPOT_OUT_OF_SERVICE &&
 		    !alloc_spot_pending_out_of_service(a, i))
 			continue;
 		facility_spot_name(f, i, name);
-		jw_kstr(snap_begin(&s, "snapshot.spot"), "spot", name);
+		jw_kstr(record_snap_begin(&s, "snapshot.spot"), "spot", name);
 		jw_kstr(&s.w, "state", "out_of_service");
-		snap_end(&s);
+		record_snap_end(&s);
 	}
 	jw_release(&s.w);
 	return s.rc;

@@ -489,87 +489,51 @@ record_cap_apply(garage *g, const char *type, const cJSON *d, struct jerr *e)
 
 /* ---- snapshots ---- */
 
-struct capsnap {
-	const garage *g;
-	int (*fn)(void *ud, const char *json, size_t len);
-	void *ud;
-	struct jw w;
-	int rc;
-};
-
-static struct jw *
-snap_begin(struct capsnap *s, const char *type)
-{
-	jw_reset(&s->w);
-	record_head(&s->w, type, "", 0);
-	record_data(&s->w);
-	return &s->w;
-}
-
-static void
-snap_end(struct capsnap *s)
-{
-	jw_obj_end(&s->w);
-	jw_obj_end(&s->w);
-	if (s->rc != 0)
-		return;
-	if (jw_failed(&s->w)) {
-		s->rc = -1;
-		return;
-	}
-	s->rc = s->fn(s->ud, s->w.buf, s->w.len);
-}
-
 static void
 snap_resv(void *ud, const struct resv *r)
 {
-	struct capsnap *s = ud;
+	struct record_snap *s = ud;
 	const facility *f = garage_facility(s->g);
 	struct jw *w;
 
 	if (s->rc != 0)
 		return;
-	w = snap_begin(s, "snapshot.reservation");
+	w = record_snap_begin(s, "snapshot.reservation");
 	resv_facts(w, f, r);
 	jw_kstr(w, "state", resv_state_name(r->state));
 	jw_ktime(w, "changed_at", r->changed_at);
 	spot_list(w, f, "spots", r->held, r->n_held);
 	if (r->ticket[0] != '\0')
 		jw_kstr(w, "ticket", r->ticket);
-	snap_end(s);
+	record_snap_end(s);
 }
 
-int
-record_cap_snapshot(const garage *g,
-    int (*fn)(void *ud, const char *json, size_t len), void *ud)
+void
+record_cap_snapshot(struct record_snap *s)
 {
-	const facility *f = garage_facility(g);
-	const waitlist *wl = garage_waitlist(g);
-	struct capsnap s = { .g = g, .fn = fn, .ud = ud, .rc = 0 };
+	const facility *f = garage_facility(s->g);
+	const waitlist *wl = garage_waitlist(s->g);
 	const struct waitlist_entry *e;
 	struct waitlist_iter it;
 	struct jw *w;
 
-	jw_init(&s.w);
-	resbook_each(garage_resbook(g), snap_resv, &s);
+	resbook_each(garage_resbook(s->g), snap_resv, s);
 	/* Waiting entries in arrival order, then the kept outcomes. */
 	memset(&it, 0, sizeof(it));
-	while (s.rc == 0 && (e = waitlist_iter_next(wl, &it)) != NULL) {
-		w = snap_begin(&s, "snapshot.waitlist");
+	while (s->rc == 0 && (e = waitlist_iter_next(wl, &it)) != NULL) {
+		w = record_snap_begin(s, "snapshot.waitlist");
 		wait_facts(w, f, e);
 		jw_kstr(w, "state", waitlist_state_name(e->state));
 		if (e->state != WAITLIST_WAITING)
 			jw_ktime(w, "outcome_at", e->outcome_at);
 		if (e->state == WAITLIST_ASSIGNED)
 			jw_kstr(w, "ticket", e->ticket);
-		snap_end(&s);
+		record_snap_end(s);
 	}
 	/* A garage nobody ever waited in has nothing to say here. */
-	if (s.rc == 0 && waitlist_next_seq(wl) > 1) {
-		jw_kuint(snap_begin(&s, "snapshot.waitlist_seq"), "next_seq",
+	if (s->rc == 0 && waitlist_next_seq(wl) > 1) {
+		jw_kuint(record_snap_begin(s, "snapshot.waitlist_seq"), "next_seq",
 		    waitlist_next_seq(wl));
-		snap_end(&s);
+		record_snap_end(s);
 	}
-	jw_release(&s.w);
-	return s.rc;
 }

@@ -23,6 +23,20 @@ int record_read_spots(const facility *f, const cJSON *d,
 int record_read_gate(const facility *f, const cJSON *d, const char *key,
     int *gate, struct jerr *e);
 
+/* A snapshot being written: each record is handed to fn as it is made. */
+struct record_snap {
+	const garage *g;
+	int (*fn)(void *ud, const char *json, size_t len);
+	void *ud;
+	struct jw w;
+	int rc;			/* the first failure (fn's, or -1: no memory) */
+};
+
+/* Starts a snapshot record of type (no id, no subjects); its data is open. */
+struct jw *record_snap_begin(struct record_snap *s, const char *type);
+/* Closes it and hands it to fn, unless an earlier one failed. */
+void record_snap_end(struct record_snap *s);
+
 /* ---- record_cap.c, for record.c ---- */
 
 /*
@@ -36,8 +50,7 @@ int record_cap_type(const char *type);
 /* Applies such a record's data d (see record_apply). */
 pk_err record_cap_apply(garage *g, const char *type, const cJSON *d,
     struct jerr *e);
-/* The snapshot records of the reservations and the waitlist. */
-int record_cap_snapshot(const garage *g,
-    int (*fn)(void *ud, const char *json, size_t len), void *ud);
+/* The snapshot records of the reservations and the waitlist (sets s->rc). */
+void record_cap_snapshot(struct record_snap *s);
 
 #endif
