@@ -9,8 +9,9 @@ each with its own data directory, and checks what the contract promises:
   reads as the primary does and changes with not_primary;
 - sync mode under an 8-client load: the primary killed at a random moment
   and its data directory deleted (the disk died), the standby promoted:
-  every acknowledged entry, exit, payment and lost ticket is there; 20
-  times over, each promoted standby the primary of the next round;
+  every acknowledged entry, exit, payment and lost ticket is there, and
+  every reservation a kiosk booked meanwhile; 20 times over, each promoted
+  standby the primary of the next round;
 - async mode the same way, where what may be lost is counted, not required
   to be zero;
 - fencing: the old primary, back after the promotion, takes no change once
@@ -40,11 +41,11 @@ import struct
 import threading
 import time
 
-from harness import (ROOT, Daemon, SANITIZED, check_config, free_port,
-                     http_request, small_config)
+from harness import (ROOT, Client, Daemon, SANITIZED, check_config, fmt_time,
+                     free_port, http_request, small_config)
 from redisutil import AuditDump, RedisServer
-from test_durability import (crash_worker, dur_config, lsn_of, pipeline, read,
-                             reason, segments, snapshots, split_segment,
+from test_durability import (Gone, crash_worker, dur_config, lsn_of, pipeline, read,
+                             reason, rpc, segments, snapshots, split_segment,
                              verify_ledger, wait_orphans, wal_records)
 from test_metrics import promtool
 
@@ -262,13 +263,53 @@ def sync_base():
     return dur_config(spots=4000)
 
 
-def run_round(primary, ledger, lock, rng, prefix, errors_ok=False):
-    """8 crash workers on primary until about 40 changes are acknowledged
-    and a random moment more; then SIGKILL and the data directory deleted."""
+def resv_worker(port, prefix, booked, stop, errors, counts):
+    """One kiosk: books reservations of fresh plates, each window 30 minutes
+    and 10 minutes after the last (at most three overlap, far below the
+    quota); booked gets (id, plate) of each one acknowledged."""
+    try:
+        c = Client(port, timeout=20)
+    except OSError as e:
+        errors.append("connect: %r" % e)
+        return
+    start, n = int(time.time()) + 7200, 0
+    try:
+        while not stop.is_set():
+            plate = "%s%d" % (prefix, n)
+            frm = start + 600 * n
+            n += 1
+            resp = rpc(c, "reserve", plate=plate, **{"class": "car", "from": fmt_time(frm),
+                                                     "to": fmt_time(frm + 1800)})
+            if "error" in resp:
+                errors.append("reserve %s: %r" % (plate, resp))
+                return
+            booked.append((resp["result"]["reservation"], plate))
+            counts[0] += 1
+    except Gone:
+        pass                                    # killed: the answer never came
+    finally:
+        c.close()
+
+
+def lost_reservations(c, booked):
+    """The acknowledged reservations the daemon behind c does not have."""
+    rs = pipeline(c, [("reservation", {"reservation": rid}) for rid, _ in booked])
+    return [(rid, plate, r) for (rid, plate), r in zip(booked, rs)
+            if "error" in r or r["result"]["plate"] != plate or
+            r["result"]["state"] != "booked"]
+
+
+def run_round(primary, ledger, lock, rng, prefix, errors_ok=False, booked=None):
+    """8 crash workers on primary (and a kiosk booking reservations into
+    booked, when given) until about 40 changes are acknowledged and a random
+    moment more; then SIGKILL and the data directory deleted."""
     stop, errors, counts = threading.Event(), [], [0]
     threads = [threading.Thread(target=crash_worker, args=(
         primary.port, "%sT%dN" % (prefix, i), ledger, lock, stop,
         random.Random(rng.random()), errors, counts)) for i in range(8)]
+    if booked is not None:
+        threads.append(threading.Thread(target=resv_worker, args=(
+            primary.port, "%sRV" % prefix, booked, stop, errors, counts)))
     for t in threads:
         t.start()
     t0 = time.time()
@@ -293,7 +334,7 @@ def test_sync_kill_primary_delete_its_disk_promote_nothing_lost():
     rng = random.Random(SEED)
     base = sync_base()
     sync = {"mode": "sync", "on_standby_loss": "async", "sync_timeout_ms": 10000}
-    ledger, lock = {}, threading.Lock()
+    ledger, lock, booked = {}, threading.Lock(), []
     nodes = []
     try:
         p = Node(base, **sync)
@@ -305,18 +346,22 @@ def test_sync_kill_primary_delete_its_disk_promote_nothing_lost():
             nodes.append(s)
             s.start()
             streaming(p)
-            acked += run_round(p, ledger, lock, rng, "R%d" % rnd)
+            acked += run_round(p, ledger, lock, rng, "R%d" % rnd, booked=booked)
             c = s.client(timeout=60)
             res = c.ok("promote")
             assert res == {"role": "primary", "epoch": rnd + 2}, res
             try:
                 verify_ledger(c, ledger)
+                lost = lost_reservations(c, booked)
+                assert not lost, "seed %d: %d of %d reservations lost: %r" % (
+                    SEED, len(lost), len(booked), lost[:3])
             finally:
                 c.close()
             p = s
         entries = sum(1 for r in ledger.values() if r.entry == "ack")
-        print("sync: %d rounds, %d acknowledged changes (%d entries), none lost (seed %d)" % (
-            rounds, acked, entries, SEED))
+        print("sync: %d rounds, %d acknowledged changes (%d entries, %d reservations), "
+              "none lost (seed %d)" % (rounds, acked, entries, len(booked), SEED))
+        assert len(booked) >= rounds, len(booked)
         assert entries > 100 * rounds // 10, entries
         closing(p)
         nodes.remove(p)
@@ -352,8 +397,8 @@ def count_lost(c, ledger):
 def test_async_kill_primary_promote_counts_what_is_lost():
     rng = random.Random(SEED + 1)
     base = sync_base()
-    total = {"entries": 0, "exits": 0, "payments": 0}
-    entries = 0
+    total = {"entries": 0, "exits": 0, "payments": 0, "reservations": 0}
+    entries = booked_total = 0
     for rnd in range(5):
         ledger, lock = {}, threading.Lock()
         p = Node(base, mode="async")
@@ -362,18 +407,23 @@ def test_async_kill_primary_promote_counts_what_is_lost():
             p.start()
             s.start()
             streaming(p)
-            run_round(p, ledger, lock, rng, "A%d" % rnd)
+            booked = []
+            run_round(p, ledger, lock, rng, "A%d" % rnd, booked=booked)
             c = s.client(timeout=60)
             c.ok("promote")
             lost, n = count_lost(c, ledger)
+            lost["reservations"] = len(lost_reservations(c, booked))
+            booked_total += len(booked)
             c.close()
             entries += n
             for k in total:
                 total[k] += lost[k]
         finally:
             stop_all(p, s)
-    print("async: 5 rounds, %d acknowledged entries; lost: %d entries, %d exits, %d payments" % (
-        entries, total["entries"], total["exits"], total["payments"]))
+    print("async: 5 rounds, %d acknowledged entries, %d reservations; lost: %d entries, "
+          "%d exits, %d payments, %d reservations" % (
+              entries, booked_total, total["entries"], total["exits"], total["payments"],
+              total["reservations"]))
 
 
 test_async_kill_primary_promote_counts_what_is_lost.timeout = 120
