@@ -1,6 +1,7 @@
 """The HTTP side (http.md): HTTP/1.1 keep-alive and pipelining, limits on
 headers and slow clients, 405, and WebSocket clients at /ws driven by a real
-client library (the `ws` package for Node.js, tests/js/ws_check.js)."""
+client library (the `ws` package for Node.js, tests/js/ws_check.js), and a
+JSON-RPC client library (`jayson`, tests/js/jayson_check.js) over TCP and /ws."""
 import http.client
 import json
 import os
@@ -114,6 +115,30 @@ def test_slow_request_is_closed():
         assert closed, "a request trickling for %.1fs is still read" % (time.time() - t0)
         assert time.time() - t0 < 9
         s.close()
+    finally:
+        d.close()
+
+
+def test_jayson_client_over_tcp_and_websocket():
+    """A JSON-RPC client library as users of parkd would pick one: jayson,
+    over the TCP port and over /ws, against the same state."""
+    d, port = with_http()
+    try:
+        p = subprocess.run(["node", os.path.join(JS, "jayson_check.js"), str(d.port), str(port)],
+                           capture_output=True, text=True, timeout=60, cwd=JS)
+        assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        assert out["tcp_ping"] == "pong" and out["ws_ping"] == "pong", out
+        ticket = out["tcp_entry"]["ticket"]
+        assert out["tcp_entry"]["plate"] == "JAY 1", out
+        assert out["tcp_unknown"]["code"] == -32601, out
+        assert out["tcp_unknown"]["data"]["reason"] == "method_not_found", out
+        assert out["tcp_bad_params"]["code"] == -32602, out
+        byid = {r["id"]: r for r in out["tcp_batch"]}
+        assert byid["b0"]["result"] == "pong", out
+        assert byid["b1"]["result"]["ticket"] == ticket, out
+        assert out["ws_locate"]["ticket"] == ticket, out
+        assert out["ws_unknown"]["code"] == -32601, out
     finally:
         d.close()
 
