@@ -677,7 +677,10 @@ def test_kill9_under_mixed_load_keeps_every_promise():
                 verify_capacity(c, ledger, started)
             finally:
                 c.close()
-        assert len(ledger["entry"]) > 20 and len(ledger["wait"]) > 10 and len(ledger["resv"]) > 10, \
+        # The load did all three.  Bookings are few by design: 30% of 30
+        # spots is 9 booked at any instant, and most later reserves are
+        # answered reservation_conflict (10 over five rounds was seen).
+        assert len(ledger["entry"]) > 20 and len(ledger["wait"]) > 10 and len(ledger["resv"]) >= 5, \
             {k: len(v) for k, v in ledger.items()}
     except BaseException:
         print("capacity crash loop seed %d" % seed)
