@@ -17,43 +17,9 @@
 
 #include "alloc.h"
 #include "facility_load.h"
+#include "benchutil.h"
 
 #define LEVELS 4
-
-static uint64_t rng_state = 88172645463325252ULL;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Resident set size in bytes, from /proc/self/statm. */
-static long
-rss_bytes(void)
-{
-	long size = 0, resident = 0;
-	FILE *fp = fopen("/proc/self/statm", "r");
-
-	if (fp == NULL)
-		return 0;
-	if (fscanf(fp, "%ld %ld", &size, &resident) != 2)
-		resident = 0;
-	fclose(fp);
-	return resident * sysconf(_SC_PAGESIZE);
-}
 
 /* Heap bytes in use (allocated and not freed), resident or not. */
 static size_t
@@ -153,9 +119,9 @@ bench_size(uint32_t spots, uint32_t rowlen, long ops)
 	cJSON *needs, *veh;
 
 	malloc_trim(0);
-	rss0 = rss_bytes();
+	rss0 = bench_rss_bytes();
 	heap0 = heap_bytes();
-	t0 = now();
+	t0 = bench_now();
 	json = facility_json(spots, rowlen);
 	j = json != NULL ? cJSON_Parse(json) : NULL;
 	veh = cJSON_Parse(vehicles_json);
@@ -163,9 +129,9 @@ bench_size(uint32_t spots, uint32_t rowlen, long ops)
 		fprintf(stderr, "bench: cannot build the JSON\n");
 		exit(1);
 	}
-	t1 = now();
+	t1 = bench_now();
 	f = facility_from_json(j, veh, &(struct jerr){ err, sizeof(err), 0 });
-	t2 = now();
+	t2 = bench_now();
 	if (f == NULL) {
 		fprintf(stderr, "bench: %s\n", err);
 		exit(1);
@@ -174,16 +140,16 @@ bench_size(uint32_t spots, uint32_t rowlen, long ops)
 	cJSON_Delete(veh);
 	free(json);
 	malloc_trim(0);
-	rss1 = rss_bytes();
+	rss1 = bench_rss_bytes();
 	heap1 = heap_bytes();
-	t3 = now();
+	t3 = bench_now();
 	a = alloc_new(f);
 	if (a == NULL) {
 		fprintf(stderr, "bench: alloc_new failed\n");
 		exit(1);
 	}
-	t3 = now() - t3;
-	rss2 = rss_bytes();
+	t3 = bench_now() - t3;
+	rss2 = bench_rss_bytes();
 	heap2 = heap_bytes();
 
 	printf("== %u spots (%u rows of %u, %d levels, 3 entry gates)\n", spots,
@@ -216,28 +182,28 @@ bench_size(uint32_t spots, uint32_t rowlen, long ops)
 	/* Fill to 85%, then entries and exits at that steady state. */
 	target = (size_t)spots * 85 / 100;
 	for (size_t i = 0; i < sizeof(strategies) / sizeof(strategies[0]); i++) {
-		double ts = now(), te = 0, tx = 0, tc;
+		double ts = bench_now(), te = 0, tx = 0, tc;
 		long entries = 0, exits = 0, full = 0;
 		alloc_set_strategy(a, strategies[i]);
-		ts = now() - ts;
+		ts = bench_now() - ts;
 		while (ncars < target) {
-			if (park(a, gates[rng() % (uint64_t)ngates],
-			    classes[rng() % 3], 0, &cars[ncars]) != 0)
+			if (park(a, gates[bench_rng() % (uint64_t)ngates],
+			    classes[bench_rng() % 3], 0, &cars[ncars]) != 0)
 				break;
 			ncars++;
 		}
 		for (long op = 0; op < ops; op += 1000) {
-			double t = now();
+			double t = bench_now();
 			for (int k = 0; k < 1000 && ncars > 0; k++) {
-				size_t v = rng() % ncars;
+				size_t v = bench_rng() % ncars;
 				unpark(a, &cars[v]);
 				cars[v] = cars[--ncars];
 				exits++;
 			}
-			tx += now() - t;
-			t = now();
+			tx += bench_now() - t;
+			t = bench_now();
 			for (int k = 0; k < 1000; k++) {
-				uint64_t x = rng();
+				uint64_t x = bench_rng();
 				/* One in 20 a coach (a run of 5), one in 10 needs ev. */
 				int cls = (x >> 8) % 20 == 0 ? classes[3] :
 				    classes[(x >> 8) % 3];
@@ -249,17 +215,17 @@ bench_size(uint32_t spots, uint32_t rowlen, long ops)
 				ncars++;
 				entries++;
 			}
-			te += now() - t;
+			te += bench_now() - t;
 		}
 		/* Choosing alone for a coach: the contiguous path. */
-		tc = now();
+		tc = bench_now();
 		{
 			uint32_t out[ALLOC_MAX_SPOTS];
 			size_t n;
 			for (int k = 0; k < 1000; k++)
 				(void)alloc_choose(a, gates[k % ngates], classes[3], 0,
 				    out, &n);
-			tc = (now() - tc) / 1000;
+			tc = (bench_now() - tc) / 1000;
 		}
 		printf("  %-8s entry %6.0f ns  exit %6.0f ns  (%ld entries, %ld exits,"
 		    " %ld full)  coach choose %6.0f ns  switch %.2f ms\n",
@@ -268,7 +234,7 @@ bench_size(uint32_t spots, uint32_t rowlen, long ops)
 		    exits ? tx / (double)exits * 1e9 : 0.0, entries, exits, full,
 		    tc * 1e9, ts * 1e3);
 	}
-	rss3 = rss_bytes();
+	rss3 = bench_rss_bytes();
 	printf("  RSS growth after the runs: %.2f B/spot (facility + alloc +"
 	    " the benchmark's own %zu B/spot of parked vehicles)\n",
 	    (double)(rss3 - rss0) / spots, sizeof(struct car));

@@ -28,43 +28,10 @@
 #include "facility_load.h"
 #include "record.h"
 #include "tariff_load.h"
+#include "benchutil.h"
 
 #define ROWLEN 100
 #define T0 ((int64_t)1795392000)
-
-static uint64_t rng_state = 88172645463325252ULL;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long
-rss_bytes(void)
-{
-	long size = 0, resident = 0;
-	FILE *fp = fopen("/proc/self/statm", "r");
-
-	if (fp == NULL)
-		return 0;
-	if (fscanf(fp, "%ld %ld", &size, &resident) != 2)
-		resident = 0;
-	fclose(fp);
-	return resident * sysconf(_SC_PAGESIZE);
-}
 
 static unsigned idn;
 
@@ -98,7 +65,7 @@ make(uint32_t spots, uint32_t oversized, double *build_s)
 	    "\"daily_max\":2500,\"lost_ticket\":5000,\"grace_minutes\":15}");
 	struct garage_capacity_cfg cc;
 	char err[256] = "", zone[32];
-	double t0 = now();
+	double t0 = bench_now();
 	facility *fac;
 	tariff *t;
 	garage *gar;
@@ -147,7 +114,7 @@ make(uint32_t spots, uint32_t oversized, double *build_s)
 		exit(1);
 	garage_set_ids(gar, ids, NULL);
 	if (build_s != NULL)
-		*build_s = now() - t0;
+		*build_s = bench_now() - t0;
 	return gar;
 }
 
@@ -169,8 +136,8 @@ reserve_one(garage *g, int64_t at, struct changes *ch, int64_t horizon_s)
 	in.spot = RESV_NO_SPOT;
 	in.gate = -1;
 	/* Holds start after a day: nothing is due while the book is measured. */
-	in.from = at + 86400 + (int64_t)(rng() % (uint64_t)horizon_s);
-	in.to = in.from + 3600 + (int64_t)(rng() % (71 * 3600));
+	in.from = at + 86400 + (int64_t)(bench_rng() % (uint64_t)horizon_s);
+	in.to = in.from + 3600 + (int64_t)(bench_rng() % (71 * 3600));
 	in.now = at;
 	return garage_reserve(g, &in, &r, &why, ch);
 }
@@ -188,13 +155,13 @@ bench_reserve(uint32_t booked, unsigned ops)
 			exit(1);
 		changes_clear(&ch);
 	}
-	t0 = now();
+	t0 = bench_now();
 	for (unsigned i = 0; i < ops; i++) {
 		if (reserve_one(g, T0, &ch, 88 * 86400) != PK_OK)
 			exit(1);
 		changes_clear(&ch);
 	}
-	dt = now() - t0;
+	dt = bench_now() - t0;
 	printf("reserve with %6u booked (1 000 000 spots): %7.2f us each (%u reserves)\n",
 	    booked, dt * 1e6 / ops, ops);
 	changes_release(&ch);
@@ -247,7 +214,7 @@ bench_start(uint32_t booked)
 	if (record_snapshot(g, collect, &snap) != 0)
 		exit(1);
 	garage_free(g);
-	t0 = now();
+	t0 = bench_now();
 	r = make(1000000, 0, &build);
 	for (size_t i = 0; i < snap.n; i++) {
 		if (record_apply(r, snap.v[i], snap.len[i], &e) != PK_OK) {
@@ -255,15 +222,15 @@ bench_start(uint32_t booked)
 			exit(1);
 		}
 	}
-	t_apply = now() - t0;
+	t_apply = bench_now() - t0;
 	n = garage_run_due(r, T0 + 3600, &ch);
 	n += garage_settle(r, T0 + 3600, &ch);
-	t_due = now() - t0 - t_apply;
+	t_due = bench_now() - t0 - t_apply;
 	printf("start-up, %u reservations, 1 000 000 spots: %.3f s (facility %.3f s, "
 	    "%zu snapshot records of %.1f MB applied %.3f s, due work %.4f s, %zu changes), "
-	    "%.0f MB resident\n", booked, now() - t0, build, snap.n,
+	    "%.0f MB resident\n", booked, bench_now() - t0, build, snap.n,
 	    (double)snap.bytes / 1e6, t_apply - build, t_due, n,
-	    (double)rss_bytes() / 1e6);
+	    (double)bench_rss_bytes() / 1e6);
 	for (size_t i = 0; i < snap.n; i++)
 		free(snap.v[i]);
 	free(snap.v);
@@ -340,7 +307,7 @@ bench_exit(uint32_t spots, int waiting_cls, unsigned ops)
 		wait_one(g, plate, waiting_cls, at, &ch);
 	}
 	for (unsigned i = 0; i < ops; i++) {
-		uint32_t k = (uint32_t)(rng() % spots);
+		uint32_t k = (uint32_t)(bench_rng() % spots);
 		struct ticket *t;
 
 		snprintf(plate, sizeof(plate), "C-%08u", k);
@@ -349,10 +316,10 @@ bench_exit(uint32_t spots, int waiting_cls, unsigned ops)
 			i--;
 			continue;
 		}
-		t0 = now();
+		t0 = bench_now();
 		if (garage_exit(g, t, 0, at, &q, &ch) != PK_OK)
 			exit(1);
-		spent += now() - t0;
+		spent += bench_now() - t0;
 		if (waiting_cls == 0) {
 			if (ch.n != 3 || garage_waitlist_depth(g) != 999)
 				exit(1);
@@ -393,7 +360,7 @@ bench_pairs(uint32_t booked, unsigned ops)
 		snprintf(plate, sizeof(plate), "H-%08u", i);
 		enter(g, plate, 0, T0, &ch);
 	}
-	t0 = now();
+	t0 = bench_now();
 	for (unsigned i = 0; i < ops; i++) {
 		snprintf(plate, sizeof(plate), "P-%08u", i);
 		enter(g, plate, 0, T0, &ch);
@@ -401,7 +368,7 @@ bench_pairs(uint32_t booked, unsigned ops)
 			exit(1);
 		changes_clear(&ch);
 	}
-	dt = now() - t0;
+	dt = bench_now() - t0;
 	printf("entry+exit, 1 000 000 spots half full, %6u booked, nobody waiting: %5.2f us a pair\n",
 	    booked, dt * 1e6 / ops);
 	changes_release(&ch);

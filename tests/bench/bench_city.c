@@ -22,17 +22,9 @@
 #include "facility_load.h"
 #include "garage.h"
 #include "tariff_load.h"
+#include "benchutil.h"
 
 #define ROWLEN 200
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* spots in rows of ROWLEN: regular mostly, every 8th row oversized. */
 static char *
@@ -90,13 +82,13 @@ bench(garage *g, const char *what, long repeats)
 	size_t bytes = 0;
 
 	jw_init(&w);
-	t0 = now();
+	t0 = bench_now();
 	for (long i = 0; i < repeats; i++)
 		city_measure(g, 0, &av);
-	t_measure = (now() - t0) / (double)repeats;
+	t_measure = (bench_now() - t0) / (double)repeats;
 	p = (struct city_pub){ "bench-garage", facility_name(f), "127.0.0.1:7070",
 	    525200000, 134050000, 1800000000, f, &av };
-	t0 = now();
+	t0 = bench_now();
 	for (long i = 0; i < repeats; i++) {
 		jw_reset(&w);
 		city_by_class_json(&w, f, &av);
@@ -104,7 +96,7 @@ bench(garage *g, const char *what, long repeats)
 		city_message_json(&w, &p);
 		bytes = w.len;
 	}
-	t_text = (now() - t0) / (double)repeats;
+	t_text = (bench_now() - t0) / (double)repeats;
 	printf("  %-10s measure %9.2f us, texts %6.2f us (%zu-byte message); "
 	    "free %llu, bus fits %llu\n", what, t_measure * 1e6, t_text * 1e6,
 	    bytes, (unsigned long long)av.free,

@@ -19,30 +19,10 @@
 #include <unistd.h>
 
 #include "dict.h"
+#include "benchutil.h"
 
 #define PASSES 5
 #define KEYLEN 40
-
-static uint64_t rng_state = 88172645463325252ULL;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-/* CPU time of this process: waiting for a shared CPU does not count. */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 die(const char *what)
@@ -60,8 +40,8 @@ make_key(enum shape sh, size_t i, int miss, char out[KEYLEN])
 	if (sh == SHAPE_ID)
 		snprintf(out, KEYLEN, "019a%04x-%04x-7%03x-%c%03x-%012llx",
 		    (unsigned)(i >> 16) & 0xffff, (unsigned)i & 0xffff,
-		    (unsigned)(rng() & 0xfff), miss ? 'b' : '8',
-		    (unsigned)(rng() & 0xfff), (unsigned long long)(rng() >> 16));
+		    (unsigned)(bench_rng() & 0xfff), miss ? 'b' : '8',
+		    (unsigned)(bench_rng() & 0xfff), (unsigned long long)(bench_rng() >> 16));
 	else
 		snprintf(out, KEYLEN, "%c%c-%c%c %zu%s",
 		    'A' + (int)(i % 26), 'A' + (int)(i / 26 % 26),
@@ -93,26 +73,26 @@ bench(enum shape sh, size_t n, size_t ops)
 	if (dict_size(d) != n)
 		die("duplicate keys made");
 	for (size_t i = 0; i < ops; i++) {
-		order[i] = (size_t)(rng() % n);
-		make_key(sh, (size_t)(rng() % n), 1, miss[i]);
+		order[i] = (size_t)(bench_rng() % n);
+		make_key(sh, (size_t)(bench_rng() % n), 1, miss[i]);
 	}
 	for (int pass = 0; pass < PASSES; pass++) {
 		double t0, t1, t2, t3;
 
-		t0 = now();
+		t0 = bench_cpu_now();
 		for (size_t i = 0; i < ops; i++)
 			sink += (uintptr_t)dict_get(d, keys[order[i]]);
-		t1 = now();
+		t1 = bench_cpu_now();
 		for (size_t i = 0; i < ops; i++)
 			sink += (uintptr_t)dict_get(d, miss[i]);
-		t2 = now();
+		t2 = bench_cpu_now();
 		/* A key comes and goes: the set and the delete of one stay. */
 		for (size_t i = 0; i < ops; i++) {
 			if (dict_set(d, miss[i], miss[i]) != 0)
 				die("out of memory");
 			sink += (uintptr_t)dict_del(d, miss[i]);
 		}
-		t3 = now();
+		t3 = bench_cpu_now();
 		if (t1 - t0 < best_hit)
 			best_hit = t1 - t0;
 		if (t2 - t1 < best_miss)

@@ -17,17 +17,9 @@
 #include "garage.h"
 #include "tariff_load.h"
 #include "view.h"
+#include "benchutil.h"
 
 #define ROWLEN 100
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static garage *
 make(uint32_t spots)
@@ -111,19 +103,19 @@ run(garage *g, const char *what)
 	uint32_t total = facility_spot_count(garage_facility(g)), from = 0;
 	unsigned pages = 0;
 	size_t bytes = 0, biggest = 0;
-	double t0 = now(), slowest = 0;
+	double t0 = bench_now(), slowest = 0;
 	struct jw w;
 
 	jw_init(&w);
 	while (from < total) {
-		double p0 = now();
+		double p0 = bench_now();
 		const char *next;
 
 		jw_reset(&w);
 		if (view_layout(&w, g, from, FAC_MAX_SPOTS, VIEW_LAYOUT_MAX_BYTES, 1) != PK_OK)
 			exit(1);
-		if (now() - p0 > slowest)
-			slowest = now() - p0;
+		if (bench_now() - p0 > slowest)
+			slowest = bench_now() - p0;
 		pages++;
 		bytes += w.len;
 		if (w.len > biggest)
@@ -132,7 +124,7 @@ run(garage *g, const char *what)
 		from = next != NULL && next[7] != 'n' ? (uint32_t)strtoul(next + 7, NULL, 10) : total;
 	}
 	printf("%9u spots, %-13s %3u pages, %8.1f MB (largest %.2f MB), %8.1f ms in all, slowest page %6.1f ms\n",
-	    total, what, pages, bytes / 1e6, biggest / 1e6, (now() - t0) * 1e3, slowest * 1e3);
+	    total, what, pages, bytes / 1e6, biggest / 1e6, (bench_now() - t0) * 1e3, slowest * 1e3);
 	jw_release(&w);
 }
 

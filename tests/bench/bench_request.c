@@ -27,19 +27,11 @@
 #include "record.h"
 #include "session.h"
 #include "tariff_load.h"
+#include "benchutil.h"
 
 #define ROWLEN	100
 #define SPOTS	10000
 #define ROUNDS	7
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static garage *
 make(void)
@@ -206,7 +198,7 @@ main(int argc, char **argv)
 		char **l = make_lines(pairs, r);
 		double t0;
 
-		t0 = now();
+		t0 = bench_now();
 		for (unsigned i = 0; i < 2 * pairs; i++) {
 			rpc_msg *m = rpc_parse(l[i], strlen(l[i]));
 
@@ -214,8 +206,8 @@ main(int argc, char **argv)
 				exit(1);
 			rpc_msg_free(m);
 		}
-		parse[r] = (now() - t0) / (2.0 * pairs) * 1e9;
-		t0 = now();
+		parse[r] = (bench_now() - t0) / (2.0 * pairs) * 1e9;
+		t0 = bench_now();
 		for (unsigned i = 0; i < 2 * pairs; i++) {
 			struct session_out out;
 
@@ -230,7 +222,7 @@ main(int argc, char **argv)
 			nreq++;
 			free(out.defer_id);
 		}
-		full[r] = (now() - t0) / (2.0 * pairs) * 1e9;
+		full[r] = (bench_now() - t0) / (2.0 * pairs) * 1e9;
 		t += pairs;
 		free_lines(l, pairs);
 	}

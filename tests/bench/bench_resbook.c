@@ -24,32 +24,19 @@
 
 #include "resbook.h"
 #include "uuid7.h"
+#include "benchutil.h"
 
 #define NOW ((int64_t)1795392000)
 #define NTYPES 3
 #define CAP 83333u		/* floor(0.25 x 1 000 000 / 3) */
 #define SPOTS 1000000u
 
-static uint64_t rng_state = 88172645463325252ULL;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 static clockid_t clock_id = CLOCK_PROCESS_CPUTIME_ID;
 
 static double
 now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(clock_id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return bench_clock(clock_id);
 }
 
 static size_t
@@ -69,7 +56,7 @@ next_id(char out[UUID_BUFSZ])
 	unsigned char rnd[16], u[16];
 
 	for (int i = 0; i < 16; i += 8) {
-		uint64_t x = rng();
+		uint64_t x = bench_rng();
 		memcpy(rnd + i, &x, 8);
 	}
 	uuid7_next(&gen, id_ms++, rnd, u);
@@ -81,7 +68,7 @@ static void
 make_req(struct resbook_reserve_in *in, char id[UUID_BUFSZ],
     char plate[PLATE_BUFSZ], uint32_t cap)
 {
-	uint64_t x = rng();
+	uint64_t x = bench_rng();
 	int64_t len = (x % 10 < 8) ? 3600 * (int64_t)(1 + (x >> 8) % 4) :
 	    3600 * (int64_t)(1 + (x >> 8) % 72);
 
@@ -227,15 +214,15 @@ bench_size(size_t n, long ops)
 		size_t got;
 		q.limit = 100;
 		q.has_from = 1;
-		q.from = NOW + (int64_t)(rng() % (80 * 86400));
+		q.from = NOW + (int64_t)(bench_rng() % (80 * 86400));
 		resbook_list(rb, &q, items, &got, cur);
 		n_list++;
 	}
 	t_list = now() - t;
 	t = now();
 	for (long op = 0; op < ops; op++) {
-		snprintf(plate, PLATE_BUFSZ, "B-%05u", (unsigned)(rng() % 100000));
-		(void)resbook_arrival(rb, plate, NOW + (int64_t)(rng() % (80 * 86400)),
+		snprintf(plate, PLATE_BUFSZ, "B-%05u", (unsigned)(bench_rng() % 100000));
+		(void)resbook_arrival(rb, plate, NOW + (int64_t)(bench_rng() % (80 * 86400)),
 		    900);
 		n_arr++;
 	}

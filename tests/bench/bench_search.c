@@ -25,28 +25,9 @@
 #include "session.h"
 #include "subs.h"
 #include "tariff_load.h"
+#include "benchutil.h"
 
 #define LIMIT 20
-
-static uint64_t rng_state = 88172645463325252ULL;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t
 heap_bytes(void)
@@ -68,16 +49,16 @@ rand_plate(char out[PLATE_BUFSZ])
 	    "A", "AC", "MZ", "WI", "KA", "HD", "OS", "BI", "GE", "MG", "OB",
 	    "LEV", "SHA", "FFB" };
 	size_t nd = sizeof(district) / sizeof(district[0]);
-	int letters = 1 + (int)(rng() % 2), digits = 1 + (int)(rng() % 4);
+	int letters = 1 + (int)(bench_rng() % 2), digits = 1 + (int)(bench_rng() % 4);
 	size_t n = (size_t)snprintf(out, PLATE_BUFSZ, "%s-",
-	    district[rng() % nd]);
+	    district[bench_rng() % nd]);
 
 	for (int i = 0; i < letters; i++)
-		out[n++] = (char)('A' + rng() % 26);
+		out[n++] = (char)('A' + bench_rng() % 26);
 	out[n++] = ' ';
-	out[n++] = (char)('1' + rng() % 9);
+	out[n++] = (char)('1' + bench_rng() % 9);
 	for (int i = 1; i < digits; i++)
-		out[n++] = (char)('0' + rng() % 10);
+		out[n++] = (char)('0' + bench_rng() % 10);
 	out[n] = '\0';
 }
 
@@ -102,15 +83,15 @@ bench_prefix(const omap *m, char (*plates)[PLATE_BUFSZ], size_t n,
 	if (t == NULL)
 		return;
 	for (long i = 0; i < searches; i++) {
-		const char *p = plates[rng() % n];
+		const char *p = plates[bench_rng() % n];
 		size_t len = strlen(p) < plen ? strlen(p) : plen;
 		size_t k = 0;
 
-		t0 = now();
+		t0 = bench_now();
 		for (omap_node *o = omap_prefix_first(m, p, len);
 		    o != NULL && k < LIMIT; o = omap_prefix_next(o, p, len))
 			got[k++] = omap_node_key(o);
-		t[i] = now() - t0;
+		t[i] = bench_now() - t0;
 		total += t[i];
 		matches += (long)k;
 		full += k == LIMIT;
@@ -140,7 +121,7 @@ run(size_t n, long searches)
 		fprintf(stderr, "bench: out of memory\n");
 		return 1;
 	}
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < n;) {
 		rand_plate(plates[i]);
 		if (omap_get(m, plates[i]) != NULL) {
@@ -153,7 +134,7 @@ run(size_t n, long searches)
 		}
 		i++;
 	}
-	t_ins = now() - t0;
+	t_ins = bench_now() - t0;
 	printf("== %zu plates in the index\n", n);
 	printf("  build: %.0f ns/insert (with a lookup; %zu duplicates"
 	    " redrawn), heap %.1f"
@@ -169,20 +150,20 @@ run(size_t n, long searches)
 		for (long k = 0; k < misses; k++) {
 			char p[8];
 
-			snprintf(p, sizeof(p), "Q%c-", (char)('A' + rng() % 26));
-			t0 = now();
+			snprintf(p, sizeof(p), "Q%c-", (char)('A' + bench_rng() % 26));
+			t0 = bench_now();
 			if (omap_prefix_first(m, p, strlen(p)) != NULL)
 				abort();
-			total += now() - t0;
+			total += bench_now() - t0;
 		}
 		printf("  no match:     %6.2f us/search mean\n",
 		    total / (double)misses * 1e6);
 	}
 
 	/* Churn: a vehicle leaves (delete) and another comes (insert). */
-	t0 = now();
+	t0 = bench_now();
 	for (long k = 0; k < churn; k++) {
-		size_t j = rng() % n;
+		size_t j = bench_rng() % n;
 
 		if (omap_del(m, plates[j]) != plates[j])
 			abort();
@@ -193,7 +174,7 @@ run(size_t n, long searches)
 		if (omap_put(m, plates[j], plates[j], NULL) != PK_OK)
 			abort();
 	}
-	t_churn = now() - t0;
+	t_churn = bench_now() - t0;
 	printf("  churn: %.0f ns per delete + insert pair (incl. one lookup"
 	    " and drawing a plate; %ld pairs)\n", t_churn / (double)churn * 1e9,
 	    churn);
@@ -202,18 +183,18 @@ run(size_t n, long searches)
 		double td = 0, ti = 0;
 
 		for (long k = 0; k < churn; k++) {
-			size_t j = rng() % n;
+			size_t j = bench_rng() % n;
 
 			do
 				rand_plate(fresh);
 			while (omap_get(m, fresh) != NULL);
-			t0 = now();
+			t0 = bench_now();
 			omap_del(m, plates[j]);
-			td += now() - t0;
+			td += bench_now() - t0;
 			memcpy(plates[j], fresh, sizeof(fresh));
-			t0 = now();
+			t0 = bench_now();
 			omap_put(m, plates[j], plates[j], NULL);
-			ti += now() - t0;
+			ti += bench_now() - t0;
 		}
 		printf("  delete %.0f ns, insert %.0f ns (each timed alone)\n",
 		    td / (double)churn * 1e9, ti / (double)churn * 1e9);
@@ -242,7 +223,7 @@ bench_routing(size_t nsubs)
 		struct subs_topic t;
 
 		rand_plate(plate);
-		plate[2 + rng() % 5] = '\0';	/* a prefix of 2..6 chars */
+		plate[2 + bench_rng() % 5] = '\0';	/* a prefix of 2..6 chars */
 		snprintf(id, sizeof(id), "sub-%zu", i);
 		snprintf(topic, sizeof(topic), "search:%s", plate);
 		if (subs_topic_parse(topic, strlen(topic), &t) != PK_OK ||
@@ -251,14 +232,14 @@ bench_routing(size_t nsubs)
 			return 1;
 		}
 	}
-	t0 = now();
+	t0 = bench_now();
 	for (long k = 0; k < routes; k++) {
 		rand_plate(plate);
 		visited += (long)subs_each_search(s, plate, NULL, NULL);
 	}
-	total = now() - t0;
+	total = bench_now() - t0;
 	/* Plates nobody watches: the 16 lookups alone. */
-	t0 = now();
+	t0 = bench_now();
 	for (long k = 0; k < routes; k++) {
 		rand_plate(plate);
 		plate[0] = 'Q';
@@ -266,7 +247,7 @@ bench_routing(size_t nsubs)
 		if (subs_each_search(s, plate, NULL, NULL) != 0)
 			abort();
 	}
-	tmiss = now() - t0;
+	tmiss = bench_now() - t0;
 	printf("  %zu search subscribers (prefixes of 2-6 chars): %.0f ns to"
 	    " route a plate, %.1f receivers each; %.0f ns with none"
 	    " (incl. drawing the plate)\n", nsubs,
@@ -372,13 +353,13 @@ bench_search_call(size_t n, long calls)
 		if (t == NULL)
 			return 1;
 		for (long k = 0; k < calls; k++) {
-			const char *p = plates[rng() % n];
+			const char *p = plates[bench_rng() % n];
 			char line[160];
 			struct session_out out;
 			int len = snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\","
 			    "\"id\":%ld,\"method\":\"search\",\"params\":{\"prefix\":"
 			    "\"%.*s\"}}", k, (int)plen, p);
-			double t0 = now();
+			double t0 = bench_now();
 
 			if (session_handle(&s, line, (size_t)len, 0, 1795392000, &out) != 0 ||
 			    out.line == NULL || strstr(out.line, "\"result\"") == NULL) {
@@ -386,7 +367,7 @@ bench_search_call(size_t n, long calls)
 				    out.line ? out.line : "(no reply)");
 				return 1;
 			}
-			t[k] = now() - t0;
+			t[k] = bench_now() - t0;
 			total += t[k];
 			bytes += out.line_len;
 			free(out.defer_id);

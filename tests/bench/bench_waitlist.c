@@ -18,33 +18,14 @@
 #include <unistd.h>
 
 #include "waitlist.h"
+#include "benchutil.h"
 
 #define T0 ((int64_t)1767225600)	/* 2026-01-01T00:00:00Z */
-
-static uint64_t rng_state = 88172645463325252ULL;
-
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
 
 /*
  * CPU time of this process, not wall time: the development machine is
  * shared, and a benchmark that waits for a CPU should not count the wait.
  */
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Heap bytes in use (allocated and not freed), resident or not. */
 static size_t
 heap_bytes(void)
@@ -133,11 +114,11 @@ time_match(const waitlist *wl, const char *what, uint32_t mask, long reps)
 {
 	struct fits f = { mask, 0 };
 	const struct waitlist_entry *e = NULL;
-	double t = now();
+	double t = bench_cpu_now();
 
 	for (long i = 0; i < reps; i++)
 		e = waitlist_match(wl, fits_mask, &f);
-	t = now() - t;
+	t = bench_cpu_now() - t;
 	printf("  match, %-34s %7.1f ns  (%.1f heads asked%s)\n", what,
 	    t / (double)reps * 1e9, (double)f.calls / (double)reps,
 	    e == NULL ? ", none fits" : "");
@@ -164,10 +145,10 @@ bench_size(size_t n, long ops)
 		die("waitlist_new failed");
 
 	/* Fill: entries spread at random over the queues. */
-	t = now();
+	t = bench_cpu_now();
 	for (size_t i = 0; i < n; i++)
-		add_one(wl, &nm, (int)(rng() % (uint64_t)nqueues), at);
-	t = now() - t;
+		add_one(wl, &nm, (int)(bench_rng() % (uint64_t)nqueues), at);
+	t = bench_cpu_now() - t;
 	heap1 = heap_bytes();
 	printf("== %zu waiting in %zu queues\n", n, waitlist_queue_count(wl));
 	printf("  add (filling)                             %7.1f ns;"
@@ -199,17 +180,17 @@ bench_size(size_t n, long ops)
 	while ((e = waitlist_iter_next(wl, &it)) != NULL &&
 	    e->state == WAITLIST_WAITING)
 		ents[k++] = e;
-	t = now();
+	t = bench_cpu_now();
 	for (long i = 0; i < ops; i++)
-		sum += (long)waitlist_position(wl, ents[rng() % k]);
-	t = now() - t;
+		sum += (long)waitlist_position(wl, ents[bench_rng() % k]);
+	t = bench_cpu_now() - t;
 	printf("  position()                                %7.1f ns  (mean %.0f)\n",
 	    t / (double)ops * 1e9, (double)sum / (double)ops);
-	t = now();
+	t = bench_cpu_now();
 	for (long i = 0; i < ops; i++)
 		sum += (long)waitlist_position(wl,
-		    waitlist_get(wl, ents[rng() % k]->id));
-	t = now() - t;
+		    waitlist_get(wl, ents[bench_rng() % k]->id));
+	t = bench_cpu_now() - t;
 	printf("  get(id) + position()                      %7.1f ns\n",
 	    t / (double)ops * 1e9);
 	free(ents);
@@ -228,9 +209,9 @@ bench_size(size_t n, long ops)
 		lim0.keep_outcomes_s = 0;
 		if (waitlist_set_limits(wl, &lim0) != PK_OK)
 			die("set_limits");
-		t = now();
+		t = bench_cpu_now();
 		for (long i = 0; i < ops; i++) {
-			struct fits f = { (uint32_t)rng() | 1u, 0 };
+			struct fits f = { (uint32_t)bench_rng() | 1u, 0 };
 
 			e = waitlist_match(wl, fits_mask, &f);
 			calls += f.calls;
@@ -239,10 +220,10 @@ bench_size(size_t n, long ops)
 					die("assign failed");
 				hits++;
 			}
-			add_one(wl, &nm, (int)(rng() % (uint64_t)nqueues), at);
+			add_one(wl, &nm, (int)(bench_rng() % (uint64_t)nqueues), at);
 			pruned += (long)waitlist_prune(wl, at + 1);
 		}
-		t = now() - t;
+		t = bench_cpu_now() - t;
 		printf("  churn: match + assign + add + prune       %7.1f ns"
 		    "  (%.1f heads asked, %ld assigned, %zu waiting)\n",
 		    t / (double)ops * 1e9, (double)calls / (double)ops, hits,
@@ -256,14 +237,14 @@ bench_size(size_t n, long ops)
 		long done = 0;
 		int changed;
 
-		t = now();
+		t = bench_cpu_now();
 		for (long i = 0; i < ops / 4; i++) {
-			size_t j = nm.next - 1 - (size_t)(rng() % (uint64_t)(n / 2 + 1));
+			size_t j = nm.next - 1 - (size_t)(bench_rng() % (uint64_t)(n / 2 + 1));
 			if (waitlist_cancel(wl, nm.id[j], at, &e, &changed) == PK_OK &&
 			    changed)
 				done++;
 		}
-		t = now() - t;
+		t = bench_cpu_now() - t;
 		printf("  cancel (from the middle)                  %7.1f ns"
 		    "  (%ld cancelled)\n", t / (double)(ops / 4) * 1e9, done);
 	}
@@ -273,12 +254,12 @@ bench_size(size_t n, long ops)
 		size_t ne, np, outcomes = waitlist_outcome_count(wl);
 		double tp;
 
-		t = now();
+		t = bench_cpu_now();
 		ne = waitlist_expire_due(wl, at + 7200, NULL, NULL);
-		t = now() - t;
-		tp = now();
+		t = bench_cpu_now() - t;
+		tp = bench_cpu_now();
 		np = waitlist_prune(wl, at + 7200 + 86401);
-		tp = now() - tp;
+		tp = bench_cpu_now() - tp;
 		printf("  expire_due %zu: %.1f ns each;  prune %zu: %.1f ns each\n",
 		    ne, ne ? t / (double)ne * 1e9 : 0.0, np,
 		    np ? tp / (double)np * 1e9 : 0.0);
