@@ -30,7 +30,6 @@
 #include "tariff_load.h"
 #include "benchutil.h"
 
-#define ROWLEN 100
 #define T0 ((int64_t)1795392000)
 
 static unsigned idn;
@@ -50,62 +49,18 @@ ids(void *ud, char out[UUID_BUFSZ])
 }
 
 /*
- * spots regular spots (rows of ROWLEN on 4 levels), plus `oversized`
+ * spots regular spots (rows of BENCH_ROWLEN on 4 levels), plus `oversized`
  * oversized ones (at least one); cars fit regular, vans oversized.
  */
 static garage *
 make(uint32_t spots, uint32_t oversized, double *build_s)
 {
-	cJSON *f = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(f, "rows");
-	cJSON *gates = cJSON_AddArrayToObject(f, "gates"), *g;
-	cJSON *veh = cJSON_Parse("{\"car\":{\"fits\":[\"regular\"]},"
-	    "\"van\":{\"fits\":[\"oversized\"]}}");
-	cJSON *tj = cJSON_Parse("{\"free_minutes\":15,\"increment_minutes\":15,"
-	    "\"tiers\":[{\"upto_minutes\":60,\"amount\":300}],\"overage_per_hour\":200,"
-	    "\"daily_max\":2500,\"lost_ticket\":5000,\"grace_minutes\":15}");
+	static const char *const gates[] = { "in" };
 	struct garage_capacity_cfg cc;
-	char err[256] = "", zone[32];
 	double t0 = bench_now();
-	facility *fac;
-	tariff *t;
-	garage *gar;
+	garage *gar = bench_garage("bench_capacity", spots, oversized ? oversized : 1,
+	    gates, 1, ALLOC_NEAREST, 10);
 
-	cJSON_AddStringToObject(f, "name", "Bench");
-	g = cJSON_CreateObject();
-	cJSON_AddStringToObject(g, "id", "in");
-	cJSON_AddStringToObject(g, "role", "both");
-	cJSON_AddNumberToObject(g, "level", 0);
-	cJSON_AddNumberToObject(g, "x", 0);
-	cJSON_AddNumberToObject(g, "y", 0);
-	cJSON_AddItemToArray(gates, g);
-	for (uint32_t r = 0; r < spots / ROWLEN + 1; r++) {
-		cJSON *row = cJSON_CreateObject();
-		int last = r == spots / ROWLEN;
-
-		snprintf(zone, sizeof(zone), "Z%u", r);
-		cJSON_AddNumberToObject(row, "level", r % 4);
-		cJSON_AddStringToObject(row, "zone", zone);
-		cJSON_AddStringToObject(row, "type", last ? "oversized" : "regular");
-		cJSON_AddNumberToObject(row, "count", last ? (oversized ? oversized : 1) : ROWLEN);
-		cJSON_AddNumberToObject(row, "x", 0);
-		cJSON_AddNumberToObject(row, "y", 6.0 * (r / 4));
-		cJSON_AddNumberToObject(row, "dx", 2.5);
-		cJSON_AddNumberToObject(row, "dy", 0);
-		cJSON_AddItemToArray(rows, row);
-	}
-	fac = facility_from_json(f, veh, &(struct jerr){ err, sizeof(err), 0 });
-	t = fac == NULL ? NULL :
-	    tariff_from_json(tj, "tariff", &(struct jerr){ err, sizeof(err), 0 });
-	cJSON_Delete(f);
-	cJSON_Delete(veh);
-	cJSON_Delete(tj);
-	if (fac == NULL || t == NULL) {
-		fprintf(stderr, "bench_capacity: %s\n", err);
-		exit(1);
-	}
-	gar = garage_new(fac, t, NULL, NULL, ALLOC_NEAREST, 10);
-	if (gar == NULL)
-		exit(1);
 	garage_capacity_defaults(&cc);
 	cc.max_fraction_ppm = 1000000;
 	cc.wl.max_depth = 1000000;

@@ -19,58 +19,12 @@
 #include "view.h"
 #include "benchutil.h"
 
-#define ROWLEN 100
-
 static garage *
 make(uint32_t spots)
 {
-	cJSON *f = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(f, "rows");
-	cJSON *gates = cJSON_AddArrayToObject(f, "gates"), *g;
-	cJSON *veh = cJSON_Parse("{\"car\":{\"fits\":[\"regular\"]}}");
-	cJSON *tj = cJSON_Parse("{\"free_minutes\":15,\"increment_minutes\":15,"
-	    "\"tiers\":[{\"upto_minutes\":60,\"amount\":300}],\"overage_per_hour\":200,"
-	    "\"daily_max\":2500,\"lost_ticket\":5000,\"grace_minutes\":15}");
-	char err[256] = "", zone[32];
-	facility *fac;
-	tariff *t;
-	garage *gar;
+	static const char *const gates[] = { "in" };
 
-	cJSON_AddStringToObject(f, "name", "Bench");
-	g = cJSON_CreateObject();
-	cJSON_AddStringToObject(g, "id", "in");
-	cJSON_AddStringToObject(g, "role", "both");
-	cJSON_AddNumberToObject(g, "level", 0);
-	cJSON_AddNumberToObject(g, "x", 0);
-	cJSON_AddNumberToObject(g, "y", 0);
-	cJSON_AddItemToArray(gates, g);
-	for (uint32_t r = 0; r < spots / ROWLEN; r++) {
-		cJSON *row = cJSON_CreateObject();
-
-		snprintf(zone, sizeof(zone), "Z%u", r);
-		cJSON_AddNumberToObject(row, "level", r % 4);
-		cJSON_AddStringToObject(row, "zone", zone);
-		cJSON_AddStringToObject(row, "type", "regular");
-		cJSON_AddNumberToObject(row, "count", ROWLEN);
-		cJSON_AddNumberToObject(row, "x", 0);
-		cJSON_AddNumberToObject(row, "y", 6.0 * (r / 4));
-		cJSON_AddNumberToObject(row, "dx", 2.5);
-		cJSON_AddNumberToObject(row, "dy", 0);
-		cJSON_AddItemToArray(rows, row);
-	}
-	fac = facility_from_json(f, veh, &(struct jerr){ err, sizeof(err), 0 });
-	t = fac == NULL ? NULL :
-	    tariff_from_json(tj, "tariff", &(struct jerr){ err, sizeof(err), 0 });
-	cJSON_Delete(f);
-	cJSON_Delete(veh);
-	cJSON_Delete(tj);
-	if (fac == NULL || t == NULL) {
-		fprintf(stderr, "bench_layout: %s\n", err);
-		exit(1);
-	}
-	gar = garage_new(fac, t, NULL, NULL, ALLOC_FIRST, 10);
-	if (gar == NULL)
-		exit(1);
-	return gar;
+	return bench_garage("bench_layout", spots, 0, gates, 1, ALLOC_FIRST, 10);
 }
 
 /* Fills spots until `upto` of them are occupied. */
@@ -139,7 +93,7 @@ main(int argc, char **argv)
 		for (int i = 1; i < argc && n < 8; i++)
 			sizes[n++] = (uint32_t)strtoul(argv[i], NULL, 10);
 	}
-	printf("bench_layout: every page of `layout` (rows of %u spots)\n", ROWLEN);
+	printf("bench_layout: every page of `layout` (rows of %u spots)\n", BENCH_ROWLEN);
 	for (int i = 0; i < n; i++) {
 		garage *g = make(sizes[i]);
 		uint32_t done = 0;

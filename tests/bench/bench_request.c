@@ -29,64 +29,15 @@
 #include "tariff_load.h"
 #include "benchutil.h"
 
-#define ROWLEN	100
 #define SPOTS	10000
 #define ROUNDS	7
 
 static garage *
 make(void)
 {
-	cJSON *f = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(f, "rows");
-	cJSON *gates = cJSON_AddArrayToObject(f, "gates");
-	cJSON *veh = cJSON_Parse("{\"car\":{\"fits\":[\"regular\"]}}");
-	cJSON *tj = cJSON_Parse("{\"free_minutes\":15,\"increment_minutes\":15,"
-	    "\"tiers\":[{\"upto_minutes\":60,\"amount\":300}],\"overage_per_hour\":200,"
-	    "\"daily_max\":2500,\"lost_ticket\":5000,\"grace_minutes\":15}");
-	static const char *const gate_ids[] = { "north", "south" };
-	char err[256] = "", zone[32];
-	facility *fac;
-	tariff *t;
-	garage *gar;
+	static const char *const gates[] = { "north", "south" };
 
-	cJSON_AddStringToObject(f, "name", "Bench");
-	for (int i = 0; i < 2; i++) {
-		cJSON *g = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(g, "id", gate_ids[i]);
-		cJSON_AddStringToObject(g, "role", "both");
-		cJSON_AddNumberToObject(g, "level", 0);
-		cJSON_AddNumberToObject(g, "x", 100.0 * i);
-		cJSON_AddNumberToObject(g, "y", 0);
-		cJSON_AddItemToArray(gates, g);
-	}
-	for (uint32_t r = 0; r < SPOTS / ROWLEN; r++) {
-		cJSON *row = cJSON_CreateObject();
-
-		snprintf(zone, sizeof(zone), "Z%u", r);
-		cJSON_AddNumberToObject(row, "level", r % 4);
-		cJSON_AddStringToObject(row, "zone", zone);
-		cJSON_AddStringToObject(row, "type", "regular");
-		cJSON_AddNumberToObject(row, "count", ROWLEN);
-		cJSON_AddNumberToObject(row, "x", 0);
-		cJSON_AddNumberToObject(row, "y", 6.0 * (r / 4));
-		cJSON_AddNumberToObject(row, "dx", 2.5);
-		cJSON_AddNumberToObject(row, "dy", 0);
-		cJSON_AddItemToArray(rows, row);
-	}
-	fac = facility_from_json(f, veh, &(struct jerr){ err, sizeof(err), 0 });
-	t = fac == NULL ? NULL :
-	    tariff_from_json(tj, "tariff", &(struct jerr){ err, sizeof(err), 0 });
-	cJSON_Delete(f);
-	cJSON_Delete(veh);
-	cJSON_Delete(tj);
-	if (fac == NULL || t == NULL) {
-		fprintf(stderr, "bench_request: %s\n", err);
-		exit(1);
-	}
-	gar = garage_new(fac, t, NULL, NULL, ALLOC_NEAREST, 100000);
-	if (gar == NULL)
-		exit(1);
-	return gar;
+	return bench_garage("bench_request", SPOTS, 0, gates, 2, ALLOC_NEAREST, 100000);
 }
 
 /* The daemon's services, as cheap as they can be: the core is measured. */
