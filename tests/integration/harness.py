@@ -21,11 +21,21 @@ DEMO = os.path.join(ROOT, "conf", "parkd.json")
 SANITIZED = "asan" in os.environ.get("PARKD", "")
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A port free on every address (a test may listen on 0.0.0.0)."""
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]
+    """A port free on every address (a test may listen on 0.0.0.0), and
+    never one this process handed out before: the kernel may give the same
+    free port to two binds in a row, and a daemon's protocol, HTTP and
+    replication ports are picked before any of them listens."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def demo_config(**overrides):
