@@ -35,18 +35,24 @@ struct method {
 
 /* ---- errors and params ---- */
 
+/* The call fails with e; its message is fmt's text, or none for NULL. */
+static __attribute__((format(printf, 3, 0))) void
+vfail(struct call *c, pk_err e, const char *fmt, va_list ap)
+{
+	c->err = e;
+	if (fmt == NULL)
+		c->msg[0] = '\0';
+	else
+		vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+}
+
 static __attribute__((format(printf, 3, 4))) void
 fail(struct call *c, pk_err e, const char *fmt, ...)
 {
 	va_list ap;
 
-	c->err = e;
-	if (fmt == NULL) {
-		c->msg[0] = '\0';
-		return;
-	}
 	va_start(ap, fmt);
-	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	vfail(c, e, fmt, ap);
 	va_end(ap);
 }
 
@@ -1603,13 +1609,8 @@ mcall_fail(struct call *c, pk_err e, const char *fmt, ...)
 {
 	va_list ap;
 
-	c->err = e;
-	if (fmt == NULL) {
-		c->msg[0] = '\0';
-		return;
-	}
 	va_start(ap, fmt);
-	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	vfail(c, e, fmt, ap);
 	va_end(ap);
 }
 
