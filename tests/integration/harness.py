@@ -300,6 +300,43 @@ class Client:
 # ---------------------------------------------------------------------------
 # Helpers shared by the test modules.
 
+def wait_orphans(d, timeout=15):
+    """Waits until no process runs with d's config path on its command line
+    and nothing listens on d's port any more: a snapshot child left over by
+    a SIGKILLed daemon keeps writing, and keeps the listening socket it
+    inherited, until it is done (see test_snapshot_child_holds_no_sockets_
+    of_the_daemon).  A process that is exiting has no command line left
+    but may still hold its descriptors, hence the port check."""
+    deadline = time.time() + timeout
+    key = d.path.encode()
+    while True:
+        left = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    if key in f.read():
+                        left.append(int(pid))
+            except OSError:
+                pass
+        if not left:
+            try:
+                socket.create_connection(("127.0.0.1", d.port), timeout=0.5).close()
+                left.append("a listener on port %d" % d.port)
+            except OSError:
+                return
+        if time.time() > deadline:
+            raise AssertionError("processes of the killed daemon still run: %s" % left)
+        time.sleep(0.02)
+
+
+def kill9(d, timeout=15):
+    """kill -9 parkd, then wait_orphans: nothing of it (a snapshot child
+    finishing on its own, holding the listening socket) runs any more."""
+    assert d.stop(signal.SIGKILL) == -signal.SIGKILL
+    wait_orphans(d, timeout)
+
 def http_request(port, path, method="GET", headers=None, timeout=5):
     """One HTTP request with the standard library's client; (status, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)

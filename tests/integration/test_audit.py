@@ -19,7 +19,7 @@ import os
 import signal
 import time
 
-from harness import (UUID_RE, TIME_RE, Daemon, assert_error, assert_result,
+from harness import (kill9, UUID_RE, TIME_RE, Daemon, assert_error, assert_result,
                      at, demo_config, small_config)
 from redisutil import AuditDump, RedisServer
 
@@ -227,29 +227,6 @@ def check_order(evs, expected):
             if g != w:
                 raise AssertionError("event %d of %d/%d is %r, want %r" % (k, len(got), len(expected), g, w))
         raise AssertionError("stream has %d events, want %d" % (len(got), len(expected)))
-
-
-def kill9(d, timeout=15):
-    """kill -9 parkd, then waits until no process runs with its config on
-    the command line (a snapshot child of the killed daemon finishes on its
-    own and holds the listening socket meanwhile)."""
-    assert d.stop(signal.SIGKILL) == -signal.SIGKILL
-    deadline = time.time() + timeout
-    key = d.path.encode()
-    while True:
-        left = []
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                try:
-                    with open("/proc/%s/cmdline" % pid, "rb") as f:
-                        if key in f.read():
-                            left.append(pid)
-                except OSError:
-                    pass
-        if not left:
-            return
-        assert time.time() < deadline, "processes of the killed parkd still run: %s" % left
-        time.sleep(0.02)
 
 
 def dump_of(rs, prefix=PREFIX):

@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 
-from harness import PARKD, Client, Daemon, fmt_time, small_config
+from harness import PARKD, Client, Daemon, fmt_time, small_config, wait_orphans  # noqa: F401 (test_standby, test_datadir)
 
 CAR = {"class": "car"}
 SEED = int(os.environ.get("DURABILITY_SEED", "0")) or random.randrange(1, 1 << 30)
@@ -149,37 +149,6 @@ def log_size(d):
         return len(d.logtext())
     except OSError:
         return 0
-
-
-def wait_orphans(d, timeout=15):
-    """Waits until no process runs with d's config path on its command line
-    and nothing listens on d's port any more: a snapshot child left over by
-    a SIGKILLed daemon keeps writing, and keeps the listening socket it
-    inherited, until it is done (see test_snapshot_child_holds_no_sockets_
-    of_the_daemon).  A process that is exiting has no command line left
-    but may still hold its descriptors, hence the port check."""
-    deadline = time.time() + timeout
-    key = d.path.encode()
-    while True:
-        left = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/cmdline" % pid, "rb") as f:
-                    if key in f.read():
-                        left.append(int(pid))
-            except OSError:
-                pass
-        if not left:
-            try:
-                socket.create_connection(("127.0.0.1", d.port), timeout=0.5).close()
-                left.append("a listener on port %d" % d.port)
-            except OSError:
-                return
-        if time.time() > deadline:
-            raise AssertionError("processes of the killed daemon still run: %s" % left)
-        time.sleep(0.02)
 
 
 # ---------------------------------------------------------------------------

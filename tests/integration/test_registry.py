@@ -22,7 +22,7 @@ import random
 import signal
 import time
 
-from harness import (Daemon, assert_error, at, demo_config, free_port,
+from harness import (kill9, Daemon, assert_error, at, demo_config, free_port,
                      http_request)
 from redisutil import AuditDump, RedisServer
 
@@ -86,27 +86,6 @@ def wait_erased(d, needles, keep=(), timeout=ERASE_WAIT_S):
 def log_text(d):
     with open(d.log, "rb") as f:
         return f.read()
-
-
-def kill9(d, timeout=15):
-    """kill -9 parkd and wait until nothing of it (a snapshot child) runs."""
-    assert d.stop(signal.SIGKILL) == -signal.SIGKILL
-    deadline = time.time() + timeout
-    key = d.path.encode()
-    while True:
-        left = []
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                try:
-                    with open("/proc/%s/cmdline" % pid, "rb") as f:
-                        if key in f.read():
-                            left.append(pid)
-                except OSError:
-                    pass
-        if not left:
-            return
-        assert time.time() < deadline, "processes of the killed parkd still run: %s" % left
-        time.sleep(0.02)
 
 
 FAKETIME_ENV = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC",
