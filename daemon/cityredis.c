@@ -694,8 +694,7 @@ cityredis_new(struct server *s)
 		log_warn("facility.name is empty, not publishing");
 	degrees(c->lat_e7, c->lat);
 	degrees(c->lon_e7, c->lon);
-	snprintf(c->listen, sizeof(c->listen), strchr(cfg->listen.host, ':') ?
-	    "[%s]:%d" : "%s:%d", cfg->listen.host, cfg->listen.port);
+	settings_endpoint_text(&cfg->listen, c->listen, sizeof(c->listen));
 	snprintf(c->key_geo, sizeof(c->key_geo), "%sfacilities", cfg->city.prefix);
 	snprintf(c->key_hash, sizeof(c->key_hash), "%sfacility:%s",
 	    cfg->city.prefix, c->slug);

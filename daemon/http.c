@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "tcp.h"
 #include "webpage.h"
 #include "ws.h"
 
@@ -726,10 +727,7 @@ http_start(struct server *srv, int *failed)
 	}
 	h->srv = srv;
 	http_parser_set_max_header_size(HTTP_MAX_HEADER);
-	if (strchr(ep->host, ':') != NULL)
-		rc = uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)&ss);
-	else
-		rc = uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)&ss);
+	rc = tcp_endpoint_addr(ep, &ss);
 	uv_tcp_init(srv->loop, &h->listener);
 	uv_tcp_init(srv->loop, &h->spare);
 	h->listener.data = h->spare.data = h;

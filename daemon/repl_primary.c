@@ -23,6 +23,7 @@
 #include "repl.h"
 #include "replication.h"
 #include "server.h"
+#include "tcp.h"
 
 /* A hello must come this soon, and be this small. */
 #define HELLO_TIMEOUT_MS 5000
@@ -278,16 +279,6 @@ send_frame(struct rconn *c, enum repl_type t, const void *body, size_t len)
 	return rc;
 }
 
-static void
-endpoint_text(const struct endpoint *ep, char *out, size_t len)
-{
-	if (!ep->enabled)
-		snprintf(out, len, "%s", "");
-	else if (strchr(ep->host, ':') != NULL)
-		snprintf(out, len, "[%s]:%d", ep->host, ep->port);
-	else
-		snprintf(out, len, "%s:%d", ep->host, ep->port);
-}
 
 static void
 our_info(const struct repl_primary *rp, struct repl_info *i)
@@ -297,7 +288,7 @@ our_info(const struct repl_primary *rp, struct repl_info *i)
 	memset(i, 0, sizeof(*i));
 	i->epoch = garage_epoch(s->g);
 	i->last = journal_written(s->journal);
-	endpoint_text(&s->cfg->listen, i->listen, sizeof(i->listen));
+	settings_endpoint_text(&s->cfg->listen, i->listen, sizeof(i->listen));
 	snprintf(i->audit, sizeof(i->audit), "%s", audit_key(s->audit));
 	i->audit_lsn = audit_acked(s->audit);
 }
@@ -335,7 +326,7 @@ refuse(struct rconn *c, const char *reason, const char *fmt, ...)
 	vsnprintf(r.message, sizeof(r.message), fmt, ap);
 	va_end(ap);
 	r.epoch = garage_epoch(c->rp->s->g);
-	endpoint_text(&c->rp->s->cfg->listen, r.listen, sizeof(r.listen));
+	settings_endpoint_text(&c->rp->s->cfg->listen, r.listen, sizeof(r.listen));
 	/* A fenced primary hears from the new one every second: no news. */
 	if (strcmp(reason, "fenced") == 0 || strcmp(reason, "not_stale") == 0)
 		log_debug("standby refused peer=%s reason=%s message=\"%s\"", c->peer,
@@ -1066,10 +1057,7 @@ repl_primary_listen(struct repl_primary *rp)
 
 	if (!ep->enabled || rp->listening)
 		return 0;
-	if (strchr(ep->host, ':') != NULL)
-		rc = uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)&ss);
-	else
-		rc = uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)&ss);
+	rc = tcp_endpoint_addr(ep, &ss);
 	if (rc != 0) {
 		log_err("cannot listen, not a numeric address replication.listen=%s:%d", ep->host, ep->port);
 		return -1;

@@ -22,6 +22,7 @@
 #include "repl.h"
 #include "replication.h"
 #include "server.h"
+#include "tcp.h"
 #include "snapshot.h"
 #include "subs.h"
 
@@ -389,16 +390,6 @@ send_ack(struct repl_standby *rs, uint64_t lsn)
 	send_frame(rs, REPL_ACK, b, sizeof(b));
 }
 
-static void
-endpoint_text(const struct endpoint *ep, char *out, size_t len)
-{
-	if (!ep->enabled)
-		snprintf(out, len, "%s", "");
-	else if (strchr(ep->host, ':') != NULL)
-		snprintf(out, len, "[%s]:%d", ep->host, ep->port);
-	else
-		snprintf(out, len, "%s:%d", ep->host, ep->port);
-}
 
 static void
 send_hello(struct repl_standby *rs)
@@ -411,7 +402,7 @@ send_hello(struct repl_standby *rs)
 	snprintf(h.token, sizeof(h.token), "%s", s->cfg->repl.token);
 	h.last = journal_last(s->journal);
 	h.epoch = garage_epoch(s->g);
-	endpoint_text(&s->cfg->listen, h.listen, sizeof(h.listen));
+	settings_endpoint_text(&s->cfg->listen, h.listen, sizeof(h.listen));
 	snprintf(h.facility, sizeof(h.facility), "%s", facility_name(garage_facility(s->g)));
 	h.fence = rs->fence_mode;
 	jw_init(&w);
@@ -504,10 +495,7 @@ connect_primary(struct repl_standby *rs)
 		schedule(rs, 1000);
 		return;
 	}
-	if (strchr(ep->host, ':') != NULL)
-		rc = uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)&ss);
-	else
-		rc = uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)&ss);
+	rc = tcp_endpoint_addr(ep, &ss);
 	if (rc != 0 || (sc = calloc(1, sizeof(*sc))) == NULL) {
 		snprintf(rs->last_error, sizeof(rs->last_error), "%s",
 		    rc ? "replication.primary: not a numeric address" : "out of memory");
@@ -887,7 +875,7 @@ repl_standby_health(const struct repl_standby *rs, struct jw *w)
 	uint64_t applied = journal_last(s->journal), now = uv_now(s->loop);
 	uint64_t plast = rs->have_info ? rs->info.last : 0;
 
-	endpoint_text(&s->cfg->repl.primary, addr, sizeof(addr));
+	settings_endpoint_text(&s->cfg->repl.primary, addr, sizeof(addr));
 	if (rs->fence_mode) {
 		/* Promoted: what is left is the old primary, and whether it heard. */
 		jw_key(w, "old_primary");

@@ -669,10 +669,7 @@ server_listen(struct server *s)
 	struct sockaddr_storage ss;
 	int rc;
 
-	if (strchr(ep->host, ':') != NULL)
-		rc = uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)&ss);
-	else
-		rc = uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)&ss);
+	rc = tcp_endpoint_addr(ep, &ss);
 	if (rc != 0) {
 		log_err("cannot listen, not a numeric address listen=%s:%d", ep->host, ep->port);
 		return -1;

@@ -2,6 +2,7 @@
 #include "settings.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -709,4 +710,15 @@ settings_check(const char *text, size_t len,
 	}
 	cJSON_Delete(root);
 	return n;
+}
+
+void
+settings_endpoint_text(const struct endpoint *ep, char *out, size_t len)
+{
+	if (!ep->enabled)
+		snprintf(out, len, "%s", "");
+	else if (strchr(ep->host, ':') != NULL)
+		snprintf(out, len, "[%s]:%d", ep->host, ep->port);
+	else
+		snprintf(out, len, "%s:%d", ep->host, ep->port);
 }

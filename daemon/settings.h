@@ -151,5 +151,7 @@ const char *settings_city_password(const struct settings *s);
  * into ep; "none" or NULL disables it.  0 or -1.
  */
 int settings_endpoint(const char *s, struct endpoint *ep);
+/* ep as "host:port" ("[host]:port" for IPv6), or "" when disabled. */
+void settings_endpoint_text(const struct endpoint *ep, char *out, size_t len);
 
 #endif

@@ -351,3 +351,11 @@ tcp_accept(struct server *srv, uv_stream_t *listener)
 	tcp_resume(t);
 	return 0;
 }
+
+int
+tcp_endpoint_addr(const struct endpoint *ep, struct sockaddr_storage *ss)
+{
+	if (strchr(ep->host, ':') != NULL)
+		return uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)ss);
+	return uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)ss);
+}

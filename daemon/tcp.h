@@ -12,7 +12,14 @@
 
 #include <uv.h>
 
+struct endpoint;
 struct server;
+
+/*
+ * The socket address of a numeric endpoint (IPv4, or IPv6 when the host
+ * has a colon): 0, or a libuv error for a host that is not numeric.
+ */
+int tcp_endpoint_addr(const struct endpoint *ep, struct sockaddr_storage *ss);
 
 /* Accepts a pending connection from the listener; 0 or -1 (logged). */
 int tcp_accept(struct server *srv, uv_stream_t *listener);

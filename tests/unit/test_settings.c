@@ -479,6 +479,28 @@ test_endpoint(void **state)
 	assert_int_equal(ep.enabled, 0);
 }
 
+/* The text form reads back as the same endpoint. */
+static void
+test_endpoint_text(void **state)
+{
+	static const char *const forms[] = { "10.1.2.3:80", "[::1]:7070", "[fe80::1%eth0]:65535" };
+	struct endpoint ep, back;
+	char text[SETTINGS_HOST_MAX + 16];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		assert_int_equal(settings_endpoint(forms[i], &ep), 0);
+		settings_endpoint_text(&ep, text, sizeof(text));
+		assert_string_equal(text, forms[i]);
+		assert_int_equal(settings_endpoint(text, &back), 0);
+		assert_string_equal(back.host, ep.host);
+		assert_int_equal(back.port, ep.port);
+	}
+	assert_int_equal(settings_endpoint("none", &ep), 0);
+	settings_endpoint_text(&ep, text, sizeof(text));
+	assert_string_equal(text, "");
+}
+
 static void
 test_endpoint_bad(void **state)
 {
@@ -750,6 +772,7 @@ main(void)
 		cmocka_unit_test(test_errors_tokens),
 		cmocka_unit_test(test_errors_text),
 		cmocka_unit_test(test_endpoint),
+		cmocka_unit_test(test_endpoint_text),
 		cmocka_unit_test(test_endpoint_bad),
 		cmocka_unit_test(test_replication),
 		cmocka_unit_test(test_restart_changes),
