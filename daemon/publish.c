@@ -420,7 +420,8 @@ occupancy_due(uv_timer_t *t)
 		return;
 	}
 	v = (struct visit){ s, NULL, m.buf, m.len, 0 };
-	subs_occupancy_due(s->subs, (int64_t)server_ms(s), visit_members, &v);
+	subs_occupancy_due(s->subs, (int64_t)server_ms(s), SIZE_MAX,
+	    visit_members, &v);
 	jw_release(&m);
 	(void)o;
 	arm_occupancy(s);

@@ -656,11 +656,12 @@ subs_occupancy_next_due(const subs *s)
 }
 
 size_t
-subs_occupancy_due(subs *s, int64_t now_ms, subs_visit_fn fn, void *arg)
+subs_occupancy_due(subs *s, int64_t now_ms, size_t max_clients,
+    subs_visit_fn fn, void *arg)
 {
 	size_t n = 0;
 
-	while (!sb_empty(&s->pending)) {
+	for (size_t k = 0; k < max_clients && !sb_empty(&s->pending); k++) {
 		struct client *c = sb_client_of(s->pending.next);
 		struct subs_target t;
 

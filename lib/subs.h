@@ -131,14 +131,16 @@ size_t subs_each_gate(const subs *s, const char *gate, subs_visit_fn fn,
  * runs one timer: subs_occupancy_next_due() is the earliest time a client
  * is due (SUBS_NEVER when none waits for a change; a value <= now_ms means
  * now), and subs_occupancy_due() visits each occupancy subscription of
- * every client due at now_ms and counts those clients as notified at
- * now_ms.  The daemon encodes the current state once and sends it to
- * every visited subscription.  now_ms must not go backwards.
+ * up to max_clients clients due at now_ms (the longest waiting first) and
+ * counts those clients as notified at now_ms; the others stay due, so the
+ * daemon can send a thousand in slices with its gates served in between.
+ * The daemon encodes the current state once and sends it to every
+ * visited subscription.  now_ms must not go backwards.
  */
 void subs_occupancy_dirty(subs *s);
 int64_t subs_occupancy_next_due(const subs *s);
-size_t subs_occupancy_due(subs *s, int64_t now_ms, subs_visit_fn fn,
-    void *arg);
+size_t subs_occupancy_due(subs *s, int64_t now_ms, size_t max_clients,
+    subs_visit_fn fn, void *arg);
 
 /*
  * Gate signs.  full[0..n) is the caller's flag per class for gate (1:

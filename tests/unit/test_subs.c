@@ -105,7 +105,7 @@ occ_due(subs *s, int64_t now)
 	size_t n;
 
 	memset(&sn, 0, sizeof(sn));
-	n = subs_occupancy_due(s, now, collect, &sn);
+	n = subs_occupancy_due(s, now, SIZE_MAX, collect, &sn);
 	assert_int_equal(n, sn.n);
 	assert_int_equal(subs_check(s), 0);
 	return sn.buf;
@@ -396,6 +396,54 @@ test_occupancy_coalescing(void **state)
 	assert_int_equal(fa_live, 0);
 }
 
+/* Visits at most max clients due at now (subs_occupancy_due's slices). */
+static const char *
+occ_slice(subs *s, int64_t now, size_t max)
+{
+	size_t n;
+
+	memset(&sn, 0, sizeof(sn));
+	n = subs_occupancy_due(s, now, max, collect, &sn);
+	assert_int_equal(n, sn.n);
+	assert_int_equal(subs_check(s), 0);
+	return sn.buf;
+}
+
+/* Due clients go in slices, the longest waiting first, each once. */
+static void
+test_occupancy_slices(void **state)
+{
+	subs *s = subs_new(0);
+
+	(void)state;
+	for (uint64_t c = 1; c <= 5; c++) {
+		char id[8];
+
+		snprintf(id, sizeof(id), "s%llu", (unsigned long long)c);
+		assert_int_equal(sub(s, c, id, 1000, "occupancy", NULL, NULL, NULL), PK_OK);
+	}
+	/* Two subscriptions on one client count as one client. */
+	assert_int_equal(sub(s, 3, "t3", 1000, "occupancy", NULL, NULL, NULL), PK_OK);
+	subs_occupancy_dirty(s);
+	assert_string_equal(occ_slice(s, 1000, 0), "");
+	assert_string_equal(occ_slice(s, 1000, 2), "1/s1/occupancy 2/s2/occupancy");
+	/* The rest are still due: the timer comes back at once. */
+	assert_true(subs_occupancy_next_due(s) <= 1000);
+	assert_string_equal(occ_slice(s, 1001, 2),
+	    "3/s3/occupancy 3/t3/occupancy 4/s4/occupancy");
+	assert_string_equal(occ_slice(s, 1002, 2), "5/s5/occupancy");
+	assert_int_equal(subs_occupancy_next_due(s), SUBS_NEVER);
+	/* Each is due again an interval after its own notification. */
+	subs_occupancy_dirty(s);
+	assert_int_equal(subs_occupancy_next_due(s), 1100);
+	assert_string_equal(occ_slice(s, 1100, 10), "1/s1/occupancy 2/s2/occupancy");
+	assert_int_equal(subs_occupancy_next_due(s), 1101);
+	assert_string_equal(occ_slice(s, 1102, 10),
+	    "3/s3/occupancy 3/t3/occupancy 4/s4/occupancy 5/s5/occupancy");
+	subs_free(s);
+	assert_int_equal(fa_live, 0);
+}
+
 /* Unsubscribing and subscribing again does not beat the interval. */
 static void
 test_occupancy_resubscribe(void **state)
@@ -531,7 +579,7 @@ run_occupancy_model(uint64_t seed, int steps)
 			const char *got;
 
 			memset(&sn, 0, sizeof(sn));
-			subs_occupancy_due(s, now, collect, &sn);
+			subs_occupancy_due(s, now, SIZE_MAX, collect, &sn);
 			got = sn.buf;
 			/* Compare as sets: the order is the list's. */
 			for (int i = 0; i < NC; i++) {
@@ -854,6 +902,7 @@ main(void)
 		cmocka_unit_test_setup(test_search_does_not_scan, fa_reset),
 		cmocka_unit_test_setup(test_occupancy_coalescing, fa_reset),
 		cmocka_unit_test_setup(test_occupancy_resubscribe, fa_reset),
+		cmocka_unit_test_setup(test_occupancy_slices, fa_reset),
 		cmocka_unit_test_setup(test_occupancy_model, fa_reset),
 		cmocka_unit_test_setup(test_gate_signs, fa_reset),
 		cmocka_unit_test_setup(test_out_of_memory_changes_nothing, fa_reset),
