@@ -2,6 +2,7 @@
 test needs one) on free ports in a temporary directory, and talks to it over
 TCP.  Standard library only."""
 import datetime
+import errno
 import http.client
 import json
 import os
@@ -299,6 +300,18 @@ class Client:
 
 # ---------------------------------------------------------------------------
 # Helpers shared by the test modules.
+
+def fill_disk(path):
+    """Writes path until the file system is full."""
+    with open(path, "wb", buffering=0) as f:
+        for size in (65536, 4096, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+
 
 def wait_orphans(d, timeout=15):
     """Waits until no process runs with d's config path on its command line

@@ -24,7 +24,6 @@ crash loop and the refusal tests make more segments by splitting the newest
 one at a record boundary, exactly as a rotation would have cut it (the new
 file is named by the LSN of its first record).
 """
-import errno
 import hashlib
 import json
 import os
@@ -39,7 +38,7 @@ import tempfile
 import threading
 import time
 
-from harness import PARKD, Client, Daemon, fmt_time, small_config, wait_orphans  # noqa: F401 (test_standby, test_datadir)
+from harness import PARKD, Client, Daemon, fill_disk, fmt_time, small_config, wait_orphans  # noqa: F401 (test_standby, test_datadir)
 
 CAR = {"class": "car"}
 SEED = int(os.environ.get("DURABILITY_SEED", "0")) or random.randrange(1, 1 << 30)
@@ -814,17 +813,6 @@ def test_damaged_record_followed_by_acknowledged_records_refuses_to_start():
 # ---------------------------------------------------------------------------
 # 6. Disk full.
 
-def _fill(path):
-    """Writes path until the file system is full."""
-    with open(path, "wb", buffering=0) as f:
-        for size in (65536, 4096, 1):
-            try:
-                while True:
-                    f.write(b"\0" * size)
-            except OSError as e:
-                if e.errno != errno.ENOSPC:
-                    raise
-
 
 def test_disk_full_refuses_changes_and_recovers():
     mnt = tempfile.mkdtemp(prefix="parkd-full-")
@@ -857,7 +845,7 @@ def test_disk_full_refuses_changes_and_recovers():
         c.ok("exit", gate="south", plate="GONE-1")
 
         filler = os.path.join(mnt, "filler")
-        _fill(filler)
+        fill_disk(filler)
         i = 0
         while entry("FULL-%d" % i):
             i += 1

@@ -6,7 +6,6 @@ and duration; audit counters; waitlist and reservations; build info.  And
 every exposition passes `promtool check metrics` (Debian's prometheus
 package; scripts/deps.sh installs it for the tests)."""
 import base64
-import errno
 import json
 import os
 import re
@@ -17,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import Daemon, demo_config, free_port, http_request
+from harness import Daemon, demo_config, fill_disk, free_port, http_request
 from redisutil import RedisServer
 from test_http import ws_check
 
@@ -477,17 +476,6 @@ def test_audit_backlog_batches_and_failures():
 test_audit_backlog_batches_and_failures.timeout = 60
 
 
-def _fill(path):
-    with open(path, "wb", buffering=0) as f:
-        for size in (65536, 4096, 1):
-            try:
-                while True:
-                    f.write(b"\0" * size)
-            except OSError as e:
-                if e.errno != errno.ENOSPC:
-                    raise
-
-
 def test_changes_lost_by_the_journal_count_as_unavailable():
     """A reply held for an fsync that fails is answered unavailable: so it
     is counted, not as the ok it would have been."""
@@ -507,7 +495,7 @@ def test_changes_lost_by_the_journal_count_as_unavailable():
         for i in range(3):
             c.ok("entry", gate="north", plate="OK %d" % i, **CAR)
             acked += 1
-        _fill(os.path.join(mnt, "filler"))
+        fill_disk(os.path.join(mnt, "filler"))
         i = 0
         while True:
             resp = c.call("entry", gate="north", plate="FULL %d" % i, **CAR)

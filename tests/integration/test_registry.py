@@ -22,7 +22,7 @@ import random
 import signal
 import time
 
-from harness import (kill9, Daemon, assert_error, at, demo_config, free_port,
+from harness import (kill9, Daemon, assert_error, at, demo_config, fill_disk, free_port,
                      http_request)
 from redisutil import AuditDump, RedisServer
 
@@ -550,7 +550,7 @@ def test_disk_full_keeps_what_was_acknowledged_and_erases_after():
     the acknowledged ones are there, and an erasure still reaches the disk."""
     import subprocess
     import tempfile
-    from test_durability import _fill, reason, restart
+    from test_durability import reason, restart
     mnt = tempfile.mkdtemp(prefix="parkd-full-")
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -579,7 +579,7 @@ def test_disk_full_keeps_what_was_acknowledged_and_erases_after():
         for i in range(5):
             assert reg("OK %d" % i)
         filler = os.path.join(mnt, "filler")
-        _fill(filler)
+        fill_disk(filler)
         i = 0
         while reg("FULL %d" % i):
             i += 1
