@@ -59,7 +59,7 @@ struct outbuf {
 	char *fail;		/* sent instead when the change is lost, or NULL:
 				 * in inline_data, after the message */
 	size_t fail_len;
-	char *late;		/* a late answer (malloc'd), or NULL */
+	char *late;		/* a late answer or a round of notes (malloc'd), or NULL */
 	uint64_t t_in;		/* uv_hrtime() when the requests' line came in */
 	size_t nreq;		/* requests answered (0: not a reply to requests) */
 	struct session_req *reqs;	/* nreq of them, in inline_data */
@@ -191,6 +191,14 @@ client_free(struct client *c)
 	free_list(c, &c->out_head, &c->out_tail);
 	free_list(c, &c->flight_head, &c->flight_tail);
 	session_release(&c->sess);
+	/* Never listed here (notes are sent in the turn they are made); kept safe. */
+	for (struct client **p = &srv->noted; c->notes_listed && *p != NULL;
+	    p = &(*p)->notes_next)
+		if (*p == c) {
+			*p = c->notes_next;
+			break;
+		}
+	free(c->notes);
 	free(c);
 }
 
@@ -438,6 +446,131 @@ client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn)
 	}
 	c->srv->stats.subscribers_dropped++;
 	return -1;
+}
+
+/* A subscriber that cannot be served any more: closed and counted. */
+static void
+drop_subscriber(struct client *c, const char *why)
+{
+	c->srv->stats.subscribers_dropped++;
+	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
+		return;
+	log_warn("%s, closing subscriber client=%llu peer=%s", why,
+	    (unsigned long long)c->id, c->peer);
+	client_close(c);
+}
+
+/*
+ * A round's buffer starts at the size the client's last round grew to
+ * (notes_cap), so that it is not grown and copied again every round.
+ */
+#define NOTES_FIRST 16384
+
+void
+client_note(struct client *c, const struct client_msg *parts, size_t nparts)
+{
+	size_t need, len = 0;
+
+	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
+		return;
+	for (size_t i = 0; i < nparts; i++)
+		len += parts[i].len;
+	if (!c->tr->lines) {
+		char *msg = malloc(len ? len : 1);
+
+		if (msg == NULL) {
+			drop_subscriber(c, "out of memory for notifications");
+			return;
+		}
+		len = 0;
+		for (size_t i = 0; i < nparts; i++) {
+			memcpy(msg + len, parts[i].data, parts[i].len);
+			len += parts[i].len;
+		}
+		(void)client_notify(c, msg, len, 0);
+		free(msg);
+		return;
+	}
+	need = c->notes_len + (c->notes_len > 0) + len;
+	if (client_queued(c) + need > (size_t)c->srv->cfg->limits.max_output) {
+		c->srv->stats.closed_output++;
+		drop_subscriber(c, "output not read");
+		return;
+	}
+	if (c->notes == NULL || need > c->notes_cap) {
+		size_t cap = c->notes_cap ? c->notes_cap : NOTES_FIRST;
+		char *nb;
+
+		while (cap < need)
+			cap *= 2;
+		if ((nb = realloc(c->notes, cap)) == NULL) {
+			drop_subscriber(c, "out of memory for notifications");
+			return;
+		}
+		c->notes = nb;
+		c->notes_cap = cap;
+	}
+	if (c->notes_len > 0)
+		c->notes[c->notes_len++] = '\n';
+	for (size_t i = 0; i < nparts; i++) {
+		memcpy(c->notes + c->notes_len, parts[i].data, parts[i].len);
+		c->notes_len += parts[i].len;
+	}
+	if (!c->notes_listed) {
+		c->notes_listed = 1;
+		c->notes_next = c->srv->noted;
+		c->srv->noted = c;
+	}
+}
+
+
+/*
+ * Queues the client's notes: the outbuf takes the buffer itself (no copy
+ * of a round that may be hundreds of kilobytes); the next round starts a
+ * buffer of the same size.  0, or -1 when the client was closed.
+ */
+static int
+queue_notes(struct client *c)
+{
+	struct outbuf *b = calloc(1, sizeof(*b));
+
+	if (b == NULL) {
+		drop_subscriber(c, "out of memory for notifications");
+		return -1;
+	}
+	b->notice = 1;
+	b->late = b->data = c->notes;
+	b->len = c->notes_len;
+	b->reqs = (struct session_req *)(void *)b->inline_data;
+	c->notes = NULL;
+	c->notes_len = 0;
+	append(c, b);
+	if (over_output_limits(c)) {
+		c->srv->stats.subscribers_dropped++;
+		return -1;
+	}
+	client_flush(c);
+	return 0;
+}
+
+size_t
+client_notes_send(struct server *srv, size_t max_clients)
+{
+	struct client *c;
+
+	for (; max_clients > 0 && (c = srv->noted) != NULL; max_clients--) {
+		srv->noted = c->notes_next;
+		c->notes_next = NULL;
+		c->notes_listed = 0;
+		/* A much smaller round: the next starts smaller. */
+		if (c->notes_cap > NOTES_FIRST && c->notes_len < c->notes_cap / 4)
+			c->notes_cap /= 2;
+		if (c->notes_len > 0 && c->state != CLIENT_CLOSING &&
+		    c->state != CLIENT_CLOSED)
+			(void)queue_notes(c);
+		c->notes_len = 0;
+	}
+	return srv->noted != NULL;
 }
 
 /*

@@ -78,6 +78,11 @@ struct client_msg {
 struct client_transport {
 	enum client_transport_kind kind;
 	/*
+	 * Messages are lines (the transport ends each with LF): several
+	 * notifications may go as one message, joined by LF.
+	 */
+	int lines;
+	/*
 	 * Writes n messages in order, each framed as the transport frames
 	 * them; calls client_written(c, n, status) when they are written (or
 	 * failed).  The messages stay valid until then.  0, or -1 when the
@@ -113,6 +118,11 @@ struct client {
 	int counted;			/* counted in its address's clients */
 	int auth_failures;
 	int refs;			/* deferred answers still on their way */
+	/* Durable notifications gathered by client_note(), joined by LF. */
+	char *notes;
+	size_t notes_len, notes_cap;
+	struct client *notes_next;	/* the server's list of clients with notes */
+	int notes_listed;
 };
 
 /*
@@ -165,6 +175,23 @@ int client_send(struct client *c, const char *msg, uint64_t lsn,
  * closed and counted as a subscriber dropped; -1 then.
  */
 int client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn);
+/*
+ * Gathers a notification (the concatenation of nparts parts) of a change
+ * that is durable already; the
+ * server's client_notes_send() queues what a client gathered as one
+ * message (a line transport; on others each goes at once, as
+ * client_notify()).  One queue entry and one write for a round of
+ * events instead of one each.  A client whose gathered and queued bytes
+ * would pass max_output is closed and counted as a subscriber dropped.
+ */
+void client_note(struct client *c, const struct client_msg *parts,
+    size_t nparts);
+/*
+ * Queues and writes what up to max_clients clients gathered with
+ * client_note(), the longest listed first.  Nonzero when some are left:
+ * they go in a later call, and meanwhile gather more.
+ */
+size_t client_notes_send(struct server *srv, size_t max_clients);
 /* Hands the queued messages whose changes are durable to the transport. */
 void client_flush(struct client *c);
 /* The journal lost every change after durable: swap in the fail messages. */

@@ -28,13 +28,50 @@ struct outevent {
 	char *rec;			/* the record as journaled */
 };
 
-struct outbox {
-	struct outevent *v;
+/*
+ * Events go out in rounds at most EVENTS_ROUND_MS apart: a round is one
+ * write to each subscriber, and a write wakes its reader, so at thousands
+ * of changes a second rounds (not changes) are what subscribers cost the
+ * gates.  After a quiet spell the first change goes out at once.
+ */
+#define EVENTS_ROUND_MS 10
+/*
+ * Subscribers written to in one turn of the loop (a round's events, or
+ * occupancy); the gates are served in between.  A write of a round's
+ * events to a reader on this machine costs tens of microseconds: a
+ * hundred in one go would hold every gate for milliseconds.
+ */
+#define NOTES_SLICE 16
+
+/*
+ * The heads of a round's notifications to the events topic, up to and
+ * with the topic, one per subscription in the order subs_each_events()
+ * visits them (the list does not change during a round): written once a
+ * round, not once per change and subscriber.
+ */
+struct heads {
+	struct jw w;			/* the heads, one after another */
+	size_t *end;			/* where each ends in w */
 	size_t n, cap;
+	size_t next;			/* the one the next visit takes */
+	int ok;				/* built for this round */
+};
+
+struct outbox {
+	struct outevent *v;		/* in LSN order */
+	size_t n, cap;
+	uint64_t durable;		/* events up to here may go */
+	uint64_t round_ms;		/* when the last round went */
+	uv_timer_t round;		/* the next round, when too soon for now */
+	uv_timer_t rest;		/* the rest of a round, on the next turn */
 	uv_timer_t occupancy;		/* the earliest occupancy subscriber due */
+	int64_t occ_not_before;		/* the next occupancy slice, in ms */
 	int timer_on;
 	int counts_changed;		/* a change was committed: the city view publishes */
+	size_t published;		/* changes since the last publish_flush() */
+	uint64_t last_lsn;		/* the last of them */
 	struct jw w;			/* notifications are written here, reused */
+	struct heads heads;
 	dict *watch;			/* waitlist id -> struct watch */
 };
 
@@ -45,6 +82,11 @@ struct watch {
 };
 
 static void occupancy_due(uv_timer_t *t);
+static void visit_event(void *arg, const struct subs_target *t);
+static void round_due(uv_timer_t *t);
+static void rest_due(uv_timer_t *t);
+static void send_notes(struct server *s);
+static void send_round(struct server *s);
 
 int
 publish_init(struct server *s)
@@ -57,6 +99,10 @@ publish_init(struct server *s)
 	}
 	uv_timer_init(s->loop, &o->occupancy);
 	o->occupancy.data = s;
+	uv_timer_init(s->loop, &o->round);
+	o->round.data = s;
+	uv_timer_init(s->loop, &o->rest);
+	o->rest.data = s;
 	o->timer_on = 1;
 	s->outbox = o;
 	return 0;
@@ -67,7 +113,12 @@ publish_close(struct server *s)
 {
 	if (s->outbox != NULL && s->outbox->timer_on) {
 		s->outbox->timer_on = 0;
+		/* What is durable goes before the clients drain; the rest as it becomes so. */
+		send_round(s);
+		send_notes(s);
 		uv_close((uv_handle_t *)&s->outbox->occupancy, NULL);
+		uv_close((uv_handle_t *)&s->outbox->round, NULL);
+		uv_close((uv_handle_t *)&s->outbox->rest, NULL);
 	}
 }
 
@@ -86,6 +137,8 @@ publish_free(struct server *s)
 		free(o->v[i].rec);
 	free(o->v);
 	jw_release(&o->w);
+	jw_release(&o->heads.w);
+	free(o->heads.end);
 	while (dict_next(o->watch, &pos, &key, &value))
 		free(value);
 	dict_free(o->watch);
@@ -128,7 +181,12 @@ publish_drop_client(struct server *s, uint64_t client)
 	void *value;
 	int oom = 0;
 
-	if (o == NULL || dict_size(o->watch) == 0)
+	if (o == NULL)
+		return;
+	for (size_t i = 0; i < o->n; i++)
+		if (o->v[i].push == client)
+			o->v[i].push = 0;
+	if (dict_size(o->watch) == 0)
 		return;
 	/* The table must not change while it is walked: collect, then drop. */
 	while (!oom && dict_next(o->watch, &pos, &key, &value)) {
@@ -190,6 +248,8 @@ publish_change(struct server *s, const struct change *c, const char *rec,
 	uint64_t push = wait_outcome(s, c);
 
 	o->counts_changed = 1;
+	o->published++;
+	o->last_lsn = lsn;
 	/* Nobody listens: nothing to keep (occupancy still has to know). */
 	if (subs_count(s->subs) == 0 && push == 0)
 		return;
@@ -249,6 +309,21 @@ deliver(struct server *s, uint64_t client, struct jw *w, uint64_t lsn)
 	(void)s;
 }
 
+/* A notification of a durable change, gathered for client_notes_send(). */
+static void
+note(uint64_t client, struct jw *w)
+{
+	struct client_msg part;
+
+	if (jw_failed(w)) {
+		log_err("out of memory, a notification is lost");
+		return;
+	}
+	part.data = w->buf;
+	part.len = w->len;
+	client_note((struct client *)(uintptr_t)client, &part, 1);
+}
+
 struct visit {
 	struct server *s;
 	const struct outevent *e;
@@ -256,6 +331,76 @@ struct visit {
 	size_t mlen;
 	uint64_t lsn;
 };
+
+/* One more head for the round's cache. */
+static void
+add_head(void *arg, const struct subs_target *t)
+{
+	struct server *s = arg;
+	struct heads *h = &s->outbox->heads;
+	struct jw *w = &s->outbox->w;
+
+	if (!h->ok)
+		return;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 64;
+		size_t *ne = realloc(h->end, cap * sizeof(*ne));
+
+		if (ne == NULL) {
+			h->ok = 0;
+			return;
+		}
+		h->end = ne;
+		h->cap = cap;
+	}
+	head(w, t->sub_id, t->topic);
+	jw_splice(&h->w, w->buf, w->len);
+	if (jw_failed(w) || jw_failed(&h->w)) {
+		h->ok = 0;
+		return;
+	}
+	h->end[h->n++] = h->w.len;
+}
+
+/* The heads of this round; when out of memory, each is written as it goes. */
+static void
+build_heads(struct server *s)
+{
+	struct heads *h = &s->outbox->heads;
+
+	jw_reset(&h->w);
+	h->n = 0;
+	h->ok = 1;
+	subs_each_events(s->subs, add_head, s);
+}
+
+/*
+ * An event to an events subscriber: its cached head, then the audit
+ * event's members as encoded, then the closing brace of the notification.
+ */
+static void
+visit_event_cached(void *arg, const struct subs_target *t)
+{
+	struct visit *v = arg;
+	struct heads *h = &v->s->outbox->heads;
+	struct client_msg parts[4];
+	size_t i = h->next++;
+
+	if (!h->ok || i >= h->n) {
+		visit_event(arg, t);
+		return;
+	}
+	parts[0].data = h->w.buf + (i > 0 ? h->end[i - 1] : 0);
+	parts[0].len = h->end[i] - (i > 0 ? h->end[i - 1] : 0);
+	parts[1].data = ",";
+	parts[1].len = 1;
+	/* The record is one object: its members and the brace that closes params. */
+	parts[2].data = v->e->rec + 1;
+	parts[2].len = v->e->len - 1;
+	parts[3].data = "}";
+	parts[3].len = 1;
+	client_note((struct client *)(uintptr_t)t->client, parts, 4);
+}
 
 /* An event: the audit event's members follow the topic, as encoded. */
 static void
@@ -269,7 +414,7 @@ visit_event(void *arg, const struct subs_target *t)
 	jw_splice(w, ",", 1);
 	jw_splice(w, v->e->rec + 1, v->e->len - 1);
 	jw_obj_end(w);		/* what the record's brace closed was params */
-	deliver(v->s, t->client, w, v->e->lsn);
+	note(t->client, w);
 }
 
 static void
@@ -315,7 +460,7 @@ push_wait(struct server *s, const struct outevent *e)
 	jw_splice(w, ",", 1);
 	jw_splice(w, e->rec + 1, e->len - 1);
 	jw_obj_end(w);
-	deliver(s, e->push, w, e->lsn);
+	note(e->push, w);
 }
 
 static void
@@ -363,6 +508,8 @@ arm_occupancy(struct server *s)
 
 	if (!o->timer_on || due == SUBS_NEVER)
 		return;
+	if (due < o->occ_not_before)
+		due = o->occ_not_before;
 	uv_timer_start(&o->occupancy, occupancy_due, due > now ? (uint64_t)(due - now) : 0, 0);
 }
 
@@ -381,27 +528,110 @@ publish_flush(struct server *s)
 		o->counts_changed = 0;
 		cityredis_changed(s->city);
 	}
-	if (o->n == 0) {
-		/* A new occupancy subscriber is due at once. */
-		arm_occupancy(s);
-		return;
+	if (o->published > 0 && subs_count(s->subs) > 0) {
+		last = o->last_lsn;
+		subs_occupancy_dirty(s->subs);
+		for (int gate = 0; gate < facility_gate_count(garage_facility(s->g)); gate++)
+			update_gate(s, gate, last);
 	}
-	for (size_t i = 0; i < o->n; i++) {
+	o->published = 0;
+	/* Without a journal or a standby to wait for, changes are durable at once. */
+	publish_durable(s, server_durable(s));
+	/* A new occupancy subscriber is due at once. */
+	arm_occupancy(s);
+}
+
+/* One round: every durable event to its subscribers, one message each. */
+static void
+send_round(struct server *s)
+{
+	struct outbox *o = s->outbox;
+	size_t i;
+
+	o->round_ms = server_ms(s);
+	o->heads.ok = 0;
+	for (i = 0; i < o->n && o->v[i].lsn <= o->durable; i++) {
 		struct visit v = { s, &o->v[i], NULL, 0, o->v[i].lsn };
 
 		if (o->v[i].push != 0)
 			push_wait(s, &o->v[i]);
-		subs_each_events(s->subs, visit_event, &v);
+		if (i == 0)
+			build_heads(s);
+		o->heads.next = 0;
+		subs_each_events(s->subs, visit_event_cached, &v);
 		if (o->v[i].plate[0] != '\0')
 			subs_each_search(s->subs, o->v[i].plate, visit_event, &v);
-		last = o->v[i].lsn;
 		free(o->v[i].rec);
 	}
-	o->n = 0;
-	subs_occupancy_dirty(s->subs);
-	for (int gate = 0; gate < facility_gate_count(garage_facility(s->g)); gate++)
-		update_gate(s, gate, last);
-	arm_occupancy(s);
+	if (i == 0)
+		return;
+	o->n -= i;
+	memmove(o->v, o->v + i, o->n * sizeof(*o->v));
+	send_notes(s);
+}
+
+/* A slice of the subscribers with notes; the rest on the next turn. */
+static void
+send_notes(struct server *s)
+{
+	struct outbox *o = s->outbox;
+
+	if (!o->timer_on)
+		(void)client_notes_send(s, SIZE_MAX);	/* shutting down */
+	else if (client_notes_send(s, NOTES_SLICE) > 0)
+		uv_timer_start(&o->rest, rest_due, 0, 0);
+}
+
+static void
+rest_due(uv_timer_t *t)
+{
+	send_notes(t->data);
+}
+
+static void
+round_due(uv_timer_t *t)
+{
+	send_round(t->data);
+}
+
+void
+publish_durable(struct server *s, uint64_t durable)
+{
+	struct outbox *o = s->outbox;
+	uint64_t now, next;
+
+	if (o == NULL)
+		return;
+	o->durable = durable;
+	if (o->n == 0 || o->v[0].lsn > durable)
+		return;
+	if (!o->timer_on) {
+		send_round(s);		/* shutting down: no more rounds to wait for */
+		return;
+	}
+	if (uv_is_active((uv_handle_t *)&o->round))
+		return;
+	/*
+	 * Never from here: the replies this made durable go out first, and
+	 * the requests already waiting are read before the round.
+	 */
+	now = server_ms(s);
+	next = o->round_ms + EVENTS_ROUND_MS;
+	uv_timer_start(&o->round, round_due, now >= next ? 0 : next - now, 0);
+}
+
+void
+publish_changes_lost(struct server *s, uint64_t durable)
+{
+	struct outbox *o = s->outbox;
+
+	if (o == NULL)
+		return;
+	/* Never happened: nobody hears of them (their LSNs are used again). */
+	while (o->n > 0 && o->v[o->n - 1].lsn > durable)
+		free(o->v[--o->n].rec);
+	if (o->durable > durable)
+		o->durable = durable;
 }
 
 static void
@@ -420,9 +650,15 @@ occupancy_due(uv_timer_t *t)
 		return;
 	}
 	v = (struct visit){ s, NULL, m.buf, m.len, 0 };
-	subs_occupancy_due(s->subs, (int64_t)server_ms(s), SIZE_MAX,
+	subs_occupancy_due(s->subs, (int64_t)server_ms(s), NOTES_SLICE,
 	    visit_members, &v);
 	jw_release(&m);
-	(void)o;
+	/*
+	 * The next slice a millisecond later, not on the next turn: a
+	 * thousand subscribers notified in one instant acknowledge in one
+	 * instant too, and the kernel does that work on this thread.  Spread
+	 * out, they stay spread: each is due an interval after its own slice.
+	 */
+	o->occ_not_before = (int64_t)server_ms(s) + 1;
 	arm_occupancy(s);
 }

@@ -12,9 +12,13 @@
  * A notification is {"jsonrpc":"2.0","method":"event","params":
  * {"subscription":ID,"topic":T, ...}}; for events and search topics the
  * params go on with the audit event's own members, spliced in as they were
- * encoded: the change is encoded once however many receive it.  Each
- * notification waits in its client's queue until the change is durable,
- * like a reply, and is dropped if the journal loses the change.
+ * encoded: the change is encoded once however many receive it.  Events
+ * wait in the outbox until their change is durable (publish_durable()),
+ * and are dropped if the journal loses it; then each client is given what
+ * it receives of them as one message (client_note()): one queue entry and
+ * one write a round, however many changes the round made durable.  The
+ * reply that caused a change was queued before it became durable, so it
+ * still goes first.
  *
  * Occupancy is coalesced by lib/subs.h (one timer on the earliest due
  * subscriber); gate signs are computed after each flush when anyone
@@ -39,8 +43,15 @@ void publish_free(struct server *s);
 /* One journaled change: its record (copied) and LSN. */
 void publish_change(struct server *s, const struct change *c, const char *rec,
     size_t len, uint64_t lsn);
-/* Hands every change of the outbox to its subscribers. */
+/*
+ * After a request or a timer committed: marks occupancy, sends gate signs
+ * that flipped, and delivers the events already durable.
+ */
 void publish_flush(struct server *s);
+/* Every change up to durable is durable: its events go to their subscribers. */
+void publish_durable(struct server *s, uint64_t durable);
+/* The journal lost every change after durable: their events are dropped. */
+void publish_changes_lost(struct server *s, uint64_t durable);
 
 /*
  * A notification that is no event: params members written after

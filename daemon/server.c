@@ -266,6 +266,8 @@ server_on_durable(void *ud, uint64_t durable)
 	struct server *s = ud;
 	struct client *c, *next;
 
+	(void)durable;		/* the standby's acknowledgement counts too */
+	publish_durable(s, server_durable(s));
 	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
 		if (c->out_head != NULL)
@@ -313,6 +315,7 @@ server_on_journal_failed(void *ud, uint64_t durable, const char *why)
 	    "reason=\"%s\" durable_lsn=%llu",
 	    why, (unsigned long long)durable);
 	replication_journal_failed(s->repl);
+	publish_changes_lost(s, durable);
 	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
 		client_changes_lost(c, durable);

@@ -52,6 +52,7 @@ struct server {
 	struct outbox *outbox;		/* committed changes not yet published */
 	struct due *due;		/* the timer on expiries, holds, no-shows */
 	struct client *clients;
+	struct client *noted;		/* clients with notes to send (client_note) */
 	uint64_t n_clients;
 	uint64_t clients_by_transport[CLIENT_TR__COUNT];
 	uint64_t next_client_id;

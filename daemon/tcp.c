@@ -287,6 +287,7 @@ tcp_resume(void *tp)
 
 static const struct client_transport tcp_transport = {
 	.kind = CLIENT_TR_TCP,
+	.lines = 1,
 	.write = tcp_write_msgs,
 	.pause = tcp_pause,
 	.resume = tcp_resume,

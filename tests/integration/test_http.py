@@ -25,11 +25,12 @@ def with_http(cfg=None):
     return d, port
 
 
-def ws_check(scenario, http_port, env=None, timeout=60):
+def ws_check(scenario, http_port, env=None, timeout=60, tcp_port=None):
     """Runs one scenario of tests/js/ws_check.js; returns what it printed."""
     e = dict(os.environ)
     e.update(env or {})
-    p = subprocess.run(["node", os.path.join(JS, "ws_check.js"), scenario, str(http_port)],
+    args = [str(http_port)] + ([str(tcp_port)] if tcp_port else [])
+    p = subprocess.run(["node", os.path.join(JS, "ws_check.js"), scenario] + args,
                        capture_output=True, text=True, timeout=timeout, env=e, cwd=JS)
     out = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else {}
     assert p.returncode == 0, (p.returncode, out, p.stderr)
@@ -199,6 +200,17 @@ def test_websocket_pipelined_in_order_through_pauses():
     try:
         out = ws_check("pipelined", port)
         assert out == {"n": 2000, "ordered": True}, out
+    finally:
+        d.close()
+
+
+def test_websocket_events_subscriber_gets_one_message_per_notification():
+    """Over TCP a round of events goes as one write of many lines; a
+    WebSocket has no lines: each notification stays its own message."""
+    d, port = with_http(demo_config(limits={"rate_per_s": 0}))
+    try:
+        out = ws_check("events_burst", port, env={"N": "60"}, tcp_port=d.port)
+        assert out == {"n": 60, "bad": 0, "ordered": True}, out
     finally:
         d.close()
 

@@ -2,11 +2,18 @@
 occupancy coalesced and ending on the current state, events for operators
 only, search topics for matching plates only, gate signs on flips,
 unsubscribe, notifications never ahead of the reply that caused them, and a
-subscriber that does not read dropped while a gate stays fast."""
+subscriber that does not read dropped while a gate stays fast.  Events go
+out in rounds (one write of many lines to each subscriber): one line per
+change all the same, in order, none of a change the journal lost, and the
+last round still sent when the daemon stops."""
 import json
+import os
+import signal
+import subprocess
+import tempfile
 import time
 
-from harness import Daemon, assert_error, demo_config, small_config
+from harness import Daemon, assert_error, demo_config, fill_disk, small_config
 
 CAR = {"class": "car"}
 TOKENS = {"tokens": [{"token": "kiosk-secret", "role": "kiosk"},
@@ -143,3 +150,111 @@ def test_subscriber_that_does_not_read_is_dropped_and_gates_stay_fast():
         # A functional bound, not a benchmark: no gate waited on the subscriber.
         assert worst < 0.5, worst
         lazy.close()
+
+
+def entries(gate, plates):
+    """Sends one entry per plate in one write; returns their replies in order."""
+    gate.send_raw("".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "entry",
+                                      "params": {"gate": "north", "plate": p, **CAR}}) + "\n"
+                          for i, p in enumerate(plates)))
+    replies = [gate.read_json() for _ in plates]
+    assert [r["id"] for r in replies] == list(range(len(plates))), replies
+    return replies
+
+
+def entered(got):
+    return [n["data"]["plate"] for n in got if n["type"] == "vehicle.entered"]
+
+
+def test_a_burst_is_one_line_per_change_in_order():
+    with Daemon(demo_config(limits={"rate_per_s": 0})) as d:
+        ops, gate = d.client(), d.client()
+        ops.ok("subscribe", topics=["events"])
+        ops.ok("subscribe", topics=["search:BURST"])
+        plates = ["BURST %d" % i for i in range(60)]
+        assert all("result" in r for r in entries(gate, plates))
+        got = notifications(ops, 0.5)
+        # Each change twice (two subscriptions), in the order they happened.
+        assert [n["topic"] for n in got[:2]] == ["events", "search:BURST"], got[:2]
+        assert entered([n for n in got if n["topic"] == "events"]) == plates
+        assert entered([n for n in got if n["topic"] == "search:BURST"]) == plates
+        assert [n["data"]["plate"] for n in got] == [p for p in plates for _ in (0, 1)]
+
+
+def test_the_last_round_is_sent_when_the_daemon_stops():
+    d = Daemon(demo_config(limits={"rate_per_s": 0}))
+    d.start()
+    try:
+        ops, gate = d.client(), d.client()
+        ops.ok("subscribe", topics=["events"])
+        plates = ["STOP %d" % i for i in range(50)]
+        # Bursts closer together than rounds: the last reply comes while
+        # its round still waits for its turn (rounds are 10 ms apart).
+        for k in range(0, 50, 10):
+            assert all("result" in r for r in entries(gate, plates[k:k + 10]))
+        d.proc.send_signal(signal.SIGTERM)
+        lines = ops.read_until_eof()
+        got = [json.loads(l)["params"] for l in lines]
+        assert entered(got) == plates, (len(got), entered(got)[-3:])
+        rc = d.proc.wait(15)
+        assert rc == 0, (rc, d.logtext()[-3000:])
+    finally:
+        d.close()
+
+
+def test_no_event_of_a_change_the_journal_lost():
+    mnt = tempfile.mkdtemp(prefix="parkd-subfull-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        os.rmdir(mnt)
+        print("skip test_no_event_of_a_change_the_journal_lost: cannot mount a tmpfs: %s"
+              % r.stdout.decode("utf-8", "replace").strip())
+        return
+    d = None
+    try:
+        d = Daemon(demo_config(limits={"rate_per_s": 0}), data_dir=os.path.join(mnt, "data"))
+        d.start()
+        ops, gate = d.client(), d.client()
+        ops.ok("subscribe", topics=["events"])
+        acked, refused = [], []
+
+        def entry(plate):
+            resp = gate.call("entry", gate="north", plate=plate, **CAR)
+            if "result" in resp:
+                acked.append(plate)
+                return True
+            assert resp["error"]["data"]["reason"] == "unavailable", resp
+            refused.append(plate)
+            return False
+
+        for i in range(3):
+            assert entry("OK %d" % i)
+        filler = os.path.join(mnt, "filler")
+        fill_disk(filler)
+        i = 0
+        while entry("FULL %d" % i):
+            i += 1
+            assert i < 500, "the journal never ran out of space"
+        os.unlink(filler)
+        # Once the journal is back, the next changes take the lost ones' LSNs.
+        deadline, k = time.time() + 15, 0
+        while not entry("AFTER %d" % k):
+            k += 1
+            assert time.time() < deadline, "changes still refused after space was freed"
+            time.sleep(0.2)
+        for k in range(k + 1, k + 4):
+            assert entry("AFTER %d" % k)
+        got = entered(notifications(ops, 0.5))
+        assert refused and got == acked, (refused, got, acked)
+    finally:
+        try:
+            if d is not None:
+                d.close()
+        finally:
+            if subprocess.run(["umount", mnt]).returncode != 0:
+                subprocess.run(["umount", "-l", mnt])
+            os.rmdir(mnt)
+
+
+test_no_event_of_a_change_the_journal_lost.timeout = 60

@@ -114,6 +114,38 @@ const scenarios = {
     await closed(ws);
     return { n: ids.length, ordered: ids.every((v, i) => v === i) };
   },
+  // Events of a burst of changes made over TCP: one WebSocket message
+  // each (never several notifications in one message), in order.
+  async events_burst() {
+    const net = require("net");
+    const n = Number(process.env.N || 300);
+    const ws = await open();
+    const sub = (await call(ws, "subscribe", { topics: ["events"] }, 1)).result;
+    const plates = [];
+    let bad = 0;
+    const done = new Promise((resolve) => {
+      ws.on("message", (d) => {
+        let m;
+        try { m = JSON.parse(d.toString()); } catch (e) { bad++; return; }
+        if (m.method !== "event" || m.params.subscription !== sub.subscription) return;
+        plates.push(m.params.data.plate);
+        if (plates.length === n) resolve();
+      });
+    });
+    const tcp = net.connect(Number(tcpPort), "127.0.0.1");
+    let lines = "";
+    for (let i = 0; i < n; i++)
+      lines += JSON.stringify({ jsonrpc: "2.0", id: i, method: "entry",
+        params: { gate: "north", plate: "WSB " + i, class: "car" } }) + "\n";
+    tcp.write(lines);
+    tcp.on("data", () => {});
+    await Promise.race([done, new Promise((r) => setTimeout(r, 20000))]);
+    tcp.destroy();
+    ws.close();
+    await closed(ws);
+    return { n: plates.length, bad,
+             ordered: plates.every((p, i) => p === "WSB " + i) };
+  },
   // A client that sends but never reads is dropped; others are not slowed.
   async never_reads() {
     const ws = await open();
