@@ -4,18 +4,27 @@ events subscribers while gates make 5 000 changes a second.
 
 Starts parkd (fsync, a garage with room to spare, the rate limit off,
 enough clients per address), then runs build/bench/loadgen paced at
-RATE entry+exit pairs a second (2 500 pairs = 5 000 changes) twice: without
-subscribers, and with build/bench/subload holding the subscribers.  Prints
-the gates' p50/p99 both times and their ratio (the contract's goal: at most
-2), and checks that every events subscriber received exactly one
-notification per journaled change of the run (the journal's LSNs before
-and after), that every occupancy subscriber received notifications and
-last saw the garage empty again, and that none was dropped.
+RATE entry+exit pairs a second (2 500 pairs = 5 000 changes): REPEAT runs
+without subscribers, then REPEAT runs with build/bench/subload holding the
+subscribers.  Prints every run and the ratio of the median p99s (the
+contract's goal: at most 2; with fsync one run's p99 alone varies by 2x
+on this machine), and checks that every events subscriber received
+exactly one notification per journaled change of the loaded runs (the
+journal's LSNs before and after), that every occupancy subscriber
+received notifications and last saw the garage empty again, and that
+none was dropped.
+
+The subscribers' process runs at nice 19 by default: in a deployment the
+screens and kiosks that subscribe read on their own machines; here their
+reading shares the two cores with the gates' generator and the daemon,
+and would otherwise be measured as the daemon's latency (--nice 0 to
+compare).
 
 usage: tests/bench/subscribers.py [BUILD] [--rate 2500] [--seconds 10]
-       [--occupancy 1000] [--events 100] [--conns 16]
-Not part of make test: it takes about half a minute and wants the machine
-to itself.
+       [--occupancy 1000] [--events 100] [--conns 16] [--repeat 3]
+       [--nice 19]
+Not part of make test: it takes about a minute and a half and wants the
+machine to itself.
 """
 import argparse
 import json
@@ -88,7 +97,14 @@ def main():
     ap.add_argument("--occupancy", type=int, default=1000)
     ap.add_argument("--events", type=int, default=100)
     ap.add_argument("--conns", type=int, default=16)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each kind; the median p99 of each is compared "
+                         "(fsync makes a single run's p99 vary by 2x here)")
+    ap.add_argument("--nice", type=int, default=19,
+                    help="niceness of the subscribers' process (0: as the gates)")
     a = ap.parse_args()
+    srv_pin = cli_pin = []
+    sub_nice = ["nice", "-n", str(a.nice)] if a.nice else []
     build = os.path.join(ROOT, a.build)
     parkd, loadgen, subload = (os.path.join(build, p) for p in
                                ("parkd", "bench/loadgen", "bench/subload"))
@@ -109,7 +125,7 @@ def main():
     with open(path, "w") as f:
         json.dump(cfg, f)
     log = open(os.path.join(tmp, "parkd.log"), "wb")
-    daemon = subprocess.Popen([parkd, "-c", path], stdout=log, stderr=log)
+    daemon = subprocess.Popen(srv_pin + [parkd, "-c", path], stdout=log, stderr=log)
     subs = None
     try:
         for _ in range(200):
@@ -118,37 +134,47 @@ def main():
                 break
             except OSError:
                 time.sleep(0.05)
-        lg = [loadgen, "-p", str(port), "-c", str(a.conns), "-d", str(a.seconds),
+        lg = cli_pin + [loadgen, "-p", str(port), "-c", str(a.conns), "-d", str(a.seconds),
               "-w", "2", "-r", str(2 * a.rate)]  # -r counts requests
         print("parkd subscriber benchmark: %d occupancy + %d events subscribers, "
               "%.0f pairs/s (%.0f changes/s) paced over %d gate connections, %.0f s measured"
               % (a.occupancy, a.events, a.rate, 2 * a.rate, a.conns, a.seconds))
+        print("  subscribers' process niceness: %d" % a.nice)
         print("  load average before: %s" % open("/proc/loadavg").read().split()[:3])
 
-        base = subprocess.run(lg, capture_output=True, text=True)
-        rb = result_line(base.stdout)
-        print("  without subscribers: %s pairs/s, p50 %s us, p99 %s us, p99.9 %s us, errors %s"
-              % (rb["pairs_per_s"], rb["p50_us"], rb["p99_us"], rb["p999_us"], rb["errors"]))
+        def runs(label):
+            """a.repeat runs of the generator; the one with the median p99."""
+            got = []
+            for _ in range(a.repeat):
+                r = result_line(subprocess.run(lg, capture_output=True, text=True).stdout)
+                print("  %s: %s pairs/s, p50 %s us, p99 %s us, p99.9 %s us, errors %s"
+                      % (label, r["pairs_per_s"], r["p50_us"], r["p99_us"], r["p999_us"],
+                         r["errors"]))
+                got.append(r)
+            got.sort(key=lambda r: float(r["p99_us"]))
+            median = got[len(got) // 2]
+            median["errors"] = str(sum(int(r["errors"]) for r in got))
+            return median
 
-        subs = subprocess.Popen([subload, "-p", str(port), "-o", str(a.occupancy),
+        rb = runs("without subscribers")
+
+        subs = subprocess.Popen(sub_nice + [subload, "-p", str(port), "-o", str(a.occupancy),
                                  "-e", str(a.events), "-t", "2"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ready = subs.stdout.readline()
         if not ready.startswith("READY"):
             raise RuntimeError("subload: " + ready + subs.stdout.read())
         lsn0 = lsn_quiet(port)
-        loaded = subprocess.run(lg, capture_output=True, text=True)
-        rl = result_line(loaded.stdout)
+        rl = runs("with subscribers   ")
         lsn1 = lsn_quiet(port)
         time.sleep(1.0)		# the last occupancy notification (<= 10 a second)
         subs.terminate()
         out = subs.communicate(timeout=30)[0]
         rs = result_line(out)
         dropped = metric(http_port, "parkd_subscribers_dropped_total")
-        print("  with subscribers:    %s pairs/s, p50 %s us, p99 %s us, p99.9 %s us, errors %s"
-              % (rl["pairs_per_s"], rl["p50_us"], rl["p99_us"], rl["p999_us"], rl["errors"]))
         ratio = float(rl["p99_us"]) / max(float(rb["p99_us"]), 1.0)
-        print("  p99 with / without: %.2f (goal: at most 2)" % ratio)
+        print("  median p99 with / without: %s / %s us = %.2f (goal: at most 2)"
+              % (rl["p99_us"], rb["p99_us"], ratio))
         changes = lsn1 - lsn0
         print("  journaled changes during the run: %d" % changes)
         print("  events subscribers: %s connections, each got %s..%s notifications (want %d each), %s in all"
