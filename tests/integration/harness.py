@@ -1,6 +1,7 @@
 """Integration-test harness: starts the real parkd (and redis-server when a
 test needs one) on free ports in a temporary directory, and talks to it over
 TCP.  Standard library only."""
+import contextlib
 import datetime
 import errno
 import http.client
@@ -300,6 +301,28 @@ class Client:
 
 # ---------------------------------------------------------------------------
 # Helpers shared by the test modules.
+
+@contextlib.contextmanager
+def small_tmpfs(test_name, size="512k"):
+    """A tmpfs of size on a fresh directory, unmounted afterwards; None
+    (and a skip line naming test_name) when it cannot be mounted.  Daemons
+    on it must be closed inside the block."""
+    mnt = tempfile.mkdtemp(prefix="parkd-full-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mnt],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        os.rmdir(mnt)
+        print("skip %s: cannot mount a tmpfs: %s"
+              % (test_name, r.stdout.decode("utf-8", "replace").strip()))
+        yield None
+        return
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", mnt]).returncode != 0:
+            subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)
+
 
 def fill_disk(path):
     """Writes path until the file system is full."""

@@ -34,11 +34,10 @@ import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import threading
 import time
 
-from harness import PARKD, Client, Daemon, fill_disk, fmt_time, small_config, wait_orphans  # noqa: F401 (test_standby, test_datadir)
+from harness import PARKD, Client, Daemon, fill_disk, small_tmpfs, fmt_time, small_config, wait_orphans  # noqa: F401 (test_standby, test_datadir)
 
 CAR = {"class": "car"}
 SEED = int(os.environ.get("DURABILITY_SEED", "0")) or random.randrange(1, 1 << 30)
@@ -815,116 +814,106 @@ def test_damaged_record_followed_by_acknowledged_records_refuses_to_start():
 
 
 def test_disk_full_refuses_changes_and_recovers():
-    mnt = tempfile.mkdtemp(prefix="parkd-full-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        os.rmdir(mnt)
-        print("skip test_disk_full_refuses_changes_and_recovers: cannot mount a tmpfs: %s"
-              % r.stdout.decode("utf-8", "replace").strip())
-        return
-    d = None
-    try:
-        d = Daemon(dur_config(), data_dir=os.path.join(mnt, "data"))
-        d.start()
-        c = d.client()
-        acked, refused, phantoms = {}, [], []
-
-        def entry(plate):
-            resp = c.call("entry", gate="north", plate=plate, **CAR)
-            if "result" in resp:
-                acked[plate] = (resp["result"]["ticket"], spot_ids(resp["result"]["spots"]))
-                return True
-            assert reason(resp) == "unavailable", resp
-            refused.append(plate)
-            return False
-
-        for i in range(5):
-            assert entry("OK-%d" % i)
-        gone = c.ok("entry", gate="north", plate="GONE-1", **CAR)
-        c.ok("exit", gate="south", plate="GONE-1")
-
-        filler = os.path.join(mnt, "filler")
-        fill_disk(filler)
-        i = 0
-        while entry("FULL-%d" % i):
-            i += 1
-            assert i < 500, "the journal never ran out of space"
-        i += 1
-        h = c.ok("health")
-        assert h["status"] == "degraded", h
-        assert h["journal"]["state"] in ("failed", "recovering", "degraded"), h
-        assert h["journal"].get("error"), "health does not say what failed: %r" % h
-        # The state is rebuilt from disk at once; until then reads answer
-        # unavailable, after it they show exactly what was acknowledged.
-        t_rebuilt = time.time() + 5
-        while c.ok("health")["journal"]["state"] != "degraded":
-            assert time.time() < t_rebuilt, c.ok("health")
-            time.sleep(0.02)
-        # Reads go on while changes are refused.
-        st = c.ok("status")
-        if st["capacity"]["occupied"] != len(acked):
-            phantoms.append("status while failed: occupied %d, acknowledged %d" % (
-                st["capacity"]["occupied"], len(acked)))
-        plate0 = sorted(acked)[0]
-        assert c.ok("locate", plate=plate0)["ticket"] == acked[plate0][0]
-        resp = c.call("locate", plate=refused[-1])
-        if "result" in resp:
-            phantoms.append("locate %s (answered unavailable) while failed: %r" % (
-                refused[-1], resp["result"]))
-        c.ok("ticket", ticket=gone["ticket"])
-        # Every change meanwhile is acknowledged or refused, nothing else.
-        t_end = time.time() + 2.5
-        while time.time() < t_end:
-            entry("FULL-%d" % i)
-            i += 1
-            time.sleep(0.1)
-        assert refused, refused
-
-        os.unlink(filler)
-        deadline = time.time() + 10
-        k = 0
-        while not entry("AFTER-%d" % k):
-            k += 1
-            assert time.time() < deadline, "changes still refused 10 s after space was freed"
-            time.sleep(0.2)
-        while c.ok("health")["status"] != "ok":
-            assert time.time() < deadline, c.ok("health")
-            time.sleep(0.1)
-        h = c.ok("health")
-        assert h["journal"]["state"] == "ok" and h["journal"]["failures"] >= 1, h
-
-        def check(c):
-            locs = pipeline(c, [("locate", {"plate": p}) for p in sorted(acked)])
-            for p, resp in zip(sorted(acked), locs):
-                assert "result" in resp, "acknowledged entry %s lost: %r" % (p, resp)
-                assert (resp["result"]["ticket"], spot_ids(resp["result"]["spots"])) == acked[p]
-            locs = pipeline(c, [("locate", {"plate": p}) for p in refused])
-            for p, resp in zip(refused, locs):
-                assert reason(resp) == "not_found", \
-                    "entry %s was answered unavailable but is inside: %r" % (p, resp)
-            t = c.ok("ticket", ticket=gone["ticket"])
-            assert t["state"] == "exited", t
-            st = c.ok("status")
-            assert st["capacity"]["occupied"] == len(acked), (st, len(acked))
-
-        check(c)
-        c.close()
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            restart(d, sig)
-            c = d.client()
-            check(c)
-            assert c.ok("health")["status"] == "ok"
-            c.close()
-        assert not phantoms, "reads showed changes that were answered unavailable: %s" % phantoms
-    finally:
+    with small_tmpfs("test_disk_full_refuses_changes_and_recovers") as mnt:
+        if mnt is None:
+            return
+        d = None
         try:
+            d = Daemon(dur_config(), data_dir=os.path.join(mnt, "data"))
+            d.start()
+            c = d.client()
+            acked, refused, phantoms = {}, [], []
+
+            def entry(plate):
+                resp = c.call("entry", gate="north", plate=plate, **CAR)
+                if "result" in resp:
+                    acked[plate] = (resp["result"]["ticket"], spot_ids(resp["result"]["spots"]))
+                    return True
+                assert reason(resp) == "unavailable", resp
+                refused.append(plate)
+                return False
+
+            for i in range(5):
+                assert entry("OK-%d" % i)
+            gone = c.ok("entry", gate="north", plate="GONE-1", **CAR)
+            c.ok("exit", gate="south", plate="GONE-1")
+
+            filler = os.path.join(mnt, "filler")
+            fill_disk(filler)
+            i = 0
+            while entry("FULL-%d" % i):
+                i += 1
+                assert i < 500, "the journal never ran out of space"
+            i += 1
+            h = c.ok("health")
+            assert h["status"] == "degraded", h
+            assert h["journal"]["state"] in ("failed", "recovering", "degraded"), h
+            assert h["journal"].get("error"), "health does not say what failed: %r" % h
+            # The state is rebuilt from disk at once; until then reads answer
+            # unavailable, after it they show exactly what was acknowledged.
+            t_rebuilt = time.time() + 5
+            while c.ok("health")["journal"]["state"] != "degraded":
+                assert time.time() < t_rebuilt, c.ok("health")
+                time.sleep(0.02)
+            # Reads go on while changes are refused.
+            st = c.ok("status")
+            if st["capacity"]["occupied"] != len(acked):
+                phantoms.append("status while failed: occupied %d, acknowledged %d" % (
+                    st["capacity"]["occupied"], len(acked)))
+            plate0 = sorted(acked)[0]
+            assert c.ok("locate", plate=plate0)["ticket"] == acked[plate0][0]
+            resp = c.call("locate", plate=refused[-1])
+            if "result" in resp:
+                phantoms.append("locate %s (answered unavailable) while failed: %r" % (
+                    refused[-1], resp["result"]))
+            c.ok("ticket", ticket=gone["ticket"])
+            # Every change meanwhile is acknowledged or refused, nothing else.
+            t_end = time.time() + 2.5
+            while time.time() < t_end:
+                entry("FULL-%d" % i)
+                i += 1
+                time.sleep(0.1)
+            assert refused, refused
+
+            os.unlink(filler)
+            deadline = time.time() + 10
+            k = 0
+            while not entry("AFTER-%d" % k):
+                k += 1
+                assert time.time() < deadline, "changes still refused 10 s after space was freed"
+                time.sleep(0.2)
+            while c.ok("health")["status"] != "ok":
+                assert time.time() < deadline, c.ok("health")
+                time.sleep(0.1)
+            h = c.ok("health")
+            assert h["journal"]["state"] == "ok" and h["journal"]["failures"] >= 1, h
+
+            def check(c):
+                locs = pipeline(c, [("locate", {"plate": p}) for p in sorted(acked)])
+                for p, resp in zip(sorted(acked), locs):
+                    assert "result" in resp, "acknowledged entry %s lost: %r" % (p, resp)
+                    assert (resp["result"]["ticket"], spot_ids(resp["result"]["spots"])) == acked[p]
+                locs = pipeline(c, [("locate", {"plate": p}) for p in refused])
+                for p, resp in zip(refused, locs):
+                    assert reason(resp) == "not_found", \
+                        "entry %s was answered unavailable but is inside: %r" % (p, resp)
+                t = c.ok("ticket", ticket=gone["ticket"])
+                assert t["state"] == "exited", t
+                st = c.ok("status")
+                assert st["capacity"]["occupied"] == len(acked), (st, len(acked))
+
+            check(c)
+            c.close()
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                restart(d, sig)
+                c = d.client()
+                check(c)
+                assert c.ok("health")["status"] == "ok"
+                c.close()
+            assert not phantoms, "reads showed changes that were answered unavailable: %s" % phantoms
+        finally:
             if d is not None:
                 d.close()
-        finally:
-            if subprocess.run(["umount", mnt]).returncode != 0:
-                subprocess.run(["umount", "-l", mnt])
-            os.rmdir(mnt)
 
 
 test_disk_full_refuses_changes_and_recovers.timeout = 90

@@ -13,10 +13,9 @@ import shutil
 import socket
 import struct
 import subprocess
-import tempfile
 import time
 
-from harness import Daemon, demo_config, fill_disk, free_port, http_request
+from harness import Daemon, demo_config, fill_disk, small_tmpfs, free_port, http_request
 from redisutil import RedisServer
 from test_http import ws_check
 
@@ -479,48 +478,38 @@ test_audit_backlog_batches_and_failures.timeout = 60
 def test_changes_lost_by_the_journal_count_as_unavailable():
     """A reply held for an fsync that fails is answered unavailable: so it
     is counted, not as the ok it would have been."""
-    mnt = tempfile.mkdtemp(prefix="parkd-mfull-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        os.rmdir(mnt)
-        print("skip test_changes_lost_by_the_journal_count_as_unavailable: "
-              "cannot mount a tmpfs: %s" % r.stdout.decode("utf-8", "replace").strip())
-        return
-    d = None
-    try:
-        d, port = with_http(data_dir=os.path.join(mnt, "data"))
-        c = d.client()
-        acked = refused = 0
-        for i in range(3):
-            c.ok("entry", gate="north", plate="OK %d" % i, **CAR)
-            acked += 1
-        fill_disk(os.path.join(mnt, "filler"))
-        i = 0
-        while True:
-            resp = c.call("entry", gate="north", plate="FULL %d" % i, **CAR)
-            i += 1
-            if "error" in resp:
-                assert resp["error"]["data"]["reason"] == "unavailable", resp
-                refused += 1
-                break
-            acked += 1
-            assert i < 500, "the journal never ran out of space"
-        m = scrape(port)
-        assert m.get("parkd_requests_total", method="entry", outcome="ok") == acked
-        assert m.get("parkd_requests_total", method="entry", outcome="unavailable") == refused
-        assert m.get("parkd_journal_failures_total") >= 1
-        assert check_hist(m, "parkd_request_duration_seconds", method="entry")[2] == acked + refused
-        c.close()
-        os.unlink(os.path.join(mnt, "filler"))
-    finally:
+    with small_tmpfs("test_changes_lost_by_the_journal_count_as_unavailable") as mnt:
+        if mnt is None:
+            return
+        d = None
         try:
+            d, port = with_http(data_dir=os.path.join(mnt, "data"))
+            c = d.client()
+            acked = refused = 0
+            for i in range(3):
+                c.ok("entry", gate="north", plate="OK %d" % i, **CAR)
+                acked += 1
+            fill_disk(os.path.join(mnt, "filler"))
+            i = 0
+            while True:
+                resp = c.call("entry", gate="north", plate="FULL %d" % i, **CAR)
+                i += 1
+                if "error" in resp:
+                    assert resp["error"]["data"]["reason"] == "unavailable", resp
+                    refused += 1
+                    break
+                acked += 1
+                assert i < 500, "the journal never ran out of space"
+            m = scrape(port)
+            assert m.get("parkd_requests_total", method="entry", outcome="ok") == acked
+            assert m.get("parkd_requests_total", method="entry", outcome="unavailable") == refused
+            assert m.get("parkd_journal_failures_total") >= 1
+            assert check_hist(m, "parkd_request_duration_seconds", method="entry")[2] == acked + refused
+            c.close()
+            os.unlink(os.path.join(mnt, "filler"))
+        finally:
             if d is not None:
                 d.close()
-        finally:
-            if subprocess.run(["umount", mnt]).returncode != 0:
-                subprocess.run(["umount", "-l", mnt])
-            os.rmdir(mnt)
 
 
 test_changes_lost_by_the_journal_count_as_unavailable.timeout = 60

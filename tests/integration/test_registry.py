@@ -22,7 +22,7 @@ import random
 import signal
 import time
 
-from harness import (kill9, Daemon, assert_error, at, demo_config, fill_disk, free_port,
+from harness import (kill9, Daemon, assert_error, at, demo_config, fill_disk, small_tmpfs, free_port,
                      http_request)
 from redisutil import AuditDump, RedisServer
 
@@ -548,83 +548,72 @@ def test_disk_full_keeps_what_was_acknowledged_and_erases_after():
     """Registrations while the file system fills: each is acknowledged or
     answered unavailable; after space is back, and after restarts, exactly
     the acknowledged ones are there, and an erasure still reaches the disk."""
-    import subprocess
-    import tempfile
     from test_durability import reason, restart
-    mnt = tempfile.mkdtemp(prefix="parkd-full-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        os.rmdir(mnt)
-        print("skip: cannot mount a tmpfs: %s" % r.stdout.decode("utf-8", "replace").strip())
-        return
-    d = None
-    try:
-        d = Daemon(reg_config(erase_within_s=0), data_dir=os.path.join(mnt, "data"))
-        d.start()
-        c = d.client()
-        acked, refused = {}, []
-
-        def reg(plate):
-            name = "Full Name %s %s" % (plate, "\u00e9" * 80)
-            phone = "+49151%07d" % (len(acked) + len(refused))
-            resp = c.call("vehicle_register", plate=plate, contact_name=name, phone=phone)
-            if "result" in resp:
-                acked[plate] = (name, phone)
-                return True
-            assert reason(resp) == "unavailable", resp
-            refused.append(plate)
-            return False
-
-        for i in range(5):
-            assert reg("OK %d" % i)
-        filler = os.path.join(mnt, "filler")
-        fill_disk(filler)
-        i = 0
-        while reg("FULL %d" % i):
-            i += 1
-            assert i < 2000, "the store never ran out of space"
-        t_end = time.time() + 2
-        while time.time() < t_end:
-            i += 1
-            reg("FULL %d" % i)
-            time.sleep(0.1)
-        os.unlink(filler)
-        deadline = time.time() + 15
-        k = 0
-        while not reg("AFTER %d" % k):
-            k += 1
-            assert time.time() < deadline, "changes still refused after space was freed"
-            time.sleep(0.2)
-
-        def check(c):
-            for p, (name, phone) in acked.items():
-                g = c.ok("vehicle_get", plate=p)
-                assert (g["contact_name"], g["phone"]) == (name, phone), (p, g)
-            for p in refused:
-                assert reason(c.call("vehicle_get", plate=p)) == "not_found", \
-                    "%s was answered unavailable but is registered" % p
-
-        check(c)
-        victim = sorted(acked)[0]
-        c.ok("vehicle_delete", plate=victim)
-        gone_name, gone_phone = acked.pop(victim)
-        wait_erased(d, [gone_name, gone_phone[1:]])
-        c.close()
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            restart(d, sig)
-            c = d.client()
-            check(c)
-            c.close()
-        assert not where(d.data_dir, [gone_name, gone_phone[1:]])
-    finally:
+    with small_tmpfs("test_disk_full_keeps_what_was_acknowledged_and_erases_after") as mnt:
+        if mnt is None:
+            return
+        d = None
         try:
+            d = Daemon(reg_config(erase_within_s=0), data_dir=os.path.join(mnt, "data"))
+            d.start()
+            c = d.client()
+            acked, refused = {}, []
+
+            def reg(plate):
+                name = "Full Name %s %s" % (plate, "\u00e9" * 80)
+                phone = "+49151%07d" % (len(acked) + len(refused))
+                resp = c.call("vehicle_register", plate=plate, contact_name=name, phone=phone)
+                if "result" in resp:
+                    acked[plate] = (name, phone)
+                    return True
+                assert reason(resp) == "unavailable", resp
+                refused.append(plate)
+                return False
+
+            for i in range(5):
+                assert reg("OK %d" % i)
+            filler = os.path.join(mnt, "filler")
+            fill_disk(filler)
+            i = 0
+            while reg("FULL %d" % i):
+                i += 1
+                assert i < 2000, "the store never ran out of space"
+            t_end = time.time() + 2
+            while time.time() < t_end:
+                i += 1
+                reg("FULL %d" % i)
+                time.sleep(0.1)
+            os.unlink(filler)
+            deadline = time.time() + 15
+            k = 0
+            while not reg("AFTER %d" % k):
+                k += 1
+                assert time.time() < deadline, "changes still refused after space was freed"
+                time.sleep(0.2)
+
+            def check(c):
+                for p, (name, phone) in acked.items():
+                    g = c.ok("vehicle_get", plate=p)
+                    assert (g["contact_name"], g["phone"]) == (name, phone), (p, g)
+                for p in refused:
+                    assert reason(c.call("vehicle_get", plate=p)) == "not_found", \
+                        "%s was answered unavailable but is registered" % p
+
+            check(c)
+            victim = sorted(acked)[0]
+            c.ok("vehicle_delete", plate=victim)
+            gone_name, gone_phone = acked.pop(victim)
+            wait_erased(d, [gone_name, gone_phone[1:]])
+            c.close()
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                restart(d, sig)
+                c = d.client()
+                check(c)
+                c.close()
+            assert not where(d.data_dir, [gone_name, gone_phone[1:]])
+        finally:
             if d is not None:
                 d.close()
-        finally:
-            if subprocess.run(["umount", mnt]).returncode != 0:
-                subprocess.run(["umount", "-l", mnt])
-            os.rmdir(mnt)
 
 
 test_disk_full_keeps_what_was_acknowledged_and_erases_after.timeout = 120

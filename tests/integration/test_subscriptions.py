@@ -9,11 +9,9 @@ last round still sent when the daemon stops."""
 import json
 import os
 import signal
-import subprocess
-import tempfile
 import time
 
-from harness import Daemon, assert_error, demo_config, fill_disk, small_config
+from harness import Daemon, assert_error, demo_config, fill_disk, small_tmpfs, small_config
 
 CAR = {"class": "car"}
 TOKENS = {"tokens": [{"token": "kiosk-secret", "role": "kiosk"},
@@ -203,58 +201,48 @@ def test_the_last_round_is_sent_when_the_daemon_stops():
 
 
 def test_no_event_of_a_change_the_journal_lost():
-    mnt = tempfile.mkdtemp(prefix="parkd-subfull-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        os.rmdir(mnt)
-        print("skip test_no_event_of_a_change_the_journal_lost: cannot mount a tmpfs: %s"
-              % r.stdout.decode("utf-8", "replace").strip())
-        return
-    d = None
-    try:
-        d = Daemon(demo_config(limits={"rate_per_s": 0}), data_dir=os.path.join(mnt, "data"))
-        d.start()
-        ops, gate = d.client(), d.client()
-        ops.ok("subscribe", topics=["events"])
-        acked, refused = [], []
-
-        def entry(plate):
-            resp = gate.call("entry", gate="north", plate=plate, **CAR)
-            if "result" in resp:
-                acked.append(plate)
-                return True
-            assert resp["error"]["data"]["reason"] == "unavailable", resp
-            refused.append(plate)
-            return False
-
-        for i in range(3):
-            assert entry("OK %d" % i)
-        filler = os.path.join(mnt, "filler")
-        fill_disk(filler)
-        i = 0
-        while entry("FULL %d" % i):
-            i += 1
-            assert i < 500, "the journal never ran out of space"
-        os.unlink(filler)
-        # Once the journal is back, the next changes take the lost ones' LSNs.
-        deadline, k = time.time() + 15, 0
-        while not entry("AFTER %d" % k):
-            k += 1
-            assert time.time() < deadline, "changes still refused after space was freed"
-            time.sleep(0.2)
-        for k in range(k + 1, k + 4):
-            assert entry("AFTER %d" % k)
-        got = entered(notifications(ops, 0.5))
-        assert refused and got == acked, (refused, got, acked)
-    finally:
+    with small_tmpfs("test_no_event_of_a_change_the_journal_lost") as mnt:
+        if mnt is None:
+            return
+        d = None
         try:
+            d = Daemon(demo_config(limits={"rate_per_s": 0}), data_dir=os.path.join(mnt, "data"))
+            d.start()
+            ops, gate = d.client(), d.client()
+            ops.ok("subscribe", topics=["events"])
+            acked, refused = [], []
+
+            def entry(plate):
+                resp = gate.call("entry", gate="north", plate=plate, **CAR)
+                if "result" in resp:
+                    acked.append(plate)
+                    return True
+                assert resp["error"]["data"]["reason"] == "unavailable", resp
+                refused.append(plate)
+                return False
+
+            for i in range(3):
+                assert entry("OK %d" % i)
+            filler = os.path.join(mnt, "filler")
+            fill_disk(filler)
+            i = 0
+            while entry("FULL %d" % i):
+                i += 1
+                assert i < 500, "the journal never ran out of space"
+            os.unlink(filler)
+            # Once the journal is back, the next changes take the lost ones' LSNs.
+            deadline, k = time.time() + 15, 0
+            while not entry("AFTER %d" % k):
+                k += 1
+                assert time.time() < deadline, "changes still refused after space was freed"
+                time.sleep(0.2)
+            for k in range(k + 1, k + 4):
+                assert entry("AFTER %d" % k)
+            got = entered(notifications(ops, 0.5))
+            assert refused and got == acked, (refused, got, acked)
+        finally:
             if d is not None:
                 d.close()
-        finally:
-            if subprocess.run(["umount", mnt]).returncode != 0:
-                subprocess.run(["umount", "-l", mnt])
-            os.rmdir(mnt)
 
 
 test_no_event_of_a_change_the_journal_lost.timeout = 60

@@ -99,16 +99,25 @@ gate(const subs *s, const char *g)
 	return sn.buf;
 }
 
+
+/* Visits at most max clients due at now (subs_occupancy_due's slices). */
 static const char *
-occ_due(subs *s, int64_t now)
+occ_slice(subs *s, int64_t now, size_t max)
 {
 	size_t n;
 
 	memset(&sn, 0, sizeof(sn));
-	n = subs_occupancy_due(s, now, SIZE_MAX, collect, &sn);
+	n = subs_occupancy_due(s, now, max, collect, &sn);
 	assert_int_equal(n, sn.n);
 	assert_int_equal(subs_check(s), 0);
 	return sn.buf;
+}
+
+/* Every client due at now. */
+static const char *
+occ_due(subs *s, int64_t now)
+{
+	return occ_slice(s, now, SIZE_MAX);
 }
 
 /* ---- topics ---- */
@@ -394,19 +403,6 @@ test_occupancy_coalescing(void **state)
 	assert_int_equal(subs_check(s), 0);
 	subs_free(s);
 	assert_int_equal(fa_live, 0);
-}
-
-/* Visits at most max clients due at now (subs_occupancy_due's slices). */
-static const char *
-occ_slice(subs *s, int64_t now, size_t max)
-{
-	size_t n;
-
-	memset(&sn, 0, sizeof(sn));
-	n = subs_occupancy_due(s, now, max, collect, &sn);
-	assert_int_equal(n, sn.n);
-	assert_int_equal(subs_check(s), 0);
-	return sn.buf;
 }
 
 /* Due clients go in slices, the longest waiting first, each once. */
