@@ -22,7 +22,7 @@ compare).
 
 usage: tests/bench/subscribers.py [BUILD] [--rate 2500] [--seconds 10]
        [--occupancy 1000] [--events 100] [--conns 16] [--repeat 3]
-       [--nice 19]
+       [--nice 19] [--snapshot-every N]
 Not part of make test: it takes about a minute and a half and wants the
 machine to itself.
 """
@@ -100,6 +100,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each kind; the median p99 of each is compared "
                          "(fsync makes a single run's p99 vary by 2x here)")
+    ap.add_argument("--snapshot-every", type=int, default=0,
+                    help="journal.snapshot_every (0: the default, 100 000 records: "
+                         "a snapshot about every 20 s at this rate)")
     ap.add_argument("--nice", type=int, default=19,
                     help="niceness of the subscribers' process (0: as the gates)")
     a = ap.parse_args()
@@ -118,6 +121,8 @@ def main():
     cfg.update({"listen": "127.0.0.1:%d" % port, "http_listen": "127.0.0.1:%d" % http_port,
                 "data_dir": os.path.join(tmp, "data"), "durability": "fsync"})
     cfg["audit"] = {"redis": None}
+    if a.snapshot_every:
+        cfg.setdefault("journal", {})["snapshot_every"] = a.snapshot_every
     cfg.setdefault("limits", {}).update({"rate_per_s": 0, "max_clients_per_address": 4000})
     cfg["facility"]["rows"].append({"level": 2, "zone": "BENCH", "type": "regular",
                                     "count": 2000, "x": 5, "y": 80, "dx": 3, "dy": 0})
@@ -139,7 +144,8 @@ def main():
         print("parkd subscriber benchmark: %d occupancy + %d events subscribers, "
               "%.0f pairs/s (%.0f changes/s) paced over %d gate connections, %.0f s measured"
               % (a.occupancy, a.events, a.rate, 2 * a.rate, a.conns, a.seconds))
-        print("  subscribers' process niceness: %d" % a.nice)
+        print("  subscribers' process niceness: %d; snapshot every %s records"
+              % (a.nice, a.snapshot_every or "100 000 (default)"))
         print("  load average before: %s" % open("/proc/loadavg").read().split()[:3])
 
         def runs(label):
@@ -183,6 +189,8 @@ def main():
               "%s last saw the garage empty" % (rs["occ_conns"], rs["occ_min"], rs["occ_max"],
                                                  rs["occ_idle_last"]))
         print("  subscribers dropped: %s, connections lost: %s" % (dropped, rs["lost"]))
+        print("  snapshots during the whole run: %s"
+              % metric(http_port, "parkd_journal_snapshots_total"))
         ok = (int(rs["ev_min"]) == changes == int(rs["ev_max"]) and
               int(rs["occ_min"]) > 0 and int(rs["occ_idle_last"]) == a.occupancy and
               int(rs["lost"]) == 0 and (dropped or 0) == 0 and
