@@ -191,7 +191,7 @@ client_free(struct client *c)
 	free_list(c, &c->out_head, &c->out_tail);
 	free_list(c, &c->flight_head, &c->flight_tail);
 	session_release(&c->sess);
-	/* Never listed here (notes are sent in the turn they are made); kept safe. */
+	/* Still waiting for its slice of a round: off the list. */
 	for (struct client **p = &srv->noted; c->notes_listed && *p != NULL;
 	    p = &(*p)->notes_next)
 		if (*p == c) {
