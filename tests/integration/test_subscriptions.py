@@ -246,3 +246,28 @@ def test_no_event_of_a_change_the_journal_lost():
 
 
 test_no_event_of_a_change_the_journal_lost.timeout = 60
+
+
+def test_subscribers_leaving_during_rounds_take_nothing_with_them():
+    """A round goes to 16 subscribers a turn: with 300 of them it takes
+    many turns, and half leave while it is on its way (the first has its
+    events already).  The rest get every event, in order; nothing of the
+    ones gone is touched (ASan would say so)."""
+    cfg = demo_config(limits={"rate_per_s": 0, "max_clients_per_address": 1000})
+    with Daemon(cfg) as d:
+        subs = [d.client() for _ in range(300)]
+        for s in subs:
+            s.ok("subscribe", topics=["events"])
+        gate = d.client()
+        plates = ["LEAVE %d" % i for i in range(60)]
+        replies = entries(gate, plates)
+        assert all("result" in r for r in replies), replies
+        first = json.loads(subs[0].read_line())["params"]
+        for s in subs[1::2]:
+            s.close()
+        for s in subs[::2]:
+            got = [first] if s is subs[0] else []
+            got += [json.loads(s.read_line())["params"] for _ in range(len(plates) - len(got))]
+            assert entered(got) == plates
+        assert subs[0].no_data(0.2)
+        assert gate.ok("health")["status"] == "ok"
