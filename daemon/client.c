@@ -255,11 +255,12 @@ over_output_limits(struct client *c)
 	return c->state == CLIENT_CLOSING;
 }
 
+/* A draining client closes once its replies and its notes are written. */
 static void
 maybe_finish_drain(struct client *c)
 {
 	if (c->state == CLIENT_DRAINING && c->out_head == NULL &&
-	    c->flight_head == NULL)
+	    c->flight_head == NULL && !c->notes_listed)
 		client_close(c);
 }
 
@@ -271,6 +272,8 @@ client_drain(struct client *c)
 	if (c->state == CLIENT_OPEN)
 		c->tr->pause(c->tp);
 	c->state = CLIENT_DRAINING;
+	/* Events of changes durable by now are its too (not those still to be). */
+	publish_round_now(c->srv);
 	client_flush(c);
 	maybe_finish_drain(c);
 }
@@ -566,8 +569,8 @@ client_notes_send(struct server *srv, size_t max_clients)
 		if (c->notes_cap > NOTES_FIRST && c->notes_len < c->notes_cap / 4)
 			c->notes_cap /= 2;
 		if (c->notes_len > 0 && c->state != CLIENT_CLOSING &&
-		    c->state != CLIENT_CLOSED)
-			(void)queue_notes(c);
+		    c->state != CLIENT_CLOSED && queue_notes(c) == 0)
+			maybe_finish_drain(c);
 		c->notes_len = 0;
 	}
 	return srv->noted != NULL;

@@ -621,6 +621,18 @@ publish_durable(struct server *s, uint64_t durable)
 }
 
 void
+publish_round_now(struct server *s)
+{
+	struct outbox *o = s->outbox;
+
+	if (o == NULL || o->n == 0 || o->v[0].lsn > o->durable)
+		return;
+	if (o->timer_on)
+		uv_timer_stop(&o->round);
+	send_round(s);
+}
+
+void
 publish_changes_lost(struct server *s, uint64_t durable)
 {
 	struct outbox *o = s->outbox;

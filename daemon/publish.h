@@ -50,6 +50,12 @@ void publish_change(struct server *s, const struct change *c, const char *rec,
 void publish_flush(struct server *s);
 /* Every change up to durable is durable: its events go to their subscribers. */
 void publish_durable(struct server *s, uint64_t durable);
+/*
+ * The round that is due goes now, not at its time: a client that starts
+ * draining (half-closed, refused, shutdown) is written its events of
+ * changes already durable before it closes.
+ */
+void publish_round_now(struct server *s);
 /* The journal lost every change after durable: their events are dropped. */
 void publish_changes_lost(struct server *s, uint64_t durable);
 

@@ -9,6 +9,7 @@ last round still sent when the daemon stops."""
 import json
 import os
 import signal
+import socket
 import time
 
 from harness import Daemon, assert_error, demo_config, fill_disk, small_tmpfs, small_config
@@ -271,3 +272,17 @@ def test_subscribers_leaving_during_rounds_take_nothing_with_them():
             assert entered(got) == plates
         assert subs[0].no_data(0.2)
         assert gate.ok("health")["status"] == "ok"
+
+
+def test_a_subscriber_that_half_closes_gets_its_events_then_eof():
+    """Half-closed: what was sent is answered, and the events of changes
+    already made durable are written before the connection closes."""
+    with Daemon(demo_config(limits={"rate_per_s": 0})) as d:
+        ops, gate = d.client(), d.client()
+        ops.ok("subscribe", topics=["events"])
+        plates = ["HALF %d" % i for i in range(20)]
+        for k in range(0, 20, 5):
+            assert all("result" in r for r in entries(gate, plates[k:k + 5]))
+        ops.sock.shutdown(socket.SHUT_WR)
+        got = [json.loads(l)["params"] for l in ops.read_until_eof()]
+        assert entered(got) == plates, entered(got)
