@@ -16,15 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 
-#include "facility_load.h"
 #include "garage.h"
 #include "omap.h"
 #include "plate.h"
 #include "session.h"
 #include "subs.h"
-#include "tariff_load.h"
 #include "benchutil.h"
 
 #define LIMIT 20
@@ -257,61 +254,14 @@ bench_routing(size_t nsubs)
 	return 0;
 }
 
-/* A garage of n regular spots (rows of 100 on four levels), one gate. */
-static garage *
-make_garage(size_t n)
-{
-	cJSON *f = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(f, "rows");
-	cJSON *gates = cJSON_AddArrayToObject(f, "gates"), *g = cJSON_CreateObject();
-	cJSON *veh = cJSON_Parse("{\"car\":{\"fits\":[\"regular\"]}}");
-	cJSON *tj = cJSON_Parse("{\"free_minutes\":15,\"increment_minutes\":15,"
-	    "\"tiers\":[{\"upto_minutes\":60,\"amount\":300}],\"overage_per_hour\":200,"
-	    "\"daily_max\":2500,\"lost_ticket\":5000,\"grace_minutes\":15}");
-	char err[256] = "", zone[32];
-	facility *fac;
-	tariff *t;
-
-	cJSON_AddStringToObject(f, "name", "Bench");
-	cJSON_AddStringToObject(g, "id", "in");
-	cJSON_AddStringToObject(g, "role", "both");
-	cJSON_AddNumberToObject(g, "level", 0);
-	cJSON_AddNumberToObject(g, "x", 0);
-	cJSON_AddNumberToObject(g, "y", 0);
-	cJSON_AddItemToArray(gates, g);
-	for (size_t r = 0; r < n / 100; r++) {
-		cJSON *row = cJSON_CreateObject();
-
-		snprintf(zone, sizeof(zone), "Z%zu", r);
-		cJSON_AddNumberToObject(row, "level", (double)(r % 4));
-		cJSON_AddStringToObject(row, "zone", zone);
-		cJSON_AddStringToObject(row, "type", "regular");
-		cJSON_AddNumberToObject(row, "count", 100);
-		cJSON_AddNumberToObject(row, "x", 0);
-		cJSON_AddNumberToObject(row, "y", 6.0 * (double)(r / 4));
-		cJSON_AddNumberToObject(row, "dx", 2.5);
-		cJSON_AddNumberToObject(row, "dy", 0);
-		cJSON_AddItemToArray(rows, row);
-	}
-	fac = facility_from_json(f, veh, &(struct jerr){ err, sizeof(err), 0 });
-	t = fac == NULL ? NULL :
-	    tariff_from_json(tj, "tariff", &(struct jerr){ err, sizeof(err), 0 });
-	cJSON_Delete(f);
-	cJSON_Delete(veh);
-	cJSON_Delete(tj);
-	if (fac == NULL || t == NULL) {
-		fprintf(stderr, "bench: %s\n", err);
-		return NULL;
-	}
-	return garage_new(fac, t, NULL, NULL, ALLOC_FIRST, 10);
-}
-
 /* The `search` request, line in and reply out, with n vehicles inside. */
 static int
 bench_search_call(size_t n, long calls)
 {
 	static const struct call_env env;
 	char (*plates)[PLATE_BUFSZ] = malloc(n * sizeof(*plates));
-	garage *g = make_garage(n);
+	static const char *const gate[] = { "in" };
+	garage *g = bench_garage("bench_search", (uint32_t)n, 0, gate, 1, ALLOC_FIRST, 10);
 	struct session s;
 	struct changes ch;
 	size_t i = 0;
