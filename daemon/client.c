@@ -526,7 +526,6 @@ client_note(struct client *c, const struct client_msg *parts, size_t nparts)
 	}
 }
 
-
 /*
  * Queues the client's notes: the outbuf takes the buffer itself (no copy
  * of a round that may be hundreds of kilobytes); the next round starts a
@@ -556,7 +555,7 @@ queue_notes(struct client *c)
 	return 0;
 }
 
-size_t
+int
 client_notes_send(struct server *srv, size_t max_clients)
 {
 	struct client *c;

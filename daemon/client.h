@@ -191,7 +191,7 @@ void client_note(struct client *c, const struct client_msg *parts,
  * client_note(), the longest listed first.  Nonzero when some are left:
  * they go in a later call, and meanwhile gather more.
  */
-size_t client_notes_send(struct server *srv, size_t max_clients);
+int client_notes_send(struct server *srv, size_t max_clients);
 /* Hands the queued messages whose changes are durable to the transport. */
 void client_flush(struct client *c);
 /* The journal lost every change after durable: swap in the fail messages. */

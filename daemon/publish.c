@@ -67,7 +67,6 @@ struct outbox {
 	uv_timer_t occupancy;		/* the earliest occupancy subscriber due */
 	int64_t occ_not_before;		/* the next occupancy slice, in ms */
 	int timer_on;
-	int counts_changed;		/* a change was committed: the city view publishes */
 	size_t published;		/* changes since the last publish_flush() */
 	uint64_t last_lsn;		/* the last of them */
 	struct jw w;			/* notifications are written here, reused */
@@ -247,7 +246,6 @@ publish_change(struct server *s, const struct change *c, const char *rec,
 	struct outevent *e;
 	uint64_t push = wait_outcome(s, c);
 
-	o->counts_changed = 1;
 	o->published++;
 	o->last_lsn = lsn;
 	/* Nobody listens: nothing to keep (occupancy still has to know). */
@@ -309,19 +307,32 @@ deliver(struct server *s, uint64_t client, struct jw *w, uint64_t lsn)
 	(void)s;
 }
 
-/* A notification of a durable change, gathered for client_notes_send(). */
+/*
+ * A notification of a durable change, gathered for client_notes_send():
+ * its head (everything before the event's members), the audit event's
+ * members as encoded, and the notification's closing brace (the record's
+ * own closes params).
+ */
 static void
-note(uint64_t client, struct jw *w)
+note_event(uint64_t client, const char *head, size_t hlen,
+    const struct outevent *e)
 {
-	struct client_msg part;
+	const struct client_msg parts[4] = {
+		{ head, hlen }, { ",", 1 }, { e->rec + 1, e->len - 1 }, { "}", 1 },
+	};
 
+	client_note((struct client *)(uintptr_t)client, parts, 4);
+}
+
+/* The same, its head written in w. */
+static void
+note_event_jw(uint64_t client, const struct jw *w, const struct outevent *e)
+{
 	if (jw_failed(w)) {
 		log_err("out of memory, a notification is lost");
 		return;
 	}
-	part.data = w->buf;
-	part.len = w->len;
-	client_note((struct client *)(uintptr_t)client, &part, 1);
+	note_event(client, w->buf, w->len, e);
 }
 
 struct visit {
@@ -374,32 +385,20 @@ build_heads(struct server *s)
 	subs_each_events(s->subs, add_head, s);
 }
 
-/*
- * An event to an events subscriber: its cached head, then the audit
- * event's members as encoded, then the closing brace of the notification.
- */
+/* An event to an events subscriber, with its head from the round's cache. */
 static void
 visit_event_cached(void *arg, const struct subs_target *t)
 {
 	struct visit *v = arg;
-	struct heads *h = &v->s->outbox->heads;
-	struct client_msg parts[4];
-	size_t i = h->next++;
+	const struct heads *h = &v->s->outbox->heads;
+	size_t i = v->s->outbox->heads.next++, from;
 
 	if (!h->ok || i >= h->n) {
 		visit_event(arg, t);
 		return;
 	}
-	parts[0].data = h->w.buf + (i > 0 ? h->end[i - 1] : 0);
-	parts[0].len = h->end[i] - (i > 0 ? h->end[i - 1] : 0);
-	parts[1].data = ",";
-	parts[1].len = 1;
-	/* The record is one object: its members and the brace that closes params. */
-	parts[2].data = v->e->rec + 1;
-	parts[2].len = v->e->len - 1;
-	parts[3].data = "}";
-	parts[3].len = 1;
-	client_note((struct client *)(uintptr_t)t->client, parts, 4);
+	from = i > 0 ? h->end[i - 1] : 0;
+	note_event(t->client, h->w.buf + from, h->end[i] - from, v->e);
 }
 
 /* An event: the audit event's members follow the topic, as encoded. */
@@ -410,11 +409,7 @@ visit_event(void *arg, const struct subs_target *t)
 	struct jw *w = &v->s->outbox->w;
 
 	head(w, t->sub_id, t->topic);
-	/* The record is one object: its members without the opening brace. */
-	jw_splice(w, ",", 1);
-	jw_splice(w, v->e->rec + 1, v->e->len - 1);
-	jw_obj_end(w);		/* what the record's brace closed was params */
-	note(t->client, w);
+	note_event_jw(t->client, w, v->e);
 }
 
 static void
@@ -457,10 +452,7 @@ push_wait(struct server *s, const struct outevent *e)
 	jw_obj(w);
 	jw_kstr(w, "topic", "waitlist");
 	jw_kstr(w, "waitlist_id", e->wid);
-	jw_splice(w, ",", 1);
-	jw_splice(w, e->rec + 1, e->len - 1);
-	jw_obj_end(w);
-	note(e->push, w);
+	note_event_jw(e->push, w, e);
 }
 
 static void
@@ -517,24 +509,21 @@ void
 publish_flush(struct server *s)
 {
 	struct outbox *o = s->outbox;
-	uint64_t last = 0;
 
 	if (o == NULL)
 		return;
 	/* Whatever was committed may have moved the next expiry, hold or no-show. */
 	due_arm(s);
-	/* A mark, no Redis: the city view coalesces to publish_ms on its timer. */
-	if (o->counts_changed) {
-		o->counts_changed = 0;
+	if (o->published > 0) {
+		/* A mark, no Redis: the city view coalesces to publish_ms on its timer. */
 		cityredis_changed(s->city);
+		if (subs_count(s->subs) > 0) {
+			subs_occupancy_dirty(s->subs);
+			for (int gate = 0; gate < facility_gate_count(garage_facility(s->g)); gate++)
+				update_gate(s, gate, o->last_lsn);
+		}
+		o->published = 0;
 	}
-	if (o->published > 0 && subs_count(s->subs) > 0) {
-		last = o->last_lsn;
-		subs_occupancy_dirty(s->subs);
-		for (int gate = 0; gate < facility_gate_count(garage_facility(s->g)); gate++)
-			update_gate(s, gate, last);
-	}
-	o->published = 0;
 	/* Without a journal or a standby to wait for, changes are durable at once. */
 	publish_durable(s, server_durable(s));
 	/* A new occupancy subscriber is due at once. */
