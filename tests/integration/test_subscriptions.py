@@ -161,6 +161,13 @@ def entries(gate, plates):
     return replies
 
 
+def bursts(gate, plates, size):
+    """Entries in bursts of size, each sent once the one before is answered
+    (closer together than rounds of events); all must be accepted."""
+    for k in range(0, len(plates), size):
+        assert all("result" in r for r in entries(gate, plates[k:k + size]))
+
+
 def entered(got):
     return [n["data"]["plate"] for n in got if n["type"] == "vehicle.entered"]
 
@@ -189,8 +196,7 @@ def test_the_last_round_is_sent_when_the_daemon_stops():
         plates = ["STOP %d" % i for i in range(50)]
         # Bursts closer together than rounds: the last reply comes while
         # its round still waits for its turn (rounds are 10 ms apart).
-        for k in range(0, 50, 10):
-            assert all("result" in r for r in entries(gate, plates[k:k + 10]))
+        bursts(gate, plates, 10)
         d.proc.send_signal(signal.SIGTERM)
         lines = ops.read_until_eof()
         got = [json.loads(l)["params"] for l in lines]
@@ -281,8 +287,7 @@ def test_a_subscriber_that_half_closes_gets_its_events_then_eof():
         ops, gate = d.client(), d.client()
         ops.ok("subscribe", topics=["events"])
         plates = ["HALF %d" % i for i in range(20)]
-        for k in range(0, 20, 5):
-            assert all("result" in r for r in entries(gate, plates[k:k + 5]))
+        bursts(gate, plates, 5)
         ops.sock.shutdown(socket.SHUT_WR)
         got = [json.loads(l)["params"] for l in ops.read_until_eof()]
         assert entered(got) == plates, entered(got)
