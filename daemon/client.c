@@ -171,6 +171,8 @@ client_new(struct server *srv, const struct client_transport *tr, void *tp,
 	return c;
 }
 
+static void unhold(struct client *c);
+
 static void
 client_free(struct client *c)
 {
@@ -191,6 +193,7 @@ client_free(struct client *c)
 	free_list(c, &c->out_head, &c->out_tail);
 	free_list(c, &c->flight_head, &c->flight_tail);
 	session_release(&c->sess);
+	unhold(c);
 	/* Still waiting for its slice of a round: off the list. */
 	for (struct client **p = &srv->noted; c->notes_listed && *p != NULL;
 	    p = &(*p)->notes_next)
@@ -372,6 +375,63 @@ client_flush(struct client *c)
 	}
 }
 
+/* c holds output until lsn is durable: listed for client_release_held. */
+static void
+hold(struct client *c, uint64_t lsn)
+{
+	struct server *srv = c->srv;
+
+	if (lsn > c->held_lsn)
+		c->held_lsn = lsn;
+	if (c->held_pprev != NULL)
+		return;
+	c->held_next = srv->held;
+	if (srv->held != NULL)
+		srv->held->held_pprev = &c->held_next;
+	srv->held = c;
+	c->held_pprev = &srv->held;
+}
+
+static void
+unhold(struct client *c)
+{
+	if (c->held_pprev == NULL)
+		return;
+	*c->held_pprev = c->held_next;
+	if (c->held_next != NULL)
+		c->held_next->held_pprev = c->held_pprev;
+	c->held_next = NULL;
+	c->held_pprev = NULL;
+}
+
+void
+client_release_held(struct server *srv)
+{
+	uint64_t durable = server_durable(srv);
+	struct client *todo = srv->held, *c;
+
+	/*
+	 * Taken off the server's list first: a client still holding later
+	 * changes goes back on it, and is not met again in this walk.
+	 * Clients are freed from the loop's close callbacks, never from
+	 * within client_flush, but unhold() from client_free would keep
+	 * todo right if one were.
+	 */
+	srv->held = NULL;
+	if (todo != NULL)
+		todo->held_pprev = &todo;
+	while ((c = todo) != NULL) {
+		unhold(c);
+		if (c->out_head != NULL)
+			client_flush(c);
+		if (c->out_head != NULL && c->held_lsn > durable &&
+		    c->state != CLIENT_CLOSING && c->state != CLIENT_CLOSED)
+			hold(c, c->held_lsn);
+		else
+			c->held_lsn = 0;
+	}
+}
+
 static void
 append(struct client *c, struct outbuf *b)
 {
@@ -383,6 +443,8 @@ append(struct client *c, struct outbuf *b)
 	c->out_tail = b;
 	c->out_pending += b->len;
 	account(c, b->len, 0);
+	if (b->lsn > server_durable(c->srv))
+		hold(c, b->lsn);
 }
 
 /*

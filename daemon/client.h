@@ -123,6 +123,12 @@ struct client {
 	size_t notes_len, notes_cap;
 	struct client *notes_next;	/* the server's list of clients with notes */
 	int notes_listed;
+	/*
+	 * Listed in the server's clients whose replies wait for a change to
+	 * be durable (pprev NULL: not listed), up to held_lsn.
+	 */
+	struct client *held_next, **held_pprev;
+	uint64_t held_lsn;
 };
 
 /*
@@ -194,6 +200,12 @@ void client_note(struct client *c, const struct client_msg *parts,
 int client_notes_send(struct server *srv, size_t max_clients);
 /* Hands the queued messages whose changes are durable to the transport. */
 void client_flush(struct client *c);
+/*
+ * Changes up to server_durable() are durable: flushes the clients holding
+ * replies for them, and only those (a server with a thousand subscribers
+ * and a few gates walks the gates).
+ */
+void client_release_held(struct server *srv);
 /* The journal lost every change after durable: swap in the fail messages. */
 void client_changes_lost(struct client *c, uint64_t durable);
 /* Takes no more requests and closes once everything queued is written. */

@@ -264,15 +264,10 @@ void
 server_on_durable(void *ud, uint64_t durable)
 {
 	struct server *s = ud;
-	struct client *c, *next;
 
 	(void)durable;		/* the standby's acknowledgement counts too */
 	publish_durable(s, server_durable(s));
-	for (c = s->clients; c != NULL; c = next) {
-		next = c->next;
-		if (c->out_head != NULL)
-			client_flush(c);
-	}
+	client_release_held(s);
 	audit_kick(s->audit);
 	replication_durable(s->repl, durable);
 }

@@ -53,6 +53,7 @@ struct server {
 	struct due *due;		/* the timer on expiries, holds, no-shows */
 	struct client *clients;
 	struct client *noted;		/* clients with notes to send (client_note) */
+	struct client *held;		/* clients with replies held (client_release_held) */
 	uint64_t n_clients;
 	uint64_t clients_by_transport[CLIENT_TR__COUNT];
 	uint64_t next_client_id;
