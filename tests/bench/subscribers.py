@@ -77,6 +77,45 @@ def metric(http_port, name):
     return float(m.group(1)) if m else None
 
 
+def histograms(http_port):
+    """The daemon's request-duration (entry and exit together) and fsync
+    histograms: {name: ({le: cumulative count}, sum)}."""
+    with socket.create_connection(("127.0.0.1", http_port), timeout=10) as s:
+        s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        body = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    out = {"request": ({}, 0.0), "fsync": ({}, 0.0)}
+    for line in body.decode().splitlines():
+        m = re.match(r'parkd_request_duration_seconds_(bucket|sum)\{method="(entry|exit)"'
+                     r'(?:,le="([^"]+)")?\} (\S+)$', line)
+        n = re.match(r'parkd_journal_fsync_seconds_(bucket|sum)(?:\{le="([^"]+)"\})? (\S+)$', line)
+        if m:
+            key, kind, le, v = "request", m.group(1), m.group(3), float(m.group(4))
+        elif n:
+            key, kind, le, v = "fsync", n.group(1), n.group(2), float(n.group(3))
+        else:
+            continue
+        buckets, total = out[key]
+        if kind == "sum":
+            out[key] = (buckets, total + v)
+        else:
+            buckets[le] = buckets.get(le, 0) + v
+    return out
+
+
+def over(h0, h1, key, le):
+    """Of what the histogram key counted between h0 and h1: how many, and
+    the share above le seconds."""
+    b0, b1 = h0[key][0], h1[key][0]
+    n = b1.get("+Inf", 0) - b0.get("+Inf", 0)
+    under = b1.get(le, 0) - b0.get(le, 0)
+    return n, (n - under) / n if n else 0.0
+
+
 def result_line(text):
     for line in text.splitlines():
         if line.startswith("RESULT "):
@@ -156,10 +195,20 @@ def main():
         print("  load average before: %s" % open("/proc/loadavg").read().split()[:3])
 
         def run(label):
+            h0 = histograms(http_port)
             r = result_line(subprocess.run(lg, capture_output=True, text=True).stdout)
+            h1 = histograms(http_port)
             print("  %s: %s pairs/s, p50 %s us, p99 %s us, p99.9 %s us, errors %s"
                   % (label, r["pairs_per_s"], r["p50_us"], r["p99_us"], r["p999_us"],
                      r["errors"]))
+            # Where the time went, by the daemon's own histograms (the
+            # warm-up included): replies over 5 ms from line in to reply
+            # out, and the fsyncs of that while.
+            nr, r5 = over(h0, h1, "request", "0.005")
+            nf, f5 = over(h0, h1, "fsync", "0.005")
+            fs = (h1["fsync"][1] - h0["fsync"][1]) / nf if nf else 0.0
+            print("    daemon: %.2f%% of %d replies over 5 ms; %d fsyncs, mean %.2f ms, "
+                  "%.2f%% over 5 ms" % (100 * r5, nr, nf, 1000 * fs, 100 * f5))
             return r
 
         def run_with():
