@@ -194,10 +194,12 @@ void client_note(struct client *c, const struct client_msg *parts,
     size_t nparts);
 /*
  * Queues and writes what up to max_clients clients gathered with
- * client_note(), the longest listed first.  Nonzero when some are left:
- * they go in a later call, and meanwhile gather more.
+ * client_note(), the longest listed first, stopping once max_bytes were
+ * queued (after one client at least).  Nonzero when some are left: they
+ * go in a later call, and meanwhile gather more.
  */
-int client_notes_send(struct server *srv, size_t max_clients);
+int client_notes_send(struct server *srv, size_t max_clients,
+    size_t max_bytes);
 /* Hands the queued messages whose changes are durable to the transport. */
 void client_flush(struct client *c);
 /*

@@ -42,6 +42,21 @@ struct outevent {
  * hundred in one go would hold every gate for milliseconds.
  */
 #define NOTES_SLICE 16
+/*
+ * And at most this many bytes of notifications handed to the kernel in
+ * one turn (at least one subscriber's): a round of a busy second is tens
+ * of kilobytes per events subscriber, and the kernel's work for a write
+ * grows with its size.
+ */
+#define NOTES_SLICE_BYTES (128u << 10)
+/*
+ * Notifications composed in one turn (one event to one subscriber is
+ * one): a round of fifty events for a hundred subscribers is 5 000 of
+ * them, a millisecond or more of copying that would otherwise hold the
+ * gates' replies in one go.  A round is composed over as many turns as it
+ * needs, then sent.
+ */
+#define ROUND_NOTES_TURN 1024
 
 /*
  * The heads of a round's notifications to the events topic, up to and
@@ -62,6 +77,7 @@ struct outbox {
 	size_t n, cap;
 	uint64_t durable;		/* events up to here may go */
 	uint64_t round_ms;		/* when the last round went */
+	uint64_t round_end;		/* the round being composed: up to this LSN; 0: none */
 	uv_timer_t round;		/* the next round, when too soon for now */
 	uv_timer_t rest;		/* the rest of a round, on the next turn */
 	uv_timer_t occupancy;		/* the earliest occupancy subscriber due */
@@ -85,7 +101,7 @@ static void visit_event(void *arg, const struct subs_target *t);
 static void round_due(uv_timer_t *t);
 static void rest_due(uv_timer_t *t);
 static void send_notes(struct server *s);
-static void send_round(struct server *s);
+static void send_round(struct server *s, size_t budget);
 
 int
 publish_init(struct server *s)
@@ -113,7 +129,7 @@ publish_close(struct server *s)
 	if (s->outbox != NULL && s->outbox->timer_on) {
 		s->outbox->timer_on = 0;
 		/* What is durable goes before the clients drain; the rest as it becomes so. */
-		send_round(s);
+		send_round(s, SIZE_MAX);
 		send_notes(s);
 		uv_close((uv_handle_t *)&s->outbox->occupancy, NULL);
 		uv_close((uv_handle_t *)&s->outbox->round, NULL);
@@ -530,16 +546,20 @@ publish_flush(struct server *s)
 	arm_occupancy(s);
 }
 
-/* One round: every durable event to its subscribers, one message each. */
-static void
-send_round(struct server *s)
+/*
+ * Composes the round's events, the oldest first, into their subscribers'
+ * notes until about budget notifications are written (at least one event;
+ * the subscriptions may change between turns, so the heads are made
+ * again each time).  1 when events of the round are left.
+ */
+static int
+compose(struct server *s, size_t budget)
 {
 	struct outbox *o = s->outbox;
-	size_t i;
+	size_t i, noted = 0;
 
-	o->round_ms = server_ms(s);
 	o->heads.ok = 0;
-	for (i = 0; i < o->n && o->v[i].lsn <= o->durable; i++) {
+	for (i = 0; i < o->n && o->v[i].lsn <= o->round_end && noted < budget; i++) {
 		struct visit v = { s, &o->v[i], NULL, 0, o->v[i].lsn };
 
 		if (o->v[i].push != 0)
@@ -547,15 +567,39 @@ send_round(struct server *s)
 		if (i == 0)
 			build_heads(s);
 		o->heads.next = 0;
-		subs_each_events(s->subs, visit_event_cached, &v);
+		noted += subs_each_events(s->subs, visit_event_cached, &v);
 		if (o->v[i].plate[0] != '\0')
-			subs_each_search(s->subs, o->v[i].plate, visit_event, &v);
+			noted += subs_each_search(s->subs, o->v[i].plate, visit_event, &v);
 		free(o->v[i].rec);
 	}
-	if (i == 0)
-		return;
 	o->n -= i;
 	memmove(o->v, o->v + i, o->n * sizeof(*o->v));
+	return o->n > 0 && o->v[0].lsn <= o->round_end;
+}
+
+/*
+ * A round: every event durable when it starts to its subscribers, one
+ * message each, composed over turns of at most ROUND_NOTES_TURN
+ * notifications (at once with budget SIZE_MAX), then written in slices.
+ */
+static void
+send_round(struct server *s, size_t budget)
+{
+	struct outbox *o = s->outbox;
+
+	do {
+		if (o->round_end == 0) {
+			if (o->n == 0 || o->v[0].lsn > o->durable)
+				break;
+			o->round_ms = server_ms(s);
+			o->round_end = o->durable;
+		}
+		if (compose(s, budget)) {
+			uv_timer_start(&o->round, round_due, 0, 0);
+			return;
+		}
+		o->round_end = 0;
+	} while (budget == SIZE_MAX);	/* at once: everything durable */
 	send_notes(s);
 }
 
@@ -566,8 +610,8 @@ send_notes(struct server *s)
 	struct outbox *o = s->outbox;
 
 	if (!o->timer_on)
-		(void)client_notes_send(s, SIZE_MAX);	/* shutting down */
-	else if (client_notes_send(s, NOTES_SLICE) > 0)
+		(void)client_notes_send(s, SIZE_MAX, SIZE_MAX);	/* shutting down */
+	else if (client_notes_send(s, NOTES_SLICE, NOTES_SLICE_BYTES) > 0)
 		uv_timer_start(&o->rest, rest_due, 0, 0);
 }
 
@@ -580,7 +624,7 @@ rest_due(uv_timer_t *t)
 static void
 round_due(uv_timer_t *t)
 {
-	send_round(t->data);
+	send_round(t->data, ROUND_NOTES_TURN);
 }
 
 void
@@ -595,7 +639,8 @@ publish_durable(struct server *s, uint64_t durable)
 	if (o->n == 0 || o->v[0].lsn > durable)
 		return;
 	if (!o->timer_on) {
-		send_round(s);		/* shutting down: no more rounds to wait for */
+		/* Shutting down: no more rounds to wait for. */
+		send_round(s, SIZE_MAX);
 		return;
 	}
 	if (uv_is_active((uv_handle_t *)&o->round))
@@ -618,7 +663,7 @@ publish_round_now(struct server *s)
 		return;
 	if (o->timer_on)
 		uv_timer_stop(&o->round);
-	send_round(s);
+	send_round(s, SIZE_MAX);
 }
 
 void
@@ -633,6 +678,8 @@ publish_changes_lost(struct server *s, uint64_t durable)
 		free(o->v[--o->n].rec);
 	if (o->durable > durable)
 		o->durable = durable;
+	if (o->round_end > durable)
+		o->round_end = durable;
 }
 
 static void
