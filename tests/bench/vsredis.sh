@@ -24,6 +24,10 @@
 #   fsync / none   parkd at 64 connections, fsync against none
 #   audit on/off   parkd at 64 connections, durability none, audit to a
 #                  second private redis-server (unpinned) against audit off
+# Each row also shows the measured server's own CPU time (user + system,
+# every thread) per request over the measured seconds, and in the audit
+# rows the audit Redis's: on two cores a lower rate can be the server's own
+# cost or CPU taken by another process, and this tells which.
 # Then build/bench/bench_alloc (the core at up to a million spots), so a
 # regression in the core shows in the same run.
 #
@@ -194,10 +198,20 @@ stop_parkd() {
 # Args: mode port conns pipeline [more loadgen args].  Not in a subshell:
 # it sets status.
 load() {
-	local mode=$1 port=$2 conns=$3 pipe=$4 out=$TMP/load.txt res
+	local mode=$1 port=$2 conns=$3 pipe=$4 out=$TMP/load.txt res lg c0 c1 a0 a1
 	shift 4
 	"${LG_PIN[@]}" "$LOADGEN" -m "$mode" -p "$port" -c "$conns" -t 1 -P "$pipe" \
-	    -d "$SECS" -w "$WARMUP" "$@" > "$out" 2>&1
+	    -d "$SECS" -w "$WARMUP" "$@" > "$out" 2>&1 &
+	lg=$!
+	# The server's own CPU over the measured seconds (the warm-up left
+	# out), so that a slower row can be told apart from a server that was
+	# starved of CPU by another process on the machine.
+	sleep "$WARMUP"
+	c0=$(cpu_ticks "$SERVER_PID")
+	a0=$(cpu_ticks "${APID:-0}")
+	wait "$lg"
+	c1=$(cpu_ticks "$SERVER_PID")
+	a1=$(cpu_ticks "${APID:-0}")
 	res=$(sed -n 's/^RESULT //p' "$out")
 	case $res in
 	*" errors=0 lost=0 "*) ;;
@@ -206,12 +220,19 @@ load() {
 		status=1 ;;
 	esac
 	if [ -z "$res" ]; then
-		LOAD_RES="0 0"
+		LOAD_RES="0 0 0 0"
 		return
 	fi
-	LOAD_RES=$(printf '%s\n' "$res" | tr ' ' '\n' | awk -F= '
-	    $1 == "req_per_s" { r = $2 } $1 == "p99_us" { p = $2 }
-	    END { printf "%.0f %.0f\n", r, p }')
+	LOAD_RES=$(printf '%s\n' "$res" | tr ' ' '\n' | awk -F= -v ticks=$((c1 - c0)) \
+	    -v aticks=$((a1 - a0)) -v hz="$(getconf CLK_TCK)" '
+	    $1 == "req_per_s" { r = $2 } $1 == "p99_us" { p = $2 } $1 == "requests" { n = $2 }
+	    END { if (n == 0) n = -1
+	          printf "%.0f %.0f %.1f %.1f\n", r, p, ticks / hz * 1e6 / n, aticks / hz * 1e6 / n }')
+}
+
+# utime + stime of a process, in clock ticks (0 when it is gone or pid 0).
+cpu_ticks() {
+	[ "$1" != 0 ] && awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -234,10 +255,12 @@ side() {
 	case $what in
 	redis)
 		start_redis pin --appendonly no
+		SERVER_PID=$REDIS_PID
 		load redis "$REDIS_PORT" "$conns" "$pipe" "$@"
 		stop_pid "$REDIS_PID"; REDIS_PID= ;;
 	redis-aof)
 		start_redis pin --appendonly yes --appendfsync always
+		SERVER_PID=$REDIS_PID
 		load redis "$REDIS_PORT" "$conns" "$pipe" "$@"
 		stop_pid "$REDIS_PID"; REDIS_PID= ;;
 	parkd)
@@ -251,6 +274,7 @@ side() {
 		else
 			start_parkd "$dur"
 		fi
+		SERVER_PID=$PID
 		load parkd "$PORT" "$conns" "$pipe" "$@"
 		stop_parkd
 		stop_pid "$APID"; APID= ;;
@@ -262,23 +286,25 @@ TABLE=()
 # each side's rate and of the ratio B/A of each pair, and the p99 ranges.
 #   row LABEL -- A-side args -- B-side args
 row() {
-	local label=$1 a=() b=() ra=() rb=() pa=() pb=() rr=() i x y
+	local label=$1 a=() b=() ra=() rb=() pa=() pb=() ca=() cb=() xb=() rr=() i x y _
 	shift 2
 	while [ "$1" != -- ]; do a+=("$1"); shift; done
 	shift
 	b=("$@")
 	for i in $(seq "$REPS"); do
 		side "${a[@]}"
-		read -r x 'pa[i]' <<<"$LOAD_RES"
+		read -r x 'pa[i]' 'ca[i]' _ <<<"$LOAD_RES"
 		side "${b[@]}"
-		read -r y 'pb[i]' <<<"$LOAD_RES"
+		read -r y 'pb[i]' 'cb[i]' 'xb[i]' <<<"$LOAD_RES"
 		ra[i]=$x
 		rb[i]=$y
 		rr[i]=$(ratio "$y" "$x")
 	done
-	TABLE+=("$(printf '%-40s %15s %15s %11s  p99 us %s | %s' "$label" \
-	    "$(range "${ra[@]}")" "$(range "${rb[@]}")" "$(range "${rr[@]}")" \
-	    "$(range "${pa[@]}")" "$(range "${pb[@]}")")")
+	TABLE+=("$(printf '%-40s %15s %15s %11s  p99 us %s | %s; server CPU us/req %s | %s%s' \
+	    "$label" "$(range "${ra[@]}")" "$(range "${rb[@]}")" "$(range "${rr[@]}")" \
+	    "$(range "${pa[@]}")" "$(range "${pb[@]}")" \
+	    "$(range "${ca[@]}")" "$(range "${cb[@]}")" \
+	    "$(case " ${xb[*]} " in *" 0.0 "*) ;; *) echo "; audit Redis $(range "${xb[@]}")" ;; esac)")")
 	LAST_B=$(printf '%s\n' "${rb[@]}" | sort -n | head -1)
 }
 
@@ -312,7 +338,10 @@ fi
 printf '%-40s %15s %15s %11s  %s\n' "row: A | B (requests/s)" "A" "B" "B/A" ""
 for r in "${TABLE[@]}"; do echo "$r"; done
 echo "(ranges over the runs; B/A of each pair of runs made one after the other;"
-echo " the paced row: half of parkd's slowest pipeline-1 run, look at its p99)"
+echo " the paced row: half of parkd's slowest pipeline-1 run, look at its p99;"
+echo " server CPU: the measured server process's user+system time over the measured"
+echo " seconds per request, all its threads; an audit row's Redis is not in it, but"
+echo " shown after it: on a machine with two cores it competes with parkd for them)"
 
 if want alloc; then
 	echo
