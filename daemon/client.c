@@ -171,6 +171,7 @@ client_new(struct server *srv, const struct client_transport *tr, void *tp,
 	return c;
 }
 
+static void hold(struct client *c, uint64_t lsn);
 static void unhold(struct client *c);
 
 static void
@@ -260,25 +261,41 @@ over_output_limits(struct client *c)
 	return c->state == CLIENT_CLOSING;
 }
 
-/* A draining client closes once its replies and its notes are written. */
+/*
+ * A draining client closes once its replies and its notes are written,
+ * and the changes made before it began to drain are durable (their events
+ * are its too).
+ */
 static void
 maybe_finish_drain(struct client *c)
 {
 	if (c->state == CLIENT_DRAINING && c->out_head == NULL &&
-	    c->flight_head == NULL && !c->notes_listed)
+	    c->flight_head == NULL && !c->notes_listed &&
+	    c->drain_lsn <= server_durable(c->srv))
 		client_close(c);
 }
 
 void
 client_drain(struct client *c)
 {
+	struct server *srv = c->srv;
+
 	if (c->state != CLIENT_OPEN && c->state != CLIENT_PAUSED)
 		return;
 	if (c->state == CLIENT_OPEN)
 		c->tr->pause(c->tp);
 	c->state = CLIENT_DRAINING;
-	/* Events of changes durable by now are its too (not those still to be). */
-	publish_round_now(c->srv);
+	/*
+	 * A subscriber is owed the events of every change made before now:
+	 * those durable go in a round at once, those still on their way to
+	 * the disk when they get there (client_release_held).
+	 */
+	if (srv->journal != NULL && subs_of_client(srv->subs, c->sess.client) > 0) {
+		c->drain_lsn = journal_last(srv->journal);
+		if (c->drain_lsn > server_durable(srv))
+			hold(c, c->drain_lsn);
+	}
+	publish_round_now(srv);
 	client_flush(c);
 	maybe_finish_drain(c);
 }
@@ -426,6 +443,13 @@ client_release_held(struct server *srv)
 		unhold(c);
 		if (c->out_head != NULL)
 			client_flush(c);
+		if (c->state == CLIENT_DRAINING && c->drain_lsn != 0 &&
+		    c->drain_lsn <= durable) {
+			/* Its last events, then it may close (maybe_finish_drain). */
+			c->drain_lsn = 0;
+			publish_round_now(srv);
+			maybe_finish_drain(c);
+		}
 		if (c->out_head != NULL && c->held_lsn > durable &&
 		    c->state != CLIENT_CLOSING && c->state != CLIENT_CLOSED)
 			hold(c, c->held_lsn);
@@ -735,6 +759,9 @@ client_changes_lost(struct client *c, uint64_t durable)
 		}
 		prev = b;
 	}
+	/* Lost changes have no events: nothing more to wait for. */
+	if (c->drain_lsn > durable)
+		c->drain_lsn = durable;
 	client_flush(c);
 	maybe_finish_drain(c);
 }

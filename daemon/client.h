@@ -129,6 +129,8 @@ struct client {
 	 */
 	struct client *held_next, **held_pprev;
 	uint64_t held_lsn;
+	/* Draining: the journal's last LSN when it began (a subscriber's); 0: none. */
+	uint64_t drain_lsn;
 };
 
 /*

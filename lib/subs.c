@@ -328,6 +328,14 @@ sb_client(const subs *s, uint64_t id)
 	return dict_get(s->clients, key);
 }
 
+size_t
+subs_of_client(const subs *s, uint64_t client)
+{
+	const struct client *c = sb_client(s, client);
+
+	return c != NULL ? c->nsubs : 0;
+}
+
 static dict *
 sb_topic_dict(const subs *s, enum subs_kind k)
 {

@@ -99,6 +99,8 @@ size_t subs_drop_client(subs *s, uint64_t client);
 /* Subscriptions; clients with at least one. */
 size_t subs_count(const subs *s);
 size_t subs_subscribers(const subs *s);
+/* The subscriptions client has (0 for a client never seen). */
+size_t subs_of_client(const subs *s, uint64_t client);
 /*
  * The topics of client's subscription sub_id, for the subscribe reply:
  * *topics points into the subs (valid until the subscription ends), *n

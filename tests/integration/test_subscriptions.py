@@ -12,7 +12,8 @@ import signal
 import socket
 import time
 
-from harness import Daemon, assert_error, demo_config, fill_disk, small_tmpfs, small_config
+from harness import (Daemon, assert_error, demo_config, fill_disk, free_port, small_tmpfs,
+                     small_config)
 
 CAR = {"class": "car"}
 TOKENS = {"tokens": [{"token": "kiosk-secret", "role": "kiosk"},
@@ -280,6 +281,34 @@ def test_subscribers_leaving_during_rounds_take_nothing_with_them():
             assert entered(got) == plates
         assert subs[0].no_data(0.2)
         assert gate.ok("health")["status"] == "ok"
+
+
+def test_a_subscriber_that_half_closes_gets_the_events_of_changes_on_their_way():
+    """A change made before a subscriber half-closes, but not durable yet,
+    is its news too: the event goes out once the change is durable, then
+    the close.  Here the change waits 1.5 s for a sync standby that never
+    comes (then the primary goes on alone).  (Before, the subscriber was
+    closed at once without it.)"""
+    cfg = demo_config(limits={"rate_per_s": 0})
+    cfg["replication"] = {"listen": "127.0.0.1:%d" % free_port(), "token": "s3cret-repl-token",
+                          "mode": "sync", "on_standby_loss": "async", "sync_timeout_ms": 1500}
+    with Daemon(cfg) as d:
+        ops, gate, look = d.client(), d.client(), d.client()
+        ops.ok("subscribe", topics=["events"])
+        gate.request("entry", {"gate": "north", "plate": "ON WAY 1", **CAR}, rid=1)
+        deadline = time.time() + 5
+        while True:
+            j = look.ok("health")["journal"]
+            if j["lsn"] > j["durable_lsn"]:
+                break           # journaled, waiting for the standby
+            assert time.time() < deadline, j
+            time.sleep(0.01)
+        t0 = time.time()
+        ops.sock.shutdown(socket.SHUT_WR)
+        got = [json.loads(l)["params"] for l in ops.read_until_eof(timeout=10)]
+        assert entered(got) == ["ON WAY 1"], got
+        assert time.time() - t0 > 0.5, "closed before the change was durable"
+        assert "result" in gate.read_json()
 
 
 def test_a_subscriber_that_half_closes_gets_its_events_then_eof():

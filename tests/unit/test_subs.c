@@ -233,11 +233,15 @@ test_subscribe_rules(void **state)
 	    PK_E_INVALID_PARAMS);
 	assert_int_equal(subs_count(s), 4);
 	assert_int_equal(subs_subscribers(s), 2);
+	assert_int_equal(subs_of_client(s, 2), 3);
+	assert_int_equal(subs_of_client(s, 1), 1);
+	assert_int_equal(subs_of_client(s, 99), 0);	/* never seen */
 	/* Only the owner unsubscribes. */
 	assert_int_equal(subs_unsubscribe(s, 2, "s1"), PK_E_NOT_FOUND);
 	assert_int_equal(subs_unsubscribe(s, 1, "s1"), PK_OK);
 	/* Client 1's last one: a subscriber no more, though still known. */
 	assert_int_equal(subs_subscribers(s), 1);
+	assert_int_equal(subs_of_client(s, 1), 0);
 	assert_int_equal(subs_check(s), 0);
 	assert_int_equal(subs_unsubscribe(s, 1, "s1"), PK_E_NOT_FOUND);
 	assert_int_equal(subs_unsubscribe(s, 1, NULL), PK_E_NOT_FOUND);
