@@ -79,7 +79,15 @@ struct outbox {
 	uint64_t round_ms;		/* when the last round went */
 	uint64_t round_end;		/* the round being composed: up to this LSN; 0: none */
 	uv_timer_t round;		/* the next round, when too soon for now */
-	uv_timer_t rest;		/* the rest of a round, on the next turn */
+	/*
+	 * The rest of a round, a turn of the loop at a time: composing, then
+	 * writing.  An idle handle, not a timer: libuv 1.44 (Debian 12) runs
+	 * a timer restarted with timeout 0 from a timer callback again in the
+	 * same pass, before any I/O, so "0 ms" would not yield to the gates
+	 * (libuv issue 4245, fixed in 1.48).  While it is active the loop
+	 * polls without blocking, runs the due I/O, then this again.
+	 */
+	uv_idle_t work;
 	uv_timer_t occupancy;		/* the earliest occupancy subscriber due */
 	int64_t occ_not_before;		/* the next occupancy slice, in ms */
 	int timer_on;
@@ -99,9 +107,10 @@ struct watch {
 static void occupancy_due(uv_timer_t *t);
 static void visit_event(void *arg, const struct subs_target *t);
 static void round_due(uv_timer_t *t);
-static void rest_due(uv_timer_t *t);
+static void work_due(uv_idle_t *h);
 static void send_notes(struct server *s);
 static void send_round(struct server *s, size_t budget);
+static void arm_round(struct server *s);
 
 int
 publish_init(struct server *s)
@@ -116,8 +125,8 @@ publish_init(struct server *s)
 	o->occupancy.data = s;
 	uv_timer_init(s->loop, &o->round);
 	o->round.data = s;
-	uv_timer_init(s->loop, &o->rest);
-	o->rest.data = s;
+	uv_idle_init(s->loop, &o->work);
+	o->work.data = s;
 	o->timer_on = 1;
 	s->outbox = o;
 	return 0;
@@ -133,7 +142,7 @@ publish_close(struct server *s)
 		send_notes(s);
 		uv_close((uv_handle_t *)&s->outbox->occupancy, NULL);
 		uv_close((uv_handle_t *)&s->outbox->round, NULL);
-		uv_close((uv_handle_t *)&s->outbox->rest, NULL);
+		uv_close((uv_handle_t *)&s->outbox->work, NULL);
 	}
 }
 
@@ -595,15 +604,17 @@ send_round(struct server *s, size_t budget)
 			o->round_end = o->durable;
 		}
 		if (compose(s, budget)) {
-			uv_timer_start(&o->round, round_due, 0, 0);
+			uv_idle_start(&o->work, work_due);
 			return;
 		}
 		o->round_end = 0;
 	} while (budget == SIZE_MAX);	/* at once: everything durable */
+	/* What became durable while it was composed goes in the next round. */
+	arm_round(s);
 	send_notes(s);
 }
 
-/* A slice of the subscribers with notes; the rest on the next turn. */
+/* A slice of the subscribers with notes; the rest on later turns. */
 static void
 send_notes(struct server *s)
 {
@@ -612,13 +623,20 @@ send_notes(struct server *s)
 	if (!o->timer_on)
 		(void)client_notes_send(s, SIZE_MAX, SIZE_MAX);	/* shutting down */
 	else if (client_notes_send(s, NOTES_SLICE, NOTES_SLICE_BYTES) > 0)
-		uv_timer_start(&o->rest, rest_due, 0, 0);
+		uv_idle_start(&o->work, work_due);
 }
 
+/* One turn's share of a round: composing it, or a slice of writing it. */
 static void
-rest_due(uv_timer_t *t)
+work_due(uv_idle_t *h)
 {
-	send_notes(t->data);
+	struct server *s = h->data;
+	struct outbox *o = s->outbox;
+
+	if (o->round_end != 0)
+		send_round(s, ROUND_NOTES_TURN);
+	else if (client_notes_send(s, NOTES_SLICE, NOTES_SLICE_BYTES) == 0)
+		uv_idle_stop(&o->work);
 }
 
 static void
@@ -627,11 +645,31 @@ round_due(uv_timer_t *t)
 	send_round(t->data, ROUND_NOTES_TURN);
 }
 
+/*
+ * The next round, for the durable events not in one yet: EVENTS_ROUND_MS
+ * after the last began.  Never at once from here: the replies the
+ * durability callback released go out first, and the requests already
+ * waiting are read before the round.
+ */
+static void
+arm_round(struct server *s)
+{
+	struct outbox *o = s->outbox;
+	uint64_t now, next;
+
+	if (!o->timer_on || o->round_end != 0 ||
+	    uv_is_active((uv_handle_t *)&o->round) || o->n == 0 ||
+	    o->v[0].lsn > o->durable)
+		return;
+	now = server_ms(s);
+	next = o->round_ms + EVENTS_ROUND_MS;
+	uv_timer_start(&o->round, round_due, now >= next ? 0 : next - now, 0);
+}
+
 void
 publish_durable(struct server *s, uint64_t durable)
 {
 	struct outbox *o = s->outbox;
-	uint64_t now, next;
 
 	if (o == NULL)
 		return;
@@ -643,15 +681,7 @@ publish_durable(struct server *s, uint64_t durable)
 		send_round(s, SIZE_MAX);
 		return;
 	}
-	if (uv_is_active((uv_handle_t *)&o->round))
-		return;
-	/*
-	 * Never from here: the replies this made durable go out first, and
-	 * the requests already waiting are read before the round.
-	 */
-	now = server_ms(s);
-	next = o->round_ms + EVENTS_ROUND_MS;
-	uv_timer_start(&o->round, round_due, now >= next ? 0 : next - now, 0);
+	arm_round(s);
 }
 
 void

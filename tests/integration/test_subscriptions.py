@@ -311,6 +311,31 @@ def test_a_subscriber_that_half_closes_gets_the_events_of_changes_on_their_way()
         assert "result" in gate.read_json()
 
 
+def test_changes_durable_while_a_long_round_is_composed_go_in_the_next():
+    """A round of 64 000 notifications (100 connections with 64 events
+    subscriptions each, ten changes) takes many turns to compose; changes
+    made durable meanwhile wait for the next round, which must come even
+    when nothing happens after them.  (It fails 5 times in 5 when a round
+    that ends does not arm the next; it could not fail while the turns of
+    a round ran back to back without the loop reading in between.)"""
+    cfg = demo_config(limits={"rate_per_s": 0, "max_clients_per_address": 1000,
+                              "max_output": 64 << 20, "max_output_total": 1 << 30})
+    with Daemon(cfg) as d:
+        subs = [d.client() for _ in range(100)]
+        for s in subs:
+            s.send_raw("".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "subscribe",
+                                           "params": {"topics": ["events"]}}) + "\n"
+                               for i in range(64)))
+        for s in subs:
+            assert all("result" in s.read_json() for _ in range(64))
+        gate = d.client()
+        plates = ["LONG %d" % i for i in range(30)]
+        bursts(gate, plates, 10)
+        for s in (subs[0], subs[99]):
+            got = [json.loads(s.read_line(timeout=5))["params"] for _ in range(64 * len(plates))]
+            assert entered(got[::64]) == plates
+
+
 def test_a_subscriber_that_half_closes_gets_its_events_then_eof():
     """Half-closed: what was sent is answered, and the events of changes
     already made durable are written before the connection closes."""
