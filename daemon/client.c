@@ -196,12 +196,10 @@ client_free(struct client *c)
 	session_release(&c->sess);
 	unhold(c);
 	/* Still waiting for its slice of a round: off the list. */
-	for (struct client **p = &srv->noted, *prev = NULL;
-	    c->notes_listed && *p != NULL; prev = *p, p = &(*p)->notes_next)
+	for (struct client **p = &srv->noted; c->notes_listed && *p != NULL;
+	    p = &(*p)->notes_next)
 		if (*p == c) {
 			*p = c->notes_next;
-			if (srv->noted_last == c)
-				srv->noted_last = prev;
 			break;
 		}
 	free(c->notes);
@@ -609,13 +607,8 @@ client_note(struct client *c, const struct client_msg *parts, size_t nparts)
 	}
 	if (!c->notes_listed) {
 		c->notes_listed = 1;
-		/* At the back: a client served goes behind those still waiting. */
-		c->notes_next = NULL;
-		if (c->srv->noted_last != NULL)
-			c->srv->noted_last->notes_next = c;
-		else
-			c->srv->noted = c;
-		c->srv->noted_last = c;
+		c->notes_next = c->srv->noted;
+		c->srv->noted = c;
 	}
 }
 
@@ -648,18 +641,13 @@ queue_notes(struct client *c)
 	return 0;
 }
 
-int
-client_notes_send(struct server *srv, size_t max_clients, size_t max_bytes)
+void
+client_notes_send(struct server *srv)
 {
 	struct client *c;
-	size_t bytes = 0;
 
-	for (; max_clients > 0 && bytes < max_bytes && (c = srv->noted) != NULL;
-	    max_clients--) {
-		bytes += c->notes_len;
+	while ((c = srv->noted) != NULL) {
 		srv->noted = c->notes_next;
-		if (srv->noted == NULL)
-			srv->noted_last = NULL;
 		c->notes_next = NULL;
 		c->notes_listed = 0;
 		/* A much smaller round: the next starts smaller. */
@@ -670,7 +658,6 @@ client_notes_send(struct server *srv, size_t max_clients, size_t max_bytes)
 			maybe_finish_drain(c);
 		c->notes_len = 0;
 	}
-	return srv->noted != NULL;
 }
 
 /*

@@ -194,14 +194,8 @@ int client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn);
  */
 void client_note(struct client *c, const struct client_msg *parts,
     size_t nparts);
-/*
- * Queues and writes what up to max_clients clients gathered with
- * client_note(), the longest listed first, stopping once max_bytes were
- * queued (after one client at least).  Nonzero when some are left: they
- * go in a later call, and meanwhile gather more.
- */
-int client_notes_send(struct server *srv, size_t max_clients,
-    size_t max_bytes);
+/* Queues and writes what every client gathered with client_note(). */
+void client_notes_send(struct server *srv);
 /* Hands the queued messages whose changes are durable to the transport. */
 void client_flush(struct client *c);
 /*

@@ -36,25 +36,24 @@ struct outevent {
  */
 #define EVENTS_ROUND_MS 10
 /*
- * Subscribers written to in one turn of the loop (a round's events, or
- * occupancy); the gates are served in between.  A write of a round's
- * events to a reader on this machine costs tens of microseconds: a
- * hundred in one go would hold every gate for milliseconds.
+ * Occupancy subscribers notified in one slice; slices go a millisecond
+ * apart (occupancy_due says why).
  */
-#define NOTES_SLICE 16
-/*
- * And at most this many bytes of notifications handed to the kernel in
- * one turn (at least one subscriber's): a round of a busy second is tens
- * of kilobytes per events subscriber, and the kernel's work for a write
- * grows with its size.
- */
-#define NOTES_SLICE_BYTES (128u << 10)
+#define OCC_SLICE 16
 /*
  * Notifications composed in one turn (one event to one subscriber is
  * one): a round of fifty events for a hundred subscribers is 5 000 of
  * them, a millisecond or more of copying that would otherwise hold the
  * gates' replies in one go.  A round is composed over as many turns as it
- * needs, then sent.
+ * needs, the loop reading and answering in between.
+ *
+ * Once composed, a round is written to every subscriber in one go.
+ * Written a few subscribers a turn, with the loop polling in between, it
+ * kept the loop busy for the whole of a round, and readers on the same
+ * machine at a lower priority (the benchmark's) could not keep up: on two
+ * cores the gates' p99 went to 6 to 7 times that without subscribers, and
+ * 96 events subscribers were dropped for not reading.  In one go the loop
+ * then sleeps, and they read.
  */
 #define ROUND_NOTES_TURN 1024
 
@@ -614,19 +613,14 @@ send_round(struct server *s, size_t budget)
 	send_notes(s);
 }
 
-/* A slice of the subscribers with notes; the rest on later turns. */
+/* Every subscriber's notes of the round, in one go (see ROUND_NOTES_TURN). */
 static void
 send_notes(struct server *s)
 {
-	struct outbox *o = s->outbox;
-
-	if (!o->timer_on)
-		(void)client_notes_send(s, SIZE_MAX, SIZE_MAX);	/* shutting down */
-	else if (client_notes_send(s, NOTES_SLICE, NOTES_SLICE_BYTES) > 0)
-		uv_idle_start(&o->work, work_due);
+	client_notes_send(s);
 }
 
-/* One turn's share of a round: composing it, or a slice of writing it. */
+/* One turn's share of composing a round. */
 static void
 work_due(uv_idle_t *h)
 {
@@ -635,7 +629,7 @@ work_due(uv_idle_t *h)
 
 	if (o->round_end != 0)
 		send_round(s, ROUND_NOTES_TURN);
-	else if (client_notes_send(s, NOTES_SLICE, NOTES_SLICE_BYTES) == 0)
+	if (o->round_end == 0)
 		uv_idle_stop(&o->work);
 }
 
@@ -728,7 +722,7 @@ occupancy_due(uv_timer_t *t)
 		return;
 	}
 	v = (struct visit){ s, NULL, m.buf, m.len, 0 };
-	subs_occupancy_due(s->subs, (int64_t)server_ms(s), NOTES_SLICE,
+	subs_occupancy_due(s->subs, (int64_t)server_ms(s), OCC_SLICE,
 	    visit_members, &v);
 	jw_release(&m);
 	/*

@@ -52,8 +52,7 @@ struct server {
 	struct outbox *outbox;		/* committed changes not yet published */
 	struct due *due;		/* the timer on expiries, holds, no-shows */
 	struct client *clients;
-	/* Clients with notes to send (client_note), the longest listed first. */
-	struct client *noted, *noted_last;
+	struct client *noted;		/* clients with notes to send (client_note) */
 	struct client *held;		/* clients with replies held (client_release_held) */
 	uint64_t n_clients;
 	uint64_t clients_by_transport[CLIENT_TR__COUNT];

@@ -257,12 +257,12 @@ test_no_event_of_a_change_the_journal_lost.timeout = 60
 
 
 def test_subscribers_leaving_during_rounds_take_nothing_with_them():
-    """A round is composed about a thousand notifications a turn and goes
-    to 16 subscribers a turn: with 300 of them it takes many turns of
-    each, and half leave while it is on its way (the first has its events
-    already).  The rest get every event, in order; nothing of the ones
-    gone is touched (ASan would say so).  (It fails when a round's
-    composition does not carry on in the next turn.)"""
+    """A round is composed about a thousand notifications a turn: with 300
+    subscribers one takes many turns, and half of them leave once the
+    first has its events (while later rounds are composed and written).
+    The rest get every event, in order; nothing of the ones gone is
+    touched (ASan would say so).  (It fails when a round's composition
+    does not carry on in the next turn.)"""
     cfg = demo_config(limits={"rate_per_s": 0, "max_clients_per_address": 1000})
     with Daemon(cfg) as d:
         subs = [d.client() for _ in range(300)]
