@@ -28,7 +28,7 @@ compare).
 
 usage: tests/bench/subscribers.py [BUILD] [--rate 2500] [--seconds 10]
        [--occupancy 1000] [--events 100] [--conns 16] [--repeat 3]
-       [--nice 19] [--snapshot-every N]
+       [--nice 19] [--snapshot-every N] [--pin]
 Not part of make test: it takes about two minutes and wants the machine
 to itself.
 """
@@ -148,12 +148,16 @@ def main():
     ap.add_argument("--snapshot-every", type=int, default=0,
                     help="journal.snapshot_every (0: one run's worth of records, "
                          "so that every run has one snapshot in it)")
+    ap.add_argument("--pin", action="store_true",
+                    help="parkd on CPU 0, the generator and the subscribers on CPU 1 "
+                         "(taskset): the daemon's core shared with no reader")
     ap.add_argument("--nice", type=int, default=19,
                     help="niceness of the subscribers' process (0: as the gates)")
     a = ap.parse_args()
     if not a.snapshot_every:
         a.snapshot_every = int(2 * a.rate * (a.seconds + 2))
-    srv_pin = cli_pin = []
+    srv_pin = ["taskset", "-c", "0"] if a.pin else []
+    cli_pin = ["taskset", "-c", "1"] if a.pin else []
     sub_nice = ["nice", "-n", str(a.nice)] if a.nice else []
     build = os.path.join(ROOT, a.build)
     parkd, loadgen, subload = (os.path.join(build, p) for p in
@@ -190,8 +194,9 @@ def main():
         print("parkd subscriber benchmark: %d occupancy + %d events subscribers, "
               "%.0f pairs/s (%.0f changes/s) paced over %d gate connections, %.0f s measured"
               % (a.occupancy, a.events, a.rate, 2 * a.rate, a.conns, a.seconds))
-        print("  subscribers' process niceness: %d; snapshot every %s records"
-              % (a.nice, a.snapshot_every))
+        print("  subscribers' process niceness: %d; snapshot every %s records; %s"
+              % (a.nice, a.snapshot_every,
+                 "parkd on CPU 0, generator and subscribers on CPU 1" if a.pin else "unpinned"))
         print("  load average before: %s" % open("/proc/loadavg").read().split()[:3])
 
         def run(label):
@@ -213,7 +218,7 @@ def main():
 
         def run_with():
             """One run with a fresh set of subscribers; checks what they got."""
-            subs = subprocess.Popen(sub_nice + [subload, "-p", str(port), "-o", str(a.occupancy),
+            subs = subprocess.Popen(cli_pin + sub_nice + [subload, "-p", str(port), "-o", str(a.occupancy),
                                      "-e", str(a.events), "-t", "2"],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             held.append(subs)
