@@ -448,8 +448,10 @@ client_release_held(struct server *srv)
 			publish_round_now(srv);
 			maybe_finish_drain(c);
 		}
-		if (c->out_head != NULL && c->held_lsn > durable &&
-		    c->state != CLIENT_CLOSING && c->state != CLIENT_CLOSED)
+		/* Still holding replies, or draining towards a later LSN. */
+		if ((c->out_head != NULL || c->drain_lsn != 0) &&
+		    c->held_lsn > durable && c->state != CLIENT_CLOSING &&
+		    c->state != CLIENT_CLOSED)
 			hold(c, c->held_lsn);
 		else
 			c->held_lsn = 0;

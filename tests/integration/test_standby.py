@@ -708,6 +708,48 @@ def test_refuse_mode_answers_no_standby_while_the_standby_is_away():
         stop_all(a, b)
 
 
+def test_a_half_closed_subscriber_closes_once_its_changes_are_acknowledged_in_steps():
+    """Sync mode: a change is durable once a standby acknowledges it.  A
+    subscriber that half-closes while two changes wait stays open until
+    both are, and is closed then, though the first was acknowledged on
+    its own before (nothing of its own is queued: nothing else would wake
+    it).  The standby is played here, to acknowledge one LSN at a time."""
+    base = small_config([{"level": 0, "zone": "A", "type": "regular", "count": 50,
+                          "x": 5, "y": 10, "dx": 1, "dy": 0}])
+    a = Node(base, mode="sync", sync_timeout_ms=60000)
+    sk = None
+    try:
+        a.start()
+        kiosk, gate = a.client(), a.client()
+        kiosk.ok("subscribe", topics=["search:NOMATCH"])
+        sk = socket.create_connection(("127.0.0.1", a.rport))
+        last = a.health()["journal"]["lsn"]
+        hello = {"token": TOKEN, "last": last, "epoch": 1, "listen": "127.0.0.1:1",
+                 "facility": a.cfg["facility"]["name"], "fence": False}
+        sk.sendall(frame(b"H", json.dumps(hello).encode()))
+        sk.sendall(frame(b"A", struct.pack("<Q", last)))
+        streaming(a)
+        gate.request("entry", {"gate": "north", "plate": "STEP1", **CAR}, rid=1)
+        gate.request("entry", {"gate": "north", "plate": "STEP2", **CAR}, rid=2)
+        wait_for(lambda: a.health()["journal"]["lsn"] == last + 2, "two changes journaled")
+        kiosk.sock.shutdown(socket.SHUT_WR)
+        assert kiosk.no_data(0.3), "closed before its changes were acknowledged"
+        sk.sendall(frame(b"A", struct.pack("<Q", last + 1)))
+        assert gate.read_json()["id"] == 1
+        assert kiosk.no_data(0.3), "closed before its changes were acknowledged"
+        sk.sendall(frame(b"A", struct.pack("<Q", last + 2)))
+        assert gate.read_json()["id"] == 2
+        assert kiosk.read_until_eof(timeout=10) == []
+        sk.close()
+        sk = None
+        closing(a)
+        a = None
+    finally:
+        if sk is not None:
+            sk.close()
+        stop_all(a)
+
+
 def test_sync_without_a_standby_goes_on_alone_after_the_timeout():
     base = small_config([{"level": 0, "zone": "A", "type": "regular", "count": 50,
                           "x": 5, "y": 10, "dx": 1, "dy": 0}])
