@@ -79,8 +79,8 @@ struct outbox {
 	uint64_t round_end;		/* the round being composed: up to this LSN; 0: none */
 	uv_timer_t round;		/* the next round, when too soon for now */
 	/*
-	 * The rest of a round, a turn of the loop at a time: composing, then
-	 * writing.  An idle handle, not a timer: libuv 1.44 (Debian 12) runs
+	 * The rest of a round's composing, a turn of the loop at a time.  An
+	 * idle handle, not a timer: libuv 1.44 (Debian 12) runs
 	 * a timer restarted with timeout 0 from a timer callback again in the
 	 * same pass, before any I/O, so "0 ms" would not yield to the gates
 	 * (libuv issue 4245, fixed in 1.48).  While it is active the loop
@@ -107,7 +107,6 @@ static void occupancy_due(uv_timer_t *t);
 static void visit_event(void *arg, const struct subs_target *t);
 static void round_due(uv_timer_t *t);
 static void work_due(uv_idle_t *h);
-static void send_notes(struct server *s);
 static void send_round(struct server *s, size_t budget);
 static void arm_round(struct server *s);
 
@@ -138,7 +137,6 @@ publish_close(struct server *s)
 		s->outbox->timer_on = 0;
 		/* What is durable goes before the clients drain; the rest as it becomes so. */
 		send_round(s, SIZE_MAX);
-		send_notes(s);
 		uv_close((uv_handle_t *)&s->outbox->occupancy, NULL);
 		uv_close((uv_handle_t *)&s->outbox->round, NULL);
 		uv_close((uv_handle_t *)&s->outbox->work, NULL);
@@ -588,7 +586,7 @@ compose(struct server *s, size_t budget)
 /*
  * A round: every event durable when it starts to its subscribers, one
  * message each, composed over turns of at most ROUND_NOTES_TURN
- * notifications (at once with budget SIZE_MAX), then written in slices.
+ * notifications (at once with budget SIZE_MAX), then written to all.
  */
 static void
 send_round(struct server *s, size_t budget)
@@ -610,14 +608,7 @@ send_round(struct server *s, size_t budget)
 	} while (budget == SIZE_MAX);	/* at once: everything durable */
 	/* What became durable while it was composed goes in the next round. */
 	arm_round(s);
-	send_notes(s);
-}
-
-/* Every subscriber's notes of the round, in one go (see ROUND_NOTES_TURN). */
-static void
-send_notes(struct server *s)
-{
-	client_notes_send(s);
+	client_notes_send(s);		/* in one go: see ROUND_NOTES_TURN */
 }
 
 /* One turn's share of composing a round. */
