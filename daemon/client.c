@@ -479,14 +479,17 @@ append(struct client *c, struct outbuf *b)
  * the change it waits for (lsn) be lost.  One allocation holds them all.
  */
 static int
-enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
-    const char *fail, size_t fail_len, int notice, const struct reqs_in *rq)
+enqueue_parts(struct client *c, const struct client_msg *parts, size_t nparts,
+    uint64_t lsn, const char *fail, size_t fail_len, int notice,
+    const struct reqs_in *rq)
 {
-	size_t rbytes = rq->n * sizeof(struct session_req);
+	size_t rbytes = rq->n * sizeof(struct session_req), len = 0;
 	struct outbuf *b;
 
 	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
 		return -1;
+	for (size_t i = 0; i < nparts; i++)
+		len += parts[i].len;
 	if (lsn == 0 || fail == NULL)
 		fail_len = 0;
 	b = malloc(sizeof(*b) + rbytes + len + 1 + (fail_len ? fail_len + 1 : 0));
@@ -501,9 +504,12 @@ enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
 	if (rbytes > 0)
 		memcpy(b->reqs, rq->r, rbytes);
 	b->data = b->inline_data + rbytes;
-	memcpy(b->data, msg, len);
+	b->len = 0;
+	for (size_t i = 0; i < nparts; i++) {
+		memcpy(b->data + b->len, parts[i].data, parts[i].len);
+		b->len += parts[i].len;
+	}
 	b->data[len] = '\0';
-	b->len = len;
 	b->fail = NULL;
 	b->fail_len = fail_len;
 	if (fail_len > 0) {
@@ -521,6 +527,16 @@ oom:
 	return -1;
 }
 
+/* enqueue_parts() of one message of len bytes. */
+static int
+enqueue(struct client *c, const char *msg, size_t len, uint64_t lsn,
+    const char *fail, size_t fail_len, int notice, const struct reqs_in *rq)
+{
+	const struct client_msg m = { msg, len };
+
+	return enqueue_parts(c, &m, 1, lsn, fail, fail_len, notice, rq);
+}
+
 int
 client_send(struct client *c, const char *msg, uint64_t lsn, const char *fail)
 {
@@ -528,15 +544,25 @@ client_send(struct client *c, const char *msg, uint64_t lsn, const char *fail)
 	    &no_reqs);
 }
 
-int
-client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn)
+/* A notification of nparts parts, queued and written (client_notify). */
+static int
+notify_parts(struct client *c, const struct client_msg *parts, size_t nparts,
+    uint64_t lsn)
 {
-	if (enqueue(c, msg, len, lsn, NULL, 0, 1, &no_reqs) == 0) {
+	if (enqueue_parts(c, parts, nparts, lsn, NULL, 0, 1, &no_reqs) == 0) {
 		client_flush(c);
 		return 0;
 	}
 	c->srv->stats.subscribers_dropped++;
 	return -1;
+}
+
+int
+client_notify(struct client *c, const char *msg, size_t len, uint64_t lsn)
+{
+	const struct client_msg m = { msg, len };
+
+	return notify_parts(c, &m, 1, lsn);
 }
 
 /* A subscriber that cannot be served any more: closed and counted. */
@@ -564,24 +590,13 @@ client_note(struct client *c, const struct client_msg *parts, size_t nparts)
 
 	if (c->state == CLIENT_CLOSING || c->state == CLIENT_CLOSED)
 		return;
-	for (size_t i = 0; i < nparts; i++)
-		len += parts[i].len;
+	/* No lines to join them by: each its own message, copied once. */
 	if (!c->tr->lines) {
-		char *msg = malloc(len ? len : 1);
-
-		if (msg == NULL) {
-			drop_subscriber(c, "out of memory for notifications");
-			return;
-		}
-		len = 0;
-		for (size_t i = 0; i < nparts; i++) {
-			memcpy(msg + len, parts[i].data, parts[i].len);
-			len += parts[i].len;
-		}
-		(void)client_notify(c, msg, len, 0);
-		free(msg);
+		(void)notify_parts(c, parts, nparts, 0);
 		return;
 	}
+	for (size_t i = 0; i < nparts; i++)
+		len += parts[i].len;
 	need = c->notes_len + (c->notes_len > 0) + len;
 	if (client_queued(c) + need > (size_t)c->srv->cfg->limits.max_output) {
 		c->srv->stats.closed_output++;
