@@ -336,6 +336,17 @@ def fill_disk(path):
                     raise
 
 
+def until_refused(change, limit, what):
+    """Calls change(i) for i = 0, 1, ... until it returns False (a full
+    disk refused the change); returns that i.  It must come within limit
+    tries ("WHAT never ran out of space")."""
+    i = 0
+    while change(i):
+        i += 1
+        assert i < limit, "%s never ran out of space" % what
+    return i
+
+
 def wait_orphans(d, timeout=15):
     """Waits until no process runs with d's config path on its command line
     and nothing listens on d's port any more: a snapshot child left over by

@@ -37,7 +37,7 @@ import subprocess
 import threading
 import time
 
-from harness import PARKD, Client, Daemon, fill_disk, small_tmpfs, fmt_time, small_config, wait_orphans  # noqa: F401 (test_standby, test_datadir)
+from harness import PARKD, Client, Daemon, fill_disk, small_tmpfs, until_refused, fmt_time, small_config, wait_orphans  # noqa: F401 (test_standby, test_datadir)
 
 CAR = {"class": "car"}
 SEED = int(os.environ.get("DURABILITY_SEED", "0")) or random.randrange(1, 1 << 30)
@@ -840,11 +840,7 @@ def test_disk_full_refuses_changes_and_recovers():
 
             filler = os.path.join(mnt, "filler")
             fill_disk(filler)
-            i = 0
-            while entry("FULL-%d" % i):
-                i += 1
-                assert i < 500, "the journal never ran out of space"
-            i += 1
+            i = until_refused(lambda i: entry("FULL-%d" % i), 500, "the journal") + 1
             h = c.ok("health")
             assert h["status"] == "degraded", h
             assert h["journal"]["state"] in ("failed", "recovering", "degraded"), h

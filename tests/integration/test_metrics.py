@@ -15,7 +15,7 @@ import struct
 import subprocess
 import time
 
-from harness import Daemon, demo_config, fill_disk, small_tmpfs, free_port, http_request
+from harness import Daemon, demo_config, fill_disk, small_tmpfs, free_port, http_request, until_refused
 from redisutil import RedisServer
 from test_http import ws_check
 
@@ -490,16 +490,16 @@ def test_changes_lost_by_the_journal_count_as_unavailable():
                 c.ok("entry", gate="north", plate="OK %d" % i, **CAR)
                 acked += 1
             fill_disk(os.path.join(mnt, "filler"))
-            i = 0
-            while True:
+
+            def entry(i):
                 resp = c.call("entry", gate="north", plate="FULL %d" % i, **CAR)
-                i += 1
                 if "error" in resp:
                     assert resp["error"]["data"]["reason"] == "unavailable", resp
-                    refused += 1
-                    break
-                acked += 1
-                assert i < 500, "the journal never ran out of space"
+                    return False
+                return True
+
+            acked += until_refused(entry, 500, "the journal")
+            refused += 1
             m = scrape(port)
             assert m.get("parkd_requests_total", method="entry", outcome="ok") == acked
             assert m.get("parkd_requests_total", method="entry", outcome="unavailable") == refused

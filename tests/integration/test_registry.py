@@ -23,7 +23,7 @@ import signal
 import time
 
 from harness import (kill9, Daemon, assert_error, at, demo_config, fill_disk, small_tmpfs, free_port,
-                     http_request)
+                     http_request, until_refused)
 from redisutil import AuditDump, RedisServer
 
 CAR = {"class": "car"}
@@ -574,10 +574,7 @@ def test_disk_full_keeps_what_was_acknowledged_and_erases_after():
                 assert reg("OK %d" % i)
             filler = os.path.join(mnt, "filler")
             fill_disk(filler)
-            i = 0
-            while reg("FULL %d" % i):
-                i += 1
-                assert i < 2000, "the store never ran out of space"
+            i = until_refused(lambda i: reg("FULL %d" % i), 2000, "the store")
             t_end = time.time() + 2
             while time.time() < t_end:
                 i += 1
