@@ -64,7 +64,8 @@ def ask(port, method):
     return json.loads(buf.split(b"\n", 1)[0])["result"]
 
 
-def metric(http_port, name):
+def metrics_text(http_port):
+    """The daemon's /metrics, headers and all."""
     with socket.create_connection(("127.0.0.1", http_port), timeout=10) as s:
         s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
         body = b""
@@ -73,23 +74,19 @@ def metric(http_port, name):
             if not chunk:
                 break
             body += chunk
-    m = re.search(rb"^" + name.encode() + rb" (\S+)$", body, re.M)
+    return body.decode()
+
+
+def metric(http_port, name):
+    m = re.search(r"^" + name + r" (\S+)$", metrics_text(http_port), re.M)
     return float(m.group(1)) if m else None
 
 
 def histograms(http_port):
     """The daemon's request-duration (entry and exit together) and fsync
     histograms: {name: ({le: cumulative count}, sum)}."""
-    with socket.create_connection(("127.0.0.1", http_port), timeout=10) as s:
-        s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-        body = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            body += chunk
     out = {"request": ({}, 0.0), "fsync": ({}, 0.0)}
-    for line in body.decode().splitlines():
+    for line in metrics_text(http_port).splitlines():
         m = re.match(r'parkd_request_duration_seconds_(bucket|sum)\{method="(entry|exit)"'
                      r'(?:,le="([^"]+)")?\} (\S+)$', line)
         n = re.match(r'parkd_journal_fsync_seconds_(bucket|sum)(?:\{le="([^"]+)"\})? (\S+)$', line)
