@@ -226,7 +226,7 @@ load() {
 	LOAD_RES=$(printf '%s\n' "$res" | tr ' ' '\n' | awk -F= -v ticks=$((c1 - c0)) \
 	    -v aticks=$((a1 - a0)) -v hz="$(getconf CLK_TCK)" '
 	    $1 == "req_per_s" { r = $2 } $1 == "p99_us" { p = $2 } $1 == "requests" { n = $2 }
-	    END { if (n == 0) n = -1
+	    END { if (n == 0) { printf "%.0f %.0f 0.0 0.0\n", r, p; exit }
 	          printf "%.0f %.0f %.1f %.1f\n", r, p, ticks / hz * 1e6 / n, aticks / hz * 1e6 / n }')
 }
 

@@ -99,7 +99,6 @@ gate(const subs *s, const char *g)
 	return sn.buf;
 }
 
-
 /* Visits at most max clients due at now (subs_occupancy_due's slices). */
 static const char *
 occ_slice(subs *s, int64_t now, size_t max)
