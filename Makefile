@@ -66,7 +66,7 @@ PROTO_SRC  = $(sort $(wildcard proto/*.c))
 DAEMON_SRC = $(sort $(wildcard daemon/*.c))
 # Daemon code with no libuv, hiredis or files, which unit tests link too
 # (ids.c asks the kernel for random bytes, nothing else).
-PURE_SRC   = daemon/settings.c daemon/histogram.c daemon/ids.c
+PURE_SRC   = daemon/settings.c daemon/histogram.c daemon/ids.c daemon/gather.c
 UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC  = $(sort $(wildcard tests/bench/*.c))
 

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "datadir.h"
+#include "gather.h"
 #include "log.h"
 #include "recovery.h"
 #include "sidestore.h"
@@ -54,6 +56,16 @@ struct journal {
 	uint64_t written_lsn;		/* last LSN handed to write(2) and done */
 	int in_flight;
 	uv_prepare_t prepare;
+	/*
+	 * When the next batch starts ("fsync" mode, gather.h), and a timer of
+	 * the microseconds that takes: libuv's timers count milliseconds, a
+	 * timerfd on the loop does not.  tfd -1: none (batches start at once).
+	 */
+	struct gather gather;
+	int tfd;
+	uv_poll_t gather_poll;
+	uint64_t armed_at;		/* the timerfd's expiry; 0: disarmed */
+	int held;			/* the pending batch waited for company */
 	uv_timer_t retry_timer;		/* recovery attempts after a failure */
 	int ahead;			/* memory holds changes the disk lost */
 	int lock_fd;			/* holds data_dir/LOCK until journal_free */
@@ -75,6 +87,7 @@ struct journal {
 struct jwork;
 
 static void submit(struct journal *j);
+static void kick(struct journal *j);
 static void fail(struct journal *j, const char *what, int err);
 static void work_free(struct jwork *w);
 
@@ -298,6 +311,13 @@ wrote(struct journal *j, const struct jwork *w)
 	snapshot_kick(j->snaps);
 }
 
+/* Records appended and not yet handed to the pool. */
+static uint64_t
+pending_records(const struct journal *j)
+{
+	return j->pending.len > 0 ? j->last_lsn - j->pending_first + 1 : 0;
+}
+
 static void
 after_write(uv_work_t *req, int status)
 {
@@ -331,9 +351,11 @@ after_write(uv_work_t *req, int status)
 		fail(j, w->what, w->err);
 	} else {
 		wrote(j, w);
+		gather_completed(&j->gather, uv_hrtime(),
+		    w->len > 0 ? w->last - w->first + 1 : 0, pending_records(j),
+		    w->synced ? w->sync_ns : 0);
 		/* Everything that arrived meanwhile goes in the next group. */
-		if ((j->pending.len > 0 || j->side_rewrite) && j->state == J_OK)
-			submit(j);
+		kick(j);
 	}
 	work_free(w);
 }
@@ -446,14 +468,71 @@ submit(struct journal *j)
 	}
 }
 
+/* Sets the gather timer to expire at the monotonic time at (ns); 0 stops it. */
+static void
+arm(struct journal *j, uint64_t at)
+{
+	struct itimerspec its;
+
+	if (at == j->armed_at)
+		return;
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(at / 1000000000u);
+	its.it_value.tv_nsec = (long)(at % 1000000000u);
+	if (timerfd_settime(j->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		j->armed_at = at;
+}
+
+/*
+ * Starts the next batch when one is wanted and gather_due says it is time,
+ * or sets the timer for when to look again.  Called before each poll, at
+ * each completion and when the timer expires.
+ */
+static void
+kick(struct journal *j)
+{
+	uint64_t at = 0;
+
+	if ((j->pending.len == 0 && !j->side_rewrite) || j->in_flight ||
+	    j->state != J_OK) {
+		arm(j, 0);
+		return;
+	}
+	if (j->tfd >= 0 && j->pending.len > 0)
+		at = gather_due(&j->gather, uv_hrtime(), pending_records(j));
+	if (at != 0) {
+		j->held = 1;
+		/* An earlier expiry stays: it asks again then. */
+		if (j->armed_at == 0 || at < j->armed_at)
+			arm(j, at);
+		return;
+	}
+	arm(j, 0);
+	if (j->held)
+		j->stats.batches_held++;
+	j->held = 0;
+	submit(j);
+}
+
 static void
 on_prepare(uv_prepare_t *h)
 {
-	struct journal *j = h->data;
+	kick(h->data);
+}
 
-	if ((j->pending.len > 0 || j->side_rewrite) && !j->in_flight &&
-	    j->state == J_OK)
-		submit(j);
+static void
+on_gather_timer(uv_poll_t *h, int status, int events)
+{
+	struct journal *j = h->data;
+	uint64_t expirations;
+
+	(void)status;
+	(void)events;
+	/* Nonblocking: nothing to read (EAGAIN) after a re-arm is fine. */
+	if (read(j->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_warn("gather timer: %s", strerror(errno));
+	j->armed_at = 0;
+	kick(j);
 }
 
 uint64_t
@@ -502,6 +581,8 @@ journal_append(struct journal *j, const char *payload, size_t len)
 	if (j->pending.len == WAL_HEADER + len)
 		j->pending_first = j->last_lsn + 1;
 	j->last_lsn++;
+	if (j->mode == DUR_FSYNC)
+		gather_arrived(&j->gather, uv_hrtime());
 	j->stats.records++;
 	j->stats.bytes += WAL_HEADER + len;
 	/* Without durability the change counts as done once it is queued. */
@@ -797,6 +878,26 @@ recover_at_start(struct journal *j, struct recovery *r, char *err, size_t errlen
 	return g;
 }
 
+/* Without it batches start at once, as they did before gathering. */
+static void
+start_gather_timer(struct journal *j)
+{
+	j->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (j->tfd < 0) {
+		log_warn("no gather timer (%s): each batch starts at once", strerror(errno));
+		return;
+	}
+	if (uv_poll_init(j->loop, &j->gather_poll, j->tfd) != 0) {
+		log_warn("no gather timer (uv_poll_init): each batch starts at once");
+		close(j->tfd);
+		j->tfd = -1;
+		return;
+	}
+	j->gather_poll.data = j;
+	uv_poll_start(&j->gather_poll, UV_READABLE, on_gather_timer);
+	uv_unref((uv_handle_t *)&j->gather_poll);
+}
+
 static void
 start_handles(struct journal *j)
 {
@@ -804,6 +905,9 @@ start_handles(struct journal *j)
 	j->prepare.data = j;
 	uv_prepare_start(&j->prepare, on_prepare);
 	uv_unref((uv_handle_t *)&j->prepare);
+	gather_init(&j->gather);
+	if (j->mode == DUR_FSYNC)
+		start_gather_timer(j);
 	uv_timer_init(j->loop, &j->retry_timer);
 	j->retry_timer.data = j;
 	uv_unref((uv_handle_t *)&j->retry_timer);
@@ -878,6 +982,7 @@ journal_open(uv_loop_t *loop, const struct settings *cfg,
 	j->fd = -1;
 	j->lock_fd = -1;
 	j->side_fd = -1;
+	j->tfd = -1;
 	j->side = hooks->side;
 	if (take_dir(j, err, errlen) != 0 ||
 	    (g = recover_at_start(j, &r, err, errlen)) == NULL ||
@@ -1103,6 +1208,8 @@ journal_close(struct journal *j, garage *g)
 	wipe_buf(&j->side_pending);
 	uv_close((uv_handle_t *)&j->prepare, NULL);
 	uv_close((uv_handle_t *)&j->retry_timer, NULL);
+	if (j->tfd >= 0)
+		uv_close((uv_handle_t *)&j->gather_poll, NULL);
 }
 
 void
@@ -1114,6 +1221,8 @@ journal_free(struct journal *j)
 	wal_buf_free(&j->pending);
 	wipe_buf(&j->side_pending);
 	free(j->side_paths);
+	if (j->tfd >= 0)
+		close(j->tfd);
 	/* Last: the data directory is ours until everything above is done. */
 	if (j->lock_fd >= 0)
 		close(j->lock_fd);

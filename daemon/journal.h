@@ -106,6 +106,8 @@ struct journal_hooks {
 struct journal_stats {
 	uint64_t records, bytes, batches, fsyncs, snapshots, failures;
 	uint64_t max_batch;
+	/* Batches whose start waited for the clients of the last (gather.h). */
+	uint64_t batches_held;
 	double last_recovery_s;
 	uint64_t recovered_records;
 	/*

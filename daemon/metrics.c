@@ -374,6 +374,9 @@ write_journal(struct server *s, struct sbuf *b)
 	metric_u(b, "parkd_journal_batches_total", "counter", "Group-commit batches written.", js->batches);
 	metric_u(b, "parkd_journal_fsyncs_total", "counter", "fdatasync calls for batches.", js->fsyncs);
 	metric_u(b, "parkd_journal_max_batch", "gauge", "Most records in one batch.", js->max_batch);
+	metric_u(b, "parkd_journal_batches_held_total", "counter",
+	    "Batches whose start waited a moment for the clients the previous commit answered (durability fsync).",
+	    js->batches_held);
 	metric_u(b, "parkd_journal_failures_total", "counter", "Write or fsync failures.", js->failures);
 	metric_u(b, "parkd_journal_snapshots_total", "counter", "Snapshots committed.", js->snapshots);
 	metric(b, "parkd_journal_recovery_seconds", "gauge", "Time the last start-up recovery took.", js->last_recovery_s);

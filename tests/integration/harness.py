@@ -395,6 +395,18 @@ def http_request(port, path, method="GET", headers=None, timeout=5):
         conn.close()
 
 
+def metrics(port):
+    """The daemon's /metrics at the HTTP port: {"name{labels}": value}."""
+    code, body = http_request(port, "/metrics")
+    assert code == 200, (code, body)
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
 def check_config(cfg):
     """Runs parkd --check-config on cfg (a dict, or raw text); returns
     (exit code, stdout + stderr)."""

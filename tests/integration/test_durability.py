@@ -37,7 +37,7 @@ import subprocess
 import threading
 import time
 
-from harness import PARKD, Client, Daemon, fill_disk, small_tmpfs, until_refused, fmt_time, small_config, wait_orphans  # noqa: F401 (test_standby, test_datadir)
+from harness import PARKD, Client, Daemon, fill_disk, free_port, metrics, small_tmpfs, until_refused, fmt_time, small_config, wait_orphans  # noqa: F401 (test_standby, test_datadir)
 
 CAR = {"class": "car"}
 SEED = int(os.environ.get("DURABILITY_SEED", "0")) or random.randrange(1, 1 << 30)
@@ -1035,6 +1035,45 @@ def test_replies_stay_in_order_with_changes_held_for_fsync():
             gone = i % 3 == 1 and i + 1 < 60
             assert (reason(resp) == "not_found") == gone, (i, resp)
         c.close()
+    finally:
+        d.close()
+
+
+def test_a_batch_waiting_for_company_starts_when_none_comes():
+    """With fsync, after a group commit the next batch waits a moment for the
+    clients that commit released (daemon/gather.h).  Bursts from clients
+    that then pause: the changes left behind by the first batch of each
+    burst wait for company that never comes, and the gather timer, not the
+    loop's next unrelated wake-up, must start their batch.  A round is two
+    fsyncs and a quiet gap: milliseconds; a timer that never fires leaves
+    them for the loop's periodic timers (a second)."""
+    http_port = free_port()
+    d = Daemon(dur_config(), args=["--http", "127.0.0.1:%d" % http_port])
+    try:
+        d.start()
+        cs = [d.client() for _ in range(8)]
+        slowest = 0.0
+        for r in range(30):
+            method = "entry" if r % 2 == 0 else "exit"
+            t = time.monotonic()
+            for i, c in enumerate(cs):
+                params = {"gate": "north" if method == "entry" else "south",
+                          "plate": "GAT-%d-%d" % (r // 2, i)}
+                if method == "entry":
+                    params["class"] = "car"
+                c.send_raw(json.dumps({"jsonrpc": "2.0", "id": r, "method": method,
+                                       "params": params}) + "\n")
+            for c in cs:
+                resp = c.read_json()
+                assert resp.get("id") == r and "result" in resp, resp
+            slowest = max(slowest, time.monotonic() - t)
+            time.sleep(0.02)
+        assert slowest < 0.4, "a burst took %.3f s" % slowest
+        st = d.client().call("status")["result"]
+        assert st["capacity"]["occupied"] == 0, st
+        # The bursts did make batches wait (or this tested nothing).
+        held = metrics(http_port)["parkd_journal_batches_held_total"]
+        assert held > 0, held
     finally:
         d.close()
 

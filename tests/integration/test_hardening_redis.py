@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 
-from harness import Daemon, free_port, http_request
+from harness import Daemon, free_port, http_request, metrics
 from redisutil import RedisServer
 from test_audit import (Tracker, audit_cfg, check_order, check_store, dump_of,
                         health, timed_call, wait_shipped, wait_state)
@@ -117,17 +117,6 @@ class FakeRedis:
 
 def http_get(port, path):
     return http_request(port, path)
-
-
-def metrics(port):
-    code, body = http_get(port, "/metrics")
-    assert code == 200, (code, body)
-    out = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
 
 
 # ---------------------------------------------------------------------------
