@@ -13,7 +13,9 @@
  * clients to come back, and starts the next batch at the first of:
  *
  *   - the records pending reach the target: those pending at the
- *     completion plus those it released (everyone expected is in);
+ *     completion plus those whose replies it released (everyone expected
+ *     is in; with a synchronous standby that has not acknowledged yet, it
+ *     released none, and nothing is waited for);
  *   - no record arrived for a quiet gap (the burst of returns is over, or
  *     there was none: the clients were not waiting on each reply);
  *   - the window since the completion has passed.

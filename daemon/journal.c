@@ -286,14 +286,19 @@ side_wrote(struct journal *j, const struct jwork *w)
 	j->stats.side_log_bytes = j->side_offset;
 }
 
-/* The batch w is on disk: count it and tell who waits for it. */
-static void
+/*
+ * The batch w is on disk: count it and tell who waits for it.  Returns
+ * how many records' replies that released (the durable hook's count).
+ */
+static uint64_t
 wrote(struct journal *j, const struct jwork *w)
 {
+	uint64_t released = 0;
+
 	if (j->side != NULL)
 		side_wrote(j, w);
 	if (w->len == 0)
-		return;		/* an image alone: no LSN became durable */
+		return 0;	/* an image alone: no LSN became durable */
 	j->offset += w->len;
 	j->stats.batches++;
 	if (w->sync)
@@ -307,8 +312,9 @@ wrote(struct journal *j, const struct jwork *w)
 		j->hooks.batch(j->hooks.ud, w->data, w->len, w->first, w->last);
 	/* In "none" mode too: the audit shipper waits for written records. */
 	if (j->hooks.durable)
-		j->hooks.durable(j->hooks.ud, j->durable_lsn);
+		released = j->hooks.durable(j->hooks.ud, j->durable_lsn);
 	snapshot_kick(j->snaps);
+	return released;
 }
 
 /* Records appended and not yet handed to the pool. */
@@ -350,10 +356,10 @@ after_write(uv_work_t *req, int status)
 			j->side_rewrite = 1;
 		fail(j, w->what, w->err);
 	} else {
-		wrote(j, w);
-		gather_completed(&j->gather, uv_hrtime(),
-		    w->len > 0 ? w->last - w->first + 1 : 0, pending_records(j),
-		    w->synced ? w->sync_ns : 0);
+		uint64_t released = wrote(j, w);
+
+		gather_completed(&j->gather, uv_hrtime(), released,
+		    pending_records(j), w->synced ? w->sync_ns : 0);
 		/* Everything that arrived meanwhile goes in the next group. */
 		kick(j);
 	}

@@ -85,8 +85,13 @@ struct journal_hooks {
 	void *ud;			/* for the three notifications */
 	journal_make_garage make_garage;
 	void *make_ud;
-	/* LSNs up to durable are on disk (or, in "none" mode, written). */
-	void (*durable)(void *ud, uint64_t durable);
+	/*
+	 * LSNs up to durable are on disk (or, in "none" mode, written).
+	 * Returns how many records' replies went out now: the group commit
+	 * waits a moment for that many to come back (gather.h); 0 with a
+	 * synchronous standby that has not acknowledged them yet.
+	 */
+	uint64_t (*durable)(void *ud, uint64_t durable);
 	/* Records after durable will never be: answer them unavailable. */
 	void (*failed)(void *ud, uint64_t durable, const char *why);
 	/* The state was rebuilt from disk after a failure: use g from now on. */

@@ -260,16 +260,25 @@ env_health(void *ud, struct jw *w)
 		jw_kstr(w, "reason", "audit events are not reaching Redis");
 }
 
-void
+uint64_t
 server_on_durable(void *ud, uint64_t durable)
 {
 	struct server *s = ud;
+	uint64_t now = server_durable(s), moved;
 
-	(void)durable;		/* the standby's acknowledgement counts too */
-	publish_durable(s, server_durable(s));
+	/* The standby's acknowledgement counts too: server_durable, not durable. */
+	publish_durable(s, now);
 	client_release_held(s);
 	audit_kick(s->audit);
 	replication_durable(s->repl, durable);
+	/*
+	 * LSNs go back after a journal failure (they are used again): no
+	 * move.  A standby's records come from its primary's stream, not from
+	 * clients it answers: nothing comes back for the journal to wait for.
+	 */
+	moved = s->answered != 0 && now > s->answered ? now - s->answered : 0;
+	s->answered = now;
+	return replication_is_standby(s->repl) ? 0 : moved;
 }
 
 void

@@ -41,6 +41,7 @@ struct server {
 	uv_loop_t *loop;
 	struct settings *cfg;
 	garage *g;
+	uint64_t answered;		/* server_durable() at the last release */
 	uv_tcp_t listener;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t tick;		/* once a second: idle sweep */
@@ -93,8 +94,12 @@ struct server {
 int server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
     struct journal *j);
 
-/* Journal hooks (see journal.h): ud is the server. */
-void server_on_durable(void *ud, uint64_t durable);
+/*
+ * Journal hooks (see journal.h): ud is the server.  server_on_durable also
+ * runs when a standby acknowledges; it returns how many LSNs' replies it
+ * released (how far the point replies wait for moved).
+ */
+uint64_t server_on_durable(void *ud, uint64_t durable);
 void server_on_journal_failed(void *ud, uint64_t durable, const char *why);
 void server_on_rebuilt(void *ud, garage *g);
 /* The journal's batch hook: the bytes of a batch on disk (replication). */

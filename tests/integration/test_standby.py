@@ -42,9 +42,9 @@ import threading
 import time
 
 from harness import (ROOT, Client, Daemon, SANITIZED, check_config, fmt_time,
-                     free_port, http_request, small_config)
+                     free_port, http_request, metrics, small_config)
 from redisutil import AuditDump, RedisServer
-from test_durability import (Gone, crash_worker, dur_config, lsn_of, pipeline, read,
+from test_durability import (Gone, bursts, crash_worker, dur_config, lsn_of, pipeline, read,
                              reason, rpc, segments, snapshots, split_segment,
                              verify_ledger, wait_orphans, wal_records)
 from test_metrics import promtool
@@ -929,6 +929,31 @@ def test_health_and_metrics_of_both_roles():
         a = None
     finally:
         stop_all(a, b, bad)
+
+
+def test_a_standby_never_holds_its_batches_back():
+    """Gathering (daemon/gather.h) holds a batch for the clients the last
+    commit answered.  A standby answers none: its records come from the
+    primary's stream, and in sync mode the next ones only after its own
+    acknowledgement.  Its batches must start at once; held, every
+    acknowledgement would wait for company that comes only after it."""
+    a = Node(dur_config(), http=True, mode="sync", sync_timeout_ms=5000)
+    b = Node(dur_config(), primary=a, http=True)
+    try:
+        a.start()
+        b.start()
+        streaming(a)
+        bursts(a, rounds=20, prefix="SBY")
+        caught_up(a, b)
+        mb = metrics(b.http_port)
+        assert mb["parkd_journal_batches_total"] > 0, mb["parkd_journal_batches_total"]
+        assert mb["parkd_journal_batches_held_total"] == 0, mb["parkd_journal_batches_held_total"]
+        closing(b)
+        b = None
+        closing(a)
+        a = None
+    finally:
+        stop_all(a, b)
 
 
 # ---------------------------------------------------------------------------
