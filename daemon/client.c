@@ -519,6 +519,10 @@ enqueue_parts(struct client *c, const struct client_msg *parts, size_t nparts,
 	}
 	b->lsn = lsn;
 	b->waiting = 0;
+	if (!notice && lsn > c->change_lsn) {
+		server_client_changed(c->srv, c->change_lsn);
+		c->change_lsn = lsn;
+	}
 	append(c, b);
 	return over_output_limits(c) ? -1 : 0;
 oom:

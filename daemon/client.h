@@ -129,6 +129,7 @@ struct client {
 	 */
 	struct client *held_next, **held_pprev;
 	uint64_t held_lsn;
+	uint64_t change_lsn;		/* the LSN of its latest change's reply */
 	/* Draining: the journal's last LSN when it began (a subscriber's); 0: none. */
 	uint64_t drain_lsn;
 };

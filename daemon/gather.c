@@ -5,19 +5,42 @@
 
 /* The moving average of the fsyncs weighs the newest 1/8. */
 #define FSYNC_WEIGHT_SHIFT 3
+/* That of the share coming back weighs the newest 1/4: load changes fast. */
+#define RETURN_WEIGHT_SHIFT 2
 
 void
 gather_init(struct gather *g)
 {
 	memset(g, 0, sizeof(*g));
+	/* Until measured, as if they come back: the first completions tell. */
+	g->returning = GATHER_ONE;
+}
+
+/* Folds the last completion's share of early returns into the average. */
+static void
+measure_returns(struct gather *g)
+{
+	unsigned share;
+
+	if (g->done_ns == 0 || g->released == 0)
+		return;
+	share = g->early >= g->released ? GATHER_ONE :
+	    (unsigned)(g->early * GATHER_ONE / g->released);
+	if (share >= g->returning)
+		g->returning += (share - g->returning) >> RETURN_WEIGHT_SHIFT;
+	else
+		g->returning -= (g->returning - share) >> RETURN_WEIGHT_SHIFT;
 }
 
 void
 gather_completed(struct gather *g, uint64_t now, uint64_t released,
     uint64_t pending, uint64_t fsync_ns)
 {
+	measure_returns(g);
 	g->done_ns = now;
 	g->target = pending + released;
+	g->released = released;
+	g->early = 0;
 	if (fsync_ns == 0)
 		return;
 	if (g->fsync_ns == 0)
@@ -32,6 +55,12 @@ void
 gather_arrived(struct gather *g, uint64_t now)
 {
 	g->last_ns = now;
+}
+
+void
+gather_returned(struct gather *g)
+{
+	g->early++;
 }
 
 uint64_t
@@ -53,7 +82,8 @@ gather_due(const struct gather *g, uint64_t now, uint64_t pending)
 {
 	uint64_t window = gather_window(g), end, quiet_end, since;
 
-	if (g->done_ns == 0 || window == 0 || pending >= g->target)
+	if (g->done_ns == 0 || window == 0 || pending >= g->target ||
+	    g->returning < GATHER_ONE / 2)
 		return 0;
 	end = g->done_ns + window;
 	since = g->last_ns > g->done_ns ? g->last_ns : g->done_ns;

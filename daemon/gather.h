@@ -24,6 +24,16 @@
  * and the quiet gap a quarter of the window: a change never waits longer
  * for company than a fraction of the fsync it waits for anyway, and a
  * lone client, whose target is its own one record, does not wait at all.
+ *
+ * It waits only while the clients answered come straight back: after each
+ * completion, the new changes of clients whose previous change that
+ * completion answered are counted (gather_returned) against the records
+ * it released, and a moving average of that share below one half turns
+ * the waiting off until it rises again (it is measured whether or not a
+ * batch waited).  Clients that send when they are answered give a share
+ * near one; gates paced by their traffic (cars, not replies) come back
+ * many commits later, and for them a wait would only add to every
+ * change's latency.
  * A change that finds the journal idle long after the last completion
  * starts a batch at once.  The idea is MySQL's binlog group commit delay
  * (binlog_group_commit_sync_delay with ..._no_delay_count), made to adapt
@@ -45,7 +55,13 @@ struct gather {
 	uint64_t target;	/* records the next batch waits for */
 	uint64_t last_ns;	/* the newest record's arrival */
 	uint64_t fsync_ns;	/* moving average of the fsyncs; 0: none yet */
+	uint64_t released;	/* records the last completion answered */
+	uint64_t early;		/* clients it answered that came back since */
+	unsigned returning;	/* moving average of early/released, of GATHER_ONE */
 };
+
+/* The share "all came back at once" in gather.returning. */
+#define GATHER_ONE 1024u
 
 void gather_init(struct gather *g);
 
@@ -58,6 +74,8 @@ void gather_completed(struct gather *g, uint64_t now, uint64_t released,
 
 /* A record was appended at now. */
 void gather_arrived(struct gather *g, uint64_t now);
+/* A client the last completion answered made its next change. */
+void gather_returned(struct gather *g);
 
 /*
  * With pending records waiting and no batch in flight: 0 when the next

@@ -577,6 +577,12 @@ journal_side_rewrite_pending(const struct journal *j)
 	return j->side_rewrite || j->side_rewriting;
 }
 
+void
+journal_note_return(struct journal *j)
+{
+	gather_returned(&j->gather);
+}
+
 uint64_t
 journal_append(struct journal *j, const char *payload, size_t len)
 {

@@ -203,6 +203,12 @@ void journal_close(struct journal *j, garage *g);
 /* Frees the journal (NULL is fine) after the loop has run the close callbacks. */
 void journal_free(struct journal *j);
 
+/*
+ * A client whose last change the last completed batch answered sent a new
+ * one: gathering (gather.h) waits only while clients do that.
+ */
+void journal_note_return(struct journal *j);
+
 /* The data directory (for readers of the journal's files). */
 const char *journal_dir(const struct journal *j);
 

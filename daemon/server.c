@@ -277,8 +277,18 @@ server_on_durable(void *ud, uint64_t durable)
 	 * clients it answers: nothing comes back for the journal to wait for.
 	 */
 	moved = s->answered != 0 && now > s->answered ? now - s->answered : 0;
+	if (moved > 0 || now < s->answered)
+		s->answered_from = now > s->answered ? s->answered : now;
 	s->answered = now;
 	return replication_is_standby(s->repl) ? 0 : moved;
+}
+
+void
+server_client_changed(struct server *s, uint64_t prev_lsn)
+{
+	if (s->journal != NULL && prev_lsn > s->answered_from &&
+	    prev_lsn <= s->answered)
+		journal_note_return(s->journal);
 }
 
 void

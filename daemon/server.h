@@ -41,7 +41,8 @@ struct server {
 	uv_loop_t *loop;
 	struct settings *cfg;
 	garage *g;
-	uint64_t answered;		/* server_durable() at the last release */
+	/* The LSNs the last release that moved answered: (from, to]. */
+	uint64_t answered_from, answered;
 	uv_tcp_t listener;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t tick;		/* once a second: idle sweep */
@@ -100,6 +101,12 @@ int server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage 
  * released (how far the point replies wait for moved).
  */
 uint64_t server_on_durable(void *ud, uint64_t durable);
+/*
+ * A client's new change, its previous one at prev_lsn (0: none): when the
+ * last release answered that one, the client came straight back, and the
+ * group commit is told (journal_note_return).
+ */
+void server_client_changed(struct server *s, uint64_t prev_lsn);
 void server_on_journal_failed(void *ud, uint64_t durable, const char *why);
 void server_on_rebuilt(void *ud, garage *g);
 /* The journal's batch hook: the bytes of a batch on disk (replication). */

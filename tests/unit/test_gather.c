@@ -152,6 +152,50 @@ test_idle_long_after_a_completion_starts_at_once(void **state)
 	assert_int_equal(gather_due(&g, 2000 * MS, 1), 0);
 }
 
+static void
+test_waiting_stops_while_answered_clients_do_not_come_straight_back(void **state)
+{
+	struct gather g;
+	uint64_t now = 10 * MS;
+
+	(void)state;
+	/* Until measured, a completion's clients are taken to come back. */
+	warmed(&g, now, 32, 32);
+	assert_int_equal(g.returning, GATHER_ONE);
+	assert_true(gather_due(&g, now + 1, 32) != 0);
+	/* Paced gates: completions whose clients do not come straight back. */
+	for (int i = 0; i < 3; i++) {
+		now += MS;
+		gather_completed(&g, now, 32, 32, 800 * US);
+	}
+	/* The share falls by a quarter of the distance each time: 768, 576, 432. */
+	assert_int_equal(g.returning, 432);
+	assert_int_equal(gather_due(&g, now + 1, 32), 0);
+	/* Clients that send when answered: every one comes back. */
+	for (int k = 0; k < 32; k++)
+		gather_returned(&g);
+	now += MS;
+	gather_completed(&g, now, 32, 32, 800 * US);
+	assert_int_equal(g.returning, 432 + (GATHER_ONE - 432) / 4);
+	assert_int_equal(gather_due(&g, now + 1, 32), now + 100 * US);
+	/* Half of them: the share moves towards one half. */
+	for (int k = 0; k < 16; k++)
+		gather_returned(&g);
+	now += MS;
+	gather_completed(&g, now, 32, 32, 800 * US);
+	assert_int_equal(g.returning, 580 - (580 - GATHER_ONE / 2) / 4);
+	/* More returns than records released count as all of them. */
+	for (int k = 0; k < 100; k++)
+		gather_returned(&g);
+	now += MS;
+	gather_completed(&g, now, 0, 0, 800 * US);
+	assert_int_equal(g.returning, 563 + (GATHER_ONE - 563) / 4);
+	/* A completion that released nothing (a standby) leaves it as it is. */
+	now += MS;
+	gather_completed(&g, now, 5, 0, 800 * US);
+	assert_int_equal(g.returning, 563 + (GATHER_ONE - 563) / 4);
+}
+
 /* Any sequence: a due time is after now and inside the window. */
 static void
 test_due_is_ahead_and_inside_the_window(void **state)
@@ -199,6 +243,7 @@ main(void)
 		cmocka_unit_test(test_a_quiet_gap_ends_the_wait),
 		cmocka_unit_test(test_the_window_caps_the_wait),
 		cmocka_unit_test(test_idle_long_after_a_completion_starts_at_once),
+		cmocka_unit_test(test_waiting_stops_while_answered_clients_do_not_come_straight_back),
 		cmocka_unit_test(test_due_is_ahead_and_inside_the_window),
 	};
 
