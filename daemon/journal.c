@@ -66,6 +66,7 @@ struct journal {
 	uv_poll_t gather_poll;
 	uint64_t armed_at;		/* the timerfd's expiry; 0: disarmed */
 	int held;			/* the pending batch waited for company */
+	int gather_on;			/* journal.gather */
 	uv_timer_t retry_timer;		/* recovery attempts after a failure */
 	int ahead;			/* memory holds changes the disk lost */
 	int lock_fd;			/* holds data_dir/LOCK until journal_free */
@@ -504,7 +505,7 @@ kick(struct journal *j)
 		arm(j, 0);
 		return;
 	}
-	if (j->tfd >= 0 && j->pending.len > 0)
+	if (j->tfd >= 0 && j->gather_on && j->pending.len > 0)
 		at = gather_due(&j->gather, uv_hrtime(), pending_records(j));
 	if (at != 0) {
 		j->held = 1;
@@ -987,6 +988,7 @@ journal_open(uv_loop_t *loop, const struct settings *cfg,
 	j->loop = loop;
 	j->hooks = *hooks;
 	j->mode = cfg->durability;
+	j->gather_on = cfg->journal.gather;
 	hist_init(&j->stats.write_s, hist_seconds, hist_seconds_n);
 	hist_init(&j->stats.fsync_s, hist_seconds, hist_seconds_n);
 	hist_init(&j->stats.batch_bytes, hist_bytes, hist_bytes_n);
@@ -1077,6 +1079,7 @@ void
 journal_set_pace(struct journal *j, const struct settings *cfg)
 {
 	snapshot_set_pace(j->snaps, cfg);
+	j->gather_on = cfg->journal.gather;
 }
 
 void

@@ -187,7 +187,7 @@ const struct journal_stats *journal_stats(const struct journal *j);
 /* The snapshotter's: when the newest was committed, how long it took. */
 const struct snapshot_stats *journal_snapshot_stats(const struct journal *j);
 
-/* The snapshot pace of cfg->journal from now on (a reload). */
+/* The snapshot pace and journal.gather of cfg->journal from now on (a reload). */
 void journal_set_pace(struct journal *j, const struct settings *cfg);
 
 /* Segments holding records after lsn are kept (the audit shipper's position). */

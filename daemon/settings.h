@@ -83,6 +83,7 @@ struct settings {
 	struct {
 		int64_t snapshot_every;		/* journal records between snapshots */
 		int64_t snapshot_interval_s;	/* and at least this often when anything changed; 0 = off */
+		int gather;			/* fsync: a commit may wait for the clients it answered (gather.h) */
 	} journal;
 	/* The standby (standby.md); all off when the section is absent. */
 	struct {

@@ -1088,6 +1088,24 @@ def test_a_batch_waiting_for_company_starts_when_none_comes():
         assert held > 0, held
     finally:
         d.close()
+    # journal.gather false: the same bursts, no batch waits; a reload that
+    # turns it on again makes them wait.
+    cfg = dur_config()
+    cfg["journal"]["gather"] = False
+    d = Daemon(cfg, args=["--http", "127.0.0.1:%d" % http_port])
+    try:
+        d.start()
+        bursts(d, rounds=10)
+        assert metrics(http_port)["parkd_journal_batches_held_total"] == 0
+        d.cfg["journal"]["gather"] = True
+        with open(d.path, "w") as f:
+            json.dump(d.cfg, f)
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log("reloaded file=")
+        bursts(d, rounds=10, prefix="GAT2")
+        assert metrics(http_port)["parkd_journal_batches_held_total"] > 0
+    finally:
+        d.close()
 
 
 # ---------------------------------------------------------------------------

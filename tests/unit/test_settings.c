@@ -182,6 +182,7 @@ test_defaults(void **state)
 	assert_int_equal(c->core->limits.closed_tickets, 100000);
 	assert_int_equal(c->journal.snapshot_every, 100000);
 	assert_int_equal(c->journal.snapshot_interval_s, 3600);
+	assert_int_equal(c->journal.gather, 1);
 	assert_int_equal(c->n_tokens, 0);
 	assert_int_equal(facility_spot_count(c->core->fac), 2);
 	assert_int_equal(c->repl.listen.enabled, 0);
@@ -270,7 +271,7 @@ test_values_taken(void **state)
 	char *s = with("'listen': '[::1]:7171', 'http_listen': null, 'data_dir': '/tmp/x',"
 	    "'durability': 'write', 'strategy': 'fill',"
 	    "'limits': { 'max_line': 64, 'closed_tickets': 0 },"
-	    "'journal': { 'snapshot_every': 5, 'snapshot_interval_s': 250 },"
+	    "'journal': { 'snapshot_every': 5, 'snapshot_interval_s': 250, 'gather': false },"
 	    "'audit': { 'redis': 'localhost:6380', 'password': 'pw', 'prefix': 'p:' },"
 	    "'auth': { 'tokens': [ { 'token': 'gate-north-1', 'role': 'gate', 'gate': 'north' },"
 	    "  { 'token': 'kiosk-token', 'role': 'kiosk', 'gate': null },"
@@ -290,6 +291,7 @@ test_values_taken(void **state)
 	assert_int_equal(c->limits.max_output, 8388608);	/* others stay default */
 	assert_int_equal(c->journal.snapshot_every, 5);
 	assert_int_equal(c->journal.snapshot_interval_s, 250);
+	assert_int_equal(c->journal.gather, 0);
 	assert_string_equal(c->audit.redis.host, "127.0.0.1");
 	assert_int_equal(c->audit.redis.port, 6380);
 	assert_string_equal(c->audit.password, "pw");
@@ -356,6 +358,8 @@ test_errors_sections(void **state)
 	    "reservations.max_fraction: must be between 0 and 1");
 	expect_member_error("'journal': { 'snapshot_every': 0 }",
 	    "journal.snapshot_every: must be between 1 and 1000000000");
+	expect_member_error("'journal': { 'gather': 1 }",
+	    "journal.gather: must be true or false");
 	expect_member_error("'audit': { 'redis': 'nowhere' }",
 	    "audit.redis: must be HOST:PORT");
 	expect_member_error("'audit': { 'prefix': null }", "audit.prefix: must be a string");
