@@ -16,6 +16,13 @@ gather_init(struct gather *g)
 	g->returning = GATHER_ONE;
 }
 
+/* avg moved towards x by 2^-shift of the distance. */
+static uint64_t
+toward(uint64_t avg, uint64_t x, int shift)
+{
+	return x >= avg ? avg + ((x - avg) >> shift) : avg - ((avg - x) >> shift);
+}
+
 /* Folds the last completion's share of early returns into the average. */
 static void
 measure_returns(struct gather *g)
@@ -26,10 +33,7 @@ measure_returns(struct gather *g)
 		return;
 	share = g->early >= g->released ? GATHER_ONE :
 	    (unsigned)(g->early * GATHER_ONE / g->released);
-	if (share >= g->returning)
-		g->returning += (share - g->returning) >> RETURN_WEIGHT_SHIFT;
-	else
-		g->returning -= (g->returning - share) >> RETURN_WEIGHT_SHIFT;
+	g->returning = (unsigned)toward(g->returning, share, RETURN_WEIGHT_SHIFT);
 }
 
 void
@@ -43,12 +47,8 @@ gather_completed(struct gather *g, uint64_t now, uint64_t released,
 	g->early = 0;
 	if (fsync_ns == 0)
 		return;
-	if (g->fsync_ns == 0)
-		g->fsync_ns = fsync_ns;
-	else if (fsync_ns >= g->fsync_ns)
-		g->fsync_ns += (fsync_ns - g->fsync_ns) >> FSYNC_WEIGHT_SHIFT;
-	else
-		g->fsync_ns -= (g->fsync_ns - fsync_ns) >> FSYNC_WEIGHT_SHIFT;
+	g->fsync_ns = g->fsync_ns == 0 ? fsync_ns :
+	    toward(g->fsync_ns, fsync_ns, FSYNC_WEIGHT_SHIFT);
 }
 
 void

@@ -594,7 +594,8 @@ journal_append(struct journal *j, const char *payload, size_t len)
 	if (j->pending.len == WAL_HEADER + len)
 		j->pending_first = j->last_lsn + 1;
 	j->last_lsn++;
-	if (j->mode == DUR_FSYNC)
+	/* A clock read per record only while batches may wait (kick). */
+	if (j->tfd >= 0 && j->gather_on)
 		gather_arrived(&j->gather, uv_hrtime());
 	j->stats.records++;
 	j->stats.bytes += WAL_HEADER + len;

@@ -264,7 +264,7 @@ uint64_t
 server_on_durable(void *ud, uint64_t durable)
 {
 	struct server *s = ud;
-	uint64_t now = server_durable(s), moved;
+	uint64_t now = server_durable(s), was = s->answered;
 
 	/* The standby's acknowledgement counts too: server_durable, not durable. */
 	publish_durable(s, now);
@@ -272,15 +272,18 @@ server_on_durable(void *ud, uint64_t durable)
 	audit_kick(s->audit);
 	replication_durable(s->repl, durable);
 	/*
-	 * LSNs go back after a journal failure (they are used again): no
-	 * move.  A standby's records come from its primary's stream, not from
+	 * This release answered (was, now].  LSNs go back after a journal
+	 * failure (they are used again): it answered none.
+	 */
+	if (now != was) {
+		s->answered_from = now > was ? was : now;
+		s->answered = now;
+	}
+	/*
+	 * A standby's records come from its primary's stream, not from
 	 * clients it answers: nothing comes back for the journal to wait for.
 	 */
-	moved = s->answered != 0 && now > s->answered ? now - s->answered : 0;
-	if (moved > 0 || now < s->answered)
-		s->answered_from = now > s->answered ? s->answered : now;
-	s->answered = now;
-	return replication_is_standby(s->repl) ? 0 : moved;
+	return replication_is_standby(s->repl) || now <= was ? 0 : now - was;
 }
 
 void
@@ -640,6 +643,8 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
 	s->cfg = cfg;
 	s->g = g;
 	s->journal = j;
+	/* Replies are held for LSNs after what recovery found durable. */
+	s->answered_from = s->answered = j != NULL ? journal_durable(j) : 0;
 	s->started_at = server_now();
 	s->env.ud = s;
 	s->env.max_future_s = cfg->limits.max_future_s;
