@@ -29,6 +29,7 @@ import json
 import os
 import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -1065,6 +1066,73 @@ def bursts(d, rounds=30, conns=8, prefix="GAT"):
         for c in cs:
             c.close()
     return slowest
+
+
+def changes_in_a_loop(d, conns=8, seconds=1.0, pause=0.0, prefix="CL"):
+    """conns clients, each sending its next change (entries and exits of
+    its own plates) when its reply comes, after pause seconds; every reply
+    must be a result.  Returns the changes made."""
+    cs = [d.client() for _ in range(conns)]
+    n = [0] * conns
+    due = [0.0] * conns
+
+    def send(i):
+        k = n[i]
+        method = "entry" if k % 2 == 0 else "exit"
+        params = {"gate": "north" if method == "entry" else "south",
+                  "plate": "%s-%d-%d" % (prefix, i, k // 2)}
+        if method == "entry":
+            params["class"] = "car"
+        cs[i].send_raw(json.dumps({"jsonrpc": "2.0", "id": k, "method": method,
+                                   "params": params}) + "\n")
+
+    try:
+        for i in range(conns):
+            send(i)
+        waiting = set(range(conns))
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            now = time.monotonic()
+            for i in [i for i in range(conns) if i not in waiting and due[i] <= now]:
+                send(i)
+                waiting.add(i)
+            ready, _, _ = select.select([cs[i].sock for i in waiting], [], [], 0.001)
+            for sock in ready:
+                i = next(i for i in waiting if cs[i].sock is sock)
+                resp = cs[i].read_json()
+                assert "result" in resp, resp
+                n[i] += 1
+                waiting.discard(i)
+                due[i] = time.monotonic() + pause
+        for i in waiting:
+            assert "result" in cs[i].read_json()
+            n[i] += 1
+    finally:
+        for c in cs:
+            c.close()
+    return sum(n)
+
+
+def test_only_clients_that_come_straight_back_are_waited_for():
+    """Gathering waits only while the clients a commit answered send their
+    next change before another commit answers anything (daemon/gather.h,
+    server_client_changed).  Clients that send as soon as answered make
+    batches wait all along; the same clients pausing 5 ms after each reply
+    (as gates paced by cars do) make a few wait at the start, before the
+    daemon has measured them, and then none."""
+    http_port = free_port()
+    d = Daemon(dur_config(spots=2000), args=["--http", "127.0.0.1:%d" % http_port])
+    try:
+        d.start()
+        changes_in_a_loop(d, pause=0.005, prefix="PACED")
+        paced = metrics(http_port)["parkd_journal_batches_held_total"]
+        made = changes_in_a_loop(d, prefix="LOOP")
+        m = metrics(http_port)
+        looped = m["parkd_journal_batches_held_total"] - paced
+        assert paced <= 10, (paced, m["parkd_journal_batches_total"])
+        assert looped > 20, (looped, made, m["parkd_journal_batches_total"])
+    finally:
+        d.close()
 
 
 def test_a_batch_waiting_for_company_starts_when_none_comes():
