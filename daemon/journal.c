@@ -298,8 +298,15 @@ wrote(struct journal *j, const struct jwork *w)
 
 	if (j->side != NULL)
 		side_wrote(j, w);
-	if (w->len == 0)
-		return 0;	/* an image alone: no LSN became durable */
+	if (w->len == 0) {
+		/*
+		 * An image alone: no LSN became durable, but whoever waits
+		 * for the image hears of it (a standby's acknowledgements).
+		 */
+		if (j->hooks.durable)
+			(void)j->hooks.durable(j->hooks.ud, j->durable_lsn);
+		return 0;
+	}
 	j->offset += w->len;
 	j->stats.batches++;
 	if (w->sync)
@@ -309,8 +316,12 @@ wrote(struct journal *j, const struct jwork *w)
 	if (j->mode != DUR_NONE)
 		j->durable_lsn = w->last;
 	j->written_lsn = w->last;
-	if (j->hooks.batch)
-		j->hooks.batch(j->hooks.ud, w->data, w->len, w->first, w->last);
+	if (j->hooks.batch) {
+		struct journal_batch b = { w->data, w->len, w->side_data,
+		    w->side_len, w->first, w->last };
+
+		j->hooks.batch(j->hooks.ud, &b);
+	}
 	/* In "none" mode too: the audit shipper waits for written records. */
 	if (j->hooks.durable)
 		released = j->hooks.durable(j->hooks.ud, j->durable_lsn);
@@ -565,11 +576,14 @@ journal_append_side(struct journal *j, const char *payload, size_t len,
 	return lsn;
 }
 
-void
+uint64_t
 journal_side_rewrite(struct journal *j)
 {
-	if (j->side != NULL)
-		j->side_rewrite = 1;
+	if (j->side == NULL)
+		return 0;
+	j->side_rewrite = 1;
+	/* An image in flight was taken before now: ours is the one after it. */
+	return j->stats.side_rewrites + (j->side_rewriting ? 1 : 0) + 1;
 }
 
 int

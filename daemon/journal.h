@@ -81,6 +81,20 @@ struct journal_side_hooks {
 	void (*rewritten)(void *ud, uint64_t lsn, uint64_t image_bytes);
 };
 
+/*
+ * A batch on disk, as the batch hook hands it over (valid during the call
+ * only): its records first .. last framed as in the segment (lib/wal.h),
+ * and the side records that rode with them (wal.h, each carrying the LSN
+ * of its main record; side_len 0 when none).
+ */
+struct journal_batch {
+	const unsigned char *data;
+	size_t len;
+	const unsigned char *side;
+	size_t side_len;
+	uint64_t first, last;
+};
+
 struct journal_hooks {
 	void *ud;			/* for the three notifications */
 	journal_make_garage make_garage;
@@ -97,13 +111,10 @@ struct journal_hooks {
 	/* The state was rebuilt from disk after a failure: use g from now on. */
 	void (*rebuilt)(void *ud, garage *g);
 	/*
-	 * A batch is on disk as the durable hook above says: its bytes,
-	 * records first .. last framed as in the segment (lib/wal.h), valid
-	 * during the call only.  The replication stream sends these very
-	 * bytes.  May be NULL.
+	 * A batch is on disk as the durable hook above says.  The
+	 * replication stream sends these very bytes.  May be NULL.
 	 */
-	void (*batch)(void *ud, const unsigned char *data, size_t len,
-	    uint64_t first, uint64_t last);
+	void (*batch)(void *ud, const struct journal_batch *b);
 	/* The side stream, or NULL for none (borrowed for the journal's life). */
 	const struct journal_side_hooks *side;
 };
@@ -158,8 +169,11 @@ uint64_t journal_append_side(struct journal *j, const char *payload,
 /*
  * Asks for a rewrite of the side stream with the next batch (one is sent
  * for it when none is pending).  Asking again before it ran asks once.
+ * Returns the ticket of the rewrite that will hold the state as it is
+ * now: it is on disk once journal_stats()->side_rewrites reaches it
+ * (0: no side stream).
  */
-void journal_side_rewrite(struct journal *j);
+uint64_t journal_side_rewrite(struct journal *j);
 /* Whether a rewrite was asked for and has not reached the disk yet. */
 int journal_side_rewrite_pending(const struct journal *j);
 

@@ -474,6 +474,9 @@ write_replication(struct server *s, struct sbuf *b)
 	metric_u(b, "parkd_replication_snapshots_sent_total", "counter",
 	    "Snapshots sent to standbys that asked for records no longer in the journal.",
 	    st.snapshots_sent);
+	metric_u(b, "parkd_replication_registry_images_total", "counter",
+	    "Images of the vehicle registry sent to standbys going live (on a "
+	    "standby: received and installed).", st.images_sent + st.images_received);
 	metric(b, "parkd_replication_connected", "gauge",
 	    "1 while this standby follows its primary.", st.connected);
 	metric_u(b, "parkd_replication_primary_lsn", "gauge",

@@ -116,6 +116,12 @@ side_image(void *ud, uint64_t lsn, struct wal_buf *b)
 	    image_add, &o) == 0 ? 0 : -1;
 }
 
+int
+regstore_image(struct regstore *rs, uint64_t lsn, struct wal_buf *b)
+{
+	return side_image(rs, lsn, b);
+}
+
 static void
 side_rewritten(void *ud, uint64_t lsn, uint64_t image_bytes)
 {
@@ -177,7 +183,8 @@ arm_expiry(struct regstore *rs)
 	int64_t due = registry_next_due(rs->reg), now = server_now();
 	uint64_t ms;
 
-	if (!rs->timers || rs->stopped)
+	/* A standby expires nothing: the primary's expiries reach it. */
+	if (!rs->timers || rs->stopped || replication_is_standby(rs->s->repl))
 		return;
 	if (due == REGISTRY_NEVER) {
 		uv_timer_stop(&rs->expiry);
@@ -266,10 +273,21 @@ regstore_follow(struct regstore *rs, const struct change *c,
 	return jw_failed(&rs->sidew) ? -1 : 0;
 }
 
+/* A log grown past twice the last image (and LOG_MIN_BYTES) is rewritten. */
+static void
+compact(struct regstore *rs)
+{
+	const struct journal_stats *st = journal_stats(rs->s->journal);
+
+	if (st->side_log_bytes > LOG_MIN_BYTES &&
+	    st->side_log_bytes > LOG_GROWTH * st->side_image_bytes &&
+	    !journal_side_rewrite_pending(rs->s->journal))
+		journal_side_rewrite(rs->s->journal);
+}
+
 void
 regstore_committed(struct regstore *rs, const struct changes *ch)
 {
-	const struct journal_stats *st;
 	int erased = 0;
 
 	if (rs->sidew.buf != NULL)
@@ -281,12 +299,82 @@ regstore_committed(struct regstore *rs, const struct changes *ch)
 	rs->touched = 0;
 	if (erased)
 		owe_erasure(rs);
-	st = journal_stats(rs->s->journal);
-	if (st->side_log_bytes > LOG_MIN_BYTES &&
-	    st->side_log_bytes > LOG_GROWTH * st->side_image_bytes &&
-	    !journal_side_rewrite_pending(rs->s->journal))
-		journal_side_rewrite(rs->s->journal);
+	compact(rs);
 	arm_expiry(rs);
+}
+
+/* ---- a standby's registry ---- */
+
+struct install {
+	registry *reg;
+	struct contacts_meta meta;
+};
+
+static int
+install_one(void *ud, uint64_t lsn, int from_image, const char *payload,
+    size_t len, char *err, size_t errlen)
+{
+	struct install *in = ud;
+	struct jerr e = { err, errlen, 0 };
+
+	(void)lsn;
+	return contacts_apply(in->reg, &in->meta, from_image, payload, len,
+	    &e) == PK_OK ? 0 : -1;
+}
+
+uint64_t
+regstore_install(struct regstore *rs, const unsigned char *img, size_t len,
+    char *err, size_t errlen)
+{
+	struct install in;
+	struct wal_rec rec;
+	struct jerr e = { err, errlen, 0 };
+	size_t off = 0;
+
+	in.reg = registry_new(rs->cfg->registry.retention_hours);
+	if (in.reg == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return 0;
+	}
+	contacts_meta_init(&in.meta);
+	while (off < len) {
+		if (wal_next(img, len, &off, &rec) != WAL_OK) {
+			snprintf(err, errlen, "a damaged image record");
+			break;
+		}
+		if (install_one(&in, rec.lsn, 1, rec.payload, rec.len, err,
+		    errlen) != 0)
+			break;
+	}
+	if (off >= len && in.meta.image_expect < 0)
+		snprintf(err, errlen, "an image without its header");
+	if (off < len || in.meta.image_expect < 0 ||
+	    contacts_image_complete(&in.meta, &e) != 0) {
+		registry_free(in.reg);
+		return 0;
+	}
+	registry_free(rs->reg);
+	rs->reg = in.reg;
+	in.meta.erased = rs->meta.erased;
+	rs->meta = in.meta;
+	if (rs->s != NULL && rs->s->env.registry != NULL)
+		rs->s->env.registry = rs->reg;
+	return rs->s != NULL && rs->s->journal != NULL ?
+	    journal_side_rewrite(rs->s->journal) : 0;
+}
+
+int
+regstore_apply(struct regstore *rs, uint64_t lsn, const char *payload,
+    size_t len, char *err, size_t errlen)
+{
+	uint64_t erased = rs->meta.erased;
+
+	if (side_apply(rs, lsn, 0, payload, len, err, errlen) != 0)
+		return -1;
+	if (rs->meta.erased != erased)
+		owe_erasure(rs);
+	compact(rs);
+	return 0;
 }
 
 /* ---- start and stop ---- */
@@ -330,8 +418,9 @@ regstore_start(struct regstore *rs, struct server *s)
 	uv_unref((uv_handle_t *)&rs->erase);
 	rs->timers = 1;
 	/*
-	 * A standby keeps no registry (its store is not replicated) and makes
-	 * no changes: the registry starts with a promotion (regstore_promoted).
+	 * A standby follows the primary's registry (regstore_install,
+	 * regstore_apply) and erases from its own files, but serves it and
+	 * expires from it only once promoted (regstore_promoted).
 	 */
 	if (replication_is_standby(s->repl)) {
 		s->env.registry = NULL;
@@ -348,6 +437,8 @@ regstore_promoted(struct regstore *rs)
 	if (rs == NULL || rs->s == NULL)
 		return;
 	rs->s->env.registry = rs->reg;
+	/* Followed records do not track who is inside: the garage knows. */
+	contacts_sync_inside(rs->reg, rs->s->g);
 	start_retention(rs);
 	arm_expiry(rs);
 }

@@ -73,6 +73,33 @@ void regstore_committed(struct regstore *rs, const struct changes *ch);
 /* A standby was promoted: the registry is kept, and its timers run, from now on. */
 void regstore_promoted(struct regstore *rs);
 
+/*
+ * Replication.  The primary sends the registry as an image each time a
+ * standby starts streaming live (the records it read from the files came
+ * without their side records), then each live batch's side records.
+ *
+ * regstore_image: the image at lsn into b (as a rewrite writes it).
+ * 0, or -1 when out of memory.
+ */
+int regstore_image(struct regstore *rs, uint64_t lsn, struct wal_buf *b);
+/*
+ * A standby: the registry becomes the image img[0..len) (wal.h records,
+ * as regstore_image writes them) and its store is rewritten with the
+ * next batch, which erases from its files whatever the image no longer
+ * holds.  Returns the rewrite's ticket (journal_side_rewrite), or 0 with
+ * the reason in err, the registry unchanged.
+ */
+uint64_t regstore_install(struct regstore *rs, const unsigned char *img,
+    size_t len, char *err, size_t errlen);
+/*
+ * A standby: applies the side record that rides with the main record of
+ * lsn, before both are journaled (journal_append_side).  An erasure it
+ * makes is owed to the standby's own files within erase_within_s, as on
+ * the primary.  0, or -1 with the reason in err.
+ */
+int regstore_apply(struct regstore *rs, uint64_t lsn, const char *payload,
+    size_t len, char *err, size_t errlen);
+
 /* Stops the timers (shutdown); the loop closes them. */
 void regstore_stop(struct regstore *rs);
 /* Frees rs (NULL is fine) once its timers are closed. */

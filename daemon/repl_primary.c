@@ -20,6 +20,7 @@
 #include "jcursor.h"
 #include "journal.h"
 #include "log.h"
+#include "regstore.h"
 #include "repl.h"
 #include "replication.h"
 #include "server.h"
@@ -52,6 +53,7 @@
  */
 struct chunk {
 	unsigned refs;
+	int wipe;		/* holds personal data (side records): wiped when freed */
 	size_t len;
 	unsigned char data[];
 };
@@ -111,7 +113,7 @@ struct repl_primary {
 	uint32_t fenced_epoch;		/* 0: not fenced */
 	char fenced_by[REPL_ADDR_MAX + 1];
 	char why[160];
-	uint64_t dropped, bytes_sent, snapshots_sent;
+	uint64_t dropped, bytes_sent, snapshots_sent, images_sent;
 	struct {
 		uint64_t lsn, ms;
 	} ring[RING];
@@ -184,6 +186,7 @@ chunk_new(size_t len)
 
 	if (ch != NULL) {
 		ch->refs = 1;
+		ch->wipe = 0;
 		ch->len = len;
 	}
 	return ch;
@@ -192,8 +195,11 @@ chunk_new(size_t len)
 static void
 chunk_unref(struct chunk *ch)
 {
-	if (ch != NULL && --ch->refs == 0)
-		free(ch);
+	if (ch == NULL || --ch->refs > 0)
+		return;
+	if (ch->wipe)
+		explicit_bzero(ch->data, ch->len);
+	free(ch);
 }
 
 struct wreq {
@@ -344,13 +350,15 @@ refuse(struct rconn *c, const char *reason, const char *fmt, ...)
 }
 
 /*
- * The frames of a run of journal records (data, framed by lib/wal.h),
- * cut at about FRAME_BYTES at record boundaries, into one chunk.
+ * The frames of type t of a run of records (data, framed by lib/wal.h),
+ * cut at about FRAME_BYTES at record boundaries, into one chunk; with
+ * end, an empty frame of type t after them.
  */
 static struct chunk *
-records_chunk(const unsigned char *data, size_t len)
+frames_chunk(enum repl_type t, const unsigned char *data, size_t len,
+    int end)
 {
-	size_t off = 0, frames = 0, start, out = 0;
+	size_t off = 0, frames = end ? 1 : 0, start, out = 0;
 	struct wal_rec rec;
 	struct chunk *ch;
 
@@ -365,16 +373,19 @@ records_chunk(const unsigned char *data, size_t len)
 	}
 	if ((ch = chunk_new(len + frames * REPL_HEADER)) == NULL)
 		return NULL;
+	ch->wipe = t != REPL_RECORDS;
 	off = 0;
 	while (off < len) {
 		start = off;
 		while (off < len && off - start < FRAME_BYTES &&
 		    wal_next(data, len, &off, &rec) == WAL_OK)
 			;
-		repl_header(ch->data + out, REPL_RECORDS, off - start);
+		repl_header(ch->data + out, t, off - start);
 		memcpy(ch->data + out + REPL_HEADER, data + start, off - start);
 		out += REPL_HEADER + off - start;
 	}
+	if (end)
+		repl_header(ch->data + out, t, 0);
 	return ch;
 }
 
@@ -416,7 +427,8 @@ job_records(struct job *jb)
 			break;
 		}
 	}
-	if (jb->rc == 0 && b.n > 0 && (jb->out = records_chunk(wb.data, wb.len)) == NULL)
+	if (jb->rc == 0 && b.n > 0 &&
+	    (jb->out = frames_chunk(REPL_RECORDS, wb.data, wb.len, 0)) == NULL)
 		jb->rc = -1;
 	wal_buf_free(&wb);
 	jcursor_batch_free(&b);
@@ -604,6 +616,41 @@ start_snapshot(struct rconn *c)
 	queue_job(c, jb);
 }
 
+/*
+ * The side stream (the registry's contacts) as an image at the last LSN
+ * appended, before the first live batch: the records read from the files
+ * came without their side records, and the batches in flight (up to that
+ * LSN) bring theirs again, which the standby skips.  Taken on the loop,
+ * like the journal's own rewrites.  The bytes hold personal data: wiped.
+ * 0, or -1 with c closed.
+ */
+static int
+send_image(struct rconn *c)
+{
+	struct server *s = c->rp->s;
+	struct wal_buf wb;
+	struct chunk *ch;
+	int rc;
+
+	if (s->regstore == NULL)
+		return 0;
+	memset(&wb, 0, sizeof(wb));
+	if (regstore_image(s->regstore, journal_last(s->journal), &wb) != 0 ||
+	    (ch = frames_chunk(REPL_IMAGE, wb.data, wb.len, 1)) == NULL) {
+		if (wb.data != NULL)
+			explicit_bzero(wb.data, wb.len);
+		wal_buf_free(&wb);
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	explicit_bzero(wb.data, wb.len);
+	wal_buf_free(&wb);
+	c->rp->images_sent++;
+	rc = send_chunk(c, ch);
+	chunk_unref(ch);
+	return rc;
+}
+
 static uint64_t
 low_water(const struct repl_primary *rp)
 {
@@ -648,6 +695,8 @@ pump(struct rconn *c)
 		return;
 	if (c->next_lsn > upto) {
 		/* Caught up: from now on every batch as the journal writes it. */
+		if (send_image(c) != 0)
+			return;
 		c->state = C_LIVE;
 		rp->streaming_ms = uv_now(rp->s->loop);
 		log_info("standby streaming standby=%s peer=%s from_lsn=%" PRIu64,
@@ -928,12 +977,13 @@ on_connection(uv_stream_t *l, int status)
 /* ---- the batch hook, the tick ---- */
 
 void
-repl_primary_batch(struct repl_primary *rp, const unsigned char *data,
-    size_t len, uint64_t first, uint64_t last)
+repl_primary_batch(struct repl_primary *rp, const struct journal_batch *b)
 {
 	uint64_t limit = (uint64_t)rp->s->cfg->repl.max_lag_bytes;
-	struct chunk *ch = NULL;
+	struct chunk *ch = NULL, *side = NULL;
 	struct rconn *c, *next;
+	uint64_t first = b->first, last = b->last;
+	size_t len = b->len + b->side_len;
 
 	ring_push(rp, last, uv_now(rp->s->loop));
 	for (c = rp->conns; c != NULL; c = next) {
@@ -952,13 +1002,18 @@ repl_primary_batch(struct repl_primary *rp, const unsigned char *data,
 			    "it catches up from the journal when it is back");
 			continue;
 		}
-		if (ch == NULL && (ch = records_chunk(data, len)) == NULL) {
+		if ((ch == NULL &&
+		    (ch = frames_chunk(REPL_RECORDS, b->data, b->len, 0)) == NULL) ||
+		    (b->side_len > 0 && side == NULL && (side = frames_chunk(
+		    REPL_SIDE, b->side, b->side_len, 0)) == NULL)) {
 			conn_close(c, "out of memory");
 			continue;
 		}
-		if (send_chunk(c, ch) == 0)
+		if ((side == NULL || send_chunk(c, side) == 0) &&
+		    send_chunk(c, ch) == 0)
 			c->next_lsn = last + 1;
 	}
+	chunk_unref(side);
 	chunk_unref(ch);
 }
 
@@ -1205,6 +1260,7 @@ repl_primary_stats(const struct repl_primary *rp, struct replication_stats *st)
 	st->dropped = rp->dropped;
 	st->bytes_sent = rp->bytes_sent;
 	st->snapshots_sent = rp->snapshots_sent;
+	st->images_sent = rp->images_sent;
 }
 
 void

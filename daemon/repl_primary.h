@@ -41,6 +41,8 @@
 
 #include "jsonw.h"
 
+struct journal_batch;
+
 struct server;
 struct repl_primary;
 struct replication_stats;
@@ -50,9 +52,11 @@ struct repl_primary *repl_primary_new(struct server *s);
 /* Listens on replication.listen.  0, or -1 (logged). */
 int repl_primary_listen(struct repl_primary *rp);
 
-/* The journal wrote a batch (journal.h's batch hook): send it to the live standbys. */
-void repl_primary_batch(struct repl_primary *rp, const unsigned char *data,
-    size_t len, uint64_t first, uint64_t last);
+/*
+ * The journal wrote a batch (journal.h's batch hook): send it to the live
+ * standbys, its side records first.
+ */
+void repl_primary_batch(struct repl_primary *rp, const struct journal_batch *b);
 /* The journal failed (records after its durable LSN may be reused): drop every standby. */
 void repl_primary_drop_all(struct repl_primary *rp, const char *why);
 

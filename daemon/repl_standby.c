@@ -19,6 +19,7 @@
 #include "log.h"
 #include "publish.h"
 #include "record.h"
+#include "regstore.h"
 #include "repl.h"
 #include "replication.h"
 #include "server.h"
@@ -87,6 +88,24 @@ struct repl_standby {
 	uint64_t caught_up_ms;
 	uint64_t acked;			/* the last LSN acknowledged */
 	uint32_t told_epoch;		/* fence mode: the old primary heard of it */
+	/*
+	 * The registry (repl.h 'I' and 'C').  Records read from the primary's
+	 * files come without their side records: the image it sends when we
+	 * go live stands in for them, and until it is on our disk we
+	 * acknowledge nothing past what we held at the hello, for a
+	 * synchronous primary would otherwise answer registrations that
+	 * exist on its disk only.
+	 */
+	struct wal_buf img;		/* the image as it comes (wiped) */
+	uint64_t img_lsn;		/* its LSN; 0: none this connection */
+	int img_done;			/* all of it came */
+	int img_installed;
+	struct wal_buf side;		/* side records waiting for their main records (wiped) */
+	size_t side_off;		/* the next of them */
+	uint64_t side_last;		/* the last side LSN received */
+	uint64_t ack_cap;		/* acknowledged at most, until ... */
+	uint64_t rewrite_ticket;	/* ... this rewrite of our store is on disk (0: not asked) */
+	uint64_t images;
 	/* The snapshot being received (snapshot-<lsn>.tmp). */
 	int snap_fd;
 	int snap_busy;			/* a write on the thread pool */
@@ -304,6 +323,28 @@ next_backoff(struct repl_standby *rs)
 	return b ? b : 1;
 }
 
+static void
+wipe_buf(struct wal_buf *b)
+{
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->len);
+	wal_buf_free(b);
+}
+
+/* A new connection: no image yet, nothing acknowledged past what we hold. */
+static void
+reset_registry_stream(struct repl_standby *rs)
+{
+	wipe_buf(&rs->img);
+	wipe_buf(&rs->side);
+	rs->img_lsn = 0;
+	rs->img_done = rs->img_installed = 0;
+	rs->side_off = 0;
+	rs->side_last = 0;
+	rs->ack_cap = journal_last(rs->s->journal);
+	rs->rewrite_ticket = 0;
+}
+
 /* Closes the connection; the next attempt comes after a backoff. */
 static void
 drop(struct repl_standby *rs, const char *fmt, ...)
@@ -336,6 +377,7 @@ drop(struct repl_standby *rs, const char *fmt, ...)
 		rs->conn = NULL;
 	}
 	repl_reader_free(&rs->rd);
+	reset_registry_stream(rs);
 	rs->reading = 0;
 	rs->backlog = 0;
 	if (rs->state != S_STOPPED)
@@ -380,11 +422,22 @@ send_frame(struct repl_standby *rs, enum repl_type t, const void *body, size_t l
 	}
 }
 
+/* What may be acknowledged of durable (see ack_cap). */
+static uint64_t
+ackable(const struct repl_standby *rs, uint64_t durable)
+{
+	if (rs->rewrite_ticket != 0 &&
+	    journal_stats(rs->s->journal)->side_rewrites >= rs->rewrite_ticket)
+		return durable;
+	return durable < rs->ack_cap ? durable : rs->ack_cap;
+}
+
 static void
 send_ack(struct repl_standby *rs, uint64_t lsn)
 {
 	unsigned char b[8];
 
+	lsn = ackable(rs, lsn);
 	repl_ack_write(b, lsn);
 	rs->acked = lsn;
 	send_frame(rs, REPL_ACK, b, sizeof(b));
@@ -401,6 +454,7 @@ send_hello(struct repl_standby *rs)
 	memset(&h, 0, sizeof(h));
 	snprintf(h.token, sizeof(h.token), "%s", s->cfg->repl.token);
 	h.last = journal_last(s->journal);
+	reset_registry_stream(rs);
 	h.epoch = garage_epoch(s->g);
 	settings_endpoint_text(&s->cfg->listen, h.listen, sizeof(h.listen));
 	snprintf(h.facility, sizeof(h.facility), "%s", facility_name(garage_facility(s->g)));
@@ -591,7 +645,7 @@ on_welcome(struct repl_standby *rs, const unsigned char *body, size_t len)
 	log_info("following the primary primary=%s:%d epoch=%u its_lsn=%" PRIu64
 	    " from_lsn=%" PRIu64, s->cfg->repl.primary.host, s->cfg->repl.primary.port,
 	    i.epoch, i.last, journal_last(s->journal) + 1);
-	if (journal_durable(s->journal) > 0)
+	if (ackable(rs, journal_durable(s->journal)) > 0)
 		send_ack(rs, journal_durable(s->journal));
 }
 
@@ -684,12 +738,160 @@ publish(struct server *s, const struct wal_rec *rec, uint64_t lsn)
 	publish_change(s, &c, rec->payload, rec->len, lsn);
 }
 
+/* Keeps the records of body (checked) with LSNs after `after` in b. */
+static int
+keep_records(struct wal_buf *b, const unsigned char *body, size_t len,
+    uint64_t after)
+{
+	struct wal_rec rec;
+	size_t off = 0;
+
+	while (off < len && wal_next(body, len, &off, &rec) == WAL_OK)
+		if (rec.lsn > after &&
+		    wal_buf_add(b, rec.lsn, rec.payload, rec.len) != 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * The registry's image is ours once our journal has every record it
+ * covers: the registry becomes it, and our store is rewritten with it.
+ * 0, or -1 when the connection was dropped.
+ */
+static int
+install_image(struct repl_standby *rs)
+{
+	char err[256];
+
+	rs->rewrite_ticket = regstore_install(rs->s->regstore, rs->img.data,
+	    rs->img.len, err, sizeof(err));
+	wipe_buf(&rs->img);
+	if (rs->rewrite_ticket == 0) {
+		drop(rs, "the registry's image of LSN %" PRIu64 " does not install: %s",
+		    rs->img_lsn, err);
+		return -1;
+	}
+	rs->img_installed = 1;
+	rs->images++;
+	log_info("the registry follows the primary image_lsn=%" PRIu64, rs->img_lsn);
+	return 0;
+}
+
+static void
+on_image(struct repl_standby *rs, const unsigned char *body, size_t len)
+{
+	uint64_t lsn = rs->img_done ? 0 : rs->img_lsn;
+	size_t bad;
+
+	if (rs->img_done) {
+		/*
+		 * A second image in one connection: the primary went back to
+		 * its files for us, and what they hold came without side
+		 * records again.  Acknowledgements wait for this one too.
+		 */
+		wipe_buf(&rs->img);
+		wipe_buf(&rs->side);
+		rs->side_off = 0;
+		rs->img_done = rs->img_installed = 0;
+		rs->ack_cap = rs->acked;
+		rs->rewrite_ticket = 0;
+	}
+	if (repl_image_check(body, len, &lsn, &bad) < 0) {
+		drop(rs, "a damaged registry image (byte %zu)", bad);
+		return;
+	}
+	if (len > 0) {
+		if (keep_records(&rs->img, body, len, 0) != 0) {
+			drop(rs, "out of memory");
+			return;
+		}
+		rs->img_lsn = lsn;
+		return;
+	}
+	if (rs->img_lsn == 0) {
+		drop(rs, "an empty registry image");
+		return;
+	}
+	rs->img_done = 1;
+	rs->side_last = rs->img_lsn;
+	if (journal_last(rs->s->journal) >= rs->img_lsn)
+		(void)install_image(rs);
+}
+
+/* Side records after the image's LSN wait for their main records. */
+static void
+on_side(struct repl_standby *rs, const unsigned char *body, size_t len)
+{
+	struct wal_rec rec;
+	size_t off = 0, bad;
+	uint64_t last;
+
+	if (!rs->img_done) {
+		drop(rs, "side records before the registry's image");
+		return;
+	}
+	if (repl_side_check(body, len, 0, &last, &bad) < 0) {
+		drop(rs, "side records damaged or out of order (byte %zu)", bad);
+		return;
+	}
+	if (last <= rs->img_lsn)
+		return;		/* all of them covered by the image */
+	/* The first after the image must follow what came before. */
+	while (wal_next(body, len, &off, &rec) == WAL_OK && rec.lsn <= rs->img_lsn)
+		;
+	if (rec.lsn <= rs->side_last) {
+		drop(rs, "a side record of LSN %" PRIu64 " after one of %" PRIu64,
+		    rec.lsn, rs->side_last);
+		return;
+	}
+	if (rs->side_off == rs->side.len && rs->side.data != NULL) {
+		explicit_bzero(rs->side.data, rs->side.len);
+		rs->side.len = 0;
+		rs->side_off = 0;
+	}
+	if (keep_records(&rs->side, body, len, rs->img_lsn) != 0) {
+		drop(rs, "out of memory");
+		return;
+	}
+	rs->side_last = last;
+}
+
+/*
+ * The side record that rides with main record lsn, if one came (*side
+ * zeroed if not).  0, or -1 when the connection was dropped: a side
+ * record whose main record did not come.
+ */
+static int
+next_side(struct repl_standby *rs, uint64_t lsn, struct wal_rec *side)
+{
+	size_t off = rs->side_off;
+
+	memset(side, 0, sizeof(*side));
+	if (off >= rs->side.len)
+		return 0;
+	if (wal_next(rs->side.data, rs->side.len, &off, side) != WAL_OK) {
+		drop(rs, "side records damaged");
+		return -1;
+	}
+	if (side->lsn < lsn) {
+		drop(rs, "a side record of LSN %" PRIu64 " without its record",
+		    side->lsn);
+		return -1;
+	}
+	if (side->lsn > lsn) {
+		memset(side, 0, sizeof(*side));
+		return 0;
+	}
+	rs->side_off = off;
+	return 0;
+}
+
 static void
 on_records(struct repl_standby *rs, const unsigned char *body, size_t len)
 {
 	struct server *s = rs->s;
 	struct journal *j = s->journal;
-	struct wal_rec rec;
+	struct wal_rec rec, side;
 	size_t off = 0, bad;
 	char err[256];
 
@@ -718,11 +920,28 @@ on_records(struct repl_standby *rs, const unsigned char *body, size_t len)
 			    rec.lsn, ep);
 			return;
 		}
+		if (rs->img_lsn != 0 && rec.lsn > rs->img_lsn && !rs->img_installed) {
+			drop(rs, "LSN %" PRIu64 " came before the registry's image of "
+			    "LSN %" PRIu64 " was complete", rec.lsn, rs->img_lsn);
+			return;
+		}
+		if (next_side(rs, rec.lsn, &side) < 0)
+			return;
 		if (record_apply(s->g, rec.payload, rec.len, &e) != PK_OK) {
 			drop(rs, "LSN %" PRIu64 " does not apply: %s", rec.lsn, err);
 			return;
 		}
-		if (journal_append(j, rec.payload, rec.len) != rec.lsn) {
+		if (side.len > 0 && regstore_apply(s->regstore, rec.lsn,
+		    side.payload, side.len, err, sizeof(err)) != 0) {
+			/* The garage took it and the journal did not: rebuilt from disk. */
+			journal_force_failure(j, "standby: a side record does not apply");
+			drop(rs, "LSN %" PRIu64 "'s side record does not apply: %s",
+			    rec.lsn, err);
+			return;
+		}
+		if ((side.len > 0 ? journal_append_side(j, rec.payload, rec.len,
+		    side.payload, side.len) : journal_append(j, rec.payload,
+		    rec.len)) != rec.lsn) {
 			/* Memory holds a record the disk will not: rebuilt from disk. */
 			journal_force_failure(j, "standby: a record could not be journaled");
 			drop(rs, "LSN %" PRIu64 " could not be journaled", rec.lsn);
@@ -730,6 +949,9 @@ on_records(struct repl_standby *rs, const unsigned char *body, size_t len)
 		}
 		publish(s, &rec, rec.lsn);
 		rs->records++;
+		if (rs->img_done && !rs->img_installed && rec.lsn >= rs->img_lsn &&
+		    install_image(rs) != 0)
+			return;
 	}
 	publish_flush(s);
 	if (rs->have_info && journal_last(j) >= rs->info.last)
@@ -771,6 +993,10 @@ handle(struct repl_standby *rs, enum repl_type t, const unsigned char *body,
 		on_data(rs, body, len);
 	else if (t == REPL_RECORDS && rs->state == S_STREAMING)
 		on_records(rs, body, len);
+	else if (t == REPL_IMAGE && rs->state == S_STREAMING)
+		on_image(rs, body, len);
+	else if (t == REPL_SIDE && rs->state == S_STREAMING)
+		on_side(rs, body, len);
 	else
 		drop(rs, "an unexpected frame '%c' in state %s", (char)t,
 		    sstate_names[rs->state]);
@@ -831,7 +1057,7 @@ repl_standby_durable(struct repl_standby *rs, uint64_t durable)
 		return;
 	}
 	if (rs->conn != NULL && rs->state == S_STREAMING && !rs->fence_mode &&
-	    durable > rs->acked)
+	    ackable(rs, durable) > rs->acked)
 		send_ack(rs, durable);
 	if (rs->backlog && journal_last(j) - journal_durable(j) <= BACKLOG_RECORDS / 2) {
 		rs->backlog = 0;
@@ -896,6 +1122,15 @@ repl_standby_health(const struct repl_standby *rs, struct jw *w)
 	    now - rs->caught_up_ms : 0);
 	jw_kuint(w, "connects", rs->connects);
 	jw_kuint(w, "snapshots", rs->snapshots);
+	/*
+	 * The registry's image of this connection, once installed; until its
+	 * rewrite is on disk acknowledgements stop at acks_held_at.
+	 */
+	jw_kuint(w, "registry_image_lsn", rs->img_installed ? rs->img_lsn : 0);
+	if (ackable(rs, UINT64_MAX) != UINT64_MAX)
+		jw_kuint(w, "acks_held_at", rs->ack_cap);
+	else
+		jw_knull(w, "acks_held_at");
 	if (rs->last_error[0] != '\0')
 		jw_kstr(w, "last_error", rs->last_error);
 }
@@ -920,6 +1155,7 @@ repl_standby_stats(const struct repl_standby *rs, struct replication_stats *st)
 	st->connects = rs->connects;
 	st->snapshots_received = rs->snapshots;
 	st->records_received = rs->records;
+	st->images_received = rs->images;
 }
 
 void
@@ -934,6 +1170,8 @@ repl_standby_close(struct repl_standby *rs)
 		rs->conn = NULL;
 	}
 	repl_reader_free(&rs->rd);
+	wipe_buf(&rs->img);
+	wipe_buf(&rs->side);
 	rs->closed = 1;
 	uv_close((uv_handle_t *)&rs->timer, NULL);
 }

@@ -103,11 +103,10 @@ replication_degraded(struct replication *r, const char **why)
 }
 
 void
-replication_batch(struct replication *r, const unsigned char *data, size_t len,
-    uint64_t first, uint64_t last)
+replication_batch(struct replication *r, const struct journal_batch *b)
 {
 	if (r != NULL && r->rp != NULL)
-		repl_primary_batch(r->rp, data, len, first, last);
+		repl_primary_batch(r->rp, b);
 }
 
 void

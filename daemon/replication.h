@@ -24,6 +24,8 @@
 
 #include "jsonw.h"
 
+struct journal_batch;
+
 struct server;
 struct replication;
 
@@ -43,6 +45,7 @@ struct replication_stats {
 	uint64_t dropped;		/* standbys dropped for falling behind max_lag_bytes */
 	uint64_t bytes_sent;
 	uint64_t snapshots_sent;
+	uint64_t images_sent;		/* registry images, one each time a standby goes live */
 	/* standby */
 	int connected;			/* following (past the welcome) */
 	uint64_t primary_lsn;		/* the primary's last durable LSN, as last heard */
@@ -50,6 +53,7 @@ struct replication_stats {
 	uint64_t connects;
 	uint64_t snapshots_received;
 	uint64_t records_received;
+	uint64_t images_received;
 };
 
 /* What replication_writable answers besides 1 (changes may be made). */
@@ -75,8 +79,7 @@ uint64_t replication_safe(const struct replication *r);
 int replication_degraded(struct replication *r, const char **why);
 
 /* Journal hooks, passed on by the server. */
-void replication_batch(struct replication *r, const unsigned char *data,
-    size_t len, uint64_t first, uint64_t last);
+void replication_batch(struct replication *r, const struct journal_batch *b);
 void replication_durable(struct replication *r, uint64_t durable);
 void replication_journal_failed(struct replication *r);
 

@@ -295,12 +295,11 @@ server_client_changed(struct server *s, uint64_t prev_lsn)
 }
 
 void
-server_on_batch(void *ud, const unsigned char *data, size_t len,
-    uint64_t first, uint64_t last)
+server_on_batch(void *ud, const struct journal_batch *b)
 {
 	struct server *s = ud;
 
-	replication_batch(s->repl, data, len, first, last);
+	replication_batch(s->repl, b);
 }
 
 void

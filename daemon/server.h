@@ -15,6 +15,8 @@
 #include "garage.h"
 #include "ids.h"
 #include "jsonw.h"
+
+struct journal_batch;
 #include "methods.h"
 #include "uuid7.h"
 
@@ -110,8 +112,7 @@ void server_client_changed(struct server *s, uint64_t prev_lsn);
 void server_on_journal_failed(void *ud, uint64_t durable, const char *why);
 void server_on_rebuilt(void *ud, garage *g);
 /* The journal's batch hook: the bytes of a batch on disk (replication). */
-void server_on_batch(void *ud, const unsigned char *data, size_t len,
-    uint64_t first, uint64_t last);
+void server_on_batch(void *ud, const struct journal_batch *b);
 /*
  * A standby became the primary (replication.h): what only a primary runs
  * starts now.  Timers that came due while it was a standby fire at once.

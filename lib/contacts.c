@@ -110,6 +110,7 @@ contacts_meta_init(struct contacts_meta *m)
 	m->config_hours = -1;
 	m->image_expect = -1;
 	m->image_seen = 0;
+	m->erased = 0;
 }
 
 int
@@ -132,8 +133,21 @@ wipe_member(cJSON *o, const char *key)
 		explicit_bzero(it->valuestring, strlen(it->valuestring));
 }
 
+/* 1 when a put of in would replace a contact plate's record holds. */
+static int
+replaces_contact(const registry *r, const struct registry_entry *in)
+{
+	struct registry_entry old;
+
+	return registry_get(r, in->plate, &old) == PK_OK &&
+	    (old.contact_len != in->contact_len ||
+	    memcmp(old.contact_name, in->contact_name, in->contact_len) != 0 ||
+	    strcmp(old.phone, in->phone) != 0);
+}
+
 static pk_err
-apply_put(registry *r, const cJSON *o, struct jerr *e)
+apply_put(registry *r, struct contacts_meta *m, const cJSON *o,
+    struct jerr *e)
 {
 	static const char *const keys[] = { "op", "plate", "contact_name",
 	    "phone", "registered_at", "updated_at", "last_exit_at", NULL };
@@ -159,6 +173,8 @@ apply_put(registry *r, const cJSON *o, struct jerr *e)
 	in.contact_name = name;
 	in.contact_len = strlen(name);
 	in.phone = phone;
+	if (replaces_contact(r, &in))
+		m->erased++;
 	rc = registry_restore(r, &in);
 	if (rc == PK_E_INVALID_PARAMS)
 		jerr_set(e, "", "a record of plate '%s' with an invalid plate, "
@@ -169,7 +185,8 @@ apply_put(registry *r, const cJSON *o, struct jerr *e)
 }
 
 static pk_err
-apply_plate(registry *r, const cJSON *o, int exit, struct jerr *e)
+apply_plate(registry *r, struct contacts_meta *m, const cJSON *o, int exit,
+    struct jerr *e)
 {
 	static const char *const del_keys[] = { "op", "plate", NULL };
 	static const char *const exit_keys[] = { "op", "plate", "at", NULL };
@@ -181,8 +198,10 @@ apply_plate(registry *r, const cJSON *o, int exit, struct jerr *e)
 	    (exit && jr_int(o, "", "at", JR_REQUIRED, 0, TIME_MAX, &at, e) < 0))
 		return e->nomem ? PK_E_INTERNAL : PK_E_INVALID_PARAMS;
 	if (exit ? registry_vehicle_exited(r, plate, at) :
-	    registry_delete(r, plate) == PK_OK)
+	    registry_delete(r, plate) == PK_OK) {
+		m->erased += !exit;
 		return PK_OK;
+	}
 	jerr_set(e, "plate", "no record of '%s'", plate);
 	return PK_E_INVALID_PARAMS;
 }
@@ -235,20 +254,20 @@ apply_op(registry *r, struct contacts_meta *m, int from_image, const char *op,
 			return PK_E_INVALID_PARAMS;
 		}
 		m->image_seen++;
-		return apply_put(r, o, e);
+		return apply_put(r, m, o, e);
 	}
 	if (strcmp(op, "put") == 0)
-		return apply_put(r, o, e);
+		return apply_put(r, m, o, e);
 	if (strcmp(op, "del") == 0)
-		return apply_plate(r, o, 0, e);
+		return apply_plate(r, m, o, 0, e);
 	if (strcmp(op, "exit") == 0)
-		return apply_plate(r, o, 1, e);
+		return apply_plate(r, m, o, 1, e);
 	if (strcmp(op, "purge") == 0) {
 		static const char *const keys[] = { "op", NULL };
 
 		if (jr_keys(o, "", keys, NULL, e) < 0)
 			return PK_E_INVALID_PARAMS;
-		registry_purge(r);
+		m->erased += registry_purge(r) > 0;
 		return PK_OK;
 	}
 	if (strcmp(op, "retention") == 0)

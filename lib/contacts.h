@@ -71,6 +71,13 @@ struct contacts_meta {
 	int64_t config_hours;
 	int64_t image_expect;	/* puts the image's header announced; -1: no image */
 	int64_t image_seen;
+	/*
+	 * Records applied that took a contact out of the registry: a del, a
+	 * purge of a non-empty registry, a put that replaced a name or phone
+	 * number.  A store that follows another's records (a standby) owes
+	 * an erasure of its own files each time this moves.
+	 */
+	uint64_t erased;
 };
 
 void contacts_meta_init(struct contacts_meta *m);

@@ -52,6 +52,7 @@ known_type(unsigned t)
 	switch (t) {
 	case REPL_HELLO: case REPL_ACK: case REPL_WELCOME: case REPL_REFUSED:
 	case REPL_STATUS: case REPL_SNAPSHOT: case REPL_DATA: case REPL_RECORDS:
+	case REPL_IMAGE: case REPL_SIDE:
 		return 1;
 	default:
 		return 0;
@@ -325,5 +326,52 @@ repl_records_check(const void *body, size_t len, uint64_t next, size_t *bad)
 	}
 	if (n == 0)
 		return -1;
+	return n;
+}
+
+long
+repl_side_check(const void *body, size_t len, uint64_t after, uint64_t *last,
+    size_t *bad)
+{
+	struct wal_rec rec;
+	size_t off = 0;
+	long n = 0;
+
+	*bad = 0;
+	while (off < len) {
+		size_t at = off;
+
+		if (wal_next(body, len, &off, &rec) != WAL_OK || rec.lsn <= after) {
+			*bad = at;
+			return -1;
+		}
+		after = rec.lsn;
+		n++;
+	}
+	if (n == 0)
+		return -1;
+	*last = after;
+	return n;
+}
+
+long
+repl_image_check(const void *body, size_t len, uint64_t *lsn, size_t *bad)
+{
+	struct wal_rec rec;
+	size_t off = 0;
+	long n = 0;
+
+	*bad = 0;
+	while (off < len) {
+		size_t at = off;
+
+		if (wal_next(body, len, &off, &rec) != WAL_OK || rec.lsn == 0 ||
+		    (*lsn != 0 && rec.lsn != *lsn)) {
+			*bad = at;
+			return -1;
+		}
+		*lsn = rec.lsn;
+		n++;
+	}
 	return n;
 }

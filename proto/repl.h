@@ -56,7 +56,9 @@ enum repl_type {
 	REPL_STATUS = 'K',
 	REPL_SNAPSHOT = 'S',
 	REPL_DATA = 'D',
-	REPL_RECORDS = 'R'
+	REPL_RECORDS = 'R',
+	REPL_IMAGE = 'I',
+	REPL_SIDE = 'C'
 };
 
 /* Writes the header of a frame of type with a body of len bytes. */
@@ -147,6 +149,23 @@ int repl_ack_read(const void *body, size_t len, uint64_t *lsn);
  * not so.
  */
 long repl_records_check(const void *body, size_t len, uint64_t next,
+    size_t *bad);
+
+/*
+ * Checks a side body ('C'): whole records that pass their checksum, LSNs
+ * increasing, the first after `after`.  Returns how many (at least 1)
+ * with *last the last one's LSN, or -1 with *bad as above.
+ */
+long repl_side_check(const void *body, size_t len, uint64_t after,
+    uint64_t *last, size_t *bad);
+
+/*
+ * Checks a piece of an image ('I'): whole records that pass their
+ * checksum, all of LSN *lsn (0: of the first one's, which is then stored
+ * in *lsn; an image is never of LSN 0).  Returns how many (0 for the
+ * empty body that ends an image), or -1 with *bad as above.
+ */
+long repl_image_check(const void *body, size_t len, uint64_t *lsn,
     size_t *bad);
 
 #endif

@@ -51,6 +51,20 @@ read_frame(enum repl_type t, const unsigned char *body, size_t len)
 		if (repl_records_check(body, len, 1, &bad) < 0 && bad > len)
 			abort();
 		return;
+	case REPL_SIDE: {
+		uint64_t last = 0;
+
+		if (repl_side_check(body, len, 0, &last, &bad) < 0 && bad > len)
+			abort();
+		return;
+	}
+	case REPL_IMAGE: {
+		uint64_t at = 0;
+
+		if (repl_image_check(body, len, &at, &bad) < 0 && bad > len)
+			abort();
+		return;
+	}
 	case REPL_DATA:
 		return;
 	}

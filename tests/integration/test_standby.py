@@ -23,7 +23,11 @@ each with its own data directory, and checks what the contract promises:
   stays flat and its gates keep being answered;
 - health and /metrics of both roles (promtool);
 - timers that came due on the standby fire once after a promotion (when
-  this build keeps timers at all: the waitlist's expiry).
+  this build keeps timers at all: the waitlist's expiry);
+- the vehicle registry (registry.md) follows the primary, live and after
+  a catch-up (an image of it each time the standby goes live): a promoted
+  standby has every registration, and a contact deleted or replaced on the
+  primary leaves the standby's files too within erase_within_s.
 
 STANDBY_CATCHUP_CHANGES sets the size of the catch-up test (100 000 by
 default, as the issue asks); STANDBY_ROUNDS the sync rounds (20).
@@ -48,6 +52,7 @@ from test_durability import (Gone, bursts, crash_worker, dur_config, lsn_of, pip
                              reason, rpc, segments, snapshots, split_segment,
                              verify_ledger, wait_orphans, wal_records)
 from test_metrics import promtool
+from test_registry import reg_config, register, wait_erased, where
 
 TOKEN = "s3cret-repl-token"
 CAR = {"class": "car"}
@@ -291,6 +296,60 @@ def resv_worker(port, prefix, booked, stop, errors, counts):
         c.close()
 
 
+def reg_worker(port, prefix, registry, stop, errors, counts):
+    """One clerk: registers fresh plates with a phone number and deletes
+    every third one again; registry[plate] is the phone acknowledged,
+    "deleted" once a delete was, or None while an answer is outstanding
+    (then either outcome is right)."""
+    try:
+        c = Client(port, timeout=20)
+    except OSError as e:
+        errors.append("connect: %r" % e)
+        return
+    n = 0
+    try:
+        while not stop.is_set():
+            plate, phone = "%s%d" % (prefix, n), "+4915140%06d" % n
+            registry[plate] = None
+            resp = rpc(c, "vehicle_register", plate=plate, contact_name="Clerk %d" % n,
+                       phone=phone)
+            if "error" in resp:
+                errors.append("vehicle_register %s: %r" % (plate, resp))
+                return
+            registry[plate] = phone
+            counts[0] += 1
+            if n % 3 == 2:
+                gone = "%s%d" % (prefix, n - 1)
+                registry[gone] = None
+                resp = rpc(c, "vehicle_delete", plate=gone)
+                if "error" in resp:
+                    errors.append("vehicle_delete %s: %r" % (gone, resp))
+                    return
+                registry[gone] = "deleted"
+                counts[0] += 1
+            n += 1
+    except Gone:
+        pass                                    # killed: the answer never came
+    finally:
+        c.close()
+
+
+def lost_registrations(c, registry):
+    """The acknowledged registrations (and deletions) the daemon behind c
+    does not have."""
+    plates = [p for p, v in registry.items() if v is not None]
+    rs = pipeline(c, [("vehicle_get", {"plate": p}) for p in plates])
+    lost = []
+    for p, r in zip(plates, rs):
+        want = registry[p]
+        if want == "deleted":
+            if "error" not in r:
+                lost.append((p, "deleted, yet there", r))
+        elif "error" in r or r["result"]["phone"] != want:
+            lost.append((p, want, r))
+    return lost
+
+
 def lost_reservations(c, booked):
     """The acknowledged reservations the daemon behind c does not have."""
     rs = pipeline(c, [("reservation", {"reservation": rid}) for rid, _ in booked])
@@ -299,10 +358,12 @@ def lost_reservations(c, booked):
             r["result"]["state"] != "booked"]
 
 
-def run_round(primary, ledger, lock, rng, prefix, errors_ok=False, booked=None):
+def run_round(primary, ledger, lock, rng, prefix, errors_ok=False, booked=None,
+              registry=None):
     """8 crash workers on primary (and a kiosk booking reservations into
-    booked, when given) until about 40 changes are acknowledged and a random
-    moment more; then SIGKILL and the data directory deleted."""
+    booked, a clerk registering vehicles into registry, when given) until
+    about 40 changes are acknowledged and a random moment more; then
+    SIGKILL and the data directory deleted."""
     stop, errors, counts = threading.Event(), [], [0]
     threads = [threading.Thread(target=crash_worker, args=(
         primary.port, "%sT%dN" % (prefix, i), ledger, lock, stop,
@@ -310,6 +371,9 @@ def run_round(primary, ledger, lock, rng, prefix, errors_ok=False, booked=None):
     if booked is not None:
         threads.append(threading.Thread(target=resv_worker, args=(
             primary.port, "%sRV" % prefix, booked, stop, errors, counts)))
+    if registry is not None:
+        threads.append(threading.Thread(target=reg_worker, args=(
+            primary.port, "%sVR" % prefix, registry, stop, errors, counts)))
     for t in threads:
         t.start()
     t0 = time.time()
@@ -334,7 +398,7 @@ def test_sync_kill_primary_delete_its_disk_promote_nothing_lost():
     rng = random.Random(SEED)
     base = sync_base()
     sync = {"mode": "sync", "on_standby_loss": "async", "sync_timeout_ms": 10000}
-    ledger, lock, booked = {}, threading.Lock(), []
+    ledger, lock, booked, registry = {}, threading.Lock(), [], {}
     nodes = []
     try:
         p = Node(base, **sync)
@@ -346,7 +410,8 @@ def test_sync_kill_primary_delete_its_disk_promote_nothing_lost():
             nodes.append(s)
             s.start()
             streaming(p)
-            acked += run_round(p, ledger, lock, rng, "R%d" % rnd, booked=booked)
+            acked += run_round(p, ledger, lock, rng, "R%d" % rnd, booked=booked,
+                               registry=registry)
             c = s.client(timeout=60)
             res = c.ok("promote")
             assert res == {"role": "primary", "epoch": rnd + 2}, res
@@ -355,12 +420,16 @@ def test_sync_kill_primary_delete_its_disk_promote_nothing_lost():
                 lost = lost_reservations(c, booked)
                 assert not lost, "seed %d: %d of %d reservations lost: %r" % (
                     SEED, len(lost), len(booked), lost[:3])
+                lost = lost_registrations(c, registry)
+                assert not lost, "seed %d: %d of %d registry changes lost: %r" % (
+                    SEED, len(lost), len(registry), lost[:3])
             finally:
                 c.close()
             p = s
         entries = sum(1 for r in ledger.values() if r.entry == "ack")
-        print("sync: %d rounds, %d acknowledged changes (%d entries, %d reservations), "
-              "none lost (seed %d)" % (rounds, acked, entries, len(booked), SEED))
+        print("sync: %d rounds, %d acknowledged changes (%d entries, %d reservations, "
+              "%d vehicles registered), none lost (seed %d)" % (
+                  rounds, acked, entries, len(booked), len(registry), SEED))
         assert len(booked) >= rounds, len(booked)
         assert entries > 100 * rounds // 10, entries
         closing(p)
@@ -592,6 +661,65 @@ def test_timers_due_on_the_standby_fire_once_after_promotion():
                 ev = json.loads(payload)
                 expired += ev["type"] == "waitlist.expired"
         assert expired == 1, expired
+        closing(b)
+        b = None
+    finally:
+        stop_all(a, b)
+
+
+def test_the_registry_follows_the_primary_and_is_erased_there_too():
+    base = reg_config(retention_hours=24, erase_within_s=1)
+    sync = {"mode": "sync", "on_standby_loss": "async", "sync_timeout_ms": 2000}
+    a = Node(base, http=True, **sync)
+    b = Node(base, primary=a, http=True, **sync)
+    try:
+        a.start()
+        # Before the standby exists: it gets these from the image.
+        register_all = lambda who: [a.ok("vehicle_register", plate=p, contact_name=n, phone=f)
+                                    for p, (n, f) in who.items()]
+        register_all({"ALI 1": ("Alice Early", "+49 151 3000001"),
+                      "BOB 1": ("Bob Early", "+49 151 3000002")})
+        b.start()
+        streaming(a)
+        caught_up(a, b)
+        assert where(b.data_dir, ["Alice Early", "1513000001", "Bob Early"]), \
+            "the image did not reach the standby's disk"
+        # Live: a registration, an entry, a delete and a replaced phone.
+        register_all({"CAR 1": ("Carol Live", "+49 151 3000003")})
+        a.ok("entry", gate="north", plate="CAR 1", **CAR)
+        a.ok("vehicle_delete", plate="BOB 1")
+        register_all({"ALI 1": ("Alice Early", "+49 151 3000011")})
+        caught_up(a, b)
+        wait_erased(b, ["Bob Early", "1513000002", "1513000001"],
+                    keep=["Carol Live", "1513000003", "1513000011"])
+        # Away while a contact is deleted and another registered.
+        assert b.stop() == 0
+        a.ok("vehicle_delete", plate="CAR 1")
+        register_all({"DAV 1": ("Dave Away", "+49 151 3000004")})
+        a.ok("entry", gate="north", plate="DAV 1", **CAR)
+        b.start()
+        streaming(a)
+        caught_up(a, b)
+        wait_erased(b, ["Carol Live", "1513000003"], keep=["Dave Away", "1513000004"])
+        sent = metrics(a.http_port)["parkd_replication_registry_images_total"]
+        got = metrics(b.http_port)["parkd_replication_registry_images_total"]
+        assert sent >= 2 and got >= 1, (sent, got)
+        # A standby serves no registry; promoted, it has all of it.
+        cb = b.client()
+        cb.err("vehicle_get", "not_primary", plate="ALI 1")
+        cb.close()
+        assert a.stop(signal.SIGKILL) == -9
+        wait_orphans(a)
+        b.ok("promote")
+        plates = sorted(v["plate"] for v in b.ok("vehicle_list")["items"])
+        assert plates == ["ALI 1", "DAV 1"], plates
+        assert b.ok("vehicle_get", plate="ALI 1")["phone"] == "+491513000011"
+        assert b.ok("vehicle_get", plate="DAV 1")["inside"] is True
+        # Retention 0 expires what is outside; the car inside stays.
+        b.ok("retention", set_hours=0)
+        wait_for(lambda: [v["plate"] for v in b.ok("vehicle_list")["items"]] == ["DAV 1"],
+                 "the expiry on the promoted standby", timeout=10)
+        wait_erased(b, ["Alice Early", "1513000011"], keep=["Dave Away"])
         closing(b)
         b = None
     finally:

@@ -93,7 +93,7 @@ load_one(void *ud, uint64_t lsn, int from_image, const char *p, size_t len,
 static registry *
 load(const struct store *st, int64_t reset_hours, struct contacts_meta *m)
 {
-	struct loader l = { registry_new(reset_hours), { 0, 0, 0 } };
+	struct loader l = { registry_new(reset_hours), { 0, 0, 0, 0 } };
 	struct sidelog_result res;
 	char err[300] = "";
 	struct jerr e = { err, sizeof(err), 0 };
@@ -456,6 +456,53 @@ test_refusals(void **state)
 	}
 }
 
+/*
+ * What a follower counts as an erasure it owes: a del, a purge of
+ * something, a put that replaces a name or a phone number; not a put
+ * that changes neither, an exit, a retention, or an image's puts.
+ */
+static void
+test_erasures_counted(void **state)
+{
+	static const struct {
+		int from_image;
+		const char *text;
+		uint64_t erased;	/* the count after it */
+	} steps[] = {
+		{ 1, "{'op':'image','retention':5,'config':5,'records':1}", 0 },
+		{ 1, PUT("AB 1", "Ada Lovelace", "+4912345678"), 0 },
+		{ 0, PUT("AB 2", "Ada Lovelace", "+4912345678"), 0 },
+		{ 0, "{'op':'put','plate':'AB 2','contact_name':'Ada Lovelace',"
+		  "'phone':'+4912345678','registered_at':1,'updated_at':9,"
+		  "'last_exit_at':0}", 0 },
+		{ 0, PUT("AB 2", "Ada Lovelace", "+4912345679"), 1 },
+		{ 0, PUT("AB 2", "Ada Byron", "+4912345679"), 2 },
+		{ 0, PUT("AB 2", "Ada Byro", "+4912345679"), 3 },
+		{ 0, "{'op':'exit','plate':'AB 2','at':50}", 3 },
+		{ 0, "{'op':'retention','hours':0,'config':5}", 3 },
+		{ 0, "{'op':'del','plate':'AB 2'}", 4 },
+		{ 0, "{'op':'purge'}", 5 },
+		{ 0, "{'op':'purge'}", 5 },
+	};
+	registry *r = registry_new(5);
+	struct contacts_meta m;
+	char err[300];
+
+	(void)state;
+	contacts_meta_init(&m);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (apply_text(r, &m, steps[i].from_image, steps[i].text, err,
+		    sizeof(err)) != PK_OK)
+			fail_msg("step %zu refused: %s", i, err);
+		if (m.erased != steps[i].erased)
+			fail_msg("step %zu: erased %llu, want %llu", i,
+			    (unsigned long long)m.erased,
+			    (unsigned long long)steps[i].erased);
+	}
+	assert_int_equal(registry_count(r), 0);
+	registry_free(r);
+}
+
 static void
 test_image_shape(void **state)
 {
@@ -551,6 +598,7 @@ main(void)
 		cmocka_unit_test(test_image_and_replay),
 		cmocka_unit_test(test_replay_model),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_erasures_counted),
 		cmocka_unit_test(test_image_shape),
 		cmocka_unit_test(test_sync_inside_from_the_garage),
 	};

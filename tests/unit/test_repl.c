@@ -298,6 +298,71 @@ test_records_check(void **state)
 	wal_buf_free(&b);
 }
 
+/* Side records: increasing LSNs after a point, gaps allowed. */
+static void
+test_side_check(void **state)
+{
+	struct wal_buf b;
+	size_t bad = 99, end1;
+	uint64_t last = 0;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(wal_buf_add(&b, 10, "{}", 2), 0);
+	end1 = b.len;
+	assert_int_equal(wal_buf_add(&b, 14, "{}", 2), 0);
+	assert_int_equal(repl_side_check(b.data, b.len, 9, &last, &bad), 2);
+	assert_int_equal(last, 14);
+	/* Not after the point given. */
+	assert_int_equal(repl_side_check(b.data, b.len, 10, &last, &bad), -1);
+	assert_int_equal(bad, 0);
+	/* An LSN repeated, or going back. */
+	assert_int_equal(wal_buf_add(&b, 14, "{}", 2), 0);
+	assert_int_equal(repl_side_check(b.data, b.len, 0, &last, &bad), -1);
+	assert_int_equal(bad, 2 * end1);
+	/* Damage, and nothing at all. */
+	b.data[end1 + WAL_HEADER] ^= 1;
+	assert_int_equal(repl_side_check(b.data, b.len, 0, &last, &bad), -1);
+	assert_int_equal(bad, end1);
+	assert_int_equal(repl_side_check(b.data, 0, 0, &last, &bad), -1);
+	wal_buf_free(&b);
+}
+
+/* An image's pieces: every record of one LSN, learned from the first. */
+static void
+test_image_check(void **state)
+{
+	struct wal_buf b;
+	size_t bad = 99, end1;
+	uint64_t lsn = 0;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(wal_buf_add(&b, 7, "{}", 2), 0);
+	end1 = b.len;
+	assert_int_equal(wal_buf_add(&b, 7, "[]", 2), 0);
+	assert_int_equal(repl_image_check(b.data, b.len, &lsn, &bad), 2);
+	assert_int_equal(lsn, 7);
+	assert_int_equal(repl_image_check(b.data, b.len, &lsn, &bad), 2);
+	/* The empty piece that ends an image. */
+	assert_int_equal(repl_image_check(b.data, 0, &lsn, &bad), 0);
+	/* Another LSN than the image's. */
+	lsn = 8;
+	assert_int_equal(repl_image_check(b.data, b.len, &lsn, &bad), -1);
+	assert_int_equal(bad, 0);
+	/* Torn. */
+	lsn = 0;
+	assert_int_equal(repl_image_check(b.data, b.len - 1, &lsn, &bad), -1);
+	assert_int_equal(bad, end1);
+	wal_buf_free(&b);
+	/* LSN 0 is no image's. */
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(wal_buf_add(&b, 0, "{}", 2), 0);
+	lsn = 0;
+	assert_int_equal(repl_image_check(b.data, b.len, &lsn, &bad), -1);
+	wal_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -308,6 +373,8 @@ main(void)
 		cmocka_unit_test(test_messages_bad),
 		cmocka_unit_test(test_ack),
 		cmocka_unit_test(test_records_check),
+		cmocka_unit_test(test_side_check),
+		cmocka_unit_test(test_image_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
