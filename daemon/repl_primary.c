@@ -755,6 +755,146 @@ ct_equal(const char *a, const char *b)
 }
 
 /* A standby of a later epoch: this daemon is no longer the primary. */
+/*
+ * The fence on disk (data_dir/fence), so that a fenced primary restarted
+ * where the new primary cannot reach it stays fenced: written on the
+ * thread pool (temporary file, fdatasync, rename, fsync of the
+ * directory), read back at start.
+ */
+struct fence_job {
+	uv_work_t req;
+	char dir[DATADIR_PATH_MAX];
+	size_t len;
+	int err;
+	const char *what;
+	char text[512];
+};
+
+static void
+fence_paths(const char *dir, char *path, char *tmp, size_t len)
+{
+	snprintf(path, len, "%s/fence", dir);
+	snprintf(tmp, len, "%s/fence.tmp", dir);
+}
+
+static void
+work_fence(uv_work_t *req)
+{
+	struct fence_job *fj = (struct fence_job *)req;
+	char path[DATADIR_PATH_MAX + 16], tmp[DATADIR_PATH_MAX + 16];
+	int fd;
+
+	fence_paths(fj->dir, path, tmp, sizeof(path));
+	fj->what = "open";
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+		fj->err = errno;
+		return;
+	}
+	fj->what = "write";
+	if (datadir_write_at(fd, fj->text, fj->len, 0) == 0) {
+		fj->what = "fdatasync";
+		if (fdatasync(fd) == 0)
+			fj->what = NULL;
+	}
+	fj->err = fj->what != NULL ? errno : 0;
+	close(fd);
+	if (fj->what != NULL)
+		return;
+	if (rename(tmp, path) != 0 || datadir_fsync(fj->dir) != 0) {
+		fj->err = errno;
+		fj->what = "rename";
+	}
+}
+
+static void
+after_fence(uv_work_t *req, int status)
+{
+	struct fence_job *fj = (struct fence_job *)req;
+
+	if (status == 0 && fj->what == NULL)
+		log_info("the fence is on disk: this daemon stays fenced across restarts");
+	else
+		log_err("the fence could not be written (it holds until a restart) "
+		    "step=%s errno=%d", fj->what ? fj->what : "queue", fj->err);
+	free(fj);
+}
+
+static void
+fence_save(struct repl_primary *rp)
+{
+	struct repl_fence f;
+	struct fence_job *fj = calloc(1, sizeof(*fj));
+	struct jw w;
+
+	if (fj == NULL) {
+		log_err("the fence could not be written (it holds until a restart): "
+		    "out of memory");
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.epoch = rp->fenced_epoch;
+	snprintf(f.by, sizeof(f.by), "%s", rp->fenced_by);
+	jw_init(&w);
+	repl_fence_write(&w, &f);
+	if (jw_failed(&w) || w.len + 1 > sizeof(fj->text)) {
+		jw_release(&w);
+		free(fj);
+		log_err("the fence could not be written (it holds until a restart)");
+		return;
+	}
+	memcpy(fj->text, w.buf, w.len);
+	fj->text[w.len] = '\n';
+	fj->len = w.len + 1;
+	jw_release(&w);
+	snprintf(fj->dir, sizeof(fj->dir), "%s", journal_dir(rp->s->journal));
+	if (uv_queue_work(rp->s->loop, &fj->req, work_fence, after_fence) != 0) {
+		log_err("the fence could not be written (it holds until a restart)");
+		free(fj);
+	}
+}
+
+/*
+ * Refusing changes is the safe side of a fence that cannot be read: the
+ * operator who removes the file decides.
+ */
+static void
+fence_unreadable(struct repl_primary *rp, const char *path, const char *why)
+{
+	log_err("the fence file cannot be read: this daemon takes no changes until "
+	    "it is removed path=%s reason=\"%s\"", path, why);
+	rp->fenced_epoch = UINT32_MAX;
+	snprintf(rp->fenced_by, sizeof(rp->fenced_by), "unknown (%s unreadable)", path);
+}
+
+/* At start: a fence of a later epoch than ours holds again. */
+static void
+fence_load(struct repl_primary *rp)
+{
+	char path[DATADIR_PATH_MAX + 16], tmp[DATADIR_PATH_MAX + 16], err[200] = "";
+	unsigned char *buf = NULL;
+	struct repl_fence f;
+	size_t len = 0;
+
+	fence_paths(journal_dir(rp->s->journal), path, tmp, sizeof(path));
+	if (datadir_read_file(path, &buf, &len) != 0) {
+		if (errno != ENOENT) {
+			snprintf(err, sizeof(err), "errno %d", errno);
+			fence_unreadable(rp, path, err);
+		}
+		return;
+	}
+	if (repl_fence_read(buf, len, &f, &(struct jerr){ err, sizeof(err), 0 }) != 0)
+		fence_unreadable(rp, path, err);
+	else if (f.epoch > garage_epoch(rp->s->g)) {
+		rp->fenced_epoch = f.epoch;
+		snprintf(rp->fenced_by, sizeof(rp->fenced_by), "%s", f.by);
+		log_err("fenced since an earlier run: a standby was promoted, this "
+		    "daemon takes no changes epoch=%u new_epoch=%u new_primary=%s",
+		    garage_epoch(rp->s->g), f.epoch, f.by[0] ? f.by : "unknown");
+	}
+	free(buf);
+}
+
 static void
 fence(struct repl_primary *rp, uint32_t epoch, const char *by)
 {
@@ -767,6 +907,7 @@ fence(struct repl_primary *rp, uint32_t epoch, const char *by)
 	log_err("fenced: a standby was promoted, this daemon takes no more changes "
 	    "epoch=%u new_epoch=%u new_primary=%s", garage_epoch(rp->s->g), epoch,
 	    by[0] ? by : "unknown");
+	fence_save(rp);
 	for (c = rp->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->state != C_HELLO)
@@ -1096,6 +1237,7 @@ repl_primary_new(struct server *s)
 	rp->s = s;
 	rp->acked = 0;
 	rp->streaming_ms = rp->status_ms = uv_now(s->loop);
+	fence_load(rp);
 	uv_timer_init(s->loop, &rp->tick);
 	rp->tick.data = rp;
 	uv_timer_start(&rp->tick, on_tick, TICK_MS, TICK_MS);

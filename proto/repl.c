@@ -144,6 +144,15 @@ repl_snapshot_write(struct jw *w, const struct repl_snapshot *s)
 	jw_obj_end(w);
 }
 
+void
+repl_fence_write(struct jw *w, const struct repl_fence *f)
+{
+	jw_obj(w);
+	jw_kuint(w, "epoch", f->epoch);
+	jw_kstr(w, "by", f->by);
+	jw_obj_end(w);
+}
+
 /* LSNs and counts as JSON carries integers exactly. */
 #define NUM_MAX ((int64_t)1 << 53)
 
@@ -281,6 +290,26 @@ repl_snapshot_read(const void *body, size_t len, struct repl_snapshot *s,
 		rc = 0;
 	if (rc == 0 && s->lsn == 0)
 		rc = jerr_set(e, "lsn", "must be at least 1");
+	cJSON_Delete(o);
+	return rc;
+}
+
+int
+repl_fence_read(const void *body, size_t len, struct repl_fence *f,
+    struct jerr *e)
+{
+	static const char *const keys[] = { "epoch", "by", NULL };
+	cJSON *o = open_body(body, len, keys, e);
+	int rc = -1;
+
+	memset(f, 0, sizeof(*f));
+	if (o == NULL)
+		return -1;
+	if (get_u32(o, "epoch", &f->epoch, e) == 0 &&
+	    get_str(o, "by", f->by, sizeof(f->by), e) == 0)
+		rc = 0;
+	if (rc == 0 && f->epoch < 2)
+		rc = jerr_set(e, "epoch", "must be at least 2");
 	cJSON_Delete(o);
 	return rc;
 }

@@ -119,11 +119,21 @@ struct repl_snapshot {
 	uint64_t bytes;
 };
 
+/*
+ * A fence a primary keeps across restarts (data_dir/fence): the epoch of
+ * the standby promoted over it, and that one's client address.
+ */
+struct repl_fence {
+	uint32_t epoch;
+	char by[REPL_ADDR_MAX + 1];	/* "" when it did not say */
+};
+
 /* Each message as the JSON body of its frame (jw_failed(w) when out of memory). */
 void repl_hello_write(struct jw *w, const struct repl_hello *h);
 void repl_info_write(struct jw *w, const struct repl_info *i);
 void repl_refusal_write(struct jw *w, const struct repl_refusal *r);
 void repl_snapshot_write(struct jw *w, const struct repl_snapshot *s);
+void repl_fence_write(struct jw *w, const struct repl_fence *f);
 
 /*
  * Reads a body back: 0, or -1 with the reason in e (not JSON, a member
@@ -136,6 +146,8 @@ int repl_info_read(const void *body, size_t len, struct repl_info *i,
 int repl_refusal_read(const void *body, size_t len, struct repl_refusal *r,
     struct jerr *e);
 int repl_snapshot_read(const void *body, size_t len, struct repl_snapshot *s,
+    struct jerr *e);
+int repl_fence_read(const void *body, size_t len, struct repl_fence *f,
     struct jerr *e);
 
 /* An ack's body: 8 bytes. */

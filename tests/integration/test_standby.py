@@ -564,6 +564,28 @@ def test_promotion_fences_the_old_primary():
         st = cb.ok("status")["capacity"]
         assert st["occupied"] == 11, st
 
+        # The fence is on its disk: restarted where the new primary cannot
+        # reach it, it is fenced from the start (and a damaged fence file
+        # fences it too, until the operator removes it).
+        assert a.stop() == 0
+        with open(os.path.join(a.data_dir, "fence")) as f:
+            assert json.load(f) == {"epoch": 2, "by": b.address()}
+        a.cfg["replication"]["listen"] = "127.0.0.1:%d" % free_port()
+        with open(a.path, "w") as f:
+            json.dump(a.cfg, f)
+        a.start()
+        assert a.repl()["fenced"] == {"epoch": 2, "by": b.address()}
+        e = a.call("entry", gate="north", plate="SPLIT3", **CAR)["error"]
+        assert e["data"] == {"reason": "not_primary", "primary": b.address()}, e
+        assert a.stop() == 0
+        with open(os.path.join(a.data_dir, "fence"), "w") as f:
+            f.write('{"epoch": 2')
+        a.start()
+        assert a.health()["status"] == "degraded"
+        assert a.call("entry", gate="north", plate="SPLIT3", **CAR)["error"]["code"] == 4210
+        assert "the fence file cannot be read" in a.logtext()
+        os.unlink(os.path.join(a.data_dir, "fence"))
+
         # Made a standby of the new primary, it is refused: it wrote records
         # of epoch 1 past the promotion.
         assert a.stop() == 0

@@ -194,6 +194,18 @@ test_messages_round_trip(void **state)
 	repl_snapshot_write(&w, &s);
 	assert_int_equal(repl_snapshot_read(w.buf, w.len, &s2, &e), 0);
 	assert_memory_equal(&s, &s2, sizeof(s));
+
+	{
+		struct repl_fence f, f2;
+
+		memset(&f, 0, sizeof(f));
+		f.epoch = 3;
+		strcpy(f.by, "[::1]:7070");
+		jw_reset(&w);
+		repl_fence_write(&w, &f);
+		assert_int_equal(repl_fence_read(w.buf, w.len, &f2, &e), 0);
+		assert_memory_equal(&f, &f2, sizeof(f));
+	}
 	jw_release(&w);
 }
 
@@ -237,6 +249,12 @@ test_messages_bad(void **state)
 	    "lsn: must be at least 1");
 	EXPECT_BAD(repl_snapshot_read, struct repl_snapshot, "{'lsn':1,'bytes':1} x",
 	    "message: line 1");
+	/* A fence is by a promotion: epoch 2 at least. */
+	EXPECT_BAD(repl_fence_read, struct repl_fence, "{'epoch':1,'by':''}",
+	    "epoch: must be at least 2");
+	EXPECT_BAD(repl_fence_read, struct repl_fence, "{'epoch':2}", "by: is required");
+	EXPECT_BAD(repl_fence_read, struct repl_fence, "{'epoch':4294967296,'by':''}",
+	    "epoch: must be between");
 }
 
 static void
