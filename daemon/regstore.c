@@ -37,6 +37,7 @@ struct regstore {
 	int erase_armed;
 	int stopped;
 	int touched;			/* the changes being committed moved the registry */
+	size_t image_bytes;		/* the last image's size: room reserved for the next */
 	struct changes ch;		/* the expiry timer's changes */
 	struct jw sidew;		/* side records, one at a time; wiped */
 };
@@ -111,9 +112,21 @@ side_image(void *ud, uint64_t lsn, struct wal_buf *b)
 {
 	struct regstore *rs = ud;
 	struct image_out o = { b, lsn };
+	size_t guess = registry_count(rs->reg) * 192;
 
-	return contacts_image(rs->reg, rs->cfg->registry.retention_hours,
-	    image_add, &o) == 0 ? 0 : -1;
+	/*
+	 * Room for the image at once: growing it step by step copied the
+	 * whole buffer each time, on the loop, and left copies of the
+	 * contacts in freed memory.
+	 */
+	if (guess < rs->image_bytes + rs->image_bytes / 8)
+		guess = rs->image_bytes + rs->image_bytes / 8;
+	if (wal_buf_reserve(b, guess + 4096) != 0 ||
+	    contacts_image(rs->reg, rs->cfg->registry.retention_hours,
+	    image_add, &o) != 0)
+		return -1;
+	rs->image_bytes = b->len;
+	return 0;
 }
 
 int
@@ -324,7 +337,7 @@ install_one(void *ud, uint64_t lsn, int from_image, const char *payload,
 
 uint64_t
 regstore_install(struct regstore *rs, const unsigned char *img, size_t len,
-    char *err, size_t errlen)
+    int *held_contacts, char *err, size_t errlen)
 {
 	struct install in;
 	struct wal_rec rec;
@@ -353,6 +366,7 @@ regstore_install(struct regstore *rs, const unsigned char *img, size_t len,
 		registry_free(in.reg);
 		return 0;
 	}
+	*held_contacts = registry_count(rs->reg) > 0 || registry_count(in.reg) > 0;
 	registry_free(rs->reg);
 	rs->reg = in.reg;
 	in.meta.erased = rs->meta.erased;

@@ -87,10 +87,12 @@ int regstore_image(struct regstore *rs, uint64_t lsn, struct wal_buf *b);
  * as regstore_image writes them) and its store is rewritten with the
  * next batch, which erases from its files whatever the image no longer
  * holds.  Returns the rewrite's ticket (journal_side_rewrite), or 0 with
- * the reason in err, the registry unchanged.
+ * the reason in err, the registry unchanged.  *held_contacts is 1 when
+ * the registry held a record before or holds one now: only then does
+ * anything wait for that rewrite.
  */
 uint64_t regstore_install(struct regstore *rs, const unsigned char *img,
-    size_t len, char *err, size_t errlen);
+    size_t len, int *held_contacts, char *err, size_t errlen);
 /*
  * A standby: applies the side record that rides with the main record of
  * lsn, before both are journaled (journal_append_side).  An erasure it

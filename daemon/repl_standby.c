@@ -105,6 +105,7 @@ struct repl_standby {
 	uint64_t side_last;		/* the last side LSN received */
 	uint64_t ack_cap;		/* acknowledged at most, until ... */
 	uint64_t rewrite_ticket;	/* ... this rewrite of our store is on disk (0: not asked) */
+	int img_contacts;		/* the image or what it replaced held contacts */
 	uint64_t images;
 	/* The snapshot being received (snapshot-<lsn>.tmp). */
 	int snap_fd;
@@ -426,8 +427,12 @@ send_frame(struct repl_standby *rs, enum repl_type t, const void *body, size_t l
 static uint64_t
 ackable(const struct repl_standby *rs, uint64_t durable)
 {
-	if (rs->rewrite_ticket != 0 &&
-	    journal_stats(rs->s->journal)->side_rewrites >= rs->rewrite_ticket)
+	/*
+	 * An empty registry replaced by an empty one: no contact is at stake,
+	 * and a connect costs no more than it did without a registry.
+	 */
+	if (rs->img_installed && (!rs->img_contacts ||
+	    journal_stats(rs->s->journal)->side_rewrites >= rs->rewrite_ticket))
 		return durable;
 	return durable < rs->ack_cap ? durable : rs->ack_cap;
 }
@@ -764,7 +769,7 @@ install_image(struct repl_standby *rs)
 	char err[256];
 
 	rs->rewrite_ticket = regstore_install(rs->s->regstore, rs->img.data,
-	    rs->img.len, err, sizeof(err));
+	    rs->img.len, &rs->img_contacts, err, sizeof(err));
 	wipe_buf(&rs->img);
 	if (rs->rewrite_ticket == 0) {
 		drop(rs, "the registry's image of LSN %" PRIu64 " does not install: %s",
@@ -774,6 +779,9 @@ install_image(struct repl_standby *rs)
 	rs->img_installed = 1;
 	rs->images++;
 	log_info("the registry follows the primary image_lsn=%" PRIu64, rs->img_lsn);
+	/* With nothing to wait for, what was held back goes now. */
+	if (ackable(rs, journal_durable(rs->s->journal)) > rs->acked)
+		send_ack(rs, journal_durable(rs->s->journal));
 	return 0;
 }
 

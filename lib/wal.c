@@ -198,6 +198,20 @@ wal_next(const unsigned char *buf, size_t size, size_t *off, struct wal_rec *rec
 }
 
 int
+wal_buf_reserve(struct wal_buf *b, size_t cap)
+{
+	unsigned char *nd;
+
+	if (cap <= b->cap)
+		return 0;
+	if ((nd = realloc(b->data, cap)) == NULL)
+		return -1;
+	b->data = nd;
+	b->cap = cap;
+	return 0;
+}
+
+int
 wal_buf_add(struct wal_buf *b, uint64_t lsn, const void *payload, size_t len)
 {
 	size_t need = b->len + WAL_HEADER + len;

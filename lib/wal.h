@@ -69,6 +69,12 @@ struct wal_buf {
  */
 int wal_buf_add(struct wal_buf *b, uint64_t lsn, const void *payload,
     size_t len);
+/*
+ * Makes room for at least cap bytes in all, so that appends up to there
+ * neither copy the buffer nor leave copies of it behind in freed memory
+ * (images of personal data).  0, or -1 when memory runs out (b unchanged).
+ */
+int wal_buf_reserve(struct wal_buf *b, size_t cap);
 /* Frees the bytes and leaves b empty, ready for use again. */
 void wal_buf_free(struct wal_buf *b);
 

@@ -48,7 +48,7 @@ import time
 from harness import (ROOT, Client, Daemon, SANITIZED, check_config, fmt_time,
                      free_port, http_request, metrics, small_config)
 from redisutil import AuditDump, RedisServer
-from test_durability import (Gone, bursts, crash_worker, dur_config, lsn_of, pipeline, read,
+from test_durability import (Gone, bursts, crash_worker, crc32c, dur_config, lsn_of, pipeline, read,
                              reason, rpc, segments, snapshots, split_segment,
                              verify_ledger, wait_orphans, wal_records)
 from test_metrics import promtool
@@ -746,6 +746,102 @@ def test_the_registry_follows_the_primary_and_is_erased_there_too():
         b = None
     finally:
         stop_all(a, b)
+
+
+def wal(lsn, payload):
+    """One record framed as lib/wal.h frames it."""
+    h8 = struct.pack("<Q", lsn)
+    return struct.pack("<II", len(payload), crc32c(payload, crc32c(h8))) + h8 + payload
+
+
+def recv_frame(sk):
+    """(type, body) of the next frame, or None at the end of the stream."""
+    def exactly(n):
+        buf = b""
+        while len(buf) < n:
+            chunk = sk.recv(n - len(buf))
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+    head = exactly(5)
+    if head is None:
+        return None
+    body = exactly(struct.unpack("<I", head[:4])[0] - 1)
+    return head[4:5], body
+
+
+def test_a_standby_refuses_a_hostile_registry_stream():
+    """A primary played here sends a standby what no primary would: side
+    records before any image, a damaged image, an image of another LSN
+    half way, an image that is not a registry's, side records whose record
+    never comes.  Each time the standby drops the connection, says why in
+    its health, connects again, and keeps none of it."""
+    base = small_config([{"level": 0, "zone": "A", "type": "regular", "count": 5,
+                          "x": 5, "y": 10, "dx": 1, "dy": 0}])
+    # Real records of this facility, to send as a primary would.
+    a = Node(base)
+    a.start()
+    for i in range(4):
+        a.ok("entry", gate="north", plate="REAL%d" % i, **CAR)
+    assert a.stop() == 0
+    recs = []
+    for seg in segments(a.data_dir):
+        recs += [payload for _, _, _, payload in wal_records(read(os.path.join(a.data_dir, seg)))]
+    stop_all(a)
+    assert len(recs) >= 4, len(recs)
+    header = json.dumps({"op": "image", "retention": 24, "config": 24, "records": 0}).encode()
+    put = json.dumps({"op": "put", "plate": "HOST 1", "contact_name": "Hostile Person",
+                      "phone": "+4915199999999", "registered_at": 1, "updated_at": 1,
+                      "last_exit_at": 0}).encode()
+    # Each case as the bytes after the welcome, given the LSN the standby holds.
+    cases = [
+        (lambda last: frame(b"C", wal(1, b'{"op":"purge"}')),
+         "side records before the registry's image"),
+        (lambda last: frame(b"I", b"not a record at all"), "a damaged registry image"),
+        (lambda last: frame(b"I", wal(3, header)) + frame(b"I", wal(4, put)),
+         "a damaged registry image"),
+        (lambda last: frame(b"I", b""), "an empty registry image"),
+        # Not a registry's image (a put before its header): judged once the
+        # record it stands for has come.
+        (lambda last: frame(b"I", wal(last + 1, put)) + frame(b"I", b"") +
+         frame(b"R", wal(last + 1, recs[last])), "does not install"),
+        # A side record of a record that came before it, not with it.
+        (lambda last: frame(b"I", wal(last, header)) + frame(b"I", b"") +
+         frame(b"R", wal(last + 1, recs[last])) + frame(b"C", wal(last + 1, put)) +
+         frame(b"R", wal(last + 2, recs[last + 1])), "without its record"),
+    ]
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(20)
+    fake = type("FakePrimary", (), {"rport": srv.getsockname()[1]})
+    b = Node(base, primary=fake)
+    try:
+        b.start()
+        for hostile, why in cases:
+            sk, _ = srv.accept()
+            sk.settimeout(20)
+            t, body = recv_frame(sk)
+            assert t == b"H", t
+            last = json.loads(body)["last"]
+            info = {"epoch": 1, "last": last, "listen": "127.0.0.1:1", "audit": "",
+                    "audit_lsn": 0}
+            sk.sendall(frame(b"W", json.dumps(info).encode()) + hostile(last))
+            while recv_frame(sk) is not None:     # its acks, until it hangs up
+                pass
+            sk.close()
+            err = b.repl().get("last_error", "")
+            assert why in err, (why, err)
+            assert "Hostile" not in err and "99999999" not in err, err
+        assert b.health()["status"] != "down"
+        assert not where(b.data_dir, ["Hostile Person", "4915199999999"])
+        closing(b)
+        b = None
+    finally:
+        srv.close()
+        stop_all(b)
 
 
 # ---------------------------------------------------------------------------

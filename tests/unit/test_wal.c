@@ -384,6 +384,21 @@ test_buf_round_trip(void **state)
 	assert_int_equal(r.lsn, 3);
 	assert_int_equal(r.len, 0);
 	wal_buf_free(&b);
+	/* Reserved room: appends up to it stay where they are. */
+	assert_int_equal(wal_buf_reserve(&b, 100000), 0);
+	assert_int_equal(b.cap, 100000);
+	{
+		const unsigned char *at = b.data;
+
+		for (int i = 0; i < 1000; i++)
+			assert_int_equal(wal_buf_add(&b, 1, payload, 64), 0);
+		assert_ptr_equal(b.data, at);
+		assert_int_equal(b.len, 1000 * (WAL_HEADER + 64));
+		/* Less than there is: nothing changes. */
+		assert_int_equal(wal_buf_reserve(&b, 10), 0);
+		assert_ptr_equal(b.data, at);
+	}
+	wal_buf_free(&b);
 }
 
 int
