@@ -54,6 +54,7 @@
 struct chunk {
 	unsigned refs;
 	int wipe;		/* holds personal data (side records): wiped when freed */
+	int image;		/* the registry's image: not lag (see queued_image) */
 	size_t len;
 	unsigned char data[];
 };
@@ -88,6 +89,11 @@ struct rconn {
 	uint64_t next_lsn;		/* the next record to send */
 	uint64_t acked;			/* durable on its disk */
 	uint64_t queued;		/* bytes handed to uv_write, not yet written */
+	/*
+	 * Of them, the registry's image: it can be larger than
+	 * max_lag_bytes, and a standby reading it is not behind.
+	 */
+	uint64_t queued_image;
 	uint64_t since_ms;
 	uint64_t progress_ms;		/* when a write of it last completed */
 	struct jcursor cur;		/* reading the files */
@@ -187,6 +193,7 @@ chunk_new(size_t len)
 	if (ch != NULL) {
 		ch->refs = 1;
 		ch->wipe = 0;
+		ch->image = 0;
 		ch->len = len;
 	}
 	return ch;
@@ -226,6 +233,8 @@ on_write(uv_write_t *req, int status)
 	struct rconn *c = w->c;
 
 	c->queued -= w->ch->len;
+	if (w->ch->image)
+		c->queued_image -= w->ch->len;
 	c->progress_ms = uv_now(c->rp->s->loop);
 	chunk_unref(w->ch);
 	free(w);
@@ -262,6 +271,8 @@ send_chunk(struct rconn *c, struct chunk *ch)
 	if (c->queued == 0)
 		c->progress_ms = uv_now(c->rp->s->loop);
 	c->queued += ch->len;
+	if (ch->image)
+		c->queued_image += ch->len;
 	c->rp->bytes_sent += ch->len;
 	return 0;
 }
@@ -645,6 +656,7 @@ send_image(struct rconn *c)
 	}
 	explicit_bzero(wb.data, wb.len);
 	wal_buf_free(&wb);
+	ch->image = 1;
 	c->rp->images_sent++;
 	rc = send_chunk(c, ch);
 	chunk_unref(ch);
@@ -1137,7 +1149,7 @@ repl_primary_batch(struct repl_primary *rp, const struct journal_batch *b)
 			pump(c);
 			continue;
 		}
-		if (c->queued + len > limit) {
+		if (c->queued - c->queued_image + len > limit) {
 			rp->dropped++;
 			conn_close(c, "it fell more than replication.max_lag_bytes behind; "
 			    "it catches up from the journal when it is back");

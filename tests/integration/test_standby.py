@@ -748,6 +748,54 @@ def test_the_registry_follows_the_primary_and_is_erased_there_too():
         stop_all(a, b)
 
 
+def test_the_registry_image_does_not_count_as_lag():
+    """A registry whose image is larger than replication.max_lag_bytes: a
+    standby going live is sent it, and the changes made while it reads it,
+    and is not dropped for it (the image is not lag).  The standby is
+    played here, to read nothing for half a second."""
+    base = reg_config(retention_hours=24, erase_within_s=60)
+    a = Node(base, http=True, max_lag_bytes=65536)
+    sk = None
+    try:
+        a.start()
+        c = a.client(timeout=60)
+        calls = [("vehicle_register", {"plate": "LAG %d" % i, "contact_name": "Person %d" % i,
+                                       "phone": "+4915160%06d" % i}) for i in range(40000)]
+        assert all("result" in r for r in pipeline(c, calls, chunk=500))
+        sk = socket.create_connection(("127.0.0.1", a.rport))
+        last = a.health()["journal"]["lsn"]
+        hello = {"token": TOKEN, "last": last, "epoch": 1, "listen": "127.0.0.1:1",
+                 "facility": a.cfg["facility"]["name"], "fence": False}
+        sk.sendall(frame(b"H", json.dumps(hello).encode()))
+        streaming(a)
+        for k in range(10):
+            c.ok("entry", gate="north", plate="LG%d" % k, **CAR)
+        time.sleep(0.5)
+        assert metrics(a.http_port)["parkd_replication_standbys_dropped_total"] == 0, \
+            [l for l in a.logtext().splitlines() if "max_lag" in l][:2]
+        # All of it comes: the welcome, the image, then the ten records.
+        sk.settimeout(20)
+        got, image, lsns = [], 0, []
+        while len(lsns) < 10:
+            t, body = recv_frame(sk)
+            got.append(t)
+            if t == b"I":
+                image += len(body)
+            elif t == b"R":
+                lsns += [lsn for _, _, lsn, _ in wal_records(body)]
+        assert got[0] == b"W" and image > 65536, (got[:3], image)
+        assert lsns == list(range(last + 1, last + 11)), lsns
+        sk.close()
+        sk = None
+        c.close()
+        closing(a)
+        a = None
+    finally:
+        if sk is not None:
+            sk.close()
+        stop_all(a)
+
+
 def wal(lsn, payload):
     """One record framed as lib/wal.h frames it."""
     h8 = struct.pack("<Q", lsn)
@@ -1080,7 +1128,6 @@ def test_standby_that_does_not_read_is_dropped():
         # A "standby" that holds everything so far, says hello and never
         # reads again: a small receive window.
         sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sk.connect(("127.0.0.1", a.rport))
         hello = {"token": TOKEN, "last": a.health()["journal"]["durable_lsn"], "epoch": 1,
                  "listen": "127.0.0.1:1", "facility": a.cfg["facility"]["name"],
