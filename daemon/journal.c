@@ -89,6 +89,7 @@ struct journal {
 	 * vehicles: 116-131 ms against 36-40 ms).  Costs its size in memory.
 	 */
 	struct wal_buf image_spare;
+	void *frozen_spare;		/* the same for the state's copy */
 	int side_rewriting;		/* the batch in flight carries an image */
 };
 
@@ -180,10 +181,18 @@ struct jwork {
 	uint64_t side_offset;
 	unsigned char *side_data;
 	size_t side_len;
+	/*
+	 * A rewrite: the state's copy (freeze hook), made into the image by
+	 * the job, in the buffer image (the journal's spare, or NULL).
+	 */
+	int rewriting;
+	void *frozen;
+	int frozen_wiped;	/* the job wiped it: it can serve again */
 	unsigned char *image;
 	size_t image_len, image_cap;
 	uint64_t image_lsn;
 	int image_wiped;	/* the job wrote it and wiped it: it can serve again */
+	int image_nomem;	/* the job could not make it: asked again */
 	int main_done;		/* the batch is on disk; a later error is the image's */
 	int renamed;		/* the image is in place */
 };
@@ -211,11 +220,37 @@ write_side(struct jwork *w)
 	return 0;
 }
 
+/* The image, from the state's copy (pool thread; the loop at start-up). */
+static int
+make_image(struct jwork *w)
+{
+	struct wal_buf b = { w->image, 0, w->image_cap };
+	const struct journal_side_hooks *h = w->j->side;
+	int rc;
+
+	rc = h->image_frozen(w->frozen, w->image_lsn, &b);
+	h->frozen_wipe(w->frozen);
+	w->frozen_wiped = 1;
+	w->image = b.data;
+	w->image_cap = b.cap;
+	w->image_len = b.len;
+	if (rc != 0) {
+		/* Nothing written yet: the spare comes back wiped, and it is asked again. */
+		if (b.data != NULL)
+			explicit_bzero(b.data, b.len);
+		w->image_len = 0;
+		w->image_wiped = 1;
+		w->image_nomem = 1;
+		return -1;
+	}
+	return 0;
+}
+
 /* Pool thread: after the batch, the side stream's new image, if one came. */
 static void
 rewrite_side(struct jwork *w)
 {
-	if (w->err != 0 || w->image == NULL)
+	if (w->err != 0 || !w->rewriting || make_image(w) != 0)
 		return;
 	if (sidestore_rewrite(w->side_paths, w->side_fd, w->image, w->image_len,
 	    &w->renamed, &w->what) != 0)
@@ -374,12 +409,21 @@ after_write(uv_work_t *req, int status)
 		j->offset = 0;
 	}
 	j->side_rewriting = 0;
-	had_image = w->image != NULL;
+	had_image = w->rewriting;
+	if (w->image_nomem) {
+		j->side_rewrite = 1;
+		log_warn("out of memory for the %s image: it is made again with the "
+		    "next batch", j->side->name);
+	}
 	if (w->image_wiped && j->image_spare.data == NULL) {
 		j->image_spare.data = w->image;
 		j->image_spare.cap = w->image_cap;
 		j->image_spare.len = 0;
 		w->image = NULL;
+	}
+	if (w->frozen_wiped && j->frozen_spare == NULL) {
+		j->frozen_spare = w->frozen;
+		w->frozen = NULL;
 	}
 	if (w->err != 0) {
 		/* A failed image after a written batch: the batch still counts. */
@@ -410,6 +454,8 @@ work_free(struct jwork *w)
 		explicit_bzero(w->side_data, w->side_len);
 	if (w->image != NULL)
 		explicit_bzero(w->image, w->image_len);
+	if (w->frozen != NULL)
+		w->j->side->frozen_free(w->frozen);
 	free(w->side_data);
 	free(w->image);
 	free(w->data);
@@ -458,18 +504,17 @@ take_batch(struct journal *j)
 		memset(&j->side_pending, 0, sizeof(j->side_pending));
 	}
 	if (j->side != NULL && j->side_rewrite) {
-		struct wal_buf b = j->image_spare;
+		void *reuse = j->frozen_spare;
 
-		memset(&j->image_spare, 0, sizeof(j->image_spare));
-		/* Out of memory: the rewrite waits for a later batch. */
-		if (j->side->image(j->side->ud, j->last_lsn, &b) == 0) {
-			w->image = b.data;
-			w->image_len = b.len;
-			w->image_cap = b.cap;
+		/* Out of memory for the copy: the rewrite waits for a later batch. */
+		j->frozen_spare = NULL;
+		if ((w->frozen = j->side->freeze(j->side->ud, reuse)) != NULL) {
+			w->rewriting = 1;
+			w->image = j->image_spare.data;
+			w->image_cap = j->image_spare.cap;
+			memset(&j->image_spare, 0, sizeof(j->image_spare));
 			w->image_lsn = j->last_lsn;
 			j->side_rewrite = 0;
-		} else {
-			wipe_buf(&b);
 		}
 	}
 	return w;
@@ -485,8 +530,13 @@ untake_batch(struct journal *j, struct jwork *w)
 	j->side_pending.data = w->side_data;
 	j->side_pending.len = j->side_pending.cap = w->side_len;
 	w->side_data = NULL;
-	if (w->image != NULL)
+	if (w->rewriting)
 		j->side_rewrite = 1;
+	if (w->image != NULL && j->image_spare.data == NULL) {
+		j->image_spare.data = w->image;
+		j->image_spare.cap = w->image_cap;
+		w->image = NULL;
+	}
 	work_free(w);
 }
 
@@ -497,12 +547,12 @@ submit(struct journal *j)
 
 	if (w == NULL)
 		return;		/* tried again at the next loop iteration */
-	if (w->len == 0 && w->side_len == 0 && w->image == NULL) {
+	if (w->len == 0 && w->side_len == 0 && !w->rewriting) {
 		work_free(w);	/* the image could not be made: later */
 		return;
 	}
 	j->in_flight = 1;
-	j->side_rewriting = w->image != NULL;
+	j->side_rewriting = w->rewriting;
 	if (uv_queue_work(j->loop, &w->req, work_write, after_write) != 0) {
 		j->in_flight = 0;
 		j->side_rewriting = 0;
@@ -992,13 +1042,16 @@ open_side(struct journal *j, const garage *g, uint64_t last, char *err,
 		return 0;
 	j->last_lsn = last;
 	j->side_rewrite = 1;
-	if ((w = take_batch(j)) == NULL || w->image == NULL) {
+	if ((w = take_batch(j)) == NULL || !w->rewriting) {
 		snprintf(err, errlen, "out of memory");
 		work_free(w);
 		return -1;
 	}
 	rewrite_side(w);
-	if (w->err != 0) {
+	if (w->image_nomem) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	} else if (w->err != 0) {
 		snprintf(err, errlen, "%s: %s: %s", j->side_paths->dir, w->what,
 		    strerror(w->err));
 		rc = -1;
@@ -1275,6 +1328,8 @@ journal_free(struct journal *j)
 	wal_buf_free(&j->pending);
 	wipe_buf(&j->side_pending);
 	wipe_buf(&j->image_spare);
+	if (j->frozen_spare != NULL)
+		j->side->frozen_free(j->frozen_spare);
 	free(j->side_paths);
 	if (j->tfd >= 0)
 		close(j->tfd);

@@ -37,7 +37,7 @@ struct regstore {
 	int erase_armed;
 	int stopped;
 	int touched;			/* the changes being committed moved the registry */
-	size_t image_bytes;		/* the last image's size: room reserved for the next */
+	size_t image_bytes;		/* the last image for a standby: room reserved for the next */
 	struct changes ch;		/* the expiry timer's changes */
 	struct jw sidew;		/* side records, one at a time; wiped */
 };
@@ -107,17 +107,20 @@ image_add(void *ud, const char *payload, size_t len)
 	return wal_buf_add(o->b, o->lsn, payload, len);
 }
 
-static int
-side_image(void *ud, uint64_t lsn, struct wal_buf *b)
+/*
+ * The image for a standby going live, made on the loop at once (the
+ * journal's rewrites make theirs on the thread pool, from a copy).
+ */
+int
+regstore_image(struct regstore *rs, uint64_t lsn, struct wal_buf *b)
 {
-	struct regstore *rs = ud;
 	struct image_out o = { b, lsn };
 	size_t guess = registry_count(rs->reg) * 192;
 
 	/*
 	 * Room for the image at once: growing it step by step copied the
-	 * whole buffer each time, on the loop, and left copies of the
-	 * contacts in freed memory.
+	 * whole buffer each time and left copies of the contacts in freed
+	 * memory.
 	 */
 	if (guess < rs->image_bytes + rs->image_bytes / 8)
 		guess = rs->image_bytes + rs->image_bytes / 8;
@@ -129,10 +132,36 @@ side_image(void *ud, uint64_t lsn, struct wal_buf *b)
 	return 0;
 }
 
-int
-regstore_image(struct regstore *rs, uint64_t lsn, struct wal_buf *b)
+/* The journal's rewrites: a copy on the loop, the image on the thread pool. */
+static void *
+side_freeze(void *ud, void *reuse)
 {
-	return side_image(rs, lsn, b);
+	struct regstore *rs = ud;
+
+	return contacts_freeze(rs->reg, rs->cfg->registry.retention_hours, reuse);
+}
+
+static int
+side_image_frozen(void *frozen, uint64_t lsn, struct wal_buf *b)
+{
+	struct image_out o = { b, lsn };
+	size_t guess = contacts_frozen_bytes(frozen);
+
+	if (wal_buf_reserve(b, guess + guess / 8 + 4096) != 0)
+		return -1;
+	return contacts_image_frozen(frozen, image_add, &o) == 0 ? 0 : -1;
+}
+
+static void
+side_frozen_wipe(void *frozen)
+{
+	contacts_frozen_wipe(frozen);
+}
+
+static void
+side_frozen_free(void *frozen)
+{
+	contacts_frozen_free(frozen);
 }
 
 static void
@@ -164,7 +193,10 @@ regstore_new(const struct config *c)
 	rs->hooks.reset = side_reset;
 	rs->hooks.apply = side_apply;
 	rs->hooks.loaded = side_loaded;
-	rs->hooks.image = side_image;
+	rs->hooks.freeze = side_freeze;
+	rs->hooks.image_frozen = side_image_frozen;
+	rs->hooks.frozen_wipe = side_frozen_wipe;
+	rs->hooks.frozen_free = side_frozen_free;
 	rs->hooks.rewritten = side_rewritten;
 	return rs;
 }

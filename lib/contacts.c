@@ -75,11 +75,14 @@ contacts_side_write(const registry *r, const struct change *c,
 	}
 }
 
-int
-contacts_image(const registry *r, int64_t config_hours,
+/* The records an image is written from, one at a time: 1 while there are. */
+typedef int (*image_next_fn)(void *src, struct registry_entry *e);
+
+static int
+write_image(int64_t retention, int64_t config_hours, size_t n,
+    image_next_fn next, void *src,
     int (*fn)(void *ud, const char *payload, size_t len), void *ud)
 {
-	const void *cur = NULL;
 	struct registry_entry e;
 	struct jw w;
 	int rc;
@@ -87,12 +90,12 @@ contacts_image(const registry *r, int64_t config_hours,
 	jw_init(&w);
 	jw_obj(&w);
 	jw_kstr(&w, "op", "image");
-	jw_kint(&w, "retention", registry_retention(r));
+	jw_kint(&w, "retention", retention);
 	jw_kint(&w, "config", config_hours);
-	jw_kuint(&w, "records", registry_count(r));
+	jw_kuint(&w, "records", n);
 	jw_obj_end(&w);
 	rc = jw_failed(&w) ? -1 : fn(ud, w.buf, w.len);
-	while (rc == 0 && registry_next(r, &cur, &e)) {
+	while (rc == 0 && next(src, &e)) {
 		jw_reset(&w);
 		put_record(&w, &e);
 		rc = jw_failed(&w) ? -1 : fn(ud, w.buf, w.len);
@@ -102,6 +105,199 @@ contacts_image(const registry *r, int64_t config_hours,
 		explicit_bzero(w.buf, w.cap);
 	jw_release(&w);
 	return rc;
+}
+
+struct live_src {
+	const registry *r;
+	const void *cur;
+};
+
+static int
+live_next(void *src, struct registry_entry *e)
+{
+	struct live_src *l = src;
+
+	return registry_next(l->r, &l->cur, e);
+}
+
+int
+contacts_image(const registry *r, int64_t config_hours,
+    int (*fn)(void *ud, const char *payload, size_t len), void *ud)
+{
+	struct live_src l = { r, NULL };
+
+	return write_image(registry_retention(r), config_hours,
+	    registry_count(r), live_next, &l, fn, ud);
+}
+
+/* ---- frozen copies ---- */
+
+/* Strings are copied into blocks of this size (never moved once there). */
+#define FROZEN_BLOCK (1u << 20)
+
+struct frozen_block {
+	struct frozen_block *next;
+	size_t used;
+	char data[FROZEN_BLOCK];
+};
+
+struct frozen_rec {
+	const char *plate, *name, *phone;
+	size_t name_len;
+	int64_t registered_at, updated_at, last_exit_at;
+};
+
+struct contacts_frozen {
+	int64_t retention, config_hours;
+	size_t n, cap, bytes;
+	struct frozen_rec *v;
+	struct frozen_block *first;	/* in the order they were filled */
+	struct frozen_block *cur;	/* the one being filled */
+};
+
+/* A copy of s[0..len) and a NUL in f's blocks; NULL when out of memory. */
+static const char *
+frozen_str(struct contacts_frozen *f, const char *s, size_t len)
+{
+	struct frozen_block *b = f->cur;
+	char *p;
+
+	if (b == NULL || FROZEN_BLOCK - b->used < len + 1) {
+		/* The next block kept from an earlier copy, or a new one. */
+		struct frozen_block *next = b == NULL ? f->first : b->next;
+
+		if (next == NULL) {
+			if ((next = malloc(sizeof(*next))) == NULL)
+				return NULL;
+			next->next = NULL;
+			if (b != NULL)
+				b->next = next;
+			else
+				f->first = next;
+		}
+		b = next;
+		b->used = 0;
+		f->cur = b;
+	}
+	p = b->data + b->used;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	b->used += len + 1;
+	f->bytes += len;
+	return p;
+}
+
+struct contacts_frozen *
+contacts_freeze(const registry *r, int64_t config_hours,
+    struct contacts_frozen *reuse)
+{
+	struct contacts_frozen *f = reuse;
+	const void *cur = NULL;
+	struct registry_entry e;
+	size_t n = registry_count(r);
+
+	if (f == NULL && (f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	contacts_frozen_wipe(f);
+	f->retention = registry_retention(r);
+	f->config_hours = config_hours;
+	if (n > f->cap) {
+		/* Pointers and times only: growing it leaves no contact behind. */
+		struct frozen_rec *nv = realloc(f->v, n * sizeof(*nv));
+
+		if (nv == NULL) {
+			contacts_frozen_free(f);
+			return NULL;
+		}
+		f->v = nv;
+		f->cap = n;
+	}
+	while (f->n < n && registry_next(r, &cur, &e)) {
+		struct frozen_rec *d = &f->v[f->n];
+
+		if ((d->plate = frozen_str(f, e.plate, strlen(e.plate))) == NULL ||
+		    (d->name = frozen_str(f, e.contact_name, e.contact_len)) == NULL ||
+		    (d->phone = frozen_str(f, e.phone, strlen(e.phone))) == NULL) {
+			contacts_frozen_free(f);
+			return NULL;
+		}
+		d->name_len = e.contact_len;
+		d->registered_at = e.registered_at;
+		d->updated_at = e.updated_at;
+		d->last_exit_at = e.last_exit_at;
+		f->n++;
+	}
+	return f;
+}
+
+struct frozen_src {
+	const struct contacts_frozen *f;
+	size_t i;
+};
+
+static int
+frozen_next(void *src, struct registry_entry *e)
+{
+	struct frozen_src *s = src;
+	const struct frozen_rec *d;
+
+	if (s->i >= s->f->n)
+		return 0;
+	d = &s->f->v[s->i++];
+	memset(e, 0, sizeof(*e));
+	e->plate = d->plate;
+	e->contact_name = d->name;
+	e->contact_len = d->name_len;
+	e->phone = d->phone;
+	e->registered_at = d->registered_at;
+	e->updated_at = d->updated_at;
+	e->last_exit_at = d->last_exit_at;
+	return 1;
+}
+
+int
+contacts_image_frozen(const struct contacts_frozen *f,
+    int (*fn)(void *ud, const char *payload, size_t len), void *ud)
+{
+	struct frozen_src s = { f, 0 };
+
+	return write_image(f->retention, f->config_hours, f->n, frozen_next, &s,
+	    fn, ud);
+}
+
+size_t
+contacts_frozen_bytes(const struct contacts_frozen *f)
+{
+	/* The strings, and about 140 bytes of keys and times a record. */
+	return f->bytes + f->n * 140 + 128;
+}
+
+void
+contacts_frozen_wipe(struct contacts_frozen *f)
+{
+	for (struct frozen_block *b = f->first; b != NULL; b = b->next) {
+		explicit_bzero(b->data, b->used);
+		b->used = 0;
+	}
+	f->cur = NULL;
+	f->n = 0;
+	f->bytes = 0;
+}
+
+void
+contacts_frozen_free(struct contacts_frozen *f)
+{
+	struct frozen_block *b, *next;
+
+	if (f == NULL)
+		return;
+	contacts_frozen_wipe(f);
+	for (b = f->first; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(f->v);
+	free(f);
 }
 
 void

@@ -1125,11 +1125,16 @@ def test_only_clients_that_come_straight_back_are_waited_for():
     try:
         d.start()
         changes_in_a_loop(d, pause=0.005, prefix="PACED")
-        paced = metrics(http_port)["parkd_journal_batches_held_total"]
+        m = metrics(http_port)
+        paced, paced_batches = m["parkd_journal_batches_held_total"], m["parkd_journal_batches_total"]
         made = changes_in_a_loop(d, prefix="LOOP")
         m = metrics(http_port)
         looped = m["parkd_journal_batches_held_total"] - paced
-        assert paced <= 10, (paced, m["parkd_journal_batches_total"])
+        # A few at the start (and, on a loaded machine, a few when a pause
+        # runs long): 10, or 3 % of the paced batches (370-613 of them in
+        # quiet runs, 2-5 held; 11 held once on a loaded machine).  With the
+        # share rule removed 167 were held.
+        assert paced <= max(10, paced_batches * 3 // 100), (paced, paced_batches)
         assert looped > 20, (looped, made, m["parkd_journal_batches_total"])
     finally:
         d.close()

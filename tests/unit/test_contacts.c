@@ -537,6 +537,105 @@ test_image_shape(void **state)
 	registry_free(r);
 }
 
+static int
+collect(void *ud, const char *p, size_t len)
+{
+	struct wal_buf *b = ud;
+
+	return wal_buf_add(b, 1, p, len);
+}
+
+/* n records with some long names (100 characters of 4 bytes each). */
+static void
+fill_registry(registry *r, size_t n, int64_t at)
+{
+	char plate[32], name[REGISTRY_NAME_MAX_BYTES + 1], phone[32];
+
+	for (size_t i = 0; i < n; i++) {
+		struct registry_entry e;
+
+		memset(&e, 0, sizeof(e));
+		snprintf(plate, sizeof(plate), "FRZ %zu", i);
+		if (i % 7 == 0) {
+			name[0] = '\0';
+			for (int k = 0; k < 100; k++)
+				strcat(name, "\xf0\x9f\x9a\x97");
+		} else {
+			snprintf(name, sizeof(name), "Name \"%zu\" \\ %zu", i, i * 7);
+		}
+		snprintf(phone, sizeof(phone), "+49151%07zu", i);
+		e.plate = plate;
+		e.contact_name = name;
+		e.contact_len = strlen(name);
+		e.phone = phone;
+		e.registered_at = at + (int64_t)i;
+		e.updated_at = at + 2 * (int64_t)i;
+		e.last_exit_at = i % 3 ? at + 3 * (int64_t)i : 0;
+		assert_int_equal(registry_restore(r, &e), PK_OK);
+	}
+}
+
+/* Freezes r (into reuse, when given) and checks the image it writes. */
+static struct contacts_frozen *
+freeze_and_compare(registry **r, int64_t config, struct contacts_frozen *reuse,
+    int free_registry)
+{
+	struct contacts_frozen *f;
+	struct wal_buf live, frozen;
+
+	memset(&live, 0, sizeof(live));
+	memset(&frozen, 0, sizeof(frozen));
+	assert_int_equal(contacts_image(*r, config, collect, &live), 0);
+	f = contacts_freeze(*r, config, reuse);
+	assert_non_null(f);
+	if (reuse != NULL)
+		assert_ptr_equal(f, reuse);
+	assert_true(contacts_frozen_bytes(f) + 16 * (registry_count(*r) + 1) >=
+	    live.len);
+	if (free_registry) {
+		/* The registry moves on, then goes; the copy does not. */
+		(void)registry_delete(*r, "FRZ 1");
+		registry_set_retention(*r, 0, INT64_MIN, NULL);
+		registry_purge(*r);
+		registry_free(*r);
+		*r = NULL;
+	}
+	assert_int_equal(contacts_image_frozen(f, collect, &frozen), 0);
+	assert_int_equal(frozen.len, live.len);
+	assert_memory_equal(frozen.data, live.data, live.len);
+	wal_buf_free(&live);
+	wal_buf_free(&frozen);
+	return f;
+}
+
+/*
+ * A frozen copy writes, byte for byte, the image the registry would have
+ * written when it was frozen, whatever happens to the registry after:
+ * records deleted (and wiped), the retention changed, the registry purged
+ * and freed.  Enough records to fill more than one of the copy's string
+ * blocks; then the same copy's memory reused for an empty registry and
+ * for a larger one.
+ */
+static void
+test_frozen_image_is_the_image_at_the_freeze(void **state)
+{
+	registry *r = registry_new(5);
+	struct contacts_frozen *f;
+
+	(void)state;
+	fill_registry(r, 12000, T0);
+	f = freeze_and_compare(&r, 9, NULL, 1);
+	contacts_frozen_wipe(f);
+	r = registry_new(2);
+	f = freeze_and_compare(&r, -1, f, 1);
+	r = registry_new(3);
+	fill_registry(r, 20000, T0 + 5);
+	f = freeze_and_compare(&r, 4, f, 0);
+	registry_free(r);
+	contacts_frozen_free(f);
+	contacts_frozen_free(NULL);
+}
+
 /* ---- inside flags from the garage ---- */
 
 static void
@@ -600,6 +699,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_erasures_counted),
 		cmocka_unit_test(test_image_shape),
+		cmocka_unit_test(test_frozen_image_is_the_image_at_the_freeze),
 		cmocka_unit_test(test_sync_inside_from_the_garage),
 	};
 
