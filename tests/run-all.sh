@@ -49,7 +49,7 @@ if command -v clang >/dev/null 2>&1; then
     # By source, so that a binary left over from a removed target is not run.
     for src in tests/fuzz/fuzz_*.c; do
       n=$(basename "$src" .c); f=build/fuzz/$n; d=build/fuzz/corpus-$n; mkdir -p "$d"
-      if "$f" -max_total_time="${FUZZ_SMOKE_SECONDS:-5}" -max_len=4096 "$d" tests/fuzz/seeds/"$n" > build/fuzz-$n.log 2>&1; then
+      if "$f" -max_total_time="${FUZZ_SMOKE_SECONDS:-3}" -max_len=4096 "$d" tests/fuzz/seeds/"$n" > build/fuzz-$n.log 2>&1; then
         echo "ok   $n: $(grep -o 'stat::number_of_executed_units: [0-9]*' build/fuzz-$n.log || tail -1 build/fuzz-$n.log)"
         tally fuzz 1 0
       else
