@@ -162,6 +162,44 @@ datadir_read_file(const char *path, unsigned char **buf, size_t *len)
 }
 
 int
+datadir_replace(const char *dir, const char *path, const char *tmp,
+    const void *p, size_t len, int *renamed, const char **what)
+{
+	int fd, e;
+
+	*renamed = 0;
+	*what = "open";
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	if (datadir_write_at(fd, p, len, 0) != 0)
+		*what = "write";
+	else if (fdatasync(fd) != 0)
+		*what = "fdatasync";
+	else
+		*what = NULL;
+	e = errno;
+	if (close(fd) != 0 && *what == NULL) {
+		e = errno;
+		*what = "close";
+	}
+	if (*what == NULL && rename(tmp, path) != 0) {
+		e = errno;
+		*what = "rename";
+	}
+	if (*what != NULL) {
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	*renamed = 1;
+	if (datadir_fsync(dir) != 0) {
+		*what = "fsync of the directory";
+		return -1;
+	}
+	return 0;
+}
+
+int
 datadir_write_at(int fd, const void *p, size_t len, uint64_t off)
 {
 	const unsigned char *b = p;

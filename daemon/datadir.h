@@ -65,6 +65,16 @@ int datadir_read_file(const char *path, unsigned char **buf, size_t *len);
 int datadir_write_at(int fd, const void *p, size_t len, uint64_t off);
 
 /*
+ * Makes path (in dir) hold p[0..len), or leaves it as it was: writes tmp
+ * (created 0600), fdatasyncs and closes it, renames it over path and
+ * fsyncs dir.  0, or -1 with errno set and *what naming the step (tmp is
+ * removed unless it was renamed); *renamed is 1 once path is the new
+ * file (then only the directory's fsync can have failed).
+ */
+int datadir_replace(const char *dir, const char *path, const char *tmp,
+    const void *p, size_t len, int *renamed, const char **what);
+
+/*
  * Takes the data directory for this process: opens dir/LOCK (created
  * 0600, close-on-exec), locks it with flock(LOCK_EX | LOCK_NB) and writes
  * the pid into it.  Returns the descriptor, which holds the lock until it

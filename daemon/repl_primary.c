@@ -766,7 +766,6 @@ ct_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
-/* A standby of a later epoch: this daemon is no longer the primary. */
 /*
  * The fence on disk (data_dir/fence), so that a fenced primary restarted
  * where the new primary cannot reach it stays fenced: written on the
@@ -794,28 +793,14 @@ work_fence(uv_work_t *req)
 {
 	struct fence_job *fj = (struct fence_job *)req;
 	char path[DATADIR_PATH_MAX + 16], tmp[DATADIR_PATH_MAX + 16];
-	int fd;
+	int renamed;
 
 	fence_paths(fj->dir, path, tmp, sizeof(path));
-	fj->what = "open";
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+	if (datadir_replace(fj->dir, path, tmp, fj->text, fj->len, &renamed,
+	    &fj->what) != 0)
 		fj->err = errno;
-		return;
-	}
-	fj->what = "write";
-	if (datadir_write_at(fd, fj->text, fj->len, 0) == 0) {
-		fj->what = "fdatasync";
-		if (fdatasync(fd) == 0)
-			fj->what = NULL;
-	}
-	fj->err = fj->what != NULL ? errno : 0;
-	close(fd);
-	if (fj->what != NULL)
-		return;
-	if (rename(tmp, path) != 0 || datadir_fsync(fj->dir) != 0) {
-		fj->err = errno;
-		fj->what = "rename";
-	}
+	else
+		fj->what = NULL;
 }
 
 static void
@@ -907,6 +892,7 @@ fence_load(struct repl_primary *rp)
 	free(buf);
 }
 
+/* A standby of a later epoch: this daemon is no longer the primary. */
 static void
 fence(struct repl_primary *rp, uint32_t epoch, const char *by)
 {

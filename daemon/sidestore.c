@@ -182,41 +182,9 @@ int
 sidestore_rewrite(const struct sidestore_paths *p, int log_fd,
     const void *image, size_t len, int *renamed, const char **what)
 {
-	int fd, e;
-
-	*renamed = 0;
-	fd = open(p->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		*what = "image open";
+	if (datadir_replace(p->dir, p->image, p->tmp, image, len, renamed,
+	    what) != 0)
 		return -1;
-	}
-	if (datadir_write_at(fd, image, len, 0) != 0 || fdatasync(fd) != 0) {
-		e = errno;
-		*what = "image write";
-		close(fd);
-		unlink(p->tmp);
-		errno = e;
-		return -1;
-	}
-	if (close(fd) != 0) {
-		e = errno;
-		*what = "image close";
-		unlink(p->tmp);
-		errno = e;
-		return -1;
-	}
-	if (rename(p->tmp, p->image) != 0) {
-		e = errno;
-		*what = "image rename";
-		unlink(p->tmp);
-		errno = e;
-		return -1;
-	}
-	*renamed = 1;
-	if (datadir_fsync(p->dir) != 0) {
-		*what = "image fsync dir";
-		return -1;
-	}
 	/* Only now may the log go: the image holds all it said. */
 	if (ftruncate(log_fd, 0) != 0 || fdatasync(log_fd) != 0) {
 		*what = "log truncate";
