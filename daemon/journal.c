@@ -347,15 +347,8 @@ wrote(struct journal *j, const struct jwork *w)
 
 	if (j->side != NULL)
 		side_wrote(j, w);
-	if (w->len == 0) {
-		/*
-		 * An image alone: no LSN became durable, but whoever waits
-		 * for the image hears of it (a standby's acknowledgements).
-		 */
-		if (j->hooks.durable)
-			(void)j->hooks.durable(j->hooks.ud, j->durable_lsn);
-		return 0;
-	}
+	if (w->len == 0)
+		return 0;	/* an image alone: no LSN became durable */
 	j->offset += w->len;
 	j->stats.batches++;
 	if (w->sync)

@@ -167,9 +167,13 @@ side_frozen_free(void *frozen)
 static void
 side_rewritten(void *ud, uint64_t lsn, uint64_t image_bytes)
 {
-	(void)ud;
+	struct regstore *rs = ud;
+
 	log_debug("store rewritten lsn=%" PRIu64 " bytes=%" PRIu64, lsn,
 	    image_bytes);
+	/* A standby may hold acknowledgements back for this rewrite. */
+	if (rs->s != NULL)
+		replication_side_rewritten(rs->s->repl);
 }
 
 struct regstore *

@@ -448,6 +448,15 @@ send_ack(struct repl_standby *rs, uint64_t lsn)
 	send_frame(rs, REPL_ACK, b, sizeof(b));
 }
 
+/* Acknowledges durable, as far as allowed, when that is more than said. */
+static void
+ack_more(struct repl_standby *rs, uint64_t durable)
+{
+	if (rs->conn != NULL && rs->state == S_STREAMING && !rs->fence_mode &&
+	    ackable(rs, durable) > rs->acked)
+		send_ack(rs, durable);
+}
+
 
 static void
 send_hello(struct repl_standby *rs)
@@ -780,8 +789,7 @@ install_image(struct repl_standby *rs)
 	rs->images++;
 	log_info("the registry follows the primary image_lsn=%" PRIu64, rs->img_lsn);
 	/* With nothing to wait for, what was held back goes now. */
-	if (ackable(rs, journal_durable(rs->s->journal)) > rs->acked)
-		send_ack(rs, journal_durable(rs->s->journal));
+	ack_more(rs, journal_durable(rs->s->journal));
 	return 0;
 }
 
@@ -1064,13 +1072,17 @@ repl_standby_durable(struct repl_standby *rs, uint64_t durable)
 		try_install(rs);
 		return;
 	}
-	if (rs->conn != NULL && rs->state == S_STREAMING && !rs->fence_mode &&
-	    ackable(rs, durable) > rs->acked)
-		send_ack(rs, durable);
+	ack_more(rs, durable);
 	if (rs->backlog && journal_last(j) - journal_durable(j) <= BACKLOG_RECORDS / 2) {
 		rs->backlog = 0;
 		process(rs);
 	}
+}
+
+void
+repl_standby_side_rewritten(struct repl_standby *rs)
+{
+	ack_more(rs, journal_durable(rs->s->journal));
 }
 
 void

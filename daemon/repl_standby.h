@@ -37,6 +37,8 @@ void repl_standby_start(struct repl_standby *rs);
 
 /* The journal made up to durable durable: acknowledge it, read on. */
 void repl_standby_durable(struct repl_standby *rs, uint64_t durable);
+/* The registry's store was rewritten: acknowledgements held for it go. */
+void repl_standby_side_rewritten(struct repl_standby *rs);
 /* The journal failed: drop the connection (it is made again once the journal takes changes). */
 void repl_standby_journal_failed(struct repl_standby *rs);
 

@@ -117,6 +117,13 @@ replication_durable(struct replication *r, uint64_t durable)
 }
 
 void
+replication_side_rewritten(struct replication *r)
+{
+	if (r != NULL && r->rs != NULL && r->standby)
+		repl_standby_side_rewritten(r->rs);
+}
+
+void
 replication_journal_failed(struct replication *r)
 {
 	if (r == NULL)

@@ -81,6 +81,8 @@ int replication_degraded(struct replication *r, const char **why);
 /* Journal hooks, passed on by the server. */
 void replication_batch(struct replication *r, const struct journal_batch *b);
 void replication_durable(struct replication *r, uint64_t durable);
+/* The side stream was rewritten (journal_side_hooks.rewritten). */
+void replication_side_rewritten(struct replication *r);
 void replication_journal_failed(struct replication *r);
 
 /*
