@@ -191,7 +191,6 @@ struct jwork {
 	unsigned char *image;
 	size_t image_len, image_cap;
 	uint64_t image_lsn;
-	int image_wiped;	/* the job wrote it and wiped it: it can serve again */
 	int image_nomem;	/* the job could not make it: asked again */
 	int main_done;		/* the batch is on disk; a later error is the image's */
 	int renamed;		/* the image is in place */
@@ -239,7 +238,6 @@ make_image(struct jwork *w)
 		if (b.data != NULL)
 			explicit_bzero(b.data, b.len);
 		w->image_len = 0;
-		w->image_wiped = 1;
 		w->image_nomem = 1;
 		return -1;
 	}
@@ -260,7 +258,6 @@ rewrite_side(struct jwork *w)
 	 * of megabytes (a failed rewrite takes a new image when retried).
 	 */
 	explicit_bzero(w->image, w->image_len);
-	w->image_wiped = 1;
 }
 
 /* Pool thread: writes (and syncs) one batch, in a new segment if due. */
@@ -316,6 +313,26 @@ work_write(uv_work_t *req)
 	if (w->err == 0) {
 		w->main_done = 1;
 		rewrite_side(w);
+	}
+}
+
+/*
+ * What a batch borrowed for an image goes back for the next: the image's
+ * buffer holds nothing (the job wipes what it wrote, or never wrote), the
+ * state's copy only once the job wiped it.
+ */
+static void
+keep_spares(struct journal *j, struct jwork *w)
+{
+	if (w->image != NULL && j->image_spare.data == NULL) {
+		j->image_spare.data = w->image;
+		j->image_spare.cap = w->image_cap;
+		j->image_spare.len = 0;
+		w->image = NULL;
+	}
+	if (w->frozen != NULL && w->frozen_wiped && j->frozen_spare == NULL) {
+		j->frozen_spare = w->frozen;
+		w->frozen = NULL;
 	}
 }
 
@@ -408,16 +425,7 @@ after_write(uv_work_t *req, int status)
 		log_warn("out of memory for the %s image: it is made again with the "
 		    "next batch", j->side->name);
 	}
-	if (w->image_wiped && j->image_spare.data == NULL) {
-		j->image_spare.data = w->image;
-		j->image_spare.cap = w->image_cap;
-		j->image_spare.len = 0;
-		w->image = NULL;
-	}
-	if (w->frozen_wiped && j->frozen_spare == NULL) {
-		j->frozen_spare = w->frozen;
-		w->frozen = NULL;
-	}
+	keep_spares(j, w);
 	if (w->err != 0) {
 		/* A failed image after a written batch: the batch still counts. */
 		if (w->main_done)
@@ -525,11 +533,7 @@ untake_batch(struct journal *j, struct jwork *w)
 	w->side_data = NULL;
 	if (w->rewriting)
 		j->side_rewrite = 1;
-	if (w->image != NULL && j->image_spare.data == NULL) {
-		j->image_spare.data = w->image;
-		j->image_spare.cap = w->image_cap;
-		w->image = NULL;
-	}
+	keep_spares(j, w);
 	work_free(w);
 }
 
