@@ -12,6 +12,7 @@
 #include "publish.h"
 #include "regops.h"
 #include "replication.h"
+#include "sidelog.h"
 #include "server.h"
 #include "wal.h"
 
@@ -376,9 +377,9 @@ regstore_install(struct regstore *rs, const unsigned char *img, size_t len,
     int *held_contacts, char *err, size_t errlen)
 {
 	struct install in;
-	struct wal_rec rec;
+	struct sidelog_result res;
 	struct jerr e = { err, errlen, 0 };
-	size_t off = 0;
+	int rc;
 
 	in.reg = registry_new(rs->cfg->registry.retention_hours);
 	if (in.reg == NULL) {
@@ -386,19 +387,12 @@ regstore_install(struct regstore *rs, const unsigned char *img, size_t len,
 		return 0;
 	}
 	contacts_meta_init(&in.meta);
-	while (off < len) {
-		if (wal_next(img, len, &off, &rec) != WAL_OK) {
-			snprintf(err, errlen, "a damaged image record");
-			break;
-		}
-		if (install_one(&in, rec.lsn, 1, rec.payload, rec.len, err,
-		    errlen) != 0)
-			break;
-	}
-	if (off >= len && in.meta.image_expect < 0)
-		snprintf(err, errlen, "an image without its header");
-	if (off < len || in.meta.image_expect < 0 ||
-	    contacts_image_complete(&in.meta, &e) != 0) {
+	/* Read as the store's own image is read at start-up, no log after it. */
+	rc = sidelog_read(img, len, NULL, 0, journal_last(rs->s->journal),
+	    install_one, &in, &res, err, errlen);
+	if (rc == 0 && in.meta.image_expect < 0)
+		rc = jerr_set(&e, "image", "has no header");
+	if (rc != 0 || contacts_image_complete(&in.meta, &e) != 0) {
 		registry_free(in.reg);
 		return 0;
 	}
@@ -407,10 +401,9 @@ regstore_install(struct regstore *rs, const unsigned char *img, size_t len,
 	rs->reg = in.reg;
 	in.meta.erased = rs->meta.erased;
 	rs->meta = in.meta;
-	if (rs->s != NULL && rs->s->env.registry != NULL)
+	if (rs->s->env.registry != NULL)
 		rs->s->env.registry = rs->reg;
-	return rs->s != NULL && rs->s->journal != NULL ?
-	    journal_side_rewrite(rs->s->journal) : 0;
+	return journal_side_rewrite(rs->s->journal);
 }
 
 int

@@ -141,16 +141,10 @@ struct frozen_block {
 	char data[FROZEN_BLOCK];
 };
 
-struct frozen_rec {
-	const char *plate, *name, *phone;
-	size_t name_len;
-	int64_t registered_at, updated_at, last_exit_at;
-};
-
 struct contacts_frozen {
 	int64_t retention, config_hours;
 	size_t n, cap, bytes;
-	struct frozen_rec *v;
+	struct registry_entry *v;	/* strings in the blocks */
 	struct frozen_block *first;	/* in the order they were filled */
 	struct frozen_block *cur;	/* the one being filled */
 };
@@ -203,7 +197,7 @@ contacts_freeze(const registry *r, int64_t config_hours,
 	f->config_hours = config_hours;
 	if (n > f->cap) {
 		/* Pointers and times only: growing it leaves no contact behind. */
-		struct frozen_rec *nv = realloc(f->v, n * sizeof(*nv));
+		struct registry_entry *nv = realloc(f->v, n * sizeof(*nv));
 
 		if (nv == NULL) {
 			contacts_frozen_free(f);
@@ -213,19 +207,15 @@ contacts_freeze(const registry *r, int64_t config_hours,
 		f->cap = n;
 	}
 	while (f->n < n && registry_next(r, &cur, &e)) {
-		struct frozen_rec *d = &f->v[f->n];
-
-		if ((d->plate = frozen_str(f, e.plate, strlen(e.plate))) == NULL ||
-		    (d->name = frozen_str(f, e.contact_name, e.contact_len)) == NULL ||
-		    (d->phone = frozen_str(f, e.phone, strlen(e.phone))) == NULL) {
+		/* The entry as it is, its strings pointing at the copies. */
+		if ((e.plate = frozen_str(f, e.plate, strlen(e.plate))) == NULL ||
+		    (e.contact_name = frozen_str(f, e.contact_name,
+		    e.contact_len)) == NULL ||
+		    (e.phone = frozen_str(f, e.phone, strlen(e.phone))) == NULL) {
 			contacts_frozen_free(f);
 			return NULL;
 		}
-		d->name_len = e.contact_len;
-		d->registered_at = e.registered_at;
-		d->updated_at = e.updated_at;
-		d->last_exit_at = e.last_exit_at;
-		f->n++;
+		f->v[f->n++] = e;
 	}
 	return f;
 }
@@ -239,19 +229,10 @@ static int
 frozen_next(void *src, struct registry_entry *e)
 {
 	struct frozen_src *s = src;
-	const struct frozen_rec *d;
 
 	if (s->i >= s->f->n)
 		return 0;
-	d = &s->f->v[s->i++];
-	memset(e, 0, sizeof(*e));
-	e->plate = d->plate;
-	e->contact_name = d->name;
-	e->contact_len = d->name_len;
-	e->phone = d->phone;
-	e->registered_at = d->registered_at;
-	e->updated_at = d->updated_at;
-	e->last_exit_at = d->last_exit_at;
+	*e = s->f->v[s->i++];
 	return 1;
 }
 
