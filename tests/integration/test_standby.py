@@ -762,11 +762,7 @@ def test_the_registry_image_does_not_count_as_lag():
         calls = [("vehicle_register", {"plate": "LAG %d" % i, "contact_name": "Person %d" % i,
                                        "phone": "+4915160%06d" % i}) for i in range(40000)]
         assert all("result" in r for r in pipeline(c, calls, chunk=500))
-        sk = socket.create_connection(("127.0.0.1", a.rport))
-        last = a.health()["journal"]["lsn"]
-        hello = {"token": TOKEN, "last": last, "epoch": 1, "listen": "127.0.0.1:1",
-                 "facility": a.cfg["facility"]["name"], "fence": False}
-        sk.sendall(frame(b"H", json.dumps(hello).encode()))
+        sk, last = played_standby(a)
         streaming(a)
         for k in range(10):
             c.ok("entry", gate="north", plate="LG%d" % k, **CAR)
@@ -819,6 +815,110 @@ def recv_frame(sk):
     return head[4:5], body
 
 
+def facility_records(base, n):
+    """The payloads of a real primary's journal of base after n entries:
+    records a played primary can send as its own."""
+    a = Node(base)
+    try:
+        a.start()
+        for i in range(n):
+            a.ok("entry", gate="north", plate="REAL%d" % i, **CAR)
+        assert a.stop() == 0
+        recs = []
+        for seg in segments(a.data_dir):
+            recs += [p for _, _, _, p in wal_records(read(os.path.join(a.data_dir, seg)))]
+        return recs
+    finally:
+        stop_all(a)
+
+
+class PlayedPrimary:
+    """A primary played by the test: standbys configured with it connect
+    to its listener; accept() takes one, reads its hello and welcomes it
+    as a primary of epoch 1 that holds what the standby holds."""
+
+    def __init__(self):
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.srv.settimeout(20)
+        self.rport = self.srv.getsockname()[1]
+
+    def accept(self):
+        """(socket, the LSN the standby said it holds)."""
+        sk, _ = self.srv.accept()
+        sk.settimeout(20)
+        t, body = recv_frame(sk)
+        assert t == b"H", t
+        last = json.loads(body)["last"]
+        info = {"epoch": 1, "last": last, "listen": "127.0.0.1:1", "audit": "",
+                "audit_lsn": 0}
+        sk.sendall(frame(b"W", json.dumps(info).encode()))
+        return sk, last
+
+    def close(self):
+        self.srv.close()
+
+
+def test_a_standby_holds_acknowledgements_until_the_registry_is_on_its_disk():
+    """Records read from a primary's files come without their contacts: a
+    standby acknowledges nothing past what it held at its hello until the
+    registry's image has come and its store, rewritten with it, is on its
+    disk.  Played primary: records, a pause (they are durable on the
+    standby, acknowledgements stay at the hello), then the image with a
+    contact: the first acknowledgement of the records finds the contact
+    in the standby's files."""
+    base = small_config([{"level": 0, "zone": "A", "type": "regular", "count": 5,
+                          "x": 5, "y": 10, "dx": 1, "dy": 0}])
+    recs = facility_records(base, 3)
+    header = json.dumps({"op": "image", "retention": 24, "config": 24, "records": 1}).encode()
+    put = json.dumps({"op": "put", "plate": "ACK 1", "contact_name": "Held Back",
+                      "phone": "+4915177777777", "registered_at": 1, "updated_at": 1,
+                      "last_exit_at": 0}).encode()
+    p = PlayedPrimary()
+    b = Node(base, primary=p)
+    sk = None
+    try:
+        b.start()
+        sk, last = p.accept()
+        n = len(recs) - last
+        sk.sendall(frame(b"R", b"".join(wal(last + 1 + i, recs[last + i]) for i in range(n))))
+        wait_for(lambda: b.health()["journal"]["durable_lsn"] == last + n, "the records durable")
+        acks = []
+        sk.settimeout(0.5)
+        try:
+            while True:
+                t, body = recv_frame(sk)
+                acks.append(struct.unpack("<Q", body)[0])
+        except socket.timeout:
+            pass
+        assert all(a <= last for a in acks), (acks, last)
+        r = b.repl()
+        assert r["acks_held_at"] == last and r["registry_image_lsn"] == 0, r
+        assert not where(b.data_dir, ["Held Back"])
+        sk.settimeout(20)
+        sk.sendall(frame(b"I", wal(last + n, header) + wal(last + n, put)) + frame(b"I", b""))
+        while True:
+            t, body = recv_frame(sk)
+            if t == b"A" and struct.unpack("<Q", body)[0] >= last + n:
+                break
+        # The acknowledgement came after the rewrite: the contact is on disk.
+        assert where(b.data_dir, ["Held Back", "4915177777777"]) == {
+            "Held Back": ["contacts/contacts.db"], "4915177777777": ["contacts/contacts.db"]}
+        r = b.repl()
+        assert r["acks_held_at"] is None and r["registry_image_lsn"] == last + n, r
+        sk.close()
+        sk = None
+        closing(b)
+        b = None
+    finally:
+        if sk is not None:
+            sk.close()
+        p.close()
+        stop_all(b)
+
+
 def test_a_standby_refuses_a_hostile_registry_stream():
     """A primary played here sends a standby what no primary would: side
     records before any image, a damaged image, an image of another LSN
@@ -827,16 +927,7 @@ def test_a_standby_refuses_a_hostile_registry_stream():
     its health, connects again, and keeps none of it."""
     base = small_config([{"level": 0, "zone": "A", "type": "regular", "count": 5,
                           "x": 5, "y": 10, "dx": 1, "dy": 0}])
-    # Real records of this facility, to send as a primary would.
-    a = Node(base)
-    a.start()
-    for i in range(4):
-        a.ok("entry", gate="north", plate="REAL%d" % i, **CAR)
-    assert a.stop() == 0
-    recs = []
-    for seg in segments(a.data_dir):
-        recs += [payload for _, _, _, payload in wal_records(read(os.path.join(a.data_dir, seg)))]
-    stop_all(a)
+    recs = facility_records(base, 4)
     assert len(recs) >= 4, len(recs)
     header = json.dumps({"op": "image", "retention": 24, "config": 24, "records": 0}).encode()
     put = json.dumps({"op": "put", "plate": "HOST 1", "contact_name": "Hostile Person",
@@ -859,24 +950,13 @@ def test_a_standby_refuses_a_hostile_registry_stream():
          frame(b"R", wal(last + 1, recs[last])) + frame(b"C", wal(last + 1, put)) +
          frame(b"R", wal(last + 2, recs[last + 1])), "without its record"),
     ]
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    srv.settimeout(20)
-    fake = type("FakePrimary", (), {"rport": srv.getsockname()[1]})
-    b = Node(base, primary=fake)
+    p = PlayedPrimary()
+    b = Node(base, primary=p)
     try:
         b.start()
         for hostile, why in cases:
-            sk, _ = srv.accept()
-            sk.settimeout(20)
-            t, body = recv_frame(sk)
-            assert t == b"H", t
-            last = json.loads(body)["last"]
-            info = {"epoch": 1, "last": last, "listen": "127.0.0.1:1", "audit": "",
-                    "audit_lsn": 0}
-            sk.sendall(frame(b"W", json.dumps(info).encode()) + hostile(last))
+            sk, last = p.accept()
+            sk.sendall(hostile(last))
             while recv_frame(sk) is not None:     # its acks, until it hangs up
                 pass
             sk.close()
@@ -888,7 +968,7 @@ def test_a_standby_refuses_a_hostile_registry_stream():
         closing(b)
         b = None
     finally:
-        srv.close()
+        p.close()
         stop_all(b)
 
 
@@ -1016,11 +1096,7 @@ def test_a_half_closed_subscriber_closes_once_its_changes_are_acknowledged_in_st
         a.start()
         kiosk, gate = a.client(), a.client()
         kiosk.ok("subscribe", topics=["search:NOMATCH"])
-        sk = socket.create_connection(("127.0.0.1", a.rport))
-        last = a.health()["journal"]["lsn"]
-        hello = {"token": TOKEN, "last": last, "epoch": 1, "listen": "127.0.0.1:1",
-                 "facility": a.cfg["facility"]["name"], "fence": False}
-        sk.sendall(frame(b"H", json.dumps(hello).encode()))
+        sk, last = played_standby(a)
         sk.sendall(frame(b"A", struct.pack("<Q", last)))
         streaming(a)
         gate.request("entry", {"gate": "north", "plate": "STEP1", **CAR}, rid=1)
@@ -1068,6 +1144,22 @@ def test_sync_without_a_standby_goes_on_alone_after_the_timeout():
 
 def frame(t, body):
     return struct.pack("<I", len(body) + 1) + t + body
+
+
+def say_hello(sk, primary, last):
+    """The hello of a standby of epoch 1 that holds up to last."""
+    hello = {"token": TOKEN, "last": last, "epoch": 1, "listen": "127.0.0.1:1",
+             "facility": primary.cfg["facility"]["name"], "fence": False}
+    sk.sendall(frame(b"H", json.dumps(hello).encode()))
+
+
+def played_standby(primary):
+    """A standby played by the test, holding all the primary has: its
+    socket, hello said, and the LSN it said it holds."""
+    sk = socket.create_connection(("127.0.0.1", primary.rport))
+    last = primary.health()["journal"]["lsn"]
+    say_hello(sk, primary, last)
+    return sk, last
 
 
 def flood_and_gate(d, seconds, tag):
@@ -1129,10 +1221,7 @@ def test_standby_that_does_not_read_is_dropped():
         # reads again: a small receive window.
         sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sk.connect(("127.0.0.1", a.rport))
-        hello = {"token": TOKEN, "last": a.health()["journal"]["durable_lsn"], "epoch": 1,
-                 "listen": "127.0.0.1:1", "facility": a.cfg["facility"]["name"],
-                 "fence": False}
-        sk.sendall(frame(b"H", json.dumps(hello).encode()))
+        say_hello(sk, a, a.health()["journal"]["durable_lsn"])
         wait_for(lambda: [s["state"] for s in a.repl()["standbys"]] == ["streaming"],
                  "the silent standby")
         rss0 = a.rss_kb()
