@@ -768,6 +768,24 @@ keep_records(struct wal_buf *b, const unsigned char *body, size_t len,
 }
 
 /*
+ * Whether len more bytes would take what b holds past
+ * replication.max_registry_bytes: a primary may not make a standby hold
+ * more than its operator allowed (the connection is dropped, and says so).
+ */
+static int
+over_bound(struct repl_standby *rs, const struct wal_buf *b, size_t len,
+    const char *what)
+{
+	uint64_t max = (uint64_t)rs->s->cfg->repl.max_registry_bytes;
+
+	if ((uint64_t)b->len + len <= max)
+		return 0;
+	drop(rs, "%s is over replication.max_registry_bytes (%" PRIu64 ")",
+	    what, max);
+	return 1;
+}
+
+/*
  * The registry's image is ours once our journal has every record it
  * covers: the registry becomes it, and our store is rewritten with it.
  * 0, or -1 when the connection was dropped.
@@ -817,6 +835,8 @@ on_image(struct repl_standby *rs, const unsigned char *body, size_t len)
 		return;
 	}
 	if (len > 0) {
+		if (over_bound(rs, &rs->img, len, "the registry's image"))
+			return;
 		if (keep_records(&rs->img, body, len, 0) != 0) {
 			drop(rs, "out of memory");
 			return;
@@ -865,6 +885,8 @@ on_side(struct repl_standby *rs, const unsigned char *body, size_t len)
 		rs->side.len = 0;
 		rs->side_off = 0;
 	}
+	if (over_bound(rs, &rs->side, len, "side records waiting for their records"))
+		return;
 	if (keep_records(&rs->side, body, len, rs->img_lsn) != 0) {
 		drop(rs, "out of memory");
 		return;

@@ -78,7 +78,8 @@ static const struct settings defaults = {
 	    .tcp_keepalive_s = 60 },
 	.journal = { .snapshot_every = 100000, .snapshot_interval_s = 3600, .gather = 1 },
 	.repl = { .mode = REPL_ASYNC, .on_standby_loss = REPL_LOSS_ASYNC,
-	    .sync_timeout_ms = 2000, .max_lag_bytes = 64 << 20 },
+	    .sync_timeout_ms = 2000, .max_lag_bytes = 64 << 20,
+	    .max_registry_bytes = (int64_t)1 << 30 },
 	.city = { .enabled = 1, .follow_audit = 1, .publish_ms = 1000,
 	    .heartbeat_s = 30 },
 };
@@ -394,7 +395,8 @@ static int
 read_repl(struct settings *s, const cJSON *root, struct jerr *e)
 {
 	static const char *const keys[] = { "listen", "token", "primary", "mode",
-	    "on_standby_loss", "sync_timeout_ms", "max_lag_bytes", NULL };
+	    "on_standby_loss", "sync_timeout_ms", "max_lag_bytes",
+	    "max_registry_bytes", NULL };
 	static const char *const modes[] = { "async", "sync", NULL };
 	static const char *const losses[] = { "async", "refuse", NULL };
 	/*
@@ -418,7 +420,9 @@ read_repl(struct settings *s, const cJSON *root, struct jerr *e)
 	    jr_int(o, "replication", "sync_timeout_ms", 0, 10, 3600000,
 	    &s->repl.sync_timeout_ms, e) < 0 ||
 	    jr_int(o, "replication", "max_lag_bytes", 0, 65536, (int64_t)1 << 40,
-	    &s->repl.max_lag_bytes, e) < 0)
+	    &s->repl.max_lag_bytes, e) < 0 ||
+	    jr_int(o, "replication", "max_registry_bytes", 0, 65536,
+	    (int64_t)1 << 40, &s->repl.max_registry_bytes, e) < 0)
 		return -1;
 	s->repl.mode = (enum repl_mode)mode;
 	s->repl.on_standby_loss = (enum repl_loss)loss;

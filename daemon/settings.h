@@ -95,6 +95,12 @@ struct settings {
 		int64_t sync_timeout_ms;	/* sync: no acknowledgement this long is a loss */
 		/* Bytes queued for one standby past which it is dropped (it catches up from the journal). */
 		int64_t max_lag_bytes;
+		/*
+		 * A standby: registry bytes it holds while they wait (an image
+		 * coming in, side records before their records) past which it
+		 * drops the connection.
+		 */
+		int64_t max_registry_bytes;
 	} repl;
 };
 

@@ -923,7 +923,7 @@ def test_a_standby_refuses_a_hostile_registry_stream():
     """A primary played here sends a standby what no primary would: side
     records before any image, a damaged image, an image of another LSN
     half way, an image that is not a registry's, side records whose record
-    never comes.  Each time the standby drops the connection, says why in
+    never comes, more registry bytes at once than the standby allows.  Each time the standby drops the connection, says why in
     its health, connects again, and keeps none of it."""
     base = small_config([{"level": 0, "zone": "A", "type": "regular", "count": 5,
                           "x": 5, "y": 10, "dx": 1, "dy": 0}])
@@ -949,9 +949,16 @@ def test_a_standby_refuses_a_hostile_registry_stream():
         (lambda last: frame(b"I", wal(last, header)) + frame(b"I", b"") +
          frame(b"R", wal(last + 1, recs[last])) + frame(b"C", wal(last + 1, put)) +
          frame(b"R", wal(last + 2, recs[last + 1])), "without its record"),
+        # More than replication.max_registry_bytes held at once: an image
+        # that does not end, side records whose records do not come.
+        (lambda last: b"".join(frame(b"I", wal(last, put * 50)) for _ in range(12)),
+         "the registry's image is over replication.max_registry_bytes (65536)"),
+        (lambda last: frame(b"I", wal(last, header)) + frame(b"I", b"") +
+         b"".join(frame(b"C", wal(last + 1 + i, put * 50)) for i in range(12)),
+         "side records waiting for their records is over replication.max_registry_bytes"),
     ]
     p = PlayedPrimary()
-    b = Node(base, primary=p)
+    b = Node(base, primary=p, max_registry_bytes=65536)
     try:
         b.start()
         for hostile, why in cases:

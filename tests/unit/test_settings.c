@@ -192,6 +192,7 @@ test_defaults(void **state)
 	assert_int_equal(c->repl.on_standby_loss, REPL_LOSS_ASYNC);
 	assert_int_equal(c->repl.sync_timeout_ms, 2000);
 	assert_int_equal(c->repl.max_lag_bytes, 64 << 20);
+	assert_int_equal(c->repl.max_registry_bytes, (int64_t)1 << 30);
 	settings_free(c);
 	settings_free(NULL);
 }
@@ -206,7 +207,8 @@ test_replication(void **state)
 	(void)state;
 	s = with("'replication': { 'listen': '0.0.0.0:7080', 'token': 's3cret-repl',"
 	    " 'primary': null, 'mode': 'sync', 'on_standby_loss': 'refuse',"
-	    " 'sync_timeout_ms': 500, 'max_lag_bytes': 1048576 }");
+	    " 'sync_timeout_ms': 500, 'max_lag_bytes': 1048576,"
+	    " 'max_registry_bytes': 65536 }");
 	c = parse_ok(s);
 	free(s);
 	assert_int_equal(c->repl.listen.enabled, 1);
@@ -218,6 +220,7 @@ test_replication(void **state)
 	assert_int_equal(c->repl.on_standby_loss, REPL_LOSS_REFUSE);
 	assert_int_equal(c->repl.sync_timeout_ms, 500);
 	assert_int_equal(c->repl.max_lag_bytes, 1048576);
+	assert_int_equal(c->repl.max_registry_bytes, 65536);
 	settings_free(c);
 
 	/* A standby: the primary's address, and where it serves once promoted. */
@@ -253,6 +256,8 @@ test_replication(void **state)
 	    "replication.sync_timeout_ms: must be between 10 and 3600000");
 	expect_member_error("'replication': { 'max_lag_bytes': 100 }",
 	    "replication.max_lag_bytes: must be between 65536 and 1099511627776");
+	expect_member_error("'replication': { 'max_registry_bytes': 65535 }",
+	    "replication.max_registry_bytes: must be between 65536 and 1099511627776");
 	expect_member_error("'replication': { 'listen': 'nowhere', 'token': 's3cret-repl' }",
 	    "replication.listen: must be HOST:PORT");
 	expect_member_error("'replication': { 'listen': '127.0.0.1:7070', 'token': 's3cret-repl' }",
