@@ -38,7 +38,6 @@ struct regstore {
 	int erase_armed;
 	int stopped;
 	int touched;			/* the changes being committed moved the registry */
-	size_t image_bytes;		/* the last image for a standby: room reserved for the next */
 	struct changes ch;		/* the expiry timer's changes */
 	struct jw sidew;		/* side records, one at a time; wiped */
 };
@@ -109,48 +108,42 @@ image_add(void *ud, const char *payload, size_t len)
 }
 
 /*
- * The image for a standby going live, made on the loop at once (the
- * journal's rewrites make theirs on the thread pool, from a copy).
+ * Images from a copy: the copy on the loop, the image on the thread pool
+ * (the journal's rewrites, and the image a standby going live is sent).
  */
+struct contacts_frozen *
+regstore_freeze(struct regstore *rs, struct contacts_frozen *reuse)
+{
+	return contacts_freeze(rs->reg, rs->cfg->registry.retention_hours, reuse);
+}
+
 int
-regstore_image(struct regstore *rs, uint64_t lsn, struct wal_buf *b)
+regstore_frozen_image(const struct contacts_frozen *f, uint64_t lsn,
+    struct wal_buf *b)
 {
 	struct image_out o = { b, lsn };
-	size_t guess = registry_count(rs->reg) * 192;
+	size_t guess = contacts_frozen_bytes(f);
 
 	/*
 	 * Room for the image at once: growing it step by step copied the
 	 * whole buffer each time and left copies of the contacts in freed
 	 * memory.
 	 */
-	if (guess < rs->image_bytes + rs->image_bytes / 8)
-		guess = rs->image_bytes + rs->image_bytes / 8;
-	if (wal_buf_reserve(b, guess + 4096) != 0 ||
-	    contacts_image(rs->reg, rs->cfg->registry.retention_hours,
-	    image_add, &o) != 0)
+	if (wal_buf_reserve(b, guess + guess / 8 + 4096) != 0)
 		return -1;
-	rs->image_bytes = b->len;
-	return 0;
+	return contacts_image_frozen(f, image_add, &o) == 0 ? 0 : -1;
 }
 
-/* The journal's rewrites: a copy on the loop, the image on the thread pool. */
 static void *
 side_freeze(void *ud, void *reuse)
 {
-	struct regstore *rs = ud;
-
-	return contacts_freeze(rs->reg, rs->cfg->registry.retention_hours, reuse);
+	return regstore_freeze(ud, reuse);
 }
 
 static int
 side_image_frozen(void *frozen, uint64_t lsn, struct wal_buf *b)
 {
-	struct image_out o = { b, lsn };
-	size_t guess = contacts_frozen_bytes(frozen);
-
-	if (wal_buf_reserve(b, guess + guess / 8 + 4096) != 0)
-		return -1;
-	return contacts_image_frozen(frozen, image_add, &o) == 0 ? 0 : -1;
+	return regstore_frozen_image(frozen, lsn, b);
 }
 
 static void

@@ -34,6 +34,7 @@
 #include <uv.h>
 
 #include "change.h"
+#include "contacts.h"
 #include "config.h"
 #include "journal.h"
 #include "registry.h"
@@ -78,13 +79,21 @@ void regstore_promoted(struct regstore *rs);
  * standby starts streaming live (the records it read from the files came
  * without their side records), then each live batch's side records.
  *
- * regstore_image: the image at lsn into b (as a rewrite writes it).
- * 0, or -1 when out of memory.
+ * The image is made from a copy of the registry, so that the loop only
+ * copies (the JSON and the checksums are the thread pool's):
+ * regstore_freeze takes the copy on the loop, into reuse's memory when
+ * given (NULL when out of memory, reuse then freed); regstore_frozen_image
+ * writes its image at lsn into b, on any thread, 0 or -1 when out of
+ * memory; contacts_frozen_free (contacts.h) wipes and frees it.  The
+ * journal's rewrites of the store are made the same way.
  */
-int regstore_image(struct regstore *rs, uint64_t lsn, struct wal_buf *b);
+struct contacts_frozen *regstore_freeze(struct regstore *rs,
+    struct contacts_frozen *reuse);
+int regstore_frozen_image(const struct contacts_frozen *f, uint64_t lsn,
+    struct wal_buf *b);
 /*
  * A standby: the registry becomes the image img[0..len) (wal.h records,
- * as regstore_image writes them) and its store is rewritten with the
+ * as regstore_frozen_image writes them) and its store is rewritten with the
  * next batch, which erases from its files whatever the image no longer
  * holds.  Returns the rewrite's ticket (journal_side_rewrite), or 0 with
  * the reason in err, the registry unchanged.  *held_contacts is 1 when

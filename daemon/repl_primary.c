@@ -103,6 +103,16 @@ struct rconn {
 	int close_after_write;
 	int snap_fd;
 	uint64_t snap_lsn, snap_size, snap_off;
+	/*
+	 * Going live, the registry's image is made on the thread pool:
+	 * until it is sent, the live batches wait here, in order (their
+	 * bytes count as lag).
+	 */
+	int image_pending;
+	struct chunk **held;
+	size_t nheld, held_cap;
+	uint64_t held_bytes;
+	uint64_t held_batches;		/* on this connection, for health */
 };
 
 struct repl_primary {
@@ -220,6 +230,9 @@ conn_unref(struct rconn *c)
 {
 	if (--c->refs > 0)
 		return;
+	for (size_t i = 0; i < c->nheld; i++)
+		chunk_unref(c->held[i]);
+	free(c->held);
 	repl_reader_free(&c->rd);
 	if (c->snap_fd >= 0)
 		close(c->snap_fd);
@@ -274,6 +287,27 @@ send_chunk(struct rconn *c, struct chunk *ch)
 	if (ch->image)
 		c->queued_image += ch->len;
 	c->rp->bytes_sent += ch->len;
+	return 0;
+}
+
+/* Keeps ch (a reference is taken) for after the registry's image. */
+static int
+hold_chunk(struct rconn *c, struct chunk *ch)
+{
+	if (c->nheld == c->held_cap) {
+		size_t cap = c->held_cap ? c->held_cap * 2 : 16;
+		struct chunk **h = realloc(c->held, cap * sizeof(*h));
+
+		if (h == NULL) {
+			conn_close(c, "out of memory");
+			return -1;
+		}
+		c->held = h;
+		c->held_cap = cap;
+	}
+	c->held[c->nheld++] = ch;
+	ch->refs++;
+	c->held_bytes += ch->len;
 	return 0;
 }
 
@@ -402,7 +436,7 @@ frames_chunk(enum repl_type t, const unsigned char *data, size_t len,
 
 /* ---- the thread pool: reading records and the snapshot ---- */
 
-enum job_kind { JOB_RECORDS, JOB_FIND_SNAPSHOT, JOB_SNAPSHOT };
+enum job_kind { JOB_RECORDS, JOB_FIND_SNAPSHOT, JOB_SNAPSHOT, JOB_IMAGE };
 
 struct job {
 	uv_work_t req;
@@ -416,6 +450,7 @@ struct job {
 	int fd;
 	uint64_t off, lsn, size;
 	size_t want;
+	struct contacts_frozen *frozen;	/* JOB_IMAGE: the registry's copy */
 	int rc;
 };
 
@@ -494,6 +529,29 @@ job_snapshot(struct job *jb)
 	repl_header(jb->out->data, REPL_DATA, jb->want);
 }
 
+/*
+ * Pool thread: the registry's image at jb->lsn from its copy, as frames
+ * ending with an empty one.  The copy and the bytes in between hold
+ * personal data: wiped.
+ */
+static void
+job_image(struct job *jb)
+{
+	struct wal_buf wb;
+
+	memset(&wb, 0, sizeof(wb));
+	if (regstore_frozen_image(jb->frozen, jb->lsn, &wb) != 0 ||
+	    (jb->out = frames_chunk(REPL_IMAGE, wb.data, wb.len, 1)) == NULL)
+		jb->rc = -1;
+	else
+		jb->out->image = 1;
+	if (wb.data != NULL)
+		explicit_bzero(wb.data, wb.len);
+	wal_buf_free(&wb);
+	contacts_frozen_free(jb->frozen);
+	jb->frozen = NULL;
+}
+
 static void
 work_job(uv_work_t *req)
 {
@@ -508,6 +566,9 @@ work_job(uv_work_t *req)
 		break;
 	case JOB_SNAPSHOT:
 		job_snapshot(jb);
+		break;
+	case JOB_IMAGE:
+		job_image(jb);
 		break;
 	}
 }
@@ -571,6 +632,30 @@ snapshot_found(struct rconn *c, struct job *jb)
 	jw_release(&w);
 }
 
+/* The image goes, then the batches that waited for it. */
+static void
+image_made(struct rconn *c, struct job *jb)
+{
+	size_t i;
+
+	if (jb->rc != 0) {
+		conn_close(c, "out of memory making the registry's image");
+		return;
+	}
+	c->rp->images_sent++;
+	if (send_chunk(c, jb->out) != 0)
+		return;
+	for (i = 0; i < c->nheld && c->state != C_CLOSING; i++)
+		(void)send_chunk(c, c->held[i]);
+	for (i = 0; i < c->nheld; i++)
+		chunk_unref(c->held[i]);
+	c->nheld = 0;
+	c->held_bytes = 0;
+	c->image_pending = 0;
+	if (c->state == C_CATCHUP)
+		pump(c);
+}
+
 static void
 after_job(uv_work_t *req, int status)
 {
@@ -586,6 +671,8 @@ after_job(uv_work_t *req, int status)
 		records_read(c, jb);
 	} else if (jb->kind == JOB_FIND_SNAPSHOT) {
 		snapshot_found(c, jb);
+	} else if (jb->kind == JOB_IMAGE) {
+		image_made(c, jb);
 	} else if (jb->rc != 0) {
 		conn_close(c, "reading the snapshot failed");
 	} else {
@@ -598,7 +685,8 @@ after_job(uv_work_t *req, int status)
 	conn_unref(c);
 }
 
-static void
+/* 0, or -1 with jb freed and c closed. */
+static int
 queue_job(struct rconn *c, struct job *jb)
 {
 	jb->c = c;
@@ -608,9 +696,13 @@ queue_job(struct rconn *c, struct job *jb)
 	if (uv_queue_work(c->rp->s->loop, &jb->req, work_job, after_job) != 0) {
 		c->busy = 0;
 		c->refs--;
+		if (jb->frozen != NULL)
+			contacts_frozen_free(jb->frozen);
 		free(jb);
-		conn_close(c, "could not queue a read");
+		conn_close(c, "could not queue a job on the thread pool");
+		return -1;
 	}
+	return 0;
 }
 
 static void
@@ -631,36 +723,30 @@ start_snapshot(struct rconn *c)
  * The side stream (the registry's contacts) as an image at the last LSN
  * appended, before the first live batch: the records read from the files
  * came without their side records, and the batches in flight (up to that
- * LSN) bring theirs again, which the standby skips.  Taken on the loop,
- * like the journal's own rewrites.  The bytes hold personal data: wiped.
- * 0, or -1 with c closed.
+ * LSN) bring theirs again, which the standby skips.  The registry is
+ * copied here, on the loop (a copy is cheaper than the image's JSON and
+ * checksums); the image is made from the copy on the thread pool, and
+ * the live batches wait for it (image_made).  0, or -1 with c closed.
  */
 static int
-send_image(struct rconn *c)
+start_image(struct rconn *c)
 {
 	struct server *s = c->rp->s;
-	struct wal_buf wb;
-	struct chunk *ch;
-	int rc;
+	struct job *jb;
 
 	if (s->regstore == NULL)
 		return 0;
-	memset(&wb, 0, sizeof(wb));
-	if (regstore_image(s->regstore, journal_last(s->journal), &wb) != 0 ||
-	    (ch = frames_chunk(REPL_IMAGE, wb.data, wb.len, 1)) == NULL) {
-		if (wb.data != NULL)
-			explicit_bzero(wb.data, wb.len);
-		wal_buf_free(&wb);
+	if ((jb = calloc(1, sizeof(*jb))) == NULL ||
+	    (jb->frozen = regstore_freeze(s->regstore, NULL)) == NULL) {
+		free(jb);
 		conn_close(c, "out of memory");
 		return -1;
 	}
-	explicit_bzero(wb.data, wb.len);
-	wal_buf_free(&wb);
-	ch->image = 1;
-	c->rp->images_sent++;
-	rc = send_chunk(c, ch);
-	chunk_unref(ch);
-	return rc;
+	jb->kind = JOB_IMAGE;
+	jb->fd = -1;
+	jb->lsn = journal_last(s->journal);
+	c->image_pending = 1;
+	return queue_job(c, jb);
 }
 
 static uint64_t
@@ -707,7 +793,7 @@ pump(struct rconn *c)
 		return;
 	if (c->next_lsn > upto) {
 		/* Caught up: from now on every batch as the journal writes it. */
-		if (send_image(c) != 0)
+		if (start_image(c) != 0)
 			return;
 		c->state = C_LIVE;
 		rp->streaming_ms = uv_now(rp->s->loop);
@@ -1135,7 +1221,7 @@ repl_primary_batch(struct repl_primary *rp, const struct journal_batch *b)
 			pump(c);
 			continue;
 		}
-		if (c->queued - c->queued_image + len > limit) {
+		if (c->queued - c->queued_image + c->held_bytes + len > limit) {
 			rp->dropped++;
 			conn_close(c, "it fell more than replication.max_lag_bytes behind; "
 			    "it catches up from the journal when it is back");
@@ -1148,7 +1234,13 @@ repl_primary_batch(struct repl_primary *rp, const struct journal_batch *b)
 			conn_close(c, "out of memory");
 			continue;
 		}
-		if ((side == NULL || send_chunk(c, side) == 0) &&
+		if (c->image_pending) {
+			if ((side == NULL || hold_chunk(c, side) == 0) &&
+			    hold_chunk(c, ch) == 0) {
+				c->next_lsn = last + 1;
+				c->held_batches++;
+			}
+		} else if ((side == NULL || send_chunk(c, side) == 0) &&
 		    send_chunk(c, ch) == 0)
 			c->next_lsn = last + 1;
 	}
@@ -1380,6 +1472,8 @@ repl_primary_health(const struct repl_primary *rp, struct jw *w)
 		jw_kuint(w, "lag_records", last > c->acked ? last - c->acked : 0);
 		jw_kuint(w, "lag_ms", ring_age(rp, c->acked, now));
 		jw_kuint(w, "queued_bytes", c->queued);
+		jw_kbool(w, "image_pending", c->image_pending);
+		jw_kuint(w, "batches_held_for_image", c->held_batches);
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);

@@ -14,7 +14,8 @@ then, while one gate makes an entry and an exit every 2 ms and times each:
      into fresh memory, the later ones into the last image's buffer:
      printed one by one;
   2. starts a standby: it catches up and is sent the registry as an image
-     (taken on the loop too) when it goes live.
+     when it goes live (the registry copied on the loop, the image made
+     from the copy on the thread pool).
 
 Prints the gate's per-request latency before, during the rewrites and
 during the standby's start (p50, p99, max), the image's size and how long

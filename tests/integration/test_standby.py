@@ -792,6 +792,77 @@ def test_the_registry_image_does_not_count_as_lag():
         stop_all(a)
 
 
+def test_changes_made_while_the_image_is_made_follow_it_in_order():
+    """The registry's image for a standby going live is made on the thread
+    pool from a copy; the batches journaled meanwhile are held for the
+    standby and sent after the image, in order, none missing.  A gate
+    makes entries one after another all along; the standby is played."""
+    base = reg_config(retention_hours=24, erase_within_s=60)
+    a = Node(base, http=True)
+    sk, t = None, None
+    stop, errors = threading.Event(), []
+    try:
+        a.start()
+        c = a.client(timeout=60)
+        calls = [("vehicle_register", {"plate": "IMG %d" % i, "contact_name": "Person %d" % i,
+                                       "phone": "+4915161%06d" % i}) for i in range(40000)]
+        assert all("result" in r for r in pipeline(c, calls, chunk=500))
+        c.close()
+
+        def gate():
+            g = a.client(timeout=60)
+            k = 0
+            try:
+                while not stop.is_set():
+                    g.ok("entry", gate="north", plate="HD%d" % k, **CAR)
+                    g.ok("exit", gate="south", plate="HD%d" % k)
+                    k += 1
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+            finally:
+                g.close()
+
+        # The gate starts after the hello (a standby says what is on the
+        # primary's disk), while the registry is copied on the loop.
+        sk, last = played_standby(a)
+        t = threading.Thread(target=gate)
+        t.start()
+        def sent():
+            sb = a.repl()["standbys"]
+            return sb and sb[0]["state"] == "streaming" and not sb[0]["image_pending"]
+        wait_for(sent, "the image sent")
+        time.sleep(0.2)
+        stop.set()
+        t.join()
+        assert not errors, errors
+        held = a.repl()["standbys"][0]["batches_held_for_image"]
+        assert held >= 1, "no batch came while the image was made"
+        end = a.health()["journal"]["lsn"]
+        sk.settimeout(20)
+        image_end, lsns, types = None, [], []
+        while not lsns or lsns[-1] < end:
+            ty, body = recv_frame(sk)
+            types.append(ty)
+            if ty == b"I" and not body:
+                image_end = len(types)
+            elif ty == b"R":
+                assert image_end is not None, "a record before the image ended"
+                lsns += [lsn for _, _, lsn, _ in wal_records(body)]
+        assert types[0] == b"W" and image_end is not None, types[:3]
+        assert lsns == list(range(last + 1, end + 1)), (lsns[:3], lsns[-3:], last, end)
+        sk.close()
+        sk = None
+        closing(a)
+        a = None
+    finally:
+        stop.set()
+        if t is not None:
+            t.join()
+        if sk is not None:
+            sk.close()
+        stop_all(a)
+
+
 def wal(lsn, payload):
     """One record framed as lib/wal.h frames it."""
     h8 = struct.pack("<Q", lsn)
