@@ -59,6 +59,9 @@ struct cityredis {
 	int last_closed;		/* the state last measured was closed */
 	int shutting_down, final_sent, closed;
 	uint64_t publishes, marks;
+	uint64_t stored_ms;		/* when a publish was last stored (0: never) */
+	uint64_t nearby_ok, nearby_failed;
+	uint64_t alternatives, no_alternatives;	/* lot_full with and without them */
 
 	struct city_avail avail;	/* measured for the publish being sent */
 	struct jw by_class, msg;	/* its texts, reused */
@@ -134,6 +137,7 @@ on_exec(void *privdata, redisReply *reply)
 		ok = reply->element[i]->type != REDIS_REPLY_ERROR;
 	if (ok) {
 		c->publishes++;
+		c->stored_ms = uv_now(c->s->loop);
 		/* Stored: Redis works, and the heartbeat counts from here. */
 		redisconn_proven(c->rc);
 		if (!c->shutting_down)
@@ -346,14 +350,18 @@ lookup_finish(struct lookup *l)
 			c->view_ms = uv_now(c->s->loop);
 		}
 	} else if (l->failed) {
+		c->nearby_failed++;
 		l->cb(l->ud, NULL, 0, l->why);
 	} else {
 		jw_arr_end(&l->out);
 		jw_obj_end(&l->out);
-		if (jw_failed(&l->out))
+		if (jw_failed(&l->out)) {
+			c->nearby_failed++;
 			l->cb(l->ud, NULL, 0, "out of memory");
-		else
+		} else {
+			c->nearby_ok++;
 			l->cb(l->ud, l->out.buf, l->out.len, NULL);
+		}
 	}
 	lookup_free(l);
 }
@@ -567,8 +575,10 @@ cityredis_nearby(struct cityredis *c, const struct defer_req *q,
 		return -1;
 	}
 	*why = "Redis is not connected";
-	if (!redisconn_ready(c->rc))
+	if (!redisconn_ready(c->rc)) {
+		c->nearby_failed++;
 		return -1;
+	}
 	/* Without a point: here (methods.c made sure there is a here). */
 	if (!q->has_point && facility_location_e7(garage_facility(c->s->g),
 	    &lat, &lon) != 0) {
@@ -630,8 +640,11 @@ cityredis_alternatives(struct cityredis *c, int cls, struct jw *edata)
 	    c->view_ms == 0 || now - c->view_ms > CITY_VIEW_FRESH_MS)
 		uv_timer_start(&c->refresh, on_refresh, 0, CITY_VIEW_REFRESH_MS);
 	c->lot_full_ms = now;
-	if (c->view_ms == 0 || now - c->view_ms > CITY_VIEW_FRESH_MS)
+	if (c->view_ms == 0 || now - c->view_ms > CITY_VIEW_FRESH_MS) {
+		c->no_alternatives++;
 		return;
+	}
+	c->alternatives++;
 	city_view_alternatives(c->view, cls, c->slug, ALTERNATIVES_MAX, edata);
 }
 
@@ -766,6 +779,34 @@ cityredis_health(const struct cityredis *c, struct jw *w)
 	jw_kuint(w, "failures", redisconn_failures(c->rc));
 	if (redisconn_last_error(c->rc)[0] != '\0')
 		jw_kstr(w, "last_error", redisconn_last_error(c->rc));
+}
+
+void
+cityredis_stats(const struct cityredis *c, struct cityredis_stats *st)
+{
+	uint64_t now;
+
+	memset(st, 0, sizeof(*st));
+	if (c == NULL || c->rc == NULL)
+		return;
+	now = uv_now(c->s->loop);
+	st->on = 1;
+	st->publishing = c->publishing;
+	st->connected = redisconn_ready(c->rc);
+	st->publishes = c->publishes;
+	st->changes = c->marks;
+	st->connects = redisconn_connects(c->rc);
+	st->failures = redisconn_failures(c->rc);
+	if (c->stored_ms != 0)
+		st->stored_age_s = (double)(now - c->stored_ms) / 1000.0;
+	if (c->view_ms != 0) {
+		st->view_facilities = city_view_count(c->view);
+		st->view_age_s = (double)(now - c->view_ms) / 1000.0;
+	}
+	st->nearby_ok = c->nearby_ok;
+	st->nearby_failed = c->nearby_failed;
+	st->alternatives = c->alternatives;
+	st->no_alternatives = c->no_alternatives;
 }
 
 void

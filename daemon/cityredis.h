@@ -72,6 +72,23 @@ void cityredis_alternatives(struct cityredis *c, int cls, struct jw *edata);
 /* health's "city" members: state, publishes, failures, last_error... */
 void cityredis_health(const struct cityredis *c, struct jw *w);
 
+/* What /metrics shows of the city view; all zero when it is off. */
+struct cityredis_stats {
+	int on;				/* city view configured */
+	int publishing;			/* this facility has a place on the map */
+	int connected;			/* its Redis connection is ready */
+	uint64_t publishes;		/* publishes stored in Redis */
+	uint64_t changes;		/* commits that asked for a publish */
+	uint64_t connects, failures;	/* of its Redis connection */
+	double stored_age_s;		/* since a publish was last stored (0: never) */
+	uint64_t view_facilities;	/* in the cached copy (lot_full's alternatives) */
+	double view_age_s;		/* of the cached copy (0: never read) */
+	uint64_t nearby_ok, nearby_failed;	/* nearby searches answered, failed */
+	uint64_t alternatives;		/* lot_full answers with a fresh copy to offer */
+	uint64_t no_alternatives;	/* ... without one */
+};
+void cityredis_stats(const struct cityredis *c, struct cityredis_stats *st);
+
 /*
  * Shutdown: publishes the state "closed" when it can (bounded by a
  * second), then closes the connection and the timers.

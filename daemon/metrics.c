@@ -1,6 +1,7 @@
 /* metrics.c - request metrics and the Prometheus text exposition of /metrics (see metrics.h). */
 #include "metrics.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <uv.h>
 
 #include "audit.h"
+#include "cityredis.h"
 #include "histogram.h"
 #include "http.h"
 #include "journal.h"
@@ -434,6 +436,52 @@ write_audit(struct server *s, struct sbuf *b)
 	    "Events pruned from the journal before Redis had them (audit.max_backlog).", ac.dropped);
 }
 
+/* The city view (city.md): nothing when it is off in the configuration. */
+static void
+write_city(struct server *s, struct sbuf *b)
+{
+	struct cityredis_stats st;
+
+	cityredis_stats(s->city, &st);
+	if (!st.on)
+		return;
+	metric(b, "parkd_city_connected", "gauge",
+	    "1 while the city view's Redis connection is ready.", st.connected);
+	metric(b, "parkd_city_publishing", "gauge",
+	    "1 when this facility has a location and publishes its availability.",
+	    st.publishing);
+	metric_u(b, "parkd_city_publishes_total", "counter",
+	    "Availability publishes stored in Redis.", st.publishes);
+	metric_u(b, "parkd_city_changes_total", "counter",
+	    "Commits that moved the counts and asked for a publish (coalesced).",
+	    st.changes);
+	metric(b, "parkd_city_last_publish_age_seconds", "gauge",
+	    "Since a publish was last stored in Redis (0: none yet); past 3 x "
+	    "city.heartbeat_s the facility has dropped out of the city view.",
+	    st.stored_age_s);
+	metric_u(b, "parkd_city_connects_total", "counter",
+	    "Connection attempts to the city view's Redis.", st.connects);
+	metric_u(b, "parkd_city_failures_total", "counter",
+	    "Connects, publishes and reads of the city view that failed.", st.failures);
+	metric_u(b, "parkd_city_view_facilities", "gauge",
+	    "Facilities nearby in the cached copy that lot_full's alternatives come from.",
+	    st.view_facilities);
+	metric(b, "parkd_city_view_age_seconds", "gauge",
+	    "Age of that copy (0: never read); older than 5 s it offers no alternatives.",
+	    st.view_age_s);
+	family(b, "parkd_city_nearby_total", "counter",
+	    "nearby searches, by outcome (failed: Redis not connected or a read failed).");
+	sb_printf(b, "parkd_city_nearby_total{result=\"ok\"} %" PRIu64 "\n", st.nearby_ok);
+	sb_printf(b, "parkd_city_nearby_total{result=\"failed\"} %" PRIu64 "\n",
+	    st.nearby_failed);
+	family(b, "parkd_city_lot_full_total", "counter",
+	    "lot_full answers, by whether a fresh copy of the city view could offer alternatives.");
+	sb_printf(b, "parkd_city_lot_full_total{alternatives=\"offered\"} %" PRIu64 "\n",
+	    st.alternatives);
+	sb_printf(b, "parkd_city_lot_full_total{alternatives=\"none_fresh\"} %" PRIu64 "\n",
+	    st.no_alternatives);
+}
+
 static void
 write_replication(struct server *s, struct sbuf *b)
 {
@@ -502,6 +550,7 @@ metrics_text(struct server *s, size_t *len)
 	write_garage(s, &b);
 	write_journal(s, &b);
 	write_audit(s, &b);
+	write_city(s, &b);
 	write_replication(s, &b);
 	if (b.oom) {
 		free(b.p);

@@ -19,7 +19,9 @@ import statistics
 import subprocess
 import time
 
-from harness import ROOT, TIME_RE, Daemon, assert_error, check_config, demo_config
+from harness import (ROOT, TIME_RE, Daemon, assert_error, check_config, demo_config,
+                     free_port, http_request, metrics)
+from test_metrics import promtool
 from redisutil import RedisServer, Resp
 
 PREFIX = "city:"
@@ -72,6 +74,15 @@ def facility_cfg(slug, redis, **city):
     return cfg
 
 
+def city_metrics(d):
+    """The parkd_city_* samples of d's /metrics (the exposition checked
+    by promtool)."""
+    code, body = http_request(d.http_port, "/metrics")
+    assert code == 200, (code, body)
+    promtool(body)
+    return {k: v for k, v in metrics(d.http_port).items() if k.startswith("parkd_city_")}
+
+
 class City:
     """redis-server and the three parkd; closes them all."""
 
@@ -80,7 +91,12 @@ class City:
         self.d = {}
         try:
             for slug in LOCATIONS:
-                self.d[slug] = Daemon(facility_cfg(slug, self.redis, **city)).start()
+                d = Daemon(facility_cfg(slug, self.redis, **city))
+                d.http_port = free_port()
+                d.cfg["http_listen"] = "127.0.0.1:%d" % d.http_port
+                with open(d.path, "w") as f:
+                    json.dump(d.cfg, f)
+                self.d[slug] = d.start()
         except BaseException:
             self.close()
             raise
@@ -230,6 +246,18 @@ def test_publish_nearby_lot_full_and_a_killed_parkd():
         assert alt[0]["free_for_class"] == 3 and alt[1]["free_for_class"] == 6, alt
         assert abs(alt[0]["distance_m"] - near[1]["distance_m"]) < 0.01, (alt, near)
         assert slugs(alternatives("bus")) == ["charlie"]
+        # What /metrics says of it all, on Alpha.
+        m = city_metrics(city.d["alpha"])
+        assert m["parkd_city_connected"] == 1 and m["parkd_city_publishing"] == 1, m
+        assert m["parkd_city_publishes_total"] >= 2, m      # open, then full
+        assert m["parkd_city_changes_total"] >= 4, m        # the entries that filled it
+        assert 0 <= m["parkd_city_last_publish_age_seconds"] < HEARTBEAT_S + SLACK_S, m
+        assert m["parkd_city_view_facilities"] >= 2, m
+        assert 0 < m["parkd_city_view_age_seconds"] <= 5, m
+        assert m['parkd_city_nearby_total{result="ok"}'] == 7, m
+        assert m['parkd_city_nearby_total{result="failed"}'] == 0, m
+        assert m['parkd_city_lot_full_total{alternatives="offered"}'] >= 2, m
+        assert m["parkd_city_failures_total"] == 0 and m["parkd_city_connects_total"] >= 1, m
 
         # Charlie's parkd is killed: it drops out once its TTL has passed.
         city.d["charlie"].stop(signal.SIGKILL)
@@ -303,6 +331,12 @@ def test_redis_stopped_and_back():
         health = a.ok("health")
         assert health["city"]["state"] != "connected", health
         assert "Connection refused" in health["city"]["last_error"], health
+        m = city_metrics(city.d["alpha"])
+        assert m["parkd_city_connected"] == 0 and m["parkd_city_failures_total"] >= 1, m
+        assert m['parkd_city_nearby_total{result="failed"}'] >= 1, m
+        assert m['parkd_city_lot_full_total{alternatives="none_fresh"}'] >= 1, m
+        assert m["parkd_city_view_age_seconds"] > 5, m
+        assert m["parkd_city_last_publish_age_seconds"] > 5, m
         # Meanwhile Alpha changes: a car leaves.
         a.ok("exit", gate="south", plate="A CAR 0")
         # Redis back (empty): the newest state is published.
