@@ -113,7 +113,11 @@ $(BUILD)/gen/webpage.o: $(BUILD)/gen/webpage.c
 $(UNIT_BIN): PKG_INC = $(CORE_PKG_CFLAGS)
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJ) $(CORE_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(PURE_OBJ) $(CORE_A) $(ALL_LDFLAGS) -lcmocka $(CORE_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(PURE_OBJ) $(CORE_A) $(ALL_LDFLAGS) $(UNIT_WRAP) -lcmocka $(CORE_LIBS)
+
+# test_oom fails allocations anywhere in the core: every call to these
+# from the objects it links goes through its own wrappers.
+$(BUILD)/tests/test_oom: UNIT_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 
 # Benchmarks link the core, and the loop where they need it.
 $(BUILD)/bench/%: tests/bench/%.c $(CORE_A)

@@ -1572,6 +1572,11 @@ method_call(const struct method *m, struct call *c)
 	c->authenticated = 0;
 	c->deferred = 0;
 
+	/* No room for even the start of the reply: nothing is done. */
+	if (jw_failed(c->out)) {
+		fail(c, PK_E_INTERNAL, "out of memory");
+		return;
+	}
 	if (c->role == ROLE_NONE && !m->public) {
 		fail(c, PK_E_AUTH_REQUIRED, "authenticate first: auth token=...");
 		return;
@@ -1592,8 +1597,19 @@ method_call(const struct method *m, struct call *c)
 		run_due(c);
 	m->fn(c);
 	if (c->err == PK_OK && !c->deferred &&
-	    (jw_failed(c->out) || c->out->len == start))
-		fail(c, PK_E_INTERNAL, "out of memory");
+	    (jw_failed(c->out) || c->out->len == start)) {
+		/*
+		 * The result could not be written.  With nothing changed the
+		 * answer is an error.  A change made stands (it is committed
+		 * like any other), and an error would say it was not: the
+		 * reply stays failed, and the daemon closes the connection
+		 * (the client learns the outcome as after a lost connection).
+		 */
+		if (c->changes->n > 0 || c->acks_earlier)
+			c->out->failed = 1;
+		else
+			fail(c, PK_E_INTERNAL, "out of memory");
+	}
 }
 
 void
