@@ -1544,19 +1544,23 @@ check_params(const struct method *m, struct call *c)
 /*
  * Expiries, holds and no-shows due by now are applied before the request,
  * whatever it is, so that it sees them even when the daemon's timer has
- * not fired yet.  Their changes go out with the request's.
+ * not fired yet.  Their changes go out with the request's.  -1 when
+ * memory ran out before all of them were: the request, which would
+ * assume them done (a spot freed now going to a waitlist entry whose
+ * time is up), is not run.
  */
-static void
+static int
 run_due(struct call *c)
 {
 	const char *why = "";
 	int64_t at;
 
 	if (c->changes == NULL || !garage_next_due(c->g, &at) || at > c->now)
-		return;
+		return 0;
 	if (c->env->writable != NULL && c->env->writable(c->env->ud, &why) != 1)
-		return;
+		return 0;
 	garage_run_due(c->g, c->now, c->changes);
+	return garage_next_due(c->g, &at) && at <= c->now ? -1 : 0;
 }
 
 void
@@ -1593,8 +1597,10 @@ method_call(const struct method *m, struct call *c)
 		    "the state is being rebuilt from disk after a journal failure; try again");
 		return;
 	}
-	if (!m->public)
-		run_due(c);
+	if (!m->public && run_due(c) != 0) {
+		fail(c, PK_E_INTERNAL, "out of memory");
+		return;
+	}
 	m->fn(c);
 	if (c->err == PK_OK && !c->deferred &&
 	    (jw_failed(c->out) || c->out->len == start)) {

@@ -36,6 +36,7 @@
 
 #include <cmocka.h>
 
+#include "capacity.h"
 #include "contacts.h"
 #include "json.h"
 #include "record.h"
@@ -181,6 +182,19 @@ world_free(struct world *w)
 	registry_free(w->reg);
 	garage_free(w->g);
 	jw_release(&w->rec);
+}
+
+/* Frees the buffers the session and the commit step keep between lines. */
+static void
+cool(struct world *w)
+{
+	session_release(&w->s);
+	changes_init(&w->s.changes);
+	jw_init(&w->s.w);
+	jw_init(&w->s.fw);
+	jw_init(&w->s.ftail);
+	jw_release(&w->rec);
+	jw_init(&w->rec);
 }
 
 /* ---- the state, as text ---- */
@@ -372,26 +386,43 @@ struct outcomes {
 };
 
 /*
- * One request answered with an allocation failing: the state is as
- * before or as without failures, and the answer says which.
+ * The states a request may leave: as before it; as before it with what
+ * was due by its time done (expiries, holds: time passing, not the
+ * request, made those, and they stand whatever becomes of it); as the
+ * run without failures left it.
+ */
+struct states {
+	const char *before, *due, *whole;
+};
+
+static int
+unchanged(const struct states *st, const char *after)
+{
+	return strcmp(after, st->before) == 0 || strcmp(after, st->due) == 0;
+}
+
+/*
+ * One request answered with an allocation failing: the request made its
+ * change whole or not at all, and the answer says which.
  */
 static void
-judge(int i, long k, const char *reply, const char *before, const char *after,
-    const char *whole, struct outcomes *n)
+judge(int i, long k, const char *reply, const struct states *st,
+    const char *after, struct outcomes *n)
 {
-	if (strcmp(after, before) != 0 && strcmp(after, whole) != 0)
+	if (!unchanged(st, after) && strcmp(after, st->whole) != 0)
 		fail_msg("request %d, allocation %ld failing: a half-made change:\n"
-		    "before:\n%s\nafter:\n%s\nexpected:\n%s", i, k, before, after, whole);
+		    "before:\n%s\nafter:\n%s\nexpected:\n%s", i, k, st->before, after,
+		    st->whole);
 	if (reply != NULL && strstr(reply, "\"error\"") == NULL) {
 		n->results++;
-		if (strcmp(after, whole) != 0)
+		if (strcmp(after, st->whole) != 0)
 			fail_msg("request %d, allocation %ld failing: answered %s "
 			    "without the change", i, k, reply);
 	} else if (has(reply, "\"unavailable\"")) {
 		n->undurable++;
 	} else {
 		n->errors++;
-		if (strcmp(after, before) != 0)
+		if (!unchanged(st, after))
 			fail_msg("request %d, allocation %ld failing: answered %s "
 			    "with the change made", i, k, reply ? reply : "nothing");
 	}
@@ -438,6 +469,94 @@ judge_batch(const struct world *w, long k, const char *reply, struct outcomes *n
 	cJSON_Delete(a);
 }
 
+/*
+ * Request i with each of its allocations failing in turn, from the state
+ * the script left before it; cold: with the session's and the commit
+ * step's buffers freed first, so that the reply and the records grow
+ * while the request runs.  Returns how many failures it made.
+ */
+/* A world in the state the script leaves before request i. */
+static void
+replay(struct world *w, int i)
+{
+	world_init(w);
+	for (int j = 0; j < i; j++) {
+		char *r;
+		int hit;
+
+		assert_int_equal(run(w, j, -1, &r, &hit), 0);
+		free(r);
+	}
+}
+
+/* The state before request i with what is due by its time done. */
+static char *
+due_state(int i)
+{
+	struct world w;
+	struct changes ch;
+	char *s;
+
+	replay(&w, i);
+	changes_init(&ch);
+	garage_run_due(w.g, TU_T0 + (int64_t)i * STEP_S, &ch);
+	changes_release(&ch);
+	s = state_of(&w);
+	world_free(&w);
+	return s;
+}
+
+static long
+fail_each(const struct golden *gd, int i, int cold, struct outcomes *n)
+{
+	char *due = due_state(i);
+	long k;
+
+	for (k = 0;; k++) {
+		struct world w;
+		struct states st;
+		char *before, *after, *reply = NULL, why[256];
+		int rc, hit;
+
+		replay(&w, i);
+		if (cold)
+			cool(&w);
+		before = state_of(&w);
+		st = (struct states){ before, due, gd->after[i] };
+		rc = run(&w, i, k, &reply, &hit);
+		after = state_of(&w);
+		if (!hit) {
+			/* Request i made fewer than k + 1 allocations: done with it. */
+			assert_int_equal(rc, 0);
+			assert_string_equal(after, gd->after[i]);
+			free(before);
+			free(after);
+			free(reply);
+			world_free(&w);
+			free(due);
+			return k;
+		}
+		if (garage_check(w.g, why, sizeof(why)) != 0)
+			fail_msg("request %d, allocation %ld failing: %s", i, k, why);
+		if (rc != 0) {
+			/* The daemon closes the connection: made or not, never half. */
+			n->dropped++;
+			if (i != BATCH_LINE && !unchanged(&st, after) &&
+			    strcmp(after, gd->after[i]) != 0)
+				fail_msg("request %d, allocation %ld failing: dropped "
+				    "with a half-made change:\n%s", i, k, after);
+		} else if (i == BATCH_LINE) {
+			judge_batch(&w, k, reply, n);
+		} else {
+			judge(i, k, reply, &st, after, n);
+		}
+		free(before);
+		free(after);
+		free(reply);
+		world_free(&w);
+	}
+}
+
 static void
 test_every_allocation_failure_on_the_request_path(void **state)
 {
@@ -460,55 +579,12 @@ test_every_allocation_failure_on_the_request_path(void **state)
 	assert_true(has(gd.reply[17], "\"result\""));
 	assert_true(has(gd.reply[22], "\"result\""));
 	assert_true(has(gd.reply[26], "\"ok\":true"));
-	for (int i = 0; i < gd.n; i++) {
-		for (long k = 0;; k++) {
-			struct world w;
-			char *before, *after, *reply = NULL, why[256];
-			int rc, hit;
-
-			world_init(&w);
-			for (int j = 0; j < i; j++) {
-				char *r;
-
-				assert_int_equal(run(&w, j, -1, &r, &hit), 0);
-				free(r);
-			}
-			before = state_of(&w);
-			rc = run(&w, i, k, &reply, &hit);
-			after = state_of(&w);
-			if (!hit) {
-				/* Request i made fewer than k + 1 allocations: done with it. */
-				assert_int_equal(rc, 0);
-				assert_string_equal(after, gd.after[i]);
-				free(before);
-				free(after);
-				free(reply);
-				world_free(&w);
-				break;
-			}
-			failures++;
-			if (garage_check(w.g, why, sizeof(why)) != 0)
-				fail_msg("request %d, allocation %ld failing: %s", i, k, why);
-			if (rc != 0) {
-				/* The daemon closes the connection: made or not, never half. */
-				n.dropped++;
-				if (i != BATCH_LINE && strcmp(after, before) != 0 &&
-				    strcmp(after, gd.after[i]) != 0)
-					fail_msg("request %d, allocation %ld failing: dropped "
-					    "with a half-made change:\n%s", i, k, after);
-			} else if (i == BATCH_LINE)
-				judge_batch(&w, k, reply, &n);
-			else
-				judge(i, k, reply, before, after, gd.after[i], &n);
-			free(before);
-			free(after);
-			free(reply);
-			world_free(&w);
-		}
-	}
-	printf("  %d requests, %ld allocation failures: %ld answered whole, %ld errors "
-	    "with nothing changed, %ld not durable, %ld connections dropped\n",
-	    gd.n, failures, n.results, n.errors, n.undurable, n.dropped);
+	for (int cold = 0; cold <= 1; cold++)
+		for (int i = 0; i < gd.n; i++)
+			failures += fail_each(&gd, i, cold, &n);
+	printf("  %d requests, warm and cold, %ld allocation failures: %ld answered "
+	    "whole, %ld errors with nothing changed, %ld not durable, %ld connections "
+	    "dropped\n", gd.n, failures, n.results, n.errors, n.undurable, n.dropped);
 	/* Every outcome is reached: the test can tell them apart. */
 	assert_true(failures > 100);
 	assert_true(n.results > 0);
