@@ -748,6 +748,13 @@ def test_the_registry_follows_the_primary_and_is_erased_there_too():
         stop_all(a, b)
 
 
+def register_many(c, prefix, phone, n):
+    """Registers n vehicles ("PREFIX i", phone + i in six digits), pipelined."""
+    calls = [("vehicle_register", {"plate": "%s %d" % (prefix, i), "contact_name": "Person %d" % i,
+                                   "phone": "%s%06d" % (phone, i)}) for i in range(n)]
+    assert all("result" in r for r in pipeline(c, calls, chunk=500))
+
+
 def test_the_registry_image_does_not_count_as_lag():
     """A registry whose image is larger than replication.max_lag_bytes: a
     standby going live is sent it, and the changes made while it reads it,
@@ -759,9 +766,7 @@ def test_the_registry_image_does_not_count_as_lag():
     try:
         a.start()
         c = a.client(timeout=60)
-        calls = [("vehicle_register", {"plate": "LAG %d" % i, "contact_name": "Person %d" % i,
-                                       "phone": "+4915160%06d" % i}) for i in range(40000)]
-        assert all("result" in r for r in pipeline(c, calls, chunk=500))
+        register_many(c, "LAG", "+4915160", 40000)
         sk, last = played_standby(a)
         streaming(a)
         for k in range(10):
@@ -804,9 +809,7 @@ def test_changes_made_while_the_image_is_made_follow_it_in_order():
     try:
         a.start()
         c = a.client(timeout=60)
-        calls = [("vehicle_register", {"plate": "IMG %d" % i, "contact_name": "Person %d" % i,
-                                       "phone": "+4915161%06d" % i}) for i in range(40000)]
-        assert all("result" in r for r in pipeline(c, calls, chunk=500))
+        register_many(c, "IMG", "+4915161", 40000)
         c.close()
 
         def gate():
