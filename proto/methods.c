@@ -993,6 +993,12 @@ subscribe(struct call *c, const struct subs_topic *topics, size_t n)
 		}
 		jw_obj_end(w);
 	}
+	if (jw_failed(w)) {
+		/* An answer that cannot say its id: no subscription either. */
+		(void)subs_unsubscribe(c->env->subs, c->client, id);
+		fail(c, PK_E_INTERNAL, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 

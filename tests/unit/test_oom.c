@@ -13,8 +13,9 @@
  * a k is reached that the request never gets to.  After each failure:
  *
  *   - the state (the garage as its snapshot records, the registry as its
- *     image) is either as it was before the request or exactly as the run
- *     without failures left it: nothing in between;
+ *     image, the connection's subscriptions) is either as it was before
+ *     the request (or as before with what was due by its time done) or
+ *     exactly as the run without failures left it: nothing in between;
  *   - a result was answered only when the change was made whole, and an
  *     error other than "unavailable" only when nothing changed ("could
  *     not be made durable": the core made it, the commit step could not
@@ -100,9 +101,9 @@ __wrap_strndup(const char *s, size_t n)
 
 /* ---- the daemon's part, in memory ---- */
 
-#define STEP_S 600
-#define BATCH_LINE 15	/* the script's batch: entries F-1 to F-4 */
-#define BATCH_FIRST_ID 14	/* each request ten minutes after the one before */
+#define STEP_S 600		/* each request ten minutes after the one before */
+#define BATCH_LINE 15		/* the script's batch: entries of F-1 to F-4 */
+#define BATCH_FIRST_ID 14	/* the id of its first entry (F-1) */
 #define SCRIPT_MAX 64
 
 struct world {
@@ -209,16 +210,22 @@ add_line(void *ud, const char *json, size_t len)
 	return 0;
 }
 
-/* Everything a restart would rebuild: the garage's snapshot, the registry's image. */
+/*
+ * Everything a restart would rebuild (the garage's snapshot, the
+ * registry's image), and the subscriptions the connection holds.
+ */
 static char *
 state_of(const struct world *w)
 {
+	char line[64];
 	struct jw o;
 	char *s;
 
 	jw_init(&o);
 	assert_int_equal(record_snapshot(w->g, add_line, &o), 0);
 	assert_int_equal(contacts_image(w->reg, 24, add_line, &o), 0);
+	snprintf(line, sizeof(line), "subscriptions %zu", subs_of_client(w->subs, 1));
+	add_line(&o, line, strlen(line));
 	assert_false(jw_failed(&o));
 	s = jw_take(&o, NULL);
 	assert_non_null(s);
@@ -226,12 +233,6 @@ state_of(const struct world *w)
 }
 
 /* ---- the script ---- */
-
-static void
-at(int64_t t, char buf[RFC3339_BUFSZ])
-{
-	rfc3339_format(t, buf);
-}
 
 /* The answers of the run without failures so far (golden_run). */
 static char **answers;
@@ -270,10 +271,10 @@ script_line(const struct world *w, int i)
 	char later[RFC3339_BUFSZ], line[1024];
 	const struct ticket *t;
 
-	at(TU_T0 + 4 * 3600, from);
-	at(TU_T0 + 6 * 3600, to);
-	at(TU_T0 + 8 * 3600, late);
-	at(TU_T0 + 10 * 3600, later);
+	rfc3339_format(TU_T0 + 4 * 3600, from);
+	rfc3339_format(TU_T0 + 6 * 3600, to);
+	rfc3339_format(TU_T0 + 8 * 3600, late);
+	rfc3339_format(TU_T0 + 10 * 3600, later);
 	switch (i) {
 	/*
 	 * First, a change whose answer outgrows the reply buffer's first
