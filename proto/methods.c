@@ -1057,14 +1057,15 @@ m_unsubscribe(struct call *c)
 
 	if (!subscriptions_on(c) || p_string(c, "subscription", 1, SUBS_ID_MAX, &id))
 		return;
-	e = subs_unsubscribe(c->env->subs, c->client, id);
-	if (e != PK_OK) {
-		fail(c, e, "no subscription %s on this connection", id);
-		return;
-	}
+	/* The answer first: one that cannot be written leaves it subscribed. */
 	jw_obj(c->out);
 	jw_kbool(c->out, "ok", 1);
 	jw_obj_end(c->out);
+	if (jw_failed(c->out))
+		return;
+	e = subs_unsubscribe(c->env->subs, c->client, id);
+	if (e != PK_OK)
+		fail(c, e, "no subscription %s on this connection", id);
 }
 
 static void

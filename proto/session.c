@@ -192,7 +192,7 @@ run_one(struct session *s, const char *id, const char *name,
 	rpc_result_begin(w, id);
 	method_call(m, &c);
 	commit(s, &c, out);
-	if (c.authenticated)
+	if (c.authenticated && c.err == PK_OK)
 		take_auth(s, &c);
 	if ((c.err == PK_E_FORBIDDEN || c.err == PK_E_RATE_LIMITED) &&
 	    strcmp(name, "auth") == 0)

@@ -10,10 +10,11 @@
  * built again from nothing, then request i runs with its k-th allocation
  * failing (every malloc, calloc, realloc, strdup and strndup of the core,
  * the protocol and cJSON's arena: this binary is linked with --wrap), until
- * a k is reached that the request never gets to.  After each failure:
+ * a k is reached that the request never gets to; and that three times,
+ * the session's buffers warm, freed, and cramped (enum mode).  After each failure:
  *
  *   - the state (the garage as its snapshot records, the registry as its
- *     image, the connection's subscriptions) is either as it was before
+ *     image, the connection's role and subscriptions) is either as it was before
  *     the request (or as before with what was due by its time done) or
  *     exactly as the run without failures left it: nothing in between;
  *   - a result was answered only when the change was made whole, and an
@@ -102,7 +103,7 @@ __wrap_strndup(const char *s, size_t n)
 /* ---- the daemon's part, in memory ---- */
 
 #define STEP_S 600		/* each request ten minutes after the one before */
-#define BATCH_LINE 15		/* the script's batch: entries of F-1 to F-4 */
+#define BATCH_LINE 16		/* the script's batch: entries of F-1 to F-4 */
 #define BATCH_FIRST_ID 14	/* the id of its first entry (F-1) */
 #define SCRIPT_MAX 64
 
@@ -123,6 +124,20 @@ new_id(void *ud, char out[UUID_BUFSZ])
 	struct world *w = ud;
 
 	tu_id(++w->ids, out);
+}
+
+static int
+auth(void *ud, const char *peer, const char *token, enum role *role,
+    const char **gate, uint64_t *retry_ms)
+{
+	(void)ud;
+	(void)peer;
+	(void)retry_ms;
+	*gate = NULL;
+	if (strcmp(token, "op-token") != 0)
+		return -1;
+	*role = ROLE_OPERATOR;
+	return 0;
 }
 
 static int64_t
@@ -166,12 +181,13 @@ world_init(struct world *w)
 	w->env.new_id = new_id;
 	w->env.commit = commit;
 	w->env.mono_ms = mono_ms;
+	w->env.auth = auth;
 	w->env.subs = w->subs;
 	w->env.registry = w->reg;
 	w->env.max_future_s = 86400;
 	w->s.g = w->g;
 	w->s.env = &w->env;
-	w->s.role = ROLE_OPERATOR;
+	w->s.role = ROLE_NONE;
 	w->s.client = 1;
 }
 
@@ -224,7 +240,8 @@ state_of(const struct world *w)
 	jw_init(&o);
 	assert_int_equal(record_snapshot(w->g, add_line, &o), 0);
 	assert_int_equal(contacts_image(w->reg, 24, add_line, &o), 0);
-	snprintf(line, sizeof(line), "subscriptions %zu", subs_of_client(w->subs, 1));
+	snprintf(line, sizeof(line), "role %s, subscriptions %zu", role_name(w->s.role),
+	    subs_of_client(w->subs, 1));
 	add_line(&o, line, strlen(line));
 	assert_false(jw_failed(&o));
 	s = jw_take(&o, NULL);
@@ -233,6 +250,13 @@ state_of(const struct world *w)
 }
 
 /* ---- the script ---- */
+
+/* When request i is made: auth and the first change at TU_T0, then a step each. */
+static int64_t
+time_of(int i)
+{
+	return TU_T0 + (int64_t)(i > 0 ? i - 1 : 0) * STEP_S;
+}
 
 /* The answers of the run without failures so far (golden_run). */
 static char **answers;
@@ -276,28 +300,31 @@ script_line(const struct world *w, int i)
 	rfc3339_format(TU_T0 + 8 * 3600, late);
 	rfc3339_format(TU_T0 + 10 * 3600, later);
 	switch (i) {
+	/* The connection starts unauthenticated, as over TCP with tokens. */
+	case 0: return tu_quote("{'jsonrpc':'2.0','id':99,'method':'auth','params':"
+	    "{'token':'op-token'}}");
 	/*
 	 * First, a change whose answer outgrows the reply buffer's first
 	 * allocation: an allocation can fail after the change was made.
 	 */
-	case 0:
+	case 1:
 		snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":100,\"method\":\"reserve\","
 		    "\"params\":{\"plate\":\"R 0\",\"class\":\"car\",\"from\":\"%s\",\"to\":\"%s\"}}",
 		    late, later);
 		return strdup(line);
-	case 1: return tu_quote("{'jsonrpc':'2.0','id':1,'method':'vehicle_register','params':"
+	case 2: return tu_quote("{'jsonrpc':'2.0','id':1,'method':'vehicle_register','params':"
 	    "{'plate':'A 1','contact_name':'Ann Example','phone':'+491705550123'}}");
-	case 2: return tu_quote("{'jsonrpc':'2.0','id':2,'method':'subscribe','params':"
+	case 3: return tu_quote("{'jsonrpc':'2.0','id':2,'method':'subscribe','params':"
 	    "{'topics':['occupancy','events','search:A','gate:north']}}");
-	case 3: return tu_quote("{'jsonrpc':'2.0','id':3,'method':'entry','params':"
+	case 4: return tu_quote("{'jsonrpc':'2.0','id':3,'method':'entry','params':"
 	    "{'gate':'north','plate':'A 1','class':'car'}}");
-	case 4: return tu_quote("{'jsonrpc':'2.0','id':4,'method':'entry','params':"
+	case 5: return tu_quote("{'jsonrpc':'2.0','id':4,'method':'entry','params':"
 	    "{'gate':'north','plate':'M 1','class':'motorcycle','needs':['ev']}}");
-	case 5: return tu_quote("{'jsonrpc':'2.0','id':5,'method':'search','params':"
+	case 6: return tu_quote("{'jsonrpc':'2.0','id':5,'method':'search','params':"
 	    "{'prefix':'A','subscribe':true}}");
-	case 6: return tu_quote("{'jsonrpc':'2.0','id':6,'method':'quote','params':{'plate':'A 1'}}");
-	case 7:
+	case 7: return tu_quote("{'jsonrpc':'2.0','id':6,'method':'quote','params':{'plate':'A 1'}}");
 	case 8:
+	case 9:
 		/* The second is the same payment again: idempotent. */
 		t = garage_inside(w->g, "A 1");
 		assert_non_null(t);
@@ -305,22 +332,22 @@ script_line(const struct world *w, int i)
 		    "\"params\":{\"ticket\":\"%s\",\"amount\":300,\"method\":\"cash\","
 		    "\"reference\":\"r-1\"}}", t->id);
 		return strdup(line);
-	case 9: return tu_quote("{'jsonrpc':'2.0','id':8,'method':'exit','params':"
+	case 10: return tu_quote("{'jsonrpc':'2.0','id':8,'method':'exit','params':"
 	    "{'gate':'south','plate':'A 1'}}");
-	case 10: return tu_quote("{'jsonrpc':'2.0','id':9,'method':'lost','params':{'plate':'M 1'}}");
-	case 11:
+	case 11: return tu_quote("{'jsonrpc':'2.0','id':9,'method':'lost','params':{'plate':'M 1'}}");
+	case 12:
 		snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"reserve\","
 		    "\"params\":{\"plate\":\"R 1\",\"class\":\"car\",\"from\":\"%s\",\"to\":\"%s\"}}",
 		    from, to);
 		return strdup(line);
-	case 12: return tu_quote("{'jsonrpc':'2.0','id':11,'method':'spot','params':"
+	case 13: return tu_quote("{'jsonrpc':'2.0','id':11,'method':'spot','params':"
 	    "{'id':'C-02','state':'out_of_service'}}");
-	case 13: return tu_quote("{'jsonrpc':'2.0','id':12,'method':'strategy','params':"
+	case 14: return tu_quote("{'jsonrpc':'2.0','id':12,'method':'strategy','params':"
 	    "{'set':'farthest'}}");
-	case 14: return tu_quote("{'jsonrpc':'2.0','id':13,'method':'tariff','params':"
+	case 15: return tu_quote("{'jsonrpc':'2.0','id':13,'method':'tariff','params':"
 	    "{'set':" TU_MIN_TARIFF "}}");
 	/* A batch fills the car spots left; then one waits for a spot. */
-	case 15: return tu_quote("[{'jsonrpc':'2.0','id':14,'method':'entry','params':"
+	case 16: return tu_quote("[{'jsonrpc':'2.0','id':14,'method':'entry','params':"
 	    "{'gate':'north','plate':'F-1','class':'car'}},"
 	    "{'jsonrpc':'2.0','id':15,'method':'entry','params':"
 	    "{'gate':'north','plate':'F-2','class':'car'}},"
@@ -328,32 +355,32 @@ script_line(const struct world *w, int i)
 	    "{'gate':'north','plate':'F-3','class':'car'}},"
 	    "{'jsonrpc':'2.0','id':17,'method':'entry','params':"
 	    "{'gate':'north','plate':'F-4','class':'car'}}]");
-	case 16: return tu_quote("{'jsonrpc':'2.0','id':18,'method':'wait','params':"
+	case 17: return tu_quote("{'jsonrpc':'2.0','id':18,'method':'wait','params':"
 	    "{'gate':'north','plate':'W 1','class':'car','timeout_s':600}}");
 	/* An inline command, as an operator types it. */
-	case 17: return strdup("exit gate=south plate=F-1");
-	case 18: return tu_quote("{'jsonrpc':'2.0','id':19,'method':'exit','params':"
+	case 18: return strdup("exit gate=south plate=F-1");
+	case 19: return tu_quote("{'jsonrpc':'2.0','id':19,'method':'exit','params':"
 	    "{'gate':'south','plate':'F-2'}}");
-	case 19: return tu_quote("{'jsonrpc':'2.0','id':20,'method':'vehicle_delete','params':"
+	case 20: return tu_quote("{'jsonrpc':'2.0','id':20,'method':'vehicle_delete','params':"
 	    "{'plate':'A 1'}}");
-	case 20: return tu_quote("{'jsonrpc':'2.0','id':21,'method':'vehicle_register','params':"
+	case 21: return tu_quote("{'jsonrpc':'2.0','id':21,'method':'vehicle_register','params':"
 	    "{'plate':'B 2','contact_name':'Bo','phone':'+491705550124'}}");
-	case 21: return tu_quote("{'jsonrpc':'2.0','id':22,'method':'retention','params':"
+	case 22: return tu_quote("{'jsonrpc':'2.0','id':22,'method':'retention','params':"
 	    "{'set_hours':1}}");
-	case 22: return tu_quote("{'jsonrpc':'2.0','id':23,'method':'purge','params':"
+	case 23: return tu_quote("{'jsonrpc':'2.0','id':23,'method':'purge','params':"
 	    "{'confirm':'purge'}}");
-	case 23: return tu_quote("{'jsonrpc':'2.0','id':24,'method':'layout'}");
-	case 24: return tu_quote("{'jsonrpc':'2.0','id':25,'method':'status'}");
-	case 25: return tu_quote("{'jsonrpc':'2.0','id':26,'method':'reservations'}");
+	case 24: return tu_quote("{'jsonrpc':'2.0','id':24,'method':'layout'}");
+	case 25: return tu_quote("{'jsonrpc':'2.0','id':25,'method':'status'}");
+	case 26: return tu_quote("{'jsonrpc':'2.0','id':26,'method':'reservations'}");
 	/* Ids handed out earlier, from the answers of the run without failures. */
-	case 26: return with_id("reservation_cancel", "reservation", 11);
-	case 27: return with_id("unsubscribe", "subscription", 2);
-	case 28: return tu_quote("{'jsonrpc':'2.0','id':29,'method':'wait','params':"
+	case 27: return with_id("reservation_cancel", "reservation", 12);
+	case 28: return with_id("unsubscribe", "subscription", 3);
+	case 29: return tu_quote("{'jsonrpc':'2.0','id':29,'method':'wait','params':"
 	    "{'gate':'north','plate':'W 2','class':'van','timeout_s':600}}");
-	case 29: return with_id("wait_cancel", "waitlist_id", 28);
-	case 30: return with_id("ticket", "ticket", 3);
-	case 31: return tu_quote("{'jsonrpc':'2.0','id':31,'method':'vehicle_list'}");
-	case 32: return tu_quote("{'jsonrpc':'2.0','id':32,'method':'check'}");
+	case 30: return with_id("wait_cancel", "waitlist_id", 29);
+	case 31: return with_id("ticket", "ticket", 4);
+	case 32: return tu_quote("{'jsonrpc':'2.0','id':31,'method':'vehicle_list'}");
+	case 33: return tu_quote("{'jsonrpc':'2.0','id':32,'method':'check'}");
 	default: return NULL;
 	}
 }
@@ -373,7 +400,7 @@ run(struct world *w, int i, long k, char **reply, int *hit)
 	assert_non_null(line);
 	calls = 0;
 	fail_at = k;
-	rc = session_handle(&w->s, line, strlen(line), 0, TU_T0 + (int64_t)i * STEP_S,
+	rc = session_handle(&w->s, line, strlen(line), 0, time_of(i),
 	    &out);
 	*hit = k >= 0 && calls > k;
 	fail_at = -1;
@@ -506,10 +533,19 @@ judge_batch(const struct world *w, long k, const char *reply, struct outcomes *n
 }
 
 /*
+ * How the session's buffers are when a request runs: WARM, grown by the
+ * requests before it; COLD, freed (the session's and the commit step's),
+ * so that the reply and the records are allocated while it runs;
+ * CRAMPED, the reply's buffer holding the reply's head and not much more,
+ * so that it grows while the method writes its result.
+ */
+enum mode { WARM, COLD, CRAMPED };
+#define CRAMPED_BYTES 40
+
+/*
  * Request i with each of its allocations failing in turn, from the state
- * the script left before it; cold: with the session's and the commit
- * step's buffers freed first, so that the reply and the records grow
- * while the request runs.  Returns how many failures it made.
+ * the script left before it, its buffers as mode says.  Returns how many
+ * failures it made.
  */
 /* A world in the state the script leaves before request i. */
 static void
@@ -535,7 +571,7 @@ due_state(int i)
 
 	replay(&w, i);
 	changes_init(&ch);
-	garage_run_due(w.g, TU_T0 + (int64_t)i * STEP_S, &ch);
+	garage_run_due(w.g, time_of(i), &ch);
 	changes_release(&ch);
 	s = state_of(&w);
 	world_free(&w);
@@ -543,7 +579,7 @@ due_state(int i)
 }
 
 static long
-fail_each(const struct golden *gd, int i, int cold, struct outcomes *n)
+fail_each(const struct golden *gd, int i, enum mode mode, struct outcomes *n)
 {
 	char *due = due_state(i);
 	long k;
@@ -555,8 +591,14 @@ fail_each(const struct golden *gd, int i, int cold, struct outcomes *n)
 		int rc, hit;
 
 		replay(&w, i);
-		if (cold)
+		if (mode != WARM)
 			cool(&w);
+		if (mode == CRAMPED) {
+			/* Room for a reply's head, not its result: it grows mid-method. */
+			w.s.w.buf = malloc(CRAMPED_BYTES);
+			assert_non_null(w.s.w.buf);
+			w.s.w.cap = CRAMPED_BYTES;
+		}
 		before = state_of(&w);
 		st = (struct states){ before, due, gd->after[i] };
 		rc = run(&w, i, k, &reply, &hit);
@@ -605,24 +647,25 @@ test_every_allocation_failure_on_the_request_path(void **state)
 	memset(&gd, 0, sizeof(gd));
 	golden_run(&gd);
 	/* The script does what it says when nothing fails. */
-	assert_true(has(gd.reply[0], "\"booked\""));
-	assert_true(has(gd.reply[3], "\"result\""));
-	assert_true(has(gd.reply[8], "\"result\""));	/* the same payment again */
-	assert_true(has(gd.reply[9], "\"result\""));
-	assert_true(has(gd.reply[11], "\"result\""));
-	assert_true(has(gd.reply[15], "\"result\""));
-	assert_true(has(gd.reply[16], "\"waitlist_id\""));
-	assert_true(has(gd.reply[17], "\"result\""));
-	assert_true(has(gd.reply[22], "\"result\""));
-	assert_true(has(gd.reply[26], "\"cancelled\""));
-	assert_true(has(gd.reply[27], "\"result\""));
-	assert_true(has(gd.reply[29], "\"result\""));
-	assert_true(has(gd.reply[30], "\"payments\""));
-	assert_true(has(gd.reply[32], "\"ok\":true"));
-	for (int cold = 0; cold <= 1; cold++)
+	assert_true(has(gd.reply[0], "\"operator\""));
+	assert_true(has(gd.reply[1], "\"booked\""));
+	assert_true(has(gd.reply[4], "\"result\""));
+	assert_true(has(gd.reply[9], "\"result\""));	/* the same payment again */
+	assert_true(has(gd.reply[10], "\"result\""));
+	assert_true(has(gd.reply[12], "\"result\""));
+	assert_true(has(gd.reply[16], "\"result\""));
+	assert_true(has(gd.reply[17], "\"waitlist_id\""));
+	assert_true(has(gd.reply[18], "\"result\""));
+	assert_true(has(gd.reply[23], "\"result\""));
+	assert_true(has(gd.reply[27], "\"cancelled\""));
+	assert_true(has(gd.reply[28], "\"result\""));
+	assert_true(has(gd.reply[30], "\"result\""));
+	assert_true(has(gd.reply[31], "\"payments\""));
+	assert_true(has(gd.reply[33], "\"ok\":true"));
+	for (enum mode mode = WARM; mode <= CRAMPED; mode++)
 		for (int i = 0; i < gd.n; i++)
-			failures += fail_each(&gd, i, cold, &n);
-	printf("  %d requests, warm and cold, %ld allocation failures: %ld answered "
+			failures += fail_each(&gd, i, mode, &n);
+	printf("  %d requests, warm, cold and cramped, %ld allocation failures: %ld answered "
 	    "whole, %ld errors with nothing changed, %ld not durable, %ld connections "
 	    "dropped\n", gd.n, failures, n.results, n.errors, n.undurable, n.dropped);
 	/* Every outcome is reached: the test can tell them apart. */
