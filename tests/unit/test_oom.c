@@ -140,6 +140,13 @@ auth(void *ud, const char *peer, const char *token, enum role *role,
 	return 0;
 }
 
+static void
+health(void *ud, struct jw *w)
+{
+	(void)ud;
+	jw_kstr(w, "status", "ok");
+}
+
 static int64_t
 mono_ms(void *ud)
 {
@@ -182,6 +189,7 @@ world_init(struct world *w)
 	w->env.commit = commit;
 	w->env.mono_ms = mono_ms;
 	w->env.auth = auth;
+	w->env.health = health;
 	w->env.subs = w->subs;
 	w->env.registry = w->reg;
 	w->env.max_future_s = 86400;
@@ -380,7 +388,16 @@ script_line(const struct world *w, int i)
 	case 30: return with_id("wait_cancel", "waitlist_id", 29);
 	case 31: return with_id("ticket", "ticket", 4);
 	case 32: return tu_quote("{'jsonrpc':'2.0','id':31,'method':'vehicle_list'}");
-	case 33: return tu_quote("{'jsonrpc':'2.0','id':32,'method':'check'}");
+	/* Reads, each building its own answer. */
+	case 33: return strdup("help entry");
+	case 34: return strdup("health");
+	case 35: return tu_quote("{'jsonrpc':'2.0','id':35,'method':'locate','params':{'plate':'M 1'}}");
+	case 36: return tu_quote("{'jsonrpc':'2.0','id':36,'method':'vehicle_get','params':{'plate':'B 2'}}");
+	case 37: return tu_quote("{'jsonrpc':'2.0','id':37,'method':'spot','params':{'id':'C-02'}}");
+	case 38: return tu_quote("{'jsonrpc':'2.0','id':38,'method':'tariff'}");
+	case 39: return strdup("[{\"jsonrpc\":\"2.0\",\"id\":39,\"method\":\"ping\"},"
+	    "{\"jsonrpc\":\"2.0\",\"method\":\"status\"}]");
+	case 40: return tu_quote("{'jsonrpc':'2.0','id':40,'method':'check'}");
 	default: return NULL;
 	}
 }
@@ -661,7 +678,9 @@ test_every_allocation_failure_on_the_request_path(void **state)
 	assert_true(has(gd.reply[28], "\"result\""));
 	assert_true(has(gd.reply[30], "\"result\""));
 	assert_true(has(gd.reply[31], "\"payments\""));
-	assert_true(has(gd.reply[33], "\"ok\":true"));
+	assert_true(has(gd.reply[33], "\"usage\""));
+	assert_true(has(gd.reply[34], "\"status\":\"ok\""));
+	assert_true(has(gd.reply[40], "\"ok\":true"));
 	for (enum mode mode = WARM; mode <= CRAMPED; mode++)
 		for (int i = 0; i < gd.n; i++)
 			failures += fail_each(&gd, i, mode, &n);
