@@ -962,16 +962,7 @@ subscribe(struct call *c, const struct subs_topic *topics, size_t n)
 	pk_err e;
 
 	c->env->new_id(c->env->ud, id);
-	e = subs_subscribe(c->env->subs, c->client, id, topics, n, now_ms);
-	if (e != PK_OK) {
-		fail(c, e, e == PK_E_INVALID_PARAMS ?
-		    "too many subscriptions on this connection" : NULL);
-		return -1;
-	}
-	/* A new occupancy subscriber is sent the counts at once (after this reply). */
-	for (size_t i = 0; i < n; i++)
-		if (topics[i].kind == SUBS_OCCUPANCY)
-			subs_occupancy_dirty(c->env->subs);
+	/* The answer first: one that cannot be written subscribes nothing. */
 	jw_kstr(w, "subscription", id);
 	jw_key(w, "topics");
 	jw_arr(w);
@@ -989,15 +980,25 @@ subscribe(struct call *c, const struct subs_topic *topics, size_t n)
 			jw_obj(w);
 			view_sign(w, c->g, facility_gate_lookup(f, topics[i].arg));
 			jw_obj_end(w);
-			remember_sign(c, topics[i].arg);
 		}
 		jw_obj_end(w);
 	}
 	if (jw_failed(w)) {
-		/* An answer that cannot say its id: no subscription either. */
-		(void)subs_unsubscribe(c->env->subs, c->client, id);
 		fail(c, PK_E_INTERNAL, "out of memory");
 		return -1;
+	}
+	e = subs_subscribe(c->env->subs, c->client, id, topics, n, now_ms);
+	if (e != PK_OK) {
+		fail(c, e, e == PK_E_INVALID_PARAMS ?
+		    "too many subscriptions on this connection" : NULL);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* A new occupancy subscriber is sent the counts at once (after this reply). */
+		if (topics[i].kind == SUBS_OCCUPANCY)
+			subs_occupancy_dirty(c->env->subs);
+		if (topics[i].kind == SUBS_GATE)
+			remember_sign(c, topics[i].arg);
 	}
 	return 0;
 }
