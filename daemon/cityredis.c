@@ -563,22 +563,17 @@ lookup_start(struct lookup *l, int64_t lat_e7, int64_t lon_e7, int64_t radius_m,
 	return 0;
 }
 
-int
-cityredis_nearby(struct cityredis *c, const struct defer_req *q,
+/* A nearby search sent to Redis: 0, or -1 with why set. */
+static int
+nearby_start(struct cityredis *c, const struct defer_req *q,
     cityredis_nearby_cb cb, void *ud, const char **why)
 {
 	struct lookup *l;
 	int64_t lat = q->lat_e7, lon = q->lon_e7;
 
-	if (c == NULL || c->rc == NULL) {
-		*why = "the city view is off in the configuration";
-		return -1;
-	}
 	*why = "Redis is not connected";
-	if (!redisconn_ready(c->rc)) {
-		c->nearby_failed++;
+	if (!redisconn_ready(c->rc))
 		return -1;
-	}
 	/* Without a point: here (methods.c made sure there is a here). */
 	if (!q->has_point && facility_location_e7(garage_facility(c->s->g),
 	    &lat, &lon) != 0) {
@@ -599,6 +594,22 @@ cityredis_nearby(struct cityredis *c, const struct defer_req *q,
 	jw_key(&l->out, "facilities");
 	jw_arr(&l->out);
 	return lookup_start(l, lat, lon, q->radius_m, CITY_NEARBY_MAX_CANDIDATES);
+}
+
+int
+cityredis_nearby(struct cityredis *c, const struct defer_req *q,
+    cityredis_nearby_cb cb, void *ud, const char **why)
+{
+	if (c == NULL || c->rc == NULL) {
+		*why = "the city view is off in the configuration";
+		return -1;
+	}
+	/* Every search that fails is counted, here or in lookup_finish. */
+	if (nearby_start(c, q, cb, ud, why) != 0) {
+		c->nearby_failed++;
+		return -1;
+	}
+	return 0;
 }
 
 /* Reads the cached copy again: the facilities around this one. */
