@@ -552,6 +552,15 @@ job_image(struct job *jb)
 	jb->frozen = NULL;
 }
 
+/* What a job holds: its chunk, the registry's copy (wiped), itself. */
+static void
+job_free(struct job *jb)
+{
+	chunk_unref(jb->out);
+	contacts_frozen_free(jb->frozen);
+	free(jb);
+}
+
 static void
 work_job(uv_work_t *req)
 {
@@ -645,10 +654,11 @@ image_made(struct rconn *c, struct job *jb)
 	c->rp->images_sent++;
 	if (send_chunk(c, jb->out) != 0)
 		return;
-	for (i = 0; i < c->nheld && c->state != C_CLOSING; i++)
-		(void)send_chunk(c, c->held[i]);
-	for (i = 0; i < c->nheld; i++)
+	for (i = 0; i < c->nheld; i++) {
+		if (c->state != C_CLOSING)
+			(void)send_chunk(c, c->held[i]);
 		chunk_unref(c->held[i]);
+	}
 	c->nheld = 0;
 	c->held_bytes = 0;
 	c->image_pending = 0;
@@ -680,8 +690,7 @@ after_job(uv_work_t *req, int status)
 		if (send_chunk(c, jb->out) == 0)
 			pump(c);
 	}
-	chunk_unref(jb->out);
-	free(jb);
+	job_free(jb);
 	conn_unref(c);
 }
 
@@ -696,9 +705,7 @@ queue_job(struct rconn *c, struct job *jb)
 	if (uv_queue_work(c->rp->s->loop, &jb->req, work_job, after_job) != 0) {
 		c->busy = 0;
 		c->refs--;
-		if (jb->frozen != NULL)
-			contacts_frozen_free(jb->frozen);
-		free(jb);
+		job_free(jb);
 		conn_close(c, "could not queue a job on the thread pool");
 		return -1;
 	}
