@@ -60,7 +60,9 @@ void contacts_side_write(const registry *r, const struct change *c,
 /*
  * The image of r: the header, then a put per record in plate order.
  * fn(ud, payload, len) takes each (and must copy it); its first non-zero
- * return, or -1 when out of memory, is returned; 0 when all went.
+ * return, or -1 when out of memory, is returned; 0 when all went.  The
+ * daemon makes its images from a frozen copy (below), off the loop; this
+ * one, of the registry as it is, is what the tests hold copies against.
  */
 int contacts_image(const registry *r, int64_t config_hours,
     int (*fn)(void *ud, const char *payload, size_t len), void *ud);

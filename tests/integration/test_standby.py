@@ -842,16 +842,16 @@ def test_changes_made_while_the_image_is_made_follow_it_in_order():
         assert held >= 1, "no batch came while the image was made"
         end = a.health()["journal"]["lsn"]
         sk.settimeout(20)
-        image_end, lsns, types = None, [], []
+        image_ended, lsns, types = False, [], []
         while not lsns or lsns[-1] < end:
             ty, body = recv_frame(sk)
             types.append(ty)
             if ty == b"I" and not body:
-                image_end = len(types)
+                image_ended = True
             elif ty == b"R":
-                assert image_end is not None, "a record before the image ended"
+                assert image_ended, "a record before the image ended"
                 lsns += [lsn for _, _, lsn, _ in wal_records(body)]
-        assert types[0] == b"W" and image_end is not None, types[:3]
+        assert types[0] == b"W" and image_ended, types[:3]
         assert lsns == list(range(last + 1, end + 1)), (lsns[:3], lsns[-3:], last, end)
         sk.close()
         sk = None

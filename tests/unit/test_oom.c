@@ -292,6 +292,20 @@ with_id(const char *method, const char *param, int from)
 	return strdup(line);
 }
 
+/* reserve: plate books a car's spot for [from, to), hours after TU_T0. */
+static char *
+reserve_line(int id, const char *plate, int from_h, int to_h)
+{
+	char from[RFC3339_BUFSZ], to[RFC3339_BUFSZ], line[512];
+
+	rfc3339_format(TU_T0 + from_h * 3600, from);
+	rfc3339_format(TU_T0 + to_h * 3600, to);
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"reserve\","
+	    "\"params\":{\"plate\":\"%s\",\"class\":\"car\",\"from\":\"%s\","
+	    "\"to\":\"%s\"}}", id, plate, from, to);
+	return strdup(line);
+}
+
 /*
  * Request i of the script, for the state the requests before it left
  * (a payment names the ticket of the plate inside).  NULL past the end.
@@ -299,14 +313,9 @@ with_id(const char *method, const char *param, int from)
 static char *
 script_line(const struct world *w, int i)
 {
-	char from[RFC3339_BUFSZ], to[RFC3339_BUFSZ], late[RFC3339_BUFSZ];
-	char later[RFC3339_BUFSZ], line[1024];
+	char line[1024];
 	const struct ticket *t;
 
-	rfc3339_format(TU_T0 + 4 * 3600, from);
-	rfc3339_format(TU_T0 + 6 * 3600, to);
-	rfc3339_format(TU_T0 + 8 * 3600, late);
-	rfc3339_format(TU_T0 + 10 * 3600, later);
 	switch (i) {
 	/* The connection starts unauthenticated, as over TCP with tokens. */
 	case 0: return tu_quote("{'jsonrpc':'2.0','id':99,'method':'auth','params':"
@@ -315,11 +324,7 @@ script_line(const struct world *w, int i)
 	 * First, a change whose answer outgrows the reply buffer's first
 	 * allocation: an allocation can fail after the change was made.
 	 */
-	case 1:
-		snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":100,\"method\":\"reserve\","
-		    "\"params\":{\"plate\":\"R 0\",\"class\":\"car\",\"from\":\"%s\",\"to\":\"%s\"}}",
-		    late, later);
-		return strdup(line);
+	case 1: return reserve_line(100, "R 0", 8, 10);
 	case 2: return tu_quote("{'jsonrpc':'2.0','id':1,'method':'vehicle_register','params':"
 	    "{'plate':'A 1','contact_name':'Ann Example','phone':'+491705550123'}}");
 	case 3: return tu_quote("{'jsonrpc':'2.0','id':2,'method':'subscribe','params':"
@@ -343,11 +348,7 @@ script_line(const struct world *w, int i)
 	case 10: return tu_quote("{'jsonrpc':'2.0','id':8,'method':'exit','params':"
 	    "{'gate':'south','plate':'A 1'}}");
 	case 11: return tu_quote("{'jsonrpc':'2.0','id':9,'method':'lost','params':{'plate':'M 1'}}");
-	case 12:
-		snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"reserve\","
-		    "\"params\":{\"plate\":\"R 1\",\"class\":\"car\",\"from\":\"%s\",\"to\":\"%s\"}}",
-		    from, to);
-		return strdup(line);
+	case 12: return reserve_line(10, "R 1", 4, 6);
 	case 13: return tu_quote("{'jsonrpc':'2.0','id':11,'method':'spot','params':"
 	    "{'id':'C-02','state':'out_of_service'}}");
 	case 14: return tu_quote("{'jsonrpc':'2.0','id':12,'method':'strategy','params':"
