@@ -176,11 +176,17 @@ bench-standby: $(BENCH_BIN) $(BUILD)/parkd
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(PROTO_SRC) $(PURE_SRC)
+# The core is compiled once for all targets (instrumented, no libFuzzer
+# main); each target links it with its own entry point.
+FUZZ_CC     = clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Iproto -Idaemon $(CORE_PKG_CFLAGS) \
+	      $(filter-out -Wno-format-truncation,$(WARN)) -fno-sanitize-recover=all
+FUZZ_OBJ    = $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(PROTO_SRC) $(PURE_SRC))
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Iproto -Idaemon $(CORE_PKG_CFLAGS) $(filter-out -Wno-format-truncation,$(WARN)) \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  $< $(LIB_SRC) $(PROTO_SRC) $(PURE_SRC) -o $@ $(CORE_PKG_LIBS) -lm
+	$(FUZZ_CC) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $< $(FUZZ_OBJ) -o $@ $(CORE_PKG_LIBS) -lm
 fuzz: $(FUZZ_BIN)
 fuzz-run: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p tests/fuzz/corpus-$$n; \
@@ -227,4 +233,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(PROTO_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(FUZZ_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(PROTO_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d)

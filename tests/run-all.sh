@@ -45,7 +45,7 @@ set -- $(count build/integ.log); tally integ "${1:-0}" "${2:-1}"
 
 if command -v clang >/dev/null 2>&1; then
   step "fuzz regression (short run of every fuzz target)"
-  if make -s fuzz > build/fuzz-build.log 2>&1; then
+  if make -s -j"$JOBS" fuzz > build/fuzz-build.log 2>&1; then
     # By source, so that a binary left over from a removed target is not run.
     for src in tests/fuzz/fuzz_*.c; do
       n=$(basename "$src" .c); f=build/fuzz/$n; d=build/fuzz/corpus-$n; mkdir -p "$d"
