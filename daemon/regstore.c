@@ -118,7 +118,7 @@ regstore_freeze(struct regstore *rs, struct contacts_frozen *reuse)
 }
 
 int
-regstore_frozen_image(const struct contacts_frozen *f, uint64_t lsn,
+regstore_frozen_image(struct contacts_frozen *f, uint64_t lsn,
     struct wal_buf *b)
 {
 	struct image_out o = { b, lsn };

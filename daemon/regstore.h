@@ -89,7 +89,7 @@ void regstore_promoted(struct regstore *rs);
  */
 struct contacts_frozen *regstore_freeze(struct regstore *rs,
     struct contacts_frozen *reuse);
-int regstore_frozen_image(const struct contacts_frozen *f, uint64_t lsn,
+int regstore_frozen_image(struct contacts_frozen *f, uint64_t lsn,
     struct wal_buf *b);
 /*
  * A standby: the registry becomes the image img[0..len) (wal.h records,

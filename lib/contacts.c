@@ -144,6 +144,7 @@ struct frozen_block {
 struct contacts_frozen {
 	int64_t retention, config_hours;
 	size_t n, cap, bytes;
+	int sorted;			/* v in plate order (the copy is not) */
 	struct registry_entry *v;	/* strings in the blocks */
 	struct frozen_block *first;	/* in the order they were filled */
 	struct frozen_block *cur;	/* the one being filled */
@@ -186,9 +187,8 @@ contacts_freeze(const registry *r, int64_t config_hours,
     struct contacts_frozen *reuse)
 {
 	struct contacts_frozen *f = reuse;
-	const void *cur = NULL;
 	struct registry_entry e;
-	size_t n = registry_count(r);
+	size_t n = registry_count(r), i;
 
 	if (f == NULL && (f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
@@ -206,7 +206,9 @@ contacts_freeze(const registry *r, int64_t config_hours,
 		f->v = nv;
 		f->cap = n;
 	}
-	while (f->n < n && registry_next(r, &cur, &e)) {
+	f->sorted = 0;
+	for (i = 0; i < n; i++) {
+		registry_entry_at(r, i, &e);
 		/* The entry as it is, its strings pointing at the copies. */
 		if ((e.plate = frozen_str(f, e.plate, strlen(e.plate))) == NULL ||
 		    (e.contact_name = frozen_str(f, e.contact_name,
@@ -236,11 +238,24 @@ frozen_next(void *src, struct registry_entry *e)
 	return 1;
 }
 
+static int
+by_plate(const void *a, const void *b)
+{
+	return strcmp(((const struct registry_entry *)a)->plate,
+	    ((const struct registry_entry *)b)->plate);
+}
+
 int
-contacts_image_frozen(const struct contacts_frozen *f,
+contacts_image_frozen(struct contacts_frozen *f,
     int (*fn)(void *ud, const char *payload, size_t len), void *ud)
 {
 	struct frozen_src s = { f, 0 };
+
+	/* Copied in the registry's array order, fast; sorted here, off the loop. */
+	if (!f->sorted && f->n > 1) {
+		qsort(f->v, f->n, sizeof(*f->v), by_plate);
+		f->sorted = 1;
+	}
 
 	return write_image(f->retention, f->config_hours, f->n, frozen_next, &s,
 	    fn, ud);

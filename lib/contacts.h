@@ -74,7 +74,9 @@ int contacts_image(const registry *r, int64_t config_hours,
  * copy made before: memory written before costs a fraction of fresh
  * memory, which page faults make dear); contacts_image_frozen writes
  * exactly what contacts_image would have written at the freeze, however
- * r changed since; contacts_frozen_wipe wipes the copy's contacts and
+ * r changed since (it sorts the copy, which is made in no order, by
+ * plate first: the sort is the image maker's work, not the freeze's);
+ * contacts_frozen_wipe wipes the copy's contacts and
  * keeps its memory for the next; contacts_frozen_free wipes and frees.
  * contacts_freeze returns NULL when out of memory (reuse is then freed).
  */
@@ -82,7 +84,7 @@ struct contacts_frozen;
 
 struct contacts_frozen *contacts_freeze(const registry *r,
     int64_t config_hours, struct contacts_frozen *reuse);
-int contacts_image_frozen(const struct contacts_frozen *f,
+int contacts_image_frozen(struct contacts_frozen *f,
     int (*fn)(void *ud, const char *payload, size_t len), void *ud);
 /* About how many bytes the image will be, framing not included. */
 size_t contacts_frozen_bytes(const struct contacts_frozen *f);

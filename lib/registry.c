@@ -25,6 +25,7 @@ struct rec {
 	int64_t last_exit_at;
 	int64_t expires_at;	/* REGISTRY_NEVER while inside */
 	size_t heap_at;		/* RG_NOT_IN_HEAP while inside */
+	size_t all_at;		/* its place in registry.all */
 };
 
 /*
@@ -32,11 +33,16 @@ struct rec {
  * of exactly the records whose vehicle is not inside, each knowing its
  * index; heap_cap >= the number of records, so that a vehicle's exit
  * (which puts its record back in the heap) never needs to allocate.
+ * all[0..all_n) is every record once, in no order, each knowing its
+ * index (room for heap_cap): a copy of the registry walks it, an array,
+ * rather than the map, a tree whose nodes are each a cache miss.
  */
 struct registry {
 	omap *by_plate;		/* plate -> struct rec */
 	struct rec **heap;
 	size_t heap_n, heap_cap;
+	struct rec **all;
+	size_t all_n;
 	int64_t retention_h;
 };
 
@@ -224,11 +230,11 @@ rg_heap_remove(registry *r, struct rec *x)
 	rg_heap_down(r, last->heap_at);
 }
 
-/* Room in the heap for n records; 0, or -1 when out of memory. */
+/* Room in the heap and in all for n records; 0, or -1 when out of memory. */
 static int
 rg_heap_reserve(registry *r, size_t n)
 {
-	struct rec **nh;
+	struct rec **nh, **na;
 	size_t ncap;
 
 	if (n <= r->heap_cap)
@@ -243,8 +249,29 @@ rg_heap_reserve(registry *r, size_t n)
 	if (nh == NULL)
 		return -1;
 	r->heap = nh;
+	/* Should this fail, the heap is only larger than heap_cap says. */
+	na = realloc(r->all, ncap * sizeof(*na));
+	if (na == NULL)
+		return -1;
+	r->all = na;
 	r->heap_cap = ncap;
 	return 0;
+}
+
+static void
+rg_all_add(registry *r, struct rec *x)
+{
+	x->all_at = r->all_n;
+	r->all[r->all_n++] = x;
+}
+
+static void
+rg_all_remove(registry *r, struct rec *x)
+{
+	struct rec *last = r->all[--r->all_n];
+
+	r->all[x->all_at] = last;
+	last->all_at = x->all_at;
 }
 
 static int64_t
@@ -325,6 +352,7 @@ rg_clear(registry *r)
 		n++;
 	}
 	r->heap_n = 0;
+	r->all_n = 0;
 	return n;
 }
 
@@ -336,6 +364,7 @@ registry_free(registry *r)
 	rg_clear(r);
 	omap_free(r->by_plate);
 	free(r->heap);
+	free(r->all);
 	free(r);
 }
 
@@ -399,6 +428,7 @@ rg_store(registry *r, const char *plate, const char *name, size_t name_len,
 			rg_rec_free(x);
 			return PK_E_INTERNAL;
 		}
+		rg_all_add(r, x);	/* room reserved with the heap's */
 		x->registered_at = now;
 		x->last_exit_at = 0;
 		if (created != NULL)
@@ -478,6 +508,7 @@ registry_delete(registry *r, const char *plate)
 	if (x == NULL)
 		return PK_E_NOT_FOUND;
 	rg_heap_remove(r, x);
+	rg_all_remove(r, x);
 	rg_rec_free(x);
 	return PK_OK;
 }
@@ -555,6 +586,7 @@ registry_expire_due(registry *r, int64_t now, size_t max,
 		struct registry_entry e;
 
 		rg_heap_remove(r, x);
+		rg_all_remove(r, x);
 		omap_del(r->by_plate, x->plate);
 		if (fn != NULL) {
 			rg_entry(x, &e);
@@ -593,6 +625,23 @@ registry_set_retention(registry *r, int64_t hours, int64_t now, size_t *due)
 		*due = n_due;
 }
 
+/* How far ahead registry_entry_at asks for the records it will read. */
+#define RG_PREFETCH 8
+
+void
+registry_entry_at(const registry *r, size_t i, struct registry_entry *e)
+{
+	if (i + RG_PREFETCH < r->all_n) {
+		const struct rec *ahead = r->all[i + RG_PREFETCH];
+
+		__builtin_prefetch(ahead);
+		__builtin_prefetch(&ahead->name);
+	}
+	if (i + RG_PREFETCH / 2 < r->all_n)
+		__builtin_prefetch(r->all[i + RG_PREFETCH / 2]->name);
+	rg_entry(r->all[i], e);
+}
+
 int
 registry_next(const registry *r, const void **cursor,
     struct registry_entry *e)
@@ -618,6 +667,7 @@ registry_check(const registry *r)
 
 	if (omap_check(r->by_plate) != 0 ||
 	    r->heap_cap < omap_size(r->by_plate) ||
+	    r->all_n != omap_size(r->by_plate) ||
 	    r->retention_h < 0 || r->retention_h > REGISTRY_RETENTION_MAX_HOURS)
 		return -1;
 	for (node = omap_first(r->by_plate); node != NULL;
@@ -625,6 +675,7 @@ registry_check(const registry *r)
 		const struct rec *x = omap_node_value(node);
 
 		if (strcmp(omap_node_key(node), x->plate) != 0 ||
+		    x->all_at >= r->all_n || r->all[x->all_at] != x ||
 		    x->expires_at != rg_expiry(r, x) ||
 		    x->name == NULL || strlen(x->name) != x->name_len)
 			return -1;

@@ -188,6 +188,15 @@ int registry_next(const registry *r, const void **cursor,
     struct registry_entry *e);
 
 /*
+ * Every record, fast: the i-th (0 <= i < registry_count) in no particular
+ * order, a walk of an array that asks for the records ahead before it
+ * reads them; for copying them all at once.  Places change as records come
+ * and go: the registry must not change during the walk.
+ */
+void registry_entry_at(const registry *r, size_t i,
+    struct registry_entry *e);
+
+/*
  * Restores one record exactly as a snapshot held it (plate, contact,
  * phone, the three times and inside; e->expires_at is ignored and
  * recomputed from the current retention).  A record already present for

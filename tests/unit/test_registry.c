@@ -768,11 +768,12 @@ test_out_of_memory_changes_nothing(void **state)
 		}
 	}
 	/*
-	 * New: name, heap, record (the heap's growth, not state, is kept
-	 * after the record's allocation failed, so the map node's turn comes
-	 * with the restore); update: name; restore: name, record, map node.
+	 * New: name, heap, the array of all records, record (the arrays'
+	 * growth, not state, is kept after the record's allocation failed, so
+	 * the map node's turn comes with the restore); update: name; restore:
+	 * name, record, map node.
 	 */
-	assert_int_equal(failures, 7);
+	assert_int_equal(failures, 8);
 	fa_fail_after(0);
 	assert_null(registry_new(24));
 	fa_fail_after(1);
@@ -913,6 +914,24 @@ run_model(uint64_t seed, int ops)
 			assert_int_equal(e.updated_at, m[i].updated);
 			assert_int_equal(e.last_exit_at, m[i].last_exit);
 			assert_int_equal(e.expires_at, m_expiry(&m[i], ret));
+		}
+		/* The array walk meets every record once, and no other. */
+		{
+			int seen[NP] = { 0 }, want = 0;
+
+			for (int i = 0; i < NP; i++)
+				want += m[i].present;
+			assert_int_equal(registry_count(r), (size_t)want);
+			for (size_t i = 0; i < registry_count(r); i++) {
+				struct registry_entry e;
+				int at;
+
+				registry_entry_at(r, i, &e);
+				assert_int_equal(sscanf(e.plate, "M %d", &at), 1);
+				assert_true(at >= 0 && at < NP && m[at].present);
+				assert_int_equal(seen[at]++, 0);
+				assert_string_equal(e.contact_name, m[at].name);
+			}
 		}
 		if (op % 50 == 0)
 			assert_int_equal(registry_check(r), 0);
