@@ -162,12 +162,10 @@ datadir_read_file(const char *path, unsigned char **buf, size_t *len)
 }
 
 int
-datadir_replace(const char *dir, const char *path, const char *tmp,
-    const void *p, size_t len, int *renamed, const char **what)
+datadir_write_tmp(const char *tmp, const void *p, size_t len, const char **what)
 {
 	int fd, e;
 
-	*renamed = 0;
 	*what = "open";
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return -1;
@@ -182,11 +180,23 @@ datadir_replace(const char *dir, const char *path, const char *tmp,
 		e = errno;
 		*what = "close";
 	}
-	if (*what == NULL && rename(tmp, path) != 0) {
-		e = errno;
-		*what = "rename";
-	}
 	if (*what != NULL) {
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int
+datadir_commit_tmp(const char *dir, const char *path, const char *tmp,
+    int *renamed, const char **what)
+{
+	*renamed = 0;
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+
+		*what = "rename";
 		unlink(tmp);
 		errno = e;
 		return -1;
@@ -196,7 +206,18 @@ datadir_replace(const char *dir, const char *path, const char *tmp,
 		*what = "fsync of the directory";
 		return -1;
 	}
+	*what = NULL;
 	return 0;
+}
+
+int
+datadir_replace(const char *dir, const char *path, const char *tmp,
+    const void *p, size_t len, int *renamed, const char **what)
+{
+	*renamed = 0;
+	if (datadir_write_tmp(tmp, p, len, what) != 0)
+		return -1;
+	return datadir_commit_tmp(dir, path, tmp, renamed, what);
 }
 
 int

@@ -75,6 +75,17 @@ int datadir_replace(const char *dir, const char *path, const char *tmp,
     const void *p, size_t len, int *renamed, const char **what);
 
 /*
+ * datadir_replace in two steps, for a caller that does other work between
+ * them: datadir_write_tmp writes, fdatasyncs and closes tmp (removed
+ * again on failure); datadir_commit_tmp renames it over path and fsyncs
+ * dir.  Same errors, *what and *renamed.
+ */
+int datadir_write_tmp(const char *tmp, const void *p, size_t len,
+    const char **what);
+int datadir_commit_tmp(const char *dir, const char *path, const char *tmp,
+    int *renamed, const char **what);
+
+/*
  * Takes the data directory for this process: opens dir/LOCK (created
  * 0600, close-on-exec), locks it with flock(LOCK_EX | LOCK_NB) and writes
  * the pid into it.  Returns the descriptor, which holds the lock until it

@@ -81,7 +81,8 @@ struct journal {
 	int side_fd;			/* its log, -1 when none */
 	uint64_t side_offset;		/* end of the log's durable bytes */
 	struct wal_buf side_pending;	/* side records of the pending batch */
-	int side_rewrite;		/* asked for; the image goes with the next batch */
+	int side_rewrite;		/* asked for */
+	int side_rewrite_now;		/* ... with the next batch, in the same job */
 	/*
 	 * The last image's buffer, wiped, for the next: a large registry's
 	 * image is tens of megabytes, and writing it into fresh memory cost
@@ -90,7 +91,21 @@ struct journal {
 	 */
 	struct wal_buf image_spare;
 	void *frozen_spare;		/* the same for the state's copy */
-	int side_rewriting;		/* the batch in flight carries an image */
+	/*
+	 * A rewrite in two jobs, so that the gates do not wait for it: the
+	 * image is made and written to a temporary file (prep) while batches
+	 * go on; then a short job of its own renames it into place and
+	 * empties the log (commit).  Meanwhile the log may only take side
+	 * records the image covers (LSN <= its image_lsn); a batch with later
+	 * ones waits for the commit.  side_rewriting: from the prep's start to
+	 * the commit's end.
+	 */
+	struct jwork *prep;		/* in the works or written; NULL: none */
+	int prep_busy;			/* its job is on the pool */
+	uint64_t side_pending_last;	/* the LSN of the last side record pending */
+	const char *prep_what;		/* a prep's failure, for fail() when idle */
+	int prep_err;
+	int side_rewriting;
 };
 
 struct jwork;
@@ -194,6 +209,8 @@ struct jwork {
 	int image_nomem;	/* the job could not make it: asked again */
 	int main_done;		/* the batch is on disk; a later error is the image's */
 	int renamed;		/* the image is in place */
+	int prepared;		/* the image is in the temporary file: commit only */
+	uint64_t failures;	/* the journal's failures when the prep began */
 };
 
 /*
@@ -248,7 +265,15 @@ make_image(struct jwork *w)
 static void
 rewrite_side(struct jwork *w)
 {
-	if (w->err != 0 || !w->rewriting || make_image(w) != 0)
+	if (w->err != 0 || !w->rewriting)
+		return;
+	if (w->prepared) {
+		if (sidestore_commit(w->side_paths, w->side_fd, &w->renamed,
+		    &w->what) != 0)
+			w->err = errno ? errno : EIO;
+		return;
+	}
+	if (make_image(w) != 0)
 		return;
 	if (sidestore_rewrite(w->side_paths, w->side_fd, w->image, w->image_len,
 	    &w->renamed, &w->what) != 0)
@@ -418,8 +443,13 @@ after_write(uv_work_t *req, int status)
 		j->seg_start = w->first;
 		j->offset = 0;
 	}
-	j->side_rewriting = 0;
 	had_image = w->rewriting;
+	if (had_image) {
+		/* The commit of j->prep (batches never carry an image on the loop). */
+		j->side_rewriting = 0;
+		if (w == j->prep)
+			j->prep = NULL;
+	}
 	if (w->image_nomem) {
 		j->side_rewrite = 1;
 		log_warn("out of memory for the %s image: it is made again with the "
@@ -478,7 +508,7 @@ wipe_buf(struct wal_buf *b)
  * before it).  NULL when out of memory (nothing taken).
  */
 static struct jwork *
-take_batch(struct journal *j)
+take_batch(struct journal *j, int with_image)
 {
 	struct jwork *w = calloc(1, sizeof(*w));
 
@@ -504,7 +534,7 @@ take_batch(struct journal *j)
 		w->side_len = j->side_pending.len;
 		memset(&j->side_pending, 0, sizeof(j->side_pending));
 	}
-	if (j->side != NULL && j->side_rewrite) {
+	if (with_image && j->side != NULL && j->side_rewrite) {
 		void *reuse = j->frozen_spare;
 
 		/* Out of memory for the copy: the rewrite waits for a later batch. */
@@ -516,6 +546,8 @@ take_batch(struct journal *j)
 			memset(&j->image_spare, 0, sizeof(j->image_spare));
 			w->image_lsn = j->last_lsn;
 			j->side_rewrite = 0;
+			j->side_rewrite_now = 0;
+			j->side_rewriting = 1;
 		}
 	}
 	return w;
@@ -540,7 +572,7 @@ untake_batch(struct journal *j, struct jwork *w)
 static void
 submit(struct journal *j)
 {
-	struct jwork *w = take_batch(j);
+	struct jwork *w = take_batch(j, j->side_rewrite_now && j->prep == NULL);
 
 	if (w == NULL)
 		return;		/* tried again at the next loop iteration */
@@ -549,10 +581,12 @@ submit(struct journal *j)
 		return;
 	}
 	j->in_flight = 1;
-	j->side_rewriting = w->rewriting;
 	if (uv_queue_work(j->loop, &w->req, work_write, after_write) != 0) {
 		j->in_flight = 0;
-		j->side_rewriting = 0;
+		if (w->rewriting) {
+			j->side_rewriting = 0;
+			j->side_rewrite_now = 1;
+		}
 		untake_batch(j, w);
 	}
 }
@@ -572,6 +606,154 @@ arm(struct journal *j, uint64_t at)
 		j->armed_at = at;
 }
 
+/* ---- rewrites of the side stream, in two jobs (struct journal says why) ---- */
+
+/* The pending side records may go to the log now (see struct journal). */
+static int
+side_pending_fits(const struct journal *j)
+{
+	return j->prep == NULL || j->side_pending.len == 0 ||
+	    j->side_pending_last <= j->prep->image_lsn;
+}
+
+/* Pool thread: the image, into the temporary file. */
+static void
+work_prep(uv_work_t *req)
+{
+	struct jwork *w = (struct jwork *)req;
+
+	if (make_image(w) != 0)
+		return;
+	if (sidestore_prepare(w->side_paths, w->image, w->image_len,
+	    &w->what) != 0)
+		w->err = errno ? errno : EIO;
+	/* Wiped here, not on the loop (rewrite_side says why). */
+	explicit_bzero(w->image, w->image_len);
+}
+
+/* A prep that will not be committed: the erasure it was for is still owed. */
+static void
+drop_prep(struct journal *j)
+{
+	struct jwork *w = j->prep;
+
+	j->prep = NULL;
+	j->side_rewriting = 0;
+	j->side_rewrite = 1;
+	keep_spares(j, w);
+	work_free(w);
+}
+
+static void
+after_prep(uv_work_t *req, int status)
+{
+	struct jwork *w = (struct jwork *)req;
+	struct journal *j = w->j;
+
+	(void)status;
+	j->prep_busy = 0;
+	if (w->image_nomem) {
+		log_warn("out of memory for the %s image: it is made again",
+		    j->side->name);
+		drop_prep(j);
+	} else if (w->err != 0) {
+		/* Failed at the next idle moment (kick_rewrite), as one batch's failure. */
+		j->prep_what = w->what;
+		j->prep_err = w->err;
+		drop_prep(j);
+	} else if (j->state != J_OK || j->stats.failures != w->failures) {
+		/* Of a state the disk lost since: never to be committed. */
+		drop_prep(j);
+	} else {
+		w->prepared = 1;
+		keep_spares(j, w);	/* the copy and the buffer are wiped */
+	}
+	kick(j);
+}
+
+/* Copies the state and starts the prep job; nothing done when it cannot. */
+static void
+start_prep(struct journal *j)
+{
+	struct jwork *w = calloc(1, sizeof(*w));
+	void *reuse = j->frozen_spare;
+
+	if (w == NULL)
+		return;
+	/* Out of memory for the copy: tried again at the next kick. */
+	j->frozen_spare = NULL;
+	if ((w->frozen = j->side->freeze(j->side->ud, reuse)) == NULL) {
+		free(w);
+		return;
+	}
+	w->j = j;
+	w->fd = w->side_fd = w->new_fd = -1;
+	w->side_paths = j->side_paths;
+	w->rewriting = 1;
+	w->image = j->image_spare.data;
+	w->image_cap = j->image_spare.cap;
+	memset(&j->image_spare, 0, sizeof(j->image_spare));
+	/* Everything appended is in the copy: the log may take up to here. */
+	w->image_lsn = j->last_lsn;
+	w->failures = j->stats.failures;
+	j->prep = w;
+	j->prep_busy = 1;
+	j->side_rewrite = 0;
+	j->side_rewriting = 1;
+	if (uv_queue_work(j->loop, &w->req, work_prep, after_prep) != 0) {
+		j->prep_busy = 0;
+		drop_prep(j);
+	}
+}
+
+/* The written image into place: a job of its own, nothing else in it. */
+static void
+submit_commit(struct journal *j)
+{
+	struct jwork *w = j->prep;
+
+	w->side_fd = j->side_fd;
+	w->side_offset = j->side_offset;
+	w->first = j->last_lsn + 1;
+	w->last = j->last_lsn;
+	w->sync = j->mode == DUR_FSYNC;
+	snprintf(w->dir, sizeof(w->dir), "%s", j->dir);
+	j->in_flight = 1;
+	if (uv_queue_work(j->loop, &w->req, work_write, after_write) != 0)
+		j->in_flight = 0;	/* tried again at the next kick */
+}
+
+/* A rewrite's next step, when one is due and may be taken now. */
+static void
+kick_rewrite(struct journal *j)
+{
+	const char *what = j->prep_what;
+
+	if (what != NULL) {
+		if (j->in_flight)
+			return;
+		j->prep_what = NULL;
+		fail(j, what, j->prep_err);
+		return;
+	}
+	if (j->prep == NULL) {
+		/* One asked for "now" goes with the next batch (submit). */
+		if (j->side_rewrite && !j->side_rewrite_now)
+			start_prep(j);
+		return;
+	}
+	if (!j->prep->prepared)
+		return;
+	if (j->stats.failures != j->prep->failures) {
+		/* The disk failed and recovered since: the image may hold lost changes. */
+		drop_prep(j);
+		start_prep(j);
+		return;
+	}
+	if (!j->in_flight)
+		submit_commit(j);
+}
+
 /*
  * Starts the next batch when one is wanted and gather_due says it is time,
  * or sets the timer for when to look again.  Called before each poll, at
@@ -582,8 +764,10 @@ kick(struct journal *j)
 {
 	uint64_t at = 0;
 
-	if ((j->pending.len == 0 && !j->side_rewrite) || j->in_flight ||
-	    j->state != J_OK) {
+	if (j->state == J_OK && j->side != NULL)
+		kick_rewrite(j);
+	if ((j->pending.len == 0 && !(j->side_rewrite_now && j->prep == NULL)) ||
+	    j->in_flight || j->state != J_OK || !side_pending_fits(j)) {
 		arm(j, 0);
 		return;
 	}
@@ -642,9 +826,19 @@ journal_append_side(struct journal *j, const char *payload, size_t len,
 		j->side_pending.len = mark;
 		return 0;
 	}
+	j->side_pending_last = lsn;
 	j->stats.side_records++;
 	j->stats.side_bytes += WAL_HEADER + side_len;
 	return lsn;
+}
+
+uint64_t
+journal_side_rewrite_now(struct journal *j)
+{
+	if (j->side == NULL)
+		return 0;
+	j->side_rewrite_now = 1;
+	return journal_side_rewrite(j);
 }
 
 uint64_t
@@ -1039,12 +1233,13 @@ open_side(struct journal *j, const garage *g, uint64_t last, char *err,
 		return 0;
 	j->last_lsn = last;
 	j->side_rewrite = 1;
-	if ((w = take_batch(j)) == NULL || !w->rewriting) {
+	if ((w = take_batch(j, 1)) == NULL || !w->rewriting) {
 		snprintf(err, errlen, "out of memory");
 		work_free(w);
 		return -1;
 	}
 	rewrite_side(w);
+	j->side_rewriting = 0;
 	if (w->image_nomem) {
 		snprintf(err, errlen, "out of memory");
 		rc = -1;
@@ -1193,7 +1388,7 @@ int
 journal_idle(const struct journal *j)
 {
 	return !j->in_flight && j->pending.len == 0 && j->side_pending.len == 0 &&
-	    !j->side_rewrite;
+	    !j->side_rewrite && j->prep == NULL && j->prep_what == NULL;
 }
 
 /* Removes every snapshot but the one at keep, and every segment. */
@@ -1267,7 +1462,7 @@ journal_restart_at(struct journal *j, uint64_t lsn, garage *g, char *err,
 static void
 close_batch(struct journal *j)
 {
-	struct jwork *w = take_batch(j);
+	struct jwork *w = take_batch(j, 1);
 
 	if (w == NULL) {
 		log_err("journal: out of memory writing the last batch");
@@ -1275,6 +1470,7 @@ close_batch(struct journal *j)
 	}
 	w->sync = 1;
 	work_write(&w->req);
+	j->side_rewriting = 0;
 	if (w->rotate && w->new_fd >= 0) {
 		close(j->fd);
 		j->fd = w->new_fd;
@@ -1296,7 +1492,12 @@ close_batch(struct journal *j)
 void
 journal_close(struct journal *j, garage *g)
 {
-	/* The loop has stopped: whatever is still pending is written here. */
+	/*
+	 * The loop has stopped: whatever is still pending is written here (a
+	 * written image not yet in place is made again, in one go).
+	 */
+	if (j->prep != NULL)
+		drop_prep(j);
 	if (j->state == J_OK && (j->pending.len > 0 || j->side_pending.len > 0 ||
 	    j->side_rewrite))
 		close_batch(j);

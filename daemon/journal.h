@@ -180,13 +180,18 @@ uint64_t journal_append(struct journal *j, const char *payload, size_t len);
 uint64_t journal_append_side(struct journal *j, const char *payload,
     size_t len, const void *side, size_t side_len);
 /*
- * Asks for a rewrite of the side stream with the next batch (one is sent
- * for it when none is pending).  Asking again before it ran asks once.
+ * Asks for a rewrite of the side stream.  It is made off the loop while
+ * batches go on (a batch whose side records the image does not hold
+ * waits for it to be in place).  Asking again before it began asks once.
  * Returns the ticket of the rewrite that will hold the state as it is
  * now: it is on disk once journal_stats()->side_rewrites reaches it
- * (0: no side stream).
+ * (0: no side stream).  journal_side_rewrite_now: in one job with the next
+ * batch (one is sent for it when none is pending), so that the batch's
+ * changes are durable only with the image: an erasure before the
+ * acknowledgement.
  */
 uint64_t journal_side_rewrite(struct journal *j);
+uint64_t journal_side_rewrite_now(struct journal *j);
 /* Whether a rewrite was asked for and has not reached the disk yet. */
 int journal_side_rewrite_pending(const struct journal *j);
 

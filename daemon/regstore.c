@@ -289,8 +289,9 @@ owe_erasure(struct regstore *rs)
 	int64_t within = rs->cfg->registry.erase_within_s;
 
 	if (within == 0 || !rs->timers || rs->stopped) {
+		/* 0: erased before the change is acknowledged (with its batch). */
 		if (rs->s->journal != NULL)
-			journal_side_rewrite(rs->s->journal);
+			journal_side_rewrite_now(rs->s->journal);
 		return;
 	}
 	if (rs->erase_armed)

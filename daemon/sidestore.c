@@ -182,8 +182,24 @@ int
 sidestore_rewrite(const struct sidestore_paths *p, int log_fd,
     const void *image, size_t len, int *renamed, const char **what)
 {
-	if (datadir_replace(p->dir, p->image, p->tmp, image, len, renamed,
-	    what) != 0)
+	*renamed = 0;
+	if (sidestore_prepare(p, image, len, what) != 0)
+		return -1;
+	return sidestore_commit(p, log_fd, renamed, what);
+}
+
+int
+sidestore_prepare(const struct sidestore_paths *p, const void *image,
+    size_t len, const char **what)
+{
+	return datadir_write_tmp(p->tmp, image, len, what);
+}
+
+int
+sidestore_commit(const struct sidestore_paths *p, int log_fd, int *renamed,
+    const char **what)
+{
+	if (datadir_commit_tmp(p->dir, p->image, p->tmp, renamed, what) != 0)
 		return -1;
 	/* Only now may the log go: the image holds all it said. */
 	if (ftruncate(log_fd, 0) != 0 || fdatasync(log_fd) != 0) {

@@ -54,4 +54,15 @@ int sidestore_open_log(const struct sidestore_paths *p, char *err,
 int sidestore_rewrite(const struct sidestore_paths *p, int log_fd,
     const void *image, size_t len, int *renamed, const char **what);
 
+/*
+ * sidestore_rewrite in two steps: sidestore_prepare writes the image to
+ * the temporary file and syncs it (the long part: tens of megabytes for a
+ * large registry), sidestore_commit renames it into place and empties the
+ * log.  Between them the log may grow only by records the image covers.
+ */
+int sidestore_prepare(const struct sidestore_paths *p, const void *image,
+    size_t len, const char **what);
+int sidestore_commit(const struct sidestore_paths *p, int log_fd,
+    int *renamed, const char **what);
+
 #endif

@@ -8,10 +8,12 @@ erase_within_s at 1, registers VEHICLES vehicles (default 150 000, pipelined),
 then, while one gate makes an entry and an exit every 2 ms and times each:
 
   1. deletes a vehicle REWRITES times, 1.5 s apart: each delete is an
-     erasure, and each erasure a rewrite of the contact store, whose image
-     is taken on the loop (registry.md: gone from every file within
-     erase_within_s).  The first rewrite after the registry grew writes
-     into fresh memory, the later ones into the last image's buffer:
+     erasure, and each erasure a rewrite of the contact store (registry.md:
+     gone from every file within erase_within_s; checked by scanning the
+     data directory after each): the registry copied on the loop, the image
+     made and written by a pool job while batches go on, then put in place
+     by a short job of its own.  The first rewrite after the registry grew
+     copies into fresh memory, the later ones into the last copy's:
      printed one by one;
   2. starts a standby: it catches up and is sent the registry as an image
      when it goes live (the registry copied on the loop, the image made
@@ -50,7 +52,7 @@ def main():
     a = ap.parse_args()
     os.environ.setdefault("PARKD", os.path.join(a.build, "parkd"))
     from test_standby import Node, caught_up, stop_all, streaming, wait_for
-    from test_registry import reg_config
+    from test_registry import reg_config, wait_erased
     from test_durability import pipeline
 
     base = reg_config(retention_hours=24, erase_within_s=1)
@@ -93,6 +95,8 @@ def main():
             c.ok("vehicle_delete", plate="REG %d" % k)
             time.sleep(1.5)
             windows.append((t, time.time()))
+            # The rewrite happened: the deleted phone is on no file (and another still is).
+            wait_erased(p, ["4915150%06d" % k], keep=["4915150%06d" % (a.vehicles - 1)])
         marks["standby"] = time.time()
         s.start()
         streaming(p)

@@ -544,6 +544,47 @@ def test_rest_survives_kill9_right_after_the_rewrite():
         assert os.path.getsize(os.path.join(d.data_dir, "contacts", "contacts.log")) == 0
 
 
+def test_records_made_while_a_large_image_is_written_follow_it():
+    """The image of a rewrite is made and written by a pool job while
+    batches go on; a record that comes meanwhile is not in that image, so
+    it must not reach the log before the image is in place (putting it in
+    place empties the log).  Registrations stream on one connection while
+    another deletes (each delete an erasure, so a rewrite of a registry of
+    30 000); every acknowledged one survives a kill -9 after the last
+    rewrite, and the deleted contacts are on no file."""
+    from test_durability import pipeline
+    with Daemon(reg_config(erase_within_s=1)) as d:
+        c, g = d.client(), d.client()
+        big = 30000
+        for i in range(0, big, 5000):
+            rs = pipeline(c, [("vehicle_register", {
+                "plate": "BIG %d" % k, "contact_name": "Big %d" % k,
+                "phone": "+4915160%06d" % k}) for k in range(i, i + 5000)], chunk=1000)
+            assert all("result" in r for r in rs), rs[0]
+        made, deleted, t0 = 0, [], time.time()
+        while time.time() < t0 + 3.2:
+            if len(deleted) < 3 and time.time() >= t0 + len(deleted):
+                c.ok("vehicle_delete", plate="BIG %d" % len(deleted))
+                deleted.append(len(deleted))
+            rs = pipeline(g, [("vehicle_register", {
+                "plate": "NEW %d" % k, "contact_name": "New %d" % k,
+                "phone": "+4915170%06d" % k}) for k in range(made, made + 20)])
+            assert all("result" in r for r in rs), rs[0]
+            made += 20
+        wait_erased(d, ["4915160%06d" % k for k in deleted], keep=["4915160%06d" % (big - 1)])
+        kill9(d)
+        d.start()
+        c = d.client()
+        for k in deleted:
+            assert_error(c.call("vehicle_get", plate="BIG %d" % k), "not_found")
+        got = pipeline(c, [("vehicle_get", {"plate": "NEW %d" % k}) for k in range(made)],
+                       chunk=1000)
+        lost = [k for k, r in enumerate(got) if "result" not in r]
+        assert not lost, "%d of %d registrations lost, first NEW %d" % (len(lost), made, lost[0])
+        assert all(r["result"]["phone"] == "+4915170%06d" % k for k, r in enumerate(got))
+        assert c.ok("vehicle_get", plate="BIG %d" % (big - 1))["contact_name"] == "Big %d" % (big - 1)
+
+
 def test_disk_full_keeps_what_was_acknowledged_and_erases_after():
     """Registrations while the file system fills: each is acknowledged or
     answered unavailable; after space is back, and after restarts, exactly
