@@ -210,6 +210,7 @@ struct jwork {
 	int main_done;		/* the batch is on disk; a later error is the image's */
 	int renamed;		/* the image is in place */
 	int prepared;		/* the image is in the temporary file: commit only */
+	uint64_t copy_ns;	/* when the state's copy began (uv_hrtime) */
 	uint64_t failures;	/* the journal's failures when the prep began */
 };
 
@@ -370,6 +371,8 @@ side_wrote(struct journal *j, const struct jwork *w)
 		j->side_offset = 0;
 		j->stats.side_rewrites++;
 		j->stats.side_image_bytes = w->image_len;
+		hist_observe(&j->stats.side_rewrite_s,
+		    (double)(uv_hrtime() - w->copy_ns) / 1e9);
 		if (j->side->rewritten != NULL && w->err == 0)
 			j->side->rewritten(j->side->ud, w->image_lsn, w->image_len);
 	} else {
@@ -501,6 +504,21 @@ wipe_buf(struct wal_buf *b)
 	wal_buf_free(b);
 }
 
+/* The state's copy for w's image, timed; 0, or -1 when out of memory. */
+static int
+freeze(struct journal *j, struct jwork *w)
+{
+	void *reuse = j->frozen_spare;
+
+	j->frozen_spare = NULL;		/* freed by the hook when it fails */
+	w->copy_ns = uv_hrtime();
+	if ((w->frozen = j->side->freeze(j->side->ud, reuse)) == NULL)
+		return -1;
+	hist_observe(&j->stats.side_copy_s,
+	    (double)(uv_hrtime() - w->copy_ns) / 1e9);
+	return 0;
+}
+
 /*
  * Takes the pending batch, the side records that go with it and, when a
  * rewrite was asked for, the image of the state now (which is the state
@@ -535,11 +553,8 @@ take_batch(struct journal *j, int with_image)
 		memset(&j->side_pending, 0, sizeof(j->side_pending));
 	}
 	if (with_image && j->side != NULL && j->side_rewrite) {
-		void *reuse = j->frozen_spare;
-
 		/* Out of memory for the copy: the rewrite waits for a later batch. */
-		j->frozen_spare = NULL;
-		if ((w->frozen = j->side->freeze(j->side->ud, reuse)) != NULL) {
+		if (freeze(j, w) == 0) {
 			w->rewriting = 1;
 			w->image = j->image_spare.data;
 			w->image_cap = j->image_spare.cap;
@@ -676,13 +691,11 @@ static void
 start_prep(struct journal *j)
 {
 	struct jwork *w = calloc(1, sizeof(*w));
-	void *reuse = j->frozen_spare;
 
 	if (w == NULL)
 		return;
 	/* Out of memory for the copy: tried again at the next kick. */
-	j->frozen_spare = NULL;
-	if ((w->frozen = j->side->freeze(j->side->ud, reuse)) == NULL) {
+	if (freeze(j, w) != 0) {
 		free(w);
 		return;
 	}
@@ -1277,6 +1290,8 @@ journal_open(uv_loop_t *loop, const struct settings *cfg,
 	hist_init(&j->stats.fsync_s, hist_seconds, hist_seconds_n);
 	hist_init(&j->stats.batch_bytes, hist_bytes, hist_bytes_n);
 	hist_init(&j->stats.batch_records, hist_counts, hist_counts_n);
+	hist_init(&j->stats.side_copy_s, hist_seconds, hist_seconds_n);
+	hist_init(&j->stats.side_rewrite_s, hist_seconds, hist_seconds_n);
 	j->fd = -1;
 	j->lock_fd = -1;
 	j->side_fd = -1;

@@ -149,6 +149,11 @@ struct journal_stats {
 	/* The side stream: bytes appended, its log's length now, rewrites. */
 	uint64_t side_records, side_bytes, side_log_bytes, side_rewrites;
 	uint64_t side_image_bytes;	/* the last image's size */
+	/*
+	 * Rewrites: the state's copy on the loop (what the gates wait for), and
+	 * from the copy to the image in place.
+	 */
+	struct histogram side_copy_s, side_rewrite_s;
 };
 
 /*

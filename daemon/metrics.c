@@ -21,6 +21,7 @@
 #include "methods.h"
 #include "replication.h"
 #include "perr.h"
+#include "regstore.h"
 #include "server.h"
 #include "subs.h"
 
@@ -409,6 +410,47 @@ write_journal(struct server *s, struct sbuf *b)
 	    "Snapshots started and never committed.", ss->failed);
 }
 
+/*
+ * The vehicle registry and its store: how many vehicles, and whether
+ * erasures reach the disk within registry.erase_within_s.
+ */
+static void
+write_registry(struct server *s, struct sbuf *b)
+{
+	const struct regstore_stats *rs;
+	const struct journal_stats *js;
+
+	if (s->regstore == NULL)
+		return;
+	rs = regstore_stats(s->regstore);
+	metric_u(b, "parkd_registry_vehicles", "gauge", "Vehicles registered.", rs->vehicles);
+	metric(b, "parkd_registry_erasure_pending_seconds", "gauge",
+	    "Since the oldest erasure not yet on disk was made (a contact deleted, expired, purged or replaced); 0 when none.",
+	    rs->erasure_pending_s);
+	metric(b, "parkd_registry_erasure_last_seconds", "gauge",
+	    "From the oldest erasure the last erasing rewrite of the store held to that rewrite on disk.",
+	    rs->erasure_last_s);
+	metric_u(b, "parkd_registry_erasure_rewrites_total", "counter",
+	    "Rewrites of the store that took erasures to disk.", rs->erasure_rewrites);
+	metric_u(b, "parkd_registry_erasure_late_total", "counter",
+	    "Of those, rewrites on disk later than registry.erase_within_s after the oldest erasure they held.",
+	    rs->erasures_late);
+	if (s->journal == NULL)
+		return;
+	js = journal_stats(s->journal);
+	metric_u(b, "parkd_registry_store_rewrites_total", "counter",
+	    "Rewrites of the contact store (erasures, a grown log, start-up).", js->side_rewrites);
+	metric_u(b, "parkd_registry_store_image_bytes", "gauge",
+	    "Size of the store's last image.", js->side_image_bytes);
+	metric_u(b, "parkd_registry_store_log_bytes", "gauge",
+	    "Size of the store's log after the image.", js->side_log_bytes);
+	hist_metric(b, "parkd_registry_store_copy_seconds",
+	    "The registry copied on the event loop for a rewrite (requests wait meanwhile).",
+	    &js->side_copy_s);
+	hist_metric(b, "parkd_registry_store_rewrite_seconds",
+	    "A rewrite, from the registry's copy to the new image in place.", &js->side_rewrite_s);
+}
+
 static void
 write_audit(struct server *s, struct sbuf *b)
 {
@@ -549,6 +591,7 @@ metrics_text(struct server *s, size_t *len)
 	write_connections(s, &b);
 	write_garage(s, &b);
 	write_journal(s, &b);
+	write_registry(s, &b);
 	write_audit(s, &b);
 	write_city(s, &b);
 	write_replication(s, &b);

@@ -40,6 +40,17 @@ struct regstore {
 	int touched;			/* the changes being committed moved the registry */
 	struct changes ch;		/* the expiry timer's changes */
 	struct jw sidew;		/* side records, one at a time; wiped */
+	/*
+	 * Erasures not on disk yet, oldest first, for the metrics: owed_ms is
+	 * when the oldest not yet asked of the journal began (0: none); asked
+	 * holds the rewrites asked for (their tickets) and when the oldest
+	 * erasure each covers began.  The journal has at most one rewrite in
+	 * the works and one asked after it: two places.
+	 */
+	uint64_t owed_ms;
+	struct { uint64_t ticket, since_ms; } asked[2];
+	size_t n_asked;
+	struct regstore_stats stats;
 };
 
 /* ---- the side stream's hooks ---- */
@@ -158,6 +169,29 @@ side_frozen_free(void *frozen)
 	contacts_frozen_free(frozen);
 }
 
+/* Rewrites up to the done-th are on disk: the erasures they held are done. */
+static void
+erased(struct regstore *rs, uint64_t done)
+{
+	uint64_t now = server_ms(rs->s);
+
+	while (rs->n_asked > 0 && rs->asked[0].ticket <= done) {
+		uint64_t took = now > rs->asked[0].since_ms ?
+		    now - rs->asked[0].since_ms : 0;
+
+		rs->stats.erasure_last_s = (double)took / 1000.0;
+		rs->stats.erasure_rewrites++;
+		if (took > (uint64_t)rs->cfg->registry.erase_within_s * 1000) {
+			rs->stats.erasures_late++;
+			log_warn("an erasure reached the disk late took_s=%.3f "
+			    "erase_within_s=%lld", (double)took / 1000.0,
+			    (long long)rs->cfg->registry.erase_within_s);
+		}
+		rs->asked[0] = rs->asked[1];
+		rs->n_asked--;
+	}
+}
+
 static void
 side_rewritten(void *ud, uint64_t lsn, uint64_t image_bytes)
 {
@@ -165,6 +199,8 @@ side_rewritten(void *ud, uint64_t lsn, uint64_t image_bytes)
 
 	log_debug("store rewritten lsn=%" PRIu64 " bytes=%" PRIu64, lsn,
 	    image_bytes);
+	if (rs->s != NULL && rs->s->journal != NULL)
+		erased(rs, journal_stats(rs->s->journal)->side_rewrites);
 	/* A standby may hold acknowledgements back for this rewrite. */
 	if (rs->s != NULL)
 		replication_side_rewritten(rs->s->repl);
@@ -272,6 +308,25 @@ on_expiry(uv_timer_t *t)
 
 /* ---- erasure ---- */
 
+/* The erasures owed so far are asked of the journal: ticket holds them. */
+static void
+asked(struct regstore *rs, uint64_t ticket)
+{
+	if (ticket == 0 || rs->owed_ms == 0)
+		return;
+	if (rs->n_asked > 0 && rs->asked[rs->n_asked - 1].ticket >= ticket) {
+		/* Asked again before that rewrite began: it takes these too. */
+	} else if (rs->n_asked < 2) {
+		rs->asked[rs->n_asked].ticket = ticket;
+		rs->asked[rs->n_asked].since_ms = rs->owed_ms;
+		rs->n_asked++;
+	} else {
+		/* Cannot be (two at most); the newer ticket then stands for both. */
+		rs->asked[1].ticket = ticket;
+	}
+	rs->owed_ms = 0;
+}
+
 static void
 on_erase(uv_timer_t *t)
 {
@@ -279,7 +334,7 @@ on_erase(uv_timer_t *t)
 
 	rs->erase_armed = 0;
 	if (rs->s->journal != NULL)
-		journal_side_rewrite(rs->s->journal);
+		asked(rs, journal_side_rewrite(rs->s->journal));
 }
 
 /* A contact left the registry: the store is rewritten without it in time. */
@@ -288,10 +343,12 @@ owe_erasure(struct regstore *rs)
 {
 	int64_t within = rs->cfg->registry.erase_within_s;
 
+	if (rs->owed_ms == 0 && rs->s != NULL)
+		rs->owed_ms = server_ms(rs->s) | 1;	/* never 0: 0 is none */
 	if (within == 0 || !rs->timers || rs->stopped) {
 		/* 0: erased before the change is acknowledged (with its batch). */
 		if (rs->s->journal != NULL)
-			journal_side_rewrite_now(rs->s->journal);
+			asked(rs, journal_side_rewrite_now(rs->s->journal));
 		return;
 	}
 	if (rs->erase_armed)
@@ -345,6 +402,18 @@ regstore_committed(struct regstore *rs, const struct changes *ch)
 		owe_erasure(rs);
 	compact(rs);
 	arm_expiry(rs);
+}
+
+const struct regstore_stats *
+regstore_stats(struct regstore *rs)
+{
+	uint64_t since = rs->n_asked > 0 ? rs->asked[0].since_ms : rs->owed_ms;
+	uint64_t now = rs->s != NULL ? server_ms(rs->s) : 0;
+
+	rs->stats.vehicles = registry_count(rs->reg);
+	rs->stats.erasure_pending_s = since != 0 && now > since ?
+	    (double)(now - since) / 1000.0 : 0;
+	return &rs->stats;
 }
 
 /* ---- a standby's registry ---- */

@@ -111,6 +111,21 @@ uint64_t regstore_install(struct regstore *rs, const unsigned char *img,
 int regstore_apply(struct regstore *rs, uint64_t lsn, const char *payload,
     size_t len, char *err, size_t errlen);
 
+/*
+ * For the metrics: registered vehicles; how long the oldest erasure not on
+ * disk yet has waited (0: none); of the rewrites that took erasures to
+ * disk: how long the last took from the oldest erasure it held, how many
+ * there were, and how many of them took longer than erase_within_s.  An
+ * erasure is a contact deleted, expired, purged or replaced; a rewrite of
+ * the store takes every one owed before it began.
+ */
+struct regstore_stats {
+	uint64_t vehicles;
+	double erasure_pending_s, erasure_last_s;
+	uint64_t erasure_rewrites, erasures_late;
+};
+const struct regstore_stats *regstore_stats(struct regstore *rs);
+
 /* Stops the timers (shutdown); the loop closes them. */
 void regstore_stop(struct regstore *rs);
 /* Frees rs (NULL is fine) once its timers are closed. */

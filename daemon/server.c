@@ -235,6 +235,17 @@ env_health(void *ud, struct jw *w)
 	jw_kuint(w, "connections_refused", s->stats.refused);
 	jw_kuint(w, "accept_errors", s->stats.accept_errors);
 	journal_health(s, w);
+	if (s->regstore != NULL) {
+		const struct regstore_stats *rs = regstore_stats(s->regstore);
+
+		/* Never a reason to degrade: late erasures are counted and logged. */
+		jw_key(w, "registry");
+		jw_obj(w);
+		jw_kuint(w, "vehicles", rs->vehicles);
+		jw_kmilli(w, "erasure_pending_s", (int64_t)(rs->erasure_pending_s * 1000));
+		jw_kuint(w, "erasures_late", rs->erasures_late);
+		jw_obj_end(w);
+	}
 	jw_key(w, "audit");
 	jw_obj(w);
 	audit_health(s->audit, w);

@@ -585,6 +585,59 @@ def test_records_made_while_a_large_image_is_written_follow_it():
         assert c.ok("vehicle_get", plate="BIG %d" % (big - 1))["contact_name"] == "Big %d" % (big - 1)
 
 
+def test_metrics_show_registered_vehicles_and_erasures_on_time_or_late():
+    """/metrics counts the registered vehicles and says whether erasures
+    reach the disk within erase_within_s: one owed shows its age until the
+    rewrite takes it; a daemon stopped (SIGSTOP) past erase_within_s with
+    one owed counts it late (and logs it); the rewrites' times are there."""
+    from test_metrics import scrape, check_hist, with_http
+    d, port = with_http(reg_config(erase_within_s=3))
+    with d:
+        c = d.client()
+        for i in range(3):
+            register(c, "MT %d" % i, "Metric %d" % i, "+49151810000%d" % i)
+        m = scrape(port)
+        assert m.get("parkd_registry_vehicles") == 3
+        assert m.get("parkd_registry_erasure_pending_seconds") == 0
+        assert m.get("parkd_registry_erasure_rewrites_total") == 0
+        rewrites = m.get("parkd_registry_store_rewrites_total")
+
+        c.ok("vehicle_delete", plate="MT 0")
+        time.sleep(0.4)
+        m = scrape(port)
+        assert m.get("parkd_registry_vehicles") == 2
+        assert 0.35 <= m.get("parkd_registry_erasure_pending_seconds") < 3, m.body
+        h = c.ok("health")["registry"]
+        assert h["vehicles"] == 2 and 0.35 <= h["erasure_pending_s"] < 3, h
+        wait_erased(d, ["491518100000"], keep=["491518100002"])
+        m = scrape(port)
+        assert m.get("parkd_registry_erasure_pending_seconds") == 0
+        assert m.get("parkd_registry_erasure_rewrites_total") == 1
+        assert m.get("parkd_registry_erasure_late_total") == 0
+        # The erase timer fires at half of erase_within_s.
+        assert 1.4 <= m.get("parkd_registry_erasure_last_seconds") < 3
+        assert m.get("parkd_registry_store_rewrites_total") == rewrites + 1
+        assert m.get("parkd_registry_store_image_bytes") > 0
+        for name in ("parkd_registry_store_copy_seconds", "parkd_registry_store_rewrite_seconds"):
+            _, _, count = check_hist(m, name)
+            assert count >= 1, name
+
+        c.ok("vehicle_delete", plate="MT 1")
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(3.5)
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        wait_erased(d, ["491518100001"], keep=["491518100002"])
+        m = scrape(port)
+        assert m.get("parkd_registry_erasure_rewrites_total") == 2
+        assert m.get("parkd_registry_erasure_late_total") == 1
+        assert m.get("parkd_registry_erasure_last_seconds") > 3
+        h = c.ok("health")["registry"]
+        assert h == {"vehicles": 1, "erasure_pending_s": 0, "erasures_late": 1}, h
+        assert b"an erasure reached the disk late" in log_text(d)
+
+
 def test_disk_full_keeps_what_was_acknowledged_and_erases_after():
     """Registrations while the file system fills: each is acknowledged or
     answered unavailable; after space is back, and after restarts, exactly
