@@ -113,6 +113,7 @@ struct jwork;
 static void submit(struct journal *j);
 static void kick(struct journal *j);
 static void fail(struct journal *j, const char *what, int err);
+static void fail_why(struct journal *j);
 static void work_free(struct jwork *w);
 
 /* ---- segments ---- */
@@ -746,7 +747,9 @@ kick_rewrite(struct journal *j)
 		if (j->in_flight)
 			return;
 		j->prep_what = NULL;
-		fail(j, what, j->prep_err);
+		snprintf(j->why, sizeof(j->why), "%s image %s: %s", j->side->name,
+		    what, strerror(j->prep_err));
+		fail_why(j);
 		return;
 	}
 	if (j->prep == NULL) {

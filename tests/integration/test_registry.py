@@ -708,3 +708,72 @@ def test_disk_full_keeps_what_was_acknowledged_and_erases_after():
 
 
 test_disk_full_keeps_what_was_acknowledged_and_erases_after.timeout = 120
+
+
+def test_disk_full_while_the_image_is_written_fails_then_erases():
+    """The image of a rewrite is written off the loop while changes go on;
+    a disk that fills then (room for the changes' batches, none for the
+    image) fails the journal as a failed batch does: changes are refused
+    with "unavailable", the reason names the image. Once there is room
+    again the journal recovers, the erasure reaches the disk, and every
+    acknowledged registration survives a kill -9."""
+    from test_durability import pipeline, reason, restart
+    with small_tmpfs("test_disk_full_while_the_image_is_written_fails_then_erases",
+                     size="16m") as mnt:
+        if mnt is None:
+            return
+        d = None
+        try:
+            d = Daemon(reg_config(erase_within_s=1), data_dir=os.path.join(mnt, "data"))
+            d.start()
+            c = d.client()
+            n = 12000
+            rs = pipeline(c, [("vehicle_register", {
+                "plate": "DF %d" % k, "contact_name": "Disk Full %d" % k,
+                "phone": "+4915190%06d" % k}) for k in range(n)], chunk=1000)
+            assert all("result" in r for r in rs), rs[0]
+            time.sleep(1.5)                 # the registrations' own rewrites, if any
+            # Room for small batches, not for the image (over a megabyte).
+            room = os.path.join(mnt, "room")
+            with open(room, "wb") as f:
+                f.write(b"\0" * 256 * 1024)
+            filler = os.path.join(mnt, "filler")
+            fill_disk(filler)
+            os.unlink(room)
+            c.ok("vehicle_delete", plate="DF 0")
+            acked, k = [], 0
+            deadline = time.time() + 10
+            while True:
+                resp = c.call("vehicle_register", plate="LATE %d" % k,
+                              contact_name="Late %d" % k, phone="+4915191%06d" % k)
+                if "error" in resp:
+                    assert reason(resp) == "unavailable", resp
+                    break
+                acked.append(k)
+                k += 1
+                assert time.time() < deadline, "the image's write never failed"
+                time.sleep(0.05)
+            assert b'reason="contacts image write: No space left on device"' in log_text(d) or \
+                b'reason="contacts image fdatasync: No space left on device"' in log_text(d), \
+                log_text(d)[-2000:]
+            os.unlink(filler)
+            deadline = time.time() + 15
+            while "error" in c.call("vehicle_register", plate="BACK 0", contact_name="Back",
+                                    phone="+491519200000"):
+                assert time.time() < deadline, "changes still refused after space was freed"
+                time.sleep(0.2)
+            wait_erased(d, ["4915190000000"], keep=["4915190%06d" % (n - 1)])
+            restart(d, signal.SIGKILL)
+            c = d.client()
+            assert_error(c.call("vehicle_get", plate="DF 0"), "not_found")
+            for k in acked:
+                assert c.ok("vehicle_get", plate="LATE %d" % k)["contact_name"] == "Late %d" % k
+            assert c.ok("vehicle_get", plate="BACK 0")["phone"] == "+491519200000"
+            assert c.ok("vehicle_get", plate="DF %d" % (n - 1))["contact_name"] == \
+                "Disk Full %d" % (n - 1)
+        finally:
+            if d is not None:
+                d.close()
+
+
+test_disk_full_while_the_image_is_written_fails_then_erases.timeout = 120
