@@ -505,9 +505,13 @@ wipe_buf(struct wal_buf *b)
 	wal_buf_free(b);
 }
 
-/* The state's copy for w's image, timed; 0, or -1 when out of memory. */
+/*
+ * w is to make the image of the state now: the state's copy (timed), the
+ * image's buffer, the rewrite asked for taken.  0, or -1 when out of
+ * memory for the copy (the rewrite stays asked for).
+ */
 static int
-freeze(struct journal *j, struct jwork *w)
+take_image(struct journal *j, struct jwork *w)
 {
 	void *reuse = j->frozen_spare;
 
@@ -517,6 +521,15 @@ freeze(struct journal *j, struct jwork *w)
 		return -1;
 	hist_observe(&j->stats.side_copy_s,
 	    (double)(uv_hrtime() - w->copy_ns) / 1e9);
+	w->rewriting = 1;
+	w->image = j->image_spare.data;
+	w->image_cap = j->image_spare.cap;
+	memset(&j->image_spare, 0, sizeof(j->image_spare));
+	/* Everything appended is in the copy. */
+	w->image_lsn = j->last_lsn;
+	j->side_rewrite = 0;
+	j->side_rewrite_now = 0;
+	j->side_rewriting = 1;
 	return 0;
 }
 
@@ -553,19 +566,9 @@ take_batch(struct journal *j, int with_image)
 		w->side_len = j->side_pending.len;
 		memset(&j->side_pending, 0, sizeof(j->side_pending));
 	}
-	if (with_image && j->side != NULL && j->side_rewrite) {
-		/* Out of memory for the copy: the rewrite waits for a later batch. */
-		if (freeze(j, w) == 0) {
-			w->rewriting = 1;
-			w->image = j->image_spare.data;
-			w->image_cap = j->image_spare.cap;
-			memset(&j->image_spare, 0, sizeof(j->image_spare));
-			w->image_lsn = j->last_lsn;
-			j->side_rewrite = 0;
-			j->side_rewrite_now = 0;
-			j->side_rewriting = 1;
-		}
-	}
+	/* Out of memory for the copy: the rewrite waits for a later batch. */
+	if (with_image && j->side != NULL && j->side_rewrite)
+		(void)take_image(j, w);
 	return w;
 }
 
@@ -696,24 +699,17 @@ start_prep(struct journal *j)
 	if (w == NULL)
 		return;
 	/* Out of memory for the copy: tried again at the next kick. */
-	if (freeze(j, w) != 0) {
+	if (take_image(j, w) != 0) {
 		free(w);
 		return;
 	}
 	w->j = j;
 	w->fd = w->side_fd = w->new_fd = -1;
 	w->side_paths = j->side_paths;
-	w->rewriting = 1;
-	w->image = j->image_spare.data;
-	w->image_cap = j->image_spare.cap;
-	memset(&j->image_spare, 0, sizeof(j->image_spare));
-	/* Everything appended is in the copy: the log may take up to here. */
-	w->image_lsn = j->last_lsn;
+	/* The log may take records up to w->image_lsn until it is in place. */
 	w->failures = j->stats.failures;
 	j->prep = w;
 	j->prep_busy = 1;
-	j->side_rewrite = 0;
-	j->side_rewriting = 1;
 	if (uv_queue_work(j->loop, &w->req, work_prep, after_prep) != 0) {
 		j->prep_busy = 0;
 		drop_prep(j);
