@@ -461,7 +461,7 @@ apply_ticket(garage *g, const cJSON *d, int whole, struct jerr *e)
 	img.tariff_version = (uint32_t)version;
 	err = garage_restore_ticket(g, &img, ids, pv);
 	free(pv);
-	if (err != PK_OK)
+	if (err != PK_OK && err != PK_E_INTERNAL)
 		jerr_set(e, "data", "ticket %s does not fit the state (spot "
 		    "taken, plate inside or duplicate)", img.id);
 	return err;
@@ -621,8 +621,14 @@ record_apply(garage *g, const char *json, size_t len, struct jerr *e)
 		return PK_E_INVALID_PARAMS;
 	}
 	rc = apply_data(g, type, data, e);
-	/* A refusal of the garage's own says only its code. */
-	if (rc != PK_OK && e->len > 0 && e->buf[0] == '\0')
+	/*
+	 * The core answers PK_E_INTERNAL for an allocation that failed, and
+	 * nothing else: said so, for recovery tries again then (bad data it
+	 * would refuse).  A refusal of the garage's own says only its code.
+	 */
+	if (rc == PK_E_INTERNAL)
+		jerr_nomem(e, "record");
+	else if (rc != PK_OK && e->len > 0 && e->buf[0] == '\0')
 		jerr_set(e, "record", "%s", pk_err_message(rc));
 	cJSON_Delete(o);
 	return rc;

@@ -116,6 +116,7 @@ struct world {
 	struct jw rec;
 	unsigned ids;
 	uint64_t lsn;
+	struct jw *journal;	/* when set: every record, a line each */
 };
 
 static void
@@ -154,6 +155,8 @@ mono_ms(void *ud)
 	return 0;
 }
 
+static int add_line(void *ud, const char *json, size_t len);
+
 /* The commit step: each change's record written once, as the daemon does. */
 static int
 commit(void *ud, const garage *g, const struct changes *ch, int acks_earlier,
@@ -168,6 +171,8 @@ commit(void *ud, const garage *g, const struct changes *ch, int acks_earlier,
 		record_write(g, &ch->v[i], id, &w->rec);
 		if (jw_failed(&w->rec))
 			return -1;
+		if (w->journal != NULL)
+			add_line(w->journal, w->rec.buf, w->rec.len);
 	}
 	w->lsn += ch->n;
 	*hold = ch->n > 0 || acks_earlier ? w->lsn : 0;
@@ -437,14 +442,16 @@ struct golden {
 	char *reply[SCRIPT_MAX];
 };
 
+/* journal: when not NULL, takes every record the script made, a line each. */
 static void
-golden_run(struct golden *gd)
+golden_run(struct golden *gd, struct jw *journal)
 {
 	struct world w;
 	char *l;
 	int hit;
 
 	world_init(&w);
+	w.journal = journal;
 	answers = gd->reply;
 	for (gd->n = 0; (l = script_line(&w, gd->n)) != NULL; gd->n++) {
 		free(l);
@@ -663,7 +670,7 @@ test_every_allocation_failure_on_the_request_path(void **state)
 	(void)state;
 	json_arena_install();
 	memset(&gd, 0, sizeof(gd));
-	golden_run(&gd);
+	golden_run(&gd, NULL);
 	/* The script does what it says when nothing fails. */
 	assert_true(has(gd.reply[0], "\"operator\""));
 	assert_true(has(gd.reply[1], "\"booked\""));
@@ -701,11 +708,71 @@ test_every_allocation_failure_on_the_request_path(void **state)
 	answers = NULL;
 }
 
+/*
+ * Recovery replays the journal into a new garage.  Out of memory there is
+ * not bad data: the daemon tries again (or, at start-up, names the cause),
+ * so each allocation of the replay failing in turn must be reported as out
+ * of memory, never as a record that does not fit the state.
+ */
+static void
+test_replay_out_of_memory_is_not_bad_data(void **state)
+{
+	struct golden gd;
+	struct jw journal;
+	char *text, err[256];
+	long k, failures = 0;
+	int hit, n = 0;
+
+	(void)state;
+	json_arena_install();
+	jw_init(&journal);
+	memset(&gd, 0, sizeof(gd));
+	golden_run(&gd, &journal);
+	for (int i = 0; i < gd.n; i++) {
+		free(gd.after[i]);
+		free(gd.reply[i]);
+	}
+	answers = NULL;
+	assert_false(jw_failed(&journal));
+	text = jw_take(&journal, NULL);
+	assert_non_null(text);
+	for (k = 0;; k++) {
+		garage *g = tu_garage(ALLOC_NEAREST, 10);
+		pk_err e = PK_OK;
+		struct jerr je = { err, sizeof(err), 0 };
+
+		n = 0;
+		calls = 0;
+		fail_at = k;
+		for (char *p = text, *nl; e == PK_OK && (nl = strchr(p, '\n')) != NULL;
+		    p = nl + 1, n++) {
+			err[0] = '\0';
+			e = record_apply(g, p, (size_t)(nl - p), &je);
+		}
+		hit = calls > k;
+		fail_at = -1;
+		garage_free(g);
+		if (!hit) {
+			assert_int_equal(e, PK_OK);
+			break;
+		}
+		failures++;
+		if (e != PK_E_INTERNAL || !je.nomem || strstr(err, "out of memory") == NULL)
+			fail_msg("record %d, allocation %ld failing: %s (%s)", n - 1, k,
+			    pk_err_reason(e), err);
+	}
+	printf("  %d records replayed, %ld allocation failures, each reported as out of memory\n",
+	    n, failures);
+	assert_true(failures > 20);
+	free(text);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_allocation_failure_on_the_request_path),
+		cmocka_unit_test(test_replay_out_of_memory_is_not_bad_data),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
