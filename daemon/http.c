@@ -13,6 +13,7 @@
 #include <nettle/sha1.h>
 #include <uv.h>
 
+#include "dropper.h"
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
@@ -24,12 +25,11 @@
 struct http {
 	struct server *srv;
 	uv_tcp_t listener;
-	uv_tcp_t spare;		/* accepts and drops when no connection can be made */
-	int spare_busy;
+	struct dropper drop;	/* when no connection can be made */
 	struct hconn *conns;
 	int nplain;		/* connections still speaking plain HTTP */
 	int stopping;
-	int open_handles;	/* listener and spare: h is freed when both closed */
+	int open_handles;	/* listener and dropper: h is freed when both closed */
 };
 
 /* The request being read: what the answer depends on. */
@@ -633,31 +633,12 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 }
 
 static void
-on_spare_close(uv_handle_t *hd)
+on_dropper_stopped(void *ud)
 {
-	struct http *h = hd->data;
+	struct http *h = ud;
 
-	h->spare_busy = 0;
-	if (h->stopping) {
-		h->open_handles--;
-		maybe_free_http(h);
-	} else {
-		uv_tcp_init(h->listener.loop, &h->spare);
-	}
-}
-
-/* Accepts a connection only to close it (over the cap, out of memory). */
-static void
-drop_conn(struct http *h)
-{
-	if (h->spare_busy)
-		return;		/* libuv offers it again once accepting resumes */
-	h->spare_busy = 1;
-	if (uv_accept((uv_stream_t *)&h->listener, (uv_stream_t *)&h->spare) != 0) {
-		h->spare_busy = 0;
-		return;
-	}
-	uv_close((uv_handle_t *)&h->spare, on_spare_close);
+	h->open_handles--;
+	maybe_free_http(h);
 }
 
 static void
@@ -673,7 +654,7 @@ on_conn(uv_stream_t *l, int status)
 	/* Plain HTTP needs few connections; slow ones cannot pile up. */
 	hc = h->nplain < HTTP_MAX_CONNS ? calloc(1, sizeof(*hc)) : NULL;
 	if (hc == NULL) {
-		drop_conn(h);
+		dropper_drop(&h->drop);
 		return;
 	}
 	h->nplain++;
@@ -729,8 +710,8 @@ http_start(struct server *srv, int *failed)
 	http_parser_set_max_header_size(HTTP_MAX_HEADER);
 	rc = tcp_endpoint_addr(ep, &ss);
 	uv_tcp_init(srv->loop, &h->listener);
-	uv_tcp_init(srv->loop, &h->spare);
-	h->listener.data = h->spare.data = h;
+	dropper_init(&h->drop, srv->loop, (uv_stream_t *)&h->listener);
+	h->listener.data = h;
 	h->open_handles = 2;
 	if (rc == 0)
 		rc = uv_tcp_bind(&h->listener, (const struct sockaddr *)&ss, 0);
@@ -741,7 +722,7 @@ http_start(struct server *srv, int *failed)
 		    uv_strerror(rc));
 		h->stopping = 1;
 		uv_close((uv_handle_t *)&h->listener, on_listener_close);
-		uv_close((uv_handle_t *)&h->spare, on_spare_close);
+		dropper_stop(&h->drop, on_dropper_stopped, h);
 		*failed = 1;
 		return NULL;
 	}
@@ -772,6 +753,5 @@ http_stop(struct http *h)
 			conn_close(hc);
 	}
 	uv_close((uv_handle_t *)&h->listener, on_listener_close);
-	if (!h->spare_busy)
-		uv_close((uv_handle_t *)&h->spare, on_spare_close);
+	dropper_stop(&h->drop, on_dropper_stopped, h);
 }

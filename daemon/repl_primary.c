@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "datadir.h"
+#include "dropper.h"
 #include "epochs.h"
 #include "jcursor.h"
 #include "journal.h"
@@ -118,6 +119,7 @@ struct rconn {
 struct repl_primary {
 	struct server *s;
 	uv_tcp_t listener;
+	struct dropper drop;		/* the listener's, out of memory */
 	int listening;
 	uv_timer_t tick;
 	int closed;
@@ -1157,12 +1159,6 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 }
 
 static void
-free_handle(uv_handle_t *h)
-{
-	free(h);
-}
-
-static void
 on_connection(uv_stream_t *l, int status)
 {
 	struct repl_primary *rp = l->data;
@@ -1176,15 +1172,7 @@ on_connection(uv_stream_t *l, int status)
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		/* Accept and close: a listener that does not accept stalls. */
-		uv_tcp_t *t = malloc(sizeof(*t));
-
-		if (t == NULL || uv_tcp_init(rp->s->loop, t) != 0) {
-			free(t);
-			return;
-		}
-		(void)uv_accept(l, (uv_stream_t *)t);
-		uv_close((uv_handle_t *)t, free_handle);
+		dropper_drop(&rp->drop);
 		return;
 	}
 	c->rp = rp;
@@ -1368,6 +1356,7 @@ repl_primary_listen(struct repl_primary *rp)
 		return -1;
 	}
 	rp->listening = 1;
+	dropper_init(&rp->drop, rp->s->loop, (uv_stream_t *)&rp->listener);
 	/* A standby gets its first chance before sync counts it lost. */
 	rp->streaming_ms = uv_now(rp->s->loop);
 	log_info("standbys connect here replication.listen=%s:%d mode=%s", ep->host,
@@ -1511,8 +1500,10 @@ repl_primary_close(struct repl_primary *rp)
 		return;
 	rp->closed = 1;
 	repl_primary_drop_all(rp, NULL);
-	if (rp->listening)
+	if (rp->listening) {
 		uv_close((uv_handle_t *)&rp->listener, NULL);
+		dropper_stop(&rp->drop, NULL, NULL);
+	}
 	rp->listening = 0;
 	uv_close((uv_handle_t *)&rp->tick, NULL);
 }

@@ -718,6 +718,7 @@ server_listen(struct server *s)
 		return -1;
 	}
 	s->listening = 1;
+	dropper_init(&s->drop, s->loop, (uv_stream_t *)&s->listener);
 	{
 		int failed;
 
@@ -769,6 +770,7 @@ server_shutdown(struct server *s)
 	}
 	if (s->listening) {
 		uv_close((uv_handle_t *)&s->listener, NULL);
+		dropper_stop(&s->drop, NULL, NULL);
 		s->listening = 0;
 	}
 	uv_close((uv_handle_t *)&s->sig_term, NULL);

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "client.h"
+#include "dropper.h"
 #include "settings.h"
 #include "garage.h"
 #include "ids.h"
@@ -46,6 +47,7 @@ struct server {
 	/* The LSNs the last release that moved answered: (from, to]. */
 	uint64_t answered_from, answered;
 	uv_tcp_t listener;
+	struct dropper drop;		/* the listener's, out of memory */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t tick;		/* once a second: idle sweep */
 	uv_timer_t stop_timer;		/* bounds the drain at shutdown */

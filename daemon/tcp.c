@@ -326,6 +326,7 @@ tcp_accept(struct server *srv, uv_stream_t *listener)
 
 	if (t == NULL) {
 		log_err("out of memory for a new connection");
+		dropper_drop(&srv->drop);
 		return -1;
 	}
 	uv_tcp_init(srv->loop, &t->handle);

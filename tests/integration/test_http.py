@@ -79,6 +79,33 @@ def test_pipelined_requests_are_answered_in_order():
         d.close()
 
 
+def test_connections_past_the_cap_are_closed_and_the_port_keeps_answering():
+    """At most 64 plain HTTP connections (http.h): those past the cap are
+    accepted only to be closed at once, several of them in one burst
+    included, and the port answers again as soon as slots are free (a
+    connection left unaccepted would have stopped libuv watching it)."""
+    d, port = with_http()
+    try:
+        held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(64)]
+        time.sleep(0.3)
+        extra = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(8)]
+        for s in extra:
+            assert s.recv(100) == b"", "a connection past the cap was kept"
+            s.close()
+        for s in held:
+            s.close()
+        deadline = time.time() + 5
+        while True:
+            try:
+                code, _ = http_request(port, "/healthz", timeout=2)
+                break
+            except OSError:
+                assert time.time() < deadline, "the HTTP port answers no more"
+        assert code == 200
+    finally:
+        d.close()
+
+
 def test_oversized_headers_and_other_methods_are_refused():
     d, port = with_http()
     try:
