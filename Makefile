@@ -142,7 +142,13 @@ city-demo:
 	@$(MAKE) --no-print-directory all
 	@scripts/city-demo.sh
 
-unit-bins: $(UNIT_BIN)
+# Tools the integration tests load into the daemon (tests/tools).
+TOOLS = $(BUILD)/tests/failmalloc.so
+$(BUILD)/tests/failmalloc.so: tests/tools/failmalloc.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -fPIC -shared $< -o $@
+
+unit-bins: $(UNIT_BIN) $(TOOLS)
 
 # Built by make test too, so that a benchmark never rots unnoticed.
 bench-bins: $(BENCH_BIN)
