@@ -7,6 +7,7 @@ import errno
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -24,20 +25,38 @@ SANITIZED = "asan" in os.environ.get("PARKD", "")
 
 
 _handed_out = set()
+_port_rng = random.Random()     # not the global one: tests seed that
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_port():
     """A port free on every address (a test may listen on 0.0.0.0), and
-    never one this process handed out before: the kernel may give the same
-    free port to two binds in a row, and a daemon's protocol, HTTP and
-    replication ports are picked before any of them listens."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("", 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
+    never one this process handed out before: a daemon's protocol, HTTP and
+    replication ports are picked before any of them listens.  Picked below
+    the kernel's ephemeral range: a port from bind(0) is in that range, and
+    before the daemon binds it any outgoing connection (the tests' own
+    clients) may be given it as its local port (CI saw an HTTP port lost so
+    once)."""
+    top = min(_ephemeral_low(), 65536)
+    for _ in range(1000):
+        port = _port_rng.randrange(max(1024, top - 12000), top)
+        if port in _handed_out:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("", port))
+        except OSError:
+            continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def demo_config(**overrides):
