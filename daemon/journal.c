@@ -101,7 +101,6 @@ struct journal {
 	 * the commit's end.
 	 */
 	struct jwork *prep;		/* in the works or written; NULL: none */
-	int prep_busy;			/* its job is on the pool */
 	uint64_t side_pending_last;	/* the LSN of the last side record pending */
 	const char *prep_what;		/* a prep's failure, for fail() when idle */
 	int prep_err;
@@ -263,28 +262,40 @@ make_image(struct jwork *w)
 	return 0;
 }
 
-/* Pool thread: after the batch, the side stream's new image, if one came. */
-static void
-rewrite_side(struct jwork *w)
+/*
+ * Pool thread: the image, made and written to the temporary file (the
+ * prep job, or the first half of a rewrite in one job).  0, or -1 with
+ * w->err set or w->image_nomem.
+ */
+static int
+prepare_image(struct jwork *w)
 {
-	if (w->err != 0 || !w->rewriting)
-		return;
-	if (w->prepared) {
-		if (sidestore_commit(w->side_paths, w->side_fd, &w->renamed,
-		    &w->what) != 0)
-			w->err = errno ? errno : EIO;
-		return;
-	}
+	int rc;
+
 	if (make_image(w) != 0)
-		return;
-	if (sidestore_rewrite(w->side_paths, w->side_fd, w->image, w->image_len,
-	    &w->renamed, &w->what) != 0)
+		return -1;
+	rc = sidestore_prepare(w->side_paths, w->image, w->image_len, &w->what);
+	if (rc != 0)
 		w->err = errno ? errno : EIO;
 	/*
 	 * Wiped here, not on the loop: an image of a large registry is tens
 	 * of megabytes (a failed rewrite takes a new image when retried).
 	 */
 	explicit_bzero(w->image, w->image_len);
+	return rc;
+}
+
+/* Pool thread: after the batch, the side stream's new image, if one came. */
+static void
+rewrite_side(struct jwork *w)
+{
+	if (w->err != 0 || !w->rewriting)
+		return;
+	if (!w->prepared && prepare_image(w) != 0)
+		return;
+	if (sidestore_commit(w->side_paths, w->side_fd, &w->renamed,
+	    &w->what) != 0)
+		w->err = errno ? errno : EIO;
 }
 
 /* Pool thread: writes (and syncs) one batch, in a new segment if due. */
@@ -582,8 +593,11 @@ untake_batch(struct journal *j, struct jwork *w)
 	j->side_pending.data = w->side_data;
 	j->side_pending.len = j->side_pending.cap = w->side_len;
 	w->side_data = NULL;
-	if (w->rewriting)
-		j->side_rewrite = 1;
+	if (w->rewriting) {
+		/* What take_image took: only a rewrite asked for "now" rides a batch. */
+		j->side_rewrite = j->side_rewrite_now = 1;
+		j->side_rewriting = 0;
+	}
 	keep_spares(j, w);
 	work_free(w);
 }
@@ -602,10 +616,6 @@ submit(struct journal *j)
 	j->in_flight = 1;
 	if (uv_queue_work(j->loop, &w->req, work_write, after_write) != 0) {
 		j->in_flight = 0;
-		if (w->rewriting) {
-			j->side_rewriting = 0;
-			j->side_rewrite_now = 1;
-		}
 		untake_batch(j, w);
 	}
 }
@@ -635,19 +645,10 @@ side_pending_fits(const struct journal *j)
 	    j->side_pending_last <= j->prep->image_lsn;
 }
 
-/* Pool thread: the image, into the temporary file. */
 static void
 work_prep(uv_work_t *req)
 {
-	struct jwork *w = (struct jwork *)req;
-
-	if (make_image(w) != 0)
-		return;
-	if (sidestore_prepare(w->side_paths, w->image, w->image_len,
-	    &w->what) != 0)
-		w->err = errno ? errno : EIO;
-	/* Wiped here, not on the loop (rewrite_side says why). */
-	explicit_bzero(w->image, w->image_len);
+	(void)prepare_image((struct jwork *)req);
 }
 
 /* A prep that will not be committed: the erasure it was for is still owed. */
@@ -670,20 +671,22 @@ after_prep(uv_work_t *req, int status)
 	struct journal *j = w->j;
 
 	(void)status;
-	j->prep_busy = 0;
 	if (w->image_nomem) {
 		log_warn("out of memory for the %s image: it is made again",
 		    j->side->name);
 		drop_prep(j);
 	} else if (w->err != 0) {
-		/* Failed at the next idle moment (kick_rewrite), as one batch's failure. */
-		j->prep_what = w->what;
-		j->prep_err = w->err;
-		drop_prep(j);
-	} else if (j->state != J_OK || j->stats.failures != w->failures) {
-		/* Of a state the disk lost since: never to be committed. */
+		/*
+		 * The journal fails at the next idle moment (kick_rewrite), as for
+		 * a batch; not when it failed since (the image was dropped anyway).
+		 */
+		if (j->stats.failures == w->failures) {
+			j->prep_what = w->what;
+			j->prep_err = w->err;
+		}
 		drop_prep(j);
 	} else {
+		/* Committed by kick_rewrite, unless the disk failed since. */
 		w->prepared = 1;
 		keep_spares(j, w);	/* the copy and the buffer are wiped */
 	}
@@ -709,11 +712,8 @@ start_prep(struct journal *j)
 	/* The log may take records up to w->image_lsn until it is in place. */
 	w->failures = j->stats.failures;
 	j->prep = w;
-	j->prep_busy = 1;
-	if (uv_queue_work(j->loop, &w->req, work_prep, after_prep) != 0) {
-		j->prep_busy = 0;
+	if (uv_queue_work(j->loop, &w->req, work_prep, after_prep) != 0)
 		drop_prep(j);
-	}
 }
 
 /* The written image into place: a job of its own, nothing else in it. */

@@ -179,16 +179,6 @@ sidestore_open_log(const struct sidestore_paths *p, char *err, size_t errlen)
 }
 
 int
-sidestore_rewrite(const struct sidestore_paths *p, int log_fd,
-    const void *image, size_t len, int *renamed, const char **what)
-{
-	*renamed = 0;
-	if (sidestore_prepare(p, image, len, what) != 0)
-		return -1;
-	return sidestore_commit(p, log_fd, renamed, what);
-}
-
-int
 sidestore_prepare(const struct sidestore_paths *p, const void *image,
     size_t len, const char **what)
 {

@@ -44,21 +44,15 @@ int sidestore_open_log(const struct sidestore_paths *p, char *err,
 
 /*
  * Makes image[0..len) the stream's image and empties the log open at
- * log_fd: temporary file, fdatasync, rename, fsync of the directory,
- * ftruncate and fdatasync of the log.  Every step syncs whatever the
- * durability mode, for a rename must never leave an empty image and an
- * erasure must reach the disk.  0, or -1 with errno set and *what naming
- * the step; *renamed is 1 once the image is in place (the log then holds
- * only records it covers).
- */
-int sidestore_rewrite(const struct sidestore_paths *p, int log_fd,
-    const void *image, size_t len, int *renamed, const char **what);
-
-/*
- * sidestore_rewrite in two steps: sidestore_prepare writes the image to
- * the temporary file and syncs it (the long part: tens of megabytes for a
- * large registry), sidestore_commit renames it into place and empties the
- * log.  Between them the log may grow only by records the image covers.
+ * log_fd, in two steps: sidestore_prepare writes the temporary file and
+ * fdatasyncs it (the long part: tens of megabytes for a large registry);
+ * sidestore_commit renames it over the image, fsyncs the directory, then
+ * ftruncates and fdatasyncs the log.  Between them the log may grow only
+ * by records the image covers.  Every step syncs whatever the durability
+ * mode, for a rename must never leave an empty image and an erasure must
+ * reach the disk.  0, or -1 with errno set and *what naming the step;
+ * *renamed is 1 once the image is in place (the log then holds only
+ * records it covers).
  */
 int sidestore_prepare(const struct sidestore_paths *p, const void *image,
     size_t len, const char **what);
