@@ -232,7 +232,7 @@ rg_heap_remove(registry *r, struct rec *x)
 
 /* Room in the heap and in all for n records; 0, or -1 when out of memory. */
 static int
-rg_heap_reserve(registry *r, size_t n)
+rg_reserve(registry *r, size_t n)
 {
 	struct rec **nh, **na;
 	size_t ncap;
@@ -265,11 +265,13 @@ rg_all_add(registry *r, struct rec *x)
 	r->all[r->all_n++] = x;
 }
 
+/* x leaves the heap and all (the map is the caller's). */
 static void
-rg_all_remove(registry *r, struct rec *x)
+rg_unindex(registry *r, struct rec *x)
 {
 	struct rec *last = r->all[--r->all_n];
 
+	rg_heap_remove(r, x);
 	r->all[x->all_at] = last;
 	last->all_at = x->all_at;
 }
@@ -413,7 +415,7 @@ rg_store(registry *r, const char *plate, const char *name, size_t name_len,
 	memcpy(nm, name, name_len);
 	nm[name_len] = '\0';
 	if (x == NULL) {
-		if (rg_heap_reserve(r, omap_size(r->by_plate) + 1) != 0 ||
+		if (rg_reserve(r, omap_size(r->by_plate) + 1) != 0 ||
 		    (x = calloc(1, sizeof(*x))) == NULL) {
 			explicit_bzero(nm, name_len);
 			free(nm);
@@ -507,8 +509,7 @@ registry_delete(registry *r, const char *plate)
 
 	if (x == NULL)
 		return PK_E_NOT_FOUND;
-	rg_heap_remove(r, x);
-	rg_all_remove(r, x);
+	rg_unindex(r, x);
 	rg_rec_free(x);
 	return PK_OK;
 }
@@ -585,8 +586,7 @@ registry_expire_due(registry *r, int64_t now, size_t max,
 		struct rec *x = r->heap[0];
 		struct registry_entry e;
 
-		rg_heap_remove(r, x);
-		rg_all_remove(r, x);
+		rg_unindex(r, x);
 		omap_del(r->by_plate, x->plate);
 		if (fn != NULL) {
 			rg_entry(x, &e);
