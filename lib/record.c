@@ -461,7 +461,7 @@ apply_ticket(garage *g, const cJSON *d, int whole, struct jerr *e)
 	img.tariff_version = (uint32_t)version;
 	err = garage_restore_ticket(g, &img, ids, pv);
 	free(pv);
-	if (err != PK_OK && err != PK_E_INTERNAL)
+	if (err != PK_OK)
 		jerr_set(e, "data", "ticket %s does not fit the state (spot "
 		    "taken, plate inside or duplicate)", img.id);
 	return err;
@@ -623,10 +623,11 @@ record_apply(garage *g, const char *json, size_t len, struct jerr *e)
 	rc = apply_data(g, type, data, e);
 	/*
 	 * The core answers PK_E_INTERNAL for an allocation that failed, and
-	 * nothing else: said so, for recovery tries again then (bad data it
-	 * would refuse).  A refusal of the garage's own says only its code.
+	 * nothing else: said so whatever the applier wrote (recovery tries
+	 * again then; bad data it would refuse).  A refusal of the garage's
+	 * own says only its code.
 	 */
-	if (rc == PK_E_INTERNAL)
+	if (rc == PK_E_INTERNAL && !e->nomem)
 		jerr_nomem(e, "record");
 	else if (rc != PK_OK && e->len > 0 && e->buf[0] == '\0')
 		jerr_set(e, "record", "%s", pk_err_message(rc));
