@@ -174,6 +174,7 @@ static void
 erased(struct regstore *rs, uint64_t done)
 {
 	uint64_t now = server_ms(rs->s);
+	int64_t within = rs->cfg->registry.erase_within_s;
 
 	while (rs->n_asked > 0 && rs->asked[0].ticket <= done) {
 		uint64_t took = now > rs->asked[0].since_ms ?
@@ -181,11 +182,12 @@ erased(struct regstore *rs, uint64_t done)
 
 		rs->stats.erasure_last_s = (double)took / 1000.0;
 		rs->stats.erasure_rewrites++;
-		if (took > (uint64_t)rs->cfg->registry.erase_within_s * 1000) {
+		/* 0: the erasure is part of its change's acknowledgement, never late. */
+		if (within > 0 && took > (uint64_t)within * 1000) {
 			rs->stats.erasures_late++;
 			log_warn("an erasure reached the disk late took_s=%.3f "
 			    "erase_within_s=%lld", (double)took / 1000.0,
-			    (long long)rs->cfg->registry.erase_within_s);
+			    (long long)within);
 		}
 		rs->asked[0] = rs->asked[1];
 		rs->n_asked--;
@@ -312,18 +314,22 @@ on_expiry(uv_timer_t *t)
 static void
 asked(struct regstore *rs, uint64_t ticket)
 {
+	size_t last = rs->n_asked - 1;
+
 	if (ticket == 0 || rs->owed_ms == 0)
 		return;
-	if (rs->n_asked > 0 && rs->asked[rs->n_asked - 1].ticket >= ticket) {
-		/* Asked again before that rewrite began: it takes these too. */
-	} else if (rs->n_asked < 2) {
-		rs->asked[rs->n_asked].ticket = ticket;
+	/*
+	 * A new place unless the last ticket asked for is this one (its
+	 * rewrite has not begun: it takes these too).  The journal has one
+	 * rewrite in the works and one asked after it at most, so two places
+	 * do; were they full, the later one would stand for both.
+	 */
+	if (rs->n_asked == 0 || (rs->asked[last].ticket < ticket && rs->n_asked < 2)) {
 		rs->asked[rs->n_asked].since_ms = rs->owed_ms;
-		rs->n_asked++;
-	} else {
-		/* Cannot be (two at most); the newer ticket then stands for both. */
-		rs->asked[1].ticket = ticket;
+		last = rs->n_asked++;
 	}
+	if (rs->asked[last].ticket < ticket)
+		rs->asked[last].ticket = ticket;
 	rs->owed_ms = 0;
 }
 
