@@ -36,6 +36,9 @@ def _ephemeral_low():
         return 32768
 
 
+_EPHEMERAL_LOW = _ephemeral_low()
+
+
 def free_port():
     """A port free on every address (a test may listen on 0.0.0.0), and
     never one this process handed out before: a daemon's protocol, HTTP and
@@ -44,7 +47,7 @@ def free_port():
     before the daemon binds it any outgoing connection (the tests' own
     clients) may be given it as its local port (CI saw an HTTP port lost so
     once)."""
-    top = min(_ephemeral_low(), 65536)
+    top = min(_EPHEMERAL_LOW, 65536)
     for _ in range(1000):
         port = _port_rng.randrange(max(1024, top - 12000), top)
         if port in _handed_out:

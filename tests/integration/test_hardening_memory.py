@@ -4,19 +4,21 @@ in every thread, for a few seconds of mixed load (gates, registrations,
 subscribers, /metrics).  The daemon must stay up, answer or close each
 request, come back to serving every port once memory is there again, and
 lose nothing it acknowledged (kill -9, restart without failures, read
-everything back).  Found before: the TCP port (and the replication port)
-went deaf after a connection that could not be allocated was left
-unaccepted; recovery called a failed allocation "a ticket that does not
-fit the state".  Release build only: the library bypasses a sanitizer's
-allocator."""
+everything back).  Found before: the TCP port went deaf for good after a
+connection that could not be allocated was left unaccepted (the
+replication port had the same code, mended with it but not exercised
+here: this daemon has no standbys); recovery called a failed allocation
+"a ticket that does not fit the state".  Release build only: the library
+bypasses a sanitizer's allocator."""
 import json
 import os
 import random
-import socket
 import subprocess
 import time
 
-from harness import PARKD, ROOT, Daemon, free_port, http_request, kill9
+from harness import PARKD, ROOT, http_request, kill9
+from test_durability import reason
+from test_metrics import with_http
 from test_registry import reg_config
 
 FAILMALLOC = os.path.join(ROOT, "build", "tests", "failmalloc.so")
@@ -33,26 +35,17 @@ def lost_connection(e):
     return not isinstance(e, AssertionError) or "too many connections" in str(e)
 
 
-def reason(resp):
-    err = resp.get("error", {})
-    return err.get("data", {}).get("reason") or err.get("message")
-
-
 def test_allocation_failures_lose_nothing_acknowledged():
     if sanitized():
         print("skip test_allocation_failures_lose_nothing_acknowledged: a sanitized build")
         return
     assert os.path.exists(FAILMALLOC), "make unit-bins builds " + FAILMALLOC
     for seed in (1, 2):
-        d = Daemon(reg_config(erase_within_s=1),
-                   env={"LD_PRELOAD": FAILMALLOC, "FAILMALLOC_FROM_MS": "1000",
-                        "FAILMALLOC_TO_MS": "4000", "FAILMALLOC_ONE_IN": "40",
-                        "FAILMALLOC_SEED": str(seed)})
-        http_port = free_port()
-        d.cfg["http_listen"] = "127.0.0.1:%d" % http_port
-        with open(d.path, "w") as f:
-            json.dump(d.cfg, f)
-        d.start()
+        d, http_port = with_http(
+            reg_config(erase_within_s=1),
+            env={"LD_PRELOAD": FAILMALLOC, "FAILMALLOC_FROM_MS": "1000",
+                 "FAILMALLOC_TO_MS": "4000", "FAILMALLOC_ONE_IN": "40",
+                 "FAILMALLOC_SEED": str(seed)})
         try:
             run_one(d, seed, http_port)
         finally:

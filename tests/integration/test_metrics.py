@@ -24,8 +24,8 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
-def with_http(cfg=None, data_dir=None):
-    d = Daemon(cfg or demo_config(), data_dir=data_dir)
+def with_http(cfg=None, data_dir=None, env=None):
+    d = Daemon(cfg or demo_config(), data_dir=data_dir, env=env)
     port = free_port()
     d.cfg["http_listen"] = "127.0.0.1:%d" % port
     with open(d.path, "w") as f:

@@ -463,6 +463,16 @@ golden_run(struct golden *gd, struct jw *journal)
 	world_free(&w);
 }
 
+static void
+golden_free(struct golden *gd)
+{
+	for (int i = 0; i < gd->n; i++) {
+		free(gd->after[i]);
+		free(gd->reply[i]);
+	}
+	answers = NULL;		/* they were gd's replies */
+}
+
 static int
 has(const char *reply, const char *what)
 {
@@ -701,11 +711,7 @@ test_every_allocation_failure_on_the_request_path(void **state)
 	assert_true(n.errors > 0);
 	assert_true(n.undurable > 0);
 	assert_true(n.dropped > 0);
-	for (int i = 0; i < gd.n; i++) {
-		free(gd.after[i]);
-		free(gd.reply[i]);
-	}
-	answers = NULL;
+	golden_free(&gd);
 }
 
 /*
@@ -728,11 +734,7 @@ test_replay_out_of_memory_is_not_bad_data(void **state)
 	jw_init(&journal);
 	memset(&gd, 0, sizeof(gd));
 	golden_run(&gd, &journal);
-	for (int i = 0; i < gd.n; i++) {
-		free(gd.after[i]);
-		free(gd.reply[i]);
-	}
-	answers = NULL;
+	golden_free(&gd);
 	assert_false(jw_failed(&journal));
 	text = jw_take(&journal, NULL);
 	assert_non_null(text);
