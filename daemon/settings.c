@@ -76,7 +76,8 @@ static const struct settings defaults = {
 	    .max_clients_per_address = 512, .line_timeout_s = 30,
 	    .send_timeout_s = 60, .max_future_s = 86400,
 	    .tcp_keepalive_s = 60 },
-	.journal = { .snapshot_every = 100000, .snapshot_interval_s = 3600, .gather = 1 },
+	.journal = { .snapshot_every = 100000, .snapshot_interval_s = 3600, .gather = 1,
+	    .none_delay_ms = 2 },
 	.repl = { .mode = REPL_ASYNC, .on_standby_loss = REPL_LOSS_ASYNC,
 	    .sync_timeout_ms = 2000, .max_lag_bytes = 64 << 20,
 	    .max_registry_bytes = (int64_t)1 << 30 },
@@ -201,7 +202,7 @@ static int
 read_limits(struct settings *s, const cJSON *root, struct jerr *e)
 {
 	static const char *const jn[] = { "snapshot_every",
-	    "snapshot_interval_s", "gather", NULL };
+	    "snapshot_interval_s", "gather", "none_delay_ms", NULL };
 	const cJSON *j = NULL, *l = NULL;
 
 	if (jr_object(root, "", "journal", 0, jn, &j, e) < 0 ||
@@ -210,6 +211,8 @@ read_limits(struct settings *s, const cJSON *root, struct jerr *e)
 	    jr_int(j, "journal", "snapshot_interval_s", 0, 0, 86400 * 7,
 	    &s->journal.snapshot_interval_s, e) < 0 ||
 	    jr_bool(j, "journal", "gather", 0, &s->journal.gather, e) < 0 ||
+	    jr_int(j, "journal", "none_delay_ms", 0, 0, 1000,
+	    &s->journal.none_delay_ms, e) < 0 ||
 	    jr_object(root, "", "limits", 0, NULL, &l, e) < 0 ||
 	    (l != NULL && jr_keys(l, "limits", limits_keys, config_limits_keys,
 	    e) < 0))

@@ -84,6 +84,7 @@ struct settings {
 		int64_t snapshot_every;		/* journal records between snapshots */
 		int64_t snapshot_interval_s;	/* and at least this often when anything changed; 0 = off */
 		int gather;			/* fsync: a commit may wait for the clients it answered (gather.h) */
+		int64_t none_delay_ms;		/* none: records wait this long to be written together */
 	} journal;
 	/* The standby (standby.md); all off when the section is absent. */
 	struct {

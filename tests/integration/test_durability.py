@@ -966,6 +966,58 @@ def test_write_and_none_durability_keep_state_over_restarts():
             d.close()
 
 
+def test_none_durability_writes_changes_together_and_on_its_own():
+    """With durability "none" nobody waits for the disk, so a record waits
+    journal.none_delay_ms for others before the batch goes to the pool
+    (one job a loop turn cost more than the requests at moderate rates).
+    A client that waits for each reply makes a loop turn per change: with
+    a delay they share batches, without one each is its own; the timer, not
+    later traffic, writes the last batch (a kill -9 after it loses
+    nothing); a reload changes the delay."""
+    http_port = free_port()
+    cfg = dur_config(durability="none")
+    cfg["journal"]["none_delay_ms"] = 100
+    d = Daemon(cfg, args=["--http", "127.0.0.1:%d" % http_port])
+    try:
+        d.start()
+        c = d.client()
+        t0 = time.monotonic()
+        for i in range(200):
+            c.ok("entry", gate="north", plate="LAZY%d" % i, **CAR)
+        took = time.monotonic() - t0
+        # Every batch but the last is due 100 ms after its first record.
+        time.sleep(0.3)
+        m = metrics(http_port)
+        batches, records = m["parkd_journal_batches_total"], m["parkd_journal_records_total"]
+        # 200 changes and the start's record.
+        assert records == 201 and batches <= took / 0.1 + 2, (batches, records, took)
+        # Nothing came after the last change: the timer wrote it.
+        c.ok("entry", gate="north", plate="LAZY-LAST", **CAR)
+        time.sleep(0.3)
+        before = metrics(http_port)["parkd_journal_batches_total"]
+        c.close()
+        restart(d, signal.SIGKILL)
+        c = d.client()
+        c.ok("locate", plate="LAZY-LAST")
+        c.ok("locate", plate="LAZY0")
+        assert before >= 1
+        # 0: a batch a loop turn, as before the delay.
+        d.cfg["journal"]["none_delay_ms"] = 0
+        with open(d.path, "w") as f:
+            json.dump(d.cfg, f)
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log("reloaded file=")
+        b0 = metrics(http_port)["parkd_journal_batches_total"]
+        for i in range(50):
+            c.ok("exit", gate="south", plate="LAZY%d" % i)
+        time.sleep(0.05)
+        # Most alone (two may share one when a write is slow).
+        assert metrics(http_port)["parkd_journal_batches_total"] - b0 > 25
+        c.close()
+    finally:
+        d.close()
+
+
 # ---------------------------------------------------------------------------
 # 8. Replies stay in request order when changes wait for their fsync.
 
