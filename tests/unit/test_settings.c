@@ -183,6 +183,7 @@ test_defaults(void **state)
 	assert_int_equal(c->journal.snapshot_every, 100000);
 	assert_int_equal(c->journal.snapshot_interval_s, 3600);
 	assert_int_equal(c->journal.gather, 1);
+	assert_int_equal(c->journal.none_delay_ms, 2);
 	assert_int_equal(c->n_tokens, 0);
 	assert_int_equal(facility_spot_count(c->core->fac), 2);
 	assert_int_equal(c->repl.listen.enabled, 0);
@@ -268,6 +269,8 @@ test_replication(void **state)
 	expect_member_error("'replication': { 'standbys': 2 }",
 	    "replication.standbys: unknown key");
 	expect_member_error("'replication': []", "replication: must be an object or null");
+	expect_member_error("'journal': { 'none_delay_ms': 1001 }",
+	    "journal.none_delay_ms: must be between 0 and 1000");
 }
 
 static void
@@ -276,7 +279,8 @@ test_values_taken(void **state)
 	char *s = with("'listen': '[::1]:7171', 'http_listen': null, 'data_dir': '/tmp/x',"
 	    "'durability': 'write', 'strategy': 'fill',"
 	    "'limits': { 'max_line': 64, 'closed_tickets': 0 },"
-	    "'journal': { 'snapshot_every': 5, 'snapshot_interval_s': 250, 'gather': false },"
+	    "'journal': { 'snapshot_every': 5, 'snapshot_interval_s': 250, 'gather': false,"
+	    "  'none_delay_ms': 0 },"
 	    "'audit': { 'redis': 'localhost:6380', 'password': 'pw', 'prefix': 'p:' },"
 	    "'auth': { 'tokens': [ { 'token': 'gate-north-1', 'role': 'gate', 'gate': 'north' },"
 	    "  { 'token': 'kiosk-token', 'role': 'kiosk', 'gate': null },"
@@ -297,6 +301,7 @@ test_values_taken(void **state)
 	assert_int_equal(c->journal.snapshot_every, 5);
 	assert_int_equal(c->journal.snapshot_interval_s, 250);
 	assert_int_equal(c->journal.gather, 0);
+	assert_int_equal(c->journal.none_delay_ms, 0);
 	assert_string_equal(c->audit.redis.host, "127.0.0.1");
 	assert_int_equal(c->audit.redis.port, 6380);
 	assert_string_equal(c->audit.password, "pw");
