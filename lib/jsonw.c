@@ -249,6 +249,52 @@ plain_prefix(const unsigned char *s, size_t n)
 	return i;
 }
 
+/* A word with a byte that is not plain ASCII has a high bit set here. */
+static inline uint64_t
+not_plain(uint64_t v)
+{
+	uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+
+	return (((v - ONES * 0x20) & ~v) | ((q - ONES) & ~q) |
+	    ((b - ONES) & ~b) | v) & HIGHS;
+}
+
+/*
+ * Whether all n bytes at s are plain ASCII: the common case of a key or a
+ * value, tested a word at a time with no byte loop.  A string of 8 bytes
+ * or more ends with a word that overlaps the one before it; a shorter one
+ * is two overlapping 4-byte words (or its bytes, under 4) padded with a
+ * plain byte.  A false answer may be wrong only towards "not plain" (see
+ * plain_prefix), which costs the escaping path, never a wrong output.
+ */
+static inline int
+all_plain(const unsigned char *s, size_t n)
+{
+	uint64_t v;
+	uint32_t a, b;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&v, s + i, 8);
+			if (not_plain(v))
+				return 0;
+		}
+		memcpy(&v, s + n - 8, 8);
+		return not_plain(v) == 0;
+	}
+	if (n >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		v = (uint64_t)a | (uint64_t)b << 32;
+		return not_plain(v) == 0;
+	}
+	v = ONES * 'a';
+	for (i = 0; i < n; i++)
+		v = (v << 8) | s[i];
+	return not_plain(v) == 0;
+}
+
 /*
  * The escaped body of a string (no quotes).  Runs of plain ASCII are
  * copied whole; UTF-8 is validated only where a byte above 0x7f shows up,
@@ -313,15 +359,21 @@ put_escaped(struct jw *w, const char *s, size_t n)
 static void
 put_string(struct jw *w, const char *s, size_t n, const char *tail, size_t tl)
 {
-	if (plain_prefix((const unsigned char *)s, n) == n) {
+	if (all_plain((const unsigned char *)s, n)) {
 		size_t need = n + 1 + tl;
+		char *p;
 
 		if ((w->buf == NULL || need >= w->cap - w->len || w->failed) &&
 		    grow(w, need) != 0)
 			return;
-		w->buf[w->len] = '"';
-		memcpy(w->buf + w->len + 1, s, n);
-		memcpy(w->buf + w->len + 1 + n, tail, tl);
+		p = w->buf + w->len;
+		*p++ = '"';
+		memcpy(p, s, n);
+		p += n;
+		/* tail is one or two bytes: no call to memcpy for them. */
+		p[0] = tail[0];
+		if (tl > 1)
+			p[1] = tail[1];
 		w->len += need;
 		w->buf[w->len] = '\0';
 		return;
@@ -332,10 +384,10 @@ put_string(struct jw *w, const char *s, size_t n, const char *tail, size_t tl)
 }
 
 void
-jw_key(struct jw *w, const char *key)
+jw_keyn(struct jw *w, const char *key, size_t n)
 {
 	sep(w);
-	put_string(w, key, strlen(key), "\":", 2);
+	put_string(w, key, n, "\":", 2);
 	w->after_key = 1;
 }
 
@@ -468,33 +520,4 @@ void
 jw_splice(struct jw *w, const char *s, size_t n)
 {
 	put(w, s, n);
-}
-
-/*
- * The keyed writers: jw_kX(w, key, v) is jw_key, then jw_X.  One
- * definition makes them all (see jsonw.h for the list).
- */
-#define JW_KEYED(X)		\
-	X(str, const char *)	\
-	X(int, int64_t)		\
-	X(uint, uint64_t)	\
-	X(bool, int)		\
-	X(time, int64_t)	\
-	X(milli, int64_t)
-
-#define JW_KEYED_DEFINE(name, type)				\
-void								\
-jw_k##name(struct jw *w, const char *key, type v)		\
-{								\
-	jw_key(w, key);						\
-	jw_##name(w, v);					\
-}
-
-JW_KEYED(JW_KEYED_DEFINE)
-
-void
-jw_knull(struct jw *w, const char *key)
-{
-	jw_key(w, key);
-	jw_null(w);
 }

@@ -306,6 +306,54 @@ test_strings_random(void **state)
 	jw_release(&w);
 }
 
+/*
+ * One byte that is not plain ASCII, at every position of a string of every
+ * length up to 24, as a value and as a key: the writer tests short strings
+ * and the ends of long ones a word at a time with overlapping loads, so a
+ * byte missed at one offset would be written raw.
+ */
+static void
+test_special_at_every_position(void **state)
+{
+	static const unsigned char specials[] = { '"', '\\', '\n', 0x01, 0x1f, 0x00, 0x80, 0xff };
+	char in[32], want[32 * 6 + 8], got[32 * 6 + 8];
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	for (size_t n = 0; n <= 24; n++) {
+		for (size_t at = 0; at <= n; at++) {
+			for (size_t k = 0; k < sizeof(specials); k++) {
+				/* at == n: all plain, the fast path's own answer. */
+				memset(in, 'a' + (int)(n % 26), n);
+				if (at < n)
+					in[at] = (char)specials[k];
+				want[0] = '"';
+				model_escape((const unsigned char *)in, n, want + 1);
+				strcat(want, "\"");
+				jw_reset(&w);
+				jw_strn(&w, in, n);
+				assert_false(jw_failed(&w));
+				snprintf(got, sizeof(got), "%s", w.buf);
+				if (strcmp(got, want) != 0)
+					fail_msg("length %zu, byte 0x%02x at %zu: wrote %s, want %s",
+					    n, specials[k], at, got, want);
+				/* The same bytes as a member name. */
+				in[n] = '\0';
+				if (memchr(in, '\0', n) != NULL)
+					continue;
+				jw_reset(&w);
+				jw_obj(&w);
+				jw_kint(&w, in, 1);
+				jw_obj_end(&w);
+				snprintf(got, sizeof(got), "{%s:1}", want);
+				assert_string_equal(w.buf, got);
+			}
+		}
+	}
+	jw_release(&w);
+}
+
 static void
 test_depth(void **state)
 {
@@ -364,6 +412,7 @@ main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_escapes_linear),
 		cmocka_unit_test(test_strings_random),
+		cmocka_unit_test(test_special_at_every_position),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_reuse),
 	};
