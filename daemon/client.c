@@ -174,6 +174,8 @@ client_new(struct server *srv, const struct client_transport *tr, void *tp,
 static void hold(struct client *c, uint64_t lsn);
 static void unhold(struct client *c);
 
+static void unlist_flush(struct client *c);
+
 static void
 client_free(struct client *c)
 {
@@ -195,6 +197,7 @@ client_free(struct client *c)
 	free_list(c, &c->flight_head, &c->flight_tail);
 	session_release(&c->sess);
 	unhold(c);
+	unlist_flush(c);
 	/* Still waiting for its slice of a round: off the list. */
 	for (struct client **p = &srv->noted; c->notes_listed && *p != NULL;
 	    p = &(*p)->notes_next)
@@ -351,6 +354,42 @@ answered(struct client *c, const struct session_req *r, size_t n,
 		*now = uv_hrtime();
 	metrics_requests(c->srv->metrics, r, n,
 	    *now > t_in ? (double)(*now - t_in) / 1e9 : 0.0);
+}
+
+static void
+unlist_flush(struct client *c)
+{
+	if (c->flush_pprev == NULL)
+		return;
+	*c->flush_pprev = c->flush_next;
+	if (c->flush_next != NULL)
+		c->flush_next->flush_pprev = c->flush_pprev;
+	c->flush_pprev = NULL;
+}
+
+void
+client_flush_soon(struct client *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->flush_pprev != NULL)
+		return;
+	c->flush_next = srv->to_flush;
+	if (srv->to_flush != NULL)
+		srv->to_flush->flush_pprev = &c->flush_next;
+	srv->to_flush = c;
+	c->flush_pprev = &srv->to_flush;
+}
+
+void
+client_flush_all_soon(struct server *srv)
+{
+	struct client *c;
+
+	while ((c = srv->to_flush) != NULL) {
+		unlist_flush(c);
+		client_flush(c);
+	}
 }
 
 void

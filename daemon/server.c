@@ -620,6 +620,14 @@ on_drain_timer(uv_timer_t *t)
 		return;
 	uv_close((uv_handle_t *)t, NULL);
 	uv_close((uv_handle_t *)&s->stop_timer, NULL);
+	uv_close((uv_handle_t *)&s->flush_check, NULL);
+}
+
+/* After the turn's input: the replies it made go out together. */
+static void
+on_flush_check(uv_check_t *h)
+{
+	client_flush_all_soon(h->data);
 }
 
 static void
@@ -691,6 +699,10 @@ server_init(struct server *s, uv_loop_t *loop, struct settings *cfg, garage *g,
 	uv_timer_init(loop, &s->tick);
 	s->tick.data = s;
 	uv_timer_start(&s->tick, on_tick, 1000, 1000);
+	uv_check_init(loop, &s->flush_check);
+	s->flush_check.data = s;
+	uv_check_start(&s->flush_check, on_flush_check);
+	uv_unref((uv_handle_t *)&s->flush_check);
 	return 0;
 }
 

@@ -60,6 +60,8 @@ struct server {
 	struct client *clients;
 	struct client *noted;		/* clients with notes to send (client_note) */
 	struct client *held;		/* clients with replies held (client_release_held) */
+	struct client *to_flush;	/* clients to flush this turn (client_flush_soon) */
+	uv_check_t flush_check;		/* ... after the turn's input */
 	uint64_t n_clients;
 	uint64_t clients_by_transport[CLIENT_TR__COUNT];
 	uint64_t next_client_id;

@@ -239,7 +239,7 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	if (nread > 0) {
 		c->active_ms = server_ms(c->srv);
 		if (feed(t, buf->base, (size_t)nread) == 0)
-			client_flush(c);
+			client_flush_soon(c);
 		return;
 	}
 	if (nread == 0)
