@@ -664,12 +664,17 @@ def test_timers_due_on_the_standby_fire_once_after_promotion():
         b.start()
         streaming(a)
         a.ok("entry", gate="north", plate="FULL1", **CAR)
-        w = a.ok("wait", gate="north", plate="W1", timeout_s=1, **CAR)
+        # Long enough that the primary dies before it is due (1 s was not,
+        # once, on a loaded machine: the primary expired it and the
+        # standby got the record).
+        t0 = time.monotonic()
+        w = a.ok("wait", gate="north", plate="W1", timeout_s=4, **CAR)
         assert w["state"] == "waiting", w
         caught_up(a, b)
         assert a.stop(signal.SIGKILL) == -9
+        assert time.monotonic() - t0 < 4, "the primary lived past the deadline"
         wait_orphans(a)
-        time.sleep(2)
+        time.sleep(max(0.0, t0 + 5 - time.monotonic()))
         # Due meanwhile; a standby runs no timers.
         assert b.ok("waitlist_status", waitlist_id=w["waitlist_id"])["state"] == "waiting"
         b.ok("promote")
