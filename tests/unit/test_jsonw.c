@@ -259,6 +259,24 @@ model_escape(const unsigned char *s, size_t n, char *out)
 }
 
 /*
+ * Writes in[0..n) as a string value with w, the model's escaping into
+ * want and the writer's into got (cap bytes each); 0 when they agree.
+ */
+static int
+write_as_model(struct jw *w, const char *in, size_t n, char *want, char *got,
+    size_t cap)
+{
+	want[0] = '"';
+	model_escape((const unsigned char *)in, n, want + 1);
+	strcat(want, "\"");
+	jw_reset(w);
+	jw_strn(w, in, n);
+	assert_false(jw_failed(w));
+	snprintf(got, cap, "%s", w->buf);
+	return strcmp(got, want) == 0 ? 0 : -1;
+}
+
+/*
  * Random strings of plain text, escapes, valid and broken UTF-8 are
  * written as the model writes them (the writer copies runs of plain bytes
  * whole and validates UTF-8 only where it shows up).
@@ -293,14 +311,7 @@ test_strings_random(void **state)
 			memcpy(in + n, p, strlen(p));
 			n += strlen(p);
 		}
-		want[0] = '"';
-		model_escape((const unsigned char *)in, n, want + 1);
-		strcat(want, "\"");
-		jw_reset(&w);
-		jw_strn(&w, in, n);
-		assert_false(jw_failed(&w));
-		snprintf(got, sizeof(got), "%s", w.buf);
-		if (strcmp(got, want) != 0)
+		if (write_as_model(&w, in, n, want, got, sizeof(got)) != 0)
 			fail_msg("round %d: wrote %s, want %s", round, got, want);
 	}
 	jw_release(&w);
@@ -328,14 +339,7 @@ test_special_at_every_position(void **state)
 				memset(in, 'a' + (int)(n % 26), n);
 				if (at < n)
 					in[at] = (char)specials[k];
-				want[0] = '"';
-				model_escape((const unsigned char *)in, n, want + 1);
-				strcat(want, "\"");
-				jw_reset(&w);
-				jw_strn(&w, in, n);
-				assert_false(jw_failed(&w));
-				snprintf(got, sizeof(got), "%s", w.buf);
-				if (strcmp(got, want) != 0)
+				if (write_as_model(&w, in, n, want, got, sizeof(got)) != 0)
 					fail_msg("length %zu, byte 0x%02x at %zu: wrote %s, want %s",
 					    n, specials[k], at, got, want);
 				/* The same bytes as a member name. */
