@@ -119,10 +119,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJ) $(CORE_A)
 # from the objects it links goes through its own wrappers.
 $(BUILD)/tests/test_oom: UNIT_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 
-# Benchmarks link the core, and the loop where they need it.
-$(BUILD)/bench/%: tests/bench/%.c $(CORE_A)
+# Benchmarks link the core and the daemon's pure parts (the ids a request
+# makes), and the loop where they need it.
+$(BUILD)/bench/%: tests/bench/%.c $(PURE_OBJ) $(CORE_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(CORE_A) $(ALL_LDFLAGS) $(LIBS_ALL) -lpthread
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(PURE_OBJ) $(CORE_A) $(ALL_LDFLAGS) $(LIBS_ALL) -lpthread
 
 deps:
 	@scripts/deps.sh build
