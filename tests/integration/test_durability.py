@@ -1018,6 +1018,34 @@ def test_none_durability_writes_changes_together_and_on_its_own():
         d.close()
 
 
+def test_none_durability_does_not_hold_back_more_than_256_kib():
+    """The delay of "none" holds at most 256 KiB of records (daemon/journal.c,
+    NONE_BATCH_BYTES): a burst larger than that is written before the delay
+    is up, a smaller one waits for it."""
+    http_port = free_port()
+    cfg = dur_config(durability="none", spots=3000)
+    cfg["journal"]["none_delay_ms"] = 1000
+    d = Daemon(cfg, args=["--http", "127.0.0.1:%d" % http_port])
+    try:
+        d.start()
+        c = d.client()
+        time.sleep(1.2)     # the start's own record is written
+        for n, prefix, written in ((100, "SMALL", False), (1500, "LARGE", True)):
+            b0 = metrics(http_port)["parkd_journal_batches_total"]
+            t0 = time.monotonic()
+            for r in pipeline(c, [("entry", dict(gate="north", plate="%s%d" % (prefix, i), **CAR))
+                                  for i in range(n)]):
+                assert "result" in r, r
+            b1 = metrics(http_port)["parkd_journal_batches_total"]
+            assert time.monotonic() - t0 < 0.9, "too slow to tell the bound from the delay"
+            # About 450 bytes a record: 45 KB wait, 670 KB do not.
+            assert (b1 > b0) == written, (prefix, b0, b1)
+            time.sleep(1.2)
+        c.close()
+    finally:
+        d.close()
+
+
 # ---------------------------------------------------------------------------
 # 8. Replies stay in request order when changes wait for their fsync.
 
