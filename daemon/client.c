@@ -12,6 +12,7 @@
 #include "jsonrpc.h"
 #include "log.h"
 #include "metrics.h"
+#include "poison.h"
 #include "publish.h"
 #include "subs.h"
 #include "server.h"
@@ -53,6 +54,7 @@ client_transport_name(enum client_transport_kind k)
  */
 struct outbuf {
 	struct outbuf *next;
+	int spare_sized;	/* OUTBUF_SPARE bytes: kept for reuse when freed */
 	int waiting;		/* a reserved place whose answer has not come */
 	int notice;		/* a notification: dropped when its change is lost */
 	uint64_t lsn;		/* held until this LSN is durable; 0 = not held */
@@ -104,12 +106,68 @@ account(struct client *c, size_t add, size_t sub)
 	c->srv->out_total -= sub;
 }
 
+/*
+ * A reply's buffer is allocated as OUTBUF_SPARE bytes when it fits, and
+ * kept on the server's spare list when freed, up to OUTBUF_SPARES of
+ * them: at pipeline 16 a turn makes hundreds of replies before any is
+ * written, more than malloc's per-size cache holds, and malloc and free
+ * of them were ~5 % of the daemon's CPU.  Bounded: at most
+ * OUTBUF_SPARES * OUTBUF_SPARE bytes (512 KiB) wait unused.
+ */
+#define OUTBUF_SPARE	1024
+#define OUTBUF_SPARES	512
+
+static struct outbuf *
+outbuf_alloc(struct client *c, size_t size)
+{
+	struct server *srv = c->srv;
+	struct outbuf *b;
+
+	if (size > OUTBUF_SPARE) {
+		if ((b = malloc(size)) != NULL)
+			b->spare_sized = 0;
+		return b;
+	}
+	if ((b = srv->spare_out) != NULL) {
+		MEM_UNPOISON(b, OUTBUF_SPARE);
+		srv->spare_out = b->next;
+		srv->n_spare_out--;
+		return b;
+	}
+	if ((b = malloc(OUTBUF_SPARE)) != NULL)
+		b->spare_sized = 1;
+	return b;
+}
+
 static void
 outbuf_free(struct client *c, struct outbuf *b)
 {
+	struct server *srv = c->srv;
+
 	account(c, 0, b->len);
 	free(b->late);
+	if (b->spare_sized && srv->n_spare_out < OUTBUF_SPARES) {
+		b->next = srv->spare_out;
+		srv->spare_out = b;
+		srv->n_spare_out++;
+		/* All but the link; client_spares_free reads it unpoisoned. */
+		MEM_POISON((char *)b + sizeof(b->next), OUTBUF_SPARE - sizeof(b->next));
+		return;
+	}
 	free(b);
+}
+
+void
+client_spares_free(struct server *srv)
+{
+	struct outbuf *b;
+
+	while ((b = srv->spare_out) != NULL) {
+		srv->spare_out = b->next;
+		MEM_UNPOISON(b, OUTBUF_SPARE);
+		free(b);
+	}
+	srv->n_spare_out = 0;
 }
 
 static void
@@ -531,7 +589,7 @@ enqueue_parts(struct client *c, const struct client_msg *parts, size_t nparts,
 		len += parts[i].len;
 	if (lsn == 0 || fail == NULL)
 		fail_len = 0;
-	b = malloc(sizeof(*b) + rbytes + len + 1 + (fail_len ? fail_len + 1 : 0));
+	b = outbuf_alloc(c, sizeof(*b) + rbytes + len + 1 + (fail_len ? fail_len + 1 : 0));
 	if (b == NULL)
 		goto oom;
 	b->notice = notice;
@@ -682,6 +740,7 @@ queue_notes(struct client *c)
 {
 	struct outbuf *b = calloc(1, sizeof(*b));
 
+	/* calloc: spare_sized 0, the buffer is the notes' own. */
 	if (b == NULL) {
 		drop_subscriber(c, "out of memory for notifications");
 		return -1;

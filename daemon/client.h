@@ -219,6 +219,8 @@ void client_flush_all_soon(struct server *srv);
  * and a few gates walks the gates).
  */
 void client_release_held(struct server *srv);
+/* Frees the reply buffers kept for reuse (server_free). */
+void client_spares_free(struct server *srv);
 /* The journal lost every change after durable: swap in the fail messages. */
 void client_changes_lost(struct client *c, uint64_t durable);
 /* Takes no more requests and closes once everything queued is written. */

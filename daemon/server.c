@@ -764,6 +764,7 @@ server_free(struct server *s)
 	due_free(s);
 	subs_free(s->subs);
 	jw_release(&s->recw);
+	client_spares_free(s);
 	free(s);
 }
 

@@ -62,6 +62,8 @@ struct server {
 	struct client *held;		/* clients with replies held (client_release_held) */
 	struct client *to_flush;	/* clients to flush this turn (client_flush_soon) */
 	uv_check_t flush_check;		/* ... after the turn's input */
+	struct outbuf *spare_out;	/* reply buffers kept for reuse (client.c) */
+	size_t n_spare_out;
 	uint64_t n_clients;
 	uint64_t clients_by_transport[CLIENT_TR__COUNT];
 	uint64_t next_client_id;

@@ -9,16 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/asan_interface.h>
-#define ARENA_POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
-#define ARENA_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define ARENA_POISON(p, n)	((void)(p), (void)(n))
-#define ARENA_UNPOISON(p, n)	((void)(p), (void)(n))
-#endif
-
 #include "hex.h"
+#include "poison.h"
 #include "utf8.h"
 
 #define STR_(x) #x
@@ -620,7 +612,7 @@ arena_malloc(size_t n)
 	p = arena.mem.b + arena.used;
 	arena.used += need;
 	arena.live++;
-	ARENA_UNPOISON(p, n);
+	MEM_UNPOISON(p, n);
 	return p;
 }
 
@@ -633,7 +625,7 @@ arena_free(void *p)
 	}
 	/* Under ASan what was handed out is unreadable again once empty. */
 	if (--arena.live == 0) {
-		ARENA_POISON(arena.mem.b, arena.used);
+		MEM_POISON(arena.mem.b, arena.used);
 		arena.used = 0;
 	}
 }
@@ -643,7 +635,7 @@ json_arena_install(void)
 {
 	static cJSON_Hooks hooks = { arena_malloc, arena_free };
 
-	ARENA_POISON(arena.mem.b, sizeof(arena.mem.b));
+	MEM_POISON(arena.mem.b, sizeof(arena.mem.b));
 	cJSON_InitHooks(&hooks);
 }
 
