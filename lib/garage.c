@@ -506,9 +506,14 @@ garage_issue(garage *g, const struct garage_entry_in *in,
 	struct alloc_counts c;
 	struct ticket *t;
 
-	t = calloc(1, sizeof(*t) + n * sizeof(t->spots[0]));
+	/*
+	 * malloc and memset, not calloc: glibc's calloc never takes from its
+	 * per-thread cache, where the ticket an exit let go of waits.
+	 */
+	t = malloc(sizeof(*t) + n * sizeof(t->spots[0]));
 	if (t == NULL)
 		return PK_E_INTERNAL;
+	memset(t, 0, sizeof(*t) + n * sizeof(t->spots[0]));
 	memcpy(t->id, in->ticket_id, UUID_BUFSZ);
 	t->id[UUID_STRLEN] = '\0';
 	strncpy(t->plate, in->plate, PLATE_MAX);

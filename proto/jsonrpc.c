@@ -142,7 +142,8 @@ rpc_msg_free(rpc_msg *m)
 		return;
 	for (i = 0; i < m->n; i++)
 		free(m->reqs[i].id);
-	free(m->reqs);
+	if (m->reqs != &m->one)
+		free(m->reqs);
 	cJSON_Delete(m->root);
 	free(m);
 }
@@ -184,9 +185,19 @@ rpc_parse(const char *line, size_t len)
 	const cJSON *c;
 	size_t i;
 
-	m = calloc(1, sizeof *m);
+	/*
+	 * Not calloc: glibc's calloc never takes from its per-thread cache,
+	 * and a line's message is freed before the next is parsed.
+	 */
+	m = malloc(sizeof *m);
 	if (m == NULL)
 		return NULL;
+	m->root = NULL;
+	m->is_batch = 0;
+	m->n = 0;
+	m->reqs = NULL;
+	m->err = PK_OK;
+	m->errmsg[0] = '\0';
 	e = (struct jerr){ m->errmsg, sizeof m->errmsg, 0 };
 	if (json_check(line, len, "", &raw, &e) != 0 ||
 	    check_top(line, &raw, m) != 0 ||
@@ -202,7 +213,12 @@ rpc_parse(const char *line, size_t len)
 	}
 	m->is_batch = cJSON_IsArray(m->root);
 	m->n = m->is_batch ? raw.nelems : 1;
-	m->reqs = calloc(m->n, sizeof *m->reqs);
+	if (m->is_batch) {
+		m->reqs = calloc(m->n, sizeof *m->reqs);
+	} else {
+		m->reqs = &m->one;
+		m->one.id = NULL;
+	}
 	if (m->reqs == NULL) {
 		m->n = 0;
 		goto fail;

@@ -71,9 +71,10 @@ typedef struct rpc_msg {
 	cJSON *root;		/* the whole tree, owned */
 	int is_batch;		/* 1 when the line was a batch array */
 	size_t n;		/* number of requests in reqs */
-	rpc_req *reqs;		/* n requests, owned */
+	rpc_req *reqs;		/* n requests, owned (&one when not a batch) */
 	pk_err err;		/* PK_OK or why the whole line is bad */
 	char errmsg[RPC_ERRMSG_LEN]; /* human message for err, "" if PK_OK */
+	rpc_req one;		/* the request of a line that is not a batch */
 } rpc_msg;
 
 /*
