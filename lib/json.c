@@ -112,14 +112,18 @@ jpath_key(char buf[JPATH_MAX], const char *path, const char *key)
 {
 	size_t pl, kl;
 
+	pl = path != NULL ? strlen(path) : 0;
 	if (key == NULL) {
-		jpath_fmt(buf, "%s", path ? path : "");
+		/* The path itself: every read of an absent member asks. */
+		if (pl < JPATH_MAX)
+			memcpy(buf, pl > 0 ? path : "", pl + 1);
+		else
+			jpath_fmt(buf, "%s", path);
 		return;
 	}
 	/* An empty name must still show in the path. */
 	if (key[0] == '\0')
 		key = "\"\"";
-	pl = path != NULL ? strlen(path) : 0;
 	kl = strlen(key);
 	/* Every member read builds its path: no printf when it fits. */
 	if (pl + 1 + kl < JPATH_MAX) {
@@ -588,6 +592,14 @@ static _Thread_local struct {
 	size_t used;		/* bytes handed out since it was last empty */
 	size_t live;		/* blocks handed out and not yet freed */
 	int building;		/* json_tree is building a tree */
+	int installed;		/* json_arena_install was called */
+	int spilled;		/* the tree being built has a block from malloc */
+	/*
+	 * The last tree json_tree built when it is all the arena holds, and
+	 * its blocks: json_tree_free then empties the arena at once.
+	 */
+	const cJSON *whole;
+	size_t whole_blocks;
 } arena;
 
 static int
@@ -604,11 +616,13 @@ arena_malloc(size_t n)
 	size_t need;
 	void *p;
 
-	if (!arena.building || n > JSON_ARENA_BYTES)
+	if (!arena.building)
 		return malloc(n);
 	need = (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-	if (need > JSON_ARENA_BYTES - arena.used)
+	if (n > JSON_ARENA_BYTES || need > JSON_ARENA_BYTES - arena.used) {
+		arena.spilled = 1;
 		return malloc(n);
+	}
 	p = arena.mem.b + arena.used;
 	arena.used += need;
 	arena.live++;
@@ -637,6 +651,25 @@ json_arena_install(void)
 
 	MEM_POISON(arena.mem.b, sizeof(arena.mem.b));
 	cJSON_InitHooks(&hooks);
+	arena.installed = 1;
+}
+
+void
+json_tree_free(cJSON *tree)
+{
+	if (tree == NULL)
+		return;
+	if (tree == arena.whole) {
+		arena.whole = NULL;
+		/* Nothing was taken out of it (freed apart): all of it goes. */
+		if (arena.live == arena.whole_blocks) {
+			MEM_POISON(arena.mem.b, arena.used);
+			arena.used = 0;
+			arena.live = 0;
+			return;
+		}
+	}
+	cJSON_Delete(tree);
 }
 
 size_t
@@ -746,6 +779,27 @@ b_string(struct build *b)
 	return out;
 }
 
+/*
+ * Whether the n bytes at p are an optional '-' and digits only (the
+ * scanner checked the grammar: no leading zeros); their value in *d.
+ */
+static int
+int_text(const char *p, size_t n, double *d)
+{
+	size_t i = p[0] == '-';
+	int64_t v = 0;
+
+	if (i == n)
+		return 0;
+	for (; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		v = v * 10 + (p[i] - '0');
+	}
+	*d = p[0] == '-' ? -(double)v : (double)v;
+	return 1;
+}
+
 /* A number as cJSON keeps it: the double, and an int clamped to int's range. */
 static cJSON *
 b_number(struct build *b)
@@ -760,6 +814,13 @@ b_number(struct build *b)
 	    b->s[b->pos] == 'e' || b->s[b->pos] == 'E'))
 		b->pos++;
 	n = b->pos - start;
+	/*
+	 * An integer of at most 15 digits (ids, times, amounts: most numbers
+	 * of a request) is exact as a double: no strtod, which costs ~450
+	 * instructions.  "-0" stays -0.0, as strtod has it.
+	 */
+	if (n <= 15 && int_text(b->s + start, n, &d))
+		goto made;
 	/* strtod wants a terminated string; the text may not be. */
 	if (n >= sizeof(small) && (text = malloc(n + 1)) == NULL)
 		return NULL;
@@ -768,6 +829,7 @@ b_number(struct build *b)
 	d = strtod(text, NULL);
 	if (text != small)
 		free(text);
+made:
 	if ((item = b_node(cJSON_Number)) == NULL)
 		return NULL;
 	item->valuedouble = d;
@@ -985,8 +1047,11 @@ json_tree(const char *s, size_t len, const char *root, struct jerr *e)
 	struct dups d;
 	cJSON *tree;
 	int rc = 0;
+	size_t live_before = arena.live;
 
 	/* Only for a text the scanner accepted: a NULL is out of memory. */
+	arena.whole = NULL;
+	arena.spilled = 0;
 	arena.building = 1;
 	tree = b_value(&b);
 	arena.building = 0;
@@ -1001,8 +1066,13 @@ json_tree(const char *s, size_t len, const char *root, struct jerr *e)
 		rc = find_dup(tree, 0, &d);
 	if (d.names != d.small)
 		free(d.names);
-	if (rc == 0)
+	if (rc == 0) {
+		if (arena.installed && live_before == 0 && !arena.spilled) {
+			arena.whole = tree;
+			arena.whole_blocks = arena.live;
+		}
 		return tree;
+	}
 	if (rc < 0)
 		jerr_nomem(e, root);
 	else

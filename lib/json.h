@@ -127,6 +127,13 @@ cJSON *json_tree(const char *s, size_t len, const char *root,
  */
 #define JSON_ARENA_BYTES 32768
 void json_arena_install(void);
+/*
+ * Frees a tree json_tree built, as cJSON_Delete does; when the tree is
+ * all the arena holds (nothing else built since, nothing spilled to
+ * malloc) the arena simply starts over, without a walk of the tree.  So
+ * nothing may be added to such a tree (taken out of it is fine).
+ */
+void json_tree_free(cJSON *tree);
 /* Blocks handed out and not yet freed (tests). */
 size_t json_arena_live(void);
 

@@ -144,7 +144,7 @@ rpc_msg_free(rpc_msg *m)
 		free(m->reqs[i].id);
 	if (m->reqs != &m->one)
 		free(m->reqs);
-	cJSON_Delete(m->root);
+	json_tree_free(m->root);
 	free(m);
 }
 

@@ -348,6 +348,37 @@ test_jerr(void **state)
 	assert_int_equal(e.nomem, 1);
 }
 
+/*
+ * Every number is the double strtod makes of its text, bit for bit (the
+ * sign of -0 too), whether it takes the integer path (at most 15
+ * characters, digits and a sign) or strtod; valueint clamped as cJSON.
+ */
+static void
+test_numbers_as_strtod(void **state)
+{
+	static const char *const nums[] = {
+		"0", "-0", "7", "-7", "10", "123456789", "-2147483648", "2147483647",
+		"2147483648", "-2147483649", "99999999999999", "999999999999999",
+		"-99999999999999", "1000000000000000", "9007199254740993",
+		"-9007199254740993", "12345678901234567890", "0.5", "-0.0", "1e3",
+		"1E-3", "-1.25e+2", "100000000000000000000000000000",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+		cJSON *t = parse_ok(nums[i]);
+		double want = strtod(nums[i], NULL);
+		int wint = want >= (double)INT_MAX ? INT_MAX :
+		    want <= (double)INT_MIN ? INT_MIN : (int)want;
+
+		assert_true(cJSON_IsNumber(t));
+		if (memcmp(&t->valuedouble, &want, sizeof want) != 0)
+			fail_msg("%s: %.17g, strtod %.17g", nums[i], t->valuedouble, want);
+		assert_int_equal(t->valueint, wint);
+		cJSON_Delete(t);
+	}
+}
+
 static void
 test_paths(void **state)
 {
@@ -364,6 +395,13 @@ test_paths(void **state)
 	assert_string_equal(p, "[0]");
 	jpath_key(p, "a.b", NULL);
 	assert_string_equal(p, "a.b");
+	jpath_key(p, NULL, NULL);
+	assert_string_equal(p, "");
+	memset(longkey, 'k', sizeof longkey - 1);
+	longkey[sizeof longkey - 1] = '\0';
+	jpath_key(p, longkey, NULL);
+	assert_int_equal(strlen(p), JPATH_MAX - 1);
+	assert_string_equal(p + strlen(p) - 3, "...");
 	/* Too long: cut at a character boundary and marked. */
 	for (size_t i = 0; i + 2 < sizeof longkey; i += 2)
 		memcpy(longkey + i, "\xc3\xa9", 2);
@@ -446,6 +484,7 @@ main(void)
 		cmocka_unit_test(test_duplicates_model),
 		cmocka_unit_test(test_raw_spans),
 		cmocka_unit_test(test_jerr),
+		cmocka_unit_test(test_numbers_as_strtod),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_out_of_memory),
 	};

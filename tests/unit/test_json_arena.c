@@ -170,6 +170,71 @@ test_refused_text(void **state)
 	assert_int_equal(json_arena_live(), 0);
 }
 
+/*
+ * json_tree_free: a tree that is all the arena holds goes at once, and
+ * the next starts where the first did; any other tree is walked.
+ */
+static void
+test_tree_free_at_once(void **state)
+{
+	const char *a = "{\"a\":[1,2,3],\"b\":{\"c\":\"x\"}}";
+	cJSON *ta, *tb, *first;
+	char *s;
+
+	(void)state;
+	first = ta = parse(a);
+	assert_true(json_arena_live() > 0);
+	json_tree_free(ta);
+	assert_int_equal(json_arena_live(), 0);
+	ta = parse(a);
+	assert_ptr_equal(ta, first);	/* started over */
+	/* Two alive: neither is all of it; freed in either order. */
+	tb = parse("[\"second\",{\"k\":null}]");
+	json_tree_free(ta);
+	assert_true(json_arena_live() > 0);
+	s = text(tb);
+	assert_string_equal(s, "[\"second\",{\"k\":null}]");
+	cJSON_free(s);
+	json_tree_free(tb);
+	assert_int_equal(json_arena_live(), 0);
+	/* A member taken out and freed apart: the rest is walked, nothing lost. */
+	ta = parse(a);
+	cJSON_Delete(cJSON_DetachItemFromObjectCaseSensitive(ta, "b"));
+	assert_true(json_arena_live() > 0);
+	json_tree_free(ta);
+	assert_int_equal(json_arena_live(), 0);
+	/* Freed by cJSON_Delete instead: the arena is as empty. */
+	ta = parse(a);
+	cJSON_Delete(ta);
+	assert_int_equal(json_arena_live(), 0);
+	tb = parse("[1]");
+	json_tree_free(tb);
+	assert_int_equal(json_arena_live(), 0);
+	json_tree_free(NULL);
+}
+
+/* A tree that spilled to malloc is walked: its malloc'd part is freed (ASan). */
+static void
+test_tree_free_spilled(void **state)
+{
+	size_t n = 2 * JSON_ARENA_BYTES / 16, len = 0;
+	char *big = malloc(n * 16 + 16);
+	cJSON *t;
+
+	(void)state;
+	assert_non_null(big);
+	big[len++] = '[';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(big + len, "%s\"s%zu\"", i ? "," : "", i);
+	big[len++] = ']';
+	big[len] = '\0';
+	t = parse(big);
+	assert_int_equal(cJSON_GetArraySize(t), (int)n);
+	json_tree_free(t);
+	assert_int_equal(json_arena_live(), 0);
+	free(big);
+}
+
 int
 main(void)
 {
@@ -179,6 +244,8 @@ main(void)
 		cmocka_unit_test(test_bigger_than_the_arena),
 		cmocka_unit_test(test_mixed_with_malloc),
 		cmocka_unit_test(test_refused_text),
+		cmocka_unit_test(test_tree_free_at_once),
+		cmocka_unit_test(test_tree_free_spilled),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
