@@ -458,13 +458,17 @@ jw_null(struct jw *w)
 void
 jw_time(struct jw *w, int64_t t)
 {
-	char buf[RFC3339_BUFSZ + 2];
+	_Static_assert(sizeof(w->time_text) >= RFC3339_BUFSZ + 1,
+	    "time_text holds the quoted text");
 
-	buf[0] = '"';
-	rfc3339_format(t, buf + 1);
-	buf[RFC3339_BUFSZ] = '"';
+	if (w->time_text[0] == '\0' || t != w->time_at) {
+		w->time_text[0] = '"';
+		rfc3339_format(t, w->time_text + 1);
+		w->time_text[RFC3339_BUFSZ] = '"';
+		w->time_at = t;
+	}
 	sep(w);
-	put(w, buf, RFC3339_BUFSZ + 1);
+	put(w, w->time_text, RFC3339_BUFSZ + 1);
 }
 
 void

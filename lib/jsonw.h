@@ -42,6 +42,12 @@ struct jw {
 	unsigned depth;		/* open containers */
 	uint64_t filled[JW_MAX_DEPTH / 64];	/* bit d: container d has an element */
 	int after_key;		/* a key was written; its value comes next */
+	/*
+	 * The last time jw_time wrote, and its text with the quotes: the
+	 * times of a record or reply are mostly the same second.
+	 */
+	int64_t time_at;
+	char time_text[24];	/* "YYYY-MM-DDTHH:MM:SSZ"; [0] 0: none yet */
 };
 
 /* A position to return to (see jw_mark / jw_rewind). */

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "jsonw.h"
+#include "rfc3339.h"
 #include "utf8.h"
 
 /* Takes the writer's text and compares it with want. */
@@ -32,6 +33,45 @@ expect_int(int64_t v, const char *want)
 	jw_init(&w);
 	jw_int(&w, v);
 	expect(&w, want);
+}
+
+/*
+ * Times: the same second again, another, the first back, the epoch, and
+ * the clamped ends, each as rfc3339_format has it; after a reset and
+ * after jw_take the writer still writes the right text.
+ */
+static void
+test_times(void **state)
+{
+	static const int64_t ts[] = { 1795428000, 1795428000, 1795428001, 1795428000,
+	    0, 0, INT64_MIN, INT64_MAX, -1, 86399, 86400 };
+	char want[1024], one[RFC3339_BUFSZ];
+	size_t len = 0;
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_arr(&w);
+	len += (size_t)snprintf(want + len, sizeof want - len, "[");
+	for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+		jw_time(&w, ts[i]);
+		rfc3339_format(ts[i], one);
+		len += (size_t)snprintf(want + len, sizeof want - len, "%s\"%s\"",
+		    i ? "," : "", one);
+	}
+	jw_arr_end(&w);
+	snprintf(want + len, sizeof want - len, "]");
+	expect(&w, want);
+	/* jw_take left it empty; the last time (86400) and another. */
+	jw_arr(&w);
+	jw_time(&w, 86400);
+	jw_time(&w, 1795428000);
+	jw_arr_end(&w);
+	expect(&w, "[\"1970-01-02T00:00:00Z\",\"2026-11-23T10:00:00Z\"]");
+	jw_time(&w, 1795428000);
+	jw_reset(&w);
+	jw_time(&w, 1795428060);
+	expect(&w, "\"2026-11-23T10:01:00Z\"");
 }
 
 /* Every integer is written exactly, at the bounds too. */
@@ -408,6 +448,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_integers),
 		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_structure),
