@@ -7,9 +7,21 @@
 #include <string.h>
 
 #include "rfc3339.h"
+#include "streq.h"
 
 /* Integers above this lose digits in the double cJSON keeps. */
 #define EXACT_MAX 9007199254740992.0
+
+/* The member named key (case-sensitive, as cJSON's getter), or NULL. */
+static const cJSON *
+find_member(const cJSON *obj, const char *key)
+{
+	for (const cJSON *c = obj->child; c != NULL; c = c->next) {
+		if (c->string != NULL && streq(c->string, key))
+			return c;
+	}
+	return NULL;
+}
 
 /*
  * The value to read: obj itself when key is NULL, else its member key;
@@ -26,7 +38,7 @@ member(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	if (key == NULL)
 		v = obj;
 	else if (cJSON_IsObject(obj))
-		v = cJSON_GetObjectItemCaseSensitive(obj, key);
+		v = find_member(obj, key);
 	if (v != NULL && (flags & JR_NULL) && cJSON_IsNull(v))
 		v = NULL;
 	if (v == NULL)
@@ -219,7 +231,7 @@ static int
 listed(const char *const *list, const char *name)
 {
 	for (size_t i = 0; list != NULL && list[i] != NULL; i++)
-		if (strcmp(list[i], name) == 0)
+		if (streq(list[i], name))
 			return 1;
 	return 0;
 }

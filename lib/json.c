@@ -11,6 +11,7 @@
 
 #include "hex.h"
 #include "poison.h"
+#include "streq.h"
 #include "utf8.h"
 
 #define STR_(x) #x
@@ -981,8 +982,8 @@ find_dup(const cJSON *item, int depth, struct dups *d)
 		/* A request's few members: comparing pairs beats sorting. */
 		for (c = item->child; c != NULL; c = c->next) {
 			for (const cJSON *o = c->next; o != NULL; o = o->next) {
-				if (strcmp(c->string ? c->string : "",
-				    o->string ? o->string : "") == 0) {
+				if (streq(c->string ? c->string : "",
+				    o->string ? o->string : "")) {
 					d->depth = depth;
 					d->name = o->string ? o->string : "";
 					return 1;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "streq.h"
+
 /* Member names quoted in error messages are clipped to this many bytes. */
 #define RPC_NAME_CLIP 40
 
@@ -70,13 +72,13 @@ check_req(const cJSON *item, const char *line, const struct json_span *sp,
 	for (c = item->child; c != NULL; c = c->next) {
 		const char *k = c->string ? c->string : "";
 
-		if (strcmp(k, "jsonrpc") == 0)
+		if (streq(k, "jsonrpc"))
 			jsonrpc = c;
-		else if (strcmp(k, "id") == 0)
+		else if (streq(k, "id"))
 			id = c;
-		else if (strcmp(k, "method") == 0)
+		else if (streq(k, "method"))
 			method = c;
-		else if (strcmp(k, "params") == 0)
+		else if (streq(k, "params"))
 			params = c;
 		else if (unknown == NULL)
 			unknown = c;

@@ -12,6 +12,7 @@
 #include "jread.h"
 #include "money.h"
 #include "rfc3339.h"
+#include "streq.h"
 #include "subs.h"
 #include "tariff_load.h"
 #include "view.h"
@@ -1502,7 +1503,7 @@ const struct method *
 method_find(const char *name)
 {
 	for (size_t i = 0; i < N_METHODS; i++) {
-		if (strcmp(methods[i].name, name) == 0)
+		if (streq(methods[i].name, name))
 			return &methods[i];
 	}
 	return NULL;

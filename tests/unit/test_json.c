@@ -379,6 +379,21 @@ test_numbers_as_strtod(void **state)
 	}
 }
 
+/* streq (lib/streq.h): the first bytes, then the rest, the ends too. */
+static void
+test_streq(void **state)
+{
+	(void)state;
+	assert_true(streq("", ""));
+	assert_true(streq("params", "params"));
+	assert_false(streq("", "a"));
+	assert_false(streq("a", ""));
+	assert_false(streq("params", "param"));
+	assert_false(streq("param", "params"));
+	assert_false(streq("plate", "place"));
+	assert_false(streq("id", "jsonrpc"));
+}
+
 static void
 test_paths(void **state)
 {
@@ -485,6 +500,7 @@ main(void)
 		cmocka_unit_test(test_raw_spans),
 		cmocka_unit_test(test_jerr),
 		cmocka_unit_test(test_numbers_as_strtod),
+		cmocka_unit_test(test_streq),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_out_of_memory),
 	};
