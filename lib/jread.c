@@ -24,9 +24,20 @@ find_member(const cJSON *obj, const char *key)
 }
 
 /*
+ * The path of the value read, in p, for an error message: built only
+ * when one is written (every read of a request asked for it before).
+ */
+static const char *
+at(char p[JPATH_MAX], const char *path, const char *key)
+{
+	jpath_key(p, path, key);
+	return p;
+}
+
+/*
  * The value to read: obj itself when key is NULL, else its member key;
- * its path goes to p.  NULL when absent (or null with JR_NULL), with *rc
- * 0, or -1 when it was required.
+ * p is scratch for at().  NULL when absent (or null with JR_NULL), with
+ * *rc 0, or -1 when it was required.
  */
 static const cJSON *
 member(const cJSON *obj, const char *path, const char *key, unsigned flags,
@@ -34,7 +45,6 @@ member(const cJSON *obj, const char *path, const char *key, unsigned flags,
 {
 	const cJSON *v = NULL;
 
-	jpath_key(p, path, key);
 	if (key == NULL)
 		v = obj;
 	else if (cJSON_IsObject(obj))
@@ -42,7 +52,8 @@ member(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	if (v != NULL && (flags & JR_NULL) && cJSON_IsNull(v))
 		v = NULL;
 	if (v == NULL)
-		*rc = flags & JR_REQUIRED ? jerr_set(e, p, "is required") : 0;
+		*rc = flags & JR_REQUIRED ?
+		    jerr_set(e, at(p, path, key), "is required") : 0;
 	return v;
 }
 
@@ -67,10 +78,10 @@ jr_int(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
 	/* NaN fails the test too: not a number, or not finite. */
 	if (!(d == floor(d) && fabs(d) < INFINITY))
-		return wrong_type(p, flags, "an integer", e);
+		return wrong_type(at(p, path, key), flags, "an integer", e);
 	if (d < (double)min || d > (double)max)
-		return jerr_set(e, p, "must be between %" PRId64 " and %" PRId64,
-		    min, max);
+		return jerr_set(e, at(p, path, key),
+		    "must be between %" PRId64 " and %" PRId64, min, max);
 	*out = (int64_t)d;
 	return 1;
 }
@@ -108,7 +119,7 @@ jr_fixed(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	if ((v = member(obj, path, key, flags, p, &rc, e)) == NULL)
 		return rc;
 	if (!cJSON_IsNumber(v))
-		return wrong_type(p, flags, "a number", e);
+		return wrong_type(at(p, path, key), flags, "a number", e);
 	d = v->valuedouble;
 	/*
 	 * cJSON reads with strtod, which gives the double nearest the text;
@@ -119,8 +130,8 @@ jr_fixed(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	if (fabs(d) * scale <= EXACT_MAX) {
 		k = llround(d * scale);
 		if (!(flags & JR_ROUND) && (double)k / scale != d)
-			return jerr_set(e, p, "must have at most %d decimals",
-			    decimals);
+			return jerr_set(e, at(p, path, key),
+			    "must have at most %d decimals", decimals);
 		if (k >= min && k <= max) {
 			*out = k;
 			return 1;
@@ -128,7 +139,7 @@ jr_fixed(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	}
 	fixed_text(lo, min, decimals);
 	fixed_text(hi, max, decimals);
-	return jerr_set(e, p, "must be between %s and %s", lo, hi);
+	return jerr_set(e, at(p, path, key), "must be between %s and %s", lo, hi);
 }
 
 int
@@ -142,9 +153,10 @@ jr_str(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	if ((v = member(obj, path, key, flags, p, &rc, e)) == NULL)
 		return rc;
 	if (!cJSON_IsString(v) || v->valuestring == NULL)
-		return wrong_type(p, flags, "a string", e);
+		return wrong_type(at(p, path, key), flags, "a string", e);
 	if (strlen(v->valuestring) > maxlen)
-		return jerr_set(e, p, "must be at most %zu bytes", maxlen);
+		return jerr_set(e, at(p, path, key), "must be at most %zu bytes",
+		    maxlen);
 	*out = v->valuestring;
 	return 1;
 }
@@ -171,7 +183,7 @@ jr_enum(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	for (i = 0; names[i] != NULL && off < sizeof(list); i++)
 		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 		    i == 0 ? "" : names[i + 1] == NULL ? " or " : ", ", names[i]);
-	return jerr_set(e, p, "must be %s", list);
+	return jerr_set(e, at(p, path, key), "must be %s", list);
 }
 
 int
@@ -185,7 +197,7 @@ jr_bool(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	if ((v = member(obj, path, key, flags, p, &rc, e)) == NULL)
 		return rc;
 	if (!cJSON_IsBool(v))
-		return wrong_type(p, flags, "true or false", e);
+		return wrong_type(at(p, path, key), flags, "true or false", e);
 	*out = cJSON_IsTrue(v);
 	return 1;
 }
@@ -202,7 +214,7 @@ jr_time(const cJSON *obj, const char *path, const char *key, unsigned flags,
 		return rc;
 	if (!cJSON_IsString(v) || v->valuestring == NULL ||
 	    rfc3339_parse(v->valuestring, strlen(v->valuestring), out) != 0)
-		return wrong_type(p, flags,
+		return wrong_type(at(p, path, key), flags,
 		    "an RFC 3339 time like 2026-11-22T08:00:00Z", e);
 	return 1;
 }
@@ -218,10 +230,11 @@ jr_array(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	if ((v = member(obj, path, key, flags, p, &rc, e)) == NULL)
 		return rc;
 	if (!cJSON_IsArray(v))
-		return wrong_type(p, flags, "an array", e);
+		return wrong_type(at(p, path, key), flags, "an array", e);
 	*n = (size_t)cJSON_GetArraySize(v);
 	if (*n > max)
-		return jerr_set(e, p, "must have at most %zu entries", max);
+		return jerr_set(e, at(p, path, key),
+		    "must have at most %zu entries", max);
 	*out = v;
 	return 1;
 }
@@ -269,8 +282,8 @@ jr_object(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	if ((v = member(obj, path, key, flags, p, &rc, e)) == NULL)
 		return rc;
 	if (!cJSON_IsObject(v))
-		return wrong_type(p, flags, "an object", e);
-	if (jr_keys(v, p, allowed, NULL, e) != 0)
+		return wrong_type(at(p, path, key), flags, "an object", e);
+	if (jr_keys(v, at(p, path, key), allowed, NULL, e) != 0)
 		return -1;
 	*out = v;
 	return 1;
