@@ -379,6 +379,51 @@ test_numbers_as_strtod(void **state)
 	}
 }
 
+/*
+ * A special byte at every position of strings of every length to 24 (the
+ * scanner and the builder skip plain runs eight bytes at a time): a
+ * control byte is refused, an escape, a quote escaped and a two-byte
+ * character are read back exactly, as a value and as a member name.
+ */
+static void
+test_strings_special_at_every_position(void **state)
+{
+	static const struct { const char *in, *out; } sp[] = {
+		{ "\\n", "\n" }, { "\\\"", "\"" }, { "\\\\", "\\" },
+		{ "\\u00e9", "\xc3\xa9" }, { "\xc3\xa9", "\xc3\xa9" }, { "/", "/" },
+	};
+	char text[128], want[64], ctl[64], msg[128];
+
+	(void)state;
+	for (size_t n = 1; n <= 24; n++) {
+		for (size_t at = 0; at < n; at++) {
+			for (size_t k = 0; k < sizeof sp / sizeof sp[0]; k++) {
+				cJSON *t;
+
+				snprintf(text, sizeof text, "[\"%.*s%s%.*s\",{\"%.*s%s%.*s\":1}]",
+				    (int)at, "abcdefghijklmnopqrstuvwxyz", sp[k].in,
+				    (int)(n - at - 1), "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+				    (int)at, "abcdefghijklmnopqrstuvwxyz", sp[k].in,
+				    (int)(n - at - 1), "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+				snprintf(want, sizeof want, "%.*s%s%.*s", (int)at,
+				    "abcdefghijklmnopqrstuvwxyz", sp[k].out,
+				    (int)(n - at - 1), "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+				t = parse_ok(text);
+				assert_string_equal(cJSON_GetArrayItem(t, 0)->valuestring, want);
+				assert_string_equal(cJSON_GetArrayItem(t, 1)->child->string, want);
+				cJSON_Delete(t);
+			}
+			snprintf(ctl, sizeof ctl, "%.*s\x01%.*s", (int)at,
+			    "abcdefghijklmnopqrstuvwxyz", (int)(n - at - 1),
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			snprintf(text, sizeof text, "[\"%s\"]", ctl);
+			snprintf(msg, sizeof msg,
+			    "line 1, column %zu: control character in string", 3 + at);
+			expect_refused(text, "", msg);
+		}
+	}
+}
+
 /* streq (lib/streq.h): the first bytes, then the rest, the ends too. */
 static void
 test_streq(void **state)
@@ -500,6 +545,7 @@ main(void)
 		cmocka_unit_test(test_raw_spans),
 		cmocka_unit_test(test_jerr),
 		cmocka_unit_test(test_numbers_as_strtod),
+		cmocka_unit_test(test_strings_special_at_every_position),
 		cmocka_unit_test(test_streq),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_out_of_memory),

@@ -112,21 +112,31 @@ test_trees_alive_together(void **state)
 	assert_int_equal(json_arena_live(), 0);
 }
 
-/* A text bigger than the arena: the rest from malloc, all of it whole. */
-static void
-test_bigger_than_the_arena(void **state)
+/* ["s0","s1",...] of n strings (the caller frees it). */
+static char *
+array_of(size_t n)
 {
-	size_t n = 4 * JSON_ARENA_BYTES / 16, len = 0;
-	char *big = malloc(n * 16 + 16), *s;
-	cJSON *t;
+	char *big = malloc(n * 16 + 16);
+	size_t len = 0;
 
-	(void)state;
 	assert_non_null(big);
 	big[len++] = '[';
 	for (size_t i = 0; i < n; i++)
 		len += (size_t)sprintf(big + len, "%s\"s%zu\"", i ? "," : "", i);
 	big[len++] = ']';
 	big[len] = '\0';
+	return big;
+}
+
+/* A text bigger than the arena: the rest from malloc, all of it whole. */
+static void
+test_bigger_than_the_arena(void **state)
+{
+	size_t n = 4 * JSON_ARENA_BYTES / 16;
+	char *big = array_of(n), *s;
+	cJSON *t;
+
+	(void)state;
 	t = parse(big);
 	assert_int_equal(cJSON_GetArraySize(t), (int)n);
 	s = text(t);
@@ -217,17 +227,11 @@ test_tree_free_at_once(void **state)
 static void
 test_tree_free_spilled(void **state)
 {
-	size_t n = 2 * JSON_ARENA_BYTES / 16, len = 0;
-	char *big = malloc(n * 16 + 16);
+	size_t n = 2 * JSON_ARENA_BYTES / 16;
+	char *big = array_of(n);
 	cJSON *t;
 
 	(void)state;
-	assert_non_null(big);
-	big[len++] = '[';
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)sprintf(big + len, "%s\"s%zu\"", i ? "," : "", i);
-	big[len++] = ']';
-	big[len] = '\0';
 	t = parse(big);
 	assert_int_equal(cJSON_GetArraySize(t), (int)n);
 	json_tree_free(t);
