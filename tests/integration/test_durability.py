@@ -1210,11 +1210,13 @@ def test_only_clients_that_come_straight_back_are_waited_for():
         made = changes_in_a_loop(d, prefix="LOOP")
         m = metrics(http_port)
         looped = m["parkd_journal_batches_held_total"] - paced
-        # A few at the start (and, on a loaded machine, a few when a pause
-        # runs long): 10, or 3 % of the paced batches (370-613 of them in
-        # quiet runs, 2-5 held; 11 held once on a loaded machine).  With the
-        # share rule removed 167 were held.
-        assert paced <= max(10, paced_batches * 3 // 100), (paced, paced_batches)
+        # A few at the start, and on a loaded machine a few more: when an
+        # fsync takes longer than the 5 ms pause the clients do come back
+        # before the next commit answers (370-613 paced batches in quiet
+        # runs, 2-5 held; 11 once on a loaded machine, 16 of 435 in a CI
+        # run beside a profiler).  With the share rule removed 167 of ~400
+        # were held: 10, or 10 % of the paced batches, tells the two apart.
+        assert paced <= max(10, paced_batches // 10), (paced, paced_batches)
         assert looped > 20, (looped, made, m["parkd_journal_batches_total"])
     finally:
         d.close()

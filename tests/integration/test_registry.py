@@ -614,7 +614,15 @@ def test_metrics_show_registered_vehicles_and_erasures_on_time_or_late():
         assert m.get("parkd_registry_vehicles") == 2
         assert 0.35 <= m.get("parkd_registry_erasure_pending_seconds") < 4, m.body
         wait_erased(d, ["491518100000"], keep=["491518100002"])
-        m = scrape(port)
+        # The contact leaves the files when the rewrite's image replaces
+        # the old one; the daemon counts the erasure done a moment later,
+        # when the rewrite's completion reaches its loop.
+        deadline = time.time() + 2
+        while True:
+            m = scrape(port)
+            if m.get("parkd_registry_erasure_pending_seconds") == 0 or time.time() > deadline:
+                break
+            time.sleep(0.05)
         assert m.get("parkd_registry_erasure_pending_seconds") == 0
         assert m.get("parkd_registry_erasure_rewrites_total") == 1
         assert m.get("parkd_registry_erasure_late_total") == 0
