@@ -54,7 +54,7 @@ client_transport_name(enum client_transport_kind k)
  */
 struct outbuf {
 	struct outbuf *next;
-	int spare_sized;	/* OUTBUF_SPARE bytes: kept for reuse when freed */
+	int spare_sized;	/* OUTBUF_SPARE bytes: reused when freed */
 	int waiting;		/* a reserved place whose answer has not come */
 	int notice;		/* a notification: dropped when its change is lost */
 	uint64_t lsn;		/* held until this LSN is durable; 0 = not held */
@@ -151,7 +151,8 @@ outbuf_free(struct client *c, struct outbuf *b)
 		srv->spare_out = b;
 		srv->n_spare_out++;
 		/* All but the link; client_spares_free reads it unpoisoned. */
-		MEM_POISON((char *)b + sizeof(b->next), OUTBUF_SPARE - sizeof(b->next));
+		MEM_POISON((char *)b + sizeof(b->next),
+		    OUTBUF_SPARE - sizeof(b->next));
 		return;
 	}
 	free(b);
@@ -589,7 +590,8 @@ enqueue_parts(struct client *c, const struct client_msg *parts, size_t nparts,
 		len += parts[i].len;
 	if (lsn == 0 || fail == NULL)
 		fail_len = 0;
-	b = outbuf_alloc(c, sizeof(*b) + rbytes + len + 1 + (fail_len ? fail_len + 1 : 0));
+	b = outbuf_alloc(c, sizeof(*b) + rbytes + len + 1 +
+	    (fail_len ? fail_len + 1 : 0));
 	if (b == NULL)
 		goto oom;
 	b->notice = notice;

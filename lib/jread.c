@@ -139,7 +139,8 @@ jr_fixed(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	}
 	fixed_text(lo, min, decimals);
 	fixed_text(hi, max, decimals);
-	return jerr_set(e, at(p, path, key), "must be between %s and %s", lo, hi);
+	return jerr_set(e, at(p, path, key), "must be between %s and %s", lo,
+	    hi);
 }
 
 int
@@ -155,8 +156,8 @@ jr_str(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	if (!cJSON_IsString(v) || v->valuestring == NULL)
 		return wrong_type(at(p, path, key), flags, "a string", e);
 	if (strlen(v->valuestring) > maxlen)
-		return jerr_set(e, at(p, path, key), "must be at most %zu bytes",
-		    maxlen);
+		return jerr_set(e, at(p, path, key),
+		    "must be at most %zu bytes", maxlen);
 	*out = v->valuestring;
 	return 1;
 }

@@ -115,7 +115,7 @@ jpath_key(char buf[JPATH_MAX], const char *path, const char *key)
 
 	pl = path != NULL ? strlen(path) : 0;
 	if (key == NULL) {
-		/* The path itself: every read of an absent member asks. */
+		/* The path itself, without printf when it fits. */
 		if (pl < JPATH_MAX)
 			memcpy(buf, pl > 0 ? path : "", pl + 1);
 		else
@@ -126,7 +126,7 @@ jpath_key(char buf[JPATH_MAX], const char *path, const char *key)
 	if (key[0] == '\0')
 		key = "\"\"";
 	kl = strlen(key);
-	/* Every member read builds its path: no printf when it fits. */
+	/* No printf when it fits: every bad member of a request asks. */
 	if (pl + 1 + kl < JPATH_MAX) {
 		if (pl > 0) {
 			memcpy(buf, path, pl);
