@@ -113,20 +113,16 @@ jpath_key(char buf[JPATH_MAX], const char *path, const char *key)
 {
 	size_t pl, kl;
 
-	pl = path != NULL ? strlen(path) : 0;
 	if (key == NULL) {
-		/* The path itself, without printf when it fits. */
-		if (pl < JPATH_MAX)
-			memcpy(buf, pl > 0 ? path : "", pl + 1);
-		else
-			jpath_fmt(buf, "%s", path);
+		jpath_fmt(buf, "%s", path ? path : "");
 		return;
 	}
 	/* An empty name must still show in the path. */
 	if (key[0] == '\0')
 		key = "\"\"";
+	pl = path != NULL ? strlen(path) : 0;
 	kl = strlen(key);
-	/* No printf when it fits: every bad member of a request asks. */
+	/* No printf when it fits. */
 	if (pl + 1 + kl < JPATH_MAX) {
 		if (pl > 0) {
 			memcpy(buf, path, pl);
@@ -593,7 +589,6 @@ static _Thread_local struct {
 	size_t used;		/* bytes handed out since it was last empty */
 	size_t live;		/* blocks handed out and not yet freed */
 	int building;		/* json_tree is building a tree */
-	int installed;		/* json_arena_install was called */
 	int spilled;		/* the tree being built has a block from malloc */
 	/*
 	 * The last tree json_tree built when it is all the arena holds, and
@@ -652,7 +647,6 @@ json_arena_install(void)
 
 	MEM_POISON(arena.mem.b, sizeof(arena.mem.b));
 	cJSON_InitHooks(&hooks);
-	arena.installed = 1;
 }
 
 void
@@ -801,12 +795,35 @@ int_text(const char *p, size_t n, double *d)
 	return 1;
 }
 
+/*
+ * The double of the number text at p (n bytes): 0, or -1 when out of
+ * memory.  An integer of at most 15 characters (ids, times, amounts:
+ * most numbers of a request) is exact as a double and needs no strtod,
+ * which costs ~450 instructions; "-0" stays -0.0, as strtod has it.
+ */
+static int
+number_value(const char *p, size_t n, double *d)
+{
+	char small[64], *text = small;
+
+	if (n <= 15 && int_text(p, n, d))
+		return 0;
+	/* strtod wants a terminated string; the text may not be. */
+	if (n >= sizeof(small) && (text = malloc(n + 1)) == NULL)
+		return -1;
+	memcpy(text, p, n);
+	text[n] = '\0';
+	*d = strtod(text, NULL);
+	if (text != small)
+		free(text);
+	return 0;
+}
+
 /* A number as cJSON keeps it: the double, and an int clamped to int's range. */
 static cJSON *
 b_number(struct build *b)
 {
-	char small[64], *text = small;
-	size_t start = b->pos, n;
+	size_t start = b->pos;
 	double d;
 	cJSON *item;
 
@@ -814,24 +831,8 @@ b_number(struct build *b)
 	    b->s[b->pos] == '-' || b->s[b->pos] == '+' || b->s[b->pos] == '.' ||
 	    b->s[b->pos] == 'e' || b->s[b->pos] == 'E'))
 		b->pos++;
-	n = b->pos - start;
-	/*
-	 * An integer of at most 15 digits (ids, times, amounts: most numbers
-	 * of a request) is exact as a double: no strtod, which costs ~450
-	 * instructions.  "-0" stays -0.0, as strtod has it.
-	 */
-	if (n <= 15 && int_text(b->s + start, n, &d))
-		goto made;
-	/* strtod wants a terminated string; the text may not be. */
-	if (n >= sizeof(small) && (text = malloc(n + 1)) == NULL)
-		return NULL;
-	memcpy(text, b->s + start, n);
-	text[n] = '\0';
-	d = strtod(text, NULL);
-	if (text != small)
-		free(text);
-made:
-	if ((item = b_node(cJSON_Number)) == NULL)
+	if (number_value(b->s + start, b->pos - start, &d) != 0 ||
+	    (item = b_node(cJSON_Number)) == NULL)
 		return NULL;
 	item->valuedouble = d;
 	if (d >= (double)INT_MAX)
@@ -1068,7 +1069,12 @@ json_tree(const char *s, size_t len, const char *root, struct jerr *e)
 	if (d.names != d.small)
 		free(d.names);
 	if (rc == 0) {
-		if (arena.installed && live_before == 0 && !arena.spilled) {
+		/*
+		 * Every block of the tree is in the arena, and nothing else is
+		 * (live counts none without the hooks installed: no tree is
+		 * made of no blocks).
+		 */
+		if (live_before == 0 && arena.live > 0 && !arena.spilled) {
 			arena.whole = tree;
 			arena.whole_blocks = arena.live;
 		}
