@@ -107,35 +107,33 @@ account(struct client *c, size_t add, size_t sub)
 }
 
 /*
- * A reply's buffer is allocated as OUTBUF_SPARE bytes when it fits, and
- * kept on the server's spare list when freed, up to OUTBUF_SPARES of
- * them: at pipeline 16 a turn makes hundreds of replies before any is
- * written, more than malloc's per-size cache holds, and malloc and free
- * of them were ~5 % of the daemon's CPU.  Bounded: at most
- * OUTBUF_SPARES * OUTBUF_SPARE bytes (512 KiB) wait unused.
+ * A queued message's buffer is allocated as OUTBUF_SPARE bytes when it
+ * fits, and kept on the server's spare list when freed, up to
+ * OUTBUF_SPARES of them: at pipeline 16 a turn makes hundreds of replies
+ * before any is written, more than malloc's per-size cache holds, and
+ * malloc and free of them were ~5 % of the daemon's CPU.  Bounded: at
+ * most OUTBUF_SPARES * OUTBUF_SPARE bytes (512 KiB) wait unused.
  */
 #define OUTBUF_SPARE	1024
 #define OUTBUF_SPARES	512
 
+/* Every queued message's buffer: size bytes, the header zeroed; or NULL. */
 static struct outbuf *
 outbuf_alloc(struct client *c, size_t size)
 {
 	struct server *srv = c->srv;
+	int spare = size <= OUTBUF_SPARE;
 	struct outbuf *b;
 
-	if (size > OUTBUF_SPARE) {
-		if ((b = malloc(size)) != NULL)
-			b->spare_sized = 0;
-		return b;
-	}
-	if ((b = srv->spare_out) != NULL) {
+	if (spare && (b = srv->spare_out) != NULL) {
 		MEM_UNPOISON(b, OUTBUF_SPARE);
 		srv->spare_out = b->next;
 		srv->n_spare_out--;
-		return b;
+	} else if ((b = malloc(spare ? OUTBUF_SPARE : size)) == NULL) {
+		return NULL;
 	}
-	if ((b = malloc(OUTBUF_SPARE)) != NULL)
-		b->spare_sized = 1;
+	memset(b, 0, sizeof(*b));
+	b->spare_sized = spare;
 	return b;
 }
 
@@ -595,7 +593,6 @@ enqueue_parts(struct client *c, const struct client_msg *parts, size_t nparts,
 	if (b == NULL)
 		goto oom;
 	b->notice = notice;
-	b->late = NULL;
 	/* The requests first: inline_data is aligned for them. */
 	b->reqs = (struct session_req *)(void *)b->inline_data;
 	b->nreq = rq->n;
@@ -609,7 +606,6 @@ enqueue_parts(struct client *c, const struct client_msg *parts, size_t nparts,
 		b->len += parts[i].len;
 	}
 	b->data[len] = '\0';
-	b->fail = NULL;
 	b->fail_len = fail_len;
 	if (fail_len > 0) {
 		b->fail = b->data + len + 1;
@@ -617,7 +613,6 @@ enqueue_parts(struct client *c, const struct client_msg *parts, size_t nparts,
 		b->fail[fail_len] = '\0';
 	}
 	b->lsn = lsn;
-	b->waiting = 0;
 	if (!notice && lsn > c->change_lsn) {
 		server_client_changed(c->srv, c->change_lsn);
 		c->change_lsn = lsn;
@@ -740,9 +735,8 @@ client_note(struct client *c, const struct client_msg *parts, size_t nparts)
 static int
 queue_notes(struct client *c)
 {
-	struct outbuf *b = calloc(1, sizeof(*b));
+	struct outbuf *b = outbuf_alloc(c, sizeof(*b));
 
-	/* calloc: spare_sized 0, the buffer is the notes' own. */
 	if (b == NULL) {
 		drop_subscriber(c, "out of memory for notifications");
 		return -1;
@@ -788,7 +782,7 @@ client_notes_send(struct server *srv)
 static struct outbuf *
 client_reserve(struct client *c, const struct session_req *r, uint64_t t_in)
 {
-	struct outbuf *b = calloc(1, sizeof(*b) + sizeof(*r));
+	struct outbuf *b = outbuf_alloc(c, sizeof(*b) + sizeof(*r));
 
 	if (b == NULL)
 		return NULL;
