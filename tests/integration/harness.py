@@ -358,6 +358,18 @@ def fill_disk(path):
                     raise
 
 
+def until(fn, timeout=10, every=0.05, what=None):
+    """Polls fn until it returns something true; returns that.  Fails
+    ("WHAT: not within T s") when timeout seconds pass first."""
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        assert time.time() < deadline, "%s: not within %.1fs" % (what or "condition", timeout)
+        time.sleep(every)
+
+
 def until_refused(change, limit, what):
     """Calls change(i) for i = 0, 1, ... until it returns False (a full
     disk refused the change); returns that i.  It must come within limit

@@ -24,7 +24,7 @@ import threading
 import time
 
 from harness import (Client, Daemon, assert_error, assert_result, fmt_time, parse_time,
-                     small_config, UUID_RE)
+                     small_config, until, UUID_RE)
 
 CAR = {"class": "car"}
 
@@ -89,18 +89,6 @@ def push(c, timeout=10):
     p = n["params"]
     assert p["topic"] == "waitlist", n
     return p
-
-
-def until(fn, timeout=10, every=0.05):
-    """Polls fn until it returns something true; returns that."""
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("not reached in %ss" % timeout)
-        time.sleep(every)
 
 
 def check(c):

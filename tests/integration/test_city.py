@@ -20,7 +20,7 @@ import subprocess
 import time
 
 from harness import (ROOT, TIME_RE, Daemon, assert_error, check_config, demo_config,
-                     free_port, http_request, metrics)
+                     free_port, http_request, metrics, until)
 from test_metrics import promtool
 from redisutil import RedisServer, Resp
 
@@ -120,13 +120,7 @@ class City:
 
 def wait_for(pred, timeout, what):
     """Polls pred() until it returns something true; returns that."""
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        assert time.time() < deadline, "%s: not within %.1fs" % (what, timeout)
-        time.sleep(0.02)
+    return until(pred, timeout, every=0.02, what=what)
 
 
 def hash_of(r, slug):

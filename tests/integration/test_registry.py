@@ -23,7 +23,7 @@ import signal
 import time
 
 from harness import (kill9, Daemon, assert_error, at, demo_config, fill_disk, small_tmpfs, free_port,
-                     http_request, until_refused)
+                     http_request, until, until_refused)
 from redisutil import AuditDump, RedisServer
 
 CAR = {"class": "car"}
@@ -617,12 +617,10 @@ def test_metrics_show_registered_vehicles_and_erasures_on_time_or_late():
         # The contact leaves the files when the rewrite's image replaces
         # the old one; the daemon counts the erasure done a moment later,
         # when the rewrite's completion reaches its loop.
-        deadline = time.time() + 2
-        while True:
+        def settled():
             m = scrape(port)
-            if m.get("parkd_registry_erasure_pending_seconds") == 0 or time.time() > deadline:
-                break
-            time.sleep(0.05)
+            return m if m.get("parkd_registry_erasure_pending_seconds") == 0 else None
+        m = until(settled, timeout=2, what="erasure counted done")
         assert m.get("parkd_registry_erasure_pending_seconds") == 0
         assert m.get("parkd_registry_erasure_rewrites_total") == 1
         assert m.get("parkd_registry_erasure_late_total") == 0
