@@ -47,7 +47,7 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 ifeq ($(SAN),1)
-SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DJW_CHECK_LITERALS
 endif
 
 # The layers are kept by what each may include: lib/ sees only lib/,

@@ -100,8 +100,10 @@ void
 city_by_class_json(struct jw *w, const facility *f, const struct city_avail *a)
 {
 	jw_obj(w);
-	for (int c = 0; c < a->nclasses; c++)
-		jw_kuint(w, facility_class_name(f, c), a->by_class[c]);
+	for (int c = 0; c < a->nclasses; c++) {
+		jw_keyv(w, facility_class_name(f, c));
+		jw_uint(w, a->by_class[c]);
+	}
 	jw_obj_end(w);
 }
 

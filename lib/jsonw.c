@@ -390,6 +390,21 @@ jw_keyn(struct jw *w, const char *key, size_t n)
 }
 
 void
+jw_keyq(struct jw *w, const char *quoted, size_t n)
+{
+#ifdef JW_CHECK_LITERALS
+	/* The name between the quotes needs no escaping (jsonw.h). */
+	if (n < 3 || quoted[0] != '"' || quoted[n - 2] != '"' ||
+	    quoted[n - 1] != ':' || !all_plain((const unsigned char *)quoted + 1,
+	    n - 3))
+		abort();
+#endif
+	sep(w);
+	put(w, quoted, n);
+	w->after_key = 1;
+}
+
+void
 jw_strn(struct jw *w, const char *s, size_t n)
 {
 	sep(w);

@@ -91,18 +91,29 @@ void jw_arr_end(struct jw *w);
 void jw_members(struct jw *w);
 
 /*
- * A member name (n bytes); the value written next belongs to it.  jw_key
- * and the keyed writers below are inline so that the length of a literal
- * name is known when compiling (most names are literals; a strlen each
- * was a few percent of a request).
+ * A member name (n bytes) known only at run time, escaped as any string;
+ * the value written next belongs to it.
  */
 void jw_keyn(struct jw *w, const char *key, size_t n);
 
 static inline void
-jw_key(struct jw *w, const char *key)
+jw_keyv(struct jw *w, const char *key)
 {
 	jw_keyn(w, key, strlen(key));
 }
+
+/*
+ * A member name written in the source: jw_key(w, "plate").  It is copied
+ * in its quoted form ("plate":), made by the compiler, with no length to
+ * count and nothing to escape (an entry or exit writes some thirty names
+ * in its reply and record).  The name must be a string literal (anything
+ * else does not compile) with nothing in it that JSON escapes; a SAN=1
+ * build checks that on every call.  A name in a variable: jw_keyv.
+ */
+void jw_keyq(struct jw *w, const char *quoted, size_t n);
+/* "name": and its length, for jw_keyq. */
+#define JW_QUOTED(name)	"\"" name "\":", sizeof(name) + 2
+#define jw_key(w, name)	jw_keyq((w), JW_QUOTED(name))
 
 /* Values. */
 void jw_str(struct jw *w, const char *s);
@@ -128,7 +139,10 @@ void jw_raw(struct jw *w, const char *json, size_t n);
  */
 void jw_splice(struct jw *w, const char *s, size_t n);
 
-/* key + value in one call. */
+/*
+ * A literal name (as jw_key) and its value in one call.  Functions under
+ * the macros, so that w is evaluated once (callers pass expressions).
+ */
 #define JW_KEYED(X)		\
 	X(str, const char *)	\
 	X(int, int64_t)		\
@@ -139,9 +153,9 @@ void jw_splice(struct jw *w, const char *s, size_t n);
 
 #define JW_KEYED_DEFINE(name, type)				\
 static inline void						\
-jw_k##name(struct jw *w, const char *key, type v)		\
+jw_kq##name(struct jw *w, const char *q, size_t n, type v)	\
 {								\
-	jw_key(w, key);						\
+	jw_keyq(w, q, n);					\
 	jw_##name(w, v);					\
 }
 
@@ -149,11 +163,19 @@ JW_KEYED(JW_KEYED_DEFINE)
 #undef JW_KEYED_DEFINE
 #undef JW_KEYED
 
+#define jw_kstr(w, name, v)	jw_kqstr((w), JW_QUOTED(name), (v))
+#define jw_kint(w, name, v)	jw_kqint((w), JW_QUOTED(name), (v))
+#define jw_kuint(w, name, v)	jw_kquint((w), JW_QUOTED(name), (v))
+#define jw_kbool(w, name, v)	jw_kqbool((w), JW_QUOTED(name), (v))
+#define jw_ktime(w, name, v)	jw_kqtime((w), JW_QUOTED(name), (v))
+#define jw_kmilli(w, name, v)	jw_kqmilli((w), JW_QUOTED(name), (v))
+
 static inline void
-jw_knull(struct jw *w, const char *key)
+jw_kqnull(struct jw *w, const char *q, size_t n)
 {
-	jw_key(w, key);
+	jw_keyq(w, q, n);
 	jw_null(w);
 }
+#define jw_knull(w, name)	jw_kqnull((w), JW_QUOTED(name))
 
 #endif

@@ -52,7 +52,7 @@ spot_list(struct jw *w, const facility *f, const char *key,
 {
 	char name[48];
 
-	jw_key(w, key);
+	jw_keyv(w, key);
 	jw_arr(w);
 	for (size_t i = 0; i < n; i++) {
 		facility_spot_name(f, spots[i], name);

@@ -41,7 +41,7 @@ write_window(struct jw *w, int from_min, int to_min)
 		    (char)('0' + m / 60 % 10), ':', (char)('0' + m % 60 / 10),
 		    (char)('0' + m % 10) };
 
-		jw_key(w, keys[i]);
+		jw_keyv(w, keys[i]);
 		jw_strn(w, buf, sizeof(buf));
 	}
 }
@@ -92,8 +92,10 @@ tariff_write(const tariff *t, struct jw *w)
 		jw_kint(w, "daily_max", t->daily_max);
 	jw_key(w, "class_multiplier");
 	jw_obj(w);
-	for (i = 0; i < t->nclasses; i++)
-		jw_kmilli(w, t->classes[i].name, t->classes[i].milli);
+	for (i = 0; i < t->nclasses; i++) {
+		jw_keyv(w, t->classes[i].name);
+		jw_milli(w, t->classes[i].milli);
+	}
 	jw_obj_end(w);
 	jw_key(w, "peak");
 	jw_arr(w);
@@ -303,10 +305,14 @@ step(struct jw *w, const char *name, const char *k1, int64_t v1,
 {
 	jw_obj(w);
 	jw_kstr(w, "step", name);
-	if (k1 != NULL)
-		jw_kint(w, k1, v1);
-	if (k2 != NULL)
-		jw_kint(w, k2, v2);
+	if (k1 != NULL) {
+		jw_keyv(w, k1);
+		jw_int(w, v1);
+	}
+	if (k2 != NULL) {
+		jw_keyv(w, k2);
+		jw_int(w, v2);
+	}
 	if (!open)
 		jw_obj_end(w);
 }

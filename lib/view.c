@@ -7,7 +7,7 @@ void
 view_counts(struct jw *w, const char *key, const struct alloc_counts *k,
     int full)
 {
-	jw_key(w, key);
+	jw_keyv(w, key);
 	jw_obj(w);
 	jw_kuint(w, "total", k->total);
 	jw_kuint(w, "free", k->free);
@@ -63,9 +63,10 @@ view_sign(struct jw *w, const garage *g, int gate)
 	jw_kstr(w, "gate", facility_gate_id(f, gate));
 	jw_key(w, "classes");
 	jw_obj(w);
-	for (int c = 0; c < facility_class_count(f); c++)
-		jw_kstr(w, facility_class_name(f, c),
-		    garage_class_open(g, gate, c) ? "open" : "full");
+	for (int c = 0; c < facility_class_count(f); c++) {
+		jw_keyv(w, facility_class_name(f, c));
+		jw_str(w, garage_class_open(g, gate, c) ? "open" : "full");
+	}
 	jw_obj_end(w);
 }
 

@@ -977,7 +977,7 @@ subscribe(struct call *c, const struct subs_topic *topics, size_t n)
 		for (size_t i = 0; i < n; i++) {
 			if (topics[i].kind != SUBS_GATE)
 				continue;
-			jw_key(w, topics[i].arg);
+			jw_keyv(w, topics[i].arg);
 			jw_obj(w);
 			view_sign(w, c->g, facility_gate_lookup(f, topics[i].arg));
 			jw_obj_end(w);

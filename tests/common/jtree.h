@@ -29,7 +29,7 @@ jt_write(struct jw *w, const cJSON *j)
 	if (cJSON_IsObject(j)) {
 		jw_obj(w);
 		for (c = j->child; c != NULL; c = c->next) {
-			jw_key(w, c->string);
+			jw_keyv(w, c->string);
 			jt_write(w, c);
 		}
 		jw_obj_end(w);

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -157,6 +160,86 @@ test_structure(void **state)
 	assert_null(jw_take(&w, NULL));
 }
 
+/*
+ * Literal names go out in their quoted form, one copy each: commas,
+ * nesting, keyed values and a buffer grown many times under them come
+ * out as with names escaped at run time.
+ */
+static void
+test_literal_names(void **state)
+{
+	struct jw w, v;
+
+	(void)state;
+	jw_init(&w);
+	jw_obj(&w);
+	jw_kstr(&w, "plate", "AB1");
+	jw_key(&w, "spot");
+	jw_obj(&w);
+	jw_kint(&w, "level", -1);
+	jw_kuint(&w, "row", 7);
+	jw_kbool(&w, "ev", 1);
+	jw_knull(&w, "zone");
+	jw_obj_end(&w);
+	jw_kmilli(&w, "distance", 1500);
+	jw_ktime(&w, "at", 0);
+	jw_key(&w, "");
+	jw_int(&w, 0);
+	jw_obj_end(&w);
+	expect(&w, "{\"plate\":\"AB1\",\"spot\":{\"level\":-1,\"row\":7,"
+	    "\"ev\":true,\"zone\":null},\"distance\":1.5,"
+	    "\"at\":\"1970-01-01T00:00:00Z\",\"\":0}");
+	/* From an empty writer, growing: the same text as run-time names. */
+	jw_init(&w);
+	jw_init(&v);
+	jw_obj(&w);
+	jw_obj(&v);
+	for (int i = 0; i < 2000; i++) {
+		jw_key(&w, "spot_name");
+		jw_int(&w, i);
+		jw_keyv(&v, "spot_name");
+		jw_int(&v, i);
+	}
+	jw_obj_end(&w);
+	jw_obj_end(&v);
+	assert_false(jw_failed(&w));
+	assert_int_equal(w.len, v.len);
+	assert_memory_equal(w.buf, v.buf, w.len);
+	jw_release(&w);
+	jw_release(&v);
+}
+
+/*
+ * A SAN=1 build checks every literal name: one that would need escaping
+ * stops the process rather than write broken JSON.
+ */
+static void
+test_literal_name_checked(void **state)
+{
+#ifdef JW_CHECK_LITERALS
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct jw w;
+
+		jw_init(&w);
+		jw_obj(&w);
+		jw_key(&w, "a\"b");
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+#else
+	(void)state;
+	skip();
+#endif
+}
+
 /* Members written for someone else's object, spliced in later. */
 static void
 test_members(void **state)
@@ -215,10 +298,11 @@ test_strings(void **state)
 	    "\"caf\xc3\xa9 \xf0\x9f\x98\x80\","
 	    "\"a\\ufffdb\\ufffd\\ufffdc\\ufffd\\ufffd\","
 	    "\"ab\\u0000cd\"]");
-	/* Keys are escaped the same way. */
+	/* Names known at run time are escaped the same way. */
 	jw_init(&w);
 	jw_obj(&w);
-	jw_kint(&w, "k\"\n", 1);
+	jw_keyv(&w, "k\"\n");
+	jw_int(&w, 1);
 	jw_obj_end(&w);
 	expect(&w, "{\"k\\\"\\n\":1}");
 }
@@ -388,7 +472,8 @@ test_special_at_every_position(void **state)
 					continue;
 				jw_reset(&w);
 				jw_obj(&w);
-				jw_kint(&w, in, 1);
+				jw_keyv(&w, in);
+				jw_int(&w, 1);
 				jw_obj_end(&w);
 				snprintf(got, sizeof(got), "{%s:1}", want);
 				assert_string_equal(w.buf, got);
@@ -453,6 +538,8 @@ main(void)
 		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_members),
+		cmocka_unit_test(test_literal_names),
+		cmocka_unit_test(test_literal_name_checked),
 		cmocka_unit_test(test_mark_rewind),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_escapes_linear),
