@@ -34,8 +34,7 @@ config_json(const char *text, size_t len, struct jerr *e)
 	cJSON *root;
 
 	/* Syntax errors name the file, duplicates their key path. */
-	if (json_check(text, len, "config", NULL, e) != 0 ||
-	    (root = json_tree(text, len, "", e)) == NULL)
+	if ((root = json_parse_ex(text, len, "config", "", NULL, e)) == NULL)
 		return NULL;
 	if (cJSON_IsObject(root))
 		return root;

@@ -144,437 +144,6 @@ jpath_index(char buf[JPATH_MAX], const char *path, size_t i)
 }
 
 /* ------------------------------------------------------------------ */
-/* The validating scanner                                              */
-/* ------------------------------------------------------------------ */
-
-/*
- * State of one scan.  The scanner only validates and records spans; it
- * builds nothing, so cJSON is never handed a text that is not RFC 8259.
- */
-struct scan {
-	const char *s;
-	size_t len;
-	size_t pos;		/* next byte to look at */
-	struct json_raw *raw;	/* spans to record, or NULL */
-	size_t nelems;		/* elements of a top-level array */
-	const char *what;	/* why the scan failed */
-	size_t at;		/* where it failed */
-	int nomem;		/* it failed on an allocation */
-};
-
-static int scan_value(struct scan *sc, int depth, long slot);
-
-static int
-scan_fail(struct scan *sc, const char *what)
-{
-	sc->what = what;
-	sc->at = sc->pos;
-	return -1;
-}
-
-/* RFC 8259 whitespace is exactly these four bytes. */
-static int
-is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static void
-skip_ws(struct scan *sc)
-{
-	while (sc->pos < sc->len && is_ws(sc->s[sc->pos]))
-		sc->pos++;
-}
-
-/* Reads the 4 hex digits at p (bounds checked by the caller); -1 if bad. */
-static long
-hex4(const char *p)
-{
-	long v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		int h = hex_digit(p[i]);
-
-		if (h < 0)
-			return -1;
-		v = v * 16 + h;
-	}
-	return v;
-}
-
-/*
- * Scans a string starting at its opening quote.  Control characters,
- * unknown escapes, \u0000 (cJSON would cut the string there) and
- * unpaired surrogate escapes are refused.  UTF-8 was checked before.
- */
-static int
-scan_string(struct scan *sc)
-{
-	sc->pos++;
-	while (sc->pos < sc->len) {
-		unsigned char c = (unsigned char)sc->s[sc->pos];
-		long u;
-
-		if (c == '"') {
-			sc->pos++;
-			return 0;
-		}
-		if (c < 0x20)
-			return scan_fail(sc, "control character in string");
-		if (c != '\\') {
-			sc->pos++;
-			continue;
-		}
-		if (sc->pos + 1 >= sc->len)
-			break;
-		switch (sc->s[sc->pos + 1]) {
-		case '"': case '\\': case '/': case 'b':
-		case 'f': case 'n': case 'r': case 't':
-			sc->pos += 2;
-			continue;
-		case 'u':
-			break;
-		default:
-			return scan_fail(sc, "invalid escape in string");
-		}
-		if (sc->len - sc->pos < 6 || (u = hex4(sc->s + sc->pos + 2)) < 0)
-			return scan_fail(sc, "invalid \\u escape in string");
-		if (u == 0)
-			return scan_fail(sc, "\\u0000 is not allowed in strings");
-		if (u >= 0xDC00 && u <= 0xDFFF)
-			return scan_fail(sc, "lone low surrogate escape in string");
-		if (u >= 0xD800 && u <= 0xDBFF) {
-			long lo;
-
-			if (sc->len - sc->pos < 12 || sc->s[sc->pos + 6] != '\\' ||
-			    sc->s[sc->pos + 7] != 'u' ||
-			    (lo = hex4(sc->s + sc->pos + 8)) < 0xDC00 || lo > 0xDFFF)
-				return scan_fail(sc,
-				    "high surrogate escape without a low one");
-			sc->pos += 6;
-		}
-		sc->pos += 6;
-	}
-	return scan_fail(sc, "unterminated string");
-}
-
-/*
- * Whether the string body s[a, b) (escapes not yet decoded, validated by
- * scan_string) means the ASCII name key.  Names may be spelled with
- * escapes ("\u0069d"), and cJSON decodes them, so compare decoded text.
- */
-static int
-key_is(const char *s, size_t a, size_t b, const char *key)
-{
-	size_t k = 0;
-
-	while (a < b) {
-		long c = (unsigned char)s[a];
-
-		if (c == '\\') {
-			char e = s[a + 1];
-
-			if (e == 'u') {
-				c = hex4(s + a + 2);
-				a += 6;
-			} else {
-				c = e == 'b' ? '\b' : e == 'f' ? '\f' :
-				    e == 'n' ? '\n' : e == 'r' ? '\r' :
-				    e == 't' ? '\t' : e;
-				a += 2;
-			}
-		} else {
-			a++;
-		}
-		if (key[k] == '\0' || c != (unsigned char)key[k])
-			return 0;
-		k++;
-	}
-	return key[k] == '\0';
-}
-
-static int
-is_digit(const struct scan *sc)
-{
-	return sc->pos < sc->len && sc->s[sc->pos] >= '0' &&
-	    sc->s[sc->pos] <= '9';
-}
-
-static void
-skip_digits(struct scan *sc)
-{
-	while (is_digit(sc))
-		sc->pos++;
-}
-
-static int
-scan_number(struct scan *sc)
-{
-	if (sc->s[sc->pos] == '-')
-		sc->pos++;
-	if (!is_digit(sc))
-		return scan_fail(sc, "invalid number");
-	if (sc->s[sc->pos] == '0') {
-		sc->pos++;
-		if (is_digit(sc))
-			return scan_fail(sc, "leading zero in number");
-	} else {
-		skip_digits(sc);
-	}
-	if (sc->pos < sc->len && sc->s[sc->pos] == '.') {
-		sc->pos++;
-		if (!is_digit(sc))
-			return scan_fail(sc, "invalid number: digit expected after '.'");
-		skip_digits(sc);
-	}
-	if (sc->pos < sc->len && (sc->s[sc->pos] == 'e' || sc->s[sc->pos] == 'E')) {
-		sc->pos++;
-		if (sc->pos < sc->len && (sc->s[sc->pos] == '+' || sc->s[sc->pos] == '-'))
-			sc->pos++;
-		if (!is_digit(sc))
-			return scan_fail(sc, "invalid number: digit expected in exponent");
-		skip_digits(sc);
-	}
-	return 0;
-}
-
-static int
-scan_literal(struct scan *sc, const char *word)
-{
-	size_t n = strlen(word);
-
-	if (sc->len - sc->pos < n || memcmp(sc->s + sc->pos, word, n) != 0)
-		return scan_fail(sc, "invalid literal");
-	sc->pos += n;
-	return 0;
-}
-
-/* Makes raw->spans[slot] exist (slot < raw->max is guaranteed). */
-static int
-span_slot(struct scan *sc, size_t slot)
-{
-	struct json_raw *raw = sc->raw;
-	struct json_span *ns;
-	size_t n;
-
-	if (slot < raw->nspans)
-		return 0;
-	n = raw->nspans ? raw->nspans * 2 : 8;
-	while (n <= slot)
-		n *= 2;
-	if (n > raw->max)
-		n = raw->max;
-	ns = realloc(raw->spans, n * sizeof *ns);
-	if (ns == NULL) {
-		sc->nomem = 1;
-		return scan_fail(sc, "out of memory");
-	}
-	memset(ns + raw->nspans, 0, (n - raw->nspans) * sizeof *ns);
-	raw->spans = ns;
-	raw->nspans = n;
-	return 0;
-}
-
-static int
-too_deep(struct scan *sc, int depth)
-{
-	if (depth <= JSON_MAX_DEPTH)
-		return 0;
-	return scan_fail(sc, "nested too deep (more than " STR(JSON_MAX_DEPTH)
-	    " levels)");
-}
-
-/*
- * Scans an object at depth (its own level).  When slot >= 0 the object is
- * a top-level one and the raw text of its raw->key value goes to
- * raw->spans[slot].
- */
-static int
-scan_object(struct scan *sc, int depth, long slot)
-{
-	if (too_deep(sc, depth) != 0)
-		return -1;
-	sc->pos++;
-	skip_ws(sc);
-	if (sc->pos < sc->len && sc->s[sc->pos] == '}') {
-		sc->pos++;
-		return 0;
-	}
-	for (;;) {
-		size_t ka, kb, va;
-
-		skip_ws(sc);
-		if (sc->pos >= sc->len || sc->s[sc->pos] != '"')
-			return scan_fail(sc, "member name expected");
-		ka = sc->pos + 1;
-		if (scan_string(sc) != 0)
-			return -1;
-		kb = sc->pos - 1;
-		skip_ws(sc);
-		if (sc->pos >= sc->len || sc->s[sc->pos] != ':')
-			return scan_fail(sc, "':' expected");
-		sc->pos++;
-		skip_ws(sc);
-		va = sc->pos;
-		if (scan_value(sc, depth, -1) != 0)
-			return -1;
-		if (slot >= 0 && key_is(sc->s, ka, kb, sc->raw->key)) {
-			if (span_slot(sc, (size_t)slot) != 0)
-				return -1;
-			sc->raw->spans[slot].off = va;
-			sc->raw->spans[slot].len = sc->pos - va;
-		}
-		skip_ws(sc);
-		if (sc->pos < sc->len && sc->s[sc->pos] == ',') {
-			sc->pos++;
-			continue;
-		}
-		if (sc->pos < sc->len && sc->s[sc->pos] == '}') {
-			sc->pos++;
-			return 0;
-		}
-		return scan_fail(sc, "',' or '}' expected");
-	}
-}
-
-/*
- * Scans an array at depth.  A top-level array has its elements counted
- * and, when recording, each object element records in its own slot.
- */
-static int
-scan_array(struct scan *sc, int depth, int top)
-{
-	size_t i = 0;
-
-	if (too_deep(sc, depth) != 0)
-		return -1;
-	sc->pos++;
-	skip_ws(sc);
-	if (sc->pos < sc->len && sc->s[sc->pos] == ']') {
-		sc->pos++;
-		return 0;
-	}
-	for (;; i++) {
-		/* Past max the caller refuses the text anyway: no slot. */
-		long slot = top && sc->raw != NULL && i < sc->raw->max ?
-		    (long)i : -1;
-
-		if (scan_value(sc, depth, slot) != 0)
-			return -1;
-		if (top)
-			sc->nelems = i + 1;
-		skip_ws(sc);
-		if (sc->pos < sc->len && sc->s[sc->pos] == ',') {
-			sc->pos++;
-			continue;
-		}
-		if (sc->pos < sc->len && sc->s[sc->pos] == ']') {
-			sc->pos++;
-			return 0;
-		}
-		return scan_fail(sc, "',' or ']' expected");
-	}
-}
-
-/* Scans one value; depth is the nesting level of its container (0 at top). */
-static int
-scan_value(struct scan *sc, int depth, long slot)
-{
-	skip_ws(sc);
-	if (sc->pos >= sc->len)
-		return scan_fail(sc, "unexpected end of input");
-	switch (sc->s[sc->pos]) {
-	case '{':
-		return scan_object(sc, depth + 1, slot);
-	case '[':
-		return scan_array(sc, depth + 1, 0);
-	case '"':
-		return scan_string(sc);
-	case 't':
-		return scan_literal(sc, "true");
-	case 'f':
-		return scan_literal(sc, "false");
-	case 'n':
-		return scan_literal(sc, "null");
-	case '-': case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
-		return scan_number(sc);
-	default:
-		return scan_fail(sc, "unexpected character");
-	}
-}
-
-/* Scans a whole text: one value and nothing but whitespace after it. */
-static int
-scan_text(struct scan *sc)
-{
-	int rc;
-
-	skip_ws(sc);
-	if (sc->pos < sc->len && sc->s[sc->pos] == '[')
-		rc = scan_array(sc, 1, 1);
-	else if (sc->pos < sc->len && sc->s[sc->pos] == '{')
-		rc = scan_object(sc, 1, sc->raw != NULL && sc->raw->max > 0 ?
-		    0 : -1);
-	else
-		rc = scan_value(sc, 0, -1);
-	if (rc != 0)
-		return rc;
-	skip_ws(sc);
-	if (sc->pos != sc->len)
-		return scan_fail(sc, "trailing characters after the JSON value");
-	return 0;
-}
-
-/* "name: line L, column C: what", columns counting characters. */
-static int
-syntax_error(const char *s, size_t at, const char *name, const char *what,
-    struct jerr *e)
-{
-	size_t line = 1, col = 1, i;
-
-	for (i = 0; i < at; i++) {
-		if (s[i] == '\n') {
-			line++;
-			col = 1;
-		} else if (((unsigned char)s[i] & 0xC0) != 0x80) {
-			col++;
-		}
-	}
-	return jerr_set(e, name, "line %zu, column %zu: %s", line, col, what);
-}
-
-int
-json_check(const char *s, size_t len, const char *name, struct json_raw *raw,
-    struct jerr *e)
-{
-	struct scan sc;
-	size_t bad;
-
-	if (raw != NULL) {
-		raw->spans = NULL;
-		raw->nspans = 0;
-		raw->nelems = 0;
-	}
-	bad = utf8_valid_prefix(s, len);
-	if (bad != len)
-		return syntax_error(s, bad, name, "invalid UTF-8", e);
-	memset(&sc, 0, sizeof sc);
-	sc.s = s;
-	sc.len = len;
-	sc.raw = raw;
-	if (scan_text(&sc) != 0) {
-		if (sc.nomem)
-			return jerr_nomem(e, name);
-		return syntax_error(s, sc.at, name, sc.what, e);
-	}
-	if (raw != NULL)
-		raw->nelems = sc.nelems;
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* The scratch arena                                                   */
 /* ------------------------------------------------------------------ */
 
@@ -588,10 +157,10 @@ static _Thread_local struct {
 	} mem;
 	size_t used;		/* bytes handed out since it was last empty */
 	size_t live;		/* blocks handed out and not yet freed */
-	int building;		/* json_tree is building a tree */
+	int building;		/* json_parse_ex is building a tree */
 	int spilled;		/* the tree being built has a block from malloc */
 	/*
-	 * The last tree json_tree built when it is all the arena holds, and
+	 * The last tree json_parse_ex built when it is all the arena holds, and
 	 * its blocks: json_tree_free then empties the arena at once.
 	 */
 	const cJSON *whole;
@@ -674,34 +243,80 @@ json_arena_live(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* The tree                                                            */
+/* The parser                                                          */
 /* ------------------------------------------------------------------ */
 
 /*
- * Builds cJSON's tree of a text the scanner accepted, in one pass and
- * without cJSON's parser: the grammar, the escapes, the surrogate pairs
- * and the depth are known to be right, so nothing here checks them again
- * (and cJSON's parser, which copies each number to a 64-byte buffer,
- * would stop inside a longer one).  Nodes and strings come from
+ * One pass over the text both checks it and, where asked, builds cJSON's
+ * tree of it, without cJSON's parser: cJSON alone takes more than RFC
+ * 8259, and its parser copies each number to a 64-byte buffer and stops
+ * inside a longer one.  Every function takes out: NULL to check only,
+ * else where the built value goes.  Nodes and strings come from
  * cJSON_malloc, as cJSON_Delete frees them; siblings are linked as cJSON
- * links them (next, prev, and the first child's prev is the last).
+ * links them (next, prev, and the first child's prev is the last).  On a
+ * failure the value built so far is freed and *out is NULL.
  */
-struct build {
+struct parse {
 	const char *s;
 	size_t len;
-	size_t pos;
+	size_t pos;		/* next byte to look at */
+	struct json_raw *raw;	/* spans to record, or NULL */
+	size_t nelems;		/* elements of a top-level array */
+	const char *what;	/* why it failed */
+	size_t at;		/* where it failed */
+	int nomem;		/* it failed on an allocation */
 };
 
-static void
-b_skip_ws(struct build *b)
+static int p_value(struct parse *p, int depth, long slot, cJSON **out);
+
+static int
+p_fail(struct parse *p, const char *what)
 {
-	while (b->pos < b->len && (b->s[b->pos] == ' ' || b->s[b->pos] == '\t' ||
-	    b->s[b->pos] == '\n' || b->s[b->pos] == '\r'))
-		b->pos++;
+	p->what = what;
+	p->at = p->pos;
+	return -1;
+}
+
+static int
+p_nomem(struct parse *p)
+{
+	p->nomem = 1;
+	return p_fail(p, "out of memory");
+}
+
+/* RFC 8259 whitespace is exactly these four bytes. */
+static int
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void
+skip_ws(struct parse *p)
+{
+	while (p->pos < p->len && is_ws(p->s[p->pos]))
+		p->pos++;
+}
+
+/* Reads the 4 hex digits at p (bounds checked by the caller); -1 if bad. */
+static long
+hex4(const char *p)
+{
+	long v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		int h = hex_digit(p[i]);
+
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
 }
 
 static cJSON *
-b_node(int type)
+new_node(int type)
 {
 	cJSON *n = cJSON_malloc(sizeof(*n));
 
@@ -712,106 +327,237 @@ b_node(int type)
 	return n;
 }
 
-/* The string at b->pos (its opening quote), decoded; NULL when out of memory. */
-static char *
-b_string(struct build *b)
+/*
+ * The length of the escape at p->pos (its backslash): 2, 6, or 12 for a
+ * surrogate pair; -1 when it is not one RFC 8259 allows, or is \u0000
+ * (cJSON would cut the string there) or a lone surrogate.
+ */
+static long
+escape_len(struct parse *p)
 {
-	size_t start = ++b->pos, end = start;
-	char *out, *o;
+	const char *s = p->s + p->pos;
+	size_t left = p->len - p->pos;
+	long u, lo;
 
-	/* The scanner saw a closing quote: find it, skipping escapes. */
-	while (b->s[end] != '"')
-		end += b->s[end] == '\\' ? 2 : 1;
-	/* Decoding only shortens: \uXXXX is at most 3 bytes, a pair 4. */
-	if ((out = cJSON_malloc(end - start + 1)) == NULL)
-		return NULL;
-	o = out;
-	while (b->pos < end) {
-		const char *p = b->s + b->pos;
-		const char *q = memchr(p, '\\', end - b->pos);
-		size_t plain = q != NULL ? (size_t)(q - p) : end - b->pos;
+	switch (s[1]) {
+	case '"': case '\\': case '/': case 'b':
+	case 'f': case 'n': case 'r': case 't':
+		return 2;
+	case 'u':
+		break;
+	default:
+		return p_fail(p, "invalid escape in string");
+	}
+	if (left < 6 || (u = hex4(s + 2)) < 0)
+		return p_fail(p, "invalid \\u escape in string");
+	if (u == 0)
+		return p_fail(p, "\\u0000 is not allowed in strings");
+	if (u >= 0xDC00 && u <= 0xDFFF)
+		return p_fail(p, "lone low surrogate escape in string");
+	if (u < 0xD800 || u > 0xDBFF)
+		return 6;
+	if (left < 12 || s[6] != '\\' || s[7] != 'u' ||
+	    (lo = hex4(s + 8)) < 0xDC00 || lo > 0xDFFF)
+		return p_fail(p, "high surrogate escape without a low one");
+	return 12;
+}
+
+/* Writes code point u as UTF-8 at o; returns the end. */
+static char *
+put_utf8(char *o, unsigned long u)
+{
+	if (u < 0x80) {
+		*o++ = (char)u;
+	} else if (u < 0x800) {
+		*o++ = (char)(0xC0 | (u >> 6));
+		*o++ = (char)(0x80 | (u & 0x3F));
+	} else if (u < 0x10000) {
+		*o++ = (char)(0xE0 | (u >> 12));
+		*o++ = (char)(0x80 | ((u >> 6) & 0x3F));
+		*o++ = (char)(0x80 | (u & 0x3F));
+	} else {
+		*o++ = (char)(0xF0 | (u >> 18));
+		*o++ = (char)(0x80 | ((u >> 12) & 0x3F));
+		*o++ = (char)(0x80 | ((u >> 6) & 0x3F));
+		*o++ = (char)(0x80 | (u & 0x3F));
+	}
+	return o;
+}
+
+/* Decodes the checked string body s[a, b), escapes in it, into out. */
+static void
+decode(const char *s, size_t a, size_t b, char *out)
+{
+	while (a < b) {
+		const char *q = memchr(s + a, '\\', b - a);
+		size_t plain = q != NULL ? (size_t)(q - (s + a)) : b - a;
 		unsigned long u;
 
-		memcpy(o, p, plain);
-		o += plain;
-		b->pos += plain;
-		if (b->pos >= end)
+		memcpy(out, s + a, plain);
+		out += plain;
+		a += plain;
+		if (a >= b)
 			break;
-		switch (b->s[b->pos + 1]) {
-		case 'b': *o++ = '\b'; b->pos += 2; continue;
-		case 'f': *o++ = '\f'; b->pos += 2; continue;
-		case 'n': *o++ = '\n'; b->pos += 2; continue;
-		case 'r': *o++ = '\r'; b->pos += 2; continue;
-		case 't': *o++ = '\t'; b->pos += 2; continue;
+		switch (s[a + 1]) {
+		case 'b': *out++ = '\b'; a += 2; continue;
+		case 'f': *out++ = '\f'; a += 2; continue;
+		case 'n': *out++ = '\n'; a += 2; continue;
+		case 'r': *out++ = '\r'; a += 2; continue;
+		case 't': *out++ = '\t'; a += 2; continue;
 		case 'u': break;
-		default: *o++ = b->s[b->pos + 1]; b->pos += 2; continue;
+		default: *out++ = s[a + 1]; a += 2; continue;
 		}
-		u = (unsigned long)hex4(b->s + b->pos + 2);
-		b->pos += 6;
+		u = (unsigned long)hex4(s + a + 2);
+		a += 6;
 		if (u >= 0xD800 && u <= 0xDBFF) {
 			u = 0x10000 + ((u - 0xD800) << 10) +
-			    ((unsigned long)hex4(b->s + b->pos + 2) - 0xDC00);
-			b->pos += 6;
+			    ((unsigned long)hex4(s + a + 2) - 0xDC00);
+			a += 6;
 		}
-		if (u < 0x80) {
-			*o++ = (char)u;
-		} else if (u < 0x800) {
-			*o++ = (char)(0xC0 | (u >> 6));
-			*o++ = (char)(0x80 | (u & 0x3F));
-		} else if (u < 0x10000) {
-			*o++ = (char)(0xE0 | (u >> 12));
-			*o++ = (char)(0x80 | ((u >> 6) & 0x3F));
-			*o++ = (char)(0x80 | (u & 0x3F));
-		} else {
-			*o++ = (char)(0xF0 | (u >> 18));
-			*o++ = (char)(0x80 | ((u >> 12) & 0x3F));
-			*o++ = (char)(0x80 | ((u >> 6) & 0x3F));
-			*o++ = (char)(0x80 | (u & 0x3F));
-		}
+		out = put_utf8(out, u);
 	}
-	*o = '\0';
-	b->pos = end + 1;
-	return out;
+	*out = '\0';
 }
 
 /*
- * Whether the n bytes at p are an optional '-' and digits only (the
- * scanner checked the grammar: no leading zeros); their value in *d.
+ * The string at p->pos (its opening quote): checked (control characters
+ * and bad escapes refused; UTF-8 was checked before) and, when out is not
+ * NULL, decoded into a new block.  *a and *b (may be NULL) get where its
+ * body lies in the text.
  */
 static int
-int_text(const char *p, size_t n, double *d)
+p_string(struct parse *p, char **out, size_t *a, size_t *b)
 {
-	size_t i = p[0] == '-';
+	size_t start = ++p->pos;
+	int escaped = 0;
+
+	for (;;) {
+		unsigned char c;
+		long n;
+
+		if (p->pos >= p->len)
+			return p_fail(p, "unterminated string");
+		c = (unsigned char)p->s[p->pos];
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			return p_fail(p, "control character in string");
+		if (c != '\\') {
+			p->pos++;
+			continue;
+		}
+		if (p->pos + 1 >= p->len)
+			return p_fail(p, "unterminated string");
+		if ((n = escape_len(p)) < 0)
+			return -1;
+		p->pos += (size_t)n;
+		escaped = 1;
+	}
+	if (a != NULL) {
+		*a = start;
+		*b = p->pos;
+	}
+	p->pos++;
+	if (out == NULL)
+		return 0;
+	/* Decoding only shortens: \uXXXX is at most 3 bytes, a pair 4. */
+	if ((*out = cJSON_malloc(p->pos - start)) == NULL)
+		return p_nomem(p);
+	if (escaped) {
+		decode(p->s, start, p->pos - 1, *out);
+	} else {
+		memcpy(*out, p->s + start, p->pos - 1 - start);
+		(*out)[p->pos - 1 - start] = '\0';
+	}
+	return 0;
+}
+
+/*
+ * Whether the string body s[a, b) (checked by p_string, escapes not
+ * decoded) means the ASCII name key.  Names may be spelled with escapes
+ * ("\u0069d"), so compare decoded text.
+ */
+static int
+key_is(const char *s, size_t a, size_t b, const char *key)
+{
+	size_t k = 0;
+
+	while (a < b) {
+		long c = (unsigned char)s[a];
+
+		if (c == '\\') {
+			char e = s[a + 1];
+
+			if (e == 'u') {
+				c = hex4(s + a + 2);
+				a += 6;
+			} else {
+				c = e == 'b' ? '\b' : e == 'f' ? '\f' :
+				    e == 'n' ? '\n' : e == 'r' ? '\r' :
+				    e == 't' ? '\t' : e;
+				a += 2;
+			}
+		} else {
+			a++;
+		}
+		if (key[k] == '\0' || c != (unsigned char)key[k])
+			return 0;
+		k++;
+	}
+	return key[k] == '\0';
+}
+
+static int
+is_digit(const struct parse *p)
+{
+	return p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9';
+}
+
+static void
+skip_digits(struct parse *p)
+{
+	while (is_digit(p))
+		p->pos++;
+}
+
+/*
+ * Whether the n bytes at s are an optional '-' and digits only (the
+ * grammar was checked: no leading zeros); their value in *d.
+ */
+static int
+int_text(const char *s, size_t n, double *d)
+{
+	size_t i = s[0] == '-';
 	int64_t v = 0;
 
 	if (i == n)
 		return 0;
 	for (; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
+		if (s[i] < '0' || s[i] > '9')
 			return 0;
-		v = v * 10 + (p[i] - '0');
+		v = v * 10 + (s[i] - '0');
 	}
-	*d = p[0] == '-' ? -(double)v : (double)v;
+	*d = s[0] == '-' ? -(double)v : (double)v;
 	return 1;
 }
 
 /*
- * The double of the number text at p (n bytes): 0, or -1 when out of
+ * The double of the number text at s (n bytes): 0, or -1 when out of
  * memory.  An integer of at most 15 characters (ids, times, amounts:
  * most numbers of a request) is exact as a double and needs no strtod,
  * which costs ~450 instructions; "-0" stays -0.0, as strtod has it.
  */
 static int
-number_value(const char *p, size_t n, double *d)
+number_value(const char *s, size_t n, double *d)
 {
 	char small[64], *text = small;
 
-	if (n <= 15 && int_text(p, n, d))
+	if (n <= 15 && int_text(s, n, d))
 		return 0;
 	/* strtod wants a terminated string; the text may not be. */
 	if (n >= sizeof(small) && (text = malloc(n + 1)) == NULL)
 		return -1;
-	memcpy(text, p, n);
+	memcpy(text, s, n);
 	text[n] = '\0';
 	*d = strtod(text, NULL);
 	if (text != small)
@@ -820,114 +566,324 @@ number_value(const char *p, size_t n, double *d)
 }
 
 /* A number as cJSON keeps it: the double, and an int clamped to int's range. */
-static cJSON *
-b_number(struct build *b)
+static int
+p_number(struct parse *p, cJSON **out)
 {
-	size_t start = b->pos;
+	size_t start = p->pos;
 	double d;
-	cJSON *item;
 
-	while (b->pos < b->len && ((b->s[b->pos] >= '0' && b->s[b->pos] <= '9') ||
-	    b->s[b->pos] == '-' || b->s[b->pos] == '+' || b->s[b->pos] == '.' ||
-	    b->s[b->pos] == 'e' || b->s[b->pos] == 'E'))
-		b->pos++;
-	if (number_value(b->s + start, b->pos - start, &d) != 0 ||
-	    (item = b_node(cJSON_Number)) == NULL)
-		return NULL;
-	item->valuedouble = d;
+	if (p->s[p->pos] == '-')
+		p->pos++;
+	if (!is_digit(p))
+		return p_fail(p, "invalid number");
+	if (p->s[p->pos] == '0') {
+		p->pos++;
+		if (is_digit(p))
+			return p_fail(p, "leading zero in number");
+	} else {
+		skip_digits(p);
+	}
+	if (p->pos < p->len && p->s[p->pos] == '.') {
+		p->pos++;
+		if (!is_digit(p))
+			return p_fail(p, "invalid number: digit expected after '.'");
+		skip_digits(p);
+	}
+	if (p->pos < p->len && (p->s[p->pos] == 'e' || p->s[p->pos] == 'E')) {
+		p->pos++;
+		if (p->pos < p->len && (p->s[p->pos] == '+' || p->s[p->pos] == '-'))
+			p->pos++;
+		if (!is_digit(p))
+			return p_fail(p, "invalid number: digit expected in exponent");
+		skip_digits(p);
+	}
+	if (out == NULL)
+		return 0;
+	if (number_value(p->s + start, p->pos - start, &d) != 0 ||
+	    (*out = new_node(cJSON_Number)) == NULL)
+		return p_nomem(p);
+	(*out)->valuedouble = d;
 	if (d >= (double)INT_MAX)
-		item->valueint = INT_MAX;
+		(*out)->valueint = INT_MAX;
 	else if (d <= (double)INT_MIN)
-		item->valueint = INT_MIN;
+		(*out)->valueint = INT_MIN;
 	else
-		item->valueint = (int)d;
-	return item;
+		(*out)->valueint = (int)d;
+	return 0;
 }
 
-static cJSON *b_value(struct build *b);
-
-/* An array or object at b->pos; its members' names when keyed. */
-static cJSON *
-b_container(struct build *b, int keyed)
+/* true, false or null: word, as a node of type. */
+static int
+p_literal(struct parse *p, const char *word, int type, cJSON **out)
 {
-	cJSON *item = b_node(keyed ? cJSON_Object : cJSON_Array), *last = NULL;
+	size_t n = strlen(word);
 
-	if (item == NULL)
-		return NULL;
-	b->pos++;
-	b_skip_ws(b);
-	if (b->s[b->pos] == (keyed ? '}' : ']')) {
-		b->pos++;
-		return item;
+	if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0)
+		return p_fail(p, "invalid literal");
+	p->pos += n;
+	if (out == NULL)
+		return 0;
+	if ((*out = new_node(type)) == NULL)
+		return p_nomem(p);
+	if (type == cJSON_True)
+		(*out)->valueint = 1;
+	return 0;
+}
+
+/* Makes raw->spans[slot] exist (slot < raw->max is guaranteed). */
+static int
+span_slot(struct parse *p, size_t slot)
+{
+	struct json_raw *raw = p->raw;
+	struct json_span *ns;
+	size_t n;
+
+	if (slot < raw->nspans)
+		return 0;
+	n = raw->nspans ? raw->nspans * 2 : 8;
+	while (n <= slot)
+		n *= 2;
+	if (n > raw->max)
+		n = raw->max;
+	ns = realloc(raw->spans, n * sizeof *ns);
+	if (ns == NULL)
+		return p_nomem(p);
+	memset(ns + raw->nspans, 0, (n - raw->nspans) * sizeof *ns);
+	raw->spans = ns;
+	raw->nspans = n;
+	return 0;
+}
+
+static int
+too_deep(struct parse *p, int depth)
+{
+	if (depth <= JSON_MAX_DEPTH)
+		return 0;
+	return p_fail(p, "nested too deep (more than " STR(JSON_MAX_DEPTH)
+	    " levels)");
+}
+
+/* Appends v to the children of item. */
+static void
+append(cJSON *item, cJSON **last, cJSON *v)
+{
+	if (*last == NULL) {
+		item->child = v;
+	} else {
+		(*last)->next = v;
+		v->prev = *last;
+	}
+	*last = v;
+	item->child->prev = v;
+}
+
+/* Frees what a failed container built, for "return fail_free(...)". */
+static int
+fail_free(cJSON **out)
+{
+	if (out != NULL) {
+		cJSON_Delete(*out);
+		*out = NULL;
+	}
+	return -1;
+}
+
+/*
+ * An object at depth (its own level).  When slot >= 0 the object is a
+ * top-level one and the raw text of its raw->key value goes to
+ * raw->spans[slot].
+ */
+static int
+p_object(struct parse *p, int depth, long slot, cJSON **out)
+{
+	cJSON *last = NULL;
+
+	if (too_deep(p, depth) != 0)
+		return -1;
+	if (out != NULL && (*out = new_node(cJSON_Object)) == NULL)
+		return p_nomem(p);
+	p->pos++;
+	skip_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == '}') {
+		p->pos++;
+		return 0;
 	}
 	for (;;) {
+		size_t ka, kb, va;
 		char *name = NULL;
-		cJSON *v;
+		cJSON *v = NULL;
 
-		if (keyed) {
-			b_skip_ws(b);
-			if ((name = b_string(b)) == NULL)
-				goto fail;
-			b_skip_ws(b);
-			b->pos++;		/* ':' */
+		skip_ws(p);
+		if (p->pos >= p->len || p->s[p->pos] != '"') {
+			p_fail(p, "member name expected");
+			return fail_free(out);
 		}
-		if ((v = b_value(b)) == NULL) {
+		if (p_string(p, out != NULL ? &name : NULL, &ka, &kb) != 0)
+			return fail_free(out);
+		skip_ws(p);
+		if (p->pos >= p->len || p->s[p->pos] != ':') {
 			cJSON_free(name);
-			goto fail;
+			p_fail(p, "':' expected");
+			return fail_free(out);
 		}
-		v->string = name;
-		if (last == NULL) {
-			item->child = v;
-		} else {
-			last->next = v;
-			v->prev = last;
+		p->pos++;
+		skip_ws(p);
+		va = p->pos;
+		if (p_value(p, depth, -1, out != NULL ? &v : NULL) != 0) {
+			cJSON_free(name);
+			return fail_free(out);
 		}
-		last = v;
-		item->child->prev = last;
-		b_skip_ws(b);
-		if (b->s[b->pos++] != ',')
-			return item;	/* '}' or ']' */
+		if (out != NULL) {
+			v->string = name;
+			append(*out, &last, v);
+		}
+		if (slot >= 0 && key_is(p->s, ka, kb, p->raw->key)) {
+			if (span_slot(p, (size_t)slot) != 0)
+				return fail_free(out);
+			p->raw->spans[slot].off = va;
+			p->raw->spans[slot].len = p->pos - va;
+		}
+		skip_ws(p);
+		if (p->pos < p->len && p->s[p->pos] == ',') {
+			p->pos++;
+			continue;
+		}
+		if (p->pos < p->len && p->s[p->pos] == '}') {
+			p->pos++;
+			return 0;
+		}
+		p_fail(p, "',' or '}' expected");
+		return fail_free(out);
 	}
-fail:
-	cJSON_Delete(item);
-	return NULL;
 }
 
-static cJSON *
-b_value(struct build *b)
+/*
+ * An array at depth.  A top-level array has its elements counted and,
+ * with raw, each of its first raw->max elements records in its own slot;
+ * the elements past raw->max are checked but not built (the caller
+ * refuses such a text, and a long line of them would be millions of
+ * nodes).
+ */
+static int
+p_array(struct parse *p, int depth, int top, cJSON **out)
 {
-	cJSON *item;
+	cJSON *last = NULL;
+	size_t i = 0;
+
+	if (too_deep(p, depth) != 0)
+		return -1;
+	if (out != NULL && (*out = new_node(cJSON_Array)) == NULL)
+		return p_nomem(p);
+	p->pos++;
+	skip_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == ']') {
+		p->pos++;
+		return 0;
+	}
+	for (;; i++) {
+		int past = top && p->raw != NULL && i >= p->raw->max;
+		cJSON *v = NULL;
+
+		if (p_value(p, depth, top && !past && p->raw != NULL ?
+		    (long)i : -1, out != NULL && !past ? &v : NULL) != 0)
+			return fail_free(out);
+		if (v != NULL)
+			append(*out, &last, v);
+		if (top)
+			p->nelems = i + 1;
+		skip_ws(p);
+		if (p->pos < p->len && p->s[p->pos] == ',') {
+			p->pos++;
+			continue;
+		}
+		if (p->pos < p->len && p->s[p->pos] == ']') {
+			p->pos++;
+			return 0;
+		}
+		p_fail(p, "',' or ']' expected");
+		return fail_free(out);
+	}
+}
+
+/* One value; depth is the nesting level of its container (0 at top). */
+static int
+p_value(struct parse *p, int depth, long slot, cJSON **out)
+{
 	char *str;
 
-	b_skip_ws(b);
-	switch (b->s[b->pos]) {
+	skip_ws(p);
+	if (p->pos >= p->len)
+		return p_fail(p, "unexpected end of input");
+	switch (p->s[p->pos]) {
 	case '{':
-		return b_container(b, 1);
+		return p_object(p, depth + 1, slot, out);
 	case '[':
-		return b_container(b, 0);
+		return p_array(p, depth + 1, 0, out);
 	case '"':
-		if ((str = b_string(b)) == NULL)
-			return NULL;
-		if ((item = b_node(cJSON_String)) == NULL) {
+		if (out == NULL)
+			return p_string(p, NULL, NULL, NULL);
+		if (p_string(p, &str, NULL, NULL) != 0)
+			return -1;
+		if ((*out = new_node(cJSON_String)) == NULL) {
 			cJSON_free(str);
-			return NULL;
+			return p_nomem(p);
 		}
-		item->valuestring = str;
-		return item;
+		(*out)->valuestring = str;
+		return 0;
 	case 't':
-		b->pos += 4;
-		if ((item = b_node(cJSON_True)) != NULL)
-			item->valueint = 1;
-		return item;
+		return p_literal(p, "true", cJSON_True, out);
 	case 'f':
-		b->pos += 5;
-		return b_node(cJSON_False);
+		return p_literal(p, "false", cJSON_False, out);
 	case 'n':
-		b->pos += 4;
-		return b_node(cJSON_NULL);
+		return p_literal(p, "null", cJSON_NULL, out);
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		return p_number(p, out);
 	default:
-		return b_number(b);
+		return p_fail(p, "unexpected character");
 	}
+}
+
+/* A whole text: one value and nothing but whitespace after it. */
+static int
+p_text(struct parse *p, cJSON **out)
+{
+	int rc;
+
+	skip_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == '[')
+		rc = p_array(p, 1, 1, out);
+	else if (p->pos < p->len && p->s[p->pos] == '{')
+		rc = p_object(p, 1, p->raw != NULL && p->raw->max > 0 ? 0 : -1,
+		    out);
+	else
+		rc = p_value(p, 0, -1, out);
+	if (rc != 0)
+		return rc;
+	skip_ws(p);
+	if (p->pos != p->len) {
+		p_fail(p, "trailing characters after the JSON value");
+		return fail_free(out);
+	}
+	return 0;
+}
+
+/* "name: line L, column C: what", columns counting characters. */
+static int
+syntax_error(const char *s, size_t at, const char *name, const char *what,
+    struct jerr *e)
+{
+	size_t line = 1, col = 1, i;
+
+	for (i = 0; i < at; i++) {
+		if (s[i] == '\n') {
+			line++;
+			col = 1;
+		} else if (((unsigned char)s[i] & 0xC0) != 0x80) {
+			col++;
+		}
+	}
+	return jerr_set(e, name, "line %zu, column %zu: %s", line, col, what);
 }
 
 /* ------------------------------------------------------------------ */
@@ -957,7 +913,7 @@ cmp_names(const void *a, const void *b)
 
 /*
  * Finds a duplicate member name anywhere under item, a container at depth
- * (the scanner bounds it): sorting each object's names makes it O(n log n)
+ * (the parser bounds it): sorting each object's names makes it O(n log n)
  * per object, where pairwise checks would let one 64 KiB line cost ~10^8
  * comparisons.  Names cannot contain NUL (\u0000 is refused), so strcmp
  * compares them exactly.  0, 1 with d->depth and d->name set, or -1 when
@@ -1042,25 +998,48 @@ dup_error(const struct dups *d, const char *root, struct jerr *e)
 	return jerr_set(e, p[!cur], "duplicate key");
 }
 
-cJSON *
-json_tree(const char *s, size_t len, const char *root, struct jerr *e)
-{
-	struct build b = { s, len, 0 };
-	struct dups d;
-	cJSON *tree;
-	int rc = 0;
-	size_t live_before = arena.live;
+/* ------------------------------------------------------------------ */
+/* The entry                                                           */
+/* ------------------------------------------------------------------ */
 
-	/* Only for a text the scanner accepted: a NULL is out of memory. */
+cJSON *
+json_parse_ex(const char *s, size_t len, const char *name, const char *root,
+    struct json_raw *raw, struct jerr *e)
+{
+	struct parse p;
+	struct dups d;
+	cJSON *tree = NULL;
+	size_t bad, live_before = arena.live;
+	int rc;
+
+	if (raw != NULL) {
+		raw->spans = NULL;
+		raw->nspans = 0;
+		raw->nelems = 0;
+	}
+	bad = utf8_valid_prefix(s, len);
+	if (bad != len) {
+		syntax_error(s, bad, name, "invalid UTF-8", e);
+		return NULL;
+	}
+	memset(&p, 0, sizeof p);
+	p.s = s;
+	p.len = len;
+	p.raw = raw;
 	arena.whole = NULL;
 	arena.spilled = 0;
 	arena.building = 1;
-	tree = b_value(&b);
+	rc = p_text(&p, &tree);
 	arena.building = 0;
-	if (tree == NULL) {
-		jerr_nomem(e, root);
+	if (rc != 0) {
+		if (p.nomem)
+			jerr_nomem(e, name);
+		else
+			syntax_error(s, p.at, name, p.what, e);
 		return NULL;
 	}
+	if (raw != NULL)
+		raw->nelems = p.nelems;
 	memset(&d, 0, sizeof d);
 	d.names = d.small;
 	d.cap = DUPS_SMALL;
@@ -1091,7 +1070,5 @@ json_tree(const char *s, size_t len, const char *root, struct jerr *e)
 cJSON *
 json_parse(const char *s, size_t len, const char *root, struct jerr *e)
 {
-	if (json_check(s, len, root, NULL, e) != 0)
-		return NULL;
-	return json_tree(s, len, root, e);
+	return json_parse_ex(s, len, root, root, NULL, e);
 }

@@ -6,10 +6,10 @@
  * configuration file, `tariff set=` values, journal records and
  * snapshots.  cJSON alone is lenient (LIBRARIES.md: it takes trailing
  * garbage, invalid UTF-8, leading zeros, duplicate keys, and cuts strings
- * at \u0000), so a hand-written scanner checks the text first: well-formed
- * UTF-8, RFC 8259 grammar, nesting at most JSON_MAX_DEPTH deep, no \u0000
- * escape.  Only then does cJSON build the tree, and duplicate member names
- * anywhere in it are refused.  Duplicates are refused here and only here:
+ * at \u0000), so cJSON's parser is never used: a hand-written one checks
+ * well-formed UTF-8, RFC 8259 grammar, nesting at most JSON_MAX_DEPTH
+ * deep, no \u0000 escape, and builds cJSON's tree in the same pass; then
+ * duplicate member names anywhere in it are refused.  Duplicates are refused here and only here:
  * the readers (jread.h) never look for them again.
  *
  * Pure: no I/O, no globals besides cJSON's allocator (and the arena that
@@ -71,13 +71,6 @@ void jpath_index(char buf[JPATH_MAX], const char *path, size_t i);
 cJSON *json_parse(const char *s, size_t len, const char *root,
     struct jerr *e);
 
-/*
- * The two halves of json_parse, for callers that look at the text between
- * them (rpc_parse refuses a batch of a million elements before building
- * a million nodes) or name the text differently in syntax errors ("config:
- * line 3, ..." but "limits.max_line: duplicate key").
- */
-
 /* The raw text of the values of one member of the top-level objects. */
 struct json_span {
 	size_t off, len;	/* len 0: the object has no such member */
@@ -94,25 +87,22 @@ struct json_raw {
 };
 
 /*
- * Checks the grammar of s[0..len): UTF-8, RFC 8259, depth, no \u0000.
- * name prefixes the message ("" for none).  When raw is not NULL it also
- * records the raw text of raw->key in each top-level object, so that an
- * id can be echoed byte for byte (cJSON would turn 12345678901234567890
- * into a double); raw->spans is set even on failure.  0 or -1 with e set.
+ * json_parse for callers that name the text differently in syntax errors
+ * than in key paths (name: "config: line 3, ..." but root: "limits.max_line:
+ * duplicate key"), or want raw text.  When raw is not NULL it records the
+ * raw text of raw->key in each top-level object, so that an id can be
+ * echoed byte for byte (cJSON would turn 12345678901234567890 into a
+ * double), and counts the elements of a root array; raw->spans is set
+ * even on failure.  Elements of a root array past raw->max are checked
+ * but left out of the tree: the caller refuses such a text (rpc_parse, a
+ * batch too long), and a long line of them would be millions of nodes.
  */
-int json_check(const char *s, size_t len, const char *name,
-    struct json_raw *raw, struct jerr *e);
-/*
- * Builds the tree of a text json_check accepted (only such a text: cJSON
- * takes more than RFC 8259) and refuses duplicate member names anywhere
- * in it; root as for json_parse.  The tree, or NULL with e set.
- */
-cJSON *json_tree(const char *s, size_t len, const char *root,
-    struct jerr *e);
+cJSON *json_parse_ex(const char *s, size_t len, const char *name,
+    const char *root, struct json_raw *raw, struct jerr *e);
 
 /*
  * The scratch arena: cJSON makes one allocation per node and per string,
- * two dozen for a request line.  Once installed, the trees json_tree
+ * two dozen for a request line.  Once installed, the trees json_parse
  * builds take their memory from a block of JSON_ARENA_BYTES reused from
  * tree to tree instead: a block handed out is counted, freeing one (by
  * cJSON_Delete) uncounts it, and the block starts over from its beginning
@@ -128,7 +118,7 @@ cJSON *json_tree(const char *s, size_t len, const char *root,
 #define JSON_ARENA_BYTES 32768
 void json_arena_install(void);
 /*
- * Frees a tree json_tree built, as cJSON_Delete does; when the tree is
+ * Frees a tree json_parse built, as cJSON_Delete does; when the tree is
  * all the arena holds (nothing else built since, nothing spilled to
  * malloc) the arena simply starts over, without a walk of the tree.  So
  * nothing may be added to such a tree (taken out of it is fine).

@@ -91,7 +91,7 @@ check_req(const cJSON *item, const char *line, const struct json_span *sp,
 			return 0;
 		}
 		if (sp == NULL || sp->len == 0) {
-			/* Cannot happen: the scanner saw this member. */
+			/* Cannot happen: the parser recorded its span. */
 			req_fail(r, PK_E_INTERNAL, "id span lost");
 			return 0;
 		}
@@ -152,9 +152,9 @@ rpc_msg_free(rpc_msg *m)
 }
 
 /*
- * Refuses, before any tree is built, a valid text whose value is not an
- * object or a non-empty array of at most RPC_MAX_BATCH: a line of a
- * million elements costs no million nodes.  0 or -1 with m set.
+ * Refuses a valid text whose value is not an object or a non-empty array
+ * of at most RPC_MAX_BATCH (the parser built no element past that: a line
+ * of a million elements costs no million nodes).  0 or -1 with m set.
  */
 static int
 check_top(const char *line, const struct json_raw *raw, rpc_msg *m)
@@ -200,10 +200,11 @@ rpc_parse(const char *line, size_t len)
 	memset(m, 0, offsetof(rpc_msg, errmsg));
 	m->errmsg[0] = '\0';
 	e = (struct jerr){ m->errmsg, sizeof m->errmsg, 0 };
-	if (json_check(line, len, "", &raw, &e) != 0 ||
-	    check_top(line, &raw, m) != 0 ||
-	    (m->root = json_tree(line, len, "", &e)) == NULL) {
+	if ((m->root = json_parse_ex(line, len, "", "", &raw, &e)) == NULL ||
+	    check_top(line, &raw, m) != 0) {
 		free(raw.spans);
+		json_tree_free(m->root);
+		m->root = NULL;
 		if (e.nomem) {
 			free(m);
 			return NULL;

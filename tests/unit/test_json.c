@@ -163,7 +163,7 @@ test_depth(void **state)
 	s = nested(JSON_MAX_DEPTH + 1);
 	expect_refused(s, "", "line 1, column 65: nested too deep (more than 64 levels)");
 	(free)(s);
-	/* Far too deep: refused by the scanner long before cJSON's limit. */
+	/* Far too deep: refused by the parser long before cJSON's limit. */
 	s = nested(1000000);
 	expect_refused(s, "", "line 1, column 65: nested too deep (more than 64 levels)");
 	(free)(s);
@@ -278,16 +278,32 @@ test_duplicates_model(void **state)
 	assert_true(refused > 100);
 }
 
+/* json_parse_ex with raw: 0 or -1; *built gets the root's elements. */
+static int
+parse_raw(const char *s, struct json_raw *raw, int *built)
+{
+	struct jerr e = { NULL, 0, 0 };
+	cJSON *t = json_parse_ex(s, strlen(s), "", "", raw, &e);
+
+	if (t == NULL)
+		return -1;
+	if (built != NULL)
+		*built = cJSON_GetArraySize(t);
+	cJSON_Delete(t);
+	return 0;
+}
+
 static void
 test_raw_spans(void **state)
 {
 	const char *s = "[{\"id\":12345678901234567890,\"m\":1},7,{\"\\u0069d\" : \"x\" },{}]";
 	struct json_raw raw = { .key = "id", .max = 1000 };
-	struct jerr e = { NULL, 0, 0 };
+	int built = 0;
 
 	(void)state;
-	assert_int_equal(json_check(s, strlen(s), "", &raw, &e), 0);
+	assert_int_equal(parse_raw(s, &raw, &built), 0);
 	assert_int_equal(raw.nelems, 4);
+	assert_int_equal(built, 4);
 	assert_true(raw.nspans >= 3);
 	assert_int_equal(raw.spans[0].len, 20);
 	assert_memory_equal(s + raw.spans[0].off, "12345678901234567890", 20);
@@ -299,21 +315,31 @@ test_raw_spans(void **state)
 	fa_free(raw.spans);
 	/* A root object is slot 0; a nested "id" is not recorded. */
 	s = "{\"p\":{\"id\":1},\"id\":null}";
-	assert_int_equal(json_check(s, strlen(s), "", &raw, &e), 0);
+	assert_int_equal(parse_raw(s, &raw, NULL), 0);
 	assert_int_equal(raw.nelems, 0);
 	assert_int_equal(raw.spans[0].len, 4);
 	assert_memory_equal(s + raw.spans[0].off, "null", 4);
 	fa_free(raw.spans);
-	/* At most max objects are recorded; the rest are still counted. */
+	/*
+	 * At most max objects are recorded, and built; the rest are still
+	 * counted, and checked.
+	 */
 	raw.max = 2;
-	s = "[{\"id\":1},{\"id\":2},{\"id\":3}]";
-	assert_int_equal(json_check(s, strlen(s), "", &raw, &e), 0);
-	assert_int_equal(raw.nelems, 3);
+	s = "[{\"id\":1},{\"id\":2},{\"id\":3},[4]]";
+	assert_int_equal(parse_raw(s, &raw, &built), 0);
+	assert_int_equal(raw.nelems, 4);
 	assert_int_equal(raw.nspans, 2);
+	assert_int_equal(built, 2);
+	fa_free(raw.spans);
+	s = "[{\"id\":1},{\"id\":2},{\"id\":3},[4,]]";
+	assert_int_equal(parse_raw(s, &raw, NULL), -1);
+	fa_free(raw.spans);
+	s = "[{\"id\":1},{\"id\":2},{\"id\":3,\"id\":3}]";
+	assert_int_equal(parse_raw(s, &raw, NULL), 0);
 	fa_free(raw.spans);
 	/* Nothing recorded when the text is bad; spans may still be set. */
 	s = "[{\"id\":1},";
-	assert_int_equal(json_check(s, strlen(s), "", &raw, &e), -1);
+	assert_int_equal(parse_raw(s, &raw, NULL), -1);
 	fa_free(raw.spans);
 }
 
@@ -380,10 +406,11 @@ test_numbers_as_strtod(void **state)
 }
 
 /*
- * A special byte at every position of strings of every length to 24 (the
- * scanner and the builder skip plain runs eight bytes at a time): a
- * control byte is refused, an escape, a quote escaped and a two-byte
- * character are read back exactly, as a value and as a member name.
+ * A special byte at every position of strings of every length to 24 (a
+ * parser that skips plain runs several bytes at a time must get each
+ * position right): a control byte is refused, an escape, a quote escaped
+ * and a two-byte character are read back exactly, as a value and as a
+ * member name.
  */
 static void
 test_strings_special_at_every_position(void **state)
@@ -518,13 +545,25 @@ test_out_of_memory(void **state)
 			break;
 		}
 	}
-	{
+	/* Every allocation of a batch failing in turn: spans, nodes, names. */
+	for (int k = 0;; k++) {
+		const char *b = "[{\"id\":1,\"m\":\"x\"},{\"id\":\"\\u00e9\"},[2.5]]";
 		struct json_raw raw = { .key = "id", .max = 100 };
 		struct jerr e = { NULL, 0, 0 };
+		cJSON *t;
 
+		assert_true(k < 100);
 		fa_reset(NULL);
-		fa_fail_after(0);
-		assert_int_equal(json_check("[{\"id\":1}]", 10, "", &raw, &e), -1);
+		fa_fail_after(k);
+		t = json_parse_ex(b, strlen(b), "", "", &raw, &e);
+		if (t != NULL) {
+			assert_int_equal(raw.nelems, 3);
+			assert_int_equal(raw.spans[1].len, 8);
+			cJSON_Delete(t);
+			fa_free(raw.spans);
+			assert_int_equal(fa_live, 0);
+			break;
+		}
 		assert_int_equal(e.nomem, 1);
 		fa_free(raw.spans);
 		assert_int_equal(fa_live, 0);

@@ -1,5 +1,5 @@
 /*
- * test_json_arena.c - unit tests of the scratch arena behind json_tree
+ * test_json_arena.c - unit tests of the scratch arena behind json_parse
  * (lib/json.h): trees built in it are whole and independent, it starts
  * over only when nothing in it is left, and what does not fit goes to
  * malloc.  Its own program: the arena's hooks stay installed throughout.

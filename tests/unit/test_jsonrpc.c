@@ -445,7 +445,7 @@ test_depth(void **state)
 	s = nested(JSON_MAX_DEPTH - 1);
 	line_err(s, strlen(s), PK_E_PARSE, "too deep");
 	free(s);
-	/* Far too deep: refused by the scanner long before cJSON's limit. */
+	/* Far too deep: refused by the parser long before cJSON's limit. */
 	s = nested(1000000);
 	line_err(s, strlen(s), PK_E_PARSE, "too deep");
 	free(s);
