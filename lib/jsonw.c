@@ -19,8 +19,7 @@ jw_reset(struct jw *w)
 	w->len = 0;
 	w->failed = 0;
 	w->depth = 0;
-	memset(w->filled, 0, sizeof(w->filled));
-	w->after_key = 0;
+	w->comma = 0;
 	if (w->buf != NULL)
 		w->buf[0] = '\0';
 }
@@ -58,8 +57,7 @@ jw_mark(const struct jw *w, struct jw_mark *m)
 {
 	m->len = w->len;
 	m->depth = w->depth;
-	memcpy(m->filled, w->filled, sizeof(m->filled));
-	m->after_key = w->after_key;
+	m->comma = w->comma;
 	m->failed = w->failed;
 }
 
@@ -68,8 +66,7 @@ jw_rewind(struct jw *w, const struct jw_mark *m)
 {
 	w->len = m->len;
 	w->depth = m->depth;
-	memcpy(w->filled, m->filled, sizeof(w->filled));
-	w->after_key = m->after_key;
+	w->comma = m->comma;
 	w->failed = m->failed;
 	if (w->buf != NULL)
 		w->buf[w->len] = '\0';
@@ -104,6 +101,38 @@ grow(struct jw *w, size_t n)
 	return 0;
 }
 
+/*
+ * memcpy without a call for up to 16 bytes (two loads that may overlap,
+ * then two stores): almost everything the writer copies is a name, a
+ * short value or punctuation, where the call costs more than the copy.
+ */
+static inline void
+copy(char *d, const char *s, size_t n)
+{
+	uint64_t a8, b8;
+	uint32_t a4, b4;
+
+	if (n >= 8 && n <= 16) {
+		memcpy(&a8, s, 8);
+		memcpy(&b8, s + n - 8, 8);
+		memcpy(d, &a8, 8);
+		memcpy(d + n - 8, &b8, 8);
+	} else if (n >= 4 && n < 8) {
+		memcpy(&a4, s, 4);
+		memcpy(&b4, s + n - 4, 4);
+		memcpy(d, &a4, 4);
+		memcpy(d + n - 4, &b4, 4);
+	} else if (n > 0 && n < 4) {
+		char x = s[0], y = s[n / 2], z = s[n - 1];
+
+		d[0] = x;
+		d[n / 2] = y;
+		d[n - 1] = z;
+	} else if (n > 16) {
+		memcpy(d, s, n);
+	}
+}
+
 /* The room check inline, the growing out of line: most writes fit. */
 static inline void
 put(struct jw *w, const char *s, size_t n)
@@ -111,7 +140,7 @@ put(struct jw *w, const char *s, size_t n)
 	if ((w->buf == NULL || n >= w->cap - w->len || w->failed) &&
 	    grow(w, n) != 0)
 		return;
-	memcpy(w->buf + w->len, s, n);
+	copy(w->buf + w->len, s, n);
 	w->len += n;
 	w->buf[w->len] = '\0';
 }
@@ -126,33 +155,26 @@ putc1(struct jw *w, char c)
 	w->buf[w->len] = '\0';
 }
 
-/* The comma before a value or key, when its container already has one. */
-static void
+/*
+ * The comma before a key or value that follows another element of its
+ * container.  One flag is enough: whatever was written last (a value, a
+ * closed container, a key, an opening) says whether a comma comes next,
+ * whatever the depth.
+ */
+static inline void
 sep(struct jw *w)
 {
-	unsigned d;
-	uint64_t bit;
-
-	if (w->after_key) {
-		w->after_key = 0;
-		return;
-	}
-	if (w->depth == 0)
-		return;
-	d = w->depth - 1;
-	bit = (uint64_t)1 << (d % 64);
-	if (w->filled[d / 64] & bit)
+	if (w->comma && w->depth > 0)
 		putc1(w, ',');
-	w->filled[d / 64] |= bit;
+	w->comma = 1;
 }
 
-/* A container opens at the current depth with no element yet. */
+/* A container opens: no element in it yet. */
 static void
 enter(struct jw *w)
 {
-	unsigned d = w->depth++;
-
-	w->filled[d / 64] &= ~((uint64_t)1 << (d % 64));
+	w->depth++;
+	w->comma = 0;
 }
 
 static void
@@ -176,6 +198,7 @@ close_container(struct jw *w, char c)
 	}
 	w->depth--;
 	putc1(w, c);
+	w->comma = 1;
 }
 
 void
@@ -366,7 +389,7 @@ put_string(struct jw *w, const char *s, size_t n, const char *tail, size_t tl)
 			return;
 		p = w->buf + w->len;
 		*p++ = '"';
-		memcpy(p, s, n);
+		copy(p, s, n);
 		p += n;
 		/* tail is one or two bytes: no call to memcpy for them. */
 		p[0] = tail[0];
@@ -386,7 +409,7 @@ jw_keyn(struct jw *w, const char *key, size_t n)
 {
 	sep(w);
 	put_string(w, key, n, "\":", 2);
-	w->after_key = 1;
+	w->comma = 0;
 }
 
 void
@@ -401,7 +424,7 @@ jw_keyq(struct jw *w, const char *quoted, size_t n)
 #endif
 	sep(w);
 	put(w, quoted, n);
-	w->after_key = 1;
+	w->comma = 0;
 }
 
 void

@@ -40,8 +40,7 @@ struct jw {
 	size_t len, cap;
 	int failed;
 	unsigned depth;		/* open containers */
-	uint64_t filled[JW_MAX_DEPTH / 64];	/* bit d: container d has an element */
-	int after_key;		/* a key was written; its value comes next */
+	int comma;		/* the next key or value follows an element */
 	/*
 	 * The last time jw_time wrote, and its text with the quotes: the
 	 * times of a record or reply are mostly the same second.
@@ -54,8 +53,7 @@ struct jw {
 struct jw_mark {
 	size_t len;
 	unsigned depth;
-	uint64_t filled[JW_MAX_DEPTH / 64];
-	int after_key;
+	int comma;
 	int failed;
 };
 

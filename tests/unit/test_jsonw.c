@@ -278,6 +278,83 @@ test_mark_rewind(void **state)
 	jw_int(&w, 2);
 	jw_arr_end(&w);
 	expect(&w, "[1,2]");
+	/* Back to a mark taken after a key, and to one in an empty container. */
+	jw_init(&w);
+	jw_obj(&w);
+	jw_mark(&w, &mk);
+	jw_kint(&w, "gone", 1);
+	jw_rewind(&w, &mk);
+	jw_key(&w, "a");
+	jw_mark(&w, &mk);
+	jw_arr(&w);
+	jw_int(&w, 9);
+	jw_rewind(&w, &mk);
+	jw_int(&w, 1);
+	jw_kint(&w, "b", 2);
+	jw_obj_end(&w);
+	expect(&w, "{\"a\":1,\"b\":2}");
+}
+
+/* Commas between siblings at every depth, after closes of every kind. */
+static void
+test_commas_after_nesting(void **state)
+{
+	struct jw w;
+
+	(void)state;
+	jw_init(&w);
+	jw_arr(&w);
+	jw_arr(&w);
+	jw_arr(&w);
+	jw_arr_end(&w);
+	jw_arr_end(&w);
+	jw_arr(&w);
+	jw_obj(&w);
+	jw_obj_end(&w);
+	jw_arr_end(&w);
+	jw_obj(&w);
+	jw_key(&w, "a");
+	jw_arr(&w);
+	jw_int(&w, 1);
+	jw_obj(&w);
+	jw_key(&w, "b");
+	jw_obj(&w);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	jw_arr_end(&w);
+	jw_kint(&w, "c", 2);
+	jw_obj_end(&w);
+	jw_str(&w, "d");
+	jw_arr_end(&w);
+	expect(&w, "[[[]],[{}],{\"a\":[1,{\"b\":{}}],\"c\":2},\"d\"]");
+	/* Top-level values written one after another get no comma. */
+	jw_init(&w);
+	jw_int(&w, 1);
+	jw_splice(&w, "\n", 1);
+	jw_obj(&w);
+	jw_obj_end(&w);
+	expect(&w, "1\n{}");
+}
+
+/* Copies of every length (the short ones are made without memcpy). */
+static void
+test_copies_of_every_length(void **state)
+{
+	char src[80], want[160];
+	struct jw w;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof src; i++)
+		src[i] = (char)('a' + i % 26);
+	for (size_t n = 0; n < 70; n++) {
+		jw_init(&w);
+		jw_splice(&w, "<", 1);
+		jw_splice(&w, src + 3, n);
+		jw_strn(&w, src + 5, n);
+		snprintf(want, sizeof want, "<%.*s\"%.*s\"", (int)n, src + 3,
+		    (int)n, src + 5);
+		expect(&w, want);
+	}
 }
 
 static void
@@ -541,6 +618,8 @@ main(void)
 		cmocka_unit_test(test_literal_names),
 		cmocka_unit_test(test_literal_name_checked),
 		cmocka_unit_test(test_mark_rewind),
+		cmocka_unit_test(test_commas_after_nesting),
+		cmocka_unit_test(test_copies_of_every_length),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_escapes_linear),
 		cmocka_unit_test(test_strings_random),
