@@ -11,6 +11,7 @@
 
 #include "hex.h"
 #include "poison.h"
+#include "shortcopy.h"
 #include "streq.h"
 #include "utf8.h"
 
@@ -167,6 +168,9 @@ static _Thread_local struct {
 	size_t whole_blocks;
 } arena;
 
+/* cJSON's hooks are the arena's (they are the whole process's). */
+static int arena_hooked;
+
 static int
 in_arena(const void *p)
 {
@@ -216,6 +220,7 @@ json_arena_install(void)
 
 	MEM_POISON(arena.mem.b, sizeof(arena.mem.b));
 	cJSON_InitHooks(&hooks);
+	arena_hooked = 1;
 }
 
 void
@@ -291,7 +296,7 @@ is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static void
+static inline void
 skip_ws(struct parse *p)
 {
 	while (p->pos < p->len && is_ws(p->s[p->pos]))
@@ -315,10 +320,17 @@ hex4(const char *p)
 	return v;
 }
 
+/* cJSON_malloc, without the call through its hook when that is the arena. */
+static void *
+p_alloc(size_t n)
+{
+	return arena_hooked ? arena_malloc(n) : cJSON_malloc(n);
+}
+
 static cJSON *
 new_node(int type)
 {
-	cJSON *n = cJSON_malloc(sizeof(*n));
+	cJSON *n = p_alloc(sizeof(*n));
 
 	if (n != NULL) {
 		memset(n, 0, sizeof(*n));
@@ -361,6 +373,16 @@ escape_len(struct parse *p)
 		return p_fail(p, "high surrogate escape without a low one");
 	return 12;
 }
+
+/* The bytes that end a plain run in a string: quote, backslash, controls. */
+static const unsigned char string_special[256] = {
+	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+	[0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
+	[0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
+	[0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+	[0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
+	[0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
 
 /* Writes code point u as UTF-8 at o; returns the end. */
 static char *
@@ -428,25 +450,25 @@ decode(const char *s, size_t a, size_t b, char *out)
 static int
 p_string(struct parse *p, char **out, size_t *a, size_t *b)
 {
-	size_t start = ++p->pos;
+	const unsigned char *s = (const unsigned char *)p->s;
+	size_t start = ++p->pos, len = p->len;
 	int escaped = 0;
 
 	for (;;) {
-		unsigned char c;
+		size_t i = p->pos;
 		long n;
 
-		if (p->pos >= p->len)
+		/* Plain bytes, the most of any string, one table look-up each. */
+		while (i < len && !string_special[s[i]])
+			i++;
+		p->pos = i;
+		if (i >= len)
 			return p_fail(p, "unterminated string");
-		c = (unsigned char)p->s[p->pos];
-		if (c == '"')
+		if (s[i] == '"')
 			break;
-		if (c < 0x20)
+		if (s[i] < 0x20)
 			return p_fail(p, "control character in string");
-		if (c != '\\') {
-			p->pos++;
-			continue;
-		}
-		if (p->pos + 1 >= p->len)
+		if (i + 1 >= len)
 			return p_fail(p, "unterminated string");
 		if ((n = escape_len(p)) < 0)
 			return -1;
@@ -461,12 +483,12 @@ p_string(struct parse *p, char **out, size_t *a, size_t *b)
 	if (out == NULL)
 		return 0;
 	/* Decoding only shortens: \uXXXX is at most 3 bytes, a pair 4. */
-	if ((*out = cJSON_malloc(p->pos - start)) == NULL)
+	if ((*out = p_alloc(p->pos - start)) == NULL)
 		return p_nomem(p);
 	if (escaped) {
 		decode(p->s, start, p->pos - 1, *out);
 	} else {
-		memcpy(*out, p->s + start, p->pos - 1 - start);
+		short_copy(*out, p->s + start, p->pos - 1 - start);
 		(*out)[p->pos - 1 - start] = '\0';
 	}
 	return 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rfc3339.h"
+#include "shortcopy.h"
 #include "utf8.h"
 
 void
@@ -101,38 +102,6 @@ grow(struct jw *w, size_t n)
 	return 0;
 }
 
-/*
- * memcpy without a call for up to 16 bytes (two loads that may overlap,
- * then two stores): almost everything the writer copies is a name, a
- * short value or punctuation, where the call costs more than the copy.
- */
-static inline void
-copy(char *d, const char *s, size_t n)
-{
-	uint64_t a8, b8;
-	uint32_t a4, b4;
-
-	if (n >= 8 && n <= 16) {
-		memcpy(&a8, s, 8);
-		memcpy(&b8, s + n - 8, 8);
-		memcpy(d, &a8, 8);
-		memcpy(d + n - 8, &b8, 8);
-	} else if (n >= 4 && n < 8) {
-		memcpy(&a4, s, 4);
-		memcpy(&b4, s + n - 4, 4);
-		memcpy(d, &a4, 4);
-		memcpy(d + n - 4, &b4, 4);
-	} else if (n > 0 && n < 4) {
-		char x = s[0], y = s[n / 2], z = s[n - 1];
-
-		d[0] = x;
-		d[n / 2] = y;
-		d[n - 1] = z;
-	} else if (n > 16) {
-		memcpy(d, s, n);
-	}
-}
-
 /* The room check inline, the growing out of line: most writes fit. */
 static inline void
 put(struct jw *w, const char *s, size_t n)
@@ -140,7 +109,7 @@ put(struct jw *w, const char *s, size_t n)
 	if ((w->buf == NULL || n >= w->cap - w->len || w->failed) &&
 	    grow(w, n) != 0)
 		return;
-	copy(w->buf + w->len, s, n);
+	short_copy(w->buf + w->len, s, n);
 	w->len += n;
 	w->buf[w->len] = '\0';
 }
@@ -389,7 +358,7 @@ put_string(struct jw *w, const char *s, size_t n, const char *tail, size_t tl)
 			return;
 		p = w->buf + w->len;
 		*p++ = '"';
-		copy(p, s, n);
+		short_copy(p, s, n);
 		p += n;
 		/* tail is one or two bytes: no call to memcpy for them. */
 		p[0] = tail[0];
