@@ -18,14 +18,14 @@ short_copy(char *d, const char *s, size_t n)
 
 	if (n >= 8 && n <= 16) {
 		memcpy(&a8, s, 8);
-		memcpy(&b8, s + n - 8, 8);
+		memcpy(&b8, s + (n - 8), 8);
 		memcpy(d, &a8, 8);
-		memcpy(d + n - 8, &b8, 8);
+		memcpy(d + (n - 8), &b8, 8);
 	} else if (n >= 4 && n < 8) {
 		memcpy(&a4, s, 4);
-		memcpy(&b4, s + n - 4, 4);
+		memcpy(&b4, s + (n - 4), 4);
 		memcpy(d, &a4, 4);
-		memcpy(d + n - 4, &b4, 4);
+		memcpy(d + (n - 4), &b4, 4);
 	} else if (n > 0 && n < 4) {
 		char x = s[0], y = s[n / 2], z = s[n - 1];
 
