@@ -444,11 +444,10 @@ decode(const char *s, size_t a, size_t b, char *out)
 /*
  * The string at p->pos (its opening quote): checked (control characters
  * and bad escapes refused; UTF-8 was checked before) and, when out is not
- * NULL, decoded into a new block.  *a and *b (may be NULL) get where its
- * body lies in the text.
+ * NULL, decoded into a new block.
  */
 static int
-p_string(struct parse *p, char **out, size_t *a, size_t *b)
+p_string(struct parse *p, char **out)
 {
 	const unsigned char *s = (const unsigned char *)p->s;
 	size_t start = ++p->pos, len = p->len;
@@ -475,10 +474,6 @@ p_string(struct parse *p, char **out, size_t *a, size_t *b)
 		p->pos += (size_t)n;
 		escaped = 1;
 	}
-	if (a != NULL) {
-		*a = start;
-		*b = p->pos;
-	}
 	p->pos++;
 	if (out == NULL)
 		return 0;
@@ -492,41 +487,6 @@ p_string(struct parse *p, char **out, size_t *a, size_t *b)
 		(*out)[p->pos - 1 - start] = '\0';
 	}
 	return 0;
-}
-
-/*
- * Whether the string body s[a, b) (checked by p_string, escapes not
- * decoded) means the ASCII name key.  Names may be spelled with escapes
- * ("\u0069d"), so compare decoded text.
- */
-static int
-key_is(const char *s, size_t a, size_t b, const char *key)
-{
-	size_t k = 0;
-
-	while (a < b) {
-		long c = (unsigned char)s[a];
-
-		if (c == '\\') {
-			char e = s[a + 1];
-
-			if (e == 'u') {
-				c = hex4(s + a + 2);
-				a += 6;
-			} else {
-				c = e == 'b' ? '\b' : e == 'f' ? '\f' :
-				    e == 'n' ? '\n' : e == 'r' ? '\r' :
-				    e == 't' ? '\t' : e;
-				a += 2;
-			}
-		} else {
-			a++;
-		}
-		if (key[k] == '\0' || c != (unsigned char)key[k])
-			return 0;
-		k++;
-	}
-	return key[k] == '\0';
 }
 
 static int
@@ -699,6 +659,25 @@ append(cJSON *item, cJSON **last, cJSON *v)
 	item->child->prev = v;
 }
 
+/*
+ * After an element of a container: 1 when a ',' says another follows, 0
+ * at the container's close, both consumed; -1 (failed) at anything else.
+ */
+static int
+p_after(struct parse *p, char close, const char *what)
+{
+	skip_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == ',') {
+		p->pos++;
+		return 1;
+	}
+	if (p->pos < p->len && p->s[p->pos] == close) {
+		p->pos++;
+		return 0;
+	}
+	return p_fail(p, what);
+}
+
 /* Frees what a failed container built, for "return fail_free(...)". */
 static int
 fail_free(cJSON **out)
@@ -731,16 +710,17 @@ p_object(struct parse *p, int depth, long slot, cJSON **out)
 		return 0;
 	}
 	for (;;) {
-		size_t ka, kb, va;
 		char *name = NULL;
 		cJSON *v = NULL;
+		size_t va;
+		int more;
 
 		skip_ws(p);
 		if (p->pos >= p->len || p->s[p->pos] != '"') {
 			p_fail(p, "member name expected");
 			return fail_free(out);
 		}
-		if (p_string(p, out != NULL ? &name : NULL, &ka, &kb) != 0)
+		if (p_string(p, out != NULL ? &name : NULL) != 0)
 			return fail_free(out);
 		skip_ws(p);
 		if (p->pos >= p->len || p->s[p->pos] != ':') {
@@ -759,23 +739,20 @@ p_object(struct parse *p, int depth, long slot, cJSON **out)
 			v->string = name;
 			append(*out, &last, v);
 		}
-		if (slot >= 0 && key_is(p->s, ka, kb, p->raw->key)) {
+		/*
+		 * A top-level object is always built (slot >= 0 only then), so
+		 * its names are there decoded ("\u0069d" is "id").
+		 */
+		if (slot >= 0 && name != NULL && streq(name, p->raw->key)) {
 			if (span_slot(p, (size_t)slot) != 0)
 				return fail_free(out);
 			p->raw->spans[slot].off = va;
 			p->raw->spans[slot].len = p->pos - va;
 		}
-		skip_ws(p);
-		if (p->pos < p->len && p->s[p->pos] == ',') {
-			p->pos++;
-			continue;
-		}
-		if (p->pos < p->len && p->s[p->pos] == '}') {
-			p->pos++;
+		if ((more = p_after(p, '}', "',' or '}' expected")) < 0)
+			return fail_free(out);
+		if (!more)
 			return 0;
-		}
-		p_fail(p, "',' or '}' expected");
-		return fail_free(out);
 	}
 }
 
@@ -803,27 +780,22 @@ p_array(struct parse *p, int depth, int top, cJSON **out)
 		return 0;
 	}
 	for (;; i++) {
-		int past = top && p->raw != NULL && i >= p->raw->max;
+		int slotted = top && p->raw != NULL;
+		int past = slotted && i >= p->raw->max;
 		cJSON *v = NULL;
+		int more;
 
-		if (p_value(p, depth, top && !past && p->raw != NULL ?
-		    (long)i : -1, out != NULL && !past ? &v : NULL) != 0)
+		if (p_value(p, depth, slotted && !past ? (long)i : -1,
+		    out != NULL && !past ? &v : NULL) != 0)
 			return fail_free(out);
 		if (v != NULL)
 			append(*out, &last, v);
 		if (top)
 			p->nelems = i + 1;
-		skip_ws(p);
-		if (p->pos < p->len && p->s[p->pos] == ',') {
-			p->pos++;
-			continue;
-		}
-		if (p->pos < p->len && p->s[p->pos] == ']') {
-			p->pos++;
+		if ((more = p_after(p, ']', "',' or ']' expected")) < 0)
+			return fail_free(out);
+		if (!more)
 			return 0;
-		}
-		p_fail(p, "',' or ']' expected");
-		return fail_free(out);
 	}
 }
 
@@ -843,8 +815,8 @@ p_value(struct parse *p, int depth, long slot, cJSON **out)
 		return p_array(p, depth + 1, 0, out);
 	case '"':
 		if (out == NULL)
-			return p_string(p, NULL, NULL, NULL);
-		if (p_string(p, &str, NULL, NULL) != 0)
+			return p_string(p, NULL);
+		if (p_string(p, &str) != 0)
 			return -1;
 		if ((*out = new_node(cJSON_String)) == NULL) {
 			cJSON_free(str);
