@@ -270,7 +270,19 @@ struct parse {
 	const char *what;	/* why it failed */
 	size_t at;		/* where it failed */
 	int nomem;		/* it failed on an allocation */
+	/*
+	 * A member name repeated, or an object too large to compare its
+	 * names pair by pair as they come: find_dup walks the tree (and
+	 * writes the message).  Requests have neither, and no walk.
+	 */
+	int check_dups;
 };
+
+/*
+ * Objects of at most this many members have their names compared pair by
+ * pair as the parser builds them (at most 28 comparisons).
+ */
+#define DUPS_PAIRWISE 8
 
 static int p_value(struct parse *p, int depth, long slot, cJSON **out);
 
@@ -659,6 +671,17 @@ append(cJSON *item, cJSON **last, cJSON *v)
 	item->child->prev = v;
 }
 
+/* Whether a member of obj before v is named name. */
+static int
+has_name(const cJSON *obj, const cJSON *v, const char *name)
+{
+	for (const cJSON *c = obj->child; c != v; c = c->next) {
+		if (streq(c->string, name))
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * After an element of a container: 1 when a ',' says another follows, 0
  * at the container's close, both consumed; -1 (failed) at anything else.
@@ -698,6 +721,7 @@ static int
 p_object(struct parse *p, int depth, long slot, cJSON **out)
 {
 	cJSON *last = NULL;
+	size_t n = 0;
 
 	if (too_deep(p, depth) != 0)
 		return -1;
@@ -738,6 +762,8 @@ p_object(struct parse *p, int depth, long slot, cJSON **out)
 		if (out != NULL) {
 			v->string = name;
 			append(*out, &last, v);
+			if (++n > DUPS_PAIRWISE || has_name(*out, v, name))
+				p->check_dups = 1;
 		}
 		/*
 		 * A top-level object is always built (slot >= 0 only then), so
@@ -886,8 +912,6 @@ syntax_error(const char *s, size_t at, const char *name, const char *what,
 
 /* Objects of at most this many members are checked without allocating. */
 #define DUPS_SMALL 16
-/* And those of at most this many pair by pair (at most 28 comparisons). */
-#define DUPS_PAIRWISE 8
 
 struct dups {
 	const char **names;	/* scratch for the names of one object */
@@ -1034,13 +1058,14 @@ json_parse_ex(const char *s, size_t len, const char *name, const char *root,
 	}
 	if (raw != NULL)
 		raw->nelems = p.nelems;
-	memset(&d, 0, sizeof d);
-	d.names = d.small;
-	d.cap = DUPS_SMALL;
-	if (cJSON_IsObject(tree) || cJSON_IsArray(tree))
+	if (p.check_dups) {
+		memset(&d, 0, sizeof d);
+		d.names = d.small;
+		d.cap = DUPS_SMALL;
 		rc = find_dup(tree, 0, &d);
-	if (d.names != d.small)
-		free(d.names);
+		if (d.names != d.small)
+			free(d.names);
+	}
 	if (rc == 0) {
 		/*
 		 * Every block of the tree is in the arena, and nothing else is
