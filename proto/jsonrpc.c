@@ -157,20 +157,15 @@ rpc_msg_free(rpc_msg *m)
  * of a million elements costs no million nodes).  0 or -1 with m set.
  */
 static int
-check_top(const char *line, const struct json_raw *raw, rpc_msg *m)
+check_top(const cJSON *root, const struct json_raw *raw, rpc_msg *m)
 {
-	size_t i = 0;
-
-	while (line[i] == ' ' || line[i] == '\t' || line[i] == '\n' ||
-	    line[i] == '\r')
-		i++;
 	m->err = PK_E_INVALID_REQUEST;
-	if (line[i] != '{' && line[i] != '[')
+	if (!cJSON_IsObject(root) && !cJSON_IsArray(root))
 		snprintf(m->errmsg, sizeof m->errmsg,
 		    "a request must be a JSON object or a batch array");
-	else if (line[i] == '[' && raw->nelems == 0)
+	else if (cJSON_IsArray(root) && raw->nelems == 0)
 		snprintf(m->errmsg, sizeof m->errmsg, "empty batch");
-	else if (line[i] == '[' && raw->nelems > RPC_MAX_BATCH)
+	else if (cJSON_IsArray(root) && raw->nelems > RPC_MAX_BATCH)
 		snprintf(m->errmsg, sizeof m->errmsg,
 		    "batch of %zu requests (at most %d)", raw->nelems,
 		    RPC_MAX_BATCH);
@@ -201,7 +196,7 @@ rpc_parse(const char *line, size_t len)
 	m->errmsg[0] = '\0';
 	e = (struct jerr){ m->errmsg, sizeof m->errmsg, 0 };
 	if ((m->root = json_parse_ex(line, len, "", "", &raw, &e)) == NULL ||
-	    check_top(line, &raw, m) != 0) {
+	    check_top(m->root, &raw, m) != 0) {
 		free(raw.spans);
 		json_tree_free(m->root);
 		m->root = NULL;
