@@ -8,9 +8,9 @@
  * garbage, invalid UTF-8, leading zeros, duplicate keys, and cuts strings
  * at \u0000), so cJSON's parser is never used: a hand-written one checks
  * well-formed UTF-8, RFC 8259 grammar, nesting at most JSON_MAX_DEPTH
- * deep, no \u0000 escape, and builds cJSON's tree in the same pass; then
- * duplicate member names anywhere in it are refused.  Duplicates are refused here and only here:
- * the readers (jread.h) never look for them again.
+ * deep, no \u0000 escape and no duplicate member name anywhere, and
+ * builds cJSON's tree in the same pass.  Duplicates are refused here and
+ * only here: the readers (jread.h) never look for them again.
  *
  * Pure: no I/O, no globals besides cJSON's allocator (and the arena that
  * json_arena_install puts behind it).
