@@ -29,13 +29,15 @@ parse(const char *s)
 }
 
 /* The tree printed back, for comparisons (the caller frees it). */
-static char *
-text(const cJSON *t)
+/* The tree t is the text want, printed by cJSON. */
+static void
+expect_text(const cJSON *t, const char *want)
 {
 	char *s = cJSON_PrintUnformatted(t);
 
 	assert_non_null(s);
-	return s;
+	assert_string_equal(s, want);
+	cJSON_free(s);
 }
 
 static int
@@ -50,7 +52,7 @@ setup(void **state)
 static void
 test_one_after_another(void **state)
 {
-	char line[200], *s;
+	char line[200];
 
 	(void)state;
 	for (int i = 0; i < 5000; i++) {
@@ -61,9 +63,7 @@ test_one_after_another(void **state)
 		    "\"needs\":[\"ev\",\"wide\"]}}", i, i);
 		t = parse(line);
 		assert_true(json_arena_live() > 0);
-		s = text(t);
-		assert_string_equal(s, line);
-		cJSON_free(s);
+		expect_text(t, line);
 		cJSON_Delete(t);
 		assert_int_equal(json_arena_live(), 0);
 	}
@@ -78,7 +78,6 @@ test_trees_alive_together(void **state)
 {
 	const char *a = "{\"a\":[1,2,3],\"b\":{\"c\":\"kept\"}}";
 	cJSON *ta, *tb;
-	char *s;
 
 	(void)state;
 	ta = parse(a);
@@ -87,15 +86,11 @@ test_trees_alive_together(void **state)
 
 		snprintf(line, sizeof(line), "{\"x\":\"%d\",\"y\":[%d]}", i, i);
 		tb = parse(line);
-		s = text(tb);
-		assert_string_equal(s, line);
-		cJSON_free(s);
+		expect_text(tb, line);
 		cJSON_Delete(tb);
 		assert_true(json_arena_live() > 0);	/* ta is still in it */
 	}
-	s = text(ta);
-	assert_string_equal(s, a);
-	cJSON_free(s);
+	expect_text(ta, a);
 	/* The arena filled up meanwhile: it starts over once ta is gone. */
 	cJSON_Delete(ta);
 	assert_int_equal(json_arena_live(), 0);
@@ -105,9 +100,7 @@ test_trees_alive_together(void **state)
 	assert_true(json_arena_live() > 0);
 	cJSON_Delete(ta);
 	assert_true(json_arena_live() > 0);
-	s = text(tb);
-	assert_string_equal(s, "[\"second\"]");
-	cJSON_free(s);
+	expect_text(tb, "[\"second\"]");
 	cJSON_Delete(tb);
 	assert_int_equal(json_arena_live(), 0);
 }
@@ -133,15 +126,13 @@ static void
 test_bigger_than_the_arena(void **state)
 {
 	size_t n = 4 * JSON_ARENA_BYTES / 16;
-	char *big = array_of(n), *s;
+	char *big = array_of(n);
 	cJSON *t;
 
 	(void)state;
 	t = parse(big);
 	assert_int_equal(cJSON_GetArraySize(t), (int)n);
-	s = text(t);
-	assert_string_equal(s, big);
-	cJSON_free(s);
+	expect_text(t, big);
 	cJSON_Delete(t);
 	assert_int_equal(json_arena_live(), 0);
 	free(big);
@@ -152,16 +143,13 @@ static void
 test_mixed_with_malloc(void **state)
 {
 	cJSON *o = cJSON_CreateObject(), *sub = parse("{\"k\":[true,null]}");
-	char *s;
 
 	(void)state;
 	assert_non_null(o);
 	assert_int_equal(json_arena_live() > 0, 1);
 	cJSON_AddItemToObject(o, "sub", sub);
 	cJSON_AddStringToObject(o, "name", "by hand");
-	s = text(o);
-	assert_string_equal(s, "{\"sub\":{\"k\":[true,null]},\"name\":\"by hand\"}");
-	cJSON_free(s);
+	expect_text(o, "{\"sub\":{\"k\":[true,null]},\"name\":\"by hand\"}");
 	cJSON_Delete(o);
 	assert_int_equal(json_arena_live(), 0);
 }
@@ -189,7 +177,6 @@ test_tree_free_at_once(void **state)
 {
 	const char *a = "{\"a\":[1,2,3],\"b\":{\"c\":\"x\"}}";
 	cJSON *ta, *tb, *first;
-	char *s;
 
 	(void)state;
 	first = ta = parse(a);
@@ -202,9 +189,7 @@ test_tree_free_at_once(void **state)
 	tb = parse("[\"second\",{\"k\":null}]");
 	json_tree_free(ta);
 	assert_true(json_arena_live() > 0);
-	s = text(tb);
-	assert_string_equal(s, "[\"second\",{\"k\":null}]");
-	cJSON_free(s);
+	expect_text(tb, "[\"second\",{\"k\":null}]");
 	json_tree_free(tb);
 	assert_int_equal(json_arena_live(), 0);
 	/* A member taken out and freed apart: the rest is walked, nothing lost. */
