@@ -683,6 +683,27 @@ has_name(const cJSON *obj, const cJSON *v, const char *name)
 }
 
 /*
+ * The opening of a container at depth, its node made when out is not
+ * NULL: 1 when elements follow, 0 when it closes at once (consumed), -1
+ * (failed).
+ */
+static int
+p_open(struct parse *p, int depth, int type, char close, cJSON **out)
+{
+	if (too_deep(p, depth) != 0)
+		return -1;
+	if (out != NULL && (*out = new_node(type)) == NULL)
+		return p_nomem(p);
+	p->pos++;
+	skip_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == close) {
+		p->pos++;
+		return 0;
+	}
+	return 1;
+}
+
+/*
  * After an element of a container: 1 when a ',' says another follows, 0
  * at the container's close, both consumed; -1 (failed) at anything else.
  */
@@ -722,17 +743,10 @@ p_object(struct parse *p, int depth, long slot, cJSON **out)
 {
 	cJSON *last = NULL;
 	size_t n = 0;
+	int rc;
 
-	if (too_deep(p, depth) != 0)
-		return -1;
-	if (out != NULL && (*out = new_node(cJSON_Object)) == NULL)
-		return p_nomem(p);
-	p->pos++;
-	skip_ws(p);
-	if (p->pos < p->len && p->s[p->pos] == '}') {
-		p->pos++;
-		return 0;
-	}
+	if ((rc = p_open(p, depth, cJSON_Object, '}', out)) <= 0)
+		return rc;
 	for (;;) {
 		char *name = NULL;
 		cJSON *v = NULL;
@@ -794,17 +808,10 @@ p_array(struct parse *p, int depth, int top, cJSON **out)
 {
 	cJSON *last = NULL;
 	size_t i = 0;
+	int rc;
 
-	if (too_deep(p, depth) != 0)
-		return -1;
-	if (out != NULL && (*out = new_node(cJSON_Array)) == NULL)
-		return p_nomem(p);
-	p->pos++;
-	skip_ws(p);
-	if (p->pos < p->len && p->s[p->pos] == ']') {
-		p->pos++;
-		return 0;
-	}
+	if ((rc = p_open(p, depth, cJSON_Array, ']', out)) <= 0)
+		return rc;
 	for (;; i++) {
 		int slotted = top && p->raw != NULL;
 		int past = slotted && i >= p->raw->max;
