@@ -445,17 +445,30 @@ row_key(const alloc *a, uint32_t r, uint32_t k, int gate, struct rkey *key)
 		v1 = s1 >= 0 ? run_dist(&l, m, s1, k) : INT64_MAX;
 		v2 = s2 >= 0 ? run_dist(&l, m, s2, k) : INT64_MAX;
 		v = v1 < v2 ? v1 : v2;
-		/* Run distance does not rise up to m: lowest start reaching v. */
-		lo = 0;
-		hi = m;
-		while (lo < hi) {
-			int64_t mid = lo + (hi - lo) / 2;
-			if (run_dist(&l, m, mid, k) <= v)
-				hi = mid;
-			else
-				lo = mid + 1;
+		/*
+		 * Run distance does not rise up to m, so the answer is the
+		 * lowest free start at or after the lowest start reaching v.
+		 * s1 is the highest free start up to m: when s2 is strictly
+		 * nearer, no free start below it reaches v; when s1 is, and
+		 * the start before it is strictly farther, none below s1 does.
+		 * Only a plateau of equal distances below s1 needs the search.
+		 */
+		if (v2 < v1) {
+			best = s2;
+		} else if (s1 == 0 || run_dist(&l, m, s1 - 1, k) > v) {
+			best = s1;
+		} else {
+			lo = 0;
+			hi = m;
+			while (lo < hi) {
+				int64_t mid = lo + (hi - lo) / 2;
+				if (run_dist(&l, m, mid, k) <= v)
+					hi = mid;
+				else
+					lo = mid + 1;
+			}
+			best = row_succ(a, r, lo, k);
 		}
-		best = row_succ(a, r, lo, k);
 	}
 	key->order = start + (uint32_t)best;
 	key->dist = v;
