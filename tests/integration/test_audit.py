@@ -528,6 +528,51 @@ def test_subject_lists_trimmed_and_refcounts():
         c.close()
 
 
+def test_backlog_batches_share_subjects_and_trim_within():
+    """A backlog ships in batches of many events that share subjects (one
+    spot, two gates, three vehicles) and overflow subject_maxlen within the
+    batch: the store groups a batch's commands by subject, and must leave
+    what storing event by event would (check_store's model: each list the
+    newest three ids of its subject, an event stored iff a list holds it,
+    its ref the number of lists holding it)."""
+    with RedisServer(appendonly=True) as rs, \
+            Daemon(audit_cfg(rs, small_config(ONE_SPOT), subject_maxlen=3)) as d:
+        c = d.client()
+        tr = Tracker()
+        wait_shipped(c)
+        rs.stop(signal.SIGKILL)
+        spot = None
+        for i in range(30):
+            e = tr.entry(c, "GROUP %d" % (i % 3))
+            spot = e["spots"][0]["id"]
+            tr.exit(c, e["ticket"])
+            if i % 3 == 0:
+                tr.spot(c, spot, "out_of_service")
+                tr.spot(c, spot, "in_service")
+        wait_state(c, lambda a: a["state"] != "connected", 8)
+        rs.start()
+        wait_shipped(c)
+        dump = dump_of(rs)
+        evs = check_store(dump, len(tr.expected), smax=3)
+        check_order(evs, tr.expected)
+        assert len(dump.lists["spot:" + spot]) == 3
+        assert len(dump.lists["vehicle:GROUP 0"]) == 3
+        # A spot toggle is held by the spot's list alone: all but the newest
+        # were pushed, trimmed and deleted within the batches.
+        gone = [e for e in evs if e["id"] not in dump.events]
+        assert len(gone) >= 15 and all(e["type"] == "spot.status.changed" for e in gone), \
+            [e["type"] for e in gone]
+        with rs.client() as r:
+            stats = r.command("INFO", "commandstats")
+        # The 80 events of the backlog went in a few batches, not one each.
+        evals = int(stats.split("cmdstat_eval:calls=")[1].split(",")[0])
+        assert evals <= 10, stats
+        c.close()
+
+
+test_backlog_batches_share_subjects_and_trim_within.timeout = 90
+
+
 def test_stream_trimmed_to_about_maxlen():
     maxlen = 20
     with RedisServer() as rs, Daemon(audit_cfg(rs, stream_maxlen=maxlen)) as d:
