@@ -95,9 +95,12 @@ check_req(const cJSON *item, const char *line, const struct json_span *sp,
 			req_fail(r, PK_E_INTERNAL, "id span lost");
 			return 0;
 		}
-		r->id = strndup(line + sp->off, sp->len);
-		if (r->id == NULL)
+		if (sp->len < sizeof(r->id_short))
+			r->id = r->id_short;
+		else if ((r->id = malloc(sp->len + 1)) == NULL)
 			return -1;
+		memcpy(r->id, line + sp->off, sp->len);
+		r->id[sp->len] = '\0';
 	}
 	if (unknown != NULL) {
 		clip_name(clipped, unknown->string ? unknown->string : "");
@@ -144,7 +147,8 @@ rpc_msg_free(rpc_msg *m)
 	if (m == NULL)
 		return;
 	for (i = 0; i < m->n; i++)
-		free(m->reqs[i].id);
+		if (m->reqs[i].id != m->reqs[i].id_short)
+			free(m->reqs[i].id);
 	if (m->reqs != &m->one)
 		free(m->reqs);
 	json_tree_free(m->root);

@@ -27,6 +27,9 @@
 /* Size of the errmsg buffers below, NUL included. */
 #define RPC_ERRMSG_LEN 160
 
+/* Ids of up to RPC_ID_SHORT - 1 bytes are kept in the request itself. */
+#define RPC_ID_SHORT 24
+
 /*
  * One request of a line.
  *
@@ -46,6 +49,11 @@ typedef struct rpc_req {
 	char *id;		/* raw JSON text of the id exactly as received
 				 * ("7", "\"a\\u0062\"", "null"), NUL-terminated,
 				 * owned by the rpc_msg; NULL when absent */
+	/*
+	 * Where id points when the id is short (most are): no malloc and
+	 * free a request.  So a request is not copied by value.
+	 */
+	char id_short[RPC_ID_SHORT];
 	const char *method;	/* borrowed from the tree; NULL when err set */
 	cJSON *params;		/* borrowed from the tree; NULL when absent
 				 * or err set */

@@ -133,6 +133,42 @@ test_notification_and_null_id(void **state)
 	rpc_msg_free(m);
 }
 
+/*
+ * Ids shorter than RPC_ID_SHORT live in the request, longer ones are
+ * allocated: every length on both sides of the edge comes back exact, alone
+ * and in a batch (ASan checks the copies' bounds and that nothing leaks).
+ */
+static void
+test_id_every_length(void **state)
+{
+	(void)state;
+	for (size_t n = 1; n <= 2 * RPC_ID_SHORT; n++) {
+		char id[2 * RPC_ID_SHORT + 1], line[512];
+		rpc_msg *m;
+		int len;
+
+		memset(id, '7', n);
+		id[n] = '\0';
+		len = snprintf(line, sizeof line, "{\"id\":%s,\"method\":\"m\"}", id);
+		m = req_ok(line, (size_t)len);
+		assert_string_equal(m->reqs[0].id, id);
+		assert_true((m->reqs[0].id == m->reqs[0].id_short) == (n < RPC_ID_SHORT));
+		rpc_msg_free(m);
+		len = snprintf(line, sizeof line,
+		    "[{\"id\":%s,\"method\":\"m\"},{\"method\":\"n\"},"
+		    "{\"id\":\"%s\",\"method\":\"m\"}]", id, id);
+		m = rpc_parse(line, (size_t)len);
+		assert_non_null(m);
+		assert_int_equal(m->err, PK_OK);
+		assert_int_equal(m->n, 3);
+		assert_string_equal(m->reqs[0].id, id);
+		assert_null(m->reqs[1].id);
+		assert_int_equal(strlen(m->reqs[2].id), n + 2);
+		assert_memory_equal(m->reqs[2].id + 1, id, n);
+		rpc_msg_free(m);
+	}
+}
+
 /* Ids come back byte for byte, whatever cJSON would make of them. */
 static void
 test_id_raw_exact(void **state)
@@ -813,6 +849,7 @@ main(void)
 		cmocka_unit_test(test_error_members),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_oom),
+		cmocka_unit_test(test_id_every_length),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
