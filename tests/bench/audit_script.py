@@ -13,7 +13,7 @@ batches (what steady shipping sends) and large ones (a backlog draining),
 each version in turn, REPS times.
 
 Environment: REPS (default 2), EVENTS per measurement (default 10000),
-REDIS_SERVER.
+BATCHES (batch sizes, default "10 500"), REDIS_SERVER.
 """
 import json
 import os
@@ -70,7 +70,7 @@ def main():
     reps = int(os.environ.get("REPS", "2"))
     events = int(os.environ.get("EVENTS", "10000"))
     scripts = [(p, store_script(p)) for p in sys.argv[1:]]
-    for batch in (10, 500):
+    for batch in [int(b) for b in os.environ.get("BATCHES", "10 500").split()]:
         for _ in range(reps):
             for path, text in scripts:
                 print("batch %3d  %-40s %6.1f us of Redis CPU an event" %
