@@ -396,6 +396,25 @@ run_dist(const struct fac_line *l, int64_t m, int64_t s, uint32_t k)
 }
 
 /*
+ * The lowest start in [0, m] whose run is within v of the gate: run
+ * distance does not rise up to m, so a binary search finds it.
+ */
+static int64_t
+lowest_start_within(const struct fac_line *l, int64_t m, uint32_t k, int64_t v)
+{
+	int64_t lo = 0, hi = m;
+
+	while (lo < hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (run_dist(l, m, mid, k) <= v)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/*
  * The best spot (k == 1) or run start of row r for a gate under the
  * current strategy; order NONE when the row has none.
  */
@@ -403,7 +422,7 @@ static void
 row_key(const alloc *a, uint32_t r, uint32_t k, int gate, struct rkey *key)
 {
 	uint32_t start = facility_row_start(a->f, r);
-	int64_t n = facility_row_len(a->f, r), m, lo, hi, s1, s2, best;
+	int64_t n = facility_row_len(a->f, r), m, s1, s2, best;
 	int64_t v, v1, v2;
 	struct fac_line l;
 
@@ -453,22 +472,12 @@ row_key(const alloc *a, uint32_t r, uint32_t k, int gate, struct rkey *key)
 		 * the start before it is strictly farther, none below s1 does.
 		 * Only a plateau of equal distances below s1 needs the search.
 		 */
-		if (v2 < v1) {
+		if (v2 < v1)
 			best = s2;
-		} else if (s1 == 0 || run_dist(&l, m, s1 - 1, k) > v) {
+		else if (s1 == 0 || run_dist(&l, m, s1 - 1, k) > v)
 			best = s1;
-		} else {
-			lo = 0;
-			hi = m;
-			while (lo < hi) {
-				int64_t mid = lo + (hi - lo) / 2;
-				if (run_dist(&l, m, mid, k) <= v)
-					hi = mid;
-				else
-					lo = mid + 1;
-			}
-			best = row_succ(a, r, lo, k);
-		}
+		else
+			best = row_succ(a, r, lowest_start_within(&l, m, k, v), k);
 	}
 	key->order = start + (uint32_t)best;
 	key->dist = v;
