@@ -404,6 +404,37 @@ jw_strn(struct jw *w, const char *s, size_t n)
 }
 
 void
+jw_strpre(struct jw *w, const char *prefix, size_t pn, const char *s,
+    size_t n)
+{
+#ifdef JW_CHECK_LITERALS
+	if (!all_plain((const unsigned char *)prefix, pn))
+		abort();
+#endif
+	sep(w);
+	if (all_plain((const unsigned char *)s, n)) {
+		size_t need = pn + n + 2;
+		char *p;
+
+		if ((w->buf == NULL || need >= w->cap - w->len || w->failed) &&
+		    grow(w, need) != 0)
+			return;
+		p = w->buf + w->len;
+		*p++ = '"';
+		short_copy(p, prefix, pn);
+		short_copy(p + pn, s, n);
+		p[pn + n] = '"';
+		w->len += need;
+		w->buf[w->len] = '\0';
+		return;
+	}
+	putc1(w, '"');
+	put(w, prefix, pn);
+	put_escaped(w, s, n);
+	putc1(w, '"');
+}
+
+void
 jw_str(struct jw *w, const char *s)
 {
 	jw_strn(w, s, strlen(s));

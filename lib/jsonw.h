@@ -120,6 +120,16 @@ void jw_int(struct jw *w, int64_t v);
 void jw_uint(struct jw *w, uint64_t v);
 void jw_bool(struct jw *w, int v);
 void jw_null(struct jw *w);
+/*
+ * The string prefix + s[0..n): an audit subject ("vehicle:B-XY 123")
+ * without first copying the two together.  The prefix is written in the
+ * source (jw_prefixed(w, "vehicle:", plate)) with nothing in it that JSON
+ * escapes (a SAN=1 build checks); s is escaped as any string.
+ */
+void jw_strpre(struct jw *w, const char *prefix, size_t pn, const char *s,
+    size_t n);
+#define jw_prefixed(w, prefix, s) \
+	jw_strpre((w), "" prefix, sizeof(prefix) - 1, (s), strlen(s))
 /* An RFC 3339 UTC time string ("2026-11-22T08:00:00Z"). */
 void jw_time(struct jw *w, int64_t t);
 /*

@@ -13,19 +13,8 @@
 #include "record_impl.h"
 #include "tariff_load.h"
 
-static void
-subject(struct jw *w, const char *kind, const char *name)
-{
-	char buf[128];
-	size_t kl = strlen(kind), nl = strlen(name);
-
-	if (kl + 1 + nl >= sizeof(buf))
-		nl = sizeof(buf) - kl - 2;
-	memcpy(buf, kind, kl);
-	buf[kl] = ':';
-	memcpy(buf + kl + 1, name, nl);
-	jw_strn(w, buf, kl + 1 + nl);
-}
+/* One subject, "kind:name" (record_impl.h). */
+#define subject(w, kind, name) record_subject((w), kind, (name))
 
 static void
 spot_subjects(struct jw *w, const facility *f, const struct ticket *t)
@@ -899,12 +888,6 @@ void
 record_head(struct jw *w, const char *type, const char *event_id, int64_t ts)
 {
 	head(w, type, event_id, ts);
-}
-
-void
-record_subject(struct jw *w, const char *kind, const char *name)
-{
-	subject(w, kind, name);
 }
 
 void

@@ -6,6 +6,9 @@
 #ifndef PARKD_RECORD_IMPL_H
 #define PARKD_RECORD_IMPL_H
 
+#include <string.h>
+
+#include "jsonw.h"
 #include "record.h"
 
 /* ---- record.c, for record_cap.c ---- */
@@ -13,8 +16,8 @@
 /* Opens a record and its subjects array: {"id":..,"ts":..,"type":..,"subjects":[ */
 void record_head(struct jw *w, const char *type, const char *event_id,
     int64_t ts);
-/* One subject, "kind:name". */
-void record_subject(struct jw *w, const char *kind, const char *name);
+/* One subject, "kind:name"; kind is written in the source ("vehicle"). */
+#define record_subject(w, kind, name) jw_prefixed((w), kind ":", (name))
 /* Closes the subjects and opens data (the caller closes data and the record). */
 void record_data(struct jw *w);
 /* data.spots by name; data.<key> as a gate.  0, or -1 with e set. */

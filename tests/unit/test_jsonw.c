@@ -375,6 +375,89 @@ test_strings(void **state)
 }
 
 /*
+ * A prefixed string (an audit subject) is the prefix and the string
+ * together, escaped as one string would be, at every length of each (the
+ * plain path copies both in short pieces), and grows the buffer.
+ */
+static void
+test_prefixed(void **state)
+{
+	char src[80], want[200];
+	static const char prefix[] = "vehicle:abcdefghijklmnopqrstu";
+	struct jw w;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof src; i++)
+		src[i] = (char)('a' + i % 26);
+	for (size_t pn = 0; pn < sizeof(prefix); pn++) {
+		for (size_t n = 0; n < 40; n++) {
+			jw_init(&w);
+			jw_arr(&w);
+			jw_str(&w, "x");
+			jw_strpre(&w, prefix, pn, src + 1, n);
+			jw_arr_end(&w);
+			snprintf(want, sizeof want, "[\"x\",\"%.*s%.*s\"]",
+			    (int)pn, prefix, (int)n, src + 1);
+			expect(&w, want);
+		}
+	}
+	jw_init(&w);
+	jw_arr(&w);
+	jw_prefixed(&w, "vehicle:", "B-\"X\"\n1");
+	jw_prefixed(&w, "spot:", "caf\xc3\xa9\xff");
+	jw_prefixed(&w, "gate:", "");
+	jw_arr_end(&w);
+	expect(&w, "[\"vehicle:B-\\\"X\\\"\\n1\",\"spot:caf\xc3\xa9\\ufffd\","
+	    "\"gate:\"]");
+	/* Longer than any buffer of the old writer (it cut subjects at 127 bytes). */
+	memset(src, 'z', sizeof src - 1);
+	src[sizeof src - 1] = '\0';
+	jw_init(&w);
+	jw_prefixed(&w, "facility:", src);
+	jw_prefixed(&w, "facility:", src);
+	snprintf(want, sizeof want, "\"facility:%s\"", src);
+	{
+		char *got = jw_take(&w, NULL);
+
+		assert_non_null(got);
+		/* Outside a container no comma: the two follow each other. */
+		assert_int_equal(strlen(got), 2 * strlen(want));
+		assert_memory_equal(got, want, strlen(want));
+		free(got);
+	}
+}
+
+/*
+ * A prefix is a literal with nothing to escape; a SAN=1 build stops on
+ * one that has something.
+ */
+static void
+test_prefix_checked(void **state)
+{
+#ifdef JW_CHECK_LITERALS
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct jw w;
+
+		jw_init(&w);
+		jw_prefixed(&w, "a\"b:", "c");
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+#else
+	(void)state;
+	skip();
+#endif
+}
+
+/*
  * A string that is all escapes is written in linear time (a quadratic
  * writer would take minutes here and trip the test runner's timeout).
  */
@@ -611,6 +694,8 @@ main(void)
 		cmocka_unit_test(test_commas_after_nesting),
 		cmocka_unit_test(test_copies_of_every_length),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_prefixed),
+		cmocka_unit_test(test_prefix_checked),
 		cmocka_unit_test(test_escapes_linear),
 		cmocka_unit_test(test_strings_random),
 		cmocka_unit_test(test_special_at_every_position),
