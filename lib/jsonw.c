@@ -257,7 +257,7 @@ plain_prefix(const unsigned char *s, size_t n)
  * plain byte.  A false answer may be wrong only towards "not plain" (see
  * plain_prefix), which costs the escaping path, never a wrong output.
  */
-static inline int
+static inline __attribute__((always_inline)) int
 all_plain(const unsigned char *s, size_t n)
 {
 	uint64_t v;
@@ -343,14 +343,19 @@ put_escaped(struct jw *w, const char *s, size_t n)
 }
 
 /*
- * "s" then tail (at most 2 bytes): a plain string, the common case, in
- * one copy; anything else escaped.
+ * "prefix s" then tail (at most 2 bytes): a plain string, the common
+ * case, in one copy; anything else escaped.  The prefix is plain (a
+ * literal, jw_strpre); with pn a constant 0 its copy compiles away.
+ * Forced inline, as is all_plain: left to itself gcc 12 inlined this and
+ * then stopped inlining all_plain into it (+0.8 % of a request's
+ * instructions in bench_request).
  */
-static void
-put_string(struct jw *w, const char *s, size_t n, const char *tail, size_t tl)
+static inline __attribute__((always_inline)) void
+put_prefixed(struct jw *w, const char *prefix, size_t pn, const char *s,
+    size_t n, const char *tail, size_t tl)
 {
 	if (all_plain((const unsigned char *)s, n)) {
-		size_t need = n + 1 + tl;
+		size_t need = 1 + pn + n + tl;
 		char *p;
 
 		if ((w->buf == NULL || need >= w->cap - w->len || w->failed) &&
@@ -358,6 +363,8 @@ put_string(struct jw *w, const char *s, size_t n, const char *tail, size_t tl)
 			return;
 		p = w->buf + w->len;
 		*p++ = '"';
+		short_copy(p, prefix, pn);
+		p += pn;
 		short_copy(p, s, n);
 		p += n;
 		/* tail is one or two bytes: no call to memcpy for them. */
@@ -369,8 +376,15 @@ put_string(struct jw *w, const char *s, size_t n, const char *tail, size_t tl)
 		return;
 	}
 	putc1(w, '"');
+	put(w, prefix, pn);
 	put_escaped(w, s, n);
 	put(w, tail, tl);
+}
+
+static void
+put_string(struct jw *w, const char *s, size_t n, const char *tail, size_t tl)
+{
+	put_prefixed(w, "", 0, s, n, tail, tl);
 }
 
 void
@@ -412,26 +426,7 @@ jw_strpre(struct jw *w, const char *prefix, size_t pn, const char *s,
 		abort();
 #endif
 	sep(w);
-	if (all_plain((const unsigned char *)s, n)) {
-		size_t need = pn + n + 2;
-		char *p;
-
-		if ((w->buf == NULL || need >= w->cap - w->len || w->failed) &&
-		    grow(w, need) != 0)
-			return;
-		p = w->buf + w->len;
-		*p++ = '"';
-		short_copy(p, prefix, pn);
-		short_copy(p + pn, s, n);
-		p[pn + n] = '"';
-		w->len += need;
-		w->buf[w->len] = '\0';
-		return;
-	}
-	putc1(w, '"');
-	put(w, prefix, pn);
-	put_escaped(w, s, n);
-	putc1(w, '"');
+	put_prefixed(w, prefix, pn, s, n, "\"", 1);
 }
 
 void

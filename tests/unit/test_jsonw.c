@@ -199,6 +199,41 @@ test_literal_names(void **state)
 	jw_release(&v);
 }
 
+#ifdef JW_CHECK_LITERALS
+/* Runs write in a child and expects it to abort. */
+static void
+expect_abort(void (*write)(struct jw *w))
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct jw w;
+
+		jw_init(&w);
+		write(&w);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+static void
+bad_name(struct jw *w)
+{
+	jw_obj(w);
+	jw_key(w, "a\"b");
+}
+
+static void
+bad_prefix(struct jw *w)
+{
+	jw_prefixed(w, "a\"b:", "c");
+}
+#endif
+
 /*
  * A SAN=1 build checks every literal name: one that would need escaping
  * stops the process rather than write broken JSON.
@@ -206,26 +241,10 @@ test_literal_names(void **state)
 static void
 test_literal_name_checked(void **state)
 {
+	(void)state;
 #ifdef JW_CHECK_LITERALS
-	int status;
-	pid_t pid;
-
-	(void)state;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct jw w;
-
-		jw_init(&w);
-		jw_obj(&w);
-		jw_key(&w, "a\"b");
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
+	expect_abort(bad_name);
 #else
-	(void)state;
 	skip();
 #endif
 }
@@ -434,25 +453,10 @@ test_prefixed(void **state)
 static void
 test_prefix_checked(void **state)
 {
+	(void)state;
 #ifdef JW_CHECK_LITERALS
-	int status;
-	pid_t pid;
-
-	(void)state;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct jw w;
-
-		jw_init(&w);
-		jw_prefixed(&w, "a\"b:", "c");
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
+	expect_abort(bad_prefix);
 #else
-	(void)state;
 	skip();
 #endif
 }
