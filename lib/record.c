@@ -13,9 +13,6 @@
 #include "record_impl.h"
 #include "tariff_load.h"
 
-/* One subject, "kind:name" (record_impl.h). */
-#define subject(w, kind, name) record_subject((w), kind, (name))
-
 static void
 spot_subjects(struct jw *w, const facility *f, const struct ticket *t)
 {
@@ -23,7 +20,7 @@ spot_subjects(struct jw *w, const facility *f, const struct ticket *t)
 
 	for (size_t i = 0; i < t->n_spots; i++) {
 		facility_spot_name(f, t->spots[i], name);
-		subject(w, "spot", name);
+		record_subject(w, "spot", name);
 	}
 }
 
@@ -131,13 +128,13 @@ ticket_event(struct jw *w, const char *type, const char *event_id,
     const struct change *c, const facility *f, int gate)
 {
 	head(w, type, event_id, c->at);
-	subject(w, "vehicle", c->t->plate);
-	subject(w, "ticket", c->t->id);
+	record_subject(w, "vehicle", c->t->plate);
+	record_subject(w, "ticket", c->t->id);
 	if (c->kind == CHG_ENTRY && c->t->reservation[0] != '\0')
-		subject(w, "reservation", c->t->reservation);
+		record_subject(w, "reservation", c->t->reservation);
 	if (gate >= 0) {
 		spot_subjects(w, f, c->t);
-		subject(w, "gate", facility_gate_id(f, gate));
+		record_subject(w, "gate", facility_gate_id(f, gate));
 	}
 	data(w);
 }
@@ -148,7 +145,7 @@ facility_event(struct jw *w, const char *type, const char *event_id,
     const struct change *c, const facility *f)
 {
 	head(w, type, event_id, c->at);
-	subject(w, "facility", facility_name(f));
+	record_subject(w, "facility", facility_name(f));
 	data(w);
 }
 
@@ -204,7 +201,7 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 	case CHG_SPOT:
 		head(w, "spot.status.changed", event_id, c->at);
 		facility_spot_name(f, c->spot, name);
-		subject(w, "spot", name);
+		record_subject(w, "spot", name);
 		data(w);
 		jw_kstr(w, "spot", name);
 		jw_kstr(w, "state", c->in_service ? "in_service" : "out_of_service");
@@ -233,7 +230,7 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 	case CHG_VEHICLE_DELETED:
 	case CHG_VEHICLE_EXPIRED:
 		head(w, registry_event_type(c->kind), event_id, c->at);
-		subject(w, "vehicle", c->plate);
+		record_subject(w, "vehicle", c->plate);
 		data(w);
 		jw_kstr(w, "plate", c->plate);
 		break;

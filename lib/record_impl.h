@@ -6,9 +6,6 @@
 #ifndef PARKD_RECORD_IMPL_H
 #define PARKD_RECORD_IMPL_H
 
-#include <string.h>
-
-#include "jsonw.h"
 #include "record.h"
 
 /* ---- record.c, for record_cap.c ---- */
