@@ -428,21 +428,18 @@ test_prefixed(void **state)
 	jw_arr_end(&w);
 	expect(&w, "[\"vehicle:B-\\\"X\\\"\\n1\",\"spot:caf\xc3\xa9\\ufffd\","
 	    "\"gate:\"]");
-	/* Longer than any buffer of the old writer (it cut subjects at 127 bytes). */
-	memset(src, 'z', sizeof src - 1);
-	src[sizeof src - 1] = '\0';
-	jw_init(&w);
-	jw_prefixed(&w, "facility:", src);
-	jw_prefixed(&w, "facility:", src);
-	snprintf(want, sizeof want, "\"facility:%s\"", src);
+	/* Longer than the buffer the old writer cut subjects at (127 bytes). */
 	{
-		char *got = jw_take(&w, NULL);
+		char name[200], whole[256];
 
-		assert_non_null(got);
-		/* Outside a container no comma: the two follow each other. */
-		assert_int_equal(strlen(got), 2 * strlen(want));
-		assert_memory_equal(got, want, strlen(want));
-		free(got);
+		memset(name, 'z', sizeof name - 1);
+		name[sizeof name - 1] = '\0';
+		jw_init(&w);
+		jw_arr(&w);
+		jw_prefixed(&w, "facility:", name);
+		jw_arr_end(&w);
+		snprintf(whole, sizeof whole, "[\"facility:%s\"]", name);
+		expect(&w, whole);
 	}
 }
 
