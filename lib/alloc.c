@@ -26,7 +26,10 @@
  *    a class on that type: a "channel") and each entry-capable gate, a
  *    tournament tree over the group's rows holds the best row under the
  *    current strategy.  An entry looks at one root per matching group; a
- *    state change refreshes one row's keys and tree paths.  Only the
+ *    state change refreshes one row's keys and tree paths.  When one spot
+ *    changed, a single-spot key needs no search: a freed spot replaces it
+ *    only when better, a taken one only when it was the key (an entry
+ *    takes the key of one gate; the other gates' keys mostly stay).  Only the
  *    current strategy's trees are kept (first needs one gate slot, the
  *    key does not depend on the gate); switching strategy rebuilds them.
  *
@@ -542,9 +545,74 @@ tree_pick(const alloc *a, const struct rkey *keys, uint32_t x, uint32_t y)
 	return key_better(a->strategy, &keys[y], &keys[x]) ? y : x;
 }
 
-/* Refreshes every channel and active slot of row r after a change. */
+/* Replays the tournament from leaf li up after its key changed. */
 static void
-row_refresh(alloc *a, uint32_t r)
+tree_fix(const alloc *a, const struct rkey *keys, uint32_t *t, uint32_t nrows,
+    uint32_t li)
+{
+	for (uint32_t v = (nrows + li) >> 1; v >= 1; v >>= 1) {
+		uint32_t old = t[v];
+
+		t[v] = tree_pick(a, keys, t[2 * v], t[2 * v + 1]);
+		/*
+		 * Another row still wins here with an unchanged key: nothing
+		 * above can change either.
+		 */
+		if (t[v] == old && old != li)
+			break;
+	}
+}
+
+/* The key spot (row r's spot number) would have as a row's only free spot. */
+static void
+spot_key(const alloc *a, uint32_t r, uint32_t spot, int gate,
+    struct rkey *key)
+{
+	struct fac_line l;
+
+	key->order = spot;
+	key->level = facility_row_level_index(a->f, r);
+	key->dist = 0;
+	if (a->strategy != ALLOC_FIRST) {
+		facility_row_line(a->f, r, gate, &l);
+		key->dist = line_at(&l, spot - facility_row_start(a->f, r));
+	}
+}
+
+/*
+ * Row r's key for single spots after one spot became allocatable (freed)
+ * or stopped being so, without a search: the key is the best allocatable
+ * spot in key_better's order, so a freed spot takes its place only when
+ * it beats it, and a taken spot changes it only when it was that spot.
+ * Returns whether *key changed.
+ */
+static int
+key_after_one(const alloc *a, uint32_t r, uint32_t spot, int freed, int gate,
+    struct rkey *key)
+{
+	struct rkey c;
+
+	if (!freed) {
+		if (key->order != spot)
+			return 0;
+		row_key(a, r, 1, gate, key);
+		return 1;
+	}
+	spot_key(a, r, spot, gate, &c);
+	if (!key_better(a->strategy, &c, key))
+		return 0;
+	*key = c;
+	return 1;
+}
+
+/*
+ * Refreshes every channel and active slot of row r after a change: of one
+ * spot (spot, and whether it was freed), or of several (spot NONE).  Runs
+ * of more than one spot are searched again either way: freeing one spot
+ * can join two shorter runs.
+ */
+static void
+row_refresh(alloc *a, uint32_t r, uint32_t spot, int freed)
 {
 	struct group *g = &a->groups[a->row_group[r]];
 	uint32_t li = a->row_local[r];
@@ -554,20 +622,16 @@ row_refresh(alloc *a, uint32_t r)
 		uint32_t k = a->type_k[g->type][ch];
 		for (int slot = 0; slot < nact; slot++) {
 			struct rkey *keys = group_keys(a, g, ch, slot);
-			uint32_t *t = group_tree(a, g, ch, slot);
-			uint32_t v = g->nrows + li;
-			row_key(a, r, k, a->slot_gate[slot], &keys[li]);
-			for (v >>= 1; v >= 1; v >>= 1) {
-				uint32_t old = t[v];
+			int gate = a->slot_gate[slot];
 
-				t[v] = tree_pick(a, keys, t[2 * v], t[2 * v + 1]);
-				/*
-				 * Another row still wins here with an unchanged key:
-				 * nothing above can change either.
-				 */
-				if (t[v] == old && old != li)
-					break;
-			}
+			if (k == 1 && spot != NONE) {
+				if (!key_after_one(a, r, spot, freed, gate,
+				    &keys[li]))
+					continue;
+			} else
+				row_key(a, r, k, gate, &keys[li]);
+			tree_fix(a, keys, group_tree(a, g, ch, slot), g->nrows,
+			    li);
 		}
 	}
 }
@@ -1004,22 +1068,44 @@ change_one(alloc *a, uint32_t spot, int state, int pending)
 	uint32_t row = facility_row_of_spot(a->f, spot);
 
 	if (set_state(a, spot, row, state, pending))
-		row_refresh(a, row);
+		row_refresh(a, row, spot, state == ALLOC_SPOT_FREE);
 }
 
-/* Refreshes the pending dirty row when a change moves to another row. */
+/*
+ * The row whose keys a batch of changes left stale: row NONE while
+ * clean, spot NONE once more than one of its spots changed.
+ */
+struct dirty {
+	uint32_t row, spot;
+	int freed;
+};
+
+/* Notes a change of spot in row; refreshes the last row when it moves on. */
 static void
-mark_dirty(alloc *a, uint32_t *dirty, uint32_t row)
+mark_dirty(alloc *a, struct dirty *d, uint32_t row, uint32_t spot, int freed)
 {
-	if (*dirty != NONE && *dirty != row)
-		row_refresh(a, *dirty);
-	*dirty = row;
+	if (d->row == row) {
+		d->spot = NONE;
+		return;
+	}
+	if (d->row != NONE)
+		row_refresh(a, d->row, d->spot, d->freed);
+	d->row = row;
+	d->spot = spot;
+	d->freed = freed;
+}
+
+static void
+flush_dirty(alloc *a, const struct dirty *d)
+{
+	if (d->row != NONE)
+		row_refresh(a, d->row, d->spot, d->freed);
 }
 
 void
 alloc_take(alloc *a, const uint32_t *spots, size_t n)
 {
-	uint32_t dirty = NONE;
+	struct dirty dirty = { NONE, NONE, 0 };
 
 	for (size_t i = 0; i < n; i++) {
 		uint32_t s = spots[i], row;
@@ -1031,28 +1117,28 @@ alloc_take(alloc *a, const uint32_t *spots, size_t n)
 			continue;
 		row = facility_row_of_spot(a->f, s);
 		if (set_state(a, s, row, ALLOC_SPOT_OCCUPIED, a->st[s] & ST_PENDING))
-			mark_dirty(a, &dirty, row);
+			mark_dirty(a, &dirty, row, s, 0);
 	}
-	if (dirty != NONE)
-		row_refresh(a, dirty);
+	flush_dirty(a, &dirty);
 }
 
 void
 alloc_release(alloc *a, const uint32_t *spots, size_t n)
 {
-	uint32_t dirty = NONE;
+	struct dirty dirty = { NONE, NONE, 0 };
 
 	for (size_t i = 0; i < n; i++) {
 		uint32_t s = spots[i], row;
+		int st;
 		if (s >= a->nspots || (a->st[s] & ST_MASK) != ALLOC_SPOT_OCCUPIED)
 			continue;
 		row = facility_row_of_spot(a->f, s);
-		if (set_state(a, s, row, (a->st[s] & ST_PENDING) ?
-		    ALLOC_SPOT_OUT_OF_SERVICE : ALLOC_SPOT_FREE, 0))
-			mark_dirty(a, &dirty, row);
+		st = (a->st[s] & ST_PENDING) ? ALLOC_SPOT_OUT_OF_SERVICE :
+		    ALLOC_SPOT_FREE;
+		if (set_state(a, s, row, st, 0))
+			mark_dirty(a, &dirty, row, s, st == ALLOC_SPOT_FREE);
 	}
-	if (dirty != NONE)
-		row_refresh(a, dirty);
+	flush_dirty(a, &dirty);
 }
 
 pk_err
