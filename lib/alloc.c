@@ -27,9 +27,10 @@
  *    tournament tree over the group's rows holds the best row under the
  *    current strategy.  An entry looks at one root per matching group; a
  *    state change refreshes one row's keys and tree paths.  When one spot
- *    changed, a single-spot key needs no search: a freed spot replaces it
- *    only when better, a taken one only when it was the key (an entry
- *    takes the key of one gate; the other gates' keys mostly stay).  Only the
+ *    changed, a key is searched again only when a taken spot was in its
+ *    run (an entry takes the key of one gate and channel; the others
+ *    mostly stay); a freed spot adds the few runs through it, and the
+ *    best of them replaces the key only when better.  Only the
  *    current strategy's trees are kept (first needs one gate slot, the
  *    key does not depend on the gate); switching strategy rebuilds them.
  *
@@ -563,42 +564,86 @@ tree_fix(const alloc *a, const struct rkey *keys, uint32_t *t, uint32_t nrows,
 	}
 }
 
-/* The key spot (row r's spot number) would have as a row's only free spot. */
-static void
-spot_key(const alloc *a, uint32_t r, uint32_t spot, int gate,
-    struct rkey *key)
+/* Whether spot i (counted from the row's start) of row r is allocatable. */
+static int
+row_free(const alloc *a, uint32_t r, int64_t i)
 {
+	return (a->words[a->row_word[r] + (uint32_t)i / 64] >>
+	    ((uint32_t)i % 64)) & 1;
+}
+
+/*
+ * The best run of k in row r (of n spots) among those starting at lo ..
+ * hi, all free, in key_better's order; gate's distances.  Run distance
+ * does not rise up to the row's nearest index m and does not fall after
+ * it (row_key): the nearest run is the lowest start reaching the least
+ * distance, the farthest one is at an end.
+ */
+static void
+best_among(const alloc *a, uint32_t r, int64_t n, uint32_t k, int gate,
+    int64_t lo, int64_t hi, struct rkey *key)
+{
+	int64_t m, s = lo, v;
 	struct fac_line l;
 
-	key->order = spot;
 	key->level = facility_row_level_index(a->f, r);
 	key->dist = 0;
 	if (a->strategy != ALLOC_FIRST) {
 		facility_row_line(a->f, r, gate, &l);
-		key->dist = line_at(&l, spot - facility_row_start(a->f, r));
+		/* A run of one spot is as near as that spot, wherever m is. */
+		m = k == 1 ? lo : line_argmin(&l, n);
+		v = run_dist(&l, m, lo, k);
+		if (lo == hi) {
+			/* s = lo */
+		} else if (a->strategy == ALLOC_FARTHEST) {
+			if (run_dist(&l, m, hi, k) > v) {
+				s = hi;
+				v = run_dist(&l, m, hi, k);
+			}
+		} else if (lo < m) {
+			v = run_dist(&l, m, hi < m ? hi : m, k);
+			s = lowest_start_within(&l, m, k, v);
+			if (s < lo)
+				s = lo;
+		}
+		key->dist = v;
 	}
+	key->order = facility_row_start(a->f, r) + (uint32_t)s;
 }
 
 /*
- * Row r's key for single spots after one spot became allocatable (freed)
- * or stopped being so, without a search: the key is the best allocatable
- * spot in key_better's order, so a freed spot takes its place only when
- * it beats it, and a taken spot changes it only when it was that spot.
- * Returns whether *key changed.
+ * Row r's key for runs of k after one spot became allocatable (freed) or
+ * stopped being so, without searching the row unless it must.  The key is
+ * the best run in key_better's order.  Taking a spot removes the runs
+ * through it, so the key changes only when its own run was one of them;
+ * freeing one adds the runs through it (at most k, bounded by its free
+ * neighbours), which take the key's place only when the best of them
+ * beats it.  Returns whether *key changed.
  */
 static int
-key_after_one(const alloc *a, uint32_t r, uint32_t spot, int freed, int gate,
-    struct rkey *key)
+key_after_one(const alloc *a, uint32_t r, uint32_t k, uint32_t spot,
+    int freed, int gate, struct rkey *key)
 {
+	int64_t i, lo, hi, n;
 	struct rkey c;
 
 	if (!freed) {
-		if (key->order != spot)
+		if (key->order == NONE || spot < key->order ||
+		    spot - key->order >= k)
 			return 0;
-		row_key(a, r, 1, gate, key);
+		row_key(a, r, k, gate, key);
 		return 1;
 	}
-	spot_key(a, r, spot, gate, &c);
+	i = lo = hi = spot - facility_row_start(a->f, r);
+	n = facility_row_len(a->f, r);
+	/* The free spots on either side, as many as a run through i uses. */
+	while (i - lo < k - 1 && lo > 0 && row_free(a, r, lo - 1))
+		lo--;
+	while (hi - i < k - 1 && hi + 1 < n && row_free(a, r, hi + 1))
+		hi++;
+	if (hi - lo + 1 < k)
+		return 0;
+	best_among(a, r, n, k, gate, lo, hi - k + 1, &c);
 	if (!key_better(a->strategy, &c, key))
 		return 0;
 	*key = c;
@@ -607,9 +652,7 @@ key_after_one(const alloc *a, uint32_t r, uint32_t spot, int freed, int gate,
 
 /*
  * Refreshes every channel and active slot of row r after a change: of one
- * spot (spot, and whether it was freed), or of several (spot NONE).  Runs
- * of more than one spot are searched again either way: freeing one spot
- * can join two shorter runs.
+ * spot (spot, and whether it was freed), or of several (spot NONE).
  */
 static void
 row_refresh(alloc *a, uint32_t r, uint32_t spot, int freed)
@@ -624,8 +667,8 @@ row_refresh(alloc *a, uint32_t r, uint32_t spot, int freed)
 			struct rkey *keys = group_keys(a, g, ch, slot);
 			int gate = a->slot_gate[slot];
 
-			if (k == 1 && spot != NONE) {
-				if (!key_after_one(a, r, spot, freed, gate,
+			if (spot != NONE) {
+				if (!key_after_one(a, r, k, spot, freed, gate,
 				    &keys[li]))
 					continue;
 			} else
