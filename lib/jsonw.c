@@ -396,7 +396,7 @@ jw_keyn(struct jw *w, const char *key, size_t n)
 }
 
 void
-jw_keyq(struct jw *w, const char *quoted, size_t n)
+jw_keyq_slow(struct jw *w, const char *quoted, size_t n)
 {
 #ifdef JW_CHECK_LITERALS
 	/* The name between the quotes needs no escaping (jsonw.h). */

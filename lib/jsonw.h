@@ -108,7 +108,32 @@ jw_keyv(struct jw *w, const char *key)
  * else does not compile) with nothing in it that JSON escapes; a SAN=1
  * build checks that on every call.  A name in a variable: jw_keyv.
  */
-void jw_keyq(struct jw *w, const char *quoted, size_t n);
+void jw_keyq_slow(struct jw *w, const char *quoted, size_t n);
+
+/*
+ * Inline, so that the name's length is known where it is copied: the copy
+ * is a few moves, not a call (the out-of-line path grows the buffer, and
+ * in a SAN=1 build checks the name).
+ */
+static inline void
+jw_keyq(struct jw *w, const char *quoted, size_t n)
+{
+#ifndef JW_CHECK_LITERALS
+	/* Room for a comma, the name and the NUL. */
+	if (w->buf != NULL && !w->failed && n + 2 < w->cap - w->len) {
+		char *p = w->buf + w->len;
+
+		if (w->comma && w->depth > 0)
+			*p++ = ',';
+		memcpy(p, quoted, n);
+		p[n] = '\0';
+		w->len = (size_t)(p - w->buf) + n;
+		w->comma = 0;
+		return;
+	}
+#endif
+	jw_keyq_slow(w, quoted, n);
+}
 /* "name": and its length, for jw_keyq. */
 #define JW_QUOTED(name)	"\"" name "\":", sizeof(name) + 2
 #define jw_key(w, name)	jw_keyq((w), JW_QUOTED(name))
