@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <uuid/uuid.h>
 
 #include "uuid7.h"
 
@@ -223,11 +224,15 @@ test_format_parse(void **state)
 	memset(back, 0, sizeof(back));
 	assert_int_equal(uuid_parse("00112233-4455-6677-8899-AABBCCDDEEFF", back), 0);
 	assert_memory_equal(u, back, 16);
-	/* Round trip over many values. */
+	/* Every byte value at every position: as libuuid writes it, and back. */
 	for (int k = 0; k < 256; k++) {
+		char ref[UUID_BUFSZ];
+
 		for (int i = 0; i < 16; i++)
 			u[i] = (unsigned char)(k * 31 + i * 7);
 		uuid_format(u, s);
+		uuid_unparse_lower(u, ref);
+		assert_string_equal(s, ref);
 		assert_int_equal(uuid_parse(s, back), 0);
 		assert_memory_equal(u, back, 16);
 	}
