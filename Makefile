@@ -113,7 +113,11 @@ $(BUILD)/gen/webpage.o: $(BUILD)/gen/webpage.c
 $(UNIT_BIN): PKG_INC = $(CORE_PKG_CFLAGS)
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJ) $(CORE_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(PURE_OBJ) $(CORE_A) $(ALL_LDFLAGS) $(UNIT_WRAP) -lcmocka $(CORE_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(UNIT_EXTRA) $(PURE_OBJ) $(CORE_A) $(ALL_LDFLAGS) $(UNIT_WRAP) -lcmocka $(CORE_LIBS)
+
+# test_zone tests daemon/zone.c against the system's time zone files.
+$(BUILD)/tests/test_zone: $(BUILD)/daemon/zone.o
+$(BUILD)/tests/test_zone: UNIT_EXTRA = $(BUILD)/daemon/zone.o
 
 # test_oom fails allocations anywhere in the core: every call to these
 # from the objects it links goes through its own wrappers.

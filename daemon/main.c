@@ -62,6 +62,7 @@ usage(FILE *f)
 struct builder {
 	const char *text;
 	size_t len;
+	struct zone_cache *zone;	/* main's, for every garage it builds */
 };
 
 static garage *
@@ -80,7 +81,7 @@ make_garage(void *ud)
 	if (cfg == NULL)
 		return NULL;
 	/* The zone is the process's, set once by main() before the loop. */
-	g = garage_new(cfg->fac, cfg->tariff, zone_local_time, NULL,
+	g = garage_new(cfg->fac, cfg->tariff, zone_local_time, b->zone,
 	    cfg->strategy, (size_t)cfg->limits.closed_tickets);
 	cfg->fac = NULL;
 	cfg->tariff = NULL;
@@ -335,6 +336,7 @@ main(int argc, char **argv)
 	struct journal_hooks hooks;
 	struct regstore *rs = NULL;
 	struct builder builder;
+	struct zone_cache zone = { 0, 0, 0, 0 };
 	struct journal *j;
 	char err[512];
 	char *text;
@@ -396,6 +398,7 @@ main(int argc, char **argv)
 	hooks.batch = server_on_batch;
 	builder.text = text;
 	builder.len = len;
+	builder.zone = &zone;
 	hooks.make_garage = make_garage;
 	hooks.make_ud = &builder;
 	/* The vehicle registry's store is the journal's side stream. */

@@ -2,6 +2,7 @@
 #include "zone.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,20 +86,76 @@ zone_set(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
-void
-zone_local_time(void *ud, int64_t t, struct local_time *out)
+/* localtime_r of t into *out and its UTC offset; -1 when it cannot. */
+static int
+libc_local(int64_t t, struct local_time *out, long *offset)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	(void)ud;
-	if ((int64_t)tt != t || localtime_r(&tt, &tm) == NULL) {
-		out->wday = -1;
-		out->hour = out->minute = out->second = 0;
-		return;
-	}
+	if ((int64_t)tt != t || localtime_r(&tt, &tm) == NULL)
+		return -1;
 	out->wday = tm.tm_wday;
 	out->hour = tm.tm_hour;
 	out->minute = tm.tm_min;
 	out->second = tm.tm_sec;
+	*offset = tm.tm_gmtoff;
+	return 0;
+}
+
+/*
+ * Whether t + offset read as UTC is what the C library says t is: the
+ * offset in force, and no leap-second correction ("right/" zones count
+ * leap seconds, and so never pass).
+ */
+static int
+offset_holds(int64_t t, long offset)
+{
+	struct local_time lib, sum;
+	long o;
+
+	if (t > INT64_MAX - 86400 || libc_local(t, &lib, &o) != 0 ||
+	    o != offset)
+		return 0;
+	local_time_utc(NULL, t + offset, &sum);
+	return lib.wday == sum.wday && lib.hour == sum.hour &&
+	    lib.minute == sum.minute && lib.second == sum.second;
+}
+
+/*
+ * Fills the cache with t's UTC hour when offset holds at its first and
+ * last second and at t.  Offsets change months apart, and at most once
+ * in any hour: the same offset at both ends means none changed between.
+ */
+static void
+cache_hour(struct zone_cache *c, int64_t t, long offset)
+{
+	int64_t into = t % 3600;
+
+	if (into < 0)
+		into += 3600;
+	c->lo = t - into;
+	c->hi = c->lo + 3599;
+	c->offset = offset;
+	c->valid = offset_holds(c->lo, offset) && offset_holds(c->hi, offset) &&
+	    offset_holds(t, offset);
+}
+
+void
+zone_local_time(void *ud, int64_t t, struct local_time *out)
+{
+	struct zone_cache *c = ud;
+	long offset;
+
+	if (c != NULL && c->valid && t >= c->lo && t <= c->hi) {
+		local_time_utc(NULL, t + c->offset, out);
+		return;
+	}
+	if (libc_local(t, out, &offset) != 0) {
+		out->wday = -1;
+		out->hour = out->minute = out->second = 0;
+		return;
+	}
+	if (c != NULL)
+		cache_hour(c, t, offset);
 }
