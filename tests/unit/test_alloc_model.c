@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "facility_load.h"
+#include "rng.h"
 
 /* ---- a deterministic generator, so that a failing seed reproduces ---- */
 
@@ -19,13 +20,7 @@ static uint64_t rng_state;
 static uint64_t
 rng(void)
 {
-	uint64_t x = rng_state;	/* xorshift64* */
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 2685821657736338717ULL;
+	return tu_rng(&rng_state);
 }
 
 static uint32_t

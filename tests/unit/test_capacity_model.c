@@ -12,6 +12,7 @@
 #include "capacity.h"
 #include "record.h"
 #include "testutil.h"
+#include "rng.h"
 
 /*
  * The garage: row 0 A-01..A-03 regular, row 1 A-04..A-06 regular with ev,
@@ -48,13 +49,7 @@ static uint64_t rng_state;
 static uint64_t
 rng(void)
 {
-	uint64_t x = rng_state;	/* xorshift64* */
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 2685821657736338717ULL;
+	return tu_rng(&rng_state);
 }
 
 static uint32_t

@@ -20,6 +20,7 @@
 #define free(p) fa_free(p)
 #include "omap.c"
 #include "registry.c"
+#include "rng.h"
 #undef malloc
 #undef calloc
 #undef realloc
@@ -790,13 +791,7 @@ static uint64_t rng_state;
 static uint64_t
 rng(void)
 {
-	uint64_t x = rng_state;	/* xorshift64* */
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 2685821657736338717ULL;
+	return tu_rng(&rng_state);
 }
 
 #define NP 40

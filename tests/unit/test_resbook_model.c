@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "resbook.h"
+#include "rng.h"
 
 /* ---- a deterministic generator, so that a failing seed reproduces ---- */
 
@@ -18,13 +19,7 @@ static uint64_t rng_state;
 static uint64_t
 rng(void)
 {
-	uint64_t x = rng_state;	/* xorshift64* */
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 2685821657736338717ULL;
+	return tu_rng(&rng_state);
 }
 
 static uint32_t

@@ -59,6 +59,7 @@ t_realloc(void *p, size_t n)
 #define realloc t_realloc
 #include "dict.c"
 #include "waitlist.c"
+#include "rng.h"
 #undef malloc
 #undef calloc
 #undef realloc
@@ -1340,13 +1341,7 @@ static uint64_t rng_state;
 static uint64_t
 rng(void)
 {
-	uint64_t x = rng_state;	/* xorshift64* */
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 2685821657736338717ULL;
+	return tu_rng(&rng_state);
 }
 
 static uint32_t

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "rng.h"
 #include "zone.h"
 
 static void
@@ -50,18 +51,11 @@ walk(struct zone_cache *c, int64_t from, int64_t to)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
+/* An instant of 1900 .. 2100. */
 static int64_t
 rnd_time(void)
 {
-	uint64_t x = rng_state;		/* xorshift64* */
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	/* 1900 .. 2100 */
-	return -2208988800LL + (int64_t)((x * 2685821657736338717ULL) %
-	    6311433600ULL);
+	return -2208988800LL + (int64_t)(tu_rng(&rng_state) % 6311433600ULL);
 }
 
 /* Berlin changes its offset at 01:00 UTC: both hours around are cached. */
