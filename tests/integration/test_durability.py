@@ -1008,11 +1008,18 @@ def test_none_durability_writes_changes_together_and_on_its_own():
         d.proc.send_signal(signal.SIGHUP)
         d.wait_log("reloaded file=")
         b0 = metrics(http_port)["parkd_journal_batches_total"]
+        t0 = time.monotonic()
         for i in range(50):
             c.ok("exit", gate="south", plate="LAZY%d" % i)
+        took = time.monotonic() - t0
         time.sleep(0.05)
-        # Most alone (two may share one when a write is slow).
-        assert metrics(http_port)["parkd_journal_batches_total"] - b0 > 25
+        # More batches than a 100 ms delay would allow in that time.  How
+        # many more depends on the machine: changes share a batch while
+        # the pool's write of the one before is still running, which on a
+        # busy machine (the ASan daemon, two cores) is often; mostly they
+        # are one each (37-50 of 50 on an idle machine, 7 once under load).
+        batches = metrics(http_port)["parkd_journal_batches_total"] - b0
+        assert batches > took / 0.1 + 2, (batches, took)
         c.close()
     finally:
         d.close()
