@@ -573,6 +573,28 @@ row_free(const alloc *a, uint32_t r, int64_t i)
 }
 
 /*
+ * The starts *lo .. *hi of the runs of k through spot i of row r (of n
+ * spots), i itself free: its free neighbours, as many as such a run uses.
+ * Returns 0 when there is no such run.
+ */
+static int
+runs_through(const alloc *a, uint32_t r, int64_t n, int64_t i, uint32_t k,
+    int64_t *lo, int64_t *hi)
+{
+	int64_t l = i, h = i;
+
+	while (i - l < k - 1 && l > 0 && row_free(a, r, l - 1))
+		l--;
+	while (h - i < k - 1 && h + 1 < n && row_free(a, r, h + 1))
+		h++;
+	if (h - l + 1 < k)
+		return 0;
+	*lo = l;
+	*hi = h - k + 1;
+	return 1;
+}
+
+/*
  * The best run of k in row r (of n spots) among those starting at lo ..
  * hi, all free, in key_better's order; gate's distances.  Run distance
  * does not rise up to the row's nearest index m and does not fall after
@@ -583,7 +605,7 @@ static void
 best_among(const alloc *a, uint32_t r, int64_t n, uint32_t k, int gate,
     int64_t lo, int64_t hi, struct rkey *key)
 {
-	int64_t m, s = lo, v;
+	int64_t m, s = lo, v, vhi;
 	struct fac_line l;
 
 	key->level = facility_row_level_index(a->f, r);
@@ -593,14 +615,12 @@ best_among(const alloc *a, uint32_t r, int64_t n, uint32_t k, int gate,
 		/* A run of one spot is as near as that spot, wherever m is. */
 		m = k == 1 ? lo : line_argmin(&l, n);
 		v = run_dist(&l, m, lo, k);
-		if (lo == hi) {
-			/* s = lo */
-		} else if (a->strategy == ALLOC_FARTHEST) {
-			if (run_dist(&l, m, hi, k) > v) {
+		if (lo < hi && a->strategy == ALLOC_FARTHEST) {
+			if ((vhi = run_dist(&l, m, hi, k)) > v) {
 				s = hi;
-				v = run_dist(&l, m, hi, k);
+				v = vhi;
 			}
-		} else if (lo < m) {
+		} else if (lo < hi && lo < m) {
 			v = run_dist(&l, m, hi < m ? hi : m, k);
 			s = lowest_start_within(&l, m, k, v);
 			if (s < lo)
@@ -612,47 +632,13 @@ best_among(const alloc *a, uint32_t r, int64_t n, uint32_t k, int gate,
 }
 
 /*
- * Row r's key for runs of k after one spot became allocatable (freed) or
- * stopped being so, without searching the row unless it must.  The key is
- * the best run in key_better's order.  Taking a spot removes the runs
- * through it, so the key changes only when its own run was one of them;
- * freeing one adds the runs through it (at most k, bounded by its free
- * neighbours), which take the key's place only when the best of them
- * beats it.  Returns whether *key changed.
- */
-static int
-key_after_one(const alloc *a, uint32_t r, uint32_t k, uint32_t spot,
-    int freed, int gate, struct rkey *key)
-{
-	int64_t i, lo, hi, n;
-	struct rkey c;
-
-	if (!freed) {
-		if (key->order == NONE || spot < key->order ||
-		    spot - key->order >= k)
-			return 0;
-		row_key(a, r, k, gate, key);
-		return 1;
-	}
-	i = lo = hi = spot - facility_row_start(a->f, r);
-	n = facility_row_len(a->f, r);
-	/* The free spots on either side, as many as a run through i uses. */
-	while (i - lo < k - 1 && lo > 0 && row_free(a, r, lo - 1))
-		lo--;
-	while (hi - i < k - 1 && hi + 1 < n && row_free(a, r, hi + 1))
-		hi++;
-	if (hi - lo + 1 < k)
-		return 0;
-	best_among(a, r, n, k, gate, lo, hi - k + 1, &c);
-	if (!key_better(a->strategy, &c, key))
-		return 0;
-	*key = c;
-	return 1;
-}
-
-/*
  * Refreshes every channel and active slot of row r after a change: of one
- * spot (spot, and whether it was freed), or of several (spot NONE).
+ * spot (spot, and whether it was freed), or of several (spot NONE).  A
+ * key is the best run in key_better's order, so one spot's change needs
+ * no search unless it must: taking a spot removes only the runs through
+ * it, and changes a key only when its run was one of them; freeing one
+ * adds only the runs through it, whose best replaces a key only when
+ * better.
  */
 static void
 row_refresh(alloc *a, uint32_t r, uint32_t spot, int freed)
@@ -660,19 +646,35 @@ row_refresh(alloc *a, uint32_t r, uint32_t spot, int freed)
 	struct group *g = &a->groups[a->row_group[r]];
 	uint32_t li = a->row_local[r];
 	int nact = active_slots(a);
+	int64_t n = facility_row_len(a->f, r), i = 0, lo = 0, hi = 0;
 
+	if (spot != NONE)
+		i = spot - facility_row_start(a->f, r);
 	for (uint32_t ch = 0; ch < a->type_nk[g->type]; ch++) {
 		uint32_t k = a->type_k[g->type][ch];
+
+		/* A freed spot that completes no run of k changes no key of k. */
+		if (spot != NONE && freed &&
+		    !runs_through(a, r, n, i, k, &lo, &hi))
+			continue;
 		for (int slot = 0; slot < nact; slot++) {
-			struct rkey *keys = group_keys(a, g, ch, slot);
+			struct rkey *keys = group_keys(a, g, ch, slot), c;
+			struct rkey *key = &keys[li];
 			int gate = a->slot_gate[slot];
 
-			if (spot != NONE) {
-				if (!key_after_one(a, r, k, spot, freed, gate,
-				    &keys[li]))
+			if (spot == NONE) {
+				row_key(a, r, k, gate, key);
+			} else if (!freed) {
+				if (key->order == NONE || spot < key->order ||
+				    spot - key->order >= k)
 					continue;
-			} else
-				row_key(a, r, k, gate, &keys[li]);
+				row_key(a, r, k, gate, key);
+			} else {
+				best_among(a, r, n, k, gate, lo, hi, &c);
+				if (!key_better(a->strategy, &c, key))
+					continue;
+				*key = c;
+			}
 			tree_fix(a, keys, group_tree(a, g, ch, slot), g->nrows,
 			    li);
 		}

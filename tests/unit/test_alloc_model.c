@@ -510,10 +510,15 @@ run_fragmented(uint64_t seed, int ops)
 	    "{\"id\": \"b\", \"role\": \"both\", \"level\": 1, \"x\": %u, \"y\": 3},"
 	    "{\"id\": \"c\", \"role\": \"entry\", \"level\": 0, \"x\": 500, \"y\": 0}"
 	    "], \"rows\": [", rnd(300), rnd(300));
+	/*
+	 * Row 1 fills whole bitmap words, so that a look past its last spot
+	 * would read the next row's first word.
+	 */
 	for (int i = 0; i < 4; i++)
 		gen_printf(&g, "%s{\"level\": %d, \"zone\": \"R%d\", \"type\": \"lane\","
 		    " \"count\": %u, \"x\": %u, \"y\": %d, \"dx\": %s, \"dy\": %s}",
-		    i ? "," : "", i % 2, i, 60 + rnd(300), rnd(50), i,
+		    i ? "," : "", i % 2, i, i == 1 ? 64 * (1 + rnd(4)) : 60 + rnd(300),
+		    rnd(50), i,
 		    i == 3 ? "-1" : "1", i == 2 ? "1" : "0");
 	gen_printf(&g, "]}, \"vehicles\": {");
 	for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++)
