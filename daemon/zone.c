@@ -103,32 +103,40 @@ libc_local(int64_t t, struct local_time *out, long *offset)
 	return 0;
 }
 
+/* Whether t + offset read as UTC gives the local time lib. */
+static int
+sum_matches(int64_t t, long offset, const struct local_time *lib)
+{
+	struct local_time sum;
+
+	local_time_utc(NULL, t + offset, &sum);
+	return lib->wday == sum.wday && lib->hour == sum.hour &&
+	    lib->minute == sum.minute && lib->second == sum.second;
+}
+
 /*
- * Whether t + offset read as UTC is what the C library says t is: the
- * offset in force, and no leap-second correction ("right/" zones count
- * leap seconds, and so never pass).
+ * Whether the C library puts t at offset, with no leap-second correction
+ * ("right/" zones count leap seconds, and so never pass).
  */
 static int
 offset_holds(int64_t t, long offset)
 {
-	struct local_time lib, sum;
+	struct local_time lib;
 	long o;
 
-	if (t > INT64_MAX - 86400 || libc_local(t, &lib, &o) != 0 ||
-	    o != offset)
-		return 0;
-	local_time_utc(NULL, t + offset, &sum);
-	return lib.wday == sum.wday && lib.hour == sum.hour &&
-	    lib.minute == sum.minute && lib.second == sum.second;
+	return t <= INT64_MAX - 86400 && libc_local(t, &lib, &o) == 0 &&
+	    o == offset && sum_matches(t, offset, &lib);
 }
 
 /*
- * Fills the cache with t's UTC hour when offset holds at its first and
- * last second and at t.  Offsets change months apart, and at most once
- * in any hour: the same offset at both ends means none changed between.
+ * Fills the cache with t's UTC hour (the C library put t at offset, local
+ * time lib) when the offset holds at the hour's first and last second and
+ * at t.  Offsets change months apart, and at most once in any hour: the
+ * same offset at both ends means none changed between.
  */
 static void
-cache_hour(struct zone_cache *c, int64_t t, long offset)
+cache_hour(struct zone_cache *c, int64_t t, long offset,
+    const struct local_time *lib)
 {
 	int64_t into = t % 3600;
 
@@ -137,8 +145,8 @@ cache_hour(struct zone_cache *c, int64_t t, long offset)
 	c->lo = t - into;
 	c->hi = c->lo + 3599;
 	c->offset = offset;
-	c->valid = offset_holds(c->lo, offset) && offset_holds(c->hi, offset) &&
-	    offset_holds(t, offset);
+	c->valid = sum_matches(t, offset, lib) && offset_holds(c->lo, offset) &&
+	    offset_holds(c->hi, offset);
 }
 
 void
@@ -157,5 +165,5 @@ zone_local_time(void *ud, int64_t t, struct local_time *out)
 		return;
 	}
 	if (c != NULL)
-		cache_hour(c, t, offset);
+		cache_hour(c, t, offset, out);
 }
