@@ -25,7 +25,8 @@
 #   audit on/off   parkd at 64 connections, durability none, audit to a
 #                  second private redis-server (unpinned) against audit off
 # Each row also shows the measured server's own CPU time (user + system,
-# every thread) per request over the measured seconds, and in the audit
+# every thread) per request over the measured seconds, the user part of it
+# (the server's own code; the rest is the kernel's), and in the audit
 # rows the audit Redis's: on two cores a lower rate can be the server's own
 # cost or CPU taken by another process, and this tells which.
 # Then build/bench/bench_alloc (the core at up to a million spots), so a
@@ -194,11 +195,12 @@ stop_parkd() {
 	fi
 }
 
-# One load run: sets LOAD_RES to "req_per_s p99_us" ("0 0" on failure).
+# One load run: sets LOAD_RES to "req_per_s p99_us cpu_us audit_cpu_us
+# user_us" (the last three a request; "0 0 0 0 0" on failure).
 # Args: mode port conns pipeline [more loadgen args].  Not in a subshell:
 # it sets status.
 load() {
-	local mode=$1 port=$2 conns=$3 pipe=$4 out=$TMP/load.txt res lg c0 c1 a0 a1
+	local mode=$1 port=$2 conns=$3 pipe=$4 out=$TMP/load.txt res lg c0 c1 a0 a1 u0 u1
 	shift 4
 	"${LG_PIN[@]}" "$LOADGEN" -m "$mode" -p "$port" -c "$conns" -t 1 -P "$pipe" \
 	    -d "$SECS" -w "$WARMUP" "$@" > "$out" 2>&1 &
@@ -208,9 +210,11 @@ load() {
 	# starved of CPU by another process on the machine.
 	sleep "$WARMUP"
 	c0=$(cpu_ticks "$SERVER_PID")
+	u0=$(user_ticks "$SERVER_PID")
 	a0=$(cpu_ticks "${APID:-0}")
 	wait "$lg"
 	c1=$(cpu_ticks "$SERVER_PID")
+	u1=$(user_ticks "$SERVER_PID")
 	a1=$(cpu_ticks "${APID:-0}")
 	res=$(sed -n 's/^RESULT //p' "$out")
 	case $res in
@@ -220,19 +224,25 @@ load() {
 		status=1 ;;
 	esac
 	if [ -z "$res" ]; then
-		LOAD_RES="0 0 0 0"
+		LOAD_RES="0 0 0 0 0"
 		return
 	fi
 	LOAD_RES=$(printf '%s\n' "$res" | tr ' ' '\n' | awk -F= -v ticks=$((c1 - c0)) \
-	    -v aticks=$((a1 - a0)) -v hz="$(getconf CLK_TCK)" '
+	    -v aticks=$((a1 - a0)) -v uticks=$((u1 - u0)) -v hz="$(getconf CLK_TCK)" '
 	    $1 == "req_per_s" { r = $2 } $1 == "p99_us" { p = $2 } $1 == "requests" { n = $2 }
-	    END { if (n == 0) { printf "%.0f %.0f 0.0 0.0\n", r, p; exit }
-	          printf "%.0f %.0f %.1f %.1f\n", r, p, ticks / hz * 1e6 / n, aticks / hz * 1e6 / n }')
+	    END { if (n == 0) { printf "%.0f %.0f 0.0 0.0 0.0\n", r, p; exit }
+	          printf "%.0f %.0f %.1f %.1f %.1f\n", r, p, ticks / hz * 1e6 / n,
+	              aticks / hz * 1e6 / n, uticks / hz * 1e6 / n }')
 }
 
 # utime + stime of a process, in clock ticks (0 when it is gone or pid 0).
 cpu_ticks() {
 	[ "$1" != 0 ] && awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# utime alone: what the server's own code took, the rest being the kernel's.
+user_ticks() {
+	[ "$1" != 0 ] && awk '{ print $14 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -286,24 +296,25 @@ TABLE=()
 # each side's rate and of the ratio B/A of each pair, and the p99 ranges.
 #   row LABEL -- A-side args -- B-side args
 row() {
-	local label=$1 a=() b=() ra=() rb=() pa=() pb=() ca=() cb=() xb=() rr=() i x y _
+	local label=$1 a=() b=() ra=() rb=() pa=() pb=() ca=() cb=() xb=() ua=() ub=() rr=() i x y _
 	shift 2
 	while [ "$1" != -- ]; do a+=("$1"); shift; done
 	shift
 	b=("$@")
 	for i in $(seq "$REPS"); do
 		side "${a[@]}"
-		read -r x 'pa[i]' 'ca[i]' _ <<<"$LOAD_RES"
+		read -r x 'pa[i]' 'ca[i]' _ 'ua[i]' <<<"$LOAD_RES"
 		side "${b[@]}"
-		read -r y 'pb[i]' 'cb[i]' 'xb[i]' <<<"$LOAD_RES"
+		read -r y 'pb[i]' 'cb[i]' 'xb[i]' 'ub[i]' <<<"$LOAD_RES"
 		ra[i]=$x
 		rb[i]=$y
 		rr[i]=$(ratio "$y" "$x")
 	done
-	TABLE+=("$(printf '%-40s %15s %15s %11s  p99 us %s | %s; server CPU us/req %s | %s%s' \
+	TABLE+=("$(printf '%-40s %15s %15s %11s  p99 us %s | %s; server CPU us/req %s | %s (user %s | %s)%s' \
 	    "$label" "$(range "${ra[@]}")" "$(range "${rb[@]}")" "$(range "${rr[@]}")" \
 	    "$(range "${pa[@]}")" "$(range "${pb[@]}")" \
 	    "$(range "${ca[@]}")" "$(range "${cb[@]}")" \
+	    "$(range "${ua[@]}")" "$(range "${ub[@]}")" \
 	    "$(case " ${xb[*]} " in *" 0.0 "*) ;; *) echo "; audit Redis $(range "${xb[@]}")" ;; esac)")")
 	LAST_B=$(printf '%s\n' "${rb[@]}" | sort -n | head -1)
 }
@@ -340,7 +351,8 @@ for r in "${TABLE[@]}"; do echo "$r"; done
 echo "(ranges over the runs; B/A of each pair of runs made one after the other;"
 echo " the paced row: half of parkd's slowest pipeline-1 run, look at its p99;"
 echo " server CPU: the measured server process's user+system time over the measured"
-echo " seconds per request, all its threads; an audit row's Redis is not in it, but"
+echo " seconds per request, all its threads, and of it the user time (the rest is the"
+echo " kernel's: sockets, the journal's writes); an audit row's Redis is not in it, but"
 echo " shown after it: on a machine with two cores it competes with parkd for them)"
 
 if want alloc; then
