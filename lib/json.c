@@ -247,6 +247,30 @@ json_arena_live(void)
 	return arena.live;
 }
 
+/* A tree is about to be built: its blocks come from the arena. */
+static void
+arena_build_begin(void)
+{
+	arena.whole = NULL;
+	arena.spilled = 0;
+	arena.building = 1;
+}
+
+/*
+ * tree was built (building already off); live_before is what the arena
+ * held before.  When every block of the tree is in the arena and nothing
+ * else is (live counts none without the hooks installed: no tree is made
+ * of no blocks), json_tree_free may empty the arena at once.
+ */
+static void
+arena_build_end(const cJSON *tree, size_t live_before)
+{
+	if (live_before == 0 && arena.live > 0 && !arena.spilled) {
+		arena.whole = tree;
+		arena.whole_blocks = arena.live;
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* The parser                                                          */
 /* ------------------------------------------------------------------ */
@@ -1051,9 +1075,7 @@ json_parse_ex(const char *s, size_t len, const char *name, const char *root,
 	p.s = s;
 	p.len = len;
 	p.raw = raw;
-	arena.whole = NULL;
-	arena.spilled = 0;
-	arena.building = 1;
+	arena_build_begin();
 	rc = p_text(&p, &tree);
 	arena.building = 0;
 	if (rc != 0) {
@@ -1074,15 +1096,7 @@ json_parse_ex(const char *s, size_t len, const char *name, const char *root,
 			free(d.names);
 	}
 	if (rc == 0) {
-		/*
-		 * Every block of the tree is in the arena, and nothing else is
-		 * (live counts none without the hooks installed: no tree is
-		 * made of no blocks).
-		 */
-		if (live_before == 0 && arena.live > 0 && !arena.spilled) {
-			arena.whole = tree;
-			arena.whole_blocks = arena.live;
-		}
+		arena_build_end(tree, live_before);
 		return tree;
 	}
 	if (rc < 0)
@@ -1091,6 +1105,123 @@ json_parse_ex(const char *s, size_t len, const char *name, const char *root,
 		dup_error(&d, root, e);
 	cJSON_Delete(tree);
 	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The cursor (json_scan)                                              */
+/* ------------------------------------------------------------------ */
+
+/* A parse positioned where the cursor is, after its whitespace. */
+static void
+scan_parse(const struct json_scan *sc, struct parse *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->s = sc->s;
+	p->len = sc->len;
+	p->pos = sc->pos;
+	skip_ws(p);
+}
+
+static void
+scan_ws(struct json_scan *sc)
+{
+	while (sc->pos < sc->len && is_ws(sc->s[sc->pos]))
+		sc->pos++;
+}
+
+int
+json_scan_begin(struct json_scan *sc, const char *s, size_t len)
+{
+	sc->s = s;
+	sc->len = len;
+	sc->pos = 0;
+	return utf8_valid_prefix(s, len) == len ? 0 : -1;
+}
+
+int
+json_scan_byte(struct json_scan *sc, char c)
+{
+	scan_ws(sc);
+	if (sc->pos >= sc->len || sc->s[sc->pos] != c)
+		return -1;
+	sc->pos++;
+	return 0;
+}
+
+int
+json_scan_peek(struct json_scan *sc)
+{
+	scan_ws(sc);
+	return sc->pos < sc->len ? (unsigned char)sc->s[sc->pos] : -1;
+}
+
+int
+json_scan_end(struct json_scan *sc)
+{
+	scan_ws(sc);
+	return sc->pos == sc->len ? 0 : -1;
+}
+
+int
+json_scan_plain(struct json_scan *sc, const char **body, size_t *n)
+{
+	const unsigned char *s = (const unsigned char *)sc->s;
+	size_t i;
+
+	scan_ws(sc);
+	if (sc->pos >= sc->len || s[sc->pos] != '"')
+		return -1;
+	/* p_string's scan: a quote ends it, a backslash or control does not. */
+	for (i = sc->pos + 1; i < sc->len && !string_special[s[i]]; i++)
+		;
+	if (i >= sc->len || s[i] != '"')
+		return -1;
+	*body = sc->s + sc->pos + 1;
+	*n = i - sc->pos - 1;
+	sc->pos = i + 1;
+	return 0;
+}
+
+int
+json_scan_scalar(struct json_scan *sc, size_t *off, size_t *n)
+{
+	struct parse p;
+
+	scan_parse(sc, &p);
+	if (p.pos >= p.len || p.s[p.pos] == '{' || p.s[p.pos] == '[')
+		return -1;
+	*off = p.pos;
+	/* Depth does not matter to a value that holds none. */
+	if (p_value(&p, 0, -1, NULL) != 0)
+		return -1;
+	*n = p.pos - *off;
+	sc->pos = p.pos;
+	return 0;
+}
+
+cJSON *
+json_scan_object(struct json_scan *sc, int depth)
+{
+	struct parse p;
+	cJSON *tree = NULL;
+	size_t live_before = arena.live;
+	int rc;
+
+	scan_parse(sc, &p);
+	if (p.pos >= p.len || p.s[p.pos] != '{')
+		return NULL;
+	arena_build_begin();
+	rc = p_object(&p, depth, -1, &tree);
+	arena.building = 0;
+	if (rc != 0)
+		return NULL;		/* p_object freed what it built */
+	if (p.check_dups) {
+		cJSON_Delete(tree);
+		return NULL;
+	}
+	arena_build_end(tree, live_before);
+	sc->pos = p.pos;
+	return tree;
 }
 
 cJSON *

@@ -101,6 +101,48 @@ cJSON *json_parse_ex(const char *s, size_t len, const char *name,
     const char *root, struct json_raw *raw, struct jerr *e);
 
 /*
+ * A cursor for a caller that reads one simple shape of text itself and
+ * leaves every other text to json_parse_ex (rpc_parse's lone request):
+ * each step checks what it passes over exactly as json_parse_ex would, and
+ * returns -1 both where the text is invalid and where it is not of the
+ * simple form the step reads.  No messages: on -1 the caller parses the
+ * whole text again with json_parse_ex, which gives the answer and says
+ * why.  Every step but json_scan_end skips whitespace first.
+ */
+struct json_scan {
+	const char *s;
+	size_t len;
+	size_t pos;		/* the next byte to read */
+};
+/* Starts at s; -1 when s is not valid UTF-8 (json_parse_ex refuses it). */
+int json_scan_begin(struct json_scan *sc, const char *s, size_t len);
+/* The byte c. */
+int json_scan_byte(struct json_scan *sc, char c);
+/* The next byte after whitespace (not consumed); -1 at the end. */
+int json_scan_peek(struct json_scan *sc);
+/* Nothing but whitespace is left. */
+int json_scan_end(struct json_scan *sc);
+/*
+ * A string with no escape in it: its body (between the quotes, in the
+ * text, not terminated) at *body, *n bytes.
+ */
+int json_scan_plain(struct json_scan *sc, const char **body, size_t *n);
+/*
+ * A string, a number or a literal (true, false, null), checked and not
+ * built; its text is s[*off, *off + *n).  Arrays and objects: -1.
+ */
+int json_scan_scalar(struct json_scan *sc, size_t *off, size_t *n);
+/*
+ * An object, built into the tree json_parse_ex would build of it (from
+ * the arena when installed, freed with json_tree_free), nested at depth
+ * (its own level: 2 for a member of the top-level object).  NULL when
+ * the text is invalid there, out of memory, or the object repeats a name
+ * or has more members than are compared as they come (json_parse_ex finds
+ * and names the duplicate).
+ */
+cJSON *json_scan_object(struct json_scan *sc, int depth);
+
+/*
  * The scratch arena: cJSON makes one allocation per node and per string,
  * two dozen for a request line.  Once installed, the trees json_parse
  * builds take their memory from a block of JSON_ARENA_BYTES reused from

@@ -178,8 +178,108 @@ check_top(const cJSON *root, const struct json_raw *raw, rpc_msg *m)
 	return m->err == PK_OK ? 0 : -1;
 }
 
-rpc_msg *
-rpc_parse(const char *line, size_t len)
+/* The members of a request, as parse_lone tells them apart. */
+enum { M_JSONRPC, M_ID, M_METHOD, M_PARAMS };
+
+static int
+member_of(const char *k, size_t n)
+{
+	switch (n) {
+	case 2:
+		return memcmp(k, "id", 2) == 0 ? M_ID : -1;
+	case 6:
+		return memcmp(k, "method", 6) == 0 ? M_METHOD :
+		    memcmp(k, "params", 6) == 0 ? M_PARAMS : -1;
+	case 7:
+		return memcmp(k, "jsonrpc", 7) == 0 ? M_JSONRPC : -1;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * The line as almost every line is: one request object whose envelope is
+ * read in place, with only params built into a tree (about half of what
+ * the whole tree cost, 2 000 instructions of a gate's request).  It takes
+ * names without escapes, each once and none unknown; "jsonrpc" written
+ * "2.0"; an id that is a string, a number or null; a method of plain
+ * characters shorter than RPC_METHOD_SHORT; params absent or an object.
+ * 1 with m filled as the general path fills it; 0 for every other line,
+ * valid or not, and when out of memory: the general path answers those,
+ * with its messages.
+ */
+static int
+parse_lone(const char *line, size_t len, rpc_msg *m)
+{
+	struct json_scan sc;
+	const char *method = NULL, *k;
+	size_t id_off = 0, id_len = 0, mlen = 0, kn;
+	cJSON *params = NULL;
+	unsigned seen = 0;
+	rpc_req *r = &m->one;
+	int which, c;
+
+	if (json_scan_begin(&sc, line, len) != 0 || json_scan_byte(&sc, '{') != 0)
+		return 0;
+	do {
+		if (json_scan_plain(&sc, &k, &kn) != 0 ||
+		    (which = member_of(k, kn)) < 0 || (seen & (1u << which)) ||
+		    json_scan_byte(&sc, ':') != 0)
+			goto general;
+		seen |= 1u << which;
+		switch (which) {
+		case M_JSONRPC:
+			if (json_scan_plain(&sc, &k, &kn) != 0 || kn != 3 ||
+			    memcmp(k, "2.0", 3) != 0)
+				goto general;
+			break;
+		case M_ID:
+			c = json_scan_peek(&sc);
+			if (c == 't' || c == 'f' ||
+			    json_scan_scalar(&sc, &id_off, &id_len) != 0)
+				goto general;
+			break;
+		case M_METHOD:
+			if (json_scan_plain(&sc, &method, &mlen) != 0 ||
+			    mlen == 0 || mlen >= RPC_METHOD_SHORT)
+				goto general;
+			break;
+		default:
+			if (json_scan_peek(&sc) != '{' ||
+			    (params = json_scan_object(&sc, 2)) == NULL)
+				goto general;
+			break;
+		}
+	} while (json_scan_byte(&sc, ',') == 0);
+	if (json_scan_byte(&sc, '}') != 0 || json_scan_end(&sc) != 0 ||
+	    method == NULL)
+		goto general;
+	r->id = NULL;
+	if (seen & (1u << M_ID)) {
+		if (id_len < sizeof(r->id_short))
+			r->id = r->id_short;
+		else if ((r->id = malloc(id_len + 1)) == NULL)
+			goto general;
+		memcpy(r->id, line + id_off, id_len);
+		r->id[id_len] = '\0';
+	}
+	memcpy(m->method_short, method, mlen);
+	m->method_short[mlen] = '\0';
+	r->method = m->method_short;
+	r->params = params;
+	r->err = PK_OK;
+	r->errmsg[0] = '\0';
+	m->root = params;
+	m->reqs = r;
+	m->n = 1;
+	return 1;
+general:
+	json_tree_free(params);
+	return 0;
+}
+
+static rpc_msg *
+parse_line(const char *line, size_t len, int fast)
 {
 	struct json_raw raw = { .key = "id", .max = RPC_MAX_BATCH };
 	struct jerr e;
@@ -198,6 +298,8 @@ rpc_parse(const char *line, size_t len)
 		return NULL;
 	memset(m, 0, offsetof(rpc_msg, errmsg));
 	m->errmsg[0] = '\0';
+	if (fast && parse_lone(line, len, m))
+		return m;
 	e = (struct jerr){ m->errmsg, sizeof m->errmsg, 0 };
 	if ((m->root = json_parse_ex(line, len, "", "", &raw, &e)) == NULL ||
 	    check_top(m->root, &raw, m) != 0) {
@@ -237,6 +339,18 @@ fail:
 	free(raw.spans);
 	rpc_msg_free(m);
 	return NULL;
+}
+
+rpc_msg *
+rpc_parse(const char *line, size_t len)
+{
+	return parse_line(line, len, 1);
+}
+
+rpc_msg *
+rpc_parse_general(const char *line, size_t len)
+{
+	return parse_line(line, len, 0);
 }
 
 /* ------------------------------------------------------------------ */

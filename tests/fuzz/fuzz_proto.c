@@ -12,7 +12,9 @@
  *   - every response or notification line built is strict JSON (our own
  *     parser accepts it), and printing is idempotent (print, parse, print
  *     gives the same text);
- *   - an id is echoed byte for byte.
+ *   - an id is echoed byte for byte;
+ *   - rpc_parse (its fast path for a lone request) and rpc_parse_general
+ *     give the same answer for every line.
  */
 #include <math.h>
 #include <stdint.h>
@@ -25,6 +27,7 @@
 #include "jsonrpc.h"
 #include "methods.h"
 #include "../common/jtree.h"
+#include "../common/rpcsame.h"
 #include "perr.h"
 #include "utf8.h"
 
@@ -158,12 +161,19 @@ fz_check_result(const char *line, const cJSON *want)
 static void
 fz_json_line(const char *line, size_t len)
 {
-	rpc_msg *m = rpc_parse(line, len);
-	char **lines;
+	rpc_msg *m = rpc_parse(line, len), *g = rpc_parse_general(line, len);
+	char **lines, why[512];
 	size_t i, n = 0;
 	char *out;
 
 	FZ_CHECK(m != NULL);
+	/* The fast path answers every line as the whole tree does. */
+	if (!rpc_same(m, g, why, sizeof why)) {
+		fprintf(stderr, "rpc_parse and rpc_parse_general differ on %.*s: %s\n",
+		    (int)len, line, why);
+		abort();
+	}
+	rpc_msg_free(g);
 	if (m->err != PK_OK) {
 		FZ_CHECK(m->n == 0 && m->root == NULL && m->errmsg[0] != '\0');
 		FZ_CHECK(m->err == PK_E_PARSE || m->err == PK_E_INVALID_REQUEST);

@@ -10,7 +10,9 @@
 #include <cmocka.h>
 
 #include "jsonrpc.h"
+#include "rng.h"
 #include "testutil.h"
+#include "../common/rpcsame.h"
 
 /* A result written by a caller between rpc_result_begin and the close. */
 static char *
@@ -823,6 +825,210 @@ test_oom(void **state)
 	rpc_msg_free(m);
 }
 
+/*
+ * Lines rpc_parse reads without the envelope's tree: its usual requests,
+ * in every form of the shape the fast path takes.
+ */
+static const char *const fast_lines[] = {
+	"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"entry\",\"params\":"
+	    "{\"gate\":\"north\",\"plate\":\"AB-12345\",\"class\":\"car\"}}",
+	"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"exit\",\"params\":"
+	    "{\"gate\":\"south\",\"plate\":\"AB-12345\"}}",
+	" \t{ \"jsonrpc\" : \"2.0\" ,\r\"id\" : \"abc\" , \"method\" : \"quote\" ,"
+	    " \"params\" : { \"ticket\" : \"x\" } } \t",
+	"{\"method\":\"status\"}",
+	"{\"id\":null,\"method\":\"status\"}",
+	"{\"params\":{},\"method\":\"x\",\"id\":-0}",
+	"{\"id\":12345678901234567890123456789,\"method\":\"m\"}",
+	"{\"id\":\"a\\u0062\\\"c\",\"method\":\"m\"}",
+	"{\"id\":1.5e3,\"method\":\"m\",\"params\":{\"a\":[1,2,{\"b\":null}],"
+	    "\"c\":true,\"d\":\"\\u00e9\\ud83d\\ude00\",\"e\":-12.5E-3}}",
+	"{\"method\":\"\xc3\xa9t\xc3\xa9\",\"id\":7}",
+	"{\"method\":\"abcdefghijklmnopqrstuvwxyz01234\",\"id\":1}",
+	"{\"method\":\"m\",\"params\":{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,"
+	    "\"f\":6,\"g\":7,\"h\":8}}",
+	"{\"method\":\"m\",\"params\":{\"a\":{\"a\":1},\"b\":{\"a\":2}}}",
+	"{\"method\":\"m\",\"params\":{\"\\u0061\":1,\"b\\n\":\"\\t\"}}",
+};
+
+/* Lines the fast path leaves to the general one (valid or not). */
+static const char *const other_lines[] = {
+	"{\"method\":\"abcdefghijklmnopqrstuvwxyz012345\",\"id\":1}",
+	"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"entry\",\"params\":{\"a\":1,\"a\":2}}",
+	"{\"id\":1,\"id\":2,\"method\":\"m\"}",
+	"{\"method\":\"m\",\"method\":\"m\"}",
+	"{\"\\u0069d\":1,\"method\":\"m\"}",
+	"{\"id\":true,\"method\":\"m\"}",
+	"{\"id\":false,\"method\":\"m\"}",
+	"{\"id\":[1],\"method\":\"m\"}",
+	"{\"id\":{},\"method\":\"m\"}",
+	"{\"jsonrpc\":\"2.1\",\"method\":\"m\"}",
+	"{\"jsonrpc\":2.0,\"method\":\"m\"}",
+	"{\"jsonrpc\":\"2\\u002e0\",\"method\":\"m\"}",
+	"{\"method\":\"m\\u0061\",\"id\":1}",
+	"{\"method\":\"\",\"id\":1}",
+	"{\"method\":5,\"id\":1}",
+	"{\"method\":\"m\",\"params\":[1]}",
+	"{\"method\":\"m\",\"params\":null}",
+	"{\"method\":\"m\",\"params\":\"x\"}",
+	"{\"method\":\"m\",\"extra\":1}",
+	"[{\"method\":\"m\",\"id\":1},{\"method\":\"n\"}]",
+	"{\"method\":\"m\"} x",
+	"{\"method\":\"m\"}{}",
+	"{\"id\":1}",
+	"{}",
+	"{\"method\":\"m\",}",
+	"{\"method\":\"m\" \"id\":1}",
+	"{\"method\":\"m\",\"params\":{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,"
+	    "\"f\":6,\"g\":7,\"h\":8,\"i\":9}}",
+	"{\"method\":\"m\",\"params\":{\"a\":01}}",
+	"{\"method\":\"m\",\"id\":01}",
+	"{\"method\":\"m\",\"id\":\"\\u0000\"}",
+	"{\"method\":\"m\",\"id\":1}\x80",
+	"{\"method\":\"m\x01\",\"id\":1}",
+	"\"just a string\"",
+	"42",
+	"null",
+	"{\"method\":\"m\"",
+};
+
+/* rpc_parse and rpc_parse_general answer s[0..len) alike. */
+static void
+same_as_general(const char *s, size_t len)
+{
+	rpc_msg *a = rpc_parse(s, len), *b = rpc_parse_general(s, len);
+	char why[600];
+
+	if (!rpc_same(a, b, why, sizeof why))
+		fail_msg("%.*s: %s", (int)len, s, why);
+	rpc_msg_free(a);
+	rpc_msg_free(b);
+}
+
+static void
+test_fast_path(void **state)
+{
+	char *deep;
+	rpc_msg *m;
+
+	(void)state;
+	for (size_t i = 0; i < (sizeof(fast_lines) / sizeof(fast_lines[0])); i++) {
+		m = rpc_parse(fast_lines[i], strlen(fast_lines[i]));
+		assert_non_null(m);
+		if (m->err != PK_OK || m->n != 1 || m->reqs[0].err != PK_OK)
+			fail_msg("%s: refused: %s%s", fast_lines[i], m->errmsg,
+			    m->n ? m->reqs[0].errmsg : "");
+		/* Its method is kept in the message: the fast path read it. */
+		if (m->reqs[0].method != m->method_short)
+			fail_msg("%s: not read by the fast path", fast_lines[i]);
+		rpc_msg_free(m);
+		same_as_general(fast_lines[i], strlen(fast_lines[i]));
+	}
+	for (size_t i = 0; i < (sizeof(other_lines) / sizeof(other_lines[0])); i++)
+		same_as_general(other_lines[i], strlen(other_lines[i]));
+	/* Nesting up to the limit inside params, and one past it. */
+	deep = nested(JSON_MAX_DEPTH - 2);
+	m = rpc_parse(deep, strlen(deep));
+	assert_int_equal(m->err, PK_OK);
+	assert_ptr_equal(m->reqs[0].method, m->method_short);
+	rpc_msg_free(m);
+	same_as_general(deep, strlen(deep));
+	free(deep);
+	deep = nested(JSON_MAX_DEPTH - 1);
+	m = rpc_parse(deep, strlen(deep));
+	assert_int_equal(m->err, PK_E_PARSE);
+	assert_non_null(strstr(m->errmsg, "too deep"));
+	rpc_msg_free(m);
+	free(deep);
+}
+
+/*
+ * Every line made by mutating those (bytes replaced, inserted, deleted,
+ * spans repeated) is answered by rpc_parse as by the general path.
+ */
+static void
+test_fast_path_mutations(void **state)
+{
+	static const char alphabet[] = "{}[]\":,\\ \t\r\nu0123456789aefnlrstx.-+E"
+	    "\x80\xc3\xa9\xff\x01";
+	uint64_t rng = 0x2545F4914F6CDD1DULL;
+	char buf[600];
+	size_t nbase = (sizeof(fast_lines) / sizeof(fast_lines[0])) + (sizeof(other_lines) / sizeof(other_lines[0]));
+
+	(void)state;
+	for (size_t b = 0; b < nbase; b++) {
+		const char *base = b < (sizeof(fast_lines) / sizeof(fast_lines[0])) ? fast_lines[b] :
+		    other_lines[b - (sizeof(fast_lines) / sizeof(fast_lines[0]))];
+
+		for (int k = 0; k < 800; k++) {
+			size_t len = strlen(base);
+			int edits = 1 + (int)(tu_rng(&rng) % 3);
+
+			memcpy(buf, base, len);
+			while (edits-- > 0 && len > 0 && len < sizeof(buf) - 100) {
+				size_t at = tu_rng(&rng) % len, n;
+				char c = alphabet[tu_rng(&rng) % (sizeof(alphabet) - 1)];
+
+				switch (tu_rng(&rng) % 4) {
+				case 0:
+					buf[at] = c;
+					break;
+				case 1:
+					memmove(buf + at + 1, buf + at, len - at);
+					buf[at] = c;
+					len++;
+					break;
+				case 2:
+					memmove(buf + at, buf + at + 1, len - at - 1);
+					len--;
+					break;
+				default:
+					n = 1 + tu_rng(&rng) % 12;
+					if (n > len - at)
+						n = len - at;
+					memmove(buf + at + n, buf + at, len - at);
+					len += n;
+					break;
+				}
+			}
+			same_as_general(buf, len);
+		}
+	}
+}
+
+/* Out of memory anywhere in a lone request: NULL or the right answer, no leak. */
+static void
+test_fast_path_oom(void **state)
+{
+	const char line[] = "{\"jsonrpc\":\"2.0\",\"id\":123456789012345678901234567890,"
+	    "\"method\":\"entry\",\"params\":{\"gate\":\"north\",\"x\":[1,{\"y\":\"z\"}]}}";
+	cJSON_Hooks hooks = { oom_malloc, free };
+	rpc_msg *m = NULL;
+	long budget;
+	int failed = 0;
+
+	(void)state;
+	cJSON_InitHooks(&hooks);
+	for (budget = 0; budget < 1000; budget++) {
+		oom_budget = budget;
+		m = rpc_parse(line, sizeof line - 1);
+		if (m != NULL && m->err == PK_OK)
+			break;
+		assert_null(m);
+		failed++;
+	}
+	oom_budget = -1;
+	cJSON_InitHooks(NULL);
+	assert_true(failed > 5);
+	if (m == NULL) {
+		fail_msg("rpc_parse never succeeded");
+		return;
+	}
+	assert_string_equal(m->reqs[0].id, "123456789012345678901234567890");
+	assert_string_equal(m->reqs[0].method, "entry");
+	rpc_msg_free(m);
+}
+
 int
 main(void)
 {
@@ -849,6 +1055,9 @@ main(void)
 		cmocka_unit_test(test_error_members),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_oom),
+		cmocka_unit_test(test_fast_path),
+		cmocka_unit_test(test_fast_path_mutations),
+		cmocka_unit_test(test_fast_path_oom),
 		cmocka_unit_test(test_id_every_length),
 	};
 
