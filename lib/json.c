@@ -410,8 +410,8 @@ escape_len(struct parse *p)
 	return 12;
 }
 
-/* The bytes that end a plain run in a string: quote, backslash, controls. */
-static const unsigned char string_special[256] = {
+/* The bytes that end a plain run in a string (json.h). */
+const unsigned char json_string_stop[256] = {
 	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
 	[0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
 	[0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
@@ -494,7 +494,7 @@ p_string(struct parse *p, char **out)
 		long n;
 
 		/* Plain bytes, the most of any string, one table look-up each. */
-		while (i < len && !string_special[s[i]])
+		while (i < len && !json_string_stop[s[i]])
 			i++;
 		p->pos = i;
 		if (i >= len)
@@ -1122,13 +1122,6 @@ scan_parse(const struct json_scan *sc, struct parse *p)
 	skip_ws(p);
 }
 
-static void
-scan_ws(struct json_scan *sc)
-{
-	while (sc->pos < sc->len && is_ws(sc->s[sc->pos]))
-		sc->pos++;
-}
-
 int
 json_scan_begin(struct json_scan *sc, const char *s, size_t len)
 {
@@ -1136,50 +1129,6 @@ json_scan_begin(struct json_scan *sc, const char *s, size_t len)
 	sc->len = len;
 	sc->pos = 0;
 	return utf8_valid_prefix(s, len) == len ? 0 : -1;
-}
-
-int
-json_scan_byte(struct json_scan *sc, char c)
-{
-	scan_ws(sc);
-	if (sc->pos >= sc->len || sc->s[sc->pos] != c)
-		return -1;
-	sc->pos++;
-	return 0;
-}
-
-int
-json_scan_peek(struct json_scan *sc)
-{
-	scan_ws(sc);
-	return sc->pos < sc->len ? (unsigned char)sc->s[sc->pos] : -1;
-}
-
-int
-json_scan_end(struct json_scan *sc)
-{
-	scan_ws(sc);
-	return sc->pos == sc->len ? 0 : -1;
-}
-
-int
-json_scan_plain(struct json_scan *sc, const char **body, size_t *n)
-{
-	const unsigned char *s = (const unsigned char *)sc->s;
-	size_t i;
-
-	scan_ws(sc);
-	if (sc->pos >= sc->len || s[sc->pos] != '"')
-		return -1;
-	/* p_string's scan: a quote ends it, a backslash or control does not. */
-	for (i = sc->pos + 1; i < sc->len && !string_special[s[i]]; i++)
-		;
-	if (i >= sc->len || s[i] != '"')
-		return -1;
-	*body = sc->s + sc->pos + 1;
-	*n = i - sc->pos - 1;
-	sc->pos = i + 1;
-	return 0;
 }
 
 int

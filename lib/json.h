@@ -116,17 +116,77 @@ struct json_scan {
 };
 /* Starts at s; -1 when s is not valid UTF-8 (json_parse_ex refuses it). */
 int json_scan_begin(struct json_scan *sc, const char *s, size_t len);
+
+/*
+ * The steps a request takes a dozen of are inline: a call each cost more
+ * than the step.
+ */
+
+/* 1 for the bytes that end a plain run in a string: quote, backslash, controls. */
+extern const unsigned char json_string_stop[256];
+
+/* RFC 8259 whitespace (exactly four bytes, all <= ' ': most bytes fail the first test). */
+static inline void
+json_scan_ws(struct json_scan *sc)
+{
+	while (sc->pos < sc->len && (unsigned char)sc->s[sc->pos] <= ' ' &&
+	    (sc->s[sc->pos] == ' ' || sc->s[sc->pos] == '\t' ||
+	    sc->s[sc->pos] == '\n' || sc->s[sc->pos] == '\r'))
+		sc->pos++;
+}
+
 /* The byte c. */
-int json_scan_byte(struct json_scan *sc, char c);
+static inline int
+json_scan_byte(struct json_scan *sc, char c)
+{
+	json_scan_ws(sc);
+	if (sc->pos >= sc->len || sc->s[sc->pos] != c)
+		return -1;
+	sc->pos++;
+	return 0;
+}
+
 /* The next byte after whitespace (not consumed); -1 at the end. */
-int json_scan_peek(struct json_scan *sc);
+static inline int
+json_scan_peek(struct json_scan *sc)
+{
+	json_scan_ws(sc);
+	return sc->pos < sc->len ? (unsigned char)sc->s[sc->pos] : -1;
+}
+
 /* Nothing but whitespace is left. */
-int json_scan_end(struct json_scan *sc);
+static inline int
+json_scan_end(struct json_scan *sc)
+{
+	json_scan_ws(sc);
+	return sc->pos == sc->len ? 0 : -1;
+}
+
 /*
  * A string with no escape in it: its body (between the quotes, in the
- * text, not terminated) at *body, *n bytes.
+ * text, not terminated) at *body, *n bytes.  The parser's scan: a quote
+ * ends it, a backslash or a control byte is not this form (UTF-8 was
+ * checked by json_scan_begin).
  */
-int json_scan_plain(struct json_scan *sc, const char **body, size_t *n);
+static inline int
+json_scan_plain(struct json_scan *sc, const char **body, size_t *n)
+{
+	const unsigned char *s = (const unsigned char *)sc->s;
+	size_t i;
+
+	json_scan_ws(sc);
+	if (sc->pos >= sc->len || s[sc->pos] != '"')
+		return -1;
+	for (i = sc->pos + 1; i < sc->len && !json_string_stop[s[i]]; i++)
+		;
+	if (i >= sc->len || s[i] != '"')
+		return -1;
+	*body = sc->s + sc->pos + 1;
+	*n = i - sc->pos - 1;
+	sc->pos = i + 1;
+	return 0;
+}
+
 /*
  * A string, a number or a literal (true, false, null), checked and not
  * built; its text is s[*off, *off + *n).  Arrays and objects: -1.
