@@ -1264,7 +1264,7 @@ def test_a_batch_waiting_for_company_starts_when_none_comes():
             json.dump(d.cfg, f)
         d.proc.send_signal(signal.SIGHUP)
         d.wait_log("reloaded file=")
-        bursts(d, rounds=10, prefix="GAT2")
+        bursts(d, rounds=30, prefix="GAT2")
         assert metrics(http_port)["parkd_journal_batches_held_total"] > 0
     finally:
         d.close()
