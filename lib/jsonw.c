@@ -14,11 +14,27 @@ jw_init(struct jw *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* What lim is when nothing has failed (jsonw.h). */
+static size_t
+ok_lim(const struct jw *w)
+{
+	return w->buf != NULL ? w->cap : 0;
+}
+
+/* Every later write does nothing; jw_failed says so. */
+static void
+set_failed(struct jw *w)
+{
+	w->failed = 1;
+	w->lim = 0;
+}
+
 void
 jw_reset(struct jw *w)
 {
 	w->len = 0;
 	w->failed = 0;
+	w->lim = ok_lim(w);
 	w->depth = 0;
 	w->comma = 0;
 	if (w->buf != NULL)
@@ -69,6 +85,7 @@ jw_rewind(struct jw *w, const struct jw_mark *m)
 	w->depth = m->depth;
 	w->comma = m->comma;
 	w->failed = m->failed;
+	w->lim = w->failed ? 0 : ok_lim(w);
 	if (w->buf != NULL)
 		w->buf[w->len] = '\0';
 }
@@ -82,23 +99,27 @@ grow(struct jw *w, size_t n)
 
 	if (w->failed)
 		return -1;
-	if (n < w->cap - w->len && w->buf != NULL)
+	if (n < w->cap - w->len && w->buf != NULL) {
+		/* A buffer set up by hand (tests): writes check against it now. */
+		w->lim = w->cap;
 		return 0;
+	}
 	cap = w->cap ? w->cap : 256;
 	while (cap - w->len <= n) {
 		if (cap > ((size_t)-1) / 2) {
-			w->failed = 1;
+			set_failed(w);
 			return -1;
 		}
 		cap *= 2;
 	}
 	nb = realloc(w->buf, cap);
 	if (nb == NULL) {
-		w->failed = 1;
+		set_failed(w);
 		return -1;
 	}
 	w->buf = nb;
 	w->cap = cap;
+	w->lim = cap;
 	return 0;
 }
 
@@ -106,8 +127,7 @@ grow(struct jw *w, size_t n)
 static inline void
 put(struct jw *w, const char *s, size_t n)
 {
-	if ((w->buf == NULL || n >= w->cap - w->len || w->failed) &&
-	    grow(w, n) != 0)
+	if (w->len + n >= w->lim && grow(w, n) != 0)
 		return;
 	short_copy(w->buf + w->len, s, n);
 	w->len += n;
@@ -117,8 +137,7 @@ put(struct jw *w, const char *s, size_t n)
 static inline void
 putc1(struct jw *w, char c)
 {
-	if ((w->buf == NULL || 1 >= w->cap - w->len || w->failed) &&
-	    grow(w, 1) != 0)
+	if (w->len + 1 >= w->lim && grow(w, 1) != 0)
 		return;
 	w->buf[w->len++] = c;
 	w->buf[w->len] = '\0';
@@ -151,7 +170,7 @@ open_container(struct jw *w, char c)
 {
 	sep(w);
 	if (w->depth >= JW_MAX_DEPTH) {
-		w->failed = 1;
+		set_failed(w);
 		return;
 	}
 	putc1(w, c);
@@ -162,7 +181,7 @@ static void
 close_container(struct jw *w, char c)
 {
 	if (w->depth == 0) {
-		w->failed = 1;
+		set_failed(w);
 		return;
 	}
 	w->depth--;
@@ -198,7 +217,7 @@ void
 jw_members(struct jw *w)
 {
 	if (w->depth >= JW_MAX_DEPTH) {
-		w->failed = 1;
+		set_failed(w);
 		return;
 	}
 	enter(w);
@@ -358,8 +377,7 @@ put_prefixed(struct jw *w, const char *prefix, size_t pn, const char *s,
 		size_t need = 1 + pn + n + tl;
 		char *p;
 
-		if ((w->buf == NULL || need >= w->cap - w->len || w->failed) &&
-		    grow(w, need) != 0)
+		if (w->len + need >= w->lim && grow(w, need) != 0)
 			return;
 		p = w->buf + w->len;
 		*p++ = '"';

@@ -38,6 +38,12 @@
 struct jw {
 	char *buf;		/* NUL-terminated output; NULL until written */
 	size_t len, cap;
+	/*
+	 * A write of n bytes with len + n < lim fits as it is: cap, or 0 while
+	 * there is no buffer or the writer has failed.  One comparison where
+	 * three were (no buffer, no room, failed) on every write.
+	 */
+	size_t lim;
 	int failed;
 	unsigned depth;		/* open containers */
 	int comma;		/* the next key or value follows an element */
@@ -120,7 +126,7 @@ jw_keyq(struct jw *w, const char *quoted, size_t n)
 {
 #ifndef JW_CHECK_LITERALS
 	/* Room for a comma, the name and the NUL. */
-	if (w->buf != NULL && !w->failed && n + 2 < w->cap - w->len) {
+	if (w->len + n + 2 < w->lim) {
 		char *p = w->buf + w->len;
 
 		if (w->comma && w->depth > 0)

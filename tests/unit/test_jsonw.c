@@ -304,6 +304,77 @@ test_mark_rewind(void **state)
 	expect(&w, "{\"a\":1,\"b\":2}");
 }
 
+/* Writes every kind of value and name once, in an open array. */
+static void
+write_one_of_each(struct jw *w)
+{
+	jw_str(w, "a string of some length, to need no growing");
+	jw_prefixed(w, "p:", "x");
+	jw_int(w, -12);
+	jw_uint(w, 12);
+	jw_time(w, 0);
+	jw_milli(w, 1500);
+	jw_raw(w, "[1]", 3);
+	jw_null(w);
+	jw_bool(w, 1);
+	jw_obj(w);
+	jw_kstr(w, "k", "v");
+	jw_keyv(w, "kv");
+	jw_int(w, 1);
+	jw_obj_end(w);
+	jw_splice(w, " ", 1);
+}
+
+/*
+ * Once the writer has failed, nothing more is written, whatever the call
+ * and however much room the buffer has; a rewind to a mark taken before
+ * the failure writes again, one taken after it does not.
+ */
+static void
+test_nothing_after_failure(void **state)
+{
+	struct jw w;
+	struct jw_mark before, after;
+	size_t len;
+	char big[1024];
+
+	(void)state;
+	/* A buffer with room to spare: grown once, then emptied. */
+	memset(big, '1', sizeof(big));
+	jw_init(&w);
+	jw_mark(&w, &before);
+	jw_raw(&w, big, sizeof(big));
+	jw_rewind(&w, &before);
+	jw_arr(&w);
+	write_one_of_each(&w);
+	jw_mark(&w, &before);
+	/* Plenty of room left, then a failure: an unbalanced close. */
+	jw_arr_end(&w);
+	jw_arr_end(&w);
+	assert_true(jw_failed(&w));
+	assert_true(w.cap - w.len > 200);
+	len = w.len;
+	jw_mark(&w, &after);
+	write_one_of_each(&w);
+	assert_int_equal(w.len, len);
+	jw_rewind(&w, &after);
+	write_one_of_each(&w);
+	assert_int_equal(w.len, len);
+	assert_true(jw_failed(&w));
+	jw_rewind(&w, &before);
+	assert_false(jw_failed(&w));
+	jw_int(&w, 7);
+	jw_arr_end(&w);
+	assert_true(w.len > before.len);
+	assert_int_equal(w.buf[w.len - 2], '7');
+	/* A reset writer writes again too. */
+	jw_arr_end(&w);
+	assert_true(jw_failed(&w));
+	jw_reset(&w);
+	jw_int(&w, 5);
+	expect(&w, "5");
+}
+
 /* Commas between siblings at every depth, after closes of every kind. */
 static void
 test_commas_after_nesting(void **state)
@@ -692,6 +763,7 @@ main(void)
 		cmocka_unit_test(test_literal_names),
 		cmocka_unit_test(test_literal_name_checked),
 		cmocka_unit_test(test_mark_rewind),
+		cmocka_unit_test(test_nothing_after_failure),
 		cmocka_unit_test(test_commas_after_nesting),
 		cmocka_unit_test(test_copies_of_every_length),
 		cmocka_unit_test(test_strings),
