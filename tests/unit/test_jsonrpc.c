@@ -793,21 +793,23 @@ oom_malloc(size_t n)
  * When cJSON runs out of memory at any point, rpc_parse returns NULL and
  * leaks nothing (ASan counts leaks), or succeeds once there is enough.
  */
-static void
-test_oom(void **state)
+/*
+ * rpc_parse of line with cJSON's allocations failing after 0, 1, 2, ...
+ * successes, until it answers; the answer (asserted to be a parse that
+ * succeeded, after more than five failed attempts).
+ */
+static rpc_msg *
+parse_until_enough_memory(const char *line, size_t len)
 {
-	const char line[] = "[{\"id\":1,\"method\":\"a\",\"params\":{\"x\":[1,2,{\"y\":\"z\"}]}},"
-	    "{\"id\":\"b\",\"method\":\"b\"}]";
 	cJSON_Hooks hooks = { oom_malloc, free };
 	rpc_msg *m = NULL;
 	long budget;
 	int failed = 0;
 
-	(void)state;
 	cJSON_InitHooks(&hooks);
 	for (budget = 0; budget < 1000; budget++) {
 		oom_budget = budget;
-		m = rpc_parse(line, sizeof line - 1);
+		m = rpc_parse(line, len);
 		if (m != NULL)
 			break;
 		failed++;
@@ -815,11 +817,21 @@ test_oom(void **state)
 	oom_budget = -1;
 	cJSON_InitHooks(NULL);
 	assert_true(failed > 5);
-	if (m == NULL) {
+	if (m == NULL)
 		fail_msg("rpc_parse never succeeded");
-		return;
-	}
 	assert_int_equal(m->err, PK_OK);
+	return m;
+}
+
+static void
+test_oom(void **state)
+{
+	const char line[] = "[{\"id\":1,\"method\":\"a\",\"params\":{\"x\":[1,2,{\"y\":\"z\"}]}},"
+	    "{\"id\":\"b\",\"method\":\"b\"}]";
+	rpc_msg *m;
+
+	(void)state;
+	m = parse_until_enough_memory(line, sizeof line - 1);
 	assert_int_equal(m->n, 2);
 	assert_string_equal(m->reqs[1].id, "\"b\"");
 	rpc_msg_free(m);
@@ -1002,28 +1014,10 @@ test_fast_path_oom(void **state)
 {
 	const char line[] = "{\"jsonrpc\":\"2.0\",\"id\":123456789012345678901234567890,"
 	    "\"method\":\"entry\",\"params\":{\"gate\":\"north\",\"x\":[1,{\"y\":\"z\"}]}}";
-	cJSON_Hooks hooks = { oom_malloc, free };
-	rpc_msg *m = NULL;
-	long budget;
-	int failed = 0;
+	rpc_msg *m;
 
 	(void)state;
-	cJSON_InitHooks(&hooks);
-	for (budget = 0; budget < 1000; budget++) {
-		oom_budget = budget;
-		m = rpc_parse(line, sizeof line - 1);
-		if (m != NULL && m->err == PK_OK)
-			break;
-		assert_null(m);
-		failed++;
-	}
-	oom_budget = -1;
-	cJSON_InitHooks(NULL);
-	assert_true(failed > 5);
-	if (m == NULL) {
-		fail_msg("rpc_parse never succeeded");
-		return;
-	}
+	m = parse_until_enough_memory(line, sizeof line - 1);
 	assert_string_equal(m->reqs[0].id, "123456789012345678901234567890");
 	assert_string_equal(m->reqs[0].method, "entry");
 	rpc_msg_free(m);
