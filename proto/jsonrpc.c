@@ -272,6 +272,7 @@ parse_lone(const char *line, size_t len, rpc_msg *m)
 	m->root = params;
 	m->reqs = r;
 	m->n = 1;
+	m->err = PK_OK;
 	return 1;
 general:
 	json_tree_free(params);
