@@ -325,17 +325,10 @@ p_nomem(struct parse *p)
 	return p_fail(p, "out of memory");
 }
 
-/* RFC 8259 whitespace is exactly these four bytes. */
-static int
-is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 static inline void
 skip_ws(struct parse *p)
 {
-	while (p->pos < p->len && is_ws(p->s[p->pos]))
+	while (p->pos < p->len && json_is_ws(p->s[p->pos]))
 		p->pos++;
 }
 
@@ -494,8 +487,7 @@ p_string(struct parse *p, char **out)
 		long n;
 
 		/* Plain bytes, the most of any string, one table look-up each. */
-		while (i < len && !json_string_stop[s[i]])
-			i++;
+		i = json_plain_end(s, i, len);
 		p->pos = i;
 		if (i >= len)
 			return p_fail(p, "unterminated string");
@@ -1123,11 +1115,13 @@ scan_parse(const struct json_scan *sc, struct parse *p)
 }
 
 int
-json_scan_begin(struct json_scan *sc, const char *s, size_t len)
+json_scan_begin(struct json_scan *sc, const char *s, size_t len, char open)
 {
 	sc->s = s;
 	sc->len = len;
 	sc->pos = 0;
+	if (json_scan_byte(sc, open) != 0)
+		return -1;
 	return utf8_valid_prefix(s, len) == len ? 0 : -1;
 }
 

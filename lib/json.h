@@ -114,8 +114,15 @@ struct json_scan {
 	size_t len;
 	size_t pos;		/* the next byte to read */
 };
-/* Starts at s; -1 when s is not valid UTF-8 (json_parse_ex refuses it). */
-int json_scan_begin(struct json_scan *sc, const char *s, size_t len);
+/*
+ * Starts at s, past whitespace and the byte open, which must come first;
+ * then checks that all of s is UTF-8 (json_parse_ex refuses it
+ * otherwise).  -1 when either fails: a text that opens with anything
+ * else (a batch array for rpc_parse) costs no UTF-8 pass here before the
+ * general parser makes its own.
+ */
+int json_scan_begin(struct json_scan *sc, const char *s, size_t len,
+    char open);
 
 /*
  * The steps a request takes a dozen of are inline: a call each cost more
@@ -125,13 +132,30 @@ int json_scan_begin(struct json_scan *sc, const char *s, size_t len);
 /* 1 for the bytes that end a plain run in a string: quote, backslash, controls. */
 extern const unsigned char json_string_stop[256];
 
-/* RFC 8259 whitespace (exactly four bytes, all <= ' ': most bytes fail the first test). */
+/*
+ * RFC 8259 whitespace: exactly these four bytes, all <= ' ', so most
+ * bytes fail the first test.  The parser's too.
+ */
+static inline int
+json_is_ws(char c)
+{
+	return (unsigned char)c <= ' ' &&
+	    (c == ' ' || c == '\t' || c == '\n' || c == '\r');
+}
+
+/* Where the plain run of a string body from i ends (a quote, backslash or control; or len). */
+static inline size_t
+json_plain_end(const unsigned char *s, size_t i, size_t len)
+{
+	while (i < len && !json_string_stop[s[i]])
+		i++;
+	return i;
+}
+
 static inline void
 json_scan_ws(struct json_scan *sc)
 {
-	while (sc->pos < sc->len && (unsigned char)sc->s[sc->pos] <= ' ' &&
-	    (sc->s[sc->pos] == ' ' || sc->s[sc->pos] == '\t' ||
-	    sc->s[sc->pos] == '\n' || sc->s[sc->pos] == '\r'))
+	while (sc->pos < sc->len && json_is_ws(sc->s[sc->pos]))
 		sc->pos++;
 }
 
@@ -177,8 +201,7 @@ json_scan_plain(struct json_scan *sc, const char **body, size_t *n)
 	json_scan_ws(sc);
 	if (sc->pos >= sc->len || s[sc->pos] != '"')
 		return -1;
-	for (i = sc->pos + 1; i < sc->len && !json_string_stop[s[i]]; i++)
-		;
+	i = json_plain_end(s, sc->pos + 1, sc->len);
 	if (i >= sc->len || s[i] != '"')
 		return -1;
 	*body = sc->s + sc->pos + 1;

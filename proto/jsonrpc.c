@@ -219,7 +219,7 @@ parse_lone(const char *line, size_t len, rpc_msg *m)
 	rpc_req *r = &m->one;
 	int which, c;
 
-	if (json_scan_begin(&sc, line, len) != 0 || json_scan_byte(&sc, '{') != 0)
+	if (json_scan_begin(&sc, line, len, '{') != 0)
 		return 0;
 	do {
 		if (json_scan_plain(&sc, &k, &kn) != 0 ||
