@@ -52,6 +52,19 @@ req_fail(rpc_req *r, pk_err e, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The raw id text (len bytes at text) as r's id: in r when short.  0 or -1. */
+static int
+keep_id(rpc_req *r, const char *text, size_t len)
+{
+	if (len < sizeof(r->id_short))
+		r->id = r->id_short;
+	else if ((r->id = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(r->id, text, len);
+	r->id[len] = '\0';
+	return 0;
+}
+
 /*
  * Checks one request object against JSON-RPC 2.0 and parkd's rules and
  * fills r.  The id is taken first so that errors can echo it.  Returns -1
@@ -95,12 +108,8 @@ check_req(const cJSON *item, const char *line, const struct json_span *sp,
 			req_fail(r, PK_E_INTERNAL, "id span lost");
 			return 0;
 		}
-		if (sp->len < sizeof(r->id_short))
-			r->id = r->id_short;
-		else if ((r->id = malloc(sp->len + 1)) == NULL)
+		if (keep_id(r, line + sp->off, sp->len) != 0)
 			return -1;
-		memcpy(r->id, line + sp->off, sp->len);
-		r->id[sp->len] = '\0';
 	}
 	if (unknown != NULL) {
 		clip_name(clipped, unknown->string ? unknown->string : "");
@@ -244,7 +253,7 @@ parse_lone(const char *line, size_t len, rpc_msg *m)
 			    mlen == 0 || mlen >= RPC_METHOD_SHORT)
 				goto general;
 			break;
-		default:
+		case M_PARAMS:
 			if (json_scan_peek(&sc) != '{' ||
 			    (params = json_scan_object(&sc, 2)) == NULL)
 				goto general;
@@ -255,14 +264,8 @@ parse_lone(const char *line, size_t len, rpc_msg *m)
 	    method == NULL)
 		goto general;
 	r->id = NULL;
-	if (seen & (1u << M_ID)) {
-		if (id_len < sizeof(r->id_short))
-			r->id = r->id_short;
-		else if ((r->id = malloc(id_len + 1)) == NULL)
-			goto general;
-		memcpy(r->id, line + id_off, id_len);
-		r->id[id_len] = '\0';
-	}
+	if ((seen & (1u << M_ID)) && keep_id(r, line + id_off, id_len) != 0)
+		goto general;
 	memcpy(m->method_short, method, mlen);
 	m->method_short[mlen] = '\0';
 	r->method = m->method_short;
