@@ -115,9 +115,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJ) $(CORE_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(UNIT_EXTRA) $(PURE_OBJ) $(CORE_A) $(ALL_LDFLAGS) $(UNIT_WRAP) -lcmocka $(CORE_LIBS)
 
-# test_zone tests daemon/zone.c against the system's time zone files.
+# test_zone tests daemon/zone.c against the system's time zone files, and
+# counts its calls to localtime_r (what the cache is for).
 $(BUILD)/tests/test_zone: $(BUILD)/daemon/zone.o
 $(BUILD)/tests/test_zone: UNIT_EXTRA = $(BUILD)/daemon/zone.o
+$(BUILD)/tests/test_zone: UNIT_WRAP = -Wl,--wrap=localtime_r
 
 # test_oom fails allocations anywhere in the core: every call to these
 # from the objects it links goes through its own wrappers.

@@ -164,6 +164,11 @@ zone_local_time(void *ud, int64_t t, struct local_time *out)
 		out->hour = out->minute = out->second = 0;
 		return;
 	}
-	if (c != NULL)
+	/*
+	 * An hour examined already and found changing stays uncached: looking
+	 * again would cost two more localtime_r on every call in it (every
+	 * call, in a "right/" zone).
+	 */
+	if (c != NULL && !(c->hi == c->lo + 3599 && t >= c->lo && t <= c->hi))
 		cache_hour(c, t, offset, out);
 }

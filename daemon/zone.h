@@ -30,12 +30,14 @@ int zone_set(const char *name, char *err, size_t errlen);
  * all through it: a local time in it is then t + offset, read as UTC, with
  * no call to localtime_r (which takes a lock and searches the zone's
  * transitions, some 700 instructions an entry).  Whoever owns one passes
- * it as ud; it belongs to one thread.  Zero-initialize.
+ * it as ud; it belongs to one thread.  Zero-initialize (no hour yet); an
+ * hour found with an offset change inside stays examined and uncached
+ * (valid 0) until a time outside it comes.
  */
 struct zone_cache {
 	int64_t lo, hi;		/* the hour's first and last second */
 	long offset;		/* seconds east of UTC */
-	int valid;
+	int valid;		/* lo .. hi may be answered from offset */
 };
 
 /*

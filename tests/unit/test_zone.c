@@ -9,11 +9,35 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "rng.h"
 #include "zone.h"
+
+/* daemon/zone.c's calls to localtime_r go through here (-Wl,--wrap). */
+struct tm *__real_localtime_r(const time_t *t, struct tm *tm);
+struct tm *__wrap_localtime_r(const time_t *t, struct tm *tm);
+static unsigned long libc_calls;
+
+struct tm *
+__wrap_localtime_r(const time_t *t, struct tm *tm)
+{
+	libc_calls++;
+	return __real_localtime_r(t, tm);
+}
+
+/* localtime_r calls zone_local_time made for t with the cache c. */
+static unsigned long
+calls_for(struct zone_cache *c, int64_t t)
+{
+	struct local_time lt;
+	unsigned long before = libc_calls;
+
+	zone_local_time(c, t, &lt);
+	return libc_calls - before;
+}
 
 static void
 use_zone(const char *name)
@@ -131,6 +155,35 @@ test_leap_second_zone(void **state)
 	assert_false(c.valid);
 }
 
+/*
+ * What the cache saves: a cached hour costs no localtime_r; the first
+ * call in a new hour three (t and the hour's two ends); an hour found
+ * changing one a call, not three again; a leap-second zone one a call.
+ */
+static void
+test_calls_to_the_c_library(void **state)
+{
+	struct zone_cache c = { 0, 0, 0, 0 };
+
+	(void)state;
+	use_zone("Europe/Berlin");
+	assert_int_equal(calls_for(&c, 1780000000), 3);
+	assert_int_equal(calls_for(&c, 1780000001), 0);
+	assert_int_equal(calls_for(&c, 1780003600), 3);	/* the next hour */
+	use_zone("Australia/Lord_Howe");
+	c = (struct zone_cache){ 0, 0, 0, 0 };
+	assert_int_equal(calls_for(&c, 1791041399), 3);	/* changes at :30 */
+	assert_false(c.valid);
+	assert_int_equal(calls_for(&c, 1791041400), 1);
+	assert_int_equal(calls_for(&c, 1791040000), 1);
+	use_zone("right/Europe/Berlin");
+	c = (struct zone_cache){ 0, 0, 0, 0 };
+	/* t's own answer already disagrees with t + offset: no more asked. */
+	assert_int_equal(calls_for(&c, 1780000000), 1);
+	assert_int_equal(calls_for(&c, 1780000001), 1);
+	assert_int_equal(calls_for(&c, 1780003600), 1);
+}
+
 int
 main(void)
 {
@@ -139,6 +192,7 @@ main(void)
 		cmocka_unit_test(test_change_inside_an_hour),
 		cmocka_unit_test(test_random_instants),
 		cmocka_unit_test(test_leap_second_zone),
+		cmocka_unit_test(test_calls_to_the_c_library),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
