@@ -1174,14 +1174,13 @@ alloc_release(alloc *a, const uint32_t *spots, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		uint32_t s = spots[i], row;
-		int st;
 		if (s >= a->nspots || (a->st[s] & ST_MASK) != ALLOC_SPOT_OCCUPIED)
 			continue;
 		row = facility_row_of_spot(a->f, s);
-		st = (a->st[s] & ST_PENDING) ? ALLOC_SPOT_OUT_OF_SERVICE :
-		    ALLOC_SPOT_FREE;
-		if (set_state(a, s, row, st, 0))
-			mark_dirty(a, &dirty, row, s, st == ALLOC_SPOT_FREE);
+		/* A row changes only when the spot became free (not held back). */
+		if (set_state(a, s, row, (a->st[s] & ST_PENDING) ?
+		    ALLOC_SPOT_OUT_OF_SERVICE : ALLOC_SPOT_FREE, 0))
+			mark_dirty(a, &dirty, row, s, 1);
 	}
 	flush_dirty(a, &dirty);
 }
