@@ -209,13 +209,11 @@ load() {
 	# out), so that a slower row can be told apart from a server that was
 	# starved of CPU by another process on the machine.
 	sleep "$WARMUP"
-	c0=$(cpu_ticks "$SERVER_PID")
-	u0=$(user_ticks "$SERVER_PID")
-	a0=$(cpu_ticks "${APID:-0}")
+	read -r c0 u0 <<<"$(cpu_ticks "$SERVER_PID")"
+	read -r a0 _ <<<"$(cpu_ticks "${APID:-0}")"
 	wait "$lg"
-	c1=$(cpu_ticks "$SERVER_PID")
-	u1=$(user_ticks "$SERVER_PID")
-	a1=$(cpu_ticks "${APID:-0}")
+	read -r c1 u1 <<<"$(cpu_ticks "$SERVER_PID")"
+	read -r a1 _ <<<"$(cpu_ticks "${APID:-0}")"
 	res=$(sed -n 's/^RESULT //p' "$out")
 	case $res in
 	*" errors=0 lost=0 "*) ;;
@@ -235,14 +233,10 @@ load() {
 	              aticks / hz * 1e6 / n, uticks / hz * 1e6 / n }')
 }
 
-# utime + stime of a process, in clock ticks (0 when it is gone or pid 0).
+# utime + stime of a process, then utime alone (its own code; the rest is
+# the kernel's), in clock ticks ("0 0" when it is gone or pid 0).
 cpu_ticks() {
-	[ "$1" != 0 ] && awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-
-# utime alone: what the server's own code took, the rest being the kernel's.
-user_ticks() {
-	[ "$1" != 0 ] && awk '{ print $14 }' "/proc/$1/stat" 2>/dev/null || echo 0
+	[ "$1" != 0 ] && awk '{ print $14 + $15, $14 }' "/proc/$1/stat" 2>/dev/null || echo 0 0
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
