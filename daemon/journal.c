@@ -51,7 +51,7 @@ struct journal {
 
 	struct wal_buf pending;		/* records not yet handed to a writer */
 	uint64_t pending_first;
-	uint64_t pending_ns;		/* when its first record came (none_delay_ns) */
+	uint64_t pending_ns;		/* when its first record came (uv_hrtime) */
 	uint64_t last_lsn;		/* last appended */
 	uint64_t durable_lsn;
 	uint64_t written_lsn;		/* last LSN handed to write(2) and done */
@@ -223,6 +223,11 @@ struct jwork {
 	int prepared;		/* the image is in the temporary file: commit only */
 	uint64_t copy_ns;	/* when the state's copy began (uv_hrtime) */
 	uint64_t failures;	/* the journal's failures when the prep began */
+	/*
+	 * The batch's way, in uv_hrtime: its first record appended, the batch
+	 * handed to the pool, begun and ended on a pool thread.
+	 */
+	uint64_t first_ns, queued_ns, begun_ns, ended_ns;
 };
 
 /*
@@ -311,9 +316,8 @@ rewrite_side(struct jwork *w)
 
 /* Pool thread: writes (and syncs) one batch, in a new segment if due. */
 static void
-work_write(uv_work_t *req)
+write_batch(struct jwork *w)
 {
-	struct jwork *w = (struct jwork *)req;
 	int fd = w->fd;
 	uint64_t t0, t1;
 
@@ -333,7 +337,6 @@ work_write(uv_work_t *req)
 		}
 		w->offset = 0;
 	}
-	/* uv_hrtime reads a monotonic clock, and may be called from any thread. */
 	t0 = uv_hrtime();
 	if (datadir_write_at(fd, w->data, w->len, w->offset) != 0) {
 		w->err = errno;
@@ -363,6 +366,17 @@ work_write(uv_work_t *req)
 		w->main_done = 1;
 		rewrite_side(w);
 	}
+}
+
+/* uv_hrtime reads a monotonic clock, and may be called from any thread. */
+static void
+work_write(uv_work_t *req)
+{
+	struct jwork *w = (struct jwork *)req;
+
+	w->begun_ns = uv_hrtime();
+	write_batch(w);
+	w->ended_ns = uv_hrtime();
 }
 
 /*
@@ -477,18 +491,24 @@ after_write(uv_work_t *req, int status)
 {
 	struct jwork *w = (struct jwork *)req;
 	struct journal *j = w->j;
+	uint64_t now = uv_hrtime();
 	int had_image;
 
 	(void)status;
 	j->in_flight = 0;
 	/* Timed on the pool thread; counted here, where the stats live. */
 	if (w->did_write) {
+		hist_observe(&j->stats.queue_s, (double)(w->begun_ns - w->queued_ns) / 1e9);
+		hist_observe(&j->stats.handback_s, (double)(now - w->ended_ns) / 1e9);
 		hist_observe(&j->stats.write_s, (double)w->write_ns / 1e9);
 		hist_observe(&j->stats.batch_bytes, (double)w->len);
 		hist_observe(&j->stats.batch_records, (double)(w->last - w->first + 1));
 	}
 	if (w->synced)
 		hist_observe(&j->stats.fsync_s, (double)w->sync_ns / 1e9);
+	/* As batches_total: every batch whose records are now on disk. */
+	if (w->len > 0 && w->main_done)
+		hist_observe(&j->stats.commit_s, (double)(now - w->first_ns) / 1e9);
 	if (w->rotate && w->new_fd >= 0) {
 		close(j->fd);
 		j->fd = w->new_fd;
@@ -600,6 +620,7 @@ take_batch(struct journal *j, int with_image)
 	w->data = j->pending.data;
 	w->len = j->pending.len;
 	w->first = w->len > 0 ? j->pending_first : j->last_lsn + 1;
+	w->first_ns = j->pending_ns;
 	w->last = j->last_lsn;
 	w->sync = j->mode == DUR_FSYNC;
 	w->new_fd = -1;
@@ -651,6 +672,7 @@ submit(struct journal *j)
 		return;
 	}
 	j->in_flight = 1;
+	w->queued_ns = uv_hrtime();
 	if (uv_queue_work(j->loop, &w->req, work_write, after_write) != 0) {
 		j->in_flight = 0;
 		untake_batch(j, w);
@@ -925,8 +947,7 @@ journal_append(struct journal *j, const char *payload, size_t len)
 		return 0;
 	if (j->pending.len == WAL_HEADER + len) {
 		j->pending_first = j->last_lsn + 1;
-		if (j->none_delay_ns != 0)
-			j->pending_ns = uv_hrtime();
+		j->pending_ns = uv_hrtime();
 	}
 	j->last_lsn++;
 	/* A clock read per record only while batches may wait (kick). */
@@ -1342,6 +1363,9 @@ journal_open(uv_loop_t *loop, const struct settings *cfg,
 	j->none_delay_ns = none_delay_ns(cfg);
 	hist_init(&j->stats.write_s, hist_seconds, hist_seconds_n);
 	hist_init(&j->stats.fsync_s, hist_seconds, hist_seconds_n);
+	hist_init(&j->stats.queue_s, hist_seconds, hist_seconds_n);
+	hist_init(&j->stats.handback_s, hist_seconds, hist_seconds_n);
+	hist_init(&j->stats.commit_s, hist_seconds, hist_seconds_n);
 	hist_init(&j->stats.batch_bytes, hist_bytes, hist_bytes_n);
 	hist_init(&j->stats.batch_records, hist_counts, hist_counts_n);
 	hist_init(&j->stats.side_copy_s, hist_seconds, hist_seconds_n);

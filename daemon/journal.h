@@ -146,6 +146,15 @@ struct journal_stats {
 	 */
 	struct histogram write_s, fsync_s;
 	struct histogram batch_bytes, batch_records;
+	/*
+	 * The rest of a batch's way (on one monotonic clock): handed to the
+	 * pool until a pool thread began it (queue); its end there until the
+	 * loop took the result and released the replies (handback); and, for
+	 * each batch that reached the disk, its first record's append until
+	 * then (commit: what the change that waited longest in it waited,
+	 * gathering included).
+	 */
+	struct histogram queue_s, handback_s, commit_s;
 	/* The side stream: bytes appended, its log's length now, rewrites. */
 	uint64_t side_records, side_bytes, side_log_bytes, side_rewrites;
 	uint64_t side_image_bytes;	/* the last image's size */

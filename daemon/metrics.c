@@ -388,6 +388,15 @@ write_journal(struct server *s, struct sbuf *b)
 	hist_metric(b, "parkd_journal_fsync_seconds",
 	    "fdatasync of one group-commit batch, timed on the thread pool (durability fsync only).",
 	    &js->fsync_s);
+	hist_metric(b, "parkd_journal_queue_seconds",
+	    "From a group-commit batch handed to the thread pool to a pool thread beginning it.",
+	    &js->queue_s);
+	hist_metric(b, "parkd_journal_handback_seconds",
+	    "From a pool thread finishing a batch to the event loop taking the result (and releasing its replies).",
+	    &js->handback_s);
+	hist_metric(b, "parkd_journal_commit_seconds",
+	    "From the first record of a batch appended to the batch on disk and back on the loop: the longest any change in it waited (gathering, queue, write, fsync, hand-back).",
+	    &js->commit_s);
 	hist_metric(b, "parkd_journal_batch_bytes", "Bytes in one group-commit batch.",
 	    &js->batch_bytes);
 	hist_metric(b, "parkd_journal_batch_records", "Records in one group-commit batch.",

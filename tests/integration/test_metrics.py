@@ -384,6 +384,28 @@ def test_garage_gauges_waitlist_reservations_and_build_info():
         d.close()
 
 
+def test_commit_wait_holds_the_time_a_batch_was_held():
+    """With durability none a batch waits journal.none_delay_ms for company:
+    its first change's commit wait holds that, the pool's parts do not."""
+    cfg = demo_config(durability="none", journal={"none_delay_ms": 300})
+    d, port = with_http(cfg)
+    try:
+        m0 = wait_for(port, lambda m: m.get("parkd_journal_commit_seconds_count") == 1,
+                      "the tariff record's batch", timeout=10)
+        c = d.client()
+        c.ok("entry", gate="north", plate="HELD 1", **CAR)
+        m1 = wait_for(port, lambda m: m.get("parkd_journal_commit_seconds_count") == 2,
+                      "the entry's batch", timeout=10)
+        waited = m1.hist("parkd_journal_commit_seconds")[1] - m0.hist("parkd_journal_commit_seconds")[1]
+        assert waited >= 0.3, waited
+        for name in ("parkd_journal_queue_seconds", "parkd_journal_handback_seconds"):
+            _, spent, cnt = check_hist(m1, name)
+            assert cnt == 2, name
+        c.close()
+    finally:
+        d.close()
+
+
 def test_journal_histograms_and_snapshot_age():
     cfg = demo_config(journal={"snapshot_every": 5, "snapshot_interval_s": 0})
     d, port = with_http(cfg)
@@ -394,7 +416,9 @@ def test_journal_histograms_and_snapshot_age():
         assert not m.has("parkd_snapshot_age_seconds"), m.body
         assert m.get("parkd_snapshot_duration_seconds") == 0
         for name in ("parkd_journal_fsync_seconds", "parkd_journal_write_seconds",
-                     "parkd_journal_batch_bytes", "parkd_journal_batch_records"):
+                     "parkd_journal_batch_bytes", "parkd_journal_batch_records",
+                     "parkd_journal_queue_seconds", "parkd_journal_handback_seconds",
+                     "parkd_journal_commit_seconds"):
             assert m.types[name] == "histogram", name
             assert check_hist(m, name)[2] == 1, name
         c = d.client()
@@ -412,6 +436,17 @@ def test_journal_histograms_and_snapshot_age():
         assert cnt == batches and nrec == m.get("parkd_journal_records_total") == 9
         _, nbytes, _ = check_hist(m, "parkd_journal_batch_bytes")
         assert nbytes == m.get("parkd_journal_bytes_total")
+        # A batch's way, timed on one clock: what its oldest change waited
+        # holds the queue, the write, the fsync and the hand-back.
+        parts = 0.0
+        for name in ("parkd_journal_queue_seconds", "parkd_journal_write_seconds",
+                     "parkd_journal_fsync_seconds", "parkd_journal_handback_seconds"):
+            _, spent, cnt = check_hist(m, name)
+            assert cnt == batches, name
+            parts += spent
+        _, waited, cnt = check_hist(m, "parkd_journal_commit_seconds")
+        assert cnt == batches
+        assert 0 < parts <= waited + 1e-9, (parts, waited)
         # Requests to a change waited for the fsync: the entries are observed.
         assert m.get("parkd_requests_total", method="entry", outcome="ok") == 8
         age = m.get("parkd_snapshot_age_seconds")
