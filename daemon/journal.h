@@ -150,9 +150,9 @@ struct journal_stats {
 	 * The rest of a batch's way (on one monotonic clock): handed to the
 	 * pool until a pool thread began it (queue); its end there until the
 	 * loop took the result and released the replies (handback); and, for
-	 * each batch that reached the disk, its first record's append until
-	 * then (commit: what the change that waited longest in it waited,
-	 * gathering included).
+	 * each batch written (and synced, with fsync), its first record's
+	 * append until then (commit: what the change that waited longest in
+	 * it waited, gathering included).
 	 */
 	struct histogram queue_s, handback_s, commit_s;
 	/* The side stream: bytes appended, its log's length now, rewrites. */

@@ -395,7 +395,7 @@ write_journal(struct server *s, struct sbuf *b)
 	    "From a pool thread finishing a batch to the event loop taking the result (and releasing its replies).",
 	    &js->handback_s);
 	hist_metric(b, "parkd_journal_commit_seconds",
-	    "From the first record of a batch appended to the batch on disk and back on the loop: the longest any change in it waited (gathering, queue, write, fsync, hand-back).",
+	    "From the first record of a batch appended to the batch written (and synced, with fsync) and back on the loop: the longest any change in it waited (gathering, queue, write, fsync, hand-back).",
 	    &js->commit_s);
 	hist_metric(b, "parkd_journal_batch_bytes", "Bytes in one group-commit batch.",
 	    &js->batch_bytes);
