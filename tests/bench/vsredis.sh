@@ -10,8 +10,8 @@
 # CPUs and taskset(1), the server is pinned to CPU 0 and the generator (one
 # thread) to CPU 1, so that neither steals the other's core.  parkd runs on
 # a configuration made from conf/parkd.json with BENCH_SPOTS more regular
-# spots (default 9894: a 10 000-spot facility), the rate limit off and no
-# HTTP listener.
+# spots (default 9894: a 10 000-spot facility), the rate limit off, and an
+# HTTP listener only with durability fsync (for the journal's metrics).
 #
 # Rows (requests/s: an entry or an exit is one request, as is one SET):
 #   pipeline 1     50 connections, one request in flight each; parkd
@@ -28,7 +28,11 @@
 # every thread) per request over the measured seconds, the user part of it
 # (the server's own code; the rest is the kernel's), and in the audit
 # rows the audit Redis's: on two cores a lower rate can be the server's own
-# cost or CPU taken by another process, and this tells which.
+# cost or CPU taken by another process, and this tells which.  Under each
+# row with parkd at durability fsync, the way of its group commits over the
+# measured seconds (from /metrics): records a batch, how long the oldest
+# change of a batch waited, and of that the thread pool's queue, the write,
+# the fsync and the hand-back to the loop.
 # Then build/bench/bench_alloc (the core at up to a million spots), so a
 # regression in the core shows in the same run.
 #
@@ -144,9 +148,10 @@ start_redis() {
 	die "redis-server did not listen within 10 s"
 }
 
-# Starts parkd pinned; sets PID and PORT.  Args: durability [--redis H:P]
+# Starts parkd pinned; sets PID, PORT and HTTP_PORT (fsync only, else
+# empty).  Args: durability [--redis H:P]
 start_parkd() {
-	local dur=$1 cfg=$TMP/parkd.json log=$TMP/parkd.log port
+	local dur=$1 cfg=$TMP/parkd.json log=$TMP/parkd.log port http
 	shift
 	rm -rf "$TMP/data"
 	mkdir -p "$TMP/data"
@@ -157,10 +162,16 @@ start_parkd() {
 	# deployment does.
 	local snap=()
 	[ "$dur" = none ] && snap=(--snapshot-every "${VS_NONE_SNAPSHOT_EVERY:-1000000000}")
-	python3 "$ROOT/tests/bench/benchconfig.py" "$CONF" "$cfg" "$TMP/data" "$dur" \
-	    "$SPOTS" "${snap[@]}" "$@" || die "cannot write the config"
 	for _ in 1 2 3 4 5; do
 		port=$(free_port)
+		http=()
+		HTTP_PORT=
+		if [ "$dur" = fsync ]; then
+			HTTP_PORT=$(free_port)
+			http=(--http "$HTTP_PORT")
+		fi
+		python3 "$ROOT/tests/bench/benchconfig.py" "$CONF" "$cfg" "$TMP/data" "$dur" \
+		    "$SPOTS" "${snap[@]}" "${http[@]}" "$@" || die "cannot write the config"
 		: > "$log"
 		"${SRV_PIN[@]}" "$PARKD" -c "$cfg" --listen "127.0.0.1:$port" >>"$log" 2>&1 &
 		PID=$!
@@ -196,11 +207,13 @@ stop_parkd() {
 }
 
 # One load run: sets LOAD_RES to "req_per_s p99_us cpu_us audit_cpu_us
-# user_us" (the last three a request; "0 0 0 0 0" on failure).
+# user_us" (the last three a request; "0 0 0 0 0" on failure), and LOAD_WAY
+# to the journal's way over the measured seconds (see journal_way) when the
+# server is parkd with HTTP_PORT set, else to "".
 # Args: mode port conns pipeline [more loadgen args].  Not in a subshell:
 # it sets status.
 load() {
-	local mode=$1 port=$2 conns=$3 pipe=$4 out=$TMP/load.txt res lg c0 c1 a0 a1 u0 u1
+	local mode=$1 port=$2 conns=$3 pipe=$4 out=$TMP/load.txt res lg c0 c1 a0 a1 u0 u1 j0
 	shift 4
 	"${LG_PIN[@]}" "$LOADGEN" -m "$mode" -p "$port" -c "$conns" -t 1 -P "$pipe" \
 	    -d "$SECS" -w "$WARMUP" "$@" > "$out" 2>&1 &
@@ -211,9 +224,11 @@ load() {
 	sleep "$WARMUP"
 	read -r c0 u0 <<<"$(cpu_ticks "$SERVER_PID")"
 	read -r a0 _ <<<"$(cpu_ticks "${APID:-0}")"
+	j0=$(journal_totals "$mode")
 	wait "$lg"
 	read -r c1 u1 <<<"$(cpu_ticks "$SERVER_PID")"
 	read -r a1 _ <<<"$(cpu_ticks "${APID:-0}")"
+	LOAD_WAY=$(journal_way "$j0" "$(journal_totals "$mode")")
 	res=$(sed -n 's/^RESULT //p' "$out")
 	case $res in
 	*" errors=0 lost=0 "*) ;;
@@ -231,6 +246,41 @@ load() {
 	    END { if (n == 0) { printf "%.0f %.0f 0.0 0.0 0.0\n", r, p; exit }
 	          printf "%.0f %.0f %.1f %.1f %.1f\n", r, p, ticks / hz * 1e6 / n,
 	              aticks / hz * 1e6 / n, uticks / hz * 1e6 / n }')
+}
+
+# The journal's totals from parkd's /metrics (HTTP_PORT): batches, then
+# the sums of records, commit wait, queue, write, fsync and hand-back
+# seconds.  Empty unless the load's mode ($1) is parkd with a listener.
+journal_totals() {
+	[ "$1" = parkd ] && [ -n "${HTTP_PORT:-}" ] || return 0
+	python3 - "$HTTP_PORT" <<'PY' 2>/dev/null
+import sys
+import urllib.request
+names = ["commit_seconds_count", "batch_records_sum", "commit_seconds_sum",
+         "queue_seconds_sum", "write_seconds_sum", "fsync_seconds_sum",
+         "handback_seconds_sum"]
+url = "http://127.0.0.1:%s/metrics" % sys.argv[1]
+got = {}
+for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines():
+    f = line.split()
+    if len(f) == 2 and f[0].startswith("parkd_journal_"):
+        got[f[0][len("parkd_journal_"):]] = f[1]
+print(" ".join(got[n] for n in names))
+PY
+}
+
+# From two journal_totals: "records commit queue write fsync handback", a
+# batch's records and microseconds on average, or "" without both or
+# without batches between them.
+journal_way() {
+	[ -n "$1" ] && [ -n "$2" ] || return 0
+	awk -v a="$1" -v b="$2" 'BEGIN {
+	    n = split(a, x, " "); split(b, y, " ")
+	    if (n != 7 || y[1] <= x[1]) exit
+	    k = y[1] - x[1]
+	    printf "%.1f", (y[2] - x[2]) / k
+	    for (i = 3; i <= 7; i++) printf " %.0f", (y[i] - x[i]) / k * 1e6
+	    print "" }'
 }
 
 # utime + stime of a process, then utime alone (its own code; the rest is
@@ -291,6 +341,7 @@ TABLE=()
 #   row LABEL -- A-side args -- B-side args
 row() {
 	local label=$1 a=() b=() ra=() rb=() pa=() pb=() ca=() cb=() xb=() ua=() ub=() rr=() i x y _
+	local wa=() wb=()
 	shift 2
 	while [ "$1" != -- ]; do a+=("$1"); shift; done
 	shift
@@ -298,8 +349,10 @@ row() {
 	for i in $(seq "$REPS"); do
 		side "${a[@]}"
 		read -r x 'pa[i]' 'ca[i]' _ 'ua[i]' <<<"$LOAD_RES"
+		[ -n "$LOAD_WAY" ] && wa+=("$LOAD_WAY")
 		side "${b[@]}"
 		read -r y 'pb[i]' 'cb[i]' 'xb[i]' 'ub[i]' <<<"$LOAD_RES"
+		[ -n "$LOAD_WAY" ] && wb+=("$LOAD_WAY")
 		ra[i]=$x
 		rb[i]=$y
 		rr[i]=$(ratio "$y" "$x")
@@ -310,7 +363,20 @@ row() {
 	    "$(range "${ca[@]}")" "$(range "${cb[@]}")" \
 	    "$(range "${ua[@]}")" "$(range "${ub[@]}")" \
 	    "$(case " ${xb[*]} " in *" 0.0 "*) ;; *) echo "; audit Redis $(range "${xb[@]}")" ;; esac)")")
+	[ ${#wa[@]} -gt 0 ] && TABLE+=("$(way_line A "${wa[@]}")")
+	[ ${#wb[@]} -gt 0 ] && TABLE+=("$(way_line B "${wb[@]}")")
 	LAST_B=$(printf '%s\n' "${rb[@]}" | sort -n | head -1)
+}
+
+# "  SIDE's group commits: ..." from LOAD_WAY strings, each field a range.
+way_line() {
+	local side=$1 f k col=()
+	shift
+	for k in 1 2 3 4 5 6; do
+		col[k]=$(range $(for f in "$@"; do echo "$f" | cut -d' ' -f"$k"; done))
+	done
+	printf '    %s: %s records a batch; its oldest change waited %s us: queue %s, write %s, fsync %s, hand-back %s (the rest on the loop: replies out, requests in, gathering)' \
+	    "$side" "${col[1]}" "${col[2]}" "${col[3]}" "${col[4]}" "${col[5]}" "${col[6]}"
 }
 
 echo "parkd against redis-server: $PARKD, $("$REDIS_SERVER" --version | cut -d' ' -f1-3)"
