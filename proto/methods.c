@@ -110,9 +110,9 @@ bad_path(struct call *c, const char *path, const char *fmt, ...)
 	return rc;
 }
 
-/* The same for the param called name: "params.name: ...". */
-static __attribute__((format(printf, 3, 4))) int
-bad_param(struct call *c, const char *name, const char *fmt, ...)
+/* The same for the param called name: "params.name: ..." (mcall.h). */
+int
+mcall_bad_param(struct call *c, const char *name, const char *fmt, ...)
 {
 	char p[JPATH_MAX];
 	va_list ap;
@@ -162,7 +162,7 @@ p_plate(struct call *c, const char *name, int required, char out[PLATE_BUFSZ],
 	if (s == NULL)
 		return 0;
 	if (plate_normalize(s, strlen(s), out) != 0)
-		return bad_param(c, name,
+		return mcall_bad_param(c, name,
 		    "must be 1 to 16 characters of A-Z 0-9 - and space");
 	*present = 1;
 	return 0;
@@ -179,7 +179,7 @@ p_gate(struct call *c, int *gate)
 	if (*gate < 0) {
 		char names[256];
 
-		return bad_param(c, "gate", "no such gate '%s'; gates are %s", s,
+		return mcall_bad_param(c, "gate", "no such gate '%s'; gates are %s", s,
 		    name_list(c, names, sizeof(names),
 		    facility_gate_count(garage_facility(c->g)), facility_gate_id));
 	}
@@ -218,7 +218,7 @@ p_at(struct call *c, int future_ok, int64_t *at)
 	/* A change far in the future would leave its ticket stuck until then. */
 	if (!future_ok && t > c->now + c->env->max_future_s) {
 		rfc3339_format(c->now + c->env->max_future_s, limit);
-		return bad_param(c, "at", "may lie at most %llds ahead "
+		return mcall_bad_param(c, "at", "may lie at most %llds ahead "
 		    "(limits.max_future_s): no later than %s",
 		    (long long)c->env->max_future_s, limit);
 	}
@@ -244,7 +244,7 @@ p_ticket(struct call *c, int allow_plate, int inside_only)
 			fail(c, PK_E_INVALID_PARAMS,
 			    "give exactly one of 'ticket' or 'plate'");
 		else
-			bad_param(c, "ticket", "is required");
+			mcall_bad_param(c, "ticket", "is required");
 		return NULL;
 	}
 	if (id != NULL) {
@@ -299,7 +299,7 @@ at_in_stay(struct call *c, const struct ticket *t, int64_t at)
 	if (at >= t->entered_at)
 		return 1;
 	rfc3339_format(t->entered_at, buf);
-	bad_param(c, "at", "is before the ticket's entry at %s", buf);
+	mcall_bad_param(c, "at", "is before the ticket's entry at %s", buf);
 	return 0;
 }
 
@@ -469,7 +469,7 @@ m_entry(struct call *c)
 	if (in.cls < 0) {
 		char names[256];
 
-		bad_param(c, "class", "no such vehicle class '%s'; classes are %s",
+		mcall_bad_param(c, "class", "no such vehicle class '%s'; classes are %s",
 		    cls, name_list(c, names, sizeof(names), facility_class_count(f),
 		    facility_class_name));
 		return;
@@ -493,7 +493,7 @@ m_entry(struct call *c)
 		fail(c, e, "no reservation %s", res);
 		return;
 	case PK_E_INVALID_PARAMS:
-		bad_param(c, "reservation", "is for another plate");
+		mcall_bad_param(c, "reservation", "is for another plate");
 		return;
 	case PK_E_WRONG_GATE:
 		fail(c, e, "gate '%s' is not an entry gate", facility_gate_id(f, in.gate));
@@ -625,7 +625,7 @@ p_pay_method(struct call *c, const char *method)
 		    i ? ", " : "", core->payment_methods[i]);
 	}
 	jw_arr_end(&c->edata);
-	return bad_param(c, "method", "'%s' is not taken here; methods are %s",
+	return mcall_bad_param(c, "method", "'%s' is not taken here; methods are %s",
 	    method, list);
 }
 
@@ -696,7 +696,7 @@ m_lost(struct call *c)
 	if (p_at(c, 0, &at) != 0)
 		return;
 	if (param(c, "ticket") != NULL) {
-		bad_param(c, "ticket", "lost takes 'plate', not 'ticket'");
+		mcall_bad_param(c, "ticket", "lost takes 'plate', not 'ticket'");
 		return;
 	}
 	if ((t = p_ticket(c, 1, 1)) == NULL || !at_in_stay(c, t, at) ||
@@ -1019,7 +1019,7 @@ m_subscribe(struct call *c)
 	    SUBS_TOPICS_MAX, &arr, &count, &je), &je) < 0)
 		return;
 	if (count == 0) {
-		bad_param(c, "topics", "must list 1 to %d topics: occupancy, "
+		mcall_bad_param(c, "topics", "must list 1 to %d topics: occupancy, "
 		    "events, search:PREFIX, gate:ID", SUBS_TOPICS_MAX);
 		return;
 	}
@@ -1104,7 +1104,7 @@ m_search(struct call *c)
 		if (!subscriptions_on(c) ||
 		    subs_topic_parse(text, (size_t)tl, &topic) != PK_OK) {
 			if (c->err == PK_OK)
-				bad_param(c, "prefix", "cannot be a search topic");
+				mcall_bad_param(c, "prefix", "cannot be a search topic");
 			return;
 		}
 	}
@@ -1137,7 +1137,7 @@ m_history(struct call *c)
 	for (int i = 0; colon != NULL && kinds[i] != NULL; i++)
 		ok |= strlen(kinds[i]) == kl && strncmp(kinds[i], subject, kl) == 0;
 	if (!ok || colon[1] == '\0') {
-		bad_param(c, "subject", "must be vehicle:PLATE, spot:ID, "
+		mcall_bad_param(c, "subject", "must be vehicle:PLATE, spot:ID, "
 		    "ticket:ID, gate:ID, reservation:ID or facility:NAME");
 		return;
 	}
@@ -1145,7 +1145,7 @@ m_history(struct call *c)
 		char plate[PLATE_BUFSZ];
 
 		if (plate_normalize(colon + 1, strlen(colon + 1), plate) != 0) {
-			bad_param(c, "subject", "must name a plate of 1 to 16 "
+			mcall_bad_param(c, "subject", "must name a plate of 1 to 16 "
 			    "characters of A-Z 0-9 - and space");
 			return;
 		}
@@ -1183,17 +1183,17 @@ m_nearby(struct call *c)
 	    p_string(c, "class", 0, FAC_MAX_NAME, &cls))
 		return;
 	if (hlat != hlon) {
-		bad_param(c, hlat ? "lon" : "lat", "is required with %s",
+		mcall_bad_param(c, hlat ? "lon" : "lat", "is required with %s",
 		    hlat ? "lat" : "lon");
 		return;
 	}
 	if (!hlat && facility_location_e7(garage_facility(c->g), &d->lat_e7,
 	    &d->lon_e7) != 0) {
-		bad_param(c, "lat", "is required: this facility has no location");
+		mcall_bad_param(c, "lat", "is required: this facility has no location");
 		return;
 	}
 	if (cls != NULL && cls[0] == '\0') {
-		bad_param(c, "class", "must not be empty");
+		mcall_bad_param(c, "class", "must not be empty");
 		return;
 	}
 	d->kind = DEFER_NEARBY;
@@ -1646,20 +1646,6 @@ mcall_fail(struct call *c, pk_err e, const char *fmt, ...)
 }
 
 int
-mcall_bad_param(struct call *c, const char *name, const char *fmt, ...)
-{
-	char p[JPATH_MAX];
-	va_list ap;
-	int rc;
-
-	jpath_key(p, "params", name);
-	va_start(ap, fmt);
-	rc = bad_vpath(c, p, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-int
 mcall_string(struct call *c, const char *name, int required, size_t maxlen,
     const char **out)
 {
@@ -1765,7 +1751,7 @@ m_wait(struct call *c)
 	    p_int(c, "timeout_s", 1, 1, cfg.wl.max_timeout_s, &in.timeout_s))
 		return;
 	if ((in.cls = facility_class_lookup(f, cls)) < 0) {
-		bad_param(c, "class", "no such vehicle class '%s'", cls);
+		mcall_bad_param(c, "class", "no such vehicle class '%s'", cls);
 		return;
 	}
 	if (facility_tags_mask(f, param(c, "needs"), "params.needs", &in.needs,
@@ -1926,7 +1912,7 @@ m_reserve(struct call *c)
 	    p_string(c, "gate", 0, 64, &gate))
 		return;
 	if ((in.cls = facility_class_lookup(f, cls)) < 0) {
-		bad_param(c, "class", "no such vehicle class '%s'", cls);
+		mcall_bad_param(c, "class", "no such vehicle class '%s'", cls);
 		return;
 	}
 	if (facility_tags_mask(f, param(c, "needs"), "params.needs", &in.needs,
@@ -1939,7 +1925,7 @@ m_reserve(struct call *c)
 		return;
 	}
 	if (gate != NULL && (in.gate = facility_gate_lookup(f, gate)) < 0) {
-		bad_param(c, "gate", "no such gate '%s'", gate);
+		mcall_bad_param(c, "gate", "no such gate '%s'", gate);
 		return;
 	}
 	if (!writable(c))
@@ -2052,7 +2038,7 @@ m_reservations(struct call *c)
 	q.limit = (size_t)limit;
 	e = resbook_list(garage_resbook(c->g), &q, items, &n, next);
 	if (e != PK_OK) {
-		bad_param(c, "cursor", "is not a cursor of this listing");
+		mcall_bad_param(c, "cursor", "is not a cursor of this listing");
 		return;
 	}
 	jw_obj(c->out);
