@@ -6,6 +6,7 @@
 
 #include "capacity.h"
 #include "dict.h"
+#include "jsonw.h"
 #include "garage_impl.h"
 #include "omap.h"
 
@@ -499,6 +500,16 @@ garage_alloc_rw(garage *g)
 	return g->alloc;
 }
 
+/* The lengths and plainness of t's id and plate (struct ticket). */
+static void
+ticket_texts(struct ticket *t)
+{
+	t->id_len = (uint8_t)strlen(t->id);
+	t->plate_len = (uint8_t)strlen(t->plate);
+	t->id_plain = (uint8_t)jw_plain(t->id, t->id_len);
+	t->plate_plain = (uint8_t)jw_plain(t->plate, t->plate_len);
+}
+
 pk_err
 garage_issue(garage *g, const struct garage_entry_in *in,
     const uint32_t *spots, size_t n, struct ticket **tp)
@@ -527,6 +538,7 @@ garage_issue(garage *g, const struct garage_entry_in *in,
 		strncpy(t->reservation, in->reservation, UUID_STRLEN);
 	t->n_spots = n;
 	memcpy(t->spots, spots, n * sizeof(spots[0]));
+	ticket_texts(t);
 
 	/* Surge looks at the occupancy just before this vehicle came in. */
 	alloc_counts(g->alloc, &c);
@@ -764,6 +776,7 @@ garage_restore_ticket(garage *g, const struct ticket *img,
 	if (t == NULL)
 		return PK_E_INTERNAL;
 	*t = *img;
+	ticket_texts(t);
 	t->payments = NULL;
 	t->n_payments = 0;
 	t->paid = 0;

@@ -50,6 +50,12 @@ struct tariff_ver;
 struct ticket {
 	char id[UUID_BUFSZ];
 	char plate[PLATE_BUFSZ];
+	/*
+	 * Their lengths, and whether they need no escaping in JSON (jw_plain):
+	 * worked out once when the ticket is made, for the records and replies
+	 * that write them (jw_strk).
+	 */
+	uint8_t id_len, plate_len, id_plain, plate_plain;
 	enum ticket_state state;
 	int cls;
 	int entry_gate;

@@ -370,27 +370,34 @@ put_escaped(struct jw *w, const char *s, size_t n)
  * instructions in bench_request).
  */
 static inline __attribute__((always_inline)) void
+put_plain_prefixed(struct jw *w, const char *prefix, size_t pn, const char *s,
+    size_t n, const char *tail, size_t tl)
+{
+	size_t need = 1 + pn + n + tl;
+	char *p;
+
+	if (w->len + need >= w->lim && grow(w, need) != 0)
+		return;
+	p = w->buf + w->len;
+	*p++ = '"';
+	short_copy(p, prefix, pn);
+	p += pn;
+	short_copy(p, s, n);
+	p += n;
+	/* tail is one or two bytes: no call to memcpy for them. */
+	p[0] = tail[0];
+	if (tl > 1)
+		p[1] = tail[1];
+	w->len += need;
+	w->buf[w->len] = '\0';
+}
+
+static inline __attribute__((always_inline)) void
 put_prefixed(struct jw *w, const char *prefix, size_t pn, const char *s,
     size_t n, const char *tail, size_t tl)
 {
 	if (all_plain((const unsigned char *)s, n)) {
-		size_t need = 1 + pn + n + tl;
-		char *p;
-
-		if (w->len + need >= w->lim && grow(w, need) != 0)
-			return;
-		p = w->buf + w->len;
-		*p++ = '"';
-		short_copy(p, prefix, pn);
-		p += pn;
-		short_copy(p, s, n);
-		p += n;
-		/* tail is one or two bytes: no call to memcpy for them. */
-		p[0] = tail[0];
-		if (tl > 1)
-			p[1] = tail[1];
-		w->len += need;
-		w->buf[w->len] = '\0';
+		put_plain_prefixed(w, prefix, pn, s, n, tail, tl);
 		return;
 	}
 	putc1(w, '"');
@@ -445,6 +452,53 @@ jw_strpre(struct jw *w, const char *prefix, size_t pn, const char *s,
 #endif
 	sep(w);
 	put_prefixed(w, prefix, pn, s, n, "\"", 1);
+}
+
+int
+jw_plain(const char *s, size_t n)
+{
+	return all_plain((const unsigned char *)s, n);
+}
+
+/* A claim of plainness that is false would write broken JSON. */
+static inline void
+check_known(const char *s, size_t n, int plain)
+{
+#ifdef JW_CHECK_LITERALS
+	if (plain && !all_plain((const unsigned char *)s, n))
+		abort();
+#else
+	(void)s;
+	(void)n;
+	(void)plain;
+#endif
+}
+
+void
+jw_strk(struct jw *w, const char *s, size_t n, int plain)
+{
+	check_known(s, n, plain);
+	sep(w);
+	if (plain)
+		put_plain_prefixed(w, "", 0, s, n, "\"", 1);
+	else
+		put_prefixed(w, "", 0, s, n, "\"", 1);
+}
+
+void
+jw_strprek(struct jw *w, const char *prefix, size_t pn, const char *s,
+    size_t n, int plain)
+{
+#ifdef JW_CHECK_LITERALS
+	if (!all_plain((const unsigned char *)prefix, pn))
+		abort();
+#endif
+	check_known(s, n, plain);
+	sep(w);
+	if (plain)
+		put_plain_prefixed(w, prefix, pn, s, n, "\"", 1);
+	else
+		put_prefixed(w, prefix, pn, s, n, "\"", 1);
 }
 
 void

@@ -161,6 +161,21 @@ void jw_strpre(struct jw *w, const char *prefix, size_t pn, const char *s,
     size_t n);
 #define jw_prefixed(w, prefix, s) \
 	jw_strpre((w), "" prefix, sizeof(prefix) - 1, (s), strlen(s))
+/*
+ * Strings whose length and plainness are known, worked out once where
+ * they are made (a ticket's id and plate): jw_plain(s, n) is 1 when
+ * s[0..n) needs no escaping (it may say 0 of a string that does not,
+ * which costs only the escaping path).  jw_strk copies a plain string as
+ * it is and escapes any other as jw_strn does, without looking at its
+ * bytes or its length again; jw_prefixedk is jw_prefixed for such a
+ * string.  A SAN=1 build checks every claim of plainness.
+ */
+int jw_plain(const char *s, size_t n);
+void jw_strk(struct jw *w, const char *s, size_t n, int plain);
+void jw_strprek(struct jw *w, const char *prefix, size_t pn, const char *s,
+    size_t n, int plain);
+#define jw_prefixedk(w, prefix, s, n, plain) \
+	jw_strprek((w), "" prefix, sizeof(prefix) - 1, (s), (n), (plain))
 /* An RFC 3339 UTC time string ("2026-11-22T08:00:00Z"). */
 void jw_time(struct jw *w, int64_t t);
 /*
@@ -208,6 +223,16 @@ JW_KEYED(JW_KEYED_DEFINE)
 #define jw_kbool(w, name, v)	jw_kqbool((w), JW_QUOTED(name), (v))
 #define jw_ktime(w, name, v)	jw_kqtime((w), JW_QUOTED(name), (v))
 #define jw_kmilli(w, name, v)	jw_kqmilli((w), JW_QUOTED(name), (v))
+
+static inline void
+jw_kqstrk(struct jw *w, const char *q, size_t qn, const char *s, size_t n,
+    int plain)
+{
+	jw_keyq(w, q, qn);
+	jw_strk(w, s, n, plain);
+}
+#define jw_kstrk(w, name, s, n, plain) \
+	jw_kqstrk((w), JW_QUOTED(name), (s), (n), (plain))
 
 static inline void
 jw_kqnull(struct jw *w, const char *q, size_t n)

@@ -57,8 +57,8 @@ payment(struct jw *w, const struct payment *p)
 static void
 entry_facts(struct jw *w, const facility *f, const struct ticket *t)
 {
-	jw_kstr(w, "ticket", t->id);
-	jw_kstr(w, "plate", t->plate);
+	jw_kstrk(w, "ticket", t->id, t->id_len, t->id_plain);
+	jw_kstrk(w, "plate", t->plate, t->plate_len, t->plate_plain);
 	jw_kstr(w, "class", facility_class_name(f, t->cls));
 	jw_kstr(w, "gate", facility_gate_id(f, t->entry_gate));
 	jw_ktime(w, "entered_at", t->entered_at);
@@ -95,9 +95,12 @@ static void
 head(struct jw *w, const char *type, const char *event_id, int64_t ts)
 {
 	jw_obj(w);
-	jw_kstr(w, "id", event_id ? event_id : "");
+	/* Both plain: an id of ours (record_write), a type name of ours. */
+	if (event_id == NULL)
+		event_id = "";
+	jw_kstrk(w, "id", event_id, strlen(event_id), 1);
 	jw_ktime(w, "ts", ts);
-	jw_kstr(w, "type", type);
+	jw_kstrk(w, "type", type, strlen(type), 1);
 	jw_key(w, "subjects");
 	jw_arr(w);
 }
@@ -114,8 +117,8 @@ data(struct jw *w)
 static void
 ticket_ref(struct jw *w, const struct ticket *t)
 {
-	jw_kstr(w, "ticket", t->id);
-	jw_kstr(w, "plate", t->plate);
+	jw_kstrk(w, "ticket", t->id, t->id_len, t->id_plain);
+	jw_kstrk(w, "plate", t->plate, t->plate_len, t->plate_plain);
 }
 
 /*
@@ -128,8 +131,9 @@ ticket_event(struct jw *w, const char *type, const char *event_id,
     const struct change *c, const facility *f, int gate)
 {
 	head(w, type, event_id, c->at);
-	record_subject(w, "vehicle", c->t->plate);
-	record_subject(w, "ticket", c->t->id);
+	jw_prefixedk(w, "vehicle:", c->t->plate, c->t->plate_len,
+	    c->t->plate_plain);
+	jw_prefixedk(w, "ticket:", c->t->id, c->t->id_len, c->t->id_plain);
 	if (c->kind == CHG_ENTRY && c->t->reservation[0] != '\0')
 		record_subject(w, "reservation", c->t->reservation);
 	if (gate >= 0) {

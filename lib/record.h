@@ -33,7 +33,9 @@
  * Writes the record of change c (just made in g, see change.h) with audit
  * event id event_id and time stamp c->at.  This text is at once the
  * journal record, the audit event and what subscribers receive.  Out of
- * memory shows as jw_failed(w).
+ * memory shows as jw_failed(w).  event_id is written as it is: nothing in
+ * it may need escaping in JSON (the daemon's are UUIDs; a SAN=1 build
+ * checks).
  */
 void record_write(const garage *g, const struct change *c,
     const char *event_id, struct jw *w);

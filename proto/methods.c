@@ -386,8 +386,8 @@ static void
 ticket_head(struct jw *w, const struct ticket *t)
 {
 	jw_obj(w);
-	jw_kstr(w, "ticket", t->id);
-	jw_kstr(w, "plate", t->plate);
+	jw_kstrk(w, "ticket", t->id, t->id_len, t->id_plain);
+	jw_kstrk(w, "plate", t->plate, t->plate_len, t->plate_plain);
 }
 
 /* ---- methods ---- */

@@ -232,6 +232,12 @@ bad_prefix(struct jw *w)
 {
 	jw_prefixed(w, "a\"b:", "c");
 }
+
+static void
+false_plain(struct jw *w)
+{
+	jw_strk(w, "a\"b", 3, 1);
+}
 #endif
 
 /*
@@ -530,6 +536,89 @@ test_prefix_checked(void **state)
 }
 
 /*
+ * Strings of known length and plainness (jw_strk, jw_prefixedk,
+ * jw_kstrk) come out as the same strings written by jw_strn, jw_strpre
+ * and jw_keyn would: whether the caller says "plain" as jw_plain found, or
+ * says "not plain" of any string.
+ */
+static void
+test_known_strings(void **state)
+{
+	static const char *const pieces[] = {
+		"a", "Zq9", " ", "-", "\"", "\\", "\n", "\x01", "\x7f",
+		"\xc3\xa9", "\xff", "0193abcd-ef01-7234-8567-89abcdef0123",
+	};
+	unsigned seed = 99;
+	struct jw a, b;
+
+	(void)state;
+	assert_true(jw_plain("B-XY 123", 8));
+	assert_true(jw_plain("0193abcd-ef01-7234-8567-89abcdef0123", 36));
+	assert_true(jw_plain("", 0));
+	assert_false(jw_plain("a\"b", 3));
+	assert_false(jw_plain("a\\b", 3));
+	assert_false(jw_plain("line\n", 5));
+	assert_false(jw_plain("caf\xc3\xa9", 5));
+	jw_init(&a);
+	jw_init(&b);
+	for (int round = 0; round < 5000; round++) {
+		char in[160];
+		size_t n = 0, np;
+		int plain;
+
+		seed = seed * 1103515245u + 12345u;
+		np = (seed >> 16) % 5;
+		for (size_t k = 0; k < np; k++) {
+			const char *p;
+
+			seed = seed * 1103515245u + 12345u;
+			p = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+			memcpy(in + n, p, strlen(p));
+			n += strlen(p);
+		}
+		plain = jw_plain(in, n);
+		for (int claim = 0; claim <= plain; claim++) {
+			jw_reset(&a);
+			jw_reset(&b);
+			jw_obj(&a);
+			jw_kstrk(&a, "k", in, n, claim);
+			jw_key(&a, "s");
+			jw_arr(&a);
+			jw_strk(&a, in, n, claim);
+			jw_prefixedk(&a, "ticket:", in, n, claim);
+			jw_arr_end(&a);
+			jw_obj_end(&a);
+			jw_obj(&b);
+			jw_key(&b, "k");
+			jw_strn(&b, in, n);
+			jw_key(&b, "s");
+			jw_arr(&b);
+			jw_strn(&b, in, n);
+			jw_strpre(&b, "ticket:", 7, in, n);
+			jw_arr_end(&b);
+			jw_obj_end(&b);
+			assert_false(jw_failed(&a));
+			assert_int_equal(a.len, b.len);
+			assert_memory_equal(a.buf, b.buf, a.len);
+		}
+	}
+	jw_release(&a);
+	jw_release(&b);
+}
+
+/* A SAN=1 build stops on a claim of plainness that is false. */
+static void
+test_false_plain_checked(void **state)
+{
+	(void)state;
+#ifdef JW_CHECK_LITERALS
+	expect_abort(false_plain);
+#else
+	skip();
+#endif
+}
+
+/*
  * A string that is all escapes is written in linear time (a quadratic
  * writer would take minutes here and trip the test runner's timeout).
  */
@@ -769,6 +858,8 @@ main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_prefixed),
 		cmocka_unit_test(test_prefix_checked),
+		cmocka_unit_test(test_known_strings),
+		cmocka_unit_test(test_false_plain_checked),
 		cmocka_unit_test(test_escapes_linear),
 		cmocka_unit_test(test_strings_random),
 		cmocka_unit_test(test_special_at_every_position),
