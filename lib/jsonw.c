@@ -361,14 +361,7 @@ put_escaped(struct jw *w, const char *s, size_t n)
 	}
 }
 
-/*
- * "prefix s" then tail (at most 2 bytes): a plain string, the common
- * case, in one copy; anything else escaped.  The prefix is plain (a
- * literal, jw_strpre); with pn a constant 0 its copy compiles away.
- * Forced inline, as is all_plain: left to itself gcc 12 inlined this and
- * then stopped inlining all_plain into it (+0.8 % of a request's
- * instructions in bench_request).
- */
+/* "prefix s" then tail (at most 2 bytes), s known plain: one copy. */
 static inline __attribute__((always_inline)) void
 put_plain_prefixed(struct jw *w, const char *prefix, size_t pn, const char *s,
     size_t n, const char *tail, size_t tl)
@@ -392,6 +385,13 @@ put_plain_prefixed(struct jw *w, const char *prefix, size_t pn, const char *s,
 	w->buf[w->len] = '\0';
 }
 
+/*
+ * "prefix s" then tail: a plain string, the common case, in one copy;
+ * anything else escaped.  The prefix is plain (a literal, jw_strpre); with
+ * pn a constant 0 its copy compiles away.  Forced inline, as is all_plain:
+ * left to itself gcc 12 inlined this and then stopped inlining all_plain
+ * into it (+0.8 % of a request's instructions in bench_request).
+ */
 static inline __attribute__((always_inline)) void
 put_prefixed(struct jw *w, const char *prefix, size_t pn, const char *s,
     size_t n, const char *tail, size_t tl)
@@ -442,14 +442,24 @@ jw_strn(struct jw *w, const char *s, size_t n)
 	put_string(w, s, n, "\"", 1);
 }
 
-void
-jw_strpre(struct jw *w, const char *prefix, size_t pn, const char *s,
-    size_t n)
+/* A prefix is a literal with nothing to escape: a SAN=1 build checks. */
+static inline void
+check_prefix(const char *prefix, size_t pn)
 {
 #ifdef JW_CHECK_LITERALS
 	if (!all_plain((const unsigned char *)prefix, pn))
 		abort();
+#else
+	(void)prefix;
+	(void)pn;
 #endif
+}
+
+void
+jw_strpre(struct jw *w, const char *prefix, size_t pn, const char *s,
+    size_t n)
+{
+	check_prefix(prefix, pn);
 	sep(w);
 	put_prefixed(w, prefix, pn, s, n, "\"", 1);
 }
@@ -460,45 +470,38 @@ jw_plain(const char *s, size_t n)
 	return all_plain((const unsigned char *)s, n);
 }
 
-/* A claim of plainness that is false would write broken JSON. */
-static inline void
-check_known(const char *s, size_t n, int plain)
+/*
+ * "prefix s" as a value, s plain as its maker found it (jw_plain).  A
+ * claim of plainness that is false would write broken JSON: a SAN=1 build
+ * checks it.
+ */
+static inline __attribute__((always_inline)) void
+put_known(struct jw *w, const char *prefix, size_t pn, const char *s,
+    size_t n, int plain)
 {
 #ifdef JW_CHECK_LITERALS
 	if (plain && !all_plain((const unsigned char *)s, n))
 		abort();
-#else
-	(void)s;
-	(void)n;
-	(void)plain;
 #endif
+	sep(w);
+	if (plain)
+		put_plain_prefixed(w, prefix, pn, s, n, "\"", 1);
+	else
+		put_prefixed(w, prefix, pn, s, n, "\"", 1);
 }
 
 void
 jw_strk(struct jw *w, const char *s, size_t n, int plain)
 {
-	check_known(s, n, plain);
-	sep(w);
-	if (plain)
-		put_plain_prefixed(w, "", 0, s, n, "\"", 1);
-	else
-		put_prefixed(w, "", 0, s, n, "\"", 1);
+	put_known(w, "", 0, s, n, plain);
 }
 
 void
 jw_strprek(struct jw *w, const char *prefix, size_t pn, const char *s,
     size_t n, int plain)
 {
-#ifdef JW_CHECK_LITERALS
-	if (!all_plain((const unsigned char *)prefix, pn))
-		abort();
-#endif
-	check_known(s, n, plain);
-	sep(w);
-	if (plain)
-		put_plain_prefixed(w, prefix, pn, s, n, "\"", 1);
-	else
-		put_prefixed(w, prefix, pn, s, n, "\"", 1);
+	check_prefix(prefix, pn);
+	put_known(w, prefix, pn, s, n, plain);
 }
 
 void
