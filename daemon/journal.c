@@ -368,7 +368,10 @@ write_batch(struct jwork *w)
 	}
 }
 
-/* uv_hrtime reads a monotonic clock, and may be called from any thread. */
+/*
+ * Pool thread: the batch, timed from its start to its end here (uv_hrtime
+ * reads a monotonic clock, and may be called from any thread).
+ */
 static void
 work_write(uv_work_t *req)
 {
@@ -941,18 +944,20 @@ journal_note_return(struct journal *j)
 uint64_t
 journal_append(struct journal *j, const char *payload, size_t len)
 {
+	int first;
+
 	if (j->state != J_OK || len > WAL_MAX_PAYLOAD)
 		return 0;
 	if (wal_buf_add(&j->pending, j->last_lsn + 1, payload, len) != 0)
 		return 0;
-	if (j->pending.len == WAL_HEADER + len) {
+	if ((first = j->pending.len == WAL_HEADER + len)) {
 		j->pending_first = j->last_lsn + 1;
 		j->pending_ns = uv_hrtime();
 	}
 	j->last_lsn++;
 	/* A clock read per record only while batches may wait (kick). */
 	if (gathering(j))
-		gather_arrived(&j->gather, uv_hrtime());
+		gather_arrived(&j->gather, first ? j->pending_ns : uv_hrtime());
 	j->stats.records++;
 	j->stats.bytes += WAL_HEADER + len;
 	/* Without durability the change counts as done once it is queued. */
