@@ -368,7 +368,8 @@ row() {
 	LAST_B=$(printf '%s\n' "${rb[@]}" | sort -n | head -1)
 }
 
-# "  SIDE's group commits: ..." from LOAD_WAY strings, each field a range.
+# "    SIDE: R records a batch; its oldest change waited ..." from the
+# LOAD_WAY strings of that side's runs, each field a range.
 way_line() {
 	local side=$1 f k col=()
 	shift
