@@ -169,6 +169,15 @@ test_structure(void **state)
 	assert_null(jw_take(&w, NULL));
 }
 
+/* a wrote, without failing, exactly what b wrote. */
+static void
+expect_same(const struct jw *a, const struct jw *b)
+{
+	assert_false(jw_failed(a));
+	assert_int_equal(a->len, b->len);
+	assert_memory_equal(a->buf, b->buf, a->len);
+}
+
 /*
  * Literal names go out in their quoted form, one copy each (every keyed
  * writer: test_structure): through a buffer grown many times from empty,
@@ -192,9 +201,7 @@ test_literal_names(void **state)
 	}
 	jw_obj_end(&w);
 	jw_obj_end(&v);
-	assert_false(jw_failed(&w));
-	assert_int_equal(w.len, v.len);
-	assert_memory_equal(w.buf, v.buf, w.len);
+	expect_same(&w, &v);
 	jw_release(&w);
 	jw_release(&v);
 }
@@ -534,6 +541,31 @@ test_prefix_checked(void **state)
 }
 
 /*
+ * A text of fewer than most pieces drawn from pieces by the generator in
+ * *seed, as long as it fits in[0..cap) with room for a NUL; its length.
+ */
+static size_t
+random_text(unsigned *seed, const char *const *pieces, size_t npieces,
+    unsigned most, char *in, size_t cap)
+{
+	size_t n = 0, np;
+
+	*seed = *seed * 1103515245u + 12345u;
+	np = (*seed >> 16) % most;
+	for (size_t k = 0; k < np; k++) {
+		const char *p;
+
+		*seed = *seed * 1103515245u + 12345u;
+		p = pieces[(*seed >> 16) % npieces];
+		if (n + strlen(p) >= cap)
+			break;
+		memcpy(in + n, p, strlen(p));
+		n += strlen(p);
+	}
+	return n;
+}
+
+/*
  * Strings of known length and plainness (jw_strk, jw_prefixedk,
  * jw_kstrk) come out as the same strings written by jw_strn, jw_strpre
  * and jw_keyn would: whether the caller says "plain" as jw_plain found, or
@@ -561,19 +593,10 @@ test_known_strings(void **state)
 	jw_init(&b);
 	for (int round = 0; round < 5000; round++) {
 		char in[160];
-		size_t n = 0, np;
+		size_t n = random_text(&seed, pieces,
+		    sizeof(pieces) / sizeof(pieces[0]), 5, in, sizeof(in));
 		int plain;
 
-		seed = seed * 1103515245u + 12345u;
-		np = (seed >> 16) % 5;
-		for (size_t k = 0; k < np; k++) {
-			const char *p;
-
-			seed = seed * 1103515245u + 12345u;
-			p = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
-			memcpy(in + n, p, strlen(p));
-			n += strlen(p);
-		}
 		plain = jw_plain(in, n);
 		for (int claim = 0; claim <= plain; claim++) {
 			jw_reset(&a);
@@ -595,9 +618,7 @@ test_known_strings(void **state)
 			jw_strpre(&b, "ticket:", 7, in, n);
 			jw_arr_end(&b);
 			jw_obj_end(&b);
-			assert_false(jw_failed(&a));
-			assert_int_equal(a.len, b.len);
-			assert_memory_equal(a.buf, b.buf, a.len);
+			expect_same(&a, &b);
 		}
 	}
 	jw_release(&a);
@@ -726,20 +747,9 @@ test_strings_random(void **state)
 	(void)state;
 	jw_init(&w);
 	for (int round = 0; round < 20000; round++) {
-		size_t n = 0, np;
+		size_t n = random_text(&seed, pieces,
+		    sizeof(pieces) / sizeof(pieces[0]), 24, in, sizeof(in));
 
-		seed = seed * 1103515245u + 12345u;
-		np = (seed >> 16) % 24;
-		for (size_t k = 0; k < np; k++) {
-			const char *p;
-
-			seed = seed * 1103515245u + 12345u;
-			p = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
-			if (n + strlen(p) >= sizeof(in))
-				break;
-			memcpy(in + n, p, strlen(p));
-			n += strlen(p);
-		}
 		if (write_as_model(&w, in, n, want, got, sizeof(got)) != 0)
 			fail_msg("round %d: wrote %s, want %s", round, got, want);
 	}
