@@ -896,7 +896,7 @@ journal_append_side(struct journal *j, const char *payload, size_t len,
 	if (j->side == NULL || j->state != J_OK || side_len > WAL_MAX_PAYLOAD)
 		return 0;
 	mark = j->side_pending.len;
-	if (wal_buf_add(&j->side_pending, j->last_lsn + 1, side, side_len) != 0)
+	if (wal_buf_add_batched(&j->side_pending, j->last_lsn + 1, side, side_len) != 0)
 		return 0;
 	lsn = journal_append(j, payload, len);
 	if (lsn == 0) {
@@ -948,7 +948,7 @@ journal_append(struct journal *j, const char *payload, size_t len)
 
 	if (j->state != J_OK || len > WAL_MAX_PAYLOAD)
 		return 0;
-	if (wal_buf_add(&j->pending, j->last_lsn + 1, payload, len) != 0)
+	if (wal_buf_add_batched(&j->pending, j->last_lsn + 1, payload, len) != 0)
 		return 0;
 	if ((first = j->pending.len == WAL_HEADER + len)) {
 		j->pending_first = j->last_lsn + 1;

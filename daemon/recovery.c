@@ -33,34 +33,6 @@ truncate_file(const char *path, size_t len)
 }
 
 /*
- * Whether a valid record with an LSN after last lies anywhere past the
- * damaged one at off.  A crash can only tear the end of the last batch;
- * damage with acknowledged records behind it is not a torn tail.  Only
- * offsets whose LSN field is plausible are checksummed, so this stays
- * cheap even over a large segment.
- */
-static int
-later_valid_record(const unsigned char *buf, size_t len, size_t off,
-    uint64_t last)
-{
-	uint64_t max_lsn = last + 1 + len / WAL_HEADER;
-
-	for (size_t o = off + 1; o + WAL_HEADER <= len; o++) {
-		uint64_t lsn = 0;
-		struct wal_rec rec;
-		size_t p = o;
-
-		for (int k = 7; k >= 0; k--)
-			lsn = lsn << 8 | buf[o + 8 + (size_t)k];
-		if (lsn <= last || lsn > max_lsn)
-			continue;
-		if (wal_next(buf, len, &p, &rec) == WAL_OK)
-			return 1;
-	}
-	return 0;
-}
-
-/*
  * Applies the records of one segment after r->last, in order, and leaves
  * in *st what ended the walk (*off at that record).  0, or -1 (err says
  * why) when records are missing or one does not apply.
@@ -97,16 +69,23 @@ apply_segment(const char *path, const unsigned char *buf, size_t len,
 
 /*
  * Judges what ended a segment at off: its end, a torn tail of the last
- * segment (cut off when truncate), or damage that is no torn tail.
+ * segment (cut off when truncate), or damage that is no torn tail.  A
+ * power cut tears only the batch being synced, but in any order of its
+ * pages: damage followed by records of that same batch is a torn tail,
+ * damage followed by a record that begins a later batch is not (that
+ * batch was written only after the damaged one was synced and answered).
+ * An incomplete record is judged the same way, since a damaged length can
+ * make one look incomplete.
  */
 static int
 judge_tail(const char *path, const unsigned char *buf, size_t len, size_t off,
     enum wal_status st, int last_seg, int truncate, uint64_t last,
     char *err, size_t errlen)
 {
-	if (st == WAL_CORRUPT && later_valid_record(buf, len, off, last)) {
+	if (st != WAL_END &&
+	    wal_batch_after(buf, len, off, last + 1, last + 1 + len / WAL_HEADER)) {
 		snprintf(err, errlen, "%s: damaged record at byte %zu is followed by "
-		    "valid later records; refusing to start (nothing was deleted)",
+		    "valid later batches; refusing to start (nothing was deleted)",
 		    path, off);
 		return -1;
 	}

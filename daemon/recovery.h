@@ -5,10 +5,12 @@
  * Snapshots are tried newest first; one that does not verify is logged and
  * the one before it is tried.  The journal's records after the snapshot
  * are replayed in LSN order.  A torn or damaged tail of the last segment
- * (what a crash in the middle of a write leaves) is cut off with a log
- * line giving the bytes dropped.  Anything else is not a torn tail and
- * recovery refuses, deleting nothing: a damaged record with valid later
- * records behind it, damage before a later segment, missing LSNs, a record
+ * (what a crash in the middle of a write leaves, or a power cut in the
+ * middle of the last batch's fdatasync, which may have put some of its
+ * pages on the disk and not others) is cut off with a log line giving the
+ * bytes dropped.  Anything else is not a torn tail and recovery refuses,
+ * deleting nothing: damage followed by a valid record that begins a later
+ * batch (wal.h), damage before a later segment, missing LSNs, a record
  * that does not apply, or no loadable snapshot and a journal that does not
  * reach back to LSN 1.
  *

@@ -7,30 +7,6 @@
 
 #include "wal.h"
 
-/*
- * Whether a valid record with an LSN of at least from lies past the
- * damaged one at off: damage with records behind it is not a torn tail.
- * Only offsets whose LSN field is plausible are checksummed.
- */
-static int
-valid_after(const unsigned char *buf, size_t len, size_t off, uint64_t from,
-    uint64_t last)
-{
-	for (size_t o = off + 1; o + WAL_HEADER <= len; o++) {
-		uint64_t lsn = 0;
-		struct wal_rec rec;
-		size_t p = o;
-
-		for (int k = 7; k >= 0; k--)
-			lsn = lsn << 8 | buf[o + 8 + (size_t)k];
-		if (lsn < from || lsn > last + 1 + len / WAL_HEADER)
-			continue;
-		if (wal_next(buf, len, &p, &rec) == WAL_OK)
-			return 1;
-	}
-	return 0;
-}
-
 static int
 read_image(const unsigned char *img, size_t ilen, uint64_t last,
     sidelog_apply_fn fn, void *ud, struct sidelog_result *res, char *err,
@@ -125,9 +101,10 @@ sidelog_read(const unsigned char *img, size_t ilen,
 		res->log_lsn = rec.lsn;
 		res->log_keep = off;
 	}
-	if (st == WAL_CORRUPT && valid_after(log, llen, start, prev, last)) {
+	if (st != WAL_END && wal_batch_after(log, llen, start, prev,
+	    last + 1 + llen / WAL_HEADER)) {
 		snprintf(err, errlen, "log: damaged record at byte %zu is followed "
-		    "by valid records", start);
+		    "by valid later batches", start);
 		return -1;
 	}
 	res->torn = st != WAL_END;

@@ -23,7 +23,8 @@
  *     but did not empty the log): emptied.
  * Anything else is damage and reading refuses, as recovery does for the
  * main journal: an image that does not verify or lies after the
- * journal, damage followed by valid records, an LSN going back, a log
+ * journal, damage followed by a valid record that begins a later batch
+ * (wal.h), an LSN going back, a log
  * mixing covered and later records, a record its reader refuses.
  *
  * Pure: buffers in, a verdict out.  The caller cuts the file.

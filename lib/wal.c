@@ -160,13 +160,15 @@ get64(const unsigned char *p)
 
 void
 wal_header(unsigned char hdr[WAL_HEADER], uint64_t lsn, const void *payload,
-    size_t len)
+    size_t len, int cont)
 {
-	uint32_t crc;
+	uint32_t crc = 0;
 
-	put32(hdr, (uint32_t)len);
+	put32(hdr, (uint32_t)len | (cont ? WAL_CONT : 0));
 	put64(hdr + 8, lsn);
-	crc = wal_crc32c(0, hdr + 8, 8);
+	if (cont)
+		crc = wal_crc32c(crc, hdr, 4);
+	crc = wal_crc32c(crc, hdr + 8, 8);
 	crc = wal_crc32c(crc, payload, len);
 	put32(hdr + 4, crc);
 }
@@ -175,26 +177,47 @@ enum wal_status
 wal_next(const unsigned char *buf, size_t size, size_t *off, struct wal_rec *rec)
 {
 	size_t o = *off;
-	uint32_t len, crc;
+	uint32_t word, len, crc = 0;
 
 	if (o >= size)
 		return WAL_END;
 	if (size - o < WAL_HEADER)
 		return WAL_TORN;
-	len = get32(buf + o);
+	word = get32(buf + o);
+	len = word & ~WAL_CONT;
 	if (len > WAL_MAX_PAYLOAD)
 		return WAL_CORRUPT;
 	if (size - o - WAL_HEADER < len)
 		return WAL_TORN;
-	crc = wal_crc32c(0, buf + o + 8, 8);
+	if (word & WAL_CONT)
+		crc = wal_crc32c(crc, buf + o, 4);
+	crc = wal_crc32c(crc, buf + o + 8, 8);
 	crc = wal_crc32c(crc, buf + o + WAL_HEADER, len);
 	if (crc != get32(buf + o + 4))
 		return WAL_CORRUPT;
 	rec->lsn = get64(buf + o + 8);
 	rec->payload = (const char *)buf + o + WAL_HEADER;
 	rec->len = len;
+	rec->cont = (word & WAL_CONT) != 0;
 	*off = o + WAL_HEADER + len;
 	return WAL_OK;
+}
+
+int
+wal_batch_after(const unsigned char *buf, size_t size, size_t off,
+    uint64_t from, uint64_t to)
+{
+	for (size_t o = off + 1; o < size && size - o >= WAL_HEADER; o++) {
+		uint64_t lsn = get64(buf + o + 8);
+		struct wal_rec rec;
+		size_t p = o;
+
+		if (lsn < from || lsn > to)
+			continue;
+		if (wal_next(buf, size, &p, &rec) == WAL_OK && !rec.cont)
+			return 1;
+	}
+	return 0;
 }
 
 int
@@ -211,8 +234,9 @@ wal_buf_reserve(struct wal_buf *b, size_t cap)
 	return 0;
 }
 
-int
-wal_buf_add(struct wal_buf *b, uint64_t lsn, const void *payload, size_t len)
+static int
+buf_add(struct wal_buf *b, uint64_t lsn, const void *payload, size_t len,
+    int cont)
 {
 	size_t need = b->len + WAL_HEADER + len;
 
@@ -230,10 +254,23 @@ wal_buf_add(struct wal_buf *b, uint64_t lsn, const void *payload, size_t len)
 		b->data = nd;
 		b->cap = ncap;
 	}
-	wal_header(b->data + b->len, lsn, payload, len);
+	wal_header(b->data + b->len, lsn, payload, len, cont);
 	memcpy(b->data + b->len + WAL_HEADER, payload, len);
 	b->len = need;
 	return 0;
+}
+
+int
+wal_buf_add(struct wal_buf *b, uint64_t lsn, const void *payload, size_t len)
+{
+	return buf_add(b, lsn, payload, len, 0);
+}
+
+int
+wal_buf_add_batched(struct wal_buf *b, uint64_t lsn, const void *payload,
+    size_t len)
+{
+	return buf_add(b, lsn, payload, len, b->len > 0);
 }
 
 void

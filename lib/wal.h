@@ -3,8 +3,9 @@
  *
  * A record is a 16-byte header and a payload:
  *
- *     u32 payload length   (little endian)
- *     u32 CRC-32C          of the next 8 bytes and the payload
+ *     u32 payload length   (little endian); its top bit: WAL_CONT
+ *     u32 CRC-32C          of the next 8 bytes and the payload, and of the
+ *                          length word first when WAL_CONT is set
  *     u64 LSN              the record's sequence number
  *     payload              JSON text
  *
@@ -12,6 +13,15 @@
  * is caught as surely as a torn one.  Decoding never trusts a length before
  * checking that the bytes are there, and stops at the first record that is
  * incomplete or fails its checksum: everything after it is the torn tail.
+ *
+ * WAL_CONT marks a record that continues the batch of the record before it
+ * (one write and one fdatasync); a record without it begins a batch.  A
+ * power cut during a batch's fdatasync can leave any of the batch's pages
+ * on the disk and not others, so damage followed by valid records is a torn
+ * batch when none of those records begins a batch (wal_batch_after).
+ * Records written before the flag existed all begin batches, which keeps
+ * the stricter reading for them.  A flipped flag fails the checksum either
+ * way: with it set, the length word is checksummed, without it not.
  * Pure code: buffers in, results out.
  */
 #ifndef PARKD_WAL_H
@@ -23,15 +33,20 @@
 #define WAL_HEADER 16
 /* No single record may be larger than this (a whole tariff fits easily). */
 #define WAL_MAX_PAYLOAD (16u << 20)
+/* In the length word: the record continues the batch of the one before. */
+#define WAL_CONT 0x80000000u
 
 /* CRC-32C; in hardware where the CPU has it. */
 uint32_t wal_crc32c(uint32_t crc, const void *buf, size_t len);
 /* The same by table look-up (what CPUs without SSE4.2 use; tests compare). */
 uint32_t wal_crc32c_portable(uint32_t crc, const void *buf, size_t len);
 
-/* Writes the header for payload[0..len) with sequence number lsn into hdr. */
+/*
+ * Writes the header for payload[0..len) with sequence number lsn into hdr;
+ * cont: the record continues a batch (WAL_CONT).
+ */
 void wal_header(unsigned char hdr[WAL_HEADER], uint64_t lsn,
-    const void *payload, size_t len);
+    const void *payload, size_t len, int cont);
 
 enum wal_status {
 	WAL_OK,		/* a whole, valid record */
@@ -44,6 +59,7 @@ struct wal_rec {
 	uint64_t lsn;
 	const char *payload;	/* points into the buffer */
 	size_t len;
+	int cont;		/* WAL_CONT: continues the batch before it */
 };
 
 /*
@@ -52,6 +68,17 @@ struct wal_rec {
  */
 enum wal_status wal_next(const unsigned char *buf, size_t size, size_t *off,
     struct wal_rec *rec);
+
+/*
+ * Whether a valid record that begins a batch, with an LSN in [from, to],
+ * lies anywhere in buf[0..size) after the damaged record at off.  When
+ * none does, the damage and everything after it belong to the last batch,
+ * whose fdatasync never finished: a torn tail, nothing acknowledged in it.
+ * Every offset is tried (a valid record can follow damage at any byte);
+ * only those whose LSN field lies in [from, to] are checksummed.
+ */
+int wal_batch_after(const unsigned char *buf, size_t size, size_t off,
+    uint64_t from, uint64_t to);
 
 /*
  * A growing buffer of framed records: a batch of the journal, a chunk of a
@@ -64,10 +91,17 @@ struct wal_buf {
 };
 
 /*
- * Appends payload[0..len) framed with sequence number lsn.  Returns 0, or
- * -1 when len is over WAL_MAX_PAYLOAD or memory runs out (b is unchanged).
+ * Appends payload[0..len) framed with sequence number lsn, beginning a
+ * batch of its own.  Returns 0, or -1 when len is over WAL_MAX_PAYLOAD or
+ * memory runs out (b is unchanged).
  */
 int wal_buf_add(struct wal_buf *b, uint64_t lsn, const void *payload,
+    size_t len);
+/*
+ * The same for a buffer that is one batch (written and synced at once):
+ * the first record in b begins it, every later one has WAL_CONT.
+ */
+int wal_buf_add_batched(struct wal_buf *b, uint64_t lsn, const void *payload,
     size_t len);
 /*
  * Makes room for at least cap bytes in all, so that appends up to there

@@ -1,7 +1,8 @@
 /*
  * fuzz_record.c - libFuzzer target for what recovery reads from disk: the
  * WAL framing over the whole input, and every framed (or, failing that,
- * the whole) payload applied as a journal record to a small garage; and
+ * the whole) payload applied as a journal record to a small garage;
+ * recovery's search for a later batch past where the framing stopped; and
  * the audit shipper's record_peek over the input.
  * Oracles: the sanitizers, and the allocation counts stay coherent.
  */
@@ -49,6 +50,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		record_apply(g, rec.payload, rec.len,
 		    &(struct jerr){ err, sizeof(err), 0 });
 	}
+	/* Recovery's question about what follows damage, at every offset. */
+	if (off < size)
+		(void)wal_batch_after(data, size, off, 0, UINT64_MAX);
 	{
 		/* The shipper's reader of the same bytes. */
 		const char *id, *subj[8];

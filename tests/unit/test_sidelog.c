@@ -43,6 +43,14 @@ add(struct wal_buf *b, uint64_t lsn, const char *payload)
 	assert_int_equal(wal_buf_add(b, lsn, payload, strlen(payload)), 0);
 }
 
+/* A record that continues the batch of the one before it (WAL_CONT). */
+static void
+add_cont(struct wal_buf *b, uint64_t lsn, const char *payload)
+{
+	assert_true(b->len > 0);
+	assert_int_equal(wal_buf_add_batched(b, lsn, payload, strlen(payload)), 0);
+}
+
 struct run {
 	struct seen seen;
 	struct sidelog_result res;
@@ -179,8 +187,48 @@ test_damage_before_valid_records_is_refused(void **state)
 	add(&log, 3, "c");
 	read_both(&r, NULL, &log, 3);
 	assert_int_equal(r.rc, -1);
-	assert_non_null(strstr(r.err, "followed by valid records"));
+	assert_non_null(strstr(r.err, "followed by valid later batches"));
 	wal_buf_free(&log);
+}
+
+/*
+ * Damage followed only by records of its own batch: the batch's fdatasync
+ * never finished (a power cut may leave its pages in any order), a torn
+ * tail cut at the damage.  A damaged length that makes the record look
+ * longer than the log is judged the same way.
+ */
+static void
+test_damage_inside_the_last_batch_is_torn(void **state)
+{
+	for (int how = 0; how < 2; how++) {
+		struct wal_buf log = { 0 };
+		struct run r = { 0 };
+		size_t keep;
+
+		(void)state;
+		add(&log, 1, "a");
+		keep = log.len;
+		add(&log, 2, "bbbb");
+		add_cont(&log, 3, "c");
+		add_cont(&log, 4, "d");
+		if (how == 0)
+			log.data[keep + WAL_HEADER + 1] ^= 0x40;
+		else
+			log.data[keep + 1] = 0x7f;	/* length: past the end */
+		read_both(&r, NULL, &log, 4);
+		assert_int_equal(r.rc, 0);
+		assert_true(r.res.torn);
+		assert_int_equal(r.res.log_keep, keep);
+		assert_string_equal(r.seen.buf, "l1:a");
+
+		/* The same damage with a later batch behind it: refused. */
+		add(&log, 5, "e");
+		memset(&r, 0, sizeof(r));
+		read_both(&r, NULL, &log, 5);
+		assert_int_equal(r.rc, -1);
+		assert_non_null(strstr(r.err, "followed by valid later batches"));
+		wal_buf_free(&log);
+	}
 }
 
 /* A rewrite renamed its image and stopped before it emptied the log. */
@@ -351,6 +399,7 @@ main(void)
 		cmocka_unit_test(test_torn_tail_is_cut),
 		cmocka_unit_test(test_damaged_last_record_is_cut),
 		cmocka_unit_test(test_damage_before_valid_records_is_refused),
+		cmocka_unit_test(test_damage_inside_the_last_batch_is_torn),
 		cmocka_unit_test(test_covered_log_is_emptied),
 		cmocka_unit_test(test_covered_then_newer_is_refused),
 		cmocka_unit_test(test_lsn_going_back_is_refused),

@@ -50,7 +50,7 @@ test_header_layout(void **state)
 	uint32_t crc;
 
 	(void)state;
-	wal_header(hdr, lsn, p, strlen(p));
+	wal_header(hdr, lsn, p, strlen(p), 0);
 	assert_int_equal(le32(hdr), 7);
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(hdr[8 + i], (lsn >> (8 * i)) & 0xff);
@@ -59,13 +59,36 @@ test_header_layout(void **state)
 	assert_int_equal(le32(hdr + 4), crc);
 }
 
+/*
+ * A record that continues a batch: the flag in the length word's top bit,
+ * and the length word checksummed ahead of the LSN and the payload.
+ */
+static void
+test_cont_header_layout(void **state)
+{
+	unsigned char hdr[WAL_HEADER], head[12];
+	const char *p = "{\"b\":2}";
+	uint64_t lsn = 77;
+
+	(void)state;
+	wal_header(hdr, lsn, p, strlen(p), 1);
+	assert_int_equal(le32(hdr), WAL_CONT | 7u);
+	memcpy(head, hdr, 4);
+	memcpy(head + 4, hdr + 8, 8);
+	assert_int_equal(le32(hdr + 4), wal_crc32c(wal_crc32c(0, head, 12), p, strlen(p)));
+	/* The same record beginning a batch: the length alone, checksummed as ever. */
+	wal_header(hdr, lsn, p, strlen(p), 0);
+	assert_int_equal(le32(hdr), 7u);
+	assert_int_equal(le32(hdr + 4), wal_crc32c(wal_crc32c(0, hdr + 8, 8), p, strlen(p)));
+}
+
 /* Appends one record to buf at *n (buf big enough). */
 static void
 put_rec(unsigned char *buf, size_t *n, uint64_t lsn, const char *payload)
 {
 	size_t len = strlen(payload);
 
-	wal_header(buf + *n, lsn, payload, len);
+	wal_header(buf + *n, lsn, payload, len, 0);
 	memcpy(buf + *n + WAL_HEADER, payload, len);
 	*n += WAL_HEADER + len;
 }
@@ -254,7 +277,7 @@ test_max_payload(void **state)
 	(void)state;
 	assert_non_null(buf);
 	memset(buf + WAL_HEADER, 'q', WAL_MAX_PAYLOAD);
-	wal_header(buf, 1, buf + WAL_HEADER, WAL_MAX_PAYLOAD);
+	wal_header(buf, 1, buf + WAL_HEADER, WAL_MAX_PAYLOAD, 0);
 	assert_int_equal(wal_next(buf, n, &off, &r), WAL_OK);
 	assert_int_equal(r.len, WAL_MAX_PAYLOAD);
 	assert_int_equal(off, n);
@@ -401,12 +424,116 @@ test_buf_round_trip(void **state)
 	wal_buf_free(&b);
 }
 
+/* A batch: the first record in the buffer begins it, the rest continue it. */
+static void
+test_batched_flags(void **state)
+{
+	struct wal_buf b = { 0 }, one = { 0 };
+	struct wal_rec r;
+	size_t off = 0;
+
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(wal_buf_add_batched(&b, 10 + (uint64_t)i, payloads[i % NREC],
+		    strlen(payloads[i % NREC])), 0);
+		assert_int_equal(wal_buf_add(&one, 10 + (uint64_t)i, "x", 1), 0);
+	}
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(wal_next(b.data, b.len, &off, &r), WAL_OK);
+		assert_int_equal(r.lsn, 10 + (uint64_t)i);
+		assert_int_equal(r.cont, i > 0);
+		assert_memory_equal(r.payload, payloads[i % NREC], r.len);
+	}
+	assert_int_equal(wal_next(b.data, b.len, &off, &r), WAL_END);
+	off = 0;
+	while (wal_next(one.data, one.len, &off, &r) == WAL_OK)
+		assert_int_equal(r.cont, 0);
+	assert_int_equal(off, one.len);
+	wal_buf_free(&b);
+	wal_buf_free(&one);
+}
+
+/* The flag flipped either way fails the checksum: it cannot be forged by damage. */
+static void
+test_flipped_cont_fails(void **state)
+{
+	struct wal_buf b = { 0 };
+	size_t starts[4], off = 0;
+	struct wal_rec r;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		starts[i] = b.len;
+		assert_int_equal(wal_buf_add_batched(&b, 1 + (uint64_t)i, "{}", 2), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		b.data[starts[i] + 3] ^= 0x80;
+		off = starts[i];
+		assert_int_equal(wal_next(b.data, b.len, &off, &r), WAL_CORRUPT);
+		assert_int_equal(off, starts[i]);
+		b.data[starts[i] + 3] ^= 0x80;
+		assert_int_equal(wal_next(b.data, b.len, &off, &r), WAL_OK);
+		assert_int_equal(r.cont, i > 0);
+	}
+	wal_buf_free(&b);
+}
+
+/*
+ * Two batches, LSNs 1-3 and 4-6, in one buffer: damage in the first has a
+ * later batch behind it; damage anywhere in the second, its first record
+ * included, has only records of its own batch.  The LSN range bounds what
+ * counts.  Records without the flag (written before it existed) each begin
+ * a batch, so any of them behind damage counts.
+ */
+static void
+test_batch_after(void **state)
+{
+	struct wal_buf b = { 0 }, c = { 0 }, old = { 0 };
+	size_t starts[6];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		starts[i] = b.len;
+		assert_int_equal(wal_buf_add_batched(&b, 1 + (uint64_t)i, "{\"k\":1}", 7), 0);
+		assert_int_equal(wal_buf_add_batched(&c, 4 + (uint64_t)i, "{\"k\":2}", 7), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		starts[3 + i] = b.len + starts[i];
+	assert_int_equal(wal_buf_reserve(&b, b.len + c.len), 0);
+	memcpy(b.data + b.len, c.data, c.len);
+	b.len += c.len;
+	for (int i = 0; i < 6; i++) {
+		unsigned char save = b.data[starts[i] + WAL_HEADER + 2];
+
+		b.data[starts[i] + WAL_HEADER + 2] ^= 0x01;
+		assert_int_equal(wal_batch_after(b.data, b.len, starts[i], 1, 100), i < 3);
+		/* The later batch's LSN out of range: not counted. */
+		assert_int_equal(wal_batch_after(b.data, b.len, starts[i], 5, 100), 0);
+		b.data[starts[i] + WAL_HEADER + 2] = save;
+	}
+	/* Zeros where a page of the last batch never reached the disk. */
+	memset(b.data + starts[3], 0, starts[5] - starts[3]);
+	assert_int_equal(wal_batch_after(b.data, b.len, starts[3], 4, 100), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(wal_buf_add(&old, 1 + (uint64_t)i, "{}", 2), 0);
+	old.data[WAL_HEADER] ^= 0x01;
+	assert_int_equal(wal_batch_after(old.data, old.len, 0, 1, 100), 1);
+	assert_int_equal(wal_batch_after(old.data, old.len, 0, 4, 100), 0);
+	wal_buf_free(&b);
+	wal_buf_free(&c);
+	wal_buf_free(&old);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c_vectors),
 		cmocka_unit_test(test_header_layout),
+		cmocka_unit_test(test_cont_header_layout),
+		cmocka_unit_test(test_batched_flags),
+		cmocka_unit_test(test_flipped_cont_fails),
+		cmocka_unit_test(test_batch_after),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_every_bit_flip),
