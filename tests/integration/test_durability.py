@@ -604,6 +604,15 @@ def test_garbage_after_the_last_record_is_dropped():
         d.close()
 
 
+def _kill_and_read_newest_segment(d):
+    """SIGKILLs d; returns its newest segment's path, bytes and records."""
+    assert d.stop(signal.SIGKILL) == -9
+    wait_orphans(d)
+    seg = os.path.join(d.data_dir, segments(d.data_dir)[-1])
+    buf = read(seg)
+    return seg, buf, wal_records(buf)
+
+
 def test_torn_last_record_is_dropped():
     rng = random.Random(SEED + 3)
     d = Daemon(dur_config())
@@ -617,11 +626,7 @@ def test_torn_last_record_is_dropped():
             assert c.ok("health")["journal"]["lsn"] == lsn + 1
         finally:
             c.close()
-        assert d.stop(signal.SIGKILL) == -9
-        wait_orphans(d)
-        seg = os.path.join(d.data_dir, segments(d.data_dir)[-1])
-        buf = read(seg)
-        recs = wal_records(buf)
+        seg, buf, recs = _kill_and_read_newest_segment(d)
         off, total, rec_lsn, payload = recs[-1]
         assert off + total == len(buf) and rec_lsn == lsn + 1, (len(buf), recs[-1][:3])
         assert last["ticket"].encode() in payload
@@ -886,11 +891,7 @@ def test_power_cut_inside_the_last_batch_is_a_torn_tail():
             assert all("result" in r for r in resps), resps
         finally:
             c.close()
-        assert d.stop(signal.SIGKILL) == -9
-        wait_orphans(d)
-        seg = os.path.join(d.data_dir, segments(d.data_dir)[-1])
-        good = read(seg)
-        recs = wal_records(good)
+        seg, good, recs = _kill_and_read_newest_segment(d)
         assert recs[-1][0] + recs[-1][1] == len(good)
         s = max(i for i, r in enumerate(recs) if not wal_cont(good, r[0]))
         assert len(recs) - s >= 4, "the burst's last batch has %d records" % (len(recs) - s)
