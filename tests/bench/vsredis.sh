@@ -17,6 +17,11 @@
 #   pipeline 1     50 connections, one request in flight each; parkd
 #                  durability none and audit off, Redis without persistence
 #   pipeline 16    the same with 16 in flight per connection
+#   p16 logged     pipeline 16 with Redis appending every SET to its AOF
+#                  (appendfsync no, no rewrites during the run): parkd's
+#                  durability none still writes every change to its journal,
+#                  so this is the like-for-like row for what logging costs
+#                  each (informational; the goal is the row above)
 #   half peak      both paced (-r) at half of parkd's pipeline-1 rate: the
 #                  p99 latency each shows there
 #   durable        64 connections, pipeline 1: parkd durability fsync against
@@ -40,7 +45,7 @@
 #   BENCH_SECONDS   measured seconds per run       (default 5)
 #   BENCH_WARMUP    warm-up seconds per run        (default 1)
 #   BENCH_SPOTS     regular spots added            (default 9894)
-#   VS_ROWS         rows to run, of: p1 p16 half durable audit alloc
+#   VS_ROWS         rows to run, of: p1 p16 p16log half durable audit alloc
 #                   (default all of them)
 #   VS_REPS         runs of each side of a row, alternating (default 1)
 #   VS_PIN=0        do not pin to CPUs
@@ -69,7 +74,7 @@ REDIS_SERVER=${REDIS_SERVER:-redis-server}
 SECS=${BENCH_SECONDS:-5}
 WARMUP=${BENCH_WARMUP:-1}
 SPOTS=${BENCH_SPOTS:-9894}
-ROWS=${VS_ROWS:-p1 p16 half durable audit alloc}
+ROWS=${VS_ROWS:-p1 p16 p16log half durable audit alloc}
 REPS=${VS_REPS:-1}
 
 [ -x "$PARKD" ] || die "$PARKD: not built (make)"
@@ -302,6 +307,7 @@ range() {
 # One measurement of a side of a row; sets LOAD_RES (see load).
 #   redis PIPE CONNS [loadgen args]       redis-server without persistence
 #   redis-aof PIPE CONNS                   appendonly, appendfsync always
+#   redis-log PIPE CONNS                   appendonly, appendfsync no
 #   parkd PIPE CONNS DURABILITY [audit] [loadgen args]
 side() {
 	local what=$1 pipe=$2 conns=$3
@@ -312,8 +318,13 @@ side() {
 		SERVER_PID=$REDIS_PID
 		load redis "$REDIS_PORT" "$conns" "$pipe" "$@"
 		stop_pid "$REDIS_PID"; REDIS_PID= ;;
-	redis-aof)
-		start_redis pin --appendonly yes --appendfsync always
+	redis-aof|redis-log)
+		if [ "$what" = redis-aof ]; then
+			start_redis pin --appendonly yes --appendfsync always
+		else
+			start_redis pin --appendonly yes --appendfsync no \
+			    --auto-aof-rewrite-percentage 0
+		fi
 		SERVER_PID=$REDIS_PID
 		load redis "$REDIS_PORT" "$conns" "$pipe" "$@"
 		stop_pid "$REDIS_PID"; REDIS_PID= ;;
@@ -393,6 +404,7 @@ if want p1 || want half; then
 	P1_PARKD=$LAST_B
 fi
 want p16 && row "pipeline 16, 50 conns: redis | parkd" -- redis 16 50 -- parkd 16 50 none
+want p16log && row "p16, both logging: redis aof-no | parkd" -- redis-log 16 50 -- parkd 16 50 none
 if want half && [ "${P1_PARKD%.*}" -gt 0 ]; then
 	half=$(( ${P1_PARKD%.*} / 2 ))
 	row "paced at $half req/s: redis | parkd" -- redis 1 50 -r "$half" -- \
