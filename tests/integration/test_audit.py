@@ -846,6 +846,14 @@ def read_pos(d):
     return epoch, int(lsn)
 
 
+def wait_pos(d, lsn, timeout=5):
+    """Waits until audit.pos names lsn or more (it is written after Redis
+    acknowledged, on the thread pool)."""
+    deadline = time.time() + timeout
+    while read_pos(d)[1] < lsn and time.time() < deadline:
+        time.sleep(0.02)
+
+
 def test_restart_does_not_ship_twice():
     with RedisServer() as rs, Daemon(audit_cfg(rs)) as d:
         c = d.client()
@@ -894,6 +902,51 @@ def test_restart_does_not_ship_twice():
 
 
 test_restart_does_not_ship_twice.timeout = 90
+
+
+def test_a_journal_cut_by_hand_ships_under_a_new_epoch():
+    """The README's way past a refusal to start: cut the journal at the
+    damaged byte.  Redis then holds events past the journal's end and
+    audit.pos lies beyond it; the LSNs after the cut will be used again, so
+    parkd starts a new epoch and ships the journal again: every event of
+    the history it now has is in Redis (the older ones twice), and the new
+    changes are not skipped as already shipped."""
+    from test_durability import segments, wal_records
+    with RedisServer() as rs, Daemon(audit_cfg(rs)) as d:
+        c = d.client()
+        Tracker().pairs(c, 20, "K1")
+        h = wait_shipped(c)
+        c.close()
+        # Killed, not stopped: a clean stop writes a snapshot, which a cut
+        # journal does not undo.
+        wait_pos(d, h["journal"]["lsn"])
+        kill9(d)
+        epoch, lsn = read_pos(d)
+        assert lsn == h["journal"]["lsn"], (lsn, h)
+        assert not [f for f in os.listdir(d.data_dir) if f.startswith("snapshot-") and int(f[9:25], 16) > 1]
+        seg = os.path.join(d.data_dir, segments(d.data_dir)[-1])
+        with open(seg, "rb") as f:
+            recs = wal_records(f.read())
+        k = len(recs) // 2
+        assert recs[-1][2] == lsn and recs[k][2] < lsn, (recs[-1][2], lsn)
+        with open(seg, "r+b") as f:
+            f.truncate(recs[k][0])
+        d.start()
+        assert "the position is past the journal, starting a new epoch" in d.logtext(), d.logtext()[-1500:]
+        c = d.client()
+        assert c.ok("health")["journal"]["lsn"] == recs[k][2] - 1
+        new = Tracker().pairs(c, 5, "K2")
+        wait_shipped(c)
+        c.close()
+        wait_pos(d, recs[k][2] - 1 + 10)
+        epoch2, lsn2 = read_pos(d)
+        assert epoch2 != epoch and lsn2 == recs[k][2] - 1 + 10, (epoch, epoch2, lsn2)
+        evs = stream_events(dump_of(rs))
+        ids = collections.Counter(e["id"] for e in evs)
+        for _, _, rlsn, payload in recs[:k]:
+            assert ids[json.loads(payload)["id"]] == 2, (rlsn, payload[:80])
+        after = [e for e in evs if e["data"].get("ticket") in new]
+        assert len(after) == 10 and all(ids[e["id"]] == 1 for e in after), after
 
 
 def test_durability_none_still_ships():
