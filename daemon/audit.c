@@ -161,6 +161,8 @@ struct audit {
 
 	/* A command passed its deadline; until a batch is stored (health). */
 	int stalled;
+	/* The connection's failure count when a batch was last stored (health). */
+	uint64_t failures_at_store;
 	struct durable_at ages[AGE_SLOTS];
 	size_t age_first, age_end;	/* entries in use: [age_first, age_end) */
 
@@ -581,6 +583,7 @@ on_stored(void *privdata, redisReply *reply)
 	a->acked = a->batch_last;
 	a->batches++;
 	a->stalled = 0;
+	a->failures_at_store = redisconn_failures(a->rc);
 	ages_forget(a);
 	/* Only a stored batch proves Redis works: a connect alone does not. */
 	redisconn_proven(a->rc);
@@ -925,10 +928,22 @@ audit_acked(const struct audit *a)
 	return a == NULL || a->off ? 0 : a->acked;
 }
 
+/*
+ * Connected is not enough: a Redis that takes connections and then fails
+ * every batch (refused replies, errors) is connected between failures.
+ * So while events wait, a failure since the last stored batch counts
+ * until a batch is stored again.  With nothing waiting, connected is ok;
+ * a standby's audit (held) stores nothing and is judged by its connection.
+ */
 int
 audit_ok(const struct audit *a)
 {
-	return a == NULL || a->off || (ready(a) && !a->stalled);
+	if (a == NULL || a->off)
+		return 1;
+	if (!ready(a) || a->stalled)
+		return 0;
+	return a->held || redisconn_failures(a->rc) == a->failures_at_store ||
+	    journal_durable(a->j) <= a->acked;
 }
 
 const char *

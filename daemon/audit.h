@@ -80,7 +80,10 @@ struct audit_counts {
 	uint64_t dropped;	/* events pruned from the journal before Redis had them (audit.max_backlog) */
 };
 void audit_counts(const struct audit *a, struct audit_counts *c);
-/* Whether events are being stored: connected and not stalled (health's status). */
+/*
+ * Whether events are being stored (health's status): connected, not
+ * stalled, and, while events wait, no failure since a batch was last stored.
+ */
 int audit_ok(const struct audit *a);
 
 /*
