@@ -200,12 +200,12 @@ test_damage_before_valid_records_is_refused(void **state)
 static void
 test_damage_inside_the_last_batch_is_torn(void **state)
 {
+	(void)state;
 	for (int how = 0; how < 2; how++) {
 		struct wal_buf log = { 0 };
 		struct run r = { 0 };
 		size_t keep;
 
-		(void)state;
 		add(&log, 1, "a");
 		keep = log.len;
 		add(&log, 2, "bbbb");
