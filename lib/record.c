@@ -12,6 +12,7 @@
 #include "jsonw.h"
 #include "record_impl.h"
 #include "tariff_load.h"
+#include "view.h"
 
 static void
 spot_subjects(struct jw *w, const facility *f, const struct ticket *t)
@@ -57,8 +58,7 @@ payment(struct jw *w, const struct payment *p)
 static void
 entry_facts(struct jw *w, const facility *f, const struct ticket *t)
 {
-	jw_kstrk(w, "ticket", t->id, t->id_len, t->id_plain);
-	jw_kstrk(w, "plate", t->plate, t->plate_len, t->plate_plain);
+	view_ticket_names(w, t);
 	jw_kstr(w, "class", facility_class_name(f, t->cls));
 	jw_kstr(w, "gate", facility_gate_id(f, t->entry_gate));
 	jw_ktime(w, "entered_at", t->entered_at);
@@ -112,13 +112,6 @@ data(struct jw *w)
 	jw_arr_end(w);
 	jw_key(w, "data");
 	jw_obj(w);
-}
-
-static void
-ticket_ref(struct jw *w, const struct ticket *t)
-{
-	jw_kstrk(w, "ticket", t->id, t->id_len, t->id_plain);
-	jw_kstrk(w, "plate", t->plate, t->plate_len, t->plate_plain);
 }
 
 /*
@@ -185,7 +178,7 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 		break;
 	case CHG_EXIT:
 		ticket_event(w, "vehicle.exited", event_id, c, f, t->exit_gate);
-		ticket_ref(w, t);
+		view_ticket_names(w, t);
 		jw_kstr(w, "gate", facility_gate_id(f, t->exit_gate));
 		jw_ktime(w, "exited_at", t->exited_at);
 		jw_kint(w, "duration_s", t->exited_at - t->entered_at);
@@ -193,13 +186,13 @@ record_write(const garage *g, const struct change *c, const char *event_id,
 		break;
 	case CHG_PAY:
 		ticket_event(w, "payment.recorded", event_id, c, f, -1);
-		ticket_ref(w, t);
+		view_ticket_names(w, t);
 		jw_key(w, "payment");
 		payment(w, &t->payments[c->pay]);
 		break;
 	case CHG_LOST:
 		ticket_event(w, "ticket.lost", event_id, c, f, -1);
-		ticket_ref(w, t);
+		view_ticket_names(w, t);
 		jw_ktime(w, "lost_at", t->lost_at);
 		break;
 	case CHG_SPOT:

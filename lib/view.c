@@ -4,6 +4,13 @@
 #include <stdio.h>
 
 void
+view_ticket_names(struct jw *w, const struct ticket *t)
+{
+	jw_kstrk(w, "ticket", t->id, t->id_len, t->id_plain);
+	jw_kstrk(w, "plate", t->plate, t->plate_len, t->plate_plain);
+}
+
+void
 view_counts(struct jw *w, const char *key, const struct alloc_counts *k,
     int full)
 {

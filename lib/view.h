@@ -9,6 +9,11 @@
 #include "garage.h"
 #include "jsonw.h"
 
+/*
+ * The members ticket and plate of t: how every record and reply names a
+ * ticket, from the lengths and plainness worked out when it was made.
+ */
+void view_ticket_names(struct jw *w, const struct ticket *t);
 /* The members by_type {T:{total,free}} and by_level {L:{total,free}}. */
 void view_breakdown(struct jw *w, const garage *g);
 /* The members free, total, by_type and by_level (the occupancy topic). */

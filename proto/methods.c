@@ -386,8 +386,7 @@ static void
 ticket_head(struct jw *w, const struct ticket *t)
 {
 	jw_obj(w);
-	jw_kstrk(w, "ticket", t->id, t->id_len, t->id_plain);
-	jw_kstrk(w, "plate", t->plate, t->plate_len, t->plate_plain);
+	view_ticket_names(w, t);
 }
 
 /* ---- methods ---- */
