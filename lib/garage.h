@@ -80,6 +80,10 @@ struct ticket {
 	uint32_t spots[];
 };
 
+/* The cached lengths are bytes: the buffers they measure must stay short. */
+_Static_assert(UUID_BUFSZ <= 256 && PLATE_BUFSZ <= 256,
+    "struct ticket's id_len and plate_len are uint8_t");
+
 /* What a ticket owes at a moment. */
 struct garage_quote {
 	int64_t at;
