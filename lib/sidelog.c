@@ -101,8 +101,7 @@ sidelog_read(const unsigned char *img, size_t ilen,
 		res->log_lsn = rec.lsn;
 		res->log_keep = off;
 	}
-	if (st != WAL_END && wal_batch_after(log, llen, start, prev,
-	    last + 1 + llen / WAL_HEADER)) {
+	if (st != WAL_END && wal_batch_after(log, llen, start, prev, last)) {
 		snprintf(err, errlen, "log: damaged record at byte %zu is followed "
 		    "by valid later batches", start);
 		return -1;

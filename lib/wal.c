@@ -205,8 +205,11 @@ wal_next(const unsigned char *buf, size_t size, size_t *off, struct wal_rec *rec
 
 int
 wal_batch_after(const unsigned char *buf, size_t size, size_t off,
-    uint64_t from, uint64_t to)
+    uint64_t from, uint64_t last)
 {
+	uint64_t room = 1 + size / WAL_HEADER;
+	uint64_t to = last > UINT64_MAX - room ? UINT64_MAX : last + room;
+
 	for (size_t o = off + 1; o < size && size - o >= WAL_HEADER; o++) {
 		uint64_t lsn = get64(buf + o + 8);
 		struct wal_rec rec;

@@ -70,15 +70,17 @@ enum wal_status wal_next(const unsigned char *buf, size_t size, size_t *off,
     struct wal_rec *rec);
 
 /*
- * Whether a valid record that begins a batch, with an LSN in [from, to],
- * lies anywhere in buf[0..size) after the damaged record at off.  When
- * none does, the damage and everything after it belong to the last batch,
- * whose fdatasync never finished: a torn tail, nothing acknowledged in it.
- * Every offset is tried (a valid record can follow damage at any byte);
- * only those whose LSN field lies in [from, to] are checksummed.
+ * Whether a valid record that begins a batch lies anywhere in
+ * buf[0..size) after the damaged record at off, with an LSN from `from`
+ * up to the most that could follow last (the last LSN known good):
+ * last + 1 + size / WAL_HEADER.  When none does, the damage and
+ * everything after it belong to the last batch, whose fdatasync never
+ * finished: a torn tail, nothing acknowledged in it.  Every offset is
+ * tried (a valid record can follow damage at any byte); only those whose
+ * LSN field is in range are checksummed.
  */
 int wal_batch_after(const unsigned char *buf, size_t size, size_t off,
-    uint64_t from, uint64_t to);
+    uint64_t from, uint64_t last);
 
 /*
  * A growing buffer of framed records: a batch of the journal, a chunk of a
