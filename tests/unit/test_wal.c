@@ -479,6 +479,18 @@ test_flipped_cont_fails(void **state)
 	wal_buf_free(&b);
 }
 
+/* Appends the batch (written as one) to the journal j; where it begins. */
+static size_t
+append_batch(struct wal_buf *j, const struct wal_buf *batch)
+{
+	size_t at = j->len;
+
+	assert_int_equal(wal_buf_reserve(j, j->len + batch->len), 0);
+	memcpy(j->data + j->len, batch->data, batch->len);
+	j->len += batch->len;
+	return at;
+}
+
 /*
  * Two batches, LSNs 1-3 and 4-6, in one buffer: damage in the first has a
  * later batch behind it; damage anywhere in the second, its first record
@@ -498,11 +510,9 @@ test_batch_after(void **state)
 		assert_int_equal(wal_buf_add_batched(&b, 1 + (uint64_t)i, "{\"k\":1}", 7), 0);
 		assert_int_equal(wal_buf_add_batched(&c, 4 + (uint64_t)i, "{\"k\":2}", 7), 0);
 	}
-	for (int i = 0; i < 3; i++)
-		starts[3 + i] = b.len + starts[i];
-	assert_int_equal(wal_buf_reserve(&b, b.len + c.len), 0);
-	memcpy(b.data + b.len, c.data, c.len);
-	b.len += c.len;
+	starts[3] = append_batch(&b, &c);
+	for (int i = 1; i < 3; i++)
+		starts[3 + i] = starts[3] + starts[i];
 	for (int i = 0; i < 6; i++) {
 		unsigned char save = b.data[starts[i] + WAL_HEADER + 2];
 
@@ -543,10 +553,7 @@ random_batches(struct wal_buf *j, uint64_t *rng, size_t starts[], int max)
 			memset(payload, 'a' + (int)(lsn % 26), len);
 			assert_int_equal(wal_buf_add_batched(&batch, lsn++, payload, len), 0);
 		}
-		starts[b] = j->len;
-		assert_int_equal(wal_buf_reserve(j, j->len + batch.len), 0);
-		memcpy(j->data + j->len, batch.data, batch.len);
-		j->len += batch.len;
+		starts[b] = append_batch(j, &batch);
 		wal_buf_free(&batch);
 	}
 	return nb;
