@@ -1070,6 +1070,42 @@ def journal_ids(data_dir):
     return out
 
 
+def test_a_standbys_audit_health_follows_its_connection():
+    """A standby stores no audit events: it follows its primary's shipped
+    position.  A primary's health stays degraded after a failure of its
+    Redis connection until it stores a batch again; a standby never stores
+    one, so once its own Redis is back it is judged by its connection:
+    here it is connected, its connection failed meanwhile, and events wait
+    (its primary's Redis is down), and its health says ok."""
+    with RedisServer() as ra, RedisServer() as rb:
+        base = sync_base()
+        base["audit"] = {"redis": ra.address}
+        a = Node(base)
+        bbase = copy.deepcopy(base)
+        bbase["audit"] = {"redis": rb.address}
+        b = Node(bbase, primary=a)
+        try:
+            a.start()
+            b.start()
+            streaming(a)
+            wait_for(lambda: b.health()["audit"]["state"] == "connected", "the standby's Redis")
+            ra.stop()
+            rb.stop()
+            wait_for(lambda: b.health()["audit"]["state"] != "connected",
+                     "the standby to notice its Redis is gone")
+            for i in range(5):
+                a.ok("entry", gate="north", plate="SBH%d" % i, **CAR)
+            lsn = a.health()["journal"]["lsn"]
+            wait_for(lambda: b.health()["journal"]["lsn"] == lsn, "the standby to have the entries")
+            rb.start()
+            wait_for(lambda: b.health()["audit"]["state"] == "connected", "the standby's Redis back")
+            h = b.health()
+            assert h["audit"]["failures"] > 0 and h["audit"]["pending"] > 0, h
+            assert h["status"] == "ok", h
+        finally:
+            stop_all(a, b)
+
+
 def test_audit_events_exactly_once_across_the_switch():
     rng = random.Random(SEED + 2)
     with RedisServer() as redis:
