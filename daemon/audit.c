@@ -161,8 +161,6 @@ struct audit {
 
 	/* A command passed its deadline; until a batch is stored (health). */
 	int stalled;
-	/* The connection's failure count when a batch was last stored (health). */
-	uint64_t failures_at_store;
 	struct durable_at ages[AGE_SLOTS];
 	size_t age_first, age_end;	/* entries in use: [age_first, age_end) */
 
@@ -583,7 +581,6 @@ on_stored(void *privdata, redisReply *reply)
 	a->acked = a->batch_last;
 	a->batches++;
 	a->stalled = 0;
-	a->failures_at_store = redisconn_failures(a->rc);
 	ages_forget(a);
 	/* Only a stored batch proves Redis works: a connect alone does not. */
 	redisconn_proven(a->rc);
@@ -942,7 +939,7 @@ audit_ok(const struct audit *a)
 		return 1;
 	if (!ready(a) || a->stalled)
 		return 0;
-	return a->held || redisconn_failures(a->rc) == a->failures_at_store ||
+	return a->held || !redisconn_failed_since_proven(a->rc) ||
 	    journal_durable(a->j) <= a->acked;
 }
 

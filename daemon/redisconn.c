@@ -36,6 +36,7 @@ struct redisconn {
 	int outstanding;		/* commands at Redis awaiting their reply */
 	int closing;
 	uint64_t connects, failures;
+	uint64_t failures_at_proof;	/* failures when a reply last proved Redis works */
 	/* Failed connects since the last success; the first one is logged. */
 	uint64_t connect_failures;
 	char last_error[160];
@@ -683,6 +684,13 @@ void
 redisconn_proven(struct redisconn *rc)
 {
 	rc->backoff_ms = 0;
+	rc->failures_at_proof = rc->failures;
+}
+
+int
+redisconn_failed_since_proven(const struct redisconn *rc)
+{
+	return rc->failures != rc->failures_at_proof;
 }
 
 void

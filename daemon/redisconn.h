@@ -114,6 +114,12 @@ int redisconn_command(struct redisconn *rc, redisconn_reply_fn fn,
  * starts again from the shortest backoff.  A connect alone proves nothing.
  */
 void redisconn_proven(struct redisconn *rc);
+/*
+ * Whether a failure was counted since the last redisconn_proven (or
+ * since the start, when nothing proved Redis yet): a Redis that takes
+ * connections and fails every command is connected between failures.
+ */
+int redisconn_failed_since_proven(const struct redisconn *rc);
 
 /*
  * From a reply callback: Redis answered something unusable.  Counts a
