@@ -694,9 +694,7 @@ struct http *
 http_start(struct server *srv, int *failed)
 {
 	const struct endpoint *ep = &srv->cfg->http;
-	struct sockaddr_storage ss;
 	struct http *h;
-	int rc;
 
 	*failed = 0;
 	if (!ep->enabled)
@@ -708,18 +706,11 @@ http_start(struct server *srv, int *failed)
 	}
 	h->srv = srv;
 	http_parser_set_max_header_size(HTTP_MAX_HEADER);
-	rc = tcp_endpoint_addr(ep, &ss);
 	uv_tcp_init(srv->loop, &h->listener);
 	dropper_init(&h->drop, srv->loop, (uv_stream_t *)&h->listener);
 	h->listener.data = h;
 	h->open_handles = 2;
-	if (rc == 0)
-		rc = uv_tcp_bind(&h->listener, (const struct sockaddr *)&ss, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&h->listener, 128, on_conn);
-	if (rc != 0) {
-		log_err("cannot listen http_listen=%s:%d error=\"%s\"", ep->host, ep->port,
-		    uv_strerror(rc));
+	if (tcp_listen(&h->listener, ep, 128, on_conn, "http_listen") != 0) {
 		h->stopping = 1;
 		uv_close((uv_handle_t *)&h->listener, on_listener_close);
 		dropper_stop(&h->drop, on_dropper_stopped, h);

@@ -1334,24 +1334,13 @@ int
 repl_primary_listen(struct repl_primary *rp)
 {
 	const struct endpoint *ep = &rp->s->cfg->repl.listen;
-	struct sockaddr_storage ss;
-	int rc;
 
 	if (!ep->enabled || rp->listening)
 		return 0;
-	rc = tcp_endpoint_addr(ep, &ss);
-	if (rc != 0) {
-		log_err("cannot listen, not a numeric address replication.listen=%s:%d", ep->host, ep->port);
-		return -1;
-	}
 	uv_tcp_init(rp->s->loop, &rp->listener);
 	rp->listener.data = rp;
-	rc = uv_tcp_bind(&rp->listener, (const struct sockaddr *)&ss, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&rp->listener, 16, on_connection);
-	if (rc != 0) {
-		log_err("cannot listen replication.listen=%s:%d error=\"%s\"", ep->host, ep->port,
-		    uv_strerror(rc));
+	if (tcp_listen(&rp->listener, ep, 16, on_connection,
+	    "replication.listen") != 0) {
 		uv_close((uv_handle_t *)&rp->listener, NULL);
 		return -1;
 	}

@@ -710,22 +710,10 @@ int
 server_listen(struct server *s)
 {
 	const struct endpoint *ep = &s->cfg->listen;
-	struct sockaddr_storage ss;
-	int rc;
 
-	rc = tcp_endpoint_addr(ep, &ss);
-	if (rc != 0) {
-		log_err("cannot listen, not a numeric address listen=%s:%d", ep->host, ep->port);
-		return -1;
-	}
 	uv_tcp_init(s->loop, &s->listener);
 	s->listener.data = s;
-	rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
-	if (rc != 0) {
-		log_err("cannot listen listen=%s:%d error=\"%s\"", ep->host, ep->port,
-		    uv_strerror(rc));
+	if (tcp_listen(&s->listener, ep, 511, on_connection, "listen") != 0) {
 		uv_close((uv_handle_t *)&s->listener, NULL);
 		return -1;
 	}

@@ -361,3 +361,26 @@ tcp_endpoint_addr(const struct endpoint *ep, struct sockaddr_storage *ss)
 		return uv_ip6_addr(ep->host, ep->port, (struct sockaddr_in6 *)ss);
 	return uv_ip4_addr(ep->host, ep->port, (struct sockaddr_in *)ss);
 }
+
+int
+tcp_listen(uv_tcp_t *h, const struct endpoint *ep, int backlog,
+    uv_connection_cb cb, const char *name)
+{
+	struct sockaddr_storage ss;
+	int rc;
+
+	if (tcp_endpoint_addr(ep, &ss) != 0) {
+		log_err("cannot listen, not a numeric address %s=%s:%d", name,
+		    ep->host, ep->port);
+		return -1;
+	}
+	rc = uv_tcp_bind(h, (const struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)h, backlog, cb);
+	if (rc != 0) {
+		log_err("cannot listen %s=%s:%d error=\"%s\"", name, ep->host,
+		    ep->port, uv_strerror(rc));
+		return -1;
+	}
+	return 0;
+}

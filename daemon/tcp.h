@@ -21,6 +21,15 @@ struct server;
  */
 int tcp_endpoint_addr(const struct endpoint *ep, struct sockaddr_storage *ss);
 
+/*
+ * Binds the initialized handle h to the numeric endpoint ep and listens
+ * with backlog, calling cb for each connection: 0, or -1 with the reason
+ * logged under the endpoint's configuration key (name).  On -1 the caller
+ * closes h.
+ */
+int tcp_listen(uv_tcp_t *h, const struct endpoint *ep, int backlog,
+    uv_connection_cb cb, const char *name);
+
 /* Accepts a pending connection from the listener; 0 or -1 (logged). */
 int tcp_accept(struct server *srv, uv_stream_t *listener);
 

@@ -922,6 +922,51 @@ def test_protected_mode_refuses_non_loopback():
         d.close()
 
 
+def test_a_listener_that_cannot_listen_stops_the_start():
+    """Each listener (the protocol's, HTTP's, replication's) on a port that
+    another socket holds, or on a host name where an address belongs: parkd
+    names the key and the reason and exits non-zero, rather than running
+    without that listener."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    taken = holder.getsockname()[1]
+    try:
+        for key in ("listen", "http_listen", "replication.listen"):
+            for host, why in (("127.0.0.1", 'error="address already in use"'),
+                              ("gate-host.invalid", None)):
+                d = Daemon()
+                where = "%s:%d" % (host, taken)
+                if key == "replication.listen":
+                    d.rewrite(replication={"listen": where, "token": "s3cret-repl-token"})
+                elif key == "http_listen":
+                    d.rewrite(http_listen=where)
+                else:
+                    d.rewrite(listen=where)
+                try:
+                    d.start(wait=False)
+                    rc = d.proc.wait(15)
+                    d.proc = None
+                    d.logf.close()
+                    log = d.logtext()
+                    assert rc != 0, (key, host, log)
+                    if why is None:
+                        want = "cannot listen, not a numeric address %s=%s" % (key, where)
+                    else:
+                        want = "cannot listen %s=%s %s" % (key, where, why)
+                    assert want in log, (want, log[-2000:])
+                finally:
+                    if d.proc is not None:
+                        d.proc.kill()
+                        d.proc.wait()
+                        d.proc = None
+                        d.logf.close()
+                    d.close()
+    finally:
+        holder.close()
+
+
 def non_loopback_ipv6():
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
