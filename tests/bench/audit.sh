@@ -91,9 +91,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$ROOT/tests/bench/ports.sh"
 
 # --- helpers in Python: config, health, load ------------------------------
 cat > "$TMP/tool.py" <<'EOF'
@@ -276,7 +274,7 @@ TOOL() { python3 "$TMP/tool.py" "$@"; }
 start_parkd() { # config
 	local port
 	for _ in 1 2 3 4 5; do
-		port=$(free_port)
+		pick_port port || die "no free port found"
 		: > "$TMP/parkd.log"
 		"$PARKD" -c "$1" --listen "127.0.0.1:$port" >>"$TMP/parkd.log" 2>&1 &
 		PID=$!
@@ -368,7 +366,7 @@ for mode in off on; do
 	rm -rf "$TMP/data"; mkdir -p "$TMP/data"
 	redis=()
 	if [ $mode = on ]; then
-		RPORT=$(free_port)
+		pick_port RPORT || die "no free port found"
 		start_redis "$RPORT"
 		redis=(--redis "127.0.0.1:$RPORT")
 	fi
@@ -405,7 +403,7 @@ echo
 
 # --- 2. drain rate -----------------------------------------------------------
 rm -rf "$TMP/data"; mkdir -p "$TMP/data"
-RPORT=$(free_port)
+pick_port RPORT || die "no free port found"
 python3 "$ROOT/tests/bench/benchconfig.py" "$CONF" "$TMP/parkd.json" "$TMP/data" \
     none "$SPOTS" --redis "127.0.0.1:$RPORT" ||
     die "cannot write the config"

@@ -101,23 +101,7 @@ gen_config() {
 	check=$("$PARKD" -c "$1" --check-config 2>&1) || die "generated config rejected: $check"
 }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# pick_port VAR: sets VAR to a free port (not in a subshell: $RANDOM would
-# repeat itself there).
-LASTPORT=0
-pick_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		[ "$p" = "$LASTPORT" ] && continue
-		if ! port_busy "$p"; then
-			LASTPORT=$p
-			printf -v "$1" '%s' "$p"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
+. "$ROOT/tests/bench/ports.sh"
 now_ns() { date +%s%N; }
 ms_since() { echo $(( ($(now_ns) - $1) / 1000000 )); }
 
@@ -145,7 +129,7 @@ metric() {
 start_daemon() {
 	local cfg=$1 t0 r
 	LOG=$2
-	pick_port PORT
+	pick_port PORT || die "no free port found"
 	t0=$(now_ns)
 	"$PARKD" -c "$cfg" --listen "127.0.0.1:$PORT" >>"$LOG" 2>&1 &
 	PID=$!
@@ -204,7 +188,7 @@ if [ -n "$MODES" ] && [ -n "$CONNS" ]; then
 	for mode in $MODES; do
 		case $mode in fsync|write|none) ;; *) die "unknown durability mode $mode" ;; esac
 		rm -rf "$TMP/d"; mkdir -p "$TMP/d"
-		pick_port HPORT
+		pick_port HPORT || die "no free port found"
 		gen_config "$TMP/load.json" "$TMP/d" "$mode" 0 "$HPORT"
 		start_daemon "$TMP/load.json" "$TMP/load-$mode.log"
 		for c in $CONNS; do
@@ -262,7 +246,7 @@ if [ "$CHANGES" -gt 0 ]; then
 
 	# a) no snapshot: the whole journal is replayed.
 	rm -rf "$TMP/d"; mkdir -p "$TMP/d"
-	pick_port HPORT
+	pick_port HPORT || die "no free port found"
 	gen_config "$TMP/r1.json" "$TMP/d" none 1000000000 "$HPORT"
 	: > "$TMP/r1.log"
 	start_daemon "$TMP/r1.json" "$TMP/r1.log"
@@ -281,7 +265,7 @@ if [ "$CHANGES" -gt 0 ]; then
 
 	# b) default snapshot_every.
 	mkdir -p "$TMP/d"
-	pick_port HPORT
+	pick_port HPORT || die "no free port found"
 	gen_config "$TMP/r2.json" "$TMP/d" none 0 "$HPORT"
 	: > "$TMP/r2.log"
 	start_daemon "$TMP/r2.json" "$TMP/r2.log"

@@ -80,13 +80,12 @@ python3 "$ROOT/tests/bench/benchconfig.py" "$CONF" "$CFG" "$TMP/data" "$DURABILI
 CHECK=$("$PARKD" -c "$CFG" --check-config 2>&1) || die "generated config rejected: $CHECK"
 
 # --- the daemon -----------------------------------------------------------
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+. "$ROOT/tests/bench/ports.sh"
 
 start_daemon() {
 	local try port
 	for try in 1 2 3 4 5 6 7 8 9 10; do
-		port=$((20000 + RANDOM % 40000))
-		port_busy "$port" && continue
+		pick_port port || continue
 		: > "$LOG"
 		"$PARKD" -c "$CFG" --listen "127.0.0.1:$port" >>"$LOG" 2>&1 &
 		PID=$!

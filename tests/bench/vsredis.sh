@@ -116,41 +116,36 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		port_busy "$p" || { echo "$p"; return 0; }
-	done
-	die "no free port found"
-}
+. "$ROOT/tests/bench/ports.sh"
 
 # Starts a redis-server; sets REDIS_PID and REDIS_PORT.  Args: pin? extra...
+# A port taken between the pick and the bind: another port, as start_parkd.
 start_redis() {
-	local pin=$1 dir port
+	local pin=$1 dir port pre=()
 	shift
-	port=$(free_port)
-	dir=$TMP/redis-$port
-	mkdir -p "$dir"
-	if [ "$pin" = pin ]; then
-		"${SRV_PIN[@]}" "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' \
+	[ "$pin" = pin ] && pre=("${SRV_PIN[@]}")
+	for _ in 1 2 3 4 5; do
+		pick_port port || die "no free port found"
+		dir=$TMP/redis-$port
+		mkdir -p "$dir"
+		"${pre[@]}" "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' \
 		    --dir "$dir" --daemonize no --logfile "$dir/redis.log" "$@" &
-	else
-		"$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' \
-		    --dir "$dir" --daemonize no --logfile "$dir/redis.log" "$@" &
-	fi
-	REDIS_PID=$!
-	REDIS_PORT=$port
-	for _ in $(seq 200); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited: $(tail -3 "$dir/redis.log")"
-		sleep 0.05
+		REDIS_PID=$!
+		REDIS_PORT=$port
+		for _ in $(seq 200); do
+			if port_busy "$port"; then
+				return 0
+			fi
+			kill -0 "$REDIS_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$REDIS_PID" 2>/dev/null && die "redis-server did not listen within 10 s"
+		wait "$REDIS_PID" 2>/dev/null
+		REDIS_PID=
+		grep -qi 'in use' "$dir/redis.log" ||
+		    die "redis-server exited: $(tail -3 "$dir/redis.log")"
 	done
-	die "redis-server did not listen within 10 s"
+	die "no free port for redis-server"
 }
 
 # Starts parkd pinned; sets PID, PORT and HTTP_PORT (fsync only, else
@@ -168,11 +163,11 @@ start_parkd() {
 	local snap=()
 	[ "$dur" = none ] && snap=(--snapshot-every "${VS_NONE_SNAPSHOT_EVERY:-1000000000}")
 	for _ in 1 2 3 4 5; do
-		port=$(free_port)
+		pick_port port || die "no free port found"
 		http=()
 		HTTP_PORT=
 		if [ "$dur" = fsync ]; then
-			HTTP_PORT=$(free_port)
+			pick_port HTTP_PORT || die "no free port found"
 			http=(--http "$HTTP_PORT")
 		fi
 		python3 "$ROOT/tests/bench/benchconfig.py" "$CONF" "$cfg" "$TMP/data" "$dur" \
