@@ -278,18 +278,12 @@ start_parkd() { # config
 		: > "$TMP/parkd.log"
 		"$PARKD" -c "$1" --listen "127.0.0.1:$port" >>"$TMP/parkd.log" 2>&1 &
 		PID=$!
-		for _ in $(seq 200); do
-			if grep -q 'server: listening' "$TMP/parkd.log"; then
-				PORT=$port
-				return 0
-			fi
-			kill -0 "$PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -0 "$PID" 2>/dev/null && die "parkd did not start listening within 10 s"
-		wait "$PID" 2>/dev/null
+		if await_listen "$PID" "$TMP/parkd.log" parkd 10 \
+		    grep -q 'server: listening' "$TMP/parkd.log"; then
+			PORT=$port
+			return 0
+		fi
 		PID=
-		grep -qi 'in use' "$TMP/parkd.log" || die "parkd failed to start: $(tail -3 "$TMP/parkd.log")"
 	done
 	die "no free port found"
 }

@@ -1,5 +1,6 @@
-# tests/bench/ports.sh - free loopback ports for the benchmark scripts
-# (sourced: vsredis.sh, durability.sh, run.sh, audit.sh).
+# tests/bench/ports.sh - free loopback ports for the benchmark scripts, and
+# waiting for a server to listen on one (sourced: vsredis.sh, durability.sh,
+# run.sh, audit.sh).
 #
 # A port is picked below the kernel's ephemeral range.  A port inside it
 # may be the local port of an outgoing connection (a load generator's, the
@@ -27,4 +28,23 @@ pick_port() {
 		return 0
 	done
 	return 1
+}
+
+# await_listen PID LOG WHAT SECONDS READY...: runs the command READY... until
+# it succeeds (0) while PID lives, at most SECONDS.  When PID exits because
+# its port was taken between the pick and its bind (LOG says "in use"):
+# 1, try another port.  Any other exit, or no READY in time: die (the
+# sourcing script's).
+await_listen() {
+	local pid=$1 log=$2 what=$3 secs=$4
+	shift 4
+	for _ in $(seq $((secs * 20))); do
+		"$@" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$pid" 2>/dev/null && die "$what did not start listening within $secs s"
+	wait "$pid" 2>/dev/null
+	grep -qi 'in use' "$log" && return 1
+	die "$what failed to start: $(tail -3 "$log")"
 }

@@ -83,26 +83,17 @@ CHECK=$("$PARKD" -c "$CFG" --check-config 2>&1) || die "generated config rejecte
 . "$ROOT/tests/bench/ports.sh"
 
 start_daemon() {
-	local try port
-	for try in 1 2 3 4 5 6 7 8 9 10; do
+	local port
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		pick_port port || continue
 		: > "$LOG"
 		"$PARKD" -c "$CFG" --listen "127.0.0.1:$port" >>"$LOG" 2>&1 &
 		PID=$!
-		for _ in $(seq 100); do
-			if grep -q 'server: listening' "$LOG"; then
-				PORT=$port
-				return 0
-			fi
-			kill -0 "$PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		if kill -0 "$PID" 2>/dev/null; then
-			die "parkd did not start listening within 5 s"
+		if await_listen "$PID" "$LOG" parkd 5 grep -q 'server: listening' "$LOG"; then
+			PORT=$port
+			return 0
 		fi
-		wait "$PID" 2>/dev/null
 		PID=
-		grep -qi 'in use' "$LOG" || die "parkd failed to start (try $try)"
 	done
 	die "no free port found"
 }

@@ -132,18 +132,9 @@ start_redis() {
 		    --dir "$dir" --daemonize no --logfile "$dir/redis.log" "$@" &
 		REDIS_PID=$!
 		REDIS_PORT=$port
-		for _ in $(seq 200); do
-			if port_busy "$port"; then
-				return 0
-			fi
-			kill -0 "$REDIS_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -0 "$REDIS_PID" 2>/dev/null && die "redis-server did not listen within 10 s"
-		wait "$REDIS_PID" 2>/dev/null
+		await_listen "$REDIS_PID" "$dir/redis.log" redis-server 10 \
+		    port_busy "$port" && return 0
 		REDIS_PID=
-		grep -qi 'in use' "$dir/redis.log" ||
-		    die "redis-server exited: $(tail -3 "$dir/redis.log")"
 	done
 	die "no free port for redis-server"
 }
@@ -175,18 +166,11 @@ start_parkd() {
 		: > "$log"
 		"${SRV_PIN[@]}" "$PARKD" -c "$cfg" --listen "127.0.0.1:$port" >>"$log" 2>&1 &
 		PID=$!
-		for _ in $(seq 200); do
-			if grep -q 'server: listening' "$log"; then
-				PORT=$port
-				return 0
-			fi
-			kill -0 "$PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -0 "$PID" 2>/dev/null && die "parkd did not start listening within 10 s"
-		wait "$PID" 2>/dev/null
+		if await_listen "$PID" "$log" parkd 10 grep -q 'server: listening' "$log"; then
+			PORT=$port
+			return 0
+		fi
 		PID=
-		grep -qi 'in use' "$log" || die "parkd failed to start: $(tail -3 "$log")"
 	done
 	die "no free port for parkd"
 }
