@@ -158,26 +158,36 @@ get64(const unsigned char *p)
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
+/*
+ * The checksum of a record whose length word and LSN are in hdr: the
+ * length word when it has WAL_CONT, the LSN, the payload.  One function
+ * for writing and checking, so the two cannot disagree on what it covers.
+ */
+static uint32_t
+record_crc(const unsigned char *hdr, const void *payload, size_t len)
+{
+	uint32_t crc = 0;
+
+	if (get32(hdr) & WAL_CONT)
+		crc = wal_crc32c(crc, hdr, 4);
+	crc = wal_crc32c(crc, hdr + 8, 8);
+	return wal_crc32c(crc, payload, len);
+}
+
 void
 wal_header(unsigned char hdr[WAL_HEADER], uint64_t lsn, const void *payload,
     size_t len, int cont)
 {
-	uint32_t crc = 0;
-
 	put32(hdr, (uint32_t)len | (cont ? WAL_CONT : 0));
 	put64(hdr + 8, lsn);
-	if (cont)
-		crc = wal_crc32c(crc, hdr, 4);
-	crc = wal_crc32c(crc, hdr + 8, 8);
-	crc = wal_crc32c(crc, payload, len);
-	put32(hdr + 4, crc);
+	put32(hdr + 4, record_crc(hdr, payload, len));
 }
 
 enum wal_status
 wal_next(const unsigned char *buf, size_t size, size_t *off, struct wal_rec *rec)
 {
 	size_t o = *off;
-	uint32_t word, len, crc = 0;
+	uint32_t word, len;
 
 	if (o >= size)
 		return WAL_END;
@@ -189,11 +199,7 @@ wal_next(const unsigned char *buf, size_t size, size_t *off, struct wal_rec *rec
 		return WAL_CORRUPT;
 	if (size - o - WAL_HEADER < len)
 		return WAL_TORN;
-	if (word & WAL_CONT)
-		crc = wal_crc32c(crc, buf + o, 4);
-	crc = wal_crc32c(crc, buf + o + 8, 8);
-	crc = wal_crc32c(crc, buf + o + WAL_HEADER, len);
-	if (crc != get32(buf + o + 4))
+	if (record_crc(buf + o, buf + o + WAL_HEADER, len) != get32(buf + o + 4))
 		return WAL_CORRUPT;
 	rec->lsn = get64(buf + o + 8);
 	rec->payload = (const char *)buf + o + WAL_HEADER;
