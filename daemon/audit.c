@@ -174,11 +174,18 @@ struct audit {
 static void pump(struct audit *a);
 static void on_read_retry(uv_timer_t *t);
 
+/* Redis holds every durable event: nothing waits to be shipped. */
+static int
+caught_up(const struct audit *a)
+{
+	return journal_durable(a->j) <= a->acked;
+}
+
 /* A reply came: Redis answers and, having everything, is not stalled. */
 static void
 got_reply(struct audit *a)
 {
-	if (journal_durable(a->j) <= a->acked)
+	if (caught_up(a))
 		a->stalled = 0;
 }
 
@@ -245,7 +252,7 @@ audit_oldest_unshipped_age_s(const struct audit *a)
 		return 0;
 	now = uv_now(a->loop);
 
-	if (journal_durable(a->j) <= a->acked)
+	if (caught_up(a))
 		return 0;
 	for (size_t i = a->age_first; i < a->age_end; i++) {
 		if (a->ages[i].lsn > a->acked)
@@ -409,7 +416,7 @@ on_ready(void *ud)
 	struct audit *a = ud;
 
 	/* Nothing waits to be shipped: nothing is stalled. */
-	if (journal_durable(a->j) <= a->acked)
+	if (caught_up(a))
 		a->stalled = 0;
 	log_info("connected to Redis, shipping redis=%s:%d from_lsn=%" PRIu64,
 	    a->cfg->audit.redis.host, a->cfg->audit.redis.port, a->acked + 1);
@@ -939,8 +946,7 @@ audit_ok(const struct audit *a)
 		return 1;
 	if (!ready(a) || a->stalled)
 		return 0;
-	return a->held || !redisconn_failed_since_proven(a->rc) ||
-	    journal_durable(a->j) <= a->acked;
+	return a->held || !redisconn_failed_since_proven(a->rc) || caught_up(a);
 }
 
 const char *
@@ -957,7 +963,7 @@ audit_state(const struct audit *a)
 uint64_t
 audit_pending(const struct audit *a)
 {
-	if (a == NULL || a->off || journal_durable(a->j) <= a->acked)
+	if (a == NULL || a->off || caught_up(a))
 		return 0;
 	return journal_durable(a->j) - a->acked;
 }
