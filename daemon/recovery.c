@@ -82,14 +82,14 @@ judge_tail(const char *path, const unsigned char *buf, size_t len, size_t off,
     enum wal_status st, int last_seg, int truncate, uint64_t last,
     char *err, size_t errlen)
 {
-	if (st != WAL_END && wal_batch_after(buf, len, off, last + 1, last)) {
+	if (st == WAL_END)
+		return 0;
+	if (wal_batch_after(buf, len, off, last + 1, last)) {
 		snprintf(err, errlen, "%s: damaged record at byte %zu is followed by "
 		    "valid later batches; refusing to start (nothing was deleted)",
 		    path, off);
 		return -1;
 	}
-	if (st == WAL_END)
-		return 0;
 	if (!last_seg) {
 		snprintf(err, errlen, "%s: damaged record at byte %zu before "
 		    "later segments; refusing to guess", path, off);
