@@ -94,10 +94,22 @@ class Daemon:
         self.preexec_fn = preexec_fn  # run in the child before exec (e.g. rlimits)
         self.env = env  # extra environment variables
         self.proc = None
+        self.killed = False     # stopped by SIGKILL: its children may live on
         self.log = os.path.join(self.tmp, "parkd.log")
 
     def start(self, wait=True):
+        """Starts parkd; with wait, returns once this process listens.  The
+        port answering is not enough: after a SIGKILL, a snapshot child of
+        the killed daemon that has not yet run (it is niced) still holds the
+        old listening socket, which takes connections and then resets them.
+        So the new process's own "listening" line must be in the log too,
+        and after a SIGKILL the start waits for what the killed daemon left
+        running (wait_orphans), as systemd ends a unit's whole cgroup."""
+        if self.killed:
+            wait_orphans(self)
+            self.killed = False
         self.logf = open(self.log, "ab")
+        log_from = self.logf.tell()
         env = None
         if self.env:
             env = dict(os.environ)
@@ -110,6 +122,9 @@ class Daemon:
             while time.time() < deadline:
                 if self.proc.poll() is not None:
                     raise RuntimeError("parkd exited %s:\n%s" % (self.proc.returncode, self.logtext()))
+                if "server: listening" not in self.logtext_from(log_from):
+                    time.sleep(0.02)
+                    continue
                 try:
                     socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                     return self
@@ -138,6 +153,15 @@ class Daemon:
             time.sleep(0.02)
         raise AssertionError("%r not logged:\n%s" % (text, self.logtext()[-3000:]))
 
+    def logtext_from(self, offset):
+        """The log from byte offset on."""
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
     def logtext(self):
         try:
             with open(self.log, "rb") as f:
@@ -162,6 +186,7 @@ class Daemon:
             return None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
+            self.killed = sig == signal.SIGKILL
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
