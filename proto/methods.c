@@ -690,6 +690,7 @@ m_lost(struct call *c)
 	struct ticket *t;
 	struct jw *w = c->out;
 	int64_t at;
+	int was_lost;
 	pk_err e;
 
 	if (p_at(c, 0, &at) != 0)
@@ -699,12 +700,15 @@ m_lost(struct call *c)
 		return;
 	}
 	if ((t = p_ticket(c, 1, 1)) == NULL || !at_in_stay(c, t, at) ||
-	    (!t->lost && !writable(c)))
+	    !writable(c))
 		return;
+	was_lost = t->lost;
 	if ((e = garage_lost(c->g, t, at, &q, c->changes)) != PK_OK) {
 		fail(c, e, NULL);
 		return;
 	}
+	/* Reported lost before: this answer acknowledges that change. */
+	c->acks_earlier = was_lost;
 	jw_obj(w);
 	jw_kstr(w, "ticket", t->id);
 	jw_kint(w, "due", q.due);
@@ -841,9 +845,11 @@ m_spot(struct call *c)
 		return;
 	}
 	if (in >= 0) {
-		if (!garage_spot_service_is(c->g, s, in)) {
-			if (!writable(c))
-				return;
+		if (!writable(c))
+			return;
+		/* Already so: the answer acknowledges the change that made it. */
+		c->acks_earlier = garage_spot_service_is(c->g, s, in);
+		if (!c->acks_earlier) {
 			e = garage_set_spot_service(c->g, s, in, c->now, c->changes);
 			if (e != PK_OK) {
 				fail(c, e, NULL);
@@ -871,9 +877,10 @@ m_strategy(struct call *c)
 		return;
 	if (set >= 0) {
 		s = (enum alloc_strategy)set;
-		if (s != garage_strategy(c->g)) {
-			if (!writable(c))
-				return;
+		if (!writable(c))
+			return;
+		c->acks_earlier = s == garage_strategy(c->g);
+		if (!c->acks_earlier) {
 			e = garage_set_strategy(c->g, s, c->now, c->changes);
 			if (e != PK_OK) {
 				fail(c, e, NULL);
@@ -1822,7 +1829,7 @@ m_wait_cancel(struct call *c)
 	int changed;
 	pk_err err;
 
-	if (e == NULL || (e->state == WAITLIST_WAITING && !writable(c)))
+	if (e == NULL || !writable(c))
 		return;
 	memcpy(id, e->id, sizeof(id));
 	err = garage_wait_cancel(c->g, id, c->now, &copy, &changed, c->changes);
@@ -1830,6 +1837,8 @@ m_wait_cancel(struct call *c)
 		fail(c, err, NULL);
 		return;
 	}
+	/* Ended before: the answer acknowledges the change that ended it. */
+	c->acks_earlier = !changed;
 	jw_obj(c->out);
 	jw_kstr(c->out, "waitlist_id", copy.id);
 	jw_kstr(c->out, "state", waitlist_state_name(copy.state));
@@ -1987,7 +1996,7 @@ m_reservation_cancel(struct call *c)
 	int changed;
 	pk_err e;
 
-	if (r == NULL || (resv_state_active(r->state) && !writable(c)))
+	if (r == NULL || !writable(c))
 		return;
 	memcpy(id, r->id, sizeof(id));
 	e = garage_reservation_cancel(c->g, id, c->now, &r, &changed, c->changes);
@@ -1995,6 +2004,8 @@ m_reservation_cancel(struct call *c)
 		fail(c, e, NULL);
 		return;
 	}
+	/* Ended before: the answer acknowledges the change that ended it. */
+	c->acks_earlier = !changed;
 	jw_obj(c->out);
 	jw_kstr(c->out, "reservation", r->id);
 	jw_kstr(c->out, "state", resv_state_name(r->state));

@@ -1208,6 +1208,122 @@ def test_refuse_mode_answers_no_standby_while_the_standby_is_away():
         stop_all(a, b)
 
 
+def ended_changes(c):
+    """Makes, on a primary of five spots, one of each change that a second
+    call repeats without changing anything; returns those second calls."""
+    for i in range(4):
+        c.ok("entry", gate="north", plate="L%d" % i, **CAR)
+    c.ok("lost", plate="L0")
+    spot = c.ok("spot", id="A-05", state="out_of_service")
+    assert spot["state"] == "out_of_service", spot
+    w = c.ok("wait", gate="north", plate="W1", timeout_s=600, **CAR)
+    assert w["state"] == "waiting", w
+    c.ok("wait_cancel", waitlist_id=w["waitlist_id"])
+    r = c.ok("reserve", plate="R1", **CAR, **{"from": "2027-01-01T10:00:00Z",
+                                              "to": "2027-01-01T12:00:00Z"})
+    c.ok("reservation_cancel", reservation=r["reservation"])
+    c.ok("strategy", set="farthest")
+    return [("lost", {"plate": "L0"}),
+            ("spot", {"id": "A-05", "state": "out_of_service"}),
+            ("wait_cancel", {"waitlist_id": w["waitlist_id"]}),
+            ("reservation_cancel", {"reservation": r["reservation"]}),
+            ("strategy", {"set": "farthest"})]
+
+
+FIVE = [{"level": 0, "zone": "A", "type": "regular", "count": 5,
+         "x": 5, "y": 10, "dx": 1, "dy": 0}]
+
+
+def test_a_standby_refuses_a_change_even_when_it_would_change_nothing():
+    base = small_config(FIVE)
+    a = Node(base)
+    b = Node(base, primary=a)
+    try:
+        a.start()
+        b.start()
+        streaming(a)
+        ca = a.client()
+        repeats = ended_changes(ca)
+        caught_up(a, b)
+        cb = b.client()
+        for method, params in repeats:
+            e = cb.err(method, "not_primary", **params)
+            assert e["code"] == 4210 and e["data"]["primary"] == a.address(), (method, e)
+        # The same calls on the primary change nothing and are answered.
+        for method, params in repeats:
+            ca.ok(method, **params)
+        assert a.health()["journal"]["lsn"] == b.health()["journal"]["lsn"]
+        ca.close()
+        cb.close()
+        closing(b)
+        b = None
+        closing(a)
+        a = None
+    finally:
+        stop_all(a, b)
+
+
+def test_sync_a_repeated_change_waits_for_the_standby_like_the_first():
+    """A second call that finds its change made acknowledges that change:
+    in sync mode it is answered only once a standby holds it."""
+    a = Node(small_config(FIVE), mode="sync", on_standby_loss="refuse",
+             sync_timeout_ms=60000)
+    sk = None
+    try:
+        a.start()
+        sk, last = played_standby(a)
+        first = a.client()
+
+        def ack():
+            lsn = a.health()["journal"]["durable_lsn"]
+            sk.sendall(frame(b"A", struct.pack("<Q", lsn)))
+            wait_for(lambda: a.repl()["acked_lsn"] >= lsn, "the acknowledgement")
+        sk.sendall(frame(b"A", struct.pack("<Q", last)))
+        streaming(a)
+        # Set up with every change acknowledged as it is made.
+        ended_changes(Proxy(a, first, ack))
+        acked = a.repl()["acked_lsn"]
+        # The last change (strategy) is repeated before the standby acknowledges it.
+        first.request("strategy", {"set": "nearest"}, rid=1)
+        wait_for(lambda: a.health()["journal"]["durable_lsn"] > acked, "the change on disk")
+        second = a.client(timeout=0.5)
+        second.request("strategy", {"set": "nearest"}, rid=2)
+        try:
+            line = second.read_json()
+            raise AssertionError("answered before the standby acknowledged: %r" % (line,))
+        except socket.timeout:
+            pass
+        ack()
+        assert first.read_json()["result"]["strategy"] == "nearest"
+        second.sock.settimeout(10)
+        assert second.read_json()["result"]["strategy"] == "nearest"
+        first.close()
+        second.close()
+        closing(a)
+        a = None
+    finally:
+        if sk is not None:
+            sk.close()
+        stop_all(a)
+
+
+class Proxy:
+    """A client whose every change is acknowledged by the played standby
+    once it is on the primary's disk."""
+    def __init__(self, d, c, ack):
+        self.d, self.c, self.ack = d, c, ack
+
+    def ok(self, method, **params):
+        before = self.d.health()["journal"]["durable_lsn"]
+        self.c.request(method, params, rid=method)
+        wait_for(lambda: self.d.health()["journal"]["durable_lsn"] > before,
+                 method + " on disk")
+        self.ack()
+        line = self.c.read_json()
+        assert "result" in line, (method, line)
+        return line["result"]
+
+
 def test_a_half_closed_subscriber_closes_once_its_changes_are_acknowledged_in_steps():
     """Sync mode: a change is durable once a standby acknowledges it.  A
     subscriber that half-closes while two changes wait stays open until

@@ -547,7 +547,7 @@ test_changed_and_fail_line(void **state)
 	{
 		static const char *const same[] = {
 			"quote plate=C1", "status", "locate plate=C1", "strategy",
-			"tariff", "spot id=A-01", "strategy set=nearest", "ping",
+			"tariff", "spot id=A-01", "ping",
 			"entry gate=north plate=C1 class=car",	/* plate_inside */
 			"entry gate=south plate=C3 class=car",	/* wrong_gate */
 			"pay ticket=00000000-0000-7000-8000-000000000001 amount=1",
@@ -560,6 +560,15 @@ test_changed_and_fail_line(void **state)
 				fail_msg("'%s' marked changed", same[i]);
 			out_free(&out);
 		}
+	}
+	/* Setting what is so changes nothing, but waits for what made it so. */
+	{
+		uint64_t lsn = f->lsn;
+
+		run(f, "strategy set=nearest", &out);
+		assert_int_equal(f->lsn, lsn);
+		assert_int_equal(out.hold, lsn);
+		out_free(&out);	/* frees the lines, not hold */
 	}
 	/* Changes. */
 	{
@@ -575,10 +584,15 @@ test_changed_and_fail_line(void **state)
 			out_free(&out);
 		}
 	}
-	/* Lost again changes nothing. */
-	run(f, "lost plate=C2", &out);
-	assert_int_equal((out.hold != 0), 0);
-	out_free(&out);
+	/* Lost again changes nothing, and waits for the first to be durable. */
+	{
+		uint64_t lsn = f->lsn;
+
+		run(f, "lost plate=C2", &out);
+		assert_int_equal(f->lsn, lsn);
+		assert_int_equal(out.hold, lsn);
+		out_free(&out);
+	}
 }
 
 /*
@@ -996,35 +1010,37 @@ test_spot_strategy_tariff(void **state)
 }
 
 /*
- * Setting a spot to the state it is already in changes nothing, so it must
- * not be marked changed (strategy set= to the current strategy is not):
- * otherwise it is journaled, shipped as a spot.status.changed audit event
- * and refused with unavailable while the journal is down.
+ * Setting a spot to the state it is already in changes nothing: nothing is
+ * journaled (nor shipped as a spot.status.changed event).  Its answer says
+ * the state is so, which acknowledges the change that made it: it waits
+ * for what the journal holds (on a sync primary, for the standby too).
  */
 static void
 test_spot_noop_is_not_a_change(void **state)
 {
 	struct fx *f = *state;
 	struct session_out out;
-	int changed, has_fail;
+	uint64_t lsn = f->lsn, hold;
 	cJSON *r;
 
 	/* Free the output before asserting: this test fails until fixed. */
 	r = rpc_out(f, "spot id=A-01 state=in_service", &out);
-	changed = (out.hold != 0);
-	has_fail = out.fail_line != NULL;
+	hold = out.hold;
 	out_free(&out);
 	assert_string_equal(gstr(r, "result.state"), "free");
 	cJSON_Delete(r);
-	assert_int_equal(changed, 0);
-	assert_int_equal(has_fail, 0);
+	/* Nothing journaled; the answer waits for what the journal holds. */
+	assert_int_equal(f->lsn, lsn);
+	assert_int_equal(hold, lsn);
 	ok_only(f, "spot id=A-01 state=out_of_service");
+	lsn = f->lsn;
 	r = rpc_out(f, "spot id=A-01 state=out_of_service", &out);
-	changed = (out.hold != 0);
+	hold = out.hold;
 	out_free(&out);
 	assert_string_equal(gstr(r, "result.state"), "out_of_service");
 	cJSON_Delete(r);
-	assert_int_equal(changed, 0);
+	assert_int_equal(f->lsn, lsn);
+	assert_int_equal(hold, lsn);
 }
 
 static void
@@ -1498,7 +1514,9 @@ test_unwritable(void **state)
 	}
 	/* Reads still work. */
 	ok_only(f, "quote plate=W1");
-	ok_only(f, "strategy set=nearest");	/* no change asked */
+	ok_only(f, "strategy");
+	/* Setting what is already so is refused too: it would acknowledge it. */
+	err_only(f, "strategy set=nearest", "unavailable", 5030);
 	free(before);
 	free(after);
 	free(tar_before);
