@@ -824,8 +824,51 @@ client_fill(struct client *c, struct outbuf *slot, const char *msg)
 	maybe_finish_drain(c);
 }
 
+/*
+ * The fail line text (len bytes) with every SESSION_UNDURABLE (plain
+ * ASCII, written unescaped) replaced by why, escaped; NULL when out of memory.
+ */
+static char *
+fail_with(const char *text, size_t len, const char *why_text, size_t *out_len)
+{
+	static const char undurable[] = SESSION_UNDURABLE;
+	size_t ulen = sizeof(undurable) - 1, wlen, n = 0, o = 0;
+	const char *p, *end = text + len, *why;
+	struct jw q;
+	char *s = NULL;
+
+	jw_init(&q);
+	jw_str(&q, why_text);
+	if (jw_failed(&q) || q.len < 2)
+		goto out;
+	why = q.buf + 1;	/* inside the quotes */
+	wlen = q.len - 2;
+	for (p = text; (p = memmem(p, (size_t)(end - p), undurable, ulen)) != NULL; p += ulen)
+		n++;
+	if ((s = malloc(len - n * ulen + n * wlen + 1)) == NULL)
+		goto out;
+	for (p = text; p < end; ) {
+		const char *hit = memmem(p, (size_t)(end - p), undurable, ulen);
+		size_t plain = (size_t)((hit != NULL ? hit : end) - p);
+
+		memcpy(s + o, p, plain);
+		o += plain;
+		p += plain;
+		if (hit != NULL) {
+			memcpy(s + o, why, wlen);
+			o += wlen;
+			p += ulen;
+		}
+	}
+	s[o] = '\0';
+	*out_len = o;
+out:
+	jw_release(&q);
+	return s;
+}
+
 void
-client_changes_lost(struct client *c, uint64_t durable)
+client_changes_lost(struct client *c, uint64_t durable, const char *why)
 {
 	struct outbuf *b, *next, *prev = NULL;
 
@@ -856,6 +899,10 @@ client_changes_lost(struct client *c, uint64_t durable)
 			account(c, 0, b->len);
 			b->data = b->fail;
 			b->len = b->fail_len;
+			/* Out of memory: the prepared message is still a failure. */
+			if (why != NULL && b->late == NULL &&
+			    (b->late = fail_with(b->fail, b->fail_len, why, &b->len)) != NULL)
+				b->data = b->late;
 			c->out_pending += b->len;
 			account(c, b->len, 0);
 		}

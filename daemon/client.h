@@ -221,8 +221,12 @@ void client_flush_all_soon(struct server *srv);
 void client_release_held(struct server *srv);
 /* Frees the reply buffers kept for reuse (server_free). */
 void client_spares_free(struct server *srv);
-/* The journal lost every change after durable: swap in the fail messages. */
-void client_changes_lost(struct client *c, uint64_t durable);
+/*
+ * Every change after durable is lost (the journal's failure, or a fence
+ * before a standby held them): swap in the fail messages, their message
+ * replaced by why when not NULL.
+ */
+void client_changes_lost(struct client *c, uint64_t durable, const char *why);
 /* Takes no more requests and closes once everything queued is written. */
 void client_drain(struct client *c);
 /* Closes now; queued output is dropped. */

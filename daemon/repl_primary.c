@@ -987,6 +987,24 @@ fence_load(struct repl_primary *rp)
 	free(buf);
 }
 
+/*
+ * Sync mode, fenced: what no standby acknowledged never will be, and the
+ * new primary may or may not hold it.  The replies still held for it fail
+ * (repl_primary_safe holds back every later one); a gate looks it up there.
+ */
+static void
+fail_unacknowledged(struct repl_primary *rp)
+{
+	char why[200];
+
+	if (rp->s->cfg->repl.mode != REPL_SYNC)
+		return;
+	snprintf(why, sizeof(why), "a standby was promoted before one acknowledged "
+	    "the change: it may or may not have been kept; look it up on the new "
+	    "primary%s%s", rp->fenced_by[0] ? " at " : "", rp->fenced_by);
+	server_changes_lost(rp->s, rp->acked, why);
+}
+
 /* A standby of a later epoch: this daemon is no longer the primary. */
 static void
 fence(struct repl_primary *rp, uint32_t epoch, const char *by)
@@ -1006,6 +1024,7 @@ fence(struct repl_primary *rp, uint32_t epoch, const char *by)
 		if (c->state != C_HELLO)
 			conn_close(c, "this primary is fenced");
 	}
+	fail_unacknowledged(rp);
 }
 
 static void
@@ -1266,7 +1285,8 @@ judge_sync(struct repl_primary *rp, uint64_t now)
 		streaming |= c->state == C_LIVE;
 	if (streaming)
 		rp->streaming_ms = now;
-	if (cfg->repl.mode != REPL_SYNC)
+	/* Fenced, no standby comes back: nothing is lost or won any more. */
+	if (cfg->repl.mode != REPL_SYNC || rp->fenced_epoch != 0)
 		return;
 	age = ring_age(rp, rp->acked, now);
 	lost = (!streaming && now - rp->streaming_ms >= t) || age >= t;
@@ -1365,8 +1385,11 @@ repl_primary_safe(const struct repl_primary *rp)
 {
 	const struct settings *cfg = rp->s->cfg;
 
-	if (cfg->repl.mode != REPL_SYNC ||
-	    (rp->lost && cfg->repl.on_standby_loss == REPL_LOSS_ASYNC))
+	if (cfg->repl.mode != REPL_SYNC)
+		return UINT64_MAX;
+	/* Fenced: nothing more is acknowledged, whatever the loss mode. */
+	if (rp->fenced_epoch == 0 && rp->lost &&
+	    cfg->repl.on_standby_loss == REPL_LOSS_ASYNC)
 		return UINT64_MAX;
 	return rp->acked;
 }

@@ -336,16 +336,23 @@ void
 server_on_journal_failed(void *ud, uint64_t durable, const char *why)
 {
 	struct server *s = ud;
-	struct client *c, *next;
 
 	log_msg(LOG_ERR, "journal", "failed, replies to later changes become unavailable "
 	    "reason=\"%s\" durable_lsn=%llu",
 	    why, (unsigned long long)durable);
 	replication_journal_failed(s->repl);
-	publish_changes_lost(s, durable);
+	server_changes_lost(s, durable, NULL);
+}
+
+void
+server_changes_lost(struct server *s, uint64_t kept, const char *why)
+{
+	struct client *c, *next;
+
+	publish_changes_lost(s, kept);
 	for (c = s->clients; c != NULL; c = next) {
 		next = c->next;
-		client_changes_lost(c, durable);
+		client_changes_lost(c, kept, why);
 	}
 }
 

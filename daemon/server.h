@@ -116,6 +116,13 @@ uint64_t server_on_durable(void *ud, uint64_t durable);
  */
 void server_client_changed(struct server *s, uint64_t prev_lsn);
 void server_on_journal_failed(void *ud, uint64_t durable, const char *why);
+/*
+ * The changes after kept will never be acknowledged (the journal failed,
+ * or a fence came before a standby held them): their held replies fail,
+ * with why instead of the prepared message when not NULL, and nobody
+ * hears of them.
+ */
+void server_changes_lost(struct server *s, uint64_t kept, const char *why);
 void server_on_rebuilt(void *ud, garage *g);
 /* The journal's batch hook: the bytes of a batch on disk (replication). */
 void server_on_batch(void *ud, const struct journal_batch *b);

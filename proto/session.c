@@ -8,7 +8,7 @@
 #include "inline.h"
 #include "jsonrpc.h"
 
-#define UNDURABLE "the change could not be made durable; it was not made"
+#define UNDURABLE SESSION_UNDURABLE
 
 /*
  * Room for n requests' outcomes (a line's), before any is run: noting

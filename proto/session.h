@@ -20,6 +20,8 @@
 
 /* A request that named no method of ours, or could not be read at all. */
 #define SESSION_NO_METHOD UINT16_MAX
+/* The message of a change's prepared failure (its fail line). */
+#define SESSION_UNDURABLE "the change could not be made durable; it was not made"
 
 /*
  * What became of one request of a line, for the daemon's request metrics

@@ -1324,6 +1324,87 @@ class Proxy:
         return line["result"]
 
 
+def fence_hello(primary, epoch, last, listen):
+    """Says, as a standby promoted to epoch would, that primary is stale."""
+    sk = socket.create_connection(("127.0.0.1", primary.rport))
+    hello = {"token": TOKEN, "last": last, "epoch": epoch, "listen": listen,
+             "facility": primary.cfg["facility"]["name"], "fence": True}
+    sk.sendall(frame(b"H", json.dumps(hello).encode()))
+    return sk
+
+
+def test_a_fence_fails_the_replies_held_for_a_standby_in_either_loss_mode():
+    """A sync primary fenced while a change waits for the standby: the new
+    primary may not hold it, so the gate is told to look, not that it was
+    made; nothing is answered as made later either."""
+    for loss in ("async", "refuse"):
+        a = Node(small_config(FIVE), mode="sync", on_standby_loss=loss,
+                 sync_timeout_ms=1000)
+        sk = fk = None
+        try:
+            a.start()
+            sk, last = played_standby(a)
+            sk.sendall(frame(b"A", struct.pack("<Q", last)))
+            streaming(a)
+            gate = a.client(timeout=20)
+            gate.request("entry", {"gate": "north", "plate": "H1", **CAR}, rid=1)
+            wait_for(lambda: a.health()["journal"]["durable_lsn"] > last, "H1 on disk")
+            fk = fence_hello(a, 2, last, "127.0.0.1:7999")
+            line = gate.read_json()
+            assert line["id"] == 1 and line["error"]["code"] == 5030, (loss, line)
+            msg = line["error"]["message"]
+            assert "may or may not have been kept" in msg and "127.0.0.1:7999" in msg, msg
+            # Well past sync_timeout_ms: no later answer says it was made.
+            time.sleep(1.5)
+            gate.sock.settimeout(0.2)
+            try:
+                raise AssertionError("a second answer: %r" % (gate.read_json(),))
+            except socket.timeout:
+                pass
+            e = a.call("entry", gate="north", plate="H2", **CAR)
+            assert e["error"]["code"] == 4210, e
+            assert a.repl()["fenced"], a.repl()
+            gate.close()
+            closing(a)
+            a = None
+        finally:
+            for k in (sk, fk):
+                if k is not None:
+                    k.close()
+            stop_all(a)
+
+
+def test_a_fenced_primary_journals_nothing_of_its_own_after_a_restart():
+    """Its history ended with the fence: neither the file's tariff and
+    retention nor the registry's expiries become records."""
+    cfg = small_config(FIVE)
+    cfg["registry"] = {"retention_hours": 24, "erase_within_s": 1}
+    a = Node(cfg)
+    fk = None
+    try:
+        a.start()
+        c = a.client()
+        c.ok("vehicle_register", plate="V1", contact_name="Ann", phone="+49301234567")
+        last = a.health()["journal"]["lsn"]
+        fk = fence_hello(a, 2, last, "127.0.0.1:7999")
+        wait_for(lambda: a.repl()["fenced"], "the fence")
+        c.close()
+        assert a.stop() == 0
+        a.cfg["registry"]["retention_hours"] = 0
+        a.cfg["tariff"]["lost_ticket"] += 1000
+        a.rewrite()
+        a.start()
+        time.sleep(1.5)        # the expiry timer's retry and more
+        assert a.repl()["fenced"], a.repl()
+        assert a.health()["journal"]["lsn"] == last
+        closing(a)
+        a = None
+    finally:
+        if fk is not None:
+            fk.close()
+        stop_all(a)
+
+
 def test_a_half_closed_subscriber_closes_once_its_changes_are_acknowledged_in_steps():
     """Sync mode: a change is durable once a standby acknowledges it.  A
     subscriber that half-closes while two changes wait stays open until
