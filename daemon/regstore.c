@@ -251,10 +251,11 @@ regstore_registry(struct regstore *rs)
 
 /* ---- expiry ---- */
 
+/* Changes are ours to make now: the journal takes them, and no fence refuses them. */
 static int
-journal_ready(const struct server *s)
+journal_ready(struct server *s)
 {
-	return s->journal != NULL && journal_writable(s->journal) &&
+	return s->journal != NULL && s->env.writable(s, &(const char *){ "" }) == 1 &&
 	    journal_consistent(s->journal) && !s->shutting_down;
 }
 
@@ -506,6 +507,12 @@ start_retention(struct regstore *rs)
 	if (rs->meta.config_hours < 0 || rs->meta.config_hours == file ||
 	    registry_retention(rs->reg) == file)
 		return;
+	if (!journal_ready(rs->s)) {
+		log_err("the configuration's retention is not in force: changes are "
+		    "refused here hours=%" PRId64 " in_force=%" PRId64, file,
+		    registry_retention(rs->reg));
+		return;
+	}
 	changes_init(&ch);
 	log_info("the configuration's retention takes force hours=%" PRId64
 	    " was_in_file=%" PRId64 " was_in_force=%" PRId64, file,

@@ -94,8 +94,15 @@ reload_start_tariff(struct server *s, struct settings *cfg)
 {
 	struct changes ch;
 	uint64_t hold;
+	const char *why = "";
 	pk_err e = PK_OK;
 
+	/* A fenced primary's history has ended: it journals nothing more. */
+	if (s->env.writable(s, &why) != 1) {
+		log_err("the file's tariff is not journaled: changes are refused here "
+		    "reason=\"%s\"", why);
+		return;
+	}
 	changes_init(&ch);
 	if (!garage_tariff_journaled(s->g)) {
 		e = garage_journal_tariff(s->g, server_now(), &ch);
