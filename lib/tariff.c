@@ -252,6 +252,7 @@ tariff_fee(const tariff *t, int64_t entered, int64_t at, int32_t class_milli,
 {
 	struct tariff_quote l;
 	int64_t per_day, m;
+	__int128 base;
 
 	memset(&l, 0, sizeof(l));
 	/* Step 1.  The difference can exceed INT64_MAX: subtract unsigned. */
@@ -283,10 +284,17 @@ tariff_fee(const tariff *t, int64_t entered, int64_t at, int32_t class_milli,
 		l.day_amount = day_amount(t, l.rest_minutes);
 		per_day = t->daily_max >= 0 ? t->daily_max :
 		    day_uncapped(t, 1440);
-		l.base = sat_amount((__int128)l.days * per_day + l.day_amount);
+		/*
+		 * Kept wide until step 7: a base past TARIFF_AMOUNT_MAX times a
+		 * multiplier below 1 can be a fee that fits, so only the fee
+		 * saturates (the base in q is capped like every amount shown).
+		 * k < 2^48 (2^64 s in days) and a day's amount < 2^35, so
+		 * base * multiplier < 2^113 cannot overflow.
+		 */
+		base = (__int128)l.days * per_day + l.day_amount;
+		l.base = sat_amount(base);
 		/* Step 7: round half up to the minor unit. */
-		l.fee = sat_amount(((__int128)l.base * l.multiplier_milli + 500) /
-		    1000);
+		l.fee = sat_amount((base * l.multiplier_milli + 500) / 1000);
 	}
 	if (q != NULL)
 		*q = l;

@@ -433,14 +433,48 @@ test_absurd_durations_saturate(void **state)
 	assert_int_equal(q.rest_minutes, 945);
 	assert_int_equal(q.day_amount, 2500);
 	assert_int_equal(q.base, TARIFF_AMOUNT_MAX);
-	/* ((2^53 - 1) * 500 + 500) / 1000 = 2^52. */
+	/*
+	 * The fee is of the whole base, not of the capped one shown:
+	 * (266879977918252500 * 500 + 500) / 1000 saturates too.
+	 */
 	assert_int_equal(tariff_fee(t, INT64_MIN, INT64_MAX, 500, 1000, 1000,
-	    NULL), (int64_t)1 << 52);
+	    NULL), TARIFF_AMOUNT_MAX);
 	assert_int_equal(tariff_fee(t, -1, INT64_MAX, 4000, 1500, 1500, NULL),
 	    TARIFF_AMOUNT_MAX);
 	assert_int_equal(tariff_fee(t, INT64_MAX, INT64_MIN, 1000, 1000, 1000,
 	    &q), 0);
 	assert_int_equal(q.duration_s, 0);
+}
+
+/*
+ * The cap is on the fee, not on the base: a base beyond 2^53 - 1 times a
+ * small multiplier is a fee that fits, and must be exact.
+ */
+static void
+test_large_base_small_multiplier(void **state)
+{
+	tariff *t = make("{\"tiers\":[{\"upto_minutes\":1,\"amount\":0}],"
+	    "\"overage_per_hour\":1000000000,\"class_multiplier\":{\"car\":0.001}}");
+	int64_t e = at("2026-01-01T00:00:00Z"), x = at("9999-12-31T23:59:59Z");
+	struct tariff_quote q;
+
+	(void)state;
+	/*
+	 * d = 251635075199: m = 4193917920, k = 2912443, r = 0;
+	 * day(1440) = ceil((1440 - 1) / 60) * 10^9 = 24 * 10^9,
+	 * base = 2912443 * 24 * 10^9 = 69898632 * 10^9 (past 2^53 - 1),
+	 * fee = (base * 1 + 500) / 1000 = 69898632000000.
+	 */
+	assert_int_equal(tariff_fee(t, e, x, tariff_class_milli(t, "car"), 1000,
+	    1000, &q), 69898632000000);
+	assert_int_equal(q.minutes, 4193917920);
+	assert_int_equal(q.days, 2912443);
+	assert_int_equal(q.rest_minutes, 0);
+	assert_int_equal(q.day_amount, 0);
+	/* The breakdown's base is still capped: a JSON double carries that. */
+	assert_int_equal(q.base, TARIFF_AMOUNT_MAX);
+	assert_int_equal(q.multiplier_milli, 1);
+	tariff_free(t);
 }
 
 /* ---- peak windows in Europe/Berlin ---- */
@@ -1095,6 +1129,7 @@ main(void)
 		EX(test_truncation_after_each_multiplication),
 		EX(test_max_multiplier),
 		EX(test_absurd_durations_saturate),
+		cmocka_unit_test(test_large_base_small_multiplier),
 		EX(test_peak_boundaries),
 		EX(test_peak_on_dst_change_days),
 		EX(test_peak_local_time_fn),
