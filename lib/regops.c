@@ -47,9 +47,18 @@ regops_register(registry *r, const char *plate, const char *name,
 	int had, cr = 0, replaced = 0;
 	pk_err e;
 
-	if (changes_reserve(out, 1) != 0)
+	if (changes_reserve(out, 2) != 0)
 		return PK_E_INTERNAL;
 	had = plate != NULL && registry_get(r, plate, &old) == PK_OK;
+	if (had && !old.inside && old.expires_at <= now) {
+		/*
+		 * Past its expiry, not yet deleted by the timer: it is gone, and
+		 * a registration now starts a new record, not its update.
+		 */
+		registry_delete(r, plate);
+		add(out, CHG_VEHICLE_EXPIRED, now, plate, 0);
+		had = 0;
+	}
 	if (had)
 		replaced = contact_differs(&old, name, name_len, phone, phone_len);
 	e = registry_register(r, plate, name, name_len, phone, phone_len, now,
@@ -91,6 +100,9 @@ regops_purge(registry *r, int64_t now, struct changes *out)
 	return PK_OK;
 }
 
+/* Records expired at a time while the retention grows (each a change). */
+#define EXPIRE_STEP 256
+
 pk_err
 regops_set_retention(registry *r, int64_t hours, int64_t now,
     struct changes *out)
@@ -99,6 +111,14 @@ regops_set_retention(registry *r, int64_t hours, int64_t now,
 		return PK_E_INVALID_PARAMS;
 	if (hours == registry_retention(r))
 		return PK_OK;
+	/*
+	 * Expired is expired: what is past its expiry and not yet deleted by
+	 * the timer goes now, before a longer retention could bring it back.
+	 */
+	while (hours > registry_retention(r) && registry_next_due(r) <= now) {
+		if (regops_expire(r, now, EXPIRE_STEP, out) == 0)
+			return PK_E_INTERNAL;
+	}
 	if (changes_reserve(out, 1) != 0)
 		return PK_E_INTERNAL;
 	registry_set_retention(r, hours, now, NULL);

@@ -380,6 +380,33 @@ def test_record_expires_by_its_timer():
         d.close()
 
 
+def test_an_expired_record_stays_gone_when_the_retention_grows_again():
+    """retention 0 and back to 24 in one batch, before the expiry timer can
+    run: the records that expired are deleted (and erased), not revived;
+    registering such a plate again is a new record."""
+    d = Daemon(reg_config())
+    try:
+        d.start()
+        c = d.client()
+        register(c, "BACK 1", "Bea Back", "+4966666666")
+        register(c, "BACK 2", "Bo Back", "+4977777777")
+        c.send_raw(json.dumps([
+            {"jsonrpc": "2.0", "id": 1, "method": "retention", "params": {"set_hours": 0}},
+            {"jsonrpc": "2.0", "id": 2, "method": "retention", "params": {"set_hours": 24}},
+            {"jsonrpc": "2.0", "id": 3, "method": "vehicle_get", "params": {"plate": "BACK 1"}},
+            {"jsonrpc": "2.0", "id": 4, "method": "vehicle_register",
+             "params": {"plate": "BACK 2", "contact_name": "Bo Back", "phone": "+4977777777"}},
+        ]).encode() + b"\n")
+        rs = {r["id"]: r for r in c.read_json()}
+        assert rs[2]["result"]["hours"] == 24, rs
+        assert rs[3]["error"]["data"]["reason"] == "not_found", rs
+        assert rs[4]["result"]["created"] is True, rs
+        wait_erased(d, ["Bea Back", "4966666666"], keep=["Bo Back"])
+        assert "not_found" in json.dumps(c.call("vehicle_get", plate="BACK 1"))
+    finally:
+        d.close()
+
+
 def test_records_that_expired_while_down_go_at_start():
     cfg = reg_config(retention_hours=1)
     d = Daemon(cfg)

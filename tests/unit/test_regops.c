@@ -144,6 +144,58 @@ test_expire_in_bounded_steps(void **state)
 	registry_free(r);
 }
 
+/*
+ * A record past its expiry is gone even before the timer deletes it: a
+ * longer retention does not bring it back, and registering its plate
+ * starts a new record (registry.md: expired records are deleted).
+ */
+static void
+test_expired_stays_expired(void **state)
+{
+	registry *r = registry_new(24);
+	struct registry_entry e;
+	struct changes ch;
+	int created = -1;
+
+	(void)state;
+	changes_init(&ch);
+	assert_int_equal(reg(r, "KEEP", "Ann", "+4912345678", T0, NULL, &ch), PK_OK);
+	assert_int_equal(reg(r, "LATER", "Cy", "+4912345670", T0 + 2 * H, NULL, &ch), PK_OK);
+	changes_clear(&ch);
+	/* 0 hours: both are due; 24 again before the timer ran: both go first. */
+	assert_int_equal(regops_set_retention(r, 0, T0 + 3 * H, &ch), PK_OK);
+	assert_int_equal(ch.n, 1);
+	assert_int_equal(regops_set_retention(r, 24, T0 + 3 * H + 1, &ch), PK_OK);
+	assert_int_equal(ch.n, 4);
+	assert_int_equal(ch.v[1].kind, CHG_VEHICLE_EXPIRED);
+	assert_string_equal(ch.v[1].plate, "KEEP");
+	assert_int_equal(ch.v[2].kind, CHG_VEHICLE_EXPIRED);
+	assert_string_equal(ch.v[2].plate, "LATER");
+	assert_int_equal(ch.v[3].kind, CHG_REGISTRY_RETENTION);
+	assert_int_equal(registry_count(r), 0);
+	changes_clear(&ch);
+
+	/* 1 hour: KEEP is due two hours later; registering it starts anew. */
+	assert_int_equal(reg(r, "KEEP", "Ann", "+4912345678", T0 + 4 * H, NULL, &ch), PK_OK);
+	assert_int_equal(regops_set_retention(r, 1, T0 + 4 * H, &ch), PK_OK);
+	changes_clear(&ch);
+	assert_int_equal(reg(r, "KEEP", "Ann", "+4912345678", T0 + 6 * H, &created, &ch), PK_OK);
+	assert_int_equal(created, 1);
+	assert_int_equal(ch.n, 2);
+	assert_int_equal(ch.v[0].kind, CHG_VEHICLE_EXPIRED);
+	assert_true(regops_erases(&ch.v[0]));
+	assert_int_equal(ch.v[1].kind, CHG_VEHICLE_REGISTERED);
+	assert_int_equal(registry_get(r, "KEEP", &e), PK_OK);
+	assert_int_equal(e.expires_at, T0 + 7 * H);
+	/* Shorter retentions expire nothing themselves: the timer does. */
+	changes_clear(&ch);
+	assert_int_equal(regops_set_retention(r, 0, T0 + 6 * H, &ch), PK_OK);
+	assert_int_equal(ch.n, 1);
+	assert_int_equal(registry_count(r), 1);
+	changes_release(&ch);
+	registry_free(r);
+}
+
 static void
 test_follow_entries_and_exits(void **state)
 {
@@ -191,6 +243,7 @@ main(void)
 		cmocka_unit_test(test_register_and_update),
 		cmocka_unit_test(test_delete_purge_retention),
 		cmocka_unit_test(test_expire_in_bounded_steps),
+		cmocka_unit_test(test_expired_stays_expired),
 		cmocka_unit_test(test_follow_entries_and_exits),
 	};
 
