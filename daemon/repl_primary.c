@@ -86,7 +86,8 @@ struct rconn {
 	enum cstate state;
 	struct repl_reader rd;
 	char peer[64];
-	char name[REPL_ADDR_MAX + 1];	/* its client address: one connection each */
+	char host[80];			/* the peer's address without the port */
+	char name[REPL_ADDR_MAX + 1];	/* its client address: with host, one connection each */
 	uint64_t next_lsn;		/* the next record to send */
 	uint64_t acked;			/* durable on its disk */
 	uint64_t queued;		/* bytes handed to uv_write, not yet written */
@@ -1083,11 +1084,14 @@ on_hello(struct rconn *c, const unsigned char *body, size_t len)
 		refuse(c, "unavailable", "%s", "the journal is being rebuilt; try again");
 		return;
 	}
-	/* One connection per standby: a new one replaces the old. */
+	/*
+	 * One connection per standby: a new one replaces the old.  A standby
+	 * is its client address on its host ("0.0.0.0:7070" names many).
+	 */
 	for (struct rconn *o = rp->conns, *next; o != NULL; o = next) {
 		next = o->next;
 		if (o != c && o->state != C_HELLO && h.listen[0] != '\0' &&
-		    strcmp(o->name, h.listen) == 0)
+		    strcmp(o->name, h.listen) == 0 && strcmp(o->host, c->host) == 0)
 			conn_close(o, "it connected again");
 		else if (o != c && o->state != C_HELLO)
 			n++;
@@ -1182,7 +1186,6 @@ on_connection(uv_stream_t *l, int status)
 {
 	struct repl_primary *rp = l->data;
 	struct rconn *c;
-	char auth[80];
 	int lo;
 
 	if (status < 0) {
@@ -1207,7 +1210,7 @@ on_connection(uv_stream_t *l, int status)
 		conn_close(c, NULL);
 		return;
 	}
-	server_peer_names(&c->tcp, c->peer, sizeof(c->peer), auth, sizeof(auth), &lo);
+	server_peer_names(&c->tcp, c->peer, sizeof(c->peer), c->host, sizeof(c->host), &lo);
 	uv_tcp_nodelay(&c->tcp, 1);
 	if (rp->closed || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
 		conn_close(c, NULL);

@@ -1405,6 +1405,40 @@ def test_a_fenced_primary_journals_nothing_of_its_own_after_a_restart():
         stop_all(a)
 
 
+def test_standbys_on_two_hosts_with_the_same_listen_address_both_stay():
+    """A standby is its listen address on its host: two on different hosts
+    that both say 0.0.0.0:7071 are two standbys, a second connection from
+    the same host replaces the first."""
+    a = Node(small_config(FIVE))
+    socks = []
+    try:
+        a.start()
+        last = a.health()["journal"]["lsn"]
+
+        def standby(source):
+            sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sk.bind((source, 0))
+            sk.connect(("127.0.0.1", a.rport))
+            hello = {"token": TOKEN, "last": last, "epoch": 1, "listen": "0.0.0.0:7071",
+                     "facility": a.cfg["facility"]["name"], "fence": False}
+            sk.sendall(frame(b"H", json.dumps(hello).encode()))
+            socks.append(sk)
+        standby("127.0.0.1")
+        standby("127.0.0.2")
+        streaming(a, 2)
+        hosts = sorted(s["peer"].rsplit(":", 1)[0] for s in a.repl()["standbys"])
+        assert hosts == ["127.0.0.1", "127.0.0.2"], a.repl()
+        standby("127.0.0.2")
+        wait_for(lambda: len(a.repl()["standbys"]) == 2 and
+                 "it connected again" in a.logtext(), "the old connection replaced")
+        closing(a)
+        a = None
+    finally:
+        for sk in socks:
+            sk.close()
+        stop_all(a)
+
+
 def test_a_half_closed_subscriber_closes_once_its_changes_are_acknowledged_in_steps():
     """Sync mode: a change is durable once a standby acknowledges it.  A
     subscriber that half-closes while two changes wait stays open until
