@@ -115,6 +115,19 @@ struct rconn {
 	size_t nheld, held_cap;
 	uint64_t held_bytes;
 	uint64_t held_batches;		/* on this connection, for health */
+	uint64_t given;			/* the highest LSN of our history it may hold */
+};
+
+/*
+ * What this process gave a standby, by who it is (its host and client
+ * address), across its reconnections: a standby may hold records past the
+ * LSN this process started at only when it was given them (see trusted).
+ */
+struct given {
+	char host[80];
+	char name[REPL_ADDR_MAX + 1];
+	uint64_t lsn;
+	uint64_t used;			/* for replacing the least recently given */
 };
 
 struct repl_primary {
@@ -133,6 +146,9 @@ struct repl_primary {
 	char fenced_by[REPL_ADDR_MAX + 1];
 	char why[160];
 	uint64_t dropped, bytes_sent, snapshots_sent, images_sent;
+	uint64_t start_lsn;		/* the journal when this process began as primary */
+	struct given given[MAX_STANDBYS];
+	uint64_t given_clock;
 	struct {
 		uint64_t lsn, ms;
 	} ring[RING];
@@ -142,6 +158,59 @@ struct repl_primary {
 
 static void conn_close(struct rconn *c, const char *why);
 static void pump(struct rconn *c);
+
+static struct given *
+given_find(struct repl_primary *rp, const char *host, const char *name)
+{
+	for (size_t i = 0; i < MAX_STANDBYS; i++) {
+		struct given *g = &rp->given[i];
+
+		if (g->used != 0 && strcmp(g->host, host) == 0 &&
+		    strcmp(g->name, name) == 0)
+			return g;
+	}
+	return NULL;
+}
+
+/* c may hold our records up to lsn: remembered for its next connection too. */
+static void
+note_given(struct rconn *c, uint64_t lsn)
+{
+	struct repl_primary *rp = c->rp;
+	struct given *g = given_find(rp, c->host, c->name), *old = &rp->given[0];
+
+	if (lsn > c->given)
+		c->given = lsn;
+	if (g == NULL) {
+		for (size_t i = 1; i < MAX_STANDBYS; i++) {
+			if (rp->given[i].used < old->used)
+				old = &rp->given[i];
+		}
+		g = old;
+		snprintf(g->host, sizeof(g->host), "%s", c->host);
+		snprintf(g->name, sizeof(g->name), "%s", c->name);
+		g->lsn = 0;
+	}
+	if (c->given > g->lsn)
+		g->lsn = c->given;
+	g->used = ++rp->given_clock;
+}
+
+/*
+ * Whether a standby that holds up to last, and is in our history by its
+ * epochs, really holds our records.  Up to the LSN this process started
+ * at, both copies come from what was durable then.  Past it, only records
+ * this process gave it are ours: a standby holding more kept what a
+ * primary wrote and lost (a crash before its fsync, a restart from an
+ * older copy of its data_dir), and our records at those LSNs are others.
+ */
+static int
+trusted(struct repl_primary *rp, const char *host, const char *name, uint64_t last)
+{
+	const struct given *g = given_find(rp, host, name);
+
+	return last <= rp->start_lsn || (g != NULL && last <= g->lsn);
+}
 
 /* ---- when records became durable ---- */
 
@@ -612,6 +681,7 @@ records_read(struct rconn *c, struct job *jb)
 	c->next_lsn = jb->cur.next_lsn;
 	if (jb->out != NULL && send_chunk(c, jb->out) != 0)
 		return;
+	note_given(c, c->next_lsn - 1);
 	pump(c);
 }
 
@@ -628,6 +698,7 @@ snapshot_found(struct rconn *c, struct job *jb)
 	}
 	c->snap_fd = jb->fd;
 	c->snap_lsn = jb->lsn;
+	note_given(c, c->snap_lsn);
 	c->snap_size = jb->size;
 	c->snap_off = 0;
 	c->state = C_SNAPSHOT;
@@ -1084,6 +1155,14 @@ on_hello(struct rconn *c, const unsigned char *body, size_t len)
 		refuse(c, "unavailable", "%s", "the journal is being rebuilt; try again");
 		return;
 	}
+	if (!trusted(rp, c->host, h.listen, h.last)) {
+		refuse(c, "diverged", "it holds up to LSN %" PRIu64 ", past where this "
+		    "primary began (LSN %" PRIu64 ") and past what it was sent since: "
+		    "those records may not be this history's (a primary that lost "
+		    "them, or restarted from an older copy): start it with an empty "
+		    "data_dir", h.last, rp->start_lsn);
+		return;
+	}
 	/*
 	 * One connection per standby: a new one replaces the old.  A standby
 	 * is its client address on its host ("0.0.0.0:7070" names many).
@@ -1101,6 +1180,7 @@ on_hello(struct rconn *c, const unsigned char *body, size_t len)
 		return;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", h.listen);
+	note_given(c, h.last);
 	/* What it holds may not all be durable yet: its first ack says. */
 	c->acked = 0;
 	c->next_lsn = h.last + 1;
@@ -1256,10 +1336,13 @@ repl_primary_batch(struct repl_primary *rp, const struct journal_batch *b)
 			    hold_chunk(c, ch) == 0) {
 				c->next_lsn = last + 1;
 				c->held_batches++;
+				note_given(c, last);
 			}
 		} else if ((side == NULL || send_chunk(c, side) == 0) &&
-		    send_chunk(c, ch) == 0)
+		    send_chunk(c, ch) == 0) {
 			c->next_lsn = last + 1;
+			note_given(c, last);
+		}
 	}
 	chunk_unref(side);
 	chunk_unref(ch);
@@ -1273,6 +1356,18 @@ repl_primary_drop_all(struct repl_primary *rp, const char *why)
 	for (c = rp->conns; c != NULL; c = next) {
 		next = c->next;
 		conn_close(c, why);
+	}
+}
+
+void
+repl_primary_journal_failed(struct repl_primary *rp, uint64_t durable)
+{
+	repl_primary_drop_all(rp, "the journal failed");
+	if (rp->start_lsn > durable)
+		rp->start_lsn = durable;
+	for (size_t i = 0; i < MAX_STANDBYS; i++) {
+		if (rp->given[i].lsn > durable)
+			rp->given[i].lsn = durable;
 	}
 }
 
@@ -1344,6 +1439,8 @@ repl_primary_new(struct server *s)
 		return NULL;
 	rp->s = s;
 	rp->acked = 0;
+	/* A promoted standby's history so far is its old primary's, as its other standbys'. */
+	rp->start_lsn = journal_written(s->journal);
 	rp->streaming_ms = rp->status_ms = uv_now(s->loop);
 	fence_load(rp);
 	uv_timer_init(s->loop, &rp->tick);

@@ -57,8 +57,13 @@ int repl_primary_listen(struct repl_primary *rp);
  * standbys, its side records first.
  */
 void repl_primary_batch(struct repl_primary *rp, const struct journal_batch *b);
-/* The journal failed (records after its durable LSN may be reused): drop every standby. */
+/* Drops every standby (why is logged; NULL: quietly). */
 void repl_primary_drop_all(struct repl_primary *rp, const char *why);
+/*
+ * The journal failed: records after durable will be others.  Drops every
+ * standby, and what was given past durable no longer counts as ours.
+ */
+void repl_primary_journal_failed(struct repl_primary *rp, uint64_t durable);
 
 /*
  * A promoted standby's sender starts from what it holds: up to lsn (its

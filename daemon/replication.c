@@ -124,13 +124,12 @@ replication_side_rewritten(struct replication *r)
 }
 
 void
-replication_journal_failed(struct replication *r)
+replication_journal_failed(struct replication *r, uint64_t durable)
 {
 	if (r == NULL)
 		return;
-	/* LSNs after the durable one will be used again for other records. */
 	if (r->rp != NULL)
-		repl_primary_drop_all(r->rp, "the journal failed");
+		repl_primary_journal_failed(r->rp, durable);
 	if (r->rs != NULL && r->standby)
 		repl_standby_journal_failed(r->rs);
 }

@@ -83,7 +83,8 @@ void replication_batch(struct replication *r, const struct journal_batch *b);
 void replication_durable(struct replication *r, uint64_t durable);
 /* The side stream was rewritten (journal_side_hooks.rewritten). */
 void replication_side_rewritten(struct replication *r);
-void replication_journal_failed(struct replication *r);
+/* The journal failed: LSNs after durable will be used again for other records. */
+void replication_journal_failed(struct replication *r, uint64_t durable);
 
 /*
  * `promote`: 0 when this standby is now the primary and the caller makes

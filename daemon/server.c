@@ -340,7 +340,7 @@ server_on_journal_failed(void *ud, uint64_t durable, const char *why)
 	log_msg(LOG_ERR, "journal", "failed, replies to later changes become unavailable "
 	    "reason=\"%s\" durable_lsn=%llu",
 	    why, (unsigned long long)durable);
-	replication_journal_failed(s->repl);
+	replication_journal_failed(s->repl, durable);
 	server_changes_lost(s, durable, NULL);
 }
 

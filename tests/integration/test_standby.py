@@ -776,7 +776,9 @@ def test_the_registry_image_does_not_count_as_lag():
         a.start()
         c = a.client(timeout=60)
         register_many(c, "LAG", "+4915160", 40000)
+        c.close()
         sk, last = played_standby(a)
+        c = a.client(timeout=60)
         streaming(a)
         for k in range(10):
             c.ok("entry", gate="north", plate="LG%d" % k, **CAR)
@@ -1413,13 +1415,12 @@ def test_standbys_on_two_hosts_with_the_same_listen_address_both_stay():
     socks = []
     try:
         a.start()
-        last = a.health()["journal"]["lsn"]
 
         def standby(source):
             sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sk.bind((source, 0))
             sk.connect(("127.0.0.1", a.rport))
-            hello = {"token": TOKEN, "last": last, "epoch": 1, "listen": "0.0.0.0:7071",
+            hello = {"token": TOKEN, "last": 0, "epoch": 1, "listen": "0.0.0.0:7071",
                      "facility": a.cfg["facility"]["name"], "fence": False}
             sk.sendall(frame(b"H", json.dumps(hello).encode()))
             socks.append(sk)
@@ -1439,6 +1440,56 @@ def test_standbys_on_two_hosts_with_the_same_listen_address_both_stay():
         stop_all(a)
 
 
+def test_a_primary_restarted_from_an_older_copy_refuses_the_standby_that_holds_more():
+    """The standby holds records the restored primary never wrote, at LSNs
+    the primary then fills with changes of its own: whatever the LSNs say,
+    the standby's acknowledgements must not count for them."""
+    a = Node(small_config(FIVE), mode="sync", on_standby_loss="async",
+             sync_timeout_ms=1500)
+    b = Node(small_config(FIVE), primary=a)
+    backup = a.data_dir + ".older"
+    try:
+        a.start()
+        b.start()
+        streaming(a)
+        for p in ("P1", "P2"):
+            a.ok("entry", gate="north", plate=p, **CAR)
+        caught_up(a, b)
+        assert a.stop() == 0
+        shutil.copytree(a.data_dir, backup)
+        a.start()
+        streaming(a)
+        for p in ("P3", "P4", "P5"):
+            a.ok("entry", gate="north", plate=p, **CAR)
+        caught_up(a, b)
+        held = b.health()["journal"]["lsn"]
+        assert b.stop() == 0
+        assert a.stop() == 0
+        shutil.rmtree(a.data_dir)
+        shutil.copytree(backup, a.data_dir)
+        a.start()
+        # Changes of its own at the LSNs the standby holds others at; the
+        # standby comes back only then, when its LSN is no longer ahead.
+        c = a.client(timeout=30)
+        for i in range(3):
+            c.ok("entry", gate="north", plate="Q%d" % i, **CAR)
+            c.ok("exit", gate="south", plate="Q%d" % i)
+        assert a.health()["journal"]["lsn"] > held
+        b.start()
+        wait_for(lambda: "diverged" in b.repl().get("last_error", ""),
+                 "the standby to be refused as diverged")
+        assert a.repl()["acked_lsn"] < held, a.repl()
+        assert not any(s["state"] == "streaming" for s in a.repl()["standbys"])
+        c.close()
+        closing(a)
+        a = None
+        closing(b)
+        b = None
+    finally:
+        shutil.rmtree(backup, ignore_errors=True)
+        stop_all(a, b)
+
+
 def test_a_half_closed_subscriber_closes_once_its_changes_are_acknowledged_in_steps():
     """Sync mode: a change is durable once a standby acknowledges it.  A
     subscriber that half-closes while two changes wait stays open until
@@ -1451,9 +1502,9 @@ def test_a_half_closed_subscriber_closes_once_its_changes_are_acknowledged_in_st
     sk = None
     try:
         a.start()
+        sk, last = played_standby(a)
         kiosk, gate = a.client(), a.client()
         kiosk.ok("subscribe", topics=["search:NOMATCH"])
-        sk, last = played_standby(a)
         sk.sendall(frame(b"A", struct.pack("<Q", last)))
         streaming(a)
         gate.request("entry", {"gate": "north", "plate": "STEP1", **CAR}, rid=1)
@@ -1512,7 +1563,12 @@ def say_hello(sk, primary, last):
 
 def played_standby(primary):
     """A standby played by the test, holding all the primary has: its
-    socket, hello said, and the LSN it said it holds."""
+    socket, hello said, and the LSN it said it holds.  A primary believes
+    a standby holds its records only up to what its disk held when it
+    started, and what it sent since: it is restarted first (clients made
+    before are gone), so that all it has was on its disk then."""
+    assert primary.stop() == 0
+    primary.start()
     sk = socket.create_connection(("127.0.0.1", primary.rport))
     last = primary.health()["journal"]["lsn"]
     say_hello(sk, primary, last)
@@ -1575,7 +1631,10 @@ def test_standby_that_does_not_read_is_dropped():
         a.start()
         alone, n0 = flood_and_gate(a, 2, "A")
         # A "standby" that holds everything so far, says hello and never
-        # reads again: a small receive window.
+        # reads again: a small receive window.  Everything it can hold is
+        # what the primary's disk held when it started: restarted first.
+        assert a.stop() == 0
+        a.start()
         sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sk.connect(("127.0.0.1", a.rport))
         say_hello(sk, a, a.health()["journal"]["durable_lsn"])
