@@ -378,7 +378,7 @@ upgrade(struct hconn *hc)
 /* ---- requests ---- */
 
 static void
-healthz(struct hconn *hc)
+healthz(struct hconn *hc, int close)
 {
 	struct server *s = hc->h->srv;
 	const char *why = "";
@@ -394,25 +394,25 @@ healthz(struct hconn *hc)
 	jw_obj_end(&w);
 	txt = jw_take(&w, &len);
 	if (txt == NULL) {
-		respond_text(hc, 503, "out of memory\n", 0);
+		respond_text(hc, 503, "out of memory\n", close);
 		return;
 	}
 	/* Gates are served while an audit outage lasts: that is not a failure. */
-	respond(hc, takes ? 200 : 503, "application/json", NULL, txt, len, 0);
+	respond(hc, takes ? 200 : 503, "application/json", NULL, txt, len, close);
 	free(txt);
 }
 
 static void
-metrics(struct hconn *hc)
+metrics(struct hconn *hc, int close)
 {
 	size_t len;
 	char *txt = metrics_text(hc->h->srv, &len);
 
 	if (txt == NULL) {
-		respond_text(hc, 503, "out of memory\n", 0);
+		respond_text(hc, 503, "out of memory\n", close);
 		return;
 	}
-	respond(hc, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, txt, len, 0);
+	respond(hc, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, txt, len, close);
 	free(txt);
 }
 
@@ -446,9 +446,9 @@ route(struct hconn *hc)
 		return;
 	}
 	if (path_is(r, "/metrics"))
-		metrics(hc);
+		metrics(hc, close);
 	else if (path_is(r, "/healthz"))
-		healthz(hc);
+		healthz(hc, close);
 	else if (path_is(r, "/"))
 		respond(hc, 200, "text/html; charset=utf-8",
 		    "Content-Security-Policy: default-src 'self'; connect-src 'self'; "
@@ -457,8 +457,6 @@ route(struct hconn *hc)
 		    webpage_map, webpage_map_len, close);
 	else
 		respond_text(hc, 404, "not found\n", close);
-	if (close)
-		hc->close_when_written = 1;
 }
 
 /* ---- parser callbacks ---- */
@@ -561,6 +559,12 @@ on_message_complete(http_parser *p)
 
 	hc->in_request = 0;
 	route(hc);
+	/*
+	 * After a response the connection closes after, requests pipelined
+	 * behind it are neither parsed nor answered (RFC 7230 6.6).
+	 */
+	if (hc->closing || hc->close_when_written)
+		http_parser_pause(p, 1);
 	/* Wait for the next request; a connection idle too long is closed. */
 	if (!hc->closing && hc->ws == NULL)
 		uv_timer_start(&hc->timer, on_timeout, HTTP_IDLE_MS, 0);
@@ -596,6 +600,9 @@ feed_http(struct hconn *hc, const char *data, size_t len)
 			ws_feed(hc->ws, data + used, len - used);
 		return;
 	}
+	/* Paused after a closing response: the rest of the bytes are dropped. */
+	if (hc->close_when_written)
+		return;
 	e = HTTP_PARSER_ERRNO(&hc->parser);
 	if (e == HPE_HEADER_OVERFLOW) {
 		respond_text(hc, 431, "request headers too large\n", 1);

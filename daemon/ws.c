@@ -154,11 +154,34 @@ deliver(struct ws *w, const char *msg, size_t len)
 	return rc;
 }
 
+/*
+ * A text message is a line of the TCP port (protocol.md section 1): one
+ * trailing LF, or CRLF, is framing and not part of the request.  Returns
+ * the request's length, 0 when the rest is empty or only spaces and tabs,
+ * which the TCP port ignores and so do we.
+ */
+static size_t
+request_len(const uint8_t *msg, size_t len)
+{
+	size_t i;
+
+	if (len > 0 && msg[len - 1] == '\n') {
+		len--;
+		if (len > 0 && msg[len - 1] == '\r')
+			len--;
+	}
+	for (i = 0; i < len; i++)
+		if (msg[i] != ' ' && msg[i] != '\t')
+			return len;
+	return 0;
+}
+
 static void
 on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
     void *ud)
 {
 	struct ws *w = ud;
+	size_t len;
 
 	if (arg->opcode == WSLAY_BINARY_FRAME) {
 		wslay_event_queue_close(ctx, WSLAY_CODE_UNSUPPORTED_DATA,
@@ -169,13 +192,21 @@ on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *ar
 		return;		/* control frames: wslay answers them */
 	if (w->c->state != CLIENT_OPEN && w->c->state != CLIENT_PAUSED)
 		return;		/* draining or closing: no more requests */
+	if ((len = request_len(arg->msg, arg->msg_length)) == 0)
+		return;
+	if (len > (uint64_t)w->srv->cfg->limits.max_line) {
+		/* What wslay does past its own limit, which leaves room for the CRLF. */
+		wslay_event_shutdown_read(ctx);
+		wslay_event_queue_close(ctx, WSLAY_CODE_MESSAGE_TOO_BIG, NULL, 0);
+		return;
+	}
 	if (w->paused || w->pend_head != NULL) {
 		/* Decoded before the pause took effect: keep it, in order. */
-		if (queue_pending(w, arg->msg, arg->msg_length) != 0)
+		if (queue_pending(w, arg->msg, len) != 0)
 			w->failed = 1;
 		return;
 	}
-	deliver(w, (const char *)arg->msg, arg->msg_length);
+	deliver(w, (const char *)arg->msg, len);
 }
 
 static int
@@ -296,8 +327,9 @@ ws_new(struct server *srv, const struct ws_io *io, const char *peer,
 		free(w);
 		return NULL;
 	}
+	/* A CRLF at the end is framing and does not count (on_msg). */
 	wslay_event_config_set_max_recv_msg_length(w->ctx,
-	    (uint64_t)srv->cfg->limits.max_line);
+	    (uint64_t)srv->cfg->limits.max_line + 2);
 	w->c = client_new(srv, &ws_transport, w, peer, auth_peer, loopback);
 	if (w->c == NULL) {
 		wslay_event_context_free(w->ctx);

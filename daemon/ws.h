@@ -9,10 +9,13 @@
  * given to its io.write, and reports back with ws_written() and
  * ws_closed().  Nothing here touches a socket.
  *
- * Limits: a message longer than limits.max_line is refused with close code
- * 1009; binary messages with 1003.  While the client is paused, messages
- * already decoded wait here (at most what one read brought) and reading
- * from the socket stops.
+ * Framing as on the TCP port: one trailing LF or CRLF of a message is
+ * dropped, and a message then empty or only spaces and tabs is ignored.
+ *
+ * Limits: a message longer than limits.max_line (not counting that LF or
+ * CRLF) is refused with close code 1009; binary messages with 1003.  While
+ * the client is paused, messages already decoded wait here (at most what
+ * one read brought) and reading from the socket stops.
  */
 #ifndef PARKD_WS_H
 #define PARKD_WS_H

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import socket
+import struct
 import subprocess
 import time
 
@@ -75,6 +76,57 @@ def test_pipelined_requests_are_answered_in_order():
         codes = [int(part[:3]) for part in data.split(b"HTTP/1.1 ")[1:]
                  if part[:3].isdigit()]
         assert codes == [200, 404, 200], codes
+    finally:
+        d.close()
+
+
+def read_responses(data):
+    """The responses in data, parsed by their Content-Length:
+    [(status, {lowercased header: value}, body)]."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        assert sep, ("a truncated response", data)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        n = int(headers["content-length"])
+        out.append((int(lines[0].split()[1]), headers, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+def test_nothing_after_a_closing_request_is_answered():
+    """RFC 7230 6.6: after a request the server answers and then closes
+    (Connection: close, HTTP/1.0 without keep-alive, 414, 426), a request
+    pipelined behind it in the same packet is neither parsed nor answered,
+    and the last response says Connection: close."""
+    d, port = with_http()
+    try:
+        follow = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+        for first, want in (
+                (b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200),
+                (b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200),
+                (b"GET /healthz HTTP/1.0\r\n\r\n", 200),
+                (b"GET /nope HTTP/1.0\r\n\r\n", 404),
+                (b"GET /" + b"x" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+                (b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 426)):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(first + follow)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            got = read_responses(data)
+            assert [r[0] for r in got] == [want], (first[:40], [r[0] for r in got])
+            assert got[0][1].get("connection") == "close", (first[:40], got[0][1])
+        # Still serving.
+        assert http_request(port, "/healthz")[0] == 200
     finally:
         d.close()
 
@@ -167,6 +219,91 @@ def test_jayson_client_over_tcp_and_websocket():
         assert byid["b1"]["result"]["ticket"] == ticket, out
         assert out["ws_locate"]["ticket"] == ticket, out
         assert out["ws_unknown"]["code"] == -32601, out
+    finally:
+        d.close()
+
+
+def ws_raw_open(port):
+    """A WebSocket at /ws over a plain socket (the handshake by hand)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: jsonrpc\r\n\r\n" % port)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    return s
+
+
+def ws_raw_frame(payload, opcode=1):
+    """One client frame: final, masked (RFC 6455 5.3)."""
+    mask = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def ws_raw_read(s):
+    """One server frame: (opcode, payload); (None, b"") at EOF."""
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            chunk = s.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+    head = exactly(2)
+    if head is None:
+        return None, b""
+    n = head[1] & 0x7f
+    if n == 126:
+        n = struct.unpack("!H", exactly(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", exactly(8))[0]
+    return head[0] & 0x0f, exactly(n)
+
+
+def test_websocket_message_framed_as_a_tcp_line():
+    """Each text message is one request exactly as a line on the TCP port
+    (http.md, protocol.md 1): one trailing LF or CRLF is framing (and does
+    not count towards max_line), and a message that is empty or only spaces
+    and tabs is ignored, with no reply."""
+    d, port = with_http(demo_config(limits={"max_line": 4096}))
+    try:
+        def replies(s, last_id):
+            got = []
+            while not got or got[-1].get("id") != last_id:
+                op, payload = ws_raw_read(s)
+                assert op == 1, (op, payload, got)
+                got.append(json.loads(payload))
+            return [(m.get("id"), m.get("result", m.get("error"))) for m in got]
+        s = ws_raw_open(port)
+        s.sendall(b"".join(ws_raw_frame(m) for m in (
+            b"ping\n", b"ping\r\n", b"", b" \t ", b"\n", b"\r\n", b" \t\r\n",
+            b'{"jsonrpc":"2.0","id":7,"method":"ping"}\n')))
+        got = replies(s, 7)
+        assert got == [(None, "pong"), (None, "pong"), (7, "pong")], got
+        # A request of max_line bytes and its CRLF: as on the TCP port.
+        req = b'{"jsonrpc":"2.0","id":8,"method":"ping"}'
+        s.sendall(ws_raw_frame(req + b" " * (4096 - len(req)) + b"\r\n"))
+        got = replies(s, 8)
+        assert got == [(8, "pong")], got
+        s.close()
+        # Past max_line without the framing: closed as before (1009).
+        s = ws_raw_open(port)
+        s.sendall(ws_raw_frame(b"ping" + b" " * 4093 + b"\n"))
+        op, payload = ws_raw_read(s)
+        assert op == 8 and struct.unpack("!H", payload[:2])[0] == 1009, (op, payload)
+        s.close()
     finally:
         d.close()
 
