@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "authguard.h"
 #include "cityredis.h"
 #include "jsonrpc.h"
 #include "log.h"
@@ -1115,16 +1116,34 @@ take_more(struct client *c)
 	return c->state == CLIENT_OPEN ? 0 : 1;
 }
 
+/*
+ * What a client closed for failed auth calls is told to wait: the wait its
+ * address now has before an auth is heard again (proto/authguard.h), or,
+ * when the guard holds it back no longer (slow guesses are forgiven), the
+ * guard's first step, so that it does not reconnect to guess at once.
+ */
+#define AUTH_RETRY_MIN_MS 1000
+
 /* Guessing tokens costs a connection every few tries. */
 static void
 count_auth_failures(struct client *c, int failed)
 {
+	struct jw d;
+	uint64_t retry;
+
 	c->srv->stats.auth_failures += (uint64_t)failed;
 	c->auth_failures += failed;
 	if (c->auth_failures < CLIENT_MAX_AUTH_FAILURES || c->state != CLIENT_OPEN)
 		return;
-	send_error(c, PK_E_RATE_LIMITED, "too many failed auth attempts; closing", NULL,
+	retry = authguard_remaining(c->srv->auth, c->sess.peer, server_ms(c->srv));
+	if (retry < AUTH_RETRY_MIN_MS)
+		retry = AUTH_RETRY_MIN_MS;
+	jw_init(&d);
+	jw_members(&d);
+	jw_kuint(&d, "retry_after_ms", retry);
+	send_error(c, PK_E_RATE_LIMITED, "too many failed auth attempts; closing", &d,
 	    &no_reqs);
+	jw_release(&d);
 	client_drain(c);
 }
 

@@ -109,14 +109,21 @@ forgive(struct peer *p, uint64_t now)
 }
 
 uint64_t
+authguard_remaining(const authguard *g, const char *addr, uint64_t now_ms)
+{
+	const struct peer *p = dict_get(g->by_addr, addr);
+
+	return p == NULL || p->until_ms <= now_ms ? 0 : p->until_ms - now_ms;
+}
+
+uint64_t
 authguard_wait(authguard *g, const char *addr, uint64_t now_ms)
 {
-	struct peer *p = dict_get(g->by_addr, addr);
+	uint64_t wait = authguard_remaining(g, addr, now_ms);
 
-	if (p == NULL || p->until_ms <= now_ms)
-		return 0;
-	g->sum.refused++;
-	return p->until_ms - now_ms;
+	if (wait > 0)
+		g->sum.refused++;
+	return wait;
 }
 
 /* The entry for addr, made (forgetting the oldest when full) if missing. */

@@ -41,6 +41,8 @@ void authguard_free(authguard *g);
  * must still wait.
  */
 uint64_t authguard_wait(authguard *g, const char *addr, uint64_t now_ms);
+/* The same wait, asked without counting a refused attempt. */
+uint64_t authguard_remaining(const authguard *g, const char *addr, uint64_t now_ms);
 
 /*
  * Charges one failure to addr at now_ms.  Returns the milliseconds the

@@ -692,7 +692,9 @@ def test_repeated_auth_failures_are_limited():
     """protocol.md section 7: "a failed auth is logged and counted, and
     repeated failures are rate limited".  50 wrong tokens in a row on one
     connection: before the 50th, the daemon answers rate_limited or closes
-    the connection (it must not let tokens be guessed at full speed)."""
+    the connection (it must not let tokens be guessed at full speed).  Every
+    rate_limited, the one sent before such a close included, says when to
+    try again (protocol.md section 3): a positive data.retry_after_ms."""
     c = authd().client()
     c.send_raw('{"jsonrpc":"2.0","id":0,"method":"auth","params":{"token":"guess-000000"}}\n')
     assert_error(c.read_json(), "forbidden", 0)
@@ -705,6 +707,9 @@ def test_repeated_auth_failures_are_limited():
             r = c.read_json()
             assert "error" in r, r
             reasons.append(r["error"]["data"]["reason"])
+            if reasons[-1] == "rate_limited":
+                retry = r["error"]["data"].get("retry_after_ms")
+                assert type(retry) is int and retry > 0, r
     except (EOFError, ConnectionResetError):
         reasons.append("closed")
     assert "rate_limited" in reasons or "closed" in reasons, \
