@@ -46,8 +46,12 @@
 #define REGISTRY_PHONE_MIN_DIGITS 6
 #define REGISTRY_PHONE_MAX_DIGITS 15
 #define REGISTRY_PHONE_BUFSZ (REGISTRY_PHONE_MAX_DIGITS + 2)
-/* The longest phone input looked at, separators included. */
-#define REGISTRY_PHONE_INPUT_MAX 64
+/*
+ * The longest phone input looked at, separators included: roomy, since
+ * spaces, dashes and dots are dropped and only the digits count.  It is
+ * also the longest phone param vehicle_register takes.
+ */
+#define REGISTRY_PHONE_INPUT_MAX 256
 /* vehicle_list's limit, and the retention bound of config.md. */
 #define REGISTRY_LIST_MAX 1000
 #define REGISTRY_RETENTION_MAX_HOURS (24 * 3650)

@@ -15,9 +15,8 @@
 #include "hex.h"
 #include "regops.h"
 
-/* Longest contact_name and phone params looked at (bytes). */
+/* Longest contact_name param looked at (bytes); a phone's is the registry's. */
 #define NAME_PARAM_MAX 4096
-#define PHONE_PARAM_MAX 256
 /* A vehicle_list cursor: the last plate of a page in hex. */
 #define CURSOR_MAX (2 * PLATE_MAX)
 
@@ -59,7 +58,7 @@ m_vehicle_register(struct call *c)
 	if ((r = reg(c)) == NULL ||
 	    mcall_plate(c, "plate", 1, plate, &has) != 0 ||
 	    mcall_string(c, "contact_name", 1, NAME_PARAM_MAX, &name) != 0 ||
-	    mcall_string(c, "phone", 1, PHONE_PARAM_MAX, &phone) != 0)
+	    mcall_string(c, "phone", 1, REGISTRY_PHONE_INPUT_MAX, &phone) != 0)
 		return;
 	if (!registry_name_valid(name, strlen(name))) {
 		mcall_bad_param(c, "contact_name", "must be 1 to %d characters "

@@ -173,6 +173,23 @@ phone(const char *in)
 	return out;
 }
 
+/* phone() of '+' and digits spread over len bytes of spaces, dashes and dots. */
+static const char *
+spread_phone(size_t len, const char *digits)
+{
+	static char in[256 + 1];
+	size_t i, n = strlen(digits);
+
+	assert_true(len < sizeof(in) && n > 0 && n < len);
+	for (i = 0; i < len; i++)
+		in[i] = " -."[i % 3];
+	in[len] = '\0';
+	in[0] = '+';
+	for (i = 0; i < n; i++)
+		in[1 + i * ((len - 1) / n)] = digits[i];
+	return phone(in);
+}
+
 static void
 test_phone_normalisation(void **state)
 {
@@ -213,6 +230,15 @@ test_phone_normalisation(void **state)
 		assert_int_equal(registry_phone_normalize(in,
 		    REGISTRY_PHONE_INPUT_MAX + 1, out), -1);
 	}
+	/*
+	 * The bound is the method's (256 bytes), not a tighter one: a number
+	 * written with many separators still counts by its digits.
+	 */
+	assert_string_equal(spread_phone(200, "4930123456"), "+4930123456");
+	assert_string_equal(spread_phone(200, "493012"), "+493012");
+	assert_string_equal(spread_phone(200, "123456789012345"), "+123456789012345");
+	assert_string_equal(spread_phone(200, "49301"), "BAD");
+	assert_string_equal(spread_phone(200, "1234567890123456"), "BAD");
 }
 
 /* ---- CRUD ---- */
