@@ -1167,7 +1167,6 @@ line_personal(const struct session_out *out)
 int
 client_message(struct client *c, const char *msg, size_t len, int too_long)
 {
-	static const struct session_req limited = { SESSION_NO_METHOD, PK_E_RATE_LIMITED };
 	struct server *srv = c->srv;
 	struct session_out out;
 	struct reqs_in rq;
@@ -1182,16 +1181,28 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 		srv->stats.lines_too_long++;
 	if (rate_open(c, &retry) != 0) {
 		struct jw d;
+		int rc;
 
-		/* The line is not read: one request with no method. */
-		rq.r = &limited;
-		rq.n = 1;
+		/* Parsed for its ids, not run. */
 		srv->stats.rate_limited++;
 		jw_init(&d);
 		jw_members(&d);
 		jw_kuint(&d, "retry_after_ms", retry);
-		send_error(c, PK_E_RATE_LIMITED, NULL, &d, &rq);
+		rc = jw_failed(&d) ? -1 : session_refuse(&c->sess, msg, len, too_long,
+		    PK_E_RATE_LIMITED, NULL, &d, &out);
 		jw_release(&d);
+		if (rc != 0) {
+			log_err("out of memory refusing a request, closing client=%llu",
+			    (unsigned long long)c->id);
+			client_close(c);
+			return 1;
+		}
+		rq.r = out.reqs;
+		rq.n = out.requests;
+		if (out.line != NULL)
+			enqueue(c, out.line, out.line_len, 0, NULL, 0, 0, &rq);
+		else
+			answered(c, rq.r, rq.n, rq.t_in, &now);
 		return take_more(c);
 	}
 	if (session_handle(&c->sess, msg, len, too_long,

@@ -374,6 +374,52 @@ session_handle(struct session *s, const char *line, size_t len,
 	return rc;
 }
 
+int
+session_refuse(struct session *s, const char *line, size_t len,
+    int too_long, pk_err e, const char *msg, const struct jw *edata,
+    struct session_out *out)
+{
+	rpc_msg *m = NULL;
+	size_t i = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	jw_reset(&s->w);
+	if (reqs_reserve(s, 1) != 0)
+		return -1;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (!too_long && i < len && (line[i] == '{' || line[i] == '[')) {
+		if ((m = rpc_parse(line, len)) == NULL)
+			return -1;
+		if (m->is_batch && reqs_reserve(s, m->n) != 0) {
+			rpc_msg_free(m);
+			return -1;
+		}
+	}
+	if (m == NULL || m->err != PK_OK) {
+		note(s, out, NULL, e);
+		rpc_error(&s->w, NULL, e, msg, edata);
+	} else {
+		if (m->is_batch)
+			jw_arr(&s->w);
+		for (size_t k = 0; k < m->n; k++) {
+			note(s, out, NULL, e);
+			if (m->reqs[k].id != NULL)
+				rpc_error(&s->w, m->reqs[k].id, e, msg, edata);
+		}
+		/* Notifications only: no response at all. */
+		if (m->is_batch && s->w.len == 1 && !jw_failed(&s->w))
+			jw_reset(&s->w);
+		else if (m->is_batch)
+			jw_arr_end(&s->w);
+	}
+	rpc_msg_free(m);
+	rc = finish(s, out);
+	out->reqs = s->reqs;
+	return rc;
+}
+
 void
 session_release(struct session *s)
 {

@@ -83,6 +83,17 @@ struct session_out {
 int session_handle(struct session *s, const char *line, size_t len,
     int too_long, int64_t now, struct session_out *out);
 
+/*
+ * Answers every request of the line with error e (message msg, or the
+ * error's own when NULL; edata: members of error.data, or NULL) and runs
+ * none: the rate limit.  Ids are echoed, notifications get nothing, a
+ * batch one array; a line that is not a request, or not JSON, one answer
+ * with id null.  Returns as session_handle.
+ */
+int session_refuse(struct session *s, const char *line, size_t len,
+    int too_long, pk_err e, const char *msg, const struct jw *edata,
+    struct session_out *out);
+
 /* Frees what the session keeps between lines (not the garage). */
 void session_release(struct session *s);
 

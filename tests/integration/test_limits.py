@@ -208,8 +208,8 @@ def test_rate_limited():
         for i in (1, 2, 3):
             assert assert_result(c.read_json(), i) == "pong"
         retry = []
-        for _ in range(2):
-            e = assert_error(c.read_json(), "rate_limited")
+        for i in (4, 5):
+            e = assert_error(c.read_json(), "rate_limited", i)
             ms = e["data"]["retry_after_ms"]
             assert isinstance(ms, int) and 1 <= ms <= 1000 // 5 + 1, e
             retry.append(ms)
@@ -222,6 +222,30 @@ def test_rate_limited():
         assert_error(c.line('{"id":7,"method":"locate","params":{"plate":"RL 1"}}'), "not_found", 7)
         time.sleep(0.25)
         assert assert_result(c.line("ping")) == "pong"
+        c.close()
+
+
+def test_rate_limited_answers_keep_ids_batches_and_notifications():
+    """A refused line is still answered as protocol.md answers any: its
+    ids echoed, a batch as one array, a notification not at all."""
+    cfg = demo_config(limits={"rate_per_s": 1, "rate_burst": 1})
+    with Daemon(cfg) as d:
+        c = d.client()
+        c.send_raw('{"id":"a","method":"ping"}\n'
+                   '[{"id":8,"method":"ping"},{"method":"ping"},{"id":"x","method":"nope"}]\n'
+                   '{"method":"ping"}\n'
+                   '[{"method":"ping"}]\n'
+                   'ping\n'
+                   '{"id":9,"method":"ping"}\n')
+        assert assert_result(c.read_json(), "a") == "pong"
+        batch = c.read_json()
+        assert [r["id"] for r in batch] == [8, "x"], batch
+        for r in batch:
+            assert_error(r, "rate_limited", r["id"])
+        e = assert_error(c.read_json(), "rate_limited")     # inline: id null
+        assert e["data"]["retry_after_ms"] >= 1, e
+        assert_error(c.read_json(), "rate_limited", 9)
+        assert c.no_data(0.1)
         c.close()
 
 

@@ -1043,6 +1043,56 @@ test_spot_noop_is_not_a_change(void **state)
 	assert_int_equal(hold, lsn);
 }
 
+/* A refused line: ids echoed, notifications unanswered, nothing run. */
+static void
+test_refuse(void **state)
+{
+	static const struct {
+		const char *line, *want;	/* want NULL: no answer */
+		unsigned requests;
+	} cases[] = {
+		{ "{'id':7,'method':'entry','params':{'gate':'north','plate':'RF1','class':'car'}}",
+		  "{'jsonrpc':'2.0','id':7,'error':{'code':4290,'message':'m','data':{'reason':'rate_limited','n':1}}}", 1 },
+		{ "[{'id':'a','method':'ping'},{'method':'ping'},{'id':null,'method':'x'}]",
+		  "[{'jsonrpc':'2.0','id':'a','error':{'code':4290,'message':'m','data':{'reason':'rate_limited','n':1}}},"
+		  "{'jsonrpc':'2.0','id':null,'error':{'code':4290,'message':'m','data':{'reason':'rate_limited','n':1}}}]", 3 },
+		{ "{'method':'ping'}", NULL, 1 },
+		{ "[{'method':'ping'},{'method':'ping'}]", NULL, 2 },
+		{ "[", "{'jsonrpc':'2.0','id':null,'error':{'code':4290,'message':'m','data':{'reason':'rate_limited','n':1}}}", 1 },
+		{ "entry gate=north plate=RF2 class=car",
+		  "{'jsonrpc':'2.0','id':null,'error':{'code':4290,'message':'m','data':{'reason':'rate_limited','n':1}}}", 1 },
+	};
+	struct fx *f = *state;
+	struct session_out out;
+	struct jw d;
+
+	jw_init(&d);
+	jw_members(&d);
+	jw_kuint(&d, "n", 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *line = tu_quote(cases[i].line);
+
+		assert_int_equal(session_refuse(&f->s, line, strlen(line), 0,
+		    PK_E_RATE_LIMITED, "m", &d, &out), 0);
+		free(line);
+		assert_int_equal(out.requests, cases[i].requests);
+		assert_int_equal(out.hold, 0);
+		if (cases[i].want == NULL) {
+			assert_null(out.line);
+		} else {
+			char *want = tu_quote(cases[i].want);
+
+			assert_non_null(out.line);
+			assert_string_equal(out.line, want);
+			free(want);
+		}
+	}
+	jw_release(&d);
+	/* Nothing ran. */
+	assert_null(garage_inside(f->g, "RF1"));
+	assert_null(garage_inside(f->g, "RF2"));
+}
+
 static void
 test_history_deferred(void **state)
 {
@@ -1578,6 +1628,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_locate_ticket_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spot_strategy_tariff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spot_noop_is_not_a_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nearby_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nearby_here, setup, teardown),
