@@ -136,7 +136,7 @@ def test_rate_limit_counts_every_request_of_a_batch():
         replies = c.line(batch)
         assert len(replies) == 100
         resp = c.line('{"id":"next","method":"ping"}')
-        assert_error(resp, "rate_limited", None)     # refused before it is parsed
+        assert_error(resp, "rate_limited", "next")   # refused, its id echoed
         assert resp["error"]["data"]["retry_after_ms"] >= 5000
         served = 0
         t0 = time.time()
