@@ -27,9 +27,11 @@ import zoneinfo
 from decimal import Decimal
 
 import pricing_model as model
-from harness import Daemon, assert_result, demo_config, fmt_time, parse_time, small_config
+from harness import (SANITIZED, Daemon, assert_result, demo_config, fmt_time, parse_time,
+                     small_config)
 
-SEEDS = (1, 2, 3)
+# The sanitized daemon, five times slower, runs one seed: the release run has all three.
+SEEDS = (1,) if SANITIZED else (1, 2, 3)
 UTC = datetime.timezone.utc
 WIN_START = int(datetime.datetime(2025, 1, 1, tzinfo=UTC).timestamp())
 WIN_END = int(datetime.datetime(2026, 7, 1, tzinfo=UTC).timestamp())
