@@ -29,6 +29,8 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* While the promotion is not yet durable, how often to look again. */
+#define FENCE_DURABLE_POLL_MS 5
 /* A promoted standby tells its old primary about the new epoch this often. */
 #define FENCE_EVERY_MS 1000
 /* No answer to a connect and hello in this long: try again. */
@@ -591,6 +593,16 @@ on_timer(uv_timer_t *t)
 
 	switch (rs->state) {
 	case S_WAIT:
+		/*
+		 * Promoted: the old primary is told of the new epoch only once
+		 * the promotion is on our disk.  A fence from an epoch a crash
+		 * then took back would stop the old primary for nobody.
+		 */
+		if (rs->fence_mode && journal_durable(rs->s->journal) <
+		    epochs_current_since(garage_epochs(rs->s->g))) {
+			schedule(rs, FENCE_DURABLE_POLL_MS);
+			break;
+		}
 		connect_primary(rs);
 		break;
 	case S_CONNECTING:

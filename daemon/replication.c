@@ -47,6 +47,12 @@ replication_start(struct replication *r)
 	if (r->standby) {
 		log_info("a standby, changes are answered not_primary until a promote "
 		    "primary=%s:%d", r->s->cfg->repl.primary.host, r->s->cfg->repl.primary.port);
+		/* Its acknowledgement is what a sync primary answers gates on. */
+		if (r->s->cfg->durability != DUR_FSYNC)
+			log_warn("durability is not fsync: this standby acknowledges records "
+			    "before they are on its disk, and a sync primary counts those "
+			    "acknowledgements durability=%s",
+			    r->s->cfg->durability == DUR_WRITE ? "write" : "none");
 		repl_standby_start(r->rs);
 		return 0;
 	}

@@ -1490,6 +1490,24 @@ def test_a_primary_restarted_from_an_older_copy_refuses_the_standby_that_holds_m
         stop_all(a, b)
 
 
+def test_a_standby_not_on_fsync_says_its_acknowledgements_are_not_on_disk():
+    a = Node(small_config(FIVE))           # never started: the standby waits for it
+    b = Node(small_config(FIVE, durability="write"), primary=a)
+    c = Node(small_config(FIVE), primary=a)
+    try:
+        b.start()
+        b.wait_log("durability is not fsync")
+        c.start()
+        time.sleep(0.2)
+        assert "durability is not fsync" not in c.logtext()
+        closing(b)
+        b = None
+        closing(c)
+        c = None
+    finally:
+        stop_all(b, c)
+
+
 def test_a_half_closed_subscriber_closes_once_its_changes_are_acknowledged_in_steps():
     """Sync mode: a change is durable once a standby acknowledges it.  A
     subscriber that half-closes while two changes wait stays open until
