@@ -87,21 +87,18 @@ skip_string(const char *s, size_t len, size_t i)
  * the JSON parser, which refuses them.  No recursion: only a counter.
  */
 static size_t
-skip_brackets(const char *s, size_t len, size_t i, int *in_string)
+skip_brackets(const char *s, size_t len, size_t i)
 {
 	size_t depth = 0;
 
-	*in_string = 0;
 	while (i < len) {
 		char c = s[i];
 
 		if (c == '"') {
 			size_t j = skip_string(s, len, i);
 
-			if (j == 0) {
-				*in_string = 1;
+			if (j == 0)
 				return 0;
-			}
 			i = j;
 			continue;
 		}
@@ -116,49 +113,69 @@ skip_brackets(const char *s, size_t len, size_t i, int *in_string)
 	return 0;
 }
 
+static int
+opens_json(char c)
+{
+	return c == '"' || c == '[' || c == '{';
+}
+
 /*
- * Parses the value at ip->pos for parameter name and leaves ip->pos just
- * past it.  Returns PK_OK with *out set, or an error.
+ * Where the quoted or bracketed value opening at start would end as a
+ * token of its own: just past its closing quote or bracket when a space,
+ * a tab or the end of the line follows that; 0 otherwise.
+ */
+static size_t
+json_token_end(const char *s, size_t len, size_t start)
+{
+	size_t end;
+
+	if (s[start] == '"')
+		end = skip_string(s, len, start);
+	else
+		end = skip_brackets(s, len, start);
+	if (end == 0 || (end < len && !is_ws(s[end])))
+		return 0;
+	return end;
+}
+
+/*
+ * Parses the value at ip->pos and leaves ip->pos just past it.  Returns
+ * PK_OK with *out set, or an error (only PK_E_INTERNAL: any text is a
+ * value).
+ *
+ * protocol.md: a value that parses as JSON is that, anything else is a
+ * bare string.  A value opening with '"', '[' or '{' is JSON when the
+ * text up to its closing quote or bracket (quoted strings skipped, so it
+ * may hold spaces: plate="B-XY 123", needs=[1, 2]) is JSON by json_parse's
+ * strict rules and a space, a tab or the end of the line follows it.
+ * Otherwise it is read like any other value, up to the next space or tab:
+ * a JSON number, true, false or null when it is one, else the string as
+ * typed.  So reference=[kiosk-1], method="ping, method="pi"ng,
+ * o={"a":1}junk, l=[1,] and o={"a":1,"a":2} are strings, quotes and
+ * brackets included.  Such a value ends at its first space even when a
+ * quote or bracket is still open: in x="a b, x is the string "a and b is
+ * the next token (a positional value or an error); in x=[1, 2,], x is
+ * "[1," and "2,]" comes next.  Taking the rest of the line instead would
+ * swallow the parameters after an unclosed quote.
  */
 static pk_err
-parse_value(struct iparse *ip, const char *name, cJSON **out)
+parse_value(struct iparse *ip, cJSON **out)
 {
 	const char *s = ip->s;
-	size_t start = ip->pos, end;
-	char jmsg[RPC_ERRMSG_LEN], tok[INLINE_CLIP + 4];
-	struct jerr je = { jmsg, sizeof jmsg, 0 };
-	int in_string;
+	size_t start = ip->pos, end = 0;
+	struct jerr je = { NULL, 0, 0 };
 
 	*out = NULL;
-	if (start < ip->len && (s[start] == '"' || s[start] == '[' ||
-	    s[start] == '{')) {
-		if (s[start] == '"')
-			end = skip_string(s, ip->len, start), in_string = 1;
-		else
-			end = skip_brackets(s, ip->len, start, &in_string);
-		if (end == 0)
-			return ifail(ip, PK_E_INVALID_PARAMS,
-			    "unterminated %s in the value of %s",
-			    in_string ? "quote" : "bracket", name);
-		if (end < ip->len && !is_ws(s[end])) {
-			size_t e = end;
-
-			while (e < ip->len && !is_ws(s[e]))
-				e++;
-			clip(tok, s + end, e - end);
-			return ifail(ip, PK_E_INVALID_PARAMS,
-			    "unexpected \"%s\" after the value of %s "
-			    "(separate parameters with spaces)", tok, name);
-		}
+	if (start < ip->len && opens_json(s[start]))
+		end = json_token_end(s, ip->len, start);
+	if (end != 0) {
 		*out = json_parse(s + start, end - start, "", &je);
-		if (*out == NULL) {
-			if (je.nomem)
-				return ifail(ip, PK_E_INTERNAL, "out of memory");
-			return ifail(ip, PK_E_INVALID_PARAMS,
-			    "invalid JSON in the value of %s: %s", name, jmsg);
+		if (*out != NULL) {
+			ip->pos = end;
+			return PK_OK;
 		}
-		ip->pos = end;
-		return PK_OK;
+		if (je.nomem)
+			return ifail(ip, PK_E_INTERNAL, "out of memory");
 	}
 	end = start;
 	while (end < ip->len && !is_ws(s[end]))
@@ -204,7 +221,7 @@ add_param(struct iparse *ip, cJSON *params, const char *name, int named)
 		return ifail(ip, PK_E_INVALID_PARAMS, named ?
 		    "duplicate parameter %s" : "parameter %s given twice (also as a "
 		    "bare word)", qname);
-	e = parse_value(ip, qname, &value);
+	e = parse_value(ip, &value);
 	if (e != PK_OK)
 		return e;
 	if (!cJSON_AddItemToObject(params, name, value)) {
@@ -227,7 +244,7 @@ parse_param(struct iparse *ip, cJSON *params)
 	while (ip->pos < ip->len && !is_ws(s[ip->pos]) && s[ip->pos] != '=')
 		ip->pos++;
 	if ((ip->pos >= ip->len || s[ip->pos] != '=' ||
-	    strchr("\"[{", s[start]) != NULL) &&
+	    opens_json(s[start])) &&
 	    ip->positional != NULL && *ip->positional != NULL) {
 		/* A bare word: the value of the method's next positional name. */
 		ip->pos = start;

@@ -12,12 +12,13 @@
  *
  * METHOD is the first word: letters, digits, '_' and '.'.  Each following
  * space- or tab-separated token is name=value.  The value is JSON when it
- * starts with '"', '[' or '{' (a quoted string with JSON escapes, an array
- * or an object; these may contain spaces, and the token ends where the
- * closing quote or bracket is), or when the whole bare token is a JSON
- * number, true, false or null; anything else is a bare string up to the
- * next space or tab (so plate=007, with its leading zero, stays a string).
- * "name=" gives the empty string.
+ * starts with '"', '[' or '{' and is valid JSON up to its closing quote or
+ * bracket, which ends the token (a quoted string with JSON escapes, an
+ * array or an object; these may contain spaces), or when the whole bare
+ * token is a JSON number, true, false or null; anything else, an unclosed
+ * or invalid quoted or bracketed value included, is a bare string up to
+ * the next space or tab (so plate=007, with its leading zero, and
+ * reference=[kiosk-1] stay strings).  "name=" gives the empty string.
  *
  * A token without '=' (or one that starts with '"', '[' or '{') is a
  * positional value when positional(method) (may be NULL) still names a
@@ -55,9 +56,7 @@
  *   PK_E_METHOD_NOT_FOUND the first word is not a possible method name;
  *   PK_E_INVALID_PARAMS   a control character other than tab, a token
  *                         without '=', an empty, malformed or duplicate
- *                         name, an unterminated quote or bracket, invalid
- *                         JSON in a quoted or bracketed value, text glued
- *                         to the end of one, more than INLINE_MAX_PARAMS;
+ *                         name, more than INLINE_MAX_PARAMS;
  *   PK_E_INTERNAL         allocation failure.
  * Parameter names are letters, digits, '_', '-' and '.'.
  */
