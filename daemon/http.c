@@ -431,14 +431,24 @@ route(struct hconn *hc)
 {
 	const struct hreq *r = &hc->req;
 	int get = hc->parser.method == HTTP_GET;
-	int close = !http_should_keep_alive(&hc->parser);
+	int stopping = hc->h->srv->shutting_down;
+	/*
+	 * While the clients drain at shutdown, /healthz and /metrics are still
+	 * answered (503 and "shutting down" from /healthz), each response
+	 * closing its connection: http_stop closes them all when the drain ends.
+	 */
+	int close = !http_should_keep_alive(&hc->parser) || stopping;
 
 	if (r->url_too_long) {
 		respond_text(hc, 414, "URL too long\n", 1);
 		return;
 	}
 	if (path_is(r, "/ws") && get) {
-		upgrade(hc);
+		/* The clients were told to drain; a new one would hold the exit up. */
+		if (stopping)
+			respond_text(hc, 503, "shutting down\n", 1);
+		else
+			upgrade(hc);
 		return;
 	}
 	if (!get) {
@@ -744,7 +754,10 @@ http_stop(struct http *h)
 	if (h == NULL || h->stopping)
 		return;
 	h->stopping = 1;
-	/* WebSocket clients drain with the others (server_shutdown); plain HTTP goes now. */
+	/*
+	 * Called once the clients have drained (server.c, on_drain_timer), so
+	 * a WebSocket here is only finishing its close; plain HTTP goes now.
+	 */
 	for (hc = h->conns; hc != NULL; hc = next) {
 		next = hc->next;
 		if (hc->ws == NULL)

@@ -625,6 +625,9 @@ on_drain_timer(uv_timer_t *t)
 
 	if (s->n_clients > 0)
 		return;
+	/* The drain is over: the HTTP side goes too, idle keep-alives and all. */
+	http_stop(s->http);
+	s->http = NULL;
 	uv_close((uv_handle_t *)t, NULL);
 	uv_close((uv_handle_t *)&s->stop_timer, NULL);
 	uv_close((uv_handle_t *)&s->flush_check, NULL);
@@ -788,8 +791,11 @@ server_shutdown(struct server *s)
 	publish_close(s);
 	replication_close(s->repl);
 	due_close(s);
-	http_stop(s->http);
-	s->http = NULL;
+	/*
+	 * The HTTP side stays: a load balancer asking /healthz while the
+	 * clients drain must hear 503 "shutting down", not a refused
+	 * connection.  It closes when the drain ends (on_drain_timer).
+	 */
 	/* Redis would keep the loop alive; history still waiting is answered unavailable. */
 	audit_close(s->audit);
 	/* The city hears "closed" (within a second), then its connection goes too. */

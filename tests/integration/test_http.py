@@ -5,12 +5,13 @@ JSON-RPC client library (`jayson`, tests/js/jayson_check.js) over TCP and /ws.""
 import http.client
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
 import time
 
-from harness import ROOT, Daemon, demo_config, free_port, http_request
+from harness import ROOT, Daemon, demo_config, free_port, http_request, metrics, until
 
 JS = os.path.join(ROOT, "tests", "js")
 
@@ -388,5 +389,109 @@ def test_websocket_client_that_never_reads_is_dropped():
         # The gate next to it was not slowed down (a functional bound, not a benchmark).
         assert out["worst_ping_ms"] < 1000, out
         assert "output not read in time" in d.logtext()
+    finally:
+        d.close()
+
+
+# ---------------------------------------------------------------- shutdown
+
+# How long a drain may last (server.c, the stop timer of server_shutdown).
+DRAIN_TIMEOUT_S = 5
+
+
+def hold_the_drain(d, port):
+    """A TCP client that sends many requests and never reads: its replies
+    stay queued in the daemon (a small receive window keeps the kernel from
+    taking them), so at shutdown it drains until the drain timeout."""
+    hog = d.client(rcvbuf=4096)
+    hog.send_raw("help\n" * 1000)
+    until(lambda: metrics(port)["parkd_output_queued_bytes"] > 1 << 20,
+          what="replies queued for a client that does not read")
+    return hog
+
+
+def test_healthz_answers_503_while_clients_drain():
+    """http.md: /healthz answers 503 with the reason while the daemon is
+    stopping.  While a client that does not read holds the drain open after
+    SIGTERM, /healthz on a new connection and on a keep-alive one opened
+    before answers 503 "shutting down" and closes, /metrics still answers,
+    a new WebSocket is refused; a WebSocket client drains as a TCP client
+    does (nothing left to send: closed at once, with 1001); parkd exits 0
+    when the drain times out."""
+    d, port = with_http()
+    hog = None
+    signalled = False
+    try:
+        keep = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        keep.request("GET", "/healthz")
+        resp = keep.getresponse()
+        assert resp.status == 200, (resp.status, resp.read())
+        resp.read()
+        ws = ws_raw_open(port)
+        ws.sendall(ws_raw_frame(b"ping"))
+        assert json.loads(ws_raw_read(ws)[1])["result"] == "pong"
+        hog = hold_the_drain(d, port)
+        log_from = len(d.logtext())
+        t0 = time.time()
+        d.proc.send_signal(signal.SIGTERM)
+        signalled = True
+        d.wait_log("shutting down", start=log_from)
+
+        keep.request("GET", "/healthz")
+        resp = keep.getresponse()
+        body = json.loads(resp.read())
+        assert resp.status == 503 and body["reason"] == "shutting down", (resp.status, body)
+        assert body["status"] == "degraded", body
+        assert resp.getheader("Connection") == "close"
+        keep.close()
+        code, text = http_request(port, "/healthz")
+        assert code == 503 and json.loads(text)["reason"] == "shutting down", (code, text)
+        code, text = http_request(port, "/metrics")
+        assert code == 200 and "parkd_up 1" in text.splitlines(), (code, text[:200])
+        assert http_request(port, "/ws")[0] == 503
+        op, payload = ws_raw_read(ws)
+        assert op == 8 and struct.unpack("!H", payload[:2])[0] == 1001, (op, payload)
+        assert ws_raw_read(ws) == (None, b"")
+        ws.close()
+        # All that while, the client that does not read held the drain.
+        assert d.proc.poll() is None, d.logtext()[-2000:]
+
+        d.proc.wait(DRAIN_TIMEOUT_S + 5)
+        took = time.time() - t0
+        assert d.stop() == 0, d.logtext()[-2000:]
+        assert DRAIN_TIMEOUT_S - 1 < took < DRAIN_TIMEOUT_S + 3, took
+        assert "clients did not drain in time" in d.logtext()
+        # The HTTP side closed with the rest.
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            assert False, "http_listen still accepts after the exit"
+        except ConnectionRefusedError:
+            pass
+    finally:
+        # Closing the client ends the drain; a second SIGTERM would kill.
+        if hog is not None:
+            hog.close()
+        if signalled and d.proc is not None:
+            d.proc.wait(DRAIN_TIMEOUT_S + 5)
+        d.close()
+
+
+def test_sigterm_exits_at_once_with_an_idle_keep_alive_connection():
+    """With no client to drain, an idle keep-alive HTTP connection does not
+    hold the exit back (systemd's stop must not wait for it): parkd closes
+    it and exits 0 at once."""
+    d, port = with_http()
+    try:
+        keep = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        keep.request("GET", "/metrics")
+        resp = keep.getresponse()
+        resp.read()
+        assert resp.status == 200 and resp.getheader("Connection") != "close"
+        t0 = time.time()
+        assert d.stop(signal.SIGTERM) == 0, d.logtext()[-2000:]
+        assert time.time() - t0 < 2, time.time() - t0
+        keep.sock.settimeout(2)
+        assert keep.sock.recv(1) == b""
+        keep.close()
     finally:
         d.close()
