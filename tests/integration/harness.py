@@ -443,6 +443,27 @@ def kill9(d, timeout=15):
     assert d.stop(signal.SIGKILL) == -signal.SIGKILL
     wait_orphans(d, timeout)
 
+def recv_exactly(sock, n):
+    """n bytes from sock, or None when the stream ends first."""
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def recv_to_eof(sock):
+    """Everything sock sends until it closes."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def http_request(port, path, method="GET", headers=None, timeout=5):
     """One HTTP request with the standard library's client; (status, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)

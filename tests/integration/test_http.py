@@ -11,7 +11,8 @@ import struct
 import subprocess
 import time
 
-from harness import ROOT, Daemon, demo_config, free_port, http_request, metrics, until
+from harness import (ROOT, Daemon, demo_config, free_port, http_request, metrics, recv_exactly,
+                     recv_to_eof, until)
 
 JS = os.path.join(ROOT, "tests", "js")
 
@@ -67,12 +68,7 @@ def test_pipelined_requests_are_answered_in_order():
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
                   b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
                   b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_to_eof(s)
         s.close()
         codes = [int(part[:3]) for part in data.split(b"HTTP/1.1 ")[1:]
                  if part[:3].isdigit()]
@@ -116,12 +112,7 @@ def test_nothing_after_a_closing_request_is_answered():
                 (b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 426)):
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
             s.sendall(first + follow)
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = recv_to_eof(s)
             s.close()
             got = read_responses(data)
             assert [r[0] for r in got] == [want], (first[:40], [r[0] for r in got])
@@ -254,23 +245,15 @@ def ws_raw_frame(payload, opcode=1):
 
 def ws_raw_read(s):
     """One server frame: (opcode, payload); (None, b"") at EOF."""
-    def exactly(n):
-        data = b""
-        while len(data) < n:
-            chunk = s.recv(n - len(data))
-            if not chunk:
-                return None
-            data += chunk
-        return data
-    head = exactly(2)
+    head = recv_exactly(s, 2)
     if head is None:
         return None, b""
     n = head[1] & 0x7f
     if n == 126:
-        n = struct.unpack("!H", exactly(2))[0]
+        n = struct.unpack("!H", recv_exactly(s, 2))[0]
     elif n == 127:
-        n = struct.unpack("!Q", exactly(8))[0]
-    return head[0] & 0x0f, exactly(n)
+        n = struct.unpack("!Q", recv_exactly(s, 8))[0]
+    return head[0] & 0x0f, recv_exactly(s, n)
 
 
 def test_websocket_message_framed_as_a_tcp_line():

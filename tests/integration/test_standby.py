@@ -46,7 +46,7 @@ import threading
 import time
 
 from harness import (ROOT, Client, Daemon, SANITIZED, check_config, fmt_time,
-                     free_port, http_request, metrics, small_config, until)
+                     free_port, http_request, metrics, recv_exactly, small_config, until)
 from redisutil import AuditDump, RedisServer
 from test_durability import (Gone, bursts, crash_worker, crc32c, dur_config, lsn_of, pipeline, read,
                              reason, rpc, segments, snapshots, split_segment,
@@ -885,18 +885,10 @@ def wal(lsn, payload):
 
 def recv_frame(sk):
     """(type, body) of the next frame, or None at the end of the stream."""
-    def exactly(n):
-        buf = b""
-        while len(buf) < n:
-            chunk = sk.recv(n - len(buf))
-            if not chunk:
-                return None
-            buf += chunk
-        return buf
-    head = exactly(5)
+    head = recv_exactly(sk, 5)
     if head is None:
         return None
-    body = exactly(struct.unpack("<I", head[:4])[0] - 1)
+    body = recv_exactly(sk, struct.unpack("<I", head[:4])[0] - 1)
     return head[4:5], body
 
 
