@@ -1279,6 +1279,22 @@ client_admit(struct client *c)
 			return -1;
 		}
 		c->sess.role = ROLE_OPERATOR;
+		c->protected_role = 1;
 	}
 	return 0;
+}
+
+void
+client_tokens_changed(struct server *srv)
+{
+	if (srv->cfg->n_tokens == 0)
+		return;
+	/* Operators only for want of tokens: with tokens, they auth like anyone. */
+	for (struct client *c = srv->clients; c != NULL; c = c->next) {
+		if (!c->protected_role)
+			continue;
+		c->protected_role = 0;
+		c->sess.role = ROLE_NONE;
+		c->sess.bound_gate = NULL;
+	}
 }

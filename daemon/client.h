@@ -116,6 +116,7 @@ struct client {
 	uint64_t active_ms;		/* last request or read, for the idle timeout */
 	uint64_t partial_since_ms;	/* a message started and not finished; 0: none */
 	int counted;			/* counted in its address's clients */
+	int protected_role;		/* operator for want of tokens (protected mode) */
 	int auth_failures;
 	int refs;			/* deferred answers still on their way */
 	/* Durable notifications gathered by client_note(), joined by LF. */
@@ -227,6 +228,11 @@ void client_spares_free(struct server *srv);
  * replaced by why when not NULL.
  */
 void client_changes_lost(struct client *c, uint64_t durable, const char *why);
+/*
+ * The tokens were reloaded: a connection that was operator only because
+ * none were configured (protected mode) must now auth like any other.
+ */
+void client_tokens_changed(struct server *srv);
 /* Takes no more requests and closes once everything queued is written. */
 void client_drain(struct client *c);
 /* Closes now; queued output is dropped. */

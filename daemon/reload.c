@@ -264,6 +264,28 @@ swap_tokens(struct settings *a, struct settings *b)
 	b->n_tokens = n;
 }
 
+/*
+ * A gate token's gate must be one of the running facility's: the file's
+ * facility, checked with it, takes force only at a restart.
+ */
+static int
+tokens_fit(struct server *s, const struct settings *nc, char *err, size_t errlen)
+{
+	const facility *f = garage_facility(s->g);
+
+	for (size_t i = 0; i < nc->n_tokens; i++) {
+		const char *gate = nc->tokens[i].gate;
+
+		if (gate != NULL && facility_gate_lookup(f, gate) < 0) {
+			snprintf(err, errlen, "auth.tokens[%zu].gate: no gate '%s' in the "
+			    "running facility (a new facility takes force at a restart)",
+			    i, gate);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 reload_run(struct server *s, const struct reload_src *src)
 {
@@ -289,12 +311,19 @@ reload_run(struct server *s, const struct reload_src *src)
 		free(text);
 		return -1;
 	}
+	if (tokens_fit(s, nc, err, sizeof(err)) != 0) {
+		log_err("invalid, nothing changed file=%s error=\"%s\"", path, err);
+		settings_free(nc);
+		free(text);
+		return -1;
+	}
 	log_restart_keys(src, text, len);
 	free(text);
 	apply_journaled(s, nc);
 	apply_retention(s, nc);
 	s->cfg->core->registry.erase_within_s = nc->core->registry.erase_within_s;
 	swap_tokens(cfg, nc);
+	client_tokens_changed(s);
 	cfg->limits = nc->limits;
 	s->env.max_future_s = cfg->limits.max_future_s;
 	if (src->fit != NULL)

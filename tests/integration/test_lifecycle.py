@@ -6,6 +6,7 @@ uses); allocation; lot_full and a race for the last spot; SIGTERM/SIGINT;
 
 Times: 2026-11-22 is a Sunday (no peak); 2026-11-23 a Monday.  Berlin is
 UTC+1 in November and UTC+2 in July."""
+import copy
 import json
 import shutil
 import signal
@@ -15,8 +16,8 @@ import threading
 import time
 
 from harness import (DEMO, PARKD, Daemon, Shared, assert_error, assert_result, at, check_config,
-                     demo_config, non_loopback_ipv4, parse_time, small_config, UUID7_RE,
-                     UUID_RE)
+                     demo_config, non_loopback_ipv4, parse_time, small_config, until,
+                     UUID7_RE, UUID_RE)
 
 SHARED = Shared()
 
@@ -782,6 +783,36 @@ def test_sighup_reloads_tokens_and_tariff():
         assert assert_result(m.line("auth token=kiosk-secret-2"))["role"] == "kiosk"
         assert assert_result(o.line("tariff"))["lost_ticket"] == 7000
         assert ok(o, "lost", plate="HUP1")["due"] == 7000
+
+
+def test_tokens_added_by_reload_bind_the_connections_of_protected_mode():
+    """Without tokens, loopback clients are operators for want of any; a
+    reload that adds tokens makes them auth like everyone.  A gate token
+    for a gate only the file's new facility has (which needs a restart) is
+    refused, and nothing of that reload changes."""
+    with Daemon(demo_config()) as d:
+        old = d.client()
+        assert assert_result(old.line("strategy"))["strategy"] == "nearest"
+        cfg = json.loads(open(d.path).read())
+        wrong = copy.deepcopy(cfg)
+        wrong["facility"]["gates"].append(dict(wrong["facility"]["gates"][0], id="west"))
+        wrong["auth"] = {"tokens": [{"token": "gate-west-secret", "role": "gate", "gate": "west"}]}
+        wrong["tariff"]["lost_ticket"] = 9100
+        with open(d.path, "w") as f:
+            json.dump(wrong, f)
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log("auth.tokens[0].gate: no gate 'west' in the running facility")
+        assert assert_result(old.line("tariff"))["lost_ticket"] != 9100
+        assert assert_result(old.line("strategy"))["strategy"] == "nearest"
+        cfg["auth"] = {"tokens": [{"token": "ops-secret-123", "role": "operator"}]}
+        with open(d.path, "w") as f:
+            json.dump(cfg, f)
+        d.proc.send_signal(signal.SIGHUP)
+        until(lambda: "error" in old.line("strategy"), what="the reload")
+        assert_error(old.line("strategy set=fill"), "auth_required", None)
+        assert assert_result(old.line("ping")) == "pong"
+        assert assert_result(old.line("auth token=ops-secret-123"))["role"] == "operator"
+        assert assert_result(old.line("strategy set=fill"))["strategy"] == "fill"
 
 
 def test_check_config_good():
