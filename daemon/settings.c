@@ -225,6 +225,10 @@ read_limits(struct settings *s, const cJSON *root, struct jerr *e)
 		    limit_fields[i].min, limit_fields[i].max, v, e) < 0)
 			return -1;
 	}
+	/* A bucket that holds less than one request refuses every one, forever. */
+	if (s->limits.rate_per_s > 0 && s->limits.rate_burst < 1)
+		return jerr_set(e, "limits.rate_burst", "must be at least 1 when "
+		    "rate_per_s is not 0 (0 turns the limit off)");
 	return 0;
 }
 

@@ -362,6 +362,19 @@ test_errors_sections(void **state)
 	expect_member_error("'limits': { 'max_lines': 100 }",
 	    "limits.max_lines: unknown key");
 	expect_member_error("'limits': []", "limits: must be an object");
+	/* A bucket of no token refuses everything; 0 and 0 is the limit off. */
+	expect_member_error("'limits': { 'rate_per_s': 1, 'rate_burst': 0 }",
+	    "limits.rate_burst: must be at least 1 when rate_per_s is not 0 (0 "
+	    "turns the limit off)");
+	{
+		char *t = with("'limits': { 'rate_per_s': 0, 'rate_burst': 0 }");
+		char err[256] = "";
+		struct settings *c = parse_text(t, err, sizeof(err));
+
+		assert_non_null(c);
+		settings_free(c);
+		free(t);
+	}
 	expect_member_error("'waitlist': { 'max_timeout_s': 0 }",
 	    "waitlist.max_timeout_s: must be between 1 and 604800");
 	expect_member_error("'reservations': { 'max_fraction': 1.5 }",
