@@ -341,6 +341,12 @@ write_garage(struct server *s, struct sbuf *b)
 		sb_printf(b, "parkd_spots_free{type=\"%s\"} %llu\n",
 		    esc(facility_type_name(f, i), e), (unsigned long long)k.free);
 	}
+	family(b, "parkd_type_spots", "gauge", "Spots by type and state (occupancy by type).");
+	for (int i = 0; i < facility_type_count(f); i++) {
+		alloc_counts_by_type(a, i, &k);
+		snprintf(lab, sizeof(lab), "type=\"%s\",", esc(facility_type_name(f, i), e));
+		spot_states(b, "parkd_type_spots", lab, &k);
+	}
 	family(b, "parkd_level_spots", "gauge", "Spots by level and state.");
 	for (int i = 0; i < facility_level_count(f); i++) {
 		alloc_counts_by_level(a, i, &k);
@@ -460,6 +466,11 @@ write_registry(struct server *s, struct sbuf *b)
 	    "A rewrite, from the registry's copy to the new image in place.", &js->side_rewrite_s);
 }
 
+/* Every state audit_state() names. */
+static const char *const audit_states[] = {
+	"off", "disconnected", "connecting", "connected", "stalled",
+};
+
 static void
 write_audit(struct server *s, struct sbuf *b)
 {
@@ -472,6 +483,12 @@ write_audit(struct server *s, struct sbuf *b)
 	metric(b, "parkd_audit_stalled", "gauge",
 	    "1 from a command at Redis passing its deadline until a batch is stored.",
 	    strcmp(state, "stalled") == 0);
+	/* The two above cannot tell "off" from "Redis unreachable". */
+	family(b, "parkd_audit_state", "gauge",
+	    "1 for the audit shipper's state (health's audit.state).");
+	for (size_t i = 0; i < sizeof(audit_states) / sizeof(audit_states[0]); i++)
+		sb_printf(b, "parkd_audit_state{state=\"%s\"} %d\n", audit_states[i],
+		    strcmp(state, audit_states[i]) == 0);
 	metric_u(b, "parkd_audit_pending", "gauge", "Durable events not yet in Redis (the backlog).",
 	    audit_pending(s->audit));
 	metric_u(b, "parkd_audit_oldest_unshipped_age_seconds", "gauge",

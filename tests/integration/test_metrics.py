@@ -379,6 +379,17 @@ def test_garage_gauges_waitlist_reservations_and_build_info():
         m = scrape(port)
         occ = sum(m.get("parkd_level_spots", level=lv, state="occupied") for lv in levels)
         assert occ == 1 and m.get("parkd_vehicles_inside") == 1
+        # By type too: the car took one spot of the first type it fits.
+        types = {dict(l)["type"] for (n, l) in m.samples if n == "parkd_type_spots"}
+        assert types == {dict(l)["type"] for (n, l) in m.samples
+                         if n == "parkd_spots_free"}, types
+        for st in ("free", "occupied"):
+            assert sum(m.get("parkd_type_spots", type=t, state=st) for t in types) == \
+                m.get("parkd_spots", state=st), st
+        for t in types:
+            assert m.get("parkd_type_spots", type=t, state="free") == \
+                m.get("parkd_spots_free", type=t), t
+        assert m.get("parkd_type_spots", type="regular", state="occupied") == 1
         c.close()
     finally:
         d.close()
@@ -483,6 +494,7 @@ def test_audit_backlog_batches_and_failures():
         m = wait_for(port, lambda m: m.get("parkd_audit_shipped_total") == 6 and
                      m.get("parkd_audit_pending") == 0, "events shipped")
         assert m.get("parkd_audit_connected") == 1
+        assert audit_states(m) == ["connected"]
         assert 1 <= m.get("parkd_audit_batches_total") <= 6
         assert m.get("parkd_audit_connects_total") >= 1
         assert m.get("parkd_audit_dropped_total") == 0
@@ -495,6 +507,7 @@ def test_audit_backlog_batches_and_failures():
                      m.get("parkd_audit_failures_total") > failures and
                      m.get("parkd_audit_connected") == 0, "a backlog", timeout=15)
         assert m.get("parkd_audit_shipped_total") == 6
+        assert audit_states(m) in (["disconnected"], ["connecting"]), audit_states(m)
         rs.start()
         wait_for(port, lambda m: m.get("parkd_audit_shipped_total") == 9 and
                  m.get("parkd_audit_pending") == 0, "the backlog shipped", timeout=15)
@@ -508,6 +521,28 @@ def test_audit_backlog_batches_and_failures():
 
 
 test_audit_backlog_batches_and_failures.timeout = 60
+
+
+def audit_states(m):
+    """The states parkd_audit_state says 1 for (exactly one is meant)."""
+    return [dict(l)["state"] for (n, l) in m.samples
+            if n == "parkd_audit_state" and m.samples[(n, l)] == 1]
+
+
+def test_audit_state_off_is_not_unreachable():
+    """Off and unreachable both leave parkd_audit_connected at 0:
+    parkd_audit_state tells them apart, as health's audit.state does."""
+    for redis, want in ((None, ["off"]), ("127.0.0.1:1", ["disconnected", "connecting"])):
+        d, port = with_http(demo_config(audit={"redis": redis}))
+        try:
+            m = scrape(port)
+            states = {dict(l)["state"] for (n, l) in m.samples if n == "parkd_audit_state"}
+            assert states == {"off", "disconnected", "connecting", "connected", "stalled"}
+            got = audit_states(m)
+            assert len(got) == 1 and got[0] in want, (redis, got)
+            assert m.get("parkd_audit_connected") == 0
+        finally:
+            d.close()
 
 
 def test_changes_lost_by_the_journal_count_as_unavailable():
