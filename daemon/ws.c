@@ -11,9 +11,13 @@
 #include "server.h"
 
 /* A decoded message waiting for a paused client. */
+/* The longest message held, in max_lines: longer ones close the connection. */
+#define WS_MAX_MESSAGE_LINES 2
+
 struct pending {
 	struct pending *next;
 	size_t len;
+	int too_long;		/* answered line_too_long: data not kept */
 	char data[];
 };
 
@@ -126,14 +130,17 @@ ws_close_now(struct ws *w)
 }
 
 static int
-queue_pending(struct ws *w, const uint8_t *msg, size_t len)
+queue_pending(struct ws *w, const uint8_t *msg, size_t len, int too_long)
 {
-	struct pending *p = malloc(sizeof(*p) + len);
+	struct pending *p;
 
-	if (p == NULL)
+	if (too_long)
+		len = 0;
+	if ((p = malloc(sizeof(*p) + len)) == NULL)
 		return -1;
 	p->next = NULL;
 	p->len = len;
+	p->too_long = too_long;
 	memcpy(p->data, msg, len);
 	if (w->pend_tail != NULL)
 		w->pend_tail->next = p;
@@ -145,9 +152,9 @@ queue_pending(struct ws *w, const uint8_t *msg, size_t len)
 
 /* Hands a request to the client; 1 when it takes no more for now. */
 static int
-deliver(struct ws *w, const char *msg, size_t len)
+deliver(struct ws *w, const char *msg, size_t len, int too_long)
 {
-	int rc = client_message(w->c, msg, len, 0);
+	int rc = client_message(w->c, msg, len, too_long);
 
 	if (rc != 0 && w->c->state == CLIENT_PAUSED)
 		w->paused = 1;
@@ -182,6 +189,7 @@ on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *ar
 {
 	struct ws *w = ud;
 	size_t len;
+	int too_long;
 
 	if (arg->opcode == WSLAY_BINARY_FRAME) {
 		wslay_event_queue_close(ctx, WSLAY_CODE_UNSUPPORTED_DATA,
@@ -194,19 +202,15 @@ on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *ar
 		return;		/* draining or closing: no more requests */
 	if ((len = request_len(arg->msg, arg->msg_length)) == 0)
 		return;
-	if (len > (uint64_t)w->srv->cfg->limits.max_line) {
-		/* What wslay does past its own limit, which leaves room for the CRLF. */
-		wslay_event_shutdown_read(ctx);
-		wslay_event_queue_close(ctx, WSLAY_CODE_MESSAGE_TOO_BIG, NULL, 0);
-		return;
-	}
+	/* Too long, as a line on the TCP port: answered line_too_long, not run. */
+	too_long = len > (uint64_t)w->srv->cfg->limits.max_line;
 	if (w->paused || w->pend_head != NULL) {
 		/* Decoded before the pause took effect: keep it, in order. */
-		if (queue_pending(w, arg->msg, len) != 0)
+		if (queue_pending(w, arg->msg, len, too_long) != 0)
 			w->failed = 1;
 		return;
 	}
-	deliver(w, (const char *)arg->msg, len);
+	deliver(w, (const char *)arg->msg, len, too_long);
 }
 
 static int
@@ -276,7 +280,7 @@ ws_resume(void *tp)
 		w->pend_head = p->next;
 		if (w->pend_head == NULL)
 			w->pend_tail = NULL;
-		deliver(w, p->data, p->len);
+		deliver(w, p->data, p->len, p->too_long);
 		free(p);
 	}
 	if (!w->paused && !w->closing && pump(w) != 0)
@@ -327,9 +331,13 @@ ws_new(struct server *srv, const struct ws_io *io, const char *peer,
 		free(w);
 		return NULL;
 	}
-	/* A CRLF at the end is framing and does not count (on_msg). */
+	/*
+	 * wslay holds a message whole: past max_line it is answered
+	 * line_too_long (on_msg), past twice that (the memory it may take)
+	 * the connection closes with 1009.  A CRLF at the end does not count.
+	 */
 	wslay_event_config_set_max_recv_msg_length(w->ctx,
-	    (uint64_t)srv->cfg->limits.max_line + 2);
+	    (uint64_t)srv->cfg->limits.max_line * WS_MAX_MESSAGE_LINES + 2);
 	w->c = client_new(srv, &ws_transport, w, peer, auth_peer, loopback);
 	if (w->c == NULL) {
 		wslay_event_context_free(w->ctx);

@@ -13,7 +13,9 @@
  * dropped, and a message then empty or only spaces and tabs is ignored.
  *
  * Limits: a message longer than limits.max_line (not counting that LF or
- * CRLF) is refused with close code 1009; binary messages with 1003.  While
+ * CRLF) is answered line_too_long, as such a line on the TCP port; one
+ * longer than twice that (held whole in memory until then) closes the
+ * connection with code 1009; binary messages with 1003.  While
  * the client is paused, messages already decoded wait here (at most what
  * one read brought) and reading from the socket stops.
  */

@@ -281,10 +281,16 @@ def test_websocket_message_framed_as_a_tcp_line():
         s.sendall(ws_raw_frame(req + b" " * (4096 - len(req)) + b"\r\n"))
         got = replies(s, 8)
         assert got == [(8, "pong")], got
-        s.close()
-        # Past max_line without the framing: closed as before (1009).
-        s = ws_raw_open(port)
-        s.sendall(ws_raw_frame(b"ping" + b" " * 4093 + b"\n"))
+        # Past max_line without the framing: line_too_long, as on the TCP
+        # port, and the connection goes on; past twice max_line (what a
+        # message may hold in memory) it is closed with 1009.
+        s.sendall(ws_raw_frame(b"ping" + b" " * 4093 + b"\n") +
+                  ws_raw_frame(b'{"jsonrpc":"2.0","id":9,"method":"ping"}'))
+        got = replies(s, 9)
+        assert got[0][0] is None and got[0][1]["data"]["reason"] == "line_too_long", got
+        assert got[1:] == [(9, "pong")], got
+        assert metrics(port)["parkd_lines_too_long_total"] == 1
+        s.sendall(ws_raw_frame(b"x" * (2 * 4096 + 3)))
         op, payload = ws_raw_read(s)
         assert op == 8 and struct.unpack("!H", payload[:2])[0] == 1009, (op, payload)
         s.close()

@@ -63,7 +63,7 @@ const scenarios = {
     await closed(ws);
     return { err, ping };
   },
-  // A message above limits.max_line is refused with close code 1009.
+  // A message above twice limits.max_line is refused with close code 1009.
   async too_big() {
     const ws = await open();
     const c = closed(ws);
