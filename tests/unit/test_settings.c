@@ -663,6 +663,18 @@ test_check_reports_every_error(void **state)
 	t = with("'strategy': 'random'");
 	assert_int_equal(check(t, &r), 1);
 	free(t);
+	/*
+	 * A row left out for its error takes its spot type along: the class
+	 * that fits that type is not reported as fitting an unknown one.
+	 */
+	assert_int_equal(check("{ 'facility': { 'gates': [ { 'id': 'north', 'role': "
+	    "'both', 'level': 0, 'x': 0, 'y': 0 } ], 'rows': [ { 'level': 0, 'zone': "
+	    "'A', 'type': 'regular', 'count': 2, 'x': 1, 'y': 1, 'dx': 1, 'dy': 0 }, "
+	    "{ 'level': 0, 'zone': 'M', 'type': 'motorcycle', 'count': 0, 'x': 1, "
+	    "'y': 5, 'dx': 1, 'dy': 0 } ] }, 'vehicles': { 'car': { 'fits': "
+	    "[ 'regular' ] }, 'motorcycle': { 'fits': [ 'motorcycle', 'regular' ] } },"
+	    " 'tariff': " TU_MIN_TARIFF " }", &r), 1);
+	assert_non_null(strstr(r.msgs[0], "facility.rows[1].count: must be between"));
 	/* A syntax error stops the check, with its line and column. */
 	assert_int_equal(check("{\n 'listen': 'x',\n 'a': [1,,2]\n}", &r), 1);
 	assert_string_equal(r.msgs[0], "config: line 3, column 10: unexpected character");
