@@ -826,46 +826,25 @@ client_fill(struct client *c, struct outbuf *slot, const char *msg)
 }
 
 /*
- * The fail line text (len bytes) with every SESSION_UNDURABLE (plain
- * ASCII, written unescaped) replaced by why, escaped; NULL when out of memory.
+ * The fail line text (len bytes) with every SESSION_UNDURABLE message
+ * (written unescaped, quotes and all) replaced by why, escaped; NULL
+ * when out of memory.
  */
 static char *
-fail_with(const char *text, size_t len, const char *why_text, size_t *out_len)
+fail_with(const char *text, size_t len, const char *why, size_t *out_len)
 {
-	static const char undurable[] = SESSION_UNDURABLE;
-	size_t ulen = sizeof(undurable) - 1, wlen, n = 0, o = 0;
-	const char *p, *end = text + len, *why;
-	struct jw q;
-	char *s = NULL;
+	static const char quoted[] = "\"" SESSION_UNDURABLE "\"";
+	const char *p = text, *end = text + len, *hit;
+	struct jw w;
 
-	jw_init(&q);
-	jw_str(&q, why_text);
-	if (jw_failed(&q) || q.len < 2)
-		goto out;
-	why = q.buf + 1;	/* inside the quotes */
-	wlen = q.len - 2;
-	for (p = text; (p = memmem(p, (size_t)(end - p), undurable, ulen)) != NULL; p += ulen)
-		n++;
-	if ((s = malloc(len - n * ulen + n * wlen + 1)) == NULL)
-		goto out;
-	for (p = text; p < end; ) {
-		const char *hit = memmem(p, (size_t)(end - p), undurable, ulen);
-		size_t plain = (size_t)((hit != NULL ? hit : end) - p);
-
-		memcpy(s + o, p, plain);
-		o += plain;
-		p += plain;
-		if (hit != NULL) {
-			memcpy(s + o, why, wlen);
-			o += wlen;
-			p += ulen;
-		}
+	jw_init(&w);
+	while ((hit = memmem(p, (size_t)(end - p), quoted, sizeof(quoted) - 1)) != NULL) {
+		jw_splice(&w, p, (size_t)(hit - p));
+		jw_str(&w, why);
+		p = hit + sizeof(quoted) - 1;
 	}
-	s[o] = '\0';
-	*out_len = o;
-out:
-	jw_release(&q);
-	return s;
+	jw_splice(&w, p, (size_t)(end - p));
+	return jw_take(&w, out_len);
 }
 
 void
