@@ -1150,6 +1150,7 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 	struct session_out out;
 	struct reqs_in rq;
 	uint64_t retry, now = 0;
+	int limited, rc;
 
 	if (c->state != CLIENT_OPEN)
 		return 1;
@@ -1158,11 +1159,10 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 	srv->stats.requests++;
 	if (too_long)
 		srv->stats.lines_too_long++;
-	if (rate_open(c, &retry) != 0) {
+	if ((limited = rate_open(c, &retry) != 0)) {
 		struct jw d;
-		int rc;
 
-		/* Parsed for its ids, not run. */
+		/* Parsed for its ids, not run; the reply goes as any other. */
 		srv->stats.rate_limited++;
 		jw_init(&d);
 		jw_members(&d);
@@ -1170,28 +1170,18 @@ client_message(struct client *c, const char *msg, size_t len, int too_long)
 		rc = jw_failed(&d) ? -1 : session_refuse(&c->sess, msg, len, too_long,
 		    PK_E_RATE_LIMITED, NULL, &d, &out);
 		jw_release(&d);
-		if (rc != 0) {
-			log_err("out of memory refusing a request, closing client=%llu",
-			    (unsigned long long)c->id);
-			client_close(c);
-			return 1;
-		}
-		rq.r = out.reqs;
-		rq.n = out.requests;
-		if (out.line != NULL)
-			enqueue(c, out.line, out.line_len, 0, NULL, 0, 0, &rq);
-		else
-			answered(c, rq.r, rq.n, rq.t_in, &now);
-		return take_more(c);
+	} else {
+		rc = session_handle(&c->sess, msg, len, too_long,
+		    (int64_t)(server_wall_ms(srv) / 1000), &out);
 	}
-	if (session_handle(&c->sess, msg, len, too_long,
-	    (int64_t)(server_wall_ms(srv) / 1000), &out) != 0) {
+	if (rc != 0) {
 		log_err("out of memory handling a request, closing client=%llu",
 		    (unsigned long long)c->id);
 		client_close(c);
 		return 1;
 	}
-	rate_pay(c, out.requests);
+	if (!limited)
+		rate_pay(c, out.requests);
 	if (out.internal) {
 		srv->stats.internal_errors++;
 		if (line_personal(&out))

@@ -8,8 +8,6 @@
 #include "inline.h"
 #include "jsonrpc.h"
 
-#define UNDURABLE SESSION_UNDURABLE
-
 /*
  * Room for n requests' outcomes (a line's), before any is run: noting
  * one then cannot fail.  -1 when out of memory.
@@ -57,7 +55,7 @@ commit(struct session *s, struct call *c, struct session_out *out)
 		return;
 	if (s->env->commit(s->env->ud, s->g, c->changes, c->acks_earlier, &hold) != 0) {
 		c->err = PK_E_UNAVAILABLE;
-		snprintf(c->msg, sizeof(c->msg), "%s", UNDURABLE);
+		snprintf(c->msg, sizeof(c->msg), "%s", SESSION_UNDURABLE);
 		hold = 0;
 	}
 	changes_clear(c->changes);
@@ -246,7 +244,7 @@ fail_lines(struct session *s, const rpc_msg *m, struct session_out *out)
 	/* Every change request has one: its error member is written once. */
 	if (t->len == 0) {
 		jw_members(t);
-		rpc_error_members(t, PK_E_UNAVAILABLE, UNDURABLE, NULL);
+		rpc_error_members(t, PK_E_UNAVAILABLE, SESSION_UNDURABLE, NULL);
 		if (jw_failed(t)) {
 			jw_release(t);
 			return -1;
@@ -282,19 +280,38 @@ finish(struct session *s, struct session_out *out)
 	return 0;
 }
 
+/* rpc_parse of line, with room to note each of its requests; NULL when out of memory. */
+static rpc_msg *
+parse_json(struct session *s, const char *line, size_t len)
+{
+	rpc_msg *m = rpc_parse(line, len);
+
+	if (m != NULL && m->is_batch && reqs_reserve(s, m->n) != 0) {
+		rpc_msg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* Closes a batch's array: a batch of notifications only gets no response at all. */
+static void
+batch_end(struct session *s)
+{
+	if (s->w.len == 1 && !jw_failed(&s->w))
+		jw_reset(&s->w);
+	else
+		jw_arr_end(&s->w);
+}
+
 static int
 handle_json(struct session *s, const char *line, size_t len, int64_t now,
     struct session_out *out)
 {
-	rpc_msg *m = rpc_parse(line, len);
+	rpc_msg *m = parse_json(s, line, len);
 	int rc;
 
 	if (m == NULL)
 		return -1;
-	if (m->is_batch && reqs_reserve(s, m->n) != 0) {
-		rpc_msg_free(m);
-		return -1;
-	}
 	if (m->err != PK_OK) {
 		note(s, out, NULL, m->err);
 		rpc_error(&s->w, NULL, m->err, m->errmsg[0] ? m->errmsg : NULL, NULL);
@@ -304,11 +321,7 @@ handle_json(struct session *s, const char *line, size_t len, int64_t now,
 		jw_arr(&s->w);
 		for (size_t i = 0; i < m->n; i++)
 			run_request(s, &m->reqs[i], 1, now, out);
-		/* A batch of notifications only gets no response at all. */
-		if (s->w.len == 1 && !jw_failed(&s->w))
-			jw_reset(&s->w);
-		else
-			jw_arr_end(&s->w);
+		batch_end(s);
 	}
 	rc = finish(s, out);
 	if (rc == 0 && out->hold != 0 && out->line != NULL &&
@@ -345,12 +358,15 @@ handle_inline(struct session *s, const char *line, size_t len, int64_t now,
 	return 0;
 }
 
-int
-session_handle(struct session *s, const char *line, size_t len,
-    int too_long, int64_t now, struct session_out *out)
+/*
+ * Readies s and out for a line: the offset of its first character that is
+ * not a space or tab, or -1 when out of memory.
+ */
+static long
+line_begin(struct session *s, const char *line, size_t len,
+    struct session_out *out)
 {
 	size_t i = 0;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
 	jw_reset(&s->w);
@@ -360,11 +376,31 @@ session_handle(struct session *s, const char *line, size_t len,
 		return -1;
 	while (i < len && (line[i] == ' ' || line[i] == '\t'))
 		i++;
+	return (long)i;
+}
+
+/* Whether the line, from its first character i, is JSON (else inline). */
+static int
+is_json(const char *line, size_t len, size_t i)
+{
+	return i < len && (line[i] == '{' || line[i] == '[');
+}
+
+int
+session_handle(struct session *s, const char *line, size_t len,
+    int too_long, int64_t now, struct session_out *out)
+{
+	long b = line_begin(s, line, len, out);
+	size_t i = (size_t)b;
+	int rc;
+
+	if (b < 0)
+		return -1;
 	if (too_long) {
 		note(s, out, NULL, PK_E_LINE_TOO_LONG);
 		rpc_error(&s->w, NULL, PK_E_LINE_TOO_LONG, NULL, NULL);
 		rc = finish(s, out);
-	} else if (i < len && (line[i] == '{' || line[i] == '[')) {
+	} else if (is_json(line, len, i)) {
 		rc = handle_json(s, line, len, now, out);
 	} else {
 		rc = handle_inline(s, line + i, len - i, now, out);
@@ -379,24 +415,13 @@ session_refuse(struct session *s, const char *line, size_t len,
     int too_long, pk_err e, const char *msg, const struct jw *edata,
     struct session_out *out)
 {
+	long b = line_begin(s, line, len, out);
 	rpc_msg *m = NULL;
-	size_t i = 0;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	jw_reset(&s->w);
-	if (reqs_reserve(s, 1) != 0)
+	if (b < 0 || (!too_long && is_json(line, len, (size_t)b) &&
+	    (m = parse_json(s, line, len)) == NULL))
 		return -1;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	if (!too_long && i < len && (line[i] == '{' || line[i] == '[')) {
-		if ((m = rpc_parse(line, len)) == NULL)
-			return -1;
-		if (m->is_batch && reqs_reserve(s, m->n) != 0) {
-			rpc_msg_free(m);
-			return -1;
-		}
-	}
 	if (m == NULL || m->err != PK_OK) {
 		note(s, out, NULL, e);
 		rpc_error(&s->w, NULL, e, msg, edata);
@@ -408,11 +433,8 @@ session_refuse(struct session *s, const char *line, size_t len,
 			if (m->reqs[k].id != NULL)
 				rpc_error(&s->w, m->reqs[k].id, e, msg, edata);
 		}
-		/* Notifications only: no response at all. */
-		if (m->is_batch && s->w.len == 1 && !jw_failed(&s->w))
-			jw_reset(&s->w);
-		else if (m->is_batch)
-			jw_arr_end(&s->w);
+		if (m->is_batch)
+			batch_end(s);
 	}
 	rpc_msg_free(m);
 	rc = finish(s, out);
