@@ -276,8 +276,10 @@ writable(struct call *c)
 	const char *why = "";
 	int w;
 
-	if (c->env->writable == NULL || (w = c->env->writable(c->env->ud, &why)) == 1)
+	if (c->env->writable == NULL || (w = c->env->writable(c->env->ud, &why)) == 1) {
+		c->change_call = 1;
 		return 1;
+	}
 	if (w == CALL_NOT_PRIMARY) {
 		fail(c, PK_E_NOT_PRIMARY, "this daemon is not the primary; send "
 		    "changes to %s", why[0] ? why : "the primary");
@@ -669,8 +671,6 @@ m_pay(struct call *c)
 		fail(c, e, NULL);
 		return;
 	}
-	/* A replayed reference acknowledges the first payment, maybe not yet durable. */
-	c->acks_earlier = replayed;
 	ticket_head(w, t);
 	jw_kstr(w, "receipt", p->receipt);
 	jw_kint(w, "amount", p->amount);
@@ -690,7 +690,6 @@ m_lost(struct call *c)
 	struct ticket *t;
 	struct jw *w = c->out;
 	int64_t at;
-	int was_lost;
 	pk_err e;
 
 	if (p_at(c, 0, &at) != 0)
@@ -702,13 +701,10 @@ m_lost(struct call *c)
 	if ((t = p_ticket(c, 1, 1)) == NULL || !at_in_stay(c, t, at) ||
 	    !writable(c))
 		return;
-	was_lost = t->lost;
 	if ((e = garage_lost(c->g, t, at, &q, c->changes)) != PK_OK) {
 		fail(c, e, NULL);
 		return;
 	}
-	/* Reported lost before: this answer acknowledges that change. */
-	c->acks_earlier = was_lost;
 	jw_obj(w);
 	jw_kstr(w, "ticket", t->id);
 	jw_kint(w, "due", q.due);
@@ -847,9 +843,7 @@ m_spot(struct call *c)
 	if (in >= 0) {
 		if (!writable(c))
 			return;
-		/* Already so: the answer acknowledges the change that made it. */
-		c->acks_earlier = garage_spot_service_is(c->g, s, in);
-		if (!c->acks_earlier) {
+		if (!garage_spot_service_is(c->g, s, in)) {
 			e = garage_set_spot_service(c->g, s, in, c->now, c->changes);
 			if (e != PK_OK) {
 				fail(c, e, NULL);
@@ -879,8 +873,7 @@ m_strategy(struct call *c)
 		s = (enum alloc_strategy)set;
 		if (!writable(c))
 			return;
-		c->acks_earlier = s == garage_strategy(c->g);
-		if (!c->acks_earlier) {
+		if (s != garage_strategy(c->g)) {
 			e = garage_set_strategy(c->g, s, c->now, c->changes);
 			if (e != PK_OK) {
 				fail(c, e, NULL);
@@ -1581,13 +1574,14 @@ run_due(struct call *c)
 void
 method_call(const struct method *m, struct call *c)
 {
-	size_t start = c->out->len;
+	size_t start = c->out->len, before;
 
 	c->err = PK_OK;
 	c->msg[0] = '\0';
 	jw_init(&c->edata);
 	jw_members(&c->edata);
 	c->acks_earlier = 0;
+	c->change_call = 0;
 	c->authenticated = 0;
 	c->deferred = 0;
 
@@ -1616,7 +1610,16 @@ method_call(const struct method *m, struct call *c)
 		fail(c, PK_E_INTERNAL, "out of memory");
 		return;
 	}
+	before = c->changes->n;
 	m->fn(c);
+	/*
+	 * A change call that changed nothing found its change made before
+	 * (lost again, a spot set to the state it has, a payment replayed by
+	 * its reference): its answer acknowledges that change, maybe not yet
+	 * durable, nor held by a standby, and waits as a reply to it would.
+	 */
+	if (c->err == PK_OK && c->change_call && c->changes->n == before)
+		c->acks_earlier = 1;
 	if (c->err == PK_OK && !c->deferred &&
 	    (jw_failed(c->out) || c->out->len == start)) {
 		/*
@@ -1837,8 +1840,6 @@ m_wait_cancel(struct call *c)
 		fail(c, err, NULL);
 		return;
 	}
-	/* Ended before: the answer acknowledges the change that ended it. */
-	c->acks_earlier = !changed;
 	jw_obj(c->out);
 	jw_kstr(c->out, "waitlist_id", copy.id);
 	jw_kstr(c->out, "state", waitlist_state_name(copy.state));
@@ -2004,8 +2005,6 @@ m_reservation_cancel(struct call *c)
 		fail(c, e, NULL);
 		return;
 	}
-	/* Ended before: the answer acknowledges the change that ended it. */
-	c->acks_earlier = !changed;
 	jw_obj(c->out);
 	jw_kstr(c->out, "reservation", r->id);
 	jw_kstr(c->out, "state", resv_state_name(r->state));

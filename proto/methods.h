@@ -136,9 +136,11 @@ struct call {
 	/*
 	 * The reply acknowledges a change made earlier (a payment sent again
 	 * with its reference): it waits until everything journaled so far
-	 * is durable, like a reply to a change.
+	 * is durable, like a reply to a change.  method_call sets it for a
+	 * change call (one writable() let through) that changed nothing.
 	 */
 	int acks_earlier;
+	int change_call;		/* writable() let a change through */
 	int authenticated;		/* auth succeeded: role/bound_gate updated */
 	/*
 	 * The answer comes later (history and nearby wait on Redis): the
