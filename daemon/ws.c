@@ -7,13 +7,14 @@
 #include <wslay/wslay.h>
 
 #include "client.h"
+#include "frame.h"
 #include "log.h"
 #include "server.h"
 
-/* A decoded message waiting for a paused client. */
 /* The longest message held, in max_lines: longer ones close the connection. */
 #define WS_MAX_MESSAGE_LINES 2
 
+/* A decoded message waiting for a paused client. */
 struct pending {
 	struct pending *next;
 	size_t len;
@@ -161,33 +162,12 @@ deliver(struct ws *w, const char *msg, size_t len, int too_long)
 	return rc;
 }
 
-/*
- * A text message is a line of the TCP port (protocol.md section 1): one
- * trailing LF, or CRLF, is framing and not part of the request.  Returns
- * the request's length, 0 when the rest is empty or only spaces and tabs,
- * which the TCP port ignores and so do we.
- */
-static size_t
-request_len(const uint8_t *msg, size_t len)
-{
-	size_t i;
-
-	if (len > 0 && msg[len - 1] == '\n') {
-		len--;
-		if (len > 0 && msg[len - 1] == '\r')
-			len--;
-	}
-	for (i = 0; i < len; i++)
-		if (msg[i] != ' ' && msg[i] != '\t')
-			return len;
-	return 0;
-}
-
 static void
 on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
     void *ud)
 {
 	struct ws *w = ud;
+	enum frame_line_kind kind;
 	size_t len;
 	int too_long;
 
@@ -200,10 +180,19 @@ on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *ar
 		return;		/* control frames: wslay answers them */
 	if (w->c->state != CLIENT_OPEN && w->c->state != CLIENT_PAUSED)
 		return;		/* draining or closing: no more requests */
-	if ((len = request_len(arg->msg, arg->msg_length)) == 0)
+	/*
+	 * A text message is a line of the TCP port (protocol.md section 1):
+	 * a trailing LF or CRLF is framing, a blank one is ignored, a long
+	 * one is answered line_too_long and not run.
+	 */
+	len = arg->msg_length;
+	if (len > 0 && arg->msg[len - 1] == '\n')
+		len--;
+	kind = frame_line((const char *)arg->msg, &len,
+	    (size_t)w->srv->cfg->limits.max_line);
+	if (kind == FRAME_BLANK)
 		return;
-	/* Too long, as a line on the TCP port: answered line_too_long, not run. */
-	too_long = len > (uint64_t)w->srv->cfg->limits.max_line;
+	too_long = kind == FRAME_TOO_LONG;
 	if (w->paused || w->pend_head != NULL) {
 		/* Decoded before the pause took effect: keep it, in order. */
 		if (queue_pending(w, arg->msg, len, too_long) != 0)

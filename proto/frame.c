@@ -92,17 +92,28 @@ reserve(framer *f, size_t need)
 	return 0;
 }
 
+enum frame_line_kind
+frame_line(const char *line, size_t *len, size_t max_line)
+{
+	if (*len > 0 && line[*len - 1] == '\r')
+		(*len)--;
+	if (*len > max_line)
+		return FRAME_TOO_LONG;
+	return is_blank(line, *len) ? FRAME_BLANK : FRAME_LINE;
+}
+
 /* Hands one complete line (CR not yet stripped) to cb. */
 static int
 deliver(framer *f, const char *line, size_t n, framer_line_cb cb, void *ud)
 {
-	if (n > 0 && line[n - 1] == '\r')
-		n--;
-	if (n > f->max_line)
+	switch (frame_line(line, &n, f->max_line)) {
+	case FRAME_TOO_LONG:
 		return cb(ud, NULL, 0, 1);
-	if (is_blank(line, n))
+	case FRAME_BLANK:
 		return 0;
-	return cb(ud, line, n, 0);
+	default:
+		return cb(ud, line, n, 0);
+	}
 }
 
 int

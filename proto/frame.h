@@ -73,4 +73,19 @@ int framer_feed_some(framer *f, const char *buf, size_t len, framer_line_cb cb,
 /* Bytes of a partial line currently held (0 while discarding). */
 size_t framer_buffered(const framer *f);
 
+/* What a complete line is (frame_line). */
+enum frame_line_kind {
+	FRAME_LINE,		/* a request */
+	FRAME_BLANK,		/* only spaces and tabs, or nothing: ignored */
+	FRAME_TOO_LONG		/* over max_line: answered line_too_long */
+};
+
+/*
+ * Judges one complete line whose LF is already cut: a final CR is framing
+ * (*len drops it, and it does not count towards max_line).  The framer
+ * asks here for each line, and so does a WebSocket message, which is one
+ * line: the two transports read requests alike.
+ */
+enum frame_line_kind frame_line(const char *line, size_t *len, size_t max_line);
+
 #endif

@@ -411,6 +411,35 @@ test_buffer_growth(void **state)
 	free(big);
 }
 
+/* One line judged alone, as a WebSocket message is. */
+static void
+test_frame_line(void **state)
+{
+	static const struct {
+		const char *line;
+		enum frame_line_kind kind;
+		size_t len;		/* after the CR is dropped */
+	} cases[] = {
+		{ "ping", FRAME_LINE, 4 },
+		{ "ping\r", FRAME_LINE, 4 },
+		{ "12345\r", FRAME_LINE, 5 },		/* the CR does not count */
+		{ "123456", FRAME_TOO_LONG, 6 },
+		{ "", FRAME_BLANK, 0 },
+		{ "\r", FRAME_BLANK, 0 },
+		{ " \t \r", FRAME_BLANK, 3 },
+		{ "      ", FRAME_TOO_LONG, 6 },	/* too long before blank */
+		{ "p\ri", FRAME_LINE, 3 },		/* only a final CR is framing */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = strlen(cases[i].line);
+
+		assert_int_equal(frame_line(cases[i].line, &len, 5), cases[i].kind);
+		assert_int_equal(len, cases[i].len);
+	}
+}
+
 int
 main(void)
 {
@@ -431,6 +460,7 @@ main(void)
 		cmocka_unit_test(test_callback_stops),
 		cmocka_unit_test(test_zero_limit),
 		cmocka_unit_test(test_buffer_growth),
+		cmocka_unit_test(test_frame_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
