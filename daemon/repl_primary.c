@@ -115,7 +115,6 @@ struct rconn {
 	size_t nheld, held_cap;
 	uint64_t held_bytes;
 	uint64_t held_batches;		/* on this connection, for health */
-	uint64_t given;			/* the highest LSN of our history it may hold */
 };
 
 /*
@@ -159,14 +158,24 @@ struct repl_primary {
 static void conn_close(struct rconn *c, const char *why);
 static void pump(struct rconn *c);
 
+/*
+ * Whether two standbys are one: the same client address on the same host
+ * ("0.0.0.0:7070" names many).
+ */
+static int
+same_standby(const char *host, const char *name, const char *host2,
+    const char *name2)
+{
+	return strcmp(name, name2) == 0 && strcmp(host, host2) == 0;
+}
+
 static struct given *
 given_find(struct repl_primary *rp, const char *host, const char *name)
 {
 	for (size_t i = 0; i < MAX_STANDBYS; i++) {
 		struct given *g = &rp->given[i];
 
-		if (g->used != 0 && strcmp(g->host, host) == 0 &&
-		    strcmp(g->name, name) == 0)
+		if (g->used != 0 && same_standby(g->host, g->name, host, name))
 			return g;
 	}
 	return NULL;
@@ -179,8 +188,6 @@ note_given(struct rconn *c, uint64_t lsn)
 	struct repl_primary *rp = c->rp;
 	struct given *g = given_find(rp, c->host, c->name), *old = &rp->given[0];
 
-	if (lsn > c->given)
-		c->given = lsn;
 	if (g == NULL) {
 		for (size_t i = 1; i < MAX_STANDBYS; i++) {
 			if (rp->given[i].used < old->used)
@@ -191,8 +198,8 @@ note_given(struct rconn *c, uint64_t lsn)
 		snprintf(g->name, sizeof(g->name), "%s", c->name);
 		g->lsn = 0;
 	}
-	if (c->given > g->lsn)
-		g->lsn = c->given;
+	if (lsn > g->lsn)
+		g->lsn = lsn;
 	g->used = ++rp->given_clock;
 }
 
@@ -1163,14 +1170,11 @@ on_hello(struct rconn *c, const unsigned char *body, size_t len)
 		    "data_dir", h.last, rp->start_lsn);
 		return;
 	}
-	/*
-	 * One connection per standby: a new one replaces the old.  A standby
-	 * is its client address on its host ("0.0.0.0:7070" names many).
-	 */
+	/* One connection per standby: a new one replaces the old. */
 	for (struct rconn *o = rp->conns, *next; o != NULL; o = next) {
 		next = o->next;
 		if (o != c && o->state != C_HELLO && h.listen[0] != '\0' &&
-		    strcmp(o->name, h.listen) == 0 && strcmp(o->host, c->host) == 0)
+		    same_standby(o->host, o->name, c->host, h.listen))
 			conn_close(o, "it connected again");
 		else if (o != c && o->state != C_HELLO)
 			n++;
