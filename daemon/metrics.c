@@ -21,6 +21,7 @@
 #include "methods.h"
 #include "replication.h"
 #include "perr.h"
+#include "redisconn.h"
 #include "regstore.h"
 #include "server.h"
 #include "subs.h"
@@ -466,9 +467,13 @@ write_registry(struct server *s, struct sbuf *b)
 	    "A rewrite, from the registry's copy to the new image in place.", &js->side_rewrite_s);
 }
 
-/* Every state audit_state() names. */
+/* Every state audit_state() names: off, its connection's, stalled. */
 static const char *const audit_states[] = {
-	"off", "disconnected", "connecting", "connected", "stalled",
+	"off",
+#define AUDIT_STATE_NAME(name, str) str,
+	REDISCONN_STATES(AUDIT_STATE_NAME)
+#undef AUDIT_STATE_NAME
+	"stalled",
 };
 
 static void
