@@ -71,6 +71,22 @@ fail:
 	return NULL;
 }
 
+/*
+ * Whether the daemon may journal a change of its own now (the file's
+ * tariff or strategy): not while the journal refuses changes, nor on a
+ * fenced primary, whose history has ended.  Logs what is not changed.
+ */
+static int
+may_journal(struct server *s, const char *what)
+{
+	const char *why = "";
+
+	if (s->env.writable(s, &why) == 1)
+		return 1;
+	log_err("%s not changed: changes are refused here reason=\"%s\"", what, why);
+	return 0;
+}
+
 /* Equal tariffs write the same text (tariff_write writes every key). */
 static int
 tariff_equal(const tariff *a, const tariff *b)
@@ -94,15 +110,10 @@ reload_start_tariff(struct server *s, struct settings *cfg)
 {
 	struct changes ch;
 	uint64_t hold;
-	const char *why = "";
 	pk_err e = PK_OK;
 
-	/* A fenced primary's history has ended: it journals nothing more. */
-	if (s->env.writable(s, &why) != 1) {
-		log_err("the file's tariff is not journaled: changes are refused here "
-		    "reason=\"%s\"", why);
+	if (!may_journal(s, "the file's tariff"))
 		return;
-	}
 	changes_init(&ch);
 	if (!garage_tariff_journaled(s->g)) {
 		e = garage_journal_tariff(s->g, server_now(), &ch);
@@ -140,10 +151,8 @@ apply_journaled(struct server *s, struct settings *nc)
 		log_info("a standby: tariff and strategy come from the primary, not the file");
 		return;
 	}
-	if (s->env.writable(s, &(const char *){ "" }) != 1) {
-		log_err("the journal is not writable, tariff and strategy not changed");
+	if (!may_journal(s, "tariff and strategy"))
 		return;
-	}
 	changes_init(&ch);
 	if (strategy_new)
 		e = garage_set_strategy(s->g, nc->core->strategy, now, &ch);
