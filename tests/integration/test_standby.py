@@ -1321,9 +1321,7 @@ class Proxy:
 def fence_hello(primary, epoch, last, listen):
     """Says, as a standby promoted to epoch would, that primary is stale."""
     sk = socket.create_connection(("127.0.0.1", primary.rport))
-    hello = {"token": TOKEN, "last": last, "epoch": epoch, "listen": listen,
-             "facility": primary.cfg["facility"]["name"], "fence": True}
-    sk.sendall(frame(b"H", json.dumps(hello).encode()))
+    say_hello(sk, primary, last, epoch, listen, fence=True)
     return sk
 
 
@@ -1412,9 +1410,7 @@ def test_standbys_on_two_hosts_with_the_same_listen_address_both_stay():
             sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sk.bind((source, 0))
             sk.connect(("127.0.0.1", a.rport))
-            hello = {"token": TOKEN, "last": 0, "epoch": 1, "listen": "0.0.0.0:7071",
-                     "facility": a.cfg["facility"]["name"], "fence": False}
-            sk.sendall(frame(b"H", json.dumps(hello).encode()))
+            say_hello(sk, a, 0, listen="0.0.0.0:7071")
             socks.append(sk)
         standby("127.0.0.1")
         standby("127.0.0.2")
@@ -1564,10 +1560,11 @@ def frame(t, body):
     return struct.pack("<I", len(body) + 1) + t + body
 
 
-def say_hello(sk, primary, last):
-    """The hello of a standby of epoch 1 that holds up to last."""
-    hello = {"token": TOKEN, "last": last, "epoch": 1, "listen": "127.0.0.1:1",
-             "facility": primary.cfg["facility"]["name"], "fence": False}
+def say_hello(sk, primary, last, epoch=1, listen="127.0.0.1:1", fence=False):
+    """The hello of a standby of epoch that holds up to last (fence: one
+    promoted telling its old primary)."""
+    hello = {"token": TOKEN, "last": last, "epoch": epoch, "listen": listen,
+             "facility": primary.cfg["facility"]["name"], "fence": fence}
     sk.sendall(frame(b"H", json.dumps(hello).encode()))
 
 
