@@ -1,6 +1,7 @@
 """Integration-test harness: starts the real parkd (and redis-server when a
 test needs one) on free ports in a temporary directory, and talks to it over
 TCP.  Standard library only."""
+import base64
 import contextlib
 import datetime
 import errno
@@ -12,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -462,6 +464,92 @@ def recv_to_eof(sock):
         if not chunk:
             return data
         data += chunk
+
+
+class RawWS:
+    """A minimal WebSocket client (RFC 6455) on parkd's GET /ws, the
+    handshake and frames by hand: what a test needs to send frames no
+    library would (several in one write, blank, oversized) and to read
+    every frame back, close frames included."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: jsonrpc\r\n\r\n"
+                           % (port, key)).encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            assert chunk, "closed during the handshake"
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    @staticmethod
+    def frame(payload, opcode=1):
+        """One client frame of payload (bytes): final, masked (RFC 6455 5.3)."""
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        elif n < 65536:
+            head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    def send(self, text):
+        self.sock.sendall(self.frame(text.encode()))
+
+    def _need(self, n):
+        """False when the stream ends before n bytes are buffered."""
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return False
+            self.buf += chunk
+        return True
+
+    def read_frame(self):
+        """The next server frame: (opcode, payload); (None, b"") at EOF."""
+        if not self._need(2):
+            return None, b""
+        op, ln, off = self.buf[0] & 0x0F, self.buf[1] & 0x7F, 2
+        if ln == 126:
+            self._need(4)
+            ln, off = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif ln == 127:
+            self._need(10)
+            ln, off = struct.unpack("!Q", self.buf[2:10])[0], 10
+        if not self._need(off + ln):
+            return None, b""
+        payload, self.buf = self.buf[off:off + ln], self.buf[off + ln:]
+        return op, payload
+
+    def recv(self):
+        """The next text message, parsed (EOFError at a close or the end)."""
+        while True:
+            op, payload = self.read_frame()
+            if op is None:
+                raise EOFError("closed")
+            if op == 0x1:
+                return json.loads(payload.decode())
+            if op == 0x8:
+                raise EOFError("close frame")
+
+    def call(self, method, rid, **params):
+        req = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params:
+            req["params"] = params
+        self.send(json.dumps(req))
+        resp = self.recv()
+        assert resp.get("id") == rid, resp
+        return resp
+
+    def close(self):
+        self.sock.close()
 
 
 def http_request(port, path, method="GET", headers=None, timeout=5):

@@ -11,7 +11,7 @@ import struct
 import subprocess
 import time
 
-from harness import (ROOT, Daemon, demo_config, free_port, http_request, metrics, recv_exactly,
+from harness import (ROOT, Daemon, RawWS, demo_config, free_port, http_request, metrics,
                      recv_to_eof, until)
 
 JS = os.path.join(ROOT, "tests", "js")
@@ -215,47 +215,6 @@ def test_jayson_client_over_tcp_and_websocket():
         d.close()
 
 
-def ws_raw_open(port):
-    """A WebSocket at /ws over a plain socket (the handshake by hand)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-              b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-              b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: jsonrpc\r\n\r\n" % port)
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(1)
-        assert chunk, head
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 101 "), head
-    return s
-
-
-def ws_raw_frame(payload, opcode=1):
-    """One client frame: final, masked (RFC 6455 5.3)."""
-    mask = os.urandom(4)
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def ws_raw_read(s):
-    """One server frame: (opcode, payload); (None, b"") at EOF."""
-    head = recv_exactly(s, 2)
-    if head is None:
-        return None, b""
-    n = head[1] & 0x7f
-    if n == 126:
-        n = struct.unpack("!H", recv_exactly(s, 2))[0]
-    elif n == 127:
-        n = struct.unpack("!Q", recv_exactly(s, 8))[0]
-    return head[0] & 0x0f, recv_exactly(s, n)
-
-
 def test_websocket_message_framed_as_a_tcp_line():
     """Each text message is one request exactly as a line on the TCP port
     (http.md, protocol.md 1): one trailing LF or CRLF is framing (and does
@@ -266,32 +225,32 @@ def test_websocket_message_framed_as_a_tcp_line():
         def replies(s, last_id):
             got = []
             while not got or got[-1].get("id") != last_id:
-                op, payload = ws_raw_read(s)
+                op, payload = s.read_frame()
                 assert op == 1, (op, payload, got)
                 got.append(json.loads(payload))
             return [(m.get("id"), m.get("result", m.get("error"))) for m in got]
-        s = ws_raw_open(port)
-        s.sendall(b"".join(ws_raw_frame(m) for m in (
+        s = RawWS(port)
+        s.sock.sendall(b"".join(RawWS.frame(m) for m in (
             b"ping\n", b"ping\r\n", b"", b" \t ", b"\n", b"\r\n", b" \t\r\n",
             b'{"jsonrpc":"2.0","id":7,"method":"ping"}\n')))
         got = replies(s, 7)
         assert got == [(None, "pong"), (None, "pong"), (7, "pong")], got
         # A request of max_line bytes and its CRLF: as on the TCP port.
         req = b'{"jsonrpc":"2.0","id":8,"method":"ping"}'
-        s.sendall(ws_raw_frame(req + b" " * (4096 - len(req)) + b"\r\n"))
+        s.sock.sendall(RawWS.frame(req + b" " * (4096 - len(req)) + b"\r\n"))
         got = replies(s, 8)
         assert got == [(8, "pong")], got
         # Past max_line without the framing: line_too_long, as on the TCP
         # port, and the connection goes on; past twice max_line (what a
         # message may hold in memory) it is closed with 1009.
-        s.sendall(ws_raw_frame(b"ping" + b" " * 4093 + b"\n") +
-                  ws_raw_frame(b'{"jsonrpc":"2.0","id":9,"method":"ping"}'))
+        s.sock.sendall(RawWS.frame(b"ping" + b" " * 4093 + b"\n") +
+                       RawWS.frame(b'{"jsonrpc":"2.0","id":9,"method":"ping"}'))
         got = replies(s, 9)
         assert got[0][0] is None and got[0][1]["data"]["reason"] == "line_too_long", got
         assert got[1:] == [(9, "pong")], got
         assert metrics(port)["parkd_lines_too_long_total"] == 1
-        s.sendall(ws_raw_frame(b"x" * (2 * 4096 + 3)))
-        op, payload = ws_raw_read(s)
+        s.sock.sendall(RawWS.frame(b"x" * (2 * 4096 + 3)))
+        op, payload = s.read_frame()
         assert op == 8 and struct.unpack("!H", payload[:2])[0] == 1009, (op, payload)
         s.close()
     finally:
@@ -416,9 +375,9 @@ def test_healthz_answers_503_while_clients_drain():
         resp = keep.getresponse()
         assert resp.status == 200, (resp.status, resp.read())
         resp.read()
-        ws = ws_raw_open(port)
-        ws.sendall(ws_raw_frame(b"ping"))
-        assert json.loads(ws_raw_read(ws)[1])["result"] == "pong"
+        ws = RawWS(port)
+        ws.send("ping")
+        assert ws.recv()["result"] == "pong"
         hog = hold_the_drain(d, port)
         log_from = len(d.logtext())
         t0 = time.time()
@@ -438,9 +397,9 @@ def test_healthz_answers_503_while_clients_drain():
         code, text = http_request(port, "/metrics")
         assert code == 200 and "parkd_up 1" in text.splitlines(), (code, text[:200])
         assert http_request(port, "/ws")[0] == 503
-        op, payload = ws_raw_read(ws)
+        op, payload = ws.read_frame()
         assert op == 8 and struct.unpack("!H", payload[:2])[0] == 1001, (op, payload)
-        assert ws_raw_read(ws) == (None, b"")
+        assert ws.read_frame() == (None, b"")
         ws.close()
         # All that while, the client that does not read held the drain.
         assert d.proc.poll() is None, d.logtext()[-2000:]

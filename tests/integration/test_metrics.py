@@ -5,17 +5,16 @@ subscribers; the journal's fsync, write and batch histograms; snapshot age
 and duration; audit counters; waitlist and reservations; build info.  And
 every exposition passes `promtool check metrics` (Debian's prometheus
 package; scripts/deps.sh installs it for the tests)."""
-import base64
 import json
 import os
 import re
 import shutil
 import socket
-import struct
 import subprocess
 import time
 
-from harness import Daemon, demo_config, fill_disk, small_tmpfs, free_port, http_request, until_refused
+from harness import (Daemon, RawWS, demo_config, fill_disk, small_tmpfs, free_port, http_request,
+                     until_refused)
 from redisutil import RedisServer
 from test_http import ws_check
 
@@ -121,76 +120,6 @@ def delta(before, after):
         if dv:
             out[k] = dv
     return out
-
-
-class RawWS:
-    """A minimal WebSocket client (RFC 6455) on parkd's GET /ws: text
-    messages only, enough to keep a connection open while metrics are read."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: jsonrpc\r\n\r\n"
-                           % (port, key)).encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            chunk = self.sock.recv(4096)
-            assert chunk, "closed during the handshake"
-            self.buf += chunk
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        assert head.startswith(b"HTTP/1.1 101"), head
-
-    def send(self, text):
-        data = text.encode()
-        mask = os.urandom(4)
-        n = len(data)
-        if n < 126:
-            hdr = struct.pack("!BB", 0x81, 0x80 | n)
-        elif n < 65536:
-            hdr = struct.pack("!BBH", 0x81, 0x80 | 126, n)
-        else:
-            hdr = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
-        self.sock.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def _need(self, n):
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("closed")
-            self.buf += chunk
-
-    def recv(self):
-        """The next text message, parsed."""
-        while True:
-            self._need(2)
-            op, ln = self.buf[0] & 0x0F, self.buf[1] & 0x7F
-            off = 2
-            if ln == 126:
-                self._need(4)
-                ln, off = struct.unpack("!H", self.buf[2:4])[0], 4
-            elif ln == 127:
-                self._need(10)
-                ln, off = struct.unpack("!Q", self.buf[2:10])[0], 10
-            self._need(off + ln)
-            payload, self.buf = self.buf[off:off + ln], self.buf[off + ln:]
-            if op == 0x1:
-                return json.loads(payload.decode())
-            if op == 0x8:
-                raise EOFError("close frame")
-
-    def call(self, method, rid, **params):
-        req = {"jsonrpc": "2.0", "id": rid, "method": method}
-        if params:
-            req["params"] = params
-        self.send(json.dumps(req))
-        resp = self.recv()
-        assert resp.get("id") == rid, resp
-        return resp
-
-    def close(self):
-        self.sock.close()
 
 
 def call_skipping_notifications(c, method, **params):
