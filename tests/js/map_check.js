@@ -317,6 +317,10 @@ const scenarios = {
     out.hundredEvents.lastEventMs = s1.lastEventAt - p0;
     out.hundredEvents.lastDrawnMs = s1.lastDrawAt - p0;
     out.hundredEvents.spotsRedrawn = s1.spotsRedrawn - s0.spotsRedrawn;
+    // The counts come with the occupancy topic, at most 10 pushes a second
+    // (protocol.md 6): the last may follow the last spot event by 100 ms.
+    await until(page, (n) => window.parkdMap.free === n, out.spots - 100, 2000,
+      "the occupancy after 100 entries").catch(() => {});
     out.free = await page.evaluate(() => window.parkdMap.free);
     out.localFree = await page.evaluate(() => window.parkdMap.localFree);
     check(out.free === out.spots - 100 && out.localFree === out.free, "counts after 100 entries", out);
